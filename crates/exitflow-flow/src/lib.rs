@@ -1,0 +1,341 @@
+//! The flow table: packets in, bidirectional flows out.
+//!
+//! Semantics follow NFStream (our compatibility target): a flow is keyed on the
+//! 5-tuple plus VLAN id and tunnel id, independent of direction; its first
+//! packet defines `src → dst`; a flow ends when it has been idle for
+//! [`DEFAULT_IDLE_TIMEOUT_MS`] or active for [`DEFAULT_ACTIVE_TIMEOUT_MS`]
+//! (a later packet of the same key then starts a new flow); expiry is driven
+//! by packet time; everything left is flushed at the end of input.
+//!
+//! Beyond NFStream, the table has a hard cap on concurrent flows
+//! ([`DEFAULT_MAX_FLOWS`]); when it is full the least recently seen flow is
+//! exported with [`EndReason::Evicted`] — unanswered TCP flows first, so a SYN
+//! flood evicts its own flows rather than established ones — and TCP flows that
+//! never got a reply expire after the shorter [`DEFAULT_HALF_OPEN_TIMEOUT_MS`].
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+
+use exitflow_decode::{Addr, PacketInfo, ipproto};
+
+mod state;
+mod table;
+
+pub use state::ConnState;
+pub use table::FlowTable;
+
+/// Idle timeout (NFStream default: 120 s).
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
+/// Active timeout (NFStream default: 1800 s).
+pub const DEFAULT_ACTIVE_TIMEOUT_MS: u64 = 1_800_000;
+/// Idle timeout for TCP flows that have not seen a single packet from the
+/// responder. Longer than the usual SYN retry schedule (1+2+4+8+16 s gaps),
+/// so retransmitted SYNs of one attempt stay one flow.
+pub const DEFAULT_HALF_OPEN_TIMEOUT_MS: u64 = 40_000;
+/// Cap on concurrent flows. With [`FlowTable::bytes_per_flow`] ≈ 230 bytes
+/// this keeps the table under ~128 MiB.
+pub const DEFAULT_MAX_FLOWS: usize = 500_000;
+/// A flow with at most this many packets is a *failed flow*, as the
+/// reference study defines it.
+pub const FAILED_FLOW_MAX_PACKETS: u64 = 4;
+/// How often (in packet time) idle flows are looked for, as NFStream does.
+pub const IDLE_SCAN_PERIOD_MS: u64 = 10;
+
+/// Flow table settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// See [`DEFAULT_IDLE_TIMEOUT_MS`].
+    pub idle_timeout_ms: u64,
+    /// See [`DEFAULT_ACTIVE_TIMEOUT_MS`].
+    pub active_timeout_ms: u64,
+    /// See [`DEFAULT_HALF_OPEN_TIMEOUT_MS`].
+    pub half_open_timeout_ms: u64,
+    /// See [`DEFAULT_MAX_FLOWS`].
+    pub max_flows: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            active_timeout_ms: DEFAULT_ACTIVE_TIMEOUT_MS,
+            half_open_timeout_ms: DEFAULT_HALF_OPEN_TIMEOUT_MS,
+            max_flows: DEFAULT_MAX_FLOWS,
+        }
+    }
+}
+
+/// Why a flow was exported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EndReason {
+    /// No packet for the idle timeout (or the half-open timeout).
+    Idle = 0,
+    /// Open for longer than the active timeout.
+    Active = 1,
+    /// Still open when the input ended (or the capture stopped).
+    EndOfInput = 2,
+    /// Pushed out of a full table.
+    Evicted = 3,
+}
+
+impl EndReason {
+    /// Stable name used in datasets.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::Active => "active",
+            EndReason::EndOfInput => "end_of_input",
+            EndReason::Evicted => "evicted",
+        }
+    }
+}
+
+/// Direction-agnostic flow key: the lower endpoint first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    lo: Addr,
+    hi: Addr,
+    lo_port: u16,
+    hi_port: u16,
+    protocol: u8,
+    ip_version: u8,
+    vlan_id: u16,
+    tunnel_id: u32,
+}
+
+impl FlowKey {
+    /// The key of a packet, and whether the packet goes from `lo` to `hi`.
+    #[inline]
+    pub fn of(p: &PacketInfo<'_>) -> (FlowKey, bool) {
+        let fwd = (p.src, p.src_port) <= (p.dst, p.dst_port);
+        let (lo, lo_port, hi, hi_port) = if fwd {
+            (p.src, p.src_port, p.dst, p.dst_port)
+        } else {
+            (p.dst, p.dst_port, p.src, p.src_port)
+        };
+        (
+            FlowKey {
+                lo,
+                hi,
+                lo_port,
+                hi_port,
+                protocol: p.protocol,
+                ip_version: p.ip_version,
+                vlan_id: p.vlan_id,
+                tunnel_id: p.tunnel_id,
+            },
+            fwd,
+        )
+    }
+}
+
+/// Counts of TCP flags over a flow's packets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlagCounts {
+    /// Packets with SYN.
+    pub syn: u32,
+    /// Packets with CWR.
+    pub cwr: u32,
+    /// Packets with ECE.
+    pub ece: u32,
+    /// Packets with URG.
+    pub urg: u32,
+    /// Packets with ACK.
+    pub ack: u32,
+    /// Packets with PSH.
+    pub psh: u32,
+    /// Packets with RST.
+    pub rst: u32,
+    /// Packets with FIN.
+    pub fin: u32,
+}
+
+impl TcpFlagCounts {
+    #[inline]
+    fn add(&mut self, f: u8) {
+        self.fin += u32::from(f & 0x01 != 0);
+        self.syn += u32::from(f & 0x02 != 0);
+        self.rst += u32::from(f & 0x04 != 0);
+        self.psh += u32::from(f & 0x08 != 0);
+        self.ack += u32::from(f & 0x10 != 0);
+        self.urg += u32::from(f & 0x20 != 0);
+        self.ece += u32::from(f & 0x40 != 0);
+        self.cwr += u32::from(f & 0x80 != 0);
+    }
+}
+
+/// Per-direction counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirStats {
+    /// First packet time, ms since the epoch (0 when no packet).
+    pub first_seen_ms: u64,
+    /// Last packet time, ms since the epoch.
+    pub last_seen_ms: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Bytes: original frame length of each packet (NFStream accounting mode 0).
+    pub bytes: u64,
+    /// Bytes of IP packets (header included), from the IP length fields.
+    pub ip_bytes: u64,
+    /// OR of all TCP flags seen.
+    pub flags_seen: u8,
+}
+
+impl DirStats {
+    #[inline]
+    fn add(&mut self, ts_ms: u64, wire_len: u32, ip_len: u32, flags: u8) {
+        if self.packets == 0 {
+            self.first_seen_ms = ts_ms;
+        }
+        self.last_seen_ms = ts_ms;
+        self.packets += 1;
+        self.bytes += u64::from(wire_len);
+        self.ip_bytes += u64::from(ip_len);
+        self.flags_seen |= flags;
+    }
+}
+
+/// One bidirectional flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flow {
+    /// Sequence number in creation order within one table (0-based).
+    pub id: u64,
+    /// Source (first packet's sender) address.
+    pub src: Addr,
+    /// Destination address.
+    pub dst: Addr,
+    /// Source port (0 without ports).
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// IP protocol number.
+    pub protocol: u8,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// VLAN id, 0 when untagged.
+    pub vlan_id: u16,
+    /// Tunnel id, 0 when not tunnelled.
+    pub tunnel_id: u32,
+    /// First packet, ms since the epoch.
+    pub first_seen_ms: u64,
+    /// Last packet, ms since the epoch.
+    pub last_seen_ms: u64,
+    /// Source → destination counters.
+    pub src2dst: DirStats,
+    /// Destination → source counters.
+    pub dst2src: DirStats,
+    /// TCP flag counts, both directions.
+    pub flags: TcpFlagCounts,
+    /// TCP: SYN (without ACK) seen from the source before anything from the destination.
+    syn_first: bool,
+    /// TCP: the destination answered a SYN with SYN+ACK.
+    synack: bool,
+    /// Why the flow was exported (set at export).
+    pub end_reason: EndReason,
+}
+
+impl Flow {
+    fn new(id: u64, p: &PacketInfo<'_>, ts_ms: u64) -> Flow {
+        Flow {
+            id,
+            src: p.src,
+            dst: p.dst,
+            src_port: p.src_port,
+            dst_port: p.dst_port,
+            protocol: p.protocol,
+            ip_version: p.ip_version,
+            vlan_id: p.vlan_id,
+            tunnel_id: p.tunnel_id,
+            first_seen_ms: ts_ms,
+            last_seen_ms: ts_ms,
+            src2dst: DirStats::default(),
+            dst2src: DirStats::default(),
+            flags: TcpFlagCounts::default(),
+            syn_first: p.protocol == ipproto::TCP && p.tcp_flags & 0x12 == 0x02,
+            synack: false,
+            end_reason: EndReason::EndOfInput,
+        }
+    }
+
+    #[inline]
+    fn update(&mut self, p: &PacketInfo<'_>, ts_ms: u64, wire_len: u32, src2dst: bool) {
+        self.last_seen_ms = self.last_seen_ms.max(ts_ms);
+        if src2dst {
+            self.src2dst.add(ts_ms, wire_len, p.ip_len, p.tcp_flags);
+        } else {
+            self.dst2src.add(ts_ms, wire_len, p.ip_len, p.tcp_flags);
+            if p.tcp_flags & 0x12 == 0x12 && self.syn_first {
+                self.synack = true;
+            }
+        }
+        if p.protocol == ipproto::TCP {
+            self.flags.add(p.tcp_flags);
+        }
+    }
+
+    /// Packets in both directions.
+    pub fn packets(&self) -> u64 {
+        self.src2dst.packets + self.dst2src.packets
+    }
+
+    /// Bytes in both directions (original frame lengths).
+    pub fn bytes(&self) -> u64 {
+        self.src2dst.bytes + self.dst2src.bytes
+    }
+
+    /// Duration in ms.
+    pub fn duration_ms(&self) -> u64 {
+        self.last_seen_ms - self.first_seen_ms
+    }
+
+    /// A flow of at most [`FAILED_FLOW_MAX_PACKETS`] packets (the study's definition).
+    pub fn is_failed(&self) -> bool {
+        self.packets() <= FAILED_FLOW_MAX_PACKETS
+    }
+
+    /// Zeek-style connection state.
+    pub fn conn_state(&self) -> ConnState {
+        state::conn_state(self)
+    }
+
+    #[inline]
+    fn answered(&self) -> bool {
+        self.dst2src.packets > 0
+    }
+}
+
+/// Table counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Packets metered.
+    pub packets: u64,
+    /// Flows created.
+    pub flows_created: u64,
+    /// Flows exported, any reason.
+    pub flows_exported: u64,
+    /// Flows exported by idle timeout (half-open included).
+    pub expired_idle: u64,
+    /// TCP flows that never got a reply, expired by the half-open timeout.
+    pub expired_half_open: u64,
+    /// Flows exported by active timeout.
+    pub expired_active: u64,
+    /// Flows exported at end of input.
+    pub flushed: u64,
+    /// Flows evicted because the table was full (the cap was hit).
+    pub evicted: u64,
+    /// Of those, flows that never got a reply.
+    pub evicted_unanswered: u64,
+    /// Highest number of concurrent flows.
+    pub peak_active: u64,
+    /// Packets whose timestamp went backwards (metered at the flow's last time).
+    pub time_regressions: u64,
+    /// Exported flows with at most [`FAILED_FLOW_MAX_PACKETS`] packets.
+    pub failed_flows: u64,
+}
+
+/// Keys per hash map, re-exported so callers can size things.
+pub type FlowMap<V> = HashMap<FlowKey, V, ahash::RandomState>;
+
+#[cfg(test)]
+mod tests;

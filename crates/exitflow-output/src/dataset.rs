@@ -1,0 +1,306 @@
+//! The dataset: Parquet files in a Hive layout
+//! `node=NAME/date=YYYY-MM-DD/part-*.parquet`, rotated by rows, size and age,
+//! each written under a temporary name (starting with `.`, so dataset readers
+//! skip it) and renamed when complete; plus per-node totals in
+//! `node=NAME/_totals.json` (readers skip `_` files too).
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::Record;
+use crate::writers::{FlowWriter, Format};
+use crate::{OutputError, io_err};
+
+/// A part file is closed once it holds this many rows.
+pub const DEFAULT_ROTATE_ROWS: u64 = 4_000_000;
+/// A part file is closed once it reaches about this size.
+pub const DEFAULT_ROTATE_BYTES: u64 = 256 << 20;
+/// A part file is closed once it has been open this long (live capture).
+pub const DEFAULT_ROTATE_AGE: Duration = Duration::from_secs(3600);
+/// Most date partitions open at once; the oldest is closed beyond it.
+pub const MAX_OPEN_PARTITIONS: usize = 8;
+/// Version of the column layout, stored in every file's metadata.
+pub const SCHEMA_VERSION: &str = "1";
+
+/// Dataset settings.
+#[derive(Clone, Debug)]
+pub struct DatasetConfig {
+    /// Dataset root directory.
+    pub root: PathBuf,
+    /// Node (relay) name: the `node=` partition.
+    pub node: String,
+    /// See [`DEFAULT_ROTATE_ROWS`].
+    pub rotate_rows: u64,
+    /// See [`DEFAULT_ROTATE_BYTES`].
+    pub rotate_bytes: u64,
+    /// See [`DEFAULT_ROTATE_AGE`].
+    pub rotate_age: Duration,
+    /// Whether address columns are written (policy keep/pseudonymize).
+    pub addresses_written: bool,
+    /// Key/value pairs stored in every file (policy, tool version, ...).
+    pub metadata: Vec<(String, String)>,
+}
+
+impl DatasetConfig {
+    /// Defaults for a root and node.
+    pub fn new(root: &Path, node: &str) -> DatasetConfig {
+        DatasetConfig {
+            root: root.to_owned(),
+            node: node.to_owned(),
+            rotate_rows: DEFAULT_ROTATE_ROWS,
+            rotate_bytes: DEFAULT_ROTATE_BYTES,
+            rotate_age: DEFAULT_ROTATE_AGE,
+            addresses_written: false,
+            metadata: Vec::new(),
+        }
+    }
+}
+
+/// Per-node totals, accumulated over every ingest into the dataset.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeTotals {
+    /// Node name.
+    pub node: String,
+    /// Captures (or capture sessions) ingested.
+    pub captures: u64,
+    /// Flows written.
+    pub flows: u64,
+    /// Flows with at most 4 packets.
+    pub failed_flows: u64,
+    /// Packets metered into flows.
+    pub packets: u64,
+    /// Bytes metered (original frame lengths).
+    pub bytes: u64,
+    /// Frames not metered, by reason.
+    pub ignored_packets: BTreeMap<String, u64>,
+    /// Flows evicted from a full table.
+    pub evicted_flows: u64,
+    /// Unanswered TCP flows expired by the half-open timeout.
+    pub half_open_expired: u64,
+    /// Parquet files completed.
+    pub files: u64,
+    /// Bytes of Parquet files completed.
+    pub dataset_bytes: u64,
+}
+
+impl NodeTotals {
+    /// Adds another set of totals.
+    pub fn merge(&mut self, o: &NodeTotals) {
+        self.captures += o.captures;
+        self.flows += o.flows;
+        self.failed_flows += o.failed_flows;
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        for (k, v) in &o.ignored_packets {
+            *self.ignored_packets.entry(k.clone()).or_default() += v;
+        }
+        self.evicted_flows += o.evicted_flows;
+        self.half_open_expired += o.half_open_expired;
+        self.files += o.files;
+        self.dataset_bytes += o.dataset_bytes;
+    }
+}
+
+struct Part {
+    writer: FlowWriter,
+    opened: Instant,
+}
+
+/// Writes records into the dataset.
+pub struct DatasetWriter {
+    cfg: DatasetConfig,
+    node_dir: PathBuf,
+    open: BTreeMap<String, Part>,
+    seq: u64,
+    run: String,
+    /// Files completed by this writer.
+    pub files: u64,
+    /// Bytes of files completed by this writer.
+    pub bytes: u64,
+    /// Rows written by this writer.
+    pub rows: u64,
+}
+
+/// Checks a node name: it becomes a directory name.
+pub fn valid_node_name(node: &str) -> bool {
+    !node.is_empty()
+        && node.len() <= 64
+        && node != "."
+        && node != ".."
+        && node
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+impl DatasetWriter {
+    /// Opens (creating) the dataset's node directory.
+    pub fn open(cfg: DatasetConfig) -> Result<DatasetWriter, OutputError> {
+        if !valid_node_name(&cfg.node) {
+            return Err(OutputError::BadNodeName(cfg.node.clone()));
+        }
+        let node_dir = cfg.root.join(format!("node={}", cfg.node));
+        std::fs::create_dir_all(&node_dir).map_err(io_err(&node_dir))?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let run = format!("{}-{}", now.as_millis(), std::process::id());
+        Ok(DatasetWriter {
+            cfg,
+            node_dir,
+            open: BTreeMap::new(),
+            seq: 0,
+            run,
+            files: 0,
+            bytes: 0,
+            rows: 0,
+        })
+    }
+
+    /// The node's directory.
+    pub fn node_dir(&self) -> &Path {
+        &self.node_dir
+    }
+
+    /// Writes one record into its date partition (UTC date of its first packet).
+    pub fn write(&mut self, r: &Record) -> Result<(), OutputError> {
+        let date = utc_date(r.flow.first_seen_ms);
+        if !self.open.contains_key(&date) {
+            if self.open.len() >= MAX_OPEN_PARTITIONS {
+                let oldest = self.open.keys().next().cloned().expect("non-empty");
+                self.close_part(&oldest)?;
+            }
+            let dir = self.node_dir.join(format!("date={date}"));
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            let path = dir.join(format!("part-{}-{:05}.parquet", self.run, self.seq));
+            self.seq += 1;
+            let writer = FlowWriter::create(
+                &path,
+                Format::Parquet,
+                self.cfg.addresses_written,
+                &self.cfg.metadata,
+            )?;
+            self.open.insert(
+                date.clone(),
+                Part {
+                    writer,
+                    opened: Instant::now(),
+                },
+            );
+        }
+        let part = self.open.get_mut(&date).expect("inserted above");
+        part.writer.write(r)?;
+        self.rows += 1;
+        if part.writer.rows() >= self.cfg.rotate_rows
+            || (part.writer.rows() % 4096 == 0 && part.writer.bytes() >= self.cfg.rotate_bytes)
+        {
+            self.close_part(&date)?;
+        }
+        Ok(())
+    }
+
+    /// Closes parts open longer than the rotation age (call periodically).
+    pub fn rotate_aged(&mut self) -> Result<(), OutputError> {
+        let old: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, p)| p.opened.elapsed() >= self.cfg.rotate_age)
+            .map(|(d, _)| d.clone())
+            .collect();
+        for d in old {
+            self.close_part(&d)?;
+        }
+        Ok(())
+    }
+
+    fn close_part(&mut self, date: &str) -> Result<(), OutputError> {
+        if let Some(p) = self.open.remove(date) {
+            let path = p.writer.finish()?;
+            self.files += 1;
+            self.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+        }
+        Ok(())
+    }
+
+    /// Completes every open file.
+    pub fn close(mut self) -> Result<(u64, u64), OutputError> {
+        let dates: Vec<String> = self.open.keys().cloned().collect();
+        for d in dates {
+            self.close_part(&d)?;
+        }
+        Ok((self.files, self.bytes))
+    }
+
+    /// Adds `t` to the node's `_totals.json` (atomically replaced).
+    pub fn add_totals(node_dir: &Path, t: &NodeTotals) -> Result<NodeTotals, OutputError> {
+        let path = node_dir.join("_totals.json");
+        let mut all = read_totals(&path)?.unwrap_or_default();
+        all.merge(t);
+        all.node = t.node.clone();
+        let tmp = node_dir.join("._totals.json.tmp");
+        let text = serde_json::to_string_pretty(&all).expect("plain data serialises");
+        std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        Ok(all)
+    }
+}
+
+/// Reads a node's totals file, `None` when absent.
+pub fn read_totals(path: &Path) -> Result<Option<NodeTotals>, OutputError> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| OutputError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(OutputError::Io {
+            path: path.to_owned(),
+            source: e,
+        }),
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in ms since the epoch.
+pub fn utc_date(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Gregorian date from days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_date(1_609_459_199_999), "2020-12-31");
+        assert_eq!(utc_date(1_609_459_200_000), "2021-01-01");
+    }
+
+    #[test]
+    fn node_names() {
+        assert!(valid_node_name("relay-1.example"));
+        for bad in ["", "..", "a/b", "a b", "x=y"] {
+            assert!(!valid_node_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Flow records out: the schema, CSV (RFC 4180), JSON lines, Parquet files and
+//! the Hive-partitioned dataset, and the address privacy policy applied before
+//! anything is written.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+pub mod dataset;
+pub mod privacy;
+pub mod schema;
+pub mod writers;
+
+pub use dataset::{DatasetConfig, DatasetWriter, NodeTotals};
+pub use privacy::{AddressPolicy, CryptoPan, Redacted};
+pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Value};
+pub use writers::{FlowWriter, Format};
+
+/// Errors while writing flows.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A file or directory could not be created, written or renamed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Parquet or Arrow library refused the data.
+    #[error("{path}: parquet: {message}")]
+    Parquet {
+        /// The file concerned.
+        path: PathBuf,
+        /// What the library said.
+        message: String,
+    },
+    /// The CSV library failed.
+    #[error("{path}: csv: {message}")]
+    Csv {
+        /// The file concerned.
+        path: PathBuf,
+        /// What the library said.
+        message: String,
+    },
+    /// A key file for pseudonymisation is unusable.
+    #[error("{path}: {reason}")]
+    BadKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A name given for the dataset cannot be used as a partition value.
+    #[error("invalid node name {0:?}: use letters, digits, '-', '_' and '.' only")]
+    BadNodeName(String),
+}
+
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}

@@ -1,0 +1,270 @@
+//! The flow record's columns: one table drives the CSV header, the JSON keys,
+//! the Parquet schema and the documentation (`exitflow schema`).
+use exitflow_flow::Flow;
+
+/// Storage type of a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColType {
+    /// Unsigned 64-bit integer.
+    U64,
+    /// Boolean, written `0`/`1` in CSV as NFStream does.
+    Bool,
+    /// UTF-8 string (dictionary-encoded in Parquet).
+    Str,
+}
+
+/// How sensitive a column is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrivacyClass {
+    /// Says nothing about a person on its own (counters, protocol numbers).
+    Public,
+    /// Could help re-identify combined with other data (times, ports, labels).
+    Quasi,
+    /// Identifies a host: written only when the operator asks for it.
+    Personal,
+}
+
+impl PrivacyClass {
+    /// Name used in the schema documentation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrivacyClass::Public => "public",
+            PrivacyClass::Quasi => "quasi-identifier",
+            PrivacyClass::Personal => "personal",
+        }
+    }
+}
+
+/// A column of the flow record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Col {
+    Id,
+    SrcIp,
+    SrcPort,
+    DstIp,
+    DstPort,
+    Protocol,
+    IpVersion,
+    VlanId,
+    TunnelId,
+    BiFirstSeen,
+    BiLastSeen,
+    BiDuration,
+    BiPackets,
+    BiBytes,
+    S2dFirstSeen,
+    S2dLastSeen,
+    S2dDuration,
+    S2dPackets,
+    S2dBytes,
+    D2sFirstSeen,
+    D2sLastSeen,
+    D2sDuration,
+    D2sPackets,
+    D2sBytes,
+    Syn,
+    Cwr,
+    Ece,
+    Urg,
+    Ack,
+    Psh,
+    Rst,
+    Fin,
+    AppName,
+    AppCategory,
+    AppGuessed,
+    AppConfidence,
+    EndReason,
+    ConnState,
+    Failed,
+}
+
+/// One column: name, type, privacy class and meaning.
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnDef {
+    /// Which column.
+    pub col: Col,
+    /// Name in every output format (NFStream's where the two overlap).
+    pub name: &'static str,
+    /// Storage type.
+    pub ty: ColType,
+    /// Privacy class.
+    pub privacy: PrivacyClass,
+    /// One-line meaning.
+    pub doc: &'static str,
+}
+
+macro_rules! cols {
+    ($( $c:ident $n:literal $t:ident $p:ident $d:literal ;)*) => {
+        /// All columns, in output order.
+        pub const COLUMNS: &[ColumnDef] = &[
+            $( ColumnDef { col: Col::$c, name: $n, ty: ColType::$t, privacy: PrivacyClass::$p, doc: $d }, )*
+        ];
+    };
+}
+
+cols! {
+    Id "id" U64 Public "flow number within one capture or capture session, in creation order";
+    SrcIp "src_ip" Str Personal "source address (first packet's sender); only with --addresses keep|pseudonymize";
+    SrcPort "src_port" U64 Quasi "source port (0 for protocols without ports)";
+    DstIp "dst_ip" Str Personal "destination address; only with --addresses keep|pseudonymize";
+    DstPort "dst_port" U64 Quasi "destination port (0 for protocols without ports)";
+    Protocol "protocol" U64 Public "IP protocol number (6 TCP, 17 UDP, 1 ICMP, ...)";
+    IpVersion "ip_version" U64 Public "4 or 6";
+    VlanId "vlan_id" U64 Public "innermost 802.1Q VLAN id, 0 when untagged";
+    TunnelId "tunnel_id" U64 Public "0 none, 1 GTP-U, 2 CAPWAP, 3 TZSP (NFStream's numbering)";
+    BiFirstSeen "bidirectional_first_seen_ms" U64 Quasi "first packet, ms since the Unix epoch (UTC)";
+    BiLastSeen "bidirectional_last_seen_ms" U64 Quasi "last packet, ms since the Unix epoch (UTC)";
+    BiDuration "bidirectional_duration_ms" U64 Public "last minus first, ms";
+    BiPackets "bidirectional_packets" U64 Public "packets, both directions";
+    BiBytes "bidirectional_bytes" U64 Public "bytes, both directions: original frame length of each packet";
+    S2dFirstSeen "src2dst_first_seen_ms" U64 Quasi "first source-to-destination packet, ms (0 if none)";
+    S2dLastSeen "src2dst_last_seen_ms" U64 Quasi "last source-to-destination packet, ms";
+    S2dDuration "src2dst_duration_ms" U64 Public "source-to-destination duration, ms";
+    S2dPackets "src2dst_packets" U64 Public "packets source to destination";
+    S2dBytes "src2dst_bytes" U64 Public "bytes source to destination";
+    D2sFirstSeen "dst2src_first_seen_ms" U64 Quasi "first destination-to-source packet, ms (0 if none)";
+    D2sLastSeen "dst2src_last_seen_ms" U64 Quasi "last destination-to-source packet, ms";
+    D2sDuration "dst2src_duration_ms" U64 Public "destination-to-source duration, ms";
+    D2sPackets "dst2src_packets" U64 Public "packets destination to source";
+    D2sBytes "dst2src_bytes" U64 Public "bytes destination to source";
+    Syn "bidirectional_syn_packets" U64 Public "TCP packets with SYN";
+    Cwr "bidirectional_cwr_packets" U64 Public "TCP packets with CWR";
+    Ece "bidirectional_ece_packets" U64 Public "TCP packets with ECE";
+    Urg "bidirectional_urg_packets" U64 Public "TCP packets with URG";
+    Ack "bidirectional_ack_packets" U64 Public "TCP packets with ACK";
+    Psh "bidirectional_psh_packets" U64 Public "TCP packets with PSH";
+    Rst "bidirectional_rst_packets" U64 Public "TCP packets with RST";
+    Fin "bidirectional_fin_packets" U64 Public "TCP packets with FIN";
+    AppName "application_name" Str Quasi "nDPI-style label, Master.App (Unknown until classified)";
+    AppCategory "application_category_name" Str Public "nDPI category of the label";
+    AppGuessed "application_is_guessed" Bool Public "1 when the label was guessed from ports/addresses";
+    AppConfidence "application_confidence" U64 Public "nDPI confidence (0 unknown, 1 port, 6 DPI, ...)";
+    EndReason "end_reason" Str Public "idle, active, end_of_input or evicted";
+    ConnState "conn_state" Str Public "Zeek-style state: S0, SF, REJ, RSTO, OTH, ... (UDP: S0 one-way, SF answered)";
+    Failed "failed_flow" Bool Public "1 when the flow has at most 4 packets (the study's failed flow)";
+}
+
+/// A value of one cell.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
+    /// Unsigned integer.
+    U(u64),
+    /// Boolean.
+    B(bool),
+    /// String.
+    S(&'a str),
+}
+
+/// A flow ready to be written: the metered flow plus labels, with the address
+/// policy already applied (`src_ip`/`dst_ip` are `None` unless the operator
+/// asked for addresses).
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// The metered flow. Its raw addresses are never written directly.
+    pub flow: Flow,
+    /// Source address as the policy allows it to be written.
+    pub src_ip: Option<String>,
+    /// Destination address as the policy allows it to be written.
+    pub dst_ip: Option<String>,
+    /// Application label.
+    pub application_name: String,
+    /// Category label.
+    pub application_category_name: String,
+    /// Guessed label.
+    pub application_is_guessed: bool,
+    /// Confidence.
+    pub application_confidence: u8,
+}
+
+impl Record {
+    /// A record with no application labels yet.
+    pub fn unlabelled(flow: Flow) -> Record {
+        Record {
+            flow,
+            src_ip: None,
+            dst_ip: None,
+            application_name: "Unknown".into(),
+            application_category_name: "Unspecified".into(),
+            application_is_guessed: false,
+            application_confidence: 0,
+        }
+    }
+
+    /// The value of one column.
+    pub fn value(&self, c: Col) -> Value<'_> {
+        let f = &self.flow;
+        let d = |a: u64, b: u64| Value::U(b.saturating_sub(a));
+        match c {
+            Col::Id => Value::U(f.id),
+            Col::SrcIp => Value::S(self.src_ip.as_deref().unwrap_or("")),
+            Col::SrcPort => Value::U(f.src_port.into()),
+            Col::DstIp => Value::S(self.dst_ip.as_deref().unwrap_or("")),
+            Col::DstPort => Value::U(f.dst_port.into()),
+            Col::Protocol => Value::U(f.protocol.into()),
+            Col::IpVersion => Value::U(f.ip_version.into()),
+            Col::VlanId => Value::U(f.vlan_id.into()),
+            Col::TunnelId => Value::U(f.tunnel_id.into()),
+            Col::BiFirstSeen => Value::U(f.first_seen_ms),
+            Col::BiLastSeen => Value::U(f.last_seen_ms),
+            Col::BiDuration => Value::U(f.duration_ms()),
+            Col::BiPackets => Value::U(f.packets()),
+            Col::BiBytes => Value::U(f.bytes()),
+            Col::S2dFirstSeen => Value::U(f.src2dst.first_seen_ms),
+            Col::S2dLastSeen => Value::U(f.src2dst.last_seen_ms),
+            Col::S2dDuration => d(f.src2dst.first_seen_ms, f.src2dst.last_seen_ms),
+            Col::S2dPackets => Value::U(f.src2dst.packets),
+            Col::S2dBytes => Value::U(f.src2dst.bytes),
+            Col::D2sFirstSeen => Value::U(f.dst2src.first_seen_ms),
+            Col::D2sLastSeen => Value::U(f.dst2src.last_seen_ms),
+            Col::D2sDuration => d(f.dst2src.first_seen_ms, f.dst2src.last_seen_ms),
+            Col::D2sPackets => Value::U(f.dst2src.packets),
+            Col::D2sBytes => Value::U(f.dst2src.bytes),
+            Col::Syn => Value::U(f.flags.syn.into()),
+            Col::Cwr => Value::U(f.flags.cwr.into()),
+            Col::Ece => Value::U(f.flags.ece.into()),
+            Col::Urg => Value::U(f.flags.urg.into()),
+            Col::Ack => Value::U(f.flags.ack.into()),
+            Col::Psh => Value::U(f.flags.psh.into()),
+            Col::Rst => Value::U(f.flags.rst.into()),
+            Col::Fin => Value::U(f.flags.fin.into()),
+            Col::AppName => Value::S(&self.application_name),
+            Col::AppCategory => Value::S(&self.application_category_name),
+            Col::AppGuessed => Value::B(self.application_is_guessed),
+            Col::AppConfidence => Value::U(self.application_confidence.into()),
+            Col::EndReason => Value::S(f.end_reason.as_str()),
+            Col::ConnState => Value::S(f.conn_state().as_str()),
+            Col::Failed => Value::B(f.is_failed()),
+        }
+    }
+}
+
+/// The columns written under an address policy: the address columns only
+/// when addresses are kept or pseudonymised.
+pub fn columns_for(addresses_written: bool) -> Vec<&'static ColumnDef> {
+    COLUMNS
+        .iter()
+        .filter(|c| addresses_written || c.privacy != PrivacyClass::Personal)
+        .collect()
+}
+
+/// The schema as a Markdown table (for `exitflow schema` and the docs).
+pub fn markdown_table() -> String {
+    let mut s = String::from("| column | type | privacy | meaning |\n|---|---|---|---|\n");
+    for c in COLUMNS {
+        let ty = match c.ty {
+            ColType::U64 => "uint64",
+            ColType::Bool => "bool",
+            ColType::Str => "string",
+        };
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            c.name,
+            ty,
+            c.privacy.as_str(),
+            c.doc
+        ));
+    }
+    s
+}

@@ -1,0 +1,391 @@
+//! Deterministic synthetic captures of exit-relay-like traffic.
+//!
+//! The relay (one public address) opens connections to public destinations:
+//! TCP sessions with handshake, request/response and FIN or RST teardown,
+//! connection attempts that fail (no answer, or RST), UDP request/response
+//! exchanges, and optionally a SYN flood from distinct spoofed sources. The
+//! same seed always gives the same bytes. Packets are produced lazily in time
+//! order, so captures of any size are written in constant memory.
+#![forbid(unsafe_code)]
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Write};
+
+use etherparse::PacketBuilder;
+
+/// Default number of flows.
+pub const DEFAULT_FLOWS: u64 = 2000;
+/// Default capture start: 2021-06-01T00:00:00Z (the reference study's season).
+pub const DEFAULT_START_S: u64 = 1_622_505_600;
+/// Default time span over which flows start, seconds.
+pub const DEFAULT_SPAN_S: u64 = 3600;
+/// Most flows in progress at once while generating.
+pub const MAX_CONCURRENT: usize = 4096;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct SynthConfig {
+    /// Seed: same seed, same capture.
+    pub seed: u64,
+    /// Ordinary flows (TCP sessions, failed attempts, UDP exchanges).
+    pub flows: u64,
+    /// SYNs of a flood, each from a distinct source address.
+    pub syn_flood: u64,
+    /// First packet time, seconds since the epoch.
+    pub start_s: u64,
+    /// Span over which flows start, seconds.
+    pub span_s: u64,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        SynthConfig {
+            seed: 1,
+            flows: DEFAULT_FLOWS,
+            syn_flood: 0,
+            start_s: DEFAULT_START_S,
+            span_s: DEFAULT_SPAN_S,
+        }
+    }
+}
+
+/// What was generated (the ground truth a test can check against).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SynthSummary {
+    /// Packets written.
+    pub packets: u64,
+    /// Bytes of frames written.
+    pub bytes: u64,
+    /// Distinct flows generated (flood SYNs count one each).
+    pub flows: u64,
+    /// Flows with at most 4 packets.
+    pub failed_flows: u64,
+}
+
+/// splitmix64: small, fast, good enough for synthetic traffic.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// A public unicast IPv4 address (not private, loopback, CGNAT, multicast...).
+    fn public_v4(&mut self) -> [u8; 4] {
+        loop {
+            let a = (self.next() >> 32) as u32;
+            let b = a.to_be_bytes();
+            let bad = matches!(b[0], 0 | 10 | 100 | 127 | 169 | 172 | 192 | 198 | 203 | 224..=255);
+            if !bad {
+                return b;
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    /// TCP session: handshake, `exchanges` request/response pairs, FIN close.
+    Tcp { exchanges: u8, rst_close: bool },
+    /// SYN retried with no answer.
+    TcpNoAnswer,
+    /// SYN answered by RST.
+    TcpRefused,
+    /// UDP request/response pairs.
+    Udp { exchanges: u8 },
+    /// One SYN from a spoofed source (flood).
+    FloodSyn,
+}
+
+struct FlowGen {
+    kind: Kind,
+    client: [u8; 4],
+    server: [u8; 4],
+    cport: u16,
+    sport: u16,
+    step: u32,
+    seq_c: u32,
+    seq_s: u32,
+}
+
+/// One planned packet.
+struct Pkt {
+    from_client: bool,
+    flags: u8,
+    payload: usize,
+    gap_us: u64,
+}
+
+const F_FIN: u8 = 1;
+const F_SYN: u8 = 2;
+const F_RST: u8 = 4;
+const F_PSH: u8 = 8;
+const F_ACK: u8 = 16;
+
+impl FlowGen {
+    /// The `step`-th packet of this flow, or `None` when it is done.
+    fn packet(&self, rng: &mut Rng) -> Option<Pkt> {
+        let s = self.step;
+        let p = |from_client, flags, payload, gap_us| {
+            Some(Pkt {
+                from_client,
+                flags,
+                payload,
+                gap_us,
+            })
+        };
+        match self.kind {
+            Kind::FloodSyn => (s == 0).then(|| Pkt {
+                from_client: true,
+                flags: F_SYN,
+                payload: 0,
+                gap_us: 0,
+            }),
+            Kind::TcpNoAnswer => {
+                // Retries after 1, 2, 4 s as common stacks do.
+                (s < 4).then(|| Pkt {
+                    from_client: true,
+                    flags: F_SYN,
+                    payload: 0,
+                    gap_us: if s == 0 { 0 } else { 1_000_000 << (s - 1) },
+                })
+            }
+            Kind::TcpRefused => match s {
+                0 => p(true, F_SYN, 0, 0),
+                1 => p(false, F_RST | F_ACK, 0, 20_000 + rng.below(80_000)),
+                _ => None,
+            },
+            Kind::Tcp {
+                exchanges,
+                rst_close,
+            } => {
+                let rtt = 10_000 + rng.below(150_000);
+                let body = 3 + u32::from(exchanges) * 2;
+                match s {
+                    0 => p(true, F_SYN, 0, 0),
+                    1 => p(false, F_SYN | F_ACK, 0, rtt),
+                    2 => p(true, F_ACK, 0, 200),
+                    s if s < body => {
+                        let request = (s - 3) % 2 == 0;
+                        if request {
+                            p(true, F_PSH | F_ACK, 100 + rng.below(500) as usize, 1000 + rng.below(400_000))
+                        } else {
+                            p(false, F_PSH | F_ACK, 200 + rng.below(1200) as usize, rtt)
+                        }
+                    }
+                    s if s == body => {
+                        if rst_close {
+                            p(true, F_RST | F_ACK, 0, 5000)
+                        } else {
+                            p(true, F_FIN | F_ACK, 0, 5000)
+                        }
+                    }
+                    s if s == body + 1 && !rst_close => p(false, F_FIN | F_ACK, 0, rtt),
+                    s if s == body + 2 && !rst_close => p(true, F_ACK, 0, 200),
+                    _ => None,
+                }
+            }
+            Kind::Udp { exchanges } => {
+                let rtt = 5_000 + rng.below(100_000);
+                if s >= u32::from(exchanges) * 2 {
+                    return None;
+                }
+                if s % 2 == 0 {
+                    p(true, 0, 30 + rng.below(60) as usize, if s == 0 { 0 } else { 200_000 })
+                } else {
+                    p(false, 0, 60 + rng.below(400) as usize, rtt)
+                }
+            }
+        }
+    }
+
+    fn packets_total(&self) -> u64 {
+        match self.kind {
+            Kind::FloodSyn => 1,
+            Kind::TcpNoAnswer => 4,
+            Kind::TcpRefused => 2,
+            Kind::Tcp {
+                exchanges,
+                rst_close,
+            } => 3 + u64::from(exchanges) * 2 + if rst_close { 1 } else { 3 },
+            Kind::Udp { exchanges } => u64::from(exchanges) * 2,
+        }
+    }
+}
+
+const RELAY: [u8; 4] = [185, 220, 101, 33];
+const RELAY_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x10, 0x00, 0x01];
+const GW_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x10, 0x00, 0xfe];
+
+/// Writes a synthetic capture (classic pcap, Ethernet, µs) to `out`.
+pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSummary> {
+    let mut w = io::BufWriter::with_capacity(1 << 16, out);
+    // pcap global header: little-endian, µs, snaplen 65535, Ethernet.
+    w.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+    w.write_all(&2u16.to_le_bytes())?;
+    w.write_all(&4u16.to_le_bytes())?;
+    w.write_all(&[0; 8])?;
+    w.write_all(&65535u32.to_le_bytes())?;
+    w.write_all(&1u32.to_le_bytes())?;
+
+    let mut rng = Rng(cfg.seed ^ 0x5eed_0000_e417_f10e);
+    let mut sum = SynthSummary::default();
+    let total_flows = cfg.flows + cfg.syn_flood;
+    let start_us = cfg.start_s * 1_000_000;
+    let span_us = cfg.span_s.max(1) * 1_000_000;
+    // Flows start at evenly spread times with jitter; the heap orders their packets.
+    let mut heap: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
+    let mut gens: Vec<Option<FlowGen>> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    let mut started = 0u64;
+    let mut frame = Vec::with_capacity(2048);
+    let mut flood_left = cfg.syn_flood;
+    let mut normal_left = cfg.flows;
+    let mut port_seq: u16 = 1024;
+    loop {
+        // Start flows whose start time is before the next packet due.
+        let next_due = heap.peek().map(|Reverse((t, _))| *t);
+        if started < total_flows && gens.len() - free.len() < MAX_CONCURRENT {
+            let t = start_us + span_us * started / total_flows.max(1);
+            if next_due.is_none_or(|d| t <= d) {
+                let flood = flood_left > 0 && (normal_left == 0 || rng.below(total_flows) < cfg.syn_flood);
+                port_seq = port_seq.wrapping_add(1).max(1024);
+                let g = if flood {
+                    flood_left -= 1;
+                    FlowGen {
+                        kind: Kind::FloodSyn,
+                        client: rng.public_v4(),
+                        server: RELAY,
+                        cport: 1024 + rng.below(64_000) as u16,
+                        sport: 443,
+                        step: 0,
+                        seq_c: rng.next() as u32,
+                        seq_s: 0,
+                    }
+                } else {
+                    normal_left -= 1;
+                    let r = rng.below(100);
+                    let (kind, sport) = match r {
+                        0..=54 => (Kind::Tcp { exchanges: 1 + rng.below(6) as u8, rst_close: rng.below(10) == 0 }, 443),
+                        55..=69 => (Kind::Tcp { exchanges: 1 + rng.below(3) as u8, rst_close: false }, 80),
+                        70..=72 => (Kind::Tcp { exchanges: 2, rst_close: false }, 25),
+                        73..=75 => (Kind::Tcp { exchanges: 3, rst_close: false }, 5222),
+                        76..=81 => (Kind::TcpNoAnswer, [443, 80, 6881, 22][rng.below(4) as usize]),
+                        82..=85 => (Kind::TcpRefused, [443, 8080, 6667][rng.below(3) as usize]),
+                        86..=95 => (Kind::Udp { exchanges: 1 }, 53),
+                        _ => (Kind::Udp { exchanges: 2 + rng.below(4) as u8 }, [123, 443, 6881][rng.below(3) as usize]),
+                    };
+                    FlowGen {
+                        kind,
+                        client: RELAY,
+                        server: rng.public_v4(),
+                        cport: port_seq,
+                        sport,
+                        step: 0,
+                        seq_c: rng.next() as u32,
+                        seq_s: rng.next() as u32,
+                    }
+                };
+                sum.flows += 1;
+                let n = g.packets_total();
+                if n <= 4 {
+                    sum.failed_flows += 1;
+                }
+                let idx = match free.pop() {
+                    Some(i) => {
+                        gens[i] = Some(g);
+                        i
+                    }
+                    None => {
+                        gens.push(Some(g));
+                        gens.len() - 1
+                    }
+                };
+                heap.push(Reverse((t, idx as u64)));
+                started += 1;
+                continue;
+            }
+        }
+        let Some(Reverse((t, idx))) = heap.pop() else {
+            break;
+        };
+        let idx = idx as usize;
+        let g = gens[idx].as_mut().expect("scheduled flows exist");
+        let Some(pkt) = g.packet(&mut rng) else {
+            gens[idx] = None;
+            free.push(idx);
+            continue;
+        };
+        // The heap time is when this packet is due; the next one follows its gap.
+        build_frame(g, &pkt, &mut rng, &mut frame);
+        w.write_all(&((t / 1_000_000) as u32).to_le_bytes())?;
+        w.write_all(&((t % 1_000_000) as u32).to_le_bytes())?;
+        w.write_all(&(frame.len() as u32).to_le_bytes())?;
+        w.write_all(&(frame.len() as u32).to_le_bytes())?;
+        w.write_all(&frame)?;
+        sum.packets += 1;
+        sum.bytes += frame.len() as u64;
+        g.step += 1;
+        match g.packet(&mut Rng(rng.0)) {
+            Some(next) => heap.push(Reverse((t + next.gap_us.max(1), idx as u64))),
+            None => {
+                gens[idx] = None;
+                free.push(idx);
+            }
+        }
+    }
+    w.flush()?;
+    Ok(sum)
+}
+
+fn build_frame(g: &mut FlowGen, pkt: &Pkt, rng: &mut Rng, frame: &mut Vec<u8>) {
+    frame.clear();
+    let (smac, dmac, src, dst, sp, dp) = if pkt.from_client {
+        (RELAY_MAC, GW_MAC, g.client, g.server, g.cport, g.sport)
+    } else {
+        (GW_MAC, RELAY_MAC, g.server, g.client, g.sport, g.cport)
+    };
+    let payload: Vec<u8> = (0..pkt.payload).map(|_| (rng.next() >> 56) as u8).collect();
+    let b = PacketBuilder::ethernet2(smac, dmac).ipv4(src, dst, 64);
+    let udp = matches!(g.kind, Kind::Udp { .. });
+    let res = if udp {
+        b.udp(sp, dp).write(frame, &payload)
+    } else {
+        let (seq, ack) = if pkt.from_client {
+            (g.seq_c, g.seq_s)
+        } else {
+            (g.seq_s, g.seq_c)
+        };
+        let mut t = b.tcp(sp, dp, seq, 64_240);
+        if pkt.flags & F_SYN != 0 {
+            t = t.syn();
+        }
+        if pkt.flags & F_ACK != 0 {
+            t = t.ack(ack);
+        }
+        if pkt.flags & F_PSH != 0 {
+            t = t.psh();
+        }
+        if pkt.flags & F_FIN != 0 {
+            t = t.fin();
+        }
+        if pkt.flags & F_RST != 0 {
+            t = t.rst();
+        }
+        t.write(frame, &payload)
+    };
+    res.expect("writing into a Vec cannot fail");
+    let adv = pkt.payload as u32 + u32::from(pkt.flags & (F_SYN | F_FIN) != 0);
+    if pkt.from_client {
+        g.seq_c = g.seq_c.wrapping_add(adv);
+    } else {
+        g.seq_s = g.seq_s.wrapping_add(adv);
+    }
+}

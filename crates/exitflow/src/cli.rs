@@ -1,0 +1,432 @@
+//! Command-line interface.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use exitflow_decode::DecodeOptions;
+use exitflow_flow::{
+    DEFAULT_ACTIVE_TIMEOUT_MS, DEFAULT_HALF_OPEN_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
+    DEFAULT_MAX_FLOWS, FlowConfig,
+};
+use exitflow_output::dataset::{DatasetConfig, DatasetWriter, SCHEMA_VERSION};
+use exitflow_output::{AddressPolicy, CryptoPan, FlowWriter, Format, NodeTotals};
+use exitflow_synth::SynthConfig;
+
+use crate::pipeline::{MeterError, MeterOptions, meter_capture, peak_rss_bytes, to_record};
+
+/// Measure what leaves a Tor exit relay — flows, applications, countries —
+/// without writing personal data to disk.
+#[derive(Parser, Debug)]
+#[command(name = "exitflow", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Log level filter (error, warn, info, debug) or a tracing directive.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Meter captures into one flow table per capture (`<capture name>.<ext>`).
+    Flows(FlowsArgs),
+    /// Meter captures into the node's Parquet dataset.
+    Ingest(IngestArgs),
+    /// Write a deterministic synthetic exit-relay capture.
+    Synth(SynthArgs),
+    /// Synthesise a capture, ingest it, print the node totals.
+    Demo(DemoArgs),
+    /// Measure packets/s of reading, decoding and metering a capture.
+    Bench(crate::bench::BenchArgs),
+    /// Print the dataset schema as a Markdown table.
+    Schema,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Parquet,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum AddressesArg {
+    /// Addresses are not written (default).
+    Drop,
+    /// Addresses are written as captured.
+    Keep,
+    /// Addresses are replaced by keyed prefix-preserving pseudonyms (needs --key-file).
+    Pseudonymize,
+}
+
+/// Options of the metering pipeline shared by several commands.
+#[derive(Args, Debug, Clone)]
+pub struct MeterArgs {
+    /// Idle timeout, seconds.
+    #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT_MS / 1000)]
+    idle_timeout: u64,
+    /// Active timeout, seconds.
+    #[arg(long, default_value_t = DEFAULT_ACTIVE_TIMEOUT_MS / 1000)]
+    active_timeout: u64,
+    /// Idle timeout of TCP flows without any reply, seconds.
+    #[arg(long, default_value_t = DEFAULT_HALF_OPEN_TIMEOUT_MS / 1000)]
+    half_open_timeout: u64,
+    /// Most concurrent flows; beyond it the oldest is exported as `evicted`.
+    #[arg(long, default_value_t = DEFAULT_MAX_FLOWS)]
+    max_flows: usize,
+    /// Do not decapsulate GTP-U, TZSP and CAPWAP tunnels.
+    #[arg(long)]
+    no_tunnels: bool,
+}
+
+impl MeterArgs {
+    /// The pipeline options these flags describe.
+    pub fn options(&self) -> MeterOptions {
+        MeterOptions {
+            flow: FlowConfig {
+                idle_timeout_ms: self.idle_timeout * 1000,
+                active_timeout_ms: self.active_timeout * 1000,
+                half_open_timeout_ms: self.half_open_timeout * 1000,
+                max_flows: self.max_flows,
+            },
+            decode: DecodeOptions {
+                decode_tunnels: !self.no_tunnels,
+            },
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct PolicyArgs {
+    /// What to do with IP addresses.
+    #[arg(long, value_enum, default_value_t = AddressesArg::Drop)]
+    addresses: AddressesArg,
+    /// Key for --addresses pseudonymize: 32 raw bytes or 64 hex digits. Keep it
+    /// outside the dataset.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    fn policy(&self) -> Result<AddressPolicy> {
+        match (self.addresses, &self.key_file) {
+            (AddressesArg::Drop, _) => Ok(AddressPolicy::Drop),
+            (AddressesArg::Keep, _) => Ok(AddressPolicy::Keep),
+            (AddressesArg::Pseudonymize, Some(k)) => {
+                Ok(AddressPolicy::Pseudonymize(CryptoPan::from_key_file(k)?))
+            }
+            (AddressesArg::Pseudonymize, None) => {
+                bail!("--addresses pseudonymize needs --key-file")
+            }
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct FlowsArgs {
+    /// pcap or pcapng files; `-` reads standard input.
+    #[arg(required = true)]
+    captures: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    format: FormatArg,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    meter: MeterArgs,
+}
+
+#[derive(Args, Debug)]
+struct IngestArgs {
+    /// pcap or pcapng files; `-` reads standard input.
+    #[arg(required = true)]
+    captures: Vec<PathBuf>,
+    /// Dataset root directory.
+    #[arg(long)]
+    dataset: PathBuf,
+    /// Node (relay) name, the `node=` partition.
+    #[arg(long)]
+    node: String,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    meter: MeterArgs,
+}
+
+#[derive(Args, Debug)]
+struct SynthArgs {
+    /// Output capture file (`-` for standard output).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Ordinary flows.
+    #[arg(long, default_value_t = exitflow_synth::DEFAULT_FLOWS)]
+    flows: u64,
+    /// SYNs of a flood, each from its own source.
+    #[arg(long, default_value_t = 0)]
+    syn_flood: u64,
+    /// Seed; the same seed gives the same capture.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Seconds over which flows start.
+    #[arg(long, default_value_t = exitflow_synth::DEFAULT_SPAN_S)]
+    span: u64,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Working directory for the sample capture and the dataset.
+    #[arg(long, default_value = "demo-out")]
+    dir: PathBuf,
+    /// Flows in the sample.
+    #[arg(long, default_value_t = 20_000)]
+    flows: u64,
+}
+
+/// Entry point: runs the command and prints any error with its chain.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match run(cli.cmd) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cmd: Cmd) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Flows(a) => flows(a),
+        Cmd::Ingest(a) => ingest(a).map(|(code, _)| code),
+        Cmd::Synth(a) => synth(a),
+        Cmd::Demo(a) => demo(a),
+        Cmd::Bench(a) => crate::bench::run(a),
+        Cmd::Schema => {
+            print!("{}", exitflow_output::schema::markdown_table());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn capture_name(p: &Path) -> String {
+    if p.as_os_str() == "-" {
+        return "stdin".into();
+    }
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "capture".into())
+}
+
+fn metadata(policy: &AddressPolicy, node: Option<&str>) -> Vec<(String, String)> {
+    let mut m = vec![
+        ("exitflow.version".into(), env!("CARGO_PKG_VERSION").into()),
+        ("exitflow.schema_version".into(), SCHEMA_VERSION.into()),
+        ("exitflow.address_policy".into(), policy.name().into()),
+    ];
+    if let Some(n) = node {
+        m.push(("exitflow.node".into(), n.into()));
+    }
+    m
+}
+
+fn report_error(path: &Path, e: &MeterError) {
+    match e {
+        MeterError::Capture(e) => eprintln!("error: {e}"),
+        MeterError::Sink(e) => eprintln!("error: {}: writing flows: {e:#}", path.display()),
+    }
+}
+
+fn flows(a: FlowsArgs) -> Result<ExitCode> {
+    let mut policy = a.policy.policy()?;
+    std::fs::create_dir_all(&a.output)
+        .with_context(|| format!("creating {}", a.output.display()))?;
+    let format = match a.format {
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Parquet => Format::Parquet,
+        FormatArg::Jsonl => Format::Jsonl,
+    };
+    let opts = a.meter.options();
+    let meta = metadata(&policy, None);
+    let mut failed = 0usize;
+    for cap in &a.captures {
+        let out = a
+            .output
+            .join(format!("{}.{}", capture_name(cap), format.ext()));
+        let mut writer = FlowWriter::create(&out, format, policy.writes_addresses(), &meta)?;
+        let res = meter_capture(cap, &opts, &mut |f| {
+            writer.write(&to_record(f, &mut policy))?;
+            Ok(())
+        });
+        match res {
+            Ok(s) => {
+                writer.finish()?;
+                tracing::debug!(
+                    capture = %capture_name(cap),
+                    packets = s.flows.packets,
+                    flows = s.flows.flows_exported,
+                    ignored = s.ignored.total(),
+                    "metered"
+                );
+            }
+            Err((e, s)) => {
+                failed += 1;
+                report_error(cap, &e);
+                if s.flows.flows_exported > 0 {
+                    // Keep what was metered before the problem.
+                    writer.finish()?;
+                } else {
+                    writer.abort();
+                }
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
+    let mut policy = a.policy.policy()?;
+    let mut cfg = DatasetConfig::new(&a.dataset, &a.node);
+    cfg.addresses_written = policy.writes_addresses();
+    cfg.metadata = metadata(&policy, Some(&a.node));
+    let mut ds = DatasetWriter::open(cfg)?;
+    let opts = a.meter.options();
+    let mut run = NodeTotals {
+        node: a.node.clone(),
+        ..Default::default()
+    };
+    let mut failed = 0usize;
+    for cap in &a.captures {
+        let res = meter_capture(cap, &opts, &mut |f| {
+            ds.write(&to_record(f, &mut policy))?;
+            Ok(())
+        });
+        let s = match res {
+            Ok(s) => s,
+            Err((e, s)) => {
+                failed += 1;
+                report_error(cap, &e);
+                s
+            }
+        };
+        if s.read.packets > 0 {
+            run.merge(&s.totals(&a.node));
+        }
+    }
+    let node_dir = ds.node_dir().to_owned();
+    let (files, bytes) = ds.close()?;
+    run.files = files;
+    run.dataset_bytes = bytes;
+    let all = DatasetWriter::add_totals(&node_dir, &run)?;
+    tracing::info!(
+        node = %a.node,
+        flows = run.flows,
+        failed_flows = run.failed_flows,
+        packets = run.packets,
+        evicted = run.evicted_flows,
+        files,
+        peak_rss_mib = peak_rss_bytes() >> 20,
+        "ingested"
+    );
+    let code = if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    Ok((code, all))
+}
+
+fn synth(a: SynthArgs) -> Result<ExitCode> {
+    let cfg = SynthConfig {
+        seed: a.seed,
+        flows: a.flows,
+        syn_flood: a.syn_flood,
+        span_s: a.span,
+        ..Default::default()
+    };
+    let sum = if a.output.as_os_str() == "-" {
+        exitflow_synth::write_capture(&cfg, std::io::stdout().lock())?
+    } else {
+        let f = std::fs::File::create(&a.output)
+            .with_context(|| format!("creating {}", a.output.display()))?;
+        exitflow_synth::write_capture(&cfg, f)
+            .with_context(|| format!("writing {}", a.output.display()))?
+    };
+    tracing::info!(
+        packets = sum.packets,
+        flows = sum.flows,
+        failed_flows = sum.failed_flows,
+        "synthesised"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(a: DemoArgs) -> Result<ExitCode> {
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    let cap = a.dir.join("sample-exit-relay.pcap");
+    synth(SynthArgs {
+        output: cap.clone(),
+        flows: a.flows,
+        syn_flood: 0,
+        seed: 1,
+        span: exitflow_synth::DEFAULT_SPAN_S,
+    })?;
+    let dataset = a.dir.join("dataset");
+    // A fresh dataset each run, so the totals describe this sample alone.
+    if dataset.exists() {
+        std::fs::remove_dir_all(&dataset)
+            .with_context(|| format!("removing {}", dataset.display()))?;
+    }
+    let (code, totals) = ingest(IngestArgs {
+        captures: vec![cap.clone()],
+        dataset: dataset.clone(),
+        node: "demo-relay".into(),
+        policy: PolicyArgs {
+            addresses: AddressesArg::Drop,
+            key_file: None,
+        },
+        meter: MeterArgs {
+            idle_timeout: DEFAULT_IDLE_TIMEOUT_MS / 1000,
+            active_timeout: DEFAULT_ACTIVE_TIMEOUT_MS / 1000,
+            half_open_timeout: DEFAULT_HALF_OPEN_TIMEOUT_MS / 1000,
+            max_flows: DEFAULT_MAX_FLOWS,
+            no_tunnels: false,
+        },
+    })?;
+    println!("sample capture: {}", cap.display());
+    println!("dataset:        {}", dataset.display());
+    println!("node totals ({}):", totals.node);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&totals).expect("plain data serialises")
+    );
+    let share = if totals.flows > 0 {
+        100.0 * totals.failed_flows as f64 / totals.flows as f64
+    } else {
+        0.0
+    };
+    println!(
+        "{} flows, {} failed ({share:.1} %), {} packets, {:.1} MB, {} Parquet file(s), {} bytes on disk",
+        totals.flows,
+        totals.failed_flows,
+        totals.packets,
+        totals.bytes as f64 / 1e6,
+        totals.files,
+        totals.dataset_bytes
+    );
+    Ok(code)
+}
