@@ -251,6 +251,10 @@ fn link_to_ip<'a>(link: LinkType, f: &'a [u8], vlan: &mut u16) -> Result<&'a [u8
             ethertype_to_ip(be16(f, 0), &f[20..], vlan, 0)
         }
         LinkType::PPP | LinkType::PPP_HDLC => {
+            // Cisco HDLC framing shows up under the PPP link type too.
+            if f.len() >= 4 && (f[0] == 0x0f || f[0] == 0x8f) {
+                return ethertype_to_ip(be16(f, 2), &f[4..], vlan, 0);
+            }
             let mut p = f;
             if p.len() >= 2 && p[0] == 0xff && p[1] == 0x03 {
                 p = &p[2..];

@@ -88,10 +88,9 @@ pub(crate) fn udp<'a>(
         // Preamble version 0; HLEN (5 bits after the preamble) in 4-byte words.
         let hlen = usize::from(p[1] >> 3) * 4;
         let f = p.get(hlen..).unwrap_or(&[]);
-        // 802.11 data frame: 24-byte header (+2 QoS), then LLC/SNAP.
-        if f.len() >= 24 && (f[0] >> 2) & 0x3 == 2 {
-            let qos = (f[0] >> 4) & 0x8 != 0;
-            let h = 24 + if qos { 2 } else { 0 };
+        // 802.11 data frame: 24-byte header (26 with QoS), then LLC/SNAP. The frame
+        // control field is not trusted: some controllers send it byte-swapped.
+        for h in [24, 26] {
             let llc = f.get(h..).unwrap_or(&[]);
             if llc.len() >= 8 && llc[0] == 0xaa && llc[1] == 0xaa && llc[2] == 0x03 {
                 let mut vlan = 0;

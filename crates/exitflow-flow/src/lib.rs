@@ -28,10 +28,11 @@ pub use table::FlowTable;
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
 /// Active timeout (NFStream default: 1800 s).
 pub const DEFAULT_ACTIVE_TIMEOUT_MS: u64 = 1_800_000;
-/// Idle timeout for TCP flows that have not seen a single packet from the
-/// responder. Longer than the usual SYN retry schedule (1+2+4+8+16 s gaps),
-/// so retransmitted SYNs of one attempt stay one flow.
-pub const DEFAULT_HALF_OPEN_TIMEOUT_MS: u64 = 40_000;
+/// Idle timeout for TCP connection attempts (a SYN first) that have not seen a
+/// single packet from the responder. Longer than the largest gap of the usual
+/// SYN retry schedules (Linux and Android back off up to 64 s), so the retries
+/// of one attempt stay one flow, as in NFStream.
+pub const DEFAULT_HALF_OPEN_TIMEOUT_MS: u64 = 70_000;
 /// Cap on concurrent flows. With [`FlowTable::bytes_per_flow`] ≈ 230 bytes
 /// this keeps the table under ~128 MiB.
 pub const DEFAULT_MAX_FLOWS: usize = 500_000;

@@ -4,7 +4,7 @@
 use super::*;
 
 const NIL: u32 = u32::MAX;
-/// List of TCP flows that have not seen a packet from the responder.
+/// List of TCP flows that began with a SYN and have not seen a packet from the responder.
 const UNANSWERED: usize = 0;
 /// List of all other flows.
 const MAIN: usize = 1;
@@ -236,7 +236,9 @@ impl FlowTable {
     #[inline]
     fn list_for(&self, i: usize) -> usize {
         let f = &self.slots[i].flow;
-        if f.protocol == ipproto::TCP && !f.answered() {
+        // Only connection attempts (a SYN first, nothing back) count as half-open:
+        // one-sided midstream traffic keeps the ordinary idle timeout.
+        if f.syn_first && !f.answered() {
             UNANSWERED
         } else {
             MAIN

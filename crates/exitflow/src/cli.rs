@@ -275,7 +275,7 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
                     capture = %capture_name(cap),
                     packets = s.flows.packets,
                     flows = s.flows.flows_exported,
-                    ignored = s.ignored.total(),
+                    ignored = ?s.ignored.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
                     "metered"
                 );
             }
