@@ -1,12 +1,291 @@
+//! Decoder tests over frames built here with etherparse's packet builder.
 use super::*;
+use etherparse::{PacketBuilder, VlanId};
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+const A: [u8; 4] = [198, 51, 100, 7];
+const B: [u8; 4] = [203, 0, 113, 9];
+
+fn ip_tcp(payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ipv4(A, B, 64)
+        .tcp(40000, 443, 1, 1000)
+        .syn()
+        .write(&mut v, payload)
+        .unwrap();
+    v
+}
+
+fn ip_udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ipv4(A, B, 64)
+        .udp(sport, dport)
+        .write(&mut v, payload)
+        .unwrap();
+    v
+}
+
+fn ip6_udp(payload: &[u8]) -> Vec<u8> {
+    let mut s = [0u8; 16];
+    s[0] = 0x20;
+    s[1] = 0x01;
+    s[15] = 1;
+    let mut d = s;
+    d[15] = 2;
+    let mut v = Vec::new();
+    PacketBuilder::ipv6(s, d, 64)
+        .udp(5353, 53)
+        .write(&mut v, payload)
+        .unwrap();
+    v
+}
+
+fn eth(ethertype: u16, body: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(body);
+    f
+}
+
+fn opts() -> DecodeOptions {
+    DecodeOptions::default()
+}
+
+fn check_tcp(info: &PacketInfo<'_>) {
+    assert_eq!(info.ip_version, 4);
+    assert_eq!(&info.src[..4], &A);
+    assert_eq!(&info.dst[..4], &B);
+    assert_eq!((info.protocol, info.src_port, info.dst_port), (6, 40000, 443));
+    assert_eq!(info.tcp_flags & 0x02, 0x02);
 }
 
 #[test]
-fn capwap_debug() {
-    let f = hex("24e9b347ae20b83861f305ac080045000194004940004011a3acc0a80a0ac0a80a09305c147f0180000000204320000000000104ed4d0000000001082c00580a20690e201caba7f2139dffffffffffff0000aaaa03000000080045000148ec5a0000ff11ce4a00000000ffffffff00440043013499f701010600cc4ec6fe00000000000000000000000000000000000000001caba7f2139d000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000006382536335010137060103060f77fc390205dc3d07011caba7f2139d33040076a7000c0b6b617761692d6950616433ff00000000000000000000000000000000");
-    let r = decode(LinkType::ETHERNET, &f, &DecodeOptions::default());
-    panic!("{r:?}");
+fn ethernet_ipv4_tcp() {
+    let f = eth(0x0800, &ip_tcp(b"hello"));
+    let i = decode(LinkType::ETHERNET, &f, &opts()).unwrap();
+    check_tcp(&i);
+    assert_eq!(i.payload, b"hello");
+    assert_eq!(i.ip_len, 20 + 20 + 5);
+}
+
+#[test]
+fn ethernet_padding_is_not_payload() {
+    let mut f = eth(0x0800, &ip_tcp(b""));
+    f.extend_from_slice(&[0u8; 6]);
+    let i = decode(LinkType::ETHERNET, &f, &opts()).unwrap();
+    assert!(i.payload.is_empty());
+}
+
+#[test]
+fn vlan_innermost_tag_wins() {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2; 6], [4; 6])
+        .double_vlan(VlanId::try_new(100).unwrap(), VlanId::try_new(7).unwrap())
+        .ipv4(A, B, 64)
+        .tcp(40000, 443, 1, 1000)
+        .syn()
+        .write(&mut v, b"")
+        .unwrap();
+    let i = decode(LinkType::ETHERNET, &v, &opts()).unwrap();
+    check_tcp(&i);
+    assert_eq!(i.vlan_id, 7);
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2; 6], [4; 6])
+        .single_vlan(VlanId::try_new(42).unwrap())
+        .ipv4(A, B, 64)
+        .tcp(40000, 443, 1, 1000)
+        .syn()
+        .write(&mut v, b"")
+        .unwrap();
+    assert_eq!(decode(LinkType::ETHERNET, &v, &opts()).unwrap().vlan_id, 42);
+}
+
+#[test]
+fn mpls_and_pppoe() {
+    let mut body = vec![0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40]; // two labels, BoS on the second
+    body.extend(ip_tcp(b""));
+    check_tcp(&decode(LinkType::ETHERNET, &eth(0x8847, &body), &opts()).unwrap());
+    let ip = ip_tcp(b"");
+    let mut body = vec![0x11, 0x00, 0x12, 0x34];
+    body.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
+    body.extend_from_slice(&[0x00, 0x21]);
+    body.extend(ip);
+    check_tcp(&decode(LinkType::ETHERNET, &eth(0x8864, &body), &opts()).unwrap());
+}
+
+#[test]
+fn other_link_types() {
+    let ip = ip_tcp(b"x");
+    for lt in [LinkType::RAW, LinkType::RAW_12, LinkType::RAW_14, LinkType::IPV4] {
+        check_tcp(&decode(lt, &ip, &opts()).unwrap());
+    }
+    let mut null = 2u32.to_le_bytes().to_vec();
+    null.extend(&ip);
+    check_tcp(&decode(LinkType::NULL, &null, &opts()).unwrap());
+    let mut lo = 2u32.to_be_bytes().to_vec();
+    lo.extend(&ip);
+    check_tcp(&decode(LinkType::LOOP, &lo, &opts()).unwrap());
+    let mut sll = vec![0u8; 14];
+    sll.extend_from_slice(&[0x08, 0x00]);
+    sll.extend(&ip);
+    check_tcp(&decode(LinkType::LINUX_SLL, &sll, &opts()).unwrap());
+    let mut sll2 = vec![0x08, 0x00];
+    sll2.extend_from_slice(&[0u8; 18]);
+    sll2.extend(&ip);
+    check_tcp(&decode(LinkType::LINUX_SLL2, &sll2, &opts()).unwrap());
+    let mut ppp = vec![0xff, 0x03, 0x00, 0x21];
+    ppp.extend(&ip);
+    check_tcp(&decode(LinkType::PPP, &ppp, &opts()).unwrap());
+    let mut hdlc = vec![0x0f, 0x00, 0x08, 0x00];
+    hdlc.extend(&ip);
+    check_tcp(&decode(LinkType::C_HDLC, &hdlc, &opts()).unwrap());
+    check_tcp(&decode(LinkType::PPP, &hdlc, &opts()).unwrap());
+    assert_eq!(
+        decode(LinkType(147), &ip, &opts()),
+        Err(Skip::UnsupportedLinkType)
+    );
+}
+
+#[test]
+fn ipv6_with_extension_headers_and_fragments() {
+    let base = ip6_udp(b"query");
+    let i = decode(LinkType::RAW, &base, &opts()).unwrap();
+    assert_eq!((i.ip_version, i.protocol, i.src_port, i.dst_port), (6, 17, 5353, 53));
+    // Insert a hop-by-hop header and a first fragment header before UDP.
+    let mut p = base[..40].to_vec();
+    p[6] = 0; // next: hop-by-hop
+    p.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]); // hbh -> fragment
+    p.extend_from_slice(&[17, 0, 0x00, 0x01, 0, 0, 0, 9]); // fragment offset 0, M=1 -> UDP
+    p.extend_from_slice(&base[40..]);
+    let plen = (p.len() - 40) as u16;
+    p[4..6].copy_from_slice(&plen.to_be_bytes());
+    let i = decode(LinkType::RAW, &p, &opts()).unwrap();
+    assert_eq!((i.protocol, i.src_port, i.dst_port), (17, 5353, 53));
+    assert_eq!(i.payload, b"query");
+    // A non-first fragment is ignored.
+    let mut q = p.clone();
+    q[48 + 2] = 0x00;
+    q[48 + 3] = 0x09; // offset 1
+    assert_eq!(decode(LinkType::RAW, &q, &opts()), Err(Skip::Fragment));
+    // Truncated IPv6 is dropped.
+    assert_eq!(decode(LinkType::RAW, &p[..p.len() - 1], &opts()), Err(Skip::BadIpHeader));
+}
+
+#[test]
+fn ipv4_fragments() {
+    let mut p = ip_udp(1000, 53, b"0123456789abcdef");
+    p[6] = 0x20; // MF, offset 0: first fragment, metered
+    assert!(decode(LinkType::RAW, &p, &opts()).is_ok());
+    p[7] = 0x10; // offset 16: non-first, ignored
+    assert_eq!(decode(LinkType::RAW, &p, &opts()), Err(Skip::Fragment));
+}
+
+#[test]
+fn truncated_transport_keeps_the_packet_with_zero_ports() {
+    let p = ip_tcp(&[0u8; 20]);
+    // Cut inside the TCP header; IPv4 truncation by snap length is still metered.
+    let i = decode(LinkType::RAW, &p[..30], &opts()).unwrap();
+    assert_eq!((i.protocol, i.src_port, i.dst_port), (6, 0, 0));
+    assert_eq!(decode(LinkType::RAW, &p[..27], &opts()), Err(Skip::TooShort));
+}
+
+#[test]
+fn non_ip_frames_are_counted_by_reason() {
+    let arp = eth(0x0806, &[0u8; 28]);
+    assert_eq!(decode(LinkType::ETHERNET, &arp, &opts()), Err(Skip::NotIp));
+    let mut c = SkipCounters::default();
+    c.add(Skip::NotIp);
+    c.add(Skip::NotIp);
+    c.add(Skip::Fragment);
+    assert_eq!(c.total(), 3);
+    assert!(c.iter().any(|(n, v)| n == "not_ip" && v == 2));
+}
+
+fn gtp(inner: &[u8], flags: u8) -> Vec<u8> {
+    let mut g = vec![flags, 0xff];
+    let ext = if flags & 0x07 != 0 { 4 } else { 0 };
+    g.extend_from_slice(&((inner.len() + ext) as u16).to_be_bytes());
+    g.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+    if ext > 0 {
+        g.extend_from_slice(&[0, 0, 0, 0]);
+    }
+    g.extend_from_slice(inner);
+    g
+}
+
+#[test]
+fn gtp_u_is_decapsulated_with_nfstream_tunnel_id() {
+    for flags in [0x30, 0x32] {
+        let outer = ip_udp(2152, 2152, &gtp(&ip_tcp(b""), flags));
+        let i = decode(LinkType::RAW, &outer, &opts()).unwrap();
+        check_tcp(&i);
+        assert_eq!((i.tunnel, i.tunnel_id), (Tunnel::Gtp, tunnel::TUNNEL_ID_GTP));
+        // Without tunnel decoding it is plain UDP.
+        let o = DecodeOptions {
+            decode_tunnels: false,
+        };
+        let i = decode(LinkType::RAW, &outer, &o).unwrap();
+        assert_eq!((i.protocol, i.dst_port, i.tunnel_id), (17, 2152, 0));
+    }
+}
+
+#[test]
+fn tzsp_and_capwap_and_ip_in_ip() {
+    let mut tz = vec![1, 0, 0, 1, 1]; // v1, received, Ethernet, END tag
+    tz.extend(eth(0x0800, &ip_tcp(b"")));
+    let f = ip_udp(40000, 37008, &tz);
+    let i = decode(LinkType::RAW, &f, &opts()).unwrap();
+    check_tcp(&i);
+    assert_eq!(i.tunnel_id, tunnel::TUNNEL_ID_TZSP);
+
+    let mut cw = vec![0x00, 0x10, 0x43, 0x20, 0, 0, 0, 0]; // HLEN 2 words
+    cw.extend_from_slice(&[0x08, 0x01]);
+    cw.extend_from_slice(&[0u8; 22]);
+    cw.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+    cw.extend(ip_tcp(b""));
+    let f = ip_udp(12380, 5247, &cw);
+    let i = decode(LinkType::RAW, &f, &opts()).unwrap();
+    check_tcp(&i);
+    assert_eq!(i.tunnel_id, tunnel::TUNNEL_ID_CAPWAP);
+
+    let mut v = Vec::new();
+    let inner = ip_tcp(b"");
+    PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .write(&mut v, etherparse::IpNumber(ipproto::IPIP), &inner)
+        .unwrap();
+    let i = decode(LinkType::RAW, &v, &opts()).unwrap();
+    check_tcp(&i);
+    assert_eq!((i.tunnel, i.tunnel_id), (Tunnel::IpInIp, 0));
+}
+
+#[test]
+fn every_prefix_of_every_fixture_is_safe() {
+    let mut fixtures = vec![
+        eth(0x0800, &ip_tcp(b"payload")),
+        eth(0x86dd, &ip6_udp(b"q")),
+        ip_udp(2152, 2152, &gtp(&ip_tcp(b""), 0x32)),
+    ];
+    let mut tz = vec![1, 0, 0, 1, 1];
+    tz.extend(eth(0x0800, &ip_tcp(b"")));
+    fixtures.push(eth(0x0800, &ip_udp(1, 37008, &tz)));
+    for f in &fixtures {
+        for n in 0..=f.len() {
+            for lt in [LinkType::ETHERNET, LinkType::RAW, LinkType::LINUX_SLL2, LinkType::PPP] {
+                let _ = decode(lt, &f[..n], &opts());
+            }
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn random_frames_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..200), lt in 0u32..300) {
+        let _ = decode(LinkType(lt), &data, &opts());
+    }
+
+    #[test]
+    fn mutated_frames_never_panic(pos in 0usize..80, byte in proptest::num::u8::ANY) {
+        let mut f = ip_udp(2152, 2152, &gtp(&ip_tcp(b"abc"), 0x32));
+        if pos < f.len() { f[pos] = byte; }
+        let _ = decode(LinkType::RAW, &f, &opts());
+    }
 }
