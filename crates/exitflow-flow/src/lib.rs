@@ -33,9 +33,12 @@ pub const DEFAULT_ACTIVE_TIMEOUT_MS: u64 = 1_800_000;
 /// SYN retry schedules (Linux and Android back off up to 64 s), so the retries
 /// of one attempt stay one flow, as in NFStream.
 pub const DEFAULT_HALF_OPEN_TIMEOUT_MS: u64 = 70_000;
-/// Cap on concurrent flows. With [`FlowTable::bytes_per_flow`] ≈ 230 bytes
-/// this keeps the table under ~128 MiB.
-pub const DEFAULT_MAX_FLOWS: usize = 500_000;
+/// Cap on concurrent flows: 7/8 of 2^18, the load limit of a hash map with
+/// 2^18 buckets, so the map never doubles past it. At
+/// [`FlowTable::bytes_per_flow`] (≈ 270 bytes) that is ≈ 60 MiB, half of the
+/// ~128 MiB budget, the rest being left for inspection state and output
+/// buffers. A busy exit relay has a few thousand flows open at once.
+pub const DEFAULT_MAX_FLOWS: usize = 229_376;
 /// A flow with at most this many packets is a *failed flow*, as the
 /// reference study defines it.
 pub const FAILED_FLOW_MAX_PACKETS: u64 = 4;
@@ -106,6 +109,26 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
+    /// The key of a flow (the same as the key of any of its packets).
+    pub fn of_flow(f: &Flow) -> FlowKey {
+        let fwd = (f.src, f.src_port) <= (f.dst, f.dst_port);
+        let (lo, lo_port, hi, hi_port) = if fwd {
+            (f.src, f.src_port, f.dst, f.dst_port)
+        } else {
+            (f.dst, f.dst_port, f.src, f.src_port)
+        };
+        FlowKey {
+            lo,
+            hi,
+            lo_port,
+            hi_port,
+            protocol: f.protocol,
+            ip_version: f.ip_version,
+            vlan_id: f.vlan_id,
+            tunnel_id: f.tunnel_id,
+        }
+    }
+
     /// The key of a packet, and whether the packet goes from `lo` to `hi`.
     #[inline]
     pub fn of(p: &PacketInfo<'_>) -> (FlowKey, bool) {

@@ -10,8 +10,8 @@ const UNANSWERED: usize = 0;
 const MAIN: usize = 1;
 
 struct Slot {
+    /// The flow; its key is derived from it, not stored twice.
     flow: Flow,
-    key: FlowKey,
     /// `true` when the flow's `src` is the key's `lo` endpoint.
     src_is_lo: bool,
     prev: u32,
@@ -145,7 +145,6 @@ impl FlowTable {
         let flow = self.fresh_flow(p, ts_ms);
         let slot = Slot {
             flow,
-            key,
             src_is_lo: fwd,
             prev: NIL,
             next: NIL,
@@ -157,6 +156,11 @@ impl FlowTable {
                 idx
             }
             None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Grow by doubling, but never past the cap.
+                    let room = self.cfg.max_flows - self.slots.len();
+                    self.slots.reserve_exact(self.slots.len().max(64).min(room.max(1)));
+                }
                 self.slots.push(slot);
                 (self.slots.len() - 1) as u32
             }
@@ -247,9 +251,8 @@ impl FlowTable {
 
     fn remove(&mut self, idx: u32, reason: EndReason, export: &mut impl FnMut(Flow)) {
         self.unlink(idx);
-        let slot = &mut self.slots[idx as usize];
-        self.map.remove(&slot.key);
-        let flow = slot.flow.clone();
+        let flow = self.slots[idx as usize].flow.clone();
+        self.map.remove(&FlowKey::of_flow(&flow));
         self.free.push(idx);
         self.finish(flow, reason, export);
     }

@@ -198,3 +198,12 @@ proptest::proptest! {
         proptest::prop_assert_eq!(s.expired_idle + s.expired_active + s.flushed + s.evicted, s.flows_exported);
     }
 }
+
+
+#[test]
+fn default_cap_keeps_the_table_small() {
+    // The default cap times the per-flow footprint stays well under 128 MiB,
+    // leaving room for per-flow inspection state.
+    let bytes = DEFAULT_MAX_FLOWS * FlowTable::bytes_per_flow();
+    assert!(bytes < 96 << 20, "{bytes}");
+}
