@@ -267,22 +267,24 @@ impl<'r> CaptureReader<'r> {
                                 }
                             }
                         }
-                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => match self.interfaces.first() {
-                            // Simple packet blocks carry no timestamp.
-                            Some(ifc) => {
-                                let caplen = (spb.origlen as usize).min(spb.data.len());
-                                Some(Packet {
-                                    ts_us: 0,
-                                    orig_len: spb.origlen,
-                                    link_type: ifc.link_type,
-                                    data: &spb.data[..caplen],
-                                })
+                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                            match self.interfaces.first() {
+                                // Simple packet blocks carry no timestamp.
+                                Some(ifc) => {
+                                    let caplen = (spb.origlen as usize).min(spb.data.len());
+                                    Some(Packet {
+                                        ts_us: 0,
+                                        orig_len: spb.origlen,
+                                        link_type: ifc.link_type,
+                                        data: &spb.data[..caplen],
+                                    })
+                                }
+                                None => {
+                                    self.stats.unknown_interface += 1;
+                                    None
+                                }
                             }
-                            None => {
-                                self.stats.unknown_interface += 1;
-                                None
-                            }
-                        },
+                        }
                         PcapBlockOwned::NG(_) => None,
                     };
                     if let Some(pkt) = pkt {

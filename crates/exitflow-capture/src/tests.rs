@@ -87,7 +87,10 @@ fn pcapng_two_interfaces() -> Vec<u8> {
     out
 }
 
-fn collect(bytes: Vec<u8>) -> Result<(Vec<(u64, u32, u32, Vec<u8>)>, ReadStats), CaptureError> {
+/// (timestamp µs, original length, link type, bytes) of each packet read.
+type Pkts = Vec<(u64, u32, u32, Vec<u8>)>;
+
+fn collect(bytes: Vec<u8>) -> Result<(Pkts, ReadStats), CaptureError> {
     let mut r = CaptureReader::from_reader(Path::new("mem.pcap"), std::io::Cursor::new(bytes))?;
     let mut v = Vec::new();
     r.for_each(|p| {

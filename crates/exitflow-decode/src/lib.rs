@@ -474,10 +474,10 @@ pub(crate) fn decode_ip<'a>(
             info.src_port = be16(l4, 0);
             info.dst_port = be16(l4, 2);
             info.payload = &l4[8..];
-            if opts.decode_tunnels {
-                if let Some(inner) = tunnel::udp(&info, opts, depth)? {
-                    return Ok(inner);
-                }
+            if opts.decode_tunnels
+                && let Some(inner) = tunnel::udp(&info, opts, depth)?
+            {
+                return Ok(inner);
             }
         }
         // IP-in-IP is always decapsulated (as NFStream does); its tunnel id stays 0.

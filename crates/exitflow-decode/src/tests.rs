@@ -54,7 +54,10 @@ fn check_tcp(info: &PacketInfo<'_>) {
     assert_eq!(info.ip_version, 4);
     assert_eq!(&info.src[..4], &A);
     assert_eq!(&info.dst[..4], &B);
-    assert_eq!((info.protocol, info.src_port, info.dst_port), (6, 40000, 443));
+    assert_eq!(
+        (info.protocol, info.src_port, info.dst_port),
+        (6, 40000, 443)
+    );
     assert_eq!(info.tcp_flags & 0x02, 0x02);
 }
 
@@ -115,7 +118,12 @@ fn mpls_and_pppoe() {
 #[test]
 fn other_link_types() {
     let ip = ip_tcp(b"x");
-    for lt in [LinkType::RAW, LinkType::RAW_12, LinkType::RAW_14, LinkType::IPV4] {
+    for lt in [
+        LinkType::RAW,
+        LinkType::RAW_12,
+        LinkType::RAW_14,
+        LinkType::IPV4,
+    ] {
         check_tcp(&decode(lt, &ip, &opts()).unwrap());
     }
     let mut null = 2u32.to_le_bytes().to_vec();
@@ -149,7 +157,10 @@ fn other_link_types() {
 fn ipv6_with_extension_headers_and_fragments() {
     let base = ip6_udp(b"query");
     let i = decode(LinkType::RAW, &base, &opts()).unwrap();
-    assert_eq!((i.ip_version, i.protocol, i.src_port, i.dst_port), (6, 17, 5353, 53));
+    assert_eq!(
+        (i.ip_version, i.protocol, i.src_port, i.dst_port),
+        (6, 17, 5353, 53)
+    );
     // Insert a hop-by-hop header and a first fragment header before UDP.
     let mut p = base[..40].to_vec();
     p[6] = 0; // next: hop-by-hop
@@ -167,7 +178,10 @@ fn ipv6_with_extension_headers_and_fragments() {
     q[48 + 3] = 0x09; // offset 1
     assert_eq!(decode(LinkType::RAW, &q, &opts()), Err(Skip::Fragment));
     // Truncated IPv6 is dropped.
-    assert_eq!(decode(LinkType::RAW, &p[..p.len() - 1], &opts()), Err(Skip::BadIpHeader));
+    assert_eq!(
+        decode(LinkType::RAW, &p[..p.len() - 1], &opts()),
+        Err(Skip::BadIpHeader)
+    );
 }
 
 #[test]
@@ -185,7 +199,10 @@ fn truncated_transport_keeps_the_packet_with_zero_ports() {
     // Cut inside the TCP header; IPv4 truncation by snap length is still metered.
     let i = decode(LinkType::RAW, &p[..30], &opts()).unwrap();
     assert_eq!((i.protocol, i.src_port, i.dst_port), (6, 0, 0));
-    assert_eq!(decode(LinkType::RAW, &p[..27], &opts()), Err(Skip::TooShort));
+    assert_eq!(
+        decode(LinkType::RAW, &p[..27], &opts()),
+        Err(Skip::TooShort)
+    );
 }
 
 #[test]
@@ -218,7 +235,10 @@ fn gtp_u_is_decapsulated_with_nfstream_tunnel_id() {
         let outer = ip_udp(2152, 2152, &gtp(&ip_tcp(b""), flags));
         let i = decode(LinkType::RAW, &outer, &opts()).unwrap();
         check_tcp(&i);
-        assert_eq!((i.tunnel, i.tunnel_id), (Tunnel::Gtp, tunnel::TUNNEL_ID_GTP));
+        assert_eq!(
+            (i.tunnel, i.tunnel_id),
+            (Tunnel::Gtp, tunnel::TUNNEL_ID_GTP)
+        );
         // Without tunnel decoding it is plain UDP.
         let o = DecodeOptions {
             decode_tunnels: false,
@@ -269,7 +289,12 @@ fn every_prefix_of_every_fixture_is_safe() {
     fixtures.push(eth(0x0800, &ip_udp(1, 37008, &tz)));
     for f in &fixtures {
         for n in 0..=f.len() {
-            for lt in [LinkType::ETHERNET, LinkType::RAW, LinkType::LINUX_SLL2, LinkType::PPP] {
+            for lt in [
+                LinkType::ETHERNET,
+                LinkType::RAW,
+                LinkType::LINUX_SLL2,
+                LinkType::PPP,
+            ] {
                 let _ = decode(lt, &f[..n], &opts());
             }
         }

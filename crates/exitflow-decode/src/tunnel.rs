@@ -33,7 +33,9 @@ pub(crate) fn udp<'a>(
                 off += 4;
                 let mut next_ext = p.get(off - 1).copied().unwrap_or(0);
                 while next_ext != 0 {
-                    let Some(&len) = p.get(off) else { return Ok(None) };
+                    let Some(&len) = p.get(off) else {
+                        return Ok(None);
+                    };
                     if len == 0 {
                         return Ok(None);
                     }

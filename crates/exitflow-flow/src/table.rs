@@ -159,7 +159,8 @@ impl FlowTable {
                 if self.slots.len() == self.slots.capacity() {
                     // Grow by doubling, but never past the cap.
                     let room = self.cfg.max_flows - self.slots.len();
-                    self.slots.reserve_exact(self.slots.len().max(64).min(room.max(1)));
+                    self.slots
+                        .reserve_exact(self.slots.len().max(64).min(room.max(1)));
                 }
                 self.slots.push(slot);
                 (self.slots.len() - 1) as u32

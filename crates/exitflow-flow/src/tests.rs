@@ -47,13 +47,23 @@ fn both_directions_make_one_flow_and_the_first_packet_is_the_source() {
     let s2c = pkt(2, 443, 1, 40000, 6, SYN | ACK);
     let (flows, t) = run(
         FlowConfig::default(),
-        &[(10 * S, c2s), (10 * S + 5000, s2c), (10 * S + 9000, pkt(1, 40000, 2, 443, 6, ACK))],
+        &[
+            (10 * S, c2s),
+            (10 * S + 5000, s2c),
+            (10 * S + 9000, pkt(1, 40000, 2, 443, 6, ACK)),
+        ],
     );
     assert_eq!(flows.len(), 1);
     let f = &flows[0];
     assert_eq!((f.src, f.src_port, f.dst_port), (addr(1), 40000, 443));
-    assert_eq!((f.src2dst.packets, f.dst2src.packets, f.bytes()), (2, 1, 180));
-    assert_eq!((f.first_seen_ms, f.last_seen_ms, f.duration_ms()), (10_000, 10_009, 9));
+    assert_eq!(
+        (f.src2dst.packets, f.dst2src.packets, f.bytes()),
+        (2, 1, 180)
+    );
+    assert_eq!(
+        (f.first_seen_ms, f.last_seen_ms, f.duration_ms()),
+        (10_000, 10_009, 9)
+    );
     assert_eq!(f.end_reason, EndReason::EndOfInput);
     assert_eq!(f.conn_state(), ConnState::S1);
     assert_eq!((f.flags.syn, f.flags.ack), (2, 2));
@@ -109,7 +119,10 @@ fn full_table_evicts_unanswered_attempts_first() {
     pkts.push((0, pkt(1, 40000, 2, 443, 6, SYN)));
     pkts.push((1000, pkt(2, 443, 1, 40000, 6, SYN | ACK)));
     for i in 0..100u16 {
-        pkts.push((2000 + u64::from(i), pkt(10 + (i % 200) as u8, 1000 + i, 2, 80, 6, SYN)));
+        pkts.push((
+            2000 + u64::from(i),
+            pkt(10 + (i % 200) as u8, 1000 + i, 2, 80, 6, SYN),
+        ));
     }
     pkts.push((5000, pkt(1, 40000, 2, 443, 6, ACK)));
     let (flows, t) = run(cfg, &pkts);
@@ -137,7 +150,10 @@ fn half_open_attempts_expire_sooner() {
     assert_eq!(flows[0].end_reason, EndReason::Idle);
     assert_eq!(flows[0].conn_state(), ConnState::S0);
     // SYN retries within the schedule stay one flow.
-    let retries: Vec<_> = [0, 1, 3, 7, 15, 31, 63].iter().map(|s| (s * S, syn)).collect();
+    let retries: Vec<_> = [0, 1, 3, 7, 15, 31, 63]
+        .iter()
+        .map(|s| (s * S, syn))
+        .collect();
     let (flows, _) = run(FlowConfig::default(), &retries);
     assert_eq!(flows.len(), 1);
 }
@@ -158,7 +174,17 @@ fn connection_states() {
     let cases: &[(&[PacketInfo<'static>], ConnState)] = &[
         (&[c(SYN)], ConnState::S0),
         (&[c(SYN), s(RST | ACK)], ConnState::Rej),
-        (&[c(SYN), s(SYN | ACK), c(ACK), c(FIN | ACK), s(FIN | ACK), c(ACK)], ConnState::SF),
+        (
+            &[
+                c(SYN),
+                s(SYN | ACK),
+                c(ACK),
+                c(FIN | ACK),
+                s(FIN | ACK),
+                c(ACK),
+            ],
+            ConnState::SF,
+        ),
         (&[c(SYN), s(SYN | ACK), c(ACK), c(RST)], ConnState::Rsto),
         (&[c(SYN), s(SYN | ACK), c(ACK), s(RST)], ConnState::Rstr),
         (&[c(SYN), s(SYN | ACK), c(ACK), c(FIN | ACK)], ConnState::S2),
@@ -167,7 +193,11 @@ fn connection_states() {
         (&[c(ACK), s(ACK)], ConnState::Oth),
     ];
     for (pkts, want) in cases {
-        let seq: Vec<_> = pkts.iter().enumerate().map(|(i, p)| (i as u64 * 1000, *p)).collect();
+        let seq: Vec<_> = pkts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i as u64 * 1000, *p))
+            .collect();
         let (flows, _) = run(FlowConfig::default(), &seq);
         assert_eq!(flows[0].conn_state(), *want, "{pkts:?}");
     }
@@ -198,7 +228,6 @@ proptest::proptest! {
         proptest::prop_assert_eq!(s.expired_idle + s.expired_active + s.flushed + s.evicted, s.flows_exported);
     }
 }
-
 
 #[test]
 fn default_cap_keeps_the_table_small() {

@@ -193,7 +193,8 @@ impl DatasetWriter {
         part.writer.write(r)?;
         self.rows += 1;
         if part.writer.rows() >= self.cfg.rotate_rows
-            || (part.writer.rows() % 4096 == 0 && part.writer.bytes() >= self.cfg.rotate_bytes)
+            || (part.writer.rows().is_multiple_of(4096)
+                && part.writer.bytes() >= self.cfg.rotate_bytes)
         {
             self.close_part(&date)?;
         }

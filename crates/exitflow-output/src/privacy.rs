@@ -24,7 +24,7 @@ pub enum AddressPolicy {
     /// Addresses are written as captured (explicit opt-in).
     Keep,
     /// Addresses are replaced by keyed prefix-preserving pseudonyms.
-    Pseudonymize(CryptoPan),
+    Pseudonymize(Box<CryptoPan>),
 }
 
 impl AddressPolicy {

@@ -106,9 +106,9 @@ macro_rules! cols {
 
 cols! {
     Id "id" U64 Public "flow number within one capture or capture session, in creation order";
-    SrcIp "src_ip" Str Personal "source address (first packet's sender); only with --addresses keep|pseudonymize";
+    SrcIp "src_ip" Str Personal "source address (first packet's sender); only with --addresses keep or pseudonymize";
     SrcPort "src_port" U64 Quasi "source port (0 for protocols without ports)";
-    DstIp "dst_ip" Str Personal "destination address; only with --addresses keep|pseudonymize";
+    DstIp "dst_ip" Str Personal "destination address; only with --addresses keep or pseudonymize";
     DstPort "dst_port" U64 Quasi "destination port (0 for protocols without ports)";
     Protocol "protocol" U64 Public "IP protocol number (6 TCP, 17 UDP, 1 ICMP, ...)";
     IpVersion "ip_version" U64 Public "4 or 6";

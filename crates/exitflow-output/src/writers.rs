@@ -11,8 +11,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 
 use crate::schema::{ColType, ColumnDef, Record, Value, columns_for};
 use crate::{OutputError, io_err};
@@ -277,8 +277,8 @@ impl ParquetSink {
                     .collect(),
             ))
             .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| pq_err(path, e))?;
+        let writer =
+            ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| pq_err(path, e))?;
         let builders = new_builders(&cols);
         Ok(ParquetSink {
             path: path.to_owned(),
@@ -325,11 +325,12 @@ impl ParquetSink {
                 }
             })
             .collect();
-        let batch =
-            RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| OutputError::Parquet {
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| {
+            OutputError::Parquet {
                 path: self.path.clone(),
                 message: e.to_string(),
-            })?;
+            }
+        })?;
         self.writer
             .write(&batch)
             .map_err(|e| pq_err(&self.path, e))?;
@@ -339,9 +340,7 @@ impl ParquetSink {
 
     fn close(mut self) -> Result<File, OutputError> {
         self.flush_batch()?;
-        self.writer
-            .into_inner()
-            .map_err(|e| pq_err(&self.path, e))
+        self.writer.into_inner().map_err(|e| pq_err(&self.path, e))
     }
 }
 

@@ -98,7 +98,10 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             pps,
             pps / read_pps
         );
-        json.insert(p.name.into(), serde_json::json!({"packets": p.packets, "seconds": p.secs, "pps": pps}));
+        json.insert(
+            p.name.into(),
+            serde_json::json!({"packets": p.packets, "seconds": p.secs, "pps": pps}),
+        );
     }
     let meter_pps = passes[2].packets as f64 / passes[2].secs;
     println!(

@@ -113,9 +113,9 @@ impl PolicyArgs {
         match (self.addresses, &self.key_file) {
             (AddressesArg::Drop, _) => Ok(AddressPolicy::Drop),
             (AddressesArg::Keep, _) => Ok(AddressPolicy::Keep),
-            (AddressesArg::Pseudonymize, Some(k)) => {
-                Ok(AddressPolicy::Pseudonymize(CryptoPan::from_key_file(k)?))
-            }
+            (AddressesArg::Pseudonymize, Some(k)) => Ok(AddressPolicy::Pseudonymize(Box::new(
+                CryptoPan::from_key_file(k)?,
+            ))),
             (AddressesArg::Pseudonymize, None) => {
                 bail!("--addresses pseudonymize needs --key-file")
             }
@@ -264,22 +264,22 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
             .output
             .join(format!("{}.{}", capture_name(cap), format.ext()));
         let mut writer = FlowWriter::create(&out, format, policy.writes_addresses(), &meta)?;
-        let res = meter_capture(cap, &opts, &mut |f| {
+        let (s, err) = meter_capture(cap, &opts, &mut |f| {
             writer.write(&to_record(f, &mut policy))?;
             Ok(())
         });
-        match res {
-            Ok(s) => {
+        tracing::debug!(
+            capture = %capture_name(cap),
+            packets = s.flows.packets,
+            flows = s.flows.flows_exported,
+            ignored = ?s.ignored.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
+            "metered"
+        );
+        match err {
+            None => {
                 writer.finish()?;
-                tracing::debug!(
-                    capture = %capture_name(cap),
-                    packets = s.flows.packets,
-                    flows = s.flows.flows_exported,
-                    ignored = ?s.ignored.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
-                    "metered"
-                );
             }
-            Err((e, s)) => {
+            Some(e) => {
                 failed += 1;
                 report_error(cap, &e);
                 if s.flows.flows_exported > 0 {
@@ -311,18 +311,14 @@ fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
     };
     let mut failed = 0usize;
     for cap in &a.captures {
-        let res = meter_capture(cap, &opts, &mut |f| {
+        let (s, err) = meter_capture(cap, &opts, &mut |f| {
             ds.write(&to_record(f, &mut policy))?;
             Ok(())
         });
-        let s = match res {
-            Ok(s) => s,
-            Err((e, s)) => {
-                failed += 1;
-                report_error(cap, &e);
-                s
-            }
-        };
+        if let Some(e) = err {
+            failed += 1;
+            report_error(cap, &e);
+        }
         if s.read.packets > 0 {
             run.merge(&s.totals(&a.node));
         }

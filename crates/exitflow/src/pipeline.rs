@@ -39,7 +39,11 @@ impl CaptureSummary {
             failed_flows: self.flows.failed_flows,
             packets: self.flows.packets,
             bytes: self.bytes,
-            ignored_packets: self.ignored.iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            ignored_packets: self
+                .ignored
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
             evicted_flows: self.flows.evicted,
             half_open_expired: self.flows.expired_half_open,
             files: 0,
@@ -60,24 +64,25 @@ pub enum MeterError {
 /// Meters one capture; every flow goes to `sink` (at expiry and at the end).
 ///
 /// On a read error the flows metered so far are still flushed to the sink
-/// before the error is returned, so nothing collected is lost.
+/// before the error is reported, so nothing collected is lost: the summary
+/// is always returned, with the error beside it.
 pub fn meter_capture(
     path: &Path,
     opts: &MeterOptions,
     sink: &mut dyn FnMut(Flow) -> anyhow::Result<()>,
-) -> Result<CaptureSummary, (MeterError, CaptureSummary)> {
+) -> (CaptureSummary, Option<MeterError>) {
     let mut summary = CaptureSummary::default();
     let mut reader = match CaptureReader::open(path) {
         Ok(r) => r,
-        Err(e) => return Err((MeterError::Capture(e), summary)),
+        Err(e) => return (summary, Some(MeterError::Capture(e))),
     };
     let mut table = FlowTable::new(opts.flow);
     let mut sink_err: Option<anyhow::Error> = None;
     let mut export = |f: Flow| {
-        if sink_err.is_none() {
-            if let Err(e) = sink(f) {
-                sink_err = Some(e);
-            }
+        if sink_err.is_none()
+            && let Err(e) = sink(f)
+        {
+            sink_err = Some(e);
         }
     };
     let mut ignored = SkipCounters::default();
@@ -97,13 +102,12 @@ pub fn meter_capture(
     summary.ignored = ignored;
     summary.flows = *table.stats();
     summary.bytes = bytes;
-    if let Some(e) = sink_err {
-        return Err((MeterError::Sink(e), summary));
-    }
-    match res {
-        Ok(()) => Ok(summary),
-        Err(e) => Err((MeterError::Capture(e), summary)),
-    }
+    let err = match (sink_err, res) {
+        (Some(e), _) => Some(MeterError::Sink(e)),
+        (None, Err(e)) => Some(MeterError::Capture(e)),
+        (None, Ok(())) => None,
+    };
+    (summary, err)
 }
 
 /// A flow as a record under an address policy (labels still unknown).

@@ -1,0 +1,136 @@
+//! The flow meter against NFStream's results on the real corpus.
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::common::*;
+
+#[test]
+fn flows_agree_with_nfstream_on_the_corpus() {
+    let shared = shared().expect("../shared is needed");
+    let out = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = vec![
+        "flows".into(),
+        "--output".into(),
+        out.path().display().to_string(),
+    ];
+    args.extend(corpus_pcaps().iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&args);
+    // Every capture gets a table; none may panic.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        corpus_pcaps().len(),
+        "{err}"
+    );
+    let report = python(
+        shared.join("tools/flowcmp.py").to_str().unwrap(),
+        &[
+            &out.path().display().to_string(),
+            &shared
+                .join("corpus/nfstream/results-6.6.0")
+                .display()
+                .to_string(),
+            "--min-agreement",
+            "99.5:0",
+        ],
+    );
+    let last = report.lines().last().unwrap_or_default();
+    eprintln!("{last}");
+    assert!(last.starts_with("flows "), "{report}");
+}
+
+#[test]
+fn bad_captures_get_one_error_line_each_and_the_rest_are_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = corpus_pcaps()
+        .into_iter()
+        .find(|p| p.ends_with("dns_doh.pcap"))
+        .unwrap();
+    let garbage = dir.path().join("garbage.pcap");
+    std::fs::write(&garbage, b"this is a text file, not a capture\n").unwrap();
+    let empty = dir.path().join("empty.pcapng");
+    std::fs::write(&empty, b"").unwrap();
+    let missing = dir.path().join("missing.pcap");
+    // A capture cut in the middle of a packet: read up to the cut, not an error.
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let out = dir.path().join("out");
+    let o = run(&[
+        "flows",
+        garbage.to_str().unwrap(),
+        empty.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        cut.to_str().unwrap(),
+        good.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[0].contains("garbage.pcap") && lines[0].contains("not a pcap"),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains("empty.pcapng") && lines[1].contains("empty"),
+        "{err}"
+    );
+    assert!(lines[2].contains("missing.pcap"), "{err}");
+    assert!(out.join("dns_doh.pcap.csv").is_file());
+    assert!(out.join("cut.pcap.csv").is_file());
+    assert!(!out.join("garbage.pcap.csv").exists());
+    // No temporary files left behind.
+    for f in files_under(&out) {
+        assert!(
+            !f.file_name().unwrap().to_string_lossy().starts_with('.'),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn standard_input_and_all_formats_give_the_same_flows() {
+    let cap = corpus_pcaps()
+        .into_iter()
+        .find(|p| p.ends_with("quic.pcap"))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for fmt in ["csv", "jsonl", "parquet"] {
+        ok(&[
+            "flows",
+            cap.to_str().unwrap(),
+            "--format",
+            fmt,
+            "--output",
+            d,
+        ]);
+    }
+    let mut child = exitflow()
+        .args(["flows", "-", "--output", d])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&cap).unwrap())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let csv = std::fs::read_to_string(dir.path().join("quic.pcap.csv")).unwrap();
+    let stdin = std::fs::read_to_string(dir.path().join("stdin.csv")).unwrap();
+    assert_eq!(csv, stdin);
+    let jsonl = std::fs::read_to_string(dir.path().join("quic.pcap.jsonl")).unwrap();
+    assert_eq!(csv.lines().count() - 1, jsonl.lines().count());
+    let n = python(
+        "count_parquet.py",
+        &[dir.path().join("quic.pcap.parquet").to_str().unwrap()],
+    );
+    assert_eq!(n.trim().parse::<usize>().unwrap(), jsonl.lines().count());
+}

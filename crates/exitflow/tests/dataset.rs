@@ -1,0 +1,121 @@
+//! The dataset: Hive layout read back by pyarrow, totals, RFC 4180 CSV.
+use std::path::Path;
+
+use exitflow_output::{FlowWriter, Format, Record};
+use exitflow_synth::SynthConfig;
+
+use crate::common::*;
+
+fn synth_capture(path: &Path, cfg: &SynthConfig) -> exitflow_synth::SynthSummary {
+    let f = std::fs::File::create(path).unwrap();
+    exitflow_synth::write_capture(cfg, f).unwrap()
+}
+
+#[test]
+fn ingest_writes_a_hive_dataset_that_pyarrow_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("relay.pcap");
+    // Starts half an hour before midnight UTC: flows land in two date partitions.
+    let cfg = SynthConfig {
+        flows: 3000,
+        start_s: 1_622_590_200,
+        span_s: 3600,
+        ..Default::default()
+    };
+    let sum = synth_capture(&cap, &cfg);
+    let ds = dir.path().join("ds");
+    for _ in 0..2 {
+        ok(&[
+            "ingest",
+            cap.to_str().unwrap(),
+            "--dataset",
+            ds.to_str().unwrap(),
+            "--node",
+            "relay-1",
+        ]);
+    }
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=relay-1/_totals.json")).unwrap())
+            .unwrap();
+    assert_eq!(totals["captures"], 2);
+    assert_eq!(totals["flows"], 2 * sum.flows);
+    assert_eq!(totals["failed_flows"], 2 * sum.failed_flows);
+    assert_eq!(totals["packets"], 2 * sum.packets);
+    assert_eq!(totals["bytes"], 2 * sum.bytes);
+    let schema = run(&["schema"]).stdout;
+    let schema = String::from_utf8(schema).unwrap();
+    let out = python(
+        "check_dataset.py",
+        &[ds.to_str().unwrap(), &(2 * sum.flows).to_string(), &schema],
+    );
+    assert!(out.contains("dates 2021-06-01,2021-06-02"), "{out}");
+    for f in files_under(&ds) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.ends_with(".parquet") || name == "_totals.json",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn csv_survives_hostile_strings_through_python_csv_and_pandas() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.csv");
+    let hostile = [
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)",
+        "a,b,c",
+        "say \"hi\", then leave",
+        "line one\nline two",
+        "carriage\r\nreturn",
+        "\"",
+        ",",
+        "",
+        " leading and trailing ",
+        "ünïcødé ✓ 🚀",
+        "tab\there",
+        "=cmd|' /C calc'!A0",
+    ];
+    let mut w = FlowWriter::create(&path, Format::Csv, false, &[]).unwrap();
+    let cap = corpus_pcaps()
+        .into_iter()
+        .find(|p| p.ends_with("dns_doh.pcap"))
+        .unwrap();
+    let mut flows = Vec::new();
+    let (_, err) = exitflow::pipeline::meter_capture(&cap, &Default::default(), &mut |f| {
+        flows.push(f);
+        Ok(())
+    });
+    assert!(err.is_none());
+    for (i, s) in hostile.iter().enumerate() {
+        let mut r = Record::unlabelled(flows[i % flows.len()].clone());
+        r.application_name = (*s).to_string();
+        r.application_category_name = format!("{s}|{i}");
+        w.write(&r).unwrap();
+    }
+    w.finish().unwrap();
+    let expected = serde_json::to_string(&hostile).unwrap();
+    let out = python("csv_roundtrip.py", &[path.to_str().unwrap(), &expected]);
+    assert!(out.contains("csv ok") && out.contains("pandas ok"), "{out}");
+    // And our own reader agrees.
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    let col = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "application_name")
+        .unwrap();
+    let got: Vec<String> = r.records().map(|x| x.unwrap()[col].to_string()).collect();
+    assert_eq!(got, hostile);
+}
+
+#[test]
+fn schema_document_matches_the_binary() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/schema.md"))
+        .unwrap();
+    let table = String::from_utf8(run(&["schema"]).stdout).unwrap();
+    assert!(
+        doc.contains(&table),
+        "docs/schema.md is stale: regenerate it with `exitflow schema`"
+    );
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the `exitflow` binary on real and synthetic captures.
+//! One test binary with modules keeps link time down.
+
+mod common;
+mod corpus;
+mod dataset;
+mod privacy;
+mod synth;

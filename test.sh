@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command: installs the Python packages the cross-checks use (pyarrow,
+# pandas) if they are missing, then runs every test of the workspace and
+# prints one closing line with the totals.
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! python3 -c 'import pyarrow, pandas' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'pyarrow>=14' 'pandas>=2'
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --all-targets "$@" 2>&1 | tee "$log" || status=$?
+passed=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+echo "summary: ${passed} passed, ${failed} failed"
+exit "$status"
