@@ -82,6 +82,8 @@ pub struct PacketInfo<'a> {
     pub tunnel: Tunnel,
     /// TCP flags byte (FIN=0x01 … CWR=0x80); 0 for other protocols.
     pub tcp_flags: u8,
+    /// TCP sequence number; 0 for other protocols.
+    pub tcp_seq: u32,
     /// IP packet length from the header (total length / payload length + 40).
     pub ip_len: u32,
     /// Transport payload as captured (may be shorter than on the wire).
@@ -375,6 +377,7 @@ pub(crate) fn decode_ip<'a>(
         tunnel_id: 0,
         tunnel: Tunnel::None,
         tcp_flags: 0,
+        tcp_seq: 0,
         ip_len: 0,
         payload: &[],
     };
@@ -463,6 +466,7 @@ pub(crate) fn decode_ip<'a>(
             info.src_port = be16(l4, 0);
             info.dst_port = be16(l4, 2);
             info.tcp_flags = l4[13];
+            info.tcp_seq = be32(l4, 4);
             let doff = usize::from(l4[12] >> 4) * 4;
             info.payload = if doff >= 20 && doff <= l4.len() {
                 &l4[doff..]

@@ -22,7 +22,7 @@ mod state;
 mod table;
 
 pub use state::ConnState;
-pub use table::FlowTable;
+pub use table::{FlowTable, Hit};
 
 /// Idle timeout (NFStream default: 120 s).
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;

@@ -9,9 +9,11 @@ const UNANSWERED: usize = 0;
 /// List of all other flows.
 const MAIN: usize = 1;
 
-struct Slot {
+struct Slot<E> {
     /// The flow; its key is derived from it, not stored twice.
     flow: Flow,
+    /// Per-flow state of the caller (inspection state, ...).
+    ext: E,
     /// `true` when the flow's `src` is the key's `lo` endpoint.
     src_is_lo: bool,
     prev: u32,
@@ -25,11 +27,22 @@ struct List {
     tail: u32,
 }
 
-/// The flow table. Not thread-safe by design: each capture worker owns one.
-pub struct FlowTable {
+/// What [`FlowTable::process`] hands back for the packet just metered.
+pub struct Hit<'a, E> {
+    /// The packet's flow, counters already updated.
+    pub flow: &'a Flow,
+    /// The caller's per-flow state.
+    pub ext: &'a mut E,
+    /// Whether the packet goes source → destination.
+    pub src2dst: bool,
+}
+
+/// The flow table, with per-flow caller state `E`. Not thread-safe by design:
+/// each capture worker owns one.
+pub struct FlowTable<E = ()> {
     cfg: FlowConfig,
     map: FlowMap<u32>,
-    slots: Vec<Slot>,
+    slots: Vec<Slot<E>>,
     free: Vec<u32>,
     lists: [List; 2],
     next_id: u64,
@@ -39,10 +52,10 @@ pub struct FlowTable {
     stats: FlowStats,
 }
 
-impl FlowTable {
+impl<E: Default> FlowTable<E> {
     /// A new, empty table. Memory grows with the flows actually present,
     /// never beyond `cfg.max_flows`.
-    pub fn new(cfg: FlowConfig) -> FlowTable {
+    pub fn new(cfg: FlowConfig) -> FlowTable<E> {
         let cfg = FlowConfig {
             max_flows: cfg.max_flows.clamp(1, NIL as usize - 1),
             ..cfg
@@ -65,7 +78,7 @@ impl FlowTable {
 
     /// Approximate memory per flow (slot plus hash map entry), for sizing the cap.
     pub fn bytes_per_flow() -> usize {
-        std::mem::size_of::<Slot>() + std::mem::size_of::<(FlowKey, u32)>() * 8 / 7 + 1
+        std::mem::size_of::<Slot<E>>() + std::mem::size_of::<(FlowKey, u32)>() * 8 / 7 + 1
     }
 
     /// Settings in force.
@@ -83,7 +96,8 @@ impl FlowTable {
         self.map.len()
     }
 
-    /// Meters one packet; flows that end on the way are passed to `export`.
+    /// Meters one packet; flows that end on the way are passed to `export`
+    /// with their state. Returns the packet's flow and state.
     ///
     /// `ts_us` is the capture time in µs; `wire_len` the original frame length.
     #[inline]
@@ -92,8 +106,8 @@ impl FlowTable {
         p: &PacketInfo<'_>,
         ts_us: u64,
         wire_len: u32,
-        export: &mut impl FnMut(Flow),
-    ) {
+        export: &mut impl FnMut(Flow, E),
+    ) -> Hit<'_, E> {
         let mut ts_ms = ts_us / 1000;
         if ts_ms < self.now_ms {
             // Out-of-order timestamps (merged captures, clock steps) must not make
@@ -125,19 +139,20 @@ impl FlowTable {
                 let fresh = self.fresh_flow(p, ts_ms);
                 let slot = &mut self.slots[i];
                 let old = std::mem::replace(&mut slot.flow, fresh);
+                let old_ext = std::mem::take(&mut slot.ext);
                 slot.src_is_lo = fwd;
-                self.finish(old, reason, export);
+                self.finish(old, old_ext, reason, export);
                 self.slots[i].flow.update(p, ts_ms, wire_len, true);
                 let list = self.list_for(i);
                 self.push_back(idx, list);
-                return;
+                return self.hit(i, true);
             }
             let src2dst = fwd == slot.src_is_lo;
             slot.flow.update(p, ts_ms, wire_len, src2dst);
             let list = self.list_for(i);
             self.unlink(idx);
             self.push_back(idx, list);
-            return;
+            return self.hit(i, src2dst);
         }
         if self.map.len() >= self.cfg.max_flows {
             self.evict_one(export);
@@ -145,6 +160,7 @@ impl FlowTable {
         let flow = self.fresh_flow(p, ts_ms);
         let slot = Slot {
             flow,
+            ext: E::default(),
             src_is_lo: fwd,
             prev: NIL,
             next: NIL,
@@ -173,10 +189,21 @@ impl FlowTable {
         let list = self.list_for(idx as usize);
         self.push_back(idx, list);
         self.stats.peak_active = self.stats.peak_active.max(self.map.len() as u64);
+        self.hit(idx as usize, true)
+    }
+
+    #[inline]
+    fn hit(&mut self, i: usize, src2dst: bool) -> Hit<'_, E> {
+        let slot = &mut self.slots[i];
+        Hit {
+            flow: &slot.flow,
+            ext: &mut slot.ext,
+            src2dst,
+        }
     }
 
     /// Exports every flow idle at `now_ms` (packet time, or wall time in live capture).
-    pub fn expire_idle(&mut self, now_ms: u64, export: &mut impl FnMut(Flow)) {
+    pub fn expire_idle(&mut self, now_ms: u64, export: &mut impl FnMut(Flow, E)) {
         for list in [UNANSWERED, MAIN] {
             let timeout = if list == UNANSWERED {
                 self.cfg.half_open_timeout_ms.min(self.cfg.idle_timeout_ms)
@@ -201,7 +228,7 @@ impl FlowTable {
     }
 
     /// Exports every flow (end of input, or shutdown).
-    pub fn flush(&mut self, export: &mut impl FnMut(Flow)) {
+    pub fn flush(&mut self, export: &mut impl FnMut(Flow, E)) {
         for list in [UNANSWERED, MAIN] {
             while self.lists[list].head != NIL {
                 let head = self.lists[list].head;
@@ -210,7 +237,7 @@ impl FlowTable {
         }
     }
 
-    fn evict_one(&mut self, export: &mut impl FnMut(Flow)) {
+    fn evict_one(&mut self, export: &mut impl FnMut(Flow, E)) {
         let victim = if self.lists[UNANSWERED].head != NIL {
             self.stats.evicted_unanswered += 1;
             self.lists[UNANSWERED].head
@@ -250,15 +277,23 @@ impl FlowTable {
         }
     }
 
-    fn remove(&mut self, idx: u32, reason: EndReason, export: &mut impl FnMut(Flow)) {
+    fn remove(&mut self, idx: u32, reason: EndReason, export: &mut impl FnMut(Flow, E)) {
         self.unlink(idx);
-        let flow = self.slots[idx as usize].flow.clone();
+        let slot = &mut self.slots[idx as usize];
+        let flow = slot.flow.clone();
+        let ext = std::mem::take(&mut slot.ext);
         self.map.remove(&FlowKey::of_flow(&flow));
         self.free.push(idx);
-        self.finish(flow, reason, export);
+        self.finish(flow, ext, reason, export);
     }
 
-    fn finish(&mut self, mut flow: Flow, reason: EndReason, export: &mut impl FnMut(Flow)) {
+    fn finish(
+        &mut self,
+        mut flow: Flow,
+        ext: E,
+        reason: EndReason,
+        export: &mut impl FnMut(Flow, E),
+    ) {
         flow.end_reason = reason;
         let s = &mut self.stats;
         s.flows_exported += 1;
@@ -271,7 +306,7 @@ impl FlowTable {
         if flow.is_failed() {
             s.failed_flows += 1;
         }
-        export(flow);
+        export(flow, ext);
     }
 
     #[inline]

@@ -20,6 +20,7 @@ fn pkt(src: u8, sp: u16, dst: u8, dp: u16, proto: u8, flags: u8) -> PacketInfo<'
         tunnel_id: 0,
         tunnel: Tunnel::None,
         tcp_flags: flags,
+        tcp_seq: 0,
         ip_len: 40,
         payload: &[],
     }
@@ -32,12 +33,12 @@ const RST: u8 = 0x04;
 const S: u64 = 1_000_000; // one second in µs
 
 fn run(cfg: FlowConfig, pkts: &[(u64, PacketInfo<'static>)]) -> (Vec<Flow>, FlowTable) {
-    let mut t = FlowTable::new(cfg);
+    let mut t: FlowTable = FlowTable::new(cfg);
     let mut out = Vec::new();
     for (ts, p) in pkts {
-        t.process(p, *ts, 60, &mut |f| out.push(f));
+        t.process(p, *ts, 60, &mut |f, _| out.push(f));
     }
-    t.flush(&mut |f| out.push(f));
+    t.flush(&mut |f, _| out.push(f));
     (out, t)
 }
 
@@ -211,16 +212,16 @@ proptest::proptest! {
     #[test]
     fn conservation(seq in proptest::collection::vec((0u8..6, 0u8..6, 0u64..200, proptest::bool::ANY), 1..400), cap in 1usize..8) {
         let cfg = FlowConfig { max_flows: cap, ..FlowConfig::default() };
-        let mut t = FlowTable::new(cfg);
+        let mut t: FlowTable = FlowTable::new(cfg);
         let mut out = Vec::new();
         let mut ts = 0;
         for (a, b, dt, syn) in &seq {
             ts += dt * S;
             let p = pkt(*a, 1000 + u16::from(*a), *b, 80, 6, if *syn { SYN } else { ACK });
-            t.process(&p, ts, 60, &mut |f| out.push(f));
+            t.process(&p, ts, 60, &mut |f, _| out.push(f));
             proptest::prop_assert!(t.active() <= cap);
         }
-        t.flush(&mut |f| out.push(f));
+        t.flush(&mut |f, _| out.push(f));
         let s = *t.stats();
         proptest::prop_assert_eq!(out.len() as u64, s.flows_created);
         proptest::prop_assert_eq!(s.flows_exported, s.flows_created);
@@ -233,6 +234,6 @@ proptest::proptest! {
 fn default_cap_keeps_the_table_small() {
     // The default cap times the per-flow footprint stays well under 128 MiB,
     // leaving room for per-flow inspection state.
-    let bytes = DEFAULT_MAX_FLOWS * FlowTable::bytes_per_flow();
+    let bytes = DEFAULT_MAX_FLOWS * FlowTable::<()>::bytes_per_flow();
     assert!(bytes < 96 << 20, "{bytes}");
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::Record;
+use crate::schema::{Record, Selection};
 use crate::writers::{FlowWriter, Format};
 use crate::{OutputError, io_err};
 
@@ -37,8 +37,8 @@ pub struct DatasetConfig {
     pub rotate_bytes: u64,
     /// See [`DEFAULT_ROTATE_AGE`].
     pub rotate_age: Duration,
-    /// Whether address columns are written (policy keep/pseudonymize).
-    pub addresses_written: bool,
+    /// Optional column groups written.
+    pub selection: Selection,
     /// Key/value pairs stored in every file (policy, tool version, ...).
     pub metadata: Vec<(String, String)>,
 }
@@ -52,7 +52,7 @@ impl DatasetConfig {
             rotate_rows: DEFAULT_ROTATE_ROWS,
             rotate_bytes: DEFAULT_ROTATE_BYTES,
             rotate_age: DEFAULT_ROTATE_AGE,
-            addresses_written: false,
+            selection: Selection::default(),
             metadata: Vec::new(),
         }
     }
@@ -178,7 +178,7 @@ impl DatasetWriter {
             let writer = FlowWriter::create(
                 &path,
                 Format::Parquet,
-                self.cfg.addresses_written,
+                self.cfg.selection,
                 &self.cfg.metadata,
             )?;
             self.open.insert(

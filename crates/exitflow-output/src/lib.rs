@@ -12,7 +12,7 @@ pub mod writers;
 
 pub use dataset::{DatasetConfig, DatasetWriter, NodeTotals};
 pub use privacy::{AddressPolicy, CryptoPan, Redacted};
-pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Value};
+pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Selection, Value};
 pub use writers::{FlowWriter, Format};
 
 /// Errors while writing flows.

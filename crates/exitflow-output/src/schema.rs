@@ -11,6 +11,8 @@ pub enum ColType {
     Bool,
     /// UTF-8 string (dictionary-encoded in Parquet).
     Str,
+    /// UTF-8 string that may be absent (null in Parquet and JSON, empty in CSV).
+    OptStr,
 }
 
 /// How sensitive a column is.
@@ -22,6 +24,8 @@ pub enum PrivacyClass {
     Quasi,
     /// Identifies a host: written only when the operator asks for it.
     Personal,
+    /// Says what someone visited (server names): written only when asked for.
+    Sensitive,
 }
 
 impl PrivacyClass {
@@ -31,6 +35,7 @@ impl PrivacyClass {
             PrivacyClass::Public => "public",
             PrivacyClass::Quasi => "quasi-identifier",
             PrivacyClass::Personal => "personal",
+            PrivacyClass::Sensitive => "sensitive",
         }
     }
 }
@@ -75,6 +80,11 @@ pub enum Col {
     AppCategory,
     AppGuessed,
     AppConfidence,
+    ServerName,
+    ClientFingerprint,
+    ServerFingerprint,
+    UserAgent,
+    ContentType,
     EndReason,
     ConnState,
     Failed,
@@ -141,6 +151,11 @@ cols! {
     AppCategory "application_category_name" Str Public "nDPI category of the label";
     AppGuessed "application_is_guessed" Bool Public "1 when the label was guessed from ports/addresses";
     AppConfidence "application_confidence" U64 Public "nDPI confidence (0 unknown, 1 port, 6 DPI, ...)";
+    ServerName "requested_server_name" OptStr Sensitive "TLS/QUIC SNI, HTTP Host or DNS query name; only with --server-names keep";
+    ClientFingerprint "client_fingerprint" OptStr Quasi "JA4 of the TLS/QUIC ClientHello";
+    ServerFingerprint "server_fingerprint" OptStr Quasi "server fingerprint (none yet)";
+    UserAgent "user_agent" OptStr Quasi "HTTP User-Agent sent in clear text";
+    ContentType "content_type" OptStr Public "HTTP response Content-Type sent in clear text";
     EndReason "end_reason" Str Public "idle, active, end_of_input or evicted";
     ConnState "conn_state" Str Public "Zeek-style state: S0, SF, REJ, RSTO, OTH, ... (UDP: S0 one-way, SF answered)";
     Failed "failed_flow" Bool Public "1 when the flow has at most 4 packets (the study's failed flow)";
@@ -155,6 +170,8 @@ pub enum Value<'a> {
     B(bool),
     /// String.
     S(&'a str),
+    /// Absent.
+    Null,
 }
 
 /// A flow ready to be written: the metered flow plus labels, with the address
@@ -176,6 +193,16 @@ pub struct Record {
     pub application_is_guessed: bool,
     /// Confidence.
     pub application_confidence: u8,
+    /// Server name (SNI, Host, DNS query).
+    pub requested_server_name: Option<String>,
+    /// Client fingerprint.
+    pub client_fingerprint: Option<String>,
+    /// Server fingerprint.
+    pub server_fingerprint: Option<String>,
+    /// HTTP User-Agent.
+    pub user_agent: Option<String>,
+    /// HTTP Content-Type.
+    pub content_type: Option<String>,
 }
 
 impl Record {
@@ -189,6 +216,11 @@ impl Record {
             application_category_name: "Unspecified".into(),
             application_is_guessed: false,
             application_confidence: 0,
+            requested_server_name: None,
+            client_fingerprint: None,
+            server_fingerprint: None,
+            user_agent: None,
+            content_type: None,
         }
     }
 
@@ -233,6 +265,11 @@ impl Record {
             Col::AppCategory => Value::S(&self.application_category_name),
             Col::AppGuessed => Value::B(self.application_is_guessed),
             Col::AppConfidence => Value::U(self.application_confidence.into()),
+            Col::ServerName => opt(&self.requested_server_name),
+            Col::ClientFingerprint => opt(&self.client_fingerprint),
+            Col::ServerFingerprint => opt(&self.server_fingerprint),
+            Col::UserAgent => opt(&self.user_agent),
+            Col::ContentType => opt(&self.content_type),
             Col::EndReason => Value::S(f.end_reason.as_str()),
             Col::ConnState => Value::S(f.conn_state().as_str()),
             Col::Failed => Value::B(f.is_failed()),
@@ -240,12 +277,29 @@ impl Record {
     }
 }
 
-/// The columns written under an address policy: the address columns only
-/// when addresses are kept or pseudonymised.
-pub fn columns_for(addresses_written: bool) -> Vec<&'static ColumnDef> {
+fn opt(v: &Option<String>) -> Value<'_> {
+    v.as_deref().map_or(Value::Null, Value::S)
+}
+
+/// Which optional column groups are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Address columns (policy keep or pseudonymize).
+    pub addresses: bool,
+    /// Server names.
+    pub server_names: bool,
+}
+
+/// The columns written under a selection: personal columns only with
+/// addresses, sensitive ones only with server names.
+pub fn columns_for(sel: Selection) -> Vec<&'static ColumnDef> {
     COLUMNS
         .iter()
-        .filter(|c| addresses_written || c.privacy != PrivacyClass::Personal)
+        .filter(|c| match c.privacy {
+            PrivacyClass::Personal => sel.addresses,
+            PrivacyClass::Sensitive => sel.server_names,
+            _ => true,
+        })
         .collect()
 }
 
@@ -257,6 +311,7 @@ pub fn markdown_table() -> String {
             ColType::U64 => "uint64",
             ColType::Bool => "bool",
             ColType::Str => "string",
+            ColType::OptStr => "string (nullable)",
         };
         s.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",

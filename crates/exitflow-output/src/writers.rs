@@ -14,7 +14,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use crate::schema::{ColType, ColumnDef, Record, Value, columns_for};
+use crate::schema::{ColType, ColumnDef, Record, Selection, Value, columns_for};
 use crate::{OutputError, io_err};
 
 /// Rows buffered before an Arrow batch is handed to the Parquet writer.
@@ -74,12 +74,12 @@ impl FlowWriter {
     pub fn create(
         path: &Path,
         format: Format,
-        addresses_written: bool,
+        sel: Selection,
         metadata: &[(String, String)],
     ) -> Result<FlowWriter, OutputError> {
         let tmp = temp_path(path);
         let file = File::create(&tmp).map_err(io_err(&tmp))?;
-        let cols = columns_for(addresses_written);
+        let cols = columns_for(sel);
         let inner = match format {
             Format::Csv => {
                 let mut w = csv::WriterBuilder::new()
@@ -131,6 +131,7 @@ impl FlowWriter {
                         Value::U(v) => w.write_field(fmt_u64(&mut buf, v)),
                         Value::B(b) => w.write_field(if b { "1" } else { "0" }),
                         Value::S(s) => w.write_field(s),
+                        Value::Null => w.write_field(""),
                     }
                     .map_err(|e| csv_err(&self.tmp, e))?;
                 }
@@ -144,6 +145,7 @@ impl FlowWriter {
                         Value::U(v) => serde_json::Value::from(v),
                         Value::B(b) => serde_json::Value::from(u8::from(b)),
                         Value::S(s) => serde_json::Value::from(s),
+                        Value::Null => serde_json::Value::Null,
                     };
                     m.insert(c.name.to_owned(), v);
                 }
@@ -234,9 +236,9 @@ pub fn arrow_schema(cols: &[&'static ColumnDef]) -> SchemaRef {
                 let ty = match c.ty {
                     ColType::U64 => DataType::UInt64,
                     ColType::Bool => DataType::Boolean,
-                    ColType::Str => DataType::Utf8,
+                    ColType::Str | ColType::OptStr => DataType::Utf8,
                 };
-                Field::new(c.name, ty, false)
+                Field::new(c.name, ty, c.ty == ColType::OptStr)
             })
             .collect::<Vec<_>>(),
     ))
@@ -300,6 +302,7 @@ impl ParquetSink {
                 (Builder::U(b), Value::U(v)) => b.append_value(v),
                 (Builder::B(b), Value::B(v)) => b.append_value(v),
                 (Builder::S(b), Value::S(v)) => b.append_value(v),
+                (Builder::S(b), Value::Null) => b.append_null(),
                 _ => unreachable!("column types come from the same table"),
             }
         }
@@ -349,7 +352,9 @@ fn new_builders(cols: &[&'static ColumnDef]) -> Vec<Builder> {
         .map(|c| match c.ty {
             ColType::U64 => Builder::U(UInt64Builder::with_capacity(DEFAULT_BATCH_ROWS)),
             ColType::Bool => Builder::B(BooleanBuilder::with_capacity(DEFAULT_BATCH_ROWS)),
-            ColType::Str => Builder::S(StringBuilder::with_capacity(DEFAULT_BATCH_ROWS, 1 << 16)),
+            ColType::Str | ColType::OptStr => {
+                Builder::S(StringBuilder::with_capacity(DEFAULT_BATCH_ROWS, 1 << 16))
+            }
         })
         .collect()
 }

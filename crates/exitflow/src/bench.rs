@@ -44,7 +44,7 @@ fn time_pass(a: &BenchArgs, stage: u8) -> Result<Pass> {
     let mut best: Option<Pass> = None;
     for _ in 0..a.repeat.max(1) {
         let mut r = CaptureReader::open(&a.capture)?;
-        let mut table = FlowTable::new(opts.flow);
+        let mut table: FlowTable = FlowTable::new(opts.flow);
         let mut flows = 0u64;
         let mut skips = SkipCounters::default();
         let mut sink = 0u64;
@@ -57,13 +57,15 @@ fn time_pass(a: &BenchArgs, stage: u8) -> Result<Pass> {
                     Err(s) => skips.add(s),
                 },
                 _ => match decode(p.link_type, p.data, &opts.decode) {
-                    Ok(i) => table.process(&i, p.ts_us, p.orig_len, &mut |_| flows += 1),
+                    Ok(i) => {
+                        table.process(&i, p.ts_us, p.orig_len, &mut |_, _| flows += 1);
+                    }
                     Err(s) => skips.add(s),
                 },
             }
             true
         })?;
-        table.flush(&mut |_| flows += 1);
+        table.flush(&mut |_, _| flows += 1);
         let secs = t.elapsed().as_secs_f64();
         std::hint::black_box((sink, flows, skips));
         let pass = Pass {

@@ -5,12 +5,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use exitflow_decode::DecodeOptions;
+use exitflow_dpi::{DEFAULT_MAX_PACKETS, DpiConfig};
 use exitflow_flow::{
     DEFAULT_ACTIVE_TIMEOUT_MS, DEFAULT_HALF_OPEN_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
     DEFAULT_MAX_FLOWS, FlowConfig,
 };
 use exitflow_output::dataset::{DatasetConfig, DatasetWriter, SCHEMA_VERSION};
-use exitflow_output::{AddressPolicy, CryptoPan, FlowWriter, Format, NodeTotals};
+use exitflow_output::{AddressPolicy, CryptoPan, FlowWriter, Format, NodeTotals, Selection};
 use exitflow_synth::SynthConfig;
 
 use crate::pipeline::{MeterError, MeterOptions, meter_capture, peak_rss_bytes, to_record};
@@ -78,6 +79,9 @@ pub struct MeterArgs {
     /// Do not decapsulate GTP-U, TZSP and CAPWAP tunnels.
     #[arg(long)]
     no_tunnels: bool,
+    /// Packets of each flow inspected to name its application (0: no inspection).
+    #[arg(long, default_value_t = DEFAULT_MAX_PACKETS)]
+    dissections: u32,
 }
 
 impl MeterArgs {
@@ -93,6 +97,10 @@ impl MeterArgs {
             decode: DecodeOptions {
                 decode_tunnels: !self.no_tunnels,
             },
+            dpi: DpiConfig {
+                max_packets: self.dissections,
+                ..DpiConfig::default()
+            },
         }
     }
 }
@@ -106,9 +114,27 @@ struct PolicyArgs {
     /// outside the dataset.
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// Write the server names (SNI, HTTP Host, DNS query) of flows.
+    #[arg(long, value_enum, default_value_t = ServerNamesArg::Drop)]
+    server_names: ServerNamesArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum ServerNamesArg {
+    /// Not written (default).
+    Drop,
+    /// Written as seen.
+    Keep,
 }
 
 impl PolicyArgs {
+    fn selection(&self, policy: &AddressPolicy) -> Selection {
+        Selection {
+            addresses: policy.writes_addresses(),
+            server_names: self.server_names == ServerNamesArg::Keep,
+        }
+    }
+
     fn policy(&self) -> Result<AddressPolicy> {
         match (self.addresses, &self.key_file) {
             (AddressesArg::Drop, _) => Ok(AddressPolicy::Drop),
@@ -263,9 +289,9 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
         let out = a
             .output
             .join(format!("{}.{}", capture_name(cap), format.ext()));
-        let mut writer = FlowWriter::create(&out, format, policy.writes_addresses(), &meta)?;
-        let (s, err) = meter_capture(cap, &opts, &mut |f| {
-            writer.write(&to_record(f, &mut policy))?;
+        let mut writer = FlowWriter::create(&out, format, a.policy.selection(&policy), &meta)?;
+        let (s, err) = meter_capture(cap, &opts, &mut |f, c| {
+            writer.write(&to_record(f, c, &mut policy))?;
             Ok(())
         });
         tracing::debug!(
@@ -301,7 +327,7 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
 fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
     let mut policy = a.policy.policy()?;
     let mut cfg = DatasetConfig::new(&a.dataset, &a.node);
-    cfg.addresses_written = policy.writes_addresses();
+    cfg.selection = a.policy.selection(&policy);
     cfg.metadata = metadata(&policy, Some(&a.node));
     let mut ds = DatasetWriter::open(cfg)?;
     let opts = a.meter.options();
@@ -311,8 +337,8 @@ fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
     };
     let mut failed = 0usize;
     for cap in &a.captures {
-        let (s, err) = meter_capture(cap, &opts, &mut |f| {
-            ds.write(&to_record(f, &mut policy))?;
+        let (s, err) = meter_capture(cap, &opts, &mut |f, c| {
+            ds.write(&to_record(f, c, &mut policy))?;
             Ok(())
         });
         if let Some(e) = err {
@@ -394,6 +420,7 @@ fn demo(a: DemoArgs) -> Result<ExitCode> {
         policy: PolicyArgs {
             addresses: AddressesArg::Drop,
             key_file: None,
+            server_names: ServerNamesArg::Drop,
         },
         meter: MeterArgs {
             idle_timeout: DEFAULT_IDLE_TIMEOUT_MS / 1000,
@@ -401,6 +428,7 @@ fn demo(a: DemoArgs) -> Result<ExitCode> {
             half_open_timeout: DEFAULT_HALF_OPEN_TIMEOUT_MS / 1000,
             max_flows: DEFAULT_MAX_FLOWS,
             no_tunnels: false,
+            dissections: DEFAULT_MAX_PACKETS,
         },
     })?;
     println!("sample capture: {}", cap.display());

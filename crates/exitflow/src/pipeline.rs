@@ -4,6 +4,7 @@ use std::path::Path;
 
 use exitflow_capture::{CaptureError, CaptureReader, ReadStats};
 use exitflow_decode::{DecodeOptions, SkipCounters, decode};
+use exitflow_dpi::{Classification, DpiConfig, Engine, FlowCtx, FlowDpi};
 use exitflow_flow::{Flow, FlowConfig, FlowStats, FlowTable};
 use exitflow_output::{AddressPolicy, NodeTotals, Record};
 
@@ -14,6 +15,8 @@ pub struct MeterOptions {
     pub flow: FlowConfig,
     /// Decoder settings.
     pub decode: DecodeOptions,
+    /// Inspection settings (`max_packets` 0 turns inspection off).
+    pub dpi: DpiConfig,
 }
 
 /// What metering one capture did.
@@ -69,18 +72,21 @@ pub enum MeterError {
 pub fn meter_capture(
     path: &Path,
     opts: &MeterOptions,
-    sink: &mut dyn FnMut(Flow) -> anyhow::Result<()>,
+    sink: &mut dyn FnMut(Flow, Classification) -> anyhow::Result<()>,
 ) -> (CaptureSummary, Option<MeterError>) {
     let mut summary = CaptureSummary::default();
     let mut reader = match CaptureReader::open(path) {
         Ok(r) => r,
         Err(e) => return (summary, Some(MeterError::Capture(e))),
     };
-    let mut table = FlowTable::new(opts.flow);
+    let mut table: FlowTable<FlowDpi> = FlowTable::new(opts.flow);
+    let engine = Engine::new(opts.dpi);
+    let inspect = opts.dpi.max_packets > 0;
     let mut sink_err: Option<anyhow::Error> = None;
-    let mut export = |f: Flow| {
+    let mut export = |f: Flow, mut st: FlowDpi| {
+        let class = engine.finish(&mut st, &ctx(&f));
         if sink_err.is_none()
-            && let Err(e) = sink(f)
+            && let Err(e) = sink(f, class)
         {
             sink_err = Some(e);
         }
@@ -91,7 +97,10 @@ pub fn meter_capture(
         match decode(pkt.link_type, pkt.data, &opts.decode) {
             Ok(info) => {
                 bytes += u64::from(pkt.orig_len);
-                table.process(&info, pkt.ts_us, pkt.orig_len, &mut export);
+                let hit = table.process(&info, pkt.ts_us, pkt.orig_len, &mut export);
+                if inspect {
+                    engine.inspect(hit.ext, &ctx(hit.flow), &info, hit.src2dst);
+                }
             }
             Err(skip) => ignored.add(skip),
         }
@@ -110,13 +119,31 @@ pub fn meter_capture(
     (summary, err)
 }
 
-/// A flow as a record under an address policy (labels still unknown).
-pub fn to_record(flow: Flow, policy: &mut AddressPolicy) -> Record {
+fn ctx(f: &Flow) -> FlowCtx {
+    FlowCtx {
+        protocol: f.protocol,
+        src_port: f.src_port,
+        dst_port: f.dst_port,
+    }
+}
+
+/// A flow and its classification as a record, under an address policy.
+pub fn to_record(flow: Flow, class: Classification, policy: &mut AddressPolicy) -> Record {
     let src = policy.apply(&flow.src, flow.ip_version);
     let dst = policy.apply(&flow.dst, flow.ip_version);
     let mut r = Record::unlabelled(flow);
     r.src_ip = src;
     r.dst_ip = dst;
+    r.application_name = class.application_name();
+    r.application_category_name = class.category().to_owned();
+    r.application_is_guessed = class.guessed;
+    r.application_confidence = class.confidence;
+    let m = class.meta;
+    r.requested_server_name = m.server_name;
+    r.client_fingerprint = m.client_fingerprint;
+    r.server_fingerprint = m.server_fingerprint;
+    r.user_agent = m.user_agent;
+    r.content_type = m.content_type;
     r
 }
 

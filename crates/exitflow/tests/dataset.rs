@@ -76,13 +76,13 @@ fn csv_survives_hostile_strings_through_python_csv_and_pandas() {
         "tab\there",
         "=cmd|' /C calc'!A0",
     ];
-    let mut w = FlowWriter::create(&path, Format::Csv, false, &[]).unwrap();
+    let mut w = FlowWriter::create(&path, Format::Csv, Default::default(), &[]).unwrap();
     let cap = corpus_pcaps()
         .into_iter()
         .find(|p| p.ends_with("dns_doh.pcap"))
         .unwrap();
     let mut flows = Vec::new();
-    let (_, err) = exitflow::pipeline::meter_capture(&cap, &Default::default(), &mut |f| {
+    let (_, err) = exitflow::pipeline::meter_capture(&cap, &Default::default(), &mut |f, _| {
         flows.push(f);
         Ok(())
     });

@@ -9,12 +9,12 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 root, rows, schema_md = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-types = {"uint64": pa.uint64(), "bool": pa.bool_(), "string": pa.string()}
+types = {"uint64": pa.uint64(), "bool": pa.bool_(), "string": pa.string(), "string (nullable)": pa.string()}
 want = []
 for line in schema_md.splitlines()[2:]:
     cells = [c.strip() for c in line.strip("|").split("|")]
     name, ty, privacy = cells[0].strip("`"), cells[1], cells[2]
-    if privacy != "personal":  # addresses are not written by default
+    if privacy not in ("personal", "sensitive"):  # not written by default
         want.append((name, types[ty]))
 
 ds = pads.dataset(root, format="parquet", partitioning="hive")

@@ -1,0 +1,2 @@
+//! DNS, mDNS and LLMNR: the query name names the service (DNS.Google, ...).
+pub mod parser;

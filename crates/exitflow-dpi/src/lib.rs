@@ -1,0 +1,335 @@
+//! Deep packet inspection for exitflow: names each flow's application the
+//! way nDPI does (`TLS.Google`, `DNS`, `QUIC.YouTube`, `Unknown`), in safe
+//! Rust.
+//!
+//! The meter hands every packet of a flow to [`Engine::inspect`] until the
+//! label is final or [`DEFAULT_MAX_PACKETS`] packets were seen (NFStream's
+//! `n_dissections`); [`Engine::finish`] gives the flow's [`Classification`],
+//! falling back to the well-known port of the flow when inspection found
+//! nothing (`application_is_guessed` = 1), as nDPI does when it gives up.
+//!
+//! One directory per protocol holds a stateless `parser.rs` over `&[u8]`
+//! returning [`parse::Parse`] (done / incomplete / not mine / error); the
+//! state a protocol needs across packets sits beside it. Per-flow state is
+//! allocated only when a protocol needs more than one packet to decide.
+#![forbid(unsafe_code)]
+
+pub mod dns;
+pub mod http;
+pub mod parse;
+pub mod quic;
+pub mod registry;
+mod simple;
+mod stream;
+pub mod tls;
+
+use exitflow_decode::{PacketInfo, ipproto};
+pub use registry::{ProtoId, known, registry};
+use stream::Stream;
+
+/// Packets of a flow inspected at most (NFStream's `n_dissections` default).
+pub const DEFAULT_MAX_PACKETS: u32 = 20;
+/// Bytes buffered per direction for reassembly (a ClientHello with
+/// post-quantum key shares spans two segments; HTTP headers a few).
+pub const DEFAULT_STREAM_CAP: usize = 16 * 1024;
+
+/// nDPI confidence: match by port.
+pub const CONFIDENCE_PORT: u8 = 1;
+/// nDPI confidence: detected by inspection.
+pub const CONFIDENCE_DPI: u8 = 6;
+
+/// Inspection settings.
+#[derive(Clone, Copy, Debug)]
+pub struct DpiConfig {
+    /// See [`DEFAULT_MAX_PACKETS`].
+    pub max_packets: u32,
+    /// See [`DEFAULT_STREAM_CAP`].
+    pub stream_cap: usize,
+}
+
+impl Default for DpiConfig {
+    fn default() -> Self {
+        DpiConfig {
+            max_packets: DEFAULT_MAX_PACKETS,
+            stream_cap: DEFAULT_STREAM_CAP,
+        }
+    }
+}
+
+/// The flow-level facts inspection needs besides the packet.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowCtx {
+    /// IP protocol number.
+    pub protocol: u8,
+    /// The flow's source port (first packet's sender).
+    pub src_port: u16,
+    /// The flow's destination port.
+    pub dst_port: u16,
+}
+
+/// Metadata found by inspection. Which of it reaches disk is the privacy
+/// policy's decision; here it is all available.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// TLS/QUIC SNI, HTTP Host or DNS query name.
+    pub server_name: Option<String>,
+    /// HTTP User-Agent.
+    pub user_agent: Option<String>,
+    /// HTTP response Content-Type.
+    pub content_type: Option<String>,
+    /// Client fingerprint (JA4 for TLS and QUIC).
+    pub client_fingerprint: Option<String>,
+    /// Server fingerprint.
+    pub server_fingerprint: Option<String>,
+}
+
+/// Per-flow state that only some flows need, boxed to keep the common case small.
+#[derive(Default)]
+struct Ext {
+    meta: Meta,
+    streams: [Stream; 2],
+    quic: quic::QuicState,
+    scratch: Vec<u8>,
+}
+
+/// Per-flow inspection state (kept in the flow table beside each flow).
+#[derive(Default)]
+pub struct FlowDpi {
+    packets: u32,
+    /// The label is final.
+    done: bool,
+    /// Still want HTTP response headers (Content-Type) after the label.
+    want_http_response: bool,
+    /// Some payload was seen: a port guess is no longer allowed when nothing
+    /// was recognised (the protocol of the port was looked for and not found).
+    saw_payload: bool,
+    master: ProtoId,
+    app: ProtoId,
+    /// Sequence number after each direction's SYN, to spot a stream's first
+    /// segment arriving late.
+    syn_next: [Option<u32>; 2],
+    ext: Option<Box<Ext>>,
+}
+
+impl FlowDpi {
+    fn ext(&mut self) -> &mut Ext {
+        self.ext.get_or_insert_with(Default::default)
+    }
+
+    fn set(&mut self, master: ProtoId, app: ProtoId) {
+        self.master = master;
+        self.app = app;
+        self.done = true;
+    }
+
+    fn meta(&mut self) -> &mut Meta {
+        &mut self.ext().meta
+    }
+}
+
+/// A flow's labels, nDPI style.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Classification {
+    /// Master protocol (TLS, HTTP, DNS, QUIC, ...), Unknown if none.
+    pub master: ProtoId,
+    /// Application or service on top (Google, YouTube, ...), Unknown if none.
+    pub app: ProtoId,
+    /// The label came from the port at give-up.
+    pub guessed: bool,
+    /// nDPI confidence value.
+    pub confidence: u8,
+    /// Metadata.
+    pub meta: Meta,
+}
+
+impl Classification {
+    /// `Master.App`, or one name, or `Unknown` — as NFStream writes it.
+    pub fn application_name(&self) -> String {
+        match (self.master.is_unknown(), self.app.is_unknown()) {
+            (true, true) => "Unknown".into(),
+            (false, true) => self.master.name().into(),
+            (true, false) => self.app.name().into(),
+            (false, false) if self.master == self.app => self.master.name().into(),
+            (false, false) => format!("{}.{}", self.master.name(), self.app.name()),
+        }
+    }
+
+    /// nDPI category: the application's if any, else the master's.
+    pub fn category(&self) -> &'static str {
+        if !self.app.is_unknown() {
+            self.app.category()
+        } else {
+            self.master.category()
+        }
+    }
+}
+
+/// The inspection engine (configuration and the shared registry).
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    cfg: DpiConfig,
+}
+
+impl Engine {
+    /// An engine with these settings.
+    pub fn new(cfg: DpiConfig) -> Engine {
+        // Load the data files now, not on the first packet.
+        let _ = known();
+        Engine { cfg }
+    }
+
+    /// Inspects one packet of a flow.
+    #[inline]
+    pub fn inspect(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
+        if st.done && !st.want_http_response {
+            return;
+        }
+        st.packets += 1;
+        if st.packets > self.cfg.max_packets {
+            st.done = true;
+            st.want_http_response = false;
+            return;
+        }
+        if !p.payload.is_empty() {
+            st.saw_payload = true;
+        }
+        match flow.protocol {
+            ipproto::TCP => self.tcp(st, flow, p, src2dst),
+            ipproto::UDP => {
+                if !p.payload.is_empty() && !st.done {
+                    simple::udp(st, flow, p, src2dst);
+                }
+            }
+            other => {
+                let k = known();
+                let id = match other {
+                    ipproto::ICMP => k.icmp,
+                    ipproto::ICMPV6 => k.icmpv6,
+                    2 => k.igmp,
+                    50 => k.esp,
+                    47 => k.gre,
+                    89 => k.ospf,
+                    _ => ProtoId::UNKNOWN,
+                };
+                if !id.is_unknown() {
+                    st.set(id, ProtoId::UNKNOWN);
+                } else {
+                    st.done = true;
+                }
+            }
+        }
+    }
+
+    fn tcp(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
+        let dir = usize::from(!src2dst);
+        if p.tcp_flags & 0x02 != 0 {
+            // SYN: the stream starts after it.
+            st.syn_next[dir] = Some(p.tcp_seq.wrapping_add(1));
+            return;
+        }
+        if p.payload.is_empty() {
+            return;
+        }
+        let cap = self.cfg.stream_cap;
+        if let Some(first) = st.syn_next[dir].take()
+            && first != p.tcp_seq
+            && (p.tcp_seq.wrapping_sub(first) as i32) > 0
+        {
+            // The stream's first bytes are still missing: hold this segment.
+            let s = &mut st.ext().streams[dir];
+            s.start(first);
+            s.push(p.tcp_seq, p.payload, cap);
+            return;
+        }
+        // Fast path: nothing buffered in this direction; decide on this segment.
+        let buffered = st
+            .ext
+            .as_ref()
+            .is_some_and(|e| !e.streams[dir].is_empty() || e.streams[dir].waiting());
+        if !buffered {
+            match simple::tcp(st, flow, p.payload, src2dst) {
+                Need::More => {
+                    st.ext().streams[dir].push(p.tcp_seq, p.payload, cap);
+                }
+                Need::Nothing => {}
+            }
+            return;
+        }
+        let mut ext = st.ext.take().expect("buffered implies ext");
+        ext.streams[dir].push(p.tcp_seq, p.payload, cap);
+        if ext.streams[dir].is_empty() {
+            // Still waiting for the first bytes.
+            st.ext = Some(ext);
+            return;
+        }
+        let data = std::mem::take(&mut ext.streams[dir].buf);
+        st.ext = Some(ext);
+        let r = simple::tcp(st, flow, &data, src2dst);
+        let ext = st.ext();
+        ext.streams[dir].buf = data;
+        if matches!(r, Need::Nothing) || ext.streams[dir].full(cap) {
+            ext.streams[dir].clear();
+        }
+    }
+
+    /// The flow's classification, at its end (or when inspection stopped).
+    pub fn finish(&self, st: &mut FlowDpi, flow: &FlowCtx) -> Classification {
+        let meta = st.ext.take().map(|e| e.meta).unwrap_or_default();
+        if !st.master.is_unknown() || !st.app.is_unknown() {
+            return Classification {
+                master: st.master,
+                app: st.app,
+                guessed: false,
+                confidence: CONFIDENCE_DPI,
+                meta,
+            };
+        }
+        if !st.saw_payload
+            && let Some(id) = guess_by_port(flow)
+        {
+            return Classification {
+                master: id,
+                app: ProtoId::UNKNOWN,
+                guessed: true,
+                confidence: CONFIDENCE_PORT,
+                meta,
+            };
+        }
+        Classification {
+            meta,
+            ..Default::default()
+        }
+    }
+}
+
+/// What the TCP detector wants next for a direction.
+pub(crate) enum Need {
+    /// Buffer this data and call again with more.
+    More,
+    /// Nothing more needed in this direction.
+    Nothing,
+}
+
+/// nDPI's give-up guess: the protocol registered for the flow's ports
+/// (the lower well-known one first).
+fn guess_by_port(flow: &FlowCtx) -> Option<ProtoId> {
+    let tcp = flow.protocol == ipproto::TCP;
+    if !tcp && flow.protocol != ipproto::UDP {
+        return None;
+    }
+    let r = registry();
+    let (a, b) = if flow.dst_port <= flow.src_port {
+        (flow.dst_port, flow.src_port)
+    } else {
+        (flow.src_port, flow.dst_port)
+    };
+    r.by_port(tcp, a).or_else(|| r.by_port(tcp, b))
+}
+
+/// Convenience for parsers: the service of a server name, if any.
+pub(crate) fn service_of(name: &str) -> ProtoId {
+    registry().service(name).unwrap_or(ProtoId::UNKNOWN)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+//! The protocol registry and the service map, read from the data files in
+//! `data/` (compiled in; easy to read and to update).
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A protocol or service: an index into the registry. Unknown is 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProtoId(pub u16);
+
+impl ProtoId {
+    /// Not classified.
+    pub const UNKNOWN: ProtoId = ProtoId(0);
+
+    /// Whether this is Unknown.
+    pub fn is_unknown(self) -> bool {
+        self.0 == 0
+    }
+
+    /// nDPI's name of the protocol.
+    pub fn name(self) -> &'static str {
+        &registry().entries[usize::from(self.0)].name
+    }
+
+    /// nDPI's category of the protocol.
+    pub fn category(self) -> &'static str {
+        &registry().entries[usize::from(self.0)].category
+    }
+}
+
+/// One registry entry.
+pub struct Entry {
+    /// Name as nDPI prints it.
+    pub name: String,
+    /// Category as nDPI prints it.
+    pub category: String,
+}
+
+/// All protocols and services, with port and domain lookups.
+pub struct Registry {
+    entries: Vec<Entry>,
+    by_name: HashMap<String, ProtoId>,
+    tcp_ports: HashMap<u16, ProtoId>,
+    udp_ports: HashMap<u16, ProtoId>,
+    domains: HashMap<String, ProtoId>,
+}
+
+const PROTOCOLS: &str = include_str!("../data/protocols.txt");
+const SERVICES: &str = include_str!("../data/services.txt");
+
+fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) {
+    if field == "-" {
+        return;
+    }
+    for part in field.split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let (a, b): (u16, u16) = (
+            a.parse().expect("port in data/protocols.txt"),
+            b.parse().expect("port in data/protocols.txt"),
+        );
+        for p in a..=b {
+            // The first protocol listed for a port is its guess.
+            into.entry(p).or_insert(id);
+        }
+    }
+}
+
+impl Registry {
+    fn load() -> Registry {
+        let mut r = Registry {
+            entries: Vec::new(),
+            by_name: HashMap::new(),
+            tcp_ports: HashMap::new(),
+            udp_ports: HashMap::new(),
+            domains: HashMap::new(),
+        };
+        for line in PROTOCOLS.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let f: Vec<&str> = line.split_whitespace().collect();
+            assert!(f.len() == 4, "data/protocols.txt: bad line {line:?}");
+            let id = r.add(f[0], f[1]);
+            parse_ports(f[2], &mut r.tcp_ports, id);
+            parse_ports(f[3], &mut r.udp_ports, id);
+        }
+        for line in SERVICES.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut f = line.split_whitespace();
+            let (name, cat) = (f.next().expect("name"), f.next().expect("category"));
+            let id = match r.by_name.get(name) {
+                Some(&id) => id,
+                None => r.add(name, cat),
+            };
+            for d in f {
+                r.domains.insert(d.to_ascii_lowercase(), id);
+            }
+        }
+        r
+    }
+
+    fn add(&mut self, name: &str, category: &str) -> ProtoId {
+        if let Some(&id) = self.by_name.get(name) {
+            return id;
+        }
+        let id = ProtoId(u16::try_from(self.entries.len()).expect("fewer than 65536 protocols"));
+        self.entries.push(Entry {
+            name: name.to_owned(),
+            category: category.to_owned(),
+        });
+        self.by_name.insert(name.to_owned(), id);
+        id
+    }
+
+    /// The protocol of a name, if registered.
+    pub fn id(&self, name: &str) -> Option<ProtoId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The protocol guessed from a port.
+    pub fn by_port(&self, tcp: bool, port: u16) -> Option<ProtoId> {
+        if tcp {
+            self.tcp_ports.get(&port).copied()
+        } else {
+            self.udp_ports.get(&port).copied()
+        }
+    }
+
+    /// The service of a server name: the longest registered domain that is
+    /// the name itself or one of its parents. Case-insensitive; a trailing
+    /// dot is ignored.
+    pub fn service(&self, host: &str) -> Option<ProtoId> {
+        let host = host.trim_end_matches('.');
+        if host.is_empty() || host.len() > 253 {
+            return None;
+        }
+        let mut buf = [0u8; 253];
+        let lower = &mut buf[..host.len()];
+        lower.copy_from_slice(host.as_bytes());
+        lower.make_ascii_lowercase();
+        let lower = std::str::from_utf8(lower).ok()?;
+        let mut s = lower;
+        loop {
+            if let Some(&id) = self.domains.get(s) {
+                return Some(id);
+            }
+            match s.find('.') {
+                Some(i) => s = &s[i + 1..],
+                None => return None,
+            }
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the registry is empty (never, once loaded).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The registry, loaded on first use.
+pub fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(Registry::load)
+}
+
+/// Well-known protocol ids, looked up once.
+pub struct Known {
+    #[allow(missing_docs)]
+    pub http: ProtoId,
+    #[allow(missing_docs)]
+    pub http_proxy: ProtoId,
+    #[allow(missing_docs)]
+    pub tls: ProtoId,
+    #[allow(missing_docs)]
+    pub quic: ProtoId,
+    #[allow(missing_docs)]
+    pub dns: ProtoId,
+    #[allow(missing_docs)]
+    pub mdns: ProtoId,
+    #[allow(missing_docs)]
+    pub llmnr: ProtoId,
+    #[allow(missing_docs)]
+    pub doh_dot: ProtoId,
+    #[allow(missing_docs)]
+    pub icmp: ProtoId,
+    #[allow(missing_docs)]
+    pub icmpv6: ProtoId,
+    #[allow(missing_docs)]
+    pub igmp: ProtoId,
+    #[allow(missing_docs)]
+    pub esp: ProtoId,
+    #[allow(missing_docs)]
+    pub gre: ProtoId,
+    #[allow(missing_docs)]
+    pub ospf: ProtoId,
+}
+
+/// The well-known ids.
+pub fn known() -> &'static Known {
+    static K: OnceLock<Known> = OnceLock::new();
+    K.get_or_init(|| {
+        let r = registry();
+        let g = |n: &str| {
+            r.id(n)
+                .unwrap_or_else(|| panic!("{n} missing from data/protocols.txt"))
+        };
+        Known {
+            http: g("HTTP"),
+            http_proxy: g("HTTP_Proxy"),
+            tls: g("TLS"),
+            quic: g("QUIC"),
+            dns: g("DNS"),
+            mdns: g("MDNS"),
+            llmnr: g("LLMNR"),
+            doh_dot: g("DoH_DoT"),
+            icmp: g("ICMP"),
+            icmpv6: g("ICMPV6"),
+            igmp: g("IGMP"),
+            esp: g("ESP"),
+            gre: g("GRE"),
+            ospf: g("OSPF"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_files_load_and_lookups_work() {
+        let r = registry();
+        assert!(r.len() > 100);
+        assert_eq!(ProtoId::UNKNOWN.name(), "Unknown");
+        assert_eq!(r.by_port(true, 443).unwrap().name(), "TLS");
+        assert_eq!(r.by_port(false, 53).unwrap().name(), "DNS");
+        assert_eq!(r.by_port(true, 6885).unwrap().name(), "BitTorrent");
+        assert_eq!(r.service("www.google.com").unwrap().name(), "Google");
+        assert_eq!(
+            r.service("R4---SN-4G5E6NZ7.googlevideo.com.")
+                .unwrap()
+                .name(),
+            "YouTube"
+        );
+        assert_eq!(
+            r.service("upload.youtube.com").unwrap().name(),
+            "YouTubeUpload"
+        );
+        assert_eq!(r.service("example.org"), None);
+        assert_eq!(r.service(""), None);
+        known();
+    }
+}

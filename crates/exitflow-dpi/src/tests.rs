@@ -1,0 +1,113 @@
+//! Engine tests: packets through `inspect`, labels out of `finish`.
+use super::*;
+use exitflow_decode::Tunnel;
+
+fn pkt(payload: &[u8], proto: u8, sp: u16, dp: u16, seq: u32, flags: u8) -> PacketInfo<'_> {
+    PacketInfo {
+        ip_version: 4,
+        src: [0; 16],
+        dst: [0; 16],
+        protocol: proto,
+        src_port: sp,
+        dst_port: dp,
+        vlan_id: 0,
+        tunnel_id: 0,
+        tunnel: Tunnel::None,
+        tcp_flags: flags,
+        tcp_seq: seq,
+        ip_len: 0,
+        payload,
+    }
+}
+
+fn ctx(proto: u8, sp: u16, dp: u16) -> FlowCtx {
+    FlowCtx {
+        protocol: proto,
+        src_port: sp,
+        dst_port: dp,
+    }
+}
+
+#[test]
+fn tls_client_hello_split_over_segments_names_the_service() {
+    let e = Engine::default();
+    let rec = tls::parser::tests::client_hello_record("www.youtube.com", 2500);
+    let c = ctx(6, 50000, 443);
+    let mut st = FlowDpi::default();
+    e.inspect(&mut st, &c, &pkt(b"", 6, 50000, 443, 99, 0x02), true);
+    let (a, b) = rec.split_at(1400);
+    // Second segment first: reassembly puts it in order.
+    e.inspect(&mut st, &c, &pkt(b, 6, 50000, 443, 100 + 1400, 0x18), true);
+    e.inspect(&mut st, &c, &pkt(a, 6, 50000, 443, 100, 0x18), true);
+    let cl = e.finish(&mut st, &c);
+    assert_eq!(cl.application_name(), "TLS.YouTube");
+    assert_eq!((cl.guessed, cl.confidence), (false, CONFIDENCE_DPI));
+    assert_eq!(cl.meta.server_name.as_deref(), Some("www.youtube.com"));
+    assert!(cl.meta.client_fingerprint.unwrap().starts_with("t13d"));
+}
+
+#[test]
+fn http_request_and_response() {
+    let e = Engine::default();
+    let c = ctx(6, 50000, 80);
+    let mut st = FlowDpi::default();
+    let req =
+        b"GET /a?b=c HTTP/1.1\r\nHost: www.facebook.com\r\nUser-Agent: UA, with comma\r\n\r\n";
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n";
+    e.inspect(&mut st, &c, &pkt(req, 6, 50000, 80, 1, 0x18), true);
+    e.inspect(&mut st, &c, &pkt(resp, 6, 80, 50000, 1, 0x18), false);
+    let cl = e.finish(&mut st, &c);
+    assert_eq!(cl.application_name(), "HTTP.Facebook");
+    assert_eq!(cl.category(), "SocialNetwork");
+    assert_eq!(cl.meta.user_agent.as_deref(), Some("UA, with comma"));
+    assert_eq!(cl.meta.content_type.as_deref(), Some("text/html"));
+}
+
+#[test]
+fn dns_query_names_the_service_and_mdns_does_not() {
+    let e = Engine::default();
+    let q = dns::parser::tests::query("www.google.com");
+    for (port, want) in [(53, "DNS.Google"), (5353, "MDNS"), (5355, "LLMNR")] {
+        let c = ctx(17, 40000, port);
+        let mut st = FlowDpi::default();
+        e.inspect(&mut st, &c, &pkt(&q, 17, 40000, port, 0, 0), true);
+        assert_eq!(e.finish(&mut st, &c).application_name(), want);
+    }
+}
+
+#[test]
+fn port_guess_only_without_payload() {
+    let e = Engine::default();
+    let c = ctx(6, 40000, 443);
+    let mut st = FlowDpi::default();
+    e.inspect(&mut st, &c, &pkt(b"", 6, 40000, 443, 1, 0x02), true);
+    let cl = e.finish(&mut st, &c);
+    assert_eq!(cl.application_name(), "TLS");
+    assert_eq!((cl.guessed, cl.confidence), (true, CONFIDENCE_PORT));
+    let mut st = FlowDpi::default();
+    e.inspect(
+        &mut st,
+        &c,
+        &pkt(b"\x00\x01garbage", 6, 40000, 443, 1, 0x18),
+        true,
+    );
+    assert_eq!(e.finish(&mut st, &c).application_name(), "Unknown");
+}
+
+#[test]
+fn ip_protocols_and_packet_limit() {
+    let e = Engine::default();
+    let c = ctx(1, 0, 0);
+    let mut st = FlowDpi::default();
+    e.inspect(&mut st, &c, &pkt(b"x", 1, 0, 0, 0, 0), true);
+    assert_eq!(e.finish(&mut st, &c).application_name(), "ICMP");
+    // After the packet limit nothing more is looked at.
+    let c = ctx(6, 40000, 80);
+    let mut st = FlowDpi::default();
+    for _ in 0..DEFAULT_MAX_PACKETS {
+        e.inspect(&mut st, &c, &pkt(b"\x00\x00", 6, 40000, 80, 1, 0x10), true);
+    }
+    let req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    e.inspect(&mut st, &c, &pkt(req, 6, 40000, 80, 1, 0x18), true);
+    assert_eq!(e.finish(&mut st, &c).application_name(), "Unknown");
+}

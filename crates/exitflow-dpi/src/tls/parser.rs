@@ -1,0 +1,318 @@
+//! Stateless TLS parsing over `&[u8]`: the record layer and the ClientHello /
+//! ServerHello handshake messages.
+use crate::parse::{Parse, Reader};
+
+/// Content type of handshake records.
+pub const RECORD_HANDSHAKE: u8 = 22;
+/// Handshake type ClientHello.
+pub const HS_CLIENT_HELLO: u8 = 1;
+/// Handshake type ServerHello.
+pub const HS_SERVER_HELLO: u8 = 2;
+/// Largest handshake message we accept (a ClientHello with post-quantum key
+/// shares is ~1.8 KB; certificates chains are larger but not needed here).
+pub const MAX_HANDSHAKE: usize = 16 * 1024;
+
+/// The fields of a ClientHello exitflow uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientHello<'a> {
+    /// legacy_version field.
+    pub legacy_version: u16,
+    /// Cipher suites, raw (2 bytes each).
+    pub ciphers: &'a [u8],
+    /// Extension types in order of appearance.
+    pub ext_types: Vec<u16>,
+    /// Server name (SNI host name), if any and valid UTF-8.
+    pub sni: Option<&'a str>,
+    /// ALPN protocol names, raw (the vector body).
+    pub alpn: Option<&'a [u8]>,
+    /// supported_versions list, raw (2 bytes each).
+    pub supported_versions: Option<&'a [u8]>,
+    /// signature_algorithms list, raw (2 bytes each).
+    pub sig_algs: Option<&'a [u8]>,
+}
+
+/// The fields of a ServerHello exitflow uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerHello {
+    /// Negotiated version (supported_versions if present, else legacy).
+    pub version: u16,
+    /// Chosen cipher suite.
+    pub cipher: u16,
+}
+
+/// Whether `b` starts like a TLS record (handshake, SSL 3.0 to TLS 1.3).
+pub fn looks_like_record(b: &[u8]) -> bool {
+    b.len() >= 3 && b[0] == RECORD_HANDSHAKE && b[1] == 3 && b[2] <= 4
+}
+
+/// Extracts the first handshake message from a TLS record stream: returns
+/// its type and body. Handshake messages split over several records are
+/// joined into `scratch`.
+pub fn first_handshake<'a>(buf: &'a [u8], scratch: &'a mut Vec<u8>) -> Parse<(u8, &'a [u8])> {
+    if buf.is_empty() {
+        return Parse::Incomplete(5);
+    }
+    if buf[0] != RECORD_HANDSHAKE || (buf.len() >= 2 && buf[1] != 3) {
+        return Parse::NotMine;
+    }
+    if buf.len() < 5 {
+        return Parse::Incomplete(5);
+    }
+    let rec_len = usize::from(u16::from_be_bytes([buf[3], buf[4]]));
+    if rec_len == 0 || rec_len > MAX_HANDSHAKE + 2048 {
+        return Parse::Error;
+    }
+    // Fast path: the whole handshake message inside the first record.
+    let frag = &buf[5..buf.len().min(5 + rec_len)];
+    if frag.len() >= 4 {
+        let hs_len = usize::from(frag[1]) << 16 | usize::from(frag[2]) << 8 | usize::from(frag[3]);
+        if hs_len > MAX_HANDSHAKE {
+            return Parse::Error;
+        }
+        if 4 + hs_len <= rec_len {
+            if frag.len() < 4 + hs_len {
+                return Parse::Incomplete(5 + 4 + hs_len);
+            }
+            return Parse::Done((frag[0], &frag[4..4 + hs_len]));
+        }
+    } else if buf.len() < 5 + rec_len {
+        return Parse::Incomplete(5 + rec_len.min(4));
+    }
+    // Slow path: the message continues in the following records.
+    scratch.clear();
+    let mut pos = 0;
+    let mut need_total: Option<usize> = None;
+    loop {
+        if buf.len() < pos + 5 {
+            return Parse::Incomplete(pos + 5);
+        }
+        if buf[pos] != RECORD_HANDSHAKE || buf[pos + 1] != 3 {
+            return Parse::Error;
+        }
+        let len = usize::from(u16::from_be_bytes([buf[pos + 3], buf[pos + 4]]));
+        if buf.len() < pos + 5 + len {
+            return Parse::Incomplete(pos + 5 + len);
+        }
+        scratch.extend_from_slice(&buf[pos + 5..pos + 5 + len]);
+        pos += 5 + len;
+        if need_total.is_none() && scratch.len() >= 4 {
+            let hs_len = usize::from(scratch[1]) << 16
+                | usize::from(scratch[2]) << 8
+                | usize::from(scratch[3]);
+            if hs_len > MAX_HANDSHAKE {
+                return Parse::Error;
+            }
+            need_total = Some(4 + hs_len);
+        }
+        if let Some(n) = need_total
+            && scratch.len() >= n
+        {
+            let t = scratch[0];
+            return Parse::Done((t, &scratch[4..n]));
+        }
+    }
+}
+
+/// Parses a ClientHello handshake body (after the 4-byte handshake header).
+pub fn client_hello(body: &[u8]) -> Parse<ClientHello<'_>> {
+    match client_hello_inner(body) {
+        Some(ch) => Parse::Done(ch),
+        None => Parse::Error,
+    }
+}
+
+fn client_hello_inner(body: &[u8]) -> Option<ClientHello<'_>> {
+    let mut r = Reader::new(body);
+    let mut ch = ClientHello {
+        legacy_version: r.u16()?,
+        ..Default::default()
+    };
+    r.bytes(32)?;
+    r.vec(1)?; // session id
+    ch.ciphers = r.vec(2)?;
+    r.vec(1)?; // compression methods
+    if r.remaining() == 0 {
+        return Some(ch); // no extensions (SSLv3 style)
+    }
+    let exts = r.vec(2)?;
+    let mut e = Reader::new(exts);
+    while e.remaining() >= 4 {
+        let ty = e.u16()?;
+        let data = e.vec(2)?;
+        ch.ext_types.push(ty);
+        match ty {
+            0 => {
+                // server_name: list of (type, name); type 0 is host_name.
+                let mut s = Reader::new(data);
+                let mut list = Reader::new(s.vec(2)?);
+                while list.remaining() >= 3 {
+                    let kind = list.u8()?;
+                    let name = list.vec(2)?;
+                    if kind == 0 {
+                        ch.sni = std::str::from_utf8(name).ok().filter(|n| !n.is_empty());
+                        break;
+                    }
+                }
+            }
+            16 => ch.alpn = Reader::new(data).vec(2),
+            43 => ch.supported_versions = Reader::new(data).vec(1),
+            13 => ch.sig_algs = Reader::new(data).vec(2),
+            _ => {}
+        }
+    }
+    Some(ch)
+}
+
+/// Parses a ServerHello handshake body.
+pub fn server_hello(body: &[u8]) -> Parse<ServerHello> {
+    let inner = || -> Option<ServerHello> {
+        let mut r = Reader::new(body);
+        let mut sh = ServerHello {
+            version: r.u16()?,
+            ..Default::default()
+        };
+        r.bytes(32)?;
+        r.vec(1)?;
+        sh.cipher = r.u16()?;
+        r.u8()?;
+        if r.remaining() >= 2 {
+            let exts = r.vec(2)?;
+            let mut e = Reader::new(exts);
+            while e.remaining() >= 4 {
+                let ty = e.u16()?;
+                let data = e.vec(2)?;
+                if ty == 43 && data.len() == 2 {
+                    sh.version = u16::from_be_bytes([data[0], data[1]]);
+                }
+            }
+        }
+        Some(sh)
+    };
+    match inner() {
+        Some(sh) => Parse::Done(sh),
+        None => Parse::Error,
+    }
+}
+
+/// Whether a 16-bit value is a GREASE value (RFC 8701).
+pub fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::parse::check_every_prefix;
+
+    /// A ClientHello record for `sni`, built field by field. `pad` adds a
+    /// padding extension to make it span several TCP segments.
+    pub(crate) fn client_hello_record(sni: &str, pad: usize) -> Vec<u8> {
+        let hs = client_hello_message(sni, pad);
+        let mut rec = vec![RECORD_HANDSHAKE, 3, 1];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend(hs);
+        rec
+    }
+
+    /// The handshake message (header included), as QUIC carries it.
+    pub(crate) fn client_hello_message(sni: &str, pad: usize) -> Vec<u8> {
+        let mut exts = Vec::new();
+        let mut ext = |ty: u16, data: &[u8]| {
+            exts.extend_from_slice(&ty.to_be_bytes());
+            exts.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            exts.extend_from_slice(data);
+        };
+        ext(0x0a0a, &[]); // GREASE
+        let mut sn = Vec::new();
+        sn.extend_from_slice(&((sni.len() + 3) as u16).to_be_bytes());
+        sn.push(0);
+        sn.extend_from_slice(&(sni.len() as u16).to_be_bytes());
+        sn.extend_from_slice(sni.as_bytes());
+        ext(0, &sn);
+        ext(16, &[0, 3, 2, b'h', b'2']);
+        ext(43, &[4, 0x03, 0x04, 0x03, 0x03]);
+        ext(13, &[0, 4, 0x04, 0x03, 0x08, 0x04]);
+        ext(21, &vec![0u8; pad]);
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7u8; 32]);
+        body.push(0);
+        body.extend_from_slice(&[0, 6, 0x1a, 0x1a, 0x13, 0x01, 0x13, 0x02]);
+        body.extend_from_slice(&[1, 0]);
+        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
+        body.extend(exts);
+        let mut hs = vec![HS_CLIENT_HELLO];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend(body);
+        hs
+    }
+
+    fn parse_sni(b: &[u8]) -> Parse<String> {
+        let mut scratch = Vec::new();
+        match first_handshake(b, &mut scratch) {
+            Parse::Done((HS_CLIENT_HELLO, body)) => match client_hello(body) {
+                Parse::Done(ch) => Parse::Done(ch.sni.unwrap_or_default().to_owned()),
+                _ => Parse::Error,
+            },
+            Parse::Done(_) => Parse::NotMine,
+            Parse::Incomplete(n) => Parse::Incomplete(n),
+            Parse::NotMine => Parse::NotMine,
+            Parse::Error => Parse::Error,
+        }
+    }
+
+    #[test]
+    fn client_hello_fields() {
+        let rec = client_hello_record("www.example.org", 0);
+        let mut scratch = Vec::new();
+        let Parse::Done((t, body)) = first_handshake(&rec, &mut scratch) else {
+            panic!()
+        };
+        assert_eq!(t, HS_CLIENT_HELLO);
+        let Parse::Done(ch) = client_hello(body) else {
+            panic!()
+        };
+        assert_eq!(ch.sni, Some("www.example.org"));
+        assert_eq!(ch.alpn, Some(&[2, b'h', b'2'][..]));
+        assert_eq!(ch.ext_types, vec![0x0a0a, 0, 16, 43, 13, 21]);
+        assert!(is_grease(0x0a0a) && is_grease(0xfafa) && !is_grease(0x0a0b));
+    }
+
+    #[test]
+    fn every_prefix_of_a_client_hello_is_incomplete() {
+        check_every_prefix(&client_hello_record("a.example", 0), |b| {
+            parse_sni(b).map(|_| ())
+        });
+        check_every_prefix(&client_hello_record("big.example", 3000), |b| {
+            parse_sni(b).map(|_| ())
+        });
+    }
+
+    #[test]
+    fn a_client_hello_split_over_records_is_joined() {
+        let hs = client_hello_message("split.example", 500);
+        let mut stream = Vec::new();
+        for chunk in hs.chunks(200) {
+            stream.extend_from_slice(&[RECORD_HANDSHAKE, 3, 3]);
+            stream.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+            stream.extend_from_slice(chunk);
+        }
+        assert_eq!(parse_sni(&stream), Parse::Done("split.example".into()));
+        for n in 0..stream.len() {
+            assert!(parse_sni(&stream[..n]).is_incomplete(), "{n}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_not_mine_or_error_never_a_panic() {
+        assert_eq!(parse_sni(b"GET / HTTP/1.1\r\n"), Parse::NotMine);
+        let mut rec = client_hello_record("x.example", 0);
+        for i in 0..rec.len() {
+            let saved = rec[i];
+            for v in [0u8, 0xff, 0x7f] {
+                rec[i] = v;
+                let _ = parse_sni(&rec);
+            }
+            rec[i] = saved;
+        }
+    }
+}
