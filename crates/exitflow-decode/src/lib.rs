@@ -86,6 +86,9 @@ pub struct PacketInfo<'a> {
     pub tcp_seq: u32,
     /// IP packet length from the header (total length / payload length + 40).
     pub ip_len: u32,
+    /// The IP packet was cut short by the capture's snap length: metered, but
+    /// its payload is incomplete (inspection skips it, as nDPI does).
+    pub truncated: bool,
     /// Transport payload as captured (may be shorter than on the wire).
     pub payload: &'a [u8],
 }
@@ -379,6 +382,7 @@ pub(crate) fn decode_ip<'a>(
         tcp_flags: 0,
         tcp_seq: 0,
         ip_len: 0,
+        truncated: false,
         payload: &[],
     };
     let l4: &[u8];
@@ -405,6 +409,7 @@ pub(crate) fn decode_ip<'a>(
             info.src[..4].copy_from_slice(&p[12..16]);
             info.dst[..4].copy_from_slice(&p[16..20]);
             info.ip_len = tot as u32;
+            info.truncated = tot > p.len();
             // Trailing padding (Ethernet minimum frame) is not payload; a packet
             // cut short by the snap length is still metered.
             let end = tot.min(p.len());

@@ -100,9 +100,13 @@ pub struct FlowDpi {
     done: bool,
     /// Still want HTTP response headers (Content-Type) after the label.
     want_http_response: bool,
-    /// Some payload was seen: a port guess is no longer allowed when nothing
-    /// was recognised (the protocol of the port was looked for and not found).
-    saw_payload: bool,
+    /// A packet inspection could use was seen (not cut by the snap length):
+    /// only then may the label be guessed from the port at give-up.
+    valid: bool,
+    /// The port's protocol was looked for and ruled out: no port guess.
+    excluded: bool,
+    /// TLS without a service yet: look at the server's certificate.
+    want_cert: bool,
     master: ProtoId,
     app: ProtoId,
     /// Sequence number after each direction's SYN, to spot a stream's first
@@ -181,18 +185,21 @@ impl Engine {
     /// Inspects one packet of a flow.
     #[inline]
     pub fn inspect(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
-        if st.done && !st.want_http_response {
+        if st.done && !st.want_http_response && !st.want_cert {
             return;
         }
         st.packets += 1;
         if st.packets > self.cfg.max_packets {
             st.done = true;
             st.want_http_response = false;
+            st.want_cert = false;
             return;
         }
-        if !p.payload.is_empty() {
-            st.saw_payload = true;
+        if p.truncated {
+            // nDPI does not look at packets whose IP length exceeds what was captured.
+            return;
         }
+        st.valid = true;
         match flow.protocol {
             ipproto::TCP => self.tcp(st, flow, p, src2dst),
             ipproto::UDP => {
@@ -284,7 +291,8 @@ impl Engine {
                 meta,
             };
         }
-        if !st.saw_payload
+        if st.valid
+            && !st.excluded
             && let Some(id) = guess_by_port(flow)
         {
             return Classification {

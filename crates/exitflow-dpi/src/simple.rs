@@ -5,7 +5,8 @@ use exitflow_decode::PacketInfo;
 use crate::parse::Parse;
 use crate::registry::{ProtoId, known, registry};
 use crate::tls::parser::{
-    HS_CLIENT_HELLO, HS_SERVER_HELLO, client_hello, first_handshake, looks_like_record,
+    HS_CERTIFICATE, HS_CLIENT_HELLO, HS_SERVER_HELLO, certificate_names, client_hello,
+    first_handshake, looks_like_record, walk_handshakes,
 };
 use crate::{FlowCtx, FlowDpi, Need, dns, http, quic, service_of, tls};
 
@@ -44,9 +45,12 @@ fn tls_app(flow: &FlowCtx, sni: Option<&str>) -> ProtoId {
 /// TCP: looks at the first bytes of one direction's stream.
 pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) -> Need {
     if st.done {
-        // Only the HTTP response headers are still wanted.
+        // Only the HTTP response headers or the TLS certificate are still wanted.
         if st.want_http_response && !src2dst {
             return http_response(st, data);
+        }
+        if st.want_cert && !src2dst {
+            return tls_certificate(st, data);
         }
         return Need::Nothing;
     }
@@ -57,6 +61,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 Parse::Done(ch) => {
                     let app = tls_app(flow, ch.sni);
                     st.set(tls_master(flow), app);
+                    st.want_cert = app.is_unknown();
                     let fp = tls::ja4(&ch, 't');
                     let m = st.meta();
                     m.server_name = ch.sni.map(str::to_owned);
@@ -66,9 +71,14 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 _ => Need::Nothing,
             },
             Parse::Done((HS_SERVER_HELLO, _)) => {
-                // We missed the ClientHello: TLS without a server name.
+                // We missed the ClientHello: TLS without a server name; the
+                // certificate may still name the service.
                 st.set(tls_master(flow), tls_app(flow, None));
-                Need::Nothing
+                st.want_cert = st.app.is_unknown();
+                if let Some(e) = st.ext.as_mut() {
+                    e.scratch = std::mem::take(&mut scratch);
+                }
+                return tls_certificate(st, data);
             }
             Parse::Done(_) => Need::Nothing,
             Parse::Incomplete(_) => Need::More,
@@ -125,6 +135,32 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
     Need::Nothing
 }
 
+fn tls_certificate(st: &mut FlowDpi, data: &[u8]) -> Need {
+    let mut scratch = std::mem::take(&mut st.ext().scratch);
+    let mut found = ProtoId::UNKNOWN;
+    let r = walk_handshakes(data, &mut scratch, |t, body| {
+        if t != HS_CERTIFICATE {
+            return false;
+        }
+        certificate_names(body, |name| {
+            found = service_of(name.trim_start_matches("*."));
+            !found.is_unknown()
+        });
+        true
+    });
+    st.ext().scratch = scratch;
+    match r {
+        Parse::Incomplete(_) => Need::More,
+        _ => {
+            st.want_cert = false;
+            if !found.is_unknown() {
+                st.app = found;
+            }
+            Need::Nothing
+        }
+    }
+}
+
 fn http_response(st: &mut FlowDpi, data: &[u8]) -> Need {
     match http::parser::response(data) {
         Parse::Done(r) => {
@@ -150,6 +186,52 @@ fn banner(flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<ProtoId> {
     if d.len() >= 20 && d[0] == 19 && &d[1..20] == b"BitTorrent protocol" {
         return Some(id("BitTorrent"));
     }
+    // Binary protocols recognised by their framing on their ports.
+    let len32 = |b: &[u8]| {
+        b.get(..4)
+            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]) as usize)
+    };
+    if either_port(flow, 88)
+        && d.len() > 4
+        && matches!(d[4], 0x6a | 0x6b | 0x6c | 0x6d | 0x7e)
+        && len32(d) == Some(d.len() - 4)
+    {
+        return Some(id("Kerberos"));
+    }
+    if either_port(flow, 1433)
+        && d.len() >= 8
+        && matches!(d[0], 0x01..=0x12)
+        && d[1] <= 1
+        && usize::from(u16::from_be_bytes([d[2], d[3]])) == d.len()
+    {
+        return Some(id("MsSQL-TDS"));
+    }
+    if either_port(flow, 27017) && d.len() >= 16 {
+        let len = u32::from_le_bytes([d[0], d[1], d[2], d[3]]) as usize;
+        let op = u32::from_le_bytes([d[12], d[13], d[14], d[15]]);
+        if len == d.len() && matches!(op, 1 | 2001..=2013) {
+            return Some(id("MongoDB"));
+        }
+    }
+    if d.len() >= 10 && d[0] == 0x05 && d[1] == 0x64 && either_port(flow, 20000) {
+        return Some(id("DNP3"));
+    }
+    if d.len() >= 6 && d[0] == 0x68 && usize::from(d[1]) + 2 <= d.len() && either_port(flow, 2404) {
+        return Some(id("IEC60870"));
+    }
+    if d.starts_with(b"8=FIX") {
+        return Some(id("FIX"));
+    }
+    if d.starts_with(&[0xf9, 0xbe, 0xb4, 0xd9]) || d.starts_with(&[0x0b, 0x11, 0x09, 0x07]) {
+        return Some(id("BITCOIN"));
+    }
+    if d.len() >= 19 && d[..16].iter().all(|b| *b == 0xff) && either_port(flow, 179) {
+        return Some(id("BGP"));
+    }
+    if d.len() >= 10 && d[0] == 0x10 && d.windows(4).take(12).any(|w| w == b"MQTT" || w == b"MQIs")
+    {
+        return Some(id("MQTT"));
+    }
     if src2dst {
         let upper = |p: &[u8]| d.len() >= p.len() && d[..p.len()].eq_ignore_ascii_case(p);
         if upper(b"EHLO ") || upper(b"HELO ") {
@@ -173,6 +255,9 @@ fn banner(flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<ProtoId> {
     }
     if d.starts_with(b"+OK") {
         return Some(id("POP3"));
+    }
+    if d.starts_with(b"RFB 00") {
+        return Some(id("VNC"));
     }
     if d.starts_with(b"* OK") {
         return Some(id("IMAP"));
@@ -201,48 +286,91 @@ fn dns_label(st: &mut FlowDpi, flow: &FlowCtx, m: &dns::parser::Message) {
     }
 }
 
+/// Google QUIC (Q0xx versions): public header with the version, and the
+/// server name from the CHLO's SNI tag when present.
+fn gquic(d: &[u8]) -> Option<Option<&str>> {
+    if d.len() < 13 || d[0] & 0x81 != 0x01 || d[0] & 0x08 == 0 {
+        return None;
+    }
+    let v = &d[9..13];
+    if v[0] != b'Q' || !v[1..].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let at = d.windows(4).take(64).position(|w| w == b"CHLO")?;
+    let n = usize::from(u16::from_le_bytes([*d.get(at + 4)?, *d.get(at + 5)?]));
+    let tags = at + 8;
+    let values = tags + n * 8;
+    let mut prev_end = 0usize;
+    for i in 0..n.min(64) {
+        let e = tags + i * 8;
+        let tag = d.get(e..e + 4)?;
+        let end = u32::from_le_bytes(d.get(e + 4..e + 8)?.try_into().ok()?) as usize;
+        if tag == b"SNI\0" {
+            let v = d.get(values + prev_end..values + end)?;
+            return Some(std::str::from_utf8(v).ok());
+        }
+        prev_end = end;
+    }
+    Some(None)
+}
+
 /// UDP: one datagram.
 pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
     let d = p.payload;
-    // QUIC: client Initials carry the ClientHello.
-    if d[0] & 0xc0 == 0xc0 && d.len() >= 1200 && src2dst
-        || st.ext.as_ref().is_some_and(|e| e.quic.version != 0)
-    {
-        if src2dst {
-            let step = st.ext().quic.client_datagram(d);
-            match step {
-                quic::Step::ClientHello => {
-                    let ext = st.ext.as_mut().expect("created above");
-                    let (sni, fp) = match ext.quic.client_hello() {
-                        Some(ch) => (ch.sni.map(str::to_owned), Some(tls::ja4(&ch, 'q'))),
-                        None => (None, None),
-                    };
-                    let app = tls_app(flow, sni.as_deref());
-                    st.set(known().quic, app);
-                    let m = st.meta();
-                    m.server_name = sni;
-                    m.client_fingerprint = fp;
-                    return;
+    let k = known();
+    // QUIC (IETF): long headers of a known version, either direction; the
+    // client's Initials carry the ClientHello.
+    if d[0] & 0x80 != 0 && matches!(quic::parser::long_header(d), Parse::Done(_)) {
+        if src2dst && let quic::Step::ClientHello = st.ext().quic.client_datagram(d) {
+            let ext = st.ext.as_mut().expect("created above");
+            let (sni, fp) = match ext.quic.client_hello() {
+                Some(ch) => (ch.sni.map(str::to_owned), Some(tls::ja4(&ch, 'q'))),
+                None => (None, None),
+            };
+            let app = tls_app(flow, sni.as_deref());
+            st.set(k.quic, app);
+            let m = st.meta();
+            m.server_name = sni;
+            m.client_fingerprint = fp;
+            return;
+        }
+        // Known QUIC; the ClientHello may still come (until the packet limit).
+        st.master = k.quic;
+        return;
+    }
+    if st.master == k.quic {
+        return;
+    }
+    if let Some(sni) = gquic(d) {
+        let app = tls_app(flow, sni);
+        st.set(k.quic, app);
+        if let Some(n) = sni {
+            st.meta().server_name = Some(n.to_owned());
+        }
+        return;
+    }
+    for port in [53u16, 5353, 5355] {
+        if either_port(flow, port) {
+            match dns::parser::message(d) {
+                Parse::Done(m) => {
+                    if !special_dns(st, &m) {
+                        dns_label(st, flow, &m);
+                    }
                 }
-                quic::Step::Quic => {
-                    // Known QUIC; wait for the rest of the ClientHello.
-                    st.master = known().quic;
-                    return;
+                _ => {
+                    st.excluded = true;
+                    st.done = true;
                 }
-                quic::Step::NotQuic => {}
             }
-        } else if st.master == known().quic {
             return;
         }
     }
-    let k = known();
-    for port in [53u16, 5353, 5355] {
-        if either_port(flow, port) {
-            if let Parse::Done(m) = dns::parser::message(d) {
-                dns_label(st, flow, &m);
-                return;
-            }
-        }
+    // DNS-shaped queries on other ports: DNSCrypt certificates and Avast's resolver.
+    if d.len() >= 17
+        && let Parse::Done(m) = dns::parser::message(d)
+        && special_dns(st, &m)
+    {
+        return;
     }
     let set = |st: &mut FlowDpi, name: &str| st.set(id(name), ProtoId::UNKNOWN);
     // STUN: magic cookie, and a length that matches.
@@ -253,10 +381,8 @@ pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst:
     {
         return set(st, "STUN");
     }
-    if either_port(flow, 1900)
-        && (d.starts_with(b"M-SEARCH ")
-            || d.starts_with(b"NOTIFY ")
-            || d.starts_with(b"HTTP/1.1 200"))
+    if (d.starts_with(b"M-SEARCH ") || d.starts_with(b"NOTIFY * HTTP/1.1"))
+        || (either_port(flow, 1900) && d.starts_with(b"HTTP/1.1 200"))
     {
         return set(st, "SSDP");
     }
@@ -276,15 +402,54 @@ pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst:
         return set(st, "NetBIOS");
     }
     if either_port(flow, 138) && d.len() >= 14 && (0x10..=0x16).contains(&d[0]) {
-        return set(st, "NetBIOS");
+        // A datagram carrying SMB (mailslot browser announcements) is SMBv1.
+        let smb = d.windows(4).any(|w| w == b"\xffSMB");
+        st.set(
+            id("NetBIOS"),
+            if smb { id("SMBv1") } else { ProtoId::UNKNOWN },
+        );
+        return;
+    }
+    if either_port(flow, 88) && matches!(d[0], 0x6a | 0x6b | 0x6c | 0x6d | 0x7e) {
+        return set(st, "Kerberos");
     }
     if d.starts_with(b"d1:")
         && (d.windows(3).any(|w| w == b"1:y") || d.windows(4).any(|w| w == b"1:ad"))
     {
         return set(st, "BitTorrent");
     }
-    if either_port(flow, 17500) && d.starts_with(b"{\"host_int\"") {
+    if either_port(flow, 17500)
+        && d.starts_with(b"{")
+        && d.windows(10).any(|w| w == b"\"host_int\"")
+    {
         return set(st, "Dropbox");
     }
-    let _ = k;
+    if either_port(flow, 57621) && d.starts_with(b"SpotUdp") {
+        return set(st, "Spotify");
+    }
+    if either_port(flow, 6000) && d.len() == 16 {
+        return set(st, "EAQ");
+    }
+    // Ethereum node discovery (discv4): hash, signature, then a packet type 1-6.
+    if either_port(flow, 30303) && d.len() >= 98 && (1..=6).contains(&d[97]) {
+        set(st, "ETHEREUM");
+    }
+}
+
+/// Queries that name a service by themselves, on any port.
+fn special_dns(st: &mut FlowDpi, m: &dns::parser::Message) -> bool {
+    let Some(q) = m.qname.as_ref() else {
+        return false;
+    };
+    let n = q.as_str();
+    let lower = |s: &str| n.len() >= s.len() && n[n.len() - s.len()..].eq_ignore_ascii_case(s);
+    let name = if n.to_ascii_lowercase().contains("dnscrypt-cert") {
+        "DNScrypt"
+    } else if lower("securedns.avast.com") {
+        "AVASTSecureDNS"
+    } else {
+        return false;
+    };
+    st.set(id(name), ProtoId::UNKNOWN);
+    true
 }

@@ -61,8 +61,7 @@ impl Stream {
             self.append(&data[skip..], cap);
         }
         // Drain segments that now fit.
-        loop {
-            let Some(next) = self.next else { break };
+        while let Some(next) = self.next {
             let Some(i) = self.ooo.iter().position(|(s, d)| {
                 let a = s.wrapping_sub(next) as i32;
                 a <= 0 && (-a) as usize <= d.len()

@@ -16,6 +16,7 @@ fn pkt(payload: &[u8], proto: u8, sp: u16, dp: u16, seq: u32, flags: u8) -> Pack
         tcp_flags: flags,
         tcp_seq: seq,
         ip_len: 0,
+        truncated: false,
         payload,
     }
 }
@@ -76,7 +77,7 @@ fn dns_query_names_the_service_and_mdns_does_not() {
 }
 
 #[test]
-fn port_guess_only_without_payload() {
+fn port_guess_unless_excluded_or_never_inspectable() {
     let e = Engine::default();
     let c = ctx(6, 40000, 443);
     let mut st = FlowDpi::default();
@@ -84,13 +85,22 @@ fn port_guess_only_without_payload() {
     let cl = e.finish(&mut st, &c);
     assert_eq!(cl.application_name(), "TLS");
     assert_eq!((cl.guessed, cl.confidence), (true, CONFIDENCE_PORT));
+    // Midstream bytes on 443: still guessed TLS, as nDPI does.
     let mut st = FlowDpi::default();
-    e.inspect(
-        &mut st,
-        &c,
-        &pkt(b"\x00\x01garbage", 6, 40000, 443, 1, 0x18),
-        true,
-    );
+    let mid = pkt(b"\x00\x01garbage", 6, 40000, 443, 1, 0x18);
+    e.inspect(&mut st, &c, &mid, true);
+    assert_eq!(e.finish(&mut st, &c).application_name(), "TLS");
+    // Not DNS on port 53: ruled out, not guessed.
+    let c = ctx(17, 40000, 53);
+    let mut st = FlowDpi::default();
+    let junk = [0xffu8; 13];
+    e.inspect(&mut st, &c, &pkt(&junk, 17, 40000, 53, 0, 0), true);
+    assert_eq!(e.finish(&mut st, &c).application_name(), "Unknown");
+    // Only packets cut by the snap length: never inspected, never guessed.
+    let mut st = FlowDpi::default();
+    let mut t = pkt(b"", 17, 40000, 53, 0, 0);
+    t.truncated = true;
+    e.inspect(&mut st, &c, &t, true);
     assert_eq!(e.finish(&mut st, &c).application_name(), "Unknown");
 }
 
@@ -109,5 +119,6 @@ fn ip_protocols_and_packet_limit() {
     }
     let req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     e.inspect(&mut st, &c, &pkt(req, 6, 40000, 80, 1, 0x18), true);
-    assert_eq!(e.finish(&mut st, &c).application_name(), "Unknown");
+    let cl = e.finish(&mut st, &c);
+    assert_eq!((cl.application_name().as_str(), cl.guessed), ("HTTP", true));
 }

@@ -22,6 +22,7 @@ fn pkt(src: u8, sp: u16, dst: u8, dp: u16, proto: u8, flags: u8) -> PacketInfo<'
         tcp_flags: flags,
         tcp_seq: 0,
         ip_len: 40,
+        truncated: false,
         payload: &[],
     }
 }

@@ -199,6 +199,135 @@ pub fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
+/// Handshake type Certificate.
+pub const HS_CERTIFICATE: u8 = 11;
+
+/// Walks the handshake messages of a server's record stream until `f`
+/// returns `true` (found what it wanted). Records are joined in `scratch`.
+/// `Done(())` when `f` was satisfied, `Incomplete` when more bytes are
+/// needed, `NotMine` when the stream stops carrying handshakes (e.g. TLS 1.3
+/// encrypts the certificate).
+pub fn walk_handshakes(
+    buf: &[u8],
+    scratch: &mut Vec<u8>,
+    mut f: impl FnMut(u8, &[u8]) -> bool,
+) -> Parse<()> {
+    scratch.clear();
+    let mut pos = 0;
+    let mut hs_pos = 0;
+    loop {
+        // Hand out every complete handshake message gathered so far.
+        while scratch.len() >= hs_pos + 4 {
+            let t = scratch[hs_pos];
+            let len = usize::from(scratch[hs_pos + 1]) << 16
+                | usize::from(scratch[hs_pos + 2]) << 8
+                | usize::from(scratch[hs_pos + 3]);
+            if len > 4 * MAX_HANDSHAKE {
+                return Parse::Error;
+            }
+            if scratch.len() < hs_pos + 4 + len {
+                break;
+            }
+            if f(t, &scratch[hs_pos + 4..hs_pos + 4 + len]) {
+                return Parse::Done(());
+            }
+            hs_pos += 4 + len;
+        }
+        if buf.len() < pos + 5 {
+            return Parse::Incomplete(pos + 5);
+        }
+        if buf[pos + 1] != 3 {
+            return Parse::Error;
+        }
+        if buf[pos] != RECORD_HANDSHAKE {
+            return Parse::NotMine;
+        }
+        let len = usize::from(u16::from_be_bytes([buf[pos + 3], buf[pos + 4]]));
+        if buf.len() < pos + 5 + len {
+            return Parse::Incomplete(pos + 5 + len);
+        }
+        scratch.extend_from_slice(&buf[pos + 5..pos + 5 + len]);
+        pos += 5 + len;
+    }
+}
+
+/// The DNS names of the first certificate of a Certificate message body:
+/// subjectAltName dNSNames first, then common names, in order.
+pub fn certificate_names(body: &[u8], mut f: impl FnMut(&str) -> bool) {
+    let mut r = Reader::new(body);
+    let Some(list) = r.vec(3) else { return };
+    let Some(cert) = Reader::new(list).vec(3) else {
+        return;
+    };
+    // subjectAltName: OID 2.5.29.17, then an OCTET STRING holding a SEQUENCE
+    // of GeneralNames; dNSName is context tag [2].
+    const SAN: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x11];
+    if let Some(i) = find(cert, SAN) {
+        let mut p = i + SAN.len();
+        if cert.get(p) == Some(&0x01) {
+            p += 3; // critical BOOLEAN
+        }
+        if cert.get(p) == Some(&0x04)
+            && let Some((_, oct)) = der(cert, p)
+            && oct.first() == Some(&0x30)
+            && let Some((_, mut seq)) = der(oct, 0)
+        {
+            while !seq.is_empty() {
+                let Some((used, val)) = der(seq, 0) else {
+                    break;
+                };
+                if seq[0] == 0x82
+                    && let Ok(name) = std::str::from_utf8(val)
+                    && f(name)
+                {
+                    return;
+                }
+                seq = &seq[used..];
+            }
+        }
+    }
+    // commonName: OID 2.5.4.3; the subject's comes after the issuer's.
+    const CN: &[u8] = &[0x06, 0x03, 0x55, 0x04, 0x03];
+    let mut rest = cert;
+    let mut last = None;
+    while let Some(i) = find(rest, CN) {
+        let p = i + CN.len();
+        if let Some((used, val)) = der(rest, p) {
+            last = std::str::from_utf8(val).ok();
+            rest = &rest[p + used..];
+        } else {
+            break;
+        }
+    }
+    if let Some(cn) = last {
+        f(cn);
+    }
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// One DER element at `at`: (bytes used, contents).
+fn der(b: &[u8], at: usize) -> Option<(usize, &[u8])> {
+    let first = *b.get(at + 1)?;
+    let (len, hdr) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 3 {
+            return None;
+        }
+        let mut l = 0usize;
+        for i in 0..n {
+            l = (l << 8) | usize::from(*b.get(at + 2 + i)?);
+        }
+        (l, 2 + n)
+    };
+    let v = b.get(at + hdr..at + hdr + len)?;
+    Some((hdr + len, v))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
