@@ -14,6 +14,7 @@
 //! allocated only when a protocol needs more than one packet to decide.
 #![forbid(unsafe_code)]
 
+pub mod craft;
 pub mod dns;
 pub mod http;
 pub mod parse;

@@ -32,7 +32,7 @@ fn ctx(proto: u8, sp: u16, dp: u16) -> FlowCtx {
 #[test]
 fn tls_client_hello_split_over_segments_names_the_service() {
     let e = Engine::default();
-    let rec = tls::parser::tests::client_hello_record("www.youtube.com", 2500);
+    let rec = craft::client_hello_record("www.youtube.com", 2500);
     let c = ctx(6, 50000, 443);
     let mut st = FlowDpi::default();
     e.inspect(&mut st, &c, &pkt(b"", 6, 50000, 443, 99, 0x02), true);
@@ -121,4 +121,63 @@ fn ip_protocols_and_packet_limit() {
     e.inspect(&mut st, &c, &pkt(req, 6, 40000, 80, 1, 0x18), true);
     let cl = e.finish(&mut st, &c);
     assert_eq!((cl.application_name().as_str(), cl.guessed), ("HTTP", true));
+}
+
+/// Feeds `msg` as two TCP segments split at every point, in order and
+/// reversed, after a SYN; returns the labels.
+fn every_split(e: &Engine, c: &FlowCtx, msg: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in 1..msg.len() {
+        for reversed in [false, true] {
+            let mut st = FlowDpi::default();
+            e.inspect(
+                &mut st,
+                c,
+                &pkt(b"", 6, c.src_port, c.dst_port, 999, 0x02),
+                true,
+            );
+            let a = pkt(&msg[..k], 6, c.src_port, c.dst_port, 1000, 0x18);
+            let b = pkt(&msg[k..], 6, c.src_port, c.dst_port, 1000 + k as u32, 0x18);
+            if reversed {
+                e.inspect(&mut st, c, &b, true);
+                e.inspect(&mut st, c, &a, true);
+            } else {
+                e.inspect(&mut st, c, &a, true);
+                e.inspect(&mut st, c, &b, true);
+            }
+            out.push(e.finish(&mut st, c).application_name());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_split_point_of_a_client_hello_and_a_request() {
+    let e = Engine::default();
+    let rec = craft::client_hello_record("mail.google.com", 300);
+    for (i, l) in every_split(&e, &ctx(6, 50000, 443), &rec)
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(l, "TLS.GMail", "split {}", i / 2 + 1);
+    }
+    let req = b"POST /x HTTP/1.1\r\nHost: api.twitter.com\r\nUser-Agent: t\r\n\r\n";
+    for (i, l) in every_split(&e, &ctx(6, 50000, 80), req).iter().enumerate() {
+        assert_eq!(l, "HTTP.Twitter", "split {}", i / 2 + 1);
+    }
+}
+
+#[test]
+fn quic_client_hello_names_the_service() {
+    let e = Engine::default();
+    let c = ctx(17, 50000, 443);
+    let hs = craft::client_hello_message("www.youtube.com", 0);
+    let mut frame = vec![0x06, 0x00, 0x40 | (hs.len() >> 8) as u8, hs.len() as u8];
+    frame.extend_from_slice(&hs);
+    let pkt1 = craft::client_initial(1, &[3; 8], 0, &frame);
+    let mut st = FlowDpi::default();
+    e.inspect(&mut st, &c, &pkt(&pkt1, 17, 50000, 443, 0, 0), true);
+    let cl = e.finish(&mut st, &c);
+    assert_eq!(cl.application_name(), "QUIC.YouTube");
+    assert!(cl.meta.client_fingerprint.unwrap().starts_with("q13d"));
 }

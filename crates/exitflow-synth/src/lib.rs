@@ -4,12 +4,16 @@
 //! TCP sessions with handshake, request/response and FIN or RST teardown,
 //! connection attempts that fail (no answer, or RST), UDP request/response
 //! exchanges, and optionally a SYN flood from distinct spoofed sources. The
-//! same seed always gives the same bytes. Packets are produced lazily in time
+//! first packets carry real protocol messages — TLS ClientHellos with a
+//! server name, HTTP requests and responses with User-Agent and Content-Type,
+//! SMTP, XMPP, DNS, QUIC Initials, BitTorrent handshakes and DHT queries,
+//! NTP — so inspection has something to find; [`SynthSummary::labels`] says
+//! what it should find. The same seed always gives the same bytes. Packets are produced lazily in time
 //! order, so captures of any size are written in constant memory.
 #![forbid(unsafe_code)]
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{self, Write};
 
 use etherparse::PacketBuilder;
@@ -61,7 +65,53 @@ pub struct SynthSummary {
     pub flows: u64,
     /// Flows with at most 4 packets.
     pub failed_flows: u64,
+    /// Flows per application label inspection should give them.
+    pub labels: BTreeMap<String, u64>,
 }
+
+/// TLS server names and the labels they give.
+const TLS_NAMES: &[(&str, &str)] = &[
+    ("www.google.com", "TLS.Google"),
+    ("www.youtube.com", "TLS.YouTube"),
+    ("www.cloudflare.com", "TLS.Cloudflare"),
+    ("www.facebook.com", "TLS.Facebook"),
+    ("api.twitter.com", "TLS.Twitter"),
+    ("www.netflix.com", "TLS.NetFlix"),
+    ("example.org", "TLS"),
+    ("mirror.example.net", "TLS"),
+];
+/// HTTP hosts, user agents (commas and quotes included) and content types.
+const HTTP_HOSTS: &[(&str, &str)] = &[
+    ("www.amazon.com", "HTTP.Amazon"),
+    ("download.windowsupdate.com", "HTTP.Microsoft"),
+    ("example.net", "HTTP"),
+    ("www.baidu.com", "HTTP"),
+];
+const USER_AGENTS: &[&str] = &[
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:83.0) Gecko/20100101 Firefox/83.0",
+    "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+    "Mozilla/5.0 (Linux; Android 7.0; SM-G892A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/60.0",
+    "curl/7.68.0",
+    "Wget/1.20.3 (linux-gnu) \"quoted\"",
+];
+const CONTENT_TYPES: &[&str] = &[
+    "text/html; charset=UTF-8",
+    "application/json",
+    "image/jpeg",
+    "application/octet-stream",
+    "text/plain",
+];
+const DNS_NAMES: &[(&str, &str)] = &[
+    ("www.google.com", "DNS.Google"),
+    ("graph.facebook.com", "DNS.Facebook"),
+    ("example.com", "DNS"),
+    ("mail.example.org", "DNS"),
+];
+const QUIC_NAMES: &[(&str, &str)] = &[
+    ("www.youtube.com", "QUIC.YouTube"),
+    ("www.google.com", "QUIC.Google"),
+    ("example.org", "QUIC"),
+];
 
 /// splitmix64: small, fast, good enough for synthetic traffic.
 struct Rng(u64);
@@ -109,6 +159,8 @@ enum Kind {
 
 struct FlowGen {
     kind: Kind,
+    /// Which name/agent/type the flow uses (an index into the tables above).
+    pick: usize,
     client: [u8; 4],
     server: [u8; 4],
     cport: u16,
@@ -219,6 +271,84 @@ impl FlowGen {
         }
     }
 
+    /// The label inspection should give this flow (a port guess where no
+    /// payload says more).
+    fn expected_label(&self) -> &'static str {
+        match (self.kind, self.sport) {
+            (Kind::Tcp { .. }, 443) => TLS_NAMES[self.pick % TLS_NAMES.len()].1,
+            (Kind::Tcp { .. }, 80) => HTTP_HOSTS[self.pick % HTTP_HOSTS.len()].1,
+            (Kind::Tcp { .. }, 25) => "SMTP",
+            (Kind::Tcp { .. }, 5222) => "XMPP",
+            (Kind::Tcp { .. } | Kind::TcpNoAnswer, 6881) => "BitTorrent",
+            (Kind::Udp { .. }, 6881) => "BitTorrent",
+            (Kind::Udp { .. }, 53) => DNS_NAMES[self.pick % DNS_NAMES.len()].1,
+            (Kind::Udp { .. }, 443) => QUIC_NAMES[self.pick % QUIC_NAMES.len()].1,
+            (Kind::Udp { .. }, 123) => "NTP",
+            (_, 443) => "TLS",
+            (_, 80) => "HTTP",
+            (_, 22) => "SSH",
+            (_, 8080) => "HTTP_Proxy",
+            (_, 6667) => "IRC",
+            _ => "Unknown",
+        }
+    }
+
+    /// The real protocol message of the packet at `step`, if it carries one.
+    fn message(&self, step: u32, from_client: bool) -> Option<Vec<u8>> {
+        let i = self.pick;
+        match (self.kind, self.sport, step, from_client) {
+            (Kind::Tcp { .. }, 443, 3, true) => Some(exitflow_dpi::craft::client_hello_record(
+                TLS_NAMES[i % TLS_NAMES.len()].0,
+                i % 700,
+            )),
+            (Kind::Tcp { .. }, 80, 3, true) => Some(
+                format!(
+                    "GET /index.html HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nAccept: */*\r\n\r\n",
+                    HTTP_HOSTS[i % HTTP_HOSTS.len()].0,
+                    USER_AGENTS[i % USER_AGENTS.len()]
+                )
+                .into_bytes(),
+            ),
+            (Kind::Tcp { .. }, 80, 4, false) => Some(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: 512\r\n\r\n",
+                    CONTENT_TYPES[i % CONTENT_TYPES.len()]
+                )
+                .into_bytes(),
+            ),
+            (Kind::Tcp { .. }, 25, 3, true) => Some(b"EHLO relay.example\r\n".to_vec()),
+            (Kind::Tcp { .. }, 25, 4, false) => Some(b"250-mx.example.org Hello\r\n250 SIZE 35882577\r\n".to_vec()),
+            (Kind::Tcp { .. }, 5222, 3, true) => Some(
+                b"<?xml version='1.0'?><stream:stream to='jabber.example' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>".to_vec(),
+            ),
+            (Kind::Tcp { .. }, 6881, 3 | 4, _) => {
+                let mut h = vec![19];
+                h.extend_from_slice(b"BitTorrent protocol");
+                h.extend_from_slice(&[0, 0, 0, 0, 0, 0x10, 0, 1]);
+                h.extend_from_slice(&[(i % 251) as u8; 20]);
+                h.extend_from_slice(b"-qB4250-");
+                h.extend_from_slice(&[(i % 199) as u8; 12]);
+                Some(h)
+            }
+            (Kind::Udp { .. }, 53, 0 | 1, _) => Some(dns_message(DNS_NAMES[i % DNS_NAMES.len()].0, !from_client, i as u16)),
+            (Kind::Udp { .. }, 443, 0, true) => {
+                let hs = exitflow_dpi::craft::client_hello_message(QUIC_NAMES[i % QUIC_NAMES.len()].0, 0);
+                let frame = exitflow_dpi::craft::crypto_frame(0, &hs);
+                let dcid = (i as u64).to_be_bytes();
+                Some(exitflow_dpi::craft::client_initial(1, &dcid, 0, &frame))
+            }
+            (Kind::Udp { .. }, 123, _, _) => {
+                let mut m = vec![0u8; 48];
+                m[0] = if from_client { 0x23 } else { 0x24 };
+                Some(m)
+            }
+            (Kind::Udp { .. }, 6881, _, _) => Some(
+                format!("d1:ad2:id20:{:020}e1:q4:ping1:t2:aa1:y1:qe", i).into_bytes(),
+            ),
+            _ => None,
+        }
+    }
+
     fn packets_total(&self) -> u64 {
         match self.kind {
             Kind::FloodSyn => 1,
@@ -261,7 +391,8 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
     let mut frame = Vec::with_capacity(2048);
     let mut flood_left = cfg.syn_flood;
     let mut normal_left = cfg.flows;
-    let mut port_seq: u16 = 1024;
+    // Client ports from the Linux ephemeral range, as a relay's would be.
+    let mut port_seq: u16 = 32768;
     loop {
         // Start flows whose start time is before the next packet due.
         let next_due = heap.peek().map(|Reverse((t, _))| *t);
@@ -270,11 +401,16 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
             if next_due.is_none_or(|d| t <= d) {
                 let flood =
                     flood_left > 0 && (normal_left == 0 || rng.below(total_flows) < cfg.syn_flood);
-                port_seq = port_seq.wrapping_add(1).max(1024);
+                port_seq = if port_seq >= 60999 {
+                    32768
+                } else {
+                    port_seq + 1
+                };
                 let g = if flood {
                     flood_left -= 1;
                     FlowGen {
                         kind: Kind::FloodSyn,
+                        pick: 0,
                         client: rng.public_v4(),
                         server: RELAY,
                         cport: 1024 + rng.below(64_000) as u16,
@@ -287,12 +423,19 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
                     normal_left -= 1;
                     let r = rng.below(100);
                     let (kind, sport) = match r {
-                        0..=54 => (
+                        0..=51 => (
                             Kind::Tcp {
                                 exchanges: 1 + rng.below(6) as u8,
                                 rst_close: rng.below(10) == 0,
                             },
                             443,
+                        ),
+                        52..=54 => (
+                            Kind::Tcp {
+                                exchanges: 2,
+                                rst_close: false,
+                            },
+                            6881,
                         ),
                         55..=69 => (
                             Kind::Tcp {
@@ -330,6 +473,7 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
                     };
                     FlowGen {
                         kind,
+                        pick: rng.below(1 << 16) as usize,
                         client: RELAY,
                         server: rng.public_v4(),
                         cport: port_seq,
@@ -340,6 +484,7 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
                     }
                 };
                 sum.flows += 1;
+                *sum.labels.entry(g.expected_label().to_owned()).or_default() += 1;
                 let n = g.packets_total();
                 if n <= 4 {
                     sum.failed_flows += 1;
@@ -391,6 +536,26 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
     Ok(sum)
 }
 
+/// A DNS query (or its response, with one A record) for `name`.
+fn dns_message(name: &str, response: bool, id: u16) -> Vec<u8> {
+    let mut m = id.to_be_bytes().to_vec();
+    m.extend_from_slice(if response {
+        &[0x81, 0x80]
+    } else {
+        &[0x01, 0x00]
+    });
+    m.extend_from_slice(&[0, 1, 0, u8::from(response), 0, 0, 0, 0]);
+    for l in name.split('.') {
+        m.push(l.len() as u8);
+        m.extend_from_slice(l.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    if response {
+        m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 192, 0, 2, 1]);
+    }
+    m
+}
+
 fn build_frame(g: &mut FlowGen, pkt: &Pkt, rng: &mut Rng, frame: &mut Vec<u8>) {
     frame.clear();
     let (smac, dmac, src, dst, sp, dp) = if pkt.from_client {
@@ -398,7 +563,10 @@ fn build_frame(g: &mut FlowGen, pkt: &Pkt, rng: &mut Rng, frame: &mut Vec<u8>) {
     } else {
         (GW_MAC, RELAY_MAC, g.server, g.client, g.sport, g.cport)
     };
-    let payload: Vec<u8> = (0..pkt.payload).map(|_| (rng.next() >> 56) as u8).collect();
+    let payload: Vec<u8> = match g.message(g.step, pkt.from_client) {
+        Some(m) => m,
+        None => (0..pkt.payload).map(|_| (rng.next() >> 56) as u8).collect(),
+    };
     let b = PacketBuilder::ethernet2(smac, dmac).ipv4(src, dst, 64);
     let udp = matches!(g.kind, Kind::Udp { .. });
     let res = if udp {
@@ -428,7 +596,7 @@ fn build_frame(g: &mut FlowGen, pkt: &Pkt, rng: &mut Rng, frame: &mut Vec<u8>) {
         t.write(frame, &payload)
     };
     res.expect("writing into a Vec cannot fail");
-    let adv = pkt.payload as u32 + u32::from(pkt.flags & (F_SYN | F_FIN) != 0);
+    let adv = payload.len() as u32 + u32::from(pkt.flags & (F_SYN | F_FIN) != 0);
     if pkt.from_client {
         g.seq_c = g.seq_c.wrapping_add(adv);
     } else {

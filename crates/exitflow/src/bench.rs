@@ -8,7 +8,8 @@ use anyhow::Result;
 use clap::Args;
 use exitflow_capture::CaptureReader;
 use exitflow_decode::{SkipCounters, decode};
-use exitflow_flow::FlowTable;
+use exitflow_dpi::{Engine, FlowCtx, FlowDpi};
+use exitflow_flow::{Flow, FlowTable};
 
 use crate::cli::MeterArgs;
 use crate::pipeline::peak_rss_bytes;
@@ -45,6 +46,14 @@ fn time_pass(a: &BenchArgs, stage: u8) -> Result<Pass> {
     for _ in 0..a.repeat.max(1) {
         let mut r = CaptureReader::open(&a.capture)?;
         let mut table: FlowTable = FlowTable::new(opts.flow);
+        let mut dpi_table: FlowTable<FlowDpi> = FlowTable::new(opts.flow);
+        let engine = Engine::new(opts.dpi);
+        let ctx = |f: &Flow| FlowCtx {
+            protocol: f.protocol,
+            src_port: f.src_port,
+            dst_port: f.dst_port,
+        };
+        let mut labelled = 0u64;
         let mut flows = 0u64;
         let mut skips = SkipCounters::default();
         let mut sink = 0u64;
@@ -56,9 +65,19 @@ fn time_pass(a: &BenchArgs, stage: u8) -> Result<Pass> {
                     Ok(i) => sink = sink.wrapping_add(u64::from(i.src_port)),
                     Err(s) => skips.add(s),
                 },
-                _ => match decode(p.link_type, p.data, &opts.decode) {
+                2 => match decode(p.link_type, p.data, &opts.decode) {
                     Ok(i) => {
                         table.process(&i, p.ts_us, p.orig_len, &mut |_, _| flows += 1);
+                    }
+                    Err(s) => skips.add(s),
+                },
+                _ => match decode(p.link_type, p.data, &opts.decode) {
+                    Ok(i) => {
+                        let hit = dpi_table.process(&i, p.ts_us, p.orig_len, &mut |f, mut st| {
+                            let c = engine.finish(&mut st, &ctx(&f));
+                            labelled += u64::from(!c.master.is_unknown());
+                        });
+                        engine.inspect(hit.ext, &ctx(hit.flow), &i, hit.src2dst);
                     }
                     Err(s) => skips.add(s),
                 },
@@ -66,10 +85,19 @@ fn time_pass(a: &BenchArgs, stage: u8) -> Result<Pass> {
             true
         })?;
         table.flush(&mut |_, _| flows += 1);
+        dpi_table.flush(&mut |f, mut st| {
+            let c = engine.finish(&mut st, &ctx(&f));
+            labelled += u64::from(!c.master.is_unknown());
+        });
         let secs = t.elapsed().as_secs_f64();
-        std::hint::black_box((sink, flows, skips));
+        std::hint::black_box((sink, flows, skips, labelled));
         let pass = Pass {
-            name: ["read", "read+decode", "read+decode+meter"][usize::from(stage.min(2))],
+            name: [
+                "read",
+                "read+decode",
+                "read+decode+meter",
+                "read+decode+meter+dpi",
+            ][usize::from(stage.min(3))],
             packets: r.stats().packets,
             secs,
         };
@@ -82,7 +110,12 @@ fn time_pass(a: &BenchArgs, stage: u8) -> Result<Pass> {
 
 /// Runs the benchmark and prints the table.
 pub fn run(a: BenchArgs) -> Result<ExitCode> {
-    let passes = [time_pass(&a, 0)?, time_pass(&a, 1)?, time_pass(&a, 2)?];
+    let passes = [
+        time_pass(&a, 0)?,
+        time_pass(&a, 1)?,
+        time_pass(&a, 2)?,
+        time_pass(&a, 3)?,
+    ];
     let read_pps = passes[0].packets as f64 / passes[0].secs;
     println!("capture: {}", a.capture.display());
     println!(
@@ -105,13 +138,17 @@ pub fn run(a: BenchArgs) -> Result<ExitCode> {
             serde_json::json!({"packets": p.packets, "seconds": p.secs, "pps": pps}),
         );
     }
-    let meter_pps = passes[2].packets as f64 / passes[2].secs;
+    let dpi_pps = passes[3].packets as f64 / passes[3].secs;
     println!(
-        "metering vs ndpiReader 4.x ({:.2} M pkt/s): {:.1}x; vs NFStream 6.6 ({:.2} M pkt/s): {:.1}x",
+        "inspection cost: {:.2}x the time of metering alone",
+        passes[3].secs / passes[2].secs
+    );
+    println!(
+        "metering+dpi vs ndpiReader 4.x ({:.2} M pkt/s): {:.1}x; vs NFStream 6.6 ({:.2} M pkt/s): {:.1}x",
         BASELINE_NDPIREADER_PPS / 1e6,
-        meter_pps / BASELINE_NDPIREADER_PPS,
+        dpi_pps / BASELINE_NDPIREADER_PPS,
         BASELINE_NFSTREAM_PPS / 1e6,
-        meter_pps / BASELINE_NFSTREAM_PPS
+        dpi_pps / BASELINE_NFSTREAM_PPS
     );
     println!("peak RSS: {} MiB", peak_rss_bytes() >> 20);
     if a.json {

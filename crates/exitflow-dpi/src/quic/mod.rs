@@ -82,14 +82,18 @@ impl QuicState {
         self.crypto[off..end].copy_from_slice(data);
         self.ranges.push((off, end));
         self.ranges.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.ranges.len());
-        for &(a, b) in &self.ranges {
-            match merged.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => merged.push((a, b)),
+        // Merge overlapping or touching ranges in place (no allocation).
+        let mut w = 0;
+        for r in 1..self.ranges.len() {
+            let (a, b) = self.ranges[r];
+            if a <= self.ranges[w].1 {
+                self.ranges[w].1 = self.ranges[w].1.max(b);
+            } else {
+                w += 1;
+                self.ranges[w] = (a, b);
             }
         }
-        self.ranges = merged;
+        self.ranges.truncate(w + 1);
     }
 
     /// Contiguous CRYPTO bytes from offset 0.

@@ -1,57 +1,8 @@
 //! QUIC tests with Initial packets encrypted here, as a client would.
 use super::*;
-use aes::Aes128;
-use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Aes128Gcm, Nonce};
 use parser::client_initial_keys;
 
-use crate::tls::parser::tests::client_hello_message;
-
-fn crypto_frame(off: usize, data: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x06];
-    f.extend_from_slice(&(0x4000u16 | off as u16).to_be_bytes());
-    f.extend_from_slice(&(0x4000u16 | data.len() as u16).to_be_bytes());
-    f.extend_from_slice(data);
-    f
-}
-
-/// A client Initial carrying `frames`, encrypted and header-protected.
-pub(crate) fn initial(version: u32, dcid: &[u8], pn: u32, frames: &[u8]) -> Vec<u8> {
-    let (key, iv, hp) = client_initial_keys(version, dcid).unwrap();
-    let v2 = version == 0x6b33_43cf;
-    let mut payload = frames.to_vec();
-    payload.resize(payload.len().max(1162), 0); // PADDING to a full-size datagram
-    let mut h = vec![0xc0 | if v2 { 0x10 } else { 0 } | 0x03];
-    h.extend_from_slice(&version.to_be_bytes());
-    h.push(dcid.len() as u8);
-    h.extend_from_slice(dcid);
-    h.push(4);
-    h.extend_from_slice(&[9, 9, 9, 9]);
-    h.push(0); // token length
-    let length = 4 + payload.len() + 16;
-    h.extend_from_slice(&(0x4000u16 | length as u16).to_be_bytes());
-    let pn_offset = h.len();
-    h.extend_from_slice(&pn.to_be_bytes());
-    let mut nonce = iv;
-    for (i, b) in u64::from(pn).to_be_bytes().iter().enumerate() {
-        nonce[4 + i] ^= b;
-    }
-    let cipher = Aes128Gcm::new(GenericArray::from_slice(&key));
-    let tag = cipher
-        .encrypt_in_place_detached(Nonce::from_slice(&nonce), &h, &mut payload)
-        .unwrap();
-    let mut pkt = h;
-    pkt.extend_from_slice(&payload);
-    pkt.extend_from_slice(&tag);
-    let mut mask = GenericArray::clone_from_slice(&pkt[pn_offset + 4..pn_offset + 20]);
-    Aes128::new(GenericArray::from_slice(&hp)).encrypt_block(&mut mask);
-    pkt[0] ^= mask[0] & 0x0f;
-    for i in 0..4 {
-        pkt[pn_offset + i] ^= mask[1 + i];
-    }
-    pkt
-}
+use crate::craft::{client_hello_message, client_initial as initial, crypto_frame};
 
 #[test]
 fn rfc9001_client_initial_keys() {

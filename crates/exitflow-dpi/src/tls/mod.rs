@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn ja4_shape() {
-        let rec = parser::tests::client_hello_record("www.example.org", 0);
+        let rec = crate::craft::client_hello_record("www.example.org", 0);
         let mut scratch = Vec::new();
         let Parse::Done((_, body)) = parser::first_handshake(&rec, &mut scratch) else {
             panic!()

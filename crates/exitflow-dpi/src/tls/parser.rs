@@ -331,49 +331,8 @@ fn der(b: &[u8], at: usize) -> Option<(usize, &[u8])> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::craft::{client_hello_message, client_hello_record};
     use crate::parse::check_every_prefix;
-
-    /// A ClientHello record for `sni`, built field by field. `pad` adds a
-    /// padding extension to make it span several TCP segments.
-    pub(crate) fn client_hello_record(sni: &str, pad: usize) -> Vec<u8> {
-        let hs = client_hello_message(sni, pad);
-        let mut rec = vec![RECORD_HANDSHAKE, 3, 1];
-        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-        rec.extend(hs);
-        rec
-    }
-
-    /// The handshake message (header included), as QUIC carries it.
-    pub(crate) fn client_hello_message(sni: &str, pad: usize) -> Vec<u8> {
-        let mut exts = Vec::new();
-        let mut ext = |ty: u16, data: &[u8]| {
-            exts.extend_from_slice(&ty.to_be_bytes());
-            exts.extend_from_slice(&(data.len() as u16).to_be_bytes());
-            exts.extend_from_slice(data);
-        };
-        ext(0x0a0a, &[]); // GREASE
-        let mut sn = Vec::new();
-        sn.extend_from_slice(&((sni.len() + 3) as u16).to_be_bytes());
-        sn.push(0);
-        sn.extend_from_slice(&(sni.len() as u16).to_be_bytes());
-        sn.extend_from_slice(sni.as_bytes());
-        ext(0, &sn);
-        ext(16, &[0, 3, 2, b'h', b'2']);
-        ext(43, &[4, 0x03, 0x04, 0x03, 0x03]);
-        ext(13, &[0, 4, 0x04, 0x03, 0x08, 0x04]);
-        ext(21, &vec![0u8; pad]);
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7u8; 32]);
-        body.push(0);
-        body.extend_from_slice(&[0, 6, 0x1a, 0x1a, 0x13, 0x01, 0x13, 0x02]);
-        body.extend_from_slice(&[1, 0]);
-        body.extend_from_slice(&(exts.len() as u16).to_be_bytes());
-        body.extend(exts);
-        let mut hs = vec![HS_CLIENT_HELLO];
-        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        hs.extend(body);
-        hs
-    }
 
     fn parse_sni(b: &[u8]) -> Parse<String> {
         let mut scratch = Vec::new();
