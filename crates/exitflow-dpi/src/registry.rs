@@ -42,6 +42,9 @@ pub struct Registry {
     tcp_ports: HashMap<u16, ProtoId>,
     udp_ports: HashMap<u16, ProtoId>,
     domains: HashMap<String, ProtoId>,
+    /// Patterns matched anywhere in a name (`~pattern` in services.txt), for
+    /// services whose names sit under someone else's domain (CDNs).
+    patterns: Vec<(String, ProtoId)>,
 }
 
 const PROTOCOLS: &str = include_str!("../data/protocols.txt");
@@ -75,6 +78,7 @@ impl Registry {
             tcp_ports: HashMap::new(),
             udp_ports: HashMap::new(),
             domains: HashMap::new(),
+            patterns: Vec::new(),
         };
         for line in PROTOCOLS.lines() {
             let line = line.trim();
@@ -99,7 +103,12 @@ impl Registry {
                 None => r.add(name, cat),
             };
             for d in f {
-                r.domains.insert(d.to_ascii_lowercase(), id);
+                match d.strip_prefix('~') {
+                    Some(p) => r.patterns.push((p.to_ascii_lowercase(), id)),
+                    None => {
+                        r.domains.insert(d.to_ascii_lowercase(), id);
+                    }
+                }
             }
         }
         r
@@ -152,9 +161,13 @@ impl Registry {
             }
             match s.find('.') {
                 Some(i) => s = &s[i + 1..],
-                None => return None,
+                None => break,
             }
         }
+        self.patterns
+            .iter()
+            .find(|(p, _)| lower.contains(p.as_str()))
+            .map(|(_, id)| *id)
     }
 
     /// Number of entries.
@@ -258,6 +271,10 @@ mod tests {
             "YouTubeUpload"
         );
         assert_eq!(r.service("example.org"), None);
+        assert_eq!(
+            r.service("igcdn-photos-a-a.akamaihd.net").unwrap().name(),
+            "Instagram"
+        );
         assert_eq!(r.service(""), None);
         known();
     }

@@ -39,7 +39,28 @@ fn tls_app(flow: &FlowCtx, sni: Option<&str>) -> ProtoId {
     if either_port(flow, 853) {
         return known().doh_dot;
     }
-    sni.map(service_of).unwrap_or(ProtoId::UNKNOWN)
+    match sni {
+        Some(n) => {
+            let s = service_of(n);
+            if s.is_unknown() && resolver_name(n) {
+                known().doh_dot
+            } else {
+                s
+            }
+        }
+        None => ProtoId::UNKNOWN,
+    }
+}
+
+/// Server names public DNS-over-HTTPS resolvers use: a first label `doh`,
+/// `doh-N`, `dns` or `dnsN`.
+fn resolver_name(n: &str) -> bool {
+    let first = n.split('.').next().unwrap_or("");
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    n.contains('.')
+        && (first == "doh"
+            || first.strip_prefix("doh-").is_some_and(digits)
+            || first.strip_prefix("dns").is_some_and(digits))
 }
 
 /// TCP: looks at the first bytes of one direction's stream.
@@ -219,6 +240,10 @@ fn banner(flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<ProtoId> {
     if d.len() >= 6 && d[0] == 0x68 && usize::from(d[1]) + 2 <= d.len() && either_port(flow, 2404) {
         return Some(id("IEC60870"));
     }
+    // WhatsApp's chat protocol opens with "WA" and a version, or "ED" (Noise).
+    if d.len() >= 4 && (d.starts_with(b"WA") && d[2] <= 9 || d.starts_with(b"ED\x00\x01")) {
+        return Some(id("WhatsApp"));
+    }
     if d.starts_with(b"8=FIX") {
         return Some(id("FIX"));
     }
@@ -341,6 +366,15 @@ pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst:
     if st.master == k.quic {
         return;
     }
+    // Version negotiation, and the reserved versions clients send to force it
+    // (RFC 9000 §15): QUIC without keys to read.
+    if d[0] & 0xc0 == 0xc0 && d.len() >= 7 {
+        let v = u32::from_be_bytes([d[1], d[2], d[3], d[4]]);
+        if (v == 0 && !src2dst) || v & 0x0f0f_0f0f == 0x0a0a_0a0a {
+            st.master = k.quic;
+            return;
+        }
+    }
     if let Some(sni) = gquic(d) {
         let app = tls_app(flow, sni);
         st.set(k.quic, app);
@@ -379,7 +413,14 @@ pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst:
         && d[4..8] == [0x21, 0x12, 0xa4, 0x42]
         && usize::from(u16::from_be_bytes([d[2], d[3]])) + 20 <= d.len()
     {
-        return set(st, "STUN");
+        // WhatsApp calls carry attributes from the vendor range 0x4000.
+        let app = if stun_has_attr(d, 0x4000..=0x4007) {
+            id("WhatsAppCall")
+        } else {
+            ProtoId::UNKNOWN
+        };
+        st.set(id("STUN"), app);
+        return;
     }
     if (d.starts_with(b"M-SEARCH ") || d.starts_with(b"NOTIFY * HTTP/1.1"))
         || (either_port(flow, 1900) && d.starts_with(b"HTTP/1.1 200"))
@@ -434,6 +475,21 @@ pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst:
     if either_port(flow, 30303) && d.len() >= 98 && (1..=6).contains(&d[97]) {
         set(st, "ETHEREUM");
     }
+}
+
+/// Whether a STUN message has an attribute whose type is in `types`.
+fn stun_has_attr(d: &[u8], types: std::ops::RangeInclusive<u16>) -> bool {
+    let end = (20 + usize::from(u16::from_be_bytes([d[2], d[3]]))).min(d.len());
+    let mut pos = 20;
+    while pos + 4 <= end {
+        let t = u16::from_be_bytes([d[pos], d[pos + 1]]);
+        let l = usize::from(u16::from_be_bytes([d[pos + 2], d[pos + 3]]));
+        if types.contains(&t) {
+            return true;
+        }
+        pos += 4 + l.div_ceil(4) * 4;
+    }
+    false
 }
 
 /// Queries that name a service by themselves, on any port.
