@@ -42,14 +42,38 @@ fn tls_app(flow: &FlowCtx, sni: Option<&str>) -> ProtoId {
     match sni {
         Some(n) => {
             let s = service_of(n);
-            if s.is_unknown() && resolver_name(n) {
+            if !s.is_unknown() {
+                s
+            } else if resolver_name(n) {
                 known().doh_dot
+            } else if tor_link_name(n) {
+                id("Tor")
             } else {
                 s
             }
         }
         None => ProtoId::UNKNOWN,
     }
+}
+
+/// The server names Tor relays put in their link handshakes: `www.` and a
+/// random base32-looking label under `.com` or `.net`.
+fn tor_link_name(n: &str) -> bool {
+    let Some(rest) = n.strip_prefix("www.") else {
+        return false;
+    };
+    let Some(label) = rest
+        .strip_suffix(".com")
+        .or_else(|| rest.strip_suffix(".net"))
+    else {
+        return false;
+    };
+    let digits = label.bytes().filter(|b| (b'2'..=b'7').contains(b)).count();
+    (8..=32).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+        && digits >= 2
 }
 
 /// Server names public DNS-over-HTTPS resolvers use: a first label `doh`,
@@ -265,6 +289,54 @@ fn banner(flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<ProtoId> {
         if d.starts_with(b"<?xml") || d.starts_with(b"<stream:stream") {
             return Some(id("XMPP"));
         }
+        if d.starts_with(b"NICK ") || d.starts_with(b"USER ") || d.starts_with(b"CAP LS") {
+            return Some(id("IRC"));
+        }
+        if either_port(flow, 43)
+            && d.len() < 256
+            && d.ends_with(b"\r\n")
+            && d.iter()
+                .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\r' || *b == b'\n')
+        {
+            return Some(id("Whois-DAS"));
+        }
+        // RDP: TPKT, then an X.224 connection request.
+        if d.len() >= 11
+            && d[0] == 3
+            && d[1] == 0
+            && usize::from(u16::from_be_bytes([d[2], d[3]])) == d.len()
+            && d[5] == 0xe0
+        {
+            // On port 102 the same framing carries Siemens S7.
+            return Some(id(if either_port(flow, 102) {
+                "S7Comm"
+            } else {
+                "RDP"
+            }));
+        }
+        // SOCKS 4/5 greetings.
+        if either_port(flow, 1080)
+            && d.len() >= 3
+            && ((d[0] == 5 && usize::from(d[1]) + 2 == d.len())
+                || (d[0] == 4 && matches!(d[1], 1 | 2)))
+        {
+            return Some(id("SOCKS"));
+        }
+        // Minecraft: a handshake packet (length, id 0, version, host, port, state).
+        if either_port(flow, 25565) && d.len() >= 6 && usize::from(d[0]) + 1 <= d.len() && d[1] == 0
+        {
+            return Some(id("Minecraft"));
+        }
+        // OpenVPN over TCP: length, then a hard-reset opcode.
+        if d.len() >= 16
+            && usize::from(u16::from_be_bytes([d[0], d[1]])) + 2 == d.len()
+            && matches!(d[2] >> 3, 1 | 7 | 10)
+        {
+            return Some(id("OpenVPN"));
+        }
+        if d.len() >= 3 && d[0] == 0xff && matches!(d[1], 0xfb..=0xfe) {
+            return Some(id("Telnet"));
+        }
         return None;
     }
     if d.starts_with(b"220") && d.get(3).is_some_and(|c| *c == b' ' || *c == b'-') {
@@ -283,6 +355,16 @@ fn banner(flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<ProtoId> {
     }
     if d.starts_with(b"RFB 00") {
         return Some(id("VNC"));
+    }
+    if d.len() >= 3 && d[0] == 0xff && matches!(d[1], 0xfb..=0xfe) {
+        return Some(id("Telnet"));
+    }
+    if d.starts_with(b":")
+        && d.windows(5)
+            .take(80)
+            .any(|w| w == b" 001 " || w == b"NOTIC")
+    {
+        return Some(id("IRC"));
     }
     if d.starts_with(b"* OK") {
         return Some(id("IMAP"));
@@ -464,6 +546,38 @@ pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst:
         && d.windows(10).any(|w| w == b"\"host_int\"")
     {
         return set(st, "Dropbox");
+    }
+    if d.starts_with(b"SIP/2.0 ")
+        || [
+            &b"INVITE sip:"[..],
+            b"REGISTER sip:",
+            b"OPTIONS sip:",
+            b"BYE sip:",
+            b"ACK sip:",
+            b"NOTIFY sip:",
+            b"SUBSCRIBE sip:",
+        ]
+        .iter()
+        .any(|m| d.starts_with(m))
+    {
+        return set(st, "SIP");
+    }
+    // WireGuard: message type 1-4 then three reserved zero bytes, fixed sizes.
+    if d.len() >= 32
+        && d[1..4] == [0, 0, 0]
+        && matches!((d[0], d.len()), (1, 148) | (2, 92) | (3, 64) | (4, _))
+    {
+        return set(st, "WireGuard");
+    }
+    // Steam / Source engine queries.
+    if d.starts_with(&[0xff, 0xff, 0xff, 0xff])
+        && d.len() >= 5
+        && matches!(
+            d[4],
+            b'T' | b'U' | b'V' | b'W' | b'i' | b'I' | b'A' | b'D' | b'E'
+        )
+    {
+        return set(st, "Steam");
     }
     if either_port(flow, 57621) && d.starts_with(b"SpotUdp") {
         return set(st, "Spotify");
