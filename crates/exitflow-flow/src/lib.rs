@@ -111,43 +111,49 @@ pub struct FlowKey {
 impl FlowKey {
     /// The key of a flow (the same as the key of any of its packets).
     pub fn of_flow(f: &Flow) -> FlowKey {
-        let fwd = (f.src, f.src_port) <= (f.dst, f.dst_port);
-        let (lo, lo_port, hi, hi_port) = if fwd {
-            (f.src, f.src_port, f.dst, f.dst_port)
-        } else {
-            (f.dst, f.dst_port, f.src, f.src_port)
-        };
-        FlowKey {
-            lo,
-            hi,
-            lo_port,
-            hi_port,
-            protocol: f.protocol,
-            ip_version: f.ip_version,
-            vlan_id: f.vlan_id,
-            tunnel_id: f.tunnel_id,
-        }
+        Self::build(
+            (f.src, f.src_port),
+            (f.dst, f.dst_port),
+            [f.protocol, f.ip_version],
+            f.vlan_id,
+            f.tunnel_id,
+        )
+        .0
     }
 
     /// The key of a packet, and whether the packet goes from `lo` to `hi`.
     #[inline]
     pub fn of(p: &PacketInfo<'_>) -> (FlowKey, bool) {
-        let fwd = (p.src, p.src_port) <= (p.dst, p.dst_port);
-        let (lo, lo_port, hi, hi_port) = if fwd {
-            (p.src, p.src_port, p.dst, p.dst_port)
-        } else {
-            (p.dst, p.dst_port, p.src, p.src_port)
-        };
+        Self::build(
+            (p.src, p.src_port),
+            (p.dst, p.dst_port),
+            [p.protocol, p.ip_version],
+            p.vlan_id,
+            p.tunnel_id,
+        )
+    }
+
+    /// Orders the endpoints so both directions give the same key.
+    #[inline]
+    fn build(
+        a: (Addr, u16),
+        b: (Addr, u16),
+        [protocol, ip_version]: [u8; 2],
+        vlan_id: u16,
+        tunnel_id: u32,
+    ) -> (FlowKey, bool) {
+        let fwd = a <= b;
+        let ((lo, lo_port), (hi, hi_port)) = if fwd { (a, b) } else { (b, a) };
         (
             FlowKey {
                 lo,
                 hi,
                 lo_port,
                 hi_port,
-                protocol: p.protocol,
-                ip_version: p.ip_version,
-                vlan_id: p.vlan_id,
-                tunnel_id: p.tunnel_id,
+                protocol,
+                ip_version,
+                vlan_id,
+                tunnel_id,
             },
             fwd,
         )
