@@ -323,8 +323,7 @@ fn banner(flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<ProtoId> {
             return Some(id("SOCKS"));
         }
         // Minecraft: a handshake packet (length, id 0, version, host, port, state).
-        if either_port(flow, 25565) && d.len() >= 6 && usize::from(d[0]) + 1 <= d.len() && d[1] == 0
-        {
+        if either_port(flow, 25565) && d.len() >= 6 && usize::from(d[0]) < d.len() && d[1] == 0 {
             return Some(id("Minecraft"));
         }
         // OpenVPN over TCP: length, then a hard-reset opcode.

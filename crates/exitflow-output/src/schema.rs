@@ -85,6 +85,14 @@ pub enum Col {
     ServerFingerprint,
     UserAgent,
     ContentType,
+    SrcCountry,
+    DstCountry,
+    SrcIsProxy,
+    DstIsProxy,
+    SrcAsn,
+    DstAsn,
+    DstAsOrg,
+    TorRole,
     EndReason,
     ConnState,
     Failed,
@@ -156,6 +164,14 @@ cols! {
     ServerFingerprint "server_fingerprint" OptStr Quasi "server fingerprint (none yet)";
     UserAgent "user_agent" OptStr Quasi "HTTP User-Agent sent in clear text";
     ContentType "content_type" OptStr Public "HTTP response Content-Type sent in clear text";
+    SrcCountry "src_country" Str Quasi "ISO country of the source (or private, loopback, link-local, multicast, unspecified, unknown)";
+    DstCountry "dst_country" Str Quasi "ISO country of the destination (same special values)";
+    SrcIsProxy "src_is_proxy" Bool Public "1 when a database flags the source as an anonymous proxy";
+    DstIsProxy "dst_is_proxy" Bool Public "1 when a database flags the destination as an anonymous proxy";
+    SrcAsn "src_asn" U64 Quasi "autonomous system of the source (0 unknown; needs an ASN database)";
+    DstAsn "dst_asn" U64 Quasi "autonomous system of the destination";
+    DstAsOrg "dst_as_org" OptStr Quasi "organisation of the destination's autonomous system";
+    TorRole "tor_role" Str Public "exit, relay, dirport, management or other";
     EndReason "end_reason" Str Public "idle, active, end_of_input or evicted";
     ConnState "conn_state" Str Public "Zeek-style state: S0, SF, REJ, RSTO, OTH, ... (UDP: S0 one-way, SF answered)";
     Failed "failed_flow" Bool Public "1 when the flow has at most 4 packets (the study's failed flow)";
@@ -203,6 +219,22 @@ pub struct Record {
     pub user_agent: Option<String>,
     /// HTTP Content-Type.
     pub content_type: Option<String>,
+    /// Source country.
+    pub src_country: String,
+    /// Destination country.
+    pub dst_country: String,
+    /// Source flagged as anonymous proxy.
+    pub src_is_proxy: bool,
+    /// Destination flagged as anonymous proxy.
+    pub dst_is_proxy: bool,
+    /// Source ASN.
+    pub src_asn: u32,
+    /// Destination ASN.
+    pub dst_asn: u32,
+    /// Destination AS organisation.
+    pub dst_as_org: Option<String>,
+    /// Tor role of the flow.
+    pub tor_role: &'static str,
 }
 
 impl Record {
@@ -221,6 +253,14 @@ impl Record {
             server_fingerprint: None,
             user_agent: None,
             content_type: None,
+            src_country: "unknown".into(),
+            dst_country: "unknown".into(),
+            src_is_proxy: false,
+            dst_is_proxy: false,
+            src_asn: 0,
+            dst_asn: 0,
+            dst_as_org: None,
+            tor_role: "other",
         }
     }
 
@@ -270,6 +310,14 @@ impl Record {
             Col::ServerFingerprint => opt(&self.server_fingerprint),
             Col::UserAgent => opt(&self.user_agent),
             Col::ContentType => opt(&self.content_type),
+            Col::SrcCountry => Value::S(&self.src_country),
+            Col::DstCountry => Value::S(&self.dst_country),
+            Col::SrcIsProxy => Value::B(self.src_is_proxy),
+            Col::DstIsProxy => Value::B(self.dst_is_proxy),
+            Col::SrcAsn => Value::U(self.src_asn.into()),
+            Col::DstAsn => Value::U(self.dst_asn.into()),
+            Col::DstAsOrg => opt(&self.dst_as_org),
+            Col::TorRole => Value::S(self.tor_role),
             Col::EndReason => Value::S(f.end_reason.as_str()),
             Col::ConnState => Value::S(f.conn_state().as_str()),
             Col::Failed => Value::B(f.is_failed()),

@@ -363,7 +363,8 @@ impl FlowGen {
     }
 }
 
-const RELAY: [u8; 4] = [185, 220, 101, 33];
+/// The synthetic relay's own address (every generated flow starts or ends there).
+pub const RELAY: [u8; 4] = [185, 220, 101, 33];
 const RELAY_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x10, 0x00, 0x01];
 const GW_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x10, 0x00, 0xfe];
 

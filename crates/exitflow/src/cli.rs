@@ -14,7 +14,9 @@ use exitflow_output::dataset::{DatasetConfig, DatasetWriter, SCHEMA_VERSION};
 use exitflow_output::{AddressPolicy, CryptoPan, FlowWriter, Format, NodeTotals, Selection};
 use exitflow_synth::SynthConfig;
 
-use crate::pipeline::{MeterError, MeterOptions, meter_capture, peak_rss_bytes, to_record};
+use crate::pipeline::{
+    Enricher, MeterError, MeterOptions, meter_capture, peak_rss_bytes, to_record,
+};
 
 /// Measure what leaves a Tor exit relay — flows, applications, countries —
 /// without writing personal data to disk.
@@ -149,6 +151,65 @@ impl PolicyArgs {
     }
 }
 
+/// Enrichment flags, shared by `flows` and `ingest`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EnrichArgs {
+    /// MaxMind DB file: country (GeoIP2/GeoLite2 or ip-location-db schema),
+    /// ASN or anonymous-IP database; repeatable, schema detected.
+    #[arg(long = "geoip")]
+    geoip: Vec<PathBuf>,
+    /// The relay's consensus (cached-microdesc-consensus or cached-consensus).
+    #[arg(long)]
+    consensus: Option<PathBuf>,
+    /// The relay's own address; repeatable.
+    #[arg(long = "own-address")]
+    own_address: Vec<std::net::IpAddr>,
+    /// The relay's ORPort.
+    #[arg(long)]
+    or_port: Option<u16>,
+    /// The relay's DirPort.
+    #[arg(long)]
+    dir_port: Option<u16>,
+    /// An administration host, optionally with a port (HOST or HOST:PORT,
+    /// [V6]:PORT); repeatable.
+    #[arg(long = "admin", value_parser = parse_admin)]
+    admin: Vec<(std::net::IpAddr, Option<u16>)>,
+}
+
+fn parse_admin(s: &str) -> Result<(std::net::IpAddr, Option<u16>), String> {
+    if let Ok(ip) = s.parse() {
+        return Ok((ip, None));
+    }
+    let sa: std::net::SocketAddr = s
+        .parse()
+        .map_err(|_| format!("{s:?}: expected HOST or HOST:PORT with an IP address"))?;
+    Ok((sa.ip(), Some(sa.port())))
+}
+
+impl EnrichArgs {
+    fn enricher(&self) -> Result<Enricher> {
+        let geo = exitflow_enrich::GeoSet::open(&self.geoip)?;
+        let consensus = match &self.consensus {
+            Some(p) => {
+                let c = exitflow_enrich::Consensus::load(p)?;
+                tracing::info!(relays = c.relays, valid_after = %c.valid_after, "consensus loaded");
+                Some(c)
+            }
+            None => None,
+        };
+        Ok(Enricher {
+            geo,
+            consensus,
+            roles: exitflow_enrich::RoleConfig {
+                own: self.own_address.clone(),
+                or_port: self.or_port,
+                dir_port: self.dir_port,
+                admin: self.admin.clone(),
+            },
+        })
+    }
+}
+
 #[derive(Args, Debug)]
 struct FlowsArgs {
     /// pcap or pcapng files; `-` reads standard input.
@@ -162,6 +223,8 @@ struct FlowsArgs {
     format: FormatArg,
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    enrich: EnrichArgs,
     #[command(flatten)]
     meter: MeterArgs,
 }
@@ -179,6 +242,8 @@ struct IngestArgs {
     node: String,
     #[command(flatten)]
     policy: PolicyArgs,
+    #[command(flatten)]
+    enrich: EnrichArgs,
     #[command(flatten)]
     meter: MeterArgs,
 }
@@ -207,6 +272,8 @@ struct DemoArgs {
     /// Working directory for the sample capture and the dataset.
     #[arg(long, default_value = "demo-out")]
     dir: PathBuf,
+    #[command(flatten)]
+    enrich: EnrichArgs,
     /// Flows in the sample.
     #[arg(long, default_value_t = 20_000)]
     flows: u64,
@@ -275,6 +342,7 @@ fn report_error(path: &Path, e: &MeterError) {
 
 fn flows(a: FlowsArgs) -> Result<ExitCode> {
     let mut policy = a.policy.policy()?;
+    let mut enricher = a.enrich.enricher()?;
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
     let format = match a.format {
@@ -291,7 +359,7 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
             .join(format!("{}.{}", capture_name(cap), format.ext()));
         let mut writer = FlowWriter::create(&out, format, a.policy.selection(&policy), &meta)?;
         let (s, err) = meter_capture(cap, &opts, &mut |f, c| {
-            writer.write(&to_record(f, c, &mut policy))?;
+            writer.write(&to_record(f, c, &mut policy, &mut enricher))?;
             Ok(())
         });
         tracing::debug!(
@@ -326,6 +394,7 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
 
 fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
     let mut policy = a.policy.policy()?;
+    let mut enricher = a.enrich.enricher()?;
     let mut cfg = DatasetConfig::new(&a.dataset, &a.node);
     cfg.selection = a.policy.selection(&policy);
     cfg.metadata = metadata(&policy, Some(&a.node));
@@ -338,7 +407,7 @@ fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
     let mut failed = 0usize;
     for cap in &a.captures {
         let (s, err) = meter_capture(cap, &opts, &mut |f, c| {
-            ds.write(&to_record(f, c, &mut policy))?;
+            ds.write(&to_record(f, c, &mut policy, &mut enricher))?;
             Ok(())
         });
         if let Some(e) = err {
@@ -397,6 +466,23 @@ fn synth(a: SynthArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The demo's enrichment: the synthetic relay's own address, and the shared
+/// country database when it sits beside the repository (no network needed).
+fn demo_enrich(given: &EnrichArgs) -> EnrichArgs {
+    let mut e = given.clone();
+    if e.own_address.is_empty() {
+        e.own_address
+            .push(std::net::IpAddr::from(exitflow_synth::RELAY));
+    }
+    if e.geoip.is_empty() {
+        let shared = Path::new("../shared/geoip/geo-whois-asn-country.mmdb");
+        if shared.is_file() {
+            e.geoip.push(shared.to_owned());
+        }
+    }
+    e
+}
+
 fn demo(a: DemoArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
     let cap = a.dir.join("sample-exit-relay.pcap");
@@ -422,6 +508,7 @@ fn demo(a: DemoArgs) -> Result<ExitCode> {
             key_file: None,
             server_names: ServerNamesArg::Drop,
         },
+        enrich: demo_enrich(&a.enrich),
         meter: MeterArgs {
             idle_timeout: DEFAULT_IDLE_TIMEOUT_MS / 1000,
             active_timeout: DEFAULT_ACTIVE_TIMEOUT_MS / 1000,

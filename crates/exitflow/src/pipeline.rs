@@ -5,7 +5,10 @@ use std::path::Path;
 use exitflow_capture::{CaptureError, CaptureReader, ReadStats};
 use exitflow_decode::{DecodeOptions, SkipCounters, decode};
 use exitflow_dpi::{Classification, DpiConfig, Engine, FlowCtx, FlowDpi};
+use exitflow_enrich::role::End;
+use exitflow_enrich::{Consensus, GeoSet, RoleConfig};
 use exitflow_flow::{Flow, FlowConfig, FlowStats, FlowTable};
+use exitflow_output::privacy::to_ip;
 use exitflow_output::{AddressPolicy, NodeTotals, Record};
 
 /// Settings of the metering pipeline.
@@ -127,11 +130,55 @@ fn ctx(f: &Flow) -> FlowCtx {
     }
 }
 
+/// Per-flow enrichment: GeoIP and the Tor role.
+#[derive(Default)]
+pub struct Enricher {
+    /// Country/ASN/proxy databases (may be empty).
+    pub geo: GeoSet,
+    /// The relay's consensus, if given.
+    pub consensus: Option<Consensus>,
+    /// The relay's own configuration.
+    pub roles: RoleConfig,
+}
+
+impl Enricher {
+    /// Fills the enrichment columns of `r` from the flow's raw addresses
+    /// (which never reach the record themselves).
+    pub fn enrich(&mut self, r: &mut Record) {
+        let f = &r.flow;
+        let (src, dst) = (to_ip(&f.src, f.ip_version), to_ip(&f.dst, f.ip_version));
+        let (sp, dp) = (f.src_port, f.dst_port);
+        let s = self.geo.lookup(src).clone();
+        let d = self.geo.lookup(dst).clone();
+        r.src_country = s.country;
+        r.dst_country = d.country;
+        r.src_is_proxy = s.is_proxy;
+        r.dst_is_proxy = d.is_proxy;
+        r.src_asn = s.asn;
+        r.dst_asn = d.asn;
+        r.dst_as_org = (!d.as_org.is_empty()).then_some(d.as_org);
+        r.tor_role = self
+            .roles
+            .classify(
+                End { ip: src, port: sp },
+                End { ip: dst, port: dp },
+                self.consensus.as_ref(),
+            )
+            .as_str();
+    }
+}
+
 /// A flow and its classification as a record, under an address policy.
-pub fn to_record(flow: Flow, class: Classification, policy: &mut AddressPolicy) -> Record {
+pub fn to_record(
+    flow: Flow,
+    class: Classification,
+    policy: &mut AddressPolicy,
+    enricher: &mut Enricher,
+) -> Record {
     let src = policy.apply(&flow.src, flow.ip_version);
     let dst = policy.apply(&flow.dst, flow.ip_version);
     let mut r = Record::unlabelled(flow);
+    enricher.enrich(&mut r);
     r.src_ip = src;
     r.dst_ip = dst;
     r.application_name = class.application_name();

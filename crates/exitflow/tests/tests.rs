@@ -4,5 +4,6 @@
 mod common;
 mod corpus;
 mod dataset;
+mod enrich;
 mod privacy;
 mod synth;

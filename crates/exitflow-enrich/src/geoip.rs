@@ -1,0 +1,307 @@
+//! MaxMind DB lookups: country (GeoIP2/GeoLite2 schema or ip-location-db's
+//! `{country_code}`), ASN (GeoLite2-ASN) and anonymity flags, with explicit
+//! values for addresses no database can place.
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use maxminddb::{PathElement, Reader};
+
+/// Addresses whose lookups are cached before the cache is cleared
+/// (counter: [`GeoSet::cache_resets`]).
+pub const DEFAULT_GEO_CACHE: usize = 1 << 16;
+
+/// Why a database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid MaxMind DB.
+    #[error("{path}: not a valid MaxMind DB: {reason}")]
+    Invalid {
+        /// The database file.
+        path: PathBuf,
+        /// What the reader said.
+        reason: String,
+    },
+}
+
+/// What a database holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Countries (either schema).
+    Country,
+    /// Autonomous systems.
+    Asn,
+    /// Anonymity flags (GeoIP2 Anonymous IP).
+    Anonymous,
+}
+
+/// One database.
+pub struct GeoDb {
+    path: PathBuf,
+    reader: Reader<Vec<u8>>,
+    kind: Kind,
+    modified: Option<SystemTime>,
+}
+
+/// What is known about one address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GeoInfo {
+    /// ISO 3166-1 alpha-2 code, or one of `private`, `loopback`,
+    /// `link-local`, `multicast`, `unspecified`, `unknown`.
+    pub country: String,
+    /// Whether a database flags the address as an anonymous proxy.
+    pub is_proxy: bool,
+    /// Autonomous system number, 0 when unknown.
+    pub asn: u32,
+    /// Autonomous system organisation, empty when unknown.
+    pub as_org: String,
+}
+
+impl GeoDb {
+    /// Opens a database and works out its kind from its metadata.
+    pub fn open(path: &Path) -> Result<GeoDb, GeoError> {
+        let bytes = std::fs::read(path).map_err(|source| GeoError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let reader = Reader::from_source(bytes).map_err(|e| GeoError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let t = reader.metadata().database_type.to_ascii_lowercase();
+        let kind = if t.contains("asn") {
+            Kind::Asn
+        } else if t.contains("anonymous") {
+            Kind::Anonymous
+        } else {
+            Kind::Country
+        };
+        let db = GeoDb {
+            path: path.to_owned(),
+            reader,
+            kind,
+            modified,
+        };
+        // Corrupt files can parse and fail at the first lookup: find out now.
+        db.probe()?;
+        Ok(db)
+    }
+
+    fn probe(&self) -> Result<(), GeoError> {
+        for a in ["1.1.1.1", "81.2.69.160", "2001:218::1", "8.8.8.8"] {
+            let ip: IpAddr = a.parse().expect("literal");
+            if let Err(e) = self.reader.lookup(ip).and_then(|r| {
+                if r.has_data() {
+                    r.decode::<serde::de::IgnoredAny>().map(|_| ())
+                } else {
+                    Ok(())
+                }
+            }) {
+                return Err(GeoError::Invalid {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What the database holds.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The file it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Adds what this database knows about `ip` to `out`.
+    fn fill(&self, ip: IpAddr, out: &mut GeoInfo) -> Result<(), maxminddb::MaxMindDbError> {
+        let r = self.reader.lookup(ip)?;
+        if !r.has_data() {
+            return Ok(());
+        }
+        let s = |path: &[PathElement<'_>]| r.decode_path::<String>(path);
+        let b = |path: &[PathElement<'_>]| r.decode_path::<bool>(path);
+        match self.kind {
+            Kind::Country => {
+                if out.country.is_empty() {
+                    let c = match s(&[PathElement::Key("country"), PathElement::Key("iso_code")])? {
+                        Some(c) => Some(c),
+                        None => match s(&[
+                            PathElement::Key("registered_country"),
+                            PathElement::Key("iso_code"),
+                        ])? {
+                            Some(c) => Some(c),
+                            None => s(&[PathElement::Key("country_code")])?,
+                        },
+                    };
+                    if let Some(c) = c {
+                        out.country = c;
+                    }
+                }
+                if b(&[
+                    PathElement::Key("traits"),
+                    PathElement::Key("is_anonymous_proxy"),
+                ])? == Some(true)
+                {
+                    out.is_proxy = true;
+                }
+            }
+            Kind::Asn => {
+                if let Some(n) =
+                    r.decode_path::<u32>(&[PathElement::Key("autonomous_system_number")])?
+                {
+                    out.asn = n;
+                }
+                if let Some(o) = s(&[PathElement::Key("autonomous_system_organization")])? {
+                    out.as_org = o;
+                }
+            }
+            Kind::Anonymous => {
+                for k in ["is_public_proxy", "is_anonymous_vpn", "is_anonymous"] {
+                    if b(&[PathElement::Key(k)])? == Some(true) {
+                        out.is_proxy = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Explicit values for addresses no database places.
+pub fn special_country(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(a) => {
+            if a.is_unspecified() {
+                Some("unspecified")
+            } else if a.is_loopback() {
+                Some("loopback")
+            } else if a.is_private() || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64) {
+                Some("private")
+            } else if a.is_link_local() {
+                Some("link-local")
+            } else if a.is_multicast() || a.is_broadcast() {
+                Some("multicast")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            if a.is_unspecified() {
+                Some("unspecified")
+            } else if a.is_loopback() {
+                Some("loopback")
+            } else if s[0] & 0xfe00 == 0xfc00 {
+                Some("private")
+            } else if s[0] & 0xffc0 == 0xfe80 {
+                Some("link-local")
+            } else if a.is_multicast() {
+                Some("multicast")
+            } else if let Some(v4) = a.to_ipv4_mapped() {
+                special_country(IpAddr::V4(v4))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// All the databases given, with a per-address cache.
+#[derive(Default)]
+pub struct GeoSet {
+    dbs: Vec<GeoDb>,
+    cache: HashMap<IpAddr, GeoInfo>,
+    /// Lookups that failed inside a database (counted, value `unknown`).
+    pub lookup_errors: u64,
+    /// Times the cache was full and cleared.
+    pub cache_resets: u64,
+    /// Databases reloaded because their file changed.
+    pub reloads: u64,
+}
+
+impl GeoSet {
+    /// Opens every database.
+    pub fn open(paths: &[PathBuf]) -> Result<GeoSet, GeoError> {
+        let dbs = paths
+            .iter()
+            .map(|p| GeoDb::open(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(GeoSet {
+            dbs,
+            ..Default::default()
+        })
+    }
+
+    /// Whether any database was given.
+    pub fn is_empty(&self) -> bool {
+        self.dbs.is_empty()
+    }
+
+    /// Whether an ASN database was given.
+    pub fn has_asn(&self) -> bool {
+        self.dbs.iter().any(|d| d.kind == Kind::Asn)
+    }
+
+    /// Everything known about an address.
+    pub fn lookup(&mut self, ip: IpAddr) -> &GeoInfo {
+        if !self.cache.contains_key(&ip) {
+            if self.cache.len() >= DEFAULT_GEO_CACHE {
+                self.cache.clear();
+                self.cache_resets += 1;
+            }
+            let mut info = GeoInfo::default();
+            if let Some(s) = special_country(ip) {
+                info.country = s.to_owned();
+            } else {
+                for db in &self.dbs {
+                    if db.fill(ip, &mut info).is_err() {
+                        self.lookup_errors += 1;
+                    }
+                }
+                if info.country.is_empty() {
+                    info.country = "unknown".to_owned();
+                }
+            }
+            self.cache.insert(ip, info);
+        }
+        &self.cache[&ip]
+    }
+
+    /// Reopens databases whose file changed on disk (long live runs).
+    /// A file that fails to load keeps the old copy in use; the error is returned.
+    pub fn reload_changed(&mut self) -> Vec<GeoError> {
+        let mut errors = Vec::new();
+        for db in &mut self.dbs {
+            let now = std::fs::metadata(&db.path).and_then(|m| m.modified()).ok();
+            if now.is_some() && now != db.modified {
+                match GeoDb::open(&db.path) {
+                    Ok(new) => {
+                        *db = new;
+                        self.reloads += 1;
+                        self.cache.clear();
+                    }
+                    Err(e) => {
+                        db.modified = now;
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        errors
+    }
+}

@@ -1,0 +1,13 @@
+//! Enrichment for exitflow: each flow's endpoints get a country (and ASN,
+//! and a proxy flag) from MaxMind DB files, and the flow a Tor role —
+//! `exit`, `relay`, `dirport`, `management` or `other` — from the relay's
+//! consensus and configuration.
+#![forbid(unsafe_code)]
+
+pub mod geoip;
+pub mod role;
+pub mod tor;
+
+pub use geoip::{GeoDb, GeoError, GeoInfo, GeoSet};
+pub use role::{Role, RoleConfig};
+pub use tor::{Consensus, ConsensusError};

@@ -1,0 +1,146 @@
+//! The Tor role of a flow seen on an exit relay.
+use std::net::IpAddr;
+
+use crate::tor::Consensus;
+
+/// What a flow is, from the relay's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Leaves Tor: from our address to a destination that is not a relay.
+    Exit,
+    /// Between relays (a consensus relay is the peer, or our ORPort is used).
+    Relay,
+    /// Our directory port.
+    Dirport,
+    /// Administration of the machine: SSH to it, configured admin hosts.
+    Management,
+    /// Anything else.
+    Other,
+}
+
+impl Role {
+    /// Name used in datasets.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Exit => "exit",
+            Role::Relay => "relay",
+            Role::Dirport => "dirport",
+            Role::Management => "management",
+            Role::Other => "other",
+        }
+    }
+}
+
+/// The relay's own configuration.
+#[derive(Clone, Debug, Default)]
+pub struct RoleConfig {
+    /// The relay's own addresses.
+    pub own: Vec<IpAddr>,
+    /// Its ORPort.
+    pub or_port: Option<u16>,
+    /// Its DirPort.
+    pub dir_port: Option<u16>,
+    /// Administration hosts, optionally restricted to a port.
+    pub admin: Vec<(IpAddr, Option<u16>)>,
+}
+
+/// One end of a flow.
+#[derive(Clone, Copy, Debug)]
+pub struct End {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port (0 without ports).
+    pub port: u16,
+}
+
+impl RoleConfig {
+    fn is_own(&self, ip: IpAddr) -> bool {
+        self.own.contains(&ip)
+    }
+
+    /// The role of a flow from `src` (its first packet's sender) to `dst`.
+    pub fn classify(&self, src: End, dst: End, consensus: Option<&Consensus>) -> Role {
+        let admin = |e: End| {
+            self.admin
+                .iter()
+                .any(|(ip, port)| *ip == e.ip && port.is_none_or(|p| p == e.port))
+        };
+        if admin(src) || admin(dst) {
+            return Role::Management;
+        }
+        // SSH to the relay itself: the operator (the study's jump host).
+        if self.is_own(dst.ip) && dst.port == 22 || self.is_own(src.ip) && src.port == 22 {
+            return Role::Management;
+        }
+        let ours = |e: End, p: Option<u16>| self.is_own(e.ip) && p.is_some_and(|p| p == e.port);
+        if ours(dst, self.dir_port) || ours(src, self.dir_port) {
+            return Role::Dirport;
+        }
+        if ours(dst, self.or_port) || ours(src, self.or_port) {
+            return Role::Relay;
+        }
+        if let Some(c) = consensus
+            && (c.is_relay_port(dst.ip, dst.port) || c.is_relay_port(src.ip, src.port))
+        {
+            return Role::Relay;
+        }
+        if self.is_own(src.ip) && !self.is_own(dst.ip) {
+            return Role::Exit;
+        }
+        Role::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(ip: &str, port: u16) -> End {
+        End {
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn roles() {
+        let c = Consensus::parse(
+            b"network-status-version 3 microdesc\nvote-status consensus\nr a AAAA 2019-05-01 00:00:00 198.51.100.5 9001 0\n",
+        )
+        .unwrap();
+        let cfg = RoleConfig {
+            own: vec!["192.0.2.1".parse().unwrap()],
+            or_port: Some(443),
+            dir_port: Some(80),
+            admin: vec![("203.0.113.9".parse().unwrap(), None)],
+        };
+        let r = |s, d| cfg.classify(s, d, Some(&c));
+        assert_eq!(
+            r(e("192.0.2.1", 40000), e("93.184.216.34", 443)),
+            Role::Exit
+        );
+        assert_eq!(
+            r(e("192.0.2.1", 40000), e("198.51.100.5", 9001)),
+            Role::Relay
+        );
+        assert_eq!(
+            r(e("198.51.100.77", 40000), e("192.0.2.1", 443)),
+            Role::Relay
+        );
+        assert_eq!(
+            r(e("198.51.100.77", 40000), e("192.0.2.1", 80)),
+            Role::Dirport
+        );
+        assert_eq!(
+            r(e("198.51.100.77", 40000), e("192.0.2.1", 22)),
+            Role::Management
+        );
+        assert_eq!(
+            r(e("203.0.113.9", 40000), e("192.0.2.1", 8080)),
+            Role::Management
+        );
+        // SSH from the relay to the world is exit traffic.
+        assert_eq!(r(e("192.0.2.1", 40000), e("93.184.216.34", 22)), Role::Exit);
+        assert_eq!(r(e("93.184.216.34", 1), e("198.51.100.6", 2)), Role::Other);
+    }
+}

@@ -1,0 +1,156 @@
+//! A small, strict parser for the relay list of a Tor consensus (dir-spec
+//! "network status document", full or microdescriptor flavour): which
+//! addresses and OR ports belong to relays.
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Why a consensus was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsensusError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The document does not follow the format.
+    #[error("{path}: line {line}: {reason}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The relays of one consensus.
+#[derive(Clone, Debug, Default)]
+pub struct Consensus {
+    /// Flavour: `"ns"` (full) or `"microdesc"`.
+    pub flavour: String,
+    /// `valid-after` time as written.
+    pub valid_after: String,
+    /// Number of relays (`r` lines).
+    pub relays: usize,
+    /// OR ports (and DirPorts) per relay address.
+    ports: HashMap<IpAddr, HashSet<u16>>,
+}
+
+impl Consensus {
+    /// Reads and parses a consensus file.
+    pub fn load(path: &Path) -> Result<Consensus, ConsensusError> {
+        let bytes = std::fs::read(path).map_err(|source| ConsensusError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Consensus::parse(&bytes).map_err(|(line, reason)| ConsensusError::Malformed {
+            path: path.to_owned(),
+            line,
+            reason,
+        })
+    }
+
+    /// Parses a consensus; errors carry a 1-based line number.
+    pub fn parse(bytes: &[u8]) -> Result<Consensus, (usize, String)> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            (line, "not UTF-8".to_owned())
+        })?;
+        let mut c = Consensus::default();
+        let mut seen_version = false;
+        let mut last_r: Option<IpAddr> = None;
+        for (i, line) in text.split('\n').enumerate() {
+            let n = i + 1;
+            if line.contains('\r') {
+                return Err((n, "carriage return: lines must end with LF only".into()));
+            }
+            if line.is_empty() || line.starts_with('@') {
+                continue;
+            }
+            let mut f = line.split(' ');
+            let kw = f.next().unwrap_or("");
+            if !seen_version {
+                if kw != "network-status-version" || f.next() != Some("3") {
+                    return Err((n, "expected 'network-status-version 3' first".into()));
+                }
+                c.flavour = f.next().unwrap_or("ns").to_owned();
+                seen_version = true;
+                continue;
+            }
+            match kw {
+                "vote-status" if f.next() != Some("consensus") => {
+                    return Err((n, "not a consensus (vote-status)".into()));
+                }
+                "valid-after" => c.valid_after = f.collect::<Vec<_>>().join(" "),
+                "r" => {
+                    let parts: Vec<&str> = f.collect();
+                    // Full: nick id digest date time ip or dir; microdesc: no digest.
+                    let base = match parts.len() {
+                        8 => 5,
+                        7 => 4,
+                        _ => return Err((n, format!("'r' line with {} fields", parts.len()))),
+                    };
+                    let ip: IpAddr = parts[base]
+                        .parse()
+                        .map_err(|_| (n, format!("bad address {:?}", parts[base])))?;
+                    let port =
+                        |s: &str| s.parse::<u16>().map_err(|_| (n, format!("bad port {s:?}")));
+                    let (or, dir) = (port(parts[base + 1])?, port(parts[base + 2])?);
+                    let e = c.ports.entry(ip).or_default();
+                    e.insert(or);
+                    if dir != 0 {
+                        e.insert(dir);
+                    }
+                    c.relays += 1;
+                    last_r = Some(ip);
+                }
+                "a" => {
+                    if last_r.is_none() {
+                        return Err((n, "'a' line before any 'r' line".into()));
+                    }
+                    let v = f.next().unwrap_or("");
+                    let (addr, port) = v
+                        .rsplit_once(':')
+                        .ok_or_else(|| (n, format!("bad 'a' address {v:?}")))?;
+                    let ip: IpAddr = addr
+                        .trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .parse()
+                        .map_err(|_| (n, format!("bad 'a' address {v:?}")))?;
+                    let p: u16 = port
+                        .parse()
+                        .map_err(|_| (n, format!("bad port in {v:?}")))?;
+                    c.ports.entry(ip).or_default().insert(p);
+                }
+                _ => {}
+            }
+        }
+        if !seen_version {
+            return Err((1, "empty document".into()));
+        }
+        if c.relays == 0 {
+            return Err((text.lines().count(), "no relays ('r' lines)".into()));
+        }
+        Ok(c)
+    }
+
+    /// Whether an address belongs to a relay.
+    pub fn is_relay(&self, ip: IpAddr) -> bool {
+        self.ports.contains_key(&ip)
+    }
+
+    /// Whether (address, port) is a relay's OR or directory port.
+    pub fn is_relay_port(&self, ip: IpAddr, port: u16) -> bool {
+        self.ports.get(&ip).is_some_and(|p| p.contains(&port))
+    }
+}

@@ -1,0 +1,188 @@
+//! Enrichment with the real databases and consensuses in ../shared.
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use exitflow_enrich::{Consensus, GeoSet};
+
+use crate::common::*;
+
+fn geo(name: &str) -> PathBuf {
+    shared().expect("../shared").join("geoip").join(name)
+}
+
+fn tor(name: &str) -> PathBuf {
+    shared().expect("../shared").join("tor").join(name)
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn maxmind_schema_country_and_asn() {
+    let mut g = GeoSet::open(&[
+        geo("maxmind-test/GeoIP2-Country-Test.mmdb"),
+        geo("maxmind-test/GeoLite2-ASN-Test.mmdb"),
+    ])
+    .unwrap();
+    assert!(g.has_asn());
+    assert_eq!(g.lookup(ip("81.2.69.160")).country, "GB");
+    assert_eq!(g.lookup(ip("2001:218::1")).country, "JP");
+    let a = g.lookup(ip("1.128.0.0")).clone();
+    assert_eq!(a.asn, 1221);
+    assert!(a.as_org.contains("Telstra"), "{a:?}");
+    assert_eq!(g.lookup(ip("10.1.2.3")).country, "private");
+    assert_eq!(g.lookup(ip("127.0.0.1")).country, "loopback");
+    assert_eq!(g.lookup(ip("fe80::1")).country, "link-local");
+    assert_eq!(g.lookup(ip("224.0.0.251")).country, "multicast");
+    assert_eq!(g.lookup(ip("0.0.0.0")).country, "unspecified");
+    assert_eq!(g.lookup(ip("192.0.2.1")).country, "unknown");
+    let mut lite = GeoSet::open(&[geo("maxmind-test/GeoLite2-Country-Test.mmdb")]).unwrap();
+    assert_eq!(lite.lookup(ip("81.2.69.160")).country, "GB");
+}
+
+#[test]
+fn real_country_databases_of_both_sources() {
+    for db in ["geo-whois-asn-country.mmdb", "dbip-country.mmdb"] {
+        let mut g = GeoSet::open(&[geo(db)]).unwrap();
+        assert_eq!(g.lookup(ip("8.8.8.8")).country, "US", "{db}");
+        assert_eq!(g.lookup(ip("193.0.6.139")).country, "NL", "{db}"); // RIPE NCC
+        assert_eq!(g.lookup(ip("2001:67c:2e8::2")).country, "NL", "{db}");
+        assert_eq!(g.lookup(ip("133.11.0.1")).country, "JP", "{db}"); // University of Tokyo
+    }
+}
+
+#[test]
+fn anonymous_ip_flags_proxies() {
+    let path = geo("maxmind-test/GeoIP2-Anonymous-IP-Test.mmdb");
+    // Find a flagged network from the database itself.
+    let reader = maxminddb::Reader::open_readfile(&path).unwrap();
+    let mut flagged = None;
+    for item in reader.networks(Default::default()).unwrap() {
+        let item = item.unwrap();
+        let v: Option<std::collections::BTreeMap<String, bool>> = item.decode().ok().flatten();
+        if v.is_some_and(|m| m.get("is_public_proxy") == Some(&true)) {
+            flagged = Some(item.network().unwrap().network());
+            break;
+        }
+    }
+    let addr = flagged.expect("the test database flags some public proxy");
+    let mut g = GeoSet::open(&[path]).unwrap();
+    assert!(g.lookup(addr).is_proxy, "{addr}");
+}
+
+#[test]
+fn corrupt_databases_are_clear_errors() {
+    for bad in [
+        "maxmind-test/GeoIP2-City-Test-Broken-Double-Format.mmdb",
+        "maxmind-test/GeoIP2-City-Test-Invalid-Node-Count.mmdb",
+        "README.md",
+    ] {
+        let e = GeoSet::open(&[geo(bad)])
+            .err()
+            .unwrap_or_else(|| panic!("{bad} opened"))
+            .to_string();
+        assert!(e.contains(bad.rsplit('/').next().unwrap()), "{e}");
+        // And from the command line: one error line, no panic.
+        let o = run(&[
+            "flows",
+            "--geoip",
+            geo(bad).to_str().unwrap(),
+            "--output",
+            "/nonexistent-never-created",
+            "x.pcap",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with("error: ") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn real_consensuses_parse_and_the_malformed_one_is_rejected() {
+    let full = Consensus::load(&tor("2018-06-01-00-00-00-consensus")).unwrap();
+    assert_eq!((full.flavour.as_str(), full.relays), ("ns", 208));
+    assert!(full.is_relay_port(ip("162.247.72.201"), 443));
+    assert!(full.is_relay_port(ip("162.247.72.201"), 80));
+    let md = Consensus::load(&tor("2019-05-01-01-00-00-consensus-microdesc")).unwrap();
+    assert_eq!((md.flavour.as_str(), md.relays), ("microdesc", 556));
+    assert_eq!(md.valid_after, "2019-05-01 01:00:00");
+    let test = Consensus::load(&tor("test-network-cached-consensus")).unwrap();
+    assert!(test.is_relay_port(ip("127.0.0.1"), 5002));
+    let e = Consensus::load(&tor("bad-cached-microdesc-consensus-with-carriage-returns"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 1") && e.contains("carriage return"), "{e}");
+}
+
+#[test]
+fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("relay.pcap");
+    let cfg = exitflow_synth::SynthConfig {
+        flows: 400,
+        ..Default::default()
+    };
+    exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
+    // Learn some destinations, and declare those on port 443 relays.
+    let keep = dir.path().join("keep");
+    ok(&[
+        "flows",
+        cap.to_str().unwrap(),
+        "--addresses",
+        "keep",
+        "--output",
+        keep.to_str().unwrap(),
+    ]);
+    let mut r = csv::Reader::from_path(keep.join("relay.pcap.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let (di, dp) = (
+        h.iter().position(|c| c == "dst_ip").unwrap(),
+        h.iter().position(|c| c == "dst_port").unwrap(),
+    );
+    let mut doc = String::from("network-status-version 3 microdesc\nvote-status consensus\n");
+    let mut relays = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if &rec[dp] == "443" && relays < 50 {
+            doc.push_str(&format!(
+                "r relay{relays} AAAA 2021-06-01 00:00:00 {} 443 0\n",
+                &rec[di]
+            ));
+            relays += 1;
+        }
+    }
+    let cons = dir.path().join("cached-microdesc-consensus");
+    std::fs::write(&cons, doc).unwrap();
+    let out = dir.path().join("out");
+    let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+    ok(&[
+        "flows",
+        cap.to_str().unwrap(),
+        "--consensus",
+        cons.to_str().unwrap(),
+        "--own-address",
+        &relay,
+        "--geoip",
+        geo("geo-whois-asn-country.mmdb").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let mut r = csv::Reader::from_path(out.join("relay.pcap.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let role = h.iter().position(|c| c == "tor_role").unwrap();
+    let country = h.iter().position(|c| c == "dst_country").unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut placed = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        *counts.entry(rec[role].to_string()).or_insert(0) += 1;
+        placed += usize::from(rec[country].len() == 2);
+    }
+    assert_eq!(counts.get("relay"), Some(&relays), "{counts:?}");
+    assert_eq!(counts.get("exit"), Some(&(400 - relays)), "{counts:?}");
+    assert!(placed > 350, "{placed} flows with a country");
+}
