@@ -6,11 +6,13 @@
 use std::path::PathBuf;
 
 pub mod dataset;
+pub mod policy;
 pub mod privacy;
 pub mod schema;
 pub mod writers;
 
 pub use dataset::{DatasetConfig, DatasetWriter, NodeTotals};
+pub use policy::{Policy, Profile, ServerNames};
 pub use privacy::{AddressPolicy, CryptoPan, Redacted};
 pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Selection, Value};
 pub use writers::{FlowWriter, Format};

@@ -125,7 +125,7 @@ macro_rules! cols {
 cols! {
     Id "id" U64 Public "flow number within one capture or capture session, in creation order";
     SrcIp "src_ip" Str Personal "source address (first packet's sender); only with --addresses keep or pseudonymize";
-    SrcPort "src_port" U64 Quasi "source port (0 for protocols without ports)";
+    SrcPort "src_port" U64 Quasi "source port (0 for protocols without ports); only with --source-ports";
     DstIp "dst_ip" Str Personal "destination address; only with --addresses keep or pseudonymize";
     DstPort "dst_port" U64 Quasi "destination port (0 for protocols without ports)";
     Protocol "protocol" U64 Public "IP protocol number (6 TCP, 17 UDP, 1 ICMP, ...)";
@@ -159,10 +159,10 @@ cols! {
     AppCategory "application_category_name" Str Public "nDPI category of the label";
     AppGuessed "application_is_guessed" Bool Public "1 when the label was guessed from ports/addresses";
     AppConfidence "application_confidence" U64 Public "nDPI confidence (0 unknown, 1 port, 6 DPI, ...)";
-    ServerName "requested_server_name" OptStr Sensitive "TLS/QUIC SNI, HTTP Host or DNS query name; only with --server-names keep";
-    ClientFingerprint "client_fingerprint" OptStr Quasi "JA4 of the TLS/QUIC ClientHello";
-    ServerFingerprint "server_fingerprint" OptStr Quasi "server fingerprint (none yet)";
-    UserAgent "user_agent" OptStr Quasi "HTTP User-Agent sent in clear text";
+    ServerName "requested_server_name" OptStr Sensitive "TLS/QUIC SNI, HTTP Host or DNS query name; only with --server-names domain (registrable domain) or keep";
+    ClientFingerprint "client_fingerprint" OptStr Quasi "JA4 of the TLS/QUIC ClientHello; only with --fingerprints";
+    ServerFingerprint "server_fingerprint" OptStr Quasi "server fingerprint (none yet); only with --fingerprints";
+    UserAgent "user_agent" OptStr Quasi "HTTP User-Agent sent in clear text (dropped by the strict profile)";
     ContentType "content_type" OptStr Public "HTTP response Content-Type sent in clear text";
     SrcCountry "src_country" Str Quasi "ISO country of the source (or private, loopback, link-local, multicast, unspecified, unknown)";
     DstCountry "dst_country" Str Quasi "ISO country of the destination (same special values)";
@@ -235,6 +235,8 @@ pub struct Record {
     pub dst_as_org: Option<String>,
     /// Tor role of the flow.
     pub tor_role: &'static str,
+    /// Timestamps are written rounded down to a multiple of this (ms; 1 = exact).
+    pub time_granularity_ms: u64,
 }
 
 impl Record {
@@ -261,6 +263,7 @@ impl Record {
             dst_asn: 0,
             dst_as_org: None,
             tor_role: "other",
+            time_granularity_ms: 1,
         }
     }
 
@@ -268,6 +271,8 @@ impl Record {
     pub fn value(&self, c: Col) -> Value<'_> {
         let f = &self.flow;
         let d = |a: u64, b: u64| Value::U(b.saturating_sub(a));
+        let g = self.time_granularity_ms.max(1);
+        let t = |ms: u64| Value::U(ms - ms % g);
         match c {
             Col::Id => Value::U(f.id),
             Col::SrcIp => Value::S(self.src_ip.as_deref().unwrap_or("")),
@@ -278,18 +283,18 @@ impl Record {
             Col::IpVersion => Value::U(f.ip_version.into()),
             Col::VlanId => Value::U(f.vlan_id.into()),
             Col::TunnelId => Value::U(f.tunnel_id.into()),
-            Col::BiFirstSeen => Value::U(f.first_seen_ms),
-            Col::BiLastSeen => Value::U(f.last_seen_ms),
+            Col::BiFirstSeen => t(f.first_seen_ms),
+            Col::BiLastSeen => t(f.last_seen_ms),
             Col::BiDuration => Value::U(f.duration_ms()),
             Col::BiPackets => Value::U(f.packets()),
             Col::BiBytes => Value::U(f.bytes()),
-            Col::S2dFirstSeen => Value::U(f.src2dst.first_seen_ms),
-            Col::S2dLastSeen => Value::U(f.src2dst.last_seen_ms),
+            Col::S2dFirstSeen => t(f.src2dst.first_seen_ms),
+            Col::S2dLastSeen => t(f.src2dst.last_seen_ms),
             Col::S2dDuration => d(f.src2dst.first_seen_ms, f.src2dst.last_seen_ms),
             Col::S2dPackets => Value::U(f.src2dst.packets),
             Col::S2dBytes => Value::U(f.src2dst.bytes),
-            Col::D2sFirstSeen => Value::U(f.dst2src.first_seen_ms),
-            Col::D2sLastSeen => Value::U(f.dst2src.last_seen_ms),
+            Col::D2sFirstSeen => t(f.dst2src.first_seen_ms),
+            Col::D2sLastSeen => t(f.dst2src.last_seen_ms),
             Col::D2sDuration => d(f.dst2src.first_seen_ms, f.dst2src.last_seen_ms),
             Col::D2sPackets => Value::U(f.dst2src.packets),
             Col::D2sBytes => Value::U(f.dst2src.bytes),
@@ -336,19 +341,33 @@ pub struct Selection {
     pub addresses: bool,
     /// Server names.
     pub server_names: bool,
+    /// Client and server fingerprints.
+    pub fingerprints: bool,
+    /// Source ports.
+    pub source_ports: bool,
+    /// User-agents.
+    pub user_agents: bool,
 }
 
-/// The columns written under a selection: personal columns only with
-/// addresses, sensitive ones only with server names.
+impl Selection {
+    /// Whether a column is written.
+    pub fn wants(&self, c: &ColumnDef) -> bool {
+        match c.col {
+            Col::SrcPort => self.source_ports,
+            Col::ClientFingerprint | Col::ServerFingerprint => self.fingerprints,
+            Col::UserAgent => self.user_agents,
+            _ => match c.privacy {
+                PrivacyClass::Personal => self.addresses,
+                PrivacyClass::Sensitive => self.server_names,
+                _ => true,
+            },
+        }
+    }
+}
+
+/// The columns written under a selection.
 pub fn columns_for(sel: Selection) -> Vec<&'static ColumnDef> {
-    COLUMNS
-        .iter()
-        .filter(|c| match c.privacy {
-            PrivacyClass::Personal => sel.addresses,
-            PrivacyClass::Sensitive => sel.server_names,
-            _ => true,
-        })
-        .collect()
+    COLUMNS.iter().filter(|c| sel.wants(c)).collect()
 }
 
 /// The schema as a Markdown table (for `exitflow schema` and the docs).

@@ -11,7 +11,9 @@ use exitflow_flow::{
     DEFAULT_MAX_FLOWS, FlowConfig,
 };
 use exitflow_output::dataset::{DatasetConfig, DatasetWriter, SCHEMA_VERSION};
-use exitflow_output::{AddressPolicy, CryptoPan, FlowWriter, Format, NodeTotals, Selection};
+use exitflow_output::{
+    AddressPolicy, CryptoPan, FlowWriter, Format, NodeTotals, Policy, ServerNames,
+};
 use exitflow_synth::SynthConfig;
 
 use crate::pipeline::{
@@ -107,47 +109,99 @@ impl MeterArgs {
     }
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone, Default)]
 struct PolicyArgs {
-    /// What to do with IP addresses.
-    #[arg(long, value_enum, default_value_t = AddressesArg::Drop)]
-    addresses: AddressesArg,
+    /// Anonymisation profile: `default` (the study's field set) or `strict`
+    /// (no user-agents, times rounded to the hour); other flags refine it.
+    #[arg(long, value_enum)]
+    profile: Option<ProfileArg>,
+    /// What to do with IP addresses (default: drop).
+    #[arg(long, value_enum)]
+    addresses: Option<AddressesArg>,
     /// Key for --addresses pseudonymize: 32 raw bytes or 64 hex digits. Keep it
     /// outside the dataset.
     #[arg(long)]
     key_file: Option<PathBuf>,
-    /// Write the server names (SNI, HTTP Host, DNS query) of flows.
-    #[arg(long, value_enum, default_value_t = ServerNamesArg::Drop)]
-    server_names: ServerNamesArg,
+    /// Server names (SNI, HTTP Host, DNS query): drop (default), domain
+    /// (registrable domain only) or keep.
+    #[arg(long, value_enum)]
+    server_names: Option<ServerNamesArg>,
+    /// Round timestamps down to this many seconds (0: exact).
+    #[arg(long)]
+    time_granularity: Option<u64>,
+    /// Do not write user-agents.
+    #[arg(long)]
+    no_user_agents: bool,
+    /// Write client/server fingerprints (JA4).
+    #[arg(long)]
+    fingerprints: bool,
+    /// Write source ports.
+    #[arg(long)]
+    source_ports: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum ProfileArg {
+    /// The study's field set plus counters and the Tor role.
+    Default,
+    /// Strict: no user-agents, server names, fingerprints or addresses; hourly times.
+    Strict,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum ServerNamesArg {
     /// Not written (default).
     Drop,
+    /// The registrable domain (eTLD+1) only.
+    Domain,
     /// Written as seen.
     Keep,
 }
 
 impl PolicyArgs {
-    fn selection(&self, policy: &AddressPolicy) -> Selection {
-        Selection {
-            addresses: policy.writes_addresses(),
-            server_names: self.server_names == ServerNamesArg::Keep,
-        }
-    }
-
-    fn policy(&self) -> Result<AddressPolicy> {
-        match (self.addresses, &self.key_file) {
-            (AddressesArg::Drop, _) => Ok(AddressPolicy::Drop),
-            (AddressesArg::Keep, _) => Ok(AddressPolicy::Keep),
-            (AddressesArg::Pseudonymize, Some(k)) => Ok(AddressPolicy::Pseudonymize(Box::new(
-                CryptoPan::from_key_file(k)?,
-            ))),
+    fn policy(&self) -> Result<Policy> {
+        let strict = self.profile == Some(ProfileArg::Strict);
+        let mut p = if strict {
+            Policy::strict()
+        } else {
+            Policy::default()
+        };
+        p.addresses = match (self.addresses.unwrap_or(AddressesArg::Drop), &self.key_file) {
+            (AddressesArg::Drop, _) => AddressPolicy::Drop,
+            (AddressesArg::Keep, _) => AddressPolicy::Keep,
+            (AddressesArg::Pseudonymize, Some(k)) => {
+                AddressPolicy::Pseudonymize(Box::new(CryptoPan::from_key_file(k)?))
+            }
             (AddressesArg::Pseudonymize, None) => {
                 bail!("--addresses pseudonymize needs --key-file")
             }
+        };
+        if let Some(n) = self.server_names {
+            p.server_names = match n {
+                ServerNamesArg::Drop => ServerNames::Drop,
+                ServerNamesArg::Domain => ServerNames::Domain,
+                ServerNamesArg::Keep => ServerNames::Keep,
+            };
         }
+        if let Some(g) = self.time_granularity {
+            p.time_granularity_ms = (g * 1000).max(1);
+        }
+        if self.no_user_agents {
+            p.user_agents = false;
+        }
+        p.fingerprints |= self.fingerprints;
+        p.source_ports |= self.source_ports;
+        if strict
+            && (p.addresses.writes_addresses()
+                || p.server_names != ServerNames::Drop
+                || p.fingerprints
+                || p.user_agents)
+        {
+            bail!(
+                "the strict profile writes no addresses, server names, fingerprints or user-agents"
+            );
+        }
+        Ok(p)
     }
 }
 
@@ -321,11 +375,15 @@ fn capture_name(p: &Path) -> String {
         .unwrap_or_else(|| "capture".into())
 }
 
-fn metadata(policy: &AddressPolicy, node: Option<&str>) -> Vec<(String, String)> {
+fn metadata(policy: &Policy, node: Option<&str>) -> Vec<(String, String)> {
     let mut m = vec![
         ("exitflow.version".into(), env!("CARGO_PKG_VERSION").into()),
         ("exitflow.schema_version".into(), SCHEMA_VERSION.into()),
-        ("exitflow.address_policy".into(), policy.name().into()),
+        (
+            "exitflow.address_policy".into(),
+            policy.addresses.name().into(),
+        ),
+        ("exitflow.policy".into(), policy.describe()),
     ];
     if let Some(n) = node {
         m.push(("exitflow.node".into(), n.into()));
@@ -357,7 +415,7 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
         let out = a
             .output
             .join(format!("{}.{}", capture_name(cap), format.ext()));
-        let mut writer = FlowWriter::create(&out, format, a.policy.selection(&policy), &meta)?;
+        let mut writer = FlowWriter::create(&out, format, policy.selection(), &meta)?;
         let (s, err) = meter_capture(cap, &opts, &mut |f, c| {
             writer.write(&to_record(f, c, &mut policy, &mut enricher))?;
             Ok(())
@@ -396,7 +454,7 @@ fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
     let mut policy = a.policy.policy()?;
     let mut enricher = a.enrich.enricher()?;
     let mut cfg = DatasetConfig::new(&a.dataset, &a.node);
-    cfg.selection = a.policy.selection(&policy);
+    cfg.selection = policy.selection();
     cfg.metadata = metadata(&policy, Some(&a.node));
     let mut ds = DatasetWriter::open(cfg)?;
     let opts = a.meter.options();
@@ -503,11 +561,7 @@ fn demo(a: DemoArgs) -> Result<ExitCode> {
         captures: vec![cap.clone()],
         dataset: dataset.clone(),
         node: "demo-relay".into(),
-        policy: PolicyArgs {
-            addresses: AddressesArg::Drop,
-            key_file: None,
-            server_names: ServerNamesArg::Drop,
-        },
+        policy: PolicyArgs::default(),
         enrich: demo_enrich(&a.enrich),
         meter: MeterArgs {
             idle_timeout: DEFAULT_IDLE_TIMEOUT_MS / 1000,

@@ -9,7 +9,7 @@ use exitflow_enrich::role::End;
 use exitflow_enrich::{Consensus, GeoSet, RoleConfig};
 use exitflow_flow::{Flow, FlowConfig, FlowStats, FlowTable};
 use exitflow_output::privacy::to_ip;
-use exitflow_output::{AddressPolicy, NodeTotals, Record};
+use exitflow_output::{NodeTotals, Policy, Record};
 
 /// Settings of the metering pipeline.
 #[derive(Clone, Copy, Debug, Default)]
@@ -168,19 +168,16 @@ impl Enricher {
     }
 }
 
-/// A flow and its classification as a record, under an address policy.
+/// A flow and its classification as a record, enriched, with the policy
+/// applied: nothing the policy does not keep is left in it.
 pub fn to_record(
     flow: Flow,
     class: Classification,
-    policy: &mut AddressPolicy,
+    policy: &mut Policy,
     enricher: &mut Enricher,
 ) -> Record {
-    let src = policy.apply(&flow.src, flow.ip_version);
-    let dst = policy.apply(&flow.dst, flow.ip_version);
     let mut r = Record::unlabelled(flow);
     enricher.enrich(&mut r);
-    r.src_ip = src;
-    r.dst_ip = dst;
     r.application_name = class.application_name();
     r.application_category_name = class.category().to_owned();
     r.application_is_guessed = class.guessed;
@@ -191,6 +188,7 @@ pub fn to_record(
     r.server_fingerprint = m.server_fingerprint;
     r.user_agent = m.user_agent;
     r.content_type = m.content_type;
+    policy.apply(&mut r);
     r
 }
 

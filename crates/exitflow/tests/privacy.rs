@@ -1,19 +1,25 @@
-//! The privacy default on real captures: no address from the input appears in
-//! any output byte (CSV, JSON lines, Parquet decompressed, dataset, logs).
+//! Privacy audit on every real capture of the corpus, under the default and
+//! the strict policy: no input address, MAC address or payload bytes appear
+//! in any output byte (CSV, JSON lines, Parquet decompressed, dataset, logs),
+//! apart from the HTTP user-agents and content types the policy keeps.
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use aho_corasick::AhoCorasick;
+use exitflow_capture::{CaptureReader, LinkType};
 
 use crate::common::*;
 
-#[test]
-fn no_input_address_reaches_any_output_or_log_by_default() {
-    let pcaps = corpus_pcaps();
-    let caps: Vec<String> = pcaps.iter().map(|p| p.display().to_string()).collect();
-    let tmp = tempfile::tempdir().unwrap();
-    let keep = tmp.path().join("keep");
+/// What must never reach an output.
+struct Secrets {
+    addrs: Vec<String>,
+    macs: Vec<String>,
+    payload: Vec<Vec<u8>>,
+}
 
-    // 1. Learn every address in the input (the explicit opt-in writes them).
+fn secrets(caps: &[String], tmp: &Path) -> Secrets {
+    // Addresses: the explicit opt-in writes them all.
+    let keep = tmp.join("keep");
     let mut args = vec![
         "flows",
         "--addresses",
@@ -35,15 +41,55 @@ fn no_input_address_reaches_any_output_or_log_by_default() {
             addrs.insert(rec[di].to_string());
         }
     }
-    assert!(addrs.len() > 1000, "only {} addresses learnt", addrs.len());
-    // "::" and "::1" say nothing about anyone and occur by chance in binary
-    // files; every address of 7 characters or more ("0.0.0.0") is searched.
+    // "::" and "::1" say nothing about anyone and occur by chance in binary files.
     addrs.retain(|a| a.len() >= 7);
+    // MAC addresses and payload samples, read straight from the captures.
+    let mut macs = BTreeSet::new();
+    let mut payload = BTreeSet::new();
+    for c in caps {
+        let Ok(mut r) = CaptureReader::open(Path::new(c)) else {
+            continue;
+        };
+        let _ = r.for_each(|p| {
+            if p.link_type == LinkType::ETHERNET && p.data.len() >= 12 {
+                for m in [&p.data[..6], &p.data[6..12]] {
+                    if m.iter().any(|b| *b != 0) && m != [0xff; 6] {
+                        macs.insert(
+                            m.iter()
+                                .map(|b| format!("{b:02x}"))
+                                .collect::<Vec<_>>()
+                                .join(":"),
+                        );
+                    }
+                }
+            }
+            if let Ok(i) = exitflow_decode::decode(p.link_type, p.data, &Default::default()) {
+                let d = i.payload;
+                for off in [0usize, 8, d.len() / 2] {
+                    if let Some(w) = d.get(off..off + 16) {
+                        let distinct: BTreeSet<u8> = w.iter().copied().collect();
+                        if distinct.len() >= 8 && payload.len() < 200_000 {
+                            payload.insert(w.to_vec());
+                        }
+                    }
+                }
+            }
+            true
+        });
+    }
+    assert!(addrs.len() > 1000 && macs.len() > 100 && payload.len() > 10_000);
+    Secrets {
+        addrs: addrs.into_iter().collect(),
+        macs: macs.into_iter().collect(),
+        payload: payload.into_iter().collect(),
+    }
+}
 
-    // 2. Default policy, every output format, plus a dataset, with debug logs.
-    let mut texts: Vec<(String, Vec<u8>)> = Vec::new();
+/// Every output byte of a run of every command under `policy`.
+fn outputs(caps: &[String], policy: &[&str], dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut texts = Vec::new();
     for fmt in ["csv", "jsonl", "parquet"] {
-        let out = tmp.path().join(fmt);
+        let out = dir.join(fmt);
         let mut args = vec![
             "--log",
             "debug",
@@ -53,12 +99,13 @@ fn no_input_address_reaches_any_output_or_log_by_default() {
             "--output",
             out.to_str().unwrap(),
         ];
+        args.extend_from_slice(policy);
         args.extend(caps.iter().map(String::as_str));
         let o = run(&args);
         texts.push((format!("log of flows --format {fmt}"), o.stderr));
         texts.push((format!("stdout of flows --format {fmt}"), o.stdout));
     }
-    let ds = tmp.path().join("dataset");
+    let ds = dir.join("dataset");
     let mut args = vec![
         "--log",
         "debug",
@@ -68,14 +115,13 @@ fn no_input_address_reaches_any_output_or_log_by_default() {
         "--dataset",
         ds.to_str().unwrap(),
     ];
+    args.extend_from_slice(policy);
     args.extend(caps.iter().map(String::as_str));
-    let o = run(&args);
-    texts.push(("log of ingest".into(), o.stderr));
+    texts.push(("log of ingest".into(), run(&args).stderr));
     let mut parquet = Vec::new();
-    for dir in ["csv", "jsonl", "parquet", "dataset"] {
-        for f in files_under(&tmp.path().join(dir)) {
-            let bytes = std::fs::read(&f).unwrap();
-            texts.push((f.display().to_string(), bytes));
+    for sub in ["csv", "jsonl", "parquet", "dataset"] {
+        for f in files_under(&dir.join(sub)) {
+            texts.push((f.display().to_string(), std::fs::read(&f).unwrap()));
             if f.extension().is_some_and(|e| e == "parquet") {
                 parquet.push(f.display().to_string());
             }
@@ -86,31 +132,165 @@ fn no_input_address_reaches_any_output_or_log_by_default() {
     let dump = python("dump_parquet.py", &args);
     assert_eq!(dump.matches("\n=== ").count() + 1, parquet.len());
     texts.push(("Parquet files, decoded".into(), dump.into_bytes()));
-    assert!(texts.len() > 4 * pcaps.len());
+    texts
+}
 
-    // 3. Search all of it at once.
-    let pats: Vec<&String> = addrs.iter().collect();
-    let ac = AhoCorasick::new(&pats).unwrap();
-    for (name, bytes) in &texts {
-        for m in ac.find_overlapping_iter(bytes) {
-            // Ignore a match glued to more digits: "1.2.3.4" inside "11.2.3.45" is not that address.
-            let before = m.start().checked_sub(1).map(|i| bytes[i]);
-            let after = bytes.get(m.end()).copied();
-            let glued =
-                |b: Option<u8>| b.is_some_and(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+/// The user-agent and content-type values the policy wrote (they are payload
+/// by nature, and kept on purpose).
+fn kept_values(dir: &Path) -> Vec<String> {
+    let mut v = BTreeSet::new();
+    for f in files_under(&dir.join("csv")) {
+        let mut r = csv::Reader::from_path(&f).unwrap();
+        let h = r.headers().unwrap().clone();
+        let cols: Vec<usize> = h
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| *c == "user_agent" || *c == "content_type")
+            .map(|(i, _)| i)
+            .collect();
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            for &c in &cols {
+                if !rec[c].is_empty() {
+                    v.insert(rec[c].to_string());
+                }
+            }
+        }
+    }
+    v.into_iter().collect()
+}
+
+fn glued(bytes: &[u8], start: usize, end: usize) -> bool {
+    let g = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_hexdigit() || *b == b'.' || *b == b':');
+    g(start.checked_sub(1).and_then(|i| bytes.get(i))) || g(bytes.get(end))
+}
+
+fn audit(policy: &[&str], s: &Secrets, caps: &[String], tmp: &Path, name: &str) {
+    let dir = tmp.join(name);
+    let texts = outputs(caps, policy, &dir);
+    assert!(texts.len() > 4 * caps.len());
+    let kept = kept_values(&dir);
+    let addr_ac = AhoCorasick::new(s.addrs.iter().chain(&s.macs)).unwrap();
+    let pay_ac = AhoCorasick::new(&s.payload).unwrap();
+    // Longest first: a short kept value inside a longer one must not leave the rest.
+    let kept_ac = AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&kept)
+        .unwrap();
+    for (file, bytes) in &texts {
+        for m in addr_ac.find_overlapping_iter(bytes) {
+            // A match glued to more digits ("1.2.3.4" in "11.2.3.45") is not that address.
             assert!(
-                glued(before) || glued(after),
-                "{name}: contains input address {}",
-                pats[m.pattern().as_usize()]
+                glued(bytes, m.start(), m.end()),
+                "{name}: {file}: contains input address {}",
+                s.addrs
+                    .iter()
+                    .chain(&s.macs)
+                    .nth(m.pattern().as_usize())
+                    .unwrap()
+            );
+        }
+        // Payload is looked for in text (raw Parquet is compressed binary, where
+        // 16 bytes can match by chance; its decoded form is searched instead).
+        if file.ends_with(".parquet") {
+            continue;
+        }
+        // Blank the kept user-agents and content types, then look for payload.
+        let mut b = bytes.clone();
+        for m in kept_ac.find_iter(bytes) {
+            b[m.start()..m.end()].fill(0);
+        }
+        if let Some(m) = pay_ac.find(&b) {
+            panic!(
+                "{name}: {file}: contains payload bytes {:?}",
+                String::from_utf8_lossy(&s.payload[m.pattern().as_usize()])
             );
         }
     }
-    // And the text outputs carry no address-like column at all.
-    let csv = files_under(&tmp.path().join("csv"));
-    let header = std::fs::read_to_string(&csv[0]).unwrap();
-    let header = header.lines().next().unwrap();
-    assert!(
-        !header.contains("src_ip") && !header.contains("dst_ip"),
-        "{header}"
-    );
+    // No address, server-name or fingerprint column at all.
+    let header = std::fs::read_to_string(&files_under(&dir.join("csv"))[0]).unwrap();
+    let header = header.lines().next().unwrap().to_owned();
+    for c in [
+        "src_ip",
+        "dst_ip",
+        "requested_server_name",
+        "client_fingerprint",
+    ] {
+        assert!(!header.split(',').any(|h| h == c), "{name}: {header}");
+    }
+    if name == "strict" {
+        assert!(!header.contains("user_agent"), "{header}");
+        assert!(
+            kept.iter().all(|v| !v.contains("Mozilla")),
+            "strict kept a user-agent"
+        );
+    }
+}
+
+#[test]
+fn no_address_mac_or_payload_reaches_any_output_or_log() {
+    let caps: Vec<String> = corpus_pcaps()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let s = secrets(&caps, tmp.path());
+    audit(&[], &s, &caps, tmp.path(), "default");
+    audit(&["--profile", "strict"], &s, &caps, tmp.path(), "strict");
+}
+
+#[test]
+fn pseudonyms_keep_prefixes_and_change_with_the_key() {
+    let cap = corpus_pcaps()
+        .into_iter()
+        .find(|p| p.ends_with("1kxun.pcap"))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut maps = Vec::new();
+    for (i, key) in [
+        "11".repeat(16) + &"22".repeat(16),
+        "33".repeat(16) + &"44".repeat(16),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let kf = tmp.path().join(format!("key{i}"));
+        std::fs::write(&kf, key).unwrap();
+        let out = tmp.path().join(format!("out{i}"));
+        for (mode, sub) in [("keep", "k"), ("pseudonymize", "p")] {
+            ok(&[
+                "flows",
+                cap.to_str().unwrap(),
+                "--addresses",
+                mode,
+                "--key-file",
+                kf.to_str().unwrap(),
+                "--output",
+                out.join(sub).to_str().unwrap(),
+            ]);
+        }
+        let read = |sub: &str| -> Vec<String> {
+            let mut r = csv::Reader::from_path(out.join(sub).join("1kxun.pcap.csv")).unwrap();
+            let h = r.headers().unwrap().clone();
+            let d = h.iter().position(|c| c == "dst_ip").unwrap();
+            r.records().map(|x| x.unwrap()[d].to_string()).collect()
+        };
+        let (real, pseudo) = (read("k"), read("p"));
+        let pairs: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr)> = real
+            .iter()
+            .zip(&pseudo)
+            .filter_map(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .collect();
+        assert!(pairs.len() > 50);
+        for (a, pa) in &pairs {
+            assert_ne!(a, pa);
+            for (b, pb) in &pairs {
+                let p = (u32::from(*a) ^ u32::from(*b)).leading_zeros();
+                let q = (u32::from(*pa) ^ u32::from(*pb)).leading_zeros();
+                assert_eq!(p, q, "{a} {b} -> {pa} {pb}");
+            }
+        }
+        maps.push(pseudo);
+    }
+    assert_ne!(maps[0], maps[1], "pseudonyms must change with the key");
 }
