@@ -12,6 +12,7 @@ use exitflow_dpi::{Engine, FlowCtx, FlowDpi};
 use exitflow_flow::{Flow, FlowTable};
 
 use crate::cli::MeterArgs;
+use crate::config::Config;
 use crate::pipeline::peak_rss_bytes;
 
 /// ndpiReader 4.x on the mixed benchmark capture, packets/s (DEVELOPERS.md, upper figure).
@@ -40,8 +41,8 @@ struct Pass {
     secs: f64,
 }
 
-fn time_pass(a: &BenchArgs, stage: u8) -> Result<Pass> {
-    let opts = a.meter.options();
+fn time_pass(a: &BenchArgs, conf: &Config, stage: u8) -> Result<Pass> {
+    let opts = a.meter.options(conf);
     let mut best: Option<Pass> = None;
     for _ in 0..a.repeat.max(1) {
         let mut r = CaptureReader::open(&a.capture)?;
@@ -109,12 +110,12 @@ fn time_pass(a: &BenchArgs, stage: u8) -> Result<Pass> {
 }
 
 /// Runs the benchmark and prints the table.
-pub fn run(a: BenchArgs) -> Result<ExitCode> {
+pub fn run(a: BenchArgs, conf: &Config) -> Result<ExitCode> {
     let passes = [
-        time_pass(&a, 0)?,
-        time_pass(&a, 1)?,
-        time_pass(&a, 2)?,
-        time_pass(&a, 3)?,
+        time_pass(&a, conf, 0)?,
+        time_pass(&a, conf, 1)?,
+        time_pass(&a, conf, 2)?,
+        time_pass(&a, conf, 3)?,
     ];
     let read_pps = passes[0].packets as f64 / passes[0].secs;
     println!("capture: {}", a.capture.display());

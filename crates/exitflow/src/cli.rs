@@ -16,6 +16,7 @@ use exitflow_output::{
 };
 use exitflow_synth::SynthConfig;
 
+use crate::config::Config;
 use crate::pipeline::{
     Enricher, MeterError, MeterOptions, meter_capture, peak_rss_bytes, to_record,
 };
@@ -30,6 +31,9 @@ struct Cli {
     /// Log level filter (error, warn, info, debug) or a tracing directive.
     #[arg(long, global = true, default_value = "info")]
     log: String,
+    /// Configuration file (TOML; `exitflow config` prints one with the defaults).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,6 +50,8 @@ enum Cmd {
     Bench(crate::bench::BenchArgs),
     /// Print the dataset schema as a Markdown table.
     Schema,
+    /// Print a configuration file with every default, documented.
+    Config,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -66,43 +72,58 @@ enum AddressesArg {
 }
 
 /// Options of the metering pipeline shared by several commands.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct MeterArgs {
-    /// Idle timeout, seconds.
-    #[arg(long, default_value_t = DEFAULT_IDLE_TIMEOUT_MS / 1000)]
-    idle_timeout: u64,
-    /// Active timeout, seconds.
-    #[arg(long, default_value_t = DEFAULT_ACTIVE_TIMEOUT_MS / 1000)]
-    active_timeout: u64,
-    /// Idle timeout of TCP flows without any reply, seconds.
-    #[arg(long, default_value_t = DEFAULT_HALF_OPEN_TIMEOUT_MS / 1000)]
-    half_open_timeout: u64,
-    /// Most concurrent flows; beyond it the oldest is exported as `evicted`.
-    #[arg(long, default_value_t = DEFAULT_MAX_FLOWS)]
-    max_flows: usize,
+    /// Idle timeout, seconds [default: 120].
+    #[arg(long)]
+    idle_timeout: Option<u64>,
+    /// Active timeout, seconds [default: 1800].
+    #[arg(long)]
+    active_timeout: Option<u64>,
+    /// Idle timeout of TCP connection attempts without any reply, seconds [default: 70].
+    #[arg(long)]
+    half_open_timeout: Option<u64>,
+    /// Most concurrent flows; beyond it the oldest is exported as `evicted` [default: 229376].
+    #[arg(long)]
+    max_flows: Option<usize>,
     /// Do not decapsulate GTP-U, TZSP and CAPWAP tunnels.
     #[arg(long)]
     no_tunnels: bool,
-    /// Packets of each flow inspected to name its application (0: no inspection).
-    #[arg(long, default_value_t = DEFAULT_MAX_PACKETS)]
-    dissections: u32,
+    /// Packets of each flow inspected to name its application; 0: no inspection [default: 20].
+    #[arg(long)]
+    dissections: Option<u32>,
 }
 
 impl MeterArgs {
-    /// The pipeline options these flags describe.
-    pub fn options(&self) -> MeterOptions {
+    /// The pipeline options: flags, else the configuration file, else defaults.
+    pub fn options(&self, cfg: &Config) -> MeterOptions {
+        let f = &cfg.flow;
+        let secs = |flag: Option<u64>, file: Option<u64>, default_ms: u64| {
+            flag.or(file).map_or(default_ms, |s| s * 1000)
+        };
         MeterOptions {
             flow: FlowConfig {
-                idle_timeout_ms: self.idle_timeout * 1000,
-                active_timeout_ms: self.active_timeout * 1000,
-                half_open_timeout_ms: self.half_open_timeout * 1000,
-                max_flows: self.max_flows,
+                idle_timeout_ms: secs(self.idle_timeout, f.idle_timeout, DEFAULT_IDLE_TIMEOUT_MS),
+                active_timeout_ms: secs(
+                    self.active_timeout,
+                    f.active_timeout,
+                    DEFAULT_ACTIVE_TIMEOUT_MS,
+                ),
+                half_open_timeout_ms: secs(
+                    self.half_open_timeout,
+                    f.half_open_timeout,
+                    DEFAULT_HALF_OPEN_TIMEOUT_MS,
+                ),
+                max_flows: self.max_flows.or(f.max_flows).unwrap_or(DEFAULT_MAX_FLOWS),
             },
             decode: DecodeOptions {
-                decode_tunnels: !self.no_tunnels,
+                decode_tunnels: !self.no_tunnels && f.decode_tunnels.unwrap_or(true),
             },
             dpi: DpiConfig {
-                max_packets: self.dissections,
+                max_packets: self
+                    .dissections
+                    .or(f.dissections)
+                    .unwrap_or(DEFAULT_MAX_PACKETS),
                 ..DpiConfig::default()
             },
         }
@@ -158,15 +179,27 @@ enum ServerNamesArg {
     Keep,
 }
 
+fn parse_enum<T: ValueEnum>(what: &str, v: &Option<String>) -> Result<Option<T>> {
+    v.as_deref()
+        .map(|s| {
+            T::from_str(s, false).map_err(|e| anyhow::anyhow!("configuration: policy.{what}: {e}"))
+        })
+        .transpose()
+}
+
 impl PolicyArgs {
-    fn policy(&self) -> Result<Policy> {
-        let strict = self.profile == Some(ProfileArg::Strict);
+    fn policy(&self, cfg: &Config) -> Result<Policy> {
+        let c = &cfg.policy;
+        let profile = self.profile.or(parse_enum("profile", &c.profile)?);
+        let strict = profile == Some(ProfileArg::Strict);
         let mut p = if strict {
             Policy::strict()
         } else {
             Policy::default()
         };
-        p.addresses = match (self.addresses.unwrap_or(AddressesArg::Drop), &self.key_file) {
+        let addresses = self.addresses.or(parse_enum("addresses", &c.addresses)?);
+        let key_file = self.key_file.clone().or_else(|| cfg.paths.key_file.clone());
+        p.addresses = match (addresses.unwrap_or(AddressesArg::Drop), &key_file) {
             (AddressesArg::Drop, _) => AddressPolicy::Drop,
             (AddressesArg::Keep, _) => AddressPolicy::Keep,
             (AddressesArg::Pseudonymize, Some(k)) => {
@@ -176,7 +209,18 @@ impl PolicyArgs {
                 bail!("--addresses pseudonymize needs --key-file")
             }
         };
-        if let Some(n) = self.server_names {
+        if let Some(u) = c.user_agents {
+            p.user_agents = u;
+        }
+        p.fingerprints = c.fingerprints.unwrap_or(p.fingerprints);
+        p.source_ports = c.source_ports.unwrap_or(p.source_ports);
+        if let Some(g) = c.time_granularity {
+            p.time_granularity_ms = (g * 1000).max(1);
+        }
+        if let Some(n) = self
+            .server_names
+            .or(parse_enum("server_names", &c.server_names)?)
+        {
             p.server_names = match n {
                 ServerNamesArg::Drop => ServerNames::Drop,
                 ServerNamesArg::Domain => ServerNames::Domain,
@@ -241,9 +285,26 @@ fn parse_admin(s: &str) -> Result<(std::net::IpAddr, Option<u16>), String> {
 }
 
 impl EnrichArgs {
-    fn enricher(&self) -> Result<Enricher> {
-        let geo = exitflow_enrich::GeoSet::open(&self.geoip)?;
-        let consensus = match &self.consensus {
+    fn enricher(&self, cfg: &Config) -> Result<Enricher> {
+        let r = &cfg.relay;
+        let geoip = if self.geoip.is_empty() {
+            &cfg.paths.geoip
+        } else {
+            &self.geoip
+        };
+        let geo = exitflow_enrich::GeoSet::open(geoip)?;
+        let mut admin = self.admin.clone();
+        for a in &r.admin {
+            admin.push(
+                parse_admin(a).map_err(|e| anyhow::anyhow!("configuration: relay.admin: {e}"))?,
+            );
+        }
+        let own = if self.own_address.is_empty() {
+            r.own_addresses.clone()
+        } else {
+            self.own_address.clone()
+        };
+        let consensus = match self.consensus.as_ref().or(cfg.paths.consensus.as_ref()) {
             Some(p) => {
                 let c = exitflow_enrich::Consensus::load(p)?;
                 tracing::info!(relays = c.relays, valid_after = %c.valid_after, "consensus loaded");
@@ -255,10 +316,10 @@ impl EnrichArgs {
             geo,
             consensus,
             roles: exitflow_enrich::RoleConfig {
-                own: self.own_address.clone(),
-                or_port: self.or_port,
-                dir_port: self.dir_port,
-                admin: self.admin.clone(),
+                own,
+                or_port: self.or_port.or(r.or_port),
+                dir_port: self.dir_port.or(r.dir_port),
+                admin,
             },
         })
     }
@@ -288,12 +349,12 @@ struct IngestArgs {
     /// pcap or pcapng files; `-` reads standard input.
     #[arg(required = true)]
     captures: Vec<PathBuf>,
-    /// Dataset root directory.
+    /// Dataset root directory (or `paths.dataset` in the configuration).
     #[arg(long)]
-    dataset: PathBuf,
-    /// Node (relay) name, the `node=` partition.
+    dataset: Option<PathBuf>,
+    /// Node (relay) name, the `node=` partition (or `node.name`).
     #[arg(long)]
-    node: String,
+    node: Option<String>,
     #[command(flatten)]
     policy: PolicyArgs,
     #[command(flatten)]
@@ -343,7 +404,7 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-    match run(cli.cmd) {
+    match run(cli.cmd, cli.config.as_deref()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -352,13 +413,21 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cmd: Cmd) -> Result<ExitCode> {
+fn run(cmd: Cmd, config: Option<&Path>) -> Result<ExitCode> {
+    let conf = match config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
     match cmd {
-        Cmd::Flows(a) => flows(a),
-        Cmd::Ingest(a) => ingest(a).map(|(code, _)| code),
+        Cmd::Flows(a) => flows(a, &conf),
+        Cmd::Ingest(a) => ingest(a, &conf).map(|(code, _)| code),
         Cmd::Synth(a) => synth(a),
-        Cmd::Demo(a) => demo(a),
-        Cmd::Bench(a) => crate::bench::run(a),
+        Cmd::Demo(a) => demo(a, &conf),
+        Cmd::Bench(a) => crate::bench::run(a, &conf),
+        Cmd::Config => {
+            print!("{}", crate::config::default_text());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Schema => {
             print!("{}", exitflow_output::schema::markdown_table());
             Ok(ExitCode::SUCCESS)
@@ -398,9 +467,9 @@ fn report_error(path: &Path, e: &MeterError) {
     }
 }
 
-fn flows(a: FlowsArgs) -> Result<ExitCode> {
-    let mut policy = a.policy.policy()?;
-    let mut enricher = a.enrich.enricher()?;
+fn flows(a: FlowsArgs, conf: &Config) -> Result<ExitCode> {
+    let mut policy = a.policy.policy(conf)?;
+    let mut enricher = a.enrich.enricher(conf)?;
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("creating {}", a.output.display()))?;
     let format = match a.format {
@@ -408,7 +477,7 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
         FormatArg::Parquet => Format::Parquet,
         FormatArg::Jsonl => Format::Jsonl,
     };
-    let opts = a.meter.options();
+    let opts = a.meter.options(conf);
     let meta = metadata(&policy, None);
     let mut failed = 0usize;
     for cap in &a.captures {
@@ -450,16 +519,26 @@ fn flows(a: FlowsArgs) -> Result<ExitCode> {
     })
 }
 
-fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
-    let mut policy = a.policy.policy()?;
-    let mut enricher = a.enrich.enricher()?;
-    let mut cfg = DatasetConfig::new(&a.dataset, &a.node);
+fn ingest(a: IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
+    let mut policy = a.policy.policy(conf)?;
+    let mut enricher = a.enrich.enricher(conf)?;
+    let node = a
+        .node
+        .clone()
+        .or_else(|| conf.node.name.clone())
+        .context("no node name: give --node or node.name in the configuration")?;
+    let dataset = a
+        .dataset
+        .clone()
+        .or_else(|| conf.paths.dataset.clone())
+        .context("no dataset: give --dataset or paths.dataset in the configuration")?;
+    let mut cfg = DatasetConfig::new(&dataset, &node);
     cfg.selection = policy.selection();
-    cfg.metadata = metadata(&policy, Some(&a.node));
+    cfg.metadata = metadata(&policy, Some(&node));
     let mut ds = DatasetWriter::open(cfg)?;
-    let opts = a.meter.options();
+    let opts = a.meter.options(conf);
     let mut run = NodeTotals {
-        node: a.node.clone(),
+        node: node.clone(),
         ..Default::default()
     };
     let mut failed = 0usize;
@@ -473,7 +552,7 @@ fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
             report_error(cap, &e);
         }
         if s.read.packets > 0 {
-            run.merge(&s.totals(&a.node));
+            run.merge(&s.totals(&node));
         }
     }
     let node_dir = ds.node_dir().to_owned();
@@ -482,7 +561,7 @@ fn ingest(a: IngestArgs) -> Result<(ExitCode, NodeTotals)> {
     run.dataset_bytes = bytes;
     let all = DatasetWriter::add_totals(&node_dir, &run)?;
     tracing::info!(
-        node = %a.node,
+        node = %node,
         flows = run.flows,
         failed_flows = run.failed_flows,
         packets = run.packets,
@@ -541,7 +620,7 @@ fn demo_enrich(given: &EnrichArgs) -> EnrichArgs {
     e
 }
 
-fn demo(a: DemoArgs) -> Result<ExitCode> {
+fn demo(a: DemoArgs, conf: &Config) -> Result<ExitCode> {
     std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
     let cap = a.dir.join("sample-exit-relay.pcap");
     synth(SynthArgs {
@@ -557,21 +636,17 @@ fn demo(a: DemoArgs) -> Result<ExitCode> {
         std::fs::remove_dir_all(&dataset)
             .with_context(|| format!("removing {}", dataset.display()))?;
     }
-    let (code, totals) = ingest(IngestArgs {
-        captures: vec![cap.clone()],
-        dataset: dataset.clone(),
-        node: "demo-relay".into(),
-        policy: PolicyArgs::default(),
-        enrich: demo_enrich(&a.enrich),
-        meter: MeterArgs {
-            idle_timeout: DEFAULT_IDLE_TIMEOUT_MS / 1000,
-            active_timeout: DEFAULT_ACTIVE_TIMEOUT_MS / 1000,
-            half_open_timeout: DEFAULT_HALF_OPEN_TIMEOUT_MS / 1000,
-            max_flows: DEFAULT_MAX_FLOWS,
-            no_tunnels: false,
-            dissections: DEFAULT_MAX_PACKETS,
+    let (code, totals) = ingest(
+        IngestArgs {
+            captures: vec![cap.clone()],
+            dataset: Some(dataset.clone()),
+            node: Some("demo-relay".into()),
+            policy: PolicyArgs::default(),
+            enrich: demo_enrich(&a.enrich),
+            meter: MeterArgs::default(),
         },
-    })?;
+        conf,
+    )?;
     println!("sample capture: {}", cap.display());
     println!("dataset:        {}", dataset.display());
     println!("node totals ({}):", totals.node);

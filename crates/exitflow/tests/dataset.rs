@@ -119,3 +119,68 @@ fn schema_document_matches_the_binary() {
         "docs/schema.md is stale: regenerate it with `exitflow schema`"
     );
 }
+
+#[test]
+fn configuration_file_sets_node_dataset_timeouts_and_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("c.pcap");
+    let cfg = SynthConfig {
+        flows: 500,
+        ..Default::default()
+    };
+    let sum = synth_capture(&cap, &cfg);
+    let ds = dir.path().join("ds");
+    let conf = dir.path().join("exitflow.toml");
+    // The printed defaults are a valid configuration to start from.
+    let mut text = String::from_utf8(run(&["config"]).stdout).unwrap();
+    text = text.replace("# name = \"relay-1\"", "name = \"from-config\"");
+    text = text.replace(
+        "# dataset = \"/var/lib/exitflow/dataset\"",
+        &format!("dataset = {:?}", ds.display().to_string()),
+    );
+    text = text.replace("profile = \"default\"", "profile = \"strict\"");
+    text = text.replace(
+        "# own_addresses = [\"192.0.2.1\", \"2001:db8::1\"]",
+        "own_addresses = [\"185.220.101.33\"]",
+    );
+    std::fs::write(&conf, &text).unwrap();
+    ok(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "ingest",
+        cap.to_str().unwrap(),
+    ]);
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=from-config/_totals.json")).unwrap())
+            .unwrap();
+    assert_eq!(totals["flows"], sum.flows);
+    let out = python("check_policy.py", &[ds.to_str().unwrap()]);
+    assert!(
+        out.contains("profile=strict") && out.contains("exit"),
+        "{out}"
+    );
+    // A flag beats the file.
+    ok(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "ingest",
+        cap.to_str().unwrap(),
+        "--node",
+        "from-flag",
+    ]);
+    assert!(ds.join("node=from-flag").is_dir());
+    // A misspelt key is an error that names the file and the key.
+    std::fs::write(&conf, "[flow]\nidle_timout = 5\n").unwrap();
+    let o = run(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "ingest",
+        cap.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err.contains("exitflow.toml") && err.contains("idle_timout"),
+        "{err}"
+    );
+}

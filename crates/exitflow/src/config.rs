@@ -1,0 +1,205 @@
+//! The configuration file (TOML): everything a relay operator sets, with the
+//! documented defaults of `exitflow config`. Command-line flags override it.
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// The whole file. Every field is optional: what is absent takes the flag's
+/// value, or the built-in default.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[node]`.
+    #[serde(default)]
+    pub node: NodeSection,
+    /// `[paths]`.
+    #[serde(default)]
+    pub paths: PathsSection,
+    /// `[capture]`.
+    #[serde(default)]
+    pub capture: CaptureSection,
+    /// `[flow]`.
+    #[serde(default)]
+    pub flow: FlowSection,
+    /// `[policy]`.
+    #[serde(default)]
+    pub policy: PolicySection,
+    /// `[relay]`.
+    #[serde(default)]
+    pub relay: RelaySection,
+}
+
+/// `[node]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// Node name (the dataset's `node=` partition).
+    pub name: Option<String>,
+}
+
+/// `[paths]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PathsSection {
+    /// Dataset root.
+    pub dataset: Option<PathBuf>,
+    /// MaxMind DB files.
+    #[serde(default)]
+    pub geoip: Vec<PathBuf>,
+    /// The relay's consensus file.
+    pub consensus: Option<PathBuf>,
+    /// Pseudonymisation key file.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[capture]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    /// Interfaces to capture on (live capture).
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+}
+
+/// `[flow]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSection {
+    /// Idle timeout, seconds.
+    pub idle_timeout: Option<u64>,
+    /// Active timeout, seconds.
+    pub active_timeout: Option<u64>,
+    /// Half-open timeout, seconds.
+    pub half_open_timeout: Option<u64>,
+    /// Flow cap.
+    pub max_flows: Option<usize>,
+    /// Packets inspected per flow.
+    pub dissections: Option<u32>,
+    /// Decapsulate UDP tunnels.
+    pub decode_tunnels: Option<bool>,
+}
+
+/// `[policy]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// `default` or `strict`.
+    pub profile: Option<String>,
+    /// `drop`, `keep` or `pseudonymize`.
+    pub addresses: Option<String>,
+    /// `drop`, `domain` or `keep`.
+    pub server_names: Option<String>,
+    /// Seconds; 0 = exact.
+    pub time_granularity: Option<u64>,
+    /// Write user-agents.
+    pub user_agents: Option<bool>,
+    /// Write fingerprints.
+    pub fingerprints: Option<bool>,
+    /// Write source ports.
+    pub source_ports: Option<bool>,
+}
+
+/// `[relay]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RelaySection {
+    /// The relay's own addresses.
+    #[serde(default)]
+    pub own_addresses: Vec<IpAddr>,
+    /// ORPort.
+    pub or_port: Option<u16>,
+    /// DirPort.
+    pub dir_port: Option<u16>,
+    /// Administration hosts, `HOST` or `HOST:PORT`.
+    #[serde(default)]
+    pub admin: Vec<String>,
+}
+
+impl Config {
+    /// Reads a configuration file; errors name the file and the line.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading configuration {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("configuration {}", path.display()))
+    }
+}
+
+/// The documented default configuration, printed by `exitflow config`.
+pub fn default_text() -> String {
+    use exitflow_dpi::DEFAULT_MAX_PACKETS;
+    use exitflow_flow::{
+        DEFAULT_ACTIVE_TIMEOUT_MS, DEFAULT_HALF_OPEN_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
+        DEFAULT_MAX_FLOWS,
+    };
+    format!(
+        r#"# exitflow configuration. Every setting is optional; flags override it.
+
+[node]
+# name = "relay-1"            # the dataset's node= partition (ingest, capture)
+
+[paths]
+# dataset = "/var/lib/exitflow/dataset"
+# geoip = ["/var/lib/GeoIP/GeoLite2-Country.mmdb", "/var/lib/GeoIP/GeoLite2-ASN.mmdb"]
+# consensus = "/var/lib/tor/cached-microdesc-consensus"
+# key_file = "/etc/exitflow/pseudonym.key"   # only for addresses = "pseudonymize"
+
+[capture]
+# interfaces = ["eth0"]
+
+[flow]
+idle_timeout = {idle}          # seconds without a packet before a flow ends
+active_timeout = {active}        # seconds after which a long flow is cut
+half_open_timeout = {half}       # seconds for a connection attempt without an answer
+max_flows = {max}           # concurrent flows; beyond, the oldest is exported as evicted
+dissections = {dis}            # packets of each flow inspected to name its application
+decode_tunnels = true         # GTP-U, TZSP, CAPWAP
+
+[policy]
+profile = "default"           # or "strict": no user-agents, times rounded to the hour
+# The settings below refine the profile (shown with the default profile's values).
+# addresses = "drop"            # or "keep", "pseudonymize" (needs paths.key_file)
+# server_names = "drop"         # or "domain" (registrable domain), "keep"
+# time_granularity = 0          # seconds; 0 = exact
+# user_agents = true
+# fingerprints = false
+# source_ports = false
+
+[relay]
+# own_addresses = ["192.0.2.1", "2001:db8::1"]
+# or_port = 443
+# dir_port = 80
+# admin = ["198.51.100.7", "203.0.113.9:22"]
+"#,
+        idle = DEFAULT_IDLE_TIMEOUT_MS / 1000,
+        active = DEFAULT_ACTIVE_TIMEOUT_MS / 1000,
+        half = DEFAULT_HALF_OPEN_TIMEOUT_MS / 1000,
+        max = DEFAULT_MAX_FLOWS,
+        dis = DEFAULT_MAX_PACKETS,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_text_parses_to_the_defaults() {
+        let c: Config = toml::from_str(&default_text()).unwrap();
+        assert_eq!(
+            c.flow.idle_timeout,
+            Some(exitflow_flow::DEFAULT_IDLE_TIMEOUT_MS / 1000)
+        );
+        assert_eq!(c.policy.profile.as_deref(), Some("default"));
+        assert!(c.relay.own_addresses.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = toml::from_str::<Config>("[flow]\nidle_timeut = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("idle_timeut"), "{e}");
+    }
+}
