@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use maxminddb::{PathElement, Reader};
@@ -58,13 +59,13 @@ pub struct GeoDb {
 pub struct GeoInfo {
     /// ISO 3166-1 alpha-2 code, or one of `private`, `loopback`,
     /// `link-local`, `multicast`, `unspecified`, `unknown`.
-    pub country: String,
+    pub country: Arc<str>,
     /// Whether a database flags the address as an anonymous proxy.
     pub is_proxy: bool,
     /// Autonomous system number, 0 when unknown.
     pub asn: u32,
-    /// Autonomous system organisation, empty when unknown.
-    pub as_org: String,
+    /// Autonomous system organisation.
+    pub as_org: Option<Arc<str>>,
 }
 
 impl GeoDb {
@@ -149,7 +150,7 @@ impl GeoDb {
                         },
                     };
                     if let Some(c) = c {
-                        out.country = c;
+                        out.country = c.into();
                     }
                 }
                 if b(&[
@@ -167,7 +168,7 @@ impl GeoDb {
                     out.asn = n;
                 }
                 if let Some(o) = s(&[PathElement::Key("autonomous_system_organization")])? {
-                    out.as_org = o;
+                    out.as_org = Some(o.into());
                 }
             }
             Kind::Anonymous => {
@@ -266,7 +267,7 @@ impl GeoSet {
             }
             let mut info = GeoInfo::default();
             if let Some(s) = special_country(ip) {
-                info.country = s.to_owned();
+                info.country = s.into();
             } else {
                 for db in &self.dbs {
                     if db.fill(ip, &mut info).is_err() {
@@ -274,7 +275,7 @@ impl GeoSet {
                     }
                 }
                 if info.country.is_empty() {
-                    info.country = "unknown".to_owned();
+                    info.country = "unknown".into();
                 }
             }
             self.cache.insert(ip, info);

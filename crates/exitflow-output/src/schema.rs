@@ -220,9 +220,9 @@ pub struct Record {
     /// HTTP Content-Type.
     pub content_type: Option<String>,
     /// Source country.
-    pub src_country: String,
+    pub src_country: std::sync::Arc<str>,
     /// Destination country.
-    pub dst_country: String,
+    pub dst_country: std::sync::Arc<str>,
     /// Source flagged as anonymous proxy.
     pub src_is_proxy: bool,
     /// Destination flagged as anonymous proxy.
@@ -232,7 +232,7 @@ pub struct Record {
     /// Destination ASN.
     pub dst_asn: u32,
     /// Destination AS organisation.
-    pub dst_as_org: Option<String>,
+    pub dst_as_org: Option<std::sync::Arc<str>>,
     /// Tor role of the flow.
     pub tor_role: &'static str,
     /// Timestamps are written rounded down to a multiple of this (ms; 1 = exact).
@@ -321,7 +321,7 @@ impl Record {
             Col::DstIsProxy => Value::B(self.dst_is_proxy),
             Col::SrcAsn => Value::U(self.src_asn.into()),
             Col::DstAsn => Value::U(self.dst_asn.into()),
-            Col::DstAsOrg => opt(&self.dst_as_org),
+            Col::DstAsOrg => self.dst_as_org.as_deref().map_or(Value::Null, Value::S),
             Col::TorRole => Value::S(self.tor_role),
             Col::EndReason => Value::S(f.end_reason.as_str()),
             Col::ConnState => Value::S(f.conn_state().as_str()),

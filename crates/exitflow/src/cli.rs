@@ -285,7 +285,8 @@ fn parse_admin(s: &str) -> Result<(std::net::IpAddr, Option<u16>), String> {
 }
 
 impl EnrichArgs {
-    fn enricher(&self, cfg: &Config) -> Result<Enricher> {
+    /// The enricher these flags (and the configuration) describe.
+    pub fn enricher(&self, cfg: &Config) -> Result<Enricher> {
         let r = &cfg.relay;
         let geoip = if self.geoip.is_empty() {
             &cfg.paths.geoip
@@ -486,7 +487,7 @@ fn flows(a: FlowsArgs, conf: &Config) -> Result<ExitCode> {
             .join(format!("{}.{}", capture_name(cap), format.ext()));
         let mut writer = FlowWriter::create(&out, format, policy.selection(), &meta)?;
         let (s, err) = meter_capture(cap, &opts, &mut |f, c| {
-            writer.write(&to_record(f, c, &mut policy, &mut enricher))?;
+            writer.write(&to_record(f, c, &mut policy, Some(&mut enricher)))?;
             Ok(())
         });
         tracing::debug!(
@@ -544,7 +545,7 @@ fn ingest(a: IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     let mut failed = 0usize;
     for cap in &a.captures {
         let (s, err) = meter_capture(cap, &opts, &mut |f, c| {
-            ds.write(&to_record(f, c, &mut policy, &mut enricher))?;
+            ds.write(&to_record(f, c, &mut policy, Some(&mut enricher)))?;
             Ok(())
         });
         if let Some(e) = err {

@@ -148,15 +148,15 @@ impl Enricher {
         let f = &r.flow;
         let (src, dst) = (to_ip(&f.src, f.ip_version), to_ip(&f.dst, f.ip_version));
         let (sp, dp) = (f.src_port, f.dst_port);
-        let s = self.geo.lookup(src).clone();
-        let d = self.geo.lookup(dst).clone();
-        r.src_country = s.country;
-        r.dst_country = d.country;
+        let s = self.geo.lookup(src);
+        r.src_country = s.country.clone();
         r.src_is_proxy = s.is_proxy;
-        r.dst_is_proxy = d.is_proxy;
         r.src_asn = s.asn;
+        let d = self.geo.lookup(dst);
+        r.dst_country = d.country.clone();
+        r.dst_is_proxy = d.is_proxy;
         r.dst_asn = d.asn;
-        r.dst_as_org = (!d.as_org.is_empty()).then_some(d.as_org);
+        r.dst_as_org = d.as_org.clone();
         r.tor_role = self
             .roles
             .classify(
@@ -174,10 +174,12 @@ pub fn to_record(
     flow: Flow,
     class: Classification,
     policy: &mut Policy,
-    enricher: &mut Enricher,
+    enricher: Option<&mut Enricher>,
 ) -> Record {
     let mut r = Record::unlabelled(flow);
-    enricher.enrich(&mut r);
+    if let Some(e) = enricher {
+        e.enrich(&mut r);
+    }
     r.application_name = class.application_name();
     r.application_category_name = class.category().to_owned();
     r.application_is_guessed = class.guessed;
