@@ -7,6 +7,7 @@
 pub mod geoip;
 pub mod role;
 pub mod tor;
+pub mod torrc;
 
 pub use geoip::{GeoDb, GeoError, GeoInfo, GeoSet};
 pub use role::{Role, RoleConfig};

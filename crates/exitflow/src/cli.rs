@@ -259,6 +259,12 @@ pub struct EnrichArgs {
     /// The relay's consensus (cached-microdesc-consensus or cached-consensus).
     #[arg(long)]
     consensus: Option<PathBuf>,
+    /// tor's DataDirectory: the consensus is read from it.
+    #[arg(long)]
+    tor_data_dir: Option<PathBuf>,
+    /// The relay's torrc: ORPort, DirPort, own addresses and DataDirectory are read from it.
+    #[arg(long)]
+    torrc: Option<PathBuf>,
     /// The relay's own address; repeatable.
     #[arg(long = "own-address")]
     own_address: Vec<std::net::IpAddr>,
@@ -300,12 +306,33 @@ impl EnrichArgs {
                 parse_admin(a).map_err(|e| anyhow::anyhow!("configuration: relay.admin: {e}"))?,
             );
         }
-        let own = if self.own_address.is_empty() {
+        let torrc = match &self.torrc {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                exitflow_enrich::torrc::parse(&text)
+                    .map_err(|(line, why)| anyhow::anyhow!("{}: line {line}: {why}", p.display()))?
+            }
+            None => Default::default(),
+        };
+        let mut own = if self.own_address.is_empty() {
             r.own_addresses.clone()
         } else {
             self.own_address.clone()
         };
-        let consensus = match self.consensus.as_ref().or(cfg.paths.consensus.as_ref()) {
+        if own.is_empty() {
+            own = torrc.addresses.clone();
+        }
+        let data_dir = self.tor_data_dir.clone().or(torrc.data_directory.clone());
+        let found = data_dir
+            .as_deref()
+            .and_then(exitflow_enrich::torrc::find_consensus);
+        let path = self
+            .consensus
+            .as_ref()
+            .or(cfg.paths.consensus.as_ref())
+            .or(found.as_ref());
+        let consensus = match path {
             Some(p) => {
                 let c = exitflow_enrich::Consensus::load(p)?;
                 tracing::info!(relays = c.relays, valid_after = %c.valid_after, "consensus loaded");
@@ -318,8 +345,8 @@ impl EnrichArgs {
             consensus,
             roles: exitflow_enrich::RoleConfig {
                 own,
-                or_port: self.or_port.or(r.or_port),
-                dir_port: self.dir_port.or(r.dir_port),
+                or_port: self.or_port.or(r.or_port).or(torrc.or_port),
+                dir_port: self.dir_port.or(r.dir_port).or(torrc.dir_port),
                 admin,
             },
         })

@@ -189,4 +189,27 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
     assert_eq!(counts.get("relay"), Some(&relays), "{counts:?}");
     assert_eq!(counts.get("exit"), Some(&(400 - relays)), "{counts:?}");
     assert!(placed > 350, "{placed} flows with a country");
+    // The same from tor's own files: torrc (Address, DataDirectory) and the
+    // consensus found in the data directory.
+    let torrc = dir.path().join("torrc");
+    std::fs::write(
+        &torrc,
+        format!("ORPort 9001\nAddress {relay}\nDataDirectory {}\n", dir.path().display()),
+    )
+    .unwrap();
+    let out2 = dir.path().join("out2");
+    ok(&[
+        "flows",
+        cap.to_str().unwrap(),
+        "--torrc",
+        torrc.to_str().unwrap(),
+        "--geoip",
+        geo("geo-whois-asn-country.mmdb").to_str().unwrap(),
+        "--output",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(out.join("relay.pcap.csv")).unwrap(),
+        std::fs::read(out2.join("relay.pcap.csv")).unwrap()
+    );
 }

@@ -1,0 +1,110 @@
+//! The few torrc settings exitflow needs: the relay's ports, addresses and
+//! data directory (where tor keeps its consensus).
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// What a torrc says about the relay.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Torrc {
+    /// ORPort (the first listening one).
+    pub or_port: Option<u16>,
+    /// DirPort.
+    pub dir_port: Option<u16>,
+    /// Addresses from `Address`, `ORPort ADDR:PORT`, `OutboundBindAddress*`.
+    pub addresses: Vec<IpAddr>,
+    /// `DataDirectory`.
+    pub data_directory: Option<PathBuf>,
+}
+
+/// Parses torrc text. Unknown options are ignored; malformed values of the
+/// options read here are errors with their line number.
+pub fn parse(text: &str) -> Result<Torrc, (usize, String)> {
+    let mut t = Torrc::default();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.split('#').next().unwrap_or("").trim();
+        let mut f = line.split_whitespace();
+        let (Some(key), Some(val)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let flags: Vec<&str> = f.collect();
+        let port = |v: &str| -> Result<(Option<IpAddr>, u16), (usize, String)> {
+            if let Ok(p) = v.parse::<u16>() {
+                return Ok((None, p));
+            }
+            v.parse::<SocketAddr>()
+                .map(|sa| (Some(sa.ip()), sa.port()))
+                .map_err(|_| (n, format!("{key}: bad value {v:?}")))
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "orport" => {
+                let (ip, p) = port(val)?;
+                if !flags.iter().any(|f| f.eq_ignore_ascii_case("NoListen")) && t.or_port.is_none()
+                {
+                    t.or_port = Some(p);
+                }
+                t.addresses.extend(ip.filter(|ip| !ip.is_unspecified()));
+            }
+            "dirport" => {
+                let (ip, p) = port(val)?;
+                if !flags.iter().any(|f| f.eq_ignore_ascii_case("NoListen")) && p != 0 {
+                    t.dir_port = Some(p);
+                }
+                t.addresses.extend(ip.filter(|ip| !ip.is_unspecified()));
+            }
+            "address"
+            | "outboundbindaddress"
+            | "outboundbindaddressexit"
+            | "outboundbindaddressor" => {
+                // Address may be a host name; only literal addresses are used.
+                if let Ok(ip) = val.parse::<IpAddr>() {
+                    t.addresses.push(ip);
+                }
+            }
+            "datadirectory" => t.data_directory = Some(PathBuf::from(val)),
+            _ => {}
+        }
+    }
+    t.addresses.sort();
+    t.addresses.dedup();
+    Ok(t)
+}
+
+/// The consensus file in a tor data directory, microdesc flavour first.
+pub fn find_consensus(data_dir: &Path) -> Option<PathBuf> {
+    ["cached-microdesc-consensus", "cached-consensus"]
+        .iter()
+        .map(|n| data_dir.join(n))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_studys_torrc() {
+        // Appendix A.1 of the reference study, plus a data directory.
+        let t = parse(
+            "SocksPort 0\nControlPort 9051\nCookieAuthentication 1\nORPort 443\nIPv6Exit 0\n\
+             Nickname <nickname>\nRelayBandwidthRate 2000KB\nDirPort 80\n\
+             DirPortFrontPage /etc/tor/tor-exit-notice.html\nExitPolicy accept *:~\nExitRelay 1\n\
+             DataDirectory /var/lib/tor\n",
+        )
+        .unwrap();
+        assert_eq!((t.or_port, t.dir_port), (Some(443), Some(80)));
+        assert_eq!(t.data_directory.as_deref(), Some(Path::new("/var/lib/tor")));
+    }
+
+    #[test]
+    fn addresses_flags_and_errors() {
+        let t = parse(
+            "ORPort [2001:db8::1]:9001 NoListen\nORPort 192.0.2.1:9001 # main\nAddress 192.0.2.1\n\
+             OutboundBindAddressExit 198.51.100.2\nAddress relay.example.org\n",
+        )
+        .unwrap();
+        assert_eq!(t.or_port, Some(9001));
+        assert_eq!(t.addresses.len(), 3, "{:?}", t.addresses);
+        assert_eq!(parse("DirPort eighty\n").unwrap_err().0, 1);
+    }
+}
