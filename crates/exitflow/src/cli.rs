@@ -340,9 +340,15 @@ impl EnrichArgs {
             }
             None => None,
         };
+        let consensus_source = path.map(|p| {
+            let t = std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            (p.clone(), t)
+        });
         Ok(Enricher {
             geo,
             consensus,
+            consensus_source,
+            consensus_reloads: 0,
             roles: exitflow_enrich::RoleConfig {
                 own,
                 or_port: self.or_port.or(r.or_port).or(torrc.or_port),

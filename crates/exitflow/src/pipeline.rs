@@ -139,9 +139,40 @@ pub struct Enricher {
     pub consensus: Option<Consensus>,
     /// The relay's own configuration.
     pub roles: RoleConfig,
+    /// Where the consensus came from and when it was written, for reloads.
+    pub consensus_source: Option<(std::path::PathBuf, Option<std::time::SystemTime>)>,
+    /// Consensus reloads done.
+    pub consensus_reloads: u64,
 }
 
 impl Enricher {
+    /// Reloads GeoIP databases and the consensus whose files changed (tor
+    /// writes a new consensus every hour; GeoIP updates come weekly). A file
+    /// that fails to load keeps the previous copy in use; the errors are
+    /// returned for the log.
+    pub fn reload_changed(&mut self) -> Vec<anyhow::Error> {
+        let mut errors: Vec<anyhow::Error> = self
+            .geo
+            .reload_changed()
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        if let Some((path, seen)) = &mut self.consensus_source {
+            let now = std::fs::metadata(&*path).and_then(|m| m.modified()).ok();
+            if now.is_some() && now != *seen {
+                *seen = now;
+                match Consensus::load(path) {
+                    Ok(c) => {
+                        self.consensus = Some(c);
+                        self.consensus_reloads += 1;
+                    }
+                    Err(e) => errors.push(e.into()),
+                }
+            }
+        }
+        errors
+    }
+
     /// Fills the enrichment columns of `r` from the flow's raw addresses
     /// (which never reach the record themselves).
     pub fn enrich(&mut self, r: &mut Record) {

@@ -194,7 +194,10 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
     let torrc = dir.path().join("torrc");
     std::fs::write(
         &torrc,
-        format!("ORPort 9001\nAddress {relay}\nDataDirectory {}\n", dir.path().display()),
+        format!(
+            "ORPort 9001\nAddress {relay}\nDataDirectory {}\n",
+            dir.path().display()
+        ),
     )
     .unwrap();
     let out2 = dir.path().join("out2");
@@ -212,4 +215,63 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
         std::fs::read(out.join("relay.pcap.csv")).unwrap(),
         std::fs::read(out2.join("relay.pcap.csv")).unwrap()
     );
+}
+
+#[test]
+fn databases_and_consensus_are_reloaded_when_their_files_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("country.mmdb");
+    std::fs::copy(geo("maxmind-test/GeoLite2-Country-Test.mmdb"), &db).unwrap();
+    let cons = dir.path().join("cached-microdesc-consensus");
+    let doc = |ip: &str| {
+        format!(
+            "network-status-version 3 microdesc\nvote-status consensus\nr a AAAA 2021-06-01 00:00:00 {ip} 9001 0\n"
+        )
+    };
+    std::fs::write(&cons, doc("198.51.100.1")).unwrap();
+    let mut e = exitflow::pipeline::Enricher {
+        geo: GeoSet::open(std::slice::from_ref(&db)).unwrap(),
+        consensus: Some(Consensus::load(&cons).unwrap()),
+        consensus_source: Some((
+            cons.clone(),
+            std::fs::metadata(&cons).unwrap().modified().ok(),
+        )),
+        ..Default::default()
+    };
+    assert_eq!(e.geo.lookup(ip("8.8.8.8")).country.as_ref(), "unknown");
+    assert!(e.reload_changed().is_empty());
+    assert_eq!((e.geo.reloads, e.consensus_reloads), (0, 0));
+    // New files, with later modification times.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    std::fs::copy(geo("geo-whois-asn-country.mmdb"), &db).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&db)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    std::fs::write(&cons, doc("198.51.100.2")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&cons)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    assert!(e.reload_changed().is_empty());
+    assert_eq!((e.geo.reloads, e.consensus_reloads), (1, 1));
+    assert_eq!(e.geo.lookup(ip("8.8.8.8")).country.as_ref(), "US");
+    let c = e.consensus.as_ref().unwrap();
+    assert!(c.is_relay(ip("198.51.100.2")) && !c.is_relay(ip("198.51.100.1")));
+    // A broken update keeps the previous copy and reports the error.
+    std::fs::write(&cons, "garbage\n").unwrap();
+    let even_later = later + std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&cons)
+        .unwrap()
+        .set_modified(even_later)
+        .unwrap();
+    let errs = e.reload_changed();
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(e.consensus.as_ref().unwrap().is_relay(ip("198.51.100.2")));
 }
