@@ -46,10 +46,11 @@ pub enum Kind {
     Anonymous,
 }
 
-/// One database.
+/// One database. Cloning shares the loaded file (threads each keep a clone).
+#[derive(Clone)]
 pub struct GeoDb {
     path: PathBuf,
-    reader: Reader<Vec<u8>>,
+    reader: Arc<Reader<Vec<u8>>>,
     kind: Kind,
     modified: Option<SystemTime>,
 }
@@ -90,7 +91,7 @@ impl GeoDb {
         };
         let db = GeoDb {
             path: path.to_owned(),
-            reader,
+            reader: Arc::new(reader),
             kind,
             modified,
         };
@@ -222,8 +223,9 @@ pub fn special_country(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
-/// All the databases given, with a per-address cache.
-#[derive(Default)]
+/// All the databases given, with a per-address cache. Clone it per worker
+/// thread: the databases are shared, the caches are not (no lock on lookups).
+#[derive(Clone, Default)]
 pub struct GeoSet {
     dbs: Vec<GeoDb>,
     cache: HashMap<IpAddr, GeoInfo>,
@@ -304,5 +306,51 @@ impl GeoSet {
             }
         }
         errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_values_and_thread_sharing() {
+        assert_eq!(
+            special_country("192.168.1.1".parse().unwrap()),
+            Some("private")
+        );
+        assert_eq!(
+            special_country("100.64.0.1".parse().unwrap()),
+            Some("private")
+        );
+        assert_eq!(
+            special_country("::ffff:10.0.0.1".parse().unwrap()),
+            Some("private")
+        );
+        assert_eq!(special_country("fd00::1".parse().unwrap()), Some("private"));
+        assert_eq!(
+            special_country("255.255.255.255".parse().unwrap()),
+            Some("multicast")
+        );
+        assert_eq!(special_country("8.8.8.8".parse().unwrap()), None);
+        // Clones go to worker threads; an empty set answers from the special values.
+        let set = GeoSet::default();
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let mut s = set.clone();
+                std::thread::spawn(move || s.lookup("10.0.0.1".parse().unwrap()).country.clone())
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().as_ref(), "private");
+        }
+        assert_eq!(
+            GeoSet::default()
+                .clone()
+                .lookup("8.8.8.8".parse().unwrap())
+                .country
+                .as_ref(),
+            "unknown"
+        );
     }
 }
