@@ -52,6 +52,30 @@ enum Cmd {
     Schema,
     /// Print a configuration file with every default, documented.
     Config,
+    /// The study report (HTML, Markdown, JSON) from one or more datasets.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Dataset roots (the directories holding node=NAME/...).
+    #[arg(required = true)]
+    datasets: Vec<PathBuf>,
+    /// Output directory (report.html, report.md, report.json).
+    #[arg(long, default_value = "report")]
+    out: PathBuf,
+    /// Formats to write, comma-separated: html, md, json.
+    #[arg(long, default_value = "html,md,json", value_delimiter = ',')]
+    format: Vec<String>,
+    /// Only these nodes (repeatable).
+    #[arg(long)]
+    node: Vec<String>,
+    /// Only flows starting on or after this UTC date (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only flows starting before this UTC date (YYYY-MM-DD).
+    #[arg(long)]
+    to: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -458,6 +482,7 @@ fn run(cmd: Cmd, config: Option<&Path>) -> Result<ExitCode> {
         Cmd::Synth(a) => synth(a),
         Cmd::Demo(a) => demo(a, &conf),
         Cmd::Bench(a) => crate::bench::run(a, &conf),
+        Cmd::Report(a) => report(a),
         Cmd::Config => {
             print!("{}", crate::config::default_text());
             Ok(ExitCode::SUCCESS)
@@ -612,6 +637,62 @@ fn ingest(a: IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     Ok((code, all))
 }
 
+/// Days since 1970-01-01 of a YYYY-MM-DD date, as ms.
+fn date_ms(s: &str) -> Result<u64> {
+    let bad = || anyhow::anyhow!("{s:?}: expected a date YYYY-MM-DD");
+    let mut it = s.split('-');
+    let (y, m, d): (i64, i64, i64) = (
+        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
+        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
+        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
+    );
+    if it.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) || y < 1970 {
+        return Err(bad());
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok(((era * 146_097 + doe - 719_468) as u64) * 86_400_000)
+}
+
+fn report(a: ReportArgs) -> Result<ExitCode> {
+    let filter = exitflow_analyze::Filter {
+        nodes: a.node.clone(),
+        from_ms: a.from.as_deref().map(date_ms).transpose()?,
+        to_ms: a.to.as_deref().map(date_ms).transpose()?,
+    };
+    let t = std::time::Instant::now();
+    let r = exitflow_analyze::scan(&a.datasets, &filter)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    for f in &a.format {
+        let (name, text) = match f.as_str() {
+            "html" => ("report.html", exitflow_analyze::render::html(&r)),
+            "md" => ("report.md", exitflow_analyze::render::markdown(&r)),
+            "json" => (
+                "report.json",
+                serde_json::to_string_pretty(&exitflow_analyze::render::json(&r))?,
+            ),
+            other => bail!("unknown report format {other:?} (html, md, json)"),
+        };
+        let path = a.out.join(name);
+        let tmp = a.out.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    tracing::info!(
+        files = r.files,
+        flows = r.all.flows,
+        seconds = t.elapsed().as_secs_f64(),
+        peak_rss_mib = peak_rss_bytes() >> 20,
+        "report"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn synth(a: SynthArgs) -> Result<ExitCode> {
     let cfg = SynthConfig {
         seed: a.seed,
@@ -681,8 +762,21 @@ fn demo(a: DemoArgs, conf: &Config) -> Result<ExitCode> {
         },
         conf,
     )?;
+    let report_dir = a.dir.join("report");
+    report(ReportArgs {
+        datasets: vec![dataset.clone()],
+        out: report_dir.clone(),
+        format: vec!["html".into(), "md".into(), "json".into()],
+        node: Vec::new(),
+        from: None,
+        to: None,
+    })?;
     println!("sample capture: {}", cap.display());
     println!("dataset:        {}", dataset.display());
+    println!(
+        "report:         {}",
+        report_dir.join("report.html").display()
+    );
     println!("node totals ({}):", totals.node);
     println!(
         "{}",

@@ -103,4 +103,5 @@ fn demo_runs_end_to_end() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("\"flows\": 3000"), "{out}");
     assert!(d.join("dataset/node=demo-relay/_totals.json").is_file());
+    assert!(d.join("report/report.html").is_file() && out.contains("report.html"));
 }

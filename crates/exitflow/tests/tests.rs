@@ -6,4 +6,5 @@ mod corpus;
 mod dataset;
 mod enrich;
 mod privacy;
+mod report;
 mod synth;

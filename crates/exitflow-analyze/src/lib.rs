@@ -1,0 +1,424 @@
+//! The study report: aggregates over exitflow datasets from any number of
+//! relays, computed by streaming the Parquet files batch by batch and reading
+//! only the columns needed, so memory does not grow with the dataset.
+#![forbid(unsafe_code)]
+
+pub mod render;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::Serialize;
+
+/// Rows per batch while scanning.
+pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
+/// Rows in the "top" tables.
+pub const TOP_ROWS: usize = 40;
+
+/// Errors while reading a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// A file or directory could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A Parquet file is unreadable.
+    #[error("{path}: {message}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What the reader said.
+        message: String,
+    },
+    /// Nothing to report on.
+    #[error("no dataset files found under {0}")]
+    Empty(String),
+}
+
+/// Which flows to count.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only these nodes (all when empty).
+    pub nodes: Vec<String>,
+    /// First packet at or after this time (ms since the epoch).
+    pub from_ms: Option<u64>,
+    /// First packet before this time.
+    pub to_ms: Option<u64>,
+}
+
+/// A counter keyed by strings.
+pub type Counts = HashMap<String, u64>;
+
+/// Aggregates of one node (or of all).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Agg {
+    /// Flows.
+    pub flows: u64,
+    /// Flows with at most 4 packets.
+    pub failed_flows: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Sum of flow durations, ms.
+    pub duration_ms: u64,
+    /// Parquet bytes read.
+    pub dataset_bytes: u64,
+    /// Flows per application label.
+    pub applications: Counts,
+    /// Flows per category.
+    pub categories: Counts,
+    /// Flows per destination country.
+    pub dst_countries: Counts,
+    /// Flows per source country.
+    pub src_countries: Counts,
+    /// Flows per destination port.
+    pub dst_ports: HashMap<u64, u64>,
+    /// HTTP flows per user-agent.
+    pub user_agents: Counts,
+    /// HTTP flows per content type (as written).
+    pub content_types: Counts,
+    /// HTTP flows (master HTTP or HTTP_Proxy).
+    pub http_flows: u64,
+    /// Flows per hour of the day, UTC.
+    pub hours_utc: [u64; 24],
+    /// Flows whose source is flagged as a proxy.
+    pub src_proxy: u64,
+    /// Flows whose destination is flagged as a proxy.
+    pub dst_proxy: u64,
+    /// Flows per Tor role.
+    pub roles: Counts,
+}
+
+impl Agg {
+    fn merge(&mut self, o: &Agg) {
+        self.flows += o.flows;
+        self.failed_flows += o.failed_flows;
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.duration_ms += o.duration_ms;
+        self.dataset_bytes += o.dataset_bytes;
+        self.http_flows += o.http_flows;
+        self.src_proxy += o.src_proxy;
+        self.dst_proxy += o.dst_proxy;
+        for (a, b) in self.hours_utc.iter_mut().zip(o.hours_utc) {
+            *a += b;
+        }
+        for (k, v) in &o.dst_ports {
+            *self.dst_ports.entry(*k).or_default() += v;
+        }
+        for (mine, theirs) in [
+            (&mut self.applications, &o.applications),
+            (&mut self.categories, &o.categories),
+            (&mut self.dst_countries, &o.dst_countries),
+            (&mut self.src_countries, &o.src_countries),
+            (&mut self.user_agents, &o.user_agents),
+            (&mut self.content_types, &o.content_types),
+            (&mut self.roles, &o.roles),
+        ] {
+            for (k, v) in theirs {
+                *mine.entry(k.clone()).or_default() += v;
+            }
+        }
+    }
+
+    /// Share of flows (percent) whose label's master protocol is `master`.
+    pub fn master_share(&self, master: &str) -> f64 {
+        let n: u64 = self
+            .applications
+            .iter()
+            .filter(|(k, _)| k.split('.').next() == Some(master))
+            .map(|(_, v)| v)
+            .sum();
+        pct(n, self.flows)
+    }
+}
+
+/// Percent, 0 when the whole is 0.
+pub fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+/// The largest entries of a counter, ties broken by name.
+pub fn top(c: &Counts, n: usize) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = c.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(n);
+    v
+}
+
+/// Everything the report shows.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// Per node.
+    pub nodes: BTreeMap<String, Agg>,
+    /// All nodes together.
+    pub all: Agg,
+    /// Parquet files read.
+    pub files: u64,
+}
+
+fn bump(c: &mut Counts, k: &str) {
+    if let Some(v) = c.get_mut(k) {
+        *v += 1;
+    } else {
+        c.insert(k.to_owned(), 1);
+    }
+}
+
+/// The dataset files under the given roots: `(node, path)`.
+pub fn dataset_files(
+    roots: &[PathBuf],
+    filter: &Filter,
+) -> Result<Vec<(String, PathBuf)>, AnalyzeError> {
+    let mut out = Vec::new();
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |source| AnalyzeError::Io { path: p, source }
+    };
+    for root in roots {
+        for node_dir in std::fs::read_dir(root).map_err(io(root))? {
+            let node_dir = node_dir.map_err(io(root))?.path();
+            let name = node_dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let Some(node) = name.strip_prefix("node=") else {
+                continue;
+            };
+            if !filter.nodes.is_empty() && !filter.nodes.iter().any(|n| n == node) {
+                continue;
+            }
+            for date_dir in std::fs::read_dir(&node_dir).map_err(io(&node_dir))? {
+                let date_dir = date_dir.map_err(io(&node_dir))?.path();
+                if !date_dir.is_dir() {
+                    continue;
+                }
+                for f in std::fs::read_dir(&date_dir).map_err(io(&date_dir))? {
+                    let f = f.map_err(io(&date_dir))?.path();
+                    let fname = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    // Hidden and underscore files are in-progress or metadata.
+                    if fname.ends_with(".parquet")
+                        && !fname.starts_with('.')
+                        && !fname.starts_with('_')
+                    {
+                        out.push((node.to_owned(), f));
+                    }
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+const COLUMNS: &[&str] = &[
+    "application_name",
+    "application_category_name",
+    "bidirectional_packets",
+    "bidirectional_bytes",
+    "bidirectional_first_seen_ms",
+    "bidirectional_duration_ms",
+    "dst_port",
+    "failed_flow",
+    "dst_country",
+    "src_country",
+    "src_is_proxy",
+    "dst_is_proxy",
+    "user_agent",
+    "content_type",
+    "tor_role",
+];
+
+/// Reads every file once, only the needed columns, batch by batch.
+pub fn scan(roots: &[PathBuf], filter: &Filter) -> Result<Report, AnalyzeError> {
+    let files = dataset_files(roots, filter)?;
+    if files.is_empty() {
+        return Err(AnalyzeError::Empty(
+            roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    let mut report = Report::default();
+    for (node, path) in &files {
+        let agg = report.nodes.entry(node.clone()).or_default();
+        scan_file(path, filter, agg)?;
+        report.files += 1;
+    }
+    for a in report.nodes.values() {
+        report.all.merge(a);
+    }
+    Ok(report)
+}
+
+fn scan_file(path: &Path, filter: &Filter, agg: &mut Agg) -> Result<(), AnalyzeError> {
+    let pq = |e: parquet::errors::ParquetError| AnalyzeError::Parquet {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let file = File::open(path).map_err(|source| AnalyzeError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    agg.dataset_bytes += file.metadata().map_or(0, |m| m.len());
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let schema = builder.parquet_schema();
+    let wanted: Vec<usize> = (0..schema.num_columns())
+        .filter(|i| COLUMNS.contains(&schema.column(*i).name()))
+        .collect();
+    let mask = ProjectionMask::leaves(schema, wanted);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(DEFAULT_BATCH_ROWS)
+        .build()
+        .map_err(pq)?;
+    for batch in reader {
+        let batch = batch.map_err(|e| AnalyzeError::Parquet {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        add_batch(&batch, filter, agg);
+    }
+    Ok(())
+}
+
+fn add_batch(b: &RecordBatch, filter: &Filter, agg: &mut Agg) {
+    let u = |name: &str| {
+        b.column_by_name(name)
+            .map(|c| c.as_primitive::<UInt64Type>().clone())
+    };
+    let s = |name: &str| b.column_by_name(name).map(|c| c.as_string::<i32>().clone());
+    let bo = |name: &str| b.column_by_name(name).map(|c| c.as_boolean().clone());
+    let (app, cat) = (s("application_name"), s("application_category_name"));
+    let (pk, by, first, dur, port) = (
+        u("bidirectional_packets"),
+        u("bidirectional_bytes"),
+        u("bidirectional_first_seen_ms"),
+        u("bidirectional_duration_ms"),
+        u("dst_port"),
+    );
+    let (failed, sp, dp) = (bo("failed_flow"), bo("src_is_proxy"), bo("dst_is_proxy"));
+    let (dc, sc, ua, ct, role) = (
+        s("dst_country"),
+        s("src_country"),
+        s("user_agent"),
+        s("content_type"),
+        s("tor_role"),
+    );
+    for i in 0..b.num_rows() {
+        let t = first.as_ref().map_or(0, |a| a.value(i));
+        if filter.from_ms.is_some_and(|f| t < f) || filter.to_ms.is_some_and(|to| t >= to) {
+            continue;
+        }
+        agg.flows += 1;
+        agg.packets += pk.as_ref().map_or(0, |a| a.value(i));
+        agg.bytes += by.as_ref().map_or(0, |a| a.value(i));
+        agg.duration_ms += dur.as_ref().map_or(0, |a| a.value(i));
+        agg.failed_flows += u64::from(failed.as_ref().is_some_and(|a| a.value(i)));
+        agg.src_proxy += u64::from(sp.as_ref().is_some_and(|a| a.value(i)));
+        agg.dst_proxy += u64::from(dp.as_ref().is_some_and(|a| a.value(i)));
+        agg.hours_utc[((t / 3_600_000) % 24) as usize] += 1;
+        let label = app.as_ref().map_or("Unknown", |a| a.value(i));
+        bump(&mut agg.applications, label);
+        if let Some(a) = &cat {
+            bump(&mut agg.categories, a.value(i));
+        }
+        if let Some(a) = &dc {
+            bump(&mut agg.dst_countries, a.value(i));
+        }
+        if let Some(a) = &sc {
+            bump(&mut agg.src_countries, a.value(i));
+        }
+        if let Some(a) = &role {
+            bump(&mut agg.roles, a.value(i));
+        }
+        if let Some(p) = &port {
+            *agg.dst_ports.entry(p.value(i)).or_default() += 1;
+        }
+        let master = label.split('.').next().unwrap_or("");
+        if master == "HTTP" || master == "HTTP_Proxy" {
+            agg.http_flows += 1;
+            if let Some(a) = &ua
+                && a.is_valid(i)
+            {
+                bump(&mut agg.user_agents, a.value(i));
+            }
+            if let Some(a) = &ct
+                && a.is_valid(i)
+            {
+                bump(&mut agg.content_types, a.value(i));
+            }
+        }
+    }
+}
+
+/// The busiest destination ports.
+pub fn top_ports(a: &Agg, n: usize) -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = a.dst_ports.iter().map(|(k, v)| (*k, *v)).collect();
+    v.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+    v.truncate(n);
+    v
+}
+
+/// Content-type families among HTTP flows: (family, flows), plus the flows
+/// without a content type.
+pub fn content_type_families(a: &Agg) -> (Vec<(String, u64)>, u64) {
+    let mut fam: Counts = HashMap::new();
+    let mut with = 0;
+    for (k, v) in &a.content_types {
+        with += v;
+        let f = k
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let f = match f.as_str() {
+            "text" | "application" | "image" | "audio" | "video" => f,
+            _ => "other".into(),
+        };
+        *fam.entry(f).or_default() += v;
+    }
+    (top(&fam, 10), a.http_flows.saturating_sub(with))
+}
+
+/// A published study's figures (data/published.toml).
+#[derive(Clone, Debug, serde::Deserialize, Serialize)]
+pub struct Published {
+    /// Study name.
+    pub name: String,
+    /// Where the figures come from.
+    pub source: String,
+    /// Every other figure, by key.
+    #[serde(flatten)]
+    pub figures: BTreeMap<String, f64>,
+}
+
+/// The published studies compared with.
+pub fn published() -> Vec<Published> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        study: Vec<Published>,
+    }
+    let f: File =
+        toml::from_str(include_str!("../data/published.toml")).expect("data/published.toml parses");
+    f.study
+}
+
+#[cfg(test)]
+mod tests;
