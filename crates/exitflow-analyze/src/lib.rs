@@ -3,6 +3,7 @@
 //! only the columns needed, so memory does not grow with the dataset.
 #![forbid(unsafe_code)]
 
+pub mod publish;
 pub mod render;
 
 use std::collections::{BTreeMap, HashMap};
@@ -171,6 +172,8 @@ pub struct Report {
     pub all: Agg,
     /// Parquet files read.
     pub files: u64,
+    /// How the numbers were protected for publication, if they were.
+    pub publication: Option<serde_json::Value>,
 }
 
 fn bump(c: &mut Counts, k: &str) {

@@ -67,6 +67,7 @@ pub fn json(r: &Report) -> Value {
         "nodes": r.nodes.iter().map(|(n, a)| (n.clone(), figures(a))).collect::<serde_json::Map<_, _>>(),
         "all": all,
         "published": comparison,
+        "publication": r.publication,
     })
 }
 
@@ -137,6 +138,16 @@ pub fn markdown(r: &Report) -> String {
     let a = &j["all"];
     let flows = a["flows"].as_u64().unwrap_or(0);
     let mut s = String::from("# Exit traffic report\n\n");
+    if let Some(p) = &r.publication {
+        let _ = writeln!(
+            s,
+            "Published with protection: counts rounded up to multiples of {}, values under {} flows folded into Other, noise: {} (ε = {} per statistic).\n",
+            p["rounding"],
+            p["k_threshold"],
+            p["noise"].as_str().unwrap_or(""),
+            p["epsilon_per_statistic"]
+        );
+    }
     let mut rows = Vec::new();
     for (n, f) in j["nodes"].as_object().into_iter().flatten() {
         rows.push(node_row(n, f));

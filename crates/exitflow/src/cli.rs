@@ -76,6 +76,22 @@ struct ReportArgs {
     /// Only flows starting before this UTC date (YYYY-MM-DD).
     #[arg(long)]
     to: Option<String>,
+    /// Make the numbers safe to publish: round counts up, fold values under
+    /// k flows into Other, add Laplace noise.
+    #[arg(long)]
+    publish: bool,
+    /// ε per statistic for --publish.
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_EPSILON)]
+    epsilon: f64,
+    /// With --publish: rounding and threshold only, no noise.
+    #[arg(long)]
+    no_noise: bool,
+    /// With --publish: values under this many flows are folded into Other.
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_K)]
+    k: u64,
+    /// With --publish: counts are rounded up to a multiple of this.
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_ROUND)]
+    round: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -665,7 +681,20 @@ fn report(a: ReportArgs) -> Result<ExitCode> {
         to_ms: a.to.as_deref().map(date_ms).transpose()?,
     };
     let t = std::time::Instant::now();
-    let r = exitflow_analyze::scan(&a.datasets, &filter)?;
+    let mut r = exitflow_analyze::scan(&a.datasets, &filter)?;
+    if a.publish {
+        if !(a.epsilon > 0.0 && a.epsilon.is_finite()) {
+            bail!("--epsilon must be a positive number");
+        }
+        exitflow_analyze::publish::protect_report(
+            &mut r,
+            &exitflow_analyze::publish::PublishConfig {
+                epsilon: (!a.no_noise).then_some(a.epsilon),
+                k: a.k.max(1),
+                round: a.round.max(1),
+            },
+        );
+    }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     for f in &a.format {
         let (name, text) = match f.as_str() {
@@ -770,6 +799,11 @@ fn demo(a: DemoArgs, conf: &Config) -> Result<ExitCode> {
         node: Vec::new(),
         from: None,
         to: None,
+        publish: false,
+        epsilon: exitflow_analyze::publish::DEFAULT_EPSILON,
+        no_noise: false,
+        k: exitflow_analyze::publish::DEFAULT_K,
+        round: exitflow_analyze::publish::DEFAULT_ROUND,
     })?;
     println!("sample capture: {}", cap.display());
     println!("dataset:        {}", dataset.display());
