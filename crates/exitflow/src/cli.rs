@@ -766,31 +766,50 @@ fn demo_enrich(given: &EnrichArgs) -> EnrichArgs {
 
 fn demo(a: DemoArgs, conf: &Config) -> Result<ExitCode> {
     std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
-    let cap = a.dir.join("sample-exit-relay.pcap");
-    synth(SynthArgs {
-        output: cap.clone(),
-        flows: a.flows,
-        syn_flood: 0,
-        seed: 1,
-        span: exitflow_synth::DEFAULT_SPAN_S,
-    })?;
     let dataset = a.dir.join("dataset");
     // A fresh dataset each run, so the totals describe this sample alone.
     if dataset.exists() {
         std::fs::remove_dir_all(&dataset)
             .with_context(|| format!("removing {}", dataset.display()))?;
     }
-    let (code, totals) = ingest(
-        IngestArgs {
-            captures: vec![cap.clone()],
-            dataset: Some(dataset.clone()),
-            node: Some("demo-relay".into()),
-            policy: PolicyArgs::default(),
-            enrich: demo_enrich(&a.enrich),
-            meter: MeterArgs::default(),
-        },
-        conf,
-    )?;
+    // Three relays, a day of traffic each.
+    let mut code = ExitCode::SUCCESS;
+    let mut lines = Vec::new();
+    for (seed, node) in [(1u64, "demo-de"), (2, "demo-us"), (3, "demo-jp")] {
+        let cap = a.dir.join(format!("sample-{node}.pcap"));
+        synth(SynthArgs {
+            output: cap.clone(),
+            flows: a.flows,
+            syn_flood: 0,
+            seed,
+            span: 86_400,
+        })?;
+        let (c, t) = ingest(
+            IngestArgs {
+                captures: vec![cap.clone()],
+                dataset: Some(dataset.clone()),
+                node: Some(node.into()),
+                policy: PolicyArgs::default(),
+                enrich: demo_enrich(&a.enrich),
+                meter: MeterArgs::default(),
+            },
+            conf,
+        )?;
+        if c != ExitCode::SUCCESS {
+            code = c;
+        }
+        lines.push(format!(
+            "{node}: {} flows, {} failed ({:.1} %), {} packets, {:.1} MB, {} Parquet file(s), {} bytes on disk; capture {}",
+            t.flows,
+            t.failed_flows,
+            if t.flows > 0 { 100.0 * t.failed_flows as f64 / t.flows as f64 } else { 0.0 },
+            t.packets,
+            t.bytes as f64 / 1e6,
+            t.files,
+            t.dataset_bytes,
+            cap.display()
+        ));
+    }
     let report_dir = a.dir.join("report");
     report(ReportArgs {
         datasets: vec![dataset.clone()],
@@ -805,30 +824,10 @@ fn demo(a: DemoArgs, conf: &Config) -> Result<ExitCode> {
         k: exitflow_analyze::publish::DEFAULT_K,
         round: exitflow_analyze::publish::DEFAULT_ROUND,
     })?;
-    println!("sample capture: {}", cap.display());
-    println!("dataset:        {}", dataset.display());
-    println!(
-        "report:         {}",
-        report_dir.join("report.html").display()
-    );
-    println!("node totals ({}):", totals.node);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&totals).expect("plain data serialises")
-    );
-    let share = if totals.flows > 0 {
-        100.0 * totals.failed_flows as f64 / totals.flows as f64
-    } else {
-        0.0
-    };
-    println!(
-        "{} flows, {} failed ({share:.1} %), {} packets, {:.1} MB, {} Parquet file(s), {} bytes on disk",
-        totals.flows,
-        totals.failed_flows,
-        totals.packets,
-        totals.bytes as f64 / 1e6,
-        totals.files,
-        totals.dataset_bytes
-    );
+    for l in &lines {
+        println!("{l}");
+    }
+    println!("dataset: {}", dataset.display());
+    println!("report:  {}", report_dir.join("report.html").display());
     Ok(code)
 }

@@ -101,7 +101,12 @@ fn demo_runs_end_to_end() {
     let d = dir.path().join("demo");
     let o = ok(&["demo", "--dir", d.to_str().unwrap(), "--flows", "3000"]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("\"flows\": 3000"), "{out}");
-    assert!(d.join("dataset/node=demo-relay/_totals.json").is_file());
+    assert!(out.contains("demo-de: 3000 flows"), "{out}");
+    for node in ["demo-de", "demo-us", "demo-jp"] {
+        assert!(
+            d.join(format!("dataset/node={node}/_totals.json"))
+                .is_file()
+        );
+    }
     assert!(d.join("report/report.html").is_file() && out.contains("report.html"));
 }
