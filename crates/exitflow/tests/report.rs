@@ -161,3 +161,118 @@ fn published_reports_show_no_value_under_k_and_state_epsilon() {
         }
     }
 }
+
+/// Runs headless Chromium on a page: screenshot and network log.
+fn chromium(page: &std::path::Path, dir: &std::path::Path, name: &str) -> (u64, String) {
+    let png = dir.join(format!("{name}.png"));
+    let netlog = dir.join(format!("{name}.netlog.json"));
+    let profile = dir.join(format!("{name}-profile"));
+    let url = if page.as_os_str().is_empty() {
+        "about:blank".to_string()
+    } else {
+        format!("file://{}", page.display())
+    };
+    let o = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            // Anything that tries to leave goes to a dead proxy, and is logged.
+            "--proxy-server=127.0.0.1:9",
+            "--window-size=1000,2400",
+            &format!("--user-data-dir={}", profile.display()),
+            &format!("--log-net-log={}", netlog.display()),
+            &format!("--screenshot={}", png.display()),
+            &url,
+        ])
+        .output()
+        .expect(
+            "chromium is needed for this test (Debian package `chromium`; .ci/run installs it)",
+        );
+    assert!(
+        png.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let size = std::fs::metadata(&png).unwrap().len();
+    (size, std::fs::read_to_string(&netlog).unwrap_or_default())
+}
+
+#[test]
+fn html_report_renders_offline_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let cap = dir.path().join("c.pcap");
+    let cfg = SynthConfig {
+        flows: 3000,
+        ..Default::default()
+    };
+    exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
+    ok(&[
+        "ingest",
+        cap.to_str().unwrap(),
+        "--dataset",
+        ds.to_str().unwrap(),
+        "--node",
+        "n1",
+    ]);
+    let out = dir.path().join("report");
+    ok(&[
+        "report",
+        ds.to_str().unwrap(),
+        "--format",
+        "html",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (blank, _) = chromium(std::path::Path::new(""), dir.path(), "blank");
+    let (page, netlog) = chromium(&out.join("report.html"), dir.path(), "report");
+    // Charts and tables drew: far more detail than an empty page.
+    assert!(
+        page > 4 * blank && page > 40_000,
+        "screenshot {page} bytes vs blank {blank}"
+    );
+    // No request left the page (the browser's own background requests carry
+    // no page initiator; the page's would carry its opaque file origin).
+    assert_eq!(page_requests(&netlog), Vec::<String>::new());
+    // The check can fail: a page that loads an image and calls fetch is caught.
+    let bad = dir.path().join("bad.html");
+    std::fs::write(
+        &bad,
+        "<img src=\"http://example.invalid/x.png\"><script>fetch('https://t.invalid/a')</script>x",
+    )
+    .unwrap();
+    let (_, netlog) = chromium(&bad, dir.path(), "bad");
+    assert_eq!(
+        page_requests(&netlog).len(),
+        2,
+        "{:?}",
+        page_requests(&netlog)
+    );
+}
+
+/// URLs the page itself requested, from a Chromium net log.
+fn page_requests(netlog: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(netlog).expect("a complete net log");
+    let mut out: Vec<String> = v["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let p = &e["params"];
+            let url = p["url"].as_str()?;
+            let init = p["initiator"].as_str()?;
+            (init == "null" || init.starts_with("file")).then(|| url.to_owned())
+        })
+        .filter(|u| !u.starts_with("file:") && !u.starts_with("data:"))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
