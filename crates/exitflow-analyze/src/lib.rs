@@ -56,6 +56,8 @@ pub struct Filter {
     pub from_ms: Option<u64>,
     /// First packet before this time.
     pub to_ms: Option<u64>,
+    /// Each node's UTC offset in minutes, for its local-time hours (UTC when absent).
+    pub tz_minutes: BTreeMap<String, i32>,
 }
 
 /// A counter keyed by strings.
@@ -94,6 +96,8 @@ pub struct Agg {
     pub http_flows: u64,
     /// Flows per hour of the day, UTC.
     pub hours_utc: [u64; 24],
+    /// Flows per hour of the day in the node's local time (`Filter::tz_minutes`).
+    pub hours_local: [u64; 24],
     /// Flows whose source is flagged as a proxy.
     pub src_proxy: u64,
     /// Flows whose destination is flagged as a proxy.
@@ -114,6 +118,9 @@ impl Agg {
         self.src_proxy += o.src_proxy;
         self.dst_proxy += o.dst_proxy;
         for (a, b) in self.hours_utc.iter_mut().zip(o.hours_utc) {
+            *a += b;
+        }
+        for (a, b) in self.hours_local.iter_mut().zip(o.hours_local) {
             *a += b;
         }
         for (k, v) in &o.dst_ports {
@@ -260,7 +267,8 @@ pub fn scan(roots: &[PathBuf], filter: &Filter) -> Result<Report, AnalyzeError> 
     let mut report = Report::default();
     for (node, path) in &files {
         let agg = report.nodes.entry(node.clone()).or_default();
-        scan_file(path, filter, agg)?;
+        let tz = filter.tz_minutes.get(node).copied().unwrap_or(0);
+        scan_file(path, filter, tz, agg)?;
         report.files += 1;
     }
     for a in report.nodes.values() {
@@ -269,7 +277,7 @@ pub fn scan(roots: &[PathBuf], filter: &Filter) -> Result<Report, AnalyzeError> 
     Ok(report)
 }
 
-fn scan_file(path: &Path, filter: &Filter, agg: &mut Agg) -> Result<(), AnalyzeError> {
+fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(), AnalyzeError> {
     let pq = |e: parquet::errors::ParquetError| AnalyzeError::Parquet {
         path: path.to_owned(),
         message: e.to_string(),
@@ -295,12 +303,13 @@ fn scan_file(path: &Path, filter: &Filter, agg: &mut Agg) -> Result<(), AnalyzeE
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        add_batch(&batch, filter, agg);
+        add_batch(&batch, filter, tz, agg);
     }
     Ok(())
 }
 
-fn add_batch(b: &RecordBatch, filter: &Filter, agg: &mut Agg) {
+fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
+    let tz_ms = i64::from(tz) * 60_000;
     let u = |name: &str| {
         b.column_by_name(name)
             .map(|c| c.as_primitive::<UInt64Type>().clone())
@@ -336,6 +345,7 @@ fn add_batch(b: &RecordBatch, filter: &Filter, agg: &mut Agg) {
         agg.src_proxy += u64::from(sp.as_ref().is_some_and(|a| a.value(i)));
         agg.dst_proxy += u64::from(dp.as_ref().is_some_and(|a| a.value(i)));
         agg.hours_utc[((t / 3_600_000) % 24) as usize] += 1;
+        agg.hours_local[((t as i64 + tz_ms).rem_euclid(86_400_000) / 3_600_000) as usize] += 1;
         let label = app.as_ref().map_or("Unknown", |a| a.value(i));
         bump(&mut agg.applications, label);
         if let Some(a) = &cat {

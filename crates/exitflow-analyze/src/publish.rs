@@ -121,7 +121,7 @@ fn protect_agg(a: &mut Agg, cfg: &PublishConfig, noise: Option<&Noise>) {
         Some(n) => (a.duration_ms as f64 + n.sample() * 1_800_000.0).max(0.0) as u64,
         None => a.duration_ms,
     };
-    for h in a.hours_utc.iter_mut() {
+    for h in a.hours_utc.iter_mut().chain(a.hours_local.iter_mut()) {
         let n = noisy(*h, noise);
         *h = if n < cfg.k { 0 } else { round_up(n, cfg.round) };
     }

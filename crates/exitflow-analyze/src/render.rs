@@ -51,6 +51,7 @@ pub fn figures(a: &Agg) -> Value {
         "content_type_families": families.iter().map(|(f, n)| json!([f, n, pct(*n, with_ct)])).collect::<Vec<_>>(),
         "content_types_top40": top(&a.content_types, TOP_ROWS),
         "flows_per_hour_utc": a.hours_utc,
+        "flows_per_hour_local": a.hours_local,
         "tor_roles": top(&a.roles, 10),
     })
 }
@@ -313,8 +314,8 @@ pub fn html(r: &Report) -> String {
     body.push_str(&bars("Destination ports", &ports));
     for (node, agg) in &r.nodes {
         body.push_str(&hours(
-            &format!("Flows per hour of the day, {node} (UTC)"),
-            &agg.hours_utc,
+            &format!("Flows per hour of the day, {node} (local time)"),
+            &agg.hours_local,
         ));
     }
     body.push_str(&hours(

@@ -76,6 +76,9 @@ struct ReportArgs {
     /// Only flows starting before this UTC date (YYYY-MM-DD).
     #[arg(long)]
     to: Option<String>,
+    /// A node's UTC offset for its local-time hours, NODE=+HH:MM (repeatable).
+    #[arg(long = "tz", value_parser = parse_tz)]
+    tz: Vec<(String, i32)>,
     /// Make the numbers safe to publish: round counts up, fold values under
     /// k flows into Other, add Laplace noise.
     #[arg(long)]
@@ -674,8 +677,25 @@ fn date_ms(s: &str) -> Result<u64> {
     Ok(((era * 146_097 + doe - 719_468) as u64) * 86_400_000)
 }
 
+fn parse_tz(s: &str) -> Result<(String, i32), String> {
+    let bad = || format!("{s:?}: expected NODE=+HH:MM or NODE=-HH:MM");
+    let (node, off) = s.split_once('=').ok_or_else(bad)?;
+    let (sign, rest) = match off.as_bytes().first() {
+        Some(b'+') => (1, &off[1..]),
+        Some(b'-') => (-1, &off[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 14 || m > 59 {
+        return Err(bad());
+    }
+    Ok((node.to_owned(), sign * (h * 60 + m)))
+}
+
 fn report(a: ReportArgs) -> Result<ExitCode> {
     let filter = exitflow_analyze::Filter {
+        tz_minutes: a.tz.iter().cloned().collect(),
         nodes: a.node.clone(),
         from_ms: a.from.as_deref().map(date_ms).transpose()?,
         to_ms: a.to.as_deref().map(date_ms).transpose()?,
@@ -818,6 +838,11 @@ fn demo(a: DemoArgs, conf: &Config) -> Result<ExitCode> {
         node: Vec::new(),
         from: None,
         to: None,
+        tz: vec![
+            ("demo-de".into(), 60),
+            ("demo-us".into(), -300),
+            ("demo-jp".into(), 540),
+        ],
         publish: false,
         epsilon: exitflow_analyze::publish::DEFAULT_EPSILON,
         no_noise: false,

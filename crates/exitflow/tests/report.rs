@@ -29,6 +29,8 @@ fn report_numbers_equal_an_independent_computation() {
     ok(&[
         "report",
         ds.to_str().unwrap(),
+        "--tz",
+        "relay-us=-05:00",
         "--out",
         out.to_str().unwrap(),
     ]);

@@ -42,6 +42,12 @@ hours = [0] * 24
 for ms in t["bidirectional_first_seen_ms"]:
     hours[(ms // 3600000) % 24] += 1
 assert hours == a["flows_per_hour_utc"], (hours, a["flows_per_hour_utc"])
+# relay-us is reported in UTC-5 (the test passes --tz relay-us=-05:00).
+us = [0] * 24
+for i in range(n):
+    if t["node"][i] == "relay-us":
+        us[((t["bidirectional_first_seen_ms"][i] - 5 * 3600000) // 3600000) % 24] += 1
+assert us == rep["nodes"]["relay-us"]["flows_per_hour_local"], (us, rep["nodes"]["relay-us"]["flows_per_hour_local"])
 close(a["mean_duration_s"], sum(t["bidirectional_duration_ms"]) / n / 1000.0, "mean duration")
 cats = collections.Counter(t["application_category_name"])
 assert [list(x) for x in sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[:40]] == a["categories"]
