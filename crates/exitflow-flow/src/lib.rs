@@ -304,6 +304,49 @@ impl Flow {
         }
     }
 
+    /// A finished flow described by its totals, for generating datasets
+    /// without packets (benchmarks, tests). TCP flows are marked as
+    /// answered connection attempts when both directions carry packets.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_totals(
+        id: u64,
+        protocol: u8,
+        (src, src_port): (Addr, u16),
+        (dst, dst_port): (Addr, u16),
+        (first_seen_ms, last_seen_ms): (u64, u64),
+        (s2d_packets, s2d_bytes): (u64, u64),
+        (d2s_packets, d2s_bytes): (u64, u64),
+        end_reason: EndReason,
+    ) -> Flow {
+        let dir = |packets, bytes, last| DirStats {
+            first_seen_ms: if packets > 0 { first_seen_ms } else { 0 },
+            last_seen_ms: if packets > 0 { last } else { 0 },
+            packets,
+            bytes,
+            ip_bytes: bytes,
+            flags_seen: 0,
+        };
+        Flow {
+            id,
+            src,
+            dst,
+            src_port,
+            dst_port,
+            protocol,
+            ip_version: 4,
+            vlan_id: 0,
+            tunnel_id: 0,
+            first_seen_ms,
+            last_seen_ms,
+            src2dst: dir(s2d_packets, s2d_bytes, last_seen_ms),
+            dst2src: dir(d2s_packets, d2s_bytes, last_seen_ms),
+            flags: TcpFlagCounts::default(),
+            syn_first: protocol == ipproto::TCP,
+            synack: protocol == ipproto::TCP && d2s_packets > 0,
+            end_reason,
+        }
+    }
+
     /// Packets in both directions.
     pub fn packets(&self) -> u64 {
         self.src2dst.packets + self.dst2src.packets

@@ -334,8 +334,9 @@ fn opt(v: &Option<String>) -> Value<'_> {
     v.as_deref().map_or(Value::Null, Value::S)
 }
 
-/// Which optional column groups are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Which optional column groups are written. The default is the default
+/// policy's: user-agents, and nothing personal or sensitive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Selection {
     /// Address columns (policy keep or pseudonymize).
     pub addresses: bool,
@@ -347,6 +348,18 @@ pub struct Selection {
     pub source_ports: bool,
     /// User-agents.
     pub user_agents: bool,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            addresses: false,
+            server_names: false,
+            fingerprints: false,
+            source_ports: false,
+            user_agents: true,
+        }
+    }
 }
 
 impl Selection {

@@ -114,21 +114,23 @@ const QUIC_NAMES: &[(&str, &str)] = &[
 ];
 
 /// splitmix64: small, fast, good enough for synthetic traffic.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
     /// A public unicast IPv4 address (not private, loopback, CGNAT, multicast...).
-    fn public_v4(&mut self) -> [u8; 4] {
+    pub fn public_v4(&mut self) -> [u8; 4] {
         loop {
             let a = (self.next() >> 32) as u32;
             let b = a.to_be_bytes();

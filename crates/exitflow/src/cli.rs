@@ -54,6 +54,8 @@ enum Cmd {
     Config,
     /// The study report (HTML, Markdown, JSON) from one or more datasets.
     Report(ReportArgs),
+    /// Write a large dataset directly (no packets), for benchmarks.
+    GenDataset(crate::datagen::GenArgs),
 }
 
 #[derive(Args, Debug)]
@@ -502,6 +504,7 @@ fn run(cmd: Cmd, config: Option<&Path>) -> Result<ExitCode> {
         Cmd::Demo(a) => demo(a, &conf),
         Cmd::Bench(a) => crate::bench::run(a, &conf),
         Cmd::Report(a) => report(a),
+        Cmd::GenDataset(a) => crate::datagen::run(a),
         Cmd::Config => {
             print!("{}", crate::config::default_text());
             Ok(ExitCode::SUCCESS)

@@ -6,4 +6,5 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod datagen;
 pub mod pipeline;

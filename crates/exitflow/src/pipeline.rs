@@ -237,3 +237,19 @@ pub fn peak_rss_bytes() -> u64 {
         })
         .map_or(0, |kb| kb * 1024)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_flow_cap_with_inspection_state_fits_the_budget() {
+        let per_flow = FlowTable::<FlowDpi>::bytes_per_flow();
+        let total = exitflow_flow::DEFAULT_MAX_FLOWS * per_flow;
+        eprintln!(
+            "{per_flow} bytes per flow, {} MiB at the default cap",
+            total >> 20
+        );
+        assert!(total < 96 << 20, "{total}");
+    }
+}
