@@ -385,7 +385,9 @@ pub fn columns_for(sel: Selection) -> Vec<&'static ColumnDef> {
 
 /// The schema as a Markdown table (for `exitflow schema` and the docs).
 pub fn markdown_table() -> String {
-    let mut s = String::from("| column | type | privacy | meaning |\n|---|---|---|---|\n");
+    let default = Selection::default();
+    let mut s =
+        String::from("| column | type | privacy | by default | meaning |\n|---|---|---|---|---|\n");
     for c in COLUMNS {
         let ty = match c.ty {
             ColType::U64 => "uint64",
@@ -394,10 +396,15 @@ pub fn markdown_table() -> String {
             ColType::OptStr => "string (nullable)",
         };
         s.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             c.name,
             ty,
             c.privacy.as_str(),
+            if default.wants(c) {
+                "written"
+            } else {
+                "not written"
+            },
             c.doc
         ));
     }

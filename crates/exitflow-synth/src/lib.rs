@@ -118,7 +118,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -127,12 +127,12 @@ impl Rng {
     }
     /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     /// A public unicast IPv4 address (not private, loopback, CGNAT, multicast...).
     pub fn public_v4(&mut self) -> [u8; 4] {
         loop {
-            let a = (self.next() >> 32) as u32;
+            let a = (self.next_u64() >> 32) as u32;
             let b = a.to_be_bytes();
             let bad = matches!(
                 b[0],
@@ -419,7 +419,7 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
                         cport: 1024 + rng.below(64_000) as u16,
                         sport: 443,
                         step: 0,
-                        seq_c: rng.next() as u32,
+                        seq_c: rng.next_u64() as u32,
                         seq_s: 0,
                     }
                 } else {
@@ -482,8 +482,8 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
                         cport: port_seq,
                         sport,
                         step: 0,
-                        seq_c: rng.next() as u32,
-                        seq_s: rng.next() as u32,
+                        seq_c: rng.next_u64() as u32,
+                        seq_s: rng.next_u64() as u32,
                     }
                 };
                 sum.flows += 1;
@@ -568,7 +568,9 @@ fn build_frame(g: &mut FlowGen, pkt: &Pkt, rng: &mut Rng, frame: &mut Vec<u8>) {
     };
     let payload: Vec<u8> = match g.message(g.step, pkt.from_client) {
         Some(m) => m,
-        None => (0..pkt.payload).map(|_| (rng.next() >> 56) as u8).collect(),
+        None => (0..pkt.payload)
+            .map(|_| (rng.next_u64() >> 56) as u8)
+            .collect(),
     };
     let b = PacketBuilder::ethernet2(smac, dmac).ipv4(src, dst, 64);
     let udp = matches!(g.kind, Kind::Udp { .. });

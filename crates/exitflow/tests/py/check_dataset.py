@@ -13,8 +13,8 @@ types = {"uint64": pa.uint64(), "bool": pa.bool_(), "string": pa.string(), "stri
 want = []
 for line in schema_md.splitlines()[2:]:
     cells = [c.strip() for c in line.strip("|").split("|")]
-    name, ty, privacy = cells[0].strip("`"), cells[1], cells[2]
-    if privacy not in ("personal", "sensitive"):  # not written by default
+    name, ty, default = cells[0].strip("`"), cells[1], cells[3]
+    if default == "written":
         want.append((name, types[ty]))
 
 ds = pads.dataset(root, format="parquet", partitioning="hive")
