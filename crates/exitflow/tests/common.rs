@@ -81,3 +81,30 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Synthesises a capture of `flows` flows (seed `seed`) into `dir/NODE.pcap`
+/// and ingests it into `dataset` as node `node`; returns what synth made.
+pub fn synth_ingest(
+    dir: &Path,
+    dataset: &Path,
+    node: &str,
+    seed: u64,
+    flows: u64,
+) -> exitflow_synth::SynthSummary {
+    let cap = dir.join(format!("{node}.pcap"));
+    let cfg = exitflow_synth::SynthConfig {
+        seed,
+        flows,
+        ..Default::default()
+    };
+    let sum = exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
+    ok(&[
+        "ingest",
+        cap.to_str().unwrap(),
+        "--dataset",
+        dataset.to_str().unwrap(),
+        "--node",
+        node,
+    ]);
+    sum
+}

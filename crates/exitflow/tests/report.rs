@@ -88,20 +88,7 @@ fn report_numbers_equal_an_independent_computation() {
 fn published_reports_show_no_value_under_k_and_state_epsilon() {
     let dir = tempfile::tempdir().unwrap();
     let ds = dir.path().join("ds");
-    let cap = dir.path().join("n.pcap");
-    let cfg = SynthConfig {
-        flows: 4000,
-        ..Default::default()
-    };
-    exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
-    ok(&[
-        "ingest",
-        cap.to_str().unwrap(),
-        "--dataset",
-        ds.to_str().unwrap(),
-        "--node",
-        "n1",
-    ]);
+    synth_ingest(dir.path(), &ds, "n1", 1, 4000);
     let (plain, public) = (dir.path().join("plain"), dir.path().join("public"));
     ok(&[
         "report",
@@ -210,20 +197,7 @@ fn chromium(page: &std::path::Path, dir: &std::path::Path, name: &str) -> (u64, 
 fn html_report_renders_offline_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let ds = dir.path().join("ds");
-    let cap = dir.path().join("c.pcap");
-    let cfg = SynthConfig {
-        flows: 3000,
-        ..Default::default()
-    };
-    exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
-    ok(&[
-        "ingest",
-        cap.to_str().unwrap(),
-        "--dataset",
-        ds.to_str().unwrap(),
-        "--node",
-        "n1",
-    ]);
+    synth_ingest(dir.path(), &ds, "n1", 1, 3000);
     let out = dir.path().join("report");
     ok(&[
         "report",
