@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command: installs what the cross-checks use if it is missing
-# (pyarrow and pandas from pip; Chromium from Debian when run as root), then
+# (pyarrow, pandas and pyspark from pip; Chromium from Debian when run as
+# root), then
 # runs every test of the workspace and prints one closing line with the totals.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! python3 -c 'import pyarrow, pandas' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'pyarrow>=14' 'pandas>=2'
+if ! python3 -c 'import pyarrow, pandas, pyspark' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'pyarrow>=14' 'pandas>=2' 'pyspark>=3.5'
 fi
 # The HTML report is rendered in headless Chromium (Debian's package).
 if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

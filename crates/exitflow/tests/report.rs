@@ -252,3 +252,43 @@ fn page_requests(netlog: &str) -> Vec<String> {
     out.dedup();
     out
 }
+
+#[test]
+fn spark_computes_the_same_protocol_table_as_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    synth_ingest(dir.path(), &ds, "a", 5, 1500);
+    synth_ingest(dir.path(), &ds, "b", 6, 1500);
+    let out = dir.path().join("report");
+    ok(&[
+        "report",
+        ds.to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let spark_json = dir.path().join("spark.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spark/protocols.py");
+    python(
+        script.to_str().unwrap(),
+        &[ds.to_str().unwrap(), spark_json.to_str().unwrap()],
+    );
+    let spark: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&spark_json).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(spark["flows"], report["all"]["flows"]);
+    assert_eq!(
+        spark["applications_top40"],
+        report["all"]["applications_top40"]
+    );
+    for share in ["tls_share", "http_share"] {
+        let (a, b) = (
+            spark[share].as_f64().unwrap(),
+            report["all"][share].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-9, "{share}: spark {a}, report {b}");
+    }
+    assert_eq!(spark["nodes"]["a"], report["nodes"]["a"]["flows"]);
+}
