@@ -16,6 +16,9 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --all-targets "$@" 2>&1 | tee "$log" || status=$?
+# `exitflow query` (Apache DataFusion) is behind the `sql` feature; its test
+# builds with it (long the first time).
+cargo test -p exitflow --features sql --test tests "$@" -- sql_query 2>&1 | tee -a "$log" || status=$?
 passed=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 echo "summary: ${passed} passed, ${failed} failed"

@@ -56,6 +56,9 @@ enum Cmd {
     Report(ReportArgs),
     /// Write a large dataset directly (no packets), for benchmarks.
     GenDataset(crate::datagen::GenArgs),
+    /// SQL over a dataset (Apache DataFusion; built with `--features sql`).
+    #[cfg(feature = "sql")]
+    Query(crate::query::QueryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -505,6 +508,8 @@ fn run(cmd: Cmd, config: Option<&Path>) -> Result<ExitCode> {
         Cmd::Bench(a) => crate::bench::run(a, &conf),
         Cmd::Report(a) => report(a),
         Cmd::GenDataset(a) => crate::datagen::run(a),
+        #[cfg(feature = "sql")]
+        Cmd::Query(a) => crate::query::run(a),
         Cmd::Config => {
             print!("{}", crate::config::default_text());
             Ok(ExitCode::SUCCESS)

@@ -8,3 +8,5 @@ pub mod cli;
 pub mod config;
 pub mod datagen;
 pub mod pipeline;
+#[cfg(feature = "sql")]
+pub mod query;

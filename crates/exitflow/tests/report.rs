@@ -292,3 +292,46 @@ fn spark_computes_the_same_protocol_table_as_the_report() {
     }
     assert_eq!(spark["nodes"]["a"], report["nodes"]["a"]["flows"]);
 }
+
+/// The study's question "which countries receive port 5222", in SQL.
+#[cfg(feature = "sql")]
+#[test]
+fn sql_query_answers_the_studys_port_5222_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let cap = dir.path().join("q.pcap");
+    let cfg = SynthConfig {
+        flows: 3000,
+        ..Default::default()
+    };
+    exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
+    let geo = shared().unwrap().join("geoip/geo-whois-asn-country.mmdb");
+    ok(&[
+        "ingest",
+        cap.to_str().unwrap(),
+        "--dataset",
+        ds.to_str().unwrap(),
+        "--node",
+        "q",
+        "--geoip",
+        geo.to_str().unwrap(),
+    ]);
+    let o = ok(&[
+        "query",
+        ds.to_str().unwrap(),
+        "SELECT dst_country, count(*) AS flows FROM flows WHERE dst_port = 5222 GROUP BY dst_country ORDER BY flows DESC, dst_country",
+    ]);
+    let table = String::from_utf8(o.stdout).unwrap();
+    let expected = python("count_5222.py", &[ds.to_str().unwrap()]);
+    for line in expected.lines() {
+        let (country, n) = line.split_once(' ').unwrap();
+        assert!(
+            table.lines().any(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                cells.len() > 2 && cells[1] == country && cells[2] == n
+            }),
+            "{country} {n} missing from\n{table}"
+        );
+    }
+    assert!(expected.lines().count() > 3, "{expected}");
+}
