@@ -123,8 +123,6 @@ pub enum Skip {
     BadIpHeader,
     /// A non-first IPv4 (or IPv6) fragment: ignored, as NFStream does.
     Fragment,
-    /// The frame ends inside the transport header.
-    TruncatedTransport,
     /// Encapsulations nested deeper than [`MAX_ENCAPSULATION_DEPTH`].
     TooDeep,
     /// The frame is shorter than [`MIN_FRAME`] bytes.
@@ -133,7 +131,7 @@ pub enum Skip {
 
 impl Skip {
     /// Number of variants, for counter arrays.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 7;
     /// All variants in counter order.
     pub const ALL: [Skip; Skip::COUNT] = [
         Skip::UnsupportedLinkType,
@@ -141,7 +139,6 @@ impl Skip {
         Skip::TruncatedLink,
         Skip::BadIpHeader,
         Skip::Fragment,
-        Skip::TruncatedTransport,
         Skip::TooDeep,
         Skip::TooShort,
     ];
@@ -154,7 +151,6 @@ impl Skip {
             Skip::TruncatedLink => "truncated_link",
             Skip::BadIpHeader => "bad_ip_header",
             Skip::Fragment => "ip_fragment",
-            Skip::TruncatedTransport => "truncated_transport",
             Skip::TooDeep => "too_deep",
             Skip::TooShort => "too_short",
         }

@@ -206,22 +206,19 @@ pub struct DirStats {
     pub packets: u64,
     /// Bytes: original frame length of each packet (NFStream accounting mode 0).
     pub bytes: u64,
-    /// Bytes of IP packets (header included), from the IP length fields.
-    pub ip_bytes: u64,
     /// OR of all TCP flags seen.
     pub flags_seen: u8,
 }
 
 impl DirStats {
     #[inline]
-    fn add(&mut self, ts_ms: u64, wire_len: u32, ip_len: u32, flags: u8) {
+    fn add(&mut self, ts_ms: u64, wire_len: u32, flags: u8) {
         if self.packets == 0 {
             self.first_seen_ms = ts_ms;
         }
         self.last_seen_ms = ts_ms;
         self.packets += 1;
         self.bytes += u64::from(wire_len);
-        self.ip_bytes += u64::from(ip_len);
         self.flags_seen |= flags;
     }
 }
@@ -292,9 +289,9 @@ impl Flow {
     fn update(&mut self, p: &PacketInfo<'_>, ts_ms: u64, wire_len: u32, src2dst: bool) {
         self.last_seen_ms = self.last_seen_ms.max(ts_ms);
         if src2dst {
-            self.src2dst.add(ts_ms, wire_len, p.ip_len, p.tcp_flags);
+            self.src2dst.add(ts_ms, wire_len, p.tcp_flags);
         } else {
-            self.dst2src.add(ts_ms, wire_len, p.ip_len, p.tcp_flags);
+            self.dst2src.add(ts_ms, wire_len, p.tcp_flags);
             if p.tcp_flags & 0x12 == 0x12 && self.syn_first {
                 self.synack = true;
             }
@@ -323,7 +320,6 @@ impl Flow {
             last_seen_ms: if packets > 0 { last } else { 0 },
             packets,
             bytes,
-            ip_bytes: bytes,
             flags_seen: 0,
         };
         Flow {
