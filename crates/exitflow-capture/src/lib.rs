@@ -4,7 +4,10 @@
 //! [`std::io::Read`], such as standard input) in constant memory. The format is
 //! detected from the magic number, never from the file name: the test corpus
 //! has `.pcap` files that are pcapng and the other way round.
-#![forbid(unsafe_code)]
+//!
+//! [`live`] (Linux) captures from a network interface through a memory-mapped
+//! `AF_PACKET` ring: the only `unsafe` code in exitflow, confined to that module.
+#![deny(unsafe_code)]
 
 use std::fs::File;
 use std::io::Read;
@@ -13,6 +16,9 @@ use std::path::{Path, PathBuf};
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
+
+#[cfg(target_os = "linux")]
+pub mod live;
 
 /// Initial read buffer; large enough for any ordinary frame plus headers.
 pub const DEFAULT_READ_BUFFER: usize = 1 << 20;

@@ -1,0 +1,734 @@
+//! Live capture on Linux: `AF_PACKET` sockets with a `TPACKET_V3`
+//! memory-mapped receive ring, joined in a `PACKET_FANOUT` group so that
+//! several worker threads share one interface, each flow on one worker.
+//!
+//! This is the one module of exitflow with `unsafe` code: system calls and
+//! the ring shared with the kernel. Each block says why it is sound. Parsing
+//! of what the kernel wrote is safe code over a byte slice, bounds-checked,
+//! so a kernel ABI surprise is an error or a skipped packet, never a wild read.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::{LinkType, Packet};
+
+/// Size of one ring block (a power of two, a multiple of the page size).
+pub const DEFAULT_RING_BLOCK_SIZE: u32 = 1 << 20;
+/// Blocks per ring: 64 × 1 MiB = 64 MiB of ring per worker.
+pub const DEFAULT_RING_BLOCKS: u32 = 64;
+/// A block is handed to user space at the latest this long after its first packet.
+pub const DEFAULT_BLOCK_TIMEOUT_MS: u32 = 50;
+/// Largest ring accepted per socket.
+pub const MAX_RING_BYTES: u64 = 1 << 30;
+
+// Linux UAPI values (linux/if_packet.h, linux/if_ether.h, linux/if_arp.h);
+// they are ABI and never change.
+const SOL_PACKET: libc::c_int = 263;
+const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
+const PACKET_RX_RING: libc::c_int = 5;
+const PACKET_STATISTICS: libc::c_int = 6;
+const PACKET_VERSION: libc::c_int = 10;
+const PACKET_FANOUT: libc::c_int = 18;
+const TPACKET_V3: libc::c_int = 2;
+const PACKET_FANOUT_HASH: u32 = 0;
+const PACKET_MR_PROMISC: libc::c_ushort = 1;
+const ETH_P_ALL: u16 = 0x0003;
+const TP_STATUS_KERNEL: u32 = 0;
+const TP_STATUS_USER: u32 = 1;
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
+const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+/// Offset of `hdr.bh1.block_status` in `struct tpacket_block_desc`.
+const BLOCK_STATUS: usize = 8;
+/// Offsets of `num_pkts` and `offset_to_first_pkt` in the block descriptor.
+const BLOCK_NUM_PKTS: usize = 12;
+const BLOCK_FIRST_PKT: usize = 16;
+/// `sizeof(struct tpacket3_hdr)`.
+const TPACKET3_HDR_LEN: usize = 48;
+
+#[repr(C)]
+struct TpacketReq3 {
+    tp_block_size: u32,
+    tp_block_nr: u32,
+    tp_frame_size: u32,
+    tp_frame_nr: u32,
+    tp_retire_blk_tov: u32,
+    tp_sizeof_priv: u32,
+    tp_feature_req_word: u32,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct TpacketStatsV3 {
+    tp_packets: u32,
+    tp_drops: u32,
+    tp_freeze_q_cnt: u32,
+}
+
+#[repr(C)]
+struct PacketMreq {
+    mr_ifindex: libc::c_int,
+    mr_type: libc::c_ushort,
+    mr_alen: libc::c_ushort,
+    mr_address: [u8; 8],
+}
+
+#[repr(C)]
+struct IfreqHwaddr {
+    ifr_name: [libc::c_char; libc::IFNAMSIZ],
+    ifr_hwaddr: libc::sockaddr,
+    _pad: [u8; 8],
+}
+
+/// Ring settings of a live socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingConfig {
+    /// See [`DEFAULT_RING_BLOCK_SIZE`].
+    pub block_size: u32,
+    /// See [`DEFAULT_RING_BLOCKS`].
+    pub blocks: u32,
+    /// See [`DEFAULT_BLOCK_TIMEOUT_MS`].
+    pub block_timeout_ms: u32,
+    /// Put the interface in promiscuous mode (a relay sees its own traffic without it).
+    pub promiscuous: bool,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        RingConfig {
+            block_size: DEFAULT_RING_BLOCK_SIZE,
+            blocks: DEFAULT_RING_BLOCKS,
+            block_timeout_ms: DEFAULT_BLOCK_TIMEOUT_MS,
+            promiscuous: false,
+        }
+    }
+}
+
+/// Why live capture failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// A system call failed.
+    #[error("{interface}: {what}: {source}{hint}")]
+    Os {
+        /// The interface.
+        interface: String,
+        /// The operation.
+        what: &'static str,
+        /// What the kernel said.
+        #[source]
+        source: io::Error,
+        /// A hint for the usual cause, or empty.
+        hint: &'static str,
+    },
+    /// The interface does not exist (in this network namespace).
+    #[error("{0}: no such network interface")]
+    NoSuchInterface(String),
+    /// The interface's hardware type has no link type exitflow decodes.
+    #[error("{interface}: unsupported hardware type {arphrd} (ARPHRD_*)")]
+    UnsupportedLink {
+        /// The interface.
+        interface: String,
+        /// Its `ARPHRD_*` type.
+        arphrd: u16,
+    },
+    /// The ring settings are not usable.
+    #[error("ring settings: {0}")]
+    BadRing(String),
+    /// Switching to the unprivileged user failed.
+    #[error("dropping privileges to user {user:?}: {why}")]
+    Privileges {
+        /// The user asked for.
+        user: String,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+/// Kernel counters of one socket (`PACKET_STATISTICS`), accumulated since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Packets the kernel passed to the socket, including those it dropped.
+    pub packets: u64,
+    /// Packets dropped because the ring was full.
+    pub drops: u64,
+    /// Times the ring was frozen (full).
+    pub freeze_q: u64,
+}
+
+/// One `AF_PACKET` socket with its receive ring, bound to an interface.
+pub struct LiveSocket {
+    fd: OwnedFd,
+    ring: NonNull<u8>,
+    ring_len: usize,
+    block_size: usize,
+    blocks: usize,
+    next: usize,
+    link_type: LinkType,
+    interface: String,
+    stats: KernelStats,
+    scratch: Vec<u8>,
+}
+
+// SAFETY: the mapping belongs to this value alone (no other handle to it
+// exists) and is only touched through `&mut self`; moving it to another
+// thread moves that exclusive ownership with it.
+unsafe impl Send for LiveSocket {}
+
+fn os(interface: &str, what: &'static str) -> LiveError {
+    let source = io::Error::last_os_error();
+    let hint = match source.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            " (live capture needs root or the CAP_NET_RAW capability)"
+        }
+        Some(libc::ENOMEM) => " (the ring is too large for this machine's limits)",
+        _ => "",
+    };
+    LiveError::Os {
+        interface: interface.to_owned(),
+        what,
+        source,
+        hint,
+    }
+}
+
+fn setsockopt<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+    interface: &str,
+    what: &'static str,
+) -> Result<(), LiveError> {
+    // SAFETY: `value` is a live, initialised `T` and the length passed is
+    // exactly its size; the kernel only reads it during the call.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(os(interface, what));
+    }
+    Ok(())
+}
+
+impl LiveSocket {
+    /// Opens a socket on `interface` with a receive ring; with `fanout_group`
+    /// it joins that fanout group (hash mode: both directions of a flow land
+    /// on the same socket).
+    pub fn open(
+        interface: &str,
+        cfg: &RingConfig,
+        fanout_group: Option<u16>,
+    ) -> Result<LiveSocket, LiveError> {
+        let page = 4096u32;
+        if !cfg.block_size.is_power_of_two() || cfg.block_size < 16 * page {
+            return Err(LiveError::BadRing(format!(
+                "block size {} is not a power of two of at least 64 KiB",
+                cfg.block_size
+            )));
+        }
+        let ring_len = u64::from(cfg.block_size) * u64::from(cfg.blocks);
+        if cfg.blocks < 2 || ring_len > MAX_RING_BYTES {
+            return Err(LiveError::BadRing(format!(
+                "{} blocks of {} bytes: need at least 2 blocks and at most {MAX_RING_BYTES} bytes",
+                cfg.blocks, cfg.block_size
+            )));
+        }
+        if interface.is_empty() || interface.len() >= libc::IFNAMSIZ {
+            return Err(LiveError::NoSuchInterface(interface.to_owned()));
+        }
+        let name = CString::new(interface)
+            .map_err(|_| LiveError::NoSuchInterface(interface.to_owned()))?;
+        // SAFETY: `name` is a NUL-terminated string that outlives the call.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if ifindex == 0 {
+            return Err(LiveError::NoSuchInterface(interface.to_owned()));
+        }
+        // Protocol 0: the socket receives nothing until it is bound below, so
+        // no packet of another interface slips in before the bind.
+        // SAFETY: a plain socket(2) call; the result is checked.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(os(interface, "socket(AF_PACKET)"));
+        }
+        // SAFETY: `raw` is a descriptor just returned to us and owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+
+        let arphrd = hardware_type(&fd, &name, interface)?;
+        let link_type = match arphrd {
+            // Ethernet, and loopback (which carries Ethernet headers).
+            1 | 772 => LinkType::ETHERNET,
+            // No link header: tun/WireGuard (NONE), PPP, raw IP, IP tunnels.
+            0xFFFE | 512 | 519 | 768 | 769 | 776 | 778 => LinkType::RAW,
+            _ => {
+                return Err(LiveError::UnsupportedLink {
+                    interface: interface.to_owned(),
+                    arphrd,
+                });
+            }
+        };
+
+        setsockopt(
+            &fd,
+            SOL_PACKET,
+            PACKET_VERSION,
+            &TPACKET_V3,
+            interface,
+            "PACKET_VERSION",
+        )?;
+        let frame_size = 2048u32;
+        let req = TpacketReq3 {
+            tp_block_size: cfg.block_size,
+            tp_block_nr: cfg.blocks,
+            tp_frame_size: frame_size,
+            tp_frame_nr: cfg.block_size / frame_size * cfg.blocks,
+            tp_retire_blk_tov: cfg.block_timeout_ms,
+            tp_sizeof_priv: 0,
+            tp_feature_req_word: 0,
+        };
+        setsockopt(
+            &fd,
+            SOL_PACKET,
+            PACKET_RX_RING,
+            &req,
+            interface,
+            "PACKET_RX_RING",
+        )?;
+        let ring_len = ring_len as usize;
+        // SAFETY: maps the ring the kernel has just allocated for this socket,
+        // with exactly the length requested; MAP_FAILED is checked below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                ring_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(os(interface, "mmap of the ring"));
+        }
+        let ring = NonNull::new(p.cast::<u8>()).ok_or_else(|| os(interface, "mmap"))?;
+        // From here on `Drop` unmaps the ring on every path.
+        let sock = LiveSocket {
+            fd,
+            ring,
+            ring_len,
+            block_size: cfg.block_size as usize,
+            blocks: cfg.blocks as usize,
+            next: 0,
+            link_type,
+            interface: interface.to_owned(),
+            stats: KernelStats::default(),
+            scratch: Vec::new(),
+        };
+
+        // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as libc::c_ushort;
+        sll.sll_protocol = ETH_P_ALL.to_be();
+        sll.sll_ifindex = ifindex as libc::c_int;
+        // SAFETY: `sll` is an initialised sockaddr_ll and the length is its size.
+        let r = unsafe {
+            libc::bind(
+                sock.fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(os(interface, "bind"));
+        }
+        if cfg.promiscuous {
+            let mreq = PacketMreq {
+                mr_ifindex: ifindex as libc::c_int,
+                mr_type: PACKET_MR_PROMISC,
+                mr_alen: 0,
+                mr_address: [0; 8],
+            };
+            setsockopt(
+                &sock.fd,
+                SOL_PACKET,
+                PACKET_ADD_MEMBERSHIP,
+                &mreq,
+                interface,
+                "promiscuous mode",
+            )?;
+        }
+        if let Some(group) = fanout_group {
+            let arg = u32::from(group) | (PACKET_FANOUT_HASH << 16);
+            setsockopt(
+                &sock.fd,
+                SOL_PACKET,
+                PACKET_FANOUT,
+                &arg,
+                interface,
+                "PACKET_FANOUT",
+            )?;
+        }
+        Ok(sock)
+    }
+
+    /// The link type of the frames delivered.
+    pub fn link_type(&self) -> LinkType {
+        self.link_type
+    }
+
+    /// The interface name.
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    fn block_status(&self, block: usize) -> &AtomicU32 {
+        debug_assert!(block < self.blocks);
+        // SAFETY: `block < self.blocks`, so the word lies inside the mapping,
+        // which lives as long as `self`. The mapping is page-aligned and
+        // blocks are a multiple of the page size apart, so the word is 4-byte
+        // aligned. The kernel updates this word concurrently, which is why it
+        // is only ever accessed atomically.
+        unsafe {
+            AtomicU32::from_ptr(
+                self.ring
+                    .as_ptr()
+                    .add(block * self.block_size + BLOCK_STATUS)
+                    .cast::<u32>(),
+            )
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.block_status(self.next).load(Ordering::Acquire) & TP_STATUS_USER != 0
+    }
+
+    /// Waits up to `timeout` for the next block of packets and passes each
+    /// to `f`, then returns the block to the kernel. Returns the number of
+    /// packets delivered: 0 when the wait timed out or a signal arrived.
+    pub fn next_block(
+        &mut self,
+        timeout: Duration,
+        mut f: impl FnMut(Packet<'_>),
+    ) -> Result<usize, LiveError> {
+        if !self.ready() {
+            let mut pfd = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN | libc::POLLERR,
+                revents: 0,
+            };
+            let ms = timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+            // SAFETY: one valid pollfd, count 1.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    return Ok(0);
+                }
+                return Err(LiveError::Os {
+                    interface: self.interface.clone(),
+                    what: "poll",
+                    source: e,
+                    hint: "",
+                });
+            }
+            if !self.ready() {
+                return Ok(0);
+            }
+        }
+        let start = self.next * self.block_size;
+        // SAFETY: the acquire load in `ready` saw TP_STATUS_USER: the kernel
+        // has handed this block to user space and does not write to it until
+        // we store TP_STATUS_KERNEL below, after the slice's last use. The
+        // range lies inside the mapping (`next < blocks`).
+        let block: &[u8] =
+            unsafe { std::slice::from_raw_parts(self.ring.as_ptr().add(start), self.block_size) };
+        let n = parse_block(block, self.link_type, &mut self.scratch, &mut f);
+        self.block_status(self.next)
+            .store(TP_STATUS_KERNEL, Ordering::Release);
+        self.next = (self.next + 1) % self.blocks;
+        Ok(n)
+    }
+
+    /// The kernel's counters for this socket, accumulated since it was opened
+    /// (the kernel resets its own on every read).
+    pub fn kernel_stats(&mut self) -> Result<KernelStats, LiveError> {
+        let mut st = TpacketStatsV3::default();
+        let mut len = std::mem::size_of::<TpacketStatsV3>() as libc::socklen_t;
+        // SAFETY: `st` is writable and `len` is its size; the kernel writes at most `len` bytes.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                SOL_PACKET,
+                PACKET_STATISTICS,
+                (&mut st as *mut TpacketStatsV3).cast(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Err(os(&self.interface, "PACKET_STATISTICS"));
+        }
+        self.stats.packets += u64::from(st.tp_packets);
+        self.stats.drops += u64::from(st.tp_drops);
+        self.stats.freeze_q += u64::from(st.tp_freeze_q_cnt);
+        Ok(self.stats)
+    }
+}
+
+impl Drop for LiveSocket {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `open`; no slice into it
+        // outlives `next_block`, so nothing refers to it any more.
+        unsafe {
+            libc::munmap(self.ring.as_ptr().cast(), self.ring_len);
+        }
+    }
+}
+
+fn hardware_type(fd: &OwnedFd, name: &CString, interface: &str) -> Result<u16, LiveError> {
+    // SAFETY: the struct is plain old data; all-zero is a valid value.
+    let mut ifr: IfreqHwaddr = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(name.as_bytes()) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR reads the NUL-terminated name (shorter than
+    // IFNAMSIZ, checked by the caller) and writes a sockaddr into `ifr`,
+    // which is at least as large as the kernel's struct ifreq.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR, &mut ifr) };
+    if r < 0 {
+        return Err(os(interface, "SIOCGIFHWADDR"));
+    }
+    Ok(ifr.ifr_hwaddr.sa_family)
+}
+
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    b.get(off..off + 4)
+        .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    b.get(off..off + 2)
+        .map(|s| u16::from_ne_bytes([s[0], s[1]]))
+}
+
+/// Walks the packets of one `TPACKET_V3` block (safe code: every offset the
+/// kernel wrote is bounds-checked). Returns the packets delivered.
+///
+/// The kernel strips VLAN tags into the header; they are put back into the
+/// frame, as libpcap does, so live frames decode like frames from a file.
+pub fn parse_block(
+    block: &[u8],
+    link_type: LinkType,
+    scratch: &mut Vec<u8>,
+    f: &mut impl FnMut(Packet<'_>),
+) -> usize {
+    let (Some(num), Some(first)) = (
+        u32_at(block, BLOCK_NUM_PKTS),
+        u32_at(block, BLOCK_FIRST_PKT),
+    ) else {
+        return 0;
+    };
+    let mut off = first as usize;
+    let mut delivered = 0;
+    for _ in 0..num {
+        let Some(h) = block.get(off..off + TPACKET3_HDR_LEN) else {
+            break;
+        };
+        let next = u32_at(h, 0).unwrap_or(0) as usize;
+        let sec = u64::from(u32_at(h, 4).unwrap_or(0));
+        let nsec = u64::from(u32_at(h, 8).unwrap_or(0));
+        let snaplen = u32_at(h, 12).unwrap_or(0) as usize;
+        let len = u32_at(h, 16).unwrap_or(0);
+        let status = u32_at(h, 20).unwrap_or(0);
+        let mac = usize::from(u16_at(h, 24).unwrap_or(0));
+        let tci = u32_at(h, 32).unwrap_or(0) as u16;
+        let tpid = u16_at(h, 36).unwrap_or(0);
+        if let Some(data) = block.get(off + mac..off + mac + snaplen) {
+            let ts_us = sec * 1_000_000 + nsec / 1000;
+            if status & TP_STATUS_VLAN_VALID != 0
+                && link_type == LinkType::ETHERNET
+                && data.len() >= 12
+            {
+                let tpid = if status & TP_STATUS_VLAN_TPID_VALID != 0 && tpid != 0 {
+                    tpid
+                } else {
+                    0x8100
+                };
+                scratch.clear();
+                scratch.extend_from_slice(&data[..12]);
+                scratch.extend_from_slice(&tpid.to_be_bytes());
+                scratch.extend_from_slice(&tci.to_be_bytes());
+                scratch.extend_from_slice(&data[12..]);
+                f(Packet {
+                    ts_us,
+                    orig_len: len.saturating_add(4),
+                    link_type,
+                    data: scratch,
+                });
+            } else {
+                f(Packet {
+                    ts_us,
+                    orig_len: len,
+                    link_type,
+                    data,
+                });
+            }
+            delivered += 1;
+        }
+        if next == 0 {
+            break;
+        }
+        off += next;
+    }
+    delivered
+}
+
+/// Switches the process to an unprivileged user (and its primary group,
+/// with no supplementary groups) after the sockets are open, and forbids
+/// regaining privileges. Call it before starting threads.
+pub fn drop_privileges(user: &str) -> Result<(), LiveError> {
+    let err = |why: String| LiveError::Privileges {
+        user: user.to_owned(),
+        why,
+    };
+    let name = CString::new(user).map_err(|_| err("name contains NUL".into()))?;
+    // SAFETY: getpwnam reads a NUL-terminated string; its result points to
+    // static storage that we copy from at once (no other thread runs yet).
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return Err(err("no such user".into()));
+    }
+    // SAFETY: `pw` is non-null and points to a valid passwd entry.
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    // SAFETY: plain system calls with checked results; `&gid` is one valid gid_t.
+    unsafe {
+        if libc::setgroups(1, &gid) != 0 {
+            return Err(err(format!("setgroups: {}", io::Error::last_os_error())));
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(err(format!("setgid: {}", io::Error::last_os_error())));
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(err(format!("setuid: {}", io::Error::last_os_error())));
+        }
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            return Err(err(format!(
+                "PR_SET_NO_NEW_PRIVS: {}",
+                io::Error::last_os_error()
+            )));
+        }
+    }
+    // SAFETY: getuid/geteuid have no preconditions.
+    let (r, e) = unsafe { (libc::getuid(), libc::geteuid()) };
+    if r != uid || e != uid || (uid != 0 && setuid_root_succeeds()) {
+        return Err(err("still privileged after setuid".into()));
+    }
+    Ok(())
+}
+
+fn setuid_root_succeeds() -> bool {
+    // SAFETY: setuid(0) must fail once privileges are gone; if it succeeds the
+    // drop did not take, and the caller reports an error.
+    unsafe { libc::setuid(0) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_with(packets: &[(&[u8], u32, Option<u16>)]) -> Vec<u8> {
+        let mut b = vec![0u8; 4096];
+        let first = 48usize;
+        b[BLOCK_NUM_PKTS..BLOCK_NUM_PKTS + 4]
+            .copy_from_slice(&(packets.len() as u32).to_ne_bytes());
+        b[BLOCK_FIRST_PKT..BLOCK_FIRST_PKT + 4].copy_from_slice(&(first as u32).to_ne_bytes());
+        let mut off = first;
+        for (i, (data, len, vlan)) in packets.iter().enumerate() {
+            let mac = 64usize;
+            let size = (mac + data.len()).next_multiple_of(16);
+            let next = if i + 1 == packets.len() { 0 } else { size };
+            let h = &mut b[off..off + 48];
+            h[0..4].copy_from_slice(&(next as u32).to_ne_bytes());
+            h[4..8].copy_from_slice(&7u32.to_ne_bytes());
+            h[8..12].copy_from_slice(&5000u32.to_ne_bytes());
+            h[12..16].copy_from_slice(&(data.len() as u32).to_ne_bytes());
+            h[16..20].copy_from_slice(&len.to_ne_bytes());
+            let mut status = 0u32;
+            if let Some(tci) = vlan {
+                status |= TP_STATUS_VLAN_VALID;
+                h[32..36].copy_from_slice(&u32::from(*tci).to_ne_bytes());
+            }
+            h[20..24].copy_from_slice(&status.to_ne_bytes());
+            h[24..26].copy_from_slice(&(mac as u16).to_ne_bytes());
+            b[off + mac..off + mac + data.len()].copy_from_slice(data);
+            off += size;
+        }
+        b
+    }
+
+    #[test]
+    fn a_block_yields_its_packets_with_vlan_tags_put_back() {
+        let frame: Vec<u8> = (0..60u8).collect();
+        let b = block_with(&[(&frame, 60, None), (&frame[..40], 1514, Some(42))]);
+        let mut got = Vec::new();
+        let mut scratch = Vec::new();
+        let n = parse_block(&b, LinkType::ETHERNET, &mut scratch, &mut |p| {
+            got.push((p.ts_us, p.orig_len, p.data.to_vec()))
+        });
+        assert_eq!(n, 2);
+        assert_eq!(got[0], (7_000_005, 60, frame.clone()));
+        assert_eq!(got[1].1, 1518);
+        assert_eq!(&got[1].2[..12], &frame[..12]);
+        assert_eq!(&got[1].2[12..16], &[0x81, 0x00, 0, 42]);
+        assert_eq!(&got[1].2[16..], &frame[12..40]);
+    }
+
+    #[test]
+    fn a_lying_block_is_bounds_checked() {
+        let frame = [1u8; 100];
+        let mut b = block_with(&[(&frame, 100, None)]);
+        // Claim many packets and an offset past the end.
+        b[BLOCK_NUM_PKTS..BLOCK_NUM_PKTS + 4].copy_from_slice(&1000u32.to_ne_bytes());
+        let first = 48;
+        b[first..first + 4].copy_from_slice(&100_000u32.to_ne_bytes());
+        let mut n = 0;
+        parse_block(&b, LinkType::ETHERNET, &mut Vec::new(), &mut |_| n += 1);
+        assert_eq!(n, 1);
+        b[first + 12..first + 16].copy_from_slice(&u32::MAX.to_ne_bytes());
+        let mut n = 0;
+        parse_block(&b, LinkType::ETHERNET, &mut Vec::new(), &mut |_| n += 1);
+        assert_eq!(n, 0);
+        assert_eq!(
+            parse_block(&[0u8; 8], LinkType::ETHERNET, &mut Vec::new(), &mut |_| {}),
+            0
+        );
+    }
+
+    #[test]
+    fn bad_ring_settings_and_missing_interfaces_are_named() {
+        let bad = RingConfig {
+            block_size: 1000,
+            ..RingConfig::default()
+        };
+        assert!(matches!(
+            LiveSocket::open("lo", &bad, None),
+            Err(LiveError::BadRing(_))
+        ));
+        let e = LiveSocket::open("nonexistent0", &RingConfig::default(), None)
+            .err()
+            .unwrap();
+        assert_eq!(e.to_string(), "nonexistent0: no such network interface");
+        let e = LiveSocket::open("a-very-long-interface-name", &RingConfig::default(), None)
+            .err()
+            .unwrap();
+        assert!(matches!(e, LiveError::NoSuchInterface(_)));
+    }
+}
