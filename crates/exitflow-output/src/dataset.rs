@@ -233,6 +233,14 @@ impl DatasetWriter {
         Ok((self.files, self.bytes))
     }
 
+    /// Abandons every open file (their temporary files are removed): after a
+    /// write error, so that nothing partial is left behind.
+    pub fn abort(mut self) {
+        for (_, p) in std::mem::take(&mut self.open) {
+            p.writer.abort();
+        }
+    }
+
     /// Adds `t` to the node's `_totals.json` (atomically replaced).
     pub fn add_totals(node_dir: &Path, t: &NodeTotals) -> Result<NodeTotals, OutputError> {
         let path = node_dir.join("_totals.json");
@@ -245,6 +253,48 @@ impl DatasetWriter {
         std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
         Ok(all)
     }
+}
+
+/// Removes the temporary files that a killed writer left in a node's
+/// directory (`.part-<ms>-<pid>-<seq>.parquet.tmp` whose process is gone):
+/// they were never completed, no reader looks at them, and a restart must
+/// not let them pile up. Returns the files removed.
+pub fn remove_stale_temp_files(node_dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
+    let mut removed = Vec::new();
+    let dates = match std::fs::read_dir(node_dir) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(io_err(node_dir)(e)),
+    };
+    for d in dates {
+        let d = d.map_err(io_err(node_dir))?;
+        if !d.file_name().to_string_lossy().starts_with("date=") {
+            continue;
+        }
+        let dir = d.path();
+        for f in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let f = f.map_err(io_err(&dir))?;
+            let name = f.file_name().to_string_lossy().into_owned();
+            let Some(pid) = stale_temp_pid(&name) else {
+                continue;
+            };
+            if Path::new(&format!("/proc/{pid}")).exists() && pid != 0 {
+                continue;
+            }
+            let path = f.path();
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
+/// The writer's process id in a temporary part file's name.
+fn stale_temp_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(".part-")?.strip_suffix(".parquet.tmp")?;
+    let mut it = rest.split('-');
+    let _ms = it.next()?;
+    it.next()?.parse().ok()
 }
 
 /// Reads a node's totals file, `None` when absent.
@@ -295,6 +345,30 @@ mod tests {
         assert_eq!(utc_date(951_782_400_000), "2000-02-29");
         assert_eq!(utc_date(1_609_459_199_999), "2020-12-31");
         assert_eq!(utc_date(1_609_459_200_000), "2021-01-01");
+    }
+
+    #[test]
+    fn temp_files_of_dead_writers_are_removed_and_others_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("date=2026-11-25");
+        std::fs::create_dir_all(&dir).unwrap();
+        let me = std::process::id();
+        // Far above any pid_max: no such process.
+        let names = [
+            format!(".part-1-{me}-00000.parquet.tmp"),
+            ".part-1-999999999-00001.parquet.tmp".to_string(),
+            "part-1-999999999-00002.parquet".to_string(),
+            ".other.tmp".to_string(),
+        ];
+        for n in &names {
+            std::fs::write(dir.join(n), b"x").unwrap();
+        }
+        let removed = remove_stale_temp_files(root.path()).unwrap();
+        assert_eq!(removed, vec![dir.join(&names[1])]);
+        for n in [&names[0], &names[2], &names[3]] {
+            assert!(dir.join(n).exists(), "{n}");
+        }
+        assert_eq!(stale_temp_pid(".part-17-42-00003.parquet.tmp"), Some(42));
     }
 
     #[test]

@@ -160,8 +160,19 @@ impl FlowWriter {
         Ok(())
     }
 
-    /// Flushes, syncs and renames the file to its final name.
+    /// Flushes, syncs and renames the file to its final name. On failure
+    /// (a full disk, say) the temporary file is removed: no partial file is
+    /// ever left under either name.
     pub fn finish(self) -> Result<PathBuf, OutputError> {
+        let tmp = self.tmp.clone();
+        let r = self.finish_inner();
+        if r.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        r
+    }
+
+    fn finish_inner(self) -> Result<PathBuf, OutputError> {
         let file = match self.inner {
             Inner::Csv(w) => w
                 .into_inner()

@@ -42,6 +42,9 @@ enum Cmd {
     Flows(FlowsArgs),
     /// Meter captures into the node's Parquet dataset.
     Ingest(IngestArgs),
+    /// Capture live on an interface into the node's dataset (Linux, root or CAP_NET_RAW).
+    #[cfg(target_os = "linux")]
+    Capture(crate::capture::CaptureArgs),
     /// Write a deterministic synthetic exit-relay capture.
     Synth(SynthArgs),
     /// Synthesise a capture, ingest it, print the node totals.
@@ -178,8 +181,9 @@ impl MeterArgs {
     }
 }
 
+/// Privacy-policy flags, shared by every command that writes flows.
 #[derive(Args, Debug, Clone, Default)]
-struct PolicyArgs {
+pub struct PolicyArgs {
     /// Anonymisation profile: `default` (the study's field set) or `strict`
     /// (no user-agents, times rounded to the hour); other flags refine it.
     #[arg(long, value_enum)]
@@ -236,7 +240,8 @@ fn parse_enum<T: ValueEnum>(what: &str, v: &Option<String>) -> Result<Option<T>>
 }
 
 impl PolicyArgs {
-    fn policy(&self, cfg: &Config) -> Result<Policy> {
+    /// The policy these flags (and the configuration) describe.
+    pub fn policy(&self, cfg: &Config) -> Result<Policy> {
         let c = &cfg.policy;
         let profile = self.profile.or(parse_enum("profile", &c.profile)?);
         let strict = profile == Some(ProfileArg::Strict);
@@ -484,6 +489,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     match run(cli.cmd, cli.config.as_deref()) {
@@ -503,6 +509,8 @@ fn run(cmd: Cmd, config: Option<&Path>) -> Result<ExitCode> {
     match cmd {
         Cmd::Flows(a) => flows(a, &conf),
         Cmd::Ingest(a) => ingest(a, &conf).map(|(code, _)| code),
+        #[cfg(target_os = "linux")]
+        Cmd::Capture(a) => crate::capture::run(a, &conf),
         Cmd::Synth(a) => synth(a),
         Cmd::Demo(a) => demo(a, &conf),
         Cmd::Bench(a) => crate::bench::run(a, &conf),
@@ -530,7 +538,8 @@ fn capture_name(p: &Path) -> String {
         .unwrap_or_else(|| "capture".into())
 }
 
-fn metadata(policy: &Policy, node: Option<&str>) -> Vec<(String, String)> {
+/// Key/value metadata stored in every file written.
+pub fn metadata(policy: &Policy, node: Option<&str>) -> Vec<(String, String)> {
     let mut m = vec![
         ("exitflow.version".into(), env!("CARGO_PKG_VERSION").into()),
         ("exitflow.schema_version".into(), SCHEMA_VERSION.into()),

@@ -58,9 +58,29 @@ pub struct PathsSection {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureSection {
-    /// Interfaces to capture on (live capture).
+    /// Interfaces to capture on (live capture; one per process).
     #[serde(default)]
     pub interfaces: Vec<String>,
+    /// Worker threads.
+    pub workers: Option<usize>,
+    /// Seconds within which finished flows reach a completed file.
+    pub flush_interval: Option<u64>,
+    /// Seconds between status lines.
+    pub status_interval: Option<u64>,
+    /// Ring size per worker, MiB.
+    pub ring_mb: Option<u32>,
+    /// Promiscuous mode.
+    pub promiscuous: Option<bool>,
+    /// Prometheus endpoint address, or "off".
+    pub metrics: Option<String>,
+    /// Unprivileged user to run as once the sockets are open.
+    pub user: Option<String>,
+    /// Hosts or networks (ADDR or ADDR/BITS) not measured.
+    #[serde(default)]
+    pub exclude_nets: Vec<String>,
+    /// TCP/UDP ports not measured.
+    #[serde(default)]
+    pub exclude_ports: Vec<u16>,
 }
 
 /// `[flow]`.
@@ -146,7 +166,16 @@ pub fn default_text() -> String {
 # key_file = "/etc/exitflow/pseudonym.key"   # only for addresses = "pseudonymize"
 
 [capture]
-# interfaces = ["eth0"]
+# interfaces = ["eth0"]         # one interface per process
+# workers = 2                   # default: the number of cores
+flush_interval = {flush}           # seconds within which finished flows reach a completed file
+status_interval = {status}          # seconds between status lines in the log
+ring_mb = {ring}                   # receive ring per worker, MiB
+promiscuous = false
+metrics = "{metrics}"    # Prometheus text endpoint, or "off"
+# user = "exitflow"             # run as this user once the sockets are open
+# exclude_nets = ["192.0.2.10", "198.51.100.0/24"]   # not measured (management, monitoring)
+# exclude_ports = [22]
 
 [flow]
 idle_timeout = {idle}          # seconds without a packet before a flow ends
@@ -177,6 +206,12 @@ profile = "default"           # or "strict": no user-agents, times rounded to th
         half = DEFAULT_HALF_OPEN_TIMEOUT_MS / 1000,
         max = DEFAULT_MAX_FLOWS,
         dis = DEFAULT_MAX_PACKETS,
+        flush = crate::capture::DEFAULT_FLUSH_INTERVAL_S,
+        status = crate::capture::DEFAULT_STATUS_INTERVAL_S,
+        ring = (exitflow_capture::live::DEFAULT_RING_BLOCKS
+            * exitflow_capture::live::DEFAULT_RING_BLOCK_SIZE)
+            >> 20,
+        metrics = crate::metrics::DEFAULT_METRICS_ADDR,
     )
 }
 

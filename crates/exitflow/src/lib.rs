@@ -4,9 +4,13 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+#[cfg(target_os = "linux")]
+pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod datagen;
+pub mod exclude;
+pub mod metrics;
 pub mod pipeline;
 #[cfg(feature = "sql")]
 pub mod query;

@@ -130,8 +130,9 @@ fn ctx(f: &Flow) -> FlowCtx {
     }
 }
 
-/// Per-flow enrichment: GeoIP and the Tor role.
-#[derive(Default)]
+/// Per-flow enrichment: GeoIP and the Tor role. Clone it per worker thread:
+/// the databases are shared, the caches are not.
+#[derive(Clone, Default)]
 pub struct Enricher {
     /// Country/ASN/proxy databases (may be empty).
     pub geo: GeoSet,

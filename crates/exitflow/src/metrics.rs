@@ -1,0 +1,259 @@
+//! Live-capture metrics, served in the Prometheus text format on a
+//! localhost endpoint. Workers update them once per ring block or per second,
+//! never per packet, so the packet path takes no shared lock.
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Where the endpoint listens unless configured otherwise (localhost only:
+/// the numbers describe a relay's traffic and are not for the world).
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9477";
+/// Largest HTTP request read from a scraper.
+pub const MAX_REQUEST_BYTES: usize = 8192;
+
+/// Label set of per-worker metrics.
+pub type WorkerLabel = Vec<(String, String)>;
+
+/// Every metric of `exitflow capture`.
+#[derive(Default)]
+pub struct Metrics {
+    /// Packets taken from the ring, per worker.
+    pub packets: Family<WorkerLabel, Counter>,
+    /// Bytes (wire length) taken from the ring, per worker.
+    pub bytes: Family<WorkerLabel, Counter>,
+    /// Packets the kernel offered to the socket (PACKET_STATISTICS), per worker.
+    pub kernel_packets: Family<WorkerLabel, Counter>,
+    /// Packets the kernel dropped because the ring was full, per worker.
+    pub kernel_drops: Family<WorkerLabel, Counter>,
+    /// Packets per second over the last second, per worker.
+    pub packet_rate: Family<WorkerLabel, Gauge>,
+    /// Frames not metered (not IP, malformed, excluded), all workers.
+    pub ignored: Counter,
+    /// Frames not metered because the configuration excludes them.
+    pub excluded: Counter,
+    /// Flows in the flow tables, per worker.
+    pub flows_active: Family<WorkerLabel, Gauge>,
+    /// Flows that left the flow tables (expired, evicted, drained).
+    pub flows_exported: Counter,
+    /// Flows evicted from a full flow table (the cap was hit).
+    pub flows_evicted: Counter,
+    /// Unanswered connection attempts ended by the half-open timeout.
+    pub flows_half_open: Counter,
+    /// Flows written into completed dataset files.
+    pub flows_written: Counter,
+    /// Flows lost: the write buffer was full while the dataset could not be written.
+    pub flows_lost: Counter,
+    /// Flows waiting to be written.
+    pub flows_pending: Gauge,
+    /// Times a worker waited because the export queue was full.
+    pub queue_full: Counter,
+    /// Dataset files completed.
+    pub dataset_files: Counter,
+    /// Bytes of dataset files completed.
+    pub dataset_bytes: Counter,
+    /// Failed attempts to write the dataset (a full disk, say).
+    pub write_errors: Counter,
+    /// GeoIP databases reloaded after their file changed.
+    pub geoip_reloads: Counter,
+    /// Consensus reloads after its file changed.
+    pub consensus_reloads: Counter,
+    /// Workers (capture threads).
+    pub workers: Gauge,
+}
+
+impl Metrics {
+    /// The registry exposing every metric.
+    pub fn registry(self: &Arc<Self>) -> Registry {
+        let mut r = Registry::with_prefix("exitflow");
+        let m = self.clone();
+        r.register("packets", "Packets taken from the ring", m.packets.clone());
+        r.register(
+            "bytes",
+            "Bytes (wire length) taken from the ring",
+            m.bytes.clone(),
+        );
+        r.register(
+            "kernel_packets",
+            "Packets the kernel offered to the socket",
+            m.kernel_packets.clone(),
+        );
+        r.register(
+            "kernel_drops",
+            "Packets the kernel dropped: ring full",
+            m.kernel_drops.clone(),
+        );
+        r.register(
+            "packet_rate",
+            "Packets per second over the last second",
+            m.packet_rate.clone(),
+        );
+        r.register("packets_ignored", "Frames not metered", m.ignored.clone());
+        r.register(
+            "packets_excluded",
+            "Frames not metered because the configuration excludes them",
+            m.excluded.clone(),
+        );
+        r.register(
+            "flows_active",
+            "Flows in the flow table",
+            m.flows_active.clone(),
+        );
+        r.register(
+            "flows_exported",
+            "Flows that left the flow tables",
+            m.flows_exported.clone(),
+        );
+        r.register(
+            "flows_evicted",
+            "Flows evicted from a full flow table",
+            m.flows_evicted.clone(),
+        );
+        r.register(
+            "flows_half_open_expired",
+            "Unanswered connection attempts ended by the half-open timeout",
+            m.flows_half_open.clone(),
+        );
+        r.register(
+            "flows_written",
+            "Flows written into completed dataset files",
+            m.flows_written.clone(),
+        );
+        r.register(
+            "flows_lost",
+            "Flows lost because the write buffer was full while the dataset could not be written",
+            m.flows_lost.clone(),
+        );
+        r.register(
+            "flows_pending",
+            "Flows waiting to be written",
+            m.flows_pending.clone(),
+        );
+        r.register(
+            "export_queue_full",
+            "Times a worker waited on a full export queue",
+            m.queue_full.clone(),
+        );
+        r.register(
+            "dataset_files",
+            "Dataset files completed",
+            m.dataset_files.clone(),
+        );
+        r.register(
+            "dataset_bytes",
+            "Bytes of dataset files completed",
+            m.dataset_bytes.clone(),
+        );
+        r.register(
+            "write_errors",
+            "Failed attempts to write the dataset",
+            m.write_errors.clone(),
+        );
+        r.register(
+            "geoip_reloads",
+            "GeoIP databases reloaded",
+            m.geoip_reloads.clone(),
+        );
+        r.register(
+            "consensus_reloads",
+            "Consensus reloads",
+            m.consensus_reloads.clone(),
+        );
+        r.register("workers", "Capture worker threads", m.workers.clone());
+        r
+    }
+}
+
+/// The label of worker `i`.
+pub fn worker(i: usize) -> WorkerLabel {
+    vec![("worker".to_owned(), i.to_string())]
+}
+
+/// Sums a per-worker counter over `n` workers.
+pub fn sum(f: &Family<WorkerLabel, Counter>, n: usize) -> u64 {
+    (0..n).map(|i| f.get_or_create(&worker(i)).get()).sum()
+}
+
+/// Serves `GET /metrics` on `listener` until the process ends (one thread,
+/// one request at a time: a scraper every few seconds is the load).
+pub fn serve(listener: TcpListener, registry: Registry) {
+    for stream in listener.incoming() {
+        let Ok(mut s) = stream else { continue };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+        let mut req = Vec::with_capacity(512);
+        let mut buf = [0u8; 1024];
+        while req.len() < MAX_REQUEST_BYTES && !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+            }
+        }
+        let line = req.split(|&b| b == b'\r').next().unwrap_or(&[]);
+        let (status, ctype, body) = if line.starts_with(b"GET /metrics ") {
+            let mut body = String::new();
+            match encode(&mut body, &registry) {
+                Ok(()) => (
+                    "200 OK",
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    body,
+                ),
+                Err(_) => ("500 Internal Server Error", "text/plain", String::new()),
+            }
+        } else {
+            ("404 Not Found", "text/plain", "try /metrics\n".to_owned())
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(body.as_bytes());
+    }
+}
+
+/// Binds the endpoint (before privileges are dropped).
+pub fn bind(addr: &str) -> anyhow::Result<TcpListener> {
+    let sa: SocketAddr = addr
+        .parse()
+        .map_err(|_| anyhow::anyhow!("metrics address {addr:?}: expected IP:PORT"))?;
+    TcpListener::bind(sa).map_err(|e| anyhow::anyhow!("metrics endpoint {sa}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_serves_the_metrics_and_nothing_else() {
+        let m = Arc::new(Metrics::default());
+        m.packets.get_or_create(&worker(1)).inc_by(42);
+        m.flows_written.inc_by(7);
+        let l = bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let reg = m.registry();
+        std::thread::spawn(move || serve(l, reg));
+        let get = |path: &str| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        };
+        let body = get("/metrics");
+        assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+        assert!(
+            body.contains("exitflow_packets_total{worker=\"1\"} 42"),
+            "{body}"
+        );
+        assert!(body.contains("exitflow_flows_written_total 7"), "{body}");
+        assert!(get("/").starts_with("HTTP/1.1 404"));
+        assert!(bind("localhost").is_err());
+    }
+}
