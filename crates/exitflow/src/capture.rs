@@ -173,7 +173,10 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
     ports.extend(&a.exclude_port);
     let exclusions =
         Arc::new(Exclusions::new(&nets, &ports).map_err(|e| anyhow::anyhow!("exclusions: {e}"))?);
-    let opts = a.meter.options(conf);
+    let mut opts = a.meter.options(conf);
+    // The flow cap is the process's: each worker's table holds its share.
+    let total_flows = opts.flow.max_flows;
+    opts.flow.max_flows = total_flows.div_ceil(workers).max(1);
     let policy = a.policy.policy(conf)?;
     let enricher = a.enrich.enricher(conf)?;
     let metadata = crate::cli::metadata(&policy, Some(&node));
@@ -268,6 +271,12 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
         );
     }
     drop(tx);
+    let budget = memory_budget(workers, u64::from(ring_mb) << 20, opts.flow.max_flows);
+    info!(
+        budget_mib = budget >> 20,
+        max_flows = total_flows,
+        "memory cap: rings + flow tables + export queue + write buffer"
+    );
     info!(
         interface = %interface,
         workers,
@@ -352,6 +361,23 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Worst-case memory of a capture: rings, flow tables (with inspection
+/// state), a full export queue, a full write buffer, and a fixed allowance
+/// for the program, GeoIP databases and allocator slack. The SYN-flood test
+/// holds the process to it.
+pub fn memory_budget(workers: usize, ring_bytes: u64, flows_per_worker: usize) -> u64 {
+    /// Upper bound of one record in memory (strings included).
+    const RECORD_BYTES: u64 = 512;
+    /// The program, GeoIP databases, allocator slack.
+    const BASE_BYTES: u64 = 96 << 20;
+    let w = workers as u64;
+    let table = (flows_per_worker * FlowTable::<FlowDpi>::bytes_per_flow()) as u64;
+    w * (ring_bytes + table)
+        + (DEFAULT_EXPORT_QUEUE_BATCHES * EXPORT_BATCH) as u64 * RECORD_BYTES
+        + DEFAULT_MAX_PENDING_FLOWS as u64 * RECORD_BYTES
+        + BASE_BYTES
 }
 
 fn status_line(m: &Metrics, workers: usize, rate: f64) {

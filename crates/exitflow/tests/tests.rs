@@ -5,6 +5,8 @@ mod common;
 mod corpus;
 mod dataset;
 mod enrich;
+#[cfg(target_os = "linux")]
+mod live;
 mod privacy;
 mod report;
 mod synth;

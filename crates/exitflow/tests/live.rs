@@ -1,0 +1,885 @@
+//! `exitflow capture` through a real kernel: each test makes two network
+//! namespaces joined by a veth pair, runs real servers and clients (or
+//! tcpreplay) across it, and captures on the veth.
+//!
+//! These tests need root (network namespaces, AF_PACKET); CI runs as root.
+//! They fail without it, unless `EXITFLOW_SKIP_ROOT_TESTS=1` says to skip them.
+//! Tools: iproute2, tcpdump, tcpreplay, curl, python3 with pyarrow (.ci/run).
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{files_under, python};
+
+fn root_or_skip(test: &str) -> bool {
+    if std::env::var_os("EXITFLOW_SKIP_ROOT_TESTS").is_some() {
+        eprintln!("{test}: skipped (EXITFLOW_SKIP_ROOT_TESTS is set)");
+        return false;
+    }
+    let uid = Command::new("id").arg("-u").output().expect("id");
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "{test} needs root (network namespaces, AF_PACKET); CI runs as root. \
+         Set EXITFLOW_SKIP_ROOT_TESTS=1 to skip it."
+    );
+    true
+}
+
+fn sh(args: &[&str]) {
+    let o = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e} (is it installed? see .ci/run)"));
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Two namespaces, `a` (10.N.0.1 on `va`) and `b` (10.N.0.2 on `vb`),
+/// joined by a veth pair; IPv6 off so that no neighbour discovery adds flows.
+struct Lab {
+    a: String,
+    b: String,
+    va: String,
+    vb: String,
+    net: u8,
+}
+
+impl Lab {
+    fn new(tag: &str, net: u8, mtu: u32) -> Lab {
+        let pid = std::process::id() % 100_000;
+        let lab = Lab {
+            a: format!("ef{tag}{pid}a"),
+            b: format!("ef{tag}{pid}b"),
+            va: format!("v{tag}{pid}a"),
+            vb: format!("v{tag}{pid}b"),
+            net,
+        };
+        for ns in [&lab.a, &lab.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            sh(&["ip", "netns", "add", ns]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+            ]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ]);
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        sh(&[
+            "ip", "link", "add", &lab.va, "netns", &lab.a, "type", "veth", "peer", "name", &lab.vb,
+            "netns", &lab.b,
+        ]);
+        for (ns, dev, host) in [(&lab.a, &lab.va, 1), (&lab.b, &lab.vb, 2)] {
+            let addr = format!("10.{net}.0.{host}/24");
+            sh(&["ip", "-n", ns, "addr", "add", &addr, "dev", dev]);
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "link",
+                "set",
+                dev,
+                "mtu",
+                &mtu.to_string(),
+                "up",
+            ]);
+        }
+        lab
+    }
+
+    fn ip(&self, host: u8) -> String {
+        format!("10.{}.0.{host}", self.net)
+    }
+
+    fn exec(&self, ns: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]);
+        c
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+/// A background process killed when dropped.
+struct Bg(Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    sh(&["kill", &format!("-{sig}"), &pid.to_string()]);
+}
+
+/// A running `exitflow capture` with its log collected.
+struct Capture {
+    child: Option<Child>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Capture {
+    fn start(lab: &Lab, ns: &str, dev: &str, dataset: &Path, extra: &[&str]) -> Capture {
+        let mut c = lab.exec(ns);
+        c.arg(env!("CARGO_BIN_EXE_exitflow"))
+            .args([
+                "capture",
+                "--interface",
+                dev,
+                "--node",
+                "live",
+                "--workers",
+                "2",
+            ])
+            .arg("--dataset")
+            .arg(dataset)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn exitflow capture");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let l = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut g = l.lock().unwrap();
+                g.push_str(&line);
+                g.push('\n');
+            }
+        });
+        let cap = Capture {
+            child: Some(child),
+            log,
+        };
+        cap.wait_for("capture started", Duration::from_secs(20));
+        cap
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration) {
+        let t = Instant::now();
+        while !self.log().contains(what) {
+            assert!(
+                t.elapsed() < timeout,
+                "no {what:?} in the log within {timeout:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `sig`, waits for the exit; returns the status and the whole log.
+    fn stop(mut self, sig: &str) -> (ExitStatus, String) {
+        let mut child = self.child.take().unwrap();
+        signal(child.id(), sig);
+        let st = child.wait().unwrap();
+        // Let the reader thread take the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        (st, self.log())
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Rows of flow CSVs, as (name → rows of the columns asked for).
+fn csv_rows(path: &Path, cols: &[&str]) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let h = r.headers().unwrap().clone();
+    let idx: Vec<usize> = cols
+        .iter()
+        .map(|c| {
+            h.iter()
+                .position(|x| x == *c)
+                .unwrap_or_else(|| panic!("{}: no column {c}", path.display()))
+        })
+        .collect();
+    let mut rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            idx.iter().map(|&i| normal(&rec[i])).collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// pandas writes booleans as True/False, exitflow's CSV as 1/0.
+fn normal(v: &str) -> String {
+    match v {
+        "True" => "1".into(),
+        "False" => "0".into(),
+        _ => v.to_owned(),
+    }
+}
+
+/// Every Parquet file of a dataset opens in pyarrow; returns (files, rows).
+fn dataset_to_csv(out: &Path, sets: &[(String, PathBuf)]) -> BTreeMap<String, (u64, u64)> {
+    let args: Vec<String> = std::iter::once(out.display().to_string())
+        .chain(sets.iter().map(|(n, p)| format!("{n}={}", p.display())))
+        .collect();
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    python("datasets_to_csv.py", &a)
+        .lines()
+        .map(|l| {
+            let v: Vec<&str> = l.split(' ').collect();
+            (
+                v[0].to_owned(),
+                (v[2].parse().unwrap(), v[1].parse().unwrap()),
+            )
+        })
+        .collect()
+}
+
+fn wait_tcp(lab: &Lab, ns: &str, host: &str, port: u16) {
+    let code = format!(
+        "import socket,time\nfor i in range(100):\n try:\n  socket.create_connection(('{host}',{port}),1).close(); break\n except OSError: time.sleep(0.05)\nelse: raise SystemExit('no server')"
+    );
+    let o = lab
+        .exec(ns)
+        .args(["python3", "-c", &code])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+const FLOW_COLS: &[&str] = &[
+    "protocol",
+    "dst_port",
+    "bidirectional_packets",
+    "bidirectional_bytes",
+    "src2dst_packets",
+    "src2dst_bytes",
+    "dst2src_packets",
+    "dst2src_bytes",
+    "application_name",
+    "application_category_name",
+];
+
+#[test]
+fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffic() {
+    if !root_or_skip("live capture") {
+        return;
+    }
+    let lab = Lab::new("h", 77, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(www.join("blob"), vec![b'x'; 200_000]).unwrap();
+    let server = lab.ip(2);
+    let _http = Bg(lab
+        .exec(&lab.b)
+        .args([
+            "python3",
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            &server,
+            "--directory",
+        ])
+        .arg(&www)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    let echo = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('{server}',7777))\nwhile True:\n d,a=s.recvfrom(65535); s.sendto(d,a)"
+    );
+    let _echo = Bg(lab
+        .exec(&lab.b)
+        .args(["python3", "-c", &echo])
+        .spawn()
+        .unwrap());
+    // Readiness checked from inside b: over its loopback, not the veth.
+    wait_tcp(&lab, &lab.b, &server, 8080);
+
+    let truth = dir.path().join("truth.pcap");
+    let mut tcpdump = lab
+        .exec(&lab.a)
+        .args([
+            "tcpdump",
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-B",
+            "65536",
+            "-i",
+            &lab.va,
+            "-w",
+        ])
+        .arg(&truth)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump (see .ci/run)");
+    let mut line = String::new();
+    BufReader::new(tcpdump.stderr.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "tcpdump: {line}");
+
+    let ds = dir.path().join("ds");
+    let cap = Capture::start(
+        &lab,
+        &lab.a,
+        &lab.va,
+        &ds,
+        &["--flush-interval", "1", "--metrics", "off"],
+    );
+    let url = |p: &str| format!("http://{server}:8080/{p}");
+    for p in ["blob", "blob", "blob", "missing"] {
+        let o = lab
+            .exec(&lab.a)
+            .args([
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &url(p),
+            ])
+            .output()
+            .expect("curl (see .ci/run)");
+        let code = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(code, if p == "blob" { "200" } else { "404" });
+    }
+    let client = format!(
+        "import socket\nfor n in (10, 1000):\n s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(5)\n s.sendto(b'u'*n,('{server}',7777)); assert len(s.recv(65535))==n"
+    );
+    let o = lab
+        .exec(&lab.a)
+        .args(["python3", "-c", &client])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(Duration::from_millis(300));
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "capture exited with {st}:\n{log}");
+    assert!(log.contains("capture stopped"), "{log}");
+    signal(tcpdump.id(), "TERM");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(tcpdump.stderr.as_mut().unwrap(), &mut rest).unwrap();
+    tcpdump.wait().unwrap();
+    assert!(
+        rest.lines()
+            .any(|l| l.trim() == "0 packets dropped by kernel"),
+        "tcpdump: {rest}"
+    );
+
+    // The same packets, read offline from tcpdump's file.
+    let off = dir.path().join("offline");
+    crate::common::ok(&[
+        "flows",
+        truth.to_str().unwrap(),
+        "-o",
+        off.to_str().unwrap(),
+    ]);
+    let csvs = dir.path().join("csv");
+    let n = dataset_to_csv(&csvs, &[("live".into(), ds.clone())]);
+    assert!(n["live"].0 >= 1, "{n:?}");
+    let live = csv_rows(&csvs.join("live.csv"), FLOW_COLS);
+    let offline = csv_rows(&off.join("truth.pcap.csv"), FLOW_COLS);
+    assert_eq!(live, offline, "live capture and tcpdump's file disagree");
+
+    // Exactly those flows: four HTTP connections and two UDP echoes.
+    let http: Vec<_> = live.iter().filter(|r| r[1] == "8080").collect();
+    assert_eq!(http.len(), 4, "{live:?}");
+    // nDPI's name for HTTP on port 8080.
+    assert!(
+        http.iter().all(|r| r[0] == "6" && r[8] == "HTTP_Proxy"),
+        "{http:?}"
+    );
+    // Three downloads of 200,000 bytes each carried at least that much back.
+    let big = http
+        .iter()
+        .filter(|r| r[7].parse::<u64>().unwrap() > 200_000)
+        .count();
+    assert_eq!(big, 3, "{http:?}");
+    let udp: Vec<_> = live.iter().filter(|r| r[1] == "7777").collect();
+    assert_eq!(udp.len(), 2, "{live:?}");
+    for (r, n) in udp.iter().zip([10u64, 1000]) {
+        // One datagram each way: Ethernet 14 + IPv4 20 + UDP 8 + payload.
+        assert_eq!(r[2], "2");
+        assert_eq!(r[3], (2 * (42 + n)).to_string(), "{r:?}");
+        assert_eq!((r[4].as_str(), r[6].as_str()), ("1", "1"));
+    }
+    assert_eq!(live.len(), 6, "no other flows: {live:?}");
+
+    // Nothing personal on disk: the addresses of both hosts appear nowhere.
+    for f in files_under(&ds) {
+        let bytes = std::fs::read(&f).unwrap();
+        for ip in [lab.ip(1), lab.ip(2)] {
+            assert!(
+                !bytes.windows(ip.len()).any(|w| w == ip.as_bytes()),
+                "{} holds {ip}",
+                f.display()
+            );
+        }
+    }
+    let dump = python(
+        "dump_parquet.py",
+        &files_under(&ds)
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .map(|p| p.to_str().unwrap())
+            .collect::<Vec<_>>(),
+    );
+    assert!(!dump.contains(&lab.ip(1)) && !dump.contains(&lab.ip(2)));
+}
+
+/// The Ethernet captures of the corpus (tcpreplay sends frames as they are).
+fn ethernet_pcaps() -> Vec<PathBuf> {
+    crate::common::corpus_pcaps()
+        .into_iter()
+        .filter(|p| {
+            let Ok(mut r) = exitflow_capture::CaptureReader::open(p) else {
+                return false;
+            };
+            let mut eth = true;
+            let mut any = false;
+            let _ = r.for_each(|pkt| {
+                any = true;
+                eth &= pkt.link_type == exitflow_capture::LinkType::ETHERNET;
+                eth
+            });
+            any && eth
+        })
+        .collect()
+}
+
+#[test]
+fn replaying_the_corpus_into_a_veth_gives_the_offline_flows() {
+    if !root_or_skip("corpus replay") {
+        return;
+    }
+    // Large enough for every frame of the corpus.
+    let lab = Lab::new("r", 78, 65535);
+    let dir = tempfile::tempdir().unwrap();
+    let pcaps = ethernet_pcaps();
+    assert!(pcaps.len() >= 200, "{}", pcaps.len());
+    let mut sets = Vec::new();
+    let mut failed_sends = 0u64;
+    let t = Instant::now();
+    for p in &pcaps {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let ds = dir.path().join("ds").join(&name);
+        let cap = Capture::start(
+            &lab,
+            &lab.b,
+            &lab.vb,
+            &ds,
+            &["--metrics", "off", "--flush-interval", "60"],
+        );
+        let o = lab
+            .exec(&lab.a)
+            .args(["tcpreplay", "-q", "--topspeed", "-i", &lab.va])
+            .arg(p)
+            .output()
+            .expect("tcpreplay (see .ci/run)");
+        let out = String::from_utf8_lossy(&o.stdout);
+        failed_sends += out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Failed packets:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let (st, log) = cap.stop("TERM");
+        assert!(st.success(), "{name}: {st}\n{log}");
+        sets.push((name, ds));
+    }
+    eprintln!(
+        "{} captures replayed and captured in {:.0} s ({failed_sends} frames tcpreplay could not send)",
+        pcaps.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let live = dir.path().join("live");
+    dataset_to_csv(&live, &sets);
+    // Offline, the same files. A replay at top speed takes well under a
+    // second, so no timeout fires live; offline they must not fire either.
+    let off = dir.path().join("offline");
+    let never = "100000000000";
+    let mut args: Vec<String> = vec![
+        "flows".into(),
+        "-o".into(),
+        off.display().to_string(),
+        "--idle-timeout".into(),
+        never.into(),
+        "--active-timeout".into(),
+        never.into(),
+        "--half-open-timeout".into(),
+        never.into(),
+    ];
+    args.extend(pcaps.iter().map(|p| p.display().to_string()));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _ = crate::common::run(&a);
+    let list = dir.path().join("list.txt");
+    std::fs::write(
+        &list,
+        sets.iter()
+            .map(|(n, _)| format!("{n}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let flowcmp = crate::common::shared().unwrap().join("tools/flowcmp.py");
+    let o = Command::new("python3")
+        .arg(&flowcmp)
+        .arg(&live)
+        .arg(&off)
+        .arg("--only-files")
+        .arg(&list)
+        .args(["--min-agreement", "99:99"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let last = text.lines().last().unwrap_or("").to_owned();
+    eprintln!("live vs offline: {last}");
+    assert!(o.status.success(), "below 99 %:\n{text}");
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| {
+            let rest = &l[name.len()..];
+            rest.starts_with(' ') || rest.starts_with('{')
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn scrape(lab: &Lab) -> String {
+    let o = lab
+        .exec(&lab.b)
+        .args(["curl", "-s", "http://127.0.0.1:9477/metrics"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn vm_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_syn_flood_into_the_veth_stays_under_the_memory_cap_and_the_counts_add_up() {
+    if !root_or_skip("SYN flood") {
+        return;
+    }
+    let lab = Lab::new("s", 79, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let flood = dir.path().join("flood.pcap");
+    let syns = 600_000u64;
+    crate::common::ok(&[
+        "synth",
+        "-o",
+        flood.to_str().unwrap(),
+        "--flows",
+        "0",
+        "--syn-flood",
+        &syns.to_string(),
+    ]);
+    let ds = dir.path().join("ds");
+    let cap = Capture::start(
+        &lab,
+        &lab.b,
+        &lab.vb,
+        &ds,
+        &["--metrics", "127.0.0.1:9477", "--ring-mb", "32"],
+    );
+    let log = cap.log();
+    let budget_mib: u64 = log
+        .lines()
+        .find(|l| l.contains("memory cap"))
+        .and_then(|l| {
+            l.split("budget_mib=")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no memory cap in the log:\n{log}"));
+    let o = lab
+        .exec(&lab.a)
+        .args(["tcpreplay", "--topspeed", "-i", &lab.va])
+        .arg(&flood)
+        .output()
+        .unwrap();
+    let replay = String::from_utf8_lossy(&o.stdout).into_owned();
+    let sent: u64 = replay
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Successful packets:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("tcpreplay said:\n{replay}"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let m = scrape(&lab);
+    let hwm_mib = vm_kib(cap.pid(), "VmHWM:") >> 10;
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+    let kernel = metric(&m, "exitflow_kernel_packets_total");
+    let drops = metric(&m, "exitflow_kernel_drops_total");
+    let taken = metric(&m, "exitflow_packets_total");
+    let ignored = metric(&m, "exitflow_packets_ignored_total");
+    let evicted = metric(&m, "exitflow_flows_evicted_total");
+    eprintln!(
+        "SYN flood: {sent} sent by tcpreplay; kernel offered {kernel}, dropped {drops}; \
+         metered {taken}, ignored {ignored}; {evicted} flows evicted; peak RSS {hwm_mib} MiB \
+         (cap {budget_mib} MiB)\n{replay}"
+    );
+    assert!(hwm_mib > 0 && hwm_mib < budget_mib, "{hwm_mib} MiB");
+    assert_eq!(
+        kernel,
+        taken + ignored + drops,
+        "kernel = taken + dropped\n{m}"
+    );
+    assert!(
+        evicted > 0,
+        "the cap of 229,376 flows was never reached\n{m}"
+    );
+    // Every metered SYN became a flow of one packet, and every flow is in
+    // the dataset (evicted ones too): nothing metered was lost.
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=live/_totals.json")).unwrap()).unwrap();
+    let csvs = dir.path().join("csv");
+    let n = dataset_to_csv(&csvs, &[("flood".into(), ds.clone())]);
+    let rows = n["flood"].1;
+    let packets: u64 = csv_rows(&csvs.join("flood.csv"), &["bidirectional_packets"])
+        .iter()
+        .map(|r| r[0].parse::<u64>().unwrap())
+        .sum();
+    let final_taken = totals["packets"].as_u64().unwrap();
+    assert_eq!(packets, final_taken, "{totals}");
+    assert_eq!(rows, totals["flows"].as_u64().unwrap(), "{totals}");
+    assert!(
+        totals["evicted_flows"].as_u64().unwrap() >= evicted,
+        "{totals}"
+    );
+    // Each SYN comes from its own source: one flow of one packet each.
+    assert_eq!(rows, final_taken, "{totals}");
+    assert!(
+        final_taken >= taken && taken + drops >= syns / 2,
+        "{totals}\n{m}"
+    );
+}
+
+fn parquet_files(ds: &Path) -> Vec<PathBuf> {
+    files_under(ds)
+        .into_iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.ends_with(".parquet") && !n.starts_with('.')
+        })
+        .collect()
+}
+
+fn replay_in_background(lab: &Lab, pcap: &Path, pps: &str) -> Bg {
+    Bg(lab
+        .exec(&lab.a)
+        .args([
+            "tcpreplay",
+            "-q",
+            "--loop",
+            "0",
+            "--pps",
+            pps,
+            "-i",
+            &lab.va,
+        ])
+        .arg(pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap())
+}
+
+/// Flows end after 1 s without packets and files complete every second, so
+/// the dataset grows while the capture runs.
+const QUICK: [&str; 6] = [
+    "--metrics",
+    "off",
+    "--flush-interval",
+    "1",
+    "--idle-timeout",
+    "1",
+];
+
+#[test]
+fn kill_9_leaves_only_readable_files_and_a_restart_carries_on() {
+    if !root_or_skip("kill -9") {
+        return;
+    }
+    let lab = Lab::new("k", 80, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("synth.pcap");
+    crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", "3000"]);
+    let ds = dir.path().join("ds");
+    let args = QUICK;
+    let cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &args);
+    let replay = replay_in_background(&lab, &pcap, "20000");
+    std::thread::sleep(Duration::from_millis(3500));
+    let (st, _) = cap.stop("KILL");
+    drop(replay);
+    assert!(!st.success());
+    let first = parquet_files(&ds);
+    assert!(!first.is_empty(), "no file completed in 3.5 s");
+    let before: Vec<(PathBuf, Vec<u8>)> = first
+        .iter()
+        .map(|p| (p.clone(), std::fs::read(p).unwrap()))
+        .collect();
+    for p in &first {
+        python("count_parquet.py", &[p.to_str().unwrap()]);
+    }
+
+    // A restart removes what the killed run left half-written and carries on.
+    let cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &args);
+    let replay = replay_in_background(&lab, &pcap, "20000");
+    std::thread::sleep(Duration::from_millis(2500));
+    drop(replay);
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+    let after = parquet_files(&ds);
+    assert!(
+        after.len() > first.len(),
+        "{} files then {}",
+        first.len(),
+        after.len()
+    );
+    for p in &after {
+        python("count_parquet.py", &[p.to_str().unwrap()]);
+    }
+    for (p, bytes) in before {
+        assert_eq!(std::fs::read(&p).unwrap(), bytes, "{} changed", p.display());
+    }
+    let leftovers: Vec<_> = files_under(&ds)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A small tmpfs, unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_full_disk_holds_the_flows_and_resumes_without_a_corrupt_file() {
+    if !root_or_skip("full disk") {
+        return;
+    }
+    let lab = Lab::new("d", 81, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("synth.pcap");
+    crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", "3000"]);
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    sh(&[
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=8m",
+        "tmpfs",
+        mnt.to_str().unwrap(),
+    ]);
+    let _guard = Tmpfs(mnt.clone());
+    let ds = mnt.join("ds");
+    let cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &QUICK);
+    // Fill the disk to the last byte.
+    let filler = mnt.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 << 10];
+        while f.write_all(&chunk).is_ok() {}
+        let mut one = [0u8; 1];
+        while f.write_all(&one).is_ok() {
+            one[0] = 1;
+        }
+    }
+    let replay = replay_in_background(&lab, &pcap, "5000");
+    cap.wait_for("cannot write the dataset", Duration::from_secs(15));
+    assert!(
+        cap.log().contains("No space left on device"),
+        "{}",
+        cap.log()
+    );
+    std::fs::remove_file(&filler).unwrap();
+    cap.wait_for("writable again", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(replay);
+    let (st, log) = cap.stop("TERM");
+    assert!(
+        st.success(),
+        "flows were lost or the capture failed: {st}\n{log}"
+    );
+    let files = parquet_files(&ds);
+    assert!(!files.is_empty());
+    let mut rows = 0u64;
+    for p in &files {
+        rows += python("count_parquet.py", &[p.to_str().unwrap()])
+            .trim()
+            .parse::<u64>()
+            .unwrap();
+    }
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=live/_totals.json")).unwrap()).unwrap();
+    assert_eq!(rows, totals["flows"].as_u64().unwrap(), "{totals}");
+    assert!(log.contains("flows_lost=0"), "{log}");
+    let leftovers: Vec<_> = files_under(&ds)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
