@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The test command: installs what the cross-checks use if it is missing
-# (pyarrow, pandas and pyspark from pip; Chromium from Debian when run as
-# root), then
-# runs every test of the workspace and prints one closing line with the totals.
+# (pyarrow, pandas and pyspark from pip; Chromium, and iproute2, tcpdump,
+# tcpreplay and curl for the live-capture tests, from Debian when run as
+# root), then runs every test of the workspace and prints one closing line
+# with the totals. The live-capture tests need root (network namespaces);
+# EXITFLOW_SKIP_ROOT_TESTS=1 skips them elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")"
 if ! python3 -c 'import pyarrow, pandas, pyspark' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'pyarrow>=14' 'pandas>=2' 'pyspark>=3.5'
 fi
 # The HTML report is rendered in headless Chromium (Debian's package).
-if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+need=()
+for p in chromium:chromium ip:iproute2 tcpdump:tcpdump tcpreplay:tcpreplay curl:curl; do
+  command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
+done
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
