@@ -183,17 +183,6 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
     let mut dcfg = DatasetConfig::new(&root, &node);
     dcfg.selection = policy.selection();
     dcfg.metadata = metadata;
-    let node_dir = root.join(format!("node={node}"));
-    std::fs::create_dir_all(&node_dir)
-        .with_context(|| format!("creating {}", node_dir.display()))?;
-    let stale = remove_stale_temp_files(&node_dir)?;
-    if !stale.is_empty() {
-        warn!(
-            files = stale.len(),
-            "removed incomplete files of a run that was killed"
-        );
-    }
-
     // Privileged steps first: the sockets and the endpoint.
     let group = (std::process::id() & 0xffff) as u16;
     let mut sockets = Vec::with_capacity(workers);
@@ -220,6 +209,19 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
         drop_privileges(user)?;
         info!(user = %user, "running unprivileged");
     }
+    // As the user that will write (files created before the switch would
+    // belong to root).
+    let node_dir = root.join(format!("node={node}"));
+    std::fs::create_dir_all(&node_dir)
+        .with_context(|| format!("creating {}", node_dir.display()))?;
+    let stale = remove_stale_temp_files(&node_dir)?;
+    if !stale.is_empty() {
+        warn!(
+            files = stale.len(),
+            "removed incomplete files of a run that was killed"
+        );
+    }
+
     // Fail now, clearly, rather than at the first flush.
     let probe = node_dir.join(".exitflow-write-probe.tmp");
     std::fs::write(&probe, b"")
@@ -228,6 +230,10 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // The first signal starts the drain; a second one while draining
+        // ends the process at once (exit status 1), as operators expect.
+        signal_hook::flag::register_conditional_shutdown(sig, 1, stop.clone())
+            .context("installing signal handlers")?;
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
     if let Some(l) = listener {
@@ -687,9 +693,11 @@ fn flush(
         }
         let (files, bytes) = w.close()?;
         let n = rows.len();
-        pending.remove(&date);
         *n_pending -= n;
         m.flows_written.inc_by(n as u64);
+        m.flows_failed_written
+            .inc_by(rows.iter().filter(|r| r.flow.is_failed()).count() as u64);
+        pending.remove(&date);
         m.dataset_files.inc_by(files);
         m.dataset_bytes.inc_by(bytes);
     }
@@ -709,7 +717,7 @@ fn write_totals(
         node: node.to_owned(),
         captures: 1,
         flows: m.flows_written.get(),
-        failed_flows: 0,
+        failed_flows: m.flows_failed_written.get(),
         packets: metrics::sum(&m.packets, workers),
         bytes: metrics::sum(&m.bytes, workers),
         ignored_packets: [("excluded".to_owned(), m.excluded.get())]
@@ -725,7 +733,7 @@ fn write_totals(
         node: node.to_owned(),
         captures: u64::from(*first),
         flows: now.flows - seen.flows,
-        failed_flows: 0,
+        failed_flows: now.failed_flows - seen.failed_flows,
         packets: now.packets - seen.packets,
         bytes: now.bytes - seen.bytes,
         ignored_packets: now

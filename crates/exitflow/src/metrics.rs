@@ -48,6 +48,8 @@ pub struct Metrics {
     pub flows_half_open: Counter,
     /// Flows written into completed dataset files.
     pub flows_written: Counter,
+    /// Flows written with at most 4 packets (the study's failed connections).
+    pub flows_failed_written: Counter,
     /// Flows lost: the write buffer was full while the dataset could not be written.
     pub flows_lost: Counter,
     /// Flows waiting to be written.
@@ -124,6 +126,11 @@ impl Metrics {
             "flows_written",
             "Flows written into completed dataset files",
             m.flows_written.clone(),
+        );
+        r.register(
+            "flows_failed_written",
+            "Flows written with at most 4 packets (failed connections)",
+            m.flows_failed_written.clone(),
         );
         r.register(
             "flows_lost",

@@ -360,13 +360,35 @@ fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffi
         .unwrap();
     assert!(line.contains("listening"), "tcpdump: {line}");
 
+    // The capture drops to `nobody` once its sockets are open.
     let ds = dir.path().join("ds");
+    std::fs::create_dir(&ds).unwrap();
+    for (p, mode) in [(dir.path(), 0o755), (ds.as_path(), 0o777)] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
     let cap = Capture::start(
         &lab,
         &lab.a,
         &lab.va,
         &ds,
-        &["--flush-interval", "1", "--metrics", "off"],
+        &[
+            "--flush-interval",
+            "1",
+            "--metrics",
+            "off",
+            "--user",
+            "nobody",
+        ],
+    );
+    let uid = std::fs::read_to_string(format!("/proc/{}/status", cap.pid())).unwrap();
+    let uid = uid
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        uid.split_whitespace().skip(1).all(|u| u == "65534"),
+        "still privileged: {uid}"
     );
     let url = |p: &str| format!("http://{server}:8080/{p}");
     for p in ["blob", "blob", "blob", "missing"] {
@@ -741,12 +763,14 @@ fn replay_in_background(lab: &Lab, pcap: &Path, pps: &str) -> Bg {
 
 /// Flows end after 1 s without packets and files complete every second, so
 /// the dataset grows while the capture runs.
-const QUICK: [&str; 6] = [
+const QUICK: [&str; 8] = [
     "--metrics",
     "off",
     "--flush-interval",
     "1",
     "--idle-timeout",
+    "1",
+    "--status-interval",
     "1",
 ];
 
@@ -764,6 +788,9 @@ fn kill_9_leaves_only_readable_files_and_a_restart_carries_on() {
     let cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &args);
     let replay = replay_in_background(&lab, &pcap, "20000");
     std::thread::sleep(Duration::from_millis(3500));
+    // A status line a second (a minute by default).
+    let statuses = cap.log().matches(" status ").count();
+    assert!(statuses >= 2, "{}", cap.log());
     let (st, _) = cap.stop("KILL");
     drop(replay);
     assert!(!st.success());
