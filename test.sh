@@ -12,7 +12,7 @@ if ! python3 -c 'import pyarrow, pandas, pyspark' 2>/dev/null; then
 fi
 # The HTML report is rendered in headless Chromium (Debian's package).
 need=()
-for p in chromium:chromium ip:iproute2 tcpdump:tcpdump tcpreplay:tcpreplay curl:curl; do
+for p in chromium:chromium ip:iproute2 tcpdump:tcpdump tcpreplay:tcpreplay curl:curl systemd-analyze:systemd; do
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -910,3 +910,51 @@ fn a_full_disk_holds_the_flows_and_resumes_without_a_corrupt_file() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn the_systemd_unit_runs_unprivileged_and_is_rated_ok_by_systemd() {
+    let unit =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/exitflow-capture@.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    for line in [
+        "ExecStart=/usr/local/bin/exitflow --config /etc/exitflow/exitflow.toml capture --interface %i",
+        "User=exitflow",
+        "AmbientCapabilities=CAP_NET_RAW",
+        "CapabilityBoundingSet=CAP_NET_RAW",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "KillSignal=SIGTERM",
+    ] {
+        assert!(text.lines().any(|l| l == line), "the unit lacks {line}");
+    }
+    // systemd's own rating of the sandbox, offline (no running systemd needed).
+    let dir = tempfile::tempdir().unwrap();
+    let inst = dir.path().join("exitflow-capture@eth0.service");
+    std::fs::copy(&unit, &inst).unwrap();
+    let o = Command::new("systemd-analyze")
+        .args(["--offline=yes", "security"])
+        .arg(&inst)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package; see .ci/run)");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let level: f64 = out
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for").nth(1))
+        .and_then(|l| {
+            l.split(": ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "systemd-analyze said:\n{out}\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            )
+        });
+    eprintln!("systemd-analyze security: exposure {level}");
+    assert!(level <= 2.0, "exposure {level}:\n{out}");
+}
