@@ -15,6 +15,8 @@ need=()
 for p in chromium:chromium ip:iproute2 tcpdump:tcpdump tcpreplay:tcpreplay curl:curl systemd-analyze:systemd; do
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
+# libpcap's headers and library for the `libpcap` feature's tests.
+[ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
@@ -25,6 +27,10 @@ cargo test --workspace --all-targets "$@" 2>&1 | tee "$log" || status=$?
 # `exitflow query` (Apache DataFusion) is behind the `sql` feature; its test
 # builds with it (long the first time).
 cargo test -p exitflow --features sql --test tests "$@" -- sql_query 2>&1 | tee -a "$log" || status=$?
+# tcpdump-style filters for live capture are behind the `libpcap` feature
+# (it links the system's libpcap); its tests run with it.
+cargo test -p exitflow-capture --features libpcap "$@" 2>&1 | tee -a "$log" || status=$?
+cargo test -p exitflow --features libpcap --test tests "$@" -- live::a_filter 2>&1 | tee -a "$log" || status=$?
 passed=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 echo "summary: ${passed} passed, ${failed} failed"

@@ -17,6 +17,8 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
+#[cfg(all(target_os = "linux", feature = "libpcap"))]
+pub mod filter;
 #[cfg(target_os = "linux")]
 pub mod live;
 

@@ -85,6 +85,9 @@ struct IfreqHwaddr {
     _pad: [u8; 8],
 }
 
+/// One classic BPF instruction (`struct sock_filter`), as socket filters take them.
+pub type FilterInsn = libc::sock_filter;
+
 /// Ring settings of a live socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingConfig {
@@ -139,6 +142,14 @@ pub enum LiveError {
     /// The ring settings are not usable.
     #[error("ring settings: {0}")]
     BadRing(String),
+    /// A filter expression did not compile.
+    #[error("filter {expression:?}: {why}")]
+    BadFilter {
+        /// The expression.
+        expression: String,
+        /// libpcap's message.
+        why: String,
+    },
     /// Switching to the unprivileged user failed.
     #[error("dropping privileges to user {user:?}: {why}")]
     Privileges {
@@ -230,6 +241,18 @@ impl LiveSocket {
         cfg: &RingConfig,
         fanout_group: Option<u16>,
     ) -> Result<LiveSocket, LiveError> {
+        LiveSocket::open_filtered(interface, cfg, fanout_group, None)
+    }
+
+    /// [`LiveSocket::open`] with a classic BPF socket filter (from
+    /// `filter::compile` with the `libpcap` feature), attached before the
+    /// socket is bound so that no unfiltered packet slips in.
+    pub fn open_filtered(
+        interface: &str,
+        cfg: &RingConfig,
+        fanout_group: Option<u16>,
+        filter: Option<&[libc::sock_filter]>,
+    ) -> Result<LiveSocket, LiveError> {
         let page = 4096u32;
         if !cfg.block_size.is_power_of_two() || cfg.block_size < 16 * page {
             return Err(LiveError::BadRing(format!(
@@ -264,19 +287,7 @@ impl LiveSocket {
         // SAFETY: `raw` is a descriptor just returned to us and owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
 
-        let arphrd = hardware_type(&fd, &name, interface)?;
-        let link_type = match arphrd {
-            // Ethernet, and loopback (which carries Ethernet headers).
-            1 | 772 => LinkType::ETHERNET,
-            // No link header: tun/WireGuard (NONE), PPP, raw IP, IP tunnels.
-            0xFFFE | 512 | 519 | 768 | 769 | 776 | 778 => LinkType::RAW,
-            _ => {
-                return Err(LiveError::UnsupportedLink {
-                    interface: interface.to_owned(),
-                    arphrd,
-                });
-            }
-        };
+        let link_type = link_type_of(hardware_type(&fd, &name, interface)?, interface)?;
 
         setsockopt(
             &fd,
@@ -335,6 +346,21 @@ impl LiveSocket {
             scratch: Vec::new(),
         };
 
+        if let Some(prog) = filter {
+            let fprog = libc::sock_fprog {
+                len: prog.len() as libc::c_ushort,
+                filter: prog.as_ptr().cast_mut(),
+            };
+            // The kernel copies the program during the call; `prog` outlives it.
+            setsockopt(
+                &sock.fd,
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                &fprog,
+                interface,
+                "SO_ATTACH_FILTER",
+            )?;
+        }
         // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as libc::c_ushort;
@@ -600,6 +626,36 @@ pub fn steering_program() -> Vec<libc::sock_filter> {
             }
         })
         .collect()
+}
+
+/// The link type live frames of `interface` have (to compile a filter for it).
+pub fn interface_link_type(interface: &str) -> Result<LinkType, LiveError> {
+    if interface.is_empty() || interface.len() >= libc::IFNAMSIZ {
+        return Err(LiveError::NoSuchInterface(interface.to_owned()));
+    }
+    let name =
+        CString::new(interface).map_err(|_| LiveError::NoSuchInterface(interface.to_owned()))?;
+    // SAFETY: a plain socket(2) call; the result is checked.
+    let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(os(interface, "socket(AF_PACKET)"));
+    }
+    // SAFETY: `raw` is a descriptor just returned to us and owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    link_type_of(hardware_type(&fd, &name, interface)?, interface)
+}
+
+fn link_type_of(arphrd: u16, interface: &str) -> Result<LinkType, LiveError> {
+    match arphrd {
+        // Ethernet, and loopback (which carries Ethernet headers).
+        1 | 772 => Ok(LinkType::ETHERNET),
+        // No link header: tun/WireGuard (NONE), PPP, raw IP, IP tunnels.
+        0xFFFE | 512 | 519 | 768 | 769 | 776 | 778 => Ok(LinkType::RAW),
+        _ => Err(LiveError::UnsupportedLink {
+            interface: interface.to_owned(),
+            arphrd,
+        }),
+    }
 }
 
 fn hardware_type(fd: &OwnedFd, name: &CString, interface: &str) -> Result<u16, LiveError> {

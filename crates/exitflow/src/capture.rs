@@ -87,6 +87,10 @@ pub struct CaptureArgs {
     /// Exclude a host or network (ADDR or ADDR/BITS); repeatable.
     #[arg(long = "exclude-net")]
     exclude_net: Vec<String>,
+    /// A tcpdump-style filter: only matching packets are measured (the
+    /// kernel drops the rest). Needs a build with `--features libpcap`.
+    #[arg(long)]
+    filter: Option<String>,
     /// Exclude a TCP/UDP port (either side); repeatable.
     #[arg(long = "exclude-port")]
     exclude_port: Vec<u16>,
@@ -185,12 +189,14 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
     dcfg.metadata = metadata;
     // Privileged steps first: the sockets and the endpoint.
     let group = (std::process::id() & 0xffff) as u16;
+    let program = compile_filter(a.filter.as_deref().or(c.filter.as_deref()), &interface)?;
     let mut sockets = Vec::with_capacity(workers);
     for _ in 0..workers {
-        sockets.push(LiveSocket::open(
+        sockets.push(LiveSocket::open_filtered(
             &interface,
             &ring,
             (workers > 1).then_some(group),
+            program.as_deref(),
         )?);
     }
     let metrics_addr = a
@@ -367,6 +373,32 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(feature = "libpcap")]
+fn compile_filter(
+    expr: Option<&str>,
+    interface: &str,
+) -> Result<Option<Vec<exitflow_capture::live::FilterInsn>>> {
+    let Some(expr) = expr else { return Ok(None) };
+    let link = exitflow_capture::live::interface_link_type(interface)?;
+    let f = exitflow_capture::filter::compile(expr, link)?;
+    info!(filter = %f.expression, instructions = f.program.len(), "filter compiled");
+    Ok(Some(f.program))
+}
+
+#[cfg(not(feature = "libpcap"))]
+fn compile_filter(
+    expr: Option<&str>,
+    _interface: &str,
+) -> Result<Option<Vec<exitflow_capture::live::FilterInsn>>> {
+    match expr {
+        None => Ok(None),
+        Some(e) => bail!(
+            "filter {e:?}: this exitflow was built without filter expressions; \
+             rebuild with `--features libpcap` (needs libpcap-dev), or use --exclude-net/--exclude-port"
+        ),
+    }
 }
 
 /// Worst-case memory of a capture: rings, flow tables (with inspection

@@ -75,6 +75,8 @@ pub struct CaptureSection {
     pub metrics: Option<String>,
     /// Unprivileged user to run as once the sockets are open.
     pub user: Option<String>,
+    /// tcpdump-style filter (builds with the `libpcap` feature).
+    pub filter: Option<String>,
     /// Hosts or networks (ADDR or ADDR/BITS) not measured.
     #[serde(default)]
     pub exclude_nets: Vec<String>,
@@ -174,6 +176,7 @@ ring_mb = {ring}                   # receive ring per worker, MiB
 promiscuous = false
 metrics = "{metrics}"    # Prometheus text endpoint, or "off"
 # user = "exitflow"             # run as this user once the sockets are open
+# filter = "not port 22"        # tcpdump syntax; needs a build with --features libpcap
 # exclude_nets = ["192.0.2.10", "198.51.100.0/24"]   # not measured (management, monitoring)
 # exclude_ports = [22]
 

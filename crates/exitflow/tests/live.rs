@@ -297,6 +297,83 @@ const FLOW_COLS: &[&str] = &[
     "application_category_name",
 ];
 
+/// A web server (`python3 -m http.server` serving a 200,000-byte `blob`) and
+/// a UDP echo server on port 7777, in namespace b; stopped when dropped.
+struct Servers {
+    _http: Bg,
+    _echo: Bg,
+}
+
+impl Servers {
+    fn start(lab: &Lab, dir: &Path) -> Servers {
+        let www = dir.join("www");
+        std::fs::create_dir(&www).unwrap();
+        std::fs::write(www.join("blob"), vec![b'x'; 200_000]).unwrap();
+        let server = lab.ip(2);
+        let _http = Bg(lab
+            .exec(&lab.b)
+            .args([
+                "python3",
+                "-m",
+                "http.server",
+                "8080",
+                "--bind",
+                &server,
+                "--directory",
+            ])
+            .arg(&www)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap());
+        let echo = format!(
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('{server}',7777))\nwhile True:\n d,a=s.recvfrom(65535); s.sendto(d,a)"
+        );
+        let _echo = Bg(lab
+            .exec(&lab.b)
+            .args(["python3", "-c", &echo])
+            .spawn()
+            .unwrap());
+        // Readiness checked from inside b: over its loopback, not the veth.
+        wait_tcp(lab, &lab.b, &server, 8080);
+
+        Servers { _http, _echo }
+    }
+}
+
+/// From namespace a: three downloads of the blob, one 404, and two UDP
+/// echoes of 10 and 1,000 bytes.
+fn clients(lab: &Lab) {
+    let server = lab.ip(2);
+    let url = |p: &str| format!("http://{server}:8080/{p}");
+    for p in ["blob", "blob", "blob", "missing"] {
+        let o = lab
+            .exec(&lab.a)
+            .args([
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &url(p),
+            ])
+            .output()
+            .expect("curl (see .ci/run)");
+        let code = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_eq!(code, if p == "blob" { "200" } else { "404" });
+    }
+    let client = format!(
+        "import socket\nfor n in (10, 1000):\n s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(5)\n s.sendto(b'u'*n,('{server}',7777)); assert len(s.recv(65535))==n"
+    );
+    let o = lab
+        .exec(&lab.a)
+        .args(["python3", "-c", &client])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 #[test]
 fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffic() {
     if !root_or_skip("live capture") {
@@ -304,37 +381,7 @@ fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffi
     }
     let lab = Lab::new("h", 77, 1500);
     let dir = tempfile::tempdir().unwrap();
-    let www = dir.path().join("www");
-    std::fs::create_dir(&www).unwrap();
-    std::fs::write(www.join("blob"), vec![b'x'; 200_000]).unwrap();
-    let server = lab.ip(2);
-    let _http = Bg(lab
-        .exec(&lab.b)
-        .args([
-            "python3",
-            "-m",
-            "http.server",
-            "8080",
-            "--bind",
-            &server,
-            "--directory",
-        ])
-        .arg(&www)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
-    let echo = format!(
-        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('{server}',7777))\nwhile True:\n d,a=s.recvfrom(65535); s.sendto(d,a)"
-    );
-    let _echo = Bg(lab
-        .exec(&lab.b)
-        .args(["python3", "-c", &echo])
-        .spawn()
-        .unwrap());
-    // Readiness checked from inside b: over its loopback, not the veth.
-    wait_tcp(&lab, &lab.b, &server, 8080);
-
+    let _servers = Servers::start(&lab, dir.path());
     let truth = dir.path().join("truth.pcap");
     let mut tcpdump = lab
         .exec(&lab.a)
@@ -390,33 +437,7 @@ fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffi
         uid.split_whitespace().skip(1).all(|u| u == "65534"),
         "still privileged: {uid}"
     );
-    let url = |p: &str| format!("http://{server}:8080/{p}");
-    for p in ["blob", "blob", "blob", "missing"] {
-        let o = lab
-            .exec(&lab.a)
-            .args([
-                "curl",
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                &url(p),
-            ])
-            .output()
-            .expect("curl (see .ci/run)");
-        let code = String::from_utf8_lossy(&o.stdout).into_owned();
-        assert_eq!(code, if p == "blob" { "200" } else { "404" });
-    }
-    let client = format!(
-        "import socket\nfor n in (10, 1000):\n s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(5)\n s.sendto(b'u'*n,('{server}',7777)); assert len(s.recv(65535))==n"
-    );
-    let o = lab
-        .exec(&lab.a)
-        .args(["python3", "-c", &client])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    clients(&lab);
     std::thread::sleep(Duration::from_millis(300));
     let (st, log) = cap.stop("TERM");
     assert!(st.success(), "capture exited with {st}:\n{log}");
@@ -957,4 +978,57 @@ fn the_systemd_unit_runs_unprivileged_and_is_rated_ok_by_systemd() {
         });
     eprintln!("systemd-analyze security: exposure {level}");
     assert!(level <= 2.0, "exposure {level}:\n{out}");
+}
+
+#[cfg(feature = "libpcap")]
+#[test]
+fn a_filter_expression_keeps_only_the_traffic_it_matches() {
+    if !root_or_skip("filter") {
+        return;
+    }
+    let lab = Lab::new("f", 82, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let _servers = Servers::start(&lab, dir.path());
+    let ds = dir.path().join("ds");
+    let cap = Capture::start(
+        &lab,
+        &lab.a,
+        &lab.va,
+        &ds,
+        &["--metrics", "off", "--filter", "udp port 7777"],
+    );
+    assert!(cap.log().contains("filter compiled"), "{}", cap.log());
+    clients(&lab);
+    std::thread::sleep(Duration::from_millis(300));
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+    let csvs = dir.path().join("csv");
+    dataset_to_csv(&csvs, &[("f".into(), ds)]);
+    let rows = csv_rows(&csvs.join("f.csv"), FLOW_COLS);
+    assert_eq!(rows.len(), 2, "only the two UDP echoes: {rows:?}");
+    assert!(
+        rows.iter().all(|r| r[1] == "7777" && r[2] == "2"),
+        "{rows:?}"
+    );
+    // A mistake in the expression is a clear error before anything starts.
+    let o = lab
+        .exec(&lab.a)
+        .arg(env!("CARGO_BIN_EXE_exitflow"))
+        .args([
+            "capture",
+            "--interface",
+            &lab.va,
+            "--node",
+            "x",
+            "--dataset",
+        ])
+        .arg(dir.path().join("ds2"))
+        .args(["--filter", "udp prot 53"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("filter \"udp prot 53\""),
+        "{err}"
+    );
 }
