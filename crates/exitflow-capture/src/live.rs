@@ -116,15 +116,14 @@ impl Default for RingConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     /// A system call failed.
-    #[error("{interface}: {what}: {source}{hint}")]
+    #[error("{interface}: {what}: {error}{hint}")]
     Os {
         /// The interface.
         interface: String,
         /// The operation.
         what: &'static str,
-        /// What the kernel said.
-        #[source]
-        source: io::Error,
+        /// What the kernel said (in the message, so not also a source).
+        error: io::Error,
         /// A hint for the usual cause, or empty.
         hint: &'static str,
     },
@@ -191,8 +190,8 @@ pub struct LiveSocket {
 unsafe impl Send for LiveSocket {}
 
 fn os(interface: &str, what: &'static str) -> LiveError {
-    let source = io::Error::last_os_error();
-    let hint = match source.raw_os_error() {
+    let error = io::Error::last_os_error();
+    let hint = match error.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => {
             " (live capture needs root or the CAP_NET_RAW capability)"
         }
@@ -202,7 +201,7 @@ fn os(interface: &str, what: &'static str) -> LiveError {
     LiveError::Os {
         interface: interface.to_owned(),
         what,
-        source,
+        error,
         hint,
     }
 }
@@ -477,11 +476,16 @@ impl LiveSocket {
                 return Err(LiveError::Os {
                     interface: self.interface.clone(),
                     what: "poll",
-                    source: e,
+                    error: e,
                     hint: "",
                 });
             }
             if !self.ready() {
+                if r > 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                    // The interface went away or down: report it rather than
+                    // spin on a socket that will never be readable again.
+                    return Err(self.socket_error());
+                }
                 return Ok(0);
             }
         }
@@ -497,6 +501,32 @@ impl LiveSocket {
             .store(TP_STATUS_KERNEL, Ordering::Release);
         self.next = (self.next + 1) % self.blocks;
         Ok(n)
+    }
+
+    fn socket_error(&self) -> LiveError {
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `err` is a writable int and `len` its size.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        let error = if r == 0 && err != 0 {
+            io::Error::from_raw_os_error(err)
+        } else {
+            io::Error::other("the socket reports an error or hang-up")
+        };
+        LiveError::Os {
+            interface: self.interface.clone(),
+            what: "capture",
+            error,
+            hint: " (the interface went down or was removed)",
+        }
     }
 
     /// The kernel's counters for this socket, accumulated since it was opened

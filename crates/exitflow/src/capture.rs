@@ -514,6 +514,7 @@ impl Worker {
         let mut tick_packets = 0u64;
         let link = sock.link_type();
         let mut draining = false;
+        let mut failure = None;
         loop {
             // While draining, wait a little longer than the block timeout so
             // the block being filled is retired and read too.
@@ -524,7 +525,7 @@ impl Worker {
             } else {
                 Duration::from_millis(100)
             };
-            let n = sock.next_block(timeout, |pkt| match decode(link, pkt.data, &opts.decode) {
+            let got = sock.next_block(timeout, |pkt| match decode(link, pkt.data, &opts.decode) {
                 Ok(info) => {
                     if exclusions.excludes(&info) {
                         excluded += 1;
@@ -544,7 +545,17 @@ impl Worker {
                     }
                 }
                 Err(skip) => skips.add(skip),
-            })?;
+            });
+            let n = match got {
+                Ok(n) => n,
+                Err(e) => {
+                    // The socket is gone (interface removed, say): stop
+                    // reading, but still export every flow collected so far.
+                    failure.get_or_insert(e);
+                    draining = true;
+                    0
+                }
+            };
             let tick = last_tick.elapsed() >= Duration::from_secs(1);
             if tick {
                 table.expire_idle(now_ms(), &mut |f, s| ex.export(f, s));
@@ -581,10 +592,11 @@ impl Worker {
                     .inc_by(st.expired_half_open - seen_stats.expired_half_open);
                 seen_stats = st;
                 g_active.set(table.active() as i64);
-                let k = sock.kernel_stats()?;
-                c_kpackets.inc_by(k.packets - seen_kernel.packets);
-                c_kdrops.inc_by(k.drops - seen_kernel.drops);
-                seen_kernel = k;
+                if let Ok(k) = sock.kernel_stats() {
+                    c_kpackets.inc_by(k.packets - seen_kernel.packets);
+                    c_kdrops.inc_by(k.drops - seen_kernel.drops);
+                    seen_kernel = k;
+                }
                 if tick {
                     let secs = last_tick.elapsed().as_secs_f64();
                     g_rate.set(((packets - tick_packets) as f64 / secs) as i64);
@@ -611,7 +623,10 @@ impl Worker {
                 break;
             }
         }
-        Ok(())
+        match failure {
+            Some(e) => Err(anyhow::Error::new(e).context(format!("capture worker {id}"))),
+            None => Ok(()),
+        }
     }
 }
 

@@ -852,6 +852,60 @@ fn kill_9_leaves_only_readable_files_and_a_restart_carries_on() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+#[test]
+fn an_interface_that_disappears_ends_the_capture_with_an_error_and_whole_files() {
+    if !root_or_skip("interface removed") {
+        return;
+    }
+    let lab = Lab::new("g", 83, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("synth.pcap");
+    crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", "500"]);
+    let ds = dir.path().join("ds");
+    let mut cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &QUICK);
+    let o = lab
+        .exec(&lab.a)
+        .args(["tcpreplay", "-q", "--pps", "20000", "-i", &lab.va])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    // Deleting one end of a veth pair deletes both.
+    sh(&["ip", "-n", &lab.a, "link", "del", &lab.va]);
+    let mut child = cap.child.take().unwrap();
+    let t = Instant::now();
+    let st = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "still running:\n{}",
+            cap.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let log = cap.log();
+    assert!(!st.success(), "{log}");
+    assert!(
+        log.contains("the interface went down or was removed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("capture stopped"),
+        "drained before exiting:\n{log}"
+    );
+    let mut rows = 0u64;
+    for p in parquet_files(&ds) {
+        rows += python("count_parquet.py", &[p.to_str().unwrap()])
+            .trim()
+            .parse::<u64>()
+            .unwrap();
+    }
+    assert!(rows > 0, "{log}");
+}
+
 /// A small tmpfs, unmounted when dropped.
 struct Tmpfs(PathBuf);
 
