@@ -83,6 +83,10 @@ pub struct NodeTotals {
     pub files: u64,
     /// Bytes of Parquet files completed.
     pub dataset_bytes: u64,
+    /// Flows metered but never written (live capture: the dataset could
+    /// not be written and the write buffer was full).
+    #[serde(default)]
+    pub lost_flows: u64,
 }
 
 impl NodeTotals {
@@ -100,6 +104,7 @@ impl NodeTotals {
         self.half_open_expired += o.half_open_expired;
         self.files += o.files;
         self.dataset_bytes += o.dataset_bytes;
+        self.lost_flows += o.lost_flows;
     }
 }
 

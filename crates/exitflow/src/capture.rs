@@ -94,6 +94,10 @@ pub struct CaptureArgs {
     /// Exclude a TCP/UDP port (either side); repeatable.
     #[arg(long = "exclude-port")]
     exclude_port: Vec<u16>,
+    /// Most flows held in memory while the dataset cannot be written; beyond,
+    /// flows are counted as lost [default: 524288].
+    #[arg(long)]
+    write_buffer: Option<usize>,
     /// Seconds between status lines [default: 60].
     #[arg(long)]
     status_interval: Option<u64>,
@@ -251,13 +255,18 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
         info!(%addr, "metrics endpoint");
     }
 
+    let write_buffer = a
+        .write_buffer
+        .or(c.write_buffer)
+        .unwrap_or(DEFAULT_MAX_PENDING_FLOWS)
+        .max(1);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(DEFAULT_EXPORT_QUEUE_BATCHES);
     let writer = {
         let m = m.clone();
         let node = node.clone();
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || write_loop(rx, dcfg, node, flush_interval, &m))?
+            .spawn(move || write_loop(rx, dcfg, node, flush_interval, write_buffer, &m))?
     };
     let mut reload_tx = Vec::new();
     let mut handles = Vec::new();
@@ -283,7 +292,12 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
         );
     }
     drop(tx);
-    let budget = memory_budget(workers, u64::from(ring_mb) << 20, opts.flow.max_flows);
+    let budget = memory_budget(
+        workers,
+        u64::from(ring_mb) << 20,
+        opts.flow.max_flows,
+        write_buffer,
+    );
     info!(
         budget_mib = budget >> 20,
         max_flows = total_flows,
@@ -405,7 +419,12 @@ fn compile_filter(
 /// state), a full export queue, a full write buffer, and a fixed allowance
 /// for the program, GeoIP databases and allocator slack. The SYN-flood test
 /// holds the process to it.
-pub fn memory_budget(workers: usize, ring_bytes: u64, flows_per_worker: usize) -> u64 {
+pub fn memory_budget(
+    workers: usize,
+    ring_bytes: u64,
+    flows_per_worker: usize,
+    write_buffer: usize,
+) -> u64 {
     /// Upper bound of one record in memory (strings included).
     const RECORD_BYTES: u64 = 512;
     /// The program, GeoIP databases, allocator slack.
@@ -414,7 +433,7 @@ pub fn memory_budget(workers: usize, ring_bytes: u64, flows_per_worker: usize) -
     let table = (flows_per_worker * FlowTable::<FlowDpi>::bytes_per_flow()) as u64;
     w * (ring_bytes + table)
         + (DEFAULT_EXPORT_QUEUE_BATCHES * EXPORT_BATCH) as u64 * RECORD_BYTES
-        + DEFAULT_MAX_PENDING_FLOWS as u64 * RECORD_BYTES
+        + write_buffer as u64 * RECORD_BYTES
         + BASE_BYTES
 }
 
@@ -427,6 +446,7 @@ fn status_line(m: &Metrics, workers: usize, rate: f64) {
         pps = rate.round() as u64,
         kernel_drops = metrics::sum(&m.kernel_drops, workers),
         flows_active = active,
+        flows_exported = m.flows_exported.get(),
         flows_written = m.flows_written.get(),
         flows_evicted = m.flows_evicted.get(),
         flows_pending = m.flows_pending.get(),
@@ -639,6 +659,7 @@ fn write_loop(
     cfg: DatasetConfig,
     node: String,
     flush_interval: Duration,
+    max_pending: usize,
     m: &Metrics,
 ) -> u64 {
     let mut pending: BTreeMap<String, Vec<Record>> = BTreeMap::new();
@@ -654,7 +675,7 @@ fn write_loop(
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(Msg::Records(batch)) => {
                 for r in batch {
-                    if n_pending >= DEFAULT_MAX_PENDING_FLOWS {
+                    if n_pending >= max_pending {
                         lost += 1;
                         m.flows_lost.inc();
                         continue;
@@ -687,7 +708,7 @@ fn write_loop(
                 (Ok(()), None) => {}
                 (Err(e), None) => {
                     error!(
-                        "cannot write the dataset, holding up to {DEFAULT_MAX_PENDING_FLOWS} flows and retrying every {RETRY_INTERVAL_S} s: {e:#}"
+                        "cannot write the dataset, holding up to {max_pending} flows and retrying every {RETRY_INTERVAL_S} s: {e:#}"
                     );
                     failing_since = Some(Instant::now());
                 }
@@ -775,6 +796,7 @@ fn write_totals(
         half_open_expired: m.flows_half_open.get(),
         files: m.dataset_files.get(),
         dataset_bytes: m.dataset_bytes.get(),
+        lost_flows: m.flows_lost.get(),
     };
     let delta = NodeTotals {
         node: node.to_owned(),
@@ -797,6 +819,7 @@ fn write_totals(
         half_open_expired: now.half_open_expired - seen.half_open_expired,
         files: now.files - seen.files,
         dataset_bytes: now.dataset_bytes - seen.dataset_bytes,
+        lost_flows: now.lost_flows - seen.lost_flows,
     };
     if delta.flows == 0 && delta.packets == 0 && !*first {
         return;

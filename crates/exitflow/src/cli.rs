@@ -44,7 +44,7 @@ enum Cmd {
     Ingest(IngestArgs),
     /// Capture live on an interface into the node's dataset (Linux, root or CAP_NET_RAW).
     #[cfg(target_os = "linux")]
-    Capture(crate::capture::CaptureArgs),
+    Capture(Box<crate::capture::CaptureArgs>),
     /// Write a deterministic synthetic exit-relay capture.
     Synth(SynthArgs),
     /// Synthesise a capture, ingest it, print the node totals.
@@ -510,7 +510,7 @@ fn run(cmd: Cmd, config: Option<&Path>) -> Result<ExitCode> {
         Cmd::Flows(a) => flows(a, &conf),
         Cmd::Ingest(a) => ingest(a, &conf).map(|(code, _)| code),
         #[cfg(target_os = "linux")]
-        Cmd::Capture(a) => crate::capture::run(a, &conf),
+        Cmd::Capture(a) => crate::capture::run(*a, &conf),
         Cmd::Synth(a) => synth(a),
         Cmd::Demo(a) => demo(a, &conf),
         Cmd::Bench(a) => crate::bench::run(a, &conf),

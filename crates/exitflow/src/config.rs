@@ -75,6 +75,8 @@ pub struct CaptureSection {
     pub metrics: Option<String>,
     /// Unprivileged user to run as once the sockets are open.
     pub user: Option<String>,
+    /// Most flows held while the dataset cannot be written.
+    pub write_buffer: Option<usize>,
     /// tcpdump-style filter (builds with the `libpcap` feature).
     pub filter: Option<String>,
     /// Hosts or networks (ADDR or ADDR/BITS) not measured.
@@ -175,6 +177,7 @@ status_interval = {status}          # seconds between status lines in the log
 ring_mb = {ring}                   # receive ring per worker, MiB
 promiscuous = false
 metrics = "{metrics}"    # Prometheus text endpoint, or "off"
+write_buffer = {wbuf}          # flows held while the dataset cannot be written (full disk); beyond, counted as lost
 # user = "exitflow"             # run as this user once the sockets are open
 # filter = "not port 22"        # tcpdump syntax; needs a build with --features libpcap
 # exclude_nets = ["192.0.2.10", "198.51.100.0/24"]   # not measured (management, monitoring)
@@ -215,6 +218,7 @@ profile = "default"           # or "strict": no user-agents, times rounded to th
             * exitflow_capture::live::DEFAULT_RING_BLOCK_SIZE)
             >> 20,
         metrics = crate::metrics::DEFAULT_METRICS_ADDR,
+        wbuf = crate::capture::DEFAULT_MAX_PENDING_FLOWS,
     )
 }
 

@@ -54,6 +54,7 @@ impl CaptureSummary {
             half_open_expired: self.flows.expired_half_open,
             files: 0,
             dataset_bytes: 0,
+            lost_flows: 0,
         }
     }
 }

@@ -513,6 +513,59 @@ fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffi
     assert!(!dump.contains(&lab.ip(1)) && !dump.contains(&lab.ip(2)));
 }
 
+/// Captures the client traffic of [`clients`] in namespace a with `extra`
+/// flags; returns the dataset's flows (`FLOW_COLS`).
+fn capture_clients(lab: &Lab, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
+    let ds = dir.join(format!("ds-{name}"));
+    let mut args = vec!["--metrics", "off"];
+    args.extend(extra);
+    let cap = Capture::start(lab, &lab.a, &lab.va, &ds, &args);
+    clients(lab);
+    std::thread::sleep(Duration::from_millis(300));
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+    let csvs = dir.join("csv");
+    dataset_to_csv(&csvs, &[(name.to_owned(), ds)]);
+    csv_rows(&csvs.join(format!("{name}.csv")), FLOW_COLS)
+}
+
+#[test]
+fn excluded_ports_and_hosts_never_become_flows() {
+    if !root_or_skip("exclusions") {
+        return;
+    }
+    let lab = Lab::new("x", 85, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let _servers = Servers::start(&lab, dir.path());
+    // The web server's port, and a network holding no host of the lab.
+    let rows = capture_clients(
+        &lab,
+        dir.path(),
+        "x",
+        &["--exclude-port", "8080", "--exclude-net", "192.0.2.0/24"],
+    );
+    assert_eq!(rows.len(), 2, "only the two UDP echoes: {rows:?}");
+    assert!(rows.iter().all(|r| r[1] == "7777"), "{rows:?}");
+    // Excluding the client's own address leaves nothing at all.
+    let ds2 = dir.path().join("ds2");
+    let cap = Capture::start(
+        &lab,
+        &lab.a,
+        &lab.va,
+        &ds2,
+        &[
+            "--metrics",
+            "off",
+            "--exclude-net",
+            &format!("{}/32", lab.ip(1)),
+        ],
+    );
+    clients(&lab);
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+    assert!(parquet_files(&ds2).is_empty(), "{log}");
+}
+
 /// The Ethernet captures of the corpus (tcpreplay sends frames as they are).
 fn ethernet_pcaps() -> Vec<PathBuf> {
     crate::common::corpus_pcaps()
@@ -906,6 +959,124 @@ fn an_interface_that_disappears_ends_the_capture_with_an_error_and_whole_files()
     assert!(rows > 0, "{log}");
 }
 
+fn status_field(log: &str, field: &str) -> u64 {
+    log.lines()
+        .rev()
+        .find(|l| l.contains(" status "))
+        .and_then(|l| {
+            l.split(&format!("{field}="))
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no {field} in the last status line:\n{log}"))
+}
+
+#[test]
+fn a_full_disk_with_a_small_write_buffer_counts_every_flow_it_loses() {
+    if !root_or_skip("full disk, losses") {
+        return;
+    }
+    let d = SmallDisk::new("l", 84);
+    let (lab, pcap, mnt) = (&d.lab, d.pcap.as_path(), d.mnt.as_path());
+    let ds = mnt.join("ds");
+    let mut args = QUICK.to_vec();
+    args.extend(["--write-buffer", "200"]);
+    let cap = Capture::start(lab, &lab.b, &lab.vb, &ds, &args);
+    let filler = fill(mnt);
+    let replay = replay_in_background(lab, pcap, "5000");
+    cap.wait_for(
+        "cannot write the dataset, holding up to 200 flows",
+        Duration::from_secs(15),
+    );
+    let t = Instant::now();
+    while status_field(&cap.log(), "flows_lost") == 0 {
+        assert!(t.elapsed() < Duration::from_secs(20), "{}", cap.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(replay);
+    std::fs::remove_file(&filler).unwrap();
+    cap.wait_for("writable again", Duration::from_secs(20));
+    let (st, log) = cap.stop("TERM");
+    assert!(!st.success(), "losses must fail the exit status:\n{log}");
+    let lost = status_field(&log, "flows_lost");
+    let exported = status_field(&log, "flows_exported");
+    assert!(
+        log.contains(&format!("error: {lost} flows could not be written")),
+        "{log}"
+    );
+    let mut rows = 0u64;
+    for p in parquet_files(&ds) {
+        rows += python("count_parquet.py", &[p.to_str().unwrap()])
+            .trim()
+            .parse::<u64>()
+            .unwrap();
+    }
+    assert!(lost > 0 && rows > 0, "{log}");
+    assert_eq!(
+        rows + lost,
+        exported,
+        "every flow written or counted as lost\n{log}"
+    );
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=live/_totals.json")).unwrap()).unwrap();
+    assert_eq!(totals["lost_flows"].as_u64().unwrap(), lost, "{totals}");
+    assert_eq!(totals["flows"].as_u64().unwrap(), rows, "{totals}");
+}
+
+/// Fills a file system to the last byte; returns the filler file.
+fn fill(mnt: &Path) -> PathBuf {
+    use std::io::Write;
+    let filler = mnt.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    let mut one = [0u8; 1];
+    while f.write_all(&one).is_ok() {
+        one[0] = 1;
+    }
+    filler
+}
+
+/// A lab, a synthetic capture to replay, and an 8 MiB tmpfs to fill.
+struct SmallDisk {
+    lab: Lab,
+    pcap: PathBuf,
+    mnt: PathBuf,
+    // Unmounted before the directory holding it is removed.
+    _guard: Tmpfs,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn new(tag: &str, net: u8) -> SmallDisk {
+        let lab = Lab::new(tag, net, 1500);
+        let dir = tempfile::tempdir().unwrap();
+        let pcap = dir.path().join("synth.pcap");
+        crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", "3000"]);
+        let mnt = dir.path().join("small");
+        std::fs::create_dir(&mnt).unwrap();
+        sh(&[
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=8m",
+            "tmpfs",
+            mnt.to_str().unwrap(),
+        ]);
+        SmallDisk {
+            lab,
+            pcap,
+            _guard: Tmpfs(mnt.clone()),
+            mnt,
+            _dir: dir,
+        }
+    }
+}
+
 /// A small tmpfs, unmounted when dropped.
 struct Tmpfs(PathBuf);
 
@@ -920,37 +1091,12 @@ fn a_full_disk_holds_the_flows_and_resumes_without_a_corrupt_file() {
     if !root_or_skip("full disk") {
         return;
     }
-    let lab = Lab::new("d", 81, 1500);
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("synth.pcap");
-    crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", "3000"]);
-    let mnt = dir.path().join("small");
-    std::fs::create_dir(&mnt).unwrap();
-    sh(&[
-        "mount",
-        "-t",
-        "tmpfs",
-        "-o",
-        "size=8m",
-        "tmpfs",
-        mnt.to_str().unwrap(),
-    ]);
-    let _guard = Tmpfs(mnt.clone());
+    let d = SmallDisk::new("d", 81);
+    let (lab, pcap, mnt) = (&d.lab, d.pcap.as_path(), d.mnt.as_path());
     let ds = mnt.join("ds");
-    let cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &QUICK);
-    // Fill the disk to the last byte.
-    let filler = mnt.join("filler");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&filler).unwrap();
-        let chunk = vec![0u8; 64 << 10];
-        while f.write_all(&chunk).is_ok() {}
-        let mut one = [0u8; 1];
-        while f.write_all(&one).is_ok() {
-            one[0] = 1;
-        }
-    }
-    let replay = replay_in_background(&lab, &pcap, "5000");
+    let cap = Capture::start(lab, &lab.b, &lab.vb, &ds, &QUICK);
+    let filler = fill(mnt);
+    let replay = replay_in_background(lab, pcap, "5000");
     cap.wait_for("cannot write the dataset", Duration::from_secs(15));
     assert!(
         cap.log().contains("No space left on device"),
@@ -1043,22 +1189,7 @@ fn a_filter_expression_keeps_only_the_traffic_it_matches() {
     let lab = Lab::new("f", 82, 1500);
     let dir = tempfile::tempdir().unwrap();
     let _servers = Servers::start(&lab, dir.path());
-    let ds = dir.path().join("ds");
-    let cap = Capture::start(
-        &lab,
-        &lab.a,
-        &lab.va,
-        &ds,
-        &["--metrics", "off", "--filter", "udp port 7777"],
-    );
-    assert!(cap.log().contains("filter compiled"), "{}", cap.log());
-    clients(&lab);
-    std::thread::sleep(Duration::from_millis(300));
-    let (st, log) = cap.stop("TERM");
-    assert!(st.success(), "{st}\n{log}");
-    let csvs = dir.path().join("csv");
-    dataset_to_csv(&csvs, &[("f".into(), ds)]);
-    let rows = csv_rows(&csvs.join("f.csv"), FLOW_COLS);
+    let rows = capture_clients(&lab, dir.path(), "f", &["--filter", "udp port 7777"]);
     assert_eq!(rows.len(), 2, "only the two UDP echoes: {rows:?}");
     assert!(
         rows.iter().all(|r| r[1] == "7777" && r[2] == "2"),
