@@ -57,7 +57,7 @@ pub const RELOAD_CHECK_S: u64 = 60;
 /// `exitflow capture` flags.
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
-    /// Network interface (or `capture.interface` in the configuration).
+    /// Network interface (or the one in `capture.interfaces` in the configuration).
     #[arg(long)]
     interface: Option<String>,
     /// Dataset root directory (or `paths.dataset`).
