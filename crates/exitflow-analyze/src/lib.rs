@@ -264,12 +264,48 @@ pub fn scan(roots: &[PathBuf], filter: &Filter) -> Result<Report, AnalyzeError> 
                 .join(", "),
         ));
     }
-    let mut report = Report::default();
-    for (node, path) in &files {
-        let agg = report.nodes.entry(node.clone()).or_default();
-        let tz = filter.tz_minutes.get(node).copied().unwrap_or(0);
-        scan_file(path, filter, tz, agg)?;
-        report.files += 1;
+    // Files are shared out to one thread per core through an atomic index
+    // (they differ in size); each thread keeps its own aggregates, merged
+    // at the end: sums, so the result does not depend on the order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<BTreeMap<String, Agg>, AnalyzeError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut nodes: BTreeMap<String, Agg> = BTreeMap::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((node, path)) = files.get(i) else {
+                            return Ok(nodes);
+                        };
+                        let agg = nodes.entry(node.clone()).or_default();
+                        let tz = filter.tz_minutes.get(node).copied().unwrap_or(0);
+                        if let Err(e) = scan_file(path, filter, tz, agg) {
+                            // Let the other threads stop early too.
+                            next.store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a report thread panicked"))
+            .collect()
+    });
+    let mut report = Report {
+        files: files.len() as u64,
+        ..Report::default()
+    };
+    for r in results {
+        for (node, agg) in r? {
+            report.nodes.entry(node).or_default().merge(&agg);
+        }
     }
     for a in report.nodes.values() {
         report.all.merge(a);
