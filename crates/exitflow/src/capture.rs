@@ -101,6 +101,9 @@ pub struct CaptureArgs {
     /// Seconds between status lines [default: 60].
     #[arg(long)]
     status_interval: Option<u64>,
+    /// Seconds between checks for changed GeoIP databases and consensus [default: 60].
+    #[arg(long)]
+    reload_interval: Option<u64>,
     /// Stop by itself after this many seconds (tests, benchmarks).
     #[arg(long)]
     duration: Option<u64>,
@@ -313,6 +316,12 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
         "capture started"
     );
 
+    let reload_interval = Duration::from_secs(
+        a.reload_interval
+            .or(c.reload_interval)
+            .unwrap_or(RELOAD_CHECK_S)
+            .max(1),
+    );
     let started = Instant::now();
     let mut enricher = enricher;
     let mut last_status = Instant::now();
@@ -329,12 +338,14 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
             // A worker ended on an error: stop the others, drain, report.
             stop.store(true, Ordering::Relaxed);
         }
-        if last_reload.elapsed() >= Duration::from_secs(RELOAD_CHECK_S) {
+        if last_reload.elapsed() >= reload_interval {
             last_reload = Instant::now();
             let (g0, c0) = (enricher.geo.reloads, enricher.consensus_reloads);
-            for e in enricher.reload_changed() {
+            let failures = enricher.reload_changed();
+            for e in &failures {
                 warn!("reload failed, the previous copy stays in use: {e:#}");
             }
+            m.reload_errors.inc_by(failures.len() as u64);
             if enricher.geo.reloads != g0 || enricher.consensus_reloads != c0 {
                 m.geoip_reloads.inc_by(enricher.geo.reloads - g0);
                 m.consensus_reloads.inc_by(enricher.consensus_reloads - c0);

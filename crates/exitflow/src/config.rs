@@ -75,6 +75,8 @@ pub struct CaptureSection {
     pub metrics: Option<String>,
     /// Unprivileged user to run as once the sockets are open.
     pub user: Option<String>,
+    /// Seconds between checks for changed GeoIP databases and consensus.
+    pub reload_interval: Option<u64>,
     /// Most flows held while the dataset cannot be written.
     pub write_buffer: Option<usize>,
     /// tcpdump-style filter (builds with the `libpcap` feature).
@@ -177,6 +179,7 @@ status_interval = {status}          # seconds between status lines in the log
 ring_mb = {ring}                   # receive ring per worker, MiB
 promiscuous = false
 metrics = "{metrics}"    # Prometheus text endpoint, or "off"
+reload_interval = {reload}        # seconds between checks for changed GeoIP databases and consensus
 write_buffer = {wbuf}          # flows held while the dataset cannot be written (full disk); beyond, counted as lost
 # user = "exitflow"             # run as this user once the sockets are open
 # filter = "not port 22"        # tcpdump syntax; needs a build with --features libpcap
@@ -219,6 +222,7 @@ profile = "default"           # or "strict": no user-agents, times rounded to th
             >> 20,
         metrics = crate::metrics::DEFAULT_METRICS_ADDR,
         wbuf = crate::capture::DEFAULT_MAX_PENDING_FLOWS,
+        reload = crate::capture::RELOAD_CHECK_S,
     )
 }
 

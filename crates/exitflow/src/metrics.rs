@@ -64,6 +64,8 @@ pub struct Metrics {
     pub write_errors: Counter,
     /// GeoIP databases reloaded after their file changed.
     pub geoip_reloads: Counter,
+    /// GeoIP or consensus files that changed but did not load (the previous copy stays).
+    pub reload_errors: Counter,
     /// Consensus reloads after its file changed.
     pub consensus_reloads: Counter,
     /// Workers (capture threads).
@@ -166,6 +168,11 @@ impl Metrics {
             "geoip_reloads",
             "GeoIP databases reloaded",
             m.geoip_reloads.clone(),
+        );
+        r.register(
+            "reload_errors",
+            "Changed GeoIP or consensus files that did not load",
+            m.reload_errors.clone(),
         );
         r.register(
             "consensus_reloads",

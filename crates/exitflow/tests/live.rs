@@ -835,6 +835,55 @@ fn replay_in_background(lab: &Lab, pcap: &Path, pps: &str) -> Bg {
         .unwrap())
 }
 
+#[test]
+fn changed_geoip_databases_are_reloaded_live_and_a_bad_one_is_refused() {
+    if !root_or_skip("GeoIP reload") {
+        return;
+    }
+    let Some(shared) = crate::common::shared() else {
+        panic!("../shared/geoip is needed beside the repository");
+    };
+    let lab = Lab::new("e", 86, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("country.mmdb");
+    std::fs::copy(shared.join("geoip/dbip-country.mmdb"), &db).unwrap();
+    let ds = dir.path().join("ds");
+    let cap = Capture::start(
+        &lab,
+        &lab.b,
+        &lab.vb,
+        &ds,
+        &[
+            "--metrics",
+            "127.0.0.1:9477",
+            "--reload-interval",
+            "1",
+            "--geoip",
+            db.to_str().unwrap(),
+        ],
+    );
+    // A broken update: refused, the previous copy stays in use.
+    let tmp = dir.path().join("country.mmdb.new");
+    std::fs::write(&tmp, b"not a MaxMind database").unwrap();
+    std::fs::rename(&tmp, &db).unwrap();
+    cap.wait_for(
+        "reload failed, the previous copy stays in use",
+        Duration::from_secs(10),
+    );
+    // A good one, swapped in the way updaters do.
+    std::fs::copy(shared.join("geoip/geo-whois-asn-country.mmdb"), &tmp).unwrap();
+    std::fs::rename(&tmp, &db).unwrap();
+    cap.wait_for(
+        "GeoIP or consensus changed: reloaded",
+        Duration::from_secs(10),
+    );
+    let m = scrape(&lab);
+    assert_eq!(metric(&m, "exitflow_geoip_reloads_total"), 1, "{m}");
+    assert_eq!(metric(&m, "exitflow_reload_errors_total"), 1, "{m}");
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+}
+
 /// Flows end after 1 s without packets and files complete every second, so
 /// the dataset grows while the capture runs.
 const QUICK: [&str; 8] = [
