@@ -586,24 +586,18 @@ fn ethernet_pcaps() -> Vec<PathBuf> {
         .collect()
 }
 
-#[test]
-fn replaying_the_corpus_into_a_veth_gives_the_offline_flows() {
-    if !root_or_skip("corpus replay") {
-        return;
-    }
-    // Large enough for every frame of the corpus.
-    let lab = Lab::new("r", 78, 65535);
-    let dir = tempfile::tempdir().unwrap();
-    let pcaps = ethernet_pcaps();
-    assert!(pcaps.len() >= 200, "{}", pcaps.len());
+/// Replays each capture into the lab's veth (a capture run each, 2 workers)
+/// and reads the same files offline; returns flowcmp's output of live
+/// against offline with `--min-agreement min` and whether it held.
+fn replay_and_compare(lab: &Lab, dir: &Path, pcaps: &[PathBuf], min: &str) -> (String, bool) {
     let mut sets = Vec::new();
     let mut failed_sends = 0u64;
     let t = Instant::now();
-    for p in &pcaps {
+    for p in pcaps {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let ds = dir.path().join("ds").join(&name);
+        let ds = dir.join("ds").join(&name);
         let cap = Capture::start(
-            &lab,
+            lab,
             &lab.b,
             &lab.vb,
             &ds,
@@ -630,11 +624,11 @@ fn replaying_the_corpus_into_a_veth_gives_the_offline_flows() {
         pcaps.len(),
         t.elapsed().as_secs_f64()
     );
-    let live = dir.path().join("live");
+    let live = dir.join("live");
     dataset_to_csv(&live, &sets);
     // Offline, the same files. A replay at top speed takes well under a
     // second, so no timeout fires live; offline they must not fire either.
-    let off = dir.path().join("offline");
+    let off = dir.join("offline");
     let never = "100000000000";
     let mut args: Vec<String> = vec![
         "flows".into(),
@@ -650,7 +644,7 @@ fn replaying_the_corpus_into_a_veth_gives_the_offline_flows() {
     args.extend(pcaps.iter().map(|p| p.display().to_string()));
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let _ = crate::common::run(&a);
-    let list = dir.path().join("list.txt");
+    let list = dir.join("list.txt");
     std::fs::write(
         &list,
         sets.iter()
@@ -665,13 +659,54 @@ fn replaying_the_corpus_into_a_veth_gives_the_offline_flows() {
         .arg(&off)
         .arg("--only-files")
         .arg(&list)
-        .args(["--min-agreement", "99:99"])
+        .args(["--min-agreement", min])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    let last = text.lines().last().unwrap_or("").to_owned();
-    eprintln!("live vs offline: {last}");
-    assert!(o.status.success(), "below 99 %:\n{text}");
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    eprintln!("live vs offline: {}", text.lines().last().unwrap_or(""));
+    (text, o.status.success())
+}
+
+#[test]
+fn replaying_the_corpus_into_a_veth_gives_the_offline_flows() {
+    if !root_or_skip("corpus replay") {
+        return;
+    }
+    // Large enough for every frame of the corpus.
+    let lab = Lab::new("r", 78, 65535);
+    let dir = tempfile::tempdir().unwrap();
+    let pcaps = ethernet_pcaps();
+    assert!(pcaps.len() >= 200, "{}", pcaps.len());
+    let (text, ok) = replay_and_compare(&lab, dir.path(), &pcaps, "99:99");
+    assert!(ok, "below 99 %:\n{text}");
+}
+
+/// Regression: the kernel's fanout hash sent the two directions of an
+/// IPv4-in-IPv6 flow to different workers, and a first steering program
+/// did the same to QinQ-tagged IP-in-IP packets; each became two flows.
+#[test]
+fn tunnelled_and_double_tagged_flows_stay_on_one_worker() {
+    if !root_or_skip("fanout steering") {
+        return;
+    }
+    let lab = Lab::new("t", 87, 65535);
+    let dir = tempfile::tempdir().unwrap();
+    let pcaps: Vec<PathBuf> = crate::common::corpus_pcaps()
+        .into_iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            [
+                "4in4tunnel.pcap",
+                "4in6tunnel.pcap",
+                "6in4tunnel.pcap",
+                "6in6tunnel.pcap",
+            ]
+            .contains(&n.as_ref())
+        })
+        .collect();
+    assert_eq!(pcaps.len(), 4);
+    let (text, ok) = replay_and_compare(&lab, dir.path(), &pcaps, "100:100");
+    assert!(ok, "a flow was split:\n{text}");
 }
 
 fn metric(text: &str, name: &str) -> u64 {
