@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use exitflow_capture::live::{LiveSocket, RingConfig, drop_privileges};
 use exitflow_decode::{SkipCounters, decode};
-use exitflow_dpi::{Engine, FlowCtx, FlowDpi};
+use exitflow_dpi::{Engine, FlowDpi};
 use exitflow_flow::{Flow, FlowTable};
 use exitflow_output::dataset::{
     DatasetConfig, DatasetWriter, remove_stale_temp_files, utc_date, valid_node_name,
@@ -34,7 +34,7 @@ use crate::cli::{EnrichArgs, MeterArgs, PolicyArgs};
 use crate::config::Config;
 use crate::exclude::Exclusions;
 use crate::metrics::{self, Metrics, worker};
-use crate::pipeline::{Enricher, MeterOptions, to_record};
+use crate::pipeline::{Enricher, MeterOptions, ctx, to_record};
 
 /// Finished flows reach a completed dataset file within this many seconds.
 pub const DEFAULT_FLUSH_INTERVAL_S: u64 = 30;
@@ -174,7 +174,8 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
             >> 20,
     );
     let ring = RingConfig {
-        blocks: ring_mb.max(2),
+        blocks: ((u64::from(ring_mb) << 20) / u64::from(RingConfig::default().block_size)).max(2)
+            as u32,
         promiscuous: a.promiscuous || c.promiscuous.unwrap_or(false),
         ..RingConfig::default()
     };
@@ -482,21 +483,16 @@ struct Worker {
 }
 
 /// Turns finished flows into records (inspection verdict, enrichment, policy).
-struct Exporter {
-    engine: Engine,
+struct Exporter<'e> {
+    engine: &'e Engine,
     policy: Policy,
     enricher: Enricher,
     batch: Vec<Record>,
 }
 
-impl Exporter {
+impl Exporter<'_> {
     fn export(&mut self, f: Flow, mut st: FlowDpi) {
-        let ctx = FlowCtx {
-            protocol: f.protocol,
-            src_port: f.src_port,
-            dst_port: f.dst_port,
-        };
-        let class = self.engine.finish(&mut st, &ctx);
+        let class = self.engine.finish(&mut st, &ctx(&f));
         let r = to_record(f, class, &mut self.policy, Some(&mut self.enricher));
         self.batch.push(r);
     }
@@ -531,7 +527,7 @@ impl Worker {
         let engine = Engine::new(opts.dpi);
         let inspect = opts.dpi.max_packets > 0;
         let mut ex = Exporter {
-            engine: Engine::new(opts.dpi),
+            engine: &engine,
             policy,
             enricher,
             batch: Vec::with_capacity(EXPORT_BATCH),
@@ -567,12 +563,7 @@ impl Worker {
                     let hit =
                         table.process(&info, pkt.ts_us, pkt.orig_len, &mut |f, s| ex.export(f, s));
                     if inspect {
-                        let ctx = FlowCtx {
-                            protocol: hit.flow.protocol,
-                            src_port: hit.flow.src_port,
-                            dst_port: hit.flow.dst_port,
-                        };
-                        engine.inspect(hit.ext, &ctx, &info, hit.src2dst);
+                        engine.inspect(hit.ext, &ctx(hit.flow), &info, hit.src2dst);
                     }
                 }
                 Err(skip) => skips.add(skip),

@@ -123,7 +123,8 @@ pub fn meter_capture(
     (summary, err)
 }
 
-fn ctx(f: &Flow) -> FlowCtx {
+/// What inspection needs to know of a flow.
+pub fn ctx(f: &Flow) -> FlowCtx {
     FlowCtx {
         protocol: f.protocol,
         src_port: f.src_port,
