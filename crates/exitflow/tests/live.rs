@@ -840,6 +840,23 @@ fn a_syn_flood_into_the_veth_stays_under_the_memory_cap_and_the_counts_add_up() 
     );
 }
 
+/// No half-written file is left in the dataset.
+fn assert_no_temp_files(ds: &Path) {
+    let leftovers: Vec<_> = files_under(ds)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A synthetic capture of `flows` flows in `dir`.
+fn synth_pcap(dir: &Path, flows: u32) -> PathBuf {
+    let pcap = dir.join("synth.pcap");
+    let n = flows.to_string();
+    crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", &n]);
+    pcap
+}
+
 fn parquet_files(ds: &Path) -> Vec<PathBuf> {
     files_under(ds)
         .into_iter()
@@ -939,8 +956,7 @@ fn kill_9_leaves_only_readable_files_and_a_restart_carries_on() {
     }
     let lab = Lab::new("k", 80, 1500);
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("synth.pcap");
-    crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", "3000"]);
+    let pcap = synth_pcap(dir.path(), 3000);
     let ds = dir.path().join("ds");
     let args = QUICK;
     let cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &args);
@@ -982,11 +998,7 @@ fn kill_9_leaves_only_readable_files_and_a_restart_carries_on() {
     for (p, bytes) in before {
         assert_eq!(std::fs::read(&p).unwrap(), bytes, "{} changed", p.display());
     }
-    let leftovers: Vec<_> = files_under(&ds)
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_temp_files(&ds);
 }
 
 #[test]
@@ -996,8 +1008,7 @@ fn an_interface_that_disappears_ends_the_capture_with_an_error_and_whole_files()
     }
     let lab = Lab::new("g", 83, 1500);
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("synth.pcap");
-    crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", "500"]);
+    let pcap = synth_pcap(dir.path(), 500);
     let ds = dir.path().join("ds");
     let mut cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &QUICK);
     let o = lab
@@ -1138,8 +1149,7 @@ impl SmallDisk {
     fn new(tag: &str, net: u8) -> SmallDisk {
         let lab = Lab::new(tag, net, 1500);
         let dir = tempfile::tempdir().unwrap();
-        let pcap = dir.path().join("synth.pcap");
-        crate::common::ok(&["synth", "-o", pcap.to_str().unwrap(), "--flows", "3000"]);
+        let pcap = synth_pcap(dir.path(), 3000);
         let mnt = dir.path().join("small");
         std::fs::create_dir(&mnt).unwrap();
         sh(&[
@@ -1209,11 +1219,7 @@ fn a_full_disk_holds_the_flows_and_resumes_without_a_corrupt_file() {
         serde_json::from_slice(&std::fs::read(ds.join("node=live/_totals.json")).unwrap()).unwrap();
     assert_eq!(rows, totals["flows"].as_u64().unwrap(), "{totals}");
     assert!(log.contains("flows_lost=0"), "{log}");
-    let leftovers: Vec<_> = files_under(&ds)
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_temp_files(&ds);
 }
 
 #[test]
