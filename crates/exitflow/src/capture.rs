@@ -21,8 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use exitflow_capture::live::{LiveSocket, RingConfig, drop_privileges};
-use exitflow_decode::{SkipCounters, decode};
-use exitflow_dpi::{Engine, FlowDpi};
+use exitflow_dpi::{Classification, FlowDpi};
 use exitflow_flow::{Flow, FlowTable};
 use exitflow_output::dataset::{
     DatasetConfig, DatasetWriter, remove_stale_temp_files, utc_date, valid_node_name,
@@ -34,7 +33,7 @@ use crate::cli::{EnrichArgs, MeterArgs, PolicyArgs};
 use crate::config::Config;
 use crate::exclude::Exclusions;
 use crate::metrics::{self, Metrics, worker};
-use crate::pipeline::{Enricher, MeterOptions, ctx, to_record};
+use crate::pipeline::{Enricher, Meter, MeterOptions, to_record};
 
 /// Finished flows reach a completed dataset file within this many seconds.
 pub const DEFAULT_FLUSH_INTERVAL_S: u64 = 30;
@@ -184,7 +183,7 @@ pub fn run(a: CaptureArgs, conf: &Config) -> Result<ExitCode> {
     let mut ports = c.exclude_ports.clone();
     ports.extend(&a.exclude_port);
     let exclusions =
-        Arc::new(Exclusions::new(&nets, &ports).map_err(|e| anyhow::anyhow!("exclusions: {e}"))?);
+        Exclusions::new(&nets, &ports).map_err(|e| anyhow::anyhow!("exclusions: {e}"))?;
     let mut opts = a.meter.options(conf);
     // The flow cap is the process's: each worker's table holds its share.
     let total_flows = opts.flow.max_flows;
@@ -476,23 +475,21 @@ struct Worker {
     policy: Policy,
     enricher: Enricher,
     reload: Receiver<Enricher>,
-    exclusions: Arc<Exclusions>,
+    exclusions: Exclusions,
     tx: SyncSender<Msg>,
     m: Arc<Metrics>,
     stop: Arc<AtomicBool>,
 }
 
-/// Turns finished flows into records (inspection verdict, enrichment, policy).
-struct Exporter<'e> {
-    engine: &'e Engine,
+/// Turns finished flows into records (enrichment, policy).
+struct Exporter {
     policy: Policy,
     enricher: Enricher,
     batch: Vec<Record>,
 }
 
-impl Exporter<'_> {
-    fn export(&mut self, f: Flow, mut st: FlowDpi) {
-        let class = self.engine.finish(&mut st, &ctx(&f));
+impl Exporter {
+    fn export(&mut self, f: Flow, class: Classification) {
         let r = to_record(f, class, &mut self.policy, Some(&mut self.enricher));
         self.batch.push(r);
     }
@@ -523,23 +520,18 @@ impl Worker {
         );
         let g_rate = m.packet_rate.get_or_create(&label).clone();
         let g_active = m.flows_active.get_or_create(&label).clone();
-        let mut table: FlowTable<FlowDpi> = FlowTable::new(opts.flow);
-        let engine = Engine::new(opts.dpi);
-        let inspect = opts.dpi.max_packets > 0;
+        let mut meter = Meter::new(&opts, exclusions);
         let mut ex = Exporter {
-            engine: &engine,
             policy,
             enricher,
             batch: Vec::with_capacity(EXPORT_BATCH),
         };
-        let mut skips = SkipCounters::default();
-        let (mut packets, mut bytes, mut excluded) = (0u64, 0u64, 0u64);
-        let (mut seen_packets, mut seen_bytes, mut seen_skips, mut seen_excl) = (0u64, 0, 0, 0);
+        let mut packets = 0u64;
+        let (mut seen_packets, mut seen_bytes, mut seen_ignored, mut seen_excl) = (0u64, 0, 0, 0);
         let mut seen_stats = exitflow_flow::FlowStats::default();
         let mut seen_kernel = exitflow_capture::live::KernelStats::default();
         let mut last_tick = Instant::now();
         let mut tick_packets = 0u64;
-        let link = sock.link_type();
         let mut draining = false;
         let mut failure = None;
         loop {
@@ -552,21 +544,9 @@ impl Worker {
             } else {
                 Duration::from_millis(100)
             };
-            let got = sock.next_block(timeout, |pkt| match decode(link, pkt.data, &opts.decode) {
-                Ok(info) => {
-                    if exclusions.excludes(&info) {
-                        excluded += 1;
-                        return;
-                    }
-                    packets += 1;
-                    bytes += u64::from(pkt.orig_len);
-                    let hit =
-                        table.process(&info, pkt.ts_us, pkt.orig_len, &mut |f, s| ex.export(f, s));
-                    if inspect {
-                        engine.inspect(hit.ext, &ctx(hit.flow), &info, hit.src2dst);
-                    }
-                }
-                Err(skip) => skips.add(skip),
+            let got = sock.next_block(timeout, |pkt| {
+                packets += 1;
+                meter.packet(&pkt, &mut |f, c| ex.export(f, c));
             });
             let n = match got {
                 Ok(n) => n,
@@ -580,7 +560,7 @@ impl Worker {
             };
             let tick = last_tick.elapsed() >= Duration::from_secs(1);
             if tick {
-                table.expire_idle(now_ms(), &mut |f, s| ex.export(f, s));
+                meter.expire_idle(now_ms(), &mut |f, c| ex.export(f, c));
                 if let Ok(e) = reload.try_recv() {
                     ex.enricher = e;
                 }
@@ -592,28 +572,30 @@ impl Worker {
             }
             let finishing = draining && n == 0;
             if finishing {
-                table.flush(&mut |f, s| ex.export(f, s));
+                meter.flush(&mut |f, c| ex.export(f, c));
             }
             if tick || finishing || ex.batch.len() >= EXPORT_BATCH {
                 // Publish counters (per second, not per packet).
-                c_packets.inc_by(packets - seen_packets);
-                c_bytes.inc_by(bytes - seen_bytes);
-                seen_packets = packets;
-                seen_bytes = bytes;
-                let skipped: u64 = skips.iter().map(|(_, v)| v).sum();
-                m.ignored
-                    .inc_by(skipped - seen_skips + excluded - seen_excl);
-                m.excluded.inc_by(excluded - seen_excl);
-                seen_skips = skipped;
-                seen_excl = excluded;
-                let st = *table.stats();
+                // Metered = taken from the ring - not decoded - excluded.
+                let skipped: u64 = meter.ignored.iter().map(|(_, v)| v).sum();
+                let ignored = skipped + meter.excluded;
+                let metered = packets - ignored;
+                c_packets.inc_by(metered - seen_packets);
+                c_bytes.inc_by(meter.bytes - seen_bytes);
+                m.ignored.inc_by(ignored - seen_ignored);
+                m.excluded.inc_by(meter.excluded - seen_excl);
+                seen_packets = metered;
+                seen_bytes = meter.bytes;
+                seen_ignored = ignored;
+                seen_excl = meter.excluded;
+                let st = *meter.stats();
                 m.flows_exported
                     .inc_by(st.flows_exported - seen_stats.flows_exported);
                 m.flows_evicted.inc_by(st.evicted - seen_stats.evicted);
                 m.flows_half_open
                     .inc_by(st.expired_half_open - seen_stats.expired_half_open);
                 seen_stats = st;
-                g_active.set(table.active() as i64);
+                g_active.set(meter.active() as i64);
                 if let Ok(k) = sock.kernel_stats() {
                     c_kpackets.inc_by(k.packets - seen_kernel.packets);
                     c_kdrops.inc_by(k.drops - seen_kernel.drops);
@@ -621,8 +603,8 @@ impl Worker {
                 }
                 if tick {
                     let secs = last_tick.elapsed().as_secs_f64();
-                    g_rate.set(((packets - tick_packets) as f64 / secs) as i64);
-                    tick_packets = packets;
+                    g_rate.set(((metered - tick_packets) as f64 / secs) as i64);
+                    tick_packets = metered;
                     last_tick = Instant::now();
                 }
                 if !ex.batch.is_empty() {

@@ -2,7 +2,7 @@
 //! `flows`, `ingest` and `bench`.
 use std::path::Path;
 
-use exitflow_capture::{CaptureError, CaptureReader, ReadStats};
+use exitflow_capture::{CaptureError, CaptureReader, Packet, ReadStats};
 use exitflow_decode::{DecodeOptions, SkipCounters, decode};
 use exitflow_dpi::{Classification, DpiConfig, Engine, FlowCtx, FlowDpi};
 use exitflow_enrich::role::End;
@@ -10,6 +10,8 @@ use exitflow_enrich::{Consensus, GeoSet, RoleConfig};
 use exitflow_flow::{Flow, FlowConfig, FlowStats, FlowTable};
 use exitflow_output::privacy::to_ip;
 use exitflow_output::{NodeTotals, Policy, Record};
+
+use crate::exclude::Exclusions;
 
 /// Settings of the metering pipeline.
 #[derive(Clone, Copy, Debug, Default)]
@@ -68,6 +70,90 @@ pub enum MeterError {
     Sink(anyhow::Error),
 }
 
+/// Decode → meter → inspect, one packet at a time: the per-packet path shared
+/// by offline metering and live capture. Flows leave with their verdict.
+pub struct Meter {
+    table: FlowTable<FlowDpi>,
+    engine: Engine,
+    inspect: bool,
+    decode: DecodeOptions,
+    exclusions: Exclusions,
+    /// Frames not metered, by reason.
+    pub ignored: SkipCounters,
+    /// Frames not metered because the configuration excludes them.
+    pub excluded: u64,
+    /// Bytes metered (original frame lengths).
+    pub bytes: u64,
+}
+
+impl Meter {
+    /// A meter with `opts`; packets matching `exclusions` are not metered.
+    pub fn new(opts: &MeterOptions, exclusions: Exclusions) -> Meter {
+        Meter {
+            table: FlowTable::new(opts.flow),
+            engine: Engine::new(opts.dpi),
+            inspect: opts.dpi.max_packets > 0,
+            decode: opts.decode,
+            exclusions,
+            ignored: SkipCounters::default(),
+            excluded: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Meters one frame; flows that end on the way go to `export`.
+    #[inline]
+    pub fn packet(&mut self, pkt: &Packet<'_>, export: &mut impl FnMut(Flow, Classification)) {
+        let info = match decode(pkt.link_type, pkt.data, &self.decode) {
+            Ok(info) => info,
+            Err(skip) => return self.ignored.add(skip),
+        };
+        if self.exclusions.excludes(&info) {
+            self.excluded += 1;
+            return;
+        }
+        self.bytes += u64::from(pkt.orig_len);
+        let engine = &self.engine;
+        let hit = self
+            .table
+            .process(&info, pkt.ts_us, pkt.orig_len, &mut |f, mut st| {
+                let class = engine.finish(&mut st, &ctx(&f));
+                export(f, class)
+            });
+        if self.inspect {
+            engine.inspect(hit.ext, &ctx(hit.flow), &info, hit.src2dst);
+        }
+    }
+
+    /// Exports every flow idle at `now_ms` (wall time in live capture).
+    pub fn expire_idle(&mut self, now_ms: u64, export: &mut impl FnMut(Flow, Classification)) {
+        let engine = &self.engine;
+        self.table.expire_idle(now_ms, &mut |f, mut st| {
+            let class = engine.finish(&mut st, &ctx(&f));
+            export(f, class)
+        });
+    }
+
+    /// Exports every flow (end of input, shutdown).
+    pub fn flush(&mut self, export: &mut impl FnMut(Flow, Classification)) {
+        let engine = &self.engine;
+        self.table.flush(&mut |f, mut st| {
+            let class = engine.finish(&mut st, &ctx(&f));
+            export(f, class)
+        });
+    }
+
+    /// Flow table counters.
+    pub fn stats(&self) -> &FlowStats {
+        self.table.stats()
+    }
+
+    /// Flows in the table.
+    pub fn active(&self) -> usize {
+        self.table.active()
+    }
+}
+
 /// Meters one capture; every flow goes to `sink` (at expiry and at the end).
 ///
 /// On a read error the flows metered so far are still flushed to the sink
@@ -83,38 +169,24 @@ pub fn meter_capture(
         Ok(r) => r,
         Err(e) => return (summary, Some(MeterError::Capture(e))),
     };
-    let mut table: FlowTable<FlowDpi> = FlowTable::new(opts.flow);
-    let engine = Engine::new(opts.dpi);
-    let inspect = opts.dpi.max_packets > 0;
+    let mut meter = Meter::new(opts, Exclusions::default());
     let mut sink_err: Option<anyhow::Error> = None;
-    let mut export = |f: Flow, mut st: FlowDpi| {
-        let class = engine.finish(&mut st, &ctx(&f));
+    let mut export = |f: Flow, class: Classification| {
         if sink_err.is_none()
             && let Err(e) = sink(f, class)
         {
             sink_err = Some(e);
         }
     };
-    let mut ignored = SkipCounters::default();
-    let mut bytes = 0u64;
     let res = reader.for_each(|pkt| {
-        match decode(pkt.link_type, pkt.data, &opts.decode) {
-            Ok(info) => {
-                bytes += u64::from(pkt.orig_len);
-                let hit = table.process(&info, pkt.ts_us, pkt.orig_len, &mut export);
-                if inspect {
-                    engine.inspect(hit.ext, &ctx(hit.flow), &info, hit.src2dst);
-                }
-            }
-            Err(skip) => ignored.add(skip),
-        }
+        meter.packet(&pkt, &mut export);
         true
     });
-    table.flush(&mut export);
+    meter.flush(&mut export);
     summary.read = reader.stats();
-    summary.ignored = ignored;
-    summary.flows = *table.stats();
-    summary.bytes = bytes;
+    summary.ignored = meter.ignored;
+    summary.flows = *meter.stats();
+    summary.bytes = meter.bytes;
     let err = match (sink_err, res) {
         (Some(e), _) => Some(MeterError::Sink(e)),
         (None, Err(e)) => Some(MeterError::Capture(e)),
