@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::{Array, RecordBatch};
+use exitflow_output::{Col, layout};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
@@ -35,12 +36,22 @@ pub enum AnalyzeError {
         source: std::io::Error,
     },
     /// A Parquet file is unreadable.
-    #[error("{path}: {message}")]
+    #[error("{path}: parquet")]
     Parquet {
         /// The file.
         path: PathBuf,
         /// What the reader said.
-        message: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A batch of a Parquet file is unreadable.
+    #[error("{path}: arrow")]
+    Arrow {
+        /// The file.
+        path: PathBuf,
+        /// What the reader said.
+        #[source]
+        source: arrow_schema::ArrowError,
     },
     /// Nothing to report on.
     #[error("no dataset files found under {0}")]
@@ -205,7 +216,7 @@ pub fn dataset_files(
         for node_dir in std::fs::read_dir(root).map_err(io(root))? {
             let node_dir = node_dir.map_err(io(root))?.path();
             let name = node_dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let Some(node) = name.strip_prefix("node=") else {
+            let Some(node) = layout::node_of(name) else {
                 continue;
             };
             if !filter.nodes.is_empty() && !filter.nodes.iter().any(|n| n == node) {
@@ -219,11 +230,7 @@ pub fn dataset_files(
                 for f in std::fs::read_dir(&date_dir).map_err(io(&date_dir))? {
                     let f = f.map_err(io(&date_dir))?.path();
                     let fname = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    // Hidden and underscore files are in-progress or metadata.
-                    if fname.ends_with(".parquet")
-                        && !fname.starts_with('.')
-                        && !fname.starts_with('_')
-                    {
+                    if layout::is_data_file(fname) {
                         out.push((node.to_owned(), f));
                     }
                 }
@@ -234,26 +241,36 @@ pub fn dataset_files(
     Ok(out)
 }
 
-const COLUMNS: &[&str] = &[
-    "application_name",
-    "application_category_name",
-    "bidirectional_packets",
-    "bidirectional_bytes",
-    "bidirectional_first_seen_ms",
-    "bidirectional_duration_ms",
-    "dst_port",
-    "failed_flow",
-    "dst_country",
-    "src_country",
-    "src_is_proxy",
-    "dst_is_proxy",
-    "user_agent",
-    "content_type",
-    "tor_role",
+/// The columns the report reads (and no others).
+const COLUMNS: &[Col] = &[
+    Col::AppName,
+    Col::AppCategory,
+    Col::BiPackets,
+    Col::BiBytes,
+    Col::BiFirstSeen,
+    Col::BiDuration,
+    Col::DstPort,
+    Col::Failed,
+    Col::DstCountry,
+    Col::SrcCountry,
+    Col::SrcIsProxy,
+    Col::DstIsProxy,
+    Col::UserAgent,
+    Col::ContentType,
+    Col::TorRole,
 ];
 
 /// Reads every file once, only the needed columns, batch by batch.
 pub fn scan(roots: &[PathBuf], filter: &Filter) -> Result<Report, AnalyzeError> {
+    scan_with_progress(roots, filter, &|_, _| {})
+}
+
+/// [`scan`], telling `progress` the files done and the files in all after each file.
+pub fn scan_with_progress(
+    roots: &[PathBuf],
+    filter: &Filter,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Report, AnalyzeError> {
     let files = dataset_files(roots, filter)?;
     if files.is_empty() {
         return Err(AnalyzeError::Empty(
@@ -272,6 +289,7 @@ pub fn scan(roots: &[PathBuf], filter: &Filter) -> Result<Report, AnalyzeError> 
         .min(files.len())
         .max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<BTreeMap<String, Agg>, AnalyzeError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -289,6 +307,8 @@ pub fn scan(roots: &[PathBuf], filter: &Filter) -> Result<Report, AnalyzeError> 
                             next.store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
                             return Err(e);
                         }
+                        let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        progress(d, files.len());
                     }
                 })
             })
@@ -314,9 +334,9 @@ pub fn scan(roots: &[PathBuf], filter: &Filter) -> Result<Report, AnalyzeError> 
 }
 
 fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(), AnalyzeError> {
-    let pq = |e: parquet::errors::ParquetError| AnalyzeError::Parquet {
+    let pq = |source: parquet::errors::ParquetError| AnalyzeError::Parquet {
         path: path.to_owned(),
-        message: e.to_string(),
+        source,
     };
     let file = File::open(path).map_err(|source| AnalyzeError::Io {
         path: path.to_owned(),
@@ -326,7 +346,7 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
     let schema = builder.parquet_schema();
     let wanted: Vec<usize> = (0..schema.num_columns())
-        .filter(|i| COLUMNS.contains(&schema.column(*i).name()))
+        .filter(|i| COLUMNS.iter().any(|c| c.name() == schema.column(*i).name()))
         .collect();
     let mask = ProjectionMask::leaves(schema, wanted);
     let reader = builder
@@ -335,9 +355,9 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
         .build()
         .map_err(pq)?;
     for batch in reader {
-        let batch = batch.map_err(|e| AnalyzeError::Parquet {
+        let batch = batch.map_err(|source| AnalyzeError::Arrow {
             path: path.to_owned(),
-            message: e.to_string(),
+            source,
         })?;
         add_batch(&batch, filter, tz, agg);
     }
@@ -346,27 +366,30 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
 
 fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
     let tz_ms = i64::from(tz) * 60_000;
-    let u = |name: &str| {
-        b.column_by_name(name)
+    let u = |c: Col| {
+        b.column_by_name(c.name())
             .map(|c| c.as_primitive::<UInt64Type>().clone())
     };
-    let s = |name: &str| b.column_by_name(name).map(|c| c.as_string::<i32>().clone());
-    let bo = |name: &str| b.column_by_name(name).map(|c| c.as_boolean().clone());
-    let (app, cat) = (s("application_name"), s("application_category_name"));
+    let s = |c: Col| {
+        b.column_by_name(c.name())
+            .map(|c| c.as_string::<i32>().clone())
+    };
+    let bo = |c: Col| b.column_by_name(c.name()).map(|c| c.as_boolean().clone());
+    let (app, cat) = (s(Col::AppName), s(Col::AppCategory));
     let (pk, by, first, dur, port) = (
-        u("bidirectional_packets"),
-        u("bidirectional_bytes"),
-        u("bidirectional_first_seen_ms"),
-        u("bidirectional_duration_ms"),
-        u("dst_port"),
+        u(Col::BiPackets),
+        u(Col::BiBytes),
+        u(Col::BiFirstSeen),
+        u(Col::BiDuration),
+        u(Col::DstPort),
     );
-    let (failed, sp, dp) = (bo("failed_flow"), bo("src_is_proxy"), bo("dst_is_proxy"));
+    let (failed, sp, dp) = (bo(Col::Failed), bo(Col::SrcIsProxy), bo(Col::DstIsProxy));
     let (dc, sc, ua, ct, role) = (
-        s("dst_country"),
-        s("src_country"),
-        s("user_agent"),
-        s("content_type"),
-        s("tor_role"),
+        s(Col::DstCountry),
+        s(Col::SrcCountry),
+        s(Col::UserAgent),
+        s(Col::ContentType),
+        s(Col::TorRole),
     );
     for i in 0..b.num_rows() {
         let t = first.as_ref().map_or(0, |a| a.value(i));

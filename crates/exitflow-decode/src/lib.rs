@@ -28,6 +28,8 @@ pub const MAX_ENCAPSULATION_DEPTH: usize = 4;
 pub mod ipproto {
     /// ICMP.
     pub const ICMP: u8 = 1;
+    /// IGMP.
+    pub const IGMP: u8 = 2;
     /// IPv4 in IP.
     pub const IPIP: u8 = 4;
     /// TCP.
@@ -36,8 +38,34 @@ pub mod ipproto {
     pub const UDP: u8 = 17;
     /// IPv6 in IP.
     pub const IPV6: u8 = 41;
+    /// GRE.
+    pub const GRE: u8 = 47;
+    /// IPsec ESP.
+    pub const ESP: u8 = 50;
     /// ICMPv6.
     pub const ICMPV6: u8 = 58;
+    /// OSPF.
+    pub const OSPF: u8 = 89;
+}
+
+/// TCP header flag bits (RFC 9293, RFC 3168).
+pub mod tcp_flags {
+    /// No more data from the sender.
+    pub const FIN: u8 = 0x01;
+    /// Synchronise sequence numbers.
+    pub const SYN: u8 = 0x02;
+    /// Reset the connection.
+    pub const RST: u8 = 0x04;
+    /// Push.
+    pub const PSH: u8 = 0x08;
+    /// Acknowledgment field significant.
+    pub const ACK: u8 = 0x10;
+    /// Urgent pointer significant.
+    pub const URG: u8 = 0x20;
+    /// ECN echo.
+    pub const ECE: u8 = 0x40;
+    /// Congestion window reduced.
+    pub const CWR: u8 = 0x80;
 }
 
 /// Decoding options.

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod craft;
+pub mod detect;
 pub mod dns;
 pub mod http;
 pub mod parse;
@@ -24,7 +25,7 @@ mod simple;
 mod stream;
 pub mod tls;
 
-use exitflow_decode::{PacketInfo, ipproto};
+use exitflow_decode::{PacketInfo, ipproto, tcp_flags};
 pub use registry::{ProtoId, known, registry};
 use stream::Stream;
 
@@ -213,10 +214,10 @@ impl Engine {
                 let id = match other {
                     ipproto::ICMP => k.icmp,
                     ipproto::ICMPV6 => k.icmpv6,
-                    2 => k.igmp,
-                    50 => k.esp,
-                    47 => k.gre,
-                    89 => k.ospf,
+                    ipproto::IGMP => k.igmp,
+                    ipproto::ESP => k.esp,
+                    ipproto::GRE => k.gre,
+                    ipproto::OSPF => k.ospf,
                     _ => ProtoId::UNKNOWN,
                 };
                 if !id.is_unknown() {
@@ -230,7 +231,7 @@ impl Engine {
 
     fn tcp(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
         let dir = usize::from(!src2dst);
-        if p.tcp_flags & 0x02 != 0 {
+        if p.tcp_flags & tcp_flags::SYN != 0 {
             // SYN: the stream starts after it.
             st.syn_next[dir] = Some(p.tcp_seq.wrapping_add(1));
             return;

@@ -217,6 +217,20 @@ pub struct Known {
     pub gre: ProtoId,
     #[allow(missing_docs)]
     pub ospf: ProtoId,
+    #[allow(missing_docs)]
+    pub smtps: ProtoId,
+    #[allow(missing_docs)]
+    pub imaps: ProtoId,
+    #[allow(missing_docs)]
+    pub pops: ProtoId,
+    #[allow(missing_docs)]
+    pub apple_push: ProtoId,
+    #[allow(missing_docs)]
+    pub tor: ProtoId,
+    #[allow(missing_docs)]
+    pub dnscrypt: ProtoId,
+    #[allow(missing_docs)]
+    pub avast_dns: ProtoId,
 }
 
 /// The well-known ids.
@@ -243,6 +257,13 @@ pub fn known() -> &'static Known {
             esp: g("ESP"),
             gre: g("GRE"),
             ospf: g("OSPF"),
+            smtps: g("SMTPS"),
+            imaps: g("IMAPS"),
+            pops: g("POPS"),
+            apple_push: g("ApplePush"),
+            tor: g("Tor"),
+            dnscrypt: g("DNScrypt"),
+            avast_dns: g("AVASTSecureDNS"),
         }
     })
 }

@@ -1,6 +1,7 @@
 //! MaxMind DB lookups: country (GeoIP2/GeoLite2 schema or ip-location-db's
 //! `{country_code}`), ASN (GeoLite2-ASN) and anonymity flags, with explicit
 //! values for addresses no database can place.
+use crate::EnrichError;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -12,28 +13,6 @@ use maxminddb::{PathElement, Reader};
 /// Addresses whose lookups are cached before the cache is cleared
 /// (counter: [`GeoSet::cache_resets`]).
 pub const DEFAULT_GEO_CACHE: usize = 1 << 16;
-
-/// Why a database could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum GeoError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The database file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not a valid MaxMind DB.
-    #[error("{path}: not a valid MaxMind DB: {reason}")]
-    Invalid {
-        /// The database file.
-        path: PathBuf,
-        /// What the reader said.
-        reason: String,
-    },
-}
 
 /// What a database holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,13 +50,13 @@ pub struct GeoInfo {
 
 impl GeoDb {
     /// Opens a database and works out its kind from its metadata.
-    pub fn open(path: &Path) -> Result<GeoDb, GeoError> {
-        let bytes = std::fs::read(path).map_err(|source| GeoError::Io {
+    pub fn open(path: &Path) -> Result<GeoDb, EnrichError> {
+        let bytes = std::fs::read(path).map_err(|source| EnrichError::Io {
             path: path.to_owned(),
             source,
         })?;
         let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        let reader = Reader::from_source(bytes).map_err(|e| GeoError::Invalid {
+        let reader = Reader::from_source(bytes).map_err(|e| EnrichError::InvalidDatabase {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
@@ -100,7 +79,7 @@ impl GeoDb {
         Ok(db)
     }
 
-    fn probe(&self) -> Result<(), GeoError> {
+    fn probe(&self) -> Result<(), EnrichError> {
         for a in ["1.1.1.1", "81.2.69.160", "2001:218::1", "8.8.8.8"] {
             let ip: IpAddr = a.parse().expect("literal");
             if let Err(e) = self.reader.lookup(ip).and_then(|r| {
@@ -110,7 +89,7 @@ impl GeoDb {
                     Ok(())
                 }
             }) {
-                return Err(GeoError::Invalid {
+                return Err(EnrichError::InvalidDatabase {
                     path: self.path.clone(),
                     reason: e.to_string(),
                 });
@@ -239,7 +218,7 @@ pub struct GeoSet {
 
 impl GeoSet {
     /// Opens every database.
-    pub fn open(paths: &[PathBuf]) -> Result<GeoSet, GeoError> {
+    pub fn open(paths: &[PathBuf]) -> Result<GeoSet, EnrichError> {
         let dbs = paths
             .iter()
             .map(|p| GeoDb::open(p))
@@ -287,7 +266,7 @@ impl GeoSet {
 
     /// Reopens databases whose file changed on disk (long live runs).
     /// A file that fails to load keeps the old copy in use; the error is returned.
-    pub fn reload_changed(&mut self) -> Vec<GeoError> {
+    pub fn reload_changed(&mut self) -> Vec<EnrichError> {
         let mut errors = Vec::new();
         for db in &mut self.dbs {
             let now = std::fs::metadata(&db.path).and_then(|m| m.modified()).ok();

@@ -4,11 +4,13 @@
 //! consensus and configuration.
 #![forbid(unsafe_code)]
 
+pub mod error;
 pub mod geoip;
 pub mod role;
 pub mod tor;
 pub mod torrc;
 
-pub use geoip::{GeoDb, GeoError, GeoInfo, GeoSet};
+pub use error::{EnrichError, LineError};
+pub use geoip::{GeoDb, GeoInfo, GeoSet};
 pub use role::{Role, RoleConfig};
-pub use tor::{Consensus, ConsensusError};
+pub use tor::Consensus;

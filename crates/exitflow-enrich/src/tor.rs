@@ -1,33 +1,10 @@
 //! A small, strict parser for the relay list of a Tor consensus (dir-spec
 //! "network status document", full or microdescriptor flavour): which
 //! addresses and OR ports belong to relays.
+use crate::{EnrichError, LineError};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-
-/// Why a consensus was rejected.
-#[derive(Debug, thiserror::Error)]
-pub enum ConsensusError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The document does not follow the format.
-    #[error("{path}: line {line}: {reason}")]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-}
+use std::path::Path;
 
 /// The relays of one consensus.
 #[derive(Clone, Debug, Default)]
@@ -44,27 +21,26 @@ pub struct Consensus {
 
 impl Consensus {
     /// Reads and parses a consensus file.
-    pub fn load(path: &Path) -> Result<Consensus, ConsensusError> {
-        let bytes = std::fs::read(path).map_err(|source| ConsensusError::Io {
+    pub fn load(path: &Path) -> Result<Consensus, EnrichError> {
+        let bytes = std::fs::read(path).map_err(|source| EnrichError::Io {
             path: path.to_owned(),
             source,
         })?;
-        Consensus::parse(&bytes).map_err(|(line, reason)| ConsensusError::Malformed {
+        Consensus::parse(&bytes).map_err(|source| EnrichError::Malformed {
             path: path.to_owned(),
-            line,
-            reason,
+            source,
         })
     }
 
     /// Parses a consensus; errors carry a 1-based line number.
-    pub fn parse(bytes: &[u8]) -> Result<Consensus, (usize, String)> {
+    pub fn parse(bytes: &[u8]) -> Result<Consensus, LineError> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let line = bytes[..e.valid_up_to()]
                 .iter()
                 .filter(|b| **b == b'\n')
                 .count()
                 + 1;
-            (line, "not UTF-8".to_owned())
+            LineError::new(line, "not UTF-8")
         })?;
         let mut c = Consensus::default();
         let mut seen_version = false;
@@ -72,7 +48,10 @@ impl Consensus {
         for (i, line) in text.split('\n').enumerate() {
             let n = i + 1;
             if line.contains('\r') {
-                return Err((n, "carriage return: lines must end with LF only".into()));
+                return Err(LineError::new(
+                    n,
+                    "carriage return: lines must end with LF only",
+                ));
             }
             if line.is_empty() || line.starts_with('@') {
                 continue;
@@ -81,7 +60,10 @@ impl Consensus {
             let kw = f.next().unwrap_or("");
             if !seen_version {
                 if kw != "network-status-version" || f.next() != Some("3") {
-                    return Err((n, "expected 'network-status-version 3' first".into()));
+                    return Err(LineError::new(
+                        n,
+                        "expected 'network-status-version 3' first",
+                    ));
                 }
                 c.flavour = f.next().unwrap_or("ns").to_owned();
                 seen_version = true;
@@ -89,7 +71,7 @@ impl Consensus {
             }
             match kw {
                 "vote-status" if f.next() != Some("consensus") => {
-                    return Err((n, "not a consensus (vote-status)".into()));
+                    return Err(LineError::new(n, "not a consensus (vote-status)"));
                 }
                 "valid-after" => c.valid_after = f.collect::<Vec<_>>().join(" "),
                 "r" => {
@@ -98,13 +80,20 @@ impl Consensus {
                     let base = match parts.len() {
                         8 => 5,
                         7 => 4,
-                        _ => return Err((n, format!("'r' line with {} fields", parts.len()))),
+                        _ => {
+                            return Err(LineError::new(
+                                n,
+                                format!("'r' line with {} fields", parts.len()),
+                            ));
+                        }
                     };
                     let ip: IpAddr = parts[base]
                         .parse()
-                        .map_err(|_| (n, format!("bad address {:?}", parts[base])))?;
-                    let port =
-                        |s: &str| s.parse::<u16>().map_err(|_| (n, format!("bad port {s:?}")));
+                        .map_err(|_| LineError::new(n, format!("bad address {:?}", parts[base])))?;
+                    let port = |s: &str| {
+                        s.parse::<u16>()
+                            .map_err(|_| LineError::new(n, format!("bad port {s:?}")))
+                    };
                     let (or, dir) = (port(parts[base + 1])?, port(parts[base + 2])?);
                     let e = c.ports.entry(ip).or_default();
                     e.insert(or);
@@ -116,30 +105,33 @@ impl Consensus {
                 }
                 "a" => {
                     if last_r.is_none() {
-                        return Err((n, "'a' line before any 'r' line".into()));
+                        return Err(LineError::new(n, "'a' line before any 'r' line"));
                     }
                     let v = f.next().unwrap_or("");
                     let (addr, port) = v
                         .rsplit_once(':')
-                        .ok_or_else(|| (n, format!("bad 'a' address {v:?}")))?;
+                        .ok_or_else(|| LineError::new(n, format!("bad 'a' address {v:?}")))?;
                     let ip: IpAddr = addr
                         .trim_start_matches('[')
                         .trim_end_matches(']')
                         .parse()
-                        .map_err(|_| (n, format!("bad 'a' address {v:?}")))?;
+                        .map_err(|_| LineError::new(n, format!("bad 'a' address {v:?}")))?;
                     let p: u16 = port
                         .parse()
-                        .map_err(|_| (n, format!("bad port in {v:?}")))?;
+                        .map_err(|_| LineError::new(n, format!("bad port in {v:?}")))?;
                     c.ports.entry(ip).or_default().insert(p);
                 }
                 _ => {}
             }
         }
         if !seen_version {
-            return Err((1, "empty document".into()));
+            return Err(LineError::new(1, "empty document"));
         }
         if c.relays == 0 {
-            return Err((text.lines().count(), "no relays ('r' lines)".into()));
+            return Err(LineError::new(
+                text.lines().count(),
+                "no relays ('r' lines)",
+            ));
         }
         Ok(c)
     }

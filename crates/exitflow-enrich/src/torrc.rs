@@ -1,5 +1,6 @@
 //! The few torrc settings exitflow needs: the relay's ports, addresses and
 //! data directory (where tor keeps its consensus).
+use crate::{EnrichError, LineError};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,7 @@ pub struct Torrc {
 
 /// Parses torrc text. Unknown options are ignored; malformed values of the
 /// options read here are errors with their line number.
-pub fn parse(text: &str) -> Result<Torrc, (usize, String)> {
+pub fn parse(text: &str) -> Result<Torrc, LineError> {
     let mut t = Torrc::default();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
@@ -28,13 +29,13 @@ pub fn parse(text: &str) -> Result<Torrc, (usize, String)> {
             continue;
         };
         let flags: Vec<&str> = f.collect();
-        let port = |v: &str| -> Result<(Option<IpAddr>, u16), (usize, String)> {
+        let port = |v: &str| -> Result<(Option<IpAddr>, u16), LineError> {
             if let Ok(p) = v.parse::<u16>() {
                 return Ok((None, p));
             }
             v.parse::<SocketAddr>()
                 .map(|sa| (Some(sa.ip()), sa.port()))
-                .map_err(|_| (n, format!("{key}: bad value {v:?}")))
+                .map_err(|_| LineError::new(n, format!("{key}: bad value {v:?}")))
         };
         match key.to_ascii_lowercase().as_str() {
             "orport" => {
@@ -68,6 +69,18 @@ pub fn parse(text: &str) -> Result<Torrc, (usize, String)> {
     t.addresses.sort();
     t.addresses.dedup();
     Ok(t)
+}
+
+/// Reads and parses a torrc file; errors name the file and the line.
+pub fn load(path: &Path) -> Result<Torrc, EnrichError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EnrichError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text).map_err(|source| EnrichError::Malformed {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The consensus file in a tor data directory, microdesc flavour first.
@@ -105,6 +118,6 @@ mod tests {
         .unwrap();
         assert_eq!(t.or_port, Some(9001));
         assert_eq!(t.addresses.len(), 3, "{:?}", t.addresses);
-        assert_eq!(parse("DirPort eighty\n").unwrap_err().0, 1);
+        assert_eq!(parse("DirPort eighty\n").unwrap_err().line, 1);
     }
 }

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use exitflow_decode::{Addr, PacketInfo, ipproto};
+use exitflow_decode::{Addr, PacketInfo, ipproto, tcp_flags};
 
 mod state;
 mod table;
@@ -184,14 +184,14 @@ pub struct TcpFlagCounts {
 impl TcpFlagCounts {
     #[inline]
     fn add(&mut self, f: u8) {
-        self.fin += u32::from(f & 0x01 != 0);
-        self.syn += u32::from(f & 0x02 != 0);
-        self.rst += u32::from(f & 0x04 != 0);
-        self.psh += u32::from(f & 0x08 != 0);
-        self.ack += u32::from(f & 0x10 != 0);
-        self.urg += u32::from(f & 0x20 != 0);
-        self.ece += u32::from(f & 0x40 != 0);
-        self.cwr += u32::from(f & 0x80 != 0);
+        self.fin += u32::from(f & tcp_flags::FIN != 0);
+        self.syn += u32::from(f & tcp_flags::SYN != 0);
+        self.rst += u32::from(f & tcp_flags::RST != 0);
+        self.psh += u32::from(f & tcp_flags::PSH != 0);
+        self.ack += u32::from(f & tcp_flags::ACK != 0);
+        self.urg += u32::from(f & tcp_flags::URG != 0);
+        self.ece += u32::from(f & tcp_flags::ECE != 0);
+        self.cwr += u32::from(f & tcp_flags::CWR != 0);
     }
 }
 
@@ -279,7 +279,8 @@ impl Flow {
             src2dst: DirStats::default(),
             dst2src: DirStats::default(),
             flags: TcpFlagCounts::default(),
-            syn_first: p.protocol == ipproto::TCP && p.tcp_flags & 0x12 == 0x02,
+            syn_first: p.protocol == ipproto::TCP
+                && p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN,
             synack: false,
             end_reason: EndReason::EndOfInput,
         }
@@ -292,7 +293,9 @@ impl Flow {
             self.src2dst.add(ts_ms, wire_len, p.tcp_flags);
         } else {
             self.dst2src.add(ts_ms, wire_len, p.tcp_flags);
-            if p.tcp_flags & 0x12 == 0x12 && self.syn_first {
+            if p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK
+                && self.syn_first
+            {
                 self.synack = true;
             }
         }

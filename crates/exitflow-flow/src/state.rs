@@ -53,10 +53,7 @@ impl ConnState {
     }
 }
 
-const FIN: u8 = 0x01;
-const SYN: u8 = 0x02;
-const RST: u8 = 0x04;
-const ACK: u8 = 0x10;
+use exitflow_decode::tcp_flags::{ACK, FIN, RST, SYN};
 
 pub(crate) fn conn_state(f: &Flow) -> ConnState {
     if f.protocol != ipproto::TCP {

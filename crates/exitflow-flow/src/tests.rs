@@ -27,10 +27,7 @@ fn pkt(src: u8, sp: u16, dst: u8, dp: u16, proto: u8, flags: u8) -> PacketInfo<'
     }
 }
 
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const FIN: u8 = 0x01;
-const RST: u8 = 0x04;
+use exitflow_decode::tcp_flags::{ACK, FIN, RST, SYN};
 const S: u64 = 1_000_000; // one second in µs
 
 fn run(cfg: FlowConfig, pkts: &[(u64, PacketInfo<'static>)]) -> (Vec<Flow>, FlowTable) {

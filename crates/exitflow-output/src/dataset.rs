@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::layout;
 use crate::schema::{Record, Selection};
 use crate::writers::{FlowWriter, Format};
 use crate::{OutputError, io_err};
@@ -106,6 +107,34 @@ impl NodeTotals {
         self.dataset_bytes += o.dataset_bytes;
         self.lost_flows += o.lost_flows;
     }
+
+    /// What grew from `earlier` to `self` (counters only grow); the node
+    /// name is kept, `captures` is 0.
+    pub fn since(&self, earlier: &NodeTotals) -> NodeTotals {
+        NodeTotals {
+            node: self.node.clone(),
+            captures: self.captures.saturating_sub(earlier.captures),
+            flows: self.flows.saturating_sub(earlier.flows),
+            failed_flows: self.failed_flows.saturating_sub(earlier.failed_flows),
+            packets: self.packets.saturating_sub(earlier.packets),
+            bytes: self.bytes.saturating_sub(earlier.bytes),
+            ignored_packets: self
+                .ignored_packets
+                .iter()
+                .map(|(k, v)| {
+                    let was = earlier.ignored_packets.get(k).copied().unwrap_or(0);
+                    (k.clone(), v.saturating_sub(was))
+                })
+                .collect(),
+            evicted_flows: self.evicted_flows.saturating_sub(earlier.evicted_flows),
+            half_open_expired: self
+                .half_open_expired
+                .saturating_sub(earlier.half_open_expired),
+            files: self.files.saturating_sub(earlier.files),
+            dataset_bytes: self.dataset_bytes.saturating_sub(earlier.dataset_bytes),
+            lost_flows: self.lost_flows.saturating_sub(earlier.lost_flows),
+        }
+    }
 }
 
 struct Part {
@@ -145,7 +174,7 @@ impl DatasetWriter {
         if !valid_node_name(&cfg.node) {
             return Err(OutputError::BadNodeName(cfg.node.clone()));
         }
-        let node_dir = cfg.root.join(format!("node={}", cfg.node));
+        let node_dir = layout::node_dir(&cfg.root, &cfg.node);
         std::fs::create_dir_all(&node_dir).map_err(io_err(&node_dir))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -176,9 +205,15 @@ impl DatasetWriter {
                 let oldest = self.open.keys().next().cloned().expect("non-empty");
                 self.close_part(&oldest)?;
             }
-            let dir = self.node_dir.join(format!("date={date}"));
+            let dir = layout::date_dir(&self.node_dir, &date);
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            let path = dir.join(format!("part-{}-{:05}.parquet", self.run, self.seq));
+            let path = dir.join(format!(
+                "{}{}-{:05}{}",
+                layout::PART_PREFIX,
+                self.run,
+                self.seq,
+                layout::PART_EXT
+            ));
             self.seq += 1;
             let writer = FlowWriter::create(
                 &path,
@@ -248,11 +283,11 @@ impl DatasetWriter {
 
     /// Adds `t` to the node's `_totals.json` (atomically replaced).
     pub fn add_totals(node_dir: &Path, t: &NodeTotals) -> Result<NodeTotals, OutputError> {
-        let path = node_dir.join("_totals.json");
+        let path = node_dir.join(layout::TOTALS_FILE);
         let mut all = read_totals(&path)?.unwrap_or_default();
         all.merge(t);
         all.node = t.node.clone();
-        let tmp = node_dir.join("._totals.json.tmp");
+        let tmp = node_dir.join(format!(".{}.tmp", layout::TOTALS_FILE));
         let text = serde_json::to_string_pretty(&all).expect("plain data serialises");
         std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
@@ -273,7 +308,11 @@ pub fn remove_stale_temp_files(node_dir: &Path) -> Result<Vec<PathBuf>, OutputEr
     };
     for d in dates {
         let d = d.map_err(io_err(node_dir))?;
-        if !d.file_name().to_string_lossy().starts_with("date=") {
+        if !d
+            .file_name()
+            .to_string_lossy()
+            .starts_with(layout::DATE_PREFIX)
+        {
             continue;
         }
         let dir = d.path();

@@ -6,13 +6,14 @@
 use std::path::PathBuf;
 
 pub mod dataset;
+pub mod layout;
 pub mod policy;
 pub mod privacy;
 pub mod schema;
 pub mod writers;
 
 pub use dataset::{DatasetConfig, DatasetWriter, NodeTotals};
-pub use policy::{Policy, Profile, ServerNames};
+pub use policy::{AddressMode, Policy, PolicySettings, Profile, ServerNames};
 pub use privacy::{AddressPolicy, CryptoPan, Redacted};
 pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Selection, Value};
 pub use writers::{FlowWriter, Format};
@@ -29,21 +30,32 @@ pub enum OutputError {
         #[source]
         source: std::io::Error,
     },
-    /// The Parquet or Arrow library refused the data.
-    #[error("{path}: parquet: {message}")]
+    /// The Parquet library refused the data.
+    #[error("{path}: parquet")]
     Parquet {
         /// The file concerned.
         path: PathBuf,
         /// What the library said.
-        message: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// The Arrow library refused the data.
+    #[error("{path}: arrow")]
+    Arrow {
+        /// The file concerned.
+        path: PathBuf,
+        /// What the library said.
+        #[source]
+        source: arrow_schema::ArrowError,
     },
     /// The CSV library failed.
-    #[error("{path}: csv: {message}")]
+    #[error("{path}: csv")]
     Csv {
         /// The file concerned.
         path: PathBuf,
         /// What the library said.
-        message: String,
+        #[source]
+        source: csv::Error,
     },
     /// A key file for pseudonymisation is unusable.
     #[error("{path}: {reason}")]
@@ -53,6 +65,9 @@ pub enum OutputError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Privacy settings that cannot be used together, or a value out of range.
+    #[error("{0}")]
+    Policy(String),
     /// A name given for the dataset cannot be used as a partition value.
     #[error("invalid node name {0:?}: use letters, digits, '-', '_' and '.' only")]
     BadNodeName(String),

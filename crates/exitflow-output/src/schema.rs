@@ -177,6 +177,18 @@ cols! {
     Failed "failed_flow" Bool Public "1 when the flow has at most 4 packets (the study's failed flow)";
 }
 
+impl Col {
+    /// The column's definition ([`COLUMNS`] lists them in the enum's order).
+    pub fn def(self) -> &'static ColumnDef {
+        &COLUMNS[self as usize]
+    }
+
+    /// The column's name in every output format.
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+}
+
 /// A value of one cell.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value<'a> {
@@ -409,4 +421,17 @@ pub fn markdown_table() -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_listed_in_the_enums_order() {
+        for (i, c) in COLUMNS.iter().enumerate() {
+            assert_eq!(c.col as usize, i, "{}", c.name);
+            assert_eq!(c.col.name(), c.name);
+        }
+    }
 }

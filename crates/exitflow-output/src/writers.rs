@@ -218,7 +218,7 @@ impl FlowWriter {
 fn csv_err(path: &Path, e: csv::Error) -> OutputError {
     OutputError::Csv {
         path: path.to_owned(),
-        message: e.to_string(),
+        source: e,
     }
 }
 
@@ -339,12 +339,11 @@ impl ParquetSink {
                 }
             })
             .collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| {
-            OutputError::Parquet {
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| OutputError::Arrow {
                 path: self.path.clone(),
-                message: e.to_string(),
-            }
-        })?;
+                source: e,
+            })?;
         self.writer
             .write(&batch)
             .map_err(|e| pq_err(&self.path, e))?;
@@ -373,6 +372,6 @@ fn new_builders(cols: &[&'static ColumnDef]) -> Vec<Builder> {
 fn pq_err(path: &Path, e: parquet::errors::ParquetError) -> OutputError {
     OutputError::Parquet {
         path: path.to_owned(),
-        message: e.to_string(),
+        source: e,
     }
 }

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use exitflow_output::{AddressMode, Profile, ServerNames};
 use serde::Deserialize;
 
 /// The whole file. Every field is optional: what is absent takes the flag's
@@ -112,11 +113,11 @@ pub struct FlowSection {
 #[serde(deny_unknown_fields)]
 pub struct PolicySection {
     /// `default` or `strict`.
-    pub profile: Option<String>,
+    pub profile: Option<Profile>,
     /// `drop`, `keep` or `pseudonymize`.
-    pub addresses: Option<String>,
+    pub addresses: Option<AddressMode>,
     /// `drop`, `domain` or `keep`.
-    pub server_names: Option<String>,
+    pub server_names: Option<ServerNames>,
     /// Seconds; 0 = exact.
     pub time_granularity: Option<u64>,
     /// Write user-agents.
@@ -215,14 +216,14 @@ profile = "default"           # or "strict": no user-agents, times rounded to th
         half = DEFAULT_HALF_OPEN_TIMEOUT_MS / 1000,
         max = DEFAULT_MAX_FLOWS,
         dis = DEFAULT_MAX_PACKETS,
-        flush = crate::capture::DEFAULT_FLUSH_INTERVAL_S,
-        status = crate::capture::DEFAULT_STATUS_INTERVAL_S,
+        flush = exitflow_service::DEFAULT_FLUSH_INTERVAL.as_secs(),
+        status = exitflow_service::DEFAULT_STATUS_INTERVAL.as_secs(),
         ring = (exitflow_capture::live::DEFAULT_RING_BLOCKS
             * exitflow_capture::live::DEFAULT_RING_BLOCK_SIZE)
             >> 20,
-        metrics = crate::metrics::DEFAULT_METRICS_ADDR,
-        wbuf = crate::capture::DEFAULT_MAX_PENDING_FLOWS,
-        reload = crate::capture::RELOAD_CHECK_S,
+        metrics = exitflow_service::metrics::DEFAULT_METRICS_ADDR,
+        wbuf = exitflow_service::DEFAULT_MAX_PENDING_FLOWS,
+        reload = exitflow_service::DEFAULT_RELOAD_INTERVAL.as_secs(),
     )
 }
 
@@ -237,8 +238,19 @@ mod tests {
             c.flow.idle_timeout,
             Some(exitflow_flow::DEFAULT_IDLE_TIMEOUT_MS / 1000)
         );
-        assert_eq!(c.policy.profile.as_deref(), Some("default"));
+        assert_eq!(c.policy.profile, Some(Profile::Default));
         assert!(c.relay.own_addresses.is_empty());
+    }
+
+    #[test]
+    fn a_misspelt_value_is_an_error_naming_the_line_and_the_key() {
+        let e = toml::from_str::<Config>("[node]\n\n[policy]\nprofile = \"strikt\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 4") && e.contains("profile") && e.contains("strikt"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,6 +1,39 @@
-//! The `exitflow` command.
+//! The `exitflow` command: flag definitions ([`args`]) → one settings merge
+//! ([`settings`], over the configuration file [`config`]) → one module per
+//! command ([`commands`]). The work itself lives in the library crates.
 #![forbid(unsafe_code)]
 
-fn main() -> std::process::ExitCode {
-    exitflow::cli::main()
+mod args;
+mod commands;
+mod config;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    let run = || -> anyhow::Result<ExitCode> {
+        let conf = match &cli.config {
+            Some(p) => config::Config::load(p)?,
+            None => config::Config::default(),
+        };
+        commands::run(cli.cmd, &conf)
+    };
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

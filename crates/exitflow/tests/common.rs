@@ -82,6 +82,50 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Writes a synthetic capture to `path`; returns what it holds.
+pub fn synth_file(path: &Path, cfg: &exitflow_synth::SynthConfig) -> exitflow_synth::SynthSummary {
+    exitflow_synth::write_capture(cfg, std::fs::File::create(path).unwrap()).unwrap()
+}
+
+/// `exitflow ingest CAPTURE --dataset DATASET --node NODE EXTRA...`, which must succeed.
+pub fn ingest(cap: &Path, dataset: &Path, node: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "ingest",
+        cap.to_str().unwrap(),
+        "--dataset",
+        dataset.to_str().unwrap(),
+        "--node",
+        node,
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+/// `exitflow flows CAPTURE --output OUT EXTRA...`, which must succeed.
+pub fn flows(cap: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "flows",
+        cap.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+/// `exitflow report DATASET --out OUT EXTRA...`, which must succeed.
+pub fn report(dataset: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["report", dataset.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(["--out", out.to_str().unwrap()]);
+    ok(&args)
+}
+
+/// A report's `report.json` in `out`.
+pub fn report_json(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
 /// Synthesises a capture of `flows` flows (seed `seed`) into `dir/NODE.pcap`
 /// and ingests it into `dataset` as node `node`; returns what synth made.
 pub fn synth_ingest(
@@ -97,14 +141,24 @@ pub fn synth_ingest(
         flows,
         ..Default::default()
     };
-    let sum = exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
-    ok(&[
-        "ingest",
-        cap.to_str().unwrap(),
-        "--dataset",
-        dataset.to_str().unwrap(),
-        "--node",
-        node,
-    ]);
+    let sum = synth_file(&cap, &cfg);
+    ingest(&cap, dataset, node, &[]);
     sum
+}
+
+/// Records that a test did not run and why: on standard error, and in the
+/// file `EXITFLOW_SKIPPED_LOG` names, which `./test.sh` counts and lists, so
+/// a skipped test never shows as passed in the summary.
+pub fn skipped(test: &str, why: &str) {
+    eprintln!("SKIPPED {test}: {why}");
+    if let Some(log) = std::env::var_os("EXITFLOW_SKIPPED_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(f, "{test}: {why}");
+        }
+    }
 }

@@ -102,14 +102,7 @@ fn standard_input_and_all_formats_give_the_same_flows() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     for fmt in ["csv", "jsonl", "parquet"] {
-        ok(&[
-            "flows",
-            cap.to_str().unwrap(),
-            "--format",
-            fmt,
-            "--output",
-            d,
-        ]);
+        flows(&cap, dir.path(), &["--format", fmt]);
     }
     let mut child = exitflow()
         .args(["flows", "-", "--output", d])

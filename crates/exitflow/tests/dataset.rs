@@ -1,15 +1,9 @@
 //! The dataset: Hive layout read back by pyarrow, totals, RFC 4180 CSV.
-use std::path::Path;
 
 use exitflow_output::{FlowWriter, Format, Record};
 use exitflow_synth::SynthConfig;
 
 use crate::common::*;
-
-fn synth_capture(path: &Path, cfg: &SynthConfig) -> exitflow_synth::SynthSummary {
-    let f = std::fs::File::create(path).unwrap();
-    exitflow_synth::write_capture(cfg, f).unwrap()
-}
 
 #[test]
 fn ingest_writes_a_hive_dataset_that_pyarrow_reads() {
@@ -22,17 +16,10 @@ fn ingest_writes_a_hive_dataset_that_pyarrow_reads() {
         span_s: 3600,
         ..Default::default()
     };
-    let sum = synth_capture(&cap, &cfg);
+    let sum = synth_file(&cap, &cfg);
     let ds = dir.path().join("ds");
     for _ in 0..2 {
-        ok(&[
-            "ingest",
-            cap.to_str().unwrap(),
-            "--dataset",
-            ds.to_str().unwrap(),
-            "--node",
-            "relay-1",
-        ]);
+        ingest(&cap, &ds, "relay-1", &[]);
     }
     let totals: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ds.join("node=relay-1/_totals.json")).unwrap())
@@ -82,10 +69,15 @@ fn csv_survives_hostile_strings_through_python_csv_and_pandas() {
         .find(|p| p.ends_with("dns_doh.pcap"))
         .unwrap();
     let mut flows = Vec::new();
-    let (_, err) = exitflow::pipeline::meter_capture(&cap, &Default::default(), &mut |f, _| {
-        flows.push(f);
-        Ok(())
-    });
+    let (_, err) = exitflow_pipeline::meter_capture(
+        &cap,
+        &Default::default(),
+        &mut |f, _| {
+            flows.push(f);
+            Ok(())
+        },
+        &mut |_| {},
+    );
     assert!(err.is_none());
     for (i, s) in hostile.iter().enumerate() {
         let mut r = Record::unlabelled(flows[i % flows.len()].clone());
@@ -128,7 +120,7 @@ fn configuration_file_sets_node_dataset_timeouts_and_policy() {
         flows: 500,
         ..Default::default()
     };
-    let sum = synth_capture(&cap, &cfg);
+    let sum = synth_file(&cap, &cfg);
     let ds = dir.path().join("ds");
     let conf = dir.path().join("exitflow.toml");
     // The printed defaults are a valid configuration to start from.

@@ -130,17 +130,10 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
         flows: 400,
         ..Default::default()
     };
-    exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
+    synth_file(&cap, &cfg);
     // Learn some destinations, and declare those on port 443 relays.
     let keep = dir.path().join("keep");
-    ok(&[
-        "flows",
-        cap.to_str().unwrap(),
-        "--addresses",
-        "keep",
-        "--output",
-        keep.to_str().unwrap(),
-    ]);
+    flows(&cap, &keep, &["--addresses", "keep"]);
     let mut r = csv::Reader::from_path(keep.join("relay.pcap.csv")).unwrap();
     let h = r.headers().unwrap().clone();
     let (di, dp) = (
@@ -163,18 +156,18 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
     std::fs::write(&cons, doc).unwrap();
     let out = dir.path().join("out");
     let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
-    ok(&[
-        "flows",
-        cap.to_str().unwrap(),
-        "--consensus",
-        cons.to_str().unwrap(),
-        "--own-address",
-        &relay,
-        "--geoip",
-        geo("geo-whois-asn-country.mmdb").to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    flows(
+        &cap,
+        &out,
+        &[
+            "--consensus",
+            cons.to_str().unwrap(),
+            "--own-address",
+            &relay,
+            "--geoip",
+            geo("geo-whois-asn-country.mmdb").to_str().unwrap(),
+        ],
+    );
     let mut r = csv::Reader::from_path(out.join("relay.pcap.csv")).unwrap();
     let h = r.headers().unwrap().clone();
     let role = h.iter().position(|c| c == "tor_role").unwrap();
@@ -201,16 +194,16 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
     )
     .unwrap();
     let out2 = dir.path().join("out2");
-    ok(&[
-        "flows",
-        cap.to_str().unwrap(),
-        "--torrc",
-        torrc.to_str().unwrap(),
-        "--geoip",
-        geo("geo-whois-asn-country.mmdb").to_str().unwrap(),
-        "--output",
-        out2.to_str().unwrap(),
-    ]);
+    flows(
+        &cap,
+        &out2,
+        &[
+            "--torrc",
+            torrc.to_str().unwrap(),
+            "--geoip",
+            geo("geo-whois-asn-country.mmdb").to_str().unwrap(),
+        ],
+    );
     assert_eq!(
         std::fs::read(out.join("relay.pcap.csv")).unwrap(),
         std::fs::read(out2.join("relay.pcap.csv")).unwrap()
@@ -229,7 +222,7 @@ fn databases_and_consensus_are_reloaded_when_their_files_change() {
         )
     };
     std::fs::write(&cons, doc("198.51.100.1")).unwrap();
-    let mut e = exitflow::pipeline::Enricher {
+    let mut e = exitflow_pipeline::Enricher {
         geo: GeoSet::open(std::slice::from_ref(&db)).unwrap(),
         consensus: Some(Consensus::load(&cons).unwrap()),
         consensus_source: Some((

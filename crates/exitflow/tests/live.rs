@@ -16,7 +16,7 @@ use crate::common::{files_under, python};
 
 fn root_or_skip(test: &str) -> bool {
     if std::env::var_os("EXITFLOW_SKIP_ROOT_TESTS").is_some() {
-        eprintln!("{test}: skipped (EXITFLOW_SKIP_ROOT_TESTS is set)");
+        crate::common::skipped(test, "needs root; EXITFLOW_SKIP_ROOT_TESTS is set");
         return false;
     }
     let uid = Command::new("id").arg("-u").output().expect("id");
@@ -27,6 +27,15 @@ fn root_or_skip(test: &str) -> bool {
          Set EXITFLOW_SKIP_ROOT_TESTS=1 to skip it."
     );
     true
+}
+
+/// Returns from the test, recorded as skipped, when it may not run here.
+macro_rules! require_root {
+    ($test:expr) => {
+        if !root_or_skip($test) {
+            return;
+        }
+    };
 }
 
 fn sh(args: &[&str]) {
@@ -64,24 +73,10 @@ impl Lab {
         for ns in [&lab.a, &lab.b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
             sh(&["ip", "netns", "add", ns]);
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-            ]);
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ]);
+            for key in ["all", "default"] {
+                let setting = format!("net.ipv6.conf.{key}.disable_ipv6=1");
+                sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", &setting]);
+            }
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
         sh(&[
@@ -376,9 +371,7 @@ fn clients(lab: &Lab) {
 
 #[test]
 fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffic() {
-    if !root_or_skip("live capture") {
-        return;
-    }
+    require_root!("live capture");
     let lab = Lab::new("h", 77, 1500);
     let dir = tempfile::tempdir().unwrap();
     let _servers = Servers::start(&lab, dir.path());
@@ -531,9 +524,7 @@ fn capture_clients(lab: &Lab, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec
 
 #[test]
 fn excluded_ports_and_hosts_never_become_flows() {
-    if !root_or_skip("exclusions") {
-        return;
-    }
+    require_root!("exclusions");
     let lab = Lab::new("x", 85, 1500);
     let dir = tempfile::tempdir().unwrap();
     let _servers = Servers::start(&lab, dir.path());
@@ -669,9 +660,7 @@ fn replay_and_compare(lab: &Lab, dir: &Path, pcaps: &[PathBuf], min: &str) -> (S
 
 #[test]
 fn replaying_the_corpus_into_a_veth_gives_the_offline_flows() {
-    if !root_or_skip("corpus replay") {
-        return;
-    }
+    require_root!("corpus replay");
     // Large enough for every frame of the corpus.
     let lab = Lab::new("r", 78, 65535);
     let dir = tempfile::tempdir().unwrap();
@@ -686,9 +675,7 @@ fn replaying_the_corpus_into_a_veth_gives_the_offline_flows() {
 /// did the same to QinQ-tagged IP-in-IP packets; each became two flows.
 #[test]
 fn tunnelled_and_double_tagged_flows_stay_on_one_worker() {
-    if !root_or_skip("fanout steering") {
-        return;
-    }
+    require_root!("fanout steering");
     let lab = Lab::new("t", 87, 65535);
     let dir = tempfile::tempdir().unwrap();
     let pcaps: Vec<PathBuf> = crate::common::corpus_pcaps()
@@ -740,9 +727,7 @@ fn vm_kib(pid: u32, field: &str) -> u64 {
 
 #[test]
 fn a_syn_flood_into_the_veth_stays_under_the_memory_cap_and_the_counts_add_up() {
-    if !root_or_skip("SYN flood") {
-        return;
-    }
+    require_root!("SYN flood");
     let lab = Lab::new("s", 79, 1500);
     let dir = tempfile::tempdir().unwrap();
     let flood = dir.path().join("flood.pcap");
@@ -867,6 +852,38 @@ fn parquet_files(ds: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Rows in the dataset's completed files, each read by pyarrow.
+fn dataset_rows(ds: &Path) -> u64 {
+    parquet_files(ds)
+        .iter()
+        .map(|p| {
+            python("count_parquet.py", &[p.to_str().unwrap()])
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum()
+}
+
+/// A lab, a working directory, a synthetic capture in it and the dataset
+/// path: what most capture tests start from.
+struct Scene {
+    lab: Lab,
+    dir: tempfile::TempDir,
+    pcap: PathBuf,
+    ds: PathBuf,
+}
+
+impl Scene {
+    fn new(tag: &str, net: u8, flows: u32) -> Scene {
+        let lab = Lab::new(tag, net, 1500);
+        let dir = tempfile::tempdir().unwrap();
+        let pcap = synth_pcap(dir.path(), flows);
+        let ds = dir.path().join("ds");
+        Scene { lab, dir, pcap, ds }
+    }
+}
+
 fn replay_in_background(lab: &Lab, pcap: &Path, pps: &str) -> Bg {
     Bg(lab
         .exec(&lab.a)
@@ -889,9 +906,7 @@ fn replay_in_background(lab: &Lab, pcap: &Path, pps: &str) -> Bg {
 
 #[test]
 fn changed_geoip_databases_are_reloaded_live_and_a_bad_one_is_refused() {
-    if !root_or_skip("GeoIP reload") {
-        return;
-    }
+    require_root!("GeoIP reload");
     let Some(shared) = crate::common::shared() else {
         panic!("../shared/geoip is needed beside the repository");
     };
@@ -951,13 +966,13 @@ const QUICK: [&str; 8] = [
 
 #[test]
 fn kill_9_leaves_only_readable_files_and_a_restart_carries_on() {
-    if !root_or_skip("kill -9") {
-        return;
-    }
-    let lab = Lab::new("k", 80, 1500);
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = synth_pcap(dir.path(), 3000);
-    let ds = dir.path().join("ds");
+    require_root!("kill -9");
+    let Scene {
+        lab,
+        dir: _dir,
+        pcap,
+        ds,
+    } = Scene::new("k", 80, 3000);
     let args = QUICK;
     let cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &args);
     let replay = replay_in_background(&lab, &pcap, "20000");
@@ -1003,13 +1018,13 @@ fn kill_9_leaves_only_readable_files_and_a_restart_carries_on() {
 
 #[test]
 fn an_interface_that_disappears_ends_the_capture_with_an_error_and_whole_files() {
-    if !root_or_skip("interface removed") {
-        return;
-    }
-    let lab = Lab::new("g", 83, 1500);
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = synth_pcap(dir.path(), 500);
-    let ds = dir.path().join("ds");
+    require_root!("interface removed");
+    let Scene {
+        lab,
+        dir: _dir,
+        pcap,
+        ds,
+    } = Scene::new("g", 83, 500);
     let mut cap = Capture::start(&lab, &lab.b, &lab.vb, &ds, &QUICK);
     let o = lab
         .exec(&lab.a)
@@ -1044,13 +1059,7 @@ fn an_interface_that_disappears_ends_the_capture_with_an_error_and_whole_files()
         log.contains("capture stopped"),
         "drained before exiting:\n{log}"
     );
-    let mut rows = 0u64;
-    for p in parquet_files(&ds) {
-        rows += python("count_parquet.py", &[p.to_str().unwrap()])
-            .trim()
-            .parse::<u64>()
-            .unwrap();
-    }
+    let rows = dataset_rows(&ds);
     assert!(rows > 0, "{log}");
 }
 
@@ -1071,9 +1080,7 @@ fn status_field(log: &str, field: &str) -> u64 {
 
 #[test]
 fn a_full_disk_with_a_small_write_buffer_counts_every_flow_it_loses() {
-    if !root_or_skip("full disk, losses") {
-        return;
-    }
+    require_root!("full disk, losses");
     let d = SmallDisk::new("l", 84);
     let (lab, pcap, mnt) = (&d.lab, d.pcap.as_path(), d.mnt.as_path());
     let ds = mnt.join("ds");
@@ -1102,13 +1109,7 @@ fn a_full_disk_with_a_small_write_buffer_counts_every_flow_it_loses() {
         log.contains(&format!("error: {lost} flows could not be written")),
         "{log}"
     );
-    let mut rows = 0u64;
-    for p in parquet_files(&ds) {
-        rows += python("count_parquet.py", &[p.to_str().unwrap()])
-            .trim()
-            .parse::<u64>()
-            .unwrap();
-    }
+    let rows = dataset_rows(&ds);
     assert!(lost > 0 && rows > 0, "{log}");
     assert_eq!(
         rows + lost,
@@ -1147,9 +1148,7 @@ struct SmallDisk {
 
 impl SmallDisk {
     fn new(tag: &str, net: u8) -> SmallDisk {
-        let lab = Lab::new(tag, net, 1500);
-        let dir = tempfile::tempdir().unwrap();
-        let pcap = synth_pcap(dir.path(), 3000);
+        let Scene { lab, dir, pcap, .. } = Scene::new(tag, net, 3000);
         let mnt = dir.path().join("small");
         std::fs::create_dir(&mnt).unwrap();
         sh(&[
@@ -1182,9 +1181,7 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_full_disk_holds_the_flows_and_resumes_without_a_corrupt_file() {
-    if !root_or_skip("full disk") {
-        return;
-    }
+    require_root!("full disk");
     let d = SmallDisk::new("d", 81);
     let (lab, pcap, mnt) = (&d.lab, d.pcap.as_path(), d.mnt.as_path());
     let ds = mnt.join("ds");
@@ -1208,13 +1205,7 @@ fn a_full_disk_holds_the_flows_and_resumes_without_a_corrupt_file() {
     );
     let files = parquet_files(&ds);
     assert!(!files.is_empty());
-    let mut rows = 0u64;
-    for p in &files {
-        rows += python("count_parquet.py", &[p.to_str().unwrap()])
-            .trim()
-            .parse::<u64>()
-            .unwrap();
-    }
+    let rows = dataset_rows(&ds);
     let totals: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ds.join("node=live/_totals.json")).unwrap()).unwrap();
     assert_eq!(rows, totals["flows"].as_u64().unwrap(), "{totals}");
@@ -1273,9 +1264,7 @@ fn the_systemd_unit_runs_unprivileged_and_is_rated_ok_by_systemd() {
 #[cfg(feature = "libpcap")]
 #[test]
 fn a_filter_expression_keeps_only_the_traffic_it_matches() {
-    if !root_or_skip("filter") {
-        return;
-    }
+    require_root!("filter");
     let lab = Lab::new("f", 82, 1500);
     let dir = tempfile::tempdir().unwrap();
     let _servers = Servers::start(&lab, dir.path());

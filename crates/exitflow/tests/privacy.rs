@@ -258,16 +258,11 @@ fn pseudonyms_keep_prefixes_and_change_with_the_key() {
         std::fs::write(&kf, key).unwrap();
         let out = tmp.path().join(format!("out{i}"));
         for (mode, sub) in [("keep", "k"), ("pseudonymize", "p")] {
-            ok(&[
-                "flows",
-                cap.to_str().unwrap(),
-                "--addresses",
-                mode,
-                "--key-file",
-                kf.to_str().unwrap(),
-                "--output",
-                out.join(sub).to_str().unwrap(),
-            ]);
+            flows(
+                &cap,
+                &out.join(sub),
+                &["--addresses", mode, "--key-file", kf.to_str().unwrap()],
+            );
         }
         let read = |sub: &str| -> Vec<String> {
             let mut r = csv::Reader::from_path(out.join(sub).join("1kxun.pcap.csv")).unwrap();

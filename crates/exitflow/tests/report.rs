@@ -15,25 +15,11 @@ fn report_numbers_equal_an_independent_computation() {
             syn_flood: 200,
             ..Default::default()
         };
-        exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
-        ok(&[
-            "ingest",
-            cap.to_str().unwrap(),
-            "--dataset",
-            ds.to_str().unwrap(),
-            "--node",
-            node,
-        ]);
+        synth_file(&cap, &cfg);
+        ingest(&cap, &ds, node, &[]);
     }
     let out = dir.path().join("report");
-    ok(&[
-        "report",
-        ds.to_str().unwrap(),
-        "--tz",
-        "relay-us=-05:00",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    report(&ds, &out, &["--tz", "relay-us=-05:00"]);
     let check = python(
         "check_report.py",
         &[
@@ -55,32 +41,12 @@ fn report_numbers_equal_an_independent_computation() {
     assert!(md.contains("| relay-de |") && md.contains("Chaabane et al. 2010"));
     // Node and date filters.
     let only = dir.path().join("only");
-    ok(&[
-        "report",
-        ds.to_str().unwrap(),
-        "--node",
-        "relay-us",
-        "--format",
-        "json",
-        "--out",
-        only.to_str().unwrap(),
-    ]);
-    let j: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(only.join("report.json")).unwrap()).unwrap();
+    report(&ds, &only, &["--node", "relay-us", "--format", "json"]);
+    let j = report_json(&only);
     assert_eq!(j["nodes"].as_object().unwrap().len(), 1);
     let none = dir.path().join("none");
-    ok(&[
-        "report",
-        ds.to_str().unwrap(),
-        "--from",
-        "2030-01-01",
-        "--format",
-        "json",
-        "--out",
-        none.to_str().unwrap(),
-    ]);
-    let j: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(none.join("report.json")).unwrap()).unwrap();
+    report(&ds, &none, &["--from", "2030-01-01", "--format", "json"]);
+    let j = report_json(&none);
     assert_eq!(j["all"]["flows"], 0);
 }
 
@@ -90,25 +56,9 @@ fn published_reports_show_no_value_under_k_and_state_epsilon() {
     let ds = dir.path().join("ds");
     synth_ingest(dir.path(), &ds, "n1", 1, 4000);
     let (plain, public) = (dir.path().join("plain"), dir.path().join("public"));
-    ok(&[
-        "report",
-        ds.to_str().unwrap(),
-        "--out",
-        plain.to_str().unwrap(),
-    ]);
-    ok(&[
-        "report",
-        ds.to_str().unwrap(),
-        "--publish",
-        "--k",
-        "50",
-        "--out",
-        public.to_str().unwrap(),
-    ]);
-    let read = |d: &std::path::Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap()
-    };
-    let (truth, p) = (read(&plain), read(&public));
+    report(&ds, &plain, &[]);
+    report(&ds, &public, &["--publish", "--k", "50"]);
+    let (truth, p) = (report_json(&plain), report_json(&public));
     assert_eq!(p["publication"]["epsilon_per_statistic"], 0.3);
     assert_eq!(p["publication"]["k_threshold"], 50);
     let md = std::fs::read_to_string(public.join("report.md")).unwrap();
@@ -199,14 +149,7 @@ fn html_report_renders_offline_in_chromium() {
     let ds = dir.path().join("ds");
     synth_ingest(dir.path(), &ds, "n1", 1, 3000);
     let out = dir.path().join("report");
-    ok(&[
-        "report",
-        ds.to_str().unwrap(),
-        "--format",
-        "html",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    report(&ds, &out, &["--format", "html"]);
     let (blank, _) = chromium(std::path::Path::new(""), dir.path(), "blank");
     let (page, netlog) = chromium(&out.join("report.html"), dir.path(), "report");
     // Charts and tables drew: far more detail than an empty page.
@@ -260,14 +203,7 @@ fn spark_computes_the_same_protocol_table_as_the_report() {
     synth_ingest(dir.path(), &ds, "a", 5, 1500);
     synth_ingest(dir.path(), &ds, "b", 6, 1500);
     let out = dir.path().join("report");
-    ok(&[
-        "report",
-        ds.to_str().unwrap(),
-        "--format",
-        "json",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    report(&ds, &out, &["--format", "json"]);
     let spark_json = dir.path().join("spark.json");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spark/protocols.py");
     python(
@@ -276,8 +212,7 @@ fn spark_computes_the_same_protocol_table_as_the_report() {
     );
     let spark: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&spark_json).unwrap()).unwrap();
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let report = report_json(&out);
     assert_eq!(spark["flows"], report["all"]["flows"]);
     assert_eq!(
         spark["applications_top40"],
@@ -304,18 +239,9 @@ fn sql_query_answers_the_studys_port_5222_question() {
         flows: 3000,
         ..Default::default()
     };
-    exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
+    synth_file(&cap, &cfg);
     let geo = shared().unwrap().join("geoip/geo-whois-asn-country.mmdb");
-    ok(&[
-        "ingest",
-        cap.to_str().unwrap(),
-        "--dataset",
-        ds.to_str().unwrap(),
-        "--node",
-        "q",
-        "--geoip",
-        geo.to_str().unwrap(),
-    ]);
+    ingest(&cap, &ds, "q", &["--geoip", geo.to_str().unwrap()]);
     let o = ok(&[
         "query",
         ds.to_str().unwrap(),

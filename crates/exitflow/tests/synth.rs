@@ -15,18 +15,13 @@ fn synthetic_capture_round_trips_through_the_meter() {
         seed: 7,
         ..Default::default()
     };
-    let sum = exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
+    let sum = synth_file(&cap, &cfg);
     // Same seed, same bytes.
     let mut again = Vec::new();
     exitflow_synth::write_capture(&cfg, &mut again).unwrap();
     assert_eq!(again, std::fs::read(&cap).unwrap());
     let out = dir.path().join("out");
-    ok(&[
-        "flows",
-        cap.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    flows(&cap, &out, &[]);
     let mut r = csv::Reader::from_path(out.join("s.pcap.csv")).unwrap();
     let h = r.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|c| c == n).unwrap();
@@ -62,16 +57,9 @@ fn syn_flood_of_two_million_sources_stays_under_the_cap() {
         span_s: 60,
         ..Default::default()
     };
-    let sum = exitflow_synth::write_capture(&cfg, std::fs::File::create(&cap).unwrap()).unwrap();
+    let sum = synth_file(&cap, &cfg);
     let ds = dir.path().join("ds");
-    let o = ok(&[
-        "ingest",
-        cap.to_str().unwrap(),
-        "--dataset",
-        ds.to_str().unwrap(),
-        "--node",
-        "flooded",
-    ]);
+    let o = ingest(&cap, &ds, "flooded", &[]);
     let totals: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ds.join("node=flooded/_totals.json")).unwrap())
             .unwrap();

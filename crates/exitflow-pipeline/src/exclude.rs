@@ -3,7 +3,9 @@
 //! the flow table, so excluded packets never become flows.
 use std::net::IpAddr;
 
-use exitflow_decode::PacketInfo;
+use exitflow_decode::{PacketInfo, ipproto};
+
+use crate::PipelineError;
 
 /// A network: address and prefix length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,7 +17,11 @@ pub struct Net {
 
 impl Net {
     /// Parses `ADDR` (a host) or `ADDR/BITS`.
-    pub fn parse(s: &str) -> Result<Net, String> {
+    pub fn parse(s: &str) -> Result<Net, PipelineError> {
+        let bad = |reason: String| PipelineError::Exclusion {
+            spec: s.to_owned(),
+            reason,
+        };
         let (a, bits) = match s.split_once('/') {
             Some((a, b)) => (a, Some(b)),
             None => (s, None),
@@ -23,7 +29,7 @@ impl Net {
         let ip: IpAddr = a
             .trim()
             .parse()
-            .map_err(|_| format!("{s:?}: expected an IP address or ADDR/BITS"))?;
+            .map_err(|_| bad("expected an IP address or ADDR/BITS".into()))?;
         let (addr, v4, max) = match ip {
             IpAddr::V4(v) => {
                 let mut x = [0u8; 16];
@@ -38,7 +44,7 @@ impl Net {
                 .parse::<u8>()
                 .ok()
                 .filter(|&b| b <= max)
-                .ok_or_else(|| format!("{s:?}: prefix length must be 0..={max}"))?,
+                .ok_or_else(|| bad(format!("prefix length must be 0..={max}")))?,
             None => max,
         };
         Ok(Net { addr, v4, bits })
@@ -69,7 +75,7 @@ pub struct Exclusions {
 
 impl Exclusions {
     /// From host/network strings and ports.
-    pub fn new(nets: &[String], ports: &[u16]) -> Result<Exclusions, String> {
+    pub fn new(nets: &[String], ports: &[u16]) -> Result<Exclusions, PipelineError> {
         let nets = nets
             .iter()
             .map(|s| Net::parse(s))
@@ -94,7 +100,7 @@ impl Exclusions {
         self.nets
             .iter()
             .any(|n| n.contains(&p.src, p.ip_version) || n.contains(&p.dst, p.ip_version))
-            || (p.protocol == 6 || p.protocol == 17)
+            || (p.protocol == ipproto::TCP || p.protocol == ipproto::UDP)
                 && (self.ports.binary_search(&p.src_port).is_ok()
                     || self.ports.binary_search(&p.dst_port).is_ok())
     }

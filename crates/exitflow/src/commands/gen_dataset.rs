@@ -1,32 +1,15 @@
 //! `exitflow gen-dataset`: a dataset of any size written directly (no
 //! packets), with the proportions the reference study reported, to measure
 //! the report and query engines at scale.
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Args;
 use exitflow_flow::{EndReason, Flow};
 use exitflow_output::dataset::{DatasetConfig, DatasetWriter};
 use exitflow_output::{Policy, Record};
 use exitflow_synth::Rng;
 
-/// Arguments of `exitflow gen-dataset`.
-#[derive(Args, Debug)]
-pub struct GenArgs {
-    /// Dataset root to write.
-    #[arg(long)]
-    dataset: PathBuf,
-    /// Flows in all.
-    #[arg(long, default_value_t = 1_000_000)]
-    flows: u64,
-    /// Nodes the flows are spread over.
-    #[arg(long, default_value_t = 3)]
-    nodes: u32,
-    /// Seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-}
+use crate::args::GenArgs;
 
 /// Application labels with weights: the study's top table (appendix A.3), flows.
 const APPS: &[(&str, &str, u64)] = &[
@@ -93,7 +76,7 @@ fn pick<'a, T>(rng: &mut Rng, table: &'a [(T, u64)]) -> &'a T {
 }
 
 /// Writes the dataset.
-pub fn run(a: GenArgs) -> Result<ExitCode> {
+pub fn run(a: &GenArgs) -> Result<ExitCode> {
     let mut rng = Rng(a.seed);
     let apps: Vec<((&str, &str), u64)> = APPS.iter().map(|(n, c, w)| ((*n, *c), *w)).collect();
     let mut policy = Policy::default();
@@ -110,6 +93,7 @@ pub fn run(a: GenArgs) -> Result<ExitCode> {
         let name = format!("gen-{node}");
         let mut cfg = DatasetConfig::new(&a.dataset, &name);
         cfg.selection = policy.selection();
+        cfg.metadata = policy.file_metadata(Some(&name));
         let mut ds = DatasetWriter::open(cfg)?;
         let n = a.flows / u64::from(a.nodes.max(1));
         for i in 0..n {

@@ -1,30 +1,20 @@
 //! `exitflow query DATASET "SQL"`: SQL over a dataset with Apache DataFusion
 //! (cargo feature `sql`). The dataset is the table `flows`; the Hive
 //! partitions `node` and `date` are columns.
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::Args;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::SessionContext;
 
-/// Arguments of `exitflow query`.
-#[derive(Args, Debug)]
-pub struct QueryArgs {
-    /// Dataset root (the directory holding node=NAME/...).
-    dataset: PathBuf,
-    /// The query; the dataset is the table `flows`, e.g.
-    /// "SELECT dst_country, count(*) FROM flows WHERE dst_port = 5222 GROUP BY 1 ORDER BY 2 DESC".
-    sql: String,
-}
+use crate::args::QueryArgs;
 
 /// Runs the query and prints the result as a table.
-pub fn run(a: QueryArgs) -> Result<ExitCode> {
+pub fn run(a: &QueryArgs) -> Result<ExitCode> {
     let root = a
         .dataset
         .canonicalize()

@@ -1,0 +1,787 @@
+//! Single-packet detectors as data: each row names the protocol, the
+//! transport, the ports it is limited to (either side; empty: any port),
+//! the direction whose payload it reads, and the test over that payload.
+//!
+//! Dispatch order (the first match names the flow), stated once here:
+//! - TCP ([`crate::simple::tcp`]): TLS handshakes, then HTTP requests and
+//!   responses, then [`TCP`] from top to bottom, then DNS over TCP on port 53.
+//! - UDP ([`crate::simple::udp`]): QUIC (IETF, version negotiation, Google),
+//!   DNS on its ports and DNS-shaped service queries, then [`UDP`] from top
+//!   to bottom.
+//!
+//! Protocol names are resolved to ids once ([`resolved`]); a name missing
+//! from `data/protocols.txt` fails the unit tests, not a flow.
+use std::sync::OnceLock;
+
+use crate::FlowCtx;
+use crate::registry::{ProtoId, registry};
+
+/// Transport a detector reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// The first bytes of a TCP stream.
+    Tcp,
+    /// One UDP datagram.
+    Udp,
+}
+
+/// Whose payload a detector reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// The flow's source (the client).
+    Client,
+    /// The flow's destination (the server).
+    Server,
+    /// Either.
+    Either,
+}
+
+/// What a detector says of a payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Match {
+    /// Not this protocol.
+    No,
+    /// The row's protocol.
+    Yes,
+    /// Another protocol than the row's (a variant on a port, say).
+    As(&'static str),
+    /// The row's protocol, with this application (service) name.
+    WithApp(&'static str),
+}
+
+/// One detector.
+pub struct Detector {
+    /// Protocol named (as in `data/protocols.txt`).
+    pub name: &'static str,
+    /// Transport.
+    pub transport: Transport,
+    /// Ports, either side; empty: any port.
+    pub ports: &'static [u16],
+    /// Direction read.
+    pub dir: Dir,
+    /// The test.
+    pub detect: fn(&FlowCtx, &[u8]) -> Match,
+    /// A payload it recognises (unit tests; documentation of the rule).
+    pub sample: &'static [u8],
+}
+
+const fn row(
+    name: &'static str,
+    transport: Transport,
+    ports: &'static [u16],
+    dir: Dir,
+    detect: fn(&FlowCtx, &[u8]) -> Match,
+    sample: &'static [u8],
+) -> Detector {
+    Detector {
+        name,
+        transport,
+        ports,
+        dir,
+        detect,
+        sample,
+    }
+}
+
+fn yes(b: bool) -> Match {
+    if b { Match::Yes } else { Match::No }
+}
+
+fn either_port(flow: &FlowCtx, port: u16) -> bool {
+    flow.src_port == port || flow.dst_port == port
+}
+
+fn be16(d: &[u8], at: usize) -> Option<usize> {
+    d.get(at..at + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+}
+
+fn be32(d: &[u8], at: usize) -> Option<usize> {
+    d.get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+}
+
+fn le32(d: &[u8], at: usize) -> Option<u32> {
+    d.get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn starts_ci(d: &[u8], p: &[u8]) -> bool {
+    d.len() >= p.len() && d[..p.len()].eq_ignore_ascii_case(p)
+}
+
+/// Kerberos message tags (AS-REQ, AS-REP, TGS-REQ, TGS-REP, KRB-ERROR).
+const KRB_TAGS: [u8; 5] = [0x6a, 0x6b, 0x6c, 0x6d, 0x7e];
+/// STUN's magic cookie (RFC 5389).
+const STUN_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
+/// WhatsApp's vendor STUN attributes.
+const WHATSAPP_STUN_ATTRS: std::ops::RangeInclusive<u16> = 0x4000..=0x4007;
+/// DHCP's magic cookie (RFC 2131).
+const DHCP_COOKIE: [u8; 4] = [0x63, 0x82, 0x53, 0x63];
+/// Telnet IAC followed by WILL/WONT/DO/DONT.
+const TELNET_IAC: u8 = 0xff;
+
+fn ssh(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"SSH-"))
+}
+fn bittorrent_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 20 && d[0] == 19 && &d[1..20] == b"BitTorrent protocol")
+}
+fn kerberos_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    // A 4-byte record length, then an ASN.1 application tag.
+    yes(d.len() > 4 && KRB_TAGS.contains(&d[4]) && be32(d, 0) == Some(d.len() - 4))
+}
+fn mssql(_: &FlowCtx, d: &[u8]) -> Match {
+    // TDS: type 1-0x12, status 0/1, total length.
+    yes(d.len() >= 8 && matches!(d[0], 0x01..=0x12) && d[1] <= 1 && be16(d, 2) == Some(d.len()))
+}
+fn mongodb(_: &FlowCtx, d: &[u8]) -> Match {
+    // Little-endian message length, then an opcode (OP_REPLY, OP_MSG family).
+    let (Some(len), Some(op)) = (le32(d, 0), le32(d, 12)) else {
+        return Match::No;
+    };
+    yes(len as usize == d.len() && matches!(op, 1 | 2001..=2013))
+}
+fn dnp3(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 10 && d[0] == 0x05 && d[1] == 0x64)
+}
+fn iec104(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 6 && d[0] == 0x68 && usize::from(d[1]) + 2 <= d.len())
+}
+fn whatsapp(_: &FlowCtx, d: &[u8]) -> Match {
+    // "WA" and a version, or "ED" (the Noise handshake).
+    yes(d.len() >= 4 && (d.starts_with(b"WA") && d[2] <= 9 || d.starts_with(b"ED\x00\x01")))
+}
+fn fix(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"8=FIX"))
+}
+fn bitcoin(_: &FlowCtx, d: &[u8]) -> Match {
+    // Main and test network magics.
+    yes(d.starts_with(&[0xf9, 0xbe, 0xb4, 0xd9]) || d.starts_with(&[0x0b, 0x11, 0x09, 0x07]))
+}
+fn bgp(_: &FlowCtx, d: &[u8]) -> Match {
+    // A 16-byte all-ones marker.
+    yes(d.len() >= 19 && d[..16].iter().all(|b| *b == 0xff))
+}
+fn mqtt(_: &FlowCtx, d: &[u8]) -> Match {
+    // CONNECT with the protocol name within its first bytes.
+    yes(d.len() >= 10
+        && d[0] == 0x10
+        && d.windows(4).take(12).any(|w| w == b"MQTT" || w == b"MQIs"))
+}
+fn smtp_client(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(starts_ci(d, b"EHLO ") || starts_ci(d, b"HELO "))
+}
+fn xmpp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"<?xml") || d.starts_with(b"<stream:stream"))
+}
+fn irc_client(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"NICK ") || d.starts_with(b"USER ") || d.starts_with(b"CAP LS"))
+}
+fn whois(_: &FlowCtx, d: &[u8]) -> Match {
+    // One short printable query line.
+    yes(d.len() < 256
+        && d.ends_with(b"\r\n")
+        && d.iter()
+            .all(|b| b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n')))
+}
+fn tpkt_x224_connect(d: &[u8]) -> bool {
+    // TPKT version 3, length, then an X.224 connection request.
+    d.len() >= 11 && d[0] == 3 && d[1] == 0 && be16(d, 2) == Some(d.len()) && d[5] == 0xe0
+}
+fn rdp(flow: &FlowCtx, d: &[u8]) -> Match {
+    match tpkt_x224_connect(d) {
+        // On port 102 the same framing carries Siemens S7.
+        true if either_port(flow, 102) => Match::As("S7Comm"),
+        true => Match::Yes,
+        false => Match::No,
+    }
+}
+fn socks(_: &FlowCtx, d: &[u8]) -> Match {
+    // SOCKS 5 greeting (methods count) or SOCKS 4 CONNECT/BIND.
+    yes(d.len() >= 3
+        && ((d[0] == 5 && usize::from(d[1]) + 2 == d.len())
+            || (d[0] == 4 && matches!(d[1], 1 | 2))))
+}
+fn minecraft(_: &FlowCtx, d: &[u8]) -> Match {
+    // Handshake: length, packet id 0, version, host, port, state.
+    yes(d.len() >= 6 && usize::from(d[0]) < d.len() && d[1] == 0)
+}
+fn openvpn_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    // Length, then a hard-reset opcode (v1 client, v2 client, v3 client).
+    yes(d.len() >= 16
+        && be16(d, 0).map(|l| l + 2) == Some(d.len())
+        && matches!(d[2] >> 3, 1 | 7 | 10))
+}
+fn telnet(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 3 && d[0] == TELNET_IAC && matches!(d[1], 0xfb..=0xfe))
+}
+fn banner_220(flow: &FlowCtx, d: &[u8]) -> Match {
+    // "220 " greets both FTP and SMTP clients: the text or the port tells.
+    if !(d.starts_with(b"220") && d.get(3).is_some_and(|c| *c == b' ' || *c == b'-')) {
+        return Match::No;
+    }
+    let text = &d[..d.len().min(200)];
+    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
+    if either_port(flow, 21) || has(b"FTP") {
+        Match::Yes
+    } else if has(b"SMTP") || has(b"mail") || either_port(flow, 25) || either_port(flow, 587) {
+        Match::As("SMTP")
+    } else {
+        Match::No
+    }
+}
+fn pop3(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"+OK"))
+}
+fn vnc(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"RFB 00"))
+}
+fn irc_server(_: &FlowCtx, d: &[u8]) -> Match {
+    // A prefixed server line: the welcome (001) or a notice.
+    yes(d.starts_with(b":")
+        && d.windows(5)
+            .take(80)
+            .any(|w| w == b" 001 " || w == b"NOTIC"))
+}
+fn imap(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"* OK"))
+}
+
+/// Whether a STUN message has an attribute whose type is in `types`.
+fn stun_has_attr(d: &[u8], types: std::ops::RangeInclusive<u16>) -> bool {
+    let end = (20 + be16(d, 2).unwrap_or(0)).min(d.len());
+    let mut pos = 20;
+    while pos + 4 <= end {
+        let t = u16::from_be_bytes([d[pos], d[pos + 1]]);
+        let l = usize::from(u16::from_be_bytes([d[pos + 2], d[pos + 3]]));
+        if types.contains(&t) {
+            return true;
+        }
+        pos += 4 + l.div_ceil(4) * 4;
+    }
+    false
+}
+fn stun(_: &FlowCtx, d: &[u8]) -> Match {
+    // Magic cookie and a length that fits.
+    let ok = d.len() >= 20
+        && d[0] & 0xc0 == 0
+        && d[4..8] == STUN_COOKIE
+        && be16(d, 2).is_some_and(|l| l + 20 <= d.len());
+    match ok {
+        true if stun_has_attr(d, WHATSAPP_STUN_ATTRS) => Match::WithApp("WhatsAppCall"),
+        true => Match::Yes,
+        false => Match::No,
+    }
+}
+fn ssdp(flow: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"M-SEARCH ")
+        || d.starts_with(b"NOTIFY * HTTP/1.1")
+        || (either_port(flow, 1900) && d.starts_with(b"HTTP/1.1 200")))
+}
+fn dhcp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 240 && d[236..240] == DHCP_COOKIE)
+}
+fn dhcpv6(_: &FlowCtx, d: &[u8]) -> Match {
+    // Message types 1 (SOLICIT) to 13 (RELAY-REPL).
+    yes(d.first().is_some_and(|t| (1..=13).contains(t)))
+}
+fn ntp(_: &FlowCtx, d: &[u8]) -> Match {
+    // Version 1-4 in the first byte.
+    yes(d.len() >= 48 && (1..=4).contains(&((d[0] >> 3) & 7)))
+}
+fn netbios_ns(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 12)
+}
+fn netbios_dgm(_: &FlowCtx, d: &[u8]) -> Match {
+    // Datagram types 0x10-0x16; one carrying SMB (browser announcements) is SMBv1.
+    if !(d.len() >= 14 && (0x10..=0x16).contains(&d[0])) {
+        return Match::No;
+    }
+    if d.windows(4).any(|w| w == b"\xffSMB") {
+        Match::WithApp("SMBv1")
+    } else {
+        Match::Yes
+    }
+}
+fn kerberos_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.first().is_some_and(|t| KRB_TAGS.contains(t)))
+}
+fn bittorrent_dht(_: &FlowCtx, d: &[u8]) -> Match {
+    // A bencoded dictionary with a message type or an announce.
+    yes(d.starts_with(b"d1:")
+        && (d.windows(3).any(|w| w == b"1:y") || d.windows(4).any(|w| w == b"1:ad")))
+}
+fn dropbox(_: &FlowCtx, d: &[u8]) -> Match {
+    // LAN sync discovery: JSON with a host id.
+    yes(d.starts_with(b"{") && d.windows(10).any(|w| w == b"\"host_int\""))
+}
+fn sip(_: &FlowCtx, d: &[u8]) -> Match {
+    const METHODS: [&[u8]; 7] = [
+        b"INVITE sip:",
+        b"REGISTER sip:",
+        b"OPTIONS sip:",
+        b"BYE sip:",
+        b"ACK sip:",
+        b"NOTIFY sip:",
+        b"SUBSCRIBE sip:",
+    ];
+    yes(d.starts_with(b"SIP/2.0 ") || METHODS.iter().any(|m| d.starts_with(m)))
+}
+fn wireguard(_: &FlowCtx, d: &[u8]) -> Match {
+    // Message type 1-4, three reserved zero bytes, fixed sizes for 1-3.
+    yes(d.len() >= 32
+        && d[1..4] == [0, 0, 0]
+        && matches!((d[0], d.len()), (1, 148) | (2, 92) | (3, 64) | (4, _)))
+}
+fn steam(_: &FlowCtx, d: &[u8]) -> Match {
+    // Source engine queries: four 0xff, then the query type.
+    yes(d.len() >= 5
+        && d.starts_with(&[0xff; 4])
+        && matches!(
+            d[4],
+            b'T' | b'U' | b'V' | b'W' | b'i' | b'I' | b'A' | b'D' | b'E'
+        ))
+}
+fn spotify(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"SpotUdp"))
+}
+fn eaq(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() == 16)
+}
+fn ethereum(_: &FlowCtx, d: &[u8]) -> Match {
+    // Node discovery v4: hash, signature, then a packet type 1-6.
+    yes(d.len() >= 98 && (1..=6).contains(&d[97]))
+}
+
+use Dir::{Client, Either, Server};
+use Transport::{Tcp, Udp};
+
+/// TCP detectors, in dispatch order.
+pub static TCP: &[Detector] = &[
+    row("SSH", Tcp, &[], Either, ssh, b"SSH-2.0-OpenSSH_9.6\r\n"),
+    row(
+        "BitTorrent",
+        Tcp,
+        &[],
+        Either,
+        bittorrent_tcp,
+        b"\x13BitTorrent protocol\0\0\0\0\0\0\0\0",
+    ),
+    row(
+        "Kerberos",
+        Tcp,
+        &[88],
+        Either,
+        kerberos_tcp,
+        b"\0\0\0\x04\x6a\x02\x01\x05",
+    ),
+    row(
+        "MsSQL-TDS",
+        Tcp,
+        &[1433],
+        Either,
+        mssql,
+        b"\x12\x01\x00\x0a\x00\x00\x00\x00\x00\x00",
+    ),
+    row(
+        "MongoDB",
+        Tcp,
+        &[27017],
+        Either,
+        mongodb,
+        b"\x10\0\0\0\x01\0\0\0\0\0\0\0\xdd\x07\0\0",
+    ),
+    row(
+        "DNP3",
+        Tcp,
+        &[20000],
+        Either,
+        dnp3,
+        b"\x05\x64\x05\xc9\x01\x00\x00\x04\xe9\x21",
+    ),
+    row(
+        "IEC60870",
+        Tcp,
+        &[2404],
+        Either,
+        iec104,
+        b"\x68\x04\x07\x00\x00\x00",
+    ),
+    row(
+        "WhatsApp",
+        Tcp,
+        &[],
+        Either,
+        whatsapp,
+        b"WA\x05\x02\x00\x00",
+    ),
+    row("FIX", Tcp, &[], Either, fix, b"8=FIX.4.2\x019=65\x01"),
+    row(
+        "BITCOIN",
+        Tcp,
+        &[],
+        Either,
+        bitcoin,
+        b"\xf9\xbe\xb4\xd9version\0\0\0\0\0",
+    ),
+    row(
+        "BGP",
+        Tcp,
+        &[179],
+        Either,
+        bgp,
+        b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x13\x04",
+    ),
+    row(
+        "MQTT",
+        Tcp,
+        &[],
+        Either,
+        mqtt,
+        b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c",
+    ),
+    row(
+        "SMTP",
+        Tcp,
+        &[],
+        Client,
+        smtp_client,
+        b"EHLO client.example\r\n",
+    ),
+    row(
+        "XMPP",
+        Tcp,
+        &[],
+        Client,
+        xmpp,
+        b"<?xml version='1.0'?><stream:stream to='example.org'>",
+    ),
+    row(
+        "IRC",
+        Tcp,
+        &[],
+        Client,
+        irc_client,
+        b"NICK alice\r\nUSER alice 0 * :Alice\r\n",
+    ),
+    row("Whois-DAS", Tcp, &[43], Client, whois, b"example.org\r\n"),
+    row(
+        "RDP",
+        Tcp,
+        &[],
+        Client,
+        rdp,
+        b"\x03\x00\x00\x0b\x06\xe0\x00\x00\x00\x00\x00",
+    ),
+    row("SOCKS", Tcp, &[1080], Client, socks, b"\x05\x01\x00"),
+    row(
+        "Minecraft",
+        Tcp,
+        &[25565],
+        Client,
+        minecraft,
+        b"\x10\x00\xf2\x05\x09localhost\x63\xdd\x01",
+    ),
+    row(
+        "OpenVPN",
+        Tcp,
+        &[],
+        Client,
+        openvpn_tcp,
+        b"\x00\x0e\x38\x01\x02\x03\x04\x05\x06\x07\x08\x00\x00\x00\x00\x00",
+    ),
+    row(
+        "FTP_CONTROL",
+        Tcp,
+        &[],
+        Server,
+        banner_220,
+        b"220 ProFTPD Server ready.\r\n",
+    ),
+    row("POP3", Tcp, &[], Server, pop3, b"+OK POP3 server ready\r\n"),
+    row("VNC", Tcp, &[], Server, vnc, b"RFB 003.008\n"),
+    row(
+        "IRC",
+        Tcp,
+        &[],
+        Server,
+        irc_server,
+        b":irc.example.net 001 alice :Welcome\r\n",
+    ),
+    row("IMAP", Tcp, &[], Server, imap, b"* OK IMAP4rev1 ready\r\n"),
+    row(
+        "Telnet",
+        Tcp,
+        &[],
+        Either,
+        telnet,
+        b"\xff\xfd\x18\xff\xfd\x20",
+    ),
+];
+
+/// UDP detectors, in dispatch order.
+pub static UDP: &[Detector] = &[
+    row(
+        "STUN",
+        Udp,
+        &[],
+        Either,
+        stun,
+        b"\x00\x01\x00\x00\x21\x12\xa4\x42abcdefghijkl",
+    ),
+    row(
+        "SSDP",
+        Udp,
+        &[],
+        Either,
+        ssdp,
+        b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n",
+    ),
+    row("DHCP", Udp, &[67, 68], Either, dhcp, DHCP_SAMPLE),
+    row(
+        "DHCPV6",
+        Udp,
+        &[546, 547],
+        Either,
+        dhcpv6,
+        b"\x01\x12\x34\x56",
+    ),
+    row("NTP", Udp, &[123], Either, ntp, NTP_SAMPLE),
+    row(
+        "NetBIOS",
+        Udp,
+        &[137],
+        Either,
+        netbios_ns,
+        b"\x82\x28\x00\x10\x00\x01\x00\x00\x00\x00\x00\x00",
+    ),
+    row(
+        "NetBIOS",
+        Udp,
+        &[138],
+        Either,
+        netbios_dgm,
+        b"\x11\x02\x00\x01\xc0\xa8\x00\x01\x00\x8a\x00\xbb\x00\x00",
+    ),
+    row(
+        "Kerberos",
+        Udp,
+        &[88],
+        Either,
+        kerberos_udp,
+        b"\x6a\x81\x90",
+    ),
+    row(
+        "BitTorrent",
+        Udp,
+        &[],
+        Either,
+        bittorrent_dht,
+        b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe",
+    ),
+    row(
+        "Dropbox",
+        Udp,
+        &[17500],
+        Either,
+        dropbox,
+        b"{\"host_int\": 1234, \"version\": [2, 0]}",
+    ),
+    row(
+        "SIP",
+        Udp,
+        &[],
+        Either,
+        sip,
+        b"OPTIONS sip:user@example.org SIP/2.0\r\n",
+    ),
+    row("WireGuard", Udp, &[], Either, wireguard, WIREGUARD_SAMPLE),
+    row(
+        "Steam",
+        Udp,
+        &[],
+        Either,
+        steam,
+        b"\xff\xff\xff\xffTSource Engine Query\0",
+    ),
+    row(
+        "Spotify",
+        Udp,
+        &[57621],
+        Either,
+        spotify,
+        b"SpotUdp0\x00\x01\x00\x04",
+    ),
+    row("EAQ", Udp, &[6000], Either, eaq, b"0123456789abcdef"),
+    row("ETHEREUM", Udp, &[30303], Either, ethereum, ETHEREUM_SAMPLE),
+];
+
+const DHCP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 244];
+    d[0] = 1;
+    d[236] = DHCP_COOKIE[0];
+    d[237] = DHCP_COOKIE[1];
+    d[238] = DHCP_COOKIE[2];
+    d[239] = DHCP_COOKIE[3];
+    d
+};
+const NTP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    d[0] = 0x23; // version 4, client
+    d
+};
+const WIREGUARD_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 148];
+    d[0] = 1;
+    d
+};
+const ETHEREUM_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 120];
+    d[97] = 1;
+    d
+};
+
+/// The table's names resolved to registry ids, row for row.
+pub struct Resolved {
+    /// `TCP[i]`'s protocol.
+    pub tcp: Vec<ProtoId>,
+    /// `UDP[i]`'s protocol.
+    pub udp: Vec<ProtoId>,
+}
+
+/// Resolves a protocol name of this crate's code; panics on a name missing
+/// from `data/protocols.txt` (caught by the unit tests).
+pub fn id(name: &str) -> ProtoId {
+    registry()
+        .id(name)
+        .unwrap_or_else(|| panic!("{name} missing from data/protocols.txt"))
+}
+
+/// The ids of every row, resolved once.
+pub fn resolved() -> &'static Resolved {
+    static R: OnceLock<Resolved> = OnceLock::new();
+    R.get_or_init(|| Resolved {
+        tcp: TCP.iter().map(|d| id(d.name)).collect(),
+        udp: UDP.iter().map(|d| id(d.name)).collect(),
+    })
+}
+
+/// The first row of `table` that recognises `d`: its (master, app).
+pub fn first_match(
+    table: &'static [Detector],
+    ids: &[ProtoId],
+    flow: &FlowCtx,
+    d: &[u8],
+    src2dst: bool,
+) -> Option<(ProtoId, ProtoId)> {
+    for (det, &pid) in table.iter().zip(ids) {
+        let dir_ok = match det.dir {
+            Dir::Either => true,
+            Dir::Client => src2dst,
+            Dir::Server => !src2dst,
+        };
+        if !dir_ok || !(det.ports.is_empty() || det.ports.iter().any(|p| either_port(flow, *p))) {
+            continue;
+        }
+        match (det.detect)(flow, d) {
+            Match::No => {}
+            Match::Yes => return Some((pid, ProtoId::UNKNOWN)),
+            Match::As(other) => return Some((id(other), ProtoId::UNKNOWN)),
+            Match::WithApp(app) => return Some((pid, id(app))),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(t: Transport, port: u16) -> FlowCtx {
+        FlowCtx {
+            protocol: match t {
+                Transport::Tcp => 6,
+                Transport::Udp => 17,
+            },
+            src_port: 50_000,
+            dst_port: port,
+        }
+    }
+
+    #[test]
+    fn every_name_the_detectors_give_is_in_the_registry() {
+        let r = resolved();
+        assert!(r.tcp.iter().chain(&r.udp).all(|p| !p.is_unknown()));
+        for name in ["S7Comm", "SMTP", "WhatsAppCall", "SMBv1"] {
+            id(name);
+        }
+    }
+
+    /// One row per detector: its sample is recognised, on its first port,
+    /// from its direction, as its protocol, through the whole table (so an
+    /// earlier row does not take it); every prefix is safe to read.
+    #[test]
+    fn each_detector_names_its_sample_through_the_table() {
+        let r = resolved();
+        for (table, ids, t) in [(TCP, &r.tcp, Transport::Tcp), (UDP, &r.udp, Transport::Udp)] {
+            for (det, pid) in table.iter().zip(ids.iter()) {
+                assert_eq!(det.transport, t, "{}", det.name);
+                let port = det.ports.first().copied().unwrap_or(4321);
+                let f = flow(t, port);
+                let src2dst = det.dir != Dir::Server;
+                let got = first_match(table, ids, &f, det.sample, src2dst);
+                assert_eq!(got.map(|(m, _)| m), Some(*pid), "{} sample", det.name);
+                if det.dir != Dir::Either {
+                    let other = first_match(table, ids, &f, det.sample, !src2dst);
+                    assert_ne!(
+                        other.map(|(m, _)| m),
+                        Some(*pid),
+                        "{} other direction",
+                        det.name
+                    );
+                }
+                for n in 0..det.sample.len() {
+                    let _ = first_match(table, ids, &f, &det.sample[..n], src2dst);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn port_limited_detectors_need_their_port() {
+        let r = resolved();
+        let off = flow(Transport::Tcp, 4321);
+        let bgp = TCP.iter().position(|d| d.name == "BGP").unwrap();
+        assert_eq!(first_match(TCP, &r.tcp, &off, TCP[bgp].sample, true), None);
+    }
+
+    #[test]
+    fn variants_and_services_of_a_row() {
+        let r = resolved();
+        let s7 = first_match(
+            TCP,
+            &r.tcp,
+            &flow(Transport::Tcp, 102),
+            TCP[16].sample,
+            true,
+        );
+        assert_eq!(s7.unwrap().0.name(), "S7Comm");
+        let smtp = first_match(
+            TCP,
+            &r.tcp,
+            &flow(Transport::Tcp, 25),
+            b"220 mx.example.org ESMTP\r\n",
+            false,
+        );
+        assert_eq!(smtp.unwrap().0.name(), "SMTP");
+        let mut wa = b"\x00\x01\x00\x08\x21\x12\xa4\x42abcdefghijkl".to_vec();
+        wa.extend_from_slice(b"\x40\x00\x00\x04wxyz");
+        let (m, app) = first_match(UDP, &r.udp, &flow(Transport::Udp, 3478), &wa, true).unwrap();
+        assert_eq!((m.name(), app.name()), ("STUN", "WhatsAppCall"));
+        let mut smb = b"\x11\x02\x00\x01\xc0\xa8\x00\x01\x00\x8a\x00\xbb\x00\x00".to_vec();
+        smb.extend_from_slice(b"\xffSMB");
+        let (_, app) = first_match(UDP, &r.udp, &flow(Transport::Udp, 138), &smb, true).unwrap();
+        assert_eq!(app.name(), "SMBv1");
+    }
+}

@@ -1,0 +1,56 @@
+//! The dataset's directory layout, defined once for the writer, the capture
+//! service and the report: `ROOT/node=NAME/date=YYYY-MM-DD/part-*.parquet`,
+//! with the node's totals in `ROOT/node=NAME/_totals.json`. Files starting
+//! with `.` (in progress) or `_` (metadata) are not data: every Parquet
+//! reader that understands Hive partitions skips them too.
+use std::path::{Path, PathBuf};
+
+/// Prefix of a node directory: `node=NAME`.
+pub const NODE_PREFIX: &str = "node=";
+/// Prefix of a date partition: `date=YYYY-MM-DD` (UTC).
+pub const DATE_PREFIX: &str = "date=";
+/// The node's running totals, in its directory.
+pub const TOTALS_FILE: &str = "_totals.json";
+/// Prefix of a completed data file.
+pub const PART_PREFIX: &str = "part-";
+/// Extension of a data file.
+pub const PART_EXT: &str = ".parquet";
+
+/// `ROOT/node=NAME`.
+pub fn node_dir(root: &Path, node: &str) -> PathBuf {
+    root.join(format!("{NODE_PREFIX}{node}"))
+}
+
+/// `NODE_DIR/date=YYYY-MM-DD`.
+pub fn date_dir(node_dir: &Path, date: &str) -> PathBuf {
+    node_dir.join(format!("{DATE_PREFIX}{date}"))
+}
+
+/// The node name of a directory name `node=NAME`.
+pub fn node_of(dir_name: &str) -> Option<&str> {
+    dir_name.strip_prefix(NODE_PREFIX)
+}
+
+/// Whether a file name is a completed data file (not in progress, not metadata).
+pub fn is_data_file(name: &str) -> bool {
+    name.ends_with(PART_EXT) && !name.starts_with('.') && !name.starts_with('_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_temporary_files_are_not_data() {
+        let n = node_dir(Path::new("/d"), "relay-1");
+        assert_eq!(n, Path::new("/d/node=relay-1"));
+        assert_eq!(node_of("node=relay-1"), Some("relay-1"));
+        assert_eq!(
+            date_dir(&n, "2026-01-02"),
+            Path::new("/d/node=relay-1/date=2026-01-02")
+        );
+        assert!(is_data_file("part-1-2-00000.parquet"));
+        assert!(!is_data_file(".part-1-2-00000.parquet.tmp"));
+        assert!(!is_data_file("_totals.json"));
+    }
+}

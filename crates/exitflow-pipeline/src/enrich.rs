@@ -1,0 +1,143 @@
+//! [`Enricher`]: GeoIP and the Tor role of each finished flow, from the
+//! flow's raw addresses (which never reach the record themselves).
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use exitflow_enrich::role::End;
+use exitflow_enrich::{Consensus, EnrichError, GeoSet, RoleConfig};
+use exitflow_output::Record;
+use exitflow_output::privacy::to_ip;
+
+use crate::PipelineError;
+
+/// Where enrichment comes from, resolved from flags and the configuration
+/// file. What is not given here is taken from the torrc, when one is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnrichSettings {
+    /// MaxMind DB files (country, ASN, anonymous IP).
+    pub geoip: Vec<PathBuf>,
+    /// The relay's consensus file.
+    pub consensus: Option<PathBuf>,
+    /// tor's data directory (the consensus is looked for there).
+    pub tor_data_dir: Option<PathBuf>,
+    /// The relay's torrc.
+    pub torrc: Option<PathBuf>,
+    /// The relay's own addresses.
+    pub own_addresses: Vec<IpAddr>,
+    /// ORPort.
+    pub or_port: Option<u16>,
+    /// DirPort.
+    pub dir_port: Option<u16>,
+    /// Administration hosts, with an optional port.
+    pub admin: Vec<(IpAddr, Option<u16>)>,
+}
+
+/// Per-flow enrichment: GeoIP and the Tor role. Clone it per worker thread:
+/// the databases are shared, the caches are not.
+#[derive(Clone, Default)]
+pub struct Enricher {
+    /// Country/ASN/proxy databases (may be empty).
+    pub geo: GeoSet,
+    /// The relay's consensus, if given.
+    pub consensus: Option<Consensus>,
+    /// The relay's own configuration.
+    pub roles: RoleConfig,
+    /// Where the consensus came from and when it was written, for reloads.
+    pub consensus_source: Option<(PathBuf, Option<SystemTime>)>,
+    /// Consensus reloads done.
+    pub consensus_reloads: u64,
+}
+
+impl Enricher {
+    /// Opens the databases and the consensus `s` names. Settings absent
+    /// from `s` come from the torrc: own addresses, ports, and the
+    /// consensus in its `DataDirectory`.
+    pub fn open(s: &EnrichSettings) -> Result<Enricher, PipelineError> {
+        let geo = GeoSet::open(&s.geoip)?;
+        let torrc = match &s.torrc {
+            Some(p) => exitflow_enrich::torrc::load(p)?,
+            None => Default::default(),
+        };
+        let own = if s.own_addresses.is_empty() {
+            torrc.addresses.clone()
+        } else {
+            s.own_addresses.clone()
+        };
+        let data_dir = s.tor_data_dir.clone().or(torrc.data_directory.clone());
+        let found = data_dir
+            .as_deref()
+            .and_then(exitflow_enrich::torrc::find_consensus);
+        let path = s.consensus.clone().or(found);
+        let consensus = match &path {
+            Some(p) => {
+                let c = Consensus::load(p)?;
+                tracing::info!(relays = c.relays, valid_after = %c.valid_after, "consensus loaded");
+                Some(c)
+            }
+            None => None,
+        };
+        let consensus_source = path.map(|p| {
+            let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+            (p, t)
+        });
+        Ok(Enricher {
+            geo,
+            consensus,
+            consensus_source,
+            consensus_reloads: 0,
+            roles: RoleConfig {
+                own,
+                or_port: s.or_port.or(torrc.or_port),
+                dir_port: s.dir_port.or(torrc.dir_port),
+                admin: s.admin.clone(),
+            },
+        })
+    }
+
+    /// Reloads GeoIP databases and the consensus whose files changed (tor
+    /// writes a new consensus every hour; GeoIP updates come weekly). A file
+    /// that fails to load keeps the previous copy in use; the errors are
+    /// returned for the log.
+    pub fn reload_changed(&mut self) -> Vec<EnrichError> {
+        let mut errors = self.geo.reload_changed();
+        if let Some((path, seen)) = &mut self.consensus_source {
+            let now = std::fs::metadata(&*path).and_then(|m| m.modified()).ok();
+            if now.is_some() && now != *seen {
+                *seen = now;
+                match Consensus::load(path) {
+                    Ok(c) => {
+                        self.consensus = Some(c);
+                        self.consensus_reloads += 1;
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        errors
+    }
+
+    /// Fills the enrichment columns of `r` from the flow's raw addresses.
+    pub fn enrich(&mut self, r: &mut Record) {
+        let f = &r.flow;
+        let (src, dst) = (to_ip(&f.src, f.ip_version), to_ip(&f.dst, f.ip_version));
+        let (sp, dp) = (f.src_port, f.dst_port);
+        let s = self.geo.lookup(src);
+        r.src_country = s.country.clone();
+        r.src_is_proxy = s.is_proxy;
+        r.src_asn = s.asn;
+        let d = self.geo.lookup(dst);
+        r.dst_country = d.country.clone();
+        r.dst_is_proxy = d.is_proxy;
+        r.dst_asn = d.asn;
+        r.dst_as_org = d.as_org.clone();
+        r.tor_role = self
+            .roles
+            .classify(
+                End { ip: src, port: sp },
+                End { ip: dst, port: dp },
+                self.consensus.as_ref(),
+            )
+            .as_str();
+    }
+}

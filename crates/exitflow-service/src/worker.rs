@@ -1,0 +1,294 @@
+//! A capture worker: its ring → the pipeline's [`Meter`] → records, in
+//! batches, to the writer. Counters reach the metrics once per second or
+//! batch, never per packet, so the packet path takes no shared lock.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use exitflow_capture::live::{DEFAULT_BLOCK_TIMEOUT_MS, KernelStats, LiveError, LiveSocket};
+use exitflow_dpi::Classification;
+use exitflow_flow::{Flow, FlowStats};
+use exitflow_output::{Policy, Record};
+use exitflow_pipeline::{Enricher, Meter, MeterOptions, to_record};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+
+use crate::EXPORT_BATCH;
+use crate::metrics::{Metrics, worker};
+
+/// How long a worker waits for a ring block before checking its timers.
+pub const BLOCK_WAIT: Duration = Duration::from_millis(100);
+/// How often counters are published and idle flows expired.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Why a worker stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The socket failed (the interface was removed, say); every flow
+    /// collected was still exported.
+    #[error("capture worker {id}")]
+    Socket {
+        /// The worker.
+        id: usize,
+        /// The socket's error.
+        #[source]
+        source: LiveError,
+    },
+    /// The writer is gone.
+    #[error("capture worker {0}: the writer has stopped")]
+    WriterGone(usize),
+}
+
+/// Counters of one worker as they stand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Frames metered.
+    pub metered: u64,
+    /// Bytes metered.
+    pub bytes: u64,
+    /// Frames not metered (undecodable or excluded).
+    pub ignored: u64,
+    /// Frames excluded by configuration.
+    pub excluded: u64,
+    /// Flow table counters.
+    pub flows: FlowStats,
+    /// Flows in the table.
+    pub active: u64,
+    /// The socket's kernel counters, when readable.
+    pub kernel: Option<KernelStats>,
+}
+
+/// Publishes a worker's growing counters to the shared metrics: each call
+/// adds what grew since the last one.
+pub struct Publisher {
+    last: Snapshot,
+    packets: Counter,
+    bytes: Counter,
+    kernel_packets: Counter,
+    kernel_drops: Counter,
+    active: Gauge,
+}
+
+impl Publisher {
+    /// The publisher of worker `id`.
+    pub fn new(id: usize, m: &Metrics) -> Publisher {
+        let label = worker(id);
+        Publisher {
+            last: Snapshot::default(),
+            packets: m.packets.get_or_create(&label).clone(),
+            bytes: m.bytes.get_or_create(&label).clone(),
+            kernel_packets: m.kernel_packets.get_or_create(&label).clone(),
+            kernel_drops: m.kernel_drops.get_or_create(&label).clone(),
+            active: m.flows_active.get_or_create(&label).clone(),
+        }
+    }
+
+    /// Adds the growth since the last call to the metrics.
+    pub fn publish(&mut self, now: Snapshot, m: &Metrics) {
+        let l = &self.last;
+        self.packets.inc_by(now.metered - l.metered);
+        self.bytes.inc_by(now.bytes - l.bytes);
+        m.ignored.inc_by(now.ignored - l.ignored);
+        m.excluded.inc_by(now.excluded - l.excluded);
+        m.flows_exported
+            .inc_by(now.flows.flows_exported - l.flows.flows_exported);
+        m.flows_evicted.inc_by(now.flows.evicted - l.flows.evicted);
+        m.flows_half_open
+            .inc_by(now.flows.expired_half_open - l.flows.expired_half_open);
+        self.active.set(now.active as i64);
+        let mut now = now;
+        match now.kernel {
+            Some(k) => {
+                let was = l.kernel.unwrap_or_default();
+                self.kernel_packets.inc_by(k.packets - was.packets);
+                self.kernel_drops.inc_by(k.drops - was.drops);
+            }
+            // Unreadable this time: keep the last reading as the base.
+            None => now.kernel = l.kernel,
+        }
+        self.last = now;
+    }
+}
+
+/// Everything one worker owns.
+pub struct Worker {
+    /// Its number (the metrics' label).
+    pub id: usize,
+    /// Its socket.
+    pub sock: LiveSocket,
+    /// Pipeline options (the flow cap is this worker's share).
+    pub opts: MeterOptions,
+    /// The privacy policy.
+    pub policy: Policy,
+    /// Its enricher (databases shared, caches its own).
+    pub enricher: Enricher,
+    /// Reloaded enrichers from the supervisor.
+    pub reload: Receiver<Enricher>,
+    /// The export queue.
+    pub tx: SyncSender<Vec<Record>>,
+    /// Shared metrics.
+    pub metrics: Arc<Metrics>,
+    /// Set when the service is to stop.
+    pub stop: Arc<AtomicBool>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Worker {
+    /// Captures until the stop flag, then drains the ring and exports every flow.
+    pub fn run(self) -> Result<(), WorkerError> {
+        let Worker {
+            id,
+            mut sock,
+            opts,
+            mut policy,
+            mut enricher,
+            reload,
+            tx,
+            metrics: m,
+            stop,
+        } = self;
+        let mut meter = Meter::new(&opts);
+        let mut batch: Vec<Record> = Vec::with_capacity(EXPORT_BATCH);
+        let mut export = |f: Flow, c: Classification, e: &mut Enricher, b: &mut Vec<Record>| {
+            b.push(to_record(f, c, &mut policy, Some(e)));
+        };
+        let mut publisher = Publisher::new(id, &m);
+        let rate = m.packet_rate.get_or_create(&worker(id)).clone();
+        let mut taken = 0u64;
+        let (mut last_tick, mut tick_metered) = (Instant::now(), 0u64);
+        let mut draining = false;
+        let mut failure = None;
+        loop {
+            // While draining, wait a little longer than the block timeout so
+            // the block being filled is retired and read too.
+            let wait = if draining {
+                Duration::from_millis(u64::from(DEFAULT_BLOCK_TIMEOUT_MS) * 3)
+            } else {
+                BLOCK_WAIT
+            };
+            let got = sock.next_block(wait, |pkt| {
+                taken += 1;
+                meter.packet(&pkt, &mut |f, c| export(f, c, &mut enricher, &mut batch));
+            });
+            let n = got.unwrap_or_else(|e| {
+                // The socket is gone: stop reading, but still export every
+                // flow collected so far.
+                failure.get_or_insert(e);
+                draining = true;
+                0
+            });
+            let tick = last_tick.elapsed() >= TICK;
+            if tick {
+                meter.expire_idle(now_ms(), &mut |f, c| {
+                    export(f, c, &mut enricher, &mut batch)
+                });
+                if let Ok(e) = reload.try_recv() {
+                    enricher = e;
+                }
+            }
+            if !draining && stop.load(Ordering::Relaxed) {
+                // Take what is already in the ring, then end every flow.
+                draining = true;
+                continue;
+            }
+            let finishing = draining && n == 0;
+            if finishing {
+                meter.flush(&mut |f, c| export(f, c, &mut enricher, &mut batch));
+            }
+            if tick || finishing || batch.len() >= EXPORT_BATCH {
+                let ignored = meter.not_metered();
+                let metered = taken - ignored;
+                publisher.publish(
+                    Snapshot {
+                        metered,
+                        bytes: meter.bytes,
+                        ignored,
+                        excluded: meter.excluded,
+                        flows: *meter.stats(),
+                        active: meter.active() as u64,
+                        kernel: sock.kernel_stats().ok(),
+                    },
+                    &m,
+                );
+                if tick {
+                    let secs = last_tick.elapsed().as_secs_f64();
+                    rate.set(((metered - tick_metered) as f64 / secs) as i64);
+                    (last_tick, tick_metered) = (Instant::now(), metered);
+                }
+                if !batch.is_empty() {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH));
+                    send(&tx, full, &m).map_err(|()| WorkerError::WriterGone(id))?;
+                }
+            }
+            if finishing {
+                break;
+            }
+        }
+        match failure {
+            Some(source) => Err(WorkerError::Socket { id, source }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Hands a batch to the writer, waiting (counted) when the queue is full.
+fn send(tx: &SyncSender<Vec<Record>>, batch: Vec<Record>, m: &Metrics) -> Result<(), ()> {
+    match tx.try_send(batch) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(batch)) => {
+            m.queue_full.inc();
+            tx.send(batch).map_err(|_| ())
+        }
+        Err(TrySendError::Disconnected(_)) => Err(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publishing_adds_only_what_grew() {
+        let m = Metrics::default();
+        let mut p = Publisher::new(3, &m);
+        let mut s = Snapshot {
+            metered: 10,
+            bytes: 1000,
+            ignored: 2,
+            excluded: 1,
+            active: 4,
+            kernel: Some(KernelStats {
+                packets: 13,
+                drops: 1,
+                freeze_q: 0,
+            }),
+            ..Default::default()
+        };
+        s.flows.flows_exported = 5;
+        p.publish(s, &m);
+        p.publish(s, &m);
+        s.metered = 25;
+        s.kernel = None;
+        p.publish(s, &m);
+        s.kernel = Some(KernelStats {
+            packets: 30,
+            drops: 2,
+            freeze_q: 0,
+        });
+        p.publish(s, &m);
+        let w = worker(3);
+        assert_eq!(m.packets.get_or_create(&w).get(), 25);
+        assert_eq!(m.bytes.get_or_create(&w).get(), 1000);
+        assert_eq!(m.kernel_packets.get_or_create(&w).get(), 30);
+        assert_eq!(m.kernel_drops.get_or_create(&w).get(), 2);
+        assert_eq!((m.ignored.get(), m.excluded.get()), (2, 1));
+        assert_eq!(m.flows_exported.get(), 5);
+        assert_eq!(m.flows_active.get_or_create(&w).get(), 4);
+    }
+}

@@ -1,0 +1,400 @@
+//! The command line: clap definitions only. What a flag means is resolved,
+//! with the configuration file and the defaults, in [`crate::settings`].
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use exitflow_output::{AddressMode, Profile, ServerNames};
+
+/// Measure what leaves a Tor exit relay — flows, applications, countries —
+/// without writing personal data to disk.
+#[derive(Parser, Debug)]
+#[command(name = "exitflow", version, about)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+    /// Log level filter (error, warn, info, debug) or a tracing directive.
+    #[arg(long, global = true, default_value = "info")]
+    pub log: String,
+    /// Configuration file (TOML; `exitflow config` prints one with the defaults).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Meter captures into one flow table per capture (`<capture name>.<ext>`).
+    Flows(FlowsArgs),
+    /// Meter captures into the node's Parquet dataset.
+    Ingest(IngestArgs),
+    /// Capture live on an interface into the node's dataset (Linux, root or CAP_NET_RAW).
+    #[cfg(target_os = "linux")]
+    Capture(Box<CaptureArgs>),
+    /// Write a deterministic synthetic exit-relay capture.
+    Synth(SynthArgs),
+    /// Synthesise a capture, ingest it, print the node totals.
+    Demo(DemoArgs),
+    /// Measure packets/s of reading, decoding and metering a capture.
+    Bench(BenchArgs),
+    /// Print the dataset schema as a Markdown table.
+    Schema,
+    /// Print a configuration file with every default, documented.
+    Config,
+    /// The study report (HTML, Markdown, JSON) from one or more datasets.
+    Report(ReportArgs),
+    /// Write a large dataset directly (no packets), for benchmarks.
+    GenDataset(GenArgs),
+    /// SQL over a dataset (Apache DataFusion; built with `--features sql`).
+    #[cfg(feature = "sql")]
+    Query(QueryArgs),
+}
+
+/// Output formats of `flows`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// RFC 4180 CSV.
+    Csv,
+    /// Parquet (zstd, dictionary-encoded strings).
+    Parquet,
+    /// JSON lines.
+    Jsonl,
+}
+
+/// Options of the metering pipeline shared by several commands.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MeterArgs {
+    /// Idle timeout, seconds [default: 120].
+    #[arg(long)]
+    pub idle_timeout: Option<u64>,
+    /// Active timeout, seconds [default: 1800].
+    #[arg(long)]
+    pub active_timeout: Option<u64>,
+    /// Idle timeout of TCP connection attempts without any reply, seconds [default: 70].
+    #[arg(long)]
+    pub half_open_timeout: Option<u64>,
+    /// Most concurrent flows; beyond it the oldest is exported as `evicted` [default: 229376].
+    #[arg(long)]
+    pub max_flows: Option<usize>,
+    /// Do not decapsulate GTP-U, TZSP and CAPWAP tunnels.
+    #[arg(long)]
+    pub no_tunnels: bool,
+    /// Packets of each flow inspected to name its application; 0: no inspection [default: 20].
+    #[arg(long)]
+    pub dissections: Option<u32>,
+    /// Exclude a host or network (ADDR or ADDR/BITS) from measurement; repeatable.
+    #[arg(long = "exclude-net")]
+    pub exclude_net: Vec<String>,
+    /// Exclude a TCP/UDP port (either side) from measurement; repeatable.
+    #[arg(long = "exclude-port")]
+    pub exclude_port: Vec<u16>,
+}
+
+/// Privacy-policy flags, shared by every command that writes flows.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyArgs {
+    /// Anonymisation profile: `default` (the study's field set) or `strict`
+    /// (no user-agents, times rounded to the hour); other flags refine it.
+    #[arg(long)]
+    pub profile: Option<Profile>,
+    /// What to do with IP addresses: drop (default), keep or pseudonymize.
+    #[arg(long)]
+    pub addresses: Option<AddressMode>,
+    /// Key for --addresses pseudonymize: 32 raw bytes or 64 hex digits. Keep it
+    /// outside the dataset.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Server names (SNI, HTTP Host, DNS query): drop (default), domain
+    /// (registrable domain only) or keep.
+    #[arg(long)]
+    pub server_names: Option<ServerNames>,
+    /// Round timestamps down to this many seconds (0: exact).
+    #[arg(long)]
+    pub time_granularity: Option<u64>,
+    /// Do not write user-agents.
+    #[arg(long)]
+    pub no_user_agents: bool,
+    /// Write client/server fingerprints (JA4).
+    #[arg(long)]
+    pub fingerprints: bool,
+    /// Write source ports.
+    #[arg(long)]
+    pub source_ports: bool,
+}
+
+/// Enrichment flags, shared by every command that meters packets.
+#[derive(Args, Debug, Clone, Default)]
+pub struct EnrichArgs {
+    /// MaxMind DB file: country (GeoIP2/GeoLite2 or ip-location-db schema),
+    /// ASN or anonymous-IP database; repeatable, schema detected.
+    #[arg(long = "geoip")]
+    pub geoip: Vec<PathBuf>,
+    /// The relay's consensus (cached-microdesc-consensus or cached-consensus).
+    #[arg(long)]
+    pub consensus: Option<PathBuf>,
+    /// tor's DataDirectory: the consensus is read from it.
+    #[arg(long)]
+    pub tor_data_dir: Option<PathBuf>,
+    /// The relay's torrc: ORPort, DirPort, own addresses and DataDirectory are read from it.
+    #[arg(long)]
+    pub torrc: Option<PathBuf>,
+    /// The relay's own address; repeatable.
+    #[arg(long = "own-address")]
+    pub own_address: Vec<IpAddr>,
+    /// The relay's ORPort.
+    #[arg(long)]
+    pub or_port: Option<u16>,
+    /// The relay's DirPort.
+    #[arg(long)]
+    pub dir_port: Option<u16>,
+    /// An administration host, optionally with a port (HOST or HOST:PORT,
+    /// [V6]:PORT); repeatable.
+    #[arg(long = "admin", value_parser = crate::settings::parse_admin)]
+    pub admin: Vec<(IpAddr, Option<u16>)>,
+}
+
+/// Everything that decides what a metered flow becomes: the pipeline,
+/// enrichment and the privacy policy (every command that writes flows).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PipelineArgs {
+    /// The privacy policy.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Enrichment.
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+    /// The pipeline.
+    #[command(flatten)]
+    pub meter: MeterArgs,
+}
+
+/// Where flows of a node go: the dataset and the node name.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NodeArgs {
+    /// Dataset root directory (or `paths.dataset` in the configuration).
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    /// Node (relay) name, the `node=` partition (or `node.name`).
+    #[arg(long)]
+    pub node: Option<String>,
+}
+
+/// `exitflow flows`.
+#[derive(Args, Debug)]
+pub struct FlowsArgs {
+    /// pcap or pcapng files; `-` reads standard input.
+    #[arg(required = true)]
+    pub captures: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Csv)]
+    pub format: FormatArg,
+    /// Metering, enrichment and policy.
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// `exitflow ingest`.
+#[derive(Args, Debug, Clone)]
+pub struct IngestArgs {
+    /// pcap or pcapng files; `-` reads standard input.
+    #[arg(required = true)]
+    pub captures: Vec<PathBuf>,
+    /// Dataset and node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Metering, enrichment and policy.
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// `exitflow capture`.
+#[derive(Args, Debug)]
+pub struct CaptureArgs {
+    /// Network interface (or the one in `capture.interfaces` in the configuration).
+    #[arg(long)]
+    pub interface: Option<String>,
+    /// Dataset and node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Worker threads, each with its own ring [default: number of cores].
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Seconds within which finished flows reach a completed dataset file [default: 30].
+    #[arg(long)]
+    pub flush_interval: Option<u64>,
+    /// Prometheus endpoint (IP:PORT), or `off` [default: 127.0.0.1:9477].
+    #[arg(long)]
+    pub metrics: Option<String>,
+    /// Run as this user once the sockets are open (or `capture.user`).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Ring size per worker, MiB [default: 64].
+    #[arg(long)]
+    pub ring_mb: Option<u32>,
+    /// Put the interface in promiscuous mode.
+    #[arg(long)]
+    pub promiscuous: bool,
+    /// A tcpdump-style filter: only matching packets are measured (the
+    /// kernel drops the rest). Needs a build with `--features libpcap`.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Most flows held in memory while the dataset cannot be written; beyond,
+    /// flows are counted as lost [default: 524288].
+    #[arg(long)]
+    pub write_buffer: Option<usize>,
+    /// Seconds between status lines [default: 60].
+    #[arg(long)]
+    pub status_interval: Option<u64>,
+    /// Seconds between checks for changed GeoIP databases and consensus [default: 60].
+    #[arg(long)]
+    pub reload_interval: Option<u64>,
+    /// Stop by itself after this many seconds (tests, benchmarks).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Metering, enrichment and policy.
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+}
+
+/// `exitflow synth`.
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Output capture file (`-` for standard output).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Ordinary flows.
+    #[arg(long, default_value_t = exitflow_synth::DEFAULT_FLOWS)]
+    pub flows: u64,
+    /// SYNs of a flood, each from its own source.
+    #[arg(long, default_value_t = 0)]
+    pub syn_flood: u64,
+    /// Seed; the same seed gives the same capture.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Seconds over which flows start.
+    #[arg(long, default_value_t = exitflow_synth::DEFAULT_SPAN_S)]
+    pub span: u64,
+}
+
+/// `exitflow demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Working directory for the sample capture and the dataset.
+    #[arg(long, default_value = "demo-out")]
+    pub dir: PathBuf,
+    /// Enrichment.
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+    /// Flows in the sample.
+    #[arg(long, default_value_t = 20_000)]
+    pub flows: u64,
+}
+
+/// `exitflow bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Capture to measure (put it on /dev/shm so the disk does not dominate).
+    pub capture: PathBuf,
+    /// Runs of each stage; the best is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Print the result as JSON too.
+    #[arg(long)]
+    pub json: bool,
+    /// The pipeline.
+    #[command(flatten)]
+    pub meter: MeterArgs,
+    /// Enrichment for the last stage (give --geoip to measure lookups).
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
+}
+
+/// `exitflow report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Dataset roots (the directories holding node=NAME/...).
+    #[arg(required = true)]
+    pub datasets: Vec<PathBuf>,
+    /// Output directory (report.html, report.md, report.json).
+    #[arg(long, default_value = "report")]
+    pub out: PathBuf,
+    /// Formats to write, comma-separated: html, md, json.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "html,md,json",
+        value_delimiter = ','
+    )]
+    pub format: Vec<ReportFormat>,
+    /// Only these nodes (repeatable).
+    #[arg(long)]
+    pub node: Vec<String>,
+    /// Only flows starting on or after this UTC date (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only flows starting before this UTC date (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// A node's UTC offset for its local-time hours, NODE=+HH:MM (repeatable).
+    #[arg(long = "tz", value_parser = crate::settings::parse_tz)]
+    pub tz: Vec<(String, i32)>,
+    /// Make the numbers safe to publish: round counts up, fold values under
+    /// k flows into Other, add Laplace noise.
+    #[arg(long)]
+    pub publish: bool,
+    /// ε per statistic for --publish.
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_EPSILON)]
+    pub epsilon: f64,
+    /// With --publish: rounding and threshold only, no noise.
+    #[arg(long)]
+    pub no_noise: bool,
+    /// With --publish: values under this many flows are folded into Other.
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_K)]
+    pub k: u64,
+    /// With --publish: counts are rounded up to a multiple of this.
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_ROUND)]
+    pub round: u64,
+}
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// report.html: self-contained page with inline SVG charts.
+    Html,
+    /// report.md.
+    Md,
+    /// report.json.
+    Json,
+}
+
+/// `exitflow gen-dataset`.
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Dataset root to write.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Flows in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub flows: u64,
+    /// Nodes the flows are spread over.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: u32,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `exitflow query`.
+#[cfg(feature = "sql")]
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// Dataset root (the directory holding node=NAME/...).
+    pub dataset: PathBuf,
+    /// The query; the dataset is the table `flows`, e.g.
+    /// "SELECT dst_country, count(*) FROM flows WHERE dst_port = 5222 GROUP BY 1 ORDER BY 2 DESC".
+    pub sql: String,
+}

@@ -1,0 +1,50 @@
+//! `exitflow ingest`: captures into the node's Parquet dataset.
+use std::process::ExitCode;
+
+use anyhow::Result;
+use exitflow_output::{DatasetWriter, NodeTotals};
+use exitflow_pipeline::peak_rss_bytes;
+
+use super::{meter_file, status};
+use crate::args::IngestArgs;
+use crate::config::Config;
+use crate::settings;
+
+/// Meters every capture into the dataset, adds to the node's totals and
+/// returns them.
+pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
+    let mut policy = settings::policy(&a.pipeline.policy, conf)?;
+    let mut enricher = settings::enricher(&a.pipeline.enrich, conf)?;
+    let opts = settings::meter(&a.pipeline.meter, conf)?;
+    let target = settings::node(&a.node, conf)?;
+    let mut ds = DatasetWriter::open(target.dataset(&policy))?;
+    let node = target.node;
+    let mut run = NodeTotals {
+        node: node.clone(),
+        ..Default::default()
+    };
+    let mut failed = 0usize;
+    for cap in &a.captures {
+        let (s, bad) = meter_file(cap, &opts, &mut policy, &mut enricher, &mut |r| ds.write(r));
+        failed += usize::from(bad);
+        if s.read.packets > 0 {
+            run.merge(&s.totals(&node));
+        }
+    }
+    let node_dir = ds.node_dir().to_owned();
+    let (files, bytes) = ds.close()?;
+    run.files = files;
+    run.dataset_bytes = bytes;
+    let all = DatasetWriter::add_totals(&node_dir, &run)?;
+    tracing::info!(
+        node = %node,
+        flows = run.flows,
+        failed_flows = run.failed_flows,
+        packets = run.packets,
+        evicted = run.evicted_flows,
+        files,
+        peak_rss_mib = peak_rss_bytes() >> 20,
+        "ingested"
+    );
+    Ok((status(failed), all))
+}

@@ -1,0 +1,112 @@
+//! One module per command; each turns settings into calls of the libraries.
+pub mod bench;
+#[cfg(target_os = "linux")]
+pub mod capture;
+pub mod demo;
+pub mod flows;
+pub mod gen_dataset;
+pub mod ingest;
+mod progress;
+#[cfg(feature = "sql")]
+pub mod query;
+pub mod report;
+pub mod synth;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::args::Cmd;
+use crate::config::Config;
+
+/// Runs one command.
+pub fn run(cmd: Cmd, conf: &Config) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Flows(a) => flows::run(&a, conf),
+        Cmd::Ingest(a) => ingest::run(&a, conf).map(|(code, _)| code),
+        #[cfg(target_os = "linux")]
+        Cmd::Capture(a) => capture::run(&a, conf),
+        Cmd::Synth(a) => synth::run(&a).map(|_| ExitCode::SUCCESS),
+        Cmd::Demo(a) => demo::run(&a, conf),
+        Cmd::Bench(a) => bench::run(&a, conf),
+        Cmd::Report(a) => report::run(&a),
+        Cmd::GenDataset(a) => gen_dataset::run(&a),
+        #[cfg(feature = "sql")]
+        Cmd::Query(a) => query::run(&a),
+        Cmd::Config => {
+            print!("{}", crate::config::default_text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Schema => {
+            print!("{}", exitflow_output::schema::markdown_table());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The name a capture's outputs are called after (`-` is standard input).
+fn capture_name(p: &Path) -> String {
+    if p.as_os_str() == "-" {
+        return "stdin".into();
+    }
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "capture".into())
+}
+
+/// Meters one capture file through the whole pipeline (enrichment, policy)
+/// into `write`, with a progress bar; a failure is reported on standard
+/// error, naming the file, and returned beside the summary.
+fn meter_file(
+    cap: &Path,
+    opts: &exitflow_pipeline::MeterOptions,
+    policy: &mut exitflow_output::Policy,
+    enricher: &mut exitflow_pipeline::Enricher,
+    write: &mut dyn FnMut(&exitflow_output::Record) -> Result<(), exitflow_output::OutputError>,
+) -> (exitflow_pipeline::CaptureSummary, bool) {
+    let bar = progress::Progress::file(cap);
+    let (s, err) = exitflow_pipeline::meter_capture(
+        cap,
+        opts,
+        &mut |f, c| write(&exitflow_pipeline::to_record(f, c, policy, Some(enricher))),
+        &mut |b| bar.set(b),
+    );
+    bar.finish();
+    tracing::debug!(
+        capture = %capture_name(cap),
+        packets = s.flows.packets,
+        flows = s.flows.flows_exported,
+        ignored = ?s.ignored.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
+        "metered"
+    );
+    match &err {
+        None => {}
+        Some(exitflow_pipeline::MeterError::Capture(e)) => eprintln!("error: {}", chain(e)),
+        Some(exitflow_pipeline::MeterError::Sink(e)) => {
+            eprintln!("error: {}: writing flows: {}", cap.display(), chain(e))
+        }
+    }
+    (s, err.is_some())
+}
+
+/// Exit status of a command over several inputs: 1 when any failed.
+fn status(failed: usize) -> ExitCode {
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// An error and its sources, `a: b: c`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut s = e.source();
+    while let Some(x) = s {
+        out.push_str(": ");
+        out.push_str(&x.to_string());
+        s = x.source();
+    }
+    out
+}

@@ -1,0 +1,65 @@
+//! `exitflow report`: the study report from one or more datasets.
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use exitflow_analyze::publish::{PublishConfig, protect_report};
+use exitflow_analyze::{Filter, render};
+use exitflow_pipeline::peak_rss_bytes;
+
+use crate::args::{ReportArgs, ReportFormat};
+use crate::settings::date_ms;
+
+/// Scans the datasets and writes each format asked for (each file
+/// completed under a temporary name, then renamed).
+pub fn run(a: &ReportArgs) -> Result<ExitCode> {
+    let filter = Filter {
+        tz_minutes: a.tz.iter().cloned().collect(),
+        nodes: a.node.clone(),
+        from_ms: a.from.as_deref().map(date_ms).transpose()?,
+        to_ms: a.to.as_deref().map(date_ms).transpose()?,
+    };
+    if a.publish && !(a.epsilon > 0.0 && a.epsilon.is_finite()) {
+        bail!("--epsilon must be a positive number");
+    }
+    let t = std::time::Instant::now();
+    let bar = super::progress::Progress::items("files");
+    let mut r = exitflow_analyze::scan_with_progress(&a.datasets, &filter, &|done, all| {
+        bar.set_total(all as u64);
+        bar.set(done as u64);
+    })?;
+    bar.finish();
+    if a.publish {
+        protect_report(
+            &mut r,
+            &PublishConfig {
+                epsilon: (!a.no_noise).then_some(a.epsilon),
+                k: a.k.max(1),
+                round: a.round.max(1),
+            },
+        );
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    for f in &a.format {
+        let (name, text) = match f {
+            ReportFormat::Html => ("report.html", render::html(&r)),
+            ReportFormat::Md => ("report.md", render::markdown(&r)),
+            ReportFormat::Json => (
+                "report.json",
+                serde_json::to_string_pretty(&render::json(&r))?,
+            ),
+        };
+        let path = a.out.join(name);
+        let tmp = a.out.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    tracing::info!(
+        files = r.files,
+        flows = r.all.flows,
+        seconds = t.elapsed().as_secs_f64(),
+        peak_rss_mib = peak_rss_bytes() >> 20,
+        "report"
+    );
+    Ok(ExitCode::SUCCESS)
+}
