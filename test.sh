@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The test command: installs what the cross-checks use if it is missing
-# (pyarrow, pandas and pyspark from pip; Chromium, and iproute2, tcpdump,
+# (pyarrow, pandas and pyspark, and markdown-it to render report.md, from pip; Chromium, and iproute2, tcpdump,
 # tcpreplay and curl for the live-capture tests, from Debian when run as
 # root), then runs every test of the workspace and prints one closing line
 # with the totals. The live-capture tests need root (network namespaces);
 # EXITFLOW_SKIP_ROOT_TESTS=1 skips them elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! python3 -c 'import pyarrow, pandas, pyspark' 2>/dev/null; then
-  python3 -m pip install --quiet --disable-pip-version-check 'pyarrow>=14' 'pandas>=2' 'pyspark>=3.5'
+if ! python3 -c 'import pyarrow, pandas, pyspark, markdown_it, linkify_it' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check 'pyarrow>=14' 'pandas>=2' 'pyspark>=3.5' \
+    'markdown-it-py>=3' 'linkify-it-py>=2'
 fi
 # The HTML report is rendered in headless Chromium (Debian's package).
 need=()

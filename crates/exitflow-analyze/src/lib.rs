@@ -56,6 +56,9 @@ pub enum AnalyzeError {
     /// Nothing to report on.
     #[error("no dataset files found under {0}")]
     Empty(String),
+    /// A node's totals file is unreadable.
+    #[error("node totals")]
+    Totals(#[source] exitflow_output::OutputError),
 }
 
 /// Which flows to count.
@@ -89,6 +92,8 @@ pub struct Agg {
     pub duration_ms: u64,
     /// Parquet bytes read.
     pub dataset_bytes: u64,
+    /// Packets and bytes are the node totals' exact sums, not the rows'.
+    pub exact_volume: bool,
     /// Flows per application label.
     pub applications: Counts,
     /// Flows per category.
@@ -125,6 +130,7 @@ impl Agg {
         self.bytes += o.bytes;
         self.duration_ms += o.duration_ms;
         self.dataset_bytes += o.dataset_bytes;
+        self.exact_volume |= o.exact_volume;
         self.http_flows += o.http_flows;
         self.src_proxy += o.src_proxy;
         self.dst_proxy += o.dst_proxy;
@@ -327,10 +333,36 @@ pub fn scan_with_progress(
             report.nodes.entry(node).or_default().merge(&agg);
         }
     }
+    if filter.from_ms.is_none() && filter.to_ms.is_none() {
+        exact_totals(roots, &mut report)?;
+    }
     for a in report.nodes.values() {
         report.all.merge(a);
     }
     Ok(report)
+}
+
+/// Packets and bytes from each node's totals (`_totals.json`), which are
+/// exact, where the rows hold power-of-two buckets (the default profile).
+/// Only without a time filter: the totals cover every flow of the node.
+fn exact_totals(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeError> {
+    for (node, agg) in report.nodes.iter_mut() {
+        let mut sum: Option<(u64, u64)> = None;
+        for root in roots {
+            let path = layout::node_dir(root, node).join(layout::TOTALS_FILE);
+            let t = exitflow_output::dataset::read_totals(&path).map_err(AnalyzeError::Totals)?;
+            if let Some(t) = t {
+                let (p, b) = sum.unwrap_or((0, 0));
+                sum = Some((p + t.packets, b + t.bytes));
+            }
+        }
+        if let Some((p, b)) = sum {
+            agg.packets = p;
+            agg.bytes = b;
+            agg.exact_volume = true;
+        }
+    }
+    Ok(())
 }
 
 fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(), AnalyzeError> {

@@ -30,6 +30,7 @@ pub fn figures(a: &Agg) -> Value {
         "bytes": a.bytes,
         "traffic_gb": a.bytes as f64 / 1e9,
         "dataset_bytes": a.dataset_bytes,
+        "volume_from": if a.exact_volume { "node totals (exact)" } else { "rows" },
         "mean_duration_s": if a.flows == 0 { 0.0 } else { a.duration_ms as f64 / a.flows as f64 / 1000.0 },
         "tls_share": a.master_share("TLS"),
         "http_share": a.master_share("HTTP") + a.master_share("HTTP_Proxy"),
@@ -110,10 +111,55 @@ fn md_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
         head.iter().map(|_| "---").collect::<Vec<_>>().join("|")
     );
     for r in rows {
-        let cells: Vec<String> = r.iter().map(|c| c.replace('|', "\\|")).collect();
+        let cells: Vec<String> = r.iter().map(|c| md_text(c)).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
+}
+
+/// Characters that can start inline Markdown (emphasis, code, links,
+/// images, autolinks, HTML, entities, strikethrough, table cells).
+const MD_INLINE: &[char] = &[
+    '\\', '`', '*', '_', '[', ']', '<', '>', '!', '|', '~', '&', ':', '(', ')', '@',
+];
+
+/// Text (from traffic: user-agents, content types, labels) as literal
+/// Markdown inside a table cell: every character that can start inline
+/// Markdown is backslash-escaped (CommonMark renders an escaped punctuation
+/// character as itself), the dot of `www.` too (GitHub's autolinks), and
+/// line breaks and control characters become spaces. Nothing in it can
+/// become HTML, a link or an image.
+pub fn md_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        let after_www =
+            out.len() >= 3 && out.as_bytes()[out.len() - 3..].eq_ignore_ascii_case(b"www");
+        if MD_INLINE.contains(&c) || (c == '.' && after_www) {
+            out.push('\\');
+            out.push(c);
+        } else if c.is_control() {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The text a [`md_text`] cell stands for.
+fn md_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.peek() {
+            Some(n) if c == '\\' && n.is_ascii_punctuation() => {
+                out.push(*n);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn pairs(v: &Value, total: u64) -> Vec<Vec<String>> {
@@ -348,7 +394,7 @@ fn md_to_html(md: &str) -> String {
             let cells: Vec<String> = line
                 .trim_matches('|')
                 .split(" | ")
-                .map(|c| format!("<td>{}</td>", esc(c.trim().replace("\\|", "|").as_str())))
+                .map(|c| format!("<td>{}</td>", esc(&md_unescape(c.trim()))))
                 .collect();
             out.push_str(&format!("<tr>{}</tr>\n", cells.join("")));
         } else {

@@ -15,3 +15,109 @@ fn empty_roots_are_a_clear_error() {
     let e = scan(&[d.path().to_owned()], &Filter::default()).unwrap_err();
     assert!(e.to_string().contains("no dataset files"), "{e}");
 }
+
+/// A dataset of two nodes written with the output crate's writer: `n` flows
+/// per node, every third failed, on ports 443 and 80, one day apart.
+fn dataset(root: &Path, n: u64) {
+    use exitflow_flow::{EndReason, Flow};
+    use exitflow_output::{DatasetConfig, DatasetWriter, Record};
+    for (node, day) in [("a", 0u64), ("b", 1)] {
+        let mut w = DatasetWriter::open(DatasetConfig::new(root, node)).unwrap();
+        for i in 0..n {
+            let t = 1_700_000_000_000 + day * 86_400_000 + i * 1000;
+            let failed = i % 3 == 0;
+            let (pk, port) = if failed { (1, 80) } else { (6, 443) };
+            let f = Flow::from_totals(
+                i,
+                6,
+                ([0; 16], 40_000),
+                ([0; 16], port),
+                (t, t + 500),
+                (pk, pk * 100),
+                (if failed { 0 } else { 4 }, 400),
+                EndReason::Idle,
+            );
+            let mut r = Record::unlabelled(f);
+            r.application_name = if failed { "HTTP" } else { "TLS.Google" }.into();
+            r.application_category_name = "Web".into();
+            r.tor_role = "exit";
+            w.write(&r).unwrap();
+        }
+        w.close().unwrap();
+    }
+}
+
+#[test]
+fn the_scan_counts_every_flow_once_per_node_and_in_all() {
+    let d = tempfile::tempdir().unwrap();
+    dataset(d.path(), 300);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let r = scan_with_progress(&[d.path().to_owned()], &Filter::default(), &|n, all| {
+        assert!(n <= all);
+        done.store(n, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(done.into_inner() as u64, r.files);
+    assert_eq!(r.nodes.len(), 2);
+    assert_eq!(r.all.flows, 600);
+    assert_eq!(r.all.failed_flows, 200);
+    assert_eq!(r.nodes["a"].flows, 300);
+    assert_eq!(r.all.applications["TLS.Google"], 400);
+    assert_eq!(r.all.dst_ports[&80], 200);
+    assert_eq!(r.all.duration_ms, 600 * 500);
+}
+
+#[test]
+fn node_and_date_filters_select_what_they_name() {
+    let d = tempfile::tempdir().unwrap();
+    dataset(d.path(), 30);
+    let only_b = Filter {
+        nodes: vec!["b".into()],
+        ..Default::default()
+    };
+    let r = scan(&[d.path().to_owned()], &only_b).unwrap();
+    assert_eq!((r.nodes.len(), r.all.flows), (1, 30));
+    let day_one = Filter {
+        from_ms: Some(1_700_000_000_000 + 86_400_000),
+        ..Default::default()
+    };
+    let r = scan(&[d.path().to_owned()], &day_one).unwrap();
+    assert_eq!(r.all.flows, 30);
+}
+
+#[test]
+fn a_corrupt_file_is_an_error_naming_it() {
+    let d = tempfile::tempdir().unwrap();
+    dataset(d.path(), 3);
+    let part = exitflow_output::layout::date_dir(
+        &exitflow_output::layout::node_dir(d.path(), "a"),
+        "2023-11-14",
+    )
+    .join("part-0-0-00000.parquet");
+    std::fs::write(&part, b"not parquet").unwrap();
+    let e = scan(&[d.path().to_owned()], &Filter::default()).unwrap_err();
+    assert!(e.to_string().contains("part-0-0-00000.parquet"), "{e}");
+}
+
+#[test]
+fn traffic_strings_are_literal_in_markdown_and_html() {
+    for hostile in [
+        "<script>alert(1)</script>",
+        "![t](https://tracker.example/t.png)",
+        "a|b",
+        "[x](javascript:alert(1))",
+        "visit www.tracker.example now",
+        "<https://tracker.example>",
+        "**bold** `code` ~~gone~~ &amp; x@example.org",
+        "line\nbreak\r| cell",
+    ] {
+        let md = render::md_text(hostile);
+        assert!(!md.contains('\n') && !md.contains('\r'), "{md}");
+        for (i, c) in md.char_indices() {
+            if "<>[]()!|`*_~&:@".contains(c) {
+                assert_eq!(&md[i - 1..i], "\\", "{hostile:?} -> {md}");
+            }
+        }
+        assert!(!md.to_ascii_lowercase().contains("www."), "{md}");
+    }
+}

@@ -146,3 +146,61 @@ impl Consensus {
         self.ports.get(&ip).is_some_and(|p| p.contains(&port))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "network-status-version 3 microdesc\nvote-status consensus\nvalid-after 2026-11-27 12:00:00\n\
+        r a AAAA 2026-11-27 11:00:00 198.51.100.1 9001 9030\na [2001:db8::1]:9001\n\
+        r b BBBB 2026-11-27 11:00:00 203.0.113.5 443 0\n";
+
+    #[test]
+    fn relays_their_ports_and_ipv6_addresses_are_read() {
+        let c = Consensus::parse(DOC.as_bytes()).unwrap();
+        assert_eq!((c.relays, c.flavour.as_str()), (2, "microdesc"));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(c.is_relay_port(ip("198.51.100.1"), 9001));
+        assert!(c.is_relay_port(ip("198.51.100.1"), 9030), "DirPort");
+        assert!(!c.is_relay_port(ip("198.51.100.1"), 80));
+        assert!(c.is_relay(ip("2001:db8::1")));
+        assert!(!c.is_relay(ip("192.0.2.1")));
+    }
+
+    #[test]
+    fn malformed_documents_say_which_line() {
+        for (doc, line) in [
+            ("", 1),
+            ("network-status-version 3\r\n", 1),
+            ("vote-status consensus\n", 1),
+            ("network-status-version 3\nvote-status vote\n", 2),
+            (
+                "network-status-version 3\nvote-status consensus\nr a B 2026-11-27 11:00:00 300.1.1.1 9001 0\n",
+                3,
+            ),
+            (
+                "network-status-version 3\nvote-status consensus\na [2001:db8::1]:9001\n",
+                3,
+            ),
+        ] {
+            let e = Consensus::parse(doc.as_bytes()).unwrap_err();
+            assert_eq!(e.line, line, "{doc:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_file_error_names_the_file_and_keeps_the_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("cached-consensus");
+        std::fs::write(&p, "garbage\n").unwrap();
+        let e = Consensus::load(&p).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("cached-consensus"), "{text}");
+        let source = std::error::Error::source(&e).unwrap().to_string();
+        assert!(source.starts_with("line 1:"), "{source}");
+        assert!(matches!(
+            Consensus::load(&d.path().join("missing")),
+            Err(EnrichError::Io { .. })
+        ));
+    }
+}

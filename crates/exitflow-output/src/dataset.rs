@@ -5,7 +5,7 @@
 //! `node=NAME/_totals.json` (readers skip `_` files too).
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,8 @@ pub const DEFAULT_ROTATE_BYTES: u64 = 256 << 20;
 pub const DEFAULT_ROTATE_AGE: Duration = Duration::from_secs(3600);
 /// Most date partitions open at once; the oldest is closed beyond it.
 pub const MAX_OPEN_PARTITIONS: usize = 8;
+/// Random bytes in a part file's name (`part-<hex>.parquet`).
+pub const PART_NAME_RANDOM_BYTES: usize = 16;
 /// Version of the column layout, stored in every file's metadata.
 pub const SCHEMA_VERSION: &str = "1";
 
@@ -42,6 +44,8 @@ pub struct DatasetConfig {
     pub selection: Selection,
     /// Key/value pairs stored in every file (policy, tool version, ...).
     pub metadata: Vec<(String, String)>,
+    /// Completed files' modification times are rounded down to this (ms).
+    pub time_granularity_ms: u64,
 }
 
 impl DatasetConfig {
@@ -55,6 +59,7 @@ impl DatasetConfig {
             rotate_age: DEFAULT_ROTATE_AGE,
             selection: Selection::default(),
             metadata: Vec::new(),
+            time_granularity_ms: 1,
         }
     }
 }
@@ -147,8 +152,6 @@ pub struct DatasetWriter {
     cfg: DatasetConfig,
     node_dir: PathBuf,
     open: BTreeMap<String, Part>,
-    seq: u64,
-    run: String,
     /// Files completed by this writer.
     pub files: u64,
     /// Bytes of files completed by this writer.
@@ -176,16 +179,10 @@ impl DatasetWriter {
         }
         let node_dir = layout::node_dir(&cfg.root, &cfg.node);
         std::fs::create_dir_all(&node_dir).map_err(io_err(&node_dir))?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let run = format!("{}-{}", now.as_millis(), std::process::id());
         Ok(DatasetWriter {
             cfg,
             node_dir,
             open: BTreeMap::new(),
-            seq: 0,
-            run,
             files: 0,
             bytes: 0,
             rows: 0,
@@ -207,14 +204,13 @@ impl DatasetWriter {
             }
             let dir = layout::date_dir(&self.node_dir, &date);
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            // A random name per file: names carry no time and no order.
             let path = dir.join(format!(
-                "{}{}-{:05}{}",
+                "{}{}{}",
                 layout::PART_PREFIX,
-                self.run,
-                self.seq,
+                crate::files::random_hex(PART_NAME_RANDOM_BYTES),
                 layout::PART_EXT
             ));
-            self.seq += 1;
             let writer = FlowWriter::create(
                 &path,
                 Format::Parquet,
@@ -258,6 +254,7 @@ impl DatasetWriter {
     fn close_part(&mut self, date: &str) -> Result<(), OutputError> {
         if let Some(p) = self.open.remove(date) {
             let path = p.writer.finish()?;
+            crate::files::coarsen_mtime(&path, self.cfg.time_granularity_ms)?;
             self.files += 1;
             self.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
         }
@@ -287,16 +284,14 @@ impl DatasetWriter {
         let mut all = read_totals(&path)?.unwrap_or_default();
         all.merge(t);
         all.node = t.node.clone();
-        let tmp = node_dir.join(format!(".{}.tmp", layout::TOTALS_FILE));
         let text = serde_json::to_string_pretty(&all).expect("plain data serialises");
-        std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        crate::files::write_atomic(&path, text.as_bytes())?;
         Ok(all)
     }
 }
 
 /// Removes the temporary files that a killed writer left in a node's
-/// directory (`.part-<ms>-<pid>-<seq>.parquet.tmp` whose process is gone):
+/// directory (`.part-<hex>.parquet.<pid>.tmp` whose process is gone):
 /// they were never completed, no reader looks at them, and a restart must
 /// not let them pile up. Returns the files removed.
 pub fn remove_stale_temp_files(node_dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
@@ -319,7 +314,7 @@ pub fn remove_stale_temp_files(node_dir: &Path) -> Result<Vec<PathBuf>, OutputEr
         for f in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
             let f = f.map_err(io_err(&dir))?;
             let name = f.file_name().to_string_lossy().into_owned();
-            let Some(pid) = stale_temp_pid(&name) else {
+            let Some(pid) = crate::files::temp_pid(&name) else {
                 continue;
             };
             if Path::new(&format!("/proc/{pid}")).exists() && pid != 0 {
@@ -331,14 +326,6 @@ pub fn remove_stale_temp_files(node_dir: &Path) -> Result<Vec<PathBuf>, OutputEr
         }
     }
     Ok(removed)
-}
-
-/// The writer's process id in a temporary part file's name.
-fn stale_temp_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix(".part-")?.strip_suffix(".parquet.tmp")?;
-    let mut it = rest.split('-');
-    let _ms = it.next()?;
-    it.next()?.parse().ok()
 }
 
 /// Reads a node's totals file, `None` when absent.
@@ -399,9 +386,9 @@ mod tests {
         let me = std::process::id();
         // Far above any pid_max: no such process.
         let names = [
-            format!(".part-1-{me}-00000.parquet.tmp"),
-            ".part-1-999999999-00001.parquet.tmp".to_string(),
-            "part-1-999999999-00002.parquet".to_string(),
+            format!(".part-ab.parquet.{me}.tmp"),
+            ".part-cd.parquet.999999999.tmp".to_string(),
+            "part-ef.parquet".to_string(),
             ".other.tmp".to_string(),
         ];
         for n in &names {
@@ -412,7 +399,55 @@ mod tests {
         for n in [&names[0], &names[2], &names[3]] {
             assert!(dir.join(n).exists(), "{n}");
         }
-        assert_eq!(stale_temp_pid(".part-17-42-00003.parquet.tmp"), Some(42));
+        assert_eq!(crate::files::temp_pid(".part-17.parquet.42.tmp"), Some(42));
+        assert_eq!(crate::files::temp_pid(".other.tmp"), None);
+    }
+
+    /// Review finding 1: live capture named each file after its flush time
+    /// in ms, finer than an hourly profile allows.
+    #[test]
+    fn part_names_are_random_and_mtimes_no_finer_than_the_granularity() {
+        let root = tempfile::tempdir().unwrap();
+        let mut cfg = DatasetConfig::new(root.path(), "n");
+        cfg.time_granularity_ms = 3_600_000;
+        let mut names = Vec::new();
+        for _ in 0..3 {
+            let mut w = DatasetWriter::open(cfg.clone()).unwrap();
+            w.write(&crate::Record::unlabelled(
+                exitflow_flow::Flow::from_totals(
+                    0,
+                    17,
+                    ([0; 16], 1),
+                    ([0; 16], 2),
+                    (1_000, 1_000),
+                    (1, 60),
+                    (0, 0),
+                    exitflow_flow::EndReason::Idle,
+                ),
+            ))
+            .unwrap();
+            w.close().unwrap();
+        }
+        let dir = crate::layout::date_dir(&crate::layout::node_dir(root.path(), "n"), "1970-01-01");
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let hex = name
+                .strip_prefix("part-")
+                .unwrap()
+                .strip_suffix(".parquet")
+                .unwrap();
+            assert_eq!(hex.len(), 2 * PART_NAME_RANDOM_BYTES, "{name}");
+            assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+            let mtime = e.metadata().unwrap().modified().unwrap();
+            let ms = mtime
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            assert_eq!(ms % 3_600_000, 0, "{name}");
+            names.push(name);
+        }
+        assert_eq!(names.len(), 3);
     }
 
     #[test]

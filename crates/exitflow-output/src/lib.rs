@@ -6,10 +6,12 @@
 use std::path::PathBuf;
 
 pub mod dataset;
+pub mod files;
 pub mod layout;
 pub mod policy;
 pub mod privacy;
 pub mod schema;
+pub mod useragent;
 pub mod writers;
 
 pub use dataset::{DatasetConfig, DatasetWriter, NodeTotals};

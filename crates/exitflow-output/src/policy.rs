@@ -7,17 +7,27 @@ use crate::OutputError;
 use crate::privacy::{AddressPolicy, CryptoPan};
 use crate::schema::{Record, Selection};
 
-/// One hour, the strict profile's time granularity.
-pub const STRICT_TIME_GRANULARITY_MS: u64 = 3_600_000;
+/// One hour: the time granularity of the default and strict profiles.
+pub const DEFAULT_TIME_GRANULARITY_MS: u64 = 3_600_000;
+/// The strict profile's time granularity.
+pub const STRICT_TIME_GRANULARITY_MS: u64 = DEFAULT_TIME_GRANULARITY_MS;
 
-/// Named settings.
+/// Named settings. A profile can be refined only towards less: a flag or
+/// key that would make it write more is an error naming it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
-    /// The study's field set plus counters and the Tor role.
+    /// Explicit opt-in, for research under an ethics review: exact times,
+    /// counts and durations, flow ids, user-agents and content types as
+    /// sent, source countries; addresses, server names, fingerprints and
+    /// source ports on request. Marked in every file and warned about.
+    Research,
+    /// Nothing finer than an hour; durations, packet and byte counts as
+    /// power-of-two buckets; no flow ids; user-agents as family and major
+    /// version, content types without parameters; source country and ASN
+    /// only where the source is a relay or the relay itself.
     Default,
-    /// No user-agents, server names, fingerprints, addresses or source ports;
-    /// times rounded to the hour.
+    /// The default profile without user-agents.
     Strict,
 }
 
@@ -25,9 +35,10 @@ impl FromStr for Profile {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "research" => Ok(Profile::Research),
             "default" => Ok(Profile::Default),
             "strict" => Ok(Profile::Strict),
-            _ => Err(format!("{s:?}: expected default or strict")),
+            _ => Err(format!("{s:?}: expected default, strict or research")),
         }
     }
 }
@@ -36,6 +47,7 @@ impl Profile {
     /// The profile's name, as written in files and configuration.
     pub fn as_str(self) -> &'static str {
         match self {
+            Profile::Research => "research",
             Profile::Default => "default",
             Profile::Strict => "strict",
         }
@@ -101,6 +113,9 @@ impl ServerNames {
     }
 }
 
+/// The source country written where a policy withholds it.
+pub const WITHHELD: &str = "withheld";
+
 /// A profile and its refinements, merged from flags and the configuration
 /// file; [`Policy::from_settings`] validates them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -140,9 +155,26 @@ pub struct Policy {
     pub source_ports: bool,
     /// Timestamps rounded down to this many ms (1 = exact).
     pub time_granularity_ms: u64,
+    /// Flow ids written.
+    pub ids: bool,
+    /// Durations, packet, byte and flag counts as power-of-two buckets.
+    pub coarse: bool,
+    /// User-agents reduced to family and major version.
+    pub ua_families: bool,
+    /// Content types without parameters.
+    pub content_type_base: bool,
+    /// Source country and ASN only where the source is a relay or the relay.
+    pub src_geo_relays_only: bool,
+    /// User-agent families already computed (capped at [`UA_CACHE_CAP`]).
+    ua_cache: std::collections::HashMap<String, String>,
 }
 
+/// Most user-agents whose family a policy remembers; the cache is cleared
+/// when full.
+pub const UA_CACHE_CAP: usize = 4096;
+
 impl Default for Policy {
+    /// The default profile.
     fn default() -> Self {
         Policy {
             profile: Profile::Default,
@@ -151,7 +183,13 @@ impl Default for Policy {
             user_agents: true,
             fingerprints: false,
             source_ports: false,
-            time_granularity_ms: 1,
+            time_granularity_ms: DEFAULT_TIME_GRANULARITY_MS,
+            ids: false,
+            coarse: true,
+            ua_families: true,
+            content_type_base: true,
+            src_geo_relays_only: true,
+            ua_cache: Default::default(),
         }
     }
 }
@@ -167,15 +205,31 @@ impl Policy {
         }
     }
 
+    /// The research profile (the field set of the 2021 study and more).
+    pub fn research() -> Policy {
+        Policy {
+            profile: Profile::Research,
+            time_granularity_ms: 1,
+            ids: true,
+            coarse: false,
+            ua_families: false,
+            content_type_base: false,
+            src_geo_relays_only: false,
+            ..Policy::default()
+        }
+    }
+
     /// The policy `s` describes: the profile's values, refined. Refinements
     /// the strict profile forbids are errors naming the setting, and so is
     /// a granularity whose milliseconds overflow.
     pub fn from_settings(s: &PolicySettings) -> Result<Policy, OutputError> {
         let profile = s.profile.unwrap_or(Profile::Default);
         let mut p = match profile {
+            Profile::Research => Policy::research(),
             Profile::Default => Policy::default(),
             Profile::Strict => Policy::strict(),
         };
+        let floor = p.time_granularity_ms;
         p.addresses = match (s.addresses.unwrap_or(AddressMode::Drop), &s.key_file) {
             (AddressMode::Drop, _) => AddressPolicy::Drop,
             (AddressMode::Keep, _) => AddressPolicy::Keep,
@@ -200,18 +254,27 @@ impl Policy {
         p.user_agents = s.user_agents.unwrap_or(p.user_agents);
         p.fingerprints = s.fingerprints.unwrap_or(p.fingerprints);
         p.source_ports = s.source_ports.unwrap_or(p.source_ports);
-        if profile == Profile::Strict {
-            let weaker = [
-                (p.addresses.writes_addresses(), "addresses"),
-                (p.server_names != ServerNames::Drop, "server names"),
-                (p.fingerprints, "fingerprints"),
-                (p.user_agents, "user-agents"),
-            ];
-            if let Some((_, what)) = weaker.iter().find(|(w, _)| *w) {
-                return Err(OutputError::Policy(format!(
-                    "the strict profile writes no addresses, server names, fingerprints or user-agents ({what} asked for)"
-                )));
-            }
+        if profile == Profile::Research {
+            return Ok(p);
+        }
+        let name = profile.as_str();
+        if p.time_granularity_ms < floor {
+            return Err(OutputError::Policy(format!(
+                "the {name} profile keeps times to the hour: a time granularity of {} s would be finer (only --profile research may)",
+                p.time_granularity_ms / 1000
+            )));
+        }
+        let weaker = [
+            (p.addresses.writes_addresses(), "addresses"),
+            (p.server_names != ServerNames::Drop, "server names"),
+            (p.fingerprints, "fingerprints"),
+            (p.source_ports, "source ports"),
+            (profile == Profile::Strict && p.user_agents, "user-agents"),
+        ];
+        if let Some((_, what)) = weaker.iter().find(|(w, _)| *w) {
+            return Err(OutputError::Policy(format!(
+                "the {name} profile writes no {what} ({what} asked for; only --profile research may)"
+            )));
         }
         Ok(p)
     }
@@ -233,6 +296,9 @@ impl Policy {
             ),
             ("exitflow.policy".into(), self.describe()),
         ];
+        if let AddressPolicy::Pseudonymize(c) = &self.addresses {
+            m.push(("exitflow.key_id".into(), c.key_id.clone()));
+        }
         if let Some(n) = node {
             m.push(("exitflow.node".into(), n.to_owned()));
         }
@@ -247,6 +313,7 @@ impl Policy {
             fingerprints: self.fingerprints,
             source_ports: self.source_ports,
             user_agents: self.user_agents,
+            ids: self.ids,
         }
     }
 
@@ -265,7 +332,34 @@ impl Policy {
         };
         if !self.user_agents {
             r.user_agent = None;
+        } else if self.ua_families
+            && let Some(u) = r.user_agent.take()
+        {
+            let f = match self.ua_cache.get(&u) {
+                Some(f) => f.clone(),
+                None => {
+                    if self.ua_cache.len() >= UA_CACHE_CAP {
+                        self.ua_cache.clear();
+                    }
+                    let f = crate::useragent::family(&u);
+                    self.ua_cache.insert(u, f.clone());
+                    f
+                }
+            };
+            r.user_agent = Some(f);
         }
+        if self.content_type_base {
+            r.content_type = r
+                .content_type
+                .take()
+                .map(|c| crate::useragent::content_type(&c));
+        }
+        if self.src_geo_relays_only && !r.src_public {
+            r.src_country = WITHHELD.into();
+            r.src_asn = 0;
+            r.src_is_proxy = false;
+        }
+        r.coarse = self.coarse;
         if !self.fingerprints {
             r.client_fingerprint = None;
             r.server_fingerprint = None;
@@ -276,29 +370,65 @@ impl Policy {
     /// A one-line description stored in every file's metadata.
     pub fn describe(&self) -> String {
         format!(
-            "profile={} addresses={} server_names={} user_agents={} fingerprints={} source_ports={} time_granularity_ms={}",
+            "profile={} addresses={} server_names={} user_agents={} fingerprints={} source_ports={} time_granularity_ms={} ids={} coarse_counts={} ua_families={} content_type_base={} src_geo_relays_only={}",
             self.profile.as_str(),
             self.addresses.name(),
             self.server_names.as_str(),
             self.user_agents,
             self.fingerprints,
             self.source_ports,
-            self.time_granularity_ms
+            self.time_granularity_ms,
+            self.ids,
+            self.coarse,
+            self.ua_families,
+            self.content_type_base,
+            self.src_geo_relays_only,
         )
     }
 }
 
 /// The registrable domain (eTLD+1) of a name, by the public suffix list.
+///
+/// Only DNS names qualify: IP literals (`203.0.113.57`, `[2001:db8::1]`),
+/// empty labels (`a..b`), characters outside letters, digits, `-` and `_`,
+/// and numeric top-level labels give `None`, so that no address or part of
+/// one is ever written as a "domain". A trailing `:port` is ignored.
 pub fn registrable_domain(name: &str) -> Option<String> {
+    /// Longest DNS name and label (RFC 1035).
+    const MAX_NAME: usize = 253;
+    const MAX_LABEL: usize = 63;
     let lower = name.trim_end_matches('.').to_ascii_lowercase();
-    psl::domain_str(&lower).map(str::to_owned)
+    if lower.starts_with('[') || lower.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let host = match lower.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        Some(_) => return None,
+        None => &lower,
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= MAX_LABEL
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let numeric_tld = host
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if host.len() > MAX_NAME || !host.split('.').all(label_ok) || numeric_tld {
+        return None;
+    }
+    psl::domain_str(host).map(str::to_owned)
 }
 
 #[cfg(test)]
 mod tests {
 
+    /// A profile is never weakened by a setting: default and strict refuse
+    /// every personal field and name it; research takes them.
     #[test]
-    fn strict_refuses_every_personal_field_and_names_it() {
+    fn profiles_refuse_every_personal_field_and_name_it() {
         for (s, what) in [
             (
                 PolicySettings {
@@ -323,20 +453,41 @@ mod tests {
             ),
             (
                 PolicySettings {
-                    user_agents: Some(true),
+                    source_ports: Some(true),
                     ..Default::default()
                 },
-                "user-agents",
+                "source ports",
             ),
         ] {
-            assert!(Policy::from_settings(&s).is_ok(), "default allows {what}");
-            let strict = PolicySettings {
-                profile: Some(Profile::Strict),
+            for profile in [None, Some(Profile::Default), Some(Profile::Strict)] {
+                let e = Policy::from_settings(&PolicySettings {
+                    profile,
+                    ..s.clone()
+                })
+                .unwrap_err()
+                .to_string();
+                assert!(e.contains(&format!("({what} asked for")), "{e}");
+            }
+            let research = PolicySettings {
+                profile: Some(Profile::Research),
                 ..s
             };
-            let e = Policy::from_settings(&strict).unwrap_err().to_string();
-            assert!(e.contains(&format!("({what} asked for)")), "{e}");
+            assert!(
+                Policy::from_settings(&research).is_ok(),
+                "research takes {what}"
+            );
         }
+        let ua = PolicySettings {
+            profile: Some(Profile::Strict),
+            user_agents: Some(true),
+            ..Default::default()
+        };
+        assert!(
+            Policy::from_settings(&ua)
+                .unwrap_err()
+                .to_string()
+                .contains("user-agents")
+        );
     }
 
     #[test]
@@ -347,12 +498,56 @@ mod tests {
         };
         assert!(Policy::from_settings(&s).is_err());
         let s = PolicySettings {
+            profile: Some(Profile::Research),
             time_granularity_s: Some(60),
             ..Default::default()
         };
         assert_eq!(
             Policy::from_settings(&s).unwrap().time_granularity_ms,
             60_000
+        );
+    }
+
+    #[test]
+    fn files_written_with_pseudonyms_record_the_key_id() {
+        let p = Policy {
+            addresses: AddressPolicy::Pseudonymize(Box::new(CryptoPan::new(
+                &[7; 16].repeat(2).try_into().unwrap(),
+            ))),
+            ..Policy::default()
+        };
+        let m = p.file_metadata(Some("n"));
+        let id = m.iter().find(|(k, _)| k == "exitflow.key_id").unwrap();
+        assert_eq!(id.1.len(), 2 * crate::privacy::KEY_ID_BYTES);
+        assert!(
+            !Policy::default()
+                .file_metadata(None)
+                .iter()
+                .any(|(k, _)| k == "exitflow.key_id")
+        );
+    }
+
+    /// Review finding 1: `--profile strict --time-granularity 0` was
+    /// accepted and wrote exact times under a strict label.
+    #[test]
+    fn strict_refuses_a_finer_time_granularity() {
+        for g in [0, 1, 60, 3599] {
+            let s = PolicySettings {
+                profile: Some(Profile::Strict),
+                time_granularity_s: Some(g),
+                ..Default::default()
+            };
+            let e = Policy::from_settings(&s).unwrap_err().to_string();
+            assert!(e.contains("finer"), "{g}: {e}");
+        }
+        let coarser = PolicySettings {
+            profile: Some(Profile::Strict),
+            time_granularity_s: Some(86_400),
+            ..Default::default()
+        };
+        assert_eq!(
+            Policy::from_settings(&coarser).unwrap().time_granularity_ms,
+            86_400_000
         );
     }
 
@@ -385,6 +580,33 @@ mod tests {
             Some("example.github.io")
         );
         assert_eq!(registrable_domain("co.uk"), None);
+        assert_eq!(
+            registrable_domain("www.example.com:8443").as_deref(),
+            Some("example.com")
+        );
+    }
+
+    /// Review finding 4: `--server-names domain` turned the Host
+    /// `203.0.113.57` into `113.57` and `a..b` into `.b`.
+    #[test]
+    fn ip_literals_and_malformed_names_are_never_reduced_to_a_domain() {
+        for bad in [
+            "203.0.113.57",
+            "203.0.113.57:80",
+            "2001:db8::1",
+            "[2001:db8::1]",
+            "[2001:db8::1]:443",
+            "::ffff:203.0.113.57",
+            "a..b",
+            ".b",
+            "",
+            "1.2.3.4.5",
+            "exa mple.com",
+            "example.com:",
+            "ex<ample.com",
+        ] {
+            assert_eq!(registrable_domain(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -67,6 +67,17 @@ pub fn to_ip(a: &Addr, ip_version: u8) -> IpAddr {
     }
 }
 
+/// Bytes of the key hash that identify a key in file metadata.
+pub const KEY_ID_BYTES: usize = 8;
+
+/// The effective user id of this process (Linux: from /proc; `None` where
+/// it cannot be read, and the owner check is skipped).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
 /// Keyed prefix-preserving address pseudonymisation (Xu, Fan, Ammar, Moon:
 /// "Prefix-preserving IP address anonymization", the Crypto-PAn scheme).
 /// Two addresses sharing a k-bit prefix get pseudonyms sharing a k-bit prefix.
@@ -74,6 +85,9 @@ pub fn to_ip(a: &Addr, ip_version: u8) -> IpAddr {
 pub struct CryptoPan {
     cipher: Aes128,
     pad: u128,
+    /// Which key made the pseudonyms: a hash prefix, recorded in every file
+    /// (says nothing of the key itself).
+    pub key_id: String,
     cache: HashMap<IpAddr, IpAddr>,
     /// Times the cache was full and cleared.
     pub cache_resets: u64,
@@ -85,21 +99,50 @@ impl CryptoPan {
         let cipher = Aes128::new(GenericArray::from_slice(&key[..16]));
         let mut pad = GenericArray::clone_from_slice(&key[16..]);
         cipher.encrypt_block(&mut pad);
+        let digest =
+            <sha2::Sha256 as sha2::Digest>::digest([&b"exitflow key id\0"[..], key].concat());
+        let key_id = digest[..KEY_ID_BYTES]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         CryptoPan {
             cipher,
+            key_id,
             pad: u128::from_be_bytes(pad.into()),
             cache: HashMap::new(),
             cache_resets: 0,
         }
     }
 
-    /// Reads a key file: 32 raw bytes, or 64 hexadecimal digits.
+    /// Reads a key file: 32 raw bytes, or 64 hexadecimal digits. As ssh
+    /// does with private keys, a file that another user owns or that group
+    /// or others may read is refused.
     pub fn from_key_file(path: &Path) -> Result<CryptoPan, OutputError> {
-        let bytes = std::fs::read(path).map_err(crate::io_err(path))?;
         let bad = |reason: &str| OutputError::BadKey {
             path: path.to_owned(),
             reason: reason.into(),
         };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(path).map_err(crate::io_err(path))?;
+            if m.mode() & 0o077 != 0 {
+                return Err(bad(&format!(
+                    "permissions {:04o} are too open: the key must not be accessible by group or others (chmod 600 {})",
+                    m.mode() & 0o7777,
+                    path.display()
+                )));
+            }
+            if let Some(me) = effective_uid()
+                && m.uid() != me
+            {
+                return Err(bad(&format!(
+                    "owned by uid {}, not by the user running exitflow (uid {me})",
+                    m.uid()
+                )));
+            }
+        }
+        let bytes = std::fs::read(path).map_err(crate::io_err(path))?;
         let key: [u8; 32] = if bytes.len() == 32 {
             bytes.as_slice().try_into().expect("length checked")
         } else {
@@ -251,19 +294,74 @@ mod tests {
         assert_eq!(*r.expose(), "198.51.100.7");
     }
 
+    /// Writes a key file readable by its owner only.
+    fn write_key(p: &Path, bytes: impl AsRef<[u8]>) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(p, bytes).unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    /// The sample key of the Crypto-PAn reference distribution.
+    const SAMPLE_KEY: [u8; 32] = [
+        21, 34, 23, 141, 51, 164, 207, 128, 19, 10, 91, 22, 73, 144, 125, 16, 216, 152, 143, 131,
+        121, 121, 101, 39, 98, 87, 76, 45, 42, 132, 34, 2,
+    ];
+
+    #[test]
+    fn every_vector_of_the_reference_sample_trace_matches() {
+        let mut c = CryptoPan::new(&SAMPLE_KEY);
+        let mut n = 0;
+        for line in include_str!("../data/cryptopan-sample.txt").lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            let (raw, want) = line.split_once(' ').unwrap();
+            let got = c.pseudonym(raw.parse().unwrap());
+            assert_eq!(got.to_string(), want, "{raw}");
+            n += 1;
+        }
+        assert_eq!(n, 71);
+    }
+
+    /// Review finding 5: the key file's permissions were never checked and
+    /// files did not say which key made them.
+    #[test]
+    fn keys_readable_by_others_are_refused_and_each_key_has_an_id() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        write_key(&p, key(3));
+        let a = CryptoPan::from_key_file(&p).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = CryptoPan::from_key_file(&p).err().unwrap().to_string();
+            assert!(
+                e.contains("too open") && e.contains("chmod 600"),
+                "{mode:o}: {e}"
+            );
+        }
+        write_key(&p, key(4));
+        let b = CryptoPan::from_key_file(&p).unwrap();
+        assert_eq!(a.key_id.len(), 2 * KEY_ID_BYTES);
+        assert_ne!(a.key_id, b.key_id, "a rotated key has a new id");
+        assert_eq!(a.key_id, CryptoPan::new(&key(3)).key_id);
+        let hex: String = key(3).iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!hex.contains(&a.key_id), "the id is not part of the key");
+    }
+
     #[test]
     fn key_files_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("k");
-        std::fs::write(&p, "00".repeat(32)).unwrap();
+        write_key(&p, "00".repeat(32));
         assert!(CryptoPan::from_key_file(&p).is_err());
-        std::fs::write(&p, "short").unwrap();
+        write_key(&p, "short");
         let e = CryptoPan::from_key_file(&p).err().unwrap().to_string();
         assert!(e.contains("64 hex digits"), "{e}");
-        std::fs::write(&p, key(3)).unwrap();
+        write_key(&p, key(3));
         assert!(CryptoPan::from_key_file(&p).is_ok());
         let hex: String = key(3).iter().map(|b| format!("{b:02x}")).collect();
-        std::fs::write(&p, format!("{hex}\n")).unwrap();
+        write_key(&p, format!("{hex}\n"));
         assert!(CryptoPan::from_key_file(&p).is_ok());
     }
 }

@@ -123,7 +123,7 @@ macro_rules! cols {
 }
 
 cols! {
-    Id "id" U64 Public "flow number within one capture or capture session, in creation order";
+    Id "id" U64 Quasi "flow number within one capture or capture session, in creation order; research profile only";
     SrcIp "src_ip" Str Personal "source address (first packet's sender); only with --addresses keep or pseudonymize";
     SrcPort "src_port" U64 Quasi "source port (0 for protocols without ports); only with --source-ports";
     DstIp "dst_ip" Str Personal "destination address; only with --addresses keep or pseudonymize";
@@ -132,9 +132,9 @@ cols! {
     IpVersion "ip_version" U64 Public "4 or 6";
     VlanId "vlan_id" U64 Public "innermost 802.1Q VLAN id, 0 when untagged";
     TunnelId "tunnel_id" U64 Public "0 none, 1 GTP-U, 2 CAPWAP, 3 TZSP (NFStream's numbering)";
-    BiFirstSeen "bidirectional_first_seen_ms" U64 Quasi "first packet, ms since the Unix epoch (UTC)";
+    BiFirstSeen "bidirectional_first_seen_ms" U64 Quasi "first packet, ms since the Unix epoch (UTC), rounded down to the profile's granularity (an hour; exact under research)";
     BiLastSeen "bidirectional_last_seen_ms" U64 Quasi "last packet, ms since the Unix epoch (UTC)";
-    BiDuration "bidirectional_duration_ms" U64 Public "last minus first, ms";
+    BiDuration "bidirectional_duration_ms" U64 Quasi "last minus first, ms (power-of-two bucket outside the research profile, as every count and duration)";
     BiPackets "bidirectional_packets" U64 Public "packets, both directions";
     BiBytes "bidirectional_bytes" U64 Public "bytes, both directions: original frame length of each packet";
     S2dFirstSeen "src2dst_first_seen_ms" U64 Quasi "first source-to-destination packet, ms (0 if none)";
@@ -162,9 +162,9 @@ cols! {
     ServerName "requested_server_name" OptStr Sensitive "TLS/QUIC SNI, HTTP Host or DNS query name; only with --server-names domain (registrable domain) or keep";
     ClientFingerprint "client_fingerprint" OptStr Quasi "JA4 of the TLS/QUIC ClientHello; only with --fingerprints";
     ServerFingerprint "server_fingerprint" OptStr Quasi "server fingerprint (none yet); only with --fingerprints";
-    UserAgent "user_agent" OptStr Quasi "HTTP User-Agent sent in clear text (dropped by the strict profile)";
-    ContentType "content_type" OptStr Public "HTTP response Content-Type sent in clear text";
-    SrcCountry "src_country" Str Quasi "ISO country of the source (or private, loopback, link-local, multicast, unspecified, unknown)";
+    UserAgent "user_agent" OptStr Quasi "HTTP User-Agent: family and major version (uap-core data) by default, as sent under research, none under strict";
+    ContentType "content_type" OptStr Public "HTTP response Content-Type, without parameters outside the research profile";
+    SrcCountry "src_country" Str Quasi "ISO country of the source (or private, loopback, link-local, multicast, unspecified, unknown); withheld unless the source is a relay or the relay itself (research: always)";
     DstCountry "dst_country" Str Quasi "ISO country of the destination (same special values)";
     SrcIsProxy "src_is_proxy" Bool Public "1 when a database flags the source as an anonymous proxy";
     DstIsProxy "dst_is_proxy" Bool Public "1 when a database flags the destination as an anonymous proxy";
@@ -249,6 +249,22 @@ pub struct Record {
     pub tor_role: &'static str,
     /// Timestamps are written rounded down to a multiple of this (ms; 1 = exact).
     pub time_granularity_ms: u64,
+    /// Durations, packet, byte and flag counts are written as their
+    /// power-of-two bucket ([`bucket`]).
+    pub coarse: bool,
+    /// The source is a relay of the consensus or the relay itself (set by
+    /// enrichment): only then may a policy keep its country and ASN.
+    pub src_public: bool,
+}
+
+/// The power-of-two bucket of a count or duration: its largest power of two
+/// not above it (0 stays 0): 1, 2, 4, 8, … Lower bound of a factor-2 range.
+pub fn bucket(v: u64) -> u64 {
+    if v == 0 {
+        0
+    } else {
+        1 << (63 - v.leading_zeros())
+    }
 }
 
 impl Record {
@@ -276,13 +292,16 @@ impl Record {
             dst_as_org: None,
             tor_role: "other",
             time_granularity_ms: 1,
+            coarse: false,
+            src_public: false,
         }
     }
 
     /// The value of one column.
     pub fn value(&self, c: Col) -> Value<'_> {
         let f = &self.flow;
-        let d = |a: u64, b: u64| Value::U(b.saturating_sub(a));
+        let n = |v: u64| Value::U(if self.coarse { bucket(v) } else { v });
+        let d = |a: u64, b: u64| n(b.saturating_sub(a));
         let g = self.time_granularity_ms.max(1);
         let t = |ms: u64| Value::U(ms - ms % g);
         match c {
@@ -297,27 +316,27 @@ impl Record {
             Col::TunnelId => Value::U(f.tunnel_id.into()),
             Col::BiFirstSeen => t(f.first_seen_ms),
             Col::BiLastSeen => t(f.last_seen_ms),
-            Col::BiDuration => Value::U(f.duration_ms()),
-            Col::BiPackets => Value::U(f.packets()),
-            Col::BiBytes => Value::U(f.bytes()),
+            Col::BiDuration => n(f.duration_ms()),
+            Col::BiPackets => n(f.packets()),
+            Col::BiBytes => n(f.bytes()),
             Col::S2dFirstSeen => t(f.src2dst.first_seen_ms),
             Col::S2dLastSeen => t(f.src2dst.last_seen_ms),
             Col::S2dDuration => d(f.src2dst.first_seen_ms, f.src2dst.last_seen_ms),
-            Col::S2dPackets => Value::U(f.src2dst.packets),
-            Col::S2dBytes => Value::U(f.src2dst.bytes),
+            Col::S2dPackets => n(f.src2dst.packets),
+            Col::S2dBytes => n(f.src2dst.bytes),
             Col::D2sFirstSeen => t(f.dst2src.first_seen_ms),
             Col::D2sLastSeen => t(f.dst2src.last_seen_ms),
             Col::D2sDuration => d(f.dst2src.first_seen_ms, f.dst2src.last_seen_ms),
-            Col::D2sPackets => Value::U(f.dst2src.packets),
-            Col::D2sBytes => Value::U(f.dst2src.bytes),
-            Col::Syn => Value::U(f.flags.syn.into()),
-            Col::Cwr => Value::U(f.flags.cwr.into()),
-            Col::Ece => Value::U(f.flags.ece.into()),
-            Col::Urg => Value::U(f.flags.urg.into()),
-            Col::Ack => Value::U(f.flags.ack.into()),
-            Col::Psh => Value::U(f.flags.psh.into()),
-            Col::Rst => Value::U(f.flags.rst.into()),
-            Col::Fin => Value::U(f.flags.fin.into()),
+            Col::D2sPackets => n(f.dst2src.packets),
+            Col::D2sBytes => n(f.dst2src.bytes),
+            Col::Syn => n(f.flags.syn.into()),
+            Col::Cwr => n(f.flags.cwr.into()),
+            Col::Ece => n(f.flags.ece.into()),
+            Col::Urg => n(f.flags.urg.into()),
+            Col::Ack => n(f.flags.ack.into()),
+            Col::Psh => n(f.flags.psh.into()),
+            Col::Rst => n(f.flags.rst.into()),
+            Col::Fin => n(f.flags.fin.into()),
             Col::AppName => Value::S(&self.application_name),
             Col::AppCategory => Value::S(&self.application_category_name),
             Col::AppGuessed => Value::B(self.application_is_guessed),
@@ -360,6 +379,8 @@ pub struct Selection {
     pub source_ports: bool,
     /// User-agents.
     pub user_agents: bool,
+    /// Flow ids (creation order).
+    pub ids: bool,
 }
 
 impl Default for Selection {
@@ -370,6 +391,7 @@ impl Default for Selection {
             fingerprints: false,
             source_ports: false,
             user_agents: true,
+            ids: false,
         }
     }
 }
@@ -378,6 +400,7 @@ impl Selection {
     /// Whether a column is written.
     pub fn wants(&self, c: &ColumnDef) -> bool {
         match c.col {
+            Col::Id => self.ids,
             Col::SrcPort => self.source_ports,
             Col::ClientFingerprint | Col::ServerFingerprint => self.fingerprints,
             Col::UserAgent => self.user_agents,

@@ -59,14 +59,7 @@ enum Inner {
     Parquet(Box<ParquetSink>),
 }
 
-/// Path of the temporary file a final path is written under.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp"))
-}
+pub use crate::files::temp_path;
 
 impl FlowWriter {
     /// Creates `path` (through a temporary file). `metadata` is stored in the
@@ -78,7 +71,7 @@ impl FlowWriter {
         metadata: &[(String, String)],
     ) -> Result<FlowWriter, OutputError> {
         let tmp = temp_path(path);
-        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let file = crate::files::create_new(&tmp)?;
         let cols = columns_for(sel);
         let inner = match format {
             Format::Csv => {

@@ -131,6 +131,10 @@ impl Enricher {
         r.dst_is_proxy = d.is_proxy;
         r.dst_asn = d.asn;
         r.dst_as_org = d.as_org.clone();
+        // The source's country may stay only where the source is public:
+        // a relay of the consensus, or the relay itself.
+        r.src_public = self.roles.own.contains(&src)
+            || self.consensus.as_ref().is_some_and(|c| c.is_relay(src));
         r.tor_role = self
             .roles
             .classify(

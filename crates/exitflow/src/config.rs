@@ -196,11 +196,14 @@ dissections = {dis}            # packets of each flow inspected to name its appl
 decode_tunnels = true         # GTP-U, TZSP, CAPWAP
 
 [policy]
-profile = "default"           # or "strict": no user-agents, times rounded to the hour
-# The settings below refine the profile (shown with the default profile's values).
+profile = "default"           # nothing finer than an hour, counts as buckets, user-agent families;
+                              # "strict": also no user-agents; "research": exact values (opt-in,
+                              # under an ethics review; see docs/privacy.md)
+# The settings below refine a profile; default and strict only accept less,
+# research also more (shown with the default profile's values).
 # addresses = "drop"            # or "keep", "pseudonymize" (needs paths.key_file)
 # server_names = "drop"         # or "domain" (registrable domain), "keep"
-# time_granularity = 0          # seconds; 0 = exact
+# time_granularity = 3600       # seconds; research only: 0 = exact
 # user_agents = true
 # fingerprints = false
 # source_ports = false

@@ -8,8 +8,11 @@ use crate::common::*;
 fn flows_agree_with_nfstream_on_the_corpus() {
     let shared = shared().expect("../shared is needed");
     let out = tempfile::tempdir().unwrap();
+    // Exact counts to compare with NFStream's: the research profile.
     let mut args: Vec<String> = vec![
         "flows".into(),
+        "--profile".into(),
+        "research".into(),
         "--output".into(),
         out.path().display().to_string(),
     ];

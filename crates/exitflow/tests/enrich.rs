@@ -133,7 +133,11 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
     synth_file(&cap, &cfg);
     // Learn some destinations, and declare those on port 443 relays.
     let keep = dir.path().join("keep");
-    flows(&cap, &keep, &["--addresses", "keep"]);
+    flows(
+        &cap,
+        &keep,
+        &["--profile", "research", "--addresses", "keep"],
+    );
     let mut r = csv::Reader::from_path(keep.join("relay.pcap.csv")).unwrap();
     let h = r.headers().unwrap().clone();
     let (di, dp) = (

@@ -411,6 +411,7 @@ fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffi
         &lab.a,
         &lab.va,
         &ds,
+        // Exact counts, to compare with the servers' traffic: research.
         &[
             "--flush-interval",
             "1",
@@ -418,6 +419,8 @@ fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffi
             "off",
             "--user",
             "nobody",
+            "--profile",
+            "research",
         ],
     );
     let uid = std::fs::read_to_string(format!("/proc/{}/status", cap.pid())).unwrap();
@@ -449,6 +452,8 @@ fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffi
     let off = dir.path().join("offline");
     crate::common::ok(&[
         "flows",
+        "--profile",
+        "research",
         truth.to_str().unwrap(),
         "-o",
         off.to_str().unwrap(),

@@ -22,6 +22,8 @@ fn secrets(caps: &[String], tmp: &Path) -> Secrets {
     let keep = tmp.join("keep");
     let mut args = vec![
         "flows",
+        "--profile",
+        "research",
         "--addresses",
         "keep",
         "--output",
@@ -237,6 +239,13 @@ fn no_address_mac_or_payload_reaches_any_output_or_log() {
     let s = secrets(&caps, tmp.path());
     audit(&[], &s, &caps, tmp.path(), "default");
     audit(&["--profile", "strict"], &s, &caps, tmp.path(), "strict");
+    audit(
+        &["--profile", "research"],
+        &s,
+        &caps,
+        tmp.path(),
+        "research",
+    );
 }
 
 #[test]
@@ -256,12 +265,34 @@ fn pseudonyms_keep_prefixes_and_change_with_the_key() {
     {
         let kf = tmp.path().join(format!("key{i}"));
         std::fs::write(&kf, key).unwrap();
+        // A key others can read is refused (finding 5); owner-only is taken.
+        let e = run(&[
+            "flows",
+            cap.to_str().unwrap(),
+            "--profile",
+            "research",
+            "--addresses",
+            "pseudonymize",
+            "--key-file",
+            kf.to_str().unwrap(),
+            "--output",
+            tmp.path().to_str().unwrap(),
+        ]);
+        assert!(!e.status.success() && String::from_utf8_lossy(&e.stderr).contains("too open"));
+        std::fs::set_permissions(&kf, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let out = tmp.path().join(format!("out{i}"));
         for (mode, sub) in [("keep", "k"), ("pseudonymize", "p")] {
             flows(
                 &cap,
                 &out.join(sub),
-                &["--addresses", mode, "--key-file", kf.to_str().unwrap()],
+                &[
+                    "--profile",
+                    "research",
+                    "--addresses",
+                    mode,
+                    "--key-file",
+                    kf.to_str().unwrap(),
+                ],
             );
         }
         let read = |sub: &str| -> Vec<String> {
@@ -288,4 +319,40 @@ fn pseudonyms_keep_prefixes_and_change_with_the_key() {
         maps.push(pseudo);
     }
     assert_ne!(maps[0], maps[1], "pseudonyms must change with the key");
+}
+
+/// Review findings 1 and 2, as an adversary holding a default or strict
+/// dataset: no column, file name, file time or metadata value is finer
+/// than an hour, sizes and durations are powers of two, there are no flow
+/// ids, and a unique user-agent sent by a client does not come back.
+#[test]
+fn default_and_strict_datasets_keep_nothing_finer_than_an_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("relay.pcap");
+    let cfg = exitflow_synth::SynthConfig {
+        flows: 2000,
+        ..Default::default()
+    };
+    synth_file(&cap, &cfg);
+    for profile in ["default", "strict"] {
+        let ds = dir.path().join(profile);
+        ingest(&cap, &ds, "n", &["--profile", profile]);
+        let out = python("check_coarse.py", &[ds.to_str().unwrap(), "3600000"]);
+        assert!(out.contains("coarse ok"), "{out}");
+        // A finer granularity is refused, not silently applied.
+        let o = run(&[
+            "ingest",
+            cap.to_str().unwrap(),
+            "--dataset",
+            ds.to_str().unwrap(),
+            "--node",
+            "n",
+            "--profile",
+            profile,
+            "--time-granularity",
+            "0",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("finer"), "{err}");
+    }
 }

@@ -261,3 +261,71 @@ fn sql_query_answers_the_studys_port_5222_question() {
     }
     assert!(expected.lines().count() > 3, "{expected}");
 }
+
+/// Review finding 6: report.md wrote traffic-supplied strings raw, so a
+/// user-agent could inject HTML, an image every reader's viewer fetches, or
+/// break the table. Rendered by a real Markdown renderer (GitHub's dialect,
+/// with autolinks), nothing of it becomes markup.
+#[test]
+fn hostile_user_agents_render_as_text_in_a_real_markdown_renderer() {
+    use exitflow_output::{DatasetConfig, DatasetWriter, Record};
+    let hostile = [
+        "<script>alert(1)</script>",
+        "![t](https://tracker.example/t.png)",
+        "<img src=x onerror=alert(1)>",
+        "a\\|b | c",
+        "[click](javascript:alert(1))",
+        "see www.tracker.example and https://tracker.example/x",
+        "**bold** _em_ `code` ~~gone~~",
+        "<https://tracker.example/auto>",
+        "mail@tracker.example",
+        "line\nbreak",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let mut w = DatasetWriter::open(DatasetConfig::new(&ds, "n")).unwrap();
+    for (i, ua) in hostile.iter().enumerate() {
+        let t = 1_700_000_000_000 + i as u64;
+        let f = exitflow_flow::Flow::from_totals(
+            i as u64,
+            6,
+            ([0; 16], 40_000),
+            ([0; 16], 80),
+            (t, t),
+            (5, 500),
+            (5, 500),
+            exitflow_flow::EndReason::Idle,
+        );
+        let mut r = Record::unlabelled(f);
+        r.application_name = "HTTP".into();
+        r.application_category_name = "Web".into();
+        r.user_agent = Some((*ua).into());
+        r.content_type = Some(format!("text/{}", ua));
+        w.write(&r).unwrap();
+    }
+    w.close().unwrap();
+    let out = dir.path().join("report");
+    report(&ds, &out, &["--format", "md,html"]);
+    let md = out.join("report.md");
+    let html = python("render_md.py", &[md.to_str().unwrap()]);
+    // Only the document's own elements: no link, image, script or other HTML.
+    let allowed = ["h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td"];
+    for tag in html.split('<').skip(1) {
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        assert!(allowed.contains(&name.as_str()), "<{name}> in\n{html}");
+    }
+    // Each user-agent is one table row, shown as its text.
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("a\\|b | c"), "{html}");
+    // The HTML report shows the same text, escaped.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(!page.contains("<img"));
+}

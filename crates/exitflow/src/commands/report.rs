@@ -49,9 +49,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
             ),
         };
         let path = a.out.join(name);
-        let tmp = a.out.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        exitflow_output::files::write_atomic(&path, text.as_bytes())?;
         println!("{}", path.display());
     }
     tracing::info!(

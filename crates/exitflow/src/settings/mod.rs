@@ -1,7 +1,6 @@
 //! One merge of every setting: a flag, else the configuration file, else
 //! the documented default. Each function returns the library's typed
 //! settings, validated here, with errors naming the flag or key.
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,6 +17,14 @@ use exitflow_pipeline::{EnrichSettings, Enricher, Exclusions, MeterOptions};
 
 use crate::args::{EnrichArgs, MeterArgs, NodeArgs, PolicyArgs};
 use crate::config::Config;
+
+#[cfg(target_os = "linux")]
+mod capture;
+mod values;
+
+#[cfg(target_os = "linux")]
+pub use capture::service;
+pub use values::{date_ms, parse_admin, parse_tz};
 
 /// A flag, else the file's value, else the default.
 pub fn pick<T>(flag: Option<T>, file: Option<T>, default: T) -> T {
@@ -120,18 +127,16 @@ pub fn policy(a: &PolicyArgs, cfg: &Config) -> Result<Policy> {
             c.source_ports
         },
     };
-    Ok(Policy::from_settings(&s)?)
-}
-
-/// `HOST` or `HOST:PORT` (`[V6]:PORT`) of an administration host.
-pub fn parse_admin(s: &str) -> Result<(IpAddr, Option<u16>), String> {
-    if let Ok(ip) = s.parse() {
-        return Ok((ip, None));
+    let p = Policy::from_settings(&s)?;
+    if p.profile == exitflow_output::Profile::Research {
+        tracing::warn!(
+            "RESEARCH PROFILE: exact times, counts, flow ids and verbatim user-agents are written \
+             (and addresses, server names, fingerprints or source ports if asked for). Use it only \
+             under an ethics review, keep the dataset private, and never publish it; every file \
+             records profile=research"
+        );
     }
-    let sa: SocketAddr = s
-        .parse()
-        .map_err(|_| format!("{s:?}: expected HOST or HOST:PORT with an IP address"))?;
-    Ok((sa.ip(), Some(sa.port())))
+    Ok(p)
 }
 
 /// Where enrichment comes from. Administration hosts add up (flags and file).
@@ -181,6 +186,7 @@ impl NodeTarget {
         let mut d = DatasetConfig::new(&self.root, &self.node);
         d.selection = policy.selection();
         d.metadata = policy.file_metadata(Some(&self.node));
+        d.time_granularity_ms = policy.time_granularity_ms;
         d
     }
 }
@@ -201,147 +207,6 @@ pub fn node(a: &NodeArgs, cfg: &Config) -> Result<NodeTarget> {
         .or_else(|| cfg.paths.dataset.clone())
         .context("no dataset: give --dataset or paths.dataset in the configuration")?;
     Ok(NodeTarget { root, node })
-}
-
-/// Milliseconds since the epoch of a UTC date `YYYY-MM-DD`.
-pub fn date_ms(s: &str) -> Result<u64> {
-    let bad = || anyhow::anyhow!("{s:?}: expected a date YYYY-MM-DD");
-    let mut it = s.split('-');
-    let (y, m, d): (i64, i64, i64) = (
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-    );
-    if it.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) || y < 1970 {
-        return Err(bad());
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok(((era * 146_097 + doe - 719_468) as u64) * 86_400_000)
-}
-
-/// `NODE=+HH:MM`: a node's UTC offset in minutes.
-pub fn parse_tz(s: &str) -> Result<(String, i32), String> {
-    let bad = || format!("{s:?}: expected NODE=+HH:MM or NODE=-HH:MM");
-    let (node, off) = s.split_once('=').ok_or_else(bad)?;
-    let (sign, rest) = match off.as_bytes().first() {
-        Some(b'+') => (1, &off[1..]),
-        Some(b'-') => (-1, &off[1..]),
-        _ => return Err(bad()),
-    };
-    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if h > 14 || m > 59 {
-        return Err(bad());
-    }
-    Ok((node.to_owned(), sign * (h * 60 + m)))
-}
-
-#[cfg(target_os = "linux")]
-pub use capture::service;
-
-#[cfg(target_os = "linux")]
-mod capture {
-    use super::*;
-    use crate::args::CaptureArgs;
-    use exitflow_capture::live::{DEFAULT_RING_BLOCK_SIZE, DEFAULT_RING_BLOCKS, RingConfig};
-    use exitflow_service::{MAX_WORKERS, ServiceConfig, WriterConfig};
-
-    /// The live service's settings.
-    pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
-        let c = &cfg.capture;
-        let interface = match (&a.interface, c.interfaces.as_slice()) {
-            (Some(i), _) => i.clone(),
-            (None, [one]) => one.clone(),
-            (None, []) => bail!("no interface: give --interface or capture.interfaces"),
-            (None, _) => bail!(
-                "capture.interfaces lists several interfaces; one process captures one (run one per interface)"
-            ),
-        };
-        let target = node(&a.node, cfg)?;
-        let workers = match a.workers.or(c.workers) {
-            Some(n) if (1..=MAX_WORKERS).contains(&n) => n,
-            Some(n) => bail!("workers: {n}: expected 1 to {MAX_WORKERS}"),
-            None => std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(MAX_WORKERS),
-        };
-        let ring_mb = pick(
-            a.ring_mb,
-            c.ring_mb,
-            (DEFAULT_RING_BLOCKS * DEFAULT_RING_BLOCK_SIZE) >> 20,
-        );
-        let ring = RingConfig {
-            blocks: ((u64::from(ring_mb) << 20) / u64::from(DEFAULT_RING_BLOCK_SIZE))
-                .clamp(2, u64::from(u32::MAX)) as u32,
-            promiscuous: a.promiscuous || c.promiscuous.unwrap_or(false),
-            ..RingConfig::default()
-        };
-        let metrics = pick(
-            a.metrics.clone(),
-            c.metrics.clone(),
-            exitflow_service::metrics::DEFAULT_METRICS_ADDR.to_owned(),
-        );
-        let metrics_addr = match metrics.as_str() {
-            "off" => None,
-            m => Some(
-                m.parse::<SocketAddr>()
-                    .map_err(|_| anyhow::anyhow!("metrics: {m:?}: expected IP:PORT or off"))?,
-            ),
-        };
-        let filter = match a.filter.as_deref().or(c.filter.as_deref()) {
-            Some(e) => Some(exitflow_service::supervisor::compile_filter(e, &interface)?),
-            None => None,
-        };
-        let policy = policy(&a.pipeline.policy, cfg)?;
-        let write_buffer = pick(
-            a.write_buffer,
-            c.write_buffer,
-            exitflow_service::DEFAULT_MAX_PENDING_FLOWS,
-        );
-        if write_buffer == 0 {
-            bail!("write_buffer: must be at least 1");
-        }
-        Ok(ServiceConfig {
-            interface,
-            dataset: target.dataset(&policy),
-            workers,
-            ring,
-            filter,
-            metrics_addr,
-            user: a.user.clone().or_else(|| c.user.clone()),
-            writer: WriterConfig {
-                flush_interval: period(
-                    "flush_interval",
-                    a.flush_interval,
-                    c.flush_interval,
-                    exitflow_service::DEFAULT_FLUSH_INTERVAL,
-                )?,
-                max_pending: write_buffer,
-                ..WriterConfig::default()
-            },
-            status_interval: period(
-                "status_interval",
-                a.status_interval,
-                c.status_interval,
-                exitflow_service::DEFAULT_STATUS_INTERVAL,
-            )?,
-            reload_interval: period(
-                "reload_interval",
-                a.reload_interval,
-                c.reload_interval,
-                exitflow_service::DEFAULT_RELOAD_INTERVAL,
-            )?,
-            duration: a.duration.map(Duration::from_secs),
-            meter: meter(&a.pipeline.meter, cfg)?,
-            policy,
-            enricher: enricher(&a.pipeline.enrich, cfg)?,
-        })
-    }
 }
 
 #[cfg(test)]

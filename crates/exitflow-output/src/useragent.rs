@@ -1,0 +1,176 @@
+//! User-agents reduced to a family and a major version ("Firefox 128",
+//! "curl 8") with uap-core's maintained data, and never to anything a
+//! client chose: a family that does not come from the data's own fixed
+//! names (a catch-all that echoes a bot's self-chosen name, say) becomes
+//! `Other`, so the values form a public vocabulary.
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use ua_parser::user_agent;
+
+/// uap-core's user-agent parsers (see `data/README.md`).
+const DATA: &str = include_str!("../data/uap-core-user-agents.json");
+
+/// What a user-agent no fixed family matches becomes.
+pub const OTHER: &str = "Other";
+/// Longest major version kept (digits); longer ones are dropped.
+pub const MAX_MAJOR_DIGITS: usize = 4;
+
+struct Families {
+    extractor: user_agent::Extractor<'static>,
+    /// Every family the data can name without echoing the user-agent.
+    fixed: HashSet<String>,
+}
+
+/// The literal alternatives of a regex's first group, `(A|B C)`, when it
+/// holds nothing but literal names.
+fn literal_first_group(regex: &str) -> Vec<String> {
+    let Some(start) = regex.find('(') else {
+        return Vec::new();
+    };
+    let rest = &regex[start + 1..];
+    let Some(end) = rest.find(')') else {
+        return Vec::new();
+    };
+    let group = rest[..end].replace("\\ ", " ");
+    let literal = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+    };
+    let alts: Vec<String> = group.split('|').map(str::to_owned).collect();
+    if alts.iter().all(|a| literal(a)) {
+        alts
+    } else {
+        Vec::new()
+    }
+}
+
+fn families() -> &'static Families {
+    static F: OnceLock<Families> = OnceLock::new();
+    F.get_or_init(|| {
+        let r: ua_parser::Regexes<'static> =
+            serde_json::from_str(DATA).expect("the bundled uap-core data parses");
+        let mut fixed = HashSet::new();
+        for p in &r.user_agent_parsers {
+            let alts = literal_first_group(&p.regex);
+            match p.family_replacement.as_deref() {
+                Some(f) if !f.contains('$') => {
+                    fixed.insert(f.to_owned());
+                }
+                Some(f) => {
+                    for a in &alts {
+                        fixed.insert(f.replace("$1", a));
+                    }
+                }
+                None => fixed.extend(alts),
+            }
+        }
+        let extractor = r
+            .user_agent_parsers
+            .into_iter()
+            .try_fold(user_agent::Builder::new(), |b, p| b.push(p))
+            .and_then(|b| b.build().map_err(Into::into))
+            .expect("the bundled uap-core regexes compile");
+        Families { extractor, fixed }
+    })
+}
+
+/// The family and major version of a user-agent, from the fixed vocabulary.
+pub fn family(ua: &str) -> String {
+    let f = families();
+    let Some(v) = f.extractor.extract(ua) else {
+        return OTHER.to_owned();
+    };
+    if !f.fixed.contains(v.family.as_ref()) {
+        return OTHER.to_owned();
+    }
+    match v.major {
+        Some(m)
+            if !m.is_empty()
+                && m.len() <= MAX_MAJOR_DIGITS
+                && m.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{} {m}", v.family)
+        }
+        _ => v.family.into_owned(),
+    }
+}
+
+/// A content type without its parameters, lower-cased: `text/html;
+/// charset=UTF-8` → `text/html`; anything that is not `type/subtype` of
+/// token characters becomes `other`.
+pub fn content_type(ct: &str) -> String {
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match base.split_once('/') {
+        Some((t, s)) if token(t) && token(s) => base,
+        _ => "other".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_and_tools_reduce_to_family_and_major() {
+        for (ua, want) in [
+            (
+                "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0",
+                "Firefox 128",
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36",
+                "Chrome 120",
+            ),
+            ("curl/8.5.0", "curl 8"),
+            ("Wget/1.21.4", "Wget 1"),
+            ("python-requests/2.31.0", "Python Requests 2"),
+            ("", OTHER),
+            ("x", OTHER),
+        ] {
+            assert_eq!(family(ua), want, "{ua}");
+        }
+    }
+
+    /// Review finding 2: any Tor user could inject a unique user-agent.
+    /// A self-chosen name is never echoed, whatever the data's catch-alls match.
+    #[test]
+    fn self_chosen_names_never_come_through() {
+        for ua in [
+            "ZqxUniqueTracker 7f3a9c",
+            "Mozilla/5.0 (compatible; Zqx7f3a9cBot/2.1; +http://x.example)",
+            "Zqx7f3a9cSpider/1.0",
+            "Zqx7f3a9c-crawler/3.0",
+            "Zqx7f3a9c/1.0",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Zqx7f3a9c/99.0",
+        ] {
+            let f = family(ua);
+            assert!(!f.to_ascii_lowercase().contains("zqx"), "{ua:?} -> {f:?}");
+        }
+    }
+
+    #[test]
+    fn content_types_lose_their_parameters() {
+        assert_eq!(content_type("text/html; charset=UTF-8"), "text/html");
+        assert_eq!(content_type("Application/JSON"), "application/json");
+        assert_eq!(content_type("image/svg+xml"), "image/svg+xml");
+        assert_eq!(
+            content_type("text/html; boundary=\"unique-7f3a\""),
+            "text/html"
+        );
+        assert_eq!(content_type("nonsense"), "other");
+        assert_eq!(content_type("text/<script>"), "other");
+    }
+}

@@ -1,0 +1,104 @@
+//! `exitflow capture`'s settings: the live service's configuration.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use exitflow_capture::live::{DEFAULT_RING_BLOCK_SIZE, DEFAULT_RING_BLOCKS, RingConfig};
+use exitflow_service::{MAX_WORKERS, ServiceConfig, WriterConfig};
+
+use super::{enricher, meter, node, period, pick, policy};
+use crate::args::CaptureArgs;
+use crate::config::Config;
+
+/// The live service's settings.
+pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
+    let c = &cfg.capture;
+    let interface = match (&a.interface, c.interfaces.as_slice()) {
+        (Some(i), _) => i.clone(),
+        (None, [one]) => one.clone(),
+        (None, []) => bail!("no interface: give --interface or capture.interfaces"),
+        (None, _) => bail!(
+            "capture.interfaces lists several interfaces; one process captures one (run one per interface)"
+        ),
+    };
+    let target = node(&a.node, cfg)?;
+    let workers = match a.workers.or(c.workers) {
+        Some(n) if (1..=MAX_WORKERS).contains(&n) => n,
+        Some(n) => bail!("workers: {n}: expected 1 to {MAX_WORKERS}"),
+        None => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_WORKERS),
+    };
+    let ring_mb = pick(
+        a.ring_mb,
+        c.ring_mb,
+        (DEFAULT_RING_BLOCKS * DEFAULT_RING_BLOCK_SIZE) >> 20,
+    );
+    let ring = RingConfig {
+        blocks: ((u64::from(ring_mb) << 20) / u64::from(DEFAULT_RING_BLOCK_SIZE))
+            .clamp(2, u64::from(u32::MAX)) as u32,
+        promiscuous: a.promiscuous || c.promiscuous.unwrap_or(false),
+        ..RingConfig::default()
+    };
+    let metrics = pick(
+        a.metrics.clone(),
+        c.metrics.clone(),
+        exitflow_service::metrics::DEFAULT_METRICS_ADDR.to_owned(),
+    );
+    let metrics_addr = match metrics.as_str() {
+        "off" => None,
+        m => Some(
+            m.parse::<SocketAddr>()
+                .map_err(|_| anyhow::anyhow!("metrics: {m:?}: expected IP:PORT or off"))?,
+        ),
+    };
+    let filter = match a.filter.as_deref().or(c.filter.as_deref()) {
+        Some(e) => Some(exitflow_service::supervisor::compile_filter(e, &interface)?),
+        None => None,
+    };
+    let policy = policy(&a.pipeline.policy, cfg)?;
+    let write_buffer = pick(
+        a.write_buffer,
+        c.write_buffer,
+        exitflow_service::DEFAULT_MAX_PENDING_FLOWS,
+    );
+    if write_buffer == 0 {
+        bail!("write_buffer: must be at least 1");
+    }
+    Ok(ServiceConfig {
+        interface,
+        dataset: target.dataset(&policy),
+        workers,
+        ring,
+        filter,
+        metrics_addr,
+        user: a.user.clone().or_else(|| c.user.clone()),
+        writer: WriterConfig {
+            flush_interval: period(
+                "flush_interval",
+                a.flush_interval,
+                c.flush_interval,
+                exitflow_service::DEFAULT_FLUSH_INTERVAL,
+            )?,
+            max_pending: write_buffer,
+            ..WriterConfig::default()
+        },
+        status_interval: period(
+            "status_interval",
+            a.status_interval,
+            c.status_interval,
+            exitflow_service::DEFAULT_STATUS_INTERVAL,
+        )?,
+        reload_interval: period(
+            "reload_interval",
+            a.reload_interval,
+            c.reload_interval,
+            exitflow_service::DEFAULT_RELOAD_INTERVAL,
+        )?,
+        duration: a.duration.map(Duration::from_secs),
+        meter: meter(&a.pipeline.meter, cfg)?,
+        policy,
+        enricher: enricher(&a.pipeline.enrich, cfg)?,
+    })
+}

@@ -1,0 +1,49 @@
+"""An adversary's look at a dataset written under a coarse profile: does any
+column, file name, file time, metadata value or row order tell a time finer
+than the granularity, or a size finer than a power of two?
+
+usage: check_coarse.py DATASET GRANULARITY_MS
+"""
+import os
+import sys
+
+import pyarrow.parquet as pq
+
+root, g = sys.argv[1], int(sys.argv[2])
+TIME = [c for c in ("bidirectional_first_seen_ms", "bidirectional_last_seen_ms",
+                    "src2dst_first_seen_ms", "src2dst_last_seen_ms",
+                    "dst2src_first_seen_ms", "dst2src_last_seen_ms")]
+BUCKETED = ["bidirectional_duration_ms", "src2dst_duration_ms", "dst2src_duration_ms",
+            "bidirectional_packets", "bidirectional_bytes", "src2dst_packets", "src2dst_bytes",
+            "dst2src_packets", "dst2src_bytes"]
+files = 0
+for d, _, names in os.walk(root):
+    for n in names:
+        p = os.path.join(d, n)
+        st = os.stat(p)
+        if n.endswith(".parquet"):
+            files += 1
+            stem = n[len("part-"):-len(".parquet")]
+            assert len(stem) == 32 and all(c in "0123456789abcdef" for c in stem), n
+            assert int(st.st_mtime * 1000) % g == 0, (n, st.st_mtime)
+            f = pq.ParquetFile(p)
+            meta = {k.decode(): v.decode() for k, v in (f.schema_arrow.metadata or {}).items()}
+            t = f.read().to_pydict()
+            assert "id" not in t, "flow ids written"
+            for c in TIME:
+                assert all(v % g == 0 for v in t[c]), (c, [v for v in t[c] if v % g][:3])
+            for c in BUCKETED:
+                assert all(v & (v - 1) == 0 for v in t[c]), (c, [v for v in t[c] if v & (v - 1)][:3])
+            # No metadata value holds a time finer than the granularity.
+            for k, v in meta.items():
+                if k == "ARROW:schema":
+                    continue
+                for tok in v.replace("=", " ").split():
+                    if tok.isdigit() and len(tok) >= 12:
+                        assert int(tok) % g == 0, (k, v)
+        elif n.startswith("_"):
+            continue
+        else:
+            raise AssertionError(f"unexpected file {p}")
+assert files > 0
+print(f"coarse ok: {files} files")
