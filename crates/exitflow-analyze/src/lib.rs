@@ -94,6 +94,12 @@ pub struct Agg {
     pub dataset_bytes: u64,
     /// Packets and bytes are the node totals' exact sums, not the rows'.
     pub exact_volume: bool,
+    /// Sum of per-flow packets clipped at [`publish::PACKETS_CLIP`].
+    pub packets_clipped: u64,
+    /// Sum of per-flow bytes clipped at [`publish::BYTES_CLIP`].
+    pub bytes_clipped: u64,
+    /// Sum of per-flow durations clipped at [`publish::DURATION_CLIP_MS`].
+    pub duration_clipped_ms: u64,
     /// Flows per application label.
     pub applications: Counts,
     /// Flows per category.
@@ -131,6 +137,9 @@ impl Agg {
         self.duration_ms += o.duration_ms;
         self.dataset_bytes += o.dataset_bytes;
         self.exact_volume |= o.exact_volume;
+        self.packets_clipped += o.packets_clipped;
+        self.bytes_clipped += o.bytes_clipped;
+        self.duration_clipped_ms += o.duration_clipped_ms;
         self.http_flows += o.http_flows;
         self.src_proxy += o.src_proxy;
         self.dst_proxy += o.dst_proxy;
@@ -429,9 +438,17 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
             continue;
         }
         agg.flows += 1;
-        agg.packets += pk.as_ref().map_or(0, |a| a.value(i));
-        agg.bytes += by.as_ref().map_or(0, |a| a.value(i));
-        agg.duration_ms += dur.as_ref().map_or(0, |a| a.value(i));
+        let (p, b, d) = (
+            pk.as_ref().map_or(0, |a| a.value(i)),
+            by.as_ref().map_or(0, |a| a.value(i)),
+            dur.as_ref().map_or(0, |a| a.value(i)),
+        );
+        agg.packets += p;
+        agg.bytes += b;
+        agg.duration_ms += d;
+        agg.packets_clipped += p.min(publish::PACKETS_CLIP);
+        agg.bytes_clipped += b.min(publish::BYTES_CLIP);
+        agg.duration_clipped_ms += d.min(publish::DURATION_CLIP_MS);
         agg.failed_flows += u64::from(failed.as_ref().is_some_and(|a| a.value(i)));
         agg.src_proxy += u64::from(sp.as_ref().is_some_and(|a| a.value(i)));
         agg.dst_proxy += u64::from(dp.as_ref().is_some_and(|a| a.value(i)));

@@ -188,11 +188,14 @@ pub fn markdown(r: &Report) -> String {
     if let Some(p) = &r.publication {
         let _ = writeln!(
             s,
-            "Published with protection: counts rounded up to multiples of {}, values under {} flows folded into Other, noise: {} (ε = {} per statistic).\n",
+            "Published with differential privacy; the unit of privacy is one flow. Total ε = {} over {} releases (ε = {} each; ledger in report.json), δ = 0. Histograms over fixed public vocabularies, noise {}; counts rounded up to multiples of {}, values under {} flows folded into Other. Not released: {}.\n",
+            p["epsilon_total"],
+            p["releases"],
+            p["epsilon_per_statistic"],
+            p["noise"].as_str().unwrap_or(""),
             p["rounding"],
             p["k_threshold"],
-            p["noise"].as_str().unwrap_or(""),
-            p["epsilon_per_statistic"]
+            p["not_released"].as_str().unwrap_or(""),
         );
     }
     let mut rows = Vec::new();

@@ -97,6 +97,39 @@ pub fn family(ua: &str) -> String {
     }
 }
 
+/// The family alone (no version) of a user-agent or of a value [`family`]
+/// wrote: one of [`vocabulary`].
+pub fn family_only(ua: &str) -> String {
+    let f = families();
+    if f.fixed.contains(ua) || ua == OTHER {
+        return ua.to_owned();
+    }
+    if let Some((fam, major)) = ua.rsplit_once(' ')
+        && major.bytes().all(|b| b.is_ascii_digit())
+        && f.fixed.contains(fam)
+    {
+        return fam.to_owned();
+    }
+    let full = family(ua);
+    match full.rsplit_once(' ') {
+        Some((fam, major))
+            if major.bytes().all(|b| b.is_ascii_digit()) && f.fixed.contains(fam) =>
+        {
+            fam.to_owned()
+        }
+        _ => full,
+    }
+}
+
+/// Every family [`family_only`] can give, sorted: a public vocabulary.
+pub fn vocabulary() -> Vec<String> {
+    let mut v: Vec<String> = families().fixed.iter().cloned().collect();
+    v.push(OTHER.to_owned());
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// A content type without its parameters, lower-cased: `text/html;
 /// charset=UTF-8` → `text/html`; anything that is not `type/subtype` of
 /// token characters becomes `other`.
@@ -159,6 +192,24 @@ mod tests {
             let f = family(ua);
             assert!(!f.to_ascii_lowercase().contains("zqx"), "{ua:?} -> {f:?}");
         }
+    }
+
+    #[test]
+    fn families_alone_come_from_the_vocabulary() {
+        let voc = vocabulary();
+        for ua in [
+            "Firefox 128",
+            "curl/8.5.0",
+            "Chrome 120",
+            "x",
+            "Other",
+            "Zqx7f3a9c/1.0",
+        ] {
+            let f = family_only(ua);
+            assert!(voc.binary_search(&f).is_ok(), "{ua} -> {f}");
+        }
+        assert_eq!(family_only("Firefox 128"), "Firefox");
+        assert_eq!(family_only("curl/8.5.0"), "curl");
     }
 
     #[test]

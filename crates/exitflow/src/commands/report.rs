@@ -29,13 +29,20 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
     })?;
     bar.finish();
     if a.publish {
-        protect_report(
+        let root = a.datasets.first().context("no dataset")?;
+        let ledger = protect_report(
             &mut r,
             &PublishConfig {
                 epsilon: (!a.no_noise).then_some(a.epsilon),
                 k: a.k.max(1),
                 round: a.round.max(1),
+                secret: exitflow_analyze::publish::dataset_secret(root)?,
             },
+        );
+        tracing::info!(
+            releases = ledger.releases.len(),
+            epsilon_total = ledger.epsilon(),
+            "published with differential privacy"
         );
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
