@@ -328,6 +328,38 @@ pub fn remove_stale_temp_files(node_dir: &Path) -> Result<Vec<PathBuf>, OutputEr
     Ok(removed)
 }
 
+/// Deletes the node's `date=` partitions more than `days` days before the
+/// UTC day of `now_ms` (the retention setting); returns what it removed.
+/// Totals are kept: they are counters, not flows.
+pub fn apply_retention(
+    node_dir: &Path,
+    days: u32,
+    now_ms: u64,
+) -> Result<Vec<PathBuf>, OutputError> {
+    let cutoff = utc_date(now_ms.saturating_sub(u64::from(days) * 86_400_000));
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(node_dir) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(io_err(node_dir)(e)),
+    };
+    for e in entries {
+        let e = e.map_err(io_err(node_dir))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        // Dates in YYYY-MM-DD order as strings.
+        let Some(date) = name.strip_prefix(layout::DATE_PREFIX) else {
+            continue;
+        };
+        if date.len() == 10 && date < cutoff.as_str() {
+            let p = e.path();
+            std::fs::remove_dir_all(&p).map_err(io_err(&p))?;
+            removed.push(p);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
 /// Reads a node's totals file, `None` when absent.
 pub fn read_totals(path: &Path) -> Result<Option<NodeTotals>, OutputError> {
     match std::fs::read(path) {
@@ -448,6 +480,26 @@ mod tests {
             names.push(name);
         }
         assert_eq!(names.len(), 3);
+    }
+
+    #[test]
+    fn retention_removes_only_partitions_older_than_the_setting() {
+        let root = tempfile::tempdir().unwrap();
+        for d in ["2026-11-01", "2026-11-19", "2026-11-20", "2026-11-27"] {
+            std::fs::create_dir_all(root.path().join(format!("date={d}"))).unwrap();
+        }
+        std::fs::write(root.path().join("_totals.json"), b"{}").unwrap();
+        // 2026-11-27 12:00 UTC, keep 7 days: 2026-11-20 onwards.
+        let now = 1_795_780_800_000;
+        assert_eq!(utc_date(now), "2026-11-27");
+        let removed = apply_retention(root.path(), 7, now).unwrap();
+        let names: Vec<_> = removed
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["date=2026-11-01", "date=2026-11-19"]);
+        assert!(root.path().join("date=2026-11-20").is_dir());
+        assert!(root.path().join("_totals.json").is_file());
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub trait Store {
     fn write_partition(&mut self, rows: &[Record]) -> Result<(u64, u64), OutputError>;
     /// Adds `delta` to the node's totals.
     fn add_totals(&mut self, delta: &NodeTotals) -> Result<(), OutputError>;
+    /// Deletes partitions older than `days` days; returns how many.
+    fn apply_retention(&mut self, _days: u32) -> Result<usize, OutputError> {
+        Ok(0)
+    }
 }
 
 /// The node's Parquet dataset.
@@ -53,6 +57,14 @@ impl Store for DatasetStore {
         let dir = layout::node_dir(&self.cfg.root, &self.cfg.node);
         DatasetWriter::add_totals(&dir, delta).map(|_| ())
     }
+
+    fn apply_retention(&mut self, days: u32) -> Result<usize, OutputError> {
+        let dir = layout::node_dir(&self.cfg.root, &self.cfg.node);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        exitflow_output::dataset::apply_retention(&dir, days, now).map(|r| r.len())
+    }
 }
 
 /// The writer's settings.
@@ -66,7 +78,12 @@ pub struct WriterConfig {
     pub max_pending: usize,
     /// Time between attempts after a failure.
     pub retry_interval: Duration,
+    /// Days of partitions kept, checked every [`RETENTION_CHECK`].
+    pub retention_days: Option<u32>,
 }
+
+/// How often the writer applies the retention setting.
+pub const RETENTION_CHECK: Duration = Duration::from_secs(3600);
 
 impl Default for WriterConfig {
     fn default() -> Self {
@@ -75,6 +92,7 @@ impl Default for WriterConfig {
             flush_rows: crate::DEFAULT_FLUSH_ROWS,
             max_pending: crate::DEFAULT_MAX_PENDING_FLOWS,
             retry_interval: crate::RETRY_INTERVAL,
+            retention_days: None,
         }
     }
 }
@@ -181,6 +199,7 @@ pub fn write_loop(
     let mut last_attempt = Instant::now();
     let mut lost = 0u64;
     let mut seen = NodeTotals::default();
+    let mut last_retention: Option<Instant> = None;
     let mut open = true;
     while open {
         match rx.recv_timeout(WRITER_POLL) {
@@ -225,6 +244,16 @@ pub fn write_loop(
         last_flush = Instant::now();
         if failing_since.is_none() {
             write_totals(&mut store, node, m, &mut seen);
+        }
+        if let Some(days) = cfg.retention_days
+            && last_retention.is_none_or(|t| t.elapsed() >= RETENTION_CHECK)
+        {
+            last_retention = Some(Instant::now());
+            match store.apply_retention(days) {
+                Ok(0) => {}
+                Ok(n) => info!(partitions = n, days, "retention: old partitions deleted"),
+                Err(e) => warn!("applying the retention: {e:#}"),
+            }
         }
     }
     if pending.len > 0 {
@@ -298,6 +327,7 @@ mod tests {
             flush_rows: 1_000,
             max_pending,
             retry_interval: Duration::from_millis(1),
+            retention_days: None,
         }
     }
 

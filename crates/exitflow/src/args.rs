@@ -121,6 +121,10 @@ pub struct PolicyArgs {
     /// Write source ports.
     #[arg(long)]
     pub source_ports: bool,
+    /// Delete the node's date partitions older than this many days after
+    /// writing (off by default).
+    #[arg(long)]
+    pub retention_days: Option<u32>,
 }
 
 /// Enrichment flags, shared by every command that meters packets.

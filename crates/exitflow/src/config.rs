@@ -126,6 +126,8 @@ pub struct PolicySection {
     pub fingerprints: Option<bool>,
     /// Write source ports.
     pub source_ports: Option<bool>,
+    /// Days of partitions kept (older ones are deleted); off when absent.
+    pub retention_days: Option<u32>,
 }
 
 /// `[relay]`.
@@ -207,6 +209,7 @@ profile = "default"           # nothing finer than an hour, counts as buckets, u
 # user_agents = true
 # fingerprints = false
 # source_ports = false
+# retention_days = 30          # delete date partitions older than this (off by default)
 
 [relay]
 # own_addresses = ["192.0.2.1", "2001:db8::1"]

@@ -176,3 +176,44 @@ fn configuration_file_sets_node_dataset_timeouts_and_policy() {
         "{err}"
     );
 }
+
+/// The retention setting deletes partitions older than it, and only those.
+#[test]
+fn retention_deletes_old_partitions_after_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("old.pcap");
+    // Flows of June 2021: far older than any retention.
+    synth_file(&cap, &SynthConfig::default());
+    let ds = dir.path().join("ds");
+    ingest(&cap, &ds, "n", &[]);
+    let node = ds.join("node=n");
+    let dates = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("date=")
+            })
+            .count()
+    };
+    assert!(dates(&node) > 0);
+    ingest(&cap, &ds, "n", &["--retention-days", "3650000"]);
+    assert!(dates(&node) > 0, "a long retention keeps them");
+    ingest(&cap, &ds, "n", &["--retention-days", "30"]);
+    assert_eq!(dates(&node), 0);
+    assert!(node.join("_totals.json").is_file(), "totals are kept");
+    let o = run(&[
+        "ingest",
+        cap.to_str().unwrap(),
+        "--dataset",
+        ds.to_str().unwrap(),
+        "--node",
+        "n",
+        "--retention-days",
+        "0",
+    ]);
+    assert!(!o.status.success());
+}

@@ -36,6 +36,19 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     run.files = files;
     run.dataset_bytes = bytes;
     let all = DatasetWriter::add_totals(&node_dir, &run)?;
+    if let Some(days) = crate::settings::retention(&a.pipeline.policy, conf)? {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let removed = exitflow_output::dataset::apply_retention(&node_dir, days, now)?;
+        if !removed.is_empty() {
+            tracing::info!(
+                partitions = removed.len(),
+                days,
+                "retention: old partitions deleted"
+            );
+        }
+    }
     tracing::info!(
         node = %node,
         flows = run.flows,

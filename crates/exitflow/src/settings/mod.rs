@@ -180,6 +180,14 @@ pub struct NodeTarget {
     pub node: String,
 }
 
+/// Days of partitions kept, if a retention is set.
+pub fn retention(a: &PolicyArgs, cfg: &Config) -> Result<Option<u32>> {
+    match a.retention_days.or(cfg.policy.retention_days) {
+        Some(0) => bail!("retention_days: must be at least 1 (absent: keep everything)"),
+        r => Ok(r),
+    }
+}
+
 impl NodeTarget {
     /// The dataset configuration for files written under `policy`.
     pub fn dataset(&self, policy: &Policy) -> DatasetConfig {
