@@ -498,24 +498,32 @@ pub fn top_ports(a: &Agg, n: usize) -> Vec<(u64, u64)> {
 
 /// Content-type families among HTTP flows: (family, flows), plus the flows
 /// without a content type.
+///
+/// (See [`content_type_family`] for the families.)
 pub fn content_type_families(a: &Agg) -> (Vec<(String, u64)>, u64) {
     let mut fam: Counts = HashMap::new();
     let mut with = 0;
     for (k, v) in &a.content_types {
         with += v;
-        let f = k
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let f = match f.as_str() {
-            "text" | "application" | "image" | "audio" | "video" => f,
-            _ => "other".into(),
-        };
+        let f = content_type_family(k);
         *fam.entry(f).or_default() += v;
     }
     (top(&fam, 10), a.http_flows.saturating_sub(with))
+}
+
+/// The family of a content type: its top-level type when it is text,
+/// application, image, audio or video, else `other`.
+pub fn content_type_family(ct: &str) -> String {
+    let f = ct
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match f.as_str() {
+        "text" | "application" | "image" | "audio" | "video" => f,
+        _ => "other".into(),
+    }
 }
 
 /// A published study's figures (data/published.toml).

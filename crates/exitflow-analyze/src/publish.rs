@@ -306,18 +306,7 @@ fn protect_agg(name: &str, a: &mut Agg, n: &mut Noise<'_>, voc: &Vocabularies) {
     a.src_countries = n.histogram(name, "src_countries", &a.src_countries, &voc.countries);
     let ua = regroup(&a.user_agents, exitflow_output::useragent::family_only);
     a.user_agents = n.histogram(name, "user_agent_families", &ua, &voc.ua_families);
-    let ct = regroup(&a.content_types, |k| {
-        let f = k
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match f.as_str() {
-            "text" | "application" | "image" | "audio" | "video" => f,
-            _ => "other".into(),
-        }
-    });
+    let ct = regroup(&a.content_types, crate::content_type_family);
     a.content_types = n.histogram(name, "content_type_families", &ct, &voc.content_types);
     a.roles = n.histogram(name, "tor_roles", &a.roles, &voc.roles);
     let ports: Counts = a

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use exitflow_output::dataset::utc_date;
 use exitflow_output::{DatasetConfig, DatasetWriter, NodeTotals, OutputError, Record, layout};
 use tracing::{error, info, warn};
 
@@ -78,6 +77,14 @@ pub struct WriterConfig {
     pub max_pending: usize,
     /// Time between attempts after a failure.
     pub retry_interval: Duration,
+    /// The profile's time granularity (ms). Above 1 ms, the rows of a
+    /// granularity bucket are held until the bucket is complete (its end
+    /// plus `hold`), then written together, shuffled, into files of their
+    /// own: no file tells more than the bucket. 1: every flush writes
+    /// everything (research).
+    pub granularity_ms: u64,
+    /// How long after a bucket's end its flows may still be exported.
+    pub hold: Duration,
     /// Days of partitions kept, checked every [`RETENTION_CHECK`].
     pub retention_days: Option<u32>,
 }
@@ -93,15 +100,20 @@ impl Default for WriterConfig {
             max_pending: crate::DEFAULT_MAX_PENDING_FLOWS,
             retry_interval: crate::RETRY_INTERVAL,
             retention_days: None,
+            granularity_ms: 1,
+            hold: Duration::from_millis(exitflow_output::dataset::DEFAULT_HOLD_MS),
         }
     }
 }
 
-/// Records waiting, by date partition, within a cap.
+/// Records waiting, by time bucket (a day, or the profile's granularity),
+/// within a cap.
 struct Pending {
-    by_date: BTreeMap<String, Vec<Record>>,
+    by_date: BTreeMap<u64, Vec<Record>>,
     len: usize,
     cap: usize,
+    /// Bucket size, ms.
+    bucket_ms: u64,
 }
 
 impl Pending {
@@ -110,18 +122,29 @@ impl Pending {
         if self.len >= self.cap {
             return false;
         }
+        let t = r.flow.first_seen_ms;
         self.by_date
-            .entry(utc_date(r.flow.first_seen_ms))
+            .entry(t - t % self.bucket_ms)
             .or_default()
             .push(r);
         self.len += 1;
         true
     }
 
-    /// Writes every date partition into its own completed file; the
-    /// partitions written leave (so a retry never duplicates rows).
-    fn flush(&mut self, store: &mut impl Store, m: &Metrics) -> Result<(), OutputError> {
-        while let Some((date, rows)) = self.by_date.pop_first() {
+    /// Writes every pending bucket that starts before `before` (all:
+    /// `u64::MAX`) into completed files of its own; the buckets written
+    /// leave (so a retry never duplicates rows).
+    fn flush(
+        &mut self,
+        store: &mut impl Store,
+        m: &Metrics,
+        before: u64,
+    ) -> Result<(), OutputError> {
+        while let Some(entry) = self.by_date.first_entry() {
+            if *entry.key() >= before {
+                break;
+            }
+            let (date, rows) = entry.remove_entry();
             match store.write_partition(&rows) {
                 Ok((files, bytes)) => {
                     self.len -= rows.len();
@@ -189,10 +212,38 @@ pub fn write_loop(
     cfg: WriterConfig,
     m: &Metrics,
 ) -> u64 {
+    /// A day: research datasets are partitioned by date only.
+    const DAY_MS: u64 = 86_400_000;
+    let coarse = cfg.granularity_ms > 1;
     let mut pending = Pending {
         by_date: BTreeMap::new(),
         len: 0,
         cap: cfg.max_pending.max(1),
+        bucket_ms: if coarse { cfg.granularity_ms } else { DAY_MS },
+    };
+    // Buckets that may be written now: all (research), or the complete ones;
+    // past flush_rows waiting, the oldest too (counted as early).
+    let writable = |p: &Pending| -> u64 {
+        if !coarse {
+            return u64::MAX;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let complete = now
+            .saturating_sub(cfg.hold.as_millis() as u64)
+            .saturating_sub(cfg.granularity_ms);
+        if p.len >= cfg.flush_rows {
+            // Spill: the oldest bucket goes now.
+            p.by_date
+                .keys()
+                .nth(1)
+                .copied()
+                .unwrap_or(u64::MAX)
+                .max(complete)
+        } else {
+            complete
+        }
     };
     let mut last_flush = Instant::now();
     let mut failing_since: Option<Instant> = None;
@@ -221,7 +272,8 @@ pub fn write_loop(
             continue;
         }
         last_attempt = Instant::now();
-        match (pending.flush(&mut store, m), failing_since) {
+        let before = writable(&pending);
+        match (pending.flush(&mut store, m, before), failing_since) {
             (Ok(()), Some(t)) => {
                 info!(
                     after_s = t.elapsed().as_secs(),
@@ -258,7 +310,7 @@ pub fn write_loop(
     }
     if pending.len > 0 {
         // Shutdown with an unwritable dataset: one last try, then count the loss.
-        match pending.flush(&mut store, m) {
+        match pending.flush(&mut store, m, u64::MAX) {
             Ok(()) => write_totals(&mut store, node, m, &mut seen),
             Err(e) => {
                 error!(
@@ -327,7 +379,7 @@ mod tests {
             flush_rows: 1_000,
             max_pending,
             retry_interval: Duration::from_millis(1),
-            retention_days: None,
+            ..WriterConfig::default()
         }
     }
 
@@ -354,6 +406,58 @@ mod tests {
         assert!(m.write_errors.get() >= 3);
         assert_eq!(m.flows_pending.get(), 0);
         assert_eq!(store.totals_flows.load(Ordering::Relaxed), 10);
+    }
+
+    /// Under an hourly profile, the rows of an hour are written together,
+    /// once the hour is complete (or at shutdown), never per flush.
+    #[test]
+    fn coarse_profiles_write_an_hour_only_once_it_is_complete() {
+        let store = Flaky::default();
+        let m = Metrics::default();
+        let (tx, rx) = sync_channel(4);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let hour = 3_600_000;
+        let rec = |t: u64| {
+            let mut r = record(0);
+            r.flow.first_seen_ms = t;
+            r
+        };
+        let cfg = WriterConfig {
+            granularity_ms: hour,
+            hold: Duration::from_secs(60),
+            ..config(1000)
+        };
+        let s = store.clone();
+        std::thread::scope(|sc| {
+            let w = sc.spawn(|| write_loop(rx, s, "n", cfg, &m));
+            // This hour's flows, and flows of three hours ago.
+            tx.send((0..5).map(|_| rec(now)).collect()).unwrap();
+            tx.send((0..3).map(|_| rec(now - 3 * hour)).collect())
+                .unwrap();
+            let t = Instant::now();
+            while store.rows.load(Ordering::Relaxed) < 3 {
+                assert!(t.elapsed() < Duration::from_secs(10));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(
+                store.rows.load(Ordering::Relaxed),
+                3,
+                "the current hour waits"
+            );
+            assert_eq!(m.flows_pending.get(), 5);
+            drop(tx);
+            assert_eq!(w.join().unwrap(), 0);
+        });
+        assert_eq!(store.rows.load(Ordering::Relaxed), 8, "written at shutdown");
+        assert_eq!(
+            store.attempts.load(Ordering::Relaxed),
+            2,
+            "one write per hour"
+        );
     }
 
     #[test]
@@ -394,15 +498,16 @@ mod tests {
             by_date: BTreeMap::new(),
             len: 0,
             cap: 100,
+            bucket_ms: 86_400_000,
         };
         for d in 0..3 {
             assert!(p.push(record(d)));
             assert!(p.push(record(d)));
         }
         let mut s = SecondFailsOnce(0, 0);
-        assert!(p.flush(&mut s, &m).is_err());
+        assert!(p.flush(&mut s, &m, u64::MAX).is_err());
         assert_eq!((p.len, s.1), (4, 2));
-        p.flush(&mut s, &m).unwrap();
+        p.flush(&mut s, &m, u64::MAX).unwrap();
         assert_eq!((p.len, s.1), (0, 6));
         assert_eq!(m.flows_written.get(), 6);
     }

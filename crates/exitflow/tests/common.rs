@@ -87,8 +87,12 @@ pub fn synth_file(path: &Path, cfg: &exitflow_synth::SynthConfig) -> exitflow_sy
     exitflow_synth::write_capture(cfg, std::fs::File::create(path).unwrap()).unwrap()
 }
 
-/// `exitflow ingest CAPTURE --dataset DATASET --node NODE EXTRA...`, which must succeed.
-pub fn ingest(cap: &Path, dataset: &Path, node: &str, extra: &[&str]) -> Output {
+fn ingest_args<'a>(
+    cap: &'a Path,
+    dataset: &'a Path,
+    node: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "ingest",
         cap.to_str().unwrap(),
@@ -98,7 +102,19 @@ pub fn ingest(cap: &Path, dataset: &Path, node: &str, extra: &[&str]) -> Output 
         node,
     ];
     args.extend_from_slice(extra);
-    ok(&args)
+    args
+}
+
+/// `exitflow ingest CAPTURE --dataset DATASET --node NODE EXTRA...`, which must succeed.
+pub fn ingest(cap: &Path, dataset: &Path, node: &str, extra: &[&str]) -> Output {
+    ok(&ingest_args(cap, dataset, node, extra))
+}
+
+/// The same, which must fail: its standard error.
+pub fn ingest_fails(cap: &Path, dataset: &Path, node: &str, extra: &[&str]) -> String {
+    let o = run(&ingest_args(cap, dataset, node, extra));
+    assert!(!o.status.success(), "ingest {extra:?} succeeded");
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// `exitflow flows CAPTURE --output OUT EXTRA...`, which must succeed.

@@ -338,6 +338,14 @@ impl Servers {
 
 /// From namespace a: three downloads of the blob, one 404, and two UDP
 /// echoes of 10 and 1,000 bytes.
+/// A lab with the servers running, and a working directory.
+fn with_servers(tag: &str, net: u8) -> (Lab, tempfile::TempDir, Servers) {
+    let lab = Lab::new(tag, net, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let servers = Servers::start(&lab, dir.path());
+    (lab, dir, servers)
+}
+
 fn clients(lab: &Lab) {
     let server = lab.ip(2);
     let url = |p: &str| format!("http://{server}:8080/{p}");
@@ -372,9 +380,7 @@ fn clients(lab: &Lab) {
 #[test]
 fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffic() {
     require_root!("live capture");
-    let lab = Lab::new("h", 77, 1500);
-    let dir = tempfile::tempdir().unwrap();
-    let _servers = Servers::start(&lab, dir.path());
+    let (lab, dir, _servers) = with_servers("h", 77);
     let truth = dir.path().join("truth.pcap");
     let mut tcpdump = lab
         .exec(&lab.a)
@@ -530,9 +536,7 @@ fn capture_clients(lab: &Lab, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec
 #[test]
 fn excluded_ports_and_hosts_never_become_flows() {
     require_root!("exclusions");
-    let lab = Lab::new("x", 85, 1500);
-    let dir = tempfile::tempdir().unwrap();
-    let _servers = Servers::start(&lab, dir.path());
+    let (lab, dir, _servers) = with_servers("x", 85);
     // The web server's port, and a network holding no host of the lab.
     let rows = capture_clients(
         &lab,
@@ -958,7 +962,11 @@ fn changed_geoip_databases_are_reloaded_live_and_a_bad_one_is_refused() {
 
 /// Flows end after 1 s without packets and files complete every second, so
 /// the dataset grows while the capture runs.
-const QUICK: [&str; 8] = [
+/// Files every second: the research profile (exact times) writes each
+/// flush; the hourly profiles hold an hour's flows until the hour ends.
+const QUICK: [&str; 10] = [
+    "--profile",
+    "research",
     "--metrics",
     "off",
     "--flush-interval",
@@ -1270,9 +1278,7 @@ fn the_systemd_unit_runs_unprivileged_and_is_rated_ok_by_systemd() {
 #[test]
 fn a_filter_expression_keeps_only_the_traffic_it_matches() {
     require_root!("filter");
-    let lab = Lab::new("f", 82, 1500);
-    let dir = tempfile::tempdir().unwrap();
-    let _servers = Servers::start(&lab, dir.path());
+    let (lab, dir, _servers) = with_servers("f", 82);
     let rows = capture_clients(&lab, dir.path(), "f", &["--filter", "udp port 7777"]);
     assert_eq!(rows.len(), 2, "only the two UDP echoes: {rows:?}");
     assert!(

@@ -58,6 +58,7 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
         None => None,
     };
     let policy = policy(&a.pipeline.policy, cfg)?;
+    let meter = meter(&a.pipeline.meter, cfg)?;
     let write_buffer = pick(
         a.write_buffer,
         c.write_buffer,
@@ -97,7 +98,7 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
             exitflow_service::DEFAULT_RELOAD_INTERVAL,
         )?,
         duration: a.duration.map(Duration::from_secs),
-        meter: meter(&a.pipeline.meter, cfg)?,
+        meter,
         policy,
         enricher: enricher(&a.pipeline.enrich, cfg)?,
     })
