@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
 use arrow_array::{Array, RecordBatch};
+use exitflow_output::aggregate::cols as agg_cols;
 use exitflow_output::{Col, layout};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -386,6 +387,22 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
     agg.dataset_bytes += file.metadata().map_or(0, |m| m.len());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
     let schema = builder.parquet_schema();
+    let is_agg = (0..schema.num_columns()).any(|i| schema.column(i).name() == agg_cols::DIMENSION);
+    if is_agg {
+        // The strict profile's hourly aggregate tables.
+        let reader = builder
+            .with_batch_size(DEFAULT_BATCH_ROWS)
+            .build()
+            .map_err(pq)?;
+        for batch in reader {
+            let batch = batch.map_err(|source| AnalyzeError::Arrow {
+                path: path.to_owned(),
+                source,
+            })?;
+            add_aggregates(&batch, filter, tz, agg);
+        }
+        return Ok(());
+    }
     let wanted: Vec<usize> = (0..schema.num_columns())
         .filter(|i| COLUMNS.iter().any(|c| c.name() == schema.column(*i).name()))
         .collect();
@@ -403,6 +420,80 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
         add_batch(&batch, filter, tz, agg);
     }
     Ok(())
+}
+
+/// Adds a batch of an aggregate file (dimension, value, sums per hour).
+fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
+    let tz_ms = i64::from(tz) * 60_000;
+    let u = |n: &str| {
+        b.column_by_name(n)
+            .map(|c| c.as_primitive::<UInt64Type>().clone())
+    };
+    let s = |n: &str| b.column_by_name(n).map(|c| c.as_string::<i32>().clone());
+    let (Some(hour), Some(dim), Some(value), Some(flows)) = (
+        u(agg_cols::HOUR),
+        s(agg_cols::DIMENSION),
+        s(agg_cols::VALUE),
+        u(agg_cols::FLOWS),
+    ) else {
+        return;
+    };
+    let get = |c: &Option<arrow_array::UInt64Array>, i: usize| c.as_ref().map_or(0, |a| a.value(i));
+    let (failed, pk, by, du) = (
+        u(agg_cols::FAILED),
+        u(agg_cols::PACKETS),
+        u(agg_cols::BYTES),
+        u(agg_cols::DURATION),
+    );
+    let (pkc, byc, duc) = (
+        u(agg_cols::PACKETS_CLIPPED),
+        u(agg_cols::BYTES_CLIPPED),
+        u(agg_cols::DURATION_CLIPPED),
+    );
+    for i in 0..b.num_rows() {
+        let t = hour.value(i);
+        if filter.from_ms.is_some_and(|f| t < f) || filter.to_ms.is_some_and(|to| t >= to) {
+            continue;
+        }
+        let (d, v, n) = (dim.value(i), value.value(i), flows.value(i));
+        let add = |c: &mut Counts| *c.entry(v.to_owned()).or_default() += n;
+        match d {
+            "total" => {
+                agg.flows += n;
+                agg.failed_flows += get(&failed, i);
+                agg.packets += get(&pk, i);
+                agg.bytes += get(&by, i);
+                agg.duration_ms += get(&du, i);
+                agg.packets_clipped += get(&pkc, i);
+                agg.bytes_clipped += get(&byc, i);
+                agg.duration_clipped_ms += get(&duc, i);
+                agg.hours_utc[((t / 3_600_000) % 24) as usize] += n;
+                agg.hours_local
+                    [((t as i64 + tz_ms).rem_euclid(86_400_000) / 3_600_000) as usize] += n;
+            }
+            "application" => {
+                add(&mut agg.applications);
+                let master = v.split('.').next().unwrap_or("");
+                if master == "HTTP" || master == "HTTP_Proxy" {
+                    agg.http_flows += n;
+                }
+            }
+            "category" => add(&mut agg.categories),
+            "dst_country" => add(&mut agg.dst_countries),
+            "src_country" => add(&mut agg.src_countries),
+            "tor_role" => add(&mut agg.roles),
+            "user_agent" => add(&mut agg.user_agents),
+            "content_type" => add(&mut agg.content_types),
+            "dst_port" => {
+                if let Ok(p) = v.parse::<u64>() {
+                    *agg.dst_ports.entry(p).or_default() += n;
+                }
+            }
+            "proxy" if v == "src" => agg.src_proxy += n,
+            "proxy" if v == "dst" => agg.dst_proxy += n,
+            _ => {}
+        }
+    }
 }
 
 fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {

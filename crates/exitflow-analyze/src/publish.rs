@@ -40,12 +40,9 @@ pub const DEFAULT_EPSILON: f64 = 0.3;
 pub const DEFAULT_K: u64 = 10;
 /// Default rounding: counts are rounded up to a multiple of this.
 pub const DEFAULT_ROUND: u64 = 4;
-/// Per-flow packets are clipped at this before they are summed.
-pub const PACKETS_CLIP: u64 = 10_000;
-/// Per-flow bytes are clipped at this before they are summed.
-pub const BYTES_CLIP: u64 = 10_000_000;
-/// Per-flow durations are clipped at this (the default active timeout).
-pub const DURATION_CLIP_MS: u64 = 1_800_000;
+/// Per-flow clips of the summed packets, bytes and durations (shared with
+/// the strict profile's aggregate tables, which store the clipped sums).
+pub use exitflow_output::aggregate::{BYTES_CLIP, DURATION_CLIP_MS, PACKETS_CLIP};
 /// The per-dataset noise secret's file name, in the dataset root.
 pub const SECRET_FILE: &str = "_publish.secret";
 /// Bytes of the noise secret.

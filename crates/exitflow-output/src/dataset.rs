@@ -60,6 +60,9 @@ pub struct DatasetConfig {
     pub hold_ms: u64,
     /// See [`DEFAULT_MAX_HELD_ROWS`].
     pub max_held_rows: usize,
+    /// Write hourly aggregate tables instead of rows (the strict profile;
+    /// needs a granularity).
+    pub aggregates_only: bool,
 }
 
 impl DatasetConfig {
@@ -76,6 +79,7 @@ impl DatasetConfig {
             time_granularity_ms: 1,
             hold_ms: DEFAULT_HOLD_MS,
             max_held_rows: DEFAULT_MAX_HELD_ROWS,
+            aggregates_only: false,
         }
     }
 }
@@ -256,8 +260,28 @@ impl DatasetWriter {
             return Ok(());
         };
         self.held_rows -= rows.len();
-        shuffle(&mut rows);
         let date = utc_date(bucket);
+        if self.cfg.aggregates_only {
+            let mut t = crate::aggregate::Tables::new();
+            for r in &rows {
+                crate::aggregate::add(&mut t, r, self.cfg.time_granularity_ms);
+            }
+            let dir = layout::date_dir(&self.node_dir, &date);
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            let path = dir.join(format!(
+                "{}{}{}",
+                crate::aggregate::AGG_PREFIX,
+                crate::files::random_hex(PART_NAME_RANDOM_BYTES),
+                layout::PART_EXT
+            ));
+            crate::aggregate::write(&path, &t, &self.cfg.metadata)?;
+            crate::files::coarsen_mtime(&path, self.cfg.time_granularity_ms)?;
+            self.files += 1;
+            self.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+            self.rows += rows.len() as u64;
+            return Ok(());
+        }
+        shuffle(&mut rows);
         self.close_part(&date)?;
         for r in &rows {
             self.write_now(r)?;

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+pub mod aggregate;
 pub mod dataset;
 pub mod files;
 pub mod layout;

@@ -165,6 +165,8 @@ pub struct Policy {
     pub content_type_base: bool,
     /// Source country and ASN only where the source is a relay or the relay.
     pub src_geo_relays_only: bool,
+    /// No per-flow rows: hourly aggregate tables only (the strict profile).
+    pub aggregates_only: bool,
     /// User-agent families already computed (capped at [`UA_CACHE_CAP`]).
     ua_cache: std::collections::HashMap<String, String>,
 }
@@ -189,6 +191,7 @@ impl Default for Policy {
             ua_families: true,
             content_type_base: true,
             src_geo_relays_only: true,
+            aggregates_only: false,
             ua_cache: Default::default(),
         }
     }
@@ -200,6 +203,7 @@ impl Policy {
         Policy {
             profile: Profile::Strict,
             user_agents: false,
+            aggregates_only: true,
             time_granularity_ms: STRICT_TIME_GRANULARITY_MS,
             ..Policy::default()
         }
@@ -370,7 +374,7 @@ impl Policy {
     /// A one-line description stored in every file's metadata.
     pub fn describe(&self) -> String {
         format!(
-            "profile={} addresses={} server_names={} user_agents={} fingerprints={} source_ports={} time_granularity_ms={} ids={} coarse_counts={} ua_families={} content_type_base={} src_geo_relays_only={}",
+            "profile={} addresses={} server_names={} user_agents={} fingerprints={} source_ports={} time_granularity_ms={} ids={} coarse_counts={} ua_families={} content_type_base={} src_geo_relays_only={} aggregates_only={}",
             self.profile.as_str(),
             self.addresses.name(),
             self.server_names.as_str(),
@@ -383,6 +387,7 @@ impl Policy {
             self.ua_families,
             self.content_type_base,
             self.src_geo_relays_only,
+            self.aggregates_only,
         )
     }
 }

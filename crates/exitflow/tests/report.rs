@@ -353,3 +353,72 @@ fn hostile_user_agents_render_as_text_in_a_real_markdown_renderer() {
     assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
     assert!(!page.contains("<img"));
 }
+
+/// The strict profile writes no per-flow rows, only hourly aggregate
+/// tables; the report made from them shows the study's tables exactly as
+/// the report of the same traffic under the default profile.
+#[test]
+fn a_strict_dataset_holds_only_aggregates_and_gives_the_same_study_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("relay.pcap");
+    let cfg = exitflow_synth::SynthConfig {
+        flows: 3000,
+        syn_flood: 100,
+        span_s: 3 * 3600,
+        ..Default::default()
+    };
+    synth_file(&cap, &cfg);
+    let reports: Vec<serde_json::Value> = ["default", "strict"]
+        .iter()
+        .map(|profile| {
+            let ds = dir.path().join(profile);
+            ingest(&cap, &ds, "n", &["--profile", profile]);
+            let out = dir.path().join(format!("report-{profile}"));
+            report(&ds, &out, &["--tz", "n=+02:00"]);
+            report_json(&out)
+        })
+        .collect();
+    // Only aggregate files in the strict dataset.
+    let strict_files = files_under(&dir.path().join("strict"));
+    let parts: Vec<_> = strict_files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert!(!parts.is_empty());
+    for p in &parts {
+        let name = p.file_name().unwrap().to_string_lossy();
+        assert!(name.starts_with("agg-"), "{name}");
+    }
+    let (d, s) = (&reports[0]["all"], &reports[1]["all"]);
+    for key in [
+        "flows",
+        "failed_flows",
+        "packets",
+        "bytes",
+        "mean_duration_s",
+        "applications_top40",
+        "categories",
+        "dst_countries",
+        "src_countries",
+        "dst_ports_top40",
+        "tor_roles",
+        "flows_per_hour_utc",
+        "flows_per_hour_local",
+        "tls_share",
+        "http_share",
+        "content_types_top40",
+    ] {
+        assert_eq!(d[key], s[key], "{key}");
+    }
+    assert_eq!(s["user_agents"].as_array().map(Vec::len), Some(0));
+    // Per-flow output is refused under strict.
+    let o = run(&[
+        "flows",
+        cap.to_str().unwrap(),
+        "--profile",
+        "strict",
+        "--output",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+}

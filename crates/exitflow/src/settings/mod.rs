@@ -195,6 +195,7 @@ impl NodeTarget {
         d.selection = policy.selection();
         d.metadata = policy.file_metadata(Some(&self.node));
         d.time_granularity_ms = policy.time_granularity_ms;
+        d.aggregates_only = policy.aggregates_only;
         d
     }
 }

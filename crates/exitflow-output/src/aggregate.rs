@@ -1,0 +1,235 @@
+//! The strict profile's dataset: no per-flow rows, only hourly aggregate
+//! tables per node, enough for every table of the study. One long table per
+//! file (`agg-<random>.parquet`, one hour): for each dimension and value,
+//! the flows, failed flows, and sums of packets, bytes and durations — sums
+//! of the per-flow values the default profile would write (power-of-two
+//! buckets), and the same sums clipped per flow for publication.
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::OutputError;
+use crate::schema::{Col, Record, Value};
+
+/// Prefix of an aggregate file.
+pub const AGG_PREFIX: &str = "agg-";
+/// Per-flow packets are clipped at this in the clipped sums.
+pub const PACKETS_CLIP: u64 = 10_000;
+/// Per-flow bytes are clipped at this in the clipped sums.
+pub const BYTES_CLIP: u64 = 10_000_000;
+/// Per-flow durations are clipped at this in the clipped sums (ms).
+pub const DURATION_CLIP_MS: u64 = 1_800_000;
+
+/// Column names of an aggregate file.
+pub mod cols {
+    /// Start of the hour, ms since the epoch (UTC).
+    pub const HOUR: &str = "hour_ms";
+    /// What is counted: one of [`super::DIMENSIONS`].
+    pub const DIMENSION: &str = "dimension";
+    /// The value counted (a label, a country, a port...).
+    pub const VALUE: &str = "value";
+    /// Flows.
+    pub const FLOWS: &str = "flows";
+    /// Flows with at most 4 packets.
+    pub const FAILED: &str = "failed_flows";
+    /// Sum of per-flow packets (buckets).
+    pub const PACKETS: &str = "packets";
+    /// Sum of per-flow bytes (buckets).
+    pub const BYTES: &str = "bytes";
+    /// Sum of per-flow durations (buckets), ms.
+    pub const DURATION: &str = "duration_ms";
+    /// Sum of per-flow packets clipped at [`super::PACKETS_CLIP`].
+    pub const PACKETS_CLIPPED: &str = "packets_clipped";
+    /// Sum of per-flow bytes clipped at [`super::BYTES_CLIP`].
+    pub const BYTES_CLIPPED: &str = "bytes_clipped";
+    /// Sum of per-flow durations clipped at [`super::DURATION_CLIP_MS`].
+    pub const DURATION_CLIPPED: &str = "duration_clipped_ms";
+}
+
+/// The dimensions every hour is counted by. `total` has one value (`all`);
+/// `user_agent` and `content_type` count HTTP flows that carry one.
+pub const DIMENSIONS: [&str; 12] = [
+    "total",
+    "application",
+    "category",
+    "dst_country",
+    "src_country",
+    "dst_port",
+    "dst_port_country",
+    "tor_role",
+    "user_agent",
+    "content_type",
+    "proxy",
+    "guessed",
+];
+
+/// Sums of one bin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bin {
+    /// Flows.
+    pub flows: u64,
+    /// Failed flows.
+    pub failed_flows: u64,
+    /// Packets (bucketed per flow).
+    pub packets: u64,
+    /// Bytes (bucketed per flow).
+    pub bytes: u64,
+    /// Durations (bucketed per flow), ms.
+    pub duration_ms: u64,
+    /// Packets clipped per flow.
+    pub packets_clipped: u64,
+    /// Bytes clipped per flow.
+    pub bytes_clipped: u64,
+    /// Durations clipped per flow, ms.
+    pub duration_clipped_ms: u64,
+}
+
+/// The aggregate tables of some records.
+pub type Tables = BTreeMap<(u64, &'static str, String), Bin>;
+
+fn u(v: Value<'_>) -> u64 {
+    match v {
+        Value::U(x) => x,
+        _ => 0,
+    }
+}
+
+/// Adds a record (with its policy applied, so values are what the default
+/// profile would write) to the tables of its hour (`granularity_ms` bins).
+pub fn add(t: &mut Tables, r: &Record, granularity_ms: u64) {
+    let g = granularity_ms.max(1);
+    let hour = r.flow.first_seen_ms - r.flow.first_seen_ms % g;
+    let (p, b, d) = (
+        u(r.value(Col::BiPackets)),
+        u(r.value(Col::BiBytes)),
+        u(r.value(Col::BiDuration)),
+    );
+    let one = Bin {
+        flows: 1,
+        failed_flows: u64::from(r.flow.is_failed()),
+        packets: p,
+        bytes: b,
+        duration_ms: d,
+        packets_clipped: p.min(PACKETS_CLIP),
+        bytes_clipped: b.min(BYTES_CLIP),
+        duration_clipped_ms: d.min(DURATION_CLIP_MS),
+    };
+    let mut put = |dim: &'static str, value: String| {
+        let e = t.entry((hour, dim, value)).or_default();
+        e.flows += one.flows;
+        e.failed_flows += one.failed_flows;
+        e.packets += one.packets;
+        e.bytes += one.bytes;
+        e.duration_ms += one.duration_ms;
+        e.packets_clipped += one.packets_clipped;
+        e.bytes_clipped += one.bytes_clipped;
+        e.duration_clipped_ms += one.duration_clipped_ms;
+    };
+    let port = r.flow.dst_port.to_string();
+    put("total", "all".into());
+    put("application", r.application_name.clone());
+    put("category", r.application_category_name.clone());
+    put("dst_country", r.dst_country.to_string());
+    put("src_country", r.src_country.to_string());
+    put("dst_port", port.clone());
+    put("dst_port_country", format!("{port}/{}", r.dst_country));
+    put("tor_role", r.tor_role.to_owned());
+    put("guessed", u8::from(r.application_is_guessed).to_string());
+    if r.src_is_proxy {
+        put("proxy", "src".into());
+    }
+    if r.dst_is_proxy {
+        put("proxy", "dst".into());
+    }
+    let master = r.application_name.split('.').next().unwrap_or("");
+    if master == "HTTP" || master == "HTTP_Proxy" {
+        if let Some(ua) = r.user_agent.as_deref() {
+            put("user_agent", ua.to_owned());
+        }
+        if let Some(ct) = r.content_type.as_deref() {
+            put("content_type", ct.to_owned());
+        }
+    }
+}
+
+/// Writes the tables to a Parquet file (created with [`crate::files::create_new`]).
+pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(), OutputError> {
+    let pq = |source| OutputError::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let u64s = |f: &dyn Fn(&Bin) -> u64| -> ArrayRef {
+        Arc::new(UInt64Array::from_iter_values(t.values().map(f)))
+    };
+    let names = [
+        cols::FLOWS,
+        cols::FAILED,
+        cols::PACKETS,
+        cols::BYTES,
+        cols::DURATION,
+        cols::PACKETS_CLIPPED,
+        cols::BYTES_CLIPPED,
+        cols::DURATION_CLIPPED,
+    ];
+    let mut fields = vec![
+        Field::new(cols::HOUR, DataType::UInt64, false),
+        Field::new(cols::DIMENSION, DataType::Utf8, false),
+        Field::new(cols::VALUE, DataType::Utf8, false),
+    ];
+    fields.extend(
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::UInt64, false)),
+    );
+    let schema = Arc::new(Schema::new(fields));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from_iter_values(t.keys().map(|k| k.0))),
+        Arc::new(StringArray::from_iter_values(t.keys().map(|k| k.1))),
+        Arc::new(StringArray::from_iter_values(
+            t.keys().map(|k| k.2.as_str()),
+        )),
+        u64s(&|b| b.flows),
+        u64s(&|b| b.failed_flows),
+        u64s(&|b| b.packets),
+        u64s(&|b| b.bytes),
+        u64s(&|b| b.duration_ms),
+        u64s(&|b| b.packets_clipped),
+        u64s(&|b| b.bytes_clipped),
+        u64s(&|b| b.duration_clipped_ms),
+    ];
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns).map_err(|source| OutputError::Arrow {
+            path: path.to_owned(),
+            source,
+        })?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_dictionary_enabled(true)
+        .set_key_value_metadata(Some(
+            metadata
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                .collect(),
+        ))
+        .build();
+    let tmp = crate::files::temp_path(path);
+    let file = crate::files::create_new(&tmp)?;
+    let done = (|| {
+        let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(pq)?;
+        w.write(&batch).map_err(pq)?;
+        let f = w.into_inner().map_err(pq)?;
+        f.sync_all().map_err(crate::io_err(&tmp))
+    })();
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(crate::io_err(path))
+}
