@@ -272,16 +272,33 @@ fn sql_query_answers_the_studys_port_5222_question() {
         "SELECT dst_country, count(*) AS flows FROM flows WHERE dst_port = 5222 GROUP BY dst_country ORDER BY flows DESC, dst_country",
     ]);
     let table = String::from_utf8(o.stdout).unwrap();
+    // The same question over the strict profile's hourly aggregates.
+    let strict = dir.path().join("strict");
+    ingest(
+        &cap,
+        &strict,
+        "q",
+        &["--geoip", geo.to_str().unwrap(), "--profile", "strict"],
+    );
+    let o = ok(&[
+        "query",
+        strict.to_str().unwrap(),
+        "SELECT split_part(value, '/', 2) AS dst_country, sum(flows) AS flows FROM flows \
+         WHERE dimension = 'dst_port_country' AND value LIKE '5222/%' GROUP BY 1 ORDER BY flows DESC, 1",
+    ]);
+    let aggregated = String::from_utf8(o.stdout).unwrap();
     let expected = python("count_5222.py", &[ds.to_str().unwrap()]);
-    for line in expected.lines() {
-        let (country, n) = line.split_once(' ').unwrap();
-        assert!(
-            table.lines().any(|l| {
-                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-                cells.len() > 2 && cells[1] == country && cells[2] == n
-            }),
-            "{country} {n} missing from\n{table}"
-        );
+    for t in [&table, &aggregated] {
+        for line in expected.lines() {
+            let (country, n) = line.split_once(' ').unwrap();
+            assert!(
+                t.lines().any(|l| {
+                    let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                    cells.len() > 2 && cells[1] == country && cells[2] == n
+                }),
+                "{country} {n} missing from\n{t}"
+            );
+        }
     }
     assert!(expected.lines().count() > 3, "{expected}");
 }
