@@ -385,7 +385,7 @@ fn a_strict_dataset_holds_only_aggregates_and_gives_the_same_study_tables() {
         ..Default::default()
     };
     synth_file(&cap, &cfg);
-    let reports: Vec<serde_json::Value> = ["default", "strict"]
+    let reports: Vec<serde_json::Value> = ["default", "strict", "research"]
         .iter()
         .map(|profile| {
             let ds = dir.path().join(profile);
@@ -428,6 +428,19 @@ fn a_strict_dataset_holds_only_aggregates_and_gives_the_same_study_tables() {
         assert_eq!(d[key], s[key], "{key}");
     }
     assert_eq!(s["user_agents"].as_array().map(Vec::len), Some(0));
+    // The research profile's report counts the same flows (its values are
+    // exact where the others are coarse).
+    let r = &reports[2]["all"];
+    for key in [
+        "flows",
+        "failed_flows",
+        "packets",
+        "bytes",
+        "applications_top40",
+        "tor_roles",
+    ] {
+        assert_eq!(d[key], r[key], "research {key}");
+    }
     // Per-flow output is refused under strict.
     let o = run(&[
         "flows",
