@@ -387,28 +387,19 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
     agg.dataset_bytes += file.metadata().map_or(0, |m| m.len());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
     let schema = builder.parquet_schema();
+    // The strict profile's files are hourly aggregate tables, read whole;
+    // flow rows are read for the report's columns only.
     let is_agg = (0..schema.num_columns()).any(|i| schema.column(i).name() == agg_cols::DIMENSION);
-    if is_agg {
-        // The strict profile's hourly aggregate tables.
-        let reader = builder
-            .with_batch_size(DEFAULT_BATCH_ROWS)
-            .build()
-            .map_err(pq)?;
-        for batch in reader {
-            let batch = batch.map_err(|source| AnalyzeError::Arrow {
-                path: path.to_owned(),
-                source,
-            })?;
-            add_aggregates(&batch, filter, tz, agg);
-        }
-        return Ok(());
-    }
-    let wanted: Vec<usize> = (0..schema.num_columns())
-        .filter(|i| COLUMNS.iter().any(|c| c.name() == schema.column(*i).name()))
-        .collect();
-    let mask = ProjectionMask::leaves(schema, wanted);
+    let builder = if is_agg {
+        builder
+    } else {
+        let wanted: Vec<usize> = (0..schema.num_columns())
+            .filter(|i| COLUMNS.iter().any(|c| c.name() == schema.column(*i).name()))
+            .collect();
+        let mask = ProjectionMask::leaves(schema, wanted);
+        builder.with_projection(mask)
+    };
     let reader = builder
-        .with_projection(mask)
         .with_batch_size(DEFAULT_BATCH_ROWS)
         .build()
         .map_err(pq)?;
@@ -417,7 +408,11 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
             path: path.to_owned(),
             source,
         })?;
-        add_batch(&batch, filter, tz, agg);
+        if is_agg {
+            add_aggregates(&batch, filter, tz, agg);
+        } else {
+            add_batch(&batch, filter, tz, agg);
+        }
     }
     Ok(())
 }

@@ -11,9 +11,6 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
 
 use crate::OutputError;
 use crate::schema::{Col, Record, Value};
@@ -91,6 +88,20 @@ pub struct Bin {
     pub duration_clipped_ms: u64,
 }
 
+impl Bin {
+    /// Adds another bin's sums.
+    pub fn add(&mut self, o: &Bin) {
+        self.flows += o.flows;
+        self.failed_flows += o.failed_flows;
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.duration_ms += o.duration_ms;
+        self.packets_clipped += o.packets_clipped;
+        self.bytes_clipped += o.bytes_clipped;
+        self.duration_clipped_ms += o.duration_clipped_ms;
+    }
+}
+
 /// The aggregate tables of some records.
 pub type Tables = BTreeMap<(u64, &'static str, String), Bin>;
 
@@ -122,15 +133,7 @@ pub fn add(t: &mut Tables, r: &Record, granularity_ms: u64) {
         duration_clipped_ms: d.min(DURATION_CLIP_MS),
     };
     let mut put = |dim: &'static str, value: String| {
-        let e = t.entry((hour, dim, value)).or_default();
-        e.flows += one.flows;
-        e.failed_flows += one.failed_flows;
-        e.packets += one.packets;
-        e.bytes += one.bytes;
-        e.duration_ms += one.duration_ms;
-        e.packets_clipped += one.packets_clipped;
-        e.bytes_clipped += one.bytes_clipped;
-        e.duration_clipped_ms += one.duration_clipped_ms;
+        t.entry((hour, dim, value)).or_default().add(&one);
     };
     let port = r.flow.dst_port.to_string();
     put("total", "all".into());
@@ -209,16 +212,7 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
             path: path.to_owned(),
             source,
         })?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_dictionary_enabled(true)
-        .set_key_value_metadata(Some(
-            metadata
-                .iter()
-                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-                .collect(),
-        ))
-        .build();
+    let props = crate::writers::parquet_properties(metadata);
     let tmp = crate::files::temp_path(path);
     let file = crate::files::create_new(&tmp)?;
     let done = (|| {

@@ -232,9 +232,18 @@ impl DatasetWriter {
     /// Writes one record into its date partition (UTC date of its first
     /// packet); with a granularity, once its time bucket is complete.
     pub fn write(&mut self, r: &Record) -> Result<(), OutputError> {
+        if self.cfg.time_granularity_ms <= 1 {
+            return self.write_now(r);
+        }
+        self.push(r.clone())
+    }
+
+    /// [`DatasetWriter::write`] of a record the caller gives up: no copy
+    /// when it has to be held.
+    pub fn push(&mut self, r: Record) -> Result<(), OutputError> {
         let g = self.cfg.time_granularity_ms;
         if g <= 1 {
-            return self.write_now(r);
+            return self.write_now(&r);
         }
         let t = r.flow.first_seen_ms;
         let bucket = t - t % g;
@@ -242,7 +251,7 @@ impl DatasetWriter {
         // bucket already written wait for it (no file of one late row).
         let newer = t > self.latest_ms && bucket > self.latest_ms - self.latest_ms % g;
         self.latest_ms = self.latest_ms.max(t);
-        self.held.entry(bucket).or_default().push(r.clone());
+        self.held.entry(bucket).or_default().push(r);
         self.held_rows += 1;
         if !newer && self.held_rows <= self.cfg.max_held_rows {
             return Ok(());

@@ -254,6 +254,22 @@ enum Builder {
     S(StringBuilder),
 }
 
+/// Every Parquet file's writer settings: zstd, dictionary-encoded strings,
+/// bounded row groups, `metadata` in the footer.
+pub(crate) fn parquet_properties(metadata: &[(String, String)]) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(DEFAULT_ROW_GROUP_ROWS))
+        .set_key_value_metadata(Some(
+            metadata
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                .collect(),
+        ))
+        .build()
+}
+
 /// Buffers records column-wise and writes Parquet row groups.
 pub(crate) struct ParquetSink {
     path: PathBuf,
@@ -272,17 +288,7 @@ impl ParquetSink {
         metadata: &[(String, String)],
     ) -> Result<ParquetSink, OutputError> {
         let schema = arrow_schema(&cols);
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_dictionary_enabled(true)
-            .set_max_row_group_row_count(Some(DEFAULT_ROW_GROUP_ROWS))
-            .set_key_value_metadata(Some(
-                metadata
-                    .iter()
-                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-                    .collect(),
-            ))
-            .build();
+        let props = parquet_properties(metadata);
         let writer =
             ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| pq_err(path, e))?;
         let builders = new_builders(&cols);

@@ -36,7 +36,7 @@ pub fn run(a: &FlowsArgs, conf: &Config) -> Result<ExitCode> {
             .join(format!("{}.{}", capture_name(cap), format.ext()));
         let mut writer = FlowWriter::create(&out, format, policy.selection(), &meta)?;
         let (s, bad) = meter_file(cap, &opts, &mut policy, &mut enricher, &mut |r| {
-            writer.write(r)
+            writer.write(&r)
         });
         if !bad {
             writer.finish()?;

@@ -133,7 +133,7 @@ pub fn run(a: &GenArgs) -> Result<ExitCode> {
                 r.content_type = (i % 3 != 0).then(|| CTS[(i % 4) as usize].to_owned());
             }
             policy.apply(&mut r);
-            ds.write(&r)?;
+            ds.push(r)?;
         }
         let (files, bytes) = ds.close()?;
         eprintln!("{name}: {n} flows, {files} files, {bytes} bytes");

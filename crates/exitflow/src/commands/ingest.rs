@@ -25,7 +25,7 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     };
     let mut failed = 0usize;
     for cap in &a.captures {
-        let (s, bad) = meter_file(cap, &opts, &mut policy, &mut enricher, &mut |r| ds.write(r));
+        let (s, bad) = meter_file(cap, &opts, &mut policy, &mut enricher, &mut |r| ds.push(r));
         failed += usize::from(bad);
         if s.read.packets > 0 {
             run.merge(&s.totals(&node));
