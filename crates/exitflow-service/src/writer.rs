@@ -54,7 +54,12 @@ impl Store for DatasetStore {
 
     fn add_totals(&mut self, delta: &NodeTotals) -> Result<(), OutputError> {
         let dir = layout::node_dir(&self.cfg.root, &self.cfg.node);
-        DatasetWriter::add_totals(&dir, delta).map(|_| ())
+        DatasetWriter::add_totals(&dir, delta)?;
+        // The file's time must not tell the last flush finer than the profile.
+        exitflow_output::files::coarsen_mtime(
+            &dir.join(layout::TOTALS_FILE),
+            self.cfg.time_granularity_ms,
+        )
     }
 
     fn apply_retention(&mut self, days: u32) -> Result<usize, OutputError> {

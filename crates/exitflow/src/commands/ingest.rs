@@ -36,6 +36,10 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     run.files = files;
     run.dataset_bytes = bytes;
     let all = DatasetWriter::add_totals(&node_dir, &run)?;
+    exitflow_output::files::coarsen_mtime(
+        &node_dir.join(exitflow_output::layout::TOTALS_FILE),
+        policy.time_granularity_ms,
+    )?;
     if let Some(days) = crate::settings::retention(&a.pipeline.policy, conf)? {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
