@@ -208,6 +208,8 @@ pub struct Report {
     pub files: u64,
     /// How the numbers were protected for publication, if they were.
     pub publication: Option<serde_json::Value>,
+    /// Each node's exit policy as recorded in its totals (public data).
+    pub exit_policies: BTreeMap<String, exitflow_output::ExitPolicyNote>,
 }
 
 fn bump(c: &mut Counts, k: &str) {
@@ -346,6 +348,7 @@ pub fn scan_with_progress(
     if filter.from_ms.is_none() && filter.to_ms.is_none() {
         exact_totals(roots, &mut report)?;
     }
+    exit_policies(roots, &mut report)?;
     for a in report.nodes.values() {
         report.all.merge(a);
     }
@@ -370,6 +373,20 @@ fn exact_totals(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeErr
             agg.packets = p;
             agg.bytes = b;
             agg.exact_volume = true;
+        }
+    }
+    Ok(())
+}
+
+/// The exit policy each node recorded last (from any of the roots).
+fn exit_policies(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeError> {
+    for node in report.nodes.keys() {
+        for root in roots {
+            let path = layout::node_dir(root, node).join(layout::TOTALS_FILE);
+            let t = exitflow_output::dataset::read_totals(&path).map_err(AnalyzeError::Totals)?;
+            if let Some(p) = t.and_then(|t| t.exit_policy) {
+                report.exit_policies.insert(node.clone(), p);
+            }
         }
     }
     Ok(())

@@ -258,7 +258,14 @@ fn vocabularies() -> Vocabularies {
         ports: (0..=u16::MAX).map(|p| p.to_string()).collect(),
         ua_families: exitflow_output::useragent::vocabulary(),
         content_types: strings(&["text", "application", "image", "audio", "video", "other"]),
-        roles: strings(&["exit", "relay", "dirport", "management", "other"]),
+        roles: strings(&[
+            "exit",
+            "relay",
+            "dirport",
+            "management",
+            "resolver",
+            "other",
+        ]),
         hours: (0..24).map(|h| h.to_string()).collect(),
     }
 }

@@ -70,6 +70,7 @@ pub fn json(r: &Report) -> Value {
         "all": all,
         "published": comparison,
         "publication": r.publication,
+        "exit_policies": r.exit_policies,
     })
 }
 
@@ -217,6 +218,30 @@ pub fn markdown(r: &Report) -> String {
         ],
         &rows,
     );
+    // Exit policies are public (the consensus carries them); a flow to a
+    // port a node's policy rejects did not leave Tor through that node.
+    let policies: Vec<(String, exitflow_enrich::ExitPolicy)> = r
+        .exit_policies
+        .iter()
+        .filter_map(|(n, p)| {
+            exitflow_enrich::ExitPolicy::parse_summary(&p.summary)
+                .ok()
+                .map(|e| (n.clone(), e))
+        })
+        .collect();
+    if !r.exit_policies.is_empty() {
+        s.push_str("## Exit policies\n\n");
+        let rows: Vec<Vec<String>> = r
+            .exit_policies
+            .iter()
+            .map(|(n, p)| vec![n.clone(), p.summary.clone(), p.source.clone()])
+            .collect();
+        md_table(
+            &mut s,
+            &["node", "ports let out (tor's summary)", "read from"],
+            &rows,
+        );
+    }
     for (title, key, total) in [
         (
             "Application protocols (top 40)",
@@ -240,6 +265,27 @@ pub fn markdown(r: &Report) -> String {
         ),
     ] {
         let _ = writeln!(s, "## {title}\n");
+        if key == "dst_ports_top40" && !policies.is_empty() {
+            let rows: Vec<Vec<String>> = pairs(&a[key], total)
+                .into_iter()
+                .map(|mut row| {
+                    let port: u16 = row[0].parse().unwrap_or(0);
+                    let rejecting: Vec<&str> = policies
+                        .iter()
+                        .filter(|(_, p)| !p.accepts(port))
+                        .map(|(n, _)| n.as_str())
+                        .collect();
+                    row.push(if rejecting.is_empty() {
+                        String::new()
+                    } else {
+                        format!("rejected by {}", rejecting.join(", "))
+                    });
+                    row
+                })
+                .collect();
+            md_table(&mut s, &["value", "flows", "%", "exit policy"], &rows);
+            continue;
+        }
         md_table(&mut s, &["value", "flows", "%"], &pairs(&a[key], total));
     }
     let _ = writeln!(

@@ -6,7 +6,9 @@
 //! has `.pcap` files that are pcapng and the other way round.
 //!
 //! [`live`] (Linux) captures from a network interface through a memory-mapped
-//! `AF_PACKET` ring: the only `unsafe` code in exitflow, confined to that module.
+//! `AF_PACKET` ring and gives up privileges once its sockets are open: the
+//! only `unsafe` code in exitflow, confined to those modules (and the
+//! optional libpcap filter compiler).
 #![deny(unsafe_code)]
 
 use std::fs::File;
@@ -21,6 +23,8 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 pub mod filter;
 #[cfg(target_os = "linux")]
 pub mod live;
+#[cfg(target_os = "linux")]
+mod privileges;
 
 /// Initial read buffer; large enough for any ordinary frame plus headers.
 pub const DEFAULT_READ_BUFFER: usize = 1 << 20;

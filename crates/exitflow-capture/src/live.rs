@@ -149,6 +149,12 @@ pub enum LiveError {
         /// libpcap's message.
         why: String,
     },
+    /// Dropping the process's capabilities failed.
+    #[error("dropping capabilities: {why}")]
+    Capabilities {
+        /// What went wrong.
+        why: String,
+    },
     /// Switching to the unprivileged user failed.
     #[error("dropping privileges to user {user:?}: {why}")]
     Privileges {
@@ -158,6 +164,8 @@ pub enum LiveError {
         why: String,
     },
 }
+
+pub use crate::privileges::{Capabilities, drop_capabilities, drop_privileges};
 
 /// Kernel counters of one socket (`PACKET_STATISTICS`), accumulated since it was opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -784,55 +792,6 @@ pub fn parse_block(
         off += next;
     }
     delivered
-}
-
-/// Switches the process to an unprivileged user (and its primary group,
-/// with no supplementary groups) after the sockets are open, and forbids
-/// regaining privileges. Call it before starting threads.
-pub fn drop_privileges(user: &str) -> Result<(), LiveError> {
-    let err = |why: String| LiveError::Privileges {
-        user: user.to_owned(),
-        why,
-    };
-    let name = CString::new(user).map_err(|_| err("name contains NUL".into()))?;
-    // SAFETY: getpwnam reads a NUL-terminated string; its result points to
-    // static storage that we copy from at once (no other thread runs yet).
-    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
-    if pw.is_null() {
-        return Err(err("no such user".into()));
-    }
-    // SAFETY: `pw` is non-null and points to a valid passwd entry.
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-    // SAFETY: plain system calls with checked results; `&gid` is one valid gid_t.
-    unsafe {
-        if libc::setgroups(1, &gid) != 0 {
-            return Err(err(format!("setgroups: {}", io::Error::last_os_error())));
-        }
-        if libc::setgid(gid) != 0 {
-            return Err(err(format!("setgid: {}", io::Error::last_os_error())));
-        }
-        if libc::setuid(uid) != 0 {
-            return Err(err(format!("setuid: {}", io::Error::last_os_error())));
-        }
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err(err(format!(
-                "PR_SET_NO_NEW_PRIVS: {}",
-                io::Error::last_os_error()
-            )));
-        }
-    }
-    // SAFETY: getuid/geteuid have no preconditions.
-    let (r, e) = unsafe { (libc::getuid(), libc::geteuid()) };
-    if r != uid || e != uid || (uid != 0 && setuid_root_succeeds()) {
-        return Err(err("still privileged after setuid".into()));
-    }
-    Ok(())
-}
-
-fn setuid_root_succeeds() -> bool {
-    // SAFETY: setuid(0) must fail once privileges are gone; if it succeeds the
-    // drop did not take, and the caller reports an error.
-    unsafe { libc::setuid(0) == 0 }
 }
 
 #[cfg(test)]

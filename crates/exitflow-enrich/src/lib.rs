@@ -5,12 +5,14 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod exitpolicy;
 pub mod geoip;
 pub mod role;
 pub mod tor;
 pub mod torrc;
 
 pub use error::{EnrichError, LineError};
+pub use exitpolicy::ExitPolicy;
 pub use geoip::{GeoDb, GeoInfo, GeoSet};
 pub use role::{Role, RoleConfig};
 pub use tor::Consensus;

@@ -3,6 +3,12 @@ use std::net::IpAddr;
 
 use crate::tor::Consensus;
 
+/// IP protocol numbers (IANA).
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+/// DNS.
+const DNS_PORT: u16 = 53;
+
 /// What a flow is, from the relay's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -14,6 +20,10 @@ pub enum Role {
     Dirport,
     /// Administration of the machine: SSH to it, configured admin hosts.
     Management,
+    /// The relay's own resolver asking upstream servers (UDP to port 53):
+    /// tor resolves names for its users, but a Tor stream is TCP, so these
+    /// queries are the relay's, not its users' traffic.
+    Resolver,
     /// Anything else.
     Other,
 }
@@ -26,6 +36,7 @@ impl Role {
             Role::Relay => "relay",
             Role::Dirport => "dirport",
             Role::Management => "management",
+            Role::Resolver => "resolver",
             Role::Other => "other",
         }
     }
@@ -58,8 +69,17 @@ impl RoleConfig {
         self.own.contains(&ip)
     }
 
-    /// The role of a flow from `src` (its first packet's sender) to `dst`.
-    pub fn classify(&self, src: End, dst: End, consensus: Option<&Consensus>) -> Role {
+    /// The role of a flow of IP protocol `protocol` from `src` (its first
+    /// packet's sender) to `dst`. Only TCP leaves Tor: a flow of another
+    /// protocol from the relay is the machine's own (its resolver's
+    /// queries, NTP), never exit traffic.
+    pub fn classify(
+        &self,
+        protocol: u8,
+        src: End,
+        dst: End,
+        consensus: Option<&Consensus>,
+    ) -> Role {
         let admin = |e: End| {
             self.admin
                 .iter()
@@ -85,7 +105,11 @@ impl RoleConfig {
             return Role::Relay;
         }
         if self.is_own(src.ip) && !self.is_own(dst.ip) {
-            return Role::Exit;
+            return match protocol {
+                TCP => Role::Exit,
+                UDP if dst.port == DNS_PORT => Role::Resolver,
+                _ => Role::Other,
+            };
         }
         Role::Other
     }
@@ -114,7 +138,7 @@ mod tests {
             dir_port: Some(80),
             admin: vec![("203.0.113.9".parse().unwrap(), None)],
         };
-        let r = |s, d| cfg.classify(s, d, Some(&c));
+        let r = |s, d| cfg.classify(TCP, s, d, Some(&c));
         assert_eq!(
             r(e("192.0.2.1", 40000), e("93.184.216.34", 443)),
             Role::Exit
@@ -142,5 +166,19 @@ mod tests {
         // SSH from the relay to the world is exit traffic.
         assert_eq!(r(e("192.0.2.1", 40000), e("93.184.216.34", 22)), Role::Exit);
         assert_eq!(r(e("93.184.216.34", 1), e("198.51.100.6", 2)), Role::Other);
+        // The relay's resolver and other UDP of the machine: never exit traffic.
+        let u = |s, d| cfg.classify(UDP, s, d, Some(&c));
+        assert_eq!(
+            u(e("192.0.2.1", 40000), e("93.184.216.34", 53)),
+            Role::Resolver
+        );
+        assert_eq!(
+            u(e("192.0.2.1", 40000), e("93.184.216.34", 123)),
+            Role::Other
+        );
+        assert_eq!(
+            cfg.classify(1, e("192.0.2.1", 0), e("93.184.216.34", 0), None),
+            Role::Other
+        );
     }
 }

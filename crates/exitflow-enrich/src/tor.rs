@@ -1,7 +1,7 @@
 //! A small, strict parser for the relay list of a Tor consensus (dir-spec
 //! "network status document", full or microdescriptor flavour): which
 //! addresses and OR ports belong to relays.
-use crate::{EnrichError, LineError};
+use crate::{EnrichError, ExitPolicy, LineError};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
@@ -17,6 +17,8 @@ pub struct Consensus {
     pub relays: usize,
     /// OR ports (and DirPorts) per relay address.
     ports: HashMap<IpAddr, HashSet<u16>>,
+    /// Exit policy summaries (`p` lines, full flavour), per address and ORPort.
+    policies: HashMap<(IpAddr, u16), ExitPolicy>,
 }
 
 impl Consensus {
@@ -44,7 +46,7 @@ impl Consensus {
         })?;
         let mut c = Consensus::default();
         let mut seen_version = false;
-        let mut last_r: Option<IpAddr> = None;
+        let mut last_r: Option<(IpAddr, u16)> = None;
         for (i, line) in text.split('\n').enumerate() {
             let n = i + 1;
             if line.contains('\r') {
@@ -101,7 +103,15 @@ impl Consensus {
                         e.insert(dir);
                     }
                     c.relays += 1;
-                    last_r = Some(ip);
+                    last_r = Some((ip, or));
+                }
+                "p" => {
+                    let Some(relay) = last_r else {
+                        return Err(LineError::new(n, "'p' line before any 'r' line"));
+                    };
+                    let policy =
+                        ExitPolicy::parse_summary(&line[2..]).map_err(|e| LineError::new(n, e))?;
+                    c.policies.insert(relay, policy);
                 }
                 "a" => {
                     if last_r.is_none() {
@@ -134,6 +144,12 @@ impl Consensus {
             ));
         }
         Ok(c)
+    }
+
+    /// The exit policy summary of the relay at `ip` with `or_port` (full
+    /// flavour only: the microdescriptor consensus has none).
+    pub fn exit_policy(&self, ip: IpAddr, or_port: u16) -> Option<&ExitPolicy> {
+        self.policies.get(&(ip, or_port))
     }
 
     /// Whether an address belongs to a relay.
@@ -182,6 +198,14 @@ mod tests {
                 "network-status-version 3\nvote-status consensus\na [2001:db8::1]:9001\n",
                 3,
             ),
+            (
+                "network-status-version 3\nvote-status consensus\np accept 80\n",
+                3,
+            ),
+            (
+                "network-status-version 3\nvote-status consensus\nr a B C 2026-11-27 11:00:00 192.0.2.1 9001 0\np allow 80\n",
+                4,
+            ),
         ] {
             let e = Consensus::parse(doc.as_bytes()).unwrap_err();
             assert_eq!(e.line, line, "{doc:?}: {e}");
@@ -202,5 +226,20 @@ mod tests {
             Consensus::load(&d.path().join("missing")),
             Err(EnrichError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn exit_policy_summaries_of_the_full_flavour_are_kept_per_relay() {
+        let doc = "network-status-version 3\nvote-status consensus\n\
+                   r a AAAA BBBB 2026-11-27 11:00:00 192.0.2.1 9001 0\np accept 80,443\n\
+                   r b CCCC DDDD 2026-11-27 11:00:00 192.0.2.1 443 0\np reject 1-65535\n";
+        let c = Consensus::parse(doc.as_bytes()).unwrap();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(
+            c.exit_policy(ip, 9001).unwrap().to_string(),
+            "accept 80,443"
+        );
+        assert!(c.exit_policy(ip, 443).unwrap().is_reject_all());
+        assert!(c.exit_policy(ip, 80).is_none());
     }
 }

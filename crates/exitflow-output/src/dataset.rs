@@ -113,6 +113,18 @@ pub struct NodeTotals {
     /// not be written and the write buffer was full).
     #[serde(default)]
     pub lost_flows: u64,
+    /// The relay's exit policy as last recorded (public: it is in the consensus).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_policy: Option<ExitPolicyNote>,
+}
+
+/// A relay's exit policy, as a tor policy summary, and where it was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitPolicyNote {
+    /// `accept PORTS` or `reject PORTS` (the consensus `p` line's form).
+    pub summary: String,
+    /// `torrc` or `consensus`.
+    pub source: String,
 }
 
 impl NodeTotals {
@@ -131,6 +143,9 @@ impl NodeTotals {
         self.files += o.files;
         self.dataset_bytes += o.dataset_bytes;
         self.lost_flows += o.lost_flows;
+        if o.exit_policy.is_some() {
+            self.exit_policy.clone_from(&o.exit_policy);
+        }
     }
 
     /// What grew from `earlier` to `self` (counters only grow); the node
@@ -158,6 +173,7 @@ impl NodeTotals {
             files: self.files.saturating_sub(earlier.files),
             dataset_bytes: self.dataset_bytes.saturating_sub(earlier.dataset_bytes),
             lost_flows: self.lost_flows.saturating_sub(earlier.lost_flows),
+            exit_policy: self.exit_policy.clone(),
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod schema;
 pub mod useragent;
 pub mod writers;
 
-pub use dataset::{DatasetConfig, DatasetWriter, NodeTotals};
+pub use dataset::{DatasetConfig, DatasetWriter, ExitPolicyNote, NodeTotals};
 pub use policy::{AddressMode, Policy, PolicySettings, Profile, ServerNames};
 pub use privacy::{AddressPolicy, CryptoPan, Redacted};
 pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Selection, Value};

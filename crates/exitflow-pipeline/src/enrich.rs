@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use exitflow_enrich::role::End;
 use exitflow_enrich::{Consensus, EnrichError, GeoSet, RoleConfig};
-use exitflow_output::Record;
 use exitflow_output::privacy::to_ip;
+use exitflow_output::{ExitPolicyNote, Record};
 
 use crate::PipelineError;
 
@@ -47,6 +47,9 @@ pub struct Enricher {
     pub consensus_source: Option<(PathBuf, Option<SystemTime>)>,
     /// Consensus reloads done.
     pub consensus_reloads: u64,
+    /// The relay's exit policy: from the torrc, or from its own entry in a
+    /// full-flavour consensus.
+    pub exit_policy: Option<ExitPolicyNote>,
 }
 
 impl Enricher {
@@ -81,14 +84,31 @@ impl Enricher {
             let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
             (p, t)
         });
+        let or_port = s.or_port.or(torrc.or_port);
+        let exit_policy = if s.torrc.is_some() {
+            Some(ExitPolicyNote {
+                summary: torrc.exit_policy().to_string(),
+                source: "torrc".into(),
+            })
+        } else {
+            consensus.as_ref().zip(or_port).and_then(|(c, port)| {
+                own.iter().find_map(|ip| {
+                    c.exit_policy(*ip, port).map(|p| ExitPolicyNote {
+                        summary: p.to_string(),
+                        source: "consensus".into(),
+                    })
+                })
+            })
+        };
         Ok(Enricher {
+            exit_policy,
             geo,
             consensus,
             consensus_source,
             consensus_reloads: 0,
             roles: RoleConfig {
                 own,
-                or_port: s.or_port.or(torrc.or_port),
+                or_port,
                 dir_port: s.dir_port.or(torrc.dir_port),
                 admin: s.admin.clone(),
             },
@@ -138,6 +158,7 @@ impl Enricher {
         r.tor_role = self
             .roles
             .classify(
+                f.protocol,
                 End { ip: src, port: sp },
                 End { ip: dst, port: dp },
                 self.consensus.as_ref(),

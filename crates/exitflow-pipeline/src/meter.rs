@@ -71,6 +71,7 @@ impl CaptureSummary {
             files: 0,
             dataset_bytes: 0,
             lost_flows: 0,
+            exit_policy: None,
         }
     }
 }

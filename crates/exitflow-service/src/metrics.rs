@@ -2,9 +2,9 @@
 //! localhost endpoint. Workers update them once per ring block or per second,
 //! never per packet, so the packet path takes no shared lock.
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -194,21 +194,38 @@ pub fn sum(f: &Family<WorkerLabel, Counter>, n: usize) -> u64 {
     (0..n).map(|i| f.get_or_create(&worker(i)).get()).sum()
 }
 
+/// The whole time a scraper gets to send its request and read the answer:
+/// the endpoint serves one connection at a time, so a client that dribbles
+/// bytes delays the next scrape by at most this.
+pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Reads an HTTP request head until its blank line, the size cap, or the deadline.
+fn read_request(s: &mut TcpStream, deadline: Instant) -> Vec<u8> {
+    let mut req = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    while req.len() < MAX_REQUEST_BYTES && !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        // A timeout per read would let a byte every second keep the
+        // connection forever: each read gets only what is left.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    req
+}
+
 /// Serves `GET /metrics` on `listener` until the process ends (one thread,
-/// one request at a time: a scraper every few seconds is the load).
+/// one request at a time, each within [`CONNECTION_DEADLINE`]: a scraper
+/// every few seconds is the load).
 pub fn serve(listener: TcpListener, registry: Registry) {
     for stream in listener.incoming() {
         let Ok(mut s) = stream else { continue };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
-        let mut req = Vec::with_capacity(512);
-        let mut buf = [0u8; 1024];
-        while req.len() < MAX_REQUEST_BYTES && !req.windows(4).any(|w| w == b"\r\n\r\n") {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => req.extend_from_slice(&buf[..n]),
-            }
-        }
+        let deadline = Instant::now() + CONNECTION_DEADLINE;
+        let req = read_request(&mut s, deadline);
         let line = req.split(|&b| b == b'\r').next().unwrap_or(&[]);
         let (status, ctype, body) = if line.starts_with(b"GET /metrics ") {
             let mut body = String::new();
@@ -227,13 +244,28 @@ pub fn serve(listener: TcpListener, registry: Registry) {
             "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
-        let _ = s.write_all(head.as_bytes());
-        let _ = s.write_all(body.as_bytes());
+        // A reader that does not take the answer is cut off at the same deadline.
+        let left = deadline.saturating_duration_since(Instant::now());
+        if s.set_write_timeout(Some(left.max(Duration::from_millis(1))))
+            .is_ok()
+        {
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body.as_bytes());
+        }
     }
 }
 
-/// Binds the endpoint (before privileges are dropped).
-pub fn bind(addr: SocketAddr) -> Result<TcpListener, crate::ServiceError> {
+/// Binds the endpoint (before privileges are dropped). The numbers describe
+/// the relay's traffic minute by minute: an address other than loopback is
+/// refused unless `allow_remote` says the operator means it.
+pub fn bind(addr: SocketAddr, allow_remote: bool) -> Result<TcpListener, crate::ServiceError> {
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(crate::ServiceError::Config(format!(
+            "metrics endpoint {addr}: not a loopback address; the metrics tell the relay's \
+             traffic second by second. Bind to 127.0.0.1 (and scrape through an SSH tunnel), \
+             or set metrics_allow_remote = true (--metrics-allow-remote) to mean it"
+        )));
+    }
     TcpListener::bind(addr).map_err(|source| crate::ServiceError::Io {
         what: format!("metrics endpoint {addr}"),
         source,
@@ -249,7 +281,7 @@ mod tests {
         let m = Arc::new(Metrics::default());
         m.packets.get_or_create(&worker(1)).inc_by(42);
         m.flows_written.inc_by(7);
-        let l = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
         let addr = l.local_addr().unwrap();
         let reg = m.registry();
         std::thread::spawn(move || serve(l, reg));
@@ -268,5 +300,52 @@ mod tests {
         );
         assert!(body.contains("exitflow_flows_written_total 7"), "{body}");
         assert!(get("/").starts_with("HTTP/1.1 404"));
+    }
+
+    #[test]
+    fn a_client_dribbling_bytes_delays_a_scrape_by_at_most_the_deadline() {
+        // Regression: a byte every 1.5 s used to hold the endpoint for 11.5 s
+        // (a timeout per read, none per connection).
+        let m = Arc::new(Metrics::default());
+        let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let addr = l.local_addr().unwrap();
+        let reg = m.registry();
+        std::thread::spawn(move || serve(l, reg));
+        let slow = std::thread::spawn(move || {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            let start = Instant::now();
+            for b in b"GET /metrics HTTP/1.1\r\n" {
+                if s.write_all(&[*b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                if start.elapsed() > CONNECTION_DEADLINE * 4 {
+                    break;
+                }
+            }
+            start.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let start = Instant::now();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(s, "GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let waited = start.elapsed();
+        assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+        assert!(
+            waited < CONNECTION_DEADLINE + Duration::from_secs(1),
+            "the scrape waited {waited:?} behind a slow client"
+        );
+        // The slow client was cut off (its writes failed) long before it
+        // could finish its request.
+        assert!(slow.join().unwrap() < CONNECTION_DEADLINE * 4);
+    }
+
+    #[test]
+    fn a_non_loopback_bind_is_refused_unless_asked_for() {
+        let e = bind("0.0.0.0:0".parse().unwrap(), false).unwrap_err();
+        assert!(e.to_string().contains("not a loopback address"), "{e}");
+        assert!(bind("0.0.0.0:0".parse().unwrap(), true).is_ok());
     }
 }

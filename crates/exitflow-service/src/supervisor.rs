@@ -9,7 +9,9 @@ use std::sync::mpsc::SyncSender;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use exitflow_capture::live::{FilterInsn, LiveSocket, RingConfig, drop_privileges};
+use exitflow_capture::live::{
+    FilterInsn, LiveSocket, RingConfig, drop_capabilities, drop_privileges,
+};
 use exitflow_output::dataset::remove_stale_temp_files;
 use exitflow_output::{DatasetConfig, Policy, layout};
 use exitflow_pipeline::{Enricher, MeterOptions};
@@ -37,6 +39,8 @@ pub struct ServiceConfig {
     pub filter: Option<Vec<FilterInsn>>,
     /// The metrics endpoint, if any.
     pub metrics_addr: Option<SocketAddr>,
+    /// Whether the endpoint may listen on an address other than loopback.
+    pub metrics_allow_remote: bool,
     /// The user to run as once the sockets are open.
     pub user: Option<String>,
     /// The writer's settings.
@@ -81,6 +85,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         ring,
         filter,
         metrics_addr,
+        metrics_allow_remote,
         user,
         writer,
         status_interval,
@@ -115,12 +120,24 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     let m = Arc::new(Metrics::default());
     m.workers.set(workers as i64);
     let listener = match metrics_addr {
-        Some(a) => Some(metrics::bind(a)?),
+        Some(a) => Some(metrics::bind(a, metrics_allow_remote)?),
         None => None,
     };
+    // Nothing privileged is needed past this point: no capability stays, in
+    // any set, for the threads started below (they inherit these).
     if let Some(user) = &user {
         drop_privileges(user)?;
         info!(user = %user, "running unprivileged");
+    }
+    let left = drop_capabilities()?;
+    if left.bounding != 0 {
+        warn!(
+            bounding = format!("{:#x}", left.bounding),
+            "capabilities dropped, but the bounding set could not be cleared without CAP_SETPCAP \
+             (no-new-privileges still applies)"
+        );
+    } else {
+        info!("every capability dropped");
     }
     // As the user that will write (files created before the switch would
     // belong to root).
@@ -140,6 +157,20 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         node_dir.display()
     )))?;
     let _ = std::fs::remove_file(&probe);
+    // The exit policy in force, in the node's totals (counts unchanged).
+    if let Some(p) = &enricher.exit_policy {
+        let note = exitflow_output::NodeTotals {
+            node: dataset.node.clone(),
+            exit_policy: Some(p.clone()),
+            ..Default::default()
+        };
+        exitflow_output::DatasetWriter::add_totals(&node_dir, &note)?;
+        exitflow_output::files::coarsen_mtime(
+            &node_dir.join(layout::TOTALS_FILE),
+            dataset.time_granularity_ms,
+        )?;
+        info!(exit_policy = %p.summary, source = %p.source, "exit policy recorded");
+    }
     if let Some(l) = listener {
         let addr = l.local_addr().map_err(io("metrics endpoint"))?;
         let reg = m.registry();

@@ -192,6 +192,7 @@ fn totals_now(node: &str, m: &Metrics) -> NodeTotals {
         files: m.dataset_files.get(),
         dataset_bytes: m.dataset_bytes.get(),
         lost_flows: m.flows_lost.get(),
+        exit_policy: None,
     }
 }
 

@@ -233,6 +233,10 @@ pub struct CaptureArgs {
     /// Prometheus endpoint (IP:PORT), or `off` [default: 127.0.0.1:9477].
     #[arg(long)]
     pub metrics: Option<String>,
+    /// Allow the metrics endpoint on an address other than loopback (the
+    /// numbers describe the relay's traffic second by second).
+    #[arg(long)]
+    pub metrics_allow_remote: bool,
     /// Run as this user once the sockets are open (or `capture.user`).
     #[arg(long)]
     pub user: Option<String>,

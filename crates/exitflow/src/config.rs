@@ -74,6 +74,8 @@ pub struct CaptureSection {
     pub promiscuous: Option<bool>,
     /// Prometheus endpoint address, or "off".
     pub metrics: Option<String>,
+    /// Allow a metrics address other than loopback.
+    pub metrics_allow_remote: Option<bool>,
     /// Unprivileged user to run as once the sockets are open.
     pub user: Option<String>,
     /// Seconds between checks for changed GeoIP databases and consensus.
@@ -182,6 +184,7 @@ status_interval = {status}          # seconds between status lines in the log
 ring_mb = {ring}                   # receive ring per worker, MiB
 promiscuous = false
 metrics = "{metrics}"    # Prometheus text endpoint, or "off"
+# metrics_allow_remote = false  # a non-loopback metrics address is refused unless true
 reload_interval = {reload}        # seconds between checks for changed GeoIP databases and consensus
 write_buffer = {wbuf}          # flows held while the dataset cannot be written (full disk); beyond, counted as lost
 # user = "exitflow"             # run as this user once the sockets are open

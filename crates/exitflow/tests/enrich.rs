@@ -176,15 +176,29 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
     let h = r.headers().unwrap().clone();
     let role = h.iter().position(|c| c == "tor_role").unwrap();
     let country = h.iter().position(|c| c == "dst_country").unwrap();
+    let proto = h.iter().position(|c| c == "protocol").unwrap();
+    let port = h.iter().position(|c| c == "dst_port").unwrap();
     let mut counts = std::collections::BTreeMap::new();
-    let mut placed = 0;
+    let (mut placed, mut tcp, mut dns, mut other) = (0, 0, 0, 0);
     for rec in r.records() {
         let rec = rec.unwrap();
         *counts.entry(rec[role].to_string()).or_insert(0) += 1;
         placed += usize::from(rec[country].len() == 2);
+        if &rec[role] == "relay" {
+            continue;
+        }
+        match (&rec[proto], &rec[port]) {
+            ("6", _) => tcp += 1,
+            ("17", "53") => dns += 1,
+            _ => other += 1,
+        }
     }
     assert_eq!(counts.get("relay"), Some(&relays), "{counts:?}");
-    assert_eq!(counts.get("exit"), Some(&(400 - relays)), "{counts:?}");
+    // Only TCP leaves Tor: the relay's UDP is its resolver's (port 53) or
+    // the machine's own, never exit traffic.
+    assert_eq!(counts.get("exit"), Some(&tcp), "{counts:?}");
+    assert_eq!(counts.get("resolver"), Some(&dns), "{counts:?}");
+    assert_eq!(counts.get("other"), Some(&other), "{counts:?}");
     assert!(placed > 350, "{placed} flows with a country");
     // The same from tor's own files: torrc (Address, DataDirectory) and the
     // consensus found in the data directory.
@@ -271,4 +285,110 @@ fn databases_and_consensus_are_reloaded_when_their_files_change() {
     let errs = e.reload_changed();
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(e.consensus.as_ref().unwrap().is_relay(ip("198.51.100.2")));
+}
+
+#[test]
+fn the_exit_policy_is_recorded_in_the_dataset_and_the_report_marks_rejected_ports() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("relay.pcap");
+    let cfg = exitflow_synth::SynthConfig {
+        flows: 300,
+        ..Default::default()
+    };
+    synth_file(&cap, &cfg);
+    let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+    // A web-only exit, from its torrc.
+    let torrc = dir.path().join("torrc");
+    std::fs::write(
+        &torrc,
+        format!(
+            "ORPort 9001\nAddress {relay}\nExitRelay 1\nExitPolicy accept *:80,accept *:443\nExitPolicy reject *:*\n"
+        ),
+    )
+    .unwrap();
+    let ds = dir.path().join("ds");
+    ingest(&cap, &ds, "web", &["--torrc", torrc.to_str().unwrap()]);
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=web").join("_totals.json")).unwrap())
+            .unwrap();
+    assert_eq!(totals["exit_policy"]["summary"], "accept 80,443");
+    assert_eq!(totals["exit_policy"]["source"], "torrc");
+    // In every file's metadata too.
+    let o = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import pyarrow.parquet as pq,sys,glob\n\
+             for f in glob.glob(sys.argv[1]+'/**/*.parquet', recursive=True):\n\
+             \x20print(pq.read_metadata(f).metadata[b'exitflow.exit_policy'].decode())",
+            ds.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let meta = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        !meta.is_empty() && meta.lines().all(|l| l == "accept 80,443"),
+        "{meta}"
+    );
+    // A second node whose policy comes from its own entry in a real
+    // full-flavour consensus (the relay's address and ORPort put in it).
+    let doc = std::fs::read_to_string(tor("2018-06-01-00-00-00-consensus")).unwrap();
+    let (head, rest) = doc.split_once("\nr ").unwrap();
+    let entry = format!(
+        "r ours AAAAAAAAAAAAAAAAAAAAAAAAAAA BBBBBBBBBBBBBBBBBBBBBBBBBBB 2018-05-31 12:00:00 {relay} 9001 0\ns Exit Fast Running Valid\np reject 25,465,587\n"
+    );
+    let cons = dir.path().join("cached-consensus");
+    std::fs::write(&cons, format!("{head}\n{entry}r {rest}")).unwrap();
+    ingest(
+        &cap,
+        &ds,
+        "cons",
+        &[
+            "--consensus",
+            cons.to_str().unwrap(),
+            "--own-address",
+            &relay,
+            "--or-port",
+            "9001",
+        ],
+    );
+    let out = dir.path().join("report");
+    report(&ds, &out, &[]);
+    let j = report_json(&out);
+    assert_eq!(j["exit_policies"]["cons"]["summary"], "reject 25,465,587");
+    assert_eq!(j["exit_policies"]["cons"]["source"], "consensus");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Exit policies"), "{md}");
+    assert!(md.contains("| web | accept 80,443 | torrc |"), "{md}");
+    let port_rows: Vec<&str> = md
+        .split("## Destination ports")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(2)
+        .collect();
+    assert!(!port_rows.is_empty());
+    for row in port_rows {
+        let port: u16 = row.split('|').nth(1).unwrap().trim().parse().unwrap();
+        let mut rejecting = Vec::new();
+        if port != 80 && port != 443 {
+            rejecting.push("web");
+        }
+        if [25, 465, 587].contains(&port) {
+            rejecting.insert(0, "cons");
+        }
+        let want = if rejecting.is_empty() {
+            String::new()
+        } else {
+            format!("rejected by {}", rejecting.join(", "))
+        };
+        assert!(
+            row.trim_end_matches('|').trim_end().ends_with(&want)
+                && want.is_empty() != row.contains("rejected"),
+            "{row}"
+        );
+    }
 }

@@ -142,8 +142,22 @@ struct Capture {
 
 impl Capture {
     fn start(lab: &Lab, ns: &str, dev: &str, dataset: &Path, extra: &[&str]) -> Capture {
+        Capture::start_under(lab, ns, dev, dataset, extra, &[])
+    }
+
+    /// As `start`, with `wrapper` (a command and its arguments, such as
+    /// `setpriv …`) running the binary.
+    fn start_under(
+        lab: &Lab,
+        ns: &str,
+        dev: &str,
+        dataset: &Path,
+        extra: &[&str],
+        wrapper: &[&str],
+    ) -> Capture {
         let mut c = lab.exec(ns);
-        c.arg(env!("CARGO_BIN_EXE_exitflow"))
+        c.args(wrapper)
+            .arg(env!("CARGO_BIN_EXE_exitflow"))
             .args([
                 "capture",
                 "--interface",
@@ -1226,22 +1240,45 @@ fn a_full_disk_holds_the_flows_and_resumes_without_a_corrupt_file() {
     assert_no_temp_files(&ds);
 }
 
+/// The shipped capture unit's text.
+fn capture_unit() -> String {
+    let unit =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/exitflow-capture@.service");
+    std::fs::read_to_string(&unit).unwrap()
+}
+
+/// The values of `KEY=` lines of a unit, split on spaces.
+fn unit_values(text: &str, key: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .flat_map(|v| v.split_whitespace().map(str::to_owned))
+        .collect()
+}
+
 #[test]
 fn the_systemd_unit_runs_unprivileged_and_is_rated_ok_by_systemd() {
     let unit =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/exitflow-capture@.service");
-    let text = std::fs::read_to_string(&unit).unwrap();
+    let text = capture_unit();
     for line in [
-        "ExecStart=/usr/local/bin/exitflow --config /etc/exitflow/exitflow.toml capture --interface %i",
+        "ExecStart=/usr/bin/exitflow --config /etc/exitflow/exitflow.toml capture --interface %i",
         "User=exitflow",
-        "AmbientCapabilities=CAP_NET_RAW",
-        "CapabilityBoundingSet=CAP_NET_RAW",
+        "AmbientCapabilities=CAP_NET_RAW CAP_SETPCAP",
+        "CapabilityBoundingSet=CAP_NET_RAW CAP_SETPCAP",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "PrivateTmp=yes",
         "KillSignal=SIGTERM",
     ] {
         assert!(text.lines().any(|l| l == line), "the unit lacks {line}");
+    }
+    // Not in tor's group (its control socket and cookie), and tor's
+    // directories out of reach.
+    assert!(unit_values(&text, "SupplementaryGroups").is_empty());
+    assert!(!text.contains("debian-tor"), "{text}");
+    let hidden = unit_values(&text, "InaccessiblePaths");
+    for p in ["-/run/tor", "-/var/lib/tor"] {
+        assert!(hidden.iter().any(|h| h == p), "{hidden:?}");
     }
     // systemd's own rating of the sandbox, offline (no running systemd needed).
     let dir = tempfile::tempdir().unwrap();
@@ -1272,6 +1309,25 @@ fn the_systemd_unit_runs_unprivileged_and_is_rated_ok_by_systemd() {
         });
     eprintln!("systemd-analyze security: exposure {level}");
     assert!(level <= 2.0, "exposure {level}:\n{out}");
+    // The consensus copier: tor's user, no capability, no network.
+    let copier = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/exitflow-consensus.service"),
+    )
+    .unwrap();
+    for line in [
+        "User=debian-tor",
+        "CapabilityBoundingSet=",
+        "PrivateNetwork=yes",
+        "StateDirectory=exitflow-consensus",
+    ] {
+        assert!(copier.lines().any(|l| l == line), "the copier lacks {line}");
+    }
+    let o = Command::new("systemd-analyze")
+        .args(["verify"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/exitflow-consensus.path"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[cfg(feature = "libpcap")]
@@ -1306,4 +1362,78 @@ fn a_filter_expression_keeps_only_the_traffic_it_matches() {
         !o.status.success() && err.contains("filter \"udp prot 53\""),
         "{err}"
     );
+}
+
+/// The capability sets of every thread of `pid`, as (thread, line) for each
+/// `Cap*` line that is not all zero.
+fn capabilities_held(pid: u32) -> Vec<(String, String)> {
+    let mut held = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let t = t.unwrap().path();
+        let status = std::fs::read_to_string(t.join("status")).unwrap_or_default();
+        let caps: Vec<&str> = status.lines().filter(|l| l.starts_with("Cap")).collect();
+        assert_eq!(caps.len(), 5, "{status}");
+        for l in caps {
+            let v = l.split(':').nth(1).unwrap().trim();
+            if u64::from_str_radix(v, 16).unwrap() != 0 {
+                held.push((t.display().to_string(), l.to_owned()));
+            }
+        }
+    }
+    held
+}
+
+#[test]
+fn no_capability_is_left_once_capturing_as_the_unit_runs_it_or_as_root_with_a_user() {
+    require_root!("capabilities");
+    let (lab, dir, _servers) = with_servers("k", 86);
+    // The test directory is root's (0700): let `nobody` in and write.
+    let base = dir.path();
+    sh(&["chmod", "0755", &base.display().to_string()]);
+    // As systemd runs packaging/exitflow-capture@.service: an unprivileged
+    // user with CAP_NET_RAW and CAP_SETPCAP, ambient, and nothing else.
+    // The capabilities are the unit's own (nobody stands in for its user).
+    let text = capture_unit();
+    let caps = |key: &str| {
+        unit_values(&text, key)
+            .iter()
+            .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (ambient, bounding) = (caps("AmbientCapabilities"), caps("CapabilityBoundingSet"));
+    assert!(!ambient.is_empty() && !bounding.is_empty(), "{text}");
+    let (inh, amb, bnd) = (
+        format!("--inh-caps=-all,{ambient}"),
+        format!("--ambient-caps={ambient}"),
+        format!("--bounding-set=-all,{bounding}"),
+    );
+    let unit_like: &[&str] = &[
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        &inh,
+        &amb,
+        &bnd,
+    ];
+    for (name, wrapper, extra) in [
+        ("unit", unit_like, &[][..]),
+        ("root", &[][..], &["--user", "nobody"][..]),
+    ] {
+        let ds = base.join(name);
+        std::fs::create_dir(&ds).unwrap();
+        sh(&["chown", "nobody:nogroup", &ds.display().to_string()]);
+        let mut args = vec!["--metrics", "off", "--profile", "research"];
+        args.extend_from_slice(extra);
+        let cap = Capture::start_under(&lab, &lab.a, &lab.va, &ds, &args, wrapper);
+        cap.wait_for("every capability dropped", Duration::from_secs(5));
+        let held = capabilities_held(cap.pid());
+        assert!(held.is_empty(), "{name}: capabilities left: {held:?}");
+        // Still capturing without them.
+        clients(&lab);
+        let (st, log) = cap.stop("TERM");
+        assert!(st.success(), "{name}: {st}\n{log}");
+        assert!(dataset_rows(&ds) >= 6, "{name}: {log}");
+    }
 }

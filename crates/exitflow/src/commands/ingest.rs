@@ -17,10 +17,11 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     let mut enricher = settings::enricher(&a.pipeline.enrich, conf)?;
     let opts = settings::meter(&a.pipeline.meter, conf)?;
     let target = settings::node(&a.node, conf)?;
-    let mut ds = DatasetWriter::open(target.dataset(&policy))?;
+    let mut ds = DatasetWriter::open(target.dataset_for(&policy, &enricher))?;
     let node = target.node;
     let mut run = NodeTotals {
         node: node.clone(),
+        exit_policy: enricher.exit_policy.clone(),
         ..Default::default()
     };
     let mut failed = 0usize;

@@ -58,6 +58,7 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
         None => None,
     };
     let policy = policy(&a.pipeline.policy, cfg)?;
+    let enricher = enricher(&a.pipeline.enrich, cfg)?;
     let meter = meter(&a.pipeline.meter, cfg)?;
     let write_buffer = pick(
         a.write_buffer,
@@ -69,11 +70,12 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
     }
     Ok(ServiceConfig {
         interface,
-        dataset: target.dataset(&policy),
+        dataset: target.dataset_for(&policy, &enricher),
         workers,
         ring,
         filter,
         metrics_addr,
+        metrics_allow_remote: a.metrics_allow_remote || c.metrics_allow_remote.unwrap_or(false),
         user: a.user.clone().or_else(|| c.user.clone()),
         writer: WriterConfig {
             flush_interval: period(
@@ -100,6 +102,6 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
         duration: a.duration.map(Duration::from_secs),
         meter,
         policy,
-        enricher: enricher(&a.pipeline.enrich, cfg)?,
+        enricher,
     })
 }

@@ -198,6 +198,17 @@ impl NodeTarget {
         d.aggregates_only = policy.aggregates_only;
         d
     }
+
+    /// As [`NodeTarget::dataset`], with the relay's exit policy (public:
+    /// it is in the consensus) in every file's metadata.
+    pub fn dataset_for(&self, policy: &Policy, enricher: &Enricher) -> DatasetConfig {
+        let mut d = self.dataset(policy);
+        if let Some(p) = &enricher.exit_policy {
+            d.metadata
+                .push(("exitflow.exit_policy".into(), p.summary.clone()));
+        }
+        d
+    }
 }
 
 /// The dataset and node the flags and file name.
