@@ -13,7 +13,11 @@ if ! python3 -c 'import pyarrow, pandas, pyspark, markdown_it, linkify_it' 2>/de
 fi
 # The HTML report is rendered in headless Chromium (Debian's package).
 need=()
-for p in chromium:chromium ip:iproute2 tcpdump:tcpdump tcpreplay:tcpreplay curl:curl systemd-analyze:systemd; do
+# tor and unbound check the relay kit and run the private Tor network; sshd
+# and ssh make the administrator's session in it.
+for p in chromium:chromium ip:iproute2 tcpdump:tcpdump tcpreplay:tcpreplay curl:curl systemd-analyze:systemd \
+  tor:tor tor-gencert:tor unbound:unbound unbound-checkconf:unbound sshd:openssh-server ssh:openssh-client \
+  ssh-keygen:openssh-client setpriv:util-linux; do
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 # libpcap's headers and library for the `libpcap` feature's tests.

@@ -46,6 +46,8 @@ pub enum Cmd {
     Report(ReportArgs),
     /// Write a large dataset directly (no packets), for benchmarks.
     GenDataset(GenArgs),
+    /// The exit relay itself: `relay init` writes the kit for one node.
+    Relay(RelayArgs),
     /// SQL over a dataset (Apache DataFusion; built with `--features sql`).
     #[cfg(feature = "sql")]
     Query(QueryArgs),
@@ -405,4 +407,82 @@ pub struct QueryArgs {
     /// The query; the dataset is the table `flows`, e.g.
     /// "SELECT dst_country, count(*) FROM flows WHERE dst_port = 5222 GROUP BY 1 ORDER BY 2 DESC".
     pub sql: String,
+}
+
+/// `exitflow relay`.
+#[derive(Args, Debug)]
+pub struct RelayArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub cmd: RelayCmd,
+}
+
+/// `exitflow relay` commands.
+#[derive(Subcommand, Debug)]
+pub enum RelayCmd {
+    /// Write a complete, commented setup for one exit relay: torrc, exit
+    /// notice, unbound, exitflow's configuration, systemd units, an install
+    /// script and the operator's checklist.
+    Init(RelayInitArgs),
+}
+
+/// Exit policies of the kit.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExitPolicyArg {
+    /// Every port, as the 2021 study.
+    Study,
+    /// Tor's reduced exit policy.
+    Reduced,
+    /// Ports 80 and 443 only.
+    Web,
+}
+
+/// `exitflow relay init`.
+#[derive(Args, Debug)]
+pub struct RelayInitArgs {
+    /// Directory to write the kit into (must not hold any of its files).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The relay's nickname (also exitflow's node name).
+    #[arg(long)]
+    pub nickname: String,
+    /// How to reach the operator (tor's ContactInfo and the exit notice).
+    #[arg(long)]
+    pub contact: String,
+    /// Which ports the exit lets out.
+    #[arg(long, value_enum, default_value = "reduced")]
+    pub exit_policy: ExitPolicyArg,
+    /// ORPort.
+    #[arg(long, default_value_t = exitflow_relay::DEFAULT_OR_PORT)]
+    pub or_port: u16,
+    /// DirPort (serves the exit notice).
+    #[arg(long, default_value_t = exitflow_relay::DEFAULT_DIR_PORT)]
+    pub dir_port: u16,
+    /// Relayed bandwidth, as tor writes it ("10 MBytes"); unlimited if absent.
+    #[arg(long)]
+    pub bandwidth: Option<String>,
+    /// Burst bandwidth [default: the rate].
+    #[arg(long)]
+    pub burst: Option<String>,
+    /// Exit to IPv6 destinations too.
+    #[arg(long)]
+    pub ipv6_exit: bool,
+    /// The relay's public address; repeatable.
+    #[arg(long = "address")]
+    pub address: Vec<IpAddr>,
+    /// The interface exitflow captures on.
+    #[arg(long, default_value = exitflow_relay::DEFAULT_INTERFACE)]
+    pub interface: String,
+    /// A host the relay is administered from; repeatable.
+    #[arg(long = "admin")]
+    pub admin: Vec<IpAddr>,
+    /// exitflow's privacy profile: default or strict.
+    #[arg(long, default_value = "default")]
+    pub profile: String,
+    /// Where the study's privacy policy is published (linked from the notice).
+    #[arg(long)]
+    pub privacy_url: Option<String>,
+    /// Install root written into the files' paths (`/` on the relay).
+    #[arg(long, default_value = "/")]
+    pub prefix: PathBuf,
 }

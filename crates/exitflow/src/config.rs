@@ -51,6 +51,8 @@ pub struct PathsSection {
     pub geoip: Vec<PathBuf>,
     /// The relay's consensus file.
     pub consensus: Option<PathBuf>,
+    /// The relay's torrc (ports, addresses, exit policy).
+    pub torrc: Option<PathBuf>,
     /// Pseudonymisation key file.
     pub key_file: Option<PathBuf>,
 }
@@ -174,6 +176,7 @@ pub fn default_text() -> String {
 # dataset = "/var/lib/exitflow/dataset"
 # geoip = ["/var/lib/GeoIP/GeoLite2-Country.mmdb", "/var/lib/GeoIP/GeoLite2-ASN.mmdb"]
 # consensus = "/var/lib/tor/cached-microdesc-consensus"
+# torrc = "/etc/tor/torrc"      # ports, addresses and the exit policy are read from it
 # key_file = "/etc/exitflow/pseudonym.key"   # only for addresses = "pseudonymize"
 
 [capture]

@@ -8,5 +8,6 @@ mod enrich;
 #[cfg(target_os = "linux")]
 mod live;
 mod privacy;
+mod relay;
 mod report;
 mod synth;

@@ -9,6 +9,7 @@ pub mod ingest;
 mod progress;
 #[cfg(feature = "sql")]
 pub mod query;
+pub mod relay;
 pub mod report;
 pub mod synth;
 
@@ -32,6 +33,7 @@ pub fn run(cmd: Cmd, conf: &Config) -> Result<ExitCode> {
         Cmd::Bench(a) => bench::run(&a, conf),
         Cmd::Report(a) => report::run(&a),
         Cmd::GenDataset(a) => gen_dataset::run(&a),
+        Cmd::Relay(a) => relay::run(&a),
         #[cfg(feature = "sql")]
         Cmd::Query(a) => query::run(&a),
         Cmd::Config => {

@@ -154,7 +154,7 @@ pub fn enrich(a: &EnrichArgs, cfg: &Config) -> Result<EnrichSettings> {
         },
         consensus: a.consensus.clone().or_else(|| cfg.paths.consensus.clone()),
         tor_data_dir: a.tor_data_dir.clone(),
-        torrc: a.torrc.clone(),
+        torrc: a.torrc.clone().or_else(|| cfg.paths.torrc.clone()),
         own_addresses: if a.own_address.is_empty() {
             r.own_addresses.clone()
         } else {

@@ -1,0 +1,532 @@
+//! The exit-relay kit: everything one node of an exit-traffic study needs
+//! besides the packages — a torrc (exit policy, bandwidth, nyx's control
+//! port, tor's metrics), the exit notice its DirPort serves, a local
+//! recursive resolver (unbound), exitflow's configuration for the node, the
+//! systemd units, an install script and the operator's checklist.
+//!
+//! [`render`] builds the files from validated [`KitSettings`]; [`write`]
+//! puts them in a directory without overwriting anything.
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use exitflow_enrich::ExitPolicy;
+use exitflow_enrich::exitpolicy::{REDUCED_EXIT_PORTS, parse_rules};
+
+mod templates;
+
+/// The ORPort unless asked otherwise (reachable through most firewalls).
+pub const DEFAULT_OR_PORT: u16 = 443;
+/// The DirPort, which serves the exit notice to anyone who looks up the address.
+pub const DEFAULT_DIR_PORT: u16 = 80;
+/// tor's own Prometheus metrics, on localhost.
+pub const DEFAULT_TOR_METRICS_PORT: u16 = 9035;
+/// tor's control port for nyx, on localhost with cookie authentication.
+pub const DEFAULT_CONTROL_PORT: u16 = 9051;
+/// The interface exitflow captures on.
+pub const DEFAULT_INTERFACE: &str = "eth0";
+/// Where exitflow's dataset lives on the relay.
+pub const DEFAULT_DATASET: &str = "/var/lib/exitflow/dataset";
+/// Longest relay nickname tor accepts.
+pub const MAX_NICKNAME_LEN: usize = 19;
+
+/// Why a kit could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// A setting is not usable.
+    #[error("{what}: {why}")]
+    Invalid {
+        /// The setting.
+        what: &'static str,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A file of the kit exists already (nothing is overwritten).
+    #[error("{0}: exists already; choose an empty --out directory")]
+    Exists(PathBuf),
+    /// Writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn invalid(what: &'static str, why: impl Into<String>) -> RelayError {
+    RelayError::Invalid {
+        what,
+        why: why.into(),
+    }
+}
+
+/// Which ports the exit lets out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitPolicyChoice {
+    /// Every port, as the 2021 study's relays (`accept *:*`): the most
+    /// complete picture of exit traffic, and the most abuse complaints.
+    Study,
+    /// Tor's reduced exit policy: common services, no SMTP, no file sharing.
+    Reduced,
+    /// The web only: ports 80 and 443.
+    Web,
+}
+
+impl ExitPolicyChoice {
+    /// Parses `study`, `reduced` or `web`.
+    pub fn parse(s: &str) -> Result<ExitPolicyChoice, RelayError> {
+        match s {
+            "study" => Ok(ExitPolicyChoice::Study),
+            "reduced" => Ok(ExitPolicyChoice::Reduced),
+            "web" => Ok(ExitPolicyChoice::Web),
+            _ => Err(invalid(
+                "exit policy",
+                format!("{s:?}: expected study, reduced or web"),
+            )),
+        }
+    }
+
+    /// The torrc lines that set it.
+    fn torrc(self) -> &'static str {
+        match self {
+            ExitPolicyChoice::Study => "ExitPolicy accept *:*\n",
+            ExitPolicyChoice::Reduced => "ReducedExitPolicy 1\n",
+            ExitPolicyChoice::Web => {
+                "ExitPolicy accept *:80, accept *:443\nExitPolicy reject *:*\n"
+            }
+        }
+    }
+
+    /// What it lets out, as tor summarises it.
+    pub fn policy(self) -> ExitPolicy {
+        match self {
+            ExitPolicyChoice::Study => {
+                ExitPolicy::from_rules(&parse_rules("accept *:*").expect("accept-all parses"))
+            }
+            ExitPolicyChoice::Reduced => ExitPolicy::reduced(),
+            ExitPolicyChoice::Web => ExitPolicy::from_rules(
+                &parse_rules("accept *:80, accept *:443, reject *:*").expect("web policy parses"),
+            ),
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            ExitPolicyChoice::Study => "every port (the 2021 study's policy)".into(),
+            ExitPolicyChoice::Reduced => {
+                format!("Tor's reduced exit policy (ports {REDUCED_EXIT_PORTS})")
+            }
+            ExitPolicyChoice::Web => "the web only (ports 80 and 443)".into(),
+        }
+    }
+}
+
+/// What the operator chooses for one node.
+#[derive(Clone, Debug)]
+pub struct KitSettings {
+    /// tor nickname, also exitflow's node name.
+    pub nickname: String,
+    /// How to reach the operator (tor's ContactInfo, the exit notice).
+    pub contact: String,
+    /// The exit policy.
+    pub exit_policy: ExitPolicyChoice,
+    /// ORPort.
+    pub or_port: u16,
+    /// DirPort (serves the exit notice).
+    pub dir_port: u16,
+    /// `RelayBandwidthRate`, as tor writes it (`10 MBytes`), if limited.
+    pub bandwidth_rate: Option<String>,
+    /// `RelayBandwidthBurst`, if limited.
+    pub bandwidth_burst: Option<String>,
+    /// Exit to IPv6 destinations too.
+    pub ipv6_exit: bool,
+    /// The relay's public addresses (tor's `Address`, exitflow's own addresses).
+    pub addresses: Vec<IpAddr>,
+    /// The interface exitflow captures on.
+    pub interface: String,
+    /// Hosts the operator administers the relay from (their flows are `management`).
+    pub admin: Vec<IpAddr>,
+    /// exitflow's privacy profile: `default` or `strict`.
+    pub profile: String,
+    /// Where the study's privacy policy is published, linked from the notice.
+    pub privacy_url: Option<String>,
+    /// Where the files are installed: `/` on a relay; a directory for a test.
+    pub prefix: PathBuf,
+}
+
+impl KitSettings {
+    /// Settings with the defaults for everything but the name and contact.
+    pub fn new(nickname: &str, contact: &str) -> KitSettings {
+        KitSettings {
+            nickname: nickname.to_owned(),
+            contact: contact.to_owned(),
+            exit_policy: ExitPolicyChoice::Reduced,
+            or_port: DEFAULT_OR_PORT,
+            dir_port: DEFAULT_DIR_PORT,
+            bandwidth_rate: None,
+            bandwidth_burst: None,
+            ipv6_exit: false,
+            addresses: Vec::new(),
+            interface: DEFAULT_INTERFACE.into(),
+            admin: Vec::new(),
+            profile: "default".into(),
+            privacy_url: None,
+            prefix: PathBuf::from("/"),
+        }
+    }
+
+    fn validate(&self) -> Result<(), RelayError> {
+        let n = &self.nickname;
+        if n.is_empty()
+            || n.len() > MAX_NICKNAME_LEN
+            || !n.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(invalid(
+                "nickname",
+                format!("{n:?}: 1 to {MAX_NICKNAME_LEN} letters and digits (tor's rule)"),
+            ));
+        }
+        let c = &self.contact;
+        if c.trim().is_empty() || c.chars().any(char::is_control) {
+            return Err(invalid(
+                "contact",
+                format!("{c:?}: one line, not empty (tor's ContactInfo)"),
+            ));
+        }
+        if self.or_port == 0 || self.dir_port == 0 || self.or_port == self.dir_port {
+            return Err(invalid(
+                "ports",
+                format!(
+                    "ORPort {} and DirPort {}: two different ports, not 0",
+                    self.or_port, self.dir_port
+                ),
+            ));
+        }
+        for (what, v) in [
+            ("bandwidth", &self.bandwidth_rate),
+            ("bandwidth burst", &self.bandwidth_burst),
+        ] {
+            if let Some(v) = v {
+                check_rate(what, v)?;
+            }
+        }
+        if self.bandwidth_burst.is_some() && self.bandwidth_rate.is_none() {
+            return Err(invalid("bandwidth burst", "needs --bandwidth as well"));
+        }
+        let i = &self.interface;
+        if i.is_empty() || i.len() > 15 || !i.bytes().all(|b| b.is_ascii_graphic() && b != b'/') {
+            return Err(invalid(
+                "interface",
+                format!("{i:?}: not an interface name"),
+            ));
+        }
+        if !matches!(self.profile.as_str(), "default" | "strict") {
+            return Err(invalid(
+                "profile",
+                format!(
+                    "{:?}: default or strict (the research profile is chosen by hand, after an ethics review; see docs/privacy.md)",
+                    self.profile
+                ),
+            ));
+        }
+        if let Some(u) = &self.privacy_url
+            && (!(u.starts_with("https://") || u.starts_with("http://"))
+                || u.chars().any(|c| c.is_whitespace() || "\"<>'".contains(c)))
+        {
+            return Err(invalid("privacy URL", format!("{u:?}: an http(s) URL")));
+        }
+        if !self.prefix.is_absolute() {
+            return Err(invalid(
+                "prefix",
+                format!("{}: an absolute path", self.prefix.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `prefix` joined with an absolute path of the installed system.
+    fn at(&self, path: &str) -> String {
+        self.prefix
+            .join(path.trim_start_matches('/'))
+            .display()
+            .to_string()
+    }
+}
+
+/// Units tor accepts after a bandwidth figure.
+const RATE_UNITS: &[&str] = &[
+    "bytes",
+    "kbytes",
+    "kb",
+    "mbytes",
+    "mb",
+    "gbytes",
+    "gb",
+    "tbytes",
+    "tb",
+    "kbits",
+    "mbits",
+    "gbits",
+    "tbits",
+    "kilobytes",
+    "megabytes",
+    "gigabytes",
+    "terabytes",
+];
+
+fn check_rate(what: &'static str, v: &str) -> Result<(), RelayError> {
+    let mut f = v.split_whitespace();
+    let ok = match (f.next(), f.next(), f.next()) {
+        (Some(n), Some(u), None) => {
+            n.parse::<u64>().is_ok_and(|n| n > 0) && RATE_UNITS.contains(&u.to_lowercase().as_str())
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            what,
+            format!("{v:?}: a number and a unit, as \"10 MBytes\" or \"100 Mbits\""),
+        ))
+    }
+}
+
+/// One file of the kit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KitFile {
+    /// Its name in the kit directory.
+    pub name: &'static str,
+    /// Where `install.sh` puts it; `None`: stays in the kit (checklist, script).
+    pub install_to: Option<String>,
+    /// Unix permission bits.
+    pub mode: u32,
+    /// The text.
+    pub contents: String,
+}
+
+/// The capture unit, shipped as it is in `packaging/`.
+const CAPTURE_UNIT: &str = include_str!("../../../packaging/exitflow-capture@.service");
+/// The consensus copier and its trigger.
+const CONSENSUS_SERVICE: &str = include_str!("../../../packaging/exitflow-consensus.service");
+const CONSENSUS_PATH: &str = include_str!("../../../packaging/exitflow-consensus.path");
+
+/// Where the relay's files go, relative to the prefix.
+pub mod paths {
+    /// tor's configuration.
+    pub const TORRC: &str = "/etc/tor/torrc";
+    /// The exit notice.
+    pub const NOTICE: &str = "/etc/tor/tor-exit-notice.html";
+    /// The resolver tor uses.
+    pub const RESOLV: &str = "/etc/tor/exitflow-resolv.conf";
+    /// unbound's drop-in.
+    pub const UNBOUND: &str = "/etc/unbound/unbound.conf.d/exitflow-resolver.conf";
+    /// exitflow's configuration.
+    pub const EXITFLOW: &str = "/etc/exitflow/exitflow.toml";
+    /// systemd units.
+    pub const UNITS: &str = "/etc/systemd/system";
+    /// tor's data directory.
+    pub const TOR_DATA: &str = "/var/lib/tor";
+    /// exitflow's copy of the consensus (full flavour: it has exit policies).
+    pub const CONSENSUS_COPY: &str = "/var/lib/exitflow-consensus/cached-consensus";
+}
+
+/// The kit's files for `s`.
+pub fn render(s: &KitSettings) -> Result<Vec<KitFile>, RelayError> {
+    s.validate()?;
+    let contents = |name: &str| -> String {
+        match name {
+            "torrc" => torrc(s),
+            "tor-exit-notice.html" => templates::notice(s),
+            "exitflow-resolv.conf" => {
+                "# tor resolves its users' names through the local unbound.\nnameserver 127.0.0.1\n"
+                    .into()
+            }
+            "unbound-exitflow.conf" => templates::unbound(s),
+            "exitflow.toml" => exitflow_toml(s),
+            "exitflow-capture@.service" => CAPTURE_UNIT.into(),
+            "exitflow-consensus.service" => CONSENSUS_SERVICE.into(),
+            "exitflow-consensus.path" => CONSENSUS_PATH.into(),
+            _ => unreachable!("every installed file has its text"),
+        }
+    };
+    let mut files: Vec<KitFile> = installed(s)
+        .into_iter()
+        .map(|(name, to, mode)| KitFile {
+            name,
+            contents: contents(name),
+            install_to: Some(to),
+            mode,
+        })
+        .collect();
+    files.push(KitFile {
+        name: "CHECKLIST.md",
+        install_to: None,
+        mode: 0o644,
+        contents: templates::checklist(s),
+    });
+    files.push(KitFile {
+        name: "install.sh",
+        install_to: None,
+        mode: 0o755,
+        contents: install_script(s),
+    });
+    Ok(files)
+}
+
+fn torrc(s: &KitSettings) -> String {
+    let mut t = format!(
+        "## tor configuration of the research exit relay {nick}, written by\n\
+         ## `exitflow relay init` (exitflow {ver}). docs/exit-relay.md explains each setting.\n\n\
+         Nickname {nick}\nContactInfo {contact}\n\n\
+         ## Other relays connect to the ORPort; the DirPort serves the exit notice to\n\
+         ## anyone who opens this address in a browser.\n\
+         ORPort {or}\nDirPort {dir}\nDirPortFrontPage {notice}\n\n\
+         ## This tor is a relay only: no SOCKS port for local programs.\nSocksPort 0\n\n\
+         ## Exit policy: {desc}.\n\
+         ## Private and local addresses are never exits (tor's default, stated).\n\
+         ExitRelay 1\nExitPolicyRejectPrivate 1\nIPv6Exit {v6}\n{policy}\n\
+         ## Users' names are resolved by the local unbound, not a third party.\n\
+         ServerDNSResolvConfFile {resolv}\n\n\
+         ## nyx reads tor's state through the control port (localhost, cookie).\n\
+         ControlPort 127.0.0.1:{control}\nCookieAuthentication 1\n\n\
+         ## tor's own metrics (Prometheus), for this machine only.\n\
+         MetricsPort 127.0.0.1:{metrics}\nMetricsPortPolicy accept 127.0.0.1\n\n\
+         DataDirectory {data}\n",
+        nick = s.nickname,
+        ver = env!("CARGO_PKG_VERSION"),
+        contact = s.contact,
+        or = s.or_port,
+        dir = s.dir_port,
+        notice = s.at(paths::NOTICE),
+        desc = s.exit_policy.describe(),
+        v6 = u8::from(s.ipv6_exit),
+        policy = s.exit_policy.torrc(),
+        resolv = s.at(paths::RESOLV),
+        control = DEFAULT_CONTROL_PORT,
+        metrics = DEFAULT_TOR_METRICS_PORT,
+        data = s.at(paths::TOR_DATA),
+    );
+    if let Some(rate) = &s.bandwidth_rate {
+        let burst = s.bandwidth_burst.as_deref().unwrap_or(rate);
+        let _ = write!(
+            t,
+            "\n## Relayed traffic limited to what the hosting plan allows.\nRelayBandwidthRate {rate}\nRelayBandwidthBurst {burst}\n"
+        );
+    }
+    if !s.addresses.is_empty() {
+        t.push_str("\n## The relay's public addresses.\n");
+        for a in &s.addresses {
+            let _ = writeln!(t, "Address {a}");
+        }
+    }
+    t
+}
+
+fn quoted_list<T: std::fmt::Display>(v: &[T]) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("\"{x}\"")).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn exitflow_toml(s: &KitSettings) -> String {
+    format!(
+        "# exitflow on the exit relay {nick}, written by `exitflow relay init`.\n\
+         # `exitflow config` prints every setting with its default.\n\n\
+         [node]\nname = \"{nick}\"\n\n\
+         [paths]\ndataset = \"{dataset}\"\n\
+         # tor's own file: ports, addresses and the exit policy are read from it.\n\
+         torrc = \"{torrc}\"\n\
+         # exitflow-consensus.service's copy (exitflow is not in tor's group).\n\
+         consensus = \"{consensus}\"\n\
+         # geoip = [\"/var/lib/GeoIP/GeoLite2-Country.mmdb\", \"/var/lib/GeoIP/GeoLite2-ASN.mmdb\"]\n\n\
+         [capture]\ninterfaces = [\"{iface}\"]\nmetrics = \"127.0.0.1:9477\"\n\n\
+         [policy]\n# Nothing finer than an hour on disk; see docs/privacy.md.\nprofile = \"{profile}\"\n\n\
+         [relay]\nown_addresses = {own}\nor_port = {or}\ndir_port = {dir}\n\
+         # Hosts the relay is administered from: their flows are `management`.\nadmin = {admin}\n",
+        nick = s.nickname,
+        dataset = DEFAULT_DATASET,
+        torrc = s.at(paths::TORRC),
+        consensus = s.at(paths::CONSENSUS_COPY),
+        iface = s.interface,
+        profile = s.profile,
+        own = quoted_list(&s.addresses),
+        or = s.or_port,
+        dir = s.dir_port,
+        admin = quoted_list(&s.admin),
+    )
+}
+
+fn install_script(s: &KitSettings) -> String {
+    let mut t = String::from(
+        "#!/bin/sh\n# Installs this kit on the relay (as root). A file it replaces is kept as\n\
+         # FILE.orig the first time. Then follow CHECKLIST.md.\nset -eu\ncd \"$(dirname \"$0\")\"\n\
+         put() {\n  if [ -e \"$2\" ] && [ ! -e \"$2.orig\" ]; then cp -p \"$2\" \"$2.orig\"; fi\n  \
+         install -D -m \"$3\" \"$1\" \"$2\"\n}\n",
+    );
+    for f in installed(s) {
+        let _ = writeln!(t, "put {} '{}' {:o}", f.0, f.1, f.2);
+    }
+    t.push_str(
+        "if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then\n  \
+         systemctl daemon-reload\nfi\n\
+         echo 'installed; next: CHECKLIST.md (restart tor and unbound, enable exitflow-consensus.path and exitflow-capture@IFACE)'\n",
+    );
+    t
+}
+
+/// (kit name, installed path, mode) of the files `install.sh` installs.
+fn installed(s: &KitSettings) -> Vec<(&'static str, String, u32)> {
+    let unit = |n: &str| s.at(&format!("{}/{n}", paths::UNITS));
+    vec![
+        ("torrc", s.at(paths::TORRC), 0o644),
+        ("tor-exit-notice.html", s.at(paths::NOTICE), 0o644),
+        ("exitflow-resolv.conf", s.at(paths::RESOLV), 0o644),
+        ("unbound-exitflow.conf", s.at(paths::UNBOUND), 0o644),
+        ("exitflow.toml", s.at(paths::EXITFLOW), 0o644),
+        (
+            "exitflow-capture@.service",
+            unit("exitflow-capture@.service"),
+            0o644,
+        ),
+        (
+            "exitflow-consensus.service",
+            unit("exitflow-consensus.service"),
+            0o644,
+        ),
+        (
+            "exitflow-consensus.path",
+            unit("exitflow-consensus.path"),
+            0o644,
+        ),
+    ]
+}
+
+/// Writes the kit into `out` (created if needed); refuses to replace any
+/// existing file, and writes nothing then.
+pub fn write(out: &Path, files: &[KitFile]) -> Result<(), RelayError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RelayError::Io { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    if let Some(f) = files.iter().find(|f| out.join(f.name).exists()) {
+        return Err(RelayError::Exists(out.join(f.name)));
+    }
+    for f in files {
+        let path = out.join(f.name);
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, f.mode);
+        let mut file = opts.open(&path).map_err(io(&path))?;
+        file.write_all(f.contents.as_bytes()).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+use super::*;
+use exitflow_enrich::torrc;
+
+fn kit(s: &KitSettings) -> Vec<KitFile> {
+    render(s).unwrap()
+}
+
+fn text<'a>(files: &'a [KitFile], name: &str) -> &'a str {
+    &files.iter().find(|f| f.name == name).unwrap().contents
+}
+
+#[test]
+fn the_torrc_says_what_exitflow_reads_back() {
+    for (choice, summary) in [
+        (ExitPolicyChoice::Study, "accept 1-65535"),
+        (ExitPolicyChoice::Web, "accept 80,443"),
+        (
+            ExitPolicyChoice::Reduced,
+            ExitPolicy::reduced().to_string().as_str(),
+        ),
+    ] {
+        let mut s = KitSettings::new("exitflowA", "research@example.org");
+        s.exit_policy = choice;
+        s.addresses = vec!["192.0.2.10".parse().unwrap()];
+        s.bandwidth_rate = Some("10 MBytes".into());
+        let files = kit(&s);
+        // exitflow's own torrc reader finds the policy, ports and address.
+        let t = torrc::parse(text(&files, "torrc")).unwrap();
+        assert_eq!(t.exit_policy().to_string(), summary, "{choice:?}");
+        assert_eq!(choice.policy().to_string(), summary);
+        assert_eq!((t.or_port, t.dir_port), (Some(443), Some(80)));
+        assert_eq!(t.addresses, s.addresses);
+        assert!(text(&files, "torrc").contains("RelayBandwidthBurst 10 MBytes"));
+    }
+}
+
+#[test]
+fn every_file_is_there_and_the_script_installs_each_under_the_prefix() {
+    let mut s = KitSettings::new("n1", "ops@example.org");
+    s.prefix = "/tmp/kit-root".into();
+    s.admin = vec!["198.51.100.7".parse().unwrap()];
+    let files = kit(&s);
+    let script = text(&files, "install.sh");
+    for f in &files {
+        match &f.install_to {
+            Some(to) => {
+                assert!(to.starts_with("/tmp/kit-root/"), "{to}");
+                assert!(
+                    script.contains(&format!("put {} '{to}'", f.name)),
+                    "{script}"
+                );
+            }
+            None => assert!(["CHECKLIST.md", "install.sh"].contains(&f.name)),
+        }
+    }
+    let torrc = text(&files, "torrc");
+    assert!(torrc.contains("DirPortFrontPage /tmp/kit-root/etc/tor/tor-exit-notice.html"));
+    assert!(torrc.contains("ControlPort 127.0.0.1:9051\nCookieAuthentication 1"));
+    assert!(torrc.contains("MetricsPort 127.0.0.1:9035"));
+    let toml = text(&files, "exitflow.toml");
+    assert!(toml.contains("admin = [\"198.51.100.7\"]"), "{toml}");
+    assert!(toml.contains("profile = \"default\""));
+    let unbound = text(&files, "unbound-exitflow.conf");
+    for line in [
+        "qname-minimisation: yes",
+        "log-queries: no",
+        "log-replies: no",
+    ] {
+        assert!(unbound.contains(line), "{line}");
+    }
+}
+
+#[test]
+fn the_notice_names_the_operator_and_what_is_never_recorded_and_escapes_html() {
+    let mut s = KitSettings::new("n1", "<script>x</script> ops@example.org");
+    s.privacy_url = Some("https://example.org/privacy".into());
+    let n = kit(&s);
+    let page = text(&n, "tor-exit-notice.html");
+    assert!(page.contains("&lt;script&gt;x&lt;/script&gt; ops@example.org"));
+    assert!(!page.contains("<script>"));
+    assert!(page.contains("href=\"https://example.org/privacy\""));
+    assert!(page.contains("<strong>never</strong> recorded"));
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_setting_named() {
+    let base = KitSettings::new("n1", "ops@example.org");
+    let cases: Vec<(KitSettings, &str)> = vec![
+        (KitSettings::new("", "x"), "nickname"),
+        (KitSettings::new("has space", "x"), "nickname"),
+        (KitSettings::new("abcdefghijklmnopqrst", "x"), "nickname"),
+        (KitSettings::new("n1", "line\nbreak"), "contact"),
+        (
+            KitSettings {
+                dir_port: 443,
+                ..base.clone()
+            },
+            "ports",
+        ),
+        (
+            KitSettings {
+                bandwidth_rate: Some("fast".into()),
+                ..base.clone()
+            },
+            "bandwidth",
+        ),
+        (
+            KitSettings {
+                bandwidth_burst: Some("1 MBytes".into()),
+                ..base.clone()
+            },
+            "bandwidth burst",
+        ),
+        (
+            KitSettings {
+                profile: "research".into(),
+                ..base.clone()
+            },
+            "profile",
+        ),
+        (
+            KitSettings {
+                privacy_url: Some("javascript:alert(1)".into()),
+                ..base.clone()
+            },
+            "privacy URL",
+        ),
+        (
+            KitSettings {
+                prefix: "relative".into(),
+                ..base.clone()
+            },
+            "prefix",
+        ),
+        (
+            KitSettings {
+                interface: "../eth0".into(),
+                ..base.clone()
+            },
+            "interface",
+        ),
+    ];
+    for (s, what) in cases {
+        let e = render(&s).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{what}: ")), "{what}: {e}");
+    }
+    assert!(ExitPolicyChoice::parse("all").is_err());
+}
+
+#[test]
+fn writing_never_replaces_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = kit(&KitSettings::new("n1", "ops@example.org"));
+    write(dir.path(), &files).unwrap();
+    let script = dir.path().join("install.sh");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&script).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+    std::fs::write(dir.path().join("torrc"), "mine").unwrap();
+    let e = write(dir.path(), &files).unwrap_err();
+    assert!(matches!(e, RelayError::Exists(_)), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("torrc")).unwrap(),
+        "mine"
+    );
+}
