@@ -31,6 +31,10 @@ pub struct EnrichSettings {
     pub dir_port: Option<u16>,
     /// Administration hosts, with an optional port.
     pub admin: Vec<(IpAddr, Option<u16>)>,
+    /// A consensus file that does not exist yet is waited for (loaded when
+    /// it appears) instead of an error: a live capture may start before tor
+    /// has written its first consensus.
+    pub wait_for_consensus: bool,
 }
 
 /// Per-flow enrichment: GeoIP and the Tor role. Clone it per worker thread:
@@ -73,6 +77,13 @@ impl Enricher {
             .and_then(exitflow_enrich::torrc::find_consensus);
         let path = s.consensus.clone().or(found);
         let consensus = match &path {
+            Some(p) if s.wait_for_consensus && !p.exists() => {
+                tracing::warn!(
+                    consensus = %p.display(),
+                    "no consensus yet: relays are recognised once it appears"
+                );
+                None
+            }
             Some(p) => {
                 let c = Consensus::load(p)?;
                 tracing::info!(relays = c.relays, valid_after = %c.valid_after, "consensus loaded");
@@ -80,8 +91,11 @@ impl Enricher {
             }
             None => None,
         };
+        // The file's time when loaded (none yet: any file that appears is new).
         let consensus_source = path.map(|p| {
-            let t = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+            let t = consensus
+                .as_ref()
+                .and_then(|_| std::fs::metadata(&p).and_then(|m| m.modified()).ok());
             (p, t)
         });
         let or_port = s.or_port.or(torrc.or_port);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{files_under, python};
 
-fn root_or_skip(test: &str) -> bool {
+pub(crate) fn root_or_skip(test: &str) -> bool {
     if std::env::var_os("EXITFLOW_SKIP_ROOT_TESTS").is_some() {
         crate::common::skipped(test, "needs root; EXITFLOW_SKIP_ROOT_TESTS is set");
         return false;
@@ -32,13 +32,14 @@ fn root_or_skip(test: &str) -> bool {
 /// Returns from the test, recorded as skipped, when it may not run here.
 macro_rules! require_root {
     ($test:expr) => {
-        if !root_or_skip($test) {
+        if !crate::live::root_or_skip($test) {
             return;
         }
     };
 }
+pub(crate) use require_root;
 
-fn sh(args: &[&str]) {
+pub(crate) fn sh(args: &[&str]) {
     let o = Command::new(args[0])
         .args(&args[1..])
         .output()
@@ -121,7 +122,7 @@ impl Drop for Lab {
 }
 
 /// A background process killed when dropped.
-struct Bg(Child);
+pub(crate) struct Bg(pub(crate) Child);
 
 impl Drop for Bg {
     fn drop(&mut self) {
@@ -135,7 +136,7 @@ fn signal(pid: u32, sig: &str) {
 }
 
 /// A running `exitflow capture` with its log collected.
-struct Capture {
+pub(crate) struct Capture {
     child: Option<Child>,
     log: Arc<Mutex<String>>,
 }
@@ -156,17 +157,21 @@ impl Capture {
         wrapper: &[&str],
     ) -> Capture {
         let mut c = lab.exec(ns);
-        c.args(wrapper)
-            .arg(env!("CARGO_BIN_EXE_exitflow"))
-            .args([
-                "capture",
-                "--interface",
-                dev,
-                "--node",
-                "live",
-                "--workers",
-                "2",
-            ])
+        c.args(wrapper);
+        Capture::spawn(c, dev, dataset, extra)
+    }
+
+    /// `exitflow capture` on `dev` into `dataset`, run by `c` (a command
+    /// such as `ip netns exec NS`, to which the binary and its arguments are
+    /// added); returns once it has started.
+    pub(crate) fn spawn(mut c: Command, dev: &str, dataset: &Path, extra: &[&str]) -> Capture {
+        c.arg(env!("CARGO_BIN_EXE_exitflow"))
+            .args(["capture", "--interface", dev, "--workers", "2"])
+            .args(if extra.contains(&"--node") {
+                &[][..]
+            } else {
+                &["--node", "live"][..]
+            })
             .arg("--dataset")
             .arg(dataset)
             .args(extra)
@@ -191,15 +196,15 @@ impl Capture {
         cap
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
-    fn wait_for(&self, what: &str, timeout: Duration) {
+    pub(crate) fn wait_for(&self, what: &str, timeout: Duration) {
         let t = Instant::now();
         while !self.log().contains(what) {
             assert!(
@@ -212,7 +217,7 @@ impl Capture {
     }
 
     /// Sends `sig`, waits for the exit; returns the status and the whole log.
-    fn stop(mut self, sig: &str) -> (ExitStatus, String) {
+    pub(crate) fn stop(mut self, sig: &str) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
         signal(child.id(), sig);
         let st = child.wait().unwrap();

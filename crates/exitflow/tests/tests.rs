@@ -11,3 +11,5 @@ mod privacy;
 mod relay;
 mod report;
 mod synth;
+#[cfg(target_os = "linux")]
+mod tornet;

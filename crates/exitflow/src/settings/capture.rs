@@ -7,7 +7,9 @@ use anyhow::{Result, bail};
 use exitflow_capture::live::{DEFAULT_RING_BLOCK_SIZE, DEFAULT_RING_BLOCKS, RingConfig};
 use exitflow_service::{MAX_WORKERS, ServiceConfig, WriterConfig};
 
-use super::{enricher, meter, node, period, pick, policy};
+use exitflow_pipeline::EnrichSettings;
+
+use super::{meter, node, period, pick, policy};
 use crate::args::CaptureArgs;
 use crate::config::Config;
 
@@ -58,7 +60,12 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
         None => None,
     };
     let policy = policy(&a.pipeline.policy, cfg)?;
-    let enricher = enricher(&a.pipeline.enrich, cfg)?;
+    // tor may not have written its first consensus yet when the capture
+    // starts (at boot): it is loaded when it appears.
+    let enricher = exitflow_pipeline::Enricher::open(&EnrichSettings {
+        wait_for_consensus: true,
+        ..super::enrich(&a.pipeline.enrich, cfg)?
+    })?;
     let meter = meter(&a.pipeline.meter, cfg)?;
     let write_buffer = pick(
         a.write_buffer,

@@ -163,6 +163,7 @@ pub fn enrich(a: &EnrichArgs, cfg: &Config) -> Result<EnrichSettings> {
         or_port: a.or_port.or(r.or_port),
         dir_port: a.dir_port.or(r.dir_port),
         admin,
+        wait_for_consensus: false,
     })
 }
 

@@ -1,0 +1,818 @@
+//! exitflow on a real Tor exit: a private Tor network (TestingTorNetwork:
+//! three directory authorities that are also relays, the exit and a
+//! client, all real tor) in network namespaces, with the exit set up from
+//! `exitflow relay init`'s kit — its torrc, its unbound as the exit's
+//! resolver, its exitflow configuration — and `exitflow capture` on the
+//! exit's interface. An "internet" namespace serves HTTP, HTTPS (test CA),
+//! SMTP and the authoritative DNS of the test names; an admin host opens an
+//! SSH session to the exit. The client fetches through Tor with curl over
+//! SOCKS (names resolved by the exit), and the test checks the dataset
+//! against the servers' own logs.
+//!
+//! Needs root and Debian's tor, unbound, openssh, curl, openssl (see
+//! .ci/run). Alone: `cargo test -p exitflow --test tests tornet`.
+//!
+//! ```text
+//!   tor ns 10.93.0.1 ─┐                    auth a1..a3 (ORPort 5001-3, DirPort 7001-3), client (SOCKS 9050)
+//!   exit ns 10.93.0.2 ─┤ bridge (sw ns)     exit tor (ORPort 443, DirPort 80), unbound, sshd, exitflow capture
+//!   inet ns 10.93.0.3 ─┤                    HTTP 80, HTTPS 443, SMTP 25, authoritative DNS (unbound auth-zone)
+//!   admin ns 10.93.0.4 ┘                    ssh to the exit
+//! ```
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::common::{files_under, ok, python};
+use crate::live::{Bg, Capture, require_root, sh};
+
+const NET: u8 = 93;
+const TOR: u8 = 1;
+const EXIT: u8 = 2;
+const INET: u8 = 3;
+const ADMIN: u8 = 4;
+/// Pages fetched over HTTP and HTTPS, and mails sent, through Tor.
+const HTTP_FETCHES: usize = 3;
+const HTTPS_FETCHES: usize = 2;
+const SMTP_SESSIONS: usize = 1;
+/// Longest wait for the network to bootstrap (CI has two cores).
+const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn ip(host: u8) -> String {
+    format!("10.{NET}.0.{host}")
+}
+
+/// The namespaces, joined by a bridge; removed when dropped.
+struct Net {
+    names: BTreeMap<&'static str, String>,
+}
+
+impl Net {
+    fn new() -> Net {
+        let pid = std::process::id() % 100_000;
+        let names: BTreeMap<&'static str, String> = ["sw", "tor", "exit", "inet", "adm"]
+            .into_iter()
+            .map(|n| (n, format!("tn{n}{pid}")))
+            .collect();
+        let net = Net { names };
+        for ns in net.names.values() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            sh(&["ip", "netns", "add", ns]);
+            for key in ["all", "default"] {
+                let setting = format!("net.ipv6.conf.{key}.disable_ipv6=1");
+                sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", &setting]);
+            }
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        let sw = net.ns("sw");
+        sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);
+        sh(&["ip", "-n", &sw, "link", "set", "br0", "up"]);
+        for (name, host) in [("tor", TOR), ("exit", EXIT), ("inet", INET), ("adm", ADMIN)] {
+            let ns = net.ns(name);
+            let (dev, port) = (Net::dev(name), format!("p{name}"));
+            sh(&[
+                "ip", "link", "add", &dev, "netns", &ns, "type", "veth", "peer", "name", &port,
+                "netns", &sw,
+            ]);
+            sh(&["ip", "-n", &sw, "link", "set", &port, "master", "br0", "up"]);
+            let addr = format!("{}/24", ip(host));
+            sh(&["ip", "-n", &ns, "addr", "add", &addr, "dev", &dev]);
+            sh(&["ip", "-n", &ns, "link", "set", &dev, "up"]);
+        }
+        net
+    }
+
+    fn ns(&self, name: &str) -> String {
+        self.names[name].clone()
+    }
+
+    fn dev(name: &str) -> String {
+        format!("e{name}")
+    }
+
+    fn exec(&self, name: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.names[name]]);
+        c
+    }
+
+    /// A long-running process in namespace `name`, its output in `log`.
+    fn spawn(&self, name: &str, args: &[&str], log: &Path) -> Bg {
+        let out = std::fs::File::create(log).unwrap();
+        Bg(self
+            .exec(name)
+            .args(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{args:?}: {e} (see .ci/run)")))
+    }
+
+    /// Runs a command in namespace `name`; its standard output.
+    fn run(&self, name: &str, args: &[&str]) -> String {
+        let o = self
+            .exec(name)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{args:?}: {e} (see .ci/run)"));
+        assert!(
+            o.status.success(),
+            "{args:?}: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in self.names.values() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (see .ci/run)"));
+    assert!(
+        o.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < timeout, "no {what} within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn private_dir(p: &Path) -> PathBuf {
+    std::fs::create_dir_all(p).unwrap();
+    std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    p.to_owned()
+}
+
+/// Three authorities' keys and their `DirAuthority` lines.
+fn authorities(dir: &Path) -> String {
+    let mut lines = String::new();
+    for i in 1..=3 {
+        let data = private_dir(&dir.join(format!("a{i}")));
+        let keys = private_dir(&data.join("keys"));
+        let mut g = Command::new("tor-gencert");
+        g.current_dir(&keys)
+            .args(["--create-identity-key", "-m", "12", "-a"])
+            .arg(format!("{}:700{i}", ip(TOR)))
+            .args([
+                "-i",
+                "authority_identity_key",
+                "-s",
+                "authority_signing_key",
+                "-c",
+                "authority_certificate",
+                "--passphrase-fd",
+                "0",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = g.spawn().expect("tor-gencert (Debian's tor; see .ci/run)");
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success(), "tor-gencert");
+        let cert = read(&keys.join("authority_certificate"));
+        let v3 = cert
+            .lines()
+            .find_map(|l| l.strip_prefix("fingerprint "))
+            .unwrap()
+            .to_owned();
+        let out = run_ok(
+            Command::new("tor")
+                .args(["--quiet", "--ignore-missing-torrc", "-f", "/dev/null"])
+                .args(["--orport", "1", "--list-fingerprint", "--datadirectory"])
+                .arg(&data),
+        );
+        let fp: String = out.split_whitespace().skip(1).collect();
+        lines.push_str(&format!(
+            "DirAuthority a{i} orport=500{i} no-v2 v3ident={v3} {}:700{i} {fp}\n",
+            ip(TOR)
+        ));
+    }
+    lines
+}
+
+/// What every tor of the test network shares: fast voting, forced flags.
+fn testing_lines(dir_authorities: &str) -> String {
+    format!(
+        "TestingTorNetwork 1\n{dir_authorities}\
+         TestingV3AuthInitialVotingInterval 10\nTestingV3AuthInitialVoteDelay 2\n\
+         TestingV3AuthInitialDistDelay 2\nV3AuthVotingInterval 10\nV3AuthVoteDelay 2\n\
+         V3AuthDistDelay 2\nTestingDirAuthVoteExit *\nTestingDirAuthVoteGuard *\n\
+         TestingDirAuthVoteHSDir *\nTestingMinExitFlagThreshold 0\nAssumeReachable 1\n\
+         ShutdownWaitLength 0\n"
+    )
+}
+
+/// The test CA and the HTTPS server's certificate; returns (CA, cert, key).
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |n: &str| dir.join(n).display().to_string();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-x509"])
+            .args(ec)
+            .args(["-keyout", &p("ca.key"), "-out", &p("ca.pem")])
+            .args(["-days", "2", "-subj", "/CN=exitflow test CA"]),
+    );
+    run_ok(
+        Command::new("openssl")
+            .arg("req")
+            .args(ec)
+            .args(["-keyout", &p("srv.key"), "-out", &p("srv.csr")])
+            .args(["-subj", "/CN=secure.exitflow.example"]),
+    );
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=DNS:secure.exitflow.example\n",
+    )
+    .unwrap();
+    run_ok(
+        Command::new("openssl")
+            .args(["x509", "-req", "-in", &p("srv.csr"), "-CA", &p("ca.pem")])
+            .args([
+                "-CAkey",
+                &p("ca.key"),
+                "-CAcreateserial",
+                "-out",
+                &p("srv.pem"),
+            ])
+            .args(["-days", "2", "-extfile", &p("san.ext")]),
+    );
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
+/// The authoritative server of the test names (unbound serving the root
+/// zone): the exit's resolver asks it, and its log counts the queries.
+fn dns_server(net: &Net, dir: &Path) -> Bg {
+    let zone = dir.join("root.zone");
+    let s = ip(INET);
+    std::fs::write(
+        &zone,
+        format!(
+            ". 3600 IN SOA a.root-servers.example. admin.exitflow.example. 1 3600 600 86400 60\n\
+             . 3600 IN NS a.root-servers.example.\na.root-servers.example. 3600 IN A {s}\n\
+             www.exitflow.example. 60 IN A {s}\nsecure.exitflow.example. 60 IN A {s}\n\
+             mail.exitflow.example. 60 IN A {s}\n"
+        ),
+    )
+    .unwrap();
+    let conf = dir.join("auth.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server:\n  interface: {s}\n  access-control: 10.{NET}.0.0/24 allow\n  username: \"\"\n\
+             \x20 chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/auth.pid\"\n  use-syslog: no\n\
+             \x20 logfile: \"{d}/auth.log\"\n  log-queries: yes\n  do-ip6: no\n  do-daemonize: no\n\
+             auth-zone:\n  name: \".\"\n  zonefile: \"{z}\"\n  for-downstream: yes\n  for-upstream: no\n\
+             \x20 fallback-enabled: no\n",
+            d = dir.display(),
+            z = zone.display()
+        ),
+    )
+    .unwrap();
+    net.spawn(
+        "inet",
+        &["unbound", "-d", "-c", conf.to_str().unwrap()],
+        &dir.join("auth.out"),
+    )
+}
+
+#[test]
+fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_network() {
+    require_root!("tornet");
+    let started = Instant::now();
+    let net = Net::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut procs: Vec<Bg> = Vec::new();
+
+    // The internet: DNS, HTTP, HTTPS, SMTP.
+    let inet = private_dir(&dir.join("inet"));
+    let (ca, cert, key) = certificates(&inet);
+    procs.push(dns_server(&net, &inet));
+    let server_log = inet.join("servers.log");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/tornet_servers.py");
+    procs.push(net.spawn(
+        "inet",
+        &[
+            "python3",
+            script.to_str().unwrap(),
+            &ip(INET),
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            server_log.to_str().unwrap(),
+        ],
+        &inet.join("servers.out"),
+    ));
+
+    // The exit, from the kit.
+    let exit = private_dir(&dir.join("exit"));
+    let root = exit.join("root");
+    let kit = exit.join("kit");
+    ok(&[
+        "relay",
+        "init",
+        "--out",
+        kit.to_str().unwrap(),
+        "--nickname",
+        "exit1",
+        "--contact",
+        "ops@exitflow.example",
+        "--exit-policy",
+        "study",
+        "--address",
+        &ip(EXIT),
+        "--admin",
+        &ip(ADMIN),
+        "--interface",
+        &Net::dev("exit"),
+        "--prefix",
+        root.to_str().unwrap(),
+    ]);
+    run_ok(Command::new("sh").arg(kit.join("install.sh")));
+    let tor_data = private_dir(&root.join("var/lib/tor"));
+    std::fs::create_dir_all(root.join("var/lib/exitflow-consensus")).unwrap();
+
+    // The authorities and the client.
+    let auth_lines = authorities(dir);
+    let common = testing_lines(&auth_lines);
+    for i in 1..=3 {
+        let data = dir.join(format!("a{i}"));
+        let torrc = data.join("torrc");
+        std::fs::write(
+            &torrc,
+            format!(
+                "{common}DataDirectory {d}\nNickname a{i}\nAddress {t}\nORPort {t}:500{i}\n\
+                 DirPort {t}:700{i}\nSocksPort 0\nAuthoritativeDirectory 1\n\
+                 V3AuthoritativeDirectory 1\nContactInfo a{i}@exitflow.example\nExitRelay 0\n\
+                 ExitPolicy reject *:*\nLog notice file {d}/notice.log\n",
+                d = data.display(),
+                t = ip(TOR)
+            ),
+        )
+        .unwrap();
+        procs.push(net.spawn(
+            "tor",
+            &["tor", "-f", torrc.to_str().unwrap()],
+            &data.join("tor.out"),
+        ));
+    }
+    let client = private_dir(&dir.join("client"));
+    std::fs::write(
+        client.join("torrc"),
+        format!(
+            "{common}DataDirectory {d}\nSocksPort 127.0.0.1:9050\nLog notice file {d}/notice.log\n",
+            d = client.display()
+        ),
+    )
+    .unwrap();
+    procs.push(net.spawn(
+        "tor",
+        &["tor", "-f", client.join("torrc").to_str().unwrap()],
+        &client.join("tor.out"),
+    ));
+
+    // The exit's resolver: the kit's unbound configuration, with the test's
+    // root server in place of the Internet's.
+    std::fs::write(
+        exit.join("root.hints"),
+        format!(
+            ". 3600 IN NS a.root-servers.example.\na.root-servers.example. 3600 IN A {}\n",
+            ip(INET)
+        ),
+    )
+    .unwrap();
+    let unbound_conf = exit.join("unbound.conf");
+    std::fs::write(
+        &unbound_conf,
+        format!(
+            "server:\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n\
+             \x20 use-syslog: no\n  logfile: \"{d}/unbound.log\"\n  do-daemonize: no\n\
+             \x20 module-config: \"iterator\"\n  root-hints: \"{d}/root.hints\"\n\
+             include: \"{kitconf}\"\n",
+            d = exit.display(),
+            kitconf = root
+                .join("etc/unbound/unbound.conf.d/exitflow-resolver.conf")
+                .display()
+        ),
+    )
+    .unwrap();
+    run_ok(Command::new("unbound-checkconf").arg(&unbound_conf));
+    procs.push(net.spawn(
+        "exit",
+        &["unbound", "-d", "-c", unbound_conf.to_str().unwrap()],
+        &exit.join("unbound.out"),
+    ));
+    // SSH for the administrator.
+    let ssh = private_dir(&exit.join("ssh"));
+    for k in ["host", "client"] {
+        run_ok(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(ssh.join(k)),
+        );
+    }
+    std::fs::copy(ssh.join("client.pub"), ssh.join("authorized_keys")).unwrap();
+    std::fs::write(
+        ssh.join("sshd_config"),
+        format!(
+            "ListenAddress {}\nHostKey {d}/host\nAuthorizedKeysFile {d}/authorized_keys\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPidFile {d}/sshd.pid\n",
+            ip(EXIT),
+            d = ssh.display()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    procs.push(net.spawn(
+        "exit",
+        &[
+            "/usr/sbin/sshd",
+            "-D",
+            "-e",
+            "-f",
+            ssh.join("sshd_config").to_str().unwrap(),
+        ],
+        &ssh.join("sshd.out"),
+    ));
+    // exitflow-consensus.service's own command, with the test's paths, run
+    // as its path unit would: whenever tor writes a new consensus.
+    let unit = read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/exitflow-consensus.service"),
+    );
+    let copy_cmd = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=/bin/sh -c '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .unwrap()
+        .replace("/var/lib/", &format!("{}/var/lib/", root.display()));
+    let stop_copier = Arc::new(AtomicBool::new(false));
+    let copier = {
+        let stop = stop_copier.clone();
+        let watched = tor_data.join("cached-consensus");
+        std::thread::spawn(move || {
+            let mut seen = None;
+            while !stop.load(Ordering::Relaxed) {
+                let now = std::fs::metadata(&watched).and_then(|m| m.modified()).ok();
+                if now.is_some() && now != seen {
+                    seen = now;
+                    let ok = Command::new("sh").args(["-c", &copy_cmd]).status().unwrap();
+                    assert!(ok.success(), "the consensus copier failed");
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+
+    // exitflow capture on the exit's interface, under the kit's
+    // configuration, started before the exit's tor (as at boot): the
+    // consensus is loaded when it appears, and the exit's first connections
+    // to the authorities are seen from their first packet.
+    let ds = exit.join("dataset");
+    let conf = root.join("etc/exitflow/exitflow.toml");
+    let cap = Capture::spawn(
+        net.exec("exit"),
+        &Net::dev("exit"),
+        &ds,
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--node",
+            "exit1",
+            "--reload-interval",
+            "1",
+            "--status-interval",
+            "2",
+        ],
+    );
+    // The exit's tor: the kit's torrc, plus the test network's settings
+    // (private addresses are this network's "internet").
+    let exit_torrc = exit.join("torrc");
+    std::fs::write(
+        &exit_torrc,
+        format!(
+            "{}{common}ExitPolicyRejectPrivate 0\nLog notice file {}/notice.log\n",
+            read(&root.join("etc/tor/torrc")),
+            exit.display()
+        ),
+    )
+    .unwrap();
+    let mut exit_tor = net.spawn(
+        "exit",
+        &["tor", "-f", exit_torrc.to_str().unwrap()],
+        &exit.join("tor.out"),
+    );
+
+    // Bootstrapped: the client has a consensus with the exit in it, and a circuit.
+    wait_until("bootstrap", BOOTSTRAP_TIMEOUT, || {
+        read(&client.join("notice.log")).contains("Bootstrapped 100%")
+            && read(&client.join("cached-microdesc-consensus")).contains("\nr exit1 ")
+            && tor_data.join("cached-consensus").is_file()
+    });
+    let bootstrap = started.elapsed();
+
+    let copy = root.join("var/lib/exitflow-consensus/cached-consensus");
+    wait_until("the consensus copy", Duration::from_secs(10), || {
+        copy.is_file()
+    });
+    let scrape = || net.run("exit", &["curl", "-s", "http://127.0.0.1:9477/metrics"]);
+    let metric = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+
+    // The fetches, through Tor, names resolved by the exit.
+    let socks = ["--socks5-hostname", "127.0.0.1:9050", "-s", "-m", "60"];
+    for i in 0..HTTP_FETCHES {
+        let url = format!("http://www.exitflow.example/page{i}");
+        let out = net.run(
+            "tor",
+            &[
+                &["curl"][..],
+                &socks,
+                &["-o", "/dev/null", "-w", "%{http_code}", &url],
+            ]
+            .concat(),
+        );
+        assert_eq!(out, "200", "{url}");
+    }
+    for i in 0..HTTPS_FETCHES {
+        let url = format!("https://secure.exitflow.example/s{i}");
+        let out = net.run(
+            "tor",
+            &[
+                &["curl"][..],
+                &socks,
+                &[
+                    "--cacert",
+                    ca.to_str().unwrap(),
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    &url,
+                ],
+            ]
+            .concat(),
+        );
+        assert_eq!(out, "200", "{url}");
+    }
+    let mail = dir.join("mail.txt");
+    std::fs::write(&mail, "Subject: test\r\n\r\nthrough Tor\r\n").unwrap();
+    for _ in 0..SMTP_SESSIONS {
+        net.run(
+            "tor",
+            &[
+                &["curl"][..],
+                &socks,
+                &[
+                    "smtp://mail.exitflow.example",
+                    "--mail-from",
+                    "a@exitflow.example",
+                    "--mail-rcpt",
+                    "b@exitflow.example",
+                    "-T",
+                    mail.to_str().unwrap(),
+                ],
+            ]
+            .concat(),
+        );
+    }
+    // The administrator's session.
+    let out = net.run(
+        "adm",
+        &[
+            "ssh",
+            "-i",
+            ssh.join("client").to_str().unwrap(),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            &format!("root@{}", ip(EXIT)),
+            "echo",
+            "admin-session",
+        ],
+    );
+    assert_eq!(out.trim(), "admin-session");
+    // The exit's tor writes a new consensus every voting interval (10 s):
+    // exitflow reloads the copy.
+    wait_until("consensus reloads", Duration::from_secs(60), || {
+        metric(&scrape(), "exitflow_consensus_reloads_total") >= 2
+    });
+    let reloads = metric(&scrape(), "exitflow_consensus_reloads_total");
+
+    // Stop exitflow while tor goes on: every flow is written.
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+    assert!(
+        exit_tor.0.try_wait().unwrap().is_none(),
+        "the exit's tor stopped with exitflow"
+    );
+    stop_copier.store(true, Ordering::Relaxed);
+    copier.join().unwrap();
+
+    // The dataset.
+    let rows: Vec<serde_json::Value> = python(
+        "rows_json.py",
+        &[
+            ds.to_str().unwrap(),
+            "tor_role,application_name,dst_port,protocol,user_agent",
+        ],
+    )
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+    let of = |role: &str| -> Vec<&serde_json::Value> {
+        rows.iter().filter(|r| r["tor_role"] == role).collect()
+    };
+    let servers = read(&server_log);
+    let logged = |prefix: &str| servers.lines().filter(|l| l.starts_with(prefix)).count();
+    let summary: BTreeMap<String, usize> = rows.iter().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry(format!(
+            "{} {} {}",
+            r["tor_role"], r["application_name"], r["dst_port"]
+        ))
+        .or_default() += 1;
+        m
+    });
+    let context = format!("rows: {summary:#?}\nservers:\n{servers}\nlog:\n{log}");
+
+    // Each fetch is one exit flow with its label, as many as the servers saw.
+    let exits = of("exit");
+    assert_eq!(
+        exits.len(),
+        HTTP_FETCHES + HTTPS_FETCHES + SMTP_SESSIONS,
+        "{context}"
+    );
+    let port = |p: u64| {
+        exits
+            .iter()
+            .filter(|r| r["dst_port"] == p)
+            .collect::<Vec<_>>()
+    };
+    let http = port(80);
+    assert_eq!(http.len(), logged("http GET"), "{context}");
+    assert_eq!(http.len(), HTTP_FETCHES, "{context}");
+    for r in &http {
+        assert_eq!(r["application_name"], "HTTP", "{context}");
+        let ua = r["user_agent"].as_str().unwrap_or("");
+        assert!(
+            ua.starts_with("curl"),
+            "user-agent family {ua:?}\n{context}"
+        );
+    }
+    let https = port(443);
+    assert_eq!(https.len(), logged("https GET"), "{context}");
+    assert_eq!(https.len(), HTTPS_FETCHES, "{context}");
+    for r in &https {
+        assert_eq!(r["application_name"], "TLS", "{context}");
+    }
+    let smtp = port(25);
+    assert_eq!(smtp.len(), logged("smtp session"), "{context}");
+    assert_eq!(smtp.len(), SMTP_SESSIONS, "{context}");
+    assert_eq!(smtp[0]["application_name"], "SMTP", "{context}");
+
+    // Between tor processes: relay, found from the exit's own consensus.
+    let relay = of("relay");
+    // The exit's connections to the authorities' ORPorts or DirPorts:
+    // relays only the consensus names (the kit's configuration knows only
+    // the exit's own ports).
+    let authority_port = |p: u64| (5001..=5003).contains(&p) || (7001..=7003).contains(&p);
+    assert!(
+        relay
+            .iter()
+            .any(|r| authority_port(r["dst_port"].as_u64().unwrap())),
+        "{context}"
+    );
+    for r in &rows {
+        if authority_port(r["dst_port"].as_u64().unwrap()) {
+            assert_eq!(r["tor_role"], "relay", "{r}\n{context}");
+        }
+    }
+    assert!(reloads >= 2, "loaded when it appeared, then a newer one");
+    // The resolver's queries upstream: a role of their own, not exit traffic.
+    let resolver = of("resolver");
+    assert!(!resolver.is_empty(), "{context}");
+    for r in &resolver {
+        assert_eq!(
+            (r["protocol"].as_u64(), r["dst_port"].as_u64()),
+            (Some(17), Some(53))
+        );
+    }
+    // (tor randomises the case of the names it asks: DNS 0x20.)
+    let auth_log = read(&inet.join("auth.log")).to_lowercase();
+    assert!(
+        auth_log.contains(&format!("{} www.exitflow.example. a in", ip(EXIT))),
+        "{auth_log}"
+    );
+    // The administrator's SSH session.
+    let mgmt = of("management");
+    assert!(
+        mgmt.iter()
+            .any(|r| r["dst_port"] == 22 && r["application_name"] == "SSH"),
+        "{context}"
+    );
+    assert_eq!(
+        of("exit").len() + relay.len() + resolver.len() + mgmt.len() + of("dirport").len(),
+        rows.len(),
+        "every flow has one of the relay's roles\n{context}"
+    );
+
+    // Nothing lost; the exit policy recorded from the kit's torrc.
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=exit1/_totals.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        totals["flows"].as_u64(),
+        Some(rows.len() as u64),
+        "{totals}"
+    );
+    assert_eq!(totals["lost_flows"], 0, "{totals}");
+    assert_eq!(
+        totals["exit_policy"]["summary"], "accept 1-65535",
+        "{totals}"
+    );
+
+    // No address of the client, servers, relays or admin in any output byte.
+    let report = dir.join("report");
+    ok(&[
+        "report",
+        ds.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    let mut outputs: Vec<(String, Vec<u8>)> = vec![("capture log".into(), log.into_bytes())];
+    let parquet: Vec<PathBuf> = files_under(&ds)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    let names: Vec<&str> = parquet.iter().map(|p| p.to_str().unwrap()).collect();
+    outputs.push((
+        "dataset values".into(),
+        python("dump_parquet.py", &names).into_bytes(),
+    ));
+    for f in files_under(&ds).into_iter().chain(files_under(&report)) {
+        if f.extension().is_none_or(|e| e != "parquet") {
+            outputs.push((f.display().to_string(), std::fs::read(&f).unwrap()));
+        }
+    }
+    let text_prefix = format!("10.{NET}.0.");
+    let binary_prefix = [10u8, NET, 0];
+    for (name, bytes) in &outputs {
+        assert!(
+            !bytes
+                .windows(text_prefix.len())
+                .any(|w| w == text_prefix.as_bytes()),
+            "{name} holds an address of the test network"
+        );
+        if !name.ends_with(".parquet") {
+            assert!(
+                !bytes.windows(3).any(|w| w == binary_prefix),
+                "{name} holds a binary address of the test network"
+            );
+        }
+    }
+    eprintln!(
+        "tornet: bootstrap {bootstrap:?}, whole test {:?}, {} flows ({} exit, {} relay, {} resolver, {} management), {reloads} consensus reloads",
+        started.elapsed(),
+        rows.len(),
+        exits.len(),
+        relay.len(),
+        resolver.len(),
+        mgmt.len()
+    );
+    drop(procs);
+}
