@@ -234,6 +234,15 @@ impl GeoSet {
         self.dbs.is_empty()
     }
 
+    /// When the oldest database was built (seconds since the epoch, from
+    /// its metadata), if any is open.
+    pub fn oldest_build_epoch(&self) -> Option<u64> {
+        self.dbs
+            .iter()
+            .map(|d| d.reader.metadata().build_epoch)
+            .min()
+    }
+
     /// Whether an ASN database was given.
     pub fn has_asn(&self) -> bool {
         self.dbs.iter().any(|d| d.kind == Kind::Asn)

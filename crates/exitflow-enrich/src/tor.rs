@@ -152,6 +152,30 @@ impl Consensus {
         self.policies.get(&(ip, or_port))
     }
 
+    /// `valid-after` in seconds since the epoch (UTC), if well formed.
+    pub fn valid_after_unix(&self) -> Option<u64> {
+        let (date, time) = self.valid_after.split_once(' ')?;
+        let d: Vec<i64> = date
+            .split('-')
+            .map(|x| x.parse().ok())
+            .collect::<Option<_>>()?;
+        let t: Vec<u64> = time
+            .split(':')
+            .map(|x| x.parse().ok())
+            .collect::<Option<_>>()?;
+        let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else {
+            return None;
+        };
+        // Days from the civil date (proleptic Gregorian).
+        let (y, m) = if *m <= 2 { (y - 1, m + 9) } else { (*y, m - 3) };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * m + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+        Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    }
+
     /// Whether an address belongs to a relay.
     pub fn is_relay(&self, ip: IpAddr) -> bool {
         self.ports.contains_key(&ip)
@@ -241,5 +265,19 @@ mod tests {
         );
         assert!(c.exit_policy(ip, 443).unwrap().is_reject_all());
         assert!(c.exit_policy(ip, 80).is_none());
+    }
+
+    #[test]
+    fn valid_after_is_read_as_unix_time() {
+        let c = Consensus {
+            valid_after: "2019-05-01 01:00:00".into(),
+            ..Default::default()
+        };
+        assert_eq!(c.valid_after_unix(), Some(1_556_672_400));
+        let bad = Consensus {
+            valid_after: "yesterday".into(),
+            ..Default::default()
+        };
+        assert_eq!(bad.valid_after_unix(), None);
     }
 }

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod metrics;
+pub mod status;
 pub mod writer;
 
 #[cfg(target_os = "linux")]

@@ -70,6 +70,13 @@ pub struct Metrics {
     pub consensus_reloads: Counter,
     /// Workers (capture threads).
     pub workers: Gauge,
+    /// When the last dataset file was completed (seconds since the epoch,
+    /// rounded down to the profile's granularity: no finer than the data).
+    pub last_file: Gauge,
+    /// `valid-after` of the consensus in use (seconds since the epoch).
+    pub consensus_valid_after: Gauge,
+    /// Build time of the oldest GeoIP database in use (seconds since the epoch).
+    pub geoip_built: Gauge,
 }
 
 impl Metrics {
@@ -180,6 +187,21 @@ impl Metrics {
             m.consensus_reloads.clone(),
         );
         r.register("workers", "Capture worker threads", m.workers.clone());
+        r.register(
+            "last_file_seconds",
+            "When the last dataset file was completed, rounded down to the profile's granularity",
+            m.last_file.clone(),
+        );
+        r.register(
+            "consensus_valid_after_seconds",
+            "valid-after of the consensus in use",
+            m.consensus_valid_after.clone(),
+        );
+        r.register(
+            "geoip_built_seconds",
+            "Build time of the oldest GeoIP database in use",
+            m.geoip_built.clone(),
+        );
         r
     }
 }

@@ -228,6 +228,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     );
 
     let started = Instant::now();
+    enrichment_ages(&m, &enricher);
     let mut reloader = Reloader {
         enricher,
         last: Instant::now(),
@@ -324,6 +325,7 @@ impl Reloader {
         if e.geo.reloads != g0 || e.consensus_reloads != c0 {
             m.geoip_reloads.inc_by(e.geo.reloads - g0);
             m.consensus_reloads.inc_by(e.consensus_reloads - c0);
+            enrichment_ages(m, e);
             info!("GeoIP or consensus changed: reloaded");
             for t in workers {
                 // A worker that has not taken the previous copy yet gets it later.
@@ -331,6 +333,14 @@ impl Reloader {
             }
         }
     }
+}
+
+/// The consensus's and the GeoIP databases' times, for `exitflow status`.
+fn enrichment_ages(m: &Metrics, e: &Enricher) {
+    let c = e.consensus.as_ref().and_then(|c| c.valid_after_unix());
+    m.consensus_valid_after.set(c.unwrap_or(0) as i64);
+    m.geoip_built
+        .set(e.geo.oldest_build_epoch().unwrap_or(0) as i64);
 }
 
 /// The periodic status line.

@@ -119,6 +119,16 @@ struct Pending {
     cap: usize,
     /// Bucket size, ms.
     bucket_ms: u64,
+    /// The profile's granularity, ms (the last file's time is rounded to it).
+    granularity_ms: u64,
+}
+
+/// Now, in seconds since the epoch, rounded down to `granularity_ms`.
+fn now_rounded(granularity_ms: u64) -> u64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    (ms - ms % granularity_ms.max(1)) / 1000
 }
 
 impl Pending {
@@ -158,6 +168,9 @@ impl Pending {
                         .inc_by(rows.iter().filter(|r| r.flow.is_failed()).count() as u64);
                     m.dataset_files.inc_by(files);
                     m.dataset_bytes.inc_by(bytes);
+                    if files > 0 {
+                        m.last_file.set(now_rounded(self.granularity_ms) as i64);
+                    }
                 }
                 Err(e) => {
                     m.write_errors.inc();
@@ -226,6 +239,7 @@ pub fn write_loop(
         len: 0,
         cap: cfg.max_pending.max(1),
         bucket_ms: if coarse { cfg.granularity_ms } else { DAY_MS },
+        granularity_ms: cfg.granularity_ms,
     };
     // Buckets that may be written now: all (research), or the complete ones;
     // past flush_rows waiting, the oldest too (counted as early).
@@ -505,6 +519,7 @@ mod tests {
             len: 0,
             cap: 100,
             bucket_ms: 86_400_000,
+            granularity_ms: 1,
         };
         for d in 0..3 {
             assert!(p.push(record(d)));

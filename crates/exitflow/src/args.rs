@@ -48,6 +48,8 @@ pub enum Cmd {
     GenDataset(GenArgs),
     /// The exit relay itself: `relay init` writes the kit for one node.
     Relay(RelayArgs),
+    /// A running capture at a glance, refreshing (from its metrics endpoint).
+    Status(StatusArgs),
     /// SQL over a dataset (Apache DataFusion; built with `--features sql`).
     #[cfg(feature = "sql")]
     Query(QueryArgs),
@@ -485,4 +487,18 @@ pub struct RelayInitArgs {
     /// Install root written into the files' paths (`/` on the relay).
     #[arg(long, default_value = "/")]
     pub prefix: PathBuf,
+}
+
+/// `exitflow status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The capture's metrics endpoint (IP:PORT) [default: capture.metrics, or 127.0.0.1:9477].
+    #[arg(long)]
+    pub metrics: Option<String>,
+    /// Print one screen and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between refreshes.
+    #[arg(long, default_value_t = 2)]
+    pub interval: u64,
 }

@@ -633,6 +633,20 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         metric(&scrape(), "exitflow_consensus_reloads_total") >= 2
     });
     let reloads = metric(&scrape(), "exitflow_consensus_reloads_total");
+    // What the operator sees: `exitflow status`, with the kit's configuration.
+    let screen = net.run(
+        "exit",
+        &[
+            env!("CARGO_BIN_EXE_exitflow"),
+            "--config",
+            conf.to_str().unwrap(),
+            "status",
+            "--once",
+        ],
+    );
+    for want in ["2 workers", "consensus valid from", "health       OK"] {
+        assert!(screen.contains(want), "{want:?} in\n{screen}");
+    }
 
     // Stop exitflow while tor goes on: every flow is written.
     let (st, log) = cap.stop("TERM");

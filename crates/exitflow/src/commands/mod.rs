@@ -11,6 +11,7 @@ mod progress;
 pub mod query;
 pub mod relay;
 pub mod report;
+pub mod status;
 pub mod synth;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ pub fn run(cmd: Cmd, conf: &Config) -> Result<ExitCode> {
         Cmd::Report(a) => report::run(&a),
         Cmd::GenDataset(a) => gen_dataset::run(&a),
         Cmd::Relay(a) => relay::run(&a),
+        Cmd::Status(a) => status::run(&a, conf),
         #[cfg(feature = "sql")]
         Cmd::Query(a) => query::run(&a),
         Cmd::Config => {
