@@ -53,16 +53,16 @@ pub(crate) fn sh(args: &[&str]) {
 
 /// Two namespaces, `a` (10.N.0.1 on `va`) and `b` (10.N.0.2 on `vb`),
 /// joined by a veth pair; IPv6 off so that no neighbour discovery adds flows.
-struct Lab {
-    a: String,
-    b: String,
-    va: String,
+pub(crate) struct Lab {
+    pub(crate) a: String,
+    pub(crate) b: String,
+    pub(crate) va: String,
     vb: String,
     net: u8,
 }
 
 impl Lab {
-    fn new(tag: &str, net: u8, mtu: u32) -> Lab {
+    pub(crate) fn new(tag: &str, net: u8, mtu: u32) -> Lab {
         let pid = std::process::id() % 100_000;
         let lab = Lab {
             a: format!("ef{tag}{pid}a"),
@@ -102,11 +102,11 @@ impl Lab {
         lab
     }
 
-    fn ip(&self, host: u8) -> String {
+    pub(crate) fn ip(&self, host: u8) -> String {
         format!("10.{}.0.{host}", self.net)
     }
 
-    fn exec(&self, ns: &str) -> Command {
+    pub(crate) fn exec(&self, ns: &str) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", ns]);
         c
@@ -165,8 +165,18 @@ impl Capture {
     /// such as `ip netns exec NS`, to which the binary and its arguments are
     /// added); returns once it has started.
     pub(crate) fn spawn(mut c: Command, dev: &str, dataset: &Path, extra: &[&str]) -> Capture {
-        c.arg(env!("CARGO_BIN_EXE_exitflow"))
-            .args(["capture", "--interface", dev, "--workers", "2"])
+        c.arg(env!("CARGO_BIN_EXE_exitflow"));
+        Capture::spawn_program(c, dev, dataset, extra)
+    }
+
+    /// As `spawn`, where `c` already names the program (an installed one).
+    pub(crate) fn spawn_program(
+        mut c: Command,
+        dev: &str,
+        dataset: &Path,
+        extra: &[&str],
+    ) -> Capture {
+        c.args(["capture", "--interface", dev, "--workers", "2"])
             .args(if extra.contains(&"--node") {
                 &[][..]
             } else {
@@ -313,7 +323,7 @@ const FLOW_COLS: &[&str] = &[
 
 /// A web server (`python3 -m http.server` serving a 200,000-byte `blob`) and
 /// a UDP echo server on port 7777, in namespace b; stopped when dropped.
-struct Servers {
+pub(crate) struct Servers {
     _http: Bg,
     _echo: Bg,
 }
@@ -358,14 +368,14 @@ impl Servers {
 /// From namespace a: three downloads of the blob, one 404, and two UDP
 /// echoes of 10 and 1,000 bytes.
 /// A lab with the servers running, and a working directory.
-fn with_servers(tag: &str, net: u8) -> (Lab, tempfile::TempDir, Servers) {
+pub(crate) fn with_servers(tag: &str, net: u8) -> (Lab, tempfile::TempDir, Servers) {
     let lab = Lab::new(tag, net, 1500);
     let dir = tempfile::tempdir().unwrap();
     let servers = Servers::start(&lab, dir.path());
     (lab, dir, servers)
 }
 
-fn clients(lab: &Lab) {
+pub(crate) fn clients(lab: &Lab) {
     let server = lab.ip(2);
     let url = |p: &str| format!("http://{server}:8080/{p}");
     for p in ["blob", "blob", "blob", "missing"] {
@@ -881,7 +891,7 @@ fn parquet_files(ds: &Path) -> Vec<PathBuf> {
 }
 
 /// Rows in the dataset's completed files, each read by pyarrow.
-fn dataset_rows(ds: &Path) -> u64 {
+pub(crate) fn dataset_rows(ds: &Path) -> u64 {
     parquet_files(ds)
         .iter()
         .map(|p| {
@@ -1246,14 +1256,14 @@ fn a_full_disk_holds_the_flows_and_resumes_without_a_corrupt_file() {
 }
 
 /// The shipped capture unit's text.
-fn capture_unit() -> String {
+pub(crate) fn capture_unit() -> String {
     let unit =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/exitflow-capture@.service");
     std::fs::read_to_string(&unit).unwrap()
 }
 
 /// The values of `KEY=` lines of a unit, split on spaces.
-fn unit_values(text: &str, key: &str) -> Vec<String> {
+pub(crate) fn unit_values(text: &str, key: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
         .flat_map(|v| v.split_whitespace().map(str::to_owned))

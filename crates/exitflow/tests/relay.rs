@@ -144,3 +144,128 @@ fn a_bad_setting_writes_no_kit_and_says_which() {
     assert!(err.contains("nickname"), "{err}");
     assert!(!kit.exists());
 }
+
+/// Removes the package (and its user) when the test ends, however it ends.
+struct Installed;
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = Command::new("dpkg").args(["--purge", "exitflow"]).output();
+        let _ = std::fs::remove_dir_all("/var/lib/exitflow");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_debian_package_installs_with_apt_and_its_unit_captures_as_its_user() {
+    use crate::live::{
+        Capture, capture_unit, clients, dataset_rows, require_root, unit_values, with_servers,
+    };
+    require_root!("debian package");
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/deb/build.sh");
+    let deb = checked(
+        Command::new("bash")
+            .arg(&script)
+            .args(["--binary", env!("CARGO_BIN_EXE_exitflow"), "--out"])
+            .arg(dir.path()),
+    );
+    let deb = deb
+        .lines()
+        .rfind(|l| l.ends_with(".deb"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        !Path::new("/usr/bin/exitflow").exists(),
+        "exitflow is installed on this machine already; the test installs and purges the package"
+    );
+    let _installed = Installed;
+    checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .arg(&deb)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    );
+    // What the package put in place.
+    let passwd = checked(Command::new("getent").args(["passwd", "exitflow"]));
+    assert!(
+        passwd
+            .trim_end()
+            .ends_with(":/var/lib/exitflow:/usr/sbin/nologin"),
+        "{passwd}"
+    );
+    let owner = checked(Command::new("stat").args(["-c", "%U %a", "/var/lib/exitflow"]));
+    assert_eq!(owner.trim(), "exitflow 750");
+    let version = checked(Command::new("/usr/bin/exitflow").arg("--version"));
+    assert!(version.starts_with("exitflow "), "{version}");
+    let unit_dir = Path::new("/lib/systemd/system");
+    let installed = std::fs::read_to_string(unit_dir.join("exitflow-capture@.service")).unwrap();
+    assert_eq!(installed, capture_unit());
+    checked(
+        Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(unit_dir.join("exitflow-consensus.service"))
+            .arg(unit_dir.join("exitflow-consensus.path")),
+    );
+    for doc in ["README.md", "exit-relay.md", "privacy.md", "copyright"] {
+        assert!(
+            Path::new("/usr/share/doc/exitflow").join(doc).is_file(),
+            "{doc}"
+        );
+    }
+    // The operator names the node in the packaged configuration.
+    let conf = Path::new("/etc/exitflow/exitflow.toml");
+    let text = std::fs::read_to_string(conf).unwrap();
+    std::fs::write(conf, text.replacen("# name = ", "name = \"pkgtest\" # ", 1)).unwrap();
+
+    // Started as systemd starts the unit: its ExecStart, as its user, with
+    // its capabilities (no systemd runs in CI's container).
+    let (lab, _tmp, _servers) = with_servers("d", 88);
+    let unit = capture_unit();
+    let exec = unit_values(&unit, "ExecStart");
+    let user = unit_values(&unit, "User").remove(0);
+    let caps = |key: &str| {
+        unit_values(&unit, key)
+            .iter()
+            .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (inh, amb, bnd) = (
+        format!("--inh-caps=-all,{}", caps("AmbientCapabilities")),
+        format!("--ambient-caps={}", caps("AmbientCapabilities")),
+        format!("--bounding-set=-all,{}", caps("CapabilityBoundingSet")),
+    );
+    let mut c = lab.exec(&lab.a);
+    c.args([
+        "setpriv",
+        &format!("--reuid={user}"),
+        &format!("--regid={user}"),
+        "--init-groups",
+        &inh,
+        &amb,
+        &bnd,
+    ]);
+    // ExecStart's program and arguments, %i being the interface; `spawn`
+    // adds `capture --interface` itself.
+    assert_eq!(exec[0], "/usr/bin/exitflow");
+    let before: Vec<&str> = exec[1..]
+        .iter()
+        .map(String::as_str)
+        .take_while(|a| *a != "capture")
+        .collect();
+    c.args(["/usr/bin/exitflow"]).args(&before);
+    let ds = Path::new("/var/lib/exitflow/dataset");
+    let cap = Capture::spawn_program(c, &lab.va, ds, &["--node", "pkgtest"]);
+    cap.wait_for(
+        "every capability dropped",
+        std::time::Duration::from_secs(5),
+    );
+    clients(&lab);
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+    assert!(dataset_rows(ds) >= 6, "{log}");
+    let owner =
+        checked(Command::new("stat").args(["-c", "%U", "/var/lib/exitflow/dataset/node=pkgtest"]));
+    assert_eq!(owner.trim(), "exitflow");
+}
