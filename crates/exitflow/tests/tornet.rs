@@ -812,6 +812,12 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
                 .any(|w| w == text_prefix.as_bytes()),
             "{name} holds an address of the test network"
         );
+        // Nor a server name (SNI, Host, DNS): the kit's profile drops them.
+        let lower = String::from_utf8_lossy(bytes).to_lowercase();
+        assert!(
+            !lower.contains("exitflow.example"),
+            "{name} holds a server name"
+        );
         if !name.ends_with(".parquet") {
             assert!(
                 !bytes.windows(3).any(|w| w == binary_prefix),
