@@ -7,7 +7,9 @@ usage: spark-submit spark/protocols.py DATASET [OUT.json]
 
 Prints, and writes as JSON when OUT is given: flows per node and the top 40
 application labels with their share, plus the TLS and HTTP shares (all TLS.*
-and HTTP.* labels), as in report.json's "all" section.
+and HTTP.* labels), as in report.json's "all" section: over the study's
+flows, exit flows of more than 4 packets (every role when no flow has the
+exit role).
 """
 import json
 import sys
@@ -27,6 +29,13 @@ def main(dataset, out=None):
     spark.sparkContext.setLogLevel("ERROR")
     df = spark.read.option("basePath", dataset).parquet(dataset)  # node=/date= become columns
     total = df.count()
+    nodes = {r["node"]: r["count"] for r in df.groupBy("node").count().collect()}
+    has_exit = df.filter(F.col("tor_role") == "exit").limit(1).count() > 0
+    study = df.filter(~F.col("failed_flow"))
+    if has_exit:
+        study = study.filter(F.col("tor_role") == "exit")
+    df = study
+    study_total = df.count()
     apps = (
         df.groupBy("application_name")
         .count()
@@ -39,17 +48,17 @@ def main(dataset, out=None):
         F.sum(F.when(master == "TLS", 1).otherwise(0)).alias("tls"),
         F.sum(F.when(master.isin("HTTP", "HTTP_Proxy"), 1).otherwise(0)).alias("http"),
     ).collect()[0]
-    nodes = {r["node"]: r["count"] for r in df.groupBy("node").count().collect()}
     result = {
         "flows": total,
+        "study_flows": study_total,
         "nodes": nodes,
         "applications_top40": [[r["application_name"], r["count"]] for r in apps],
-        "tls_share": 100.0 * (shares["tls"] or 0) / total if total else 0.0,
-        "http_share": 100.0 * (shares["http"] or 0) / total if total else 0.0,
+        "tls_share": 100.0 * (shares["tls"] or 0) / study_total if study_total else 0.0,
+        "http_share": 100.0 * (shares["http"] or 0) / study_total if study_total else 0.0,
     }
     for name, n in result["applications_top40"]:
-        print(f"{name:30s} {n:12d} {100.0 * n / total:6.2f} %")
-    print(f"TLS {result['tls_share']:.2f} %  HTTP {result['http_share']:.2f} %  ({total} flows)")
+        print(f"{name:30s} {n:12d} {100.0 * n / study_total:6.2f} %")
+    print(f"TLS {result['tls_share']:.2f} %  HTTP {result['http_share']:.2f} %  ({study_total} study flows of {total})")
     if out:
         with open(out, "w") as f:
             json.dump(result, f)

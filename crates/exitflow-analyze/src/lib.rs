@@ -2,6 +2,7 @@
 //! relays, computed by streaming the Parquet files batch by batch and reading
 //! only the columns needed, so memory does not grow with the dataset.
 #![forbid(unsafe_code)]
+#![recursion_limit = "256"]
 
 pub mod publish;
 pub mod render;
@@ -127,6 +128,80 @@ pub struct Agg {
     pub dst_proxy: u64,
     /// Flows per Tor role.
     pub roles: Counts,
+    /// Flows whose label was guessed from the port.
+    pub guessed: u64,
+    /// Flows per destination country, for the ports of [`PORT_COUNTRY_PORTS`].
+    pub port_countries: HashMap<u64, Counts>,
+    /// Flows and failed flows per hour of the measurement (hour start, ms).
+    pub timeline: HashMap<u64, [u64; 2]>,
+    /// Flows per hour of the measurement and destination port.
+    pub hour_ports: HashMap<(u64, u64), u64>,
+}
+
+/// Ports whose flows are also counted by destination country (the study's
+/// XMPP question: port 5222 went to NL, UK and CH).
+pub const PORT_COUNTRY_PORTS: &[u64] = &[5222];
+
+/// The slices of a node's flows, disjoint: exit flows of more than 4
+/// packets (the study's denominator), failed exit flows, and the same for
+/// every other role (`exitflow_output::aggregate::SCOPES`).
+pub const EXIT: usize = 0;
+/// Failed exit flows.
+pub const EXIT_FAILED: usize = 1;
+/// Flows of other roles, more than 4 packets.
+pub const OTHER: usize = 2;
+/// Failed flows of other roles.
+pub const OTHER_FAILED: usize = 3;
+
+/// One node's (or all nodes') aggregates, by slice.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NodeAgg {
+    /// Indexed by [`EXIT`], [`EXIT_FAILED`], [`OTHER`], [`OTHER_FAILED`].
+    pub slices: [Agg; 4],
+}
+
+impl NodeAgg {
+    /// Adds another node's slices.
+    pub fn merge(&mut self, o: &NodeAgg) {
+        for (a, b) in self.slices.iter_mut().zip(&o.slices) {
+            a.merge(b);
+        }
+    }
+
+    /// The merge of the slices named.
+    pub fn sum_of(&self, which: &[usize]) -> Agg {
+        let mut a = Agg::default();
+        for &i in which {
+            a.merge(&self.slices[i]);
+        }
+        a
+    }
+
+    /// Every flow on the interface.
+    pub fn all(&self) -> Agg {
+        self.sum_of(&[EXIT, EXIT_FAILED, OTHER, OTHER_FAILED])
+    }
+
+    /// Exit flows, failed or not.
+    pub fn exit(&self) -> Agg {
+        self.sum_of(&[EXIT, EXIT_FAILED])
+    }
+
+    /// Whether any flow has the exit role (the relay's addresses were known).
+    pub fn has_exit_flows(&self) -> bool {
+        self.slices[EXIT].flows + self.slices[EXIT_FAILED].flows > 0
+    }
+
+    /// The study's denominator: exit flows of more than 4 packets; when no
+    /// flow has the exit role (relay addresses unknown), every flow of more
+    /// than 4 packets.
+    pub fn study(&self) -> Agg {
+        if self.has_exit_flows() {
+            self.slices[EXIT].clone()
+        } else {
+            self.sum_of(&[EXIT, OTHER])
+        }
+    }
 }
 
 impl Agg {
@@ -138,6 +213,21 @@ impl Agg {
         self.duration_ms += o.duration_ms;
         self.dataset_bytes += o.dataset_bytes;
         self.exact_volume |= o.exact_volume;
+        self.guessed += o.guessed;
+        for (p, c) in &o.port_countries {
+            let mine = self.port_countries.entry(*p).or_default();
+            for (k, v) in c {
+                *mine.entry(k.clone()).or_default() += v;
+            }
+        }
+        for (h, [f, x]) in &o.timeline {
+            let e = self.timeline.entry(*h).or_default();
+            e[0] += f;
+            e[1] += x;
+        }
+        for (k, v) in &o.hour_ports {
+            *self.hour_ports.entry(*k).or_default() += v;
+        }
         self.packets_clipped += o.packets_clipped;
         self.bytes_clipped += o.bytes_clipped;
         self.duration_clipped_ms += o.duration_clipped_ms;
@@ -201,15 +291,62 @@ pub fn top(c: &Counts, n: usize) -> Vec<(String, u64)> {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     /// Per node.
-    pub nodes: BTreeMap<String, Agg>,
+    pub nodes: BTreeMap<String, NodeAgg>,
     /// All nodes together.
-    pub all: Agg,
+    pub all: NodeAgg,
+    /// What the files say about how they were made (metadata values seen).
+    pub how: HowMade,
     /// Parquet files read.
     pub files: u64,
     /// How the numbers were protected for publication, if they were.
     pub publication: Option<serde_json::Value>,
+    /// Each node's UTC offset used for local hours (`Filter::tz_minutes`).
+    pub tz_minutes: BTreeMap<String, i32>,
+    /// Each node's exact packets and bytes (interface-wide), from its
+    /// totals file, when no time filter applies.
+    pub volumes: BTreeMap<String, (u64, u64)>,
     /// Each node's exit policy as recorded in its totals (public data).
     pub exit_policies: BTreeMap<String, exitflow_output::ExitPolicyNote>,
+}
+
+/// How the dataset was made, from its files' metadata: every distinct
+/// value of each key.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct HowMade {
+    /// exitflow versions.
+    pub versions: std::collections::BTreeSet<String>,
+    /// Privacy policies.
+    pub policies: std::collections::BTreeSet<String>,
+    /// GeoIP databases and their build dates.
+    pub geoip: std::collections::BTreeSet<String>,
+    /// Flow timeouts.
+    pub timeouts: std::collections::BTreeSet<String>,
+    /// Some file was written from synthetic traffic (`exitflow demo`).
+    pub synthetic: bool,
+}
+
+impl HowMade {
+    fn merge(&mut self, o: HowMade) {
+        self.versions.extend(o.versions);
+        self.policies.extend(o.policies);
+        self.geoip.extend(o.geoip);
+        self.timeouts.extend(o.timeouts);
+        self.synthetic |= o.synthetic;
+    }
+}
+
+/// File metadata keys read into [`HowMade`].
+pub mod meta_keys {
+    /// exitflow's version.
+    pub const VERSION: &str = "exitflow.version";
+    /// The privacy policy.
+    pub const POLICY: &str = "exitflow.policy";
+    /// GeoIP databases.
+    pub const GEOIP: &str = "exitflow.geoip";
+    /// Flow timeouts.
+    pub const TIMEOUTS: &str = "exitflow.timeouts";
+    /// `true` in files written from synthetic traffic.
+    pub const SYNTHETIC: &str = "exitflow.synthetic";
 }
 
 fn bump(c: &mut Counts, k: &str) {
@@ -276,6 +413,7 @@ const COLUMNS: &[Col] = &[
     Col::UserAgent,
     Col::ContentType,
     Col::TorRole,
+    Col::AppGuessed,
 ];
 
 /// Reads every file once, only the needed columns, batch by batch.
@@ -308,19 +446,21 @@ pub fn scan_with_progress(
         .max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<BTreeMap<String, Agg>, AnalyzeError>> = std::thread::scope(|s| {
+    type Scanned = (BTreeMap<String, NodeAgg>, HowMade);
+    let results: Vec<Result<Scanned, AnalyzeError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let mut nodes: BTreeMap<String, Agg> = BTreeMap::new();
+                    let mut nodes: BTreeMap<String, NodeAgg> = BTreeMap::new();
+                    let mut how = HowMade::default();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some((node, path)) = files.get(i) else {
-                            return Ok(nodes);
+                            return Ok((nodes, how));
                         };
                         let agg = nodes.entry(node.clone()).or_default();
                         let tz = filter.tz_minutes.get(node).copied().unwrap_or(0);
-                        if let Err(e) = scan_file(path, filter, tz, agg) {
+                        if let Err(e) = scan_file(path, filter, tz, agg, &mut how) {
                             // Let the other threads stop early too.
                             next.store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
                             return Err(e);
@@ -337,13 +477,16 @@ pub fn scan_with_progress(
             .collect()
     });
     let mut report = Report {
+        tz_minutes: filter.tz_minutes.clone(),
         files: files.len() as u64,
         ..Report::default()
     };
     for r in results {
-        for (node, agg) in r? {
+        let (nodes, how) = r?;
+        for (node, agg) in nodes {
             report.nodes.entry(node).or_default().merge(&agg);
         }
+        report.how.merge(how);
     }
     if filter.from_ms.is_none() && filter.to_ms.is_none() {
         exact_totals(roots, &mut report)?;
@@ -359,7 +502,7 @@ pub fn scan_with_progress(
 /// exact, where the rows hold power-of-two buckets (the default profile).
 /// Only without a time filter: the totals cover every flow of the node.
 fn exact_totals(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeError> {
-    for (node, agg) in report.nodes.iter_mut() {
+    for node in report.nodes.keys() {
         let mut sum: Option<(u64, u64)> = None;
         for root in roots {
             let path = layout::node_dir(root, node).join(layout::TOTALS_FILE);
@@ -369,10 +512,8 @@ fn exact_totals(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeErr
                 sum = Some((p + t.packets, b + t.bytes));
             }
         }
-        if let Some((p, b)) = sum {
-            agg.packets = p;
-            agg.bytes = b;
-            agg.exact_volume = true;
+        if let Some(v) = sum {
+            report.volumes.insert(node.clone(), v);
         }
     }
     Ok(())
@@ -392,7 +533,13 @@ fn exit_policies(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeEr
     Ok(())
 }
 
-fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(), AnalyzeError> {
+fn scan_file(
+    path: &Path,
+    filter: &Filter,
+    tz: i32,
+    node: &mut NodeAgg,
+    how: &mut HowMade,
+) -> Result<(), AnalyzeError> {
     let pq = |source: parquet::errors::ParquetError| AnalyzeError::Parquet {
         path: path.to_owned(),
         source,
@@ -401,8 +548,31 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
         path: path.to_owned(),
         source,
     })?;
-    agg.dataset_bytes += file.metadata().map_or(0, |m| m.len());
+    node.slices[EXIT].dataset_bytes += file.metadata().map_or(0, |m| m.len());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    for kv in builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+    {
+        if kv.key == meta_keys::SYNTHETIC && kv.value.as_deref() == Some("true") {
+            how.synthetic = true;
+        }
+        let set = match kv.key.as_str() {
+            meta_keys::VERSION => &mut how.versions,
+            meta_keys::POLICY => &mut how.policies,
+            meta_keys::GEOIP => &mut how.geoip,
+            meta_keys::TIMEOUTS => &mut how.timeouts,
+            _ => continue,
+        };
+        if let Some(v) = &kv.value
+            && !set.contains(v)
+        {
+            set.insert(v.clone());
+        }
+    }
     let schema = builder.parquet_schema();
     // The strict profile's files are hourly aggregate tables, read whole;
     // flow rows are read for the report's columns only.
@@ -426,16 +596,21 @@ fn scan_file(path: &Path, filter: &Filter, tz: i32, agg: &mut Agg) -> Result<(),
             source,
         })?;
         if is_agg {
-            add_aggregates(&batch, filter, tz, agg);
+            add_aggregates(&batch, filter, tz, node);
         } else {
-            add_batch(&batch, filter, tz, agg);
+            add_batch(&batch, filter, tz, node);
         }
     }
     Ok(())
 }
 
-/// Adds a batch of an aggregate file (dimension, value, sums per hour).
-fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
+/// The hour of the day of `t` (ms, UTC) shifted by `tz_ms`.
+fn hour_of_day(t: u64, tz_ms: i64) -> usize {
+    ((t as i64 + tz_ms).rem_euclid(86_400_000) / 3_600_000) as usize
+}
+
+/// Adds a batch of an aggregate file (scope, dimension, value, sums per hour).
+fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
     let tz_ms = i64::from(tz) * 60_000;
     let u = |n: &str| {
         b.column_by_name(n)
@@ -450,6 +625,7 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
     ) else {
         return;
     };
+    let scope = s(agg_cols::SCOPE);
     let get = |c: &Option<arrow_array::UInt64Array>, i: usize| c.as_ref().map_or(0, |a| a.value(i));
     let (failed, pk, by, du) = (
         u(agg_cols::FAILED),
@@ -467,6 +643,14 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
         if filter.from_ms.is_some_and(|f| t < f) || filter.to_ms.is_some_and(|to| t >= to) {
             continue;
         }
+        // Files without scopes (older) count as other roles.
+        let slice = scope.as_ref().map_or(OTHER, |c| {
+            exitflow_output::aggregate::SCOPES
+                .iter()
+                .position(|x| *x == c.value(i))
+                .unwrap_or(OTHER)
+        });
+        let agg = &mut node.slices[slice];
         let (d, v, n) = (dim.value(i), value.value(i), flows.value(i));
         let add = |c: &mut Counts| *c.entry(v.to_owned()).or_default() += n;
         match d {
@@ -479,9 +663,11 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
                 agg.packets_clipped += get(&pkc, i);
                 agg.bytes_clipped += get(&byc, i);
                 agg.duration_clipped_ms += get(&duc, i);
-                agg.hours_utc[((t / 3_600_000) % 24) as usize] += n;
-                agg.hours_local
-                    [((t as i64 + tz_ms).rem_euclid(86_400_000) / 3_600_000) as usize] += n;
+                agg.hours_utc[hour_of_day(t, 0)] += n;
+                agg.hours_local[hour_of_day(t, tz_ms)] += n;
+                let e = agg.timeline.entry(t - t % 3_600_000).or_default();
+                e[0] += n;
+                e[1] += get(&failed, i);
             }
             "application" => {
                 add(&mut agg.applications);
@@ -496,9 +682,23 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
             "tor_role" => add(&mut agg.roles),
             "user_agent" => add(&mut agg.user_agents),
             "content_type" => add(&mut agg.content_types),
+            "guessed" if v == "1" => agg.guessed += n,
             "dst_port" => {
                 if let Ok(p) = v.parse::<u64>() {
                     *agg.dst_ports.entry(p).or_default() += n;
+                    *agg.hour_ports.entry((t - t % 3_600_000, p)).or_default() += n;
+                }
+            }
+            "dst_port_country" => {
+                if let Some((p, c)) = v.split_once('/')
+                    && let Ok(p) = p.parse::<u64>()
+                    && PORT_COUNTRY_PORTS.contains(&p)
+                {
+                    *agg.port_countries
+                        .entry(p)
+                        .or_default()
+                        .entry(c.to_owned())
+                        .or_default() += n;
                 }
             }
             "proxy" if v == "src" => agg.src_proxy += n,
@@ -508,7 +708,7 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
     }
 }
 
-fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
+fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
     let tz_ms = i64::from(tz) * 60_000;
     let u = |c: Col| {
         b.column_by_name(c.name())
@@ -527,7 +727,12 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
         u(Col::BiDuration),
         u(Col::DstPort),
     );
-    let (failed, sp, dp) = (bo(Col::Failed), bo(Col::SrcIsProxy), bo(Col::DstIsProxy));
+    let (failed, sp, dp, guessed) = (
+        bo(Col::Failed),
+        bo(Col::SrcIsProxy),
+        bo(Col::DstIsProxy),
+        bo(Col::AppGuessed),
+    );
     let (dc, sc, ua, ct, role) = (
         s(Col::DstCountry),
         s(Col::SrcCountry),
@@ -540,6 +745,9 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
         if filter.from_ms.is_some_and(|f| t < f) || filter.to_ms.is_some_and(|to| t >= to) {
             continue;
         }
+        let is_failed = failed.as_ref().is_some_and(|a| a.value(i));
+        let r = role.as_ref().map_or("other", |a| a.value(i));
+        let agg = &mut node.slices[usize::from(r != "exit") * 2 + usize::from(is_failed)];
         agg.flows += 1;
         let (p, b, d) = (
             pk.as_ref().map_or(0, |a| a.value(i)),
@@ -552,27 +760,39 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, agg: &mut Agg) {
         agg.packets_clipped += p.min(publish::PACKETS_CLIP);
         agg.bytes_clipped += b.min(publish::BYTES_CLIP);
         agg.duration_clipped_ms += d.min(publish::DURATION_CLIP_MS);
-        agg.failed_flows += u64::from(failed.as_ref().is_some_and(|a| a.value(i)));
+        agg.failed_flows += u64::from(is_failed);
         agg.src_proxy += u64::from(sp.as_ref().is_some_and(|a| a.value(i)));
         agg.dst_proxy += u64::from(dp.as_ref().is_some_and(|a| a.value(i)));
-        agg.hours_utc[((t / 3_600_000) % 24) as usize] += 1;
-        agg.hours_local[((t as i64 + tz_ms).rem_euclid(86_400_000) / 3_600_000) as usize] += 1;
+        agg.guessed += u64::from(guessed.as_ref().is_some_and(|a| a.value(i)));
+        agg.hours_utc[hour_of_day(t, 0)] += 1;
+        agg.hours_local[hour_of_day(t, tz_ms)] += 1;
+        let hour = t - t % 3_600_000;
+        let e = agg.timeline.entry(hour).or_default();
+        e[0] += 1;
+        e[1] += u64::from(is_failed);
         let label = app.as_ref().map_or("Unknown", |a| a.value(i));
         bump(&mut agg.applications, label);
         if let Some(a) = &cat {
             bump(&mut agg.categories, a.value(i));
         }
-        if let Some(a) = &dc {
-            bump(&mut agg.dst_countries, a.value(i));
+        let country = dc.as_ref().map(|a| a.value(i));
+        if let Some(c) = country {
+            bump(&mut agg.dst_countries, c);
         }
         if let Some(a) = &sc {
             bump(&mut agg.src_countries, a.value(i));
         }
-        if let Some(a) = &role {
-            bump(&mut agg.roles, a.value(i));
-        }
+        bump(&mut agg.roles, r);
         if let Some(p) = &port {
-            *agg.dst_ports.entry(p.value(i)).or_default() += 1;
+            let p = p.value(i);
+            *agg.dst_ports.entry(p).or_default() += 1;
+            *agg.hour_ports.entry((hour, p)).or_default() += 1;
+            if PORT_COUNTRY_PORTS.contains(&p) {
+                bump(
+                    agg.port_countries.entry(p).or_default(),
+                    country.unwrap_or("unknown"),
+                );
+            }
         }
         let master = label.split('.').next().unwrap_or("");
         if master == "HTTP" || master == "HTTP_Proxy" {
@@ -632,13 +852,37 @@ pub fn content_type_family(ct: &str) -> String {
 /// A published study's figures (data/published.toml).
 #[derive(Clone, Debug, serde::Deserialize, Serialize)]
 pub struct Published {
-    /// Study name.
+    /// Short name (authors and year).
     pub name: String,
-    /// Where the figures come from.
-    pub source: String,
-    /// Every other figure, by key.
-    #[serde(flatten)]
+    /// Authors.
+    pub authors: String,
+    /// Title.
+    pub title: String,
+    /// Where it was published.
+    pub venue: String,
+    /// Year.
+    pub year: u32,
+    /// Where the publication contradicts itself, and other caveats.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// Figures by key (the report's JSON keys).
     pub figures: BTreeMap<String, f64>,
+    /// What 100 % is for each figure.
+    #[serde(default)]
+    pub denominators: BTreeMap<String, String>,
+    /// Where in the publication each figure is.
+    #[serde(default, rename = "where")]
+    pub place: BTreeMap<String, String>,
+}
+
+impl Published {
+    /// The full citation.
+    pub fn citation(&self) -> String {
+        format!(
+            "{}: {}. {}, {}.",
+            self.authors, self.title, self.venue, self.year
+        )
+    }
 }
 
 /// The published studies compared with.

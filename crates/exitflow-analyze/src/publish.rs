@@ -25,14 +25,14 @@
 //!   and the statistic's name: publishing again releases the same numbers,
 //!   so repeated runs cannot be averaged. Exact file counts and sizes are
 //!   left out.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use hkdf::Hkdf;
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::{Agg, AnalyzeError, Counts, Report};
+use crate::{Agg, AnalyzeError, Counts, NodeAgg, Report};
 
 /// Default ε per statistic (Tor's own statistics use 0.3).
 pub const DEFAULT_EPSILON: f64 = 0.3;
@@ -64,7 +64,10 @@ pub struct PublishConfig {
 /// One noisy release.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Release {
-    /// What was released (`all/applications`, `relay-1/bytes`).
+    /// The flows it is computed from: one node's slice (`relay-1/exit`).
+    /// Partitions are disjoint (a flow is in exactly one).
+    pub partition: String,
+    /// What was released (`applications`, `bytes`).
     pub statistic: String,
     /// Histogram, count or sum.
     pub kind: &'static str,
@@ -87,9 +90,18 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Total ε of the report (sequential composition).
+    /// Total ε of the report: statistics compose sequentially; the same
+    /// statistic over disjoint partitions composes in parallel (one flow
+    /// changes one partition's release only), so each statistic costs the
+    /// largest ε of its releases. Totals over several partitions are sums
+    /// of released values (post-processing, free).
     pub fn epsilon(&self) -> f64 {
-        self.releases.iter().map(|r| r.epsilon).sum()
+        let mut by_stat: BTreeMap<&str, f64> = BTreeMap::new();
+        for r in &self.releases {
+            let e = by_stat.entry(r.statistic.as_str()).or_insert(0.0);
+            *e = e.max(r.epsilon);
+        }
+        by_stat.values().sum()
     }
 }
 
@@ -149,9 +161,15 @@ impl Noise<'_> {
         (v as f64 + x).round().max(0.0) as u64
     }
 
-    fn record(&mut self, statistic: String, kind: &'static str, draws: usize, sensitivity: f64) {
+    fn record(&mut self, name: String, kind: &'static str, draws: usize, sensitivity: f64) {
         if let Some(eps) = self.cfg.epsilon {
+            let (partition, statistic) = name
+                .rsplit_once('/')
+                .map_or((String::new(), name.clone()), |(p, s)| {
+                    (p.to_owned(), s.to_owned())
+                });
             self.ledger.releases.push(Release {
+                partition,
                 statistic,
                 kind,
                 draws,
@@ -313,6 +331,19 @@ fn protect_agg(name: &str, a: &mut Agg, n: &mut Noise<'_>, voc: &Vocabularies) {
     let ct = regroup(&a.content_types, crate::content_type_family);
     a.content_types = n.histogram(name, "content_type_families", &ct, &voc.content_types);
     a.roles = n.histogram(name, "tor_roles", &a.roles, &voc.roles);
+    a.guessed = n.count(name, "guessed_flows", a.guessed);
+    for (port, c) in a.port_countries.iter_mut() {
+        *c = n.histogram(
+            name,
+            &format!("dst_countries_of_port_{port}"),
+            c,
+            &voc.countries,
+        );
+    }
+    // Per-hour series of the measurement period are not released: their
+    // vocabulary (the hours) would come from the data.
+    a.timeline.clear();
+    a.hour_ports.clear();
     let ports: Counts = a
         .dst_ports
         .iter()
@@ -343,10 +374,19 @@ pub fn protect_report(r: &mut Report, cfg: &PublishConfig) -> Ledger {
         hk: Hkdf::<Sha256>::new(Some(b"exitflow publish v1"), &cfg.secret),
         ledger: Ledger::default(),
     };
+    // Each node's slices are disjoint sets of flows: each is released
+    // alone, and every total over slices or nodes is a sum of releases.
     for (node, a) in r.nodes.iter_mut() {
-        protect_agg(node, a, &mut n, &voc);
+        for (slice, scope) in a.slices.iter_mut().zip(exitflow_output::aggregate::SCOPES) {
+            protect_agg(&format!("{node}/{scope}"), slice, &mut n, &voc);
+        }
     }
-    protect_agg("all", &mut r.all, &mut n, &voc);
+    r.all = NodeAgg::default();
+    for a in r.nodes.values() {
+        r.all.merge(a);
+    }
+    r.volumes.clear();
+    r.how.geoip.clear();
     r.files = 0;
     let ledger = n.ledger;
     r.publication = Some(serde_json::json!({
@@ -361,7 +401,7 @@ pub fn protect_report(r: &mut Report, cfg: &PublishConfig) -> Ledger {
         "clipping": {"packets": PACKETS_CLIP, "bytes": BYTES_CLIP, "duration_ms": DURATION_CLIP_MS},
         "k_threshold": cfg.k,
         "rounding": cfg.round,
-        "not_released": "Master.App labels, raw user-agents and content types, file counts and dataset sizes",
+        "not_released": "Master.App labels, raw user-agents and content types, file counts and dataset sizes, series over the hours of the measurement period (failed-flow ratio, abuse indicators), GeoIP database names",
     }));
     ledger
 }

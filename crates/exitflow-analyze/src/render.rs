@@ -1,13 +1,45 @@
-//! The report as JSON (every number), Markdown tables and one self-contained
-//! HTML page with inline SVG charts (nothing fetched from the network).
+//! The report: every number as JSON, and from that JSON alone (so a JSON
+//! computed elsewhere, by Spark say, renders the same) a Markdown document
+//! and one self-contained HTML page with inline SVG charts, each chart next
+//! to its table (nothing fetched from the network).
+//!
+//! Shares are over the study's flows unless a table says otherwise: exit
+//! flows of more than 4 packets, as the 2021 study's parser kept (its
+//! appendix A.2); the flows of every role, failed ones included, have
+//! sections of their own.
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::{Agg, Report, TOP_ROWS, content_type_families, pct, published, top, top_ports};
+use crate::{
+    Agg, NodeAgg, PORT_COUNTRY_PORTS, Report, TOP_ROWS, content_type_families, pct, published, top,
+    top_ports,
+};
 
-/// Entries in the "top 8 + Other" chart.
+/// Entries in the "top 8 + Other" charts.
 pub const CHART_TOP: usize = 8;
+/// Rows of the abuse tables.
+pub const ABUSE_ROWS: usize = 20;
+/// Destination ports of login services, watched for brute force.
+pub const LOGIN_PORTS: &[(u64, &str)] = &[
+    (21, "FTP"),
+    (22, "SSH"),
+    (23, "Telnet"),
+    (25, "SMTP"),
+    (110, "POP3"),
+    (143, "IMAP"),
+    (445, "SMB"),
+    (587, "SMTP submission"),
+    (993, "IMAPS"),
+    (995, "POP3S"),
+    (3389, "RDP"),
+    (5900, "VNC"),
+];
+/// What the study's denominator is, in words.
+pub const STUDY_SCOPE: &str = "exit flows of more than 4 packets";
+/// The same when no flow has the exit role.
+pub const STUDY_SCOPE_NO_ROLES: &str = "flows of more than 4 packets, every role (no flow has the exit role: the relay's own addresses were not given)";
 
 fn top_with_other(c: &crate::Counts, n: usize, total: u64) -> Vec<(String, u64)> {
     let mut v = top(c, n);
@@ -18,26 +50,158 @@ fn top_with_other(c: &crate::Counts, n: usize, total: u64) -> Vec<(String, u64)>
     v
 }
 
-/// Figures of one aggregate, as JSON.
-pub fn figures(a: &Agg) -> Value {
-    let (families, no_ct) = content_type_families(a);
-    let with_ct = a.http_flows - no_ct;
+/// `YYYY-MM-DD HH:00` (UTC) of a time in ms.
+pub fn hour_label(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    let h = (ms % 86_400_000) / 3_600_000;
+    // Civil date from days since the epoch (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:00")
+}
+
+/// Countries counted, without the special values (private, unknown, withheld...).
+fn unique_countries(c: &crate::Counts) -> usize {
+    c.keys()
+        .filter(|k| k.len() == 2 && k.bytes().all(|b| b.is_ascii_uppercase()))
+        .count()
+}
+
+/// Failed connection attempts per hour and port, fan-out per hour, and
+/// login services: counts only, no identity.
+fn abuse(ok: &Agg, failed: &Agg) -> Value {
+    let mut by: BTreeMap<(u64, u64), [u64; 2]> = BTreeMap::new();
+    for (k, v) in &ok.hour_ports {
+        by.entry(*k).or_default()[0] += v;
+    }
+    for (k, v) in &failed.hour_ports {
+        let e = by.entry(*k).or_default();
+        e[0] += v;
+        e[1] += v;
+    }
+    let mut worst: Vec<(&(u64, u64), &[u64; 2])> = by.iter().filter(|(_, v)| v[1] > 0).collect();
+    worst.sort_by(|a, b| b.1[1].cmp(&a.1[1]).then(a.0.cmp(b.0)));
+    let failed_by_hour_port: Vec<Value> = worst
+        .iter()
+        .take(ABUSE_ROWS)
+        .map(|((h, p), [n, f])| json!([hour_label(*h), p, f, n, pct(*f, *n)]))
+        .collect();
+    let mut fan: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for ((h, _), [_, f]) in &by {
+        if *f > 0 {
+            let e = fan.entry(*h).or_default();
+            e.0 += 1;
+            e.1 += f;
+        }
+    }
+    let mut fan: Vec<(u64, (u64, u64))> = fan.into_iter().collect();
+    fan.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+    let ports_per_hour: Vec<Value> = fan
+        .iter()
+        .take(ABUSE_ROWS)
+        .map(|(h, (ports, f))| json!([hour_label(*h), ports, f]))
+        .collect();
+    let login: Vec<Value> = LOGIN_PORTS
+        .iter()
+        .map(|(port, name)| {
+            let n = ok.dst_ports.get(port).copied().unwrap_or(0)
+                + failed.dst_ports.get(port).copied().unwrap_or(0);
+            let f = failed.dst_ports.get(port).copied().unwrap_or(0);
+            let busiest = by
+                .iter()
+                .filter(|((_, p), _)| p == port)
+                .map(|(_, v)| v[0])
+                .max()
+                .unwrap_or(0);
+            json!([port, name, n, f, pct(f, n), busiest])
+        })
+        .filter(|v| v[2].as_u64().unwrap_or(0) > 0)
+        .collect();
     json!({
-        "flows": a.flows,
-        "failed_flows": a.failed_flows,
-        "failed_share": pct(a.failed_flows, a.flows),
-        "packets": a.packets,
-        "bytes": a.bytes,
-        "traffic_gb": a.bytes as f64 / 1e9,
-        "dataset_bytes": a.dataset_bytes,
-        "volume_from": if a.exact_volume { "node totals (exact)" } else { "rows" },
+        "failed_by_hour_port": failed_by_hour_port,
+        "ports_per_hour": ports_per_hour,
+        "login_ports": login,
+    })
+}
+
+/// The figures of one node (or of all): interface-wide totals, the study's
+/// tables over [`STUDY_SCOPE`], the failed-flow series and the abuse tables.
+fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
+    let all = n.all();
+    let exit = n.exit();
+    let has_exit = n.has_exit_flows();
+    let a = n.study();
+    let (families, no_ct) = content_type_families(&a);
+    let with_ct = a.http_flows - no_ct;
+    let (packets, bytes) = volume.unwrap_or((all.packets, all.bytes));
+    let timeline_src = if has_exit { &exit } else { &all };
+    let mut timeline: Vec<(&u64, &[u64; 2])> = timeline_src.timeline.iter().collect();
+    timeline.sort();
+    let (ok_slice, failed_slice) = if has_exit {
+        (
+            n.slices[crate::EXIT].clone(),
+            n.slices[crate::EXIT_FAILED].clone(),
+        )
+    } else {
+        (
+            n.sum_of(&[crate::EXIT, crate::OTHER]),
+            n.sum_of(&[crate::EXIT_FAILED, crate::OTHER_FAILED]),
+        )
+    };
+    let mut hours_all: Vec<&u64> = all.timeline.keys().collect();
+    hours_all.sort();
+    let port_countries: serde_json::Map<String, Value> = PORT_COUNTRY_PORTS
+        .iter()
+        .map(|p| {
+            let c = a.port_countries.get(p).cloned().unwrap_or_default();
+            let on_port = a.dst_ports.get(p).copied().unwrap_or(0);
+            let top3: u64 = top(&c, 3).iter().map(|x| x.1).sum();
+            (
+                p.to_string(),
+                json!({"flows": on_port, "countries": top(&c, TOP_ROWS), "top3_share": pct(top3, on_port)}),
+            )
+        })
+        .collect();
+    let port_share = |p: u64| pct(*a.dst_ports.get(&p).unwrap_or(&0), a.flows);
+    json!({
+        "flows": all.flows,
+        "failed_flows": all.failed_flows,
+        "failed_share": pct(all.failed_flows, all.flows),
+        "packets": packets,
+        "bytes": bytes,
+        "traffic_gb": bytes as f64 / 1e9,
+        "dataset_bytes": n.slices[crate::EXIT].dataset_bytes,
+        "volume_from": if volume.is_some() { "node totals (exact)" } else { "rows" },
+        "tor_roles": top(&all.roles, 10),
+        "exit_flows": exit.flows,
+        "exit_failed_flows": exit.failed_flows,
+        "exit_failed_share": if has_exit { pct(exit.failed_flows, exit.flows) } else { pct(all.failed_flows, all.flows) },
+        "all_flows": {
+            "applications_top40": top(&all.applications, TOP_ROWS),
+            "tls_share": all.master_share("TLS"),
+            "http_share": all.master_share("HTTP") + all.master_share("HTTP_Proxy"),
+            "unknown_share": pct(*all.applications.get("Unknown").unwrap_or(&0), all.flows),
+        },
+        "study_scope": if has_exit { STUDY_SCOPE } else { STUDY_SCOPE_NO_ROLES },
+        "study_flows": a.flows,
         "mean_duration_s": if a.flows == 0 { 0.0 } else { a.duration_ms as f64 / a.flows as f64 / 1000.0 },
         "tls_share": a.master_share("TLS"),
         "http_share": a.master_share("HTTP") + a.master_share("HTTP_Proxy"),
         "bittorrent_share": a.master_share("BitTorrent"),
         "unknown_share": pct(*a.applications.get("Unknown").unwrap_or(&0), a.flows),
-        "port_443_share": pct(*a.dst_ports.get(&443).unwrap_or(&0), a.flows),
-        "port_80_share": pct(*a.dst_ports.get(&80).unwrap_or(&0), a.flows),
+        "guessed_share": pct(a.guessed, a.flows),
+        "port_443_share": port_share(443),
+        "port_80_share": port_share(80),
+        "port_5222_share": port_share(5222),
+        "port_25_share": port_share(25),
+        "port_5222_top3_countries_share": port_countries.get("5222").and_then(|v| v["top3_share"].as_f64()).unwrap_or(0.0),
         "src_proxy_flows": a.src_proxy,
         "dst_proxy_flows": a.dst_proxy,
         "applications_top8": top_with_other(&a.applications, CHART_TOP, a.flows),
@@ -45,28 +209,96 @@ pub fn figures(a: &Agg) -> Value {
         "categories": top(&a.categories, TOP_ROWS),
         "dst_countries": top(&a.dst_countries, TOP_ROWS),
         "src_countries": top(&a.src_countries, TOP_ROWS),
-        "dst_ports_top40": top_ports(a, TOP_ROWS),
+        "unique_dst_countries": unique_countries(&a.dst_countries),
+        "unique_src_countries": unique_countries(&a.src_countries),
+        "dst_ports_top40": top_ports(&a, TOP_ROWS),
+        "port_countries": port_countries,
         "user_agents": top(&a.user_agents, TOP_ROWS),
         "http_flows": a.http_flows,
         "http_unknown_content_type_share": pct(no_ct, a.http_flows),
+        "http_flows_with_content_type": with_ct,
         "content_type_families": families.iter().map(|(f, n)| json!([f, n, pct(*n, with_ct)])).collect::<Vec<_>>(),
+        "content_type_text": family_share(&families, "text", with_ct),
+        "content_type_application": family_share(&families, "application", with_ct),
+        "content_type_image": family_share(&families, "image", with_ct),
+        "content_type_audio": family_share(&families, "audio", with_ct),
+        "content_type_video": family_share(&families, "video", with_ct),
+        "content_type_other": family_share(&families, "other", with_ct),
         "content_types_top40": top(&a.content_types, TOP_ROWS),
         "flows_per_hour_utc": a.hours_utc,
         "flows_per_hour_local": a.hours_local,
-        "tor_roles": top(&a.roles, 10),
+        "period": {
+            "first_hour": hours_all.first().map(|h| hour_label(**h)),
+            "last_hour": hours_all.last().map(|h| hour_label(**h)),
+            "hours": hours_all.len(),
+        },
+        "failed_by_hour": timeline.iter().map(|(h, [f, x])| json!([hour_label(**h), f, x, pct(*x, *f)])).collect::<Vec<_>>(),
+        "abuse": abuse(&ok_slice, &failed_slice),
     })
 }
 
-/// The whole report as JSON.
+fn family_share(families: &[(String, u64)], f: &str, with_ct: u64) -> f64 {
+    pct(
+        families.iter().find(|x| x.0 == f).map_or(0, |x| x.1),
+        with_ct,
+    )
+}
+
+fn tz_label(minutes: Option<i32>) -> String {
+    match minutes {
+        None => "UTC (no --tz given)".into(),
+        Some(m) => format!(
+            "UTC{}{:02}:{:02}",
+            if m < 0 { '-' } else { '+' },
+            m.abs() / 60,
+            m.abs() % 60
+        ),
+    }
+}
+
+/// The whole report as JSON: everything the Markdown and HTML show.
 pub fn json(r: &Report) -> Value {
-    let all = figures(&r.all);
+    let volume_all = (!r.nodes.is_empty() && r.nodes.keys().all(|n| r.volumes.contains_key(n)))
+        .then(|| {
+            r.volumes
+                .values()
+                .fold((0, 0), |(p, b), (x, y)| (p + x, b + y))
+        });
+    let all = figures(&r.all, volume_all);
+    let all_flows = all["flows"].as_u64().unwrap_or(0);
+    let all_bytes = all["bytes"].as_u64().unwrap_or(0);
+    let nodes: serde_json::Map<String, Value> = r
+        .nodes
+        .iter()
+        .map(|(n, a)| {
+            let mut f = figures(a, r.volumes.get(n).copied());
+            f["dataset_flow_share"] = json!(pct(f["flows"].as_u64().unwrap_or(0), all_flows));
+            f["dataset_traffic_share"] = json!(pct(f["bytes"].as_u64().unwrap_or(0), all_bytes));
+            f["time_zone"] = json!(tz_label(r.tz_minutes.get(n).copied()));
+            (n.clone(), f)
+        })
+        .collect();
     let comparison: Vec<Value> = published()
         .into_iter()
-        .map(|p| json!({"name": p.name, "source": p.source, "figures": p.figures}))
+        .map(|p| {
+            json!({
+                "name": p.name, "citation": p.citation(), "notes": p.notes,
+                "figures": p.figures, "denominators": p.denominators, "where": p.place,
+            })
+        })
         .collect();
     json!({
+        "report_version": 2,
+        "synthetic": r.how.synthetic,
         "files": r.files,
-        "nodes": r.nodes.iter().map(|(n, a)| (n.clone(), figures(a))).collect::<serde_json::Map<_, _>>(),
+        "how_made": {
+            "exitflow_versions": r.how.versions,
+            "privacy_policies": r.how.policies,
+            "geoip": r.how.geoip,
+            "timeouts": r.how.timeouts,
+            "report_by": format!("exitflow {}", env!("CARGO_PKG_VERSION")),
+        },
+        "nodes": nodes,
         "all": all,
         "published": comparison,
         "publication": r.publication,
@@ -74,48 +306,727 @@ pub fn json(r: &Report) -> Value {
     })
 }
 
-const COMPARED: &[(&str, &str)] = &[
-    ("http_share", "HTTP share of flows (%)"),
-    ("tls_share", "TLS share of flows (%)"),
-    ("bittorrent_share", "BitTorrent share of flows (%)"),
-    ("unknown_share", "Unknown share of flows (%)"),
-    ("failed_share", "Failed flows (%)"),
-    ("mean_duration_s", "Mean flow duration (s)"),
-    ("port_443_share", "Destination port 443 (%)"),
-    ("port_80_share", "Destination port 80 (%)"),
-    (
-        "http_unknown_content_type_share",
-        "HTTP flows without content type (%)",
-    ),
-];
-
-fn comparison_rows(all: &Value) -> Vec<(String, Vec<String>)> {
-    let studies = published();
-    COMPARED
-        .iter()
-        .map(|(k, label)| {
-            let mut cells: Vec<String> = studies
-                .iter()
-                .map(|s| s.figures.get(*k).map_or("–".into(), |v| format!("{v:.2}")))
-                .collect();
-            cells.push(all[*k].as_f64().map_or("–".into(), |v| format!("{v:.2}")));
-            (label.to_string(), cells)
-        })
-        .collect()
+/// A table of the document, with what 100 % is.
+struct Table {
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+    note: Option<String>,
 }
 
-fn md_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
-    let _ = writeln!(out, "| {} |", head.join(" | "));
+/// A chart: bars (label, value) or columns over ordered labels.
+enum Chart {
+    Bars {
+        title: String,
+        items: Vec<(String, u64)>,
+        total: u64,
+    },
+    Columns {
+        title: String,
+        labels: Vec<String>,
+        values: Vec<f64>,
+        unit: &'static str,
+    },
+}
+
+enum Block {
+    Para(String),
+    Table(Table),
+    Chart(Chart),
+}
+
+struct Section {
+    id: String,
+    title: String,
+    blocks: Vec<Block>,
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn f2(v: &Value) -> String {
+    format!("{:.2}", v.as_f64().unwrap_or(0.0))
+}
+
+/// (value, flows, %) rows of a JSON list of [value, flows].
+fn pairs(v: &Value, total: u64) -> Vec<Vec<String>> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    let n = u(&p[1]);
+                    vec![s(&p[0]), n.to_string(), format!("{:.2}", pct(n, total))]
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn bar_items(v: &Value) -> Vec<(String, u64)> {
+    v.as_array()
+        .map(|a| a.iter().map(|p| (s(&p[0]), u(&p[1]))).collect())
+        .unwrap_or_default()
+}
+
+fn table(head: &[&str], rows: Vec<Vec<String>>, note: Option<String>) -> Block {
+    Block::Table(Table {
+        head: head.iter().map(|h| h.to_string()).collect(),
+        rows,
+        note,
+    })
+}
+
+fn of(n: u64, what: &str) -> Option<String> {
+    Some(format!("100 % = {n} {what}."))
+}
+
+/// Builds the document from the report's JSON.
+fn document(j: &Value) -> (String, Vec<Section>) {
+    let a = &j["all"];
+    let nodes = j["nodes"].as_object().cloned().unwrap_or_default();
+    let study = u(&a["study_flows"]);
+    let scope = s(&a["study_scope"]);
+    let http = u(&a["http_flows"]);
+    let studies = j["published"].as_array().cloned().unwrap_or_default();
+    let pubfig = |name_part: &str, key: &str| -> String {
+        studies
+            .iter()
+            .find(|p| s(&p["name"]).contains(name_part))
+            .and_then(|p| p["figures"][key].as_f64())
+            .map_or("–".into(), |v| format!("{v:.2}"))
+    };
+    let mut out = Vec::new();
+    let synthetic = j["synthetic"].as_bool().unwrap_or(false);
+    let mut intro = String::new();
+    if synthetic {
+        intro.push_str("SYNTHETIC DATA: this report was made from synthetic traffic (exitflow demo), not from a relay. Its numbers describe the generator, not Tor; they are set beside the published studies only to show the report's layout.\n\n");
+    }
+    let _ = writeln!(
+        intro,
+        "{} node(s), {} to {} UTC. Shares are of the study's flows ({scope}: {study}) unless a table says otherwise.",
+        nodes.len(),
+        s(&a["period"]["first_hour"]),
+        s(&a["period"]["last_hour"]),
+    );
+    if let Some(p) = j["publication"].as_object() {
+        let _ = writeln!(
+            intro,
+            "\nPublished with differential privacy; the unit of privacy is one flow. Total ε = {} over {} releases (ε = {} each; ledger in report.json), δ = 0. Histograms over fixed public vocabularies, noise {}; counts rounded up to multiples of {}, values under {} flows folded into Other. Not released: {}.",
+            p["epsilon_total"],
+            p["releases"],
+            p["epsilon_per_statistic"],
+            s(&p["noise"]),
+            p["rounding"],
+            p["k_threshold"],
+            s(&p["not_released"]),
+        );
+    }
+
+    // Key findings, with the published figures beside them.
+    let key_rows: Vec<Vec<String>> = [
+        ("TLS share (%)", "tls_share"),
+        ("HTTP share (%)", "http_share"),
+        ("Unknown share (%)", "unknown_share"),
+        ("Failed exit flows (%)", "exit_failed_share"),
+        ("Destination port 443 (%)", "port_443_share"),
+        ("Destination port 80 (%)", "port_80_share"),
+    ]
+    .iter()
+    .map(|(label, k)| {
+        vec![
+            label.to_string(),
+            f2(&a[*k]),
+            pubfig("2021", k),
+            pubfig("2010", k),
+        ]
+    })
+    .collect();
+    let top_app = a["applications_top40"][0][0]
+        .as_str()
+        .unwrap_or("–")
+        .to_owned();
+    let top_country = a["dst_countries"][0][0].as_str().unwrap_or("–").to_owned();
+    out.push(Section {
+        id: "key-findings".into(),
+        title: "Key findings".into(),
+        blocks: vec![
+            Block::Para(format!(
+                "Of {study} study flows, TLS carried {}% and HTTP {}%; {}% were not recognised. {}% of exit flows failed (4 packets or fewer). The most frequent label was {top_app}; the most frequent destination country {top_country}.",
+                f2(&a["tls_share"]),
+                f2(&a["http_share"]),
+                f2(&a["unknown_share"]),
+                f2(&a["exit_failed_share"]),
+            )),
+            table(
+                &["figure", "this dataset", "2021 study", "Chaabane 2010"],
+                key_rows,
+                Some(format!("Shares of {scope}; failed of all exit flows.")),
+            ),
+        ],
+    });
+
+    // How the report was made.
+    let join = |v: &Value| {
+        v.as_array()
+            .map(|x| x.iter().map(s).collect::<Vec<_>>().join("; "))
+            .filter(|x| !x.is_empty())
+            .unwrap_or_else(|| "not recorded".into())
+    };
+    let h = &j["how_made"];
+    let mut how_rows = vec![
+        vec![
+            "measurement period".into(),
+            format!(
+                "{} to {} UTC ({} hours with flows)",
+                s(&a["period"]["first_hour"]),
+                s(&a["period"]["last_hour"]),
+                u(&a["period"]["hours"])
+            ),
+        ],
+        vec![
+            "nodes".into(),
+            nodes.keys().cloned().collect::<Vec<_>>().join(", "),
+        ],
+        vec![
+            "data made by".into(),
+            format!("exitflow {}", join(&h["exitflow_versions"])),
+        ],
+        vec!["report made by".into(), s(&h["report_by"])],
+        vec!["privacy profile".into(), join(&h["privacy_policies"])],
+        vec!["GeoIP databases".into(), join(&h["geoip"])],
+        vec!["flow timeouts".into(), join(&h["timeouts"])],
+        vec![
+            "study flows".into(),
+            format!(
+                "{scope} (the 2021 study's parser skipped flows of 4 packets or fewer; relay, directory, resolver and management flows are not exit traffic)"
+            ),
+        ],
+    ];
+    for (n, f) in &nodes {
+        how_rows.push(vec![format!("time zone of {n}"), s(&f["time_zone"])]);
+    }
+    how_rows.push(vec!["files read".into(), j["files"].to_string()]);
+    out.push(Section {
+        id: "how-made".into(),
+        title: "How this report was made".into(),
+        blocks: vec![table(&["", ""], how_rows, None)],
+    });
+
+    // Nodes (Table 5.1, Figures 5.1 and 5.2).
+    let mut rows = Vec::new();
+    let mut pk = Vec::new();
+    let mut fl = Vec::new();
+    for (n, f) in nodes.iter().chain(std::iter::once((&"all".to_string(), a))) {
+        rows.push(vec![
+            n.clone(),
+            u(&f["flows"]).to_string(),
+            u(&f["failed_flows"]).to_string(),
+            f2(&f["failed_share"]),
+            u(&f["exit_flows"]).to_string(),
+            u(&f["study_flows"]).to_string(),
+            u(&f["packets"]).to_string(),
+            format!("{:.3}", f["traffic_gb"].as_f64().unwrap_or(0.0)),
+            format!("{:.2}", f["dataset_bytes"].as_f64().unwrap_or(0.0) / 1e6),
+            if n == "all" {
+                "100.00".into()
+            } else {
+                f2(&f["dataset_flow_share"])
+            },
+            if n == "all" {
+                "100.00".into()
+            } else {
+                f2(&f["dataset_traffic_share"])
+            },
+        ]);
+        if n != "all" {
+            pk.push((n.clone(), u(&f["packets"])));
+            fl.push((n.clone(), u(&f["flows"])));
+        }
+    }
+    out.push(Section {
+        id: "nodes".into(),
+        title: "Nodes (Table 5.1, Figures 5.1 and 5.2)".into(),
+        blocks: vec![
+            table(
+                &["node", "flows", "failed flows", "failed %", "exit flows", "study flows", "packets", "traffic GB", "dataset MB", "% of flows", "% of traffic"],
+                rows,
+                Some("Every flow on each node's interface, every role; failed: 4 packets or fewer. Packets and bytes from the node totals when exact.".into()),
+            ),
+            Block::Chart(Chart::Bars { title: "Packets per node (Figure 5.1)".into(), total: pk.iter().map(|x| x.1).sum(), items: pk }),
+            Block::Chart(Chart::Bars { title: "Flows per node (Figure 5.2)".into(), total: fl.iter().map(|x| x.1).sum(), items: fl }),
+        ],
+    });
+    if let Some(p) = j["exit_policies"].as_object().filter(|p| !p.is_empty()) {
+        let rows = p
+            .iter()
+            .map(|(n, v)| vec![n.clone(), s(&v["summary"]), s(&v["source"])])
+            .collect();
+        out.push(Section {
+            id: "exit-policies".into(),
+            title: "Exit policies".into(),
+            blocks: vec![table(
+                &["node", "ports let out (tor's summary)", "read from"],
+                rows,
+                None,
+            )],
+        });
+    }
+
+    // Application protocols (Figure 5.3).
+    out.push(Section {
+        id: "applications".into(),
+        title: "Application protocols (Figure 5.3)".into(),
+        blocks: vec![
+            Block::Para(format!(
+                "TLS {}%, HTTP {}%, BitTorrent {}%, Unknown {}%; labels guessed from the port: {}%; mean flow duration {:.1} s.",
+                f2(&a["tls_share"]), f2(&a["http_share"]), f2(&a["bittorrent_share"]), f2(&a["unknown_share"]), f2(&a["guessed_share"]), a["mean_duration_s"].as_f64().unwrap_or(0.0)
+            )),
+            Block::Chart(Chart::Bars { title: "Application protocols: top 8 and Other".into(), items: bar_items(&a["applications_top8"]), total: study }),
+            table(&["application", "flows", "%"], pairs(&a["applications_top40"], study), of(study, &scope)),
+        ],
+    });
+    let simple = |id: &str,
+                  title: &str,
+                  key: &str,
+                  chart: &str,
+                  total: u64,
+                  note: Option<String>,
+                  extra: Option<String>|
+     -> Section {
+        let mut items = bar_items(&a[key]);
+        items.truncate(CHART_TOP);
+        let mut blocks = Vec::new();
+        if let Some(e) = extra {
+            blocks.push(Block::Para(e));
+        }
+        blocks.push(Block::Chart(Chart::Bars {
+            title: chart.into(),
+            items,
+            total,
+        }));
+        blocks.push(table(&["value", "flows", "%"], pairs(&a[key], total), note));
+        Section {
+            id: id.into(),
+            title: title.into(),
+            blocks,
+        }
+    };
+    out.push(simple(
+        "categories",
+        "Categories (Figure 5.4)",
+        "categories",
+        "Categories: top 8",
+        study,
+        of(study, &scope),
+        None,
+    ));
+    out.push(simple(
+        "dst-countries",
+        "Destination countries (Figure 5.5)",
+        "dst_countries",
+        "Destination countries: top 8",
+        study,
+        of(study, &scope),
+        Some(format!(
+            "{} distinct destination countries and territories (2021 study: 244).",
+            u(&a["unique_dst_countries"])
+        )),
+    ));
+
+    // Destination ports (Figure 5.6), with the exit policies and port 5222.
+    let policies: Vec<(String, exitflow_enrich::ExitPolicy)> = j["exit_policies"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(n, p)| {
+            exitflow_enrich::ExitPolicy::parse_summary(p["summary"].as_str()?)
+                .ok()
+                .map(|e| (n.clone(), e))
+        })
+        .collect();
+    let mut port_rows = pairs(&a["dst_ports_top40"], study);
+    let mut head = vec!["port", "flows", "%"];
+    if !policies.is_empty() {
+        head.push("exit policy");
+        for row in &mut port_rows {
+            let port: u16 = row[0].parse().unwrap_or(0);
+            let rejecting: Vec<&str> = policies
+                .iter()
+                .filter(|(_, p)| !p.accepts(port))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            row.push(if rejecting.is_empty() {
+                String::new()
+            } else {
+                format!("rejected by {}", rejecting.join(", "))
+            });
+        }
+    }
+    let mut port_items = bar_items(&a["dst_ports_top40"]);
+    port_items.truncate(CHART_TOP);
+    let mut blocks = vec![
+        Block::Chart(Chart::Bars {
+            title: "Destination ports: top 8".into(),
+            items: port_items,
+            total: study,
+        }),
+        table(&head, port_rows, of(study, &scope)),
+    ];
+    for (port, pc) in a["port_countries"].as_object().into_iter().flatten() {
+        let n = u(&pc["flows"]);
+        blocks.push(Block::Para(format!(
+            "Port {port} by destination country: the top three countries take {}% of its flows (2021 study, port 5222: NL, UK and CH, 99.78%).",
+            f2(&pc["top3_share"])
+        )));
+        blocks.push(table(
+            &["destination country", "flows", "%"],
+            pairs(&pc["countries"], n),
+            Some(format!("100 % = {n} study flows to port {port}.")),
+        ));
+    }
+    out.push(Section {
+        id: "ports".into(),
+        title: "Destination ports (Figure 5.6)".into(),
+        blocks,
+    });
+
+    out.push(Section {
+        id: "user-agents".into(),
+        title: "User-agents (Table 5.2)".into(),
+        blocks: vec![table(
+            &["user-agent", "flows", "%"],
+            pairs(&a["user_agents"], http),
+            of(http, "HTTP study flows"),
+        )],
+    });
+    let with_ct = u(&a["http_flows_with_content_type"]);
+    let fam_rows: Vec<Vec<String>> = a["content_type_families"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            vec![
+                s(&x[0]),
+                u(&x[1]).to_string(),
+                f2(&x[2]),
+                pubfig("2021", &format!("content_type_{}", s(&x[0]))),
+                pubfig("2010", &format!("content_type_{}", s(&x[0]))),
+            ]
+        })
+        .collect();
+    out.push(Section {
+        id: "content-types".into(),
+        title: "Content types (Table 5.3)".into(),
+        blocks: vec![
+            Block::Para(format!(
+                "{}% of HTTP study flows carry no content type (2021 study: 70.46%).",
+                f2(&a["http_unknown_content_type_share"])
+            )),
+            table(
+                &["family", "flows", "%", "2021 study %", "Chaabane 2010 %"],
+                fam_rows,
+                of(with_ct, "HTTP study flows with a content type"),
+            ),
+            table(
+                &["content type", "flows", "%"],
+                pairs(&a["content_types_top40"], http),
+                of(http, "HTTP study flows"),
+            ),
+        ],
+    });
+
+    // Hours (Figures 5.7 to 5.10): charts per node, and one table.
+    let mut blocks = Vec::new();
+    let mut head = vec!["hour".to_string()];
+    let mut cols: Vec<Vec<u64>> = Vec::new();
+    for (n, f) in &nodes {
+        let hours: Vec<u64> = f["flows_per_hour_local"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(u)
+            .collect();
+        blocks.push(Block::Chart(Chart::Columns {
+            title: format!(
+                "Study flows per hour of the day, {n} ({})",
+                s(&f["time_zone"])
+            ),
+            labels: (0..24).map(|h| format!("{h:02}")).collect(),
+            values: hours.iter().map(|x| *x as f64).collect(),
+            unit: "flows",
+        }));
+        head.push(format!("{n} ({})", s(&f["time_zone"])));
+        cols.push(hours);
+    }
+    let utc: Vec<u64> = a["flows_per_hour_utc"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(u)
+        .collect();
+    blocks.push(Block::Chart(Chart::Columns {
+        title: "Study flows per hour of the day, all nodes (UTC)".into(),
+        labels: (0..24).map(|h| format!("{h:02}")).collect(),
+        values: utc.iter().map(|x| *x as f64).collect(),
+        unit: "flows",
+    }));
+    head.push("all nodes (UTC)".into());
+    cols.push(utc);
+    let rows = (0..24)
+        .map(|h| {
+            let mut r = vec![format!("{h:02}")];
+            r.extend(
+                cols.iter()
+                    .map(|c| c.get(h).copied().unwrap_or(0).to_string()),
+            );
+            r
+        })
+        .collect();
+    let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
+    blocks.push(table(
+        &head_refs,
+        rows,
+        Some("Study flows by the hour their first packet was seen.".into()),
+    ));
+    out.push(Section {
+        id: "hours".into(),
+        title: "Flows per hour of the day (Figures 5.7 to 5.10)".into(),
+        blocks,
+    });
+
+    out.push(simple(
+        "src-countries",
+        "Source countries (Figure 5.11)",
+        "src_countries",
+        "Source countries: top 8",
+        study,
+        of(study, &scope),
+        Some(format!("{} distinct source countries and territories (2021 study: 176). A source's country is kept only where the source is a relay or the relay itself; the others are 'withheld'.", u(&a["unique_src_countries"]))),
+    ));
+
+    // Failed flows over the measurement period.
+    let series: Vec<&Value> = a["failed_by_hour"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    out.push(Section {
+        id: "failed-over-time".into(),
+        title: "Failed flows over the measurement period".into(),
+        blocks: vec![
+            Block::Para("The 2021 study saw the share of failed flows fall after the first 36 hours, as clients learnt the new relays.".into()),
+            Block::Chart(Chart::Columns {
+                title: "Failed exit flows, % per hour (UTC)".into(),
+                labels: series.iter().map(|x| s(&x[0])).collect(),
+                values: series.iter().map(|x| x[3].as_f64().unwrap_or(0.0)).collect(),
+                unit: "%",
+            }),
+            table(
+                &["hour (UTC)", "exit flows", "failed", "failed %"],
+                series.iter().map(|x| vec![s(&x[0]), u(&x[1]).to_string(), u(&x[2]).to_string(), f2(&x[3])]).collect(),
+                Some("Per hour: 100 % = the exit flows that started in it.".into()),
+            ),
+        ],
+    });
+
+    // Abuse.
+    let ab = &a["abuse"];
+    let rows = |k: &str, f: &dyn Fn(&Value) -> Vec<String>| -> Vec<Vec<String>> {
+        ab[k].as_array().into_iter().flatten().map(f).collect()
+    };
+    out.push(Section {
+        id: "abuse".into(),
+        title: "Traffic that looks like abuse".into(),
+        blocks: vec![
+            Block::Para("Counts only, without any identity: what an operator needs to tell whether a complaint matches what left the relay. A port scan shows as many ports with failed attempts in one hour; a SYN flood as many failed attempts on one port; brute force as many short connections to a login service.".into()),
+            table(
+                &["hour (UTC)", "port", "failed attempts", "exit flows", "failed %"],
+                rows("failed_by_hour_port", &|x| vec![s(&x[0]), u(&x[1]).to_string(), u(&x[2]).to_string(), u(&x[3]).to_string(), f2(&x[4])]),
+                Some("The hours and ports with the most failed exit flows.".into()),
+            ),
+            table(
+                &["hour (UTC)", "ports with failed attempts", "failed attempts"],
+                rows("ports_per_hour", &|x| vec![s(&x[0]), u(&x[1]).to_string(), u(&x[2]).to_string()]),
+                Some("Fan-out: the hours whose failed exit flows reached the most destination ports.".into()),
+            ),
+            table(
+                &["port", "service", "exit flows", "failed", "failed %", "busiest hour (flows)"],
+                rows("login_ports", &|x| vec![u(&x[0]).to_string(), s(&x[1]), u(&x[2]).to_string(), u(&x[3]).to_string(), f2(&x[4]), u(&x[5]).to_string()]),
+                Some("Login services: every exit flow to their ports.".into()),
+            ),
+        ],
+    });
+
+    // Every flow on the interface.
+    let total = u(&a["flows"]);
+    out.push(Section {
+        id: "all-flows".into(),
+        title: "All flows on the interface, every role".into(),
+        blocks: vec![
+            Block::Para(format!(
+                "Over all {total} flows (failed ones and the relay's own traffic included, as the 2021 study counted them): TLS {}%, HTTP {}%, Unknown {}%, failed {}%.",
+                f2(&a["all_flows"]["tls_share"]), f2(&a["all_flows"]["http_share"]), f2(&a["all_flows"]["unknown_share"]), f2(&a["failed_share"])
+            )),
+            table(&["Tor role", "flows", "%"], pairs(&a["tor_roles"], total), of(total, "flows")),
+            table(&["application", "flows", "%"], pairs(&a["all_flows"]["applications_top40"], total), of(total, "flows")),
+        ],
+    });
+
+    // Compared with published studies.
+    let compared: &[(&str, &str)] = &[
+        ("tls_share", "TLS share (%)"),
+        ("http_share", "HTTP share (%)"),
+        ("bittorrent_share", "BitTorrent share (%)"),
+        ("unknown_share", "Unknown share (%)"),
+        ("guessed_share", "Labels guessed from the port (%)"),
+        ("exit_failed_share", "Failed flows (%)"),
+        ("mean_duration_s", "Mean flow duration (s)"),
+        ("port_443_share", "Destination port 443 (%)"),
+        ("port_5222_share", "Destination port 5222 (%)"),
+        ("port_80_share", "Destination port 80 (%)"),
+        ("port_25_share", "Destination port 25 (%)"),
+        (
+            "port_5222_top3_countries_share",
+            "Port 5222: top 3 countries (%)",
+        ),
+        ("unique_dst_countries", "Destination countries"),
+        ("unique_src_countries", "Source countries"),
+        (
+            "http_unknown_content_type_share",
+            "HTTP flows without content type (%)",
+        ),
+        ("content_type_text", "Content type text (%)"),
+        ("content_type_application", "Content type application (%)"),
+        ("content_type_image", "Content type image (%)"),
+        ("content_type_audio", "Content type audio (%)"),
+        ("content_type_video", "Content type video (%)"),
+        ("content_type_other", "Content type other (%)"),
+    ];
+    let mut head = vec!["figure".to_string(), "this dataset".to_string()];
+    head.extend(studies.iter().map(|p| s(&p["name"])));
+    head.push("denominator (published)".into());
+    let cmp_rows = compared
+        .iter()
+        .map(|(k, label)| {
+            let mut r = vec![label.to_string(), f2(&a[*k])];
+            let mut den = BTreeSet::new();
+            for p in &studies {
+                r.push(
+                    p["figures"][*k]
+                        .as_f64()
+                        .map_or("–".into(), |v| format!("{v:.2}")),
+                );
+                if let Some(d) = p["denominators"][*k].as_str() {
+                    den.insert(format!("{}: {d} ({})", s(&p["name"]), s(&p["where"][*k])));
+                }
+            }
+            r.push(den.into_iter().collect::<Vec<_>>().join("; "));
+            r
+        })
+        .collect();
+    let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut blocks = vec![table(
+        &head_refs,
+        cmp_rows,
+        Some(format!(
+            "This dataset: shares of {scope}; failed of all exit flows; content types of HTTP study flows with one."
+        )),
+    )];
+    for p in &studies {
+        let mut text = format!("{} — {}", s(&p["name"]), s(&p["citation"]));
+        for n in p["notes"].as_array().into_iter().flatten() {
+            text.push_str(" Note: ");
+            text.push_str(&s(n));
+        }
+        blocks.push(Block::Para(text));
+    }
+    out.push(Section {
+        id: "published".into(),
+        title: "Compared with published studies".into(),
+        blocks,
+    });
+    let title = if synthetic {
+        "Exit traffic report (synthetic data)"
+    } else {
+        "Exit traffic report"
+    };
+    let _ = title;
+    (intro, out)
+}
+
+fn title(j: &Value) -> &'static str {
+    if j["synthetic"].as_bool().unwrap_or(false) {
+        "Exit traffic report (synthetic data)"
+    } else {
+        "Exit traffic report"
+    }
+}
+
+fn md_table(out: &mut String, t: &Table) {
+    let _ = writeln!(
+        out,
+        "| {} |",
+        t.head
+            .iter()
+            .map(|h| md_text(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     let _ = writeln!(
         out,
         "|{}|",
-        head.iter().map(|_| "---").collect::<Vec<_>>().join("|")
+        t.head.iter().map(|_| "---").collect::<Vec<_>>().join("|")
     );
-    for r in rows {
+    for r in &t.rows {
         let cells: Vec<String> = r.iter().map(|c| md_text(c)).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
+    if let Some(n) = &t.note {
+        let _ = writeln!(out, "{}\n", md_prose(n));
+    }
+}
+
+/// The report as Markdown, from its JSON.
+pub fn markdown_from_json(j: &Value) -> String {
+    let (intro, sections) = document(j);
+    let mut out = format!("# {}\n\n", title(j));
+    for line in intro.lines() {
+        let _ = writeln!(out, "{}", md_prose(line));
+    }
+    out.push('\n');
+    out.push_str("Contents: ");
+    out.push_str(
+        &sections
+            .iter()
+            .map(|s| md_text(&s.title))
+            .collect::<Vec<_>>()
+            .join(" · "),
+    );
+    out.push_str("\n\n");
+    for sec in &sections {
+        let _ = writeln!(out, "## {}\n", md_text(&sec.title));
+        for b in &sec.blocks {
+            match b {
+                Block::Para(p) => {
+                    let _ = writeln!(out, "{}\n", md_prose(p));
+                }
+                Block::Table(t) => md_table(&mut out, t),
+                // The table beside each chart holds its numbers.
+                Block::Chart(_) => {}
+            }
+        }
+    }
+    out
+}
+
+/// The report as Markdown.
+pub fn markdown(r: &Report) -> String {
+    markdown_from_json(&json(r))
 }
 
 /// Characters that can start inline Markdown (emphasis, code, links,
@@ -147,183 +1058,23 @@ pub fn md_text(s: &str) -> String {
     out
 }
 
-/// The text a [`md_text`] cell stands for.
-fn md_unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match chars.peek() {
-            Some(n) if c == '\\' && n.is_ascii_punctuation() => {
-                out.push(*n);
-                chars.next();
-            }
-            _ => out.push(c),
+/// The report's own sentences (which may quote node names, labels and
+/// numbers) as Markdown: the characters that can make emphasis, code,
+/// links, images or HTML are escaped, punctuation of prose is not.
+fn md_prose(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if "\\`*_[]<>|~&!".contains(c) {
+            out.push('\\');
+            out.push(c);
+        } else if c.is_control() {
+            out.push(' ');
+        } else {
+            out.push(c);
         }
     }
-    out
-}
-
-fn pairs(v: &Value, total: u64) -> Vec<Vec<String>> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| {
-                    let name = p[0]
-                        .as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| p[0].to_string());
-                    let n = p[1].as_u64().unwrap_or(0);
-                    vec![name, n.to_string(), format!("{:.2}", pct(n, total))]
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The report as Markdown.
-pub fn markdown(r: &Report) -> String {
-    let j = json(r);
-    let a = &j["all"];
-    let flows = a["flows"].as_u64().unwrap_or(0);
-    let mut s = String::from("# Exit traffic report\n\n");
-    if let Some(p) = &r.publication {
-        let _ = writeln!(
-            s,
-            "Published with differential privacy; the unit of privacy is one flow. Total ε = {} over {} releases (ε = {} each; ledger in report.json), δ = 0. Histograms over fixed public vocabularies, noise {}; counts rounded up to multiples of {}, values under {} flows folded into Other. Not released: {}.\n",
-            p["epsilon_total"],
-            p["releases"],
-            p["epsilon_per_statistic"],
-            p["noise"].as_str().unwrap_or(""),
-            p["rounding"],
-            p["k_threshold"],
-            p["not_released"].as_str().unwrap_or(""),
-        );
-    }
-    let mut rows = Vec::new();
-    for (n, f) in j["nodes"].as_object().into_iter().flatten() {
-        rows.push(node_row(n, f));
-    }
-    rows.push(node_row("all", a));
-    s.push_str("## Nodes\n\n");
-    md_table(
-        &mut s,
-        &[
-            "node",
-            "flows",
-            "failed flows",
-            "failed %",
-            "packets",
-            "traffic GB",
-            "dataset MB",
-        ],
-        &rows,
-    );
-    // Exit policies are public (the consensus carries them); a flow to a
-    // port a node's policy rejects did not leave Tor through that node.
-    let policies: Vec<(String, exitflow_enrich::ExitPolicy)> = r
-        .exit_policies
-        .iter()
-        .filter_map(|(n, p)| {
-            exitflow_enrich::ExitPolicy::parse_summary(&p.summary)
-                .ok()
-                .map(|e| (n.clone(), e))
-        })
-        .collect();
-    if !r.exit_policies.is_empty() {
-        s.push_str("## Exit policies\n\n");
-        let rows: Vec<Vec<String>> = r
-            .exit_policies
-            .iter()
-            .map(|(n, p)| vec![n.clone(), p.summary.clone(), p.source.clone()])
-            .collect();
-        md_table(
-            &mut s,
-            &["node", "ports let out (tor's summary)", "read from"],
-            &rows,
-        );
-    }
-    for (title, key, total) in [
-        (
-            "Application protocols (top 40)",
-            "applications_top40",
-            flows,
-        ),
-        ("Categories", "categories", flows),
-        ("Destination countries", "dst_countries", flows),
-        ("Source countries", "src_countries", flows),
-        ("Destination ports (top 40)", "dst_ports_top40", flows),
-        ("Tor roles", "tor_roles", flows),
-        (
-            "User-agents (HTTP)",
-            "user_agents",
-            a["http_flows"].as_u64().unwrap_or(0),
-        ),
-        (
-            "Content types (HTTP, top 40)",
-            "content_types_top40",
-            a["http_flows"].as_u64().unwrap_or(0),
-        ),
-    ] {
-        let _ = writeln!(s, "## {title}\n");
-        if key == "dst_ports_top40" && !policies.is_empty() {
-            let rows: Vec<Vec<String>> = pairs(&a[key], total)
-                .into_iter()
-                .map(|mut row| {
-                    let port: u16 = row[0].parse().unwrap_or(0);
-                    let rejecting: Vec<&str> = policies
-                        .iter()
-                        .filter(|(_, p)| !p.accepts(port))
-                        .map(|(n, _)| n.as_str())
-                        .collect();
-                    row.push(if rejecting.is_empty() {
-                        String::new()
-                    } else {
-                        format!("rejected by {}", rejecting.join(", "))
-                    });
-                    row
-                })
-                .collect();
-            md_table(&mut s, &["value", "flows", "%", "exit policy"], &rows);
-            continue;
-        }
-        md_table(&mut s, &["value", "flows", "%"], &pairs(&a[key], total));
-    }
-    let _ = writeln!(
-        s,
-        "TLS share {:.2} %, HTTP share {:.2} %, Unknown {:.2} %, mean flow duration {:.1} s, proxy-flagged flows: {} source, {} destination.\n",
-        a["tls_share"].as_f64().unwrap_or(0.0),
-        a["http_share"].as_f64().unwrap_or(0.0),
-        a["unknown_share"].as_f64().unwrap_or(0.0),
-        a["mean_duration_s"].as_f64().unwrap_or(0.0),
-        a["src_proxy_flows"],
-        a["dst_proxy_flows"],
-    );
-    s.push_str("## Compared with published studies\n\n");
-    let mut head = vec!["figure".to_string()];
-    head.extend(published().into_iter().map(|p| p.name));
-    head.push("this dataset".into());
-    let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
-    let rows: Vec<Vec<String>> = comparison_rows(a)
-        .into_iter()
-        .map(|(l, mut c)| {
-            c.insert(0, l);
-            c
-        })
-        .collect();
-    md_table(&mut s, &head_refs, &rows);
-    s
-}
-
-fn node_row(n: &str, f: &Value) -> Vec<String> {
-    vec![
-        n.to_string(),
-        f["flows"].to_string(),
-        f["failed_flows"].to_string(),
-        format!("{:.2}", f["failed_share"].as_f64().unwrap_or(0.0)),
-        f["packets"].to_string(),
-        format!("{:.3}", f["traffic_gb"].as_f64().unwrap_or(0.0)),
-        format!("{:.2}", f["dataset_bytes"].as_f64().unwrap_or(0.0) / 1e6),
-    ]
+    // GitHub's autolinks start at "www." and "://".
+    out.replace("www.", "www\\.").replace("://", ":\\/\\/")
 }
 
 fn esc(s: &str) -> String {
@@ -331,53 +1082,6 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-}
-
-/// A horizontal bar chart as inline SVG.
-fn bars(title: &str, items: &[(String, u64)]) -> String {
-    let max = items.iter().map(|x| x.1).max().unwrap_or(1).max(1);
-    let h = 22 * items.len() + 30;
-    let mut s = format!(
-        "<figure><figcaption>{}</figcaption><svg role=\"img\" width=\"640\" height=\"{h}\" viewBox=\"0 0 640 {h}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        esc(title)
-    );
-    for (i, (name, n)) in items.iter().enumerate() {
-        let y = 10 + 22 * i;
-        let w = (400.0 * *n as f64 / max as f64).max(1.0);
-        let _ = write!(
-            s,
-            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect x=\"200\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" fill=\"#3b6ea8\"><title>{} {}</title></rect><text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{}</text>",
-            y + 12,
-            esc(&truncate(name, 30)),
-            esc(name),
-            n,
-            205.0 + w,
-            y + 12,
-            n
-        );
-    }
-    s.push_str("</svg></figure>\n");
-    s
-}
-
-/// Flows per hour as a column chart.
-fn hours(title: &str, h: &[u64]) -> String {
-    let max = h.iter().copied().max().unwrap_or(1).max(1);
-    let mut s = format!(
-        "<figure><figcaption>{}</figcaption><svg role=\"img\" width=\"640\" height=\"180\" viewBox=\"0 0 640 180\" xmlns=\"http://www.w3.org/2000/svg\">",
-        esc(title)
-    );
-    for (i, n) in h.iter().enumerate() {
-        let bh = 140.0 * *n as f64 / max as f64;
-        let x = 10 + i * 26;
-        let _ = write!(
-            s,
-            "<rect x=\"{x}\" y=\"{:.1}\" width=\"20\" height=\"{bh:.1}\" fill=\"#6a9f58\"><title>{i:02}h {n}</title></rect><text x=\"{x}\" y=\"175\" font-size=\"10\">{i:02}</text>",
-            150.0 - bh
-        );
-    }
-    s.push_str("</svg></figure>\n");
-    s
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -388,76 +1092,227 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-/// The report as one self-contained HTML page.
-pub fn html(r: &Report) -> String {
-    let md = markdown(r);
-    let mut body = String::new();
-    let a = &r.all;
-    body.push_str(&bars(
-        "Application protocols: top 8 and Other",
-        &top_with_other(&a.applications, CHART_TOP, a.flows),
-    ));
-    body.push_str(&bars("Categories", &top(&a.categories, CHART_TOP)));
-    body.push_str(&bars(
-        "Destination countries",
-        &top_with_other(&a.dst_countries, 10, a.flows),
-    ));
-    let ports: Vec<(String, u64)> = top_ports(a, CHART_TOP)
-        .into_iter()
-        .map(|(p, n)| (p.to_string(), n))
-        .collect();
-    body.push_str(&bars("Destination ports", &ports));
-    for (node, agg) in &r.nodes {
-        body.push_str(&hours(
-            &format!("Flows per hour of the day, {node} (local time)"),
-            &agg.hours_local,
-        ));
+/// Width of the charts' drawing (they scale down to the page with viewBox).
+const CHART_W: usize = 640;
+
+/// Horizontal bars with a value axis, each bar's value and share written.
+fn bars_svg(title: &str, items: &[(String, u64)], total: u64) -> String {
+    let max = items.iter().map(|x| x.1).max().unwrap_or(0).max(1);
+    let (left, width) = (180usize, 330usize);
+    let h = 22 * items.len() + 50;
+    let mut s = format!(
+        "<figure><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {CHART_W} {h}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">",
+        esc(title),
+        esc(title)
+    );
+    for (i, (name, n)) in items.iter().enumerate() {
+        let y = 10 + 22 * i;
+        let w = (width as f64 * *n as f64 / max as f64).max(1.0);
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text><rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" fill=\"#3b6ea8\"><title>{} {}</title></rect><text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{} ({:.1}%)</text>",
+            left - 6,
+            y + 12,
+            esc(&truncate(name, 26)),
+            esc(name),
+            n,
+            left as f64 + w + 4.0,
+            y + 12,
+            n,
+            pct(*n, total)
+        );
     }
-    body.push_str(&hours(
-        "Flows per hour of the day, all nodes (UTC)",
-        &a.hours_utc,
-    ));
+    // The value axis: a line with ticks at 0, half and the maximum.
+    let ya = 10 + 22 * items.len() + 4;
+    let _ = write!(
+        s,
+        "<line x1=\"{left}\" y1=\"{ya}\" x2=\"{}\" y2=\"{ya}\" stroke=\"#555\"/>",
+        left + width
+    );
+    for (frac, v) in [(0.0, 0), (0.5, max / 2), (1.0, max)] {
+        let x = left as f64 + frac * width as f64;
+        let _ = write!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{ya}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#555\"/><text x=\"{x:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{v}</text>",
+            ya + 4,
+            ya + 16
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">flows</text>",
+        left + width / 2,
+        ya + 28
+    );
+    s.push_str("</svg></figure>\n");
+    s
+}
+
+/// Columns over ordered labels, with a value axis and each column's value.
+fn columns_svg(title: &str, labels: &[String], values: &[f64], unit: &str) -> String {
+    let n = values.len().max(1);
+    let max = values.iter().copied().fold(0.0, f64::max).max(1e-9);
+    let (left, top, plot_h) = (48.0, 16.0, 150.0);
+    let step = (CHART_W as f64 - left - 10.0) / n as f64;
+    let h = top + plot_h + 60.0;
+    let mut s = format!(
+        "<figure><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {CHART_W} {h}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">",
+        esc(title),
+        esc(title)
+    );
+    let base = top + plot_h;
+    // Value axis with three ticks, and the unit.
+    let _ = write!(
+        s,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{base}\" stroke=\"#555\"/><line x1=\"{left}\" y1=\"{base}\" x2=\"{}\" y2=\"{base}\" stroke=\"#555\"/>",
+        CHART_W - 10
+    );
+    for frac in [0.0, 0.5, 1.0] {
+        let y = base - frac * plot_h;
+        let _ = write!(
+            s,
+            "<line x1=\"{:.1}\" y1=\"{y:.1}\" x2=\"{left}\" y2=\"{y:.1}\" stroke=\"#555\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+            left - 4.0,
+            left - 6.0,
+            y + 3.0,
+            fmt_value(frac * max, unit)
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x=\"10\" y=\"{:.1}\" font-size=\"10\" transform=\"rotate(-90 10 {:.1})\" text-anchor=\"middle\">{}</text>",
+        top + plot_h / 2.0,
+        top + plot_h / 2.0,
+        esc(unit)
+    );
+    let every = n.div_ceil(24).max(1);
+    for (i, v) in values.iter().enumerate() {
+        let bh = plot_h * v / max;
+        let x = left + 2.0 + step * i as f64;
+        let w = (step - 2.0).max(1.0);
+        let label = labels.get(i).map_or("", String::as_str);
+        let _ = write!(
+            s,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{bh:.1}\" fill=\"#6a9f58\"><title>{} {}</title></rect>",
+            base - bh,
+            esc(label),
+            fmt_value(*v, unit)
+        );
+        if n <= 24 {
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"8\" text-anchor=\"middle\">{}</text>",
+                x + w / 2.0,
+                base - bh - 2.0,
+                fmt_value(*v, unit)
+            );
+        }
+        if i % every == 0 {
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"end\" transform=\"rotate(-45 {:.1} {:.1})\">{}</text>",
+                x + w / 2.0,
+                base + 12.0,
+                x + w / 2.0,
+                base + 12.0,
+                esc(label)
+            );
+        }
+    }
+    s.push_str("</svg></figure>\n");
+    s
+}
+
+fn fmt_value(v: f64, unit: &str) -> String {
+    if unit == "%" {
+        format!("{v:.1}%")
+    } else {
+        format!("{}", v.round() as u64)
+    }
+}
+
+fn html_table(out: &mut String, t: &Table) {
+    out.push_str("<div class=\"scroll\"><table><thead><tr>");
+    for h in &t.head {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for r in &t.rows {
+        out.push_str("<tr>");
+        for c in r {
+            let _ = write!(out, "<td>{}</td>", esc(c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></div>\n");
+    if let Some(n) = &t.note {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(n));
+    }
+}
+
+/// The report as one self-contained HTML page, from its JSON.
+pub fn html_from_json(j: &Value) -> String {
+    let (intro, sections) = document(j);
+    let mut body = String::new();
+    let _ = writeln!(body, "<h1>{}</h1>", esc(title(j)));
+    for p in intro.split("\n\n").filter(|p| !p.trim().is_empty()) {
+        let class = if p.starts_with("SYNTHETIC") {
+            " class=\"warning\""
+        } else {
+            ""
+        };
+        let _ = writeln!(body, "<p{class}>{}</p>", esc(p.trim()));
+    }
+    body.push_str("<nav><h2>Contents</h2><ol>\n");
+    for sec in &sections {
+        let _ = writeln!(
+            body,
+            "<li><a href=\"#{}\">{}</a></li>",
+            esc(&sec.id),
+            esc(&sec.title)
+        );
+    }
+    body.push_str("</ol></nav>\n");
+    for sec in &sections {
+        let _ = writeln!(
+            body,
+            "<section id=\"{}\"><h2>{}</h2>",
+            esc(&sec.id),
+            esc(&sec.title)
+        );
+        for b in &sec.blocks {
+            match b {
+                Block::Para(p) => {
+                    let _ = writeln!(body, "<p>{}</p>", esc(p));
+                }
+                Block::Table(t) => html_table(&mut body, t),
+                Block::Chart(Chart::Bars {
+                    title,
+                    items,
+                    total,
+                }) => {
+                    body.push_str(&bars_svg(title, items, *total));
+                }
+                Block::Chart(Chart::Columns {
+                    title,
+                    labels,
+                    values,
+                    unit,
+                }) => {
+                    body.push_str(&columns_svg(title, labels, values, unit));
+                }
+            }
+        }
+        body.push_str("</section>\n");
+    }
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>Exit traffic report</title><style>body{{font-family:sans-serif;max-width:900px;margin:2em auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child{{text-align:left}}</style></head><body>\n{}\n<h2>Charts</h2>\n{}\n</body></html>\n",
-        md_to_html(&md),
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>{}</title><style>body{{font-family:sans-serif;max-width:960px;margin:1em auto;padding:0 1em;line-height:1.4}}table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}.scroll{{overflow-x:auto}}.note{{color:#555;font-size:13px}}.warning{{background:#fff3cd;border:1px solid #c9a227;padding:.5em}}figure{{margin:1em 0}}figcaption{{font-weight:bold}}nav ol{{columns:2}}</style></head><body>\n{}</body></html>\n",
+        esc(title(j)),
         body
     )
 }
 
-/// Just enough Markdown (headings, tables, paragraphs) for the report's own text.
-fn md_to_html(md: &str) -> String {
-    let mut out = String::new();
-    let mut in_table = false;
-    for line in md.lines() {
-        if let Some(t) = line.strip_prefix("## ") {
-            out.push_str(&format!("<h2>{}</h2>\n", esc(t)));
-        } else if let Some(t) = line.strip_prefix("# ") {
-            out.push_str(&format!("<h1>{}</h1>\n", esc(t)));
-        } else if line.starts_with("|---") || line.starts_with("|--") {
-            continue;
-        } else if line.starts_with('|') {
-            if !in_table {
-                out.push_str("<table>\n");
-                in_table = true;
-            }
-            let cells: Vec<String> = line
-                .trim_matches('|')
-                .split(" | ")
-                .map(|c| format!("<td>{}</td>", esc(&md_unescape(c.trim()))))
-                .collect();
-            out.push_str(&format!("<tr>{}</tr>\n", cells.join("")));
-        } else {
-            if in_table {
-                out.push_str("</table>\n");
-                in_table = false;
-            }
-            if !line.is_empty() {
-                out.push_str(&format!("<p>{}</p>\n", esc(line)));
-            }
-        }
-    }
-    if in_table {
-        out.push_str("</table>\n");
-    }
-    out
+/// The report as one self-contained HTML page.
+pub fn html(r: &Report) -> String {
+    html_from_json(&json(r))
 }

@@ -7,6 +7,15 @@ fn published_figures_load() {
     assert_eq!(p.len(), 2);
     assert_eq!(p[1].figures["tls_share"], 55.03);
     assert_eq!(p[0].figures["http_share"], 68.57);
+    // Every figure says what 100 % is and where it is printed.
+    for study in &p {
+        for k in study.figures.keys() {
+            assert!(study.denominators.contains_key(k), "{}: {k}", study.name);
+            assert!(study.place.contains_key(k), "{}: {k}", study.name);
+        }
+        assert!(study.citation().contains(&study.year.to_string()));
+        assert!(!study.citation().contains("shared"), "no internal path");
+    }
 }
 
 #[test]
@@ -59,12 +68,18 @@ fn the_scan_counts_every_flow_once_per_node_and_in_all() {
     .unwrap();
     assert_eq!(done.into_inner() as u64, r.files);
     assert_eq!(r.nodes.len(), 2);
-    assert_eq!(r.all.flows, 600);
-    assert_eq!(r.all.failed_flows, 200);
-    assert_eq!(r.nodes["a"].flows, 300);
-    assert_eq!(r.all.applications["TLS.Google"], 400);
-    assert_eq!(r.all.dst_ports[&80], 200);
-    assert_eq!(r.all.duration_ms, 600 * 500);
+    let all = r.all.all();
+    assert_eq!(all.flows, 600);
+    assert_eq!(all.failed_flows, 200);
+    assert_eq!(r.nodes["a"].all().flows, 300);
+    assert_eq!(all.applications["TLS.Google"], 400);
+    assert_eq!(all.dst_ports[&80], 200);
+    assert_eq!(all.duration_ms, 600 * 500);
+    // The study's flows: exit flows of more than 4 packets, in their own slice.
+    let study = r.all.study();
+    assert_eq!((study.flows, study.failed_flows), (400, 0));
+    assert_eq!(r.all.slices[EXIT_FAILED].flows, 200);
+    assert_eq!(study.applications.get("HTTP"), None);
 }
 
 #[test]
@@ -76,13 +91,13 @@ fn node_and_date_filters_select_what_they_name() {
         ..Default::default()
     };
     let r = scan(&[d.path().to_owned()], &only_b).unwrap();
-    assert_eq!((r.nodes.len(), r.all.flows), (1, 30));
+    assert_eq!((r.nodes.len(), r.all.all().flows), (1, 30));
     let day_one = Filter {
         from_ms: Some(1_700_000_000_000 + 86_400_000),
         ..Default::default()
     };
     let r = scan(&[d.path().to_owned()], &day_one).unwrap();
-    assert_eq!(r.all.flows, 30);
+    assert_eq!(r.all.all().flows, 30);
 }
 
 #[test]
@@ -122,7 +137,8 @@ fn traffic_strings_are_literal_in_markdown_and_html() {
     }
 }
 
-fn http_agg(uas: &[String]) -> Agg {
+/// HTTP exit flows of more than 4 packets, one per user-agent.
+fn http_agg(uas: &[String]) -> NodeAgg {
     let mut a = Agg {
         flows: uas.len() as u64,
         http_flows: uas.len() as u64,
@@ -133,8 +149,11 @@ fn http_agg(uas: &[String]) -> Agg {
         *a.applications.entry("HTTP".into()).or_default() += 1;
         *a.dst_ports.entry(80).or_default() += 1;
         a.hours_utc[i % 24] += 1;
+        *a.roles.entry("exit".into()).or_default() += 1;
     }
-    a
+    let mut n = NodeAgg::default();
+    n.slices[EXIT] = a;
+    n
 }
 
 fn publish(r: &mut Report, secret: u8) -> publish::Ledger {
@@ -190,13 +209,22 @@ fn the_ledger_equals_the_draws_and_runs_repeat() {
     let (mut r1, mut r2, mut r3) = (make(), make(), make());
     let l = publish(&mut r1, 1);
     assert_eq!(l.drawn, l.releases.iter().map(|x| x.draws).sum::<usize>());
-    let total: f64 = l.releases.iter().map(|x| x.epsilon).sum();
+    // Each node's four slices are disjoint: a statistic released for every
+    // slice of every node costs its ε once (parallel composition); the
+    // totals over nodes are sums of releases (no release of their own).
+    let stats: std::collections::BTreeSet<&str> =
+        l.releases.iter().map(|x| x.statistic.as_str()).collect();
+    let total = 0.3 * stats.len() as f64;
     assert!((l.epsilon() - total).abs() < 1e-9);
     let p = r1.publication.clone().unwrap();
     assert!((p["epsilon_total"].as_f64().unwrap() - total).abs() < 1e-9);
-    // Three aggregates (two nodes and all), each the same statistics.
-    assert_eq!(l.releases.len() % 3, 0);
+    assert_eq!(
+        l.releases.len(),
+        2 * 4 * stats.len(),
+        "two nodes, four slices"
+    );
     assert!(l.releases.iter().all(|x| (x.epsilon - 0.3).abs() < 1e-12));
+    assert!(l.releases.iter().all(|x| !x.partition.starts_with("all")));
     publish(&mut r2, 1);
     assert_eq!(
         render::json(&r1),

@@ -28,6 +28,8 @@ pub const DURATION_CLIP_MS: u64 = 1_800_000;
 pub mod cols {
     /// Start of the hour, ms since the epoch (UTC).
     pub const HOUR: &str = "hour_ms";
+    /// Which flows the row counts: one of [`super::SCOPES`].
+    pub const SCOPE: &str = "scope";
     /// What is counted: one of [`super::DIMENSIONS`].
     pub const DIMENSION: &str = "dimension";
     /// The value counted (a label, a country, a port...).
@@ -67,6 +69,16 @@ pub const DIMENSIONS: [&str; 12] = [
     "guessed",
 ];
 
+/// The flows a row counts: exit flows (role `exit`) or the others, each
+/// split into flows of more than 4 packets and failed ones — the study's
+/// shares are over the first.
+pub const SCOPES: [&str; 4] = ["exit", "exit_failed", "other", "other_failed"];
+
+/// The scope of a flow with role `role` that failed or not.
+pub fn scope_of(role: &str, failed: bool) -> &'static str {
+    SCOPES[usize::from(role != "exit") * 2 + usize::from(failed)]
+}
+
 /// Sums of one bin.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bin {
@@ -102,8 +114,8 @@ impl Bin {
     }
 }
 
-/// The aggregate tables of some records.
-pub type Tables = BTreeMap<(u64, &'static str, String), Bin>;
+/// The aggregate tables of some records: (hour, scope, dimension, value).
+pub type Tables = BTreeMap<(u64, &'static str, &'static str, String), Bin>;
 
 fn u(v: Value<'_>) -> u64 {
     match v {
@@ -132,8 +144,9 @@ pub fn add(t: &mut Tables, r: &Record, granularity_ms: u64) {
         bytes_clipped: b.min(BYTES_CLIP),
         duration_clipped_ms: d.min(DURATION_CLIP_MS),
     };
+    let scope = scope_of(r.tor_role, r.flow.is_failed());
     let mut put = |dim: &'static str, value: String| {
-        t.entry((hour, dim, value)).or_default().add(&one);
+        t.entry((hour, scope, dim, value)).or_default().add(&one);
     };
     let port = r.flow.dst_port.to_string();
     put("total", "all".into());
@@ -183,6 +196,7 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
     ];
     let mut fields = vec![
         Field::new(cols::HOUR, DataType::UInt64, false),
+        Field::new(cols::SCOPE, DataType::Utf8, false),
         Field::new(cols::DIMENSION, DataType::Utf8, false),
         Field::new(cols::VALUE, DataType::Utf8, false),
     ];
@@ -195,8 +209,9 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
     let columns: Vec<ArrayRef> = vec![
         Arc::new(UInt64Array::from_iter_values(t.keys().map(|k| k.0))),
         Arc::new(StringArray::from_iter_values(t.keys().map(|k| k.1))),
+        Arc::new(StringArray::from_iter_values(t.keys().map(|k| k.2))),
         Arc::new(StringArray::from_iter_values(
-            t.keys().map(|k| k.2.as_str()),
+            t.keys().map(|k| k.3.as_str()),
         )),
         u64s(&|b| b.flows),
         u64s(&|b| b.failed_flows),

@@ -40,6 +40,50 @@ pub struct SynthConfig {
     pub start_s: u64,
     /// Span over which flows start, seconds.
     pub span_s: u64,
+    /// The relay's own address.
+    pub relay: [u8; 4],
+    /// Percent of ordinary flows that are connections to other relays
+    /// ([`relay_peers`] of the seed, on their ORPort 9001).
+    pub relay_percent: u8,
+    /// Percent of ordinary flows whose payload no protocol explains.
+    pub unknown_percent: u8,
+    /// Flows start following a daily rhythm of this UTC offset (seconds):
+    /// fewest at 04:00 local time, most at 16:00; `None`: evenly.
+    pub daily_rhythm_tz_s: Option<i64>,
+}
+
+/// Other relays' addresses a capture of `seed` connects to (for a consensus).
+pub fn relay_peers(seed: u64) -> Vec<[u8; 4]> {
+    let mut rng = Rng(seed ^ 0x7e1a_9000_0000_0001);
+    (0..RELAY_PEERS).map(|_| rng.public_v4()).collect()
+}
+
+/// How many other relays a capture connects to.
+pub const RELAY_PEERS: usize = 40;
+/// ORPort of the other relays.
+pub const PEER_OR_PORT: u16 = 9001;
+/// Destination port of the flows no protocol explains.
+const UNKNOWN_PORT: u16 = 47_000;
+
+/// Fraction `q` of the flows started → time offset in the span, following
+/// a daily rhythm in local time (offset `tz_s`).
+fn rhythm_offset(q: f64, span_s: u64, start_s: u64, tz_s: i64) -> f64 {
+    let hours = span_s.div_ceil(3600).max(1) as usize;
+    let weight = |h: usize| {
+        let local = ((start_s as i64 + tz_s).rem_euclid(86_400) as f64 / 3600.0 + h as f64) % 24.0;
+        0.35 + 0.65 * (1.0 - (2.0 * std::f64::consts::PI * (local - 4.0) / 24.0).cos()) / 2.0
+    };
+    let total: f64 = (0..hours).map(weight).sum();
+    let mut acc = 0.0;
+    for h in 0..hours {
+        let w = weight(h) / total;
+        if q <= acc + w || h + 1 == hours {
+            let within = ((q - acc) / w).clamp(0.0, 1.0);
+            return ((h as f64 + within) * 3600.0).min(span_s as f64);
+        }
+        acc += w;
+    }
+    0.0
 }
 
 impl Default for SynthConfig {
@@ -50,6 +94,10 @@ impl Default for SynthConfig {
             syn_flood: 0,
             start_s: DEFAULT_START_S,
             span_s: DEFAULT_SPAN_S,
+            relay: RELAY,
+            relay_percent: 0,
+            unknown_percent: 0,
+            daily_rhythm_tz_s: None,
         }
     }
 }
@@ -281,6 +329,7 @@ impl FlowGen {
             (Kind::Tcp { .. }, 80) => HTTP_HOSTS[self.pick % HTTP_HOSTS.len()].1,
             (Kind::Tcp { .. }, 25) => "SMTP",
             (Kind::Tcp { .. }, 5222) => "XMPP",
+            (Kind::Tcp { .. }, PEER_OR_PORT) => "TLS",
             (Kind::Tcp { .. } | Kind::TcpNoAnswer, 6881) => "BitTorrent",
             (Kind::Udp { .. }, 6881) => "BitTorrent",
             (Kind::Udp { .. }, 53) => DNS_NAMES[self.pick % DNS_NAMES.len()].1,
@@ -318,6 +367,11 @@ impl FlowGen {
                 )
                 .into_bytes(),
             ),
+            // Tor's own TLS between relays: a random-looking server name.
+            (Kind::Tcp { .. }, PEER_OR_PORT, 3, true) => Some(exitflow_dpi::craft::client_hello_record(
+                &format!("www.{}{}.com", ["qzx", "vbn", "klm", "rtw"][i % 4], i % 9973),
+                i % 700,
+            )),
             (Kind::Tcp { .. }, 25, 3, true) => Some(b"EHLO relay.example\r\n".to_vec()),
             (Kind::Tcp { .. }, 25, 4, false) => Some(b"250-mx.example.org Hello\r\n250 SIZE 35882577\r\n".to_vec()),
             (Kind::Tcp { .. }, 5222, 3, true) => Some(
@@ -396,11 +450,18 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
     let mut normal_left = cfg.flows;
     // Client ports from the Linux ephemeral range, as a relay's would be.
     let mut port_seq: u16 = 32768;
+    let peers = relay_peers(cfg.seed);
     loop {
         // Start flows whose start time is before the next packet due.
         let next_due = heap.peek().map(|Reverse((t, _))| *t);
         if started < total_flows && gens.len() - free.len() < MAX_CONCURRENT {
-            let t = start_us + span_us * started / total_flows.max(1);
+            let t = match cfg.daily_rhythm_tz_s {
+                None => start_us + span_us * started / total_flows.max(1),
+                Some(tz) => {
+                    let q = started as f64 / total_flows.max(1) as f64;
+                    start_us + (rhythm_offset(q, cfg.span_s, cfg.start_s, tz) * 1e6) as u64
+                }
+            };
             if next_due.is_none_or(|d| t <= d) {
                 let flood =
                     flood_left > 0 && (normal_left == 0 || rng.below(total_flows) < cfg.syn_flood);
@@ -415,12 +476,41 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
                         kind: Kind::FloodSyn,
                         pick: 0,
                         client: rng.public_v4(),
-                        server: RELAY,
+                        server: cfg.relay,
                         cport: 1024 + rng.below(64_000) as u16,
                         sport: 443,
                         step: 0,
                         seq_c: rng.next_u64() as u32,
                         seq_s: 0,
+                    }
+                } else if (cfg.relay_percent > 0 || cfg.unknown_percent > 0) && {
+                    // Drawn only when asked for: the default captures stay
+                    // byte for byte what they were.
+                    let r = rng.below(100);
+                    r < u64::from(cfg.relay_percent) + u64::from(cfg.unknown_percent)
+                } {
+                    normal_left -= 1;
+                    let relay = rng
+                        .below(u64::from(cfg.relay_percent) + u64::from(cfg.unknown_percent))
+                        < u64::from(cfg.relay_percent);
+                    let peers = &peers;
+                    FlowGen {
+                        kind: Kind::Tcp {
+                            exchanges: 2 + rng.below(8) as u8,
+                            rst_close: false,
+                        },
+                        pick: rng.below(1 << 16) as usize,
+                        client: cfg.relay,
+                        server: if relay {
+                            peers[rng.below(peers.len() as u64) as usize]
+                        } else {
+                            rng.public_v4()
+                        },
+                        cport: port_seq,
+                        sport: if relay { PEER_OR_PORT } else { UNKNOWN_PORT },
+                        step: 0,
+                        seq_c: rng.next_u64() as u32,
+                        seq_s: rng.next_u64() as u32,
                     }
                 } else {
                     normal_left -= 1;
@@ -477,7 +567,7 @@ pub fn write_capture<W: Write>(cfg: &SynthConfig, out: W) -> io::Result<SynthSum
                     FlowGen {
                         kind,
                         pick: rng.below(1 << 16) as usize,
-                        client: RELAY,
+                        client: cfg.relay,
                         server: rng.public_v4(),
                         cport: port_seq,
                         sport,

@@ -217,6 +217,10 @@ pub struct IngestArgs {
     /// Metering, enrichment and policy.
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+    /// Mark the files as written from synthetic traffic (the demo does):
+    /// the report says so on its first line.
+    #[arg(long)]
+    pub synthetic: bool,
 }
 
 /// `exitflow capture`.

@@ -16,7 +16,8 @@ fn report_numbers_equal_an_independent_computation() {
             ..Default::default()
         };
         synth_file(&cap, &cfg);
-        ingest(&cap, &ds, node, &[]);
+        let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+        ingest(&cap, &ds, node, &["--own-address", &relay]);
     }
     let out = dir.path().join("report");
     report(&ds, &out, &["--tz", "relay-us=-05:00"]);
@@ -31,10 +32,18 @@ fn report_numbers_equal_an_independent_computation() {
     // A self-contained page: charts drawn inline, nothing to fetch.
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.matches("<svg").count() >= 5);
-    for forbidden in ["<script", "src=", "href=", "@import", "url("] {
+    for forbidden in ["<script", "src=", "@import", "url("] {
         assert!(
             !html.contains(forbidden),
             "report.html contains {forbidden}"
+        );
+    }
+    // Links only within the page (the table of contents).
+    for link in html.split("href=\"").skip(1) {
+        assert!(
+            link.starts_with('#'),
+            "report.html links out: {}",
+            &link[..40.min(link.len())]
         );
     }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
@@ -115,9 +124,17 @@ fn published_reports_show_no_value_under_k_and_state_epsilon() {
             );
         }
     }
-    // The ledger is in the JSON and adds up.
+    // The ledger is in the JSON and adds up: each statistic costs its ε
+    // once (its releases are over disjoint slices of nodes).
     let ledger = p["publication"]["ledger"].as_array().unwrap();
-    let total: f64 = ledger.iter().map(|r| r["epsilon"].as_f64().unwrap()).sum();
+    let mut by_stat = std::collections::BTreeMap::new();
+    for r in ledger {
+        let e = by_stat
+            .entry(r["statistic"].as_str().unwrap().to_owned())
+            .or_insert(0.0f64);
+        *e = e.max(r["epsilon"].as_f64().unwrap());
+    }
+    let total: f64 = by_stat.values().sum();
     assert!((p["publication"]["epsilon_total"].as_f64().unwrap() - total).abs() < 1e-6);
     // Published again: the same numbers.
     let again = dir.path().join("again");
@@ -238,6 +255,7 @@ fn spark_computes_the_same_protocol_table_as_the_report() {
         serde_json::from_slice(&std::fs::read(&spark_json).unwrap()).unwrap();
     let report = report_json(&out);
     assert_eq!(spark["flows"], report["all"]["flows"]);
+    assert_eq!(spark["study_flows"], report["all"]["study_flows"]);
     assert_eq!(
         spark["applications_top40"],
         report["all"]["applications_top40"]

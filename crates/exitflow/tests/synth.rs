@@ -88,9 +88,17 @@ fn syn_flood_of_two_million_sources_stays_under_the_cap() {
 fn demo_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("demo");
-    let o = ok(&["demo", "--dir", d.to_str().unwrap(), "--flows", "3000"]);
+    // Run from elsewhere than the repository: the GeoIP data is still found.
+    let o = exitflow()
+        .current_dir(dir.path())
+        .args(["demo", "--dir", d.to_str().unwrap(), "--flows", "3000"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("demo-de: 3000 flows"), "{out}");
+    // 3,000 flows and a small SYN flood per node.
+    assert!(out.contains("demo-de: 6000 flows"), "{out}");
+    assert!(!out.contains("no GeoIP database found"), "{out}");
     for node in ["demo-de", "demo-us", "demo-jp"] {
         assert!(
             d.join(format!("dataset/node={node}/_totals.json"))
@@ -98,4 +106,40 @@ fn demo_runs_end_to_end() {
         );
     }
     assert!(d.join("report/report.html").is_file() && out.contains("report.html"));
+    // A report that says it is synthetic, with each node in its own country,
+    // some Unknown, relay and failed flows, and a daily rhythm.
+    let j = report_json(&d.join("report"));
+    assert_eq!(j["synthetic"], true);
+    let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
+    assert!(md.starts_with("# Exit traffic report (synthetic data)\n\nSYNTHETIC DATA"));
+    let html = std::fs::read_to_string(d.join("report/report.html")).unwrap();
+    assert!(html.contains("class=\"warning\">SYNTHETIC DATA"));
+    for (node, country) in [("demo-de", "DE"), ("demo-us", "US"), ("demo-jp", "JP")] {
+        let f = &j["nodes"][node];
+        assert_eq!(
+            f["src_countries"][0][0], country,
+            "{node}: {}",
+            f["src_countries"]
+        );
+        assert!(f["unknown_share"].as_f64().unwrap() > 3.0, "{node}");
+        assert!(f["failed_share"].as_f64().unwrap() > 10.0, "{node}");
+        let relay = f["tor_roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[0] == "relay")
+            .map_or(0, |r| r[1].as_u64().unwrap());
+        assert!(relay > 100, "{node}: {}", f["tor_roles"]);
+        let local: Vec<u64> = f["flows_per_hour_local"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        // Most flows in the local afternoon, fewest before dawn.
+        let busiest = (0..24).max_by_key(|h| local[*h]).unwrap();
+        let quietest = (0..24).min_by_key(|h| local[*h]).unwrap();
+        assert!((12..=20).contains(&busiest), "{node}: {local:?}");
+        assert!(quietest <= 7, "{node}: {local:?}");
+    }
 }

@@ -17,7 +17,12 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     let mut enricher = settings::enricher(&a.pipeline.enrich, conf)?;
     let opts = settings::meter(&a.pipeline.meter, conf)?;
     let target = settings::node(&a.node, conf)?;
-    let mut ds = DatasetWriter::open(target.dataset_for(&policy, &enricher))?;
+    let mut cfg = target.dataset_for(&policy, &enricher, &opts);
+    if a.synthetic {
+        cfg.metadata
+            .push(("exitflow.synthetic".into(), "true".into()));
+    }
+    let mut ds = DatasetWriter::open(cfg)?;
     let node = target.node;
     let mut run = NodeTotals {
         node: node.clone(),

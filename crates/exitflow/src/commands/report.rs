@@ -61,7 +61,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
     }
     tracing::info!(
         files = r.files,
-        flows = r.all.flows,
+        flows = r.all.all().flows,
         seconds = t.elapsed().as_secs_f64(),
         peak_rss_mib = peak_rss_bytes() >> 20,
         "report"

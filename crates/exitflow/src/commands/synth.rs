@@ -1,4 +1,6 @@
 //! `exitflow synth`: a deterministic synthetic exit-relay capture.
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use exitflow_synth::{SynthConfig, SynthSummary};
 
@@ -13,13 +15,18 @@ pub fn run(a: &SynthArgs) -> Result<SynthSummary> {
         span_s: a.span,
         ..Default::default()
     };
-    let sum = if a.output.as_os_str() == "-" {
-        exitflow_synth::write_capture(&cfg, std::io::stdout().lock())?
+    write(&cfg, &a.output)
+}
+
+/// Writes the capture `cfg` describes to `output` (`-`: standard output).
+pub fn write(cfg: &SynthConfig, output: &Path) -> Result<SynthSummary> {
+    let sum = if output.as_os_str() == "-" {
+        exitflow_synth::write_capture(cfg, std::io::stdout().lock())?
     } else {
-        let f = std::fs::File::create(&a.output)
-            .with_context(|| format!("creating {}", a.output.display()))?;
-        exitflow_synth::write_capture(&cfg, f)
-            .with_context(|| format!("writing {}", a.output.display()))?
+        let f = std::fs::File::create(output)
+            .with_context(|| format!("creating {}", output.display()))?;
+        exitflow_synth::write_capture(cfg, f)
+            .with_context(|| format!("writing {}", output.display()))?
     };
     tracing::info!(
         packets = sum.packets,

@@ -77,7 +77,7 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
     }
     Ok(ServiceConfig {
         interface,
-        dataset: target.dataset_for(&policy, &enricher),
+        dataset: target.dataset_for(&policy, &enricher, &meter),
         workers,
         ring,
         filter,

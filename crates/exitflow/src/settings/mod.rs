@@ -200,14 +200,34 @@ impl NodeTarget {
         d
     }
 
-    /// As [`NodeTarget::dataset`], with the relay's exit policy (public:
-    /// it is in the consensus) in every file's metadata.
-    pub fn dataset_for(&self, policy: &Policy, enricher: &Enricher) -> DatasetConfig {
+    /// As [`NodeTarget::dataset`], with how the files were made in their
+    /// metadata: the relay's exit policy (public: it is in the consensus),
+    /// the GeoIP databases and the flow timeouts (the report states them).
+    pub fn dataset_for(
+        &self,
+        policy: &Policy,
+        enricher: &Enricher,
+        meter: &MeterOptions,
+    ) -> DatasetConfig {
         let mut d = self.dataset(policy);
         if let Some(p) = &enricher.exit_policy {
             d.metadata
                 .push(("exitflow.exit_policy".into(), p.summary.clone()));
         }
+        let geo = enricher.geo.describe();
+        if !geo.is_empty() {
+            d.metadata.push(("exitflow.geoip".into(), geo.join("; ")));
+        }
+        let f = &meter.flow;
+        d.metadata.push((
+            "exitflow.timeouts".into(),
+            format!(
+                "idle {} s, active {} s, unanswered attempts {} s",
+                f.idle_timeout_ms / 1000,
+                f.active_timeout_ms / 1000,
+                f.half_open_timeout_ms / 1000
+            ),
+        ));
         d
     }
 }

@@ -1,4 +1,6 @@
 """Recompute the report's numbers from the dataset with pyarrow and compare.
+The study's shares are over exit flows of more than 4 packets (the 2021
+study's parser skipped the others); node totals over every flow.
 
 usage: check_report.py DATASET REPORT_JSON
 """
@@ -18,7 +20,11 @@ def close(a, b, what):
     assert abs(a - b) < 1e-6, (what, a, b)
 
 
-# Per node totals.
+def ranked(counter, k=40):
+    return [list(x) for x in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+# Per node totals: every flow, every role.
 for node, fig in rep["nodes"].items():
     idx = [i for i in range(n) if t["node"][i] == node]
     assert fig["flows"] == len(idx), (node, fig["flows"], len(idx))
@@ -30,35 +36,57 @@ for node, fig in rep["nodes"].items():
         # Rows hold buckets; the exact sums are the node's totals.
         tot = json.load(open(f"{sys.argv[1]}/node={node}/_totals.json"))
         assert (fig["packets"], fig["bytes"]) == (tot["packets"], tot["bytes"]), (node, fig, tot)
+    exit_idx = [i for i in idx if t["tor_role"][i] == "exit"]
+    assert fig["exit_flows"] == len(exit_idx)
+    study = [i for i in exit_idx if not t["failed_flow"][i]]
+    assert fig["study_flows"] == len(study), (node, fig["study_flows"], len(study))
 
 a = rep["all"]
 assert a["flows"] == n
-apps = collections.Counter(t["application_name"])
-top = sorted(apps.items(), key=lambda kv: (-kv[1], kv[0]))[:40]
-assert [list(x) for x in top] == a["applications_top40"], (top[:5], a["applications_top40"][:5])
+assert ranked(collections.Counter(t["tor_role"]), 10) == a["tor_roles"]
+exits = [i for i in range(n) if t["tor_role"][i] == "exit"]
+close(a["exit_failed_share"], 100.0 * sum(t["failed_flow"][i] for i in exits) / len(exits), "exit failed")
+S = [i for i in exits if not t["failed_flow"][i]]
+m = len(S)
+assert a["study_flows"] == m
+assert a["study_scope"] == "exit flows of more than 4 packets"
+apps = collections.Counter(t["application_name"][i] for i in S)
+assert ranked(apps) == a["applications_top40"], (ranked(apps)[:5], a["applications_top40"][:5])
 tls = sum(v for k, v in apps.items() if k.split(".")[0] == "TLS")
-close(a["tls_share"], 100.0 * tls / n, "tls_share")
+close(a["tls_share"], 100.0 * tls / m, "tls_share")
 http = sum(v for k, v in apps.items() if k.split(".")[0] in ("HTTP", "HTTP_Proxy"))
-close(a["http_share"], 100.0 * http / n, "http_share")
-close(a["unknown_share"], 100.0 * apps.get("Unknown", 0) / n, "unknown_share")
-ports = collections.Counter(t["dst_port"])
-assert [list(x) for x in sorted(ports.items(), key=lambda kv: (-kv[1], kv[0]))[:40]] == a["dst_ports_top40"]
+close(a["http_share"], 100.0 * http / m, "http_share")
+close(a["unknown_share"], 100.0 * apps.get("Unknown", 0) / m, "unknown_share")
+close(a["guessed_share"], 100.0 * sum(t["application_is_guessed"][i] for i in S) / m, "guessed_share")
+ports = collections.Counter(t["dst_port"][i] for i in S)
+assert ranked(ports) == a["dst_ports_top40"]
+close(a["port_443_share"], 100.0 * ports.get(443, 0) / m, "port 443")
 hours = [0] * 24
-for ms in t["bidirectional_first_seen_ms"]:
-    hours[(ms // 3600000) % 24] += 1
+for i in S:
+    hours[(t["bidirectional_first_seen_ms"][i] // 3600000) % 24] += 1
 assert hours == a["flows_per_hour_utc"], (hours, a["flows_per_hour_utc"])
 # relay-us is reported in UTC-5 (the test passes --tz relay-us=-05:00).
 us = [0] * 24
-for i in range(n):
+for i in S:
     if t["node"][i] == "relay-us":
         us[((t["bidirectional_first_seen_ms"][i] - 5 * 3600000) // 3600000) % 24] += 1
 assert us == rep["nodes"]["relay-us"]["flows_per_hour_local"], (us, rep["nodes"]["relay-us"]["flows_per_hour_local"])
-close(a["mean_duration_s"], sum(t["bidirectional_duration_ms"]) / n / 1000.0, "mean duration")
-cats = collections.Counter(t["application_category_name"])
-assert [list(x) for x in sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))[:40]] == a["categories"]
-http_idx = [i for i in range(n) if t["application_name"][i].split(".")[0] in ("HTTP", "HTTP_Proxy")]
+close(a["mean_duration_s"], sum(t["bidirectional_duration_ms"][i] for i in S) / m / 1000.0, "mean duration")
+assert ranked(collections.Counter(t["application_category_name"][i] for i in S)) == a["categories"]
+dst = collections.Counter(t["dst_country"][i] for i in S)
+assert ranked(dst) == a["dst_countries"]
+assert a["unique_dst_countries"] == sum(1 for k in dst if len(k) == 2 and k.isupper())
+http_idx = [i for i in S if t["application_name"][i].split(".")[0] in ("HTTP", "HTTP_Proxy")]
 uas = collections.Counter(t["user_agent"][i] for i in http_idx if t["user_agent"][i] is not None)
-assert [list(x) for x in sorted(uas.items(), key=lambda kv: (-kv[1], kv[0]))[:40]] == a["user_agents"]
-roles = collections.Counter(t["tor_role"])
-assert [list(x) for x in sorted(roles.items(), key=lambda kv: (-kv[1], kv[0]))] == a["tor_roles"]
-print("report ok", n, "flows")
+assert ranked(uas) == a["user_agents"]
+# Port 5222 by destination country.
+c5222 = collections.Counter(t["dst_country"][i] for i in S if t["dst_port"][i] == 5222)
+assert ranked(c5222) == a["port_countries"]["5222"]["countries"], (ranked(c5222), a["port_countries"]["5222"])
+# Failed exit flows per hour of the measurement.
+per_hour = collections.defaultdict(lambda: [0, 0])
+for i in exits:
+    h = t["bidirectional_first_seen_ms"][i] // 3600000
+    per_hour[h][0] += 1
+    per_hour[h][1] += t["failed_flow"][i]
+assert [[f, x] for _, (f, x) in sorted(per_hour.items())] == [[r[1], r[2]] for r in a["failed_by_hour"]]
+print("report ok", n, "flows,", m, "study flows")
