@@ -7,9 +7,9 @@
 # EXITFLOW_SKIP_ROOT_TESTS=1 skips them elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! python3 -c 'import pyarrow, pandas, pyspark, markdown_it, linkify_it' 2>/dev/null; then
+if ! python3 -c 'import pyarrow, pandas, pyspark, markdown_it, linkify_it, PIL' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'pyarrow>=14' 'pandas>=2' 'pyspark>=3.5' \
-    'markdown-it-py>=3' 'linkify-it-py>=2'
+    'markdown-it-py>=3' 'linkify-it-py>=2' 'pillow>=9'
 fi
 # The HTML report is rendered in headless Chromium (Debian's package).
 need=()

@@ -319,6 +319,7 @@ enum Chart {
         title: String,
         items: Vec<(String, u64)>,
         total: u64,
+        unit: &'static str,
     },
     Columns {
         title: String,
@@ -513,7 +514,7 @@ fn document(j: &Value) -> (String, Vec<Section>) {
     out.push(Section {
         id: "how-made".into(),
         title: "How this report was made".into(),
-        blocks: vec![table(&["", ""], how_rows, None)],
+        blocks: vec![table(&["", "how"], how_rows, None)],
     });
 
     // Nodes (Table 5.1, Figures 5.1 and 5.2).
@@ -556,8 +557,8 @@ fn document(j: &Value) -> (String, Vec<Section>) {
                 rows,
                 Some("Every flow on each node's interface, every role; failed: 4 packets or fewer. Packets and bytes from the node totals when exact.".into()),
             ),
-            Block::Chart(Chart::Bars { title: "Packets per node (Figure 5.1)".into(), total: pk.iter().map(|x| x.1).sum(), items: pk }),
-            Block::Chart(Chart::Bars { title: "Flows per node (Figure 5.2)".into(), total: fl.iter().map(|x| x.1).sum(), items: fl }),
+            Block::Chart(Chart::Bars { title: "Packets per node (Figure 5.1)".into(), total: pk.iter().map(|x| x.1).sum(), items: pk, unit: "packets" }),
+            Block::Chart(Chart::Bars { title: "Flows per node (Figure 5.2)".into(), total: fl.iter().map(|x| x.1).sum(), items: fl, unit: "flows" }),
         ],
     });
     if let Some(p) = j["exit_policies"].as_object().filter(|p| !p.is_empty()) {
@@ -585,7 +586,7 @@ fn document(j: &Value) -> (String, Vec<Section>) {
                 "TLS {}%, HTTP {}%, BitTorrent {}%, Unknown {}%; labels guessed from the port: {}%; mean flow duration {:.1} s.",
                 f2(&a["tls_share"]), f2(&a["http_share"]), f2(&a["bittorrent_share"]), f2(&a["unknown_share"]), f2(&a["guessed_share"]), a["mean_duration_s"].as_f64().unwrap_or(0.0)
             )),
-            Block::Chart(Chart::Bars { title: "Application protocols: top 8 and Other".into(), items: bar_items(&a["applications_top8"]), total: study }),
+            Block::Chart(Chart::Bars { title: "Application protocols: top 8 and Other".into(), items: bar_items(&a["applications_top8"]), total: study, unit: "flows" }),
             table(&["application", "flows", "%"], pairs(&a["applications_top40"], study), of(study, &scope)),
         ],
     });
@@ -607,6 +608,7 @@ fn document(j: &Value) -> (String, Vec<Section>) {
             title: chart.into(),
             items,
             total,
+            unit: "flows",
         }));
         blocks.push(table(&["value", "flows", "%"], pairs(&a[key], total), note));
         Section {
@@ -673,6 +675,7 @@ fn document(j: &Value) -> (String, Vec<Section>) {
             title: "Destination ports: top 8".into(),
             items: port_items,
             total: study,
+            unit: "flows",
         }),
         table(&head, port_rows, of(study, &scope)),
     ];
@@ -1093,12 +1096,12 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 /// Width of the charts' drawing (they scale down to the page with viewBox).
-const CHART_W: usize = 640;
+const CHART_W: usize = 520;
 
 /// Horizontal bars with a value axis, each bar's value and share written.
-fn bars_svg(title: &str, items: &[(String, u64)], total: u64) -> String {
+fn bars_svg(title: &str, items: &[(String, u64)], total: u64, unit: &str) -> String {
     let max = items.iter().map(|x| x.1).max().unwrap_or(0).max(1);
-    let (left, width) = (180usize, 330usize);
+    let (left, width) = (150usize, 260usize);
     let h = 22 * items.len() + 50;
     let mut s = format!(
         "<figure><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {CHART_W} {h}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">",
@@ -1113,7 +1116,7 @@ fn bars_svg(title: &str, items: &[(String, u64)], total: u64) -> String {
             "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text><rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"16\" fill=\"#3b6ea8\"><title>{} {}</title></rect><text x=\"{:.1}\" y=\"{}\" font-size=\"11\">{} ({:.1}%)</text>",
             left - 6,
             y + 12,
-            esc(&truncate(name, 26)),
+            esc(&truncate(name, 22)),
             esc(name),
             n,
             left as f64 + w + 4.0,
@@ -1140,9 +1143,10 @@ fn bars_svg(title: &str, items: &[(String, u64)], total: u64) -> String {
     }
     let _ = write!(
         s,
-        "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">flows</text>",
+        "<text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
         left + width / 2,
-        ya + 28
+        ya + 28,
+        esc(unit)
     );
     s.push_str("</svg></figure>\n");
     s
@@ -1290,8 +1294,9 @@ pub fn html_from_json(j: &Value) -> String {
                     title,
                     items,
                     total,
+                    unit,
                 }) => {
-                    body.push_str(&bars_svg(title, items, *total));
+                    body.push_str(&bars_svg(title, items, *total, unit));
                 }
                 Block::Chart(Chart::Columns {
                     title,
@@ -1306,7 +1311,7 @@ pub fn html_from_json(j: &Value) -> String {
         body.push_str("</section>\n");
     }
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>{}</title><style>body{{font-family:sans-serif;max-width:960px;margin:1em auto;padding:0 1em;line-height:1.4}}table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}.scroll{{overflow-x:auto}}.note{{color:#555;font-size:13px}}.warning{{background:#fff3cd;border:1px solid #c9a227;padding:.5em}}figure{{margin:1em 0}}figcaption{{font-weight:bold}}nav ol{{columns:2}}</style></head><body>\n{}</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>{}</title><style>body{{font-family:sans-serif;max-width:960px;margin:1em auto;padding:0 1em;line-height:1.4}}table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}.scroll{{overflow-x:auto}}.note{{color:#555;font-size:13px}}.warning{{background:#fff3cd;border:1px solid #c9a227;padding:.5em}}figure{{margin:1em 0}}figure svg{{max-width:640px;height:auto}}figcaption{{font-weight:bold}}@media (min-width:700px){{nav ol{{columns:2}}}}</style></head><body>\n{}</body></html>\n",
         esc(title(j)),
         body
     )

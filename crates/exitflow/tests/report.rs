@@ -144,6 +144,16 @@ fn published_reports_show_no_value_under_k_and_state_epsilon() {
 
 /// Runs headless Chromium on a page: screenshot and network log.
 fn chromium(page: &std::path::Path, dir: &std::path::Path, name: &str) -> (u64, String) {
+    chromium_sized(page, dir, name, (1000, 2400))
+}
+
+/// The same in a window of `size` (width, height) pixels.
+fn chromium_sized(
+    page: &std::path::Path,
+    dir: &std::path::Path,
+    name: &str,
+    size: (u32, u32),
+) -> (u64, String) {
     let png = dir.join(format!("{name}.png"));
     let netlog = dir.join(format!("{name}.netlog.json"));
     let profile = dir.join(format!("{name}-profile"));
@@ -165,7 +175,8 @@ fn chromium(page: &std::path::Path, dir: &std::path::Path, name: &str) -> (u64, 
             "--disable-extensions",
             // Anything that tries to leave goes to a dead proxy, and is logged.
             "--proxy-server=127.0.0.1:9",
-            "--window-size=1000,2400",
+            "--hide-scrollbars",
+            &format!("--window-size={},{}", size.0, size.1),
             &format!("--user-data-dir={}", profile.display()),
             &format!("--log-net-log={}", netlog.display()),
             &format!("--screenshot={}", png.display()),
@@ -469,4 +480,62 @@ fn a_strict_dataset_holds_only_aggregates_and_gives_the_same_study_tables() {
         dir.path().join("x").to_str().unwrap(),
     ]);
     assert!(!o.status.success());
+}
+
+/// (width, height, last row drawn, pixels drawn in the right margin) of a screenshot.
+fn screenshot_facts(png: &std::path::Path, margin: u32) -> (u32, u32, u32, u64) {
+    let out = python(
+        "check_screenshot.py",
+        &[png.to_str().unwrap(), &margin.to_string()],
+    );
+    let v: Vec<u64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    (v[0] as u32, v[1] as u32, v[2] as u32, v[3])
+}
+
+/// The page a researcher would put in a paper, at a desktop's and a phone's
+/// width: every section drawn, nothing running off the right edge (wide
+/// tables scroll inside their box, charts scale), no request.
+#[test]
+fn the_html_report_fits_desktop_and_phone_widths_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("demo");
+    ok(&["demo", "--dir", d.to_str().unwrap(), "--flows", "2000"]);
+    let page = d.join("report/report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // A table of contents, each chart right after the heading of its section.
+    assert!(html.contains("<nav><h2>Contents</h2>"));
+    for id in [
+        "key-findings",
+        "how-made",
+        "nodes",
+        "applications",
+        "ports",
+        "hours",
+        "abuse",
+        "published",
+    ] {
+        assert!(html.contains(&format!("href=\"#{id}\"")), "{id}");
+        assert!(html.contains(&format!("<section id=\"{id}\">")), "{id}");
+    }
+    // Margin: less than the body's padding (1em = 16 px).
+    const MARGIN: u32 = 8;
+    for (name, width) in [("desktop", 1280u32), ("phone", 390)] {
+        let (_, netlog) = chromium_sized(&page, dir.path(), name, (width, 16_000));
+        assert_eq!(page_requests(&netlog), Vec::<String>::new(), "{name}");
+        let (w, _, last, right) = screenshot_facts(&dir.path().join(format!("{name}.png")), MARGIN);
+        assert_eq!(w, width);
+        assert!(last > 6_000, "{name}: drawn down to row {last} only");
+        assert_eq!(right, 0, "{name}: {right} pixels drawn at the right edge");
+    }
+    // The check can fail: a page with a table wider than the phone.
+    let wide = dir.path().join("wide.html");
+    let cells: String = (0..40).map(|i| format!("<td>column{i}</td>")).collect();
+    std::fs::write(
+        &wide,
+        format!("<!DOCTYPE html><html><head><meta name=\"viewport\" content=\"width=device-width\"></head><body><table><tr>{cells}</tr></table>{}</body></html>", "<p>x</p>".repeat(800)),
+    )
+    .unwrap();
+    chromium_sized(&wide, dir.path(), "wide", (390, 16_000));
+    let (_, _, _, right) = screenshot_facts(&dir.path().join("wide.png"), MARGIN);
+    assert!(right > 0, "a table running off the screen was not seen");
 }
