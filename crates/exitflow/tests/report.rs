@@ -539,3 +539,205 @@ fn the_html_report_fits_desktop_and_phone_widths_in_chromium() {
     let (_, _, _, right) = screenshot_facts(&dir.path().join("wide.png"), MARGIN);
     assert!(right > 0, "a table running off the screen was not seen");
 }
+
+/// Every item the 2021 study has that the report lacked (issue: "missing
+/// from the study"), each checked in report.md and report.html by name.
+#[test]
+fn every_study_item_is_in_the_markdown_and_the_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("demo");
+    ok(&["demo", "--dir", d.to_str().unwrap(), "--flows", "3000"]);
+    let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
+    let html = std::fs::read_to_string(d.join("report/report.html")).unwrap();
+    let j = report_json(&d.join("report"));
+    let a = &j["all"];
+    let guessed = format!(
+        "labels guessed from the port: {:.2}%",
+        a["guessed_share"].as_f64().unwrap()
+    );
+    let unique_dst = format!(
+        "{} distinct destination countries and territories (2021 study: 244)",
+        a["unique_dst_countries"]
+    );
+    let unique_src = format!(
+        "{} distinct source countries and territories (2021 study: 176)",
+        a["unique_src_countries"]
+    );
+    let de_share = format!(
+        "{:.2}",
+        j["nodes"]["demo-de"]["dataset_flow_share"]
+            .as_f64()
+            .unwrap()
+    );
+    let first_hour = a["failed_by_hour"][0][0].as_str().unwrap().to_owned();
+    // (item, text in Markdown (escaped there), text in HTML)
+    let items: Vec<(&str, Vec<String>)> = vec![
+        ("guessed share", vec![guessed.clone()]),
+        (
+            "Table 5.3 content-type families",
+            vec![
+                "Content types (Table 5.3)".into(),
+                "HTTP study flows with a content type".into(),
+            ],
+        ),
+        (
+            "2021 content-type figures",
+            vec![
+                "60.65".into(),
+                "37.25".into(),
+                "1.25".into(),
+                "0.06".into(),
+                "0.05".into(),
+                "0.74".into(),
+            ],
+        ),
+        (
+            "Chaabane 2010 figures",
+            vec![
+                "5.94".into(),
+                "27.90".into(),
+                "18.00".into(),
+                "31.70".into(),
+            ],
+        ),
+        (
+            "port 5222 by destination country",
+            vec![
+                "Port 5222 by destination country".into(),
+                "NL, UK and CH, 99.78%".into(),
+            ],
+        ),
+        ("unique destination countries", vec![unique_dst]),
+        ("unique source countries", vec![unique_src]),
+        (
+            "each node's share of the dataset",
+            vec!["% of flows".into(), de_share],
+        ),
+        (
+            "failed-flow ratio over the period",
+            vec![
+                "Failed flows over the measurement period".into(),
+                first_hour,
+            ],
+        ),
+        (
+            "citations",
+            vec![
+                "Torbjörn Jonsson, Gustaf Edeby: Collecting and analyzing Tor exit node traffic"
+                    .into(),
+            ],
+        ),
+        (
+            "the seed's inconsistencies",
+            vec![
+                "32.47 % in the abstract, 32.37 % in Table 5.1".into(),
+                "15.09 %".into(),
+            ],
+        ),
+        (
+            "denominators",
+            vec![
+                "its shares are over the 67.87 M other flows".into(),
+                "denominator (published)".into(),
+            ],
+        ),
+        (
+            "how the report was made",
+            vec![
+                "How this report was made".into(),
+                "flow timeouts".into(),
+                "GeoIP databases".into(),
+                "time zone of demo-jp".into(),
+            ],
+        ),
+        (
+            "abuse",
+            vec![
+                "Traffic that looks like abuse".into(),
+                "Login services".into(),
+            ],
+        ),
+    ];
+    // Markdown escapes punctuation in table cells: compare without backslashes.
+    let md_plain = md.replace('\\', "");
+    let html_plain = html.replace("&#39;", "'").replace("&amp;", "&");
+    for (item, texts) in &items {
+        for t in texts {
+            assert!(
+                md_plain.contains(t.as_str()),
+                "report.md lacks {item}: {t:?}"
+            );
+            assert!(
+                html_plain.contains(t.as_str()),
+                "report.html lacks {item}: {t:?}"
+            );
+        }
+    }
+    // Charts only the HTML has: Figures 5.1, 5.2 and 5.11.
+    for chart in [
+        "Packets per node (Figure 5.1)",
+        "Flows per node (Figure 5.2)",
+        "Source countries: top 8",
+    ] {
+        assert!(
+            html.contains(&format!("<figcaption>{chart}</figcaption>")),
+            "{chart}"
+        );
+    }
+    // The hourly tables in Markdown: 24 rows, a column per node and all.
+    let hours = md_plain
+        .split("## Flows per hour of the day")
+        .nth(1)
+        .unwrap();
+    assert!(hours.contains("| 00 |") && hours.contains("| 23 |"));
+    assert!(
+        hours.contains("| hour | demo-de (UTC+01:00) |"),
+        "{}",
+        &hours[..400]
+    );
+    // Nothing internal in any output.
+    for (name, text) in [("md", &md), ("html", &html), ("json", &j.to_string())] {
+        for internal in ["../shared", "/work/", "/tmp/", "shared/seed"] {
+            assert!(!text.contains(internal), "report.{name} holds {internal}");
+        }
+    }
+}
+
+/// A SYN flood of one-packet flows labelled TLS by their port makes TLS
+/// look bigger over all flows than over the study's flows: the report shows
+/// the study's share (non-failed exit flows), and the all-flows share apart.
+#[test]
+fn a_syn_flood_does_not_inflate_the_studys_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let cap = dir.path().join("n.pcap");
+    synth_file(
+        &cap,
+        &SynthConfig {
+            flows: 2000,
+            syn_flood: 4000,
+            ..Default::default()
+        },
+    );
+    let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+    ingest(&cap, &ds, "n", &["--own-address", &relay]);
+    let out = dir.path().join("report");
+    report(&ds, &out, &["--format", "json"]);
+    let a = &report_json(&out)["all"];
+    let study = a["tls_share"].as_f64().unwrap();
+    let all = a["all_flows"]["tls_share"].as_f64().unwrap();
+    // The unanswered attempts to port 443 are TLS by port in all flows only.
+    let sql = python("study_share.py", &[ds.to_str().unwrap()]);
+    let v: Vec<f64> = sql.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    assert!(
+        (v[0] - study).abs() < 1e-9,
+        "study TLS share {study} vs pyarrow {}",
+        v[0]
+    );
+    assert!(
+        (v[1] - all).abs() < 1e-9,
+        "all-flows TLS share {all} vs pyarrow {}",
+        v[1]
+    );
+    assert!(all > study + 1.0, "all {all} vs study {study}");
+}

@@ -90,3 +90,14 @@ for i in exits:
     per_hour[h][1] += t["failed_flow"][i]
 assert [[f, x] for _, (f, x) in sorted(per_hour.items())] == [[r[1], r[2]] for r in a["failed_by_hour"]]
 print("report ok", n, "flows,", m, "study flows")
+
+# Abuse: failed exit flows per hour and port, the worst first.
+cells = collections.defaultdict(lambda: [0, 0])
+for i in exits:
+    key = (t["bidirectional_first_seen_ms"][i] // 3600000 * 3600000, t["dst_port"][i])
+    cells[key][0] += 1
+    cells[key][1] += t["failed_flow"][i]
+worst = sorted(((k, v) for k, v in cells.items() if v[1] > 0), key=lambda kv: (-kv[1][1], kv[0]))[:20]
+got = a["abuse"]["failed_by_hour_port"]
+assert [[p, f, n] for (h, p), (n, f) in worst] == [[r[1], r[2], r[3]] for r in got], (worst[:3], got[:3])
+print("abuse ok", len(got), "rows")
