@@ -333,8 +333,13 @@ pub struct BenchArgs {
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// Dataset roots (the directories holding node=NAME/...).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_json")]
     pub datasets: Vec<PathBuf>,
+    /// Render report.html and report.md from a report JSON computed
+    /// elsewhere (by `spark/report.py` over a fleet's data, say) instead of
+    /// scanning datasets.
+    #[arg(long, conflicts_with_all = ["datasets", "publish", "node", "from", "to", "tz"])]
+    pub from_json: Option<PathBuf>,
     /// Output directory (report.html, report.md, report.json).
     #[arg(long, default_value = "report")]
     pub out: PathBuf,

@@ -248,39 +248,6 @@ fn page_requests(netlog: &str) -> Vec<String> {
     out
 }
 
-#[test]
-fn spark_computes_the_same_protocol_table_as_the_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let ds = dir.path().join("ds");
-    synth_ingest(dir.path(), &ds, "a", 5, 1500);
-    synth_ingest(dir.path(), &ds, "b", 6, 1500);
-    let out = dir.path().join("report");
-    report(&ds, &out, &["--format", "json"]);
-    let spark_json = dir.path().join("spark.json");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spark/protocols.py");
-    python(
-        script.to_str().unwrap(),
-        &[ds.to_str().unwrap(), spark_json.to_str().unwrap()],
-    );
-    let spark: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&spark_json).unwrap()).unwrap();
-    let report = report_json(&out);
-    assert_eq!(spark["flows"], report["all"]["flows"]);
-    assert_eq!(spark["study_flows"], report["all"]["study_flows"]);
-    assert_eq!(
-        spark["applications_top40"],
-        report["all"]["applications_top40"]
-    );
-    for share in ["tls_share", "http_share"] {
-        let (a, b) = (
-            spark[share].as_f64().unwrap(),
-            report["all"][share].as_f64().unwrap(),
-        );
-        assert!((a - b).abs() < 1e-9, "{share}: spark {a}, report {b}");
-    }
-    assert_eq!(spark["nodes"]["a"], report["nodes"]["a"]["flows"]);
-}
-
 /// The study's question "which countries receive port 5222", in SQL.
 #[cfg(feature = "sql")]
 #[test]
@@ -740,4 +707,123 @@ fn a_syn_flood_does_not_inflate_the_studys_shares() {
         v[1]
     );
     assert!(all > study + 1.0, "all {all} vs study {study}");
+}
+
+/// Field by field: `a` and `b` equal, floats within 1e-9; returns the
+/// paths that differ.
+fn json_diff(a: &serde_json::Value, b: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                json_diff(
+                    &x[k],
+                    y.get(k).unwrap_or(&Value::Null),
+                    &format!("{path}.{k}"),
+                    out,
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                json_diff(p, q, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Value::Number(x), Value::Number(y)) => {
+            if (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() > 1e-9 {
+                out.push(format!("{path}: {x} vs {y}"));
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(format!("{path}: {a} vs {b}")),
+    }
+}
+
+/// The whole report computed by Spark (spark/report.py) over a dataset of
+/// three relays equals exitflow's, field by field, and renders to the same
+/// Markdown with `exitflow report --from-json`.
+#[test]
+fn spark_computes_the_whole_report_and_exitflow_renders_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+    for (seed, node, flood) in [(11u64, "r-de", 300u64), (12, "r-us", 0), (13, "r-jp", 100)] {
+        let cap = dir.path().join(format!("{node}.pcap"));
+        synth_file(
+            &cap,
+            &SynthConfig {
+                seed,
+                flows: 1500,
+                syn_flood: flood,
+                span_s: 3 * 3600,
+                relay_percent: 10,
+                unknown_percent: 8,
+                daily_rhythm_tz_s: Some(3600),
+                ..Default::default()
+            },
+        );
+        ingest(&cap, &ds, node, &["--own-address", &relay]);
+    }
+    let tz = ["--tz", "r-us=-05:00", "--tz", "r-jp=+09:00"];
+    let out = dir.path().join("report");
+    report(&ds, &out, &tz);
+    let mine = report_json(&out);
+    let spark_json = dir.path().join("spark.json");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spark/report.py");
+    let mut args = vec![ds.to_str().unwrap(), spark_json.to_str().unwrap()];
+    args.extend_from_slice(&tz);
+    python(script.to_str().unwrap(), &args);
+    let spark: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&spark_json).unwrap()).unwrap();
+    let mut diffs = Vec::new();
+    for key in [
+        "nodes",
+        "all",
+        "exit_policies",
+        "published",
+        "synthetic",
+        "files",
+    ] {
+        json_diff(&mine[key], &spark[key], key, &mut diffs);
+    }
+    for key in ["exitflow_versions", "privacy_policies", "geoip", "timeouts"] {
+        json_diff(
+            &mine["how_made"][key],
+            &spark["how_made"][key],
+            key,
+            &mut diffs,
+        );
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    // The test can fail: a changed count is found.
+    let mut changed = spark.clone();
+    changed["all"]["applications_top40"][0][1] = serde_json::json!(1);
+    let mut d = Vec::new();
+    json_diff(&mine["all"], &changed["all"], "all", &mut d);
+    assert_eq!(d.len(), 1, "{d:?}");
+    // Rendered from Spark's JSON: the same document but for who made it.
+    let rendered = dir.path().join("from-spark");
+    ok(&[
+        "report",
+        "--from-json",
+        spark_json.to_str().unwrap(),
+        "--out",
+        rendered.to_str().unwrap(),
+    ]);
+    let strip = |md: String| -> String {
+        md.lines()
+            .filter(|l| !l.starts_with("| report made by"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(std::fs::read_to_string(rendered.join("report.md")).unwrap()),
+        strip(std::fs::read_to_string(out.join("report.md")).unwrap())
+    );
+    assert!(rendered.join("report.html").is_file());
 }

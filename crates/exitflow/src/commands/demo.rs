@@ -172,6 +172,7 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
     let report_dir = a.dir.join("report");
     super::report::run(&ReportArgs {
         datasets: vec![dataset.clone()],
+        from_json: None,
         out: report_dir.clone(),
         format: vec![ReportFormat::Html, ReportFormat::Md, ReportFormat::Json],
         node: Vec::new(),

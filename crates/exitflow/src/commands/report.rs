@@ -12,6 +12,9 @@ use crate::settings::date_ms;
 /// Scans the datasets and writes each format asked for (each file
 /// completed under a temporary name, then renamed).
 pub fn run(a: &ReportArgs) -> Result<ExitCode> {
+    if let Some(path) = &a.from_json {
+        return from_json(a, path);
+    }
     let filter = Filter {
         tz_minutes: a.tz.iter().cloned().collect(),
         nodes: a.node.clone(),
@@ -66,5 +69,32 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
         peak_rss_mib = peak_rss_bytes() >> 20,
         "report"
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Renders the formats asked for from a report JSON (its own `report.json`
+/// or one a Spark job computed).
+fn from_json(a: &ReportArgs, path: &std::path::Path) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let j: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    if j["report_version"] != 2 || !j["all"].is_object() || !j["nodes"].is_object() {
+        bail!(
+            "{}: not an exitflow report JSON (version 2, with \"all\" and \"nodes\")",
+            path.display()
+        );
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    for f in &a.format {
+        let (name, text) = match f {
+            ReportFormat::Html => ("report.html", render::html_from_json(&j)),
+            ReportFormat::Md => ("report.md", render::markdown_from_json(&j)),
+            ReportFormat::Json => ("report.json", serde_json::to_string_pretty(&j)?),
+        };
+        let path = a.out.join(name);
+        exitflow_output::files::write_atomic(&path, text.as_bytes())?;
+        println!("{}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
