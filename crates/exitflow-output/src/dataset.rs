@@ -14,6 +14,9 @@ use crate::schema::{Record, Selection};
 use crate::writers::{FlowWriter, Format};
 use crate::{OutputError, io_err};
 
+/// Bins of a part's sidecar aggregate tables: an hour, or the profile's
+/// granularity when coarser.
+pub const SIDECAR_BIN_MS: u64 = 3_600_000;
 /// A part file is closed once it holds this many rows.
 pub const DEFAULT_ROTATE_ROWS: u64 = 4_000_000;
 /// A part file is closed once it reaches about this size.
@@ -181,6 +184,8 @@ impl NodeTotals {
 struct Part {
     writer: FlowWriter,
     opened: Instant,
+    /// The hourly aggregate tables of the rows written (the part's sidecar).
+    tables: crate::aggregate::Tables,
 }
 
 /// Writes records into the dataset.
@@ -374,11 +379,17 @@ impl DatasetWriter {
                 Part {
                     writer,
                     opened: Instant::now(),
+                    tables: crate::aggregate::Tables::new(),
                 },
             );
         }
         let part = self.open.get_mut(&date).expect("inserted above");
         part.writer.write(r)?;
+        crate::aggregate::add(
+            &mut part.tables,
+            r,
+            self.cfg.time_granularity_ms.max(SIDECAR_BIN_MS),
+        );
         self.rows += 1;
         if part.writer.rows() >= self.cfg.rotate_rows
             || (part.writer.rows().is_multiple_of(4096)
@@ -407,6 +418,12 @@ impl DatasetWriter {
         if let Some(p) = self.open.remove(date) {
             let path = p.writer.finish()?;
             crate::files::coarsen_mtime(&path, self.cfg.time_granularity_ms)?;
+            // The same rows as hourly tables, beside the part: a report over
+            // them reads a few hundred rows instead of every flow. Written
+            // after the part, so a sidecar never describes a missing part.
+            let side = layout::sidecar_of(&path);
+            crate::aggregate::write(&side, &p.tables, &self.cfg.metadata)?;
+            crate::files::coarsen_mtime(&side, self.cfg.time_granularity_ms)?;
             self.files += 1;
             self.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
         }

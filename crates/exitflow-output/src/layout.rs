@@ -31,6 +31,18 @@ pub fn node_of(dir_name: &str) -> Option<&str> {
     dir_name.strip_prefix(NODE_PREFIX)
 }
 
+/// Prefix of a part's sidecar: its rows as hourly aggregate tables
+/// (`_agg-<id>.parquet` beside `part-<id>.parquet`; `_` keeps other
+/// readers from counting them twice).
+pub const SIDECAR_PREFIX: &str = "_agg-";
+
+/// The sidecar of a part file.
+pub fn sidecar_of(part: &Path) -> PathBuf {
+    let name = part.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let id = name.strip_prefix(PART_PREFIX).unwrap_or(name);
+    part.with_file_name(format!("{SIDECAR_PREFIX}{id}"))
+}
+
 /// Whether a file name is a completed data file (not in progress, not metadata).
 pub fn is_data_file(name: &str) -> bool {
     name.ends_with(PART_EXT) && !name.starts_with('.') && !name.starts_with('_')
@@ -52,5 +64,10 @@ mod tests {
         assert!(is_data_file("part-1-2-00000.parquet"));
         assert!(!is_data_file(".part-1-2-00000.parquet.tmp"));
         assert!(!is_data_file("_totals.json"));
+        assert_eq!(
+            sidecar_of(Path::new("/d/date=x/part-ab12.parquet")),
+            Path::new("/d/date=x/_agg-ab12.parquet")
+        );
+        assert!(!is_data_file("_agg-ab12.parquet"));
     }
 }

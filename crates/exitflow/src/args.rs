@@ -376,6 +376,10 @@ pub struct ReportArgs {
     /// With --publish: values under this many flows are folded into Other.
     #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_K)]
     pub k: u64,
+    /// Read every flow row, even where a part has its hourly tables beside
+    /// it (`_agg-*.parquet`, written at ingest); for benchmarks and checks.
+    #[arg(long)]
+    pub rows: bool,
     /// With --publish: counts are rounded up to a multiple of this.
     #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_ROUND)]
     pub round: u64,

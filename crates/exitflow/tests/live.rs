@@ -885,7 +885,7 @@ fn parquet_files(ds: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter(|p| {
             let n = p.file_name().unwrap().to_string_lossy();
-            n.ends_with(".parquet") && !n.starts_with('.')
+            n.ends_with(".parquet") && !n.starts_with('.') && !n.starts_with('_')
         })
         .collect()
 }

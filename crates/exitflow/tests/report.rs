@@ -827,3 +827,57 @@ fn spark_computes_the_whole_report_and_exitflow_renders_it() {
     );
     assert!(rendered.join("report.html").is_file());
 }
+
+/// Each part has its rows as hourly tables beside it (`_agg-*.parquet`,
+/// written at ingest); the report over them equals the report over every
+/// row, under the default and the research profile.
+#[test]
+fn the_report_from_the_sidecar_tables_equals_the_report_from_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+    for profile in ["default", "research"] {
+        let ds = dir.path().join(profile);
+        for (seed, node) in [(21u64, "x"), (22, "y")] {
+            let cap = dir.path().join(format!("{profile}-{node}.pcap"));
+            synth_file(
+                &cap,
+                &SynthConfig {
+                    seed,
+                    flows: 2000,
+                    syn_flood: 200,
+                    span_s: 5 * 3600,
+                    relay_percent: 10,
+                    unknown_percent: 5,
+                    ..Default::default()
+                },
+            );
+            ingest(
+                &cap,
+                &ds,
+                node,
+                &["--own-address", &relay, "--profile", profile],
+            );
+        }
+        let sidecars = files_under(&ds)
+            .iter()
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("_agg-")
+            })
+            .count();
+        assert!(sidecars >= 2, "{profile}: {sidecars} sidecars");
+        let (fast, rows) = (
+            dir.path().join(format!("{profile}-fast")),
+            dir.path().join(format!("{profile}-rows")),
+        );
+        report(&ds, &fast, &["--format", "json", "--tz", "x=+02:00"]);
+        report(
+            &ds,
+            &rows,
+            &["--format", "json", "--tz", "x=+02:00", "--rows"],
+        );
+        assert_eq!(report_json(&fast), report_json(&rows), "{profile}");
+    }
+}

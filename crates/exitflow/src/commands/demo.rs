@@ -173,6 +173,7 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
     super::report::run(&ReportArgs {
         datasets: vec![dataset.clone()],
         from_json: None,
+        rows: false,
         out: report_dir.clone(),
         format: vec![ReportFormat::Html, ReportFormat::Md, ReportFormat::Json],
         node: Vec::new(),

@@ -20,6 +20,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
         nodes: a.node.clone(),
         from_ms: a.from.as_deref().map(date_ms).transpose()?,
         to_ms: a.to.as_deref().map(date_ms).transpose()?,
+        rows: a.rows,
     };
     if a.publish && !(a.epsilon > 0.0 && a.epsilon.is_finite()) {
         bail!("--epsilon must be a positive number");

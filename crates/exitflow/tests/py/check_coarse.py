@@ -21,16 +21,20 @@ for d, _, names in os.walk(root):
     for n in names:
         p = os.path.join(d, n)
         st = os.stat(p)
-        if n.startswith("agg-") and n.endswith(".parquet"):
-            # The strict profile: hourly aggregate tables, no flow columns.
+        if n.startswith(("agg-", "_agg-")) and n.endswith(".parquet"):
+            # The strict profile's files, and every part's sidecar: hourly
+            # aggregate tables, no flow columns.
             files += 1
-            stem = n[len("agg-"):-len(".parquet")]
+            stem = n[n.index("agg-") + len("agg-"):-len(".parquet")]
             assert len(stem) == 32 and all(c in "0123456789abcdef" for c in stem), n
             assert int(st.st_mtime * 1000) % g == 0, (n, st.st_mtime)
             t = pq.ParquetFile(p).read().to_pydict()
             assert set(t) >= {"hour_ms", "dimension", "value", "flows"}, list(t)
             assert not set(t) & set(TIME + BUCKETED + ["id", "user_agent"]), list(t)
             assert all(v % g == 0 for v in t["hour_ms"])
+            if n.startswith("_agg-"):
+                # Beside its part, with the part's name.
+                assert os.path.isfile(os.path.join(d, "part-" + stem + ".parquet")), n
         elif n.endswith(".parquet"):
             files += 1
             stem = n[len("part-"):-len(".parquet")]
