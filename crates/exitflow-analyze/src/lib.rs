@@ -565,6 +565,40 @@ fn scan_file(
     })?;
     node.slices[EXIT].dataset_bytes += std::fs::metadata(data).map_or(0, |m| m.len());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    // Row files: strings read as dictionaries (as they are stored), so the
+    // scan counts dictionary keys and looks each string up once per batch.
+    let builder = {
+        let fields: Vec<arrow_schema::Field> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                if *f.data_type() == arrow_schema::DataType::Utf8 {
+                    f.as_ref()
+                        .clone()
+                        .with_data_type(arrow_schema::DataType::Dictionary(
+                            Box::new(arrow_schema::DataType::Int32),
+                            Box::new(arrow_schema::DataType::Utf8),
+                        ))
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        let schema = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+            fields,
+            builder.schema().metadata().clone(),
+        ));
+        let file = File::open(path).map_err(|source| AnalyzeError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        ParquetRecordBatchReaderBuilder::try_new_with_options(
+            file,
+            parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_schema(schema),
+        )
+        .map_err(pq)?
+    };
     for kv in builder
         .metadata()
         .file_metadata()
@@ -631,7 +665,7 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
         b.column_by_name(n)
             .map(|c| c.as_primitive::<UInt64Type>().clone())
     };
-    let s = |n: &str| b.column_by_name(n).map(|c| c.as_string::<i32>().clone());
+    let s = |n: &str| b.column_by_name(n).map(plain_strings);
     let (Some(hour), Some(dim), Some(value), Some(flows)) = (
         u(agg_cols::HOUR),
         s(agg_cols::DIMENSION),
@@ -723,18 +757,132 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
     }
 }
 
+/// A string column as plain strings (dictionaries decoded): for the small
+/// aggregate tables.
+fn plain_strings(c: &arrow_array::ArrayRef) -> arrow_array::StringArray {
+    match c.as_any_dictionary_opt() {
+        Some(d) => {
+            let v = arrow_select_take(d);
+            v.as_string::<i32>().clone()
+        }
+        None => c.as_string::<i32>().clone(),
+    }
+}
+
+/// Decodes a dictionary array into its plain values.
+fn arrow_select_take(d: &dyn arrow_array::AnyDictionaryArray) -> arrow_array::ArrayRef {
+    let values = d.values().as_string::<i32>();
+    let nulls = d.keys().nulls().cloned();
+    let keys: Vec<usize> = if values.is_empty() {
+        vec![0; d.len()]
+    } else {
+        d.normalized_keys()
+    };
+    let out: arrow_array::StringArray = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            if values.is_empty() || nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                None
+            } else {
+                Some(values.value(*k))
+            }
+        })
+        .collect();
+    std::sync::Arc::new(out)
+}
+
+/// A string column of a batch: dictionary keys per row and the values.
+struct StrCol {
+    keys: Vec<usize>,
+    valid: Option<arrow_array::BooleanArray>,
+    values: arrow_array::StringArray,
+}
+
+impl StrCol {
+    fn of(b: &RecordBatch, c: Col) -> Option<StrCol> {
+        let col = b.column_by_name(c.name())?;
+        Some(
+            match col.as_dictionary_opt::<arrow_array::types::Int32Type>() {
+                Some(d) => StrCol {
+                    // A null key's slot may hold anything: it is never read.
+                    keys: d
+                        .keys()
+                        .values()
+                        .iter()
+                        .map(|k| usize::try_from(*k).unwrap_or(0))
+                        .collect(),
+                    valid: d.keys().nulls().map(|n| n.inner().clone().into()),
+                    values: d.values().as_string::<i32>().clone(),
+                },
+                None => {
+                    // Not dictionary-encoded: each row its own key.
+                    let v = col.as_string::<i32>().clone();
+                    StrCol {
+                        keys: (0..v.len()).collect(),
+                        valid: v.nulls().map(|n| n.inner().clone().into()),
+                        values: v,
+                    }
+                }
+            },
+        )
+    }
+
+    fn n_keys(&self) -> usize {
+        self.values.len()
+    }
+
+    fn is_valid(&self, i: usize) -> bool {
+        self.valid.as_ref().is_none_or(|v| v.value(i))
+    }
+}
+
+/// Per-batch counts per (slice, dictionary key), added to the counters
+/// once per distinct key at the end of the batch.
+struct KeyCounts {
+    n: usize,
+    counts: Vec<u64>,
+}
+
+impl KeyCounts {
+    fn new(n: usize) -> KeyCounts {
+        KeyCounts {
+            n,
+            counts: vec![0; 4 * n],
+        }
+    }
+
+    fn add(&mut self, slice: usize, key: usize) {
+        self.counts[slice * self.n + key] += 1;
+    }
+
+    fn flush(&self, col: &StrCol, node: &mut NodeAgg, pick: impl Fn(&mut Agg) -> &mut Counts) {
+        for slice in 0..4 {
+            for k in 0..self.n {
+                let v = self.counts[slice * self.n + k];
+                if v > 0 {
+                    let c = pick(&mut node.slices[slice]);
+                    let name = col.values.value(k);
+                    match c.get_mut(name) {
+                        Some(x) => *x += v,
+                        None => {
+                            c.insert(name.to_owned(), v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
     let tz_ms = i64::from(tz) * 60_000;
+    let n = b.num_rows();
     let u = |c: Col| {
         b.column_by_name(c.name())
             .map(|c| c.as_primitive::<UInt64Type>().clone())
     };
-    let s = |c: Col| {
-        b.column_by_name(c.name())
-            .map(|c| c.as_string::<i32>().clone())
-    };
     let bo = |c: Col| b.column_by_name(c.name()).map(|c| c.as_boolean().clone());
-    let (app, cat) = (s(Col::AppName), s(Col::AppCategory));
     let (pk, by, first, dur, port) = (
         u(Col::BiPackets),
         u(Col::BiBytes),
@@ -748,32 +896,57 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
         bo(Col::DstIsProxy),
         bo(Col::AppGuessed),
     );
-    let (dc, sc, ua, ct, role) = (
-        s(Col::DstCountry),
-        s(Col::SrcCountry),
-        s(Col::UserAgent),
-        s(Col::ContentType),
-        s(Col::TorRole),
-    );
-    for i in 0..b.num_rows() {
+    let app = StrCol::of(b, Col::AppName);
+    let cols = [
+        StrCol::of(b, Col::AppCategory),
+        StrCol::of(b, Col::DstCountry),
+        StrCol::of(b, Col::SrcCountry),
+        StrCol::of(b, Col::TorRole),
+        StrCol::of(b, Col::UserAgent),
+        StrCol::of(b, Col::ContentType),
+    ];
+    let [_, dc, _, role, _, _] = &cols;
+    // Per dictionary key, computed once: is the label HTTP, is the role exit.
+    let http_key: Vec<bool> = app.as_ref().map_or(Vec::new(), |a| {
+        (0..a.n_keys())
+            .map(|k| {
+                let m = a.values.value(k).split('.').next().unwrap_or("");
+                m == "HTTP" || m == "HTTP_Proxy"
+            })
+            .collect()
+    });
+    let exit_key: Vec<bool> = role.as_ref().map_or(Vec::new(), |r| {
+        (0..r.n_keys())
+            .map(|k| r.values.value(k) == "exit")
+            .collect()
+    });
+    let counts = |c: &Option<StrCol>| KeyCounts::new(c.as_ref().map_or(0, StrCol::n_keys));
+    let mut app_c = counts(&app);
+    let mut col_c: Vec<KeyCounts> = cols.iter().map(counts).collect();
+    let mut unknown_app = [0u64; 4];
+    let mut missing_role = [0u64; 4];
+    for i in 0..n {
         let t = first.as_ref().map_or(0, |a| a.value(i));
         if filter.from_ms.is_some_and(|f| t < f) || filter.to_ms.is_some_and(|to| t >= to) {
             continue;
         }
         let is_failed = failed.as_ref().is_some_and(|a| a.value(i));
-        let r = role.as_ref().map_or("other", |a| a.value(i));
-        let agg = &mut node.slices[usize::from(r != "exit") * 2 + usize::from(is_failed)];
+        let is_exit = role
+            .as_ref()
+            .is_some_and(|r| r.is_valid(i) && exit_key[r.keys[i]]);
+        let slice = usize::from(!is_exit) * 2 + usize::from(is_failed);
+        let agg = &mut node.slices[slice];
         agg.flows += 1;
-        let (p, b, d) = (
+        let (p, bb, d) = (
             pk.as_ref().map_or(0, |a| a.value(i)),
             by.as_ref().map_or(0, |a| a.value(i)),
             dur.as_ref().map_or(0, |a| a.value(i)),
         );
         agg.packets += p;
-        agg.bytes += b;
+        agg.bytes += bb;
         agg.duration_ms += d;
         agg.packets_clipped += p.min(publish::PACKETS_CLIP);
-        agg.bytes_clipped += b.min(publish::BYTES_CLIP);
+        agg.bytes_clipped += bb.min(publish::BYTES_CLIP);
         agg.duration_clipped_ms += d.min(publish::DURATION_CLIP_MS);
         agg.failed_flows += u64::from(is_failed);
         agg.src_proxy += u64::from(sp.as_ref().is_some_and(|a| a.value(i)));
@@ -785,43 +958,75 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
         let e = agg.timeline.entry(hour).or_default();
         e[0] += 1;
         e[1] += u64::from(is_failed);
-        let label = app.as_ref().map_or("Unknown", |a| a.value(i));
-        bump(&mut agg.applications, label);
-        if let Some(a) = &cat {
-            bump(&mut agg.categories, a.value(i));
+        let mut is_http = false;
+        match &app {
+            Some(a) if a.is_valid(i) => {
+                let k = a.keys[i];
+                app_c.add(slice, k);
+                is_http = http_key[k];
+            }
+            _ => unknown_app[slice] += 1,
         }
-        let country = dc.as_ref().map(|a| a.value(i));
-        if let Some(c) = country {
-            bump(&mut agg.dst_countries, c);
-        }
-        if let Some(a) = &sc {
-            bump(&mut agg.src_countries, a.value(i));
-        }
-        bump(&mut agg.roles, r);
-        if let Some(p) = &port {
-            let p = p.value(i);
-            *agg.dst_ports.entry(p).or_default() += 1;
-            *agg.hour_ports.entry((hour, p)).or_default() += 1;
-            if PORT_COUNTRY_PORTS.contains(&p) {
-                bump(
-                    agg.port_countries.entry(p).or_default(),
-                    country.unwrap_or("unknown"),
-                );
+        for (j, c) in cols.iter().enumerate().take(4) {
+            if let Some(c) = c
+                && c.is_valid(i)
+            {
+                col_c[j].add(slice, c.keys[i]);
             }
         }
-        let master = label.split('.').next().unwrap_or("");
-        if master == "HTTP" || master == "HTTP_Proxy" {
+        if role.as_ref().is_none_or(|r| !r.is_valid(i)) {
+            missing_role[slice] += 1;
+        }
+        if let Some(pp) = &port {
+            let pv = pp.value(i);
+            *agg.dst_ports.entry(pv).or_default() += 1;
+            *agg.hour_ports.entry((hour, pv)).or_default() += 1;
+            if PORT_COUNTRY_PORTS.contains(&pv) {
+                let country = dc
+                    .as_ref()
+                    .filter(|c| c.is_valid(i))
+                    .map_or("unknown", |c| c.values.value(c.keys[i]));
+                bump(agg.port_countries.entry(pv).or_default(), country);
+            }
+        }
+        if is_http {
             agg.http_flows += 1;
-            if let Some(a) = &ua
-                && a.is_valid(i)
-            {
-                bump(&mut agg.user_agents, a.value(i));
+            for j in [4, 5] {
+                if let Some(c) = &cols[j]
+                    && c.is_valid(i)
+                {
+                    col_c[j].add(slice, c.keys[i]);
+                }
             }
-            if let Some(a) = &ct
-                && a.is_valid(i)
-            {
-                bump(&mut agg.content_types, a.value(i));
-            }
+        }
+    }
+    if let Some(a) = &app {
+        app_c.flush(a, node, |g| &mut g.applications);
+    }
+    for (slice, v) in unknown_app.iter().enumerate() {
+        if *v > 0 {
+            *node.slices[slice]
+                .applications
+                .entry("Unknown".into())
+                .or_default() += v;
+        }
+    }
+    for (slice, v) in missing_role.iter().enumerate() {
+        if *v > 0 {
+            *node.slices[slice].roles.entry("other".into()).or_default() += v;
+        }
+    }
+    let picks: [fn(&mut Agg) -> &mut Counts; 6] = [
+        |g| &mut g.categories,
+        |g| &mut g.dst_countries,
+        |g| &mut g.src_countries,
+        |g| &mut g.roles,
+        |g| &mut g.user_agents,
+        |g| &mut g.content_types,
+    ];
+    for ((c, kc), pick) in cols.iter().zip(&col_c).zip(picks) {
+        if let Some(c) = c {
+            kc.flush(c, node, pick);
         }
     }
 }
