@@ -79,7 +79,10 @@ pub struct Filter {
 }
 
 /// A counter keyed by strings.
-pub type Counts = HashMap<String, u64>;
+pub type Counts = HashMap<String, u64, ahash::RandomState>;
+/// A map on the scan's hot path: a fast hasher, randomly keyed (the keys
+/// come from traffic).
+pub type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// Aggregates of one node (or of all).
 #[derive(Clone, Debug, Default, Serialize)]
@@ -113,7 +116,7 @@ pub struct Agg {
     /// Flows per source country.
     pub src_countries: Counts,
     /// Flows per destination port.
-    pub dst_ports: HashMap<u64, u64>,
+    pub dst_ports: FastMap<u64, u64>,
     /// HTTP flows per user-agent.
     pub user_agents: Counts,
     /// HTTP flows per content type (as written).
@@ -133,11 +136,11 @@ pub struct Agg {
     /// Flows whose label was guessed from the port.
     pub guessed: u64,
     /// Flows per destination country, for the ports of [`PORT_COUNTRY_PORTS`].
-    pub port_countries: HashMap<u64, Counts>,
+    pub port_countries: FastMap<u64, Counts>,
     /// Flows and failed flows per hour of the measurement (hour start, ms).
-    pub timeline: HashMap<u64, [u64; 2]>,
+    pub timeline: FastMap<u64, [u64; 2]>,
     /// Flows per hour of the measurement and destination port.
-    pub hour_ports: HashMap<(u64, u64), u64>,
+    pub hour_ports: FastMap<(u64, u64), u64>,
 }
 
 /// Ports whose flows are also counted by destination country (the study's
@@ -177,6 +180,24 @@ impl NodeAgg {
             a.merge(&self.slices[i]);
         }
         a
+    }
+
+    /// Derives each slice's flows per port and per hour from its flows per
+    /// (hour, port), the one count the scan keeps per row.
+    pub fn finish(&mut self) {
+        for (i, s) in self.slices.iter_mut().enumerate() {
+            let failed = i == EXIT_FAILED || i == OTHER_FAILED;
+            s.dst_ports.clear();
+            s.timeline.clear();
+            for (&(h, p), &n) in &s.hour_ports {
+                *s.dst_ports.entry(p).or_default() += n;
+                let e = s.timeline.entry(h).or_default();
+                e[0] += n;
+                if failed {
+                    e[1] += n;
+                }
+            }
+        }
     }
 
     /// Every flow on the interface.
@@ -502,6 +523,9 @@ pub fn scan_with_progress(
         }
         report.how.merge(how);
     }
+    for n in report.nodes.values_mut() {
+        n.finish();
+    }
     if filter.from_ms.is_none() && filter.to_ms.is_none() {
         exact_totals(roots, &mut report)?;
     }
@@ -714,9 +738,6 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
                 agg.duration_clipped_ms += get(&duc, i);
                 agg.hours_utc[hour_of_day(t, 0)] += n;
                 agg.hours_local[hour_of_day(t, tz_ms)] += n;
-                let e = agg.timeline.entry(t - t % 3_600_000).or_default();
-                e[0] += n;
-                e[1] += get(&failed, i);
             }
             "application" => {
                 add(&mut agg.applications);
@@ -734,7 +755,6 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
             "guessed" if v == "1" => agg.guessed += n,
             "dst_port" => {
                 if let Ok(p) = v.parse::<u64>() {
-                    *agg.dst_ports.entry(p).or_default() += n;
                     *agg.hour_ports.entry((t - t % 3_600_000, p)).or_default() += n;
                 }
             }
@@ -794,7 +814,8 @@ fn arrow_select_take(d: &dyn arrow_array::AnyDictionaryArray) -> arrow_array::Ar
 
 /// A string column of a batch: dictionary keys per row and the values.
 struct StrCol {
-    keys: Vec<usize>,
+    /// Dictionary keys; `None`: plain strings, each row its own key.
+    keys: Option<arrow_array::Int32Array>,
     valid: Option<arrow_array::BooleanArray>,
     values: arrow_array::StringArray,
 }
@@ -806,12 +827,7 @@ impl StrCol {
             match col.as_dictionary_opt::<arrow_array::types::Int32Type>() {
                 Some(d) => StrCol {
                     // A null key's slot may hold anything: it is never read.
-                    keys: d
-                        .keys()
-                        .values()
-                        .iter()
-                        .map(|k| usize::try_from(*k).unwrap_or(0))
-                        .collect(),
+                    keys: Some(d.keys().clone()),
                     valid: d.keys().nulls().map(|n| n.inner().clone().into()),
                     values: d.values().as_string::<i32>().clone(),
                 },
@@ -819,7 +835,7 @@ impl StrCol {
                     // Not dictionary-encoded: each row its own key.
                     let v = col.as_string::<i32>().clone();
                     StrCol {
-                        keys: (0..v.len()).collect(),
+                        keys: None,
                         valid: v.nulls().map(|n| n.inner().clone().into()),
                         values: v,
                     }
@@ -830,6 +846,12 @@ impl StrCol {
 
     fn n_keys(&self) -> usize {
         self.values.len()
+    }
+
+    fn key(&self, i: usize) -> usize {
+        self.keys
+            .as_ref()
+            .map_or(i, |k| usize::try_from(k.value(i)).unwrap_or(0))
     }
 
     fn is_valid(&self, i: usize) -> bool {
@@ -933,7 +955,7 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
         let is_failed = failed.as_ref().is_some_and(|a| a.value(i));
         let is_exit = role
             .as_ref()
-            .is_some_and(|r| r.is_valid(i) && exit_key[r.keys[i]]);
+            .is_some_and(|r| r.is_valid(i) && exit_key[r.key(i)]);
         let slice = usize::from(!is_exit) * 2 + usize::from(is_failed);
         let agg = &mut node.slices[slice];
         agg.flows += 1;
@@ -955,13 +977,10 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
         agg.hours_utc[hour_of_day(t, 0)] += 1;
         agg.hours_local[hour_of_day(t, tz_ms)] += 1;
         let hour = t - t % 3_600_000;
-        let e = agg.timeline.entry(hour).or_default();
-        e[0] += 1;
-        e[1] += u64::from(is_failed);
         let mut is_http = false;
         match &app {
             Some(a) if a.is_valid(i) => {
-                let k = a.keys[i];
+                let k = a.key(i);
                 app_c.add(slice, k);
                 is_http = http_key[k];
             }
@@ -971,7 +990,7 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
             if let Some(c) = c
                 && c.is_valid(i)
             {
-                col_c[j].add(slice, c.keys[i]);
+                col_c[j].add(slice, c.key(i));
             }
         }
         if role.as_ref().is_none_or(|r| !r.is_valid(i)) {
@@ -979,13 +998,13 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
         }
         if let Some(pp) = &port {
             let pv = pp.value(i);
-            *agg.dst_ports.entry(pv).or_default() += 1;
+            // One count per row: ports and the hourly series are sums of it.
             *agg.hour_ports.entry((hour, pv)).or_default() += 1;
             if PORT_COUNTRY_PORTS.contains(&pv) {
                 let country = dc
                     .as_ref()
                     .filter(|c| c.is_valid(i))
-                    .map_or("unknown", |c| c.values.value(c.keys[i]));
+                    .map_or("unknown", |c| c.values.value(c.key(i)));
                 bump(agg.port_countries.entry(pv).or_default(), country);
             }
         }
@@ -995,7 +1014,7 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
                 if let Some(c) = &cols[j]
                     && c.is_valid(i)
                 {
-                    col_c[j].add(slice, c.keys[i]);
+                    col_c[j].add(slice, c.key(i));
                 }
             }
         }
@@ -1044,7 +1063,7 @@ pub fn top_ports(a: &Agg, n: usize) -> Vec<(u64, u64)> {
 ///
 /// (See [`content_type_family`] for the families.)
 pub fn content_type_families(a: &Agg) -> (Vec<(String, u64)>, u64) {
-    let mut fam: Counts = HashMap::new();
+    let mut fam = Counts::default();
     let mut with = 0;
     for (k, v) in &a.content_types {
         with += v;

@@ -25,7 +25,7 @@
 //!   and the statistic's name: publishing again releases the same numbers,
 //!   so repeated runs cannot be averaged. Exact file counts and sizes are
 //!   left out.
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hkdf::Hkdf;
@@ -204,7 +204,7 @@ impl Noise<'_> {
             .map(|k| c.get(k).copied().unwrap_or(0))
             .sum();
         let outside = c.values().sum::<u64>() - in_voc;
-        let mut out: Counts = HashMap::new();
+        let mut out = Counts::default();
         let mut other = 0u64;
         for key in vocabulary {
             let v = c.get(key).copied().unwrap_or(0);
@@ -289,7 +289,7 @@ fn vocabularies() -> Vocabularies {
 }
 
 fn regroup(c: &Counts, key: impl Fn(&str) -> String) -> Counts {
-    let mut out: Counts = HashMap::new();
+    let mut out = Counts::default();
     for (k, v) in c {
         *out.entry(key(k)).or_default() += v;
     }
