@@ -21,7 +21,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 /// Rows per batch while scanning.
-pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
+pub const DEFAULT_BATCH_ROWS: usize = 16 * 1024;
 /// Rows in the "top" tables.
 pub const TOP_ROWS: usize = 40;
 
