@@ -657,6 +657,11 @@ mod tests {
         for e in std::fs::read_dir(&dir).unwrap() {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_prefix(crate::layout::SIDECAR_PREFIX) {
+                // Each part's hourly tables, named after it.
+                assert!(dir.join(format!("part-{id}")).is_file(), "{name}");
+                continue;
+            }
             let hex = name
                 .strip_prefix("part-")
                 .unwrap()
@@ -731,7 +736,11 @@ mod tests {
         let mut hours_seen = std::collections::BTreeMap::<u64, usize>::new();
         let mut total = 0;
         for e in std::fs::read_dir(&dir).unwrap() {
-            let ids = ids_in(&e.unwrap().path());
+            let path = e.unwrap().path();
+            if !crate::layout::is_data_file(&path.file_name().unwrap().to_string_lossy()) {
+                continue;
+            }
+            let ids = ids_in(&path);
             total += ids.len();
             let mut hours: Vec<u64> = ids.iter().map(|i| i / 1000).collect();
             hours.sort();

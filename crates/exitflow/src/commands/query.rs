@@ -30,7 +30,9 @@ pub fn run(a: &QueryArgs) -> Result<ExitCode> {
                 ("node".to_string(), DataType::Utf8),
                 ("date".to_string(), DataType::Utf8),
             ]);
-        let url = format!("{}/", root.display());
+        // Data files only, not the parts' sidecar tables (`_agg-*`); files
+        // in progress end in `.tmp`.
+        let url = format!("{}/**/[!_]*.parquet", root.display());
         ctx.register_listing_table("flows", &url, opts, None, None)
             .await
             .with_context(|| format!("reading {}", root.display()))?;
