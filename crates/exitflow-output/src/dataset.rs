@@ -209,6 +209,9 @@ pub struct DatasetWriter {
     latest_ms: u64,
     /// Buckets written before they were complete, to stay under the cap.
     pub spilled: u64,
+    /// Parts whose sidecar tables could not be written (a report reads
+    /// their rows instead).
+    pub sidecar_errors: u64,
 }
 
 /// Checks a node name: it becomes a directory name.
@@ -242,6 +245,7 @@ impl DatasetWriter {
             held_rows: 0,
             latest_ms: 0,
             spilled: 0,
+            sidecar_errors: 0,
         })
     }
 
@@ -421,9 +425,16 @@ impl DatasetWriter {
             // The same rows as hourly tables, beside the part: a report over
             // them reads a few hundred rows instead of every flow. Written
             // after the part, so a sidecar never describes a missing part.
+            // The part is complete: a sidecar that cannot be written (a full
+            // disk) must not fail it, or its rows would be written twice on
+            // a retry. No sidecar only means the report reads the rows.
             let side = layout::sidecar_of(&path);
-            crate::aggregate::write(&side, &p.tables, &self.cfg.metadata)?;
-            crate::files::coarsen_mtime(&side, self.cfg.time_granularity_ms)?;
+            let written = crate::aggregate::write(&side, &p.tables, &self.cfg.metadata)
+                .and_then(|()| crate::files::coarsen_mtime(&side, self.cfg.time_granularity_ms));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&side);
+                self.sidecar_errors += 1;
+            }
             self.files += 1;
             self.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
         }

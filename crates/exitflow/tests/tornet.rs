@@ -480,15 +480,20 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         let stop = stop_copier.clone();
         let watched = tor_data.join("cached-consensus");
         std::thread::spawn(move || {
-            let mut seen = None;
+            // systemd's PathChanged= fires when tor closes the file: copy a
+            // new version once it has stopped changing (two polls alike).
+            let (mut seen, mut last) = (None, None);
             while !stop.load(Ordering::Relaxed) {
-                let now = std::fs::metadata(&watched).and_then(|m| m.modified()).ok();
-                if now.is_some() && now != seen {
+                let now = std::fs::metadata(&watched)
+                    .and_then(|m| Ok((m.modified()?, m.len())))
+                    .ok();
+                if now.is_some() && now == last && now != seen {
                     seen = now;
                     let ok = Command::new("sh").args(["-c", &copy_cmd]).status().unwrap();
                     assert!(ok.success(), "the consensus copier failed");
                 }
-                std::thread::sleep(Duration::from_millis(200));
+                last = now;
+                std::thread::sleep(Duration::from_millis(300));
             }
         })
     };
@@ -645,7 +650,11 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         ],
     );
     for want in ["2 workers", "consensus valid from", "health       OK"] {
-        assert!(screen.contains(want), "{want:?} in\n{screen}");
+        assert!(
+            screen.contains(want),
+            "{want:?} in\n{screen}\nlog:\n{}",
+            cap.log()
+        );
     }
 
     // Stop exitflow while tor goes on: every flow is written.
