@@ -17,7 +17,7 @@ need=()
 # and ssh make the administrator's session in it.
 for p in chromium:chromium ip:iproute2 tcpdump:tcpdump tcpreplay:tcpreplay curl:curl systemd-analyze:systemd \
   tor:tor tor-gencert:tor unbound:unbound unbound-checkconf:unbound sshd:openssh-server ssh:openssh-client \
-  ssh-keygen:openssh-client setpriv:util-linux; do
+  ssh-keygen:openssh-client setpriv:util-linux openssl:openssl; do
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 # libpcap's headers and library for the `libpcap` feature's tests.

@@ -175,6 +175,138 @@ pub fn add(t: &mut Tables, r: &Record, granularity_ms: u64) {
     }
 }
 
+/// "No value" in a signature (no user-agent, not HTTP).
+const NONE: u32 = u32::MAX;
+
+/// What a flow contributes to the tables, with its strings interned.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Sig {
+    hour: u64,
+    scope: u8,
+    app: u32,
+    category: u32,
+    dst_country: u32,
+    src_country: u32,
+    role: u32,
+    ua: u32,
+    ct: u32,
+    port: u16,
+    guessed: bool,
+    src_proxy: bool,
+    dst_proxy: bool,
+}
+
+/// Builds the tables of many records cheaply: each record is reduced to
+/// its signature (strings interned, one map update per record); the
+/// tables' keys are made once per distinct signature by [`Accumulator::tables`].
+/// The same tables as [`add`] for every record.
+#[derive(Default)]
+pub struct Accumulator {
+    ids: std::collections::HashMap<String, u32, ahash::RandomState>,
+    names: Vec<String>,
+    sigs: std::collections::HashMap<Sig, Bin, ahash::RandomState>,
+}
+
+impl Accumulator {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_owned());
+        self.ids.insert(s.to_owned(), i);
+        i
+    }
+
+    /// Adds a record to the tables of its `granularity_ms` bin.
+    pub fn add(&mut self, r: &Record, granularity_ms: u64) {
+        let g = granularity_ms.max(1);
+        let (p, b, d) = (
+            u(r.value(Col::BiPackets)),
+            u(r.value(Col::BiBytes)),
+            u(r.value(Col::BiDuration)),
+        );
+        let one = Bin {
+            flows: 1,
+            failed_flows: u64::from(r.flow.is_failed()),
+            packets: p,
+            bytes: b,
+            duration_ms: d,
+            packets_clipped: p.min(PACKETS_CLIP),
+            bytes_clipped: b.min(BYTES_CLIP),
+            duration_clipped_ms: d.min(DURATION_CLIP_MS),
+        };
+        let master = r.application_name.split('.').next().unwrap_or("");
+        let http = master == "HTTP" || master == "HTTP_Proxy";
+        let opt = |a: &mut Accumulator, v: Option<&str>| match v {
+            Some(v) if http => a.intern(v),
+            _ => NONE,
+        };
+        let sig = Sig {
+            hour: r.flow.first_seen_ms - r.flow.first_seen_ms % g,
+            scope: SCOPES
+                .iter()
+                .position(|s| *s == scope_of(r.tor_role, r.flow.is_failed()))
+                .unwrap_or(0) as u8,
+            app: self.intern(&r.application_name),
+            category: self.intern(&r.application_category_name),
+            dst_country: self.intern(&r.dst_country),
+            src_country: self.intern(&r.src_country),
+            role: self.intern(r.tor_role),
+            ua: opt(self, r.user_agent.as_deref()),
+            ct: opt(self, r.content_type.as_deref()),
+            port: r.flow.dst_port,
+            guessed: r.application_is_guessed,
+            src_proxy: r.src_is_proxy,
+            dst_proxy: r.dst_is_proxy,
+        };
+        self.sigs.entry(sig).or_default().add(&one);
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.sigs.is_empty()
+    }
+
+    /// The tables of everything added.
+    pub fn tables(&self) -> Tables {
+        let mut t = Tables::new();
+        let name = |i: u32| self.names[i as usize].clone();
+        for (s, bin) in &self.sigs {
+            let scope = SCOPES[usize::from(s.scope)];
+            let mut put = |dim: &'static str, value: String| {
+                t.entry((s.hour, scope, dim, value)).or_default().add(bin);
+            };
+            let port = s.port.to_string();
+            put("total", "all".into());
+            put("application", name(s.app));
+            put("category", name(s.category));
+            put("dst_country", name(s.dst_country));
+            put("src_country", name(s.src_country));
+            put("dst_port", port.clone());
+            put(
+                "dst_port_country",
+                format!("{port}/{}", self.names[s.dst_country as usize]),
+            );
+            put("tor_role", name(s.role));
+            put("guessed", u8::from(s.guessed).to_string());
+            if s.src_proxy {
+                put("proxy", "src".into());
+            }
+            if s.dst_proxy {
+                put("proxy", "dst".into());
+            }
+            if s.ua != NONE {
+                put("user_agent", name(s.ua));
+            }
+            if s.ct != NONE {
+                put("content_type", name(s.ct));
+            }
+        }
+        t
+    }
+}
+
 /// Writes the tables to a Parquet file (created with [`crate::files::create_new`]).
 pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(), OutputError> {
     let pq = |source| OutputError::Parquet {
@@ -241,4 +373,42 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
         return Err(e);
     }
     std::fs::rename(&tmp, path).map_err(crate::io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use exitflow_flow::{EndReason, Flow};
+
+    #[test]
+    fn the_accumulator_gives_the_tables_of_adding_each_record() {
+        let mut by_add = Tables::new();
+        let mut acc = Accumulator::default();
+        for i in 0..500u64 {
+            let f = Flow::from_totals(
+                i,
+                6,
+                ([0; 16], 40_000),
+                ([0; 16], [443, 80, 5222, 25][(i % 4) as usize]),
+                (i * 60_000, i * 60_000 + 10),
+                (1 + i % 7, 100),
+                (i % 3, 300),
+                EndReason::Idle,
+            );
+            let mut r = Record::unlabelled(f);
+            r.application_name = ["TLS", "HTTP", "XMPP", "HTTP.Google"][(i % 4) as usize].into();
+            r.application_category_name = "Web".into();
+            r.tor_role = ["exit", "relay"][(i % 2) as usize];
+            r.dst_country = ["US", "NL", "CH"][(i % 3) as usize].into();
+            r.user_agent = (i % 5 != 0).then(|| format!("ua{}", i % 3));
+            r.content_type = (i % 2 == 0).then(|| "text/html".to_owned());
+            r.src_is_proxy = i % 11 == 0;
+            r.dst_is_proxy = i % 13 == 0;
+            r.application_is_guessed = i % 6 == 0;
+            add(&mut by_add, &r, 3_600_000);
+            acc.add(&r, 3_600_000);
+        }
+        assert_eq!(acc.tables(), by_add);
+        assert!(!acc.is_empty());
+    }
 }

@@ -185,7 +185,7 @@ struct Part {
     writer: FlowWriter,
     opened: Instant,
     /// The hourly aggregate tables of the rows written (the part's sidecar).
-    tables: crate::aggregate::Tables,
+    tables: crate::aggregate::Accumulator,
 }
 
 /// Writes records into the dataset.
@@ -329,10 +329,11 @@ impl DatasetWriter {
         };
         self.held_rows -= rows.len();
         if self.cfg.aggregates_only {
-            let mut t = crate::aggregate::Tables::new();
+            let mut acc = crate::aggregate::Accumulator::default();
             for r in &rows {
-                crate::aggregate::add(&mut t, r, self.cfg.time_granularity_ms);
+                acc.add(r, self.cfg.time_granularity_ms);
             }
+            let t = acc.tables();
             let dir = layout::date_dir(&self.node_dir, date);
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
             let path = dir.join(format!(
@@ -383,17 +384,14 @@ impl DatasetWriter {
                 Part {
                     writer,
                     opened: Instant::now(),
-                    tables: crate::aggregate::Tables::new(),
+                    tables: crate::aggregate::Accumulator::default(),
                 },
             );
         }
         let part = self.open.get_mut(&date).expect("inserted above");
         part.writer.write(r)?;
-        crate::aggregate::add(
-            &mut part.tables,
-            r,
-            self.cfg.time_granularity_ms.max(SIDECAR_BIN_MS),
-        );
+        part.tables
+            .add(r, self.cfg.time_granularity_ms.max(SIDECAR_BIN_MS));
         self.rows += 1;
         if part.writer.rows() >= self.cfg.rotate_rows
             || (part.writer.rows().is_multiple_of(4096)
@@ -429,7 +427,7 @@ impl DatasetWriter {
             // disk) must not fail it, or its rows would be written twice on
             // a retry. No sidecar only means the report reads the rows.
             let side = layout::sidecar_of(&path);
-            let written = crate::aggregate::write(&side, &p.tables, &self.cfg.metadata)
+            let written = crate::aggregate::write(&side, &p.tables.tables(), &self.cfg.metadata)
                 .and_then(|()| crate::files::coarsen_mtime(&side, self.cfg.time_granularity_ms));
             if written.is_err() {
                 let _ = std::fs::remove_file(&side);
