@@ -588,41 +588,40 @@ fn scan_file(
         source,
     })?;
     node.slices[EXIT].dataset_bytes += std::fs::metadata(data).map_or(0, |m| m.len());
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
-    // Row files: strings read as dictionaries (as they are stored), so the
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq)?;
+    // The strict profile's files and the parts' sidecars are hourly
+    // aggregate tables, read whole; flow rows are read for the report's
+    // columns only, their strings as the dictionaries Parquet stores, so the
     // scan counts dictionary keys and looks each string up once per batch.
-    let builder = {
-        let fields: Vec<arrow_schema::Field> = builder
+    let is_agg = meta.schema().field_with_name(agg_cols::DIMENSION).is_ok();
+    let meta = if is_agg {
+        meta
+    } else {
+        let dict = arrow_schema::DataType::Dictionary(
+            Box::new(arrow_schema::DataType::Int32),
+            Box::new(arrow_schema::DataType::Utf8),
+        );
+        let fields: Vec<arrow_schema::Field> = meta
             .schema()
             .fields()
             .iter()
-            .map(|f| {
-                if *f.data_type() == arrow_schema::DataType::Utf8 {
-                    f.as_ref()
-                        .clone()
-                        .with_data_type(arrow_schema::DataType::Dictionary(
-                            Box::new(arrow_schema::DataType::Int32),
-                            Box::new(arrow_schema::DataType::Utf8),
-                        ))
-                } else {
-                    f.as_ref().clone()
-                }
+            .map(|f| match f.data_type() {
+                arrow_schema::DataType::Utf8 => f.as_ref().clone().with_data_type(dict.clone()),
+                _ => f.as_ref().clone(),
             })
             .collect();
         let schema = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
             fields,
-            builder.schema().metadata().clone(),
+            meta.schema().metadata().clone(),
         ));
-        let file = File::open(path).map_err(|source| AnalyzeError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        ParquetRecordBatchReaderBuilder::try_new_with_options(
-            file,
-            parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_schema(schema),
+        ArrowReaderMetadata::try_new(
+            meta.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(schema),
         )
         .map_err(pq)?
     };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
     for kv in builder
         .metadata()
         .file_metadata()
@@ -647,9 +646,6 @@ fn scan_file(
         }
     }
     let schema = builder.parquet_schema();
-    // The strict profile's files are hourly aggregate tables, read whole;
-    // flow rows are read for the report's columns only.
-    let is_agg = (0..schema.num_columns()).any(|i| schema.column(i).name() == agg_cols::DIMENSION);
     let builder = if is_agg {
         builder
     } else {
@@ -689,7 +685,7 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
         b.column_by_name(n)
             .map(|c| c.as_primitive::<UInt64Type>().clone())
     };
-    let s = |n: &str| b.column_by_name(n).map(plain_strings);
+    let s = |n: &str| b.column_by_name(n).map(|c| c.as_string::<i32>().clone());
     let (Some(hour), Some(dim), Some(value), Some(flows)) = (
         u(agg_cols::HOUR),
         s(agg_cols::DIMENSION),
@@ -775,41 +771,6 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
             _ => {}
         }
     }
-}
-
-/// A string column as plain strings (dictionaries decoded): for the small
-/// aggregate tables.
-fn plain_strings(c: &arrow_array::ArrayRef) -> arrow_array::StringArray {
-    match c.as_any_dictionary_opt() {
-        Some(d) => {
-            let v = arrow_select_take(d);
-            v.as_string::<i32>().clone()
-        }
-        None => c.as_string::<i32>().clone(),
-    }
-}
-
-/// Decodes a dictionary array into its plain values.
-fn arrow_select_take(d: &dyn arrow_array::AnyDictionaryArray) -> arrow_array::ArrayRef {
-    let values = d.values().as_string::<i32>();
-    let nulls = d.keys().nulls().cloned();
-    let keys: Vec<usize> = if values.is_empty() {
-        vec![0; d.len()]
-    } else {
-        d.normalized_keys()
-    };
-    let out: arrow_array::StringArray = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            if values.is_empty() || nulls.as_ref().is_some_and(|n| n.is_null(i)) {
-                None
-            } else {
-                Some(values.value(*k))
-            }
-        })
-        .collect();
-    std::sync::Arc::new(out)
 }
 
 /// A string column of a batch: dictionary keys per row and the values.

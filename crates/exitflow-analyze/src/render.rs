@@ -52,19 +52,11 @@ fn top_with_other(c: &crate::Counts, n: usize, total: u64) -> Vec<(String, u64)>
 
 /// `YYYY-MM-DD HH:00` (UTC) of a time in ms.
 pub fn hour_label(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64;
-    let h = (ms % 86_400_000) / 3_600_000;
-    // Civil date from days since the epoch (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {h:02}:00")
+    format!(
+        "{} {:02}:00",
+        exitflow_output::dataset::utc_date(ms),
+        (ms % 86_400_000) / 3_600_000
+    )
 }
 
 /// Countries counted, without the special values (private, unknown, withheld...).
@@ -952,12 +944,6 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         title: "Compared with published studies".into(),
         blocks,
     });
-    let title = if synthetic {
-        "Exit traffic report (synthetic data)"
-    } else {
-        "Exit traffic report"
-    };
-    let _ = title;
     (intro, out)
 }
 

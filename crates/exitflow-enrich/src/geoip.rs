@@ -234,25 +234,14 @@ impl GeoSet {
         self.dbs.is_empty()
     }
 
-    /// Each database's type and build date (`GeoLite2-Country built
-    /// 2026-11-20`), for the record of how a dataset was made.
-    pub fn describe(&self) -> Vec<String> {
+    /// Each database's type and build time (seconds since the epoch), for
+    /// the record of how a dataset was made.
+    pub fn describe(&self) -> Vec<(String, u64)> {
         self.dbs
             .iter()
             .map(|d| {
                 let m = d.reader.metadata();
-                let days = m.build_epoch / 86_400;
-                // Civil date from days since the epoch.
-                let z = days as i64 + 719_468;
-                let era = z.div_euclid(146_097);
-                let doe = z - era * 146_097;
-                let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-                let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-                let mp = (5 * doy + 2) / 153;
-                let day = doy - (153 * mp + 2) / 5 + 1;
-                let month = if mp < 10 { mp + 3 } else { mp - 9 };
-                let year = yoe + era * 400 + i64::from(month <= 2);
-                format!("{} built {year:04}-{month:02}-{day:02}", m.database_type)
+                (m.database_type.clone(), m.build_epoch)
             })
             .collect()
     }

@@ -125,53 +125,13 @@ fn u(v: Value<'_>) -> u64 {
 }
 
 /// Adds a record (with its policy applied, so values are what the default
-/// profile would write) to the tables of its hour (`granularity_ms` bins).
+/// profile would write) to the tables of its `granularity_ms` bin. For many
+/// records, [`Accumulator`] is faster: this is the same, one at a time.
 pub fn add(t: &mut Tables, r: &Record, granularity_ms: u64) {
-    let g = granularity_ms.max(1);
-    let hour = r.flow.first_seen_ms - r.flow.first_seen_ms % g;
-    let (p, b, d) = (
-        u(r.value(Col::BiPackets)),
-        u(r.value(Col::BiBytes)),
-        u(r.value(Col::BiDuration)),
-    );
-    let one = Bin {
-        flows: 1,
-        failed_flows: u64::from(r.flow.is_failed()),
-        packets: p,
-        bytes: b,
-        duration_ms: d,
-        packets_clipped: p.min(PACKETS_CLIP),
-        bytes_clipped: b.min(BYTES_CLIP),
-        duration_clipped_ms: d.min(DURATION_CLIP_MS),
-    };
-    let scope = scope_of(r.tor_role, r.flow.is_failed());
-    let mut put = |dim: &'static str, value: String| {
-        t.entry((hour, scope, dim, value)).or_default().add(&one);
-    };
-    let port = r.flow.dst_port.to_string();
-    put("total", "all".into());
-    put("application", r.application_name.clone());
-    put("category", r.application_category_name.clone());
-    put("dst_country", r.dst_country.to_string());
-    put("src_country", r.src_country.to_string());
-    put("dst_port", port.clone());
-    put("dst_port_country", format!("{port}/{}", r.dst_country));
-    put("tor_role", r.tor_role.to_owned());
-    put("guessed", u8::from(r.application_is_guessed).to_string());
-    if r.src_is_proxy {
-        put("proxy", "src".into());
-    }
-    if r.dst_is_proxy {
-        put("proxy", "dst".into());
-    }
-    let master = r.application_name.split('.').next().unwrap_or("");
-    if master == "HTTP" || master == "HTTP_Proxy" {
-        if let Some(ua) = r.user_agent.as_deref() {
-            put("user_agent", ua.to_owned());
-        }
-        if let Some(ct) = r.content_type.as_deref() {
-            put("content_type", ct.to_owned());
-        }
+    let mut one = Accumulator::default();
+    one.add(r, granularity_ms);
+    for (k, bin) in one.tables() {
+        t.entry(k).or_default().add(&bin);
     }
 }
 
@@ -380,6 +340,8 @@ mod tests {
     use super::*;
     use exitflow_flow::{EndReason, Flow};
 
+    /// Grouping records by signature gives the sum of every record's own
+    /// tables.
     #[test]
     fn the_accumulator_gives_the_tables_of_adding_each_record() {
         let mut by_add = Tables::new();

@@ -51,6 +51,18 @@ pub(crate) fn sh(args: &[&str]) {
     );
 }
 
+/// A new network namespace `ns` (a leftover one of that name removed),
+/// IPv6 off so that no neighbour discovery adds flows, loopback up.
+pub(crate) fn fresh_netns(ns: &str) {
+    let _ = Command::new("ip").args(["netns", "del", ns]).output();
+    sh(&["ip", "netns", "add", ns]);
+    for key in ["all", "default"] {
+        let setting = format!("net.ipv6.conf.{key}.disable_ipv6=1");
+        sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", &setting]);
+    }
+    sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+}
+
 /// Two namespaces, `a` (10.N.0.1 on `va`) and `b` (10.N.0.2 on `vb`),
 /// joined by a veth pair; IPv6 off so that no neighbour discovery adds flows.
 pub(crate) struct Lab {
@@ -72,13 +84,7 @@ impl Lab {
             net,
         };
         for ns in [&lab.a, &lab.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-            sh(&["ip", "netns", "add", ns]);
-            for key in ["all", "default"] {
-                let setting = format!("net.ipv6.conf.{key}.disable_ipv6=1");
-                sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", &setting]);
-            }
-            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            fresh_netns(ns);
         }
         sh(&[
             "ip", "link", "add", &lab.va, "netns", &lab.a, "type", "veth", "peer", "name", &lab.vb,

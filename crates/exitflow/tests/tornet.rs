@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::common::{files_under, ok, python};
-use crate::live::{Bg, Capture, require_root, sh};
+use crate::live::{Bg, Capture, fresh_netns, require_root, sh};
 
 const NET: u8 = 93;
 const TOR: u8 = 1;
@@ -58,13 +58,7 @@ impl Net {
             .collect();
         let net = Net { names };
         for ns in net.names.values() {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-            sh(&["ip", "netns", "add", ns]);
-            for key in ["all", "default"] {
-                let setting = format!("net.ipv6.conf.{key}.disable_ipv6=1");
-                sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", &setting]);
-            }
-            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            fresh_netns(ns);
         }
         let sw = net.ns("sw");
         sh(&["ip", "-n", &sw, "link", "add", "br0", "type", "bridge"]);

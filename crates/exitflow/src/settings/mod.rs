@@ -214,7 +214,15 @@ impl NodeTarget {
             d.metadata
                 .push(("exitflow.exit_policy".into(), p.summary.clone()));
         }
-        let geo = enricher.geo.describe();
+        let geo: Vec<String> = enricher
+            .geo
+            .describe()
+            .into_iter()
+            .map(|(kind, built)| {
+                let date = exitflow_output::dataset::utc_date(built.saturating_mul(1000));
+                format!("{kind} built {date}")
+            })
+            .collect();
         if !geo.is_empty() {
             d.metadata.push(("exitflow.geoip".into(), geo.join("; ")));
         }
