@@ -139,11 +139,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         match http::parser::request(data) {
             Parse::Done(req) => {
                 let k = known();
-                let master = if req.proxy || either_port(flow, 8080) || either_port(flow, 3128) {
-                    k.http_proxy
-                } else {
-                    k.http
-                };
+                // nDPI's HTTP_Proxy is a request for a proxy (absolute URI or
+                // CONNECT), not any request on a proxy port.
+                let master = if req.proxy { k.http_proxy } else { k.http };
                 let host = req.host.map(http::parser::host_name);
                 let app = host.map(service_of).unwrap_or(ProtoId::UNKNOWN);
                 st.set(master, app);

@@ -16,6 +16,9 @@ use std::sync::OnceLock;
 use crate::FlowCtx;
 use crate::registry::{ProtoId, registry};
 
+mod apps;
+mod ics;
+
 /// Transport a detector reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -191,8 +194,9 @@ fn tpkt_x224_connect(d: &[u8]) -> bool {
 }
 fn rdp(flow: &FlowCtx, d: &[u8]) -> Match {
     match tpkt_x224_connect(d) {
-        // On port 102 the same framing carries Siemens S7.
-        true if either_port(flow, 102) => Match::As("S7Comm"),
+        // On port 102 the same framing carries S7, S7 Plus and MMS: the
+        // first data TPDU tells them apart (ics::iso_on_tcp_data).
+        true if either_port(flow, 102) => Match::No,
         true => Match::Yes,
         false => Match::No,
     }
@@ -333,15 +337,6 @@ fn wireguard(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 32
         && d[1..4] == [0, 0, 0]
         && matches!((d[0], d.len()), (1, 148) | (2, 92) | (3, 64) | (4, _)))
-}
-fn steam(_: &FlowCtx, d: &[u8]) -> Match {
-    // Source engine queries: four 0xff, then the query type.
-    yes(d.len() >= 5
-        && d.starts_with(&[0xff; 4])
-        && matches!(
-            d[4],
-            b'T' | b'U' | b'V' | b'W' | b'i' | b'I' | b'A' | b'D' | b'E'
-        ))
 }
 fn spotify(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"SpotUdp"))
@@ -518,6 +513,30 @@ pub static TCP: &[Detector] = &[
         telnet,
         b"\xff\xfd\x18\xff\xfd\x20",
     ),
+    row("Gnutella", Tcp, &[], Either, apps::gnutella_tcp, b"GNUTELLA CONNECT/0.6\r\n"),
+    row("AliCloud", Tcp, &[], Either, apps::alicloud, b"\xce\xfa\xbe\xba\x80\0\0\0"),
+    row("Elasticsearch", Tcp, &[], Either, apps::elasticsearch, ELASTIC_SAMPLE),
+    row("Gearman", Tcp, &[], Either, apps::gearman, b"\0REQ\0\0\0\x01\0\0\0\x02wc"),
+    row("HTTP2", Tcp, &[], Client, apps::http2, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+    row("PPTP", Tcp, &[], Either, apps::pptp, PPTP_SAMPLE),
+    row("OpenFlow", Tcp, &[6653, 6633], Either, apps::openflow, b"\x06\x00\x00\x10\0\0\0\x01\0\x01\0\x08\0\0\0\x40"),
+    row("Usenet", Tcp, &[], Client, apps::nntp_client, b"MODE READER\r\n"),
+    row("Usenet", Tcp, &[], Server, apps::nntp_server, b"200 news.example.org NNTP server ready\r\n"),
+    row("BeckhoffADS", Tcp, &[], Either, ics::beckhoff_ads, ADS_SAMPLE),
+    row("HiSLIP", Tcp, &[], Either, ics::hislip, b"HS\0\0\x01\0RS\0\0\0\0\0\0\0\x07hislip0"),
+    row("S7Comm", Tcp, &[102], Either, ics::iso_on_tcp_data, b"\x03\0\0\x0b\x02\xf0\x80\x32\x01\0\0"),
+    row("FINS", Tcp, &[], Either, ics::fins_tcp, b"FINS\0\0\0\x0c\0\0\0\0\0\0\0\0\0\0\0\0"),
+    row("HART-IP", Tcp, &[5094], Either, ics::hart_ip, b"\x01\0\0\0\0\x02\0\x0d\x01\0\0\x75\x30"),
+    row("ATG", Tcp, &[], Client, ics::atg, b"\x01I20100\r\n"),
+    row("ATG", Tcp, &[10001], Server, ics::atg_reply, b"\nI20100\n08/19/2024"),
+    row("RSH", Tcp, &[514], Client, apps::rsh, b"1022\0"),
+    row("Modbus", Tcp, &[502], Either, ics::modbus, b"\0\x01\0\0\0\x06\x01\x03\0\0\0\x0a"),
+    row("IEC62056", Tcp, &[], Either, ics::dlms_hdlc, DLMS_HDLC_SAMPLE),
+    row("IEC62056", Tcp, &[4059], Either, ics::dlms_wrapper, b"\0\x01\0\x10\0\x01\0\x02\x60\x1d"),
+    row("Xiaomi", Tcp, &[], Either, apps::xiaomi, XIAOMI_SAMPLE),
+    row("Spotify", Tcp, &[], Client, apps::spotify_tcp, SPOTIFY_SAMPLE),
+    row("TRDP", Tcp, &[17225], Either, ics::trdp, TRDP_SAMPLE),
+    row("ANSI_C1222", Tcp, &[1153], Either, ics::c1222, C1222_SAMPLE),
 ];
 
 /// UDP detectors, in dispatch order.
@@ -598,13 +617,14 @@ pub static UDP: &[Detector] = &[
     ),
     row("WireGuard", Udp, &[], Either, wireguard, WIREGUARD_SAMPLE),
     row(
-        "Steam",
+        "Source_Engine",
         Udp,
         &[],
         Either,
-        steam,
+        apps::source_engine,
         b"\xff\xff\xff\xffTSource Engine Query\0",
     ),
+    row("Steam", Udp, &[], Either, apps::steam, b"VS01\0\0\x01\0\0\x06"),
     row(
         "Spotify",
         Udp,
@@ -613,6 +633,31 @@ pub static UDP: &[Detector] = &[
         spotify,
         b"SpotUdp0\x00\x01\x00\x04",
     ),
+    row("Gnutella", Udp, &[], Either, apps::gnutella_udp, GNUTELLA_SAMPLE),
+    row("BACnet", Udp, &[], Either, ics::bacnet, b"\x81\x0a\0\x11\x01\x04\0\x05\xa9\x0c\x0c\x02\x3f\xff\xff\x19\x4b"),
+    row("ANSI_C1222", Udp, &[1153], Either, ics::c1222, C1222_SAMPLE),
+    row("CNP-IP", Udp, &[1628, 1629], Either, ics::cnp_ip, CNP_SAMPLE),
+    row("IEC62056", Udp, &[], Either, ics::dlms_hdlc, DLMS_HDLC_SAMPLE),
+    row("EthernetGlobalData", Udp, &[18246], Either, ics::egd, EGD_SAMPLE),
+    row("Ether-S-Bus", Udp, &[5050], Either, ics::ether_s_bus, b"\0\0\0\x0d\x01\0\0\x01\0\x0a\x20\x53\x18"),
+    row("EtherSIO", Udp, &[], Either, ics::ethersio, b"ESIO\0\x01\0\0\0\x31"),
+    row("FINS", Udp, &[9600], Either, ics::fins_udp, b"\x80\0\x02\0\0\0\0\0\0\x7a\x01\x01\0"),
+    row("HART-IP", Udp, &[5094], Either, ics::hart_ip, b"\x01\0\0\0\0\x02\0\x0d\x01\0\0\x75\x30"),
+    row("HSRP", Udp, &[1985, 2029], Either, ics::hsrp, b"\x01\x28\x02\0\x04\x06"),
+    row("RTPS", Udp, &[], Either, ics::rtps, b"RTPS\x02\x01\x01\x01NDDSPING"),
+    row("TRDP", Udp, &[17224, 17225], Either, ics::trdp, TRDP_SAMPLE),
+    row("KCP", Udp, &[], Either, apps::kcp, KCP_SAMPLE),
+    row("MGCP", Udp, &[], Either, apps::mgcp, b"RSIP 1 *@gw.example.org MGCP 1.0\r\n"),
+    row("Mumble", Udp, &[64738], Either, apps::mumble_ping, b"\0\0\0\0\x03\xd7\x20\0\xfa\x76\x28\x7e"),
+    row("OICQ", Udp, &[8000], Either, apps::oicq, b"\x02\x3b\x0b\0\x01\0\x17\x56\x1f\x0c\x7b\0\x03"),
+    row("PFCP", Udp, &[8805], Either, apps::pfcp, b"\x21\x37\0\x04\0\0\0\x01"),
+    row("GTP", Udp, &[2152, 2123, 3386], Either, apps::gtp, b"\x30\xff\0\x04\0\0\0\x01\x45\0\0\0"),
+    row("UFTP", Udp, &[1044], Either, apps::uftp, b"\x40\x01\0\0\x0a\0\0\x01\x96\xf4\xc3\x04\0\x9d\0\0"),
+    row("RipeAtlas", Udp, &[], Either, apps::ripe_atlas, b"MGLNDD_192.0.2.1_1114"),
+    row("RMCP", Udp, &[623], Either, apps::rmcp, b"\x06\0\xff\x06\0\0\x11\xbe\x80\0\0\0"),
+    row("Discord", Udp, &[], Either, apps::discord_udp, b"\x13\x37\xca\xfe\x0e\0\0\0"),
+    row("ZUG", Udp, &[], Either, apps::zug, b"\0\x0aUG\x10\xae\xa0\x41\0\x6e"),
+    row("DCERPC", Udp, &[], Either, apps::dcerpc_udp, DCERPC_SAMPLE),
     row("EAQ", Udp, &[6000], Either, eaq, b"0123456789abcdef"),
     row("ETHEREUM", Udp, &[30303], Either, ethereum, ETHEREUM_SAMPLE),
 ];
@@ -639,6 +684,59 @@ const WIREGUARD_SAMPLE: &[u8] = &{
 const ETHEREUM_SAMPLE: &[u8] = &{
     let mut d = [0u8; 120];
     d[97] = 1;
+    d
+};
+
+const ELASTIC_SAMPLE: &[u8] = b"ES\0\0\0\x34\0\0\0\0\0\0\0\x01\x08\0\x5c\xc6\x63\0\0\x01\x06x-pack";
+const PPTP_SAMPLE: &[u8] = b"\0\x10\0\x01\x1a\x2b\x3c\x4d\0\x01\0\0\x01\0\0\0";
+const ADS_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 38];
+    d[2] = 32; // AMS length
+    d[6 + 16] = 4; // command: read state
+    d
+};
+const DLMS_HDLC_SAMPLE: &[u8] = b"\x7e\xa0\x07\x03\x21\x93\x0f\x01\x7e";
+const XIAOMI_SAMPLE: &[u8] = b"\xc2\xfe\0\x05\0\0\0\x04\0\x02\0\x16\x08\0\x1a\x0a";
+const SPOTIFY_SAMPLE: &[u8] = b"\0\x04\0\0\0\x10\x52\x0f\x50\x02\xa0\x01\0\xf0\x01\x06";
+const TRDP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    d[4] = 1;
+    d[6] = b'M';
+    d[7] = b'r';
+    d
+};
+const C1222_SAMPLE: &[u8] = b"\x60\x09\xa2\x07\x06\x05\x60\x7c\x86\xf7\x54";
+const GNUTELLA_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[17] = 1; // TTL
+    d[19] = 5; // payload length
+    d
+};
+const CNP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[1] = 28;
+    d[2] = 1;
+    d[3] = 1;
+    d
+};
+const EGD_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 40];
+    d[0] = 0x0d;
+    d[1] = 0x01;
+    d
+};
+const KCP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[0] = 10;
+    d[4] = 81;
+    d[20] = 4;
+    d
+};
+const DCERPC_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 96];
+    d[0] = 4;
+    d[1] = 0;
+    d[2] = 8;
     d
 };
 

@@ -1,0 +1,201 @@
+//! Industrial and building-automation protocols (nDPI's IoT-Scada
+//! category), recognised from their headers as their specifications lay
+//! them out.
+use super::{Match, be16, be32, either_port, le32, yes};
+use crate::FlowCtx;
+
+/// BACnet/IP's BVLC type byte.
+const BVLC_BACNET_IP: u8 = 0x81;
+/// Beckhoff AMS/TCP header (2 reserved bytes, length) + AMS header.
+const AMS_TCP_HEADER: usize = 6;
+const AMS_HEADER: usize = 32;
+/// ACSE association request/response tags (ANSI C12.22 starts with one).
+const ACSE_APDU: u8 = 0x60;
+/// HDLC frame flag (IEC 62056-46, DLMS over HDLC).
+const HDLC_FLAG: u8 = 0x7e;
+/// ISO-on-TCP (RFC 1006) version and COTP data TPDU code.
+const TPKT_VERSION: u8 = 3;
+const COTP_DT: u8 = 0xf0;
+/// S7 protocol ids after the COTP data header.
+const S7_PROTOCOL_ID: u8 = 0x32;
+const S7PLUS_PROTOCOL_ID: u8 = 0x72;
+/// ISO 8327 session SPDU types that open MMS (CONNECT, ACCEPT, DATA/GIVE-TOKENS).
+const SESSION_SPDUS: [u8; 4] = [0x0d, 0x0e, 0x01, 0x02];
+
+pub(super) fn bacnet(_: &FlowCtx, d: &[u8]) -> Match {
+    // BVLC: type 0x81, function 0x00-0x0c, length of the whole datagram.
+    yes(d.len() >= 4 && d[0] == BVLC_BACNET_IP && d[1] <= 0x0c && be16(d, 2) == Some(d.len()))
+}
+
+pub(super) fn beckhoff_ads(_: &FlowCtx, d: &[u8]) -> Match {
+    // AMS/TCP: reserved 0, LE length; AMS: command 1-9, LE data length.
+    let (Some(len), Some(data)) = (le32(d, 2), le32(d, AMS_TCP_HEADER + 26)) else {
+        return Match::No;
+    };
+    let cmd = u16::from_le_bytes([d[AMS_TCP_HEADER + 16], d[AMS_TCP_HEADER + 17]]);
+    yes(d[0] == 0
+        && d[1] == 0
+        && len as usize == d.len() - AMS_TCP_HEADER
+        && (1..=9).contains(&cmd)
+        && data as usize + AMS_HEADER + AMS_TCP_HEADER == d.len())
+}
+
+pub(super) fn c1222(_: &FlowCtx, d: &[u8]) -> Match {
+    // An ACSE APDU whose BER length covers the message, then a context tag.
+    if d.len() < 6 || d[0] != ACSE_APDU {
+        return Match::No;
+    }
+    let (len, at) = match d[1] {
+        l @ 0..=0x7f => (usize::from(l), 2),
+        0x81 => (usize::from(d[2]), 3),
+        0x82 => (be16(d, 2).unwrap_or(0), 4),
+        _ => return Match::No,
+    };
+    yes(len + at == d.len() && d.get(at).is_some_and(|t| (0xa1..=0xbe).contains(t)))
+}
+
+pub(super) fn cnp_ip(_: &FlowCtx, d: &[u8]) -> Match {
+    // CNP/IP (ISO/IEC 14908-4): length of the packet, version 1, type 0-0x7f.
+    yes(d.len() >= 20 && be16(d, 0) == Some(d.len()) && d[2] == 1 && d[3] < 0x80)
+}
+
+pub(super) fn dlms_hdlc(_: &FlowCtx, d: &[u8]) -> Match {
+    // HDLC frame format type 3 ("1010"), an 11-bit length of the frame, flags
+    // at both ends.
+    yes(d.len() >= 9
+        && d[0] == HDLC_FLAG
+        && d[d.len() - 1] == HDLC_FLAG
+        && d[1] & 0xf0 == 0xa0
+        && (usize::from(d[1] & 0x07) << 8 | usize::from(d[2])) + 2 == d.len())
+}
+
+pub(super) fn dlms_wrapper(_: &FlowCtx, d: &[u8]) -> Match {
+    // IEC 62056-47 wrapper: version 1, source and destination wPort, length.
+    yes(d.len() > 8 && be16(d, 0) == Some(1) && be16(d, 6).map(|l| l + 8) == Some(d.len()))
+}
+
+pub(super) fn egd(_: &FlowCtx, d: &[u8]) -> Match {
+    // EGD production data: PDU type 13, version 1, a 32-byte header.
+    yes(d.len() >= 32 && d[0] == 0x0d && d[1] == 0x01)
+}
+
+pub(super) fn ether_s_bus(_: &FlowCtx, d: &[u8]) -> Match {
+    // SAIA Ether-S-Bus: 32-bit length, version 0/1, protocol type 0/1.
+    yes(d.len() >= 11 && be32(d, 0) == Some(d.len()) && d[4] <= 1 && d[5] <= 1)
+}
+
+pub(super) fn ethersio(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 8 && d.starts_with(b"ESIO") && d[4] == 0)
+}
+
+pub(super) fn fins_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    // FINS header: ICF (bit 7 set, command/response bit 6), RSV 0, gateways 2 or 7.
+    yes(d.len() >= 12 && d[0] & 0xbe == 0x80 && d[1] == 0 && matches!(d[2], 2 | 7))
+}
+
+pub(super) fn fins_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 16 && d.starts_with(b"FINS") && be32(d, 4).map(|l| l + 8) <= Some(d.len() + 2048))
+}
+
+pub(super) fn hart_ip(_: &FlowCtx, d: &[u8]) -> Match {
+    // Version 1-2, message type 0-3 (request, response, publish, NAK),
+    // message id 0-3 or 128, byte count of the whole message.
+    yes(d.len() >= 8
+        && matches!(d[0], 1 | 2)
+        && d[1] <= 3
+        && matches!(d[2], 0..=3 | 128)
+        && be16(d, 6) == Some(d.len()))
+}
+
+pub(super) fn hislip(_: &FlowCtx, d: &[u8]) -> Match {
+    // "HS", message type 0-25, a 64-bit payload length that fits.
+    yes(d.len() >= 16 && d.starts_with(b"HS") && d[2] <= 25 && be32(d, 8) == Some(0))
+}
+
+/// TPKT + COTP data: the protocol id that follows, if any.
+fn cotp_data_id(d: &[u8]) -> Option<u8> {
+    (d.len() >= 8
+        && d[0] == TPKT_VERSION
+        && d[1] == 0
+        && be16(d, 2) == Some(d.len())
+        && d[4] == 2
+        && d[5] == COTP_DT)
+        .then(|| d[7])
+}
+
+pub(super) fn iso_on_tcp_data(_: &FlowCtx, d: &[u8]) -> Match {
+    // The first data TPDU tells S7, S7 Plus and MMS (a session SPDU) apart.
+    match cotp_data_id(d) {
+        Some(S7_PROTOCOL_ID) => Match::Yes,
+        Some(S7PLUS_PROTOCOL_ID) => Match::As("S7CommPlus"),
+        Some(id) if SESSION_SPDUS.contains(&id) => Match::As("ISO9506-1-MMS"),
+        _ => Match::No,
+    }
+}
+
+pub(super) fn hsrp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Version 1 (port 1985): version 0, opcode 0-2, 20 bytes. Version 2
+    // (port 2029 or 1985 on IPv4): TLVs, the first a group-state TLV.
+    let v1 = d.len() == 20 && d[0] == 0 && d[1] <= 2;
+    let v2 = d.len() >= 6 && (1..=4).contains(&d[0]) && usize::from(d[1]) + 2 <= d.len();
+    yes(v1 || (v2 && (either_port(flow, 2029) || either_port(flow, 1985))))
+}
+
+pub(super) fn atg(_: &FlowCtx, d: &[u8]) -> Match {
+    // Veeder-Root tank gauges: SOH, a command letter (I/S/i/s), digits.
+    yes(d.len() >= 6
+        && d[0] == 0x01
+        && matches!(d[1], b'I' | b'S' | b'i' | b's')
+        && d[2..6].iter().all(u8::is_ascii_digit))
+}
+
+pub(super) fn atg_reply(_: &FlowCtx, d: &[u8]) -> Match {
+    // The gauge echoes the command after a line feed or SOH.
+    yes(d.len() >= 7
+        && matches!(d[0], 0x01 | b'\n')
+        && matches!(d[1], b'I' | b'S' | b'i' | b's')
+        && d[2..7].iter().all(u8::is_ascii_digit))
+}
+
+pub(super) fn rtps(_: &FlowCtx, d: &[u8]) -> Match {
+    // DDS-RTPS: "RTPS" (or "RTPX"), protocol version 1.x or 2.x.
+    yes(d.len() >= 16 && (d.starts_with(b"RTPS") || d.starts_with(b"RTPX")) && matches!(d[4], 1 | 2))
+}
+
+pub(super) fn trdp(_: &FlowCtx, d: &[u8]) -> Match {
+    // IEC 61375-2-3: sequence counter, protocol version 1.x, message type
+    // as two letters ("Pd", "Pr", "Pp", "Pe", "Mn", "Mr", "Mp", "Mq", "Mc", "Me").
+    const TYPES: [&[u8; 2]; 10] = [
+        b"Pd", b"Pr", b"Pp", b"Pe", b"Mn", b"Mr", b"Mp", b"Mq", b"Mc", b"Me",
+    ];
+    yes(d.len() >= 40 && d[4] == 1 && TYPES.iter().any(|t| &d[6..8] == *t))
+}
+
+pub(super) fn opc_ua(_: &FlowCtx, d: &[u8]) -> Match {
+    // OPC UA binary: "HEL"/"ACK"/"OPN"/"MSG"/"CLO"/"ERR" + chunk type F/C/A, LE size.
+    const TYPES: [&[u8; 3]; 6] = [b"HEL", b"ACK", b"OPN", b"MSG", b"CLO", b"ERR"];
+    yes(d.len() >= 8
+        && TYPES.iter().any(|t| &d[..3] == *t)
+        && matches!(d[3], b'F' | b'C' | b'A')
+        && le32(d, 4) == Some(d.len() as u32))
+}
+
+pub(super) fn modbus(_: &FlowCtx, d: &[u8]) -> Match {
+    // MBAP: protocol id 0, length of the rest, function code 1-127 (or an exception).
+    yes(d.len() >= 8
+        && be16(d, 2) == Some(0)
+        && be16(d, 4).map(|l| l + 6) == Some(d.len())
+        && d[7] & 0x7f != 0
+        && (d[7] & 0x7f) <= 0x2b)
+}
+
+pub(super) fn ethernet_ip(_: &FlowCtx, d: &[u8]) -> Match {
+    // EtherNet/IP encapsulation: known command, LE length of the data.
+    const COMMANDS: [u16; 8] = [0x0004, 0x0063, 0x0064, 0x0065, 0x0066, 0x006f, 0x0070, 0x0001];
+    if d.len() < 24 {
+        return Match::No;
+    }
+    let cmd = u16::from_le_bytes([d[0], d[1]]);
+    let len = usize::from(u16::from_le_bytes([d[2], d[3]]));
+    yes(COMMANDS.contains(&cmd) && len + 24 == d.len())
+}
