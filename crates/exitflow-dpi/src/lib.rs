@@ -111,6 +111,9 @@ pub struct FlowDpi {
     want_cert: bool,
     master: ProtoId,
     app: ProtoId,
+    /// A protocol some packets spoke for ([`detect::Match::Count`]) and how many.
+    cand: ProtoId,
+    cand_hits: u8,
     /// Sequence number after each direction's SYN, to spot a stream's first
     /// segment arriving late.
     syn_next: [Option<u32>; 2],
@@ -126,6 +129,23 @@ impl FlowDpi {
         self.master = master;
         self.app = app;
         self.done = true;
+    }
+
+    /// A detector's finding: final, or one more packet of evidence.
+    fn hit(&mut self, h: detect::Hit) {
+        if h.need <= 1 {
+            self.set(h.master, h.app);
+            return;
+        }
+        if self.cand == h.master {
+            self.cand_hits = self.cand_hits.saturating_add(1);
+        } else {
+            self.cand = h.master;
+            self.cand_hits = 1;
+        }
+        if self.cand_hits >= h.need {
+            self.set(h.master, h.app);
+        }
     }
 
     fn meta(&mut self) -> &mut Meta {

@@ -64,8 +64,9 @@ fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) {
             b.parse().expect("port in data/protocols.txt"),
         );
         for p in a..=b {
-            // The first protocol listed for a port is its guess.
-            into.entry(p).or_insert(id);
+            // Of protocols sharing a port, nDPI guesses the one registered
+            // last (HTTP_Proxy over HTTP_Connect, SMBv23 over SMBv1).
+            into.insert(p, id);
         }
     }
 }

@@ -161,8 +161,8 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.want_http_response = true;
         return http_response(st, data);
     }
-    if let Some((master, app)) = first_match(detect::TCP, &resolved().tcp, flow, data, src2dst) {
-        st.set(master, app);
+    if let Some(hit) = first_match(detect::TCP, &resolved().tcp, flow, data, src2dst) {
+        st.hit(hit);
         return Need::Nothing;
     }
     if either_port(flow, 53) && data.len() >= 2 {
@@ -338,8 +338,8 @@ pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst:
     {
         return;
     }
-    if let Some((master, app)) = first_match(detect::UDP, &resolved().udp, flow, d, src2dst) {
-        st.set(master, app);
+    if let Some(hit) = first_match(detect::UDP, &resolved().udp, flow, d, src2dst) {
+        st.hit(hit);
     }
 }
 

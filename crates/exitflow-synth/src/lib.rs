@@ -328,7 +328,7 @@ impl FlowGen {
             (Kind::Tcp { .. }, 443) => TLS_NAMES[self.pick % TLS_NAMES.len()].1,
             (Kind::Tcp { .. }, 80) => HTTP_HOSTS[self.pick % HTTP_HOSTS.len()].1,
             (Kind::Tcp { .. }, 25) => "SMTP",
-            (Kind::Tcp { .. }, 5222) => "XMPP",
+            (Kind::Tcp { .. }, 5222) => "Jabber",
             (Kind::Tcp { .. }, PEER_OR_PORT) => "TLS",
             (Kind::Tcp { .. } | Kind::TcpNoAnswer, 6881) => "BitTorrent",
             (Kind::Udp { .. }, 6881) => "BitTorrent",

@@ -35,7 +35,11 @@ pub(super) fn gnutella_udp(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn alicloud(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 8 && d.starts_with(&[0xce, 0xfa, 0xbe, 0xba]))
+    // Magic, then the length of what follows (a lone header announces it).
+    let Some(len) = be32(d, 4) else {
+        return Match::No;
+    };
+    yes(d.starts_with(&[0xce, 0xfa, 0xbe, 0xba]) && ((d.len() == 8 && len > 0) || len + 8 == d.len()))
 }
 
 pub(super) fn elasticsearch(_: &FlowCtx, d: &[u8]) -> Match {
@@ -86,14 +90,14 @@ pub(super) fn mumble_ping(flow: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn nano(_: &FlowCtx, d: &[u8]) -> Match {
-    // "R" + network letter, max/using/min versions, message type 2-0x15.
-    yes(d.len() >= 8
-        && d[0] == b'R'
-        && matches!(d[1], b'A' | b'B' | b'C' | b'X')
+    // "RC" (live network), versions max >= using >= min (18 and later),
+    // message type up to 0x0f.
+    yes(d.len() > 32
+        && d.starts_with(b"RC")
         && d[2] >= d[3]
         && d[3] >= d[4]
-        && d[2] < 0x40
-        && (2..=0x15).contains(&d[5]))
+        && (18..0x40).contains(&d[4])
+        && d[5] <= 0x0f)
 }
 
 pub(super) fn oicq(_: &FlowCtx, d: &[u8]) -> Match {
@@ -171,8 +175,8 @@ pub(super) fn nntp_server(flow: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn steam(_: &FlowCtx, d: &[u8]) -> Match {
-    // Steam's UDP connection protocol ("VS01") and its in-home streaming discovery.
-    yes(d.len() >= 8 && (d.starts_with(b"VS01") || d.starts_with(&[0xff, 0xff, 0xff, 0xff, 0x21, 0x4c, 0x5f, 0xa0])))
+    // Steam's UDP connection protocol: "VS01" asked and answered.
+    if d.len() >= 8 && d.starts_with(b"VS01") { Match::Count(2) } else { Match::No }
 }
 
 pub(super) fn source_engine(_: &FlowCtx, d: &[u8]) -> Match {
@@ -205,12 +209,6 @@ pub(super) fn uftp(_: &FlowCtx, d: &[u8]) -> Match {
     // UFTP: version 0x40 or 0x50 (4.x, 5.x), a message function 1-17, then a
     // header length in 32-bit words.
     yes(d.len() >= 16 && matches!(d[0], 0x30 | 0x40 | 0x50) && (1..=17).contains(&d[1]))
-}
-
-pub(super) fn flute(_: &FlowCtx, d: &[u8]) -> Match {
-    // ALC/LCT (RFC 5651): version 1, congestion-control flag field, header
-    // length in 32-bit words that fits, codepoint.
-    yes(d.len() >= 16 && d[0] >> 4 == 1 && usize::from(d[2]) * 4 <= d.len() && d[2] >= 4)
 }
 
 pub(super) fn ripe_atlas(_: &FlowCtx, d: &[u8]) -> Match {
@@ -250,4 +248,251 @@ pub(super) fn dcerpc_udp(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn rmcp(_: &FlowCtx, d: &[u8]) -> Match {
     // RMCP: version 6, reserved 0, sequence, class ASF (6), IPMI (7) or OEM (8).
     yes(d.len() >= 4 && d[0] == 0x06 && d[1] == 0 && matches!(d[3] & 0x7f, 6..=8))
+}
+
+pub(super) fn avast(_: &FlowCtx, d: &[u8]) -> Match {
+    // Avast's own TCP protocol: "NOSA" and the length of the message.
+    yes(d.len() >= 6 && d.starts_with(b"NOSA") && be16(d, 4) == Some(d.len()))
+}
+
+pub(super) fn ultrasurf(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(&[0xcc, 0x1c, 0x30, 0x41, 0x5b, 0xa4, 0x38, 0x66]))
+}
+
+pub(super) fn tencent_games(_: &FlowCtx, d: &[u8]) -> Match {
+    // The handshakes of Tencent's game clients (several titles).
+    if d.len() <= 50 {
+        return Match::No;
+    }
+    let w = |at| be32(d, at);
+    let zlib = be16(d, 0) == Some(0) && be16(d, 2) == Some(d.len() - 4) && be16(d, 4) == Some(0x7801);
+    yes((w(0) == Some(0x3366_000b) && be16(d, 4) == Some(0x000b))
+        || (w(0) == Some(0x4366_aa00) && w(12) == Some(0x10e6_8601))
+        || (w(0) == Some(0xaa00_0000) && w(10) == Some(0x10e6_8601))
+        || (w(0) == Some(0x4215_f787) && be16(d, 6) == Some(0))
+        || zlib)
+}
+
+pub(super) fn threema(_: &FlowCtx, d: &[u8]) -> Match {
+    // The client's 48-byte hello (a cookie and an ephemeral key), then the
+    // server's 80-byte answer: sizes, as the payloads are all ciphertext.
+    yes(matches!(d.len(), 48 | 80) && !d.is_ascii())
+}
+
+pub(super) fn epic_games(_: &FlowCtx, d: &[u8]) -> Match {
+    // Connection request and its answer: a 32-bit word (the answer sets bit
+    // 3), then 24 zero bytes from offset 10.
+    yes(d.len() >= 34 && d[10..34].iter().all(|b| *b == 0) && d[1..4] != [0, 0, 0])
+}
+
+pub(super) fn gaijin(_: &FlowCtx, d: &[u8]) -> Match {
+    let hello = d.len() == 52 && be16(d, 0) == Some(0x8fff) && d[2] == 0 && be32(d, 4) == Some(0x82ff_0001);
+    let text = d.len() > 100
+        && (d.starts_with(b"embeddedupdater.") || d.starts_with(b"app.start") || d.starts_with(b"app.stage"));
+    yes(hello || text)
+}
+
+pub(super) fn hots(_: &FlowCtx, d: &[u8]) -> Match {
+    // Heroes of the Storm (Blizzard's ports): bytes 14-15 = 0x40 0x00.
+    yes((20..=122).contains(&d.len())
+        && d[14] == 0x40
+        && d[15] == 0
+        && (d[2..4] == [0x03, 0] || d[2..4] == [0x34, 0] || d[..14].iter().all(|b| *b == 0)))
+}
+
+pub(super) fn imo(_: &FlowCtx, d: &[u8]) -> Match {
+    yes((d.len() == 10 && d.starts_with(&[0x09, 0x02]))
+        || (d.len() == 11 && d.starts_with(&[0x00, 0x09, 0x03]))
+        || (d.len() == 1099 && d.starts_with(&[0x88, 0x49, 0x1a, 0x00])))
+}
+
+pub(super) fn lol_wild_rift(_: &FlowCtx, d: &[u8]) -> Match {
+    let ping = d.len() == 22 && be32(d, 0) == Some(0x0102_c841) && be32(d, 18) == Some(0x4130_4231);
+    let hello = d.len() == 69 && be32(d, 0) == Some(0x0400_0000);
+    let answer = d.len() == 359 && be32(d, 0) == Some(0x1000_0000);
+    yes(ping || hello || answer)
+}
+
+pub(super) fn netease_games(flow: &FlowCtx, d: &[u8]) -> Match {
+    let _ = flow;
+    let a = d.len() == 12 && d[0] == 0x01 && d[2..4] == [0xd0, 0x01] && d[8..12] == [0x00, 0x01, 0x01, 0x01];
+    let b = d.len() >= 30 && be32(d, 0) == Some(0xb3af_8de8);
+    let c = d.len() > 30 && d.starts_with(&[0x07, 0x08, 0x08, 0x0c]);
+    yes(a || b || c)
+}
+
+pub(super) fn path_of_exile(_: &FlowCtx, d: &[u8]) -> Match {
+    // Login: 0x00, 0x0300, ..., 0x0200, and a fixed trailer.
+    let head = d.len() > 9 && d[0] == 0 && be16(d, 1) == Some(0x0300) && be16(d, 7) == Some(0x0200);
+    let poe2 = d.len() == 19 && be32(d, 14) == Some(0x40);
+    let poe1 = d.len() > 25
+        && d.len() < 50
+        && d[6] == 0
+        && be32(d, d.len() - 8) == Some(0)
+        && be32(d, d.len() - 4) == Some(0x4000_0001);
+    yes(head && (poe1 || poe2))
+}
+
+pub(super) fn softether_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    // NAT traversal: "IP=a.b.c.d,PORT=n".
+    yes(d.len() > 9 && d.len() < 30 && d.starts_with(b"IP=") && d.windows(6).any(|w| w == b",PORT="))
+}
+
+pub(super) fn mining(_: &FlowCtx, d: &[u8]) -> Match {
+    // Stratum (JSON-RPC over TCP) login and subscription methods.
+    const NEEDLES: [&[u8]; 4] = [
+        b"\"mining.subscribe\"",
+        b"\"mining.configure\"",
+        b"\"agent\":\"xmr-stak",
+        b"\"method\": \"eth_submitLogin",
+    ];
+    yes(d.first() == Some(&b'{') && NEEDLES.iter().any(|n| d.windows(n.len()).any(|w| w == *n)))
+}
+
+pub(super) fn mysql_greeting(_: &FlowCtx, d: &[u8]) -> Match {
+    // Handshake v10: 24-bit LE length, sequence 0, version 10, a server version
+    // ("5.5.5-" MariaDB or 4-9), an auth plugin name at the end.
+    if !(d.len() > 38 && d.len() < 200) {
+        return Match::No;
+    }
+    let len = usize::from(d[0]) | usize::from(d[1]) << 8 | usize::from(d[2]) << 16;
+    let tail = &d[d.len().saturating_sub(32)..];
+    let plugin = [b"_password\0".as_slice(), b"_kerberos\0", b"_windows\0", b"_simple\0", b"_gssapi\0", b"_pam\0", b"_client\0"]
+        .iter()
+        .any(|p| tail.windows(p.len()).any(|w| w == *p));
+    yes(len + 4 == d.len() && d[3] == 0 && d[4] == 0x0a && (b'4'..=b'9').contains(&d[5]) && plugin)
+}
+
+/// PostgreSQL's SSLRequest code (1234 5679).
+const PG_SSL_REQUEST: u32 = 80_877_103;
+
+pub(super) fn postgres_client(_: &FlowCtx, d: &[u8]) -> Match {
+    // SSLRequest, or a StartupMessage (protocol 3.0) with "user".
+    let len_ok = d.len() > 7 && be32(d, 0) == Some(d.len());
+    let ssl = be32(d, 4) == Some(PG_SSL_REQUEST as usize);
+    let startup = be32(d, 4) == Some(0x0003_0000) && d.windows(5).any(|w| w == b"user\0");
+    match (len_ok, ssl, startup) {
+        (true, true, _) => Match::Count(2),
+        (true, _, true) => Match::Yes,
+        _ => Match::No,
+    }
+}
+
+pub(super) fn postgres_ssl_answer(_: &FlowCtx, d: &[u8]) -> Match {
+    // The server's one-byte answer to an SSLRequest ('S' accepted, 'N' not).
+    if d.len() == 1 && matches!(d[0], b'S' | b'N') { Match::Count(2) } else { Match::No }
+}
+
+pub(super) fn nomachine(_: &FlowCtx, d: &[u8]) -> Match {
+    yes((11..=14).contains(&d.len()) && (d.starts_with(b"NXSH-") || d.starts_with(b"NXD-")))
+}
+
+pub(super) fn syslog(_: &FlowCtx, d: &[u8]) -> Match {
+    // "<PRI>" (1-3 digits), an optional space, then a host name or tag made
+    // of letters and digits up to a delimiter.
+    if d.len() <= 20 || d[0] != b'<' {
+        return Match::No;
+    }
+    let digits = d[1..].iter().take(3).take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || d.get(1 + digits) != Some(&b'>') {
+        return Match::No;
+    }
+    let mut i = 2 + digits;
+    if d.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    while i < d.len() - 1 {
+        match d[i] {
+            c if c.is_ascii_alphanumeric() => i += 1,
+            b':' => return yes(d[i + 1] == b' '),
+            b' ' | b'=' | b'[' | b'-' => return Match::Yes,
+            _ => return Match::No,
+        }
+    }
+    Match::Yes
+}
+
+/// ONC RPC program numbers NFS flows carry (portmapper, NFS, mountd).
+const RPC_NFS_PROGRAMS: [usize; 3] = [100_000, 100_003, 100_005];
+
+fn rpc_nfs_call(d: &[u8]) -> bool {
+    d.len() >= 40
+        && be32(d, 4) == Some(0)
+        && be32(d, 8) == Some(2)
+        && be32(d, 12).is_some_and(|p| RPC_NFS_PROGRAMS.contains(&p))
+        && be32(d, 16).is_some_and(|v| v <= 4)
+}
+
+pub(super) fn nfs_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    // A record mark (last fragment + length), then an RPC call.
+    yes(d.len() >= 44 && be32(d, 0) == Some(0x8000_0000 + d.len() - 4) && rpc_nfs_call(&d[4..]))
+}
+
+pub(super) fn nfs_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(rpc_nfs_call(d))
+}
+
+pub(super) fn soap(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"<?xml version=\"1.0\"") && d.windows(9).take(400).any(|w| w.eq_ignore_ascii_case(b"Envelope ")))
+}
+
+/// AMQP 0-9-1 frame end octet.
+const AMQP_FRAME_END: u8 = 0xce;
+
+pub(super) fn amqp(_: &FlowCtx, d: &[u8]) -> Match {
+    // The protocol header, or a frame: type (method, header, body,
+    // heartbeat), channel, size, payload, frame-end.
+    if d.starts_with(b"AMQP") && d.len() == 8 {
+        return Match::Yes;
+    }
+    let Some(size) = be32(d, 3) else {
+        return Match::No;
+    };
+    yes(matches!(d[0], 1 | 2 | 3 | 8) && d.get(7 + size) == Some(&AMQP_FRAME_END) && size + 8 <= d.len())
+}
+
+pub(super) fn drda(_: &FlowCtx, d: &[u8]) -> Match {
+    // DDM: a length, the 0xd0 magic, a format byte, a correlator, then the
+    // first object's length (6 bytes shorter than the DSS).
+    let (Some(dss), Some(obj)) = (be16(d, 0), be16(d, 6)) else {
+        return Match::No;
+    };
+    yes(d.len() >= 10 && d[2] == 0xd0 && (d[3] & 0x0f) <= 5 && dss >= 10 && dss <= d.len() && obj + 6 == dss)
+}
+
+pub(super) fn genshin(_: &FlowCtx, d: &[u8]) -> Match {
+    // The 20-byte connect and its answer (magic words at both ends).
+    yes(d.len() == 20
+        && ((be32(d, 0) == Some(0xff) && be32(d, 16) == Some(0xffff_ffff))
+            || (be32(d, 0) == Some(0x145) && be32(d, 16) == Some(0x1451_4545))))
+}
+
+pub(super) fn nats(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"INFO {") || d.starts_with(b"CONNECT {"))
+}
+
+pub(super) fn teamspeak(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"TS3INIT1"))
+}
+
+pub(super) fn teredo(_: &FlowCtx, d: &[u8]) -> Match {
+    // RFC 4380: optional authentication (type 1) and origin (type 0)
+    // indications, then an IPv6 packet whose length fits the datagram.
+    let mut at = 0;
+    if be16(d, 0) == Some(1) && d.len() > 4 {
+        at = 4 + usize::from(d[2]) + usize::from(d[3]) + 9;
+    }
+    if be16(d, at) == Some(0) && d.len() > at + 8 {
+        at += 8;
+    }
+    yes(d.get(at).is_some_and(|b| b >> 4 == 6) && be16(d, at + 4).map(|l| l + 40 + at) == Some(d.len()))
+}
+
+pub(super) fn flute_fdt(_: &FlowCtx, d: &[u8]) -> Match {
+    // ALC/LCT version 1 whose payload is an FDT instance (XML).
+    if d.len() <= 250 || d[0] != 0x10 {
+        return Match::No;
+    }
+    let h = usize::from(d[2]) * 4;
+    yes(d.get(h + 4..h + 9) == Some(b"<?xml") && d.get(h + 43..h + 47) == Some(b"<FDT"))
 }

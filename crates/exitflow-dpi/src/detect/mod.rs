@@ -18,6 +18,7 @@ use crate::registry::{ProtoId, registry};
 
 mod apps;
 mod ics;
+mod voip;
 
 /// Transport a detector reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +51,11 @@ pub enum Match {
     As(&'static str),
     /// The row's protocol, with this application (service) name.
     WithApp(&'static str),
+    /// Evidence for the row's protocol: it is named once this many packets
+    /// of the flow (either direction, any row of the same protocol) said so.
+    /// For protocols whose single packet is too weak a sign (RTP) or that
+    /// nDPI confirms on a request and its answer.
+    Count(u8),
 }
 
 /// One detector.
@@ -207,10 +213,6 @@ fn socks(_: &FlowCtx, d: &[u8]) -> Match {
         && ((d[0] == 5 && usize::from(d[1]) + 2 == d.len())
             || (d[0] == 4 && matches!(d[1], 1 | 2))))
 }
-fn minecraft(_: &FlowCtx, d: &[u8]) -> Match {
-    // Handshake: length, packet id 0, version, host, port, state.
-    yes(d.len() >= 6 && usize::from(d[0]) < d.len() && d[1] == 0)
-}
 fn openvpn_tcp(_: &FlowCtx, d: &[u8]) -> Match {
     // Length, then a hard-reset opcode (v1 client, v2 client, v3 client).
     yes(d.len() >= 16
@@ -336,7 +338,8 @@ fn wireguard(_: &FlowCtx, d: &[u8]) -> Match {
     // Message type 1-4, three reserved zero bytes, fixed sizes for 1-3.
     yes(d.len() >= 32
         && d[1..4] == [0, 0, 0]
-        && matches!((d[0], d.len()), (1, 148) | (2, 92) | (3, 64) | (4, _)))
+        && matches!((d[0], d.len()), (1, 148) | (2, 92) | (3, 64))
+        || (d.len() >= 32 && d[..4] == [4, 0, 0, 0] && d.len() % 16 == 0))
 }
 fn spotify(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"SpotUdp"))
@@ -445,7 +448,7 @@ pub static TCP: &[Detector] = &[
         b"EHLO client.example\r\n",
     ),
     row(
-        "XMPP",
+        "Jabber",
         Tcp,
         &[],
         Client,
@@ -470,14 +473,6 @@ pub static TCP: &[Detector] = &[
         b"\x03\x00\x00\x0b\x06\xe0\x00\x00\x00\x00\x00",
     ),
     row("SOCKS", Tcp, &[1080], Client, socks, b"\x05\x01\x00"),
-    row(
-        "Minecraft",
-        Tcp,
-        &[25565],
-        Client,
-        minecraft,
-        b"\x10\x00\xf2\x05\x09localhost\x63\xdd\x01",
-    ),
     row(
         "OpenVPN",
         Tcp,
@@ -537,6 +532,25 @@ pub static TCP: &[Detector] = &[
     row("Spotify", Tcp, &[], Client, apps::spotify_tcp, SPOTIFY_SAMPLE),
     row("TRDP", Tcp, &[17225], Either, ics::trdp, TRDP_SAMPLE),
     row("ANSI_C1222", Tcp, &[1153], Either, ics::c1222, C1222_SAMPLE),
+    row("AMQP", Tcp, &[], Either, apps::amqp, b"AMQP\0\0\x09\x01"),
+    row("DRDA", Tcp, &[], Either, apps::drda, b"\0\x0a\xd0\x41\0\x01\0\x04\x10\x41"),
+    row("Nats", Tcp, &[], Either, apps::nats, b"INFO {\"server_id\":\"x\"}\r\n"),
+    row("Nano", Tcp, &[], Either, apps::nano, NANO_SAMPLE),
+    row("AVAST", Tcp, &[], Either, apps::avast, b"NOSA\0\x08\x01\x02"),
+    row("UltraSurf", Tcp, &[], Either, apps::ultrasurf, b"\xcc\x1c\x30\x41\x5b\xa4\x38\x66"),
+    row("TencentGames", Tcp, &[], Either, apps::tencent_games, TENCENT_SAMPLE),
+    row("Threema", Tcp, &[5222], Client, apps::threema, THREEMA_SAMPLE),
+    row("PathofExile", Tcp, &[], Client, apps::path_of_exile, POE_SAMPLE),
+    row("Mining", Tcp, &[], Either, apps::mining, b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}"),
+    row("MySQL", Tcp, &[], Server, apps::mysql_greeting, MYSQL_SAMPLE),
+    row("PostgreSQL", Tcp, &[], Client, apps::postgres_client, b"\0\0\0\x08\x04\xd2\x16\x2f"),
+    row("PostgreSQL", Tcp, &[], Server, apps::postgres_ssl_answer, b"S"),
+    row("NoMachine", Tcp, &[], Either, apps::nomachine, b"NXSH-8.10.1\n"),
+    row("NFS", Tcp, &[], Client, apps::nfs_tcp, NFS_TCP_SAMPLE),
+    row("H323", Tcp, &[], Either, voip::h323, H323_SAMPLE),
+    row("RTSP", Tcp, &[], Either, voip::rtsp, b"DESCRIBE rtsp://cam.example/stream RTSP/1.0\r\nCSeq: 2\r\n\r\n"),
+    row("CiscoSkinny", Tcp, &[2000], Either, voip::skinny, b"\x04\0\0\0\0\0\0\0\x00\0\0\0"),
+    row("Syslog", Tcp, &[], Client, apps::syslog, b"<34>Oct 11 22:14:15 host su: 'su root' failed"),
 ];
 
 /// UDP detectors, in dispatch order.
@@ -633,6 +647,24 @@ pub static UDP: &[Detector] = &[
         spotify,
         b"SpotUdp0\x00\x01\x00\x04",
     ),
+    row("GenshinImpact", Udp, &[], Either, apps::genshin, GENSHIN_SAMPLE),
+    row("TeamSpeak", Udp, &[], Either, apps::teamspeak, b"TS3INIT1\0\x65"),
+    row("Teredo", Udp, &[], Either, apps::teredo, TEREDO_SAMPLE),
+    row("FLUTE", Udp, &[], Either, apps::flute_fdt, FLUTE_SAMPLE),
+    row("Telegram", Udp, &[], Either, voip::telegram_udp, TELEGRAM_SAMPLE),
+    row("Tailscale", Udp, &[41641], Either, voip::tailscale, b"TS\xf0\x9f\x92\xac\0\x01"),
+    row("Zoom", Udp, &[], Either, voip::zoom, b"\x01\0\x03\x0a\0\0\0\0\0\0"),
+    row("NoMachine", Udp, &[], Either, voip::nomachine_udp, b"\0\0\x01\0\x0c\0\0\0\0\0\x01\x02"),
+    row("IMO", Udp, &[], Either, apps::imo, b"\0\x09\x03\x21\x9a\x02\0\0\0\0\0"),
+    row("LoLWildRift", Udp, &[], Either, apps::lol_wild_rift, LOL_SAMPLE),
+    row("NetEaseGames", Udp, &[], Either, apps::netease_games, b"\x01\0\xd0\x01\0\0\0\0\0\x01\x01\x01"),
+    row("GaijinEntertainment", Udp, &[], Either, apps::gaijin, GAIJIN_SAMPLE),
+    row("Heroes_of_the_Storm", Udp, &[1119, 1120, 3724, 6113], Either, apps::hots, HOTS_SAMPLE),
+    row("EpicGames", Udp, &[], Either, apps::epic_games, EPIC_SAMPLE),
+    row("Softether", Udp, &[], Either, apps::softether_udp, b"IP=192.0.2.1,PORT=443"),
+    row("NFS", Udp, &[], Client, apps::nfs_udp, NFS_UDP_SAMPLE),
+    row("H323", Udp, &[1719], Either, voip::h323, H323_RAS_SAMPLE),
+    row("Syslog", Udp, &[], Client, apps::syslog, b"<34>Oct 11 22:14:15 host su: 'su root' failed"),
     row("Gnutella", Udp, &[], Either, apps::gnutella_udp, GNUTELLA_SAMPLE),
     row("BACnet", Udp, &[], Either, ics::bacnet, b"\x81\x0a\0\x11\x01\x04\0\x05\xa9\x0c\x0c\x02\x3f\xff\xff\x19\x4b"),
     row("ANSI_C1222", Udp, &[1153], Either, ics::c1222, C1222_SAMPLE),
@@ -659,6 +691,9 @@ pub static UDP: &[Detector] = &[
     row("ZUG", Udp, &[], Either, apps::zug, b"\0\x0aUG\x10\xae\xa0\x41\0\x6e"),
     row("DCERPC", Udp, &[], Either, apps::dcerpc_udp, DCERPC_SAMPLE),
     row("EAQ", Udp, &[6000], Either, eaq, b"0123456789abcdef"),
+    row("RTP", Udp, &[], Either, voip::rtp_udp, RTP_SAMPLE),
+    row("RTCP", Udp, &[], Either, voip::rtcp_udp, b"\x80\xc8\0\x06\x01\x02\x03\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"),
+
     row("ETHEREUM", Udp, &[30303], Either, ethereum, ETHEREUM_SAMPLE),
 ];
 
@@ -687,6 +722,137 @@ const ETHEREUM_SAMPLE: &[u8] = &{
     d
 };
 
+const TENCENT_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 60];
+    d[0] = 0x33;
+    d[1] = 0x66;
+    d[3] = 0x0b;
+    d[5] = 0x0b;
+    d
+};
+const THREEMA_SAMPLE: &[u8] = &[0xc1; 48];
+const POE_SAMPLE: &[u8] = b"\0\x03\0\x37\x75\x60\0\x02\0\x09nDPI_Test\xec\x8f\xec\xf2\0\0\0\0\x40\0\0\x01";
+const MYSQL_SAMPLE: &[u8] = b"\x4a\0\0\0\x0a8.0.36\0\x08\0\0\0abcdefgh\0\xff\xff\xff\x02\0\xff\xdf\x15\0\0\0\0\0\0\0\0\0\0ijklmnopqrst\0caching_sha2_password\0";
+const NFS_TCP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    d[0] = 0x80;
+    d[3] = 44;
+    d[4 + 11] = 2; // RPC version
+    d[4 + 13] = 0x01;
+    d[4 + 14] = 0x86;
+    d[4 + 15] = 0xa3; // NFS
+    d[4 + 19] = 3;
+    d
+};
+const NFS_UDP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 44];
+    d[11] = 2;
+    d[13] = 0x01;
+    d[14] = 0x86;
+    d[15] = 0xa3;
+    d[19] = 3;
+    d
+};
+const H323_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[0] = 3;
+    d[3] = 24;
+    d[4] = 0x08; // Q.931
+    d[5] = 0x02;
+    d
+};
+const H323_RAS_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[4] = 0x06;
+    d[7] = 0x08;
+    d[8] = 0x91;
+    d[9] = 0x4a;
+    d
+};
+const TELEGRAM_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    let mut i = 16;
+    while i < 28 {
+        d[i] = 0xff;
+        i += 1;
+    }
+    d
+};
+const LOL_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 22];
+    d[1] = 0x01;
+    d[2] = 0x02;
+    d[3] = 0xc8;
+    d[4] = 0x41;
+    d[18] = b'A';
+    d[19] = b'0';
+    d[20] = b'B';
+    d[21] = b'1';
+    d
+};
+const GAIJIN_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 52];
+    d[0] = 0x8f;
+    d[1] = 0xff;
+    d[4] = 0x82;
+    d[5] = 0xff;
+    d[7] = 0x01;
+    d
+};
+const HOTS_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[2] = 0x34;
+    d[14] = 0x40;
+    d
+};
+const EPIC_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 50];
+    d[0] = 0x47;
+    d[1] = 0x1a;
+    d[2] = 0x20;
+    d
+};
+const RTP_SAMPLE: &[u8] = b"\x80\x00\x12\x34\0\0\x01\x00\xde\xad\xbe\xef\x55\x55\x55\x55";
+const NANO_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 40];
+    d[0] = b'R';
+    d[1] = b'C';
+    d[2] = 20;
+    d[3] = 19;
+    d[4] = 18;
+    d[5] = 0x0a;
+    d
+};
+const GENSHIN_SAMPLE: &[u8] = &{
+    let mut d = [0xffu8; 20];
+    d[0] = 0;
+    d[1] = 0;
+    d[2] = 0;
+    d
+};
+const TEREDO_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    d[8] = 0x60; // IPv6 after an origin indication
+    d
+};
+const FLUTE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 260];
+    d[0] = 0x10;
+    d[2] = 4; // header of 16 bytes
+    let x = b"<?xml";
+    let mut i = 0;
+    while i < 5 {
+        d[20 + i] = x[i];
+        i += 1;
+    }
+    let f = b"<FDT";
+    i = 0;
+    while i < 4 {
+        d[59 + i] = f[i];
+        i += 1;
+    }
+    d
+};
 const ELASTIC_SAMPLE: &[u8] = b"ES\0\0\0\x34\0\0\0\0\0\0\0\x01\x08\0\x5c\xc6\x63\0\0\x01\x06x-pack";
 const PPTP_SAMPLE: &[u8] = b"\0\x10\0\x01\x1a\x2b\x3c\x4d\0\x01\0\0\x01\0\0\0";
 const ADS_SAMPLE: &[u8] = &{
@@ -765,14 +931,25 @@ pub fn resolved() -> &'static Resolved {
     })
 }
 
-/// The first row of `table` that recognises `d`: its (master, app).
+/// What a row found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// Master protocol.
+    pub master: ProtoId,
+    /// Application, or Unknown.
+    pub app: ProtoId,
+    /// Packets of the flow that must say so before the label holds (1: this one).
+    pub need: u8,
+}
+
+/// The first row of `table` that recognises `d`.
 pub fn first_match(
     table: &'static [Detector],
     ids: &[ProtoId],
     flow: &FlowCtx,
     d: &[u8],
     src2dst: bool,
-) -> Option<(ProtoId, ProtoId)> {
+) -> Option<Hit> {
     for (det, &pid) in table.iter().zip(ids) {
         let dir_ok = match det.dir {
             Dir::Either => true,
@@ -782,11 +959,19 @@ pub fn first_match(
         if !dir_ok || !(det.ports.is_empty() || det.ports.iter().any(|p| either_port(flow, *p))) {
             continue;
         }
+        let hit = |master, app, need| {
+            Some(Hit {
+                master,
+                app,
+                need,
+            })
+        };
         match (det.detect)(flow, d) {
             Match::No => {}
-            Match::Yes => return Some((pid, ProtoId::UNKNOWN)),
-            Match::As(other) => return Some((id(other), ProtoId::UNKNOWN)),
-            Match::WithApp(app) => return Some((pid, id(app))),
+            Match::Yes => return hit(pid, ProtoId::UNKNOWN, 1),
+            Match::As(other) => return hit(id(other), ProtoId::UNKNOWN, 1),
+            Match::WithApp(app) => return hit(pid, id(app), 1),
+            Match::Count(n) => return hit(pid, ProtoId::UNKNOWN, n.max(1)),
         }
     }
     None
@@ -829,11 +1014,11 @@ mod tests {
                 let f = flow(t, port);
                 let src2dst = det.dir != Dir::Server;
                 let got = first_match(table, ids, &f, det.sample, src2dst);
-                assert_eq!(got.map(|(m, _)| m), Some(*pid), "{} sample", det.name);
+                assert_eq!(got.map(|h| h.master), Some(*pid), "{} sample", det.name);
                 if det.dir != Dir::Either {
                     let other = first_match(table, ids, &f, det.sample, !src2dst);
                     assert_ne!(
-                        other.map(|(m, _)| m),
+                        other.map(|h| h.master),
                         Some(*pid),
                         "{} other direction",
                         det.name
@@ -864,7 +1049,7 @@ mod tests {
             TCP[16].sample,
             true,
         );
-        assert_eq!(s7.unwrap().0.name(), "S7Comm");
+        assert_eq!(s7.unwrap().master.name(), "S7Comm");
         let smtp = first_match(
             TCP,
             &r.tcp,
@@ -872,14 +1057,17 @@ mod tests {
             b"220 mx.example.org ESMTP\r\n",
             false,
         );
-        assert_eq!(smtp.unwrap().0.name(), "SMTP");
+        assert_eq!(smtp.unwrap().master.name(), "SMTP");
         let mut wa = b"\x00\x01\x00\x08\x21\x12\xa4\x42abcdefghijkl".to_vec();
         wa.extend_from_slice(b"\x40\x00\x00\x04wxyz");
-        let (m, app) = first_match(UDP, &r.udp, &flow(Transport::Udp, 3478), &wa, true).unwrap();
+        let Hit { master: m, app, .. } =
+            first_match(UDP, &r.udp, &flow(Transport::Udp, 3478), &wa, true).unwrap();
         assert_eq!((m.name(), app.name()), ("STUN", "WhatsAppCall"));
         let mut smb = b"\x11\x02\x00\x01\xc0\xa8\x00\x01\x00\x8a\x00\xbb\x00\x00".to_vec();
         smb.extend_from_slice(b"\xffSMB");
-        let (_, app) = first_match(UDP, &r.udp, &flow(Transport::Udp, 138), &smb, true).unwrap();
+        let app = first_match(UDP, &r.udp, &flow(Transport::Udp, 138), &smb, true)
+            .unwrap()
+            .app;
         assert_eq!(app.name(), "SMBv1");
     }
 }

@@ -1,0 +1,136 @@
+//! Voice, video and streaming: RTP/RTCP, Skinny, H.323, RTSP, Zoom,
+//! Telegram calls, Tailscale's discovery.
+use super::{Match, be16, be32, either_port, starts_ci, yes};
+use crate::FlowCtx;
+
+/// RTP version 2 in the top bits of the first byte.
+const RTP_V2: u8 = 0x80;
+/// RTCP packet types (SR 200 ... up to 213).
+const RTCP_TYPES: std::ops::RangeInclusive<u8> = 192..=213;
+/// RTP packets of a flow before it is called RTP (nDPI waits for three).
+const RTP_PACKETS: u8 = 3;
+/// RTCP packets (without RTP) before it is called RTCP.
+const RTCP_PACKETS: u8 = 4;
+/// Tailscale's discovery magic: "TS" and U+1F4AC in UTF-8.
+const TAILSCALE_MAGIC: &[u8] = b"TS\xf0\x9f\x92\xac";
+/// Telegram calls: a run of this many 0xff bytes in the relay header.
+const TELEGRAM_FF_RUN: usize = 12;
+
+/// RTP or RTCP, by header (RFC 3550).
+pub(crate) enum Rtp {
+    Rtp,
+    Rtcp,
+}
+
+pub(crate) fn rtp_kind(d: &[u8]) -> Option<Rtp> {
+    if d.len() < 8 || d[0] & 0xc0 != RTP_V2 {
+        return None;
+    }
+    if RTCP_TYPES.contains(&d[1]) {
+        return ((be16(d, 2)? + 1) * 4 <= d.len()).then_some(Rtp::Rtcp);
+    }
+    let pt = d[1] & 0x7f;
+    if !(pt <= 34 || pt >= 96) || d.len() < 12 {
+        return None;
+    }
+    let mut min = 12 + 4 * usize::from(d[0] & 0x0f);
+    if d[0] & 0x10 != 0 {
+        min += 4;
+        min += 4 * be16(d, min - 2)?;
+    }
+    (min <= d.len()).then_some(Rtp::Rtp)
+}
+
+pub(super) fn rtp_udp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Not on the ports of protocols whose first byte looks alike.
+    if flow.dst_port <= 1023 || [5353, 5355, 9600].contains(&flow.dst_port) || either_port(flow, 30303) {
+        return Match::No;
+    }
+    match rtp_kind(d) {
+        Some(Rtp::Rtp) => Match::Count(RTP_PACKETS),
+        _ => Match::No,
+    }
+}
+
+pub(super) fn rtcp_udp(flow: &FlowCtx, d: &[u8]) -> Match {
+    if flow.dst_port <= 1023 {
+        return Match::No;
+    }
+    match rtp_kind(d) {
+        Some(Rtp::Rtcp) => Match::Count(RTCP_PACKETS),
+        _ => Match::No,
+    }
+}
+
+pub(super) fn skinny(_: &FlowCtx, d: &[u8]) -> Match {
+    // Little-endian length (after 8 bytes), header version, message id.
+    if d.len() < 12 {
+        return Match::No;
+    }
+    let le = |at: usize| u32::from_le_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]);
+    let (len, version, id) = (le(0) as usize, le(4), le(8));
+    yes(len + 8 == d.len()
+        && matches!(version, 0x00 | 0x0a | 0x0b | 0x0f | 0x10..=0x16)
+        && matches!(id, 0..=0x9f | 0x100..=0x160 | 0x8000 | 0x8100..=0x8101))
+}
+
+pub(super) fn h323(flow: &FlowCtx, d: &[u8]) -> Match {
+    // TPKT-framed H.245 (object identifier 0.0.8.245) or Q.931 (H.225.0);
+    // RAS on UDP 1719.
+    let tpkt = d.len() > 20 && d[0] == 3 && d[1] == 0 && be16(d, 2) == Some(d.len());
+    if tpkt {
+        let h245 = d[7] == 0x06 && be32(d, 8) == Some(0x0008_8175);
+        let q931 = d[4] == 0x08 && d[5] & 0x0f <= 3;
+        return yes(h245 || q931);
+    }
+    yes(either_port(flow, 1719) && d.len() > 20 && d[4] == 0x06 && be32(d, 5) == Some(0x0008_914a))
+}
+
+pub(super) fn rtsp(_: &FlowCtx, d: &[u8]) -> Match {
+    // A request line ending in RTSP/1.0, or a response.
+    let line = d.split(|b| *b == b'\r' || *b == b'\n').next().unwrap_or(d);
+    yes(starts_ci(line, b"RTSP/1.0") || (line.len() > 9 && line[line.len() - 8..].eq_ignore_ascii_case(b"RTSP/1.0")))
+}
+
+pub(super) fn zoom(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Zoom's media servers (8801-8810): the SFU header's first packets.
+    let sfu = (8801..=8810).contains(&flow.src_port) || (8801..=8810).contains(&flow.dst_port);
+    if sfu && d.len() > 8 && matches!(&d[..3], [1 | 2, 0, 2 | 3]) {
+        return Match::Yes;
+    }
+    if sfu && d.len() > 8 && matches!(d[0], 3 | 4 | 5) {
+        return Match::Count(4);
+    }
+    // Peer to peer: 1f 02 01, an address and a UUID with their lengths, four zero bytes.
+    if d.len() > 36 && d.starts_with(&[0x1f, 0x02, 0x01]) && d[d.len() - 4..] == [0, 0, 0, 0] {
+        let ip_len = be32(d, 24).unwrap_or(usize::MAX);
+        if let Some(uuid_at) = ip_len.checked_add(28)
+            && let Some(uuid_len) = be32(d, uuid_at)
+        {
+            return yes(uuid_at + 4 + uuid_len + 4 == d.len());
+        }
+    }
+    Match::No
+}
+
+pub(super) fn telegram_udp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Telegram's call relays (ports 500-600): exactly twelve 0xff bytes
+    // at the first 0xff.
+    let port = (500..=600).contains(&flow.src_port) || (500..=600).contains(&flow.dst_port);
+    if !port || d.len() < 40 {
+        return Match::No;
+    }
+    let Some(at) = d.iter().position(|b| *b == 0xff) else {
+        return Match::No;
+    };
+    yes(d[at..].iter().take_while(|b| **b == 0xff).count() == TELEGRAM_FF_RUN)
+}
+
+pub(super) fn tailscale(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() > TAILSCALE_MAGIC.len() && d.starts_with(TAILSCALE_MAGIC))
+}
+
+pub(super) fn nomachine_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    let le16 = |at: usize| u16::from_le_bytes([d[at], d[at + 1]]);
+    yes(d.len() > 9 && le16(2) == 1 && usize::from(le16(4)) == d.len() && d[8] == 0 && d[9] == 0)
+}
