@@ -281,8 +281,10 @@ pub(super) fn threema(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn epic_games(_: &FlowCtx, d: &[u8]) -> Match {
     // Connection request and its answer: a 32-bit word (the answer sets bit
-    // 3), then 24 zero bytes from offset 10.
-    yes(d.len() >= 34 && d[10..34].iter().all(|b| *b == 0) && d[1..4] != [0, 0, 0])
+    // 3), then 24 zero bytes from offset 10; both must be seen.
+    let shaped = d.len() >= 34 && d[10..34].iter().all(|b| *b == 0) && d[1..4] != [0, 0, 0];
+    let discord = d.len() == 74 && be16(d, 2) == Some(70);
+    if shaped && !discord { Match::Count(2) } else { Match::No }
 }
 
 pub(super) fn gaijin(_: &FlowCtx, d: &[u8]) -> Match {
