@@ -232,6 +232,20 @@ pub struct Known {
     pub dnscrypt: ProtoId,
     #[allow(missing_docs)]
     pub avast_dns: ProtoId,
+    #[allow(missing_docs)]
+    pub stun: ProtoId,
+    #[allow(missing_docs)]
+    pub dtls: ProtoId,
+    #[allow(missing_docs)]
+    pub srtp: ProtoId,
+    #[allow(missing_docs)]
+    pub rtp: ProtoId,
+    #[allow(missing_docs)]
+    pub google_call: ProtoId,
+    #[allow(missing_docs)]
+    pub signal_voip: ProtoId,
+    #[allow(missing_docs)]
+    pub zoom: ProtoId,
 }
 
 /// The well-known ids.
@@ -265,6 +279,13 @@ pub fn known() -> &'static Known {
             tor: g("Tor"),
             dnscrypt: g("DNScrypt"),
             avast_dns: g("AVASTSecureDNS"),
+            stun: g("STUN"),
+            dtls: g("DTLS"),
+            srtp: g("SRTP"),
+            rtp: g("RTP"),
+            google_call: g("GoogleCall"),
+            signal_voip: g("SignalVoip"),
+            zoom: g("Zoom"),
         }
     })
 }

@@ -271,10 +271,77 @@ fn gquic(d: &[u8]) -> Option<Option<&str>> {
     Some(None)
 }
 
+/// Google's STUN/TURN servers' ports.
+const GOOGLE_STUN_PORTS: std::ops::RangeInclusive<u16> = 19302..=19309;
+/// Signal's relays: STUN on this port, past the first packets.
+const SIGNAL_PORT: u16 = 10000;
+
+/// A STUN flow's first message: STUN, with the application it names (or
+/// Google's by port). Inspection goes on: later messages may name the
+/// application, and DTLS or RTP on the same flow rename it (nDPI's
+/// "DTLS.App", "SRTP.App", "STUN.RTP").
+fn stun_found(st: &mut FlowDpi, flow: &FlowCtx, app: Option<&'static str>) {
+    let k = known();
+    let mut id = app.map(detect::id).unwrap_or(ProtoId::UNKNOWN);
+    if id.is_unknown()
+        && (GOOGLE_STUN_PORTS.contains(&flow.src_port) || GOOGLE_STUN_PORTS.contains(&flow.dst_port))
+    {
+        id = k.google_call;
+    }
+    st.master = k.stun;
+    st.app = id;
+    if id == k.zoom {
+        st.done = true;
+    }
+}
+
+/// Later datagrams of a STUN flow, told apart by their first byte (RFC 7983).
+fn stun_again(st: &mut FlowDpi, flow: &FlowCtx, d: &[u8]) {
+    let k = known();
+    match d[0] {
+        0..=3 => {
+            if let Some(detect::stun::Stun { app: Some(app) }) = detect::stun::parse(d, false) {
+                st.app = detect::id(app);
+                if st.app == k.zoom {
+                    st.done = true;
+                }
+            }
+        }
+        20..=63 if detect::stun::is_dtls(d) => {
+            st.set(k.dtls, st.app);
+        }
+        128..=191 => {
+            if let Some(detect::voip::Rtp::Rtp) = detect::voip::rtp_kind(d) {
+                if st.app.is_unknown() {
+                    st.set(k.stun, k.rtp);
+                } else {
+                    st.set(k.srtp, st.app);
+                }
+            }
+        }
+        _ => {}
+    }
+    if !st.done
+        && st.app.is_unknown()
+        && st.packets > 4
+        && (flow.src_port == SIGNAL_PORT || flow.dst_port == SIGNAL_PORT)
+    {
+        st.app = k.signal_voip;
+    }
+}
+
 /// UDP: one datagram.
 pub(crate) fn udp(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
     let d = p.payload;
     let k = known();
+    if st.master == k.stun {
+        stun_again(st, flow, d);
+        return;
+    }
+    if let Some(s) = detect::stun::parse(d, false) {
+        stun_found(st, flow, s.app);
+        return;
+    }
     // QUIC (IETF): long headers of a known version, either direction; the
     // client's Initials carry the ClientHello.
     if d[0] & 0x80 != 0 && matches!(quic::parser::long_header(d), Parse::Done(_)) {

@@ -174,11 +174,6 @@ pub(super) fn nntp_server(flow: &FlowCtx, d: &[u8]) -> Match {
     yes(has(b"NNTP") || has(b"news") || either_port(flow, 119) || either_port(flow, 563))
 }
 
-pub(super) fn steam(_: &FlowCtx, d: &[u8]) -> Match {
-    // Steam's UDP connection protocol: "VS01" asked and answered.
-    if d.len() >= 8 && d.starts_with(b"VS01") { Match::Count(2) } else { Match::No }
-}
-
 pub(super) fn source_engine(_: &FlowCtx, d: &[u8]) -> Match {
     // Source engine server queries: four 0xff, then the query type.
     yes(d.len() >= 5

@@ -18,7 +18,8 @@ use crate::registry::{ProtoId, registry};
 
 mod apps;
 mod ics;
-mod voip;
+pub(crate) mod stun;
+pub(crate) mod voip;
 
 /// Transport a detector reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,10 +122,6 @@ fn starts_ci(d: &[u8], p: &[u8]) -> bool {
 
 /// Kerberos message tags (AS-REQ, AS-REP, TGS-REQ, TGS-REP, KRB-ERROR).
 const KRB_TAGS: [u8; 5] = [0x6a, 0x6b, 0x6c, 0x6d, 0x7e];
-/// STUN's magic cookie (RFC 5389).
-const STUN_COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
-/// WhatsApp's vendor STUN attributes.
-const WHATSAPP_STUN_ATTRS: std::ops::RangeInclusive<u16> = 0x4000..=0x4007;
 /// DHCP's magic cookie (RFC 2131).
 const DHCP_COOKIE: [u8; 4] = [0x63, 0x82, 0x53, 0x63];
 /// Telnet IAC followed by WILL/WONT/DO/DONT.
@@ -254,30 +251,12 @@ fn imap(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"* OK"))
 }
 
-/// Whether a STUN message has an attribute whose type is in `types`.
-fn stun_has_attr(d: &[u8], types: std::ops::RangeInclusive<u16>) -> bool {
-    let end = (20 + be16(d, 2).unwrap_or(0)).min(d.len());
-    let mut pos = 20;
-    while pos + 4 <= end {
-        let t = u16::from_be_bytes([d[pos], d[pos + 1]]);
-        let l = usize::from(u16::from_be_bytes([d[pos + 2], d[pos + 3]]));
-        if types.contains(&t) {
-            return true;
-        }
-        pos += 4 + l.div_ceil(4) * 4;
-    }
-    false
-}
 fn stun(_: &FlowCtx, d: &[u8]) -> Match {
-    // Magic cookie and a length that fits.
-    let ok = d.len() >= 20
-        && d[0] & 0xc0 == 0
-        && d[4..8] == STUN_COOKIE
-        && be16(d, 2).is_some_and(|l| l + 20 <= d.len());
-    match ok {
-        true if stun_has_attr(d, WHATSAPP_STUN_ATTRS) => Match::WithApp("WhatsAppCall"),
-        true => Match::Yes,
-        false => Match::No,
+    // (The flow-level handling, after this first message, is in crate::simple.)
+    match stun::parse(d, false) {
+        Some(stun::Stun { app: Some(app) }) => Match::WithApp(app),
+        Some(_) => Match::Yes,
+        None => Match::No,
     }
 }
 fn ssdp(flow: &FlowCtx, d: &[u8]) -> Match {
@@ -638,7 +617,6 @@ pub static UDP: &[Detector] = &[
         apps::source_engine,
         b"\xff\xff\xff\xffTSource Engine Query\0",
     ),
-    row("Steam", Udp, &[], Either, apps::steam, b"VS01\0\0\x01\0\0\x06"),
     row(
         "Spotify",
         Udp,
