@@ -14,6 +14,7 @@
 //! allocated only when a protocol needs more than one packet to decide.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod craft;
 pub mod detect;
 pub mod dns;
@@ -190,10 +191,18 @@ impl Classification {
     }
 }
 
-/// The inspection engine (configuration and the shared registry).
-#[derive(Clone, Debug, Default)]
+/// The inspection engine: configuration, and the STUN cache its flows share.
+#[derive(Debug, Default)]
 pub struct Engine {
     cfg: DpiConfig,
+    stun_cache: std::sync::Mutex<cache::StunCache>,
+}
+
+impl Clone for Engine {
+    /// The same settings, an empty cache.
+    fn clone(&self) -> Engine {
+        Engine::new(self.cfg)
+    }
 }
 
 impl Engine {
@@ -201,7 +210,15 @@ impl Engine {
     pub fn new(cfg: DpiConfig) -> Engine {
         // Load the data files now, not on the first packet.
         let _ = known();
-        Engine { cfg }
+        Engine {
+            cfg,
+            stun_cache: std::sync::Mutex::new(cache::StunCache::new(cache::DEFAULT_STUN_CACHE_CAP)),
+        }
+    }
+
+    /// Endpoints the STUN cache dropped to stay within its cap.
+    pub fn stun_cache_evicted(&self) -> u64 {
+        self.stun_cache.lock().map(|c| c.evicted()).unwrap_or(0)
     }
 
     /// Inspects one packet of a flow.
@@ -226,7 +243,7 @@ impl Engine {
             ipproto::TCP => self.tcp(st, flow, p, src2dst),
             ipproto::UDP => {
                 if !p.payload.is_empty() && !st.done {
-                    simple::udp(st, flow, p, src2dst);
+                    simple::udp(st, flow, p, src2dst, &self.stun_cache);
                 }
             }
             other => {

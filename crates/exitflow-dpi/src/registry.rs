@@ -246,6 +246,8 @@ pub struct Known {
     pub signal_voip: ProtoId,
     #[allow(missing_docs)]
     pub zoom: ProtoId,
+    #[allow(missing_docs)]
+    pub whatsapp_call: ProtoId,
 }
 
 /// The well-known ids.
@@ -286,6 +288,7 @@ pub fn known() -> &'static Known {
             google_call: g("GoogleCall"),
             signal_voip: g("SignalVoip"),
             zoom: g("Zoom"),
+            whatsapp_call: g("WhatsAppCall"),
         }
     })
 }

@@ -254,7 +254,7 @@ fn imap(_: &FlowCtx, d: &[u8]) -> Match {
 fn stun(_: &FlowCtx, d: &[u8]) -> Match {
     // (The flow-level handling, after this first message, is in crate::simple.)
     match stun::parse(d, false) {
-        Some(stun::Stun { app: Some(app) }) => Match::WithApp(app),
+        Some(stun::Stun { app: Some(app), .. }) => Match::WithApp(app),
         Some(_) => Match::Yes,
         None => Match::No,
     }

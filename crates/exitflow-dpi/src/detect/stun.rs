@@ -16,6 +16,8 @@ const CLASSIC_TYPES: [u16; 19] = [
 ];
 /// Attributes.
 const ATTR_REALM: u16 = 0x0014;
+/// MAPPED-ADDRESS and XOR-MAPPED-ADDRESS.
+const MAPPED_ATTRS: [u16; 2] = [0x0001, 0x0020];
 const ATTR_GOOGLE: u16 = 0xff03;
 const ZOOM_ATTRS: [u16; 2] = [0x0101, 0x0103];
 const WHATSAPP_ATTRS: [u16; 6] = [0x4000, 0x4001, 0x4002, 0x4003, 0x4004, 0x4007];
@@ -38,6 +40,8 @@ const REALMS: [(&str, &str); 6] = [
 pub(crate) struct Stun {
     /// nDPI name of the application, if the message names one.
     pub app: Option<&'static str>,
+    /// It carries the client's mapped address (a binding answer).
+    pub mapped: bool,
 }
 
 /// Parses one STUN message (UDP datagram, or a TCP segment framed with a
@@ -59,6 +63,7 @@ pub(crate) fn parse(d: &[u8], tcp: bool) -> Option<Stun> {
     if WHATSAPP_TYPES.contains(&t) {
         return Some(Stun {
             app: Some("WhatsAppCall"),
+            mapped: false,
         });
     }
     if t & 0x3eef > 0x000b {
@@ -68,14 +73,19 @@ pub(crate) fn parse(d: &[u8], tcp: bool) -> Option<Stun> {
         return None;
     }
     let mut app = None;
+    let mut mapped = false;
     let mut at = HEADER;
     while at + 4 <= d.len() {
         let a = be16(d, at)? as u16;
         let l = be16(d, at + 2)?;
         let v = d.get(at + 4..(at + 4 + l).min(d.len()))?;
         if ZOOM_ATTRS.contains(&a) {
-            return Some(Stun { app: Some("Zoom") });
+            return Some(Stun {
+                app: Some("Zoom"),
+                mapped,
+            });
         }
+        mapped |= MAPPED_ATTRS.contains(&a);
         if WHATSAPP_ATTRS.contains(&a) {
             app = Some("WhatsAppCall");
         } else if TEAMS_ATTRS.contains(&a) {
@@ -90,7 +100,7 @@ pub(crate) fn parse(d: &[u8], tcp: bool) -> Option<Stun> {
         }
         at += 4 + l.div_ceil(4) * 4;
     }
-    Some(Stun { app })
+    Some(Stun { app, mapped })
 }
 
 /// Classic STUN's attributes end exactly at the end of the message.
@@ -130,7 +140,13 @@ mod tests {
 
     #[test]
     fn applications_from_attributes_and_realms() {
-        assert_eq!(parse(&msg(1, &[]), false), Some(Stun { app: None }));
+        assert_eq!(
+            parse(&msg(1, &[]), false),
+            Some(Stun {
+                app: None,
+                mapped: false
+            })
+        );
         let cases: [(Vec<u8>, &str); 6] = [
             (msg(1, &[(0x0101, b"zoom")]), "Zoom"),
             (msg(1, &[(0x4000, b"wa")]), "WhatsAppCall"),
