@@ -629,16 +629,15 @@ pub static UDP: &[Detector] = &[
     row("TeamSpeak", Udp, &[], Either, apps::teamspeak, b"TS3INIT1\0\x65"),
     row("Teredo", Udp, &[], Either, apps::teredo, TEREDO_SAMPLE),
     row("FLUTE", Udp, &[], Either, apps::flute_fdt, FLUTE_SAMPLE),
-    row("Telegram", Udp, &[], Either, voip::telegram_udp, TELEGRAM_SAMPLE),
+    row("Telegram", Udp, &TELEGRAM_RELAY_PORTS, Either, voip::telegram_udp, TELEGRAM_SAMPLE),
     row("Tailscale", Udp, &[41641], Either, voip::tailscale, b"TS\xf0\x9f\x92\xac\0\x01"),
-    row("Zoom", Udp, &[], Either, voip::zoom, b"\x01\0\x03\x0a\0\0\0\0\0\0"),
+    row("Zoom", Udp, &[], Either, voip::zoom, ZOOM_P2P_SAMPLE),
     row("NoMachine", Udp, &[], Either, voip::nomachine_udp, b"\0\0\x01\0\x0c\0\0\0\0\0\x01\x02"),
     row("IMO", Udp, &[], Either, apps::imo, b"\0\x09\x03\x21\x9a\x02\0\0\0\0\0"),
     row("LoLWildRift", Udp, &[], Either, apps::lol_wild_rift, LOL_SAMPLE),
     row("NetEaseGames", Udp, &[], Either, apps::netease_games, b"\x01\0\xd0\x01\0\0\0\0\0\x01\x01\x01"),
     row("GaijinEntertainment", Udp, &[], Either, apps::gaijin, GAIJIN_SAMPLE),
     row("Heroes_of_the_Storm", Udp, &[1119, 1120, 3724, 6113], Either, apps::hots, HOTS_SAMPLE),
-    row("EpicGames", Udp, &[], Either, apps::epic_games, EPIC_SAMPLE),
     row("Softether", Udp, &[], Either, apps::softether_udp, b"IP=192.0.2.1,PORT=443"),
     row("NFS", Udp, &[], Client, apps::nfs_udp, NFS_UDP_SAMPLE),
     row("H323", Udp, &[1719], Either, voip::h323, H323_RAS_SAMPLE),
@@ -653,7 +652,7 @@ pub static UDP: &[Detector] = &[
     row("EtherSIO", Udp, &[], Either, ics::ethersio, b"ESIO\0\x01\0\0\0\x31"),
     row("FINS", Udp, &[9600], Either, ics::fins_udp, b"\x80\0\x02\0\0\0\0\0\0\x7a\x01\x01\0"),
     row("HART-IP", Udp, &[5094], Either, ics::hart_ip, b"\x01\0\0\0\0\x02\0\x0d\x01\0\0\x75\x30"),
-    row("HSRP", Udp, &[1985, 2029], Either, ics::hsrp, b"\x01\x28\x02\0\x04\x06"),
+    row("HSRP", Udp, &[1985, 2029], Either, ics::hsrp, HSRP_SAMPLE),
     row("RTPS", Udp, &[], Either, ics::rtps, b"RTPS\x02\x01\x01\x01NDDSPING"),
     row("TRDP", Udp, &[17224, 17225], Either, ics::trdp, TRDP_SAMPLE),
     row("KCP", Udp, &[], Either, apps::kcp, KCP_SAMPLE),
@@ -668,6 +667,7 @@ pub static UDP: &[Detector] = &[
     row("Discord", Udp, &[], Either, apps::discord_udp, b"\x13\x37\xca\xfe\x0e\0\0\0"),
     row("ZUG", Udp, &[], Either, apps::zug, b"\0\x0aUG\x10\xae\xa0\x41\0\x6e"),
     row("DCERPC", Udp, &[], Either, apps::dcerpc_udp, DCERPC_SAMPLE),
+    row("EpicGames", Udp, &[], Either, apps::epic_games, EPIC_SAMPLE),
     row("EAQ", Udp, &[6000], Either, eaq, b"0123456789abcdef"),
     row("RTP", Udp, &[], Either, voip::rtp_udp, RTP_SAMPLE),
     row("RTCP", Udp, &[], Either, voip::rtcp_udp, b"\x80\xc8\0\x06\x01\x02\x03\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"),
@@ -742,10 +742,36 @@ const H323_SAMPLE: &[u8] = &{
 const H323_RAS_SAMPLE: &[u8] = &{
     let mut d = [0u8; 24];
     d[4] = 0x06;
-    d[7] = 0x08;
-    d[8] = 0x91;
-    d[9] = 0x4a;
+    d[6] = 0x08;
+    d[7] = 0x91;
+    d[8] = 0x4a;
     d
+};
+const HSRP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 42];
+    d[0] = 1; // group state TLV
+    d[1] = 40;
+    d[2] = 2; // version 2
+    d
+};
+const ZOOM_P2P_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 44];
+    d[0] = 0x1f;
+    d[1] = 0x02;
+    d[2] = 0x01;
+    d[27] = 4; // address length
+    d[35] = 4; // UUID length
+    d
+};
+/// Telegram's call relays listen on ports 500-600.
+const TELEGRAM_RELAY_PORTS: [u16; 101] = {
+    let mut p = [0u16; 101];
+    let mut i = 0;
+    while i < 101 {
+        p[i] = 500 + i as u16;
+        i += 1;
+    }
+    p
 };
 const TELEGRAM_SAMPLE: &[u8] = &{
     let mut d = [0u8; 48];
@@ -758,10 +784,10 @@ const TELEGRAM_SAMPLE: &[u8] = &{
 };
 const LOL_SAMPLE: &[u8] = &{
     let mut d = [0u8; 22];
-    d[1] = 0x01;
-    d[2] = 0x02;
-    d[3] = 0xc8;
-    d[4] = 0x41;
+    d[0] = 0x01;
+    d[1] = 0x02;
+    d[2] = 0xc8;
+    d[3] = 0x41;
     d[18] = b'A';
     d[19] = b'0';
     d[20] = b'B';
@@ -985,6 +1011,7 @@ mod tests {
     #[test]
     fn each_detector_names_its_sample_through_the_table() {
         let r = resolved();
+        let mut failed = Vec::new();
         for (table, ids, t) in [(TCP, &r.tcp, Transport::Tcp), (UDP, &r.udp, Transport::Udp)] {
             for (det, pid) in table.iter().zip(ids.iter()) {
                 assert_eq!(det.transport, t, "{}", det.name);
@@ -992,7 +1019,10 @@ mod tests {
                 let f = flow(t, port);
                 let src2dst = det.dir != Dir::Server;
                 let got = first_match(table, ids, &f, det.sample, src2dst);
-                assert_eq!(got.map(|h| h.master), Some(*pid), "{} sample", det.name);
+                if got.map(|h| h.master) != Some(*pid) {
+                    failed.push(format!("{} sample -> {:?}", det.name, got.map(|h| h.master.name())));
+                    continue;
+                }
                 if det.dir != Dir::Either {
                     let other = first_match(table, ids, &f, det.sample, !src2dst);
                     assert_ne!(
@@ -1007,6 +1037,7 @@ mod tests {
                 }
             }
         }
+        assert!(failed.is_empty(), "{failed:#?}");
     }
 
     #[test]
@@ -1020,14 +1051,15 @@ mod tests {
     #[test]
     fn variants_and_services_of_a_row() {
         let r = resolved();
-        let s7 = first_match(
-            TCP,
-            &r.tcp,
-            &flow(Transport::Tcp, 102),
-            TCP[16].sample,
-            true,
-        );
-        assert_eq!(s7.unwrap().master.name(), "S7Comm");
+        // On port 102 a connection request is left to the first data TPDU,
+        // whose protocol id tells S7, S7 Plus and MMS apart.
+        let rdp = TCP.iter().find(|d| d.name == "RDP").unwrap().sample;
+        assert_eq!(first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), rdp, true), None);
+        for (id, name) in [(0x32, "S7Comm"), (0x72, "S7CommPlus"), (0x0d, "ISO9506-1-MMS")] {
+            let dt = [3, 0, 0, 9, 2, 0xf0, 0x80, id, 0];
+            let got = first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), &dt, true);
+            assert_eq!(got.unwrap().master.name(), name);
+        }
         let smtp = first_match(
             TCP,
             &r.tcp,

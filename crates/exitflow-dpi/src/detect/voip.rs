@@ -113,11 +113,9 @@ pub(super) fn zoom(flow: &FlowCtx, d: &[u8]) -> Match {
     Match::No
 }
 
-pub(super) fn telegram_udp(flow: &FlowCtx, d: &[u8]) -> Match {
-    // Telegram's call relays (ports 500-600): exactly twelve 0xff bytes
-    // at the first 0xff.
-    let port = (500..=600).contains(&flow.src_port) || (500..=600).contains(&flow.dst_port);
-    if !port || d.len() < 40 {
+pub(super) fn telegram_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    // Telegram's call relays: exactly twelve 0xff bytes at the first 0xff.
+    if d.len() < 40 {
         return Match::No;
     }
     let Some(at) = d.iter().position(|b| *b == 0xff) else {
