@@ -247,16 +247,11 @@ impl Engine {
                 }
             }
             other => {
-                let k = known();
-                let id = match other {
-                    ipproto::ICMP => k.icmp,
-                    ipproto::ICMPV6 => k.icmpv6,
-                    ipproto::IGMP => k.igmp,
-                    ipproto::ESP => k.esp,
-                    ipproto::GRE => k.gre,
-                    ipproto::OSPF => k.ospf,
-                    _ => ProtoId::UNKNOWN,
-                };
+                let id = detect::infra::IP_PROTOCOLS
+                    .iter()
+                    .find(|(n, _)| *n == other)
+                    .map(|(_, name)| detect::id(name))
+                    .unwrap_or(ProtoId::UNKNOWN);
                 if !id.is_unknown() {
                     st.set(id, ProtoId::UNKNOWN);
                 } else {

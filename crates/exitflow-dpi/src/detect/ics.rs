@@ -171,31 +171,11 @@ pub(super) fn trdp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 40 && d[4] == 1 && TYPES.iter().any(|t| &d[6..8] == *t))
 }
 
-pub(super) fn opc_ua(_: &FlowCtx, d: &[u8]) -> Match {
-    // OPC UA binary: "HEL"/"ACK"/"OPN"/"MSG"/"CLO"/"ERR" + chunk type F/C/A, LE size.
-    const TYPES: [&[u8; 3]; 6] = [b"HEL", b"ACK", b"OPN", b"MSG", b"CLO", b"ERR"];
-    yes(d.len() >= 8
-        && TYPES.iter().any(|t| &d[..3] == *t)
-        && matches!(d[3], b'F' | b'C' | b'A')
-        && le32(d, 4) == Some(d.len() as u32))
-}
-
 pub(super) fn modbus(_: &FlowCtx, d: &[u8]) -> Match {
-    // MBAP: protocol id 0, length of the rest, function code 1-127 (or an exception).
+    // MBAP: protocol id 0, length of the rest, function code 1-0x2b (or its exception).
     yes(d.len() >= 8
         && be16(d, 2) == Some(0)
         && be16(d, 4).map(|l| l + 6) == Some(d.len())
         && d[7] & 0x7f != 0
         && (d[7] & 0x7f) <= 0x2b)
-}
-
-pub(super) fn ethernet_ip(_: &FlowCtx, d: &[u8]) -> Match {
-    // EtherNet/IP encapsulation: known command, LE length of the data.
-    const COMMANDS: [u16; 8] = [0x0004, 0x0063, 0x0064, 0x0065, 0x0066, 0x006f, 0x0070, 0x0001];
-    if d.len() < 24 {
-        return Match::No;
-    }
-    let cmd = u16::from_le_bytes([d[0], d[1]]);
-    let len = usize::from(u16::from_le_bytes([d[2], d[3]]));
-    yes(COMMANDS.contains(&cmd) && len + 24 == d.len())
 }

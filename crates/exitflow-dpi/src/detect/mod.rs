@@ -18,6 +18,7 @@ use crate::registry::{ProtoId, registry};
 
 mod apps;
 mod ics;
+pub mod infra;
 pub(crate) mod stun;
 pub(crate) mod voip;
 
@@ -511,6 +512,39 @@ pub static TCP: &[Detector] = &[
     row("Spotify", Tcp, &[], Client, apps::spotify_tcp, SPOTIFY_SAMPLE),
     row("TRDP", Tcp, &[17225], Either, ics::trdp, TRDP_SAMPLE),
     row("ANSI_C1222", Tcp, &[1153], Either, ics::c1222, C1222_SAMPLE),
+    row("LDAP", Tcp, &[], Either, infra::ldap, b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\0\x80\0"),
+    row("RSYNC", Tcp, &[], Either, infra::rsync, b"@RSYNCD: 31.0\n"),
+    row("RESP", Tcp, &[], Either, infra::resp, b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"),
+    row("Cassandra", Tcp, &[], Either, infra::cassandra, b"\x04\0\0\x01\x05\0\0\0\0"),
+    row("Kafka", Tcp, &[], Client, infra::kafka, b"\0\0\0\x10\0\x12\0\x03\0\0\0\x01\0\x04kcat\0\0"),
+    row("FastCGI", Tcp, &[9000], Either, infra::fastcgi, b"\x01\x01\0\x01\0\x08\0\0\0\x01\0\0\0\0\0\0"),
+    row("AJP", Tcp, &[], Either, infra::ajp, b"\x12\x34\0\x02\x02\x02"),
+    row("HAProxy", Tcp, &[], Client, infra::haproxy, b"PROXY TCP4 192.0.2.1 192.0.2.2 56324 443\r\n"),
+    row("STOMP", Tcp, &[], Either, infra::stomp, b"CONNECT\naccept-version:1.2\n\n\0"),
+    row("Diameter", Tcp, &[], Either, infra::diameter, DIAMETER_SAMPLE),
+    row("SMPP", Tcp, &[], Either, infra::smpp, b"\0\0\0\x10\0\0\0\x02\0\0\0\0\0\0\0\x01"),
+    row("DICOM", Tcp, &[], Either, infra::dicom, b"\x01\0\0\0\0\x04\0\x01\0\0"),
+    row("ZeroMQ", Tcp, &[], Either, infra::zeromq, b"\xff\0\0\0\0\0\0\0\x01\x7f\x03\x00"),
+    row("Monero", Tcp, &[], Either, infra::monero, b"\x01\x21\x01\x01\x01\x01\x01\x01\xe2\0"),
+    row("JRMI", Tcp, &[], Client, infra::jrmi, b"JRMI\0\x02\x4b"),
+    row("Corba", Tcp, &[], Either, infra::corba, b"GIOP\x01\x02\x01\0\0\0\0\x10"),
+    row("Megaco", Tcp, &[], Either, infra::megaco, b"MEGACO/1 [192.0.2.1]:2944\r\n"),
+    row("TuyaLP", Tcp, &[], Either, infra::tuya, TUYA_SAMPLE),
+    row("Ceph", Tcp, &[], Either, infra::ceph, b"ceph v027\0\0\0\0"),
+    row("Git", Tcp, &[], Client, infra::git, b"0032git-upload-pack /project.git\0host=example.org\0"),
+    row("Zabbix", Tcp, &[], Either, infra::zabbix, b"ZBXD\x01\x05\0\0\0\0\0\0\0agent"),
+    row("CHECKMK", Tcp, &[], Server, infra::checkmk, b"<<<check_mk>>>\nVersion: 2.2\n"),
+    row("Oracle", Tcp, &[], Client, infra::oracle_tns, ORACLE_SAMPLE),
+    row("OPC-UA", Tcp, &[], Either, infra::opc_ua, b"HELF\x0c\0\0\0\0\0\0\0"),
+    row("EthernetIP", Tcp, &[44818], Either, infra::ethernet_ip, ENIP_SAMPLE),
+    row("HL7", Tcp, &[], Either, infra::hl7, b"\x0bMSH|^~\\&|APP|FAC|"),
+    row("Kismet", Tcp, &[], Either, infra::kismet, b"*KISMET: 0.0.0 1 \x01Kismet\x01"),
+    row("Munin", Tcp, &[], Server, infra::munin, b"# munin node at host.example.org\n"),
+    row("OpenWire", Tcp, &[], Either, infra::openwire, b"\0\0\x01\x06\x01ActiveMQ\0\0\0\x0c"),
+    row("TINC", Tcp, &[], Either, infra::tinc, b"0 node1 17.7\n"),
+    row("Memcached", Tcp, &[], Either, infra::memcached, b"get key1\r\n"),
+    row("LDP", Tcp, &[646], Either, infra::ldp, b"\0\x01\0\x06\x0a\0\0\x01\0\0"),
+    row("Service_Location_Protocol", Tcp, &[427], Either, infra::slp, SLP_SAMPLE),
     row("AMQP", Tcp, &[], Either, apps::amqp, b"AMQP\0\0\x09\x01"),
     row("DRDA", Tcp, &[], Either, apps::drda, b"\0\x0a\xd0\x41\0\x01\0\x04\x10\x41"),
     row("Nats", Tcp, &[], Either, apps::nats, b"INFO {\"server_id\":\"x\"}\r\n"),
@@ -625,6 +659,31 @@ pub static UDP: &[Detector] = &[
         spotify,
         b"SpotUdp0\x00\x01\x00\x04",
     ),
+    row("SNMP", Udp, &[], Either, infra::snmp, b"\x30\x1a\x02\x01\x01\x04\x06public\xa0\x0d\x02\x01\x01\x02\x01\0\x02\x01\0\x30\x02\x05\0"),
+    row("TFTP", Udp, &[], Client, infra::tftp, b"\0\x01boot.img\0octet\0"),
+    row("XDMCP", Udp, &[177], Either, infra::xdmcp, b"\0\x01\0\x02\0\x01\0"),
+    row("COAP", Udp, &[5683, 5684], Either, infra::coap, b"\x40\x01\x12\x34\xb4test"),
+    row("Memcached", Udp, &[11211], Either, infra::memcached, b"stats\r\n"),
+    row("VXLAN", Udp, &[4789], Either, infra::vxlan, VXLAN_SAMPLE),
+    row("Radius", Udp, &[1812, 1813, 1645, 1646, 3799], Either, infra::radius, RADIUS_SAMPLE),
+    row("NetFlow", Udp, &[], Either, infra::netflow, NETFLOW_SAMPLE),
+    row("sFlow", Udp, &[6343], Either, infra::sflow, SFLOW_SAMPLE),
+    row("NAT-PMP", Udp, &[5351], Either, infra::nat_pmp, b"\0\0"),
+    row("BJNP", Udp, &[], Either, infra::bjnp, b"BJNP\x01\x01\0\0\0\0\0\0\0\0\0\0"),
+    row("KNXnet_IP", Udp, &[], Either, infra::knxnet_ip, b"\x06\x10\x02\x01\0\x0e\x08\x01\0\0\0\0\0\0"),
+    row("PTPv2", Udp, &[319, 320], Either, infra::ptp, PTP_SAMPLE),
+    row("BFD", Udp, &[3784, 4784], Either, infra::bfd, BFD_SAMPLE),
+    row("LDP", Udp, &[646], Either, infra::ldp, b"\0\x01\0\x06\x0a\0\0\x01\0\0"),
+    row("CAPWAP", Udp, &[5246, 5247], Either, infra::capwap, b"\0\x10\0\0\0\0\0\0"),
+    row("Mikrotik", Udp, &[5678], Either, infra::mikrotik, b"\0\0\0\0\0\x01\0\x06\x00\x0c\x42\x01\x02\x03"),
+    row("Service_Location_Protocol", Udp, &[427], Either, infra::slp, SLP_SAMPLE),
+    row("WSD", Udp, &[3702], Either, infra::wsd, b"<?xml version=\"1.0\"?><soap:Envelope xmlns:wsd=\"http://schemas.xmlsoap.org/ws/2005/04/discovery\">"),
+    row("IAX", Udp, &[4569], Either, infra::iax, b"\x80\x01\0\0\0\0\0\x03\0\0\x06\x01"),
+    row("RakNet", Udp, &[], Either, infra::raknet, b"\x01\0\0\0\0\0\0\0\x01\0\xff\xff\0\xfe\xfe\xfe\xfe\xfd\xfd\xfd\xfd\x12\x34\x56\x78"),
+    row("Roughtime", Udp, &[], Either, infra::roughtime, b"ROUGHTIM\x10\0\0\0"),
+    row("Megaco", Udp, &[2944, 2945], Either, infra::megaco, b"MEGACO/1 [192.0.2.1]:2944\r\n"),
+    row("TuyaLP", Udp, &[], Either, infra::tuya, TUYA_SAMPLE),
+    row("MPEG_TS", Udp, &[], Either, infra::mpeg_ts, MPEGTS_SAMPLE),
     row("GenshinImpact", Udp, &[], Either, apps::genshin, GENSHIN_SAMPLE),
     row("TeamSpeak", Udp, &[], Either, apps::teamspeak, b"TS3INIT1\0\x65"),
     row("Teredo", Udp, &[], Either, apps::teredo, TEREDO_SAMPLE),
@@ -745,6 +804,86 @@ const H323_RAS_SAMPLE: &[u8] = &{
     d[6] = 0x08;
     d[7] = 0x91;
     d[8] = 0x4a;
+    d
+};
+const DIAMETER_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 20];
+    d[0] = 1;
+    d[3] = 20;
+    d[4] = 0x80;
+    d[6] = 0x01;
+    d[7] = 0x01; // capabilities exchange (257)
+    d
+};
+const TUYA_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[2] = 0x55;
+    d[3] = 0xaa;
+    d[26] = 0xaa;
+    d[27] = 0x55;
+    d
+};
+const ORACLE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 40];
+    d[1] = 40;
+    d[4] = 1; // CONNECT
+    d[8] = 0x01;
+    d[9] = 0x3c; // version 316
+    d
+};
+const ENIP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[0] = 0x65; // register session
+    d[2] = 4;
+    d
+};
+const SLP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 20];
+    d[0] = 2;
+    d[1] = 1; // service request
+    d[4] = 20;
+    d
+};
+const VXLAN_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 30];
+    d[0] = 0x08;
+    d[6] = 1;
+    d
+};
+const RADIUS_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 20];
+    d[0] = 1;
+    d[3] = 20;
+    d
+};
+const NETFLOW_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 72];
+    d[1] = 5;
+    d[3] = 1;
+    d
+};
+const SFLOW_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[3] = 5;
+    d[7] = 1;
+    d
+};
+const PTP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 44];
+    d[1] = 2;
+    d[3] = 44;
+    d
+};
+const BFD_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[0] = 0x20;
+    d[2] = 3;
+    d[3] = 24;
+    d
+};
+const MPEGTS_SAMPLE: &[u8] = &{
+    let mut d = [0xffu8; 188];
+    d[0] = 0x47;
     d
 };
 const HSRP_SAMPLE: &[u8] = &{
