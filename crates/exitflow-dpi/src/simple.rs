@@ -147,7 +147,10 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 // CONNECT), not any request on a proxy port.
                 let master = if req.proxy { k.http_proxy } else { k.http };
                 let host = req.host.map(http::parser::host_name);
-                let app = host.map(service_of).unwrap_or(ProtoId::UNKNOWN);
+                let mut app = host.map(service_of).unwrap_or(ProtoId::UNKNOWN);
+                if app.is_unknown() {
+                    app = http_request_app(&req, data);
+                }
                 st.set(master, app);
                 st.want_http_response = true;
                 let (h, ua) = (host.map(str::to_owned), req.user_agent.map(str::to_owned));
@@ -209,10 +212,50 @@ fn tls_certificate(st: &mut FlowDpi, data: &[u8]) -> Need {
     }
 }
 
+/// The application a request names by what it asks for rather than by its
+/// host: WebSocket upgrades, SOAP and JSON-RPC calls, OCSP, BitTorrent
+/// trackers, Gnutella downloads (nDPI's HTTP sub-protocols).
+fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> ProtoId {
+    let name = if req.websocket {
+        "WebSocket"
+    } else if req.soap_action {
+        "SOAP"
+    } else if req.content_type.is_some_and(|c| c.starts_with("application/ocsp-request")) {
+        "OCSP"
+    } else if req.path.contains("info_hash=") && (req.path.starts_with("/announce") || req.path.starts_with("/scrape")) {
+        "BitTorrent"
+    } else if req.path.starts_with("/uri-res/")
+        || req.path.starts_with("/gnutella/")
+        || req.user_agent.is_some_and(|u| u.contains("gnutella") || u.contains("Gnutella"))
+    {
+        "Gnutella"
+    } else if data.windows(10).any(|w| w == b"\"jsonrpc\":" || w == b"\"jsonrpc\" ") {
+        "JSON-RPC"
+    } else {
+        return ProtoId::UNKNOWN;
+    };
+    detect::id(name)
+}
+
+/// The application a response names: OCSP answers and ntopng's pages (nDPI
+/// lets these override the host's service).
+fn http_response_app(r: &http::parser::Response<'_>) -> Option<&'static str> {
+    if r.content_type.is_some_and(|c| c.starts_with("application/ocsp-response")) {
+        Some("OCSP")
+    } else if r.server.is_some_and(|s| s.starts_with("ntopng")) {
+        Some("ntop")
+    } else {
+        None
+    }
+}
+
 fn http_response(st: &mut FlowDpi, data: &[u8]) -> Need {
     match http::parser::response(data) {
         Parse::Done(r) => {
             st.want_http_response = false;
+            if let Some(app) = http_response_app(&r) {
+                st.app = detect::id(app);
+            }
             if let Some(ct) = r.content_type {
                 st.meta().content_type = Some(ct.to_owned());
             }

@@ -430,7 +430,12 @@ pub(super) fn nfs_udp(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn soap(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"<?xml version=\"1.0\"") && d.windows(9).take(400).any(|w| w.eq_ignore_ascii_case(b"Envelope ")))
+    // An XML document opening a non-HTTP exchange (nDPI calls it SOAP).
+    yes(d.starts_with(b"<?xml version=\"1.0\""))
+}
+
+pub(super) fn json_rpc(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"{\"jsonrpc\"") || d.starts_with(b"{ \"jsonrpc\""))
 }
 
 /// AMQP 0-9-1 frame end octet.

@@ -180,7 +180,9 @@ fn smtp_client(_: &FlowCtx, d: &[u8]) -> Match {
     yes(starts_ci(d, b"EHLO ") || starts_ci(d, b"HELO "))
 }
 fn xmpp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"<?xml") || d.starts_with(b"<stream:stream"))
+    // An XML stream opening (not any XML document: SOAP is also "<?xml").
+    let head = &d[..d.len().min(200)];
+    yes(head.windows(14).any(|w| w == b"<stream:stream") || (d.starts_with(b"<?xml") && head.windows(6).any(|w| w == b"jabber")))
 }
 fn irc_client(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"NICK ") || d.starts_with(b"USER ") || d.starts_with(b"CAP LS"))
@@ -545,6 +547,8 @@ pub static TCP: &[Detector] = &[
     row("Memcached", Tcp, &[], Either, infra::memcached, b"get key1\r\n"),
     row("LDP", Tcp, &[646], Either, infra::ldp, b"\0\x01\0\x06\x0a\0\0\x01\0\0"),
     row("Service_Location_Protocol", Tcp, &[427], Either, infra::slp, SLP_SAMPLE),
+    row("SOAP", Tcp, &[], Either, apps::soap, b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ZMessage>"),
+    row("JSON-RPC", Tcp, &[], Either, apps::json_rpc, b"{\"jsonrpc\": \"2.0\", \"method\": \"echo\", \"id\": 1}"),
     row("AMQP", Tcp, &[], Either, apps::amqp, b"AMQP\0\0\x09\x01"),
     row("DRDA", Tcp, &[], Either, apps::drda, b"\0\x0a\xd0\x41\0\x01\0\x04\x10\x41"),
     row("Nats", Tcp, &[], Either, apps::nats, b"INFO {\"server_id\":\"x\"}\r\n"),

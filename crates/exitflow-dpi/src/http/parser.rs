@@ -38,6 +38,14 @@ pub struct Request<'a> {
     pub user_agent: Option<&'a str>,
     /// Whether the request is for a proxy (CONNECT or absolute URI).
     pub proxy: bool,
+    /// Request target.
+    pub path: &'a str,
+    /// Content-Type header.
+    pub content_type: Option<&'a str>,
+    /// An `Upgrade: websocket` header.
+    pub websocket: bool,
+    /// A SOAPAction header.
+    pub soap_action: bool,
 }
 
 /// The fields of a response exitflow uses.
@@ -79,10 +87,17 @@ pub fn request(b: &[u8]) -> Parse<Request<'_>> {
     let path = req.path.unwrap_or("");
     let mut r = Request {
         method,
+        path,
         ..Default::default()
     };
     for h in req.headers.iter() {
-        if h.name.eq_ignore_ascii_case("host") {
+        if h.name.eq_ignore_ascii_case("content-type") {
+            r.content_type = std::str::from_utf8(h.value).ok().map(str::trim);
+        } else if h.name.eq_ignore_ascii_case("upgrade") {
+            r.websocket = h.value.eq_ignore_ascii_case(b"websocket");
+        } else if h.name.eq_ignore_ascii_case("soapaction") {
+            r.soap_action = true;
+        } else if h.name.eq_ignore_ascii_case("host") {
             r.host = std::str::from_utf8(h.value).ok().map(str::trim);
         } else if h.name.eq_ignore_ascii_case("user-agent") {
             r.user_agent = std::str::from_utf8(h.value).ok().map(str::trim);
