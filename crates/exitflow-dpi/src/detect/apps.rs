@@ -498,3 +498,114 @@ pub(super) fn flute_fdt(_: &FlowCtx, d: &[u8]) -> Match {
     let h = usize::from(d[2]) * 4;
     yes(d.get(h + 4..h + 9) == Some(b"<?xml") && d.get(h + 43..h + 47) == Some(b"<FDT"))
 }
+
+pub(super) fn vmware(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Remote console keep-alives to port 902.
+    yes(flow.dst_port == 902 && d.len() == 66 && d[0] == 0xa4)
+}
+
+pub(super) fn edonkey(_: &FlowCtx, d: &[u8]) -> Match {
+    // Protocol marker (eDonkey, eMule extensions, compressed), LE length of the rest.
+    yes(d.len() > 5 && matches!(d[0], 0xe3 | 0xc5 | 0xd4) && le32(d, 1) == Some((d.len() - 5) as u32))
+}
+
+pub(super) fn icecast_source(_: &FlowCtx, d: &[u8]) -> Match {
+    // A source client: "SOURCE /mount ..." with ice- headers.
+    yes(d.starts_with(b"SOURCE ") && d.windows(5).any(|w| w.eq_ignore_ascii_case(b"\nice-")))
+}
+
+pub(super) fn meraki(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() > 4 && be32(d, 0) == Some(0xfef7_2891))
+}
+
+pub(super) fn among_us(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() > 9 && be32(d, 0) == Some(0x0800_0100) && be32(d, 4) == Some(0x80d9_0203))
+}
+
+pub(super) fn crossfire(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() == 25 && be32(d, 0) == Some(0xc7d9_1999) && be16(d, 4) == Some(0x0200) && be16(d, 22) == Some(0x7d00))
+}
+
+pub(super) fn guildwars2(_: &FlowCtx, d: &[u8]) -> Match {
+    // The STS preamble before TLS.
+    yes(d.len() > 50 && (d.starts_with(b"P /Sts/Connect STS/1.0") || d.starts_with(b"P /Auth/StartTls STS/1.0") || d.starts_with(b"STS/1.0 400 Success")))
+}
+
+pub(super) fn afp(_: &FlowCtx, d: &[u8]) -> Match {
+    // DSI header: flags 0/1, command 1-8, reserved zero, data length that fits.
+    yes((16..=128).contains(&d.len()) && d[0] <= 1 && (1..=8).contains(&d[1]) && be32(d, 12) == Some(0) && be32(d, 8).is_some_and(|l| 16 + l <= d.len()))
+}
+
+pub(super) fn hcl_notes(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() > 16 && d[6..14] == [0x00, 0x00, 0x02, 0x00, 0x00, 0x40, 0x02, 0x0f])
+}
+
+pub(super) fn tocaboca(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 13 && d[..8].iter().all(|b| *b == 0x7d))
+}
+
+pub(super) fn sd_rtn(_: &FlowCtx, d: &[u8]) -> Match {
+    // Agora: a 0x21 marker, then "\x04SNI" and a host name of the given length.
+    yes(d.len() >= 20
+        && d[6] == 0x21
+        && be32(d, 12) == Some(0x0453_4e49)
+        && d[18] == 0
+        && be16(d, 16).is_some_and(|l| l + 19 <= d.len()))
+}
+
+pub(super) fn steam_datagram_relay(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 100 && &d[2..8] == b"sdping")
+}
+
+pub(super) fn i3d(_: &FlowCtx, d: &[u8]) -> Match {
+    let a = d.len() >= 74 && matches!(be32(d, 0), Some(0x0001_0046 | 0x0002_0046)) && be32(d, 4) == Some(0x0003_cfa8);
+    let b = d.len() >= 74 && matches!(be16(d, 0), Some(0x9078 | 0x9067)) && be32(d, 8) == Some(0x0003_cfa9) && be32(d, 12) == Some(0xbede_0003);
+    yes(a || b)
+}
+
+pub(super) fn tivoconnect(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 12 && starts_ci(d, b"tivoconnect="))
+}
+
+pub(super) fn crynet(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 26 && d.len() == usize::from(d[0]) + 10 && be16(d, 3) == Some(0x08ed) && d[16] == 1 && d[20] == 7 && be16(d, 24) == Some(0x0307))
+}
+
+pub(super) fn hp_virtgrp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 4 && d[0] == 0x16 && be16(d, 1) == Some(d.len()) && d[3] == 0)
+}
+
+pub(super) fn nest_log_sink(_: &FlowCtx, d: &[u8]) -> Match {
+    if d.len() >= 8 && d[1] <= 2 && matches!(d[2], 0x00 | 0x10) && d[3] == 0x13 { Match::Count(3) } else { Match::No }
+}
+
+pub(super) fn someip(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Header: message id, length (of the rest after 8 bytes), request id,
+    // protocol version 1, interface version, message type, return code.
+    if d.len() < 16 || be32(d, 4).map(|l| l + 8) != Some(d.len()) || d[12] != 1 || d[15] >= 0x40 {
+        return Match::No;
+    }
+    if !matches!(d[14], 0x00 | 0x01 | 0x02 | 0x40 | 0x41 | 0x42 | 0x80 | 0x81 | 0xc0 | 0xc1) {
+        return Match::No;
+    }
+    let magic = matches!(be32(d, 0), Some(0xffff_0000 | 0xffff_8000));
+    if magic {
+        return yes(d.len() == 16 && be32(d, 8) == Some(0xdead_beef));
+    }
+    yes([30490, 30491, 30501].contains(&flow.dst_port))
+}
+
+pub(super) fn thrift(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Binary protocol (strict, TCP) or compact protocol (UDP): version <= 1,
+    // message type 1-4, a method name length that fits.
+    if d.len() < 8 {
+        return Match::No;
+    }
+    if flow.protocol == 6 && d[0] == 0x80 {
+        return yes(d[1] <= 1 && (1..5).contains(&d[3]) && be32(d, 4).is_some_and(|l| l > 0 && 8 + l <= d.len()));
+    }
+    if flow.protocol == 17 && d[0] == 0x82 {
+        return yes(d[1] & 0x1f <= 1 && (1..5).contains(&(d[1] >> 5)) && usize::from(d[5]) > 0 && 6 + usize::from(d[5]) <= d.len());
+    }
+    Match::No
+}

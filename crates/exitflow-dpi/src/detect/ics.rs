@@ -171,11 +171,51 @@ pub(super) fn trdp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 40 && d[4] == 1 && TYPES.iter().any(|t| &d[6..8] == *t))
 }
 
+/// Modbus function code of Schneider's UMAS.
+const UMAS_FUNCTION: u8 = 0x5a;
+
 pub(super) fn modbus(_: &FlowCtx, d: &[u8]) -> Match {
-    // MBAP: protocol id 0, length of the rest, function code 1-0x2b (or its exception).
-    yes(d.len() >= 8
-        && be16(d, 2) == Some(0)
-        && be16(d, 4).map(|l| l + 6) == Some(d.len())
-        && d[7] & 0x7f != 0
-        && (d[7] & 0x7f) <= 0x2b)
+    // MBAP: protocol id 0, length of the rest, a function code (UMAS rides on 0x5a).
+    let mbap = d.len() >= 8 && be16(d, 2) == Some(0) && be16(d, 4).map(|l| l + 6) == Some(d.len());
+    match (mbap, d.get(7).map(|f| f & 0x7f)) {
+        (true, Some(UMAS_FUNCTION)) => Match::WithApp("UMAS"),
+        (true, Some(f)) if f != 0 && f <= 0x2b => Match::Yes,
+        _ => Match::No,
+    }
+}
+
+pub(super) fn melsec(_: &FlowCtx, d: &[u8]) -> Match {
+    // SLMP/MC: subheader 0x57/0xd7, network and station, LE data length.
+    yes(d.len() > 40 && matches!(d[0], 0x57 | 0xd7) && be32(d, 3) == Some(0x1111) && usize::from(u16::from_le_bytes([d[19], d[20]])) + 21 == d.len())
+}
+
+pub(super) fn cpha(_: &FlowCtx, d: &[u8]) -> Match {
+    // Check Point cluster sync (port 8116): magic 0x1a90.
+    yes(d.len() > 20 && d[0] == 0x1a && d[1] == 0x90)
+}
+
+pub(super) fn ubntac2(_: &FlowCtx, d: &[u8]) -> Match {
+    // Ubiquiti discovery: version 2, command 6, length of the TLVs.
+    yes(d.len() >= 4 && d[0] == 0x02 && d[1] == 0x06 && be16(d, 2).map(|l| l + 4) == Some(d.len()))
+}
+
+/// CRC-16/CCITT-FALSE (IEEE C37.118 frames end with it).
+fn crc16_ccitt(d: &[u8]) -> u16 {
+    let mut crc: u16 = 0xffff;
+    for &b in d {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+pub(super) fn c37118(_: &FlowCtx, d: &[u8]) -> Match {
+    // Sync byte 0xaa, frame type 0-5, frame size, and a CRC that checks.
+    yes(d.len() >= 17
+        && d[0] == 0xaa
+        && d[1] >> 4 < 6
+        && be16(d, 2) == Some(d.len())
+        && be16(d, d.len() - 2) == Some(usize::from(crc16_ccitt(&d[..d.len() - 2]))))
 }

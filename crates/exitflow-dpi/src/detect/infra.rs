@@ -278,9 +278,12 @@ pub(super) fn jrmi(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"JRMI\0"))
 }
 
-pub(super) fn corba(_: &FlowCtx, d: &[u8]) -> Match {
-    // GIOP 1.0-1.3, message type 0-7.
-    yes(d.len() >= 12 && d.starts_with(b"GIOP") && d[4] == 1 && d[5] <= 3 && d[7] <= 7)
+pub(super) fn corba(flow: &FlowCtx, d: &[u8]) -> Match {
+    // GIOP/ZIOP on TCP, MIOP (multicast) on UDP.
+    if flow.protocol == 17 {
+        return yes(d.len() > 32 && d.starts_with(b"MIOP"));
+    }
+    yes(d.len() >= 12 && (d.starts_with(b"GIOP") || d.starts_with(b"ZIOP")))
 }
 
 pub(super) fn megaco(_: &FlowCtx, d: &[u8]) -> Match {
@@ -288,8 +291,22 @@ pub(super) fn megaco(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn iax(flow: &FlowCtx, d: &[u8]) -> Match {
-    // IAX2 full frame: F bit, source call number, timestamp, sequences, frame type 1-16.
-    yes(either_port(flow, 4569) && d.len() >= 12 && d[0] & 0x80 != 0 && (1..=16).contains(&d[10]))
+    // IAX2 full control frame (type 6) opening a call: sequences 0/0-1,
+    // then information elements ending at the datagram's end.
+    if !(either_port(flow, 4569) && d.len() >= 12 && d[0] & 0x80 != 0 && d[8] == 0 && d[9] <= 1 && d[10] == 6 && d[11] <= 15) {
+        return Match::No;
+    }
+    let mut at = 12;
+    for _ in 0..15 {
+        if at == d.len() {
+            return Match::Yes;
+        }
+        at += 2 + usize::from(*d.get(at + 1).unwrap_or(&255));
+        if at > d.len() {
+            break;
+        }
+    }
+    yes(at == d.len())
 }
 
 pub(super) fn tuya(_: &FlowCtx, d: &[u8]) -> Match {

@@ -547,6 +547,18 @@ pub static TCP: &[Detector] = &[
     row("Memcached", Tcp, &[], Either, infra::memcached, b"get key1\r\n"),
     row("LDP", Tcp, &[646], Either, infra::ldp, b"\0\x01\0\x06\x0a\0\0\x01\0\0"),
     row("Service_Location_Protocol", Tcp, &[427], Either, infra::slp, SLP_SAMPLE),
+    row("eDonkey", Tcp, &[], Either, apps::edonkey, b"\xe3\x05\0\0\0\x01\x02\x03\x04\x05"),
+    row("IceCast", Tcp, &[], Client, apps::icecast_source, b"SOURCE /live ICE/1.0\r\nice-name: radio\r\n\r\n"),
+    row("GuildWars2", Tcp, &[], Either, apps::guildwars2, GW2_SAMPLE),
+    row("AFP", Tcp, &[], Either, apps::afp, b"\0\x04\0\x01\0\0\0\0\0\0\0\x06\0\0\0\0\x01\x04\0\0\x04\0"),
+    row("HCL_Notes", Tcp, &[], Client, apps::hcl_notes, b"\x4a\0\0\0\0\0\0\0\x02\0\0\x40\x02\x0f\0\0\0\0"),
+    row("HP_VIRTGRP", Tcp, &[], Client, apps::hp_virtgrp, b"\x16\0\x08\0\x01\x02\x03\x04"),
+    row("NestLogSink", Tcp, &[11095], Either, apps::nest_log_sink, b"\x01\x01\x10\x13\0\0\0\0"),
+    row("SOMEIP", Tcp, &[], Either, apps::someip, SOMEIP_SAMPLE),
+    row("Thrift", Tcp, &[], Either, apps::thrift, b"\x80\x01\0\x01\0\0\0\x04ping\0\0\0\0"),
+    row("MELSEC", Tcp, &[], Either, ics::melsec, MELSEC_SAMPLE),
+    row("IEEE-C37118", Tcp, &[], Either, ics::c37118, C37118_SAMPLE),
+    row("TiVoConnect", Tcp, &[], Either, apps::tivoconnect, b"tivoconnect=1\nswversion=1\n"),
     row("SOAP", Tcp, &[], Either, apps::soap, b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ZMessage>"),
     row("JSON-RPC", Tcp, &[], Either, apps::json_rpc, b"{\"jsonrpc\": \"2.0\", \"method\": \"echo\", \"id\": 1}"),
     row("AMQP", Tcp, &[], Either, apps::amqp, b"AMQP\0\0\x09\x01"),
@@ -663,6 +675,23 @@ pub static UDP: &[Detector] = &[
         spotify,
         b"SpotUdp0\x00\x01\x00\x04",
     ),
+    row("VMware", Udp, &[902], Client, apps::vmware, VMWARE_SAMPLE),
+    row("UBNTAC2", Udp, &[10001], Either, ics::ubntac2, b"\x02\x06\0\x04\x03\0\x01\x31"),
+    row("CPHA", Udp, &[8116], Either, ics::cpha, CPHA_SAMPLE),
+    row("MerakiCloud", Udp, &[7351], Either, apps::meraki, b"\xfe\xf7\x28\x91\0\x01"),
+    row("AmongUs", Udp, &[], Either, apps::among_us, b"\x08\0\x01\0\x80\xd9\x02\x03\0\x05"),
+    row("Crossfire", Udp, &[], Either, apps::crossfire, CROSSFIRE_SAMPLE),
+    row("TocaBoca", Udp, &[], Either, apps::tocaboca, b"}}}}}}}}\0\x01\x02\x03\x04"),
+    row("SD-RTN", Udp, &[], Either, apps::sd_rtn, SDRTN_SAMPLE),
+    row("SteamDatagramRelay", Udp, &[], Either, apps::steam_datagram_relay, SDR_SAMPLE),
+    row("i3D", Udp, &[], Either, apps::i3d, I3D_SAMPLE),
+    row("TiVoConnect", Udp, &[], Either, apps::tivoconnect, b"tivoconnect=1\nswversion=1\n"),
+    row("CryNetwork", Udp, &[], Either, apps::crynet, CRYNET_SAMPLE),
+    row("SOMEIP", Udp, &[], Either, apps::someip, SOMEIP_SAMPLE),
+    row("Thrift", Udp, &[], Either, apps::thrift, b"\x82\x21\0\0\x01\x04ping\0\0"),
+    row("MELSEC", Udp, &[], Either, ics::melsec, MELSEC_SAMPLE),
+    row("IEEE-C37118", Udp, &[], Either, ics::c37118, C37118_SAMPLE),
+    row("Corba", Udp, &[], Either, infra::corba, b"MIOP\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"),
     row("SNMP", Udp, &[], Either, infra::snmp, b"\x30\x1a\x02\x01\x01\x04\x06public\xa0\x0d\x02\x01\x01\x02\x01\0\x02\x01\0\x30\x02\x05\0"),
     row("TFTP", Udp, &[], Client, infra::tftp, b"\0\x01boot.img\0octet\0"),
     row("XDMCP", Udp, &[177], Either, infra::xdmcp, b"\0\x01\0\x02\0\x01\0"),
@@ -808,6 +837,80 @@ const H323_RAS_SAMPLE: &[u8] = &{
     d[6] = 0x08;
     d[7] = 0x91;
     d[8] = 0x4a;
+    d
+};
+const GW2_SAMPLE: &[u8] = b"P /Sts/Connect STS/1.0\r\nl:123\r\ns:1\r\n\r\n<Connect><ConnType>400</ConnType>";
+const SOMEIP_SAMPLE: &[u8] = b"\xff\xff\0\0\0\0\0\x08\xde\xad\xbe\xef\x01\x01\x01\x00";
+const MELSEC_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 44];
+    d[0] = 0x57;
+    d[5] = 0x11;
+    d[6] = 0x11;
+    d[19] = 23; // data length: 44 - 21
+    d
+};
+const C37118_SAMPLE: &[u8] = &[
+    0xaa, 0x41, 0x00, 0x12, 0x00, 0x01, 0x5f, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x17, 0x31,
+];
+const VMWARE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 66];
+    d[0] = 0xa4;
+    d
+};
+const CPHA_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[0] = 0x1a;
+    d[1] = 0x90;
+    d
+};
+const CROSSFIRE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 25];
+    d[0] = 0xc7;
+    d[1] = 0xd9;
+    d[2] = 0x19;
+    d[3] = 0x99;
+    d[4] = 0x02;
+    d[22] = 0x7d;
+    d
+};
+const SDRTN_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[6] = 0x21;
+    d[12] = 0x04;
+    d[13] = b'S';
+    d[14] = b'N';
+    d[15] = b'I';
+    d[17] = 4;
+    d
+};
+const SDR_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 100];
+    let p = b"sdping";
+    let mut i = 0;
+    while i < 6 {
+        d[2 + i] = p[i];
+        i += 1;
+    }
+    d
+};
+const I3D_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 80];
+    d[1] = 0x01;
+    d[3] = 0x46;
+    d[5] = 0x03;
+    d[6] = 0xcf;
+    d[7] = 0xa8;
+    d
+};
+const CRYNET_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 30];
+    d[0] = 20;
+    d[3] = 0x08;
+    d[4] = 0xed;
+    d[16] = 1;
+    d[20] = 7;
+    d[24] = 0x03;
+    d[25] = 0x07;
     d
 };
 const DIAMETER_SAMPLE: &[u8] = &{
