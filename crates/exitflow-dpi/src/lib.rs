@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
+pub mod coverage;
 pub mod craft;
 pub mod detect;
 pub mod dns;
@@ -32,6 +33,9 @@ use stream::Stream;
 
 /// Packets of a flow inspected at most (NFStream's `n_dissections` default).
 pub const DEFAULT_MAX_PACKETS: u32 = 20;
+/// Payloads without any detector match after which a flow is no longer
+/// inspected (see `FlowDpi::missed`).
+pub const DEFAULT_MAX_MISSES: u8 = 4;
 /// Bytes buffered per direction for reassembly (a ClientHello with
 /// post-quantum key shares spans two segments; HTTP headers a few).
 pub const DEFAULT_STREAM_CAP: usize = 16 * 1024;
@@ -115,6 +119,8 @@ pub struct FlowDpi {
     /// A protocol some packets spoke for ([`detect::Match::Count`]) and how many.
     cand: ProtoId,
     cand_hits: u8,
+    /// Payloads the detector tables found nothing in.
+    misses: u8,
     /// Sequence number after each direction's SYN, to spot a stream's first
     /// segment arriving late.
     syn_next: [Option<u32>; 2],
@@ -130,6 +136,16 @@ impl FlowDpi {
         self.master = master;
         self.app = app;
         self.done = true;
+    }
+
+    /// No detector row knew a payload: after [`DEFAULT_MAX_MISSES`] of them
+    /// (and no evidence pending) the flow is left to the port guess, as
+    /// nDPI's dissectors exclude themselves after their first packets.
+    fn missed(&mut self) {
+        self.misses = self.misses.saturating_add(1);
+        if self.misses >= DEFAULT_MAX_MISSES && self.cand.is_unknown() && self.master.is_unknown() {
+            self.done = true;
+        }
     }
 
     /// A detector's finding: final, or one more packet of evidence.

@@ -33,6 +33,12 @@ pub struct Entry {
     pub name: String,
     /// Category as nDPI prints it.
     pub category: String,
+    /// Default TCP ports as written in `data/protocols.txt` (`-`: none).
+    pub tcp_ports: String,
+    /// Default UDP ports, likewise.
+    pub udp_ports: String,
+    /// Server names map to it (a line of `data/services.txt`).
+    pub has_domains: bool,
 }
 
 /// All protocols and services, with port and domain lookups.
@@ -45,6 +51,9 @@ pub struct Registry {
     /// Patterns matched anywhere in a name (`~pattern` in services.txt), for
     /// services whose names sit under someone else's domain (CDNs).
     patterns: Vec<(String, ProtoId)>,
+    /// `patterns` indexes by first byte, so a lookup compares only the
+    /// patterns that can start at each position.
+    by_first: Vec<Vec<usize>>,
 }
 
 const PROTOCOLS: &str = include_str!("../data/protocols.txt");
@@ -80,6 +89,7 @@ impl Registry {
             udp_ports: HashMap::new(),
             domains: HashMap::new(),
             patterns: Vec::new(),
+            by_first: vec![Vec::new(); 256],
         };
         for line in PROTOCOLS.lines() {
             let line = line.trim();
@@ -89,6 +99,9 @@ impl Registry {
             let f: Vec<&str> = line.split_whitespace().collect();
             assert!(f.len() == 4, "data/protocols.txt: bad line {line:?}");
             let id = r.add(f[0], f[1]);
+            let e = &mut r.entries[usize::from(id.0)];
+            e.tcp_ports = f[2].to_owned();
+            e.udp_ports = f[3].to_owned();
             parse_ports(f[2], &mut r.tcp_ports, id);
             parse_ports(f[3], &mut r.udp_ports, id);
         }
@@ -103,6 +116,7 @@ impl Registry {
                 Some(&id) => id,
                 None => r.add(name, cat),
             };
+            r.entries[usize::from(id.0)].has_domains = true;
             for d in f {
                 match d.strip_prefix('~') {
                     Some(p) => r.patterns.push((p.to_ascii_lowercase(), id)),
@@ -110,6 +124,11 @@ impl Registry {
                         r.domains.insert(d.to_ascii_lowercase(), id);
                     }
                 }
+            }
+        }
+        for (k, (p, _)) in r.patterns.iter().enumerate() {
+            if let Some(&b) = p.as_bytes().first() {
+                r.by_first[usize::from(b)].push(k);
             }
         }
         r
@@ -123,6 +142,9 @@ impl Registry {
         self.entries.push(Entry {
             name: name.to_owned(),
             category: category.to_owned(),
+            tcp_ports: "-".to_owned(),
+            udp_ports: "-".to_owned(),
+            has_domains: false,
         });
         self.by_name.insert(name.to_owned(), id);
         id
@@ -165,10 +187,38 @@ impl Registry {
                 None => break,
             }
         }
-        self.patterns
-            .iter()
-            .find(|(p, _)| lower.contains(p.as_str()))
-            .map(|(_, id)| *id)
+        // The first pattern (in file order) found anywhere in the name.
+        let b = lower.as_bytes();
+        let mut best: Option<usize> = None;
+        for i in 0..b.len() {
+            for &k in &self.by_first[usize::from(b[i])] {
+                if best.is_some_and(|m| m <= k) {
+                    break;
+                }
+                if b[i..].starts_with(self.patterns[k].0.as_bytes()) {
+                    best = Some(k);
+                }
+            }
+        }
+        best.map(|k| self.patterns[k].1)
+    }
+
+    /// The names `data/protocols.txt` lists.
+    pub fn protocols_txt_names(&self) -> &[&'static str] {
+        static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+        NAMES.get_or_init(|| {
+            PROTOCOLS
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .filter_map(|l| l.split_whitespace().next())
+                .collect()
+        })
+    }
+
+    /// Every entry, in registry order (nDPI's id order, then services).
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
     }
 
     /// Number of entries.

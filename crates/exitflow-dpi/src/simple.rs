@@ -9,7 +9,7 @@ use exitflow_decode::PacketInfo;
 
 use crate::cache::StunCache;
 
-use crate::detect::{self, first_match, resolved};
+use crate::detect;
 use crate::parse::Parse;
 use crate::registry::{ProtoId, known};
 use crate::tls::parser::{
@@ -168,10 +168,11 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.want_http_response = true;
         return http_response(st, data);
     }
-    if let Some(hit) = first_match(detect::TCP, &resolved().tcp, flow, data, src2dst) {
+    if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst) {
         st.hit(hit);
         return Need::Nothing;
     }
+    st.missed();
     if either_port(flow, 53) && data.len() >= 2 {
         let len = usize::from(u16::from_be_bytes([data[0], data[1]]));
         match dns::parser::message(&data[2..]) {
@@ -220,16 +221,26 @@ fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> ProtoId {
         "WebSocket"
     } else if req.soap_action {
         "SOAP"
-    } else if req.content_type.is_some_and(|c| c.starts_with("application/ocsp-request")) {
+    } else if req
+        .content_type
+        .is_some_and(|c| c.starts_with("application/ocsp-request"))
+    {
         "OCSP"
-    } else if req.path.contains("info_hash=") && (req.path.starts_with("/announce") || req.path.starts_with("/scrape")) {
+    } else if req.path.contains("info_hash=")
+        && (req.path.starts_with("/announce") || req.path.starts_with("/scrape"))
+    {
         "BitTorrent"
     } else if req.path.starts_with("/uri-res/")
         || req.path.starts_with("/gnutella/")
-        || req.user_agent.is_some_and(|u| u.contains("gnutella") || u.contains("Gnutella"))
+        || req
+            .user_agent
+            .is_some_and(|u| u.contains("gnutella") || u.contains("Gnutella"))
     {
         "Gnutella"
-    } else if data.windows(10).any(|w| w == b"\"jsonrpc\":" || w == b"\"jsonrpc\" ") {
+    } else if data
+        .windows(10)
+        .any(|w| w == b"\"jsonrpc\":" || w == b"\"jsonrpc\" ")
+    {
         "JSON-RPC"
     } else {
         return ProtoId::UNKNOWN;
@@ -240,7 +251,9 @@ fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> ProtoId {
 /// The application a response names: OCSP answers and ntopng's pages (nDPI
 /// lets these override the host's service).
 fn http_response_app(r: &http::parser::Response<'_>) -> Option<&'static str> {
-    if r.content_type.is_some_and(|c| c.starts_with("application/ocsp-response")) {
+    if r.content_type
+        .is_some_and(|c| c.starts_with("application/ocsp-response"))
+    {
         Some("OCSP")
     } else if r.server.is_some_and(|s| s.starts_with("ntopng")) {
         Some("ntop")
@@ -327,7 +340,13 @@ const SIGNAL_PORT: u16 = 10000;
 /// Google's by port). Inspection goes on: later messages may name the
 /// application, and DTLS or RTP on the same flow rename it (nDPI's
 /// "DTLS.App", "SRTP.App", "STUN.RTP").
-fn stun_found(st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, app: Option<&'static str>, mapped: bool) {
+fn stun_found(
+    st: &mut FlowDpi,
+    flow: &FlowCtx,
+    p: &PacketInfo<'_>,
+    app: Option<&'static str>,
+    mapped: bool,
+) {
     let k = known();
     let mut id = app.map(detect::id).unwrap_or(ProtoId::UNKNOWN);
     let google_port = |port: u16| port == 3478 || GOOGLE_STUN_PORTS.contains(&port);
@@ -497,8 +516,10 @@ pub(crate) fn udp(
     {
         return;
     }
-    if let Some(hit) = first_match(detect::UDP, &resolved().udp, flow, d, src2dst) {
+    if let Some(hit) = detect::scan(detect::Transport::Udp, flow, d, src2dst) {
         st.hit(hit);
+    } else {
+        st.missed();
     }
 }
 

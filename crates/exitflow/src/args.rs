@@ -40,6 +40,8 @@ pub enum Cmd {
     Bench(BenchArgs),
     /// Print the dataset schema as a Markdown table.
     Schema,
+    /// Print every protocol nDPI 5.0 defines and how exitflow recognises it (Markdown).
+    Protocols,
     /// Print a configuration file with every default, documented.
     Config,
     /// The study report (HTML, Markdown, JSON) from one or more datasets.

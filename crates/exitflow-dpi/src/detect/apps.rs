@@ -20,7 +20,9 @@ const MGCP_VERBS: [&[u8]; 9] = [
 ];
 
 pub(super) fn gnutella_tcp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"GNUTELLA CONNECT/") || d.starts_with(b"GNUTELLA/") || d.starts_with(b"GND\x01"))
+    yes(d.starts_with(b"GNUTELLA CONNECT/")
+        || d.starts_with(b"GNUTELLA/")
+        || d.starts_with(b"GND\x01"))
 }
 
 pub(super) fn gnutella_udp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -39,12 +41,15 @@ pub(super) fn alicloud(_: &FlowCtx, d: &[u8]) -> Match {
     let Some(len) = be32(d, 4) else {
         return Match::No;
     };
-    yes(d.starts_with(&[0xce, 0xfa, 0xbe, 0xba]) && ((d.len() == 8 && len > 0) || len + 8 == d.len()))
+    yes(d.starts_with(&[0xce, 0xfa, 0xbe, 0xba])
+        && ((d.len() == 8 && len > 0) || len + 8 == d.len()))
 }
 
 pub(super) fn elasticsearch(_: &FlowCtx, d: &[u8]) -> Match {
     // Transport protocol: "ES", a message length, then request id and status.
-    yes(d.len() >= 19 && d.starts_with(b"ES") && be32(d, 2).is_some_and(|l| l + 6 <= d.len() + 65_536 && l >= 13))
+    yes(d.len() >= 19
+        && d.starts_with(b"ES")
+        && be32(d, 2).is_some_and(|l| l + 6 <= d.len() + 65_536 && l >= 13))
 }
 
 pub(super) fn gearman(_: &FlowCtx, d: &[u8]) -> Match {
@@ -76,6 +81,9 @@ pub(super) fn kcp(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn mgcp(_: &FlowCtx, d: &[u8]) -> Match {
+    if d.len() < 12 || d[4] != b' ' || !d[0].is_ascii_uppercase() {
+        return Match::No;
+    }
     let line = d.split(|b| *b == b'\n').next().unwrap_or(d);
     let has_version = line.windows(5).any(|w| w == b"MGCP ");
     yes(MGCP_VERBS.iter().any(|v| d.starts_with(v)) && has_version)
@@ -110,7 +118,10 @@ pub(super) fn oicq(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn openflow(_: &FlowCtx, d: &[u8]) -> Match {
     // Version 1.0-1.5 (1-6), message type < 36, length of the message.
-    yes(d.len() >= 8 && (1..=6).contains(&d[0]) && d[1] < 36 && be16(d, 2).is_some_and(|l| l >= 8 && l <= d.len()))
+    yes(d.len() >= 8
+        && (1..=6).contains(&d[0])
+        && d[1] < 36
+        && be16(d, 2).is_some_and(|l| l >= 8 && l <= d.len()))
 }
 
 pub(super) fn pfcp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -122,7 +133,10 @@ pub(super) fn pfcp(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn pptp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 12 && be16(d, 0) == Some(d.len()) && be16(d, 2) == Some(1) && be32(d, 4) == Some(PPTP_COOKIE as usize))
+    yes(d.len() >= 12
+        && be16(d, 0) == Some(d.len())
+        && be16(d, 2) == Some(1)
+        && be32(d, 4) == Some(PPTP_COOKIE as usize))
 }
 
 pub(super) fn gtp(flow: &FlowCtx, d: &[u8]) -> Match {
@@ -161,7 +175,9 @@ pub(super) fn http2(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn nntp_client(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(starts_ci(d, b"MODE READER") || starts_ci(d, b"AUTHINFO USER") || starts_ci(d, b"ARTICLE <"))
+    yes(starts_ci(d, b"MODE READER")
+        || starts_ci(d, b"AUTHINFO USER")
+        || starts_ci(d, b"ARTICLE <"))
 }
 
 pub(super) fn nntp_server(flow: &FlowCtx, d: &[u8]) -> Match {
@@ -218,7 +234,9 @@ pub(super) fn zug(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn xiaomi(_: &FlowCtx, d: &[u8]) -> Match {
     // Xiaomi's push channel: magic 0xc2fe, version, a 32-bit body length.
-    yes(d.len() >= 12 && d.starts_with(&[0xc2, 0xfe]) && be32(d, 4).map(|l| l + 12) == Some(d.len()))
+    yes(d.len() >= 12
+        && d.starts_with(&[0xc2, 0xfe])
+        && be32(d, 4).map(|l| l + 12) == Some(d.len()))
 }
 
 pub(super) fn spotify_tcp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -236,8 +254,14 @@ pub(super) fn dcerpc_udp(_: &FlowCtx, d: &[u8]) -> Match {
     if !(d.len() >= 80 && d[0] == DCERPC_CL_VERSION && d[1] <= 10 && d[3] == 0) {
         return Match::No;
     }
-    let pnio = [10usize, 26].iter().any(|&at| d[at..at + 8] == PNIO_UUID_TAIL);
-    if pnio { Match::WithApp("PROFINET_IO") } else { Match::Yes }
+    let pnio = [10usize, 26]
+        .iter()
+        .any(|&at| d[at..at + 8] == PNIO_UUID_TAIL);
+    if pnio {
+        Match::WithApp("PROFINET_IO")
+    } else {
+        Match::Yes
+    }
 }
 
 pub(super) fn rmcp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -260,7 +284,8 @@ pub(super) fn tencent_games(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     let w = |at| be32(d, at);
-    let zlib = be16(d, 0) == Some(0) && be16(d, 2) == Some(d.len() - 4) && be16(d, 4) == Some(0x7801);
+    let zlib =
+        be16(d, 0) == Some(0) && be16(d, 2) == Some(d.len() - 4) && be16(d, 4) == Some(0x7801);
     yes((w(0) == Some(0x3366_000b) && be16(d, 4) == Some(0x000b))
         || (w(0) == Some(0x4366_aa00) && w(12) == Some(0x10e6_8601))
         || (w(0) == Some(0xaa00_0000) && w(10) == Some(0x10e6_8601))
@@ -279,13 +304,20 @@ pub(super) fn epic_games(_: &FlowCtx, d: &[u8]) -> Match {
     // 3), then 24 zero bytes from offset 10; both must be seen.
     let shaped = d.len() >= 34 && d[10..34].iter().all(|b| *b == 0) && d[1..4] != [0, 0, 0];
     let discord = d.len() == 74 && be16(d, 2) == Some(70);
-    if shaped && !discord { Match::Count(2) } else { Match::No }
+    if shaped && !discord {
+        Match::Count(2)
+    } else {
+        Match::No
+    }
 }
 
 pub(super) fn gaijin(_: &FlowCtx, d: &[u8]) -> Match {
-    let hello = d.len() == 52 && be16(d, 0) == Some(0x8fff) && d[2] == 0 && be32(d, 4) == Some(0x82ff_0001);
+    let hello =
+        d.len() == 52 && be16(d, 0) == Some(0x8fff) && d[2] == 0 && be32(d, 4) == Some(0x82ff_0001);
     let text = d.len() > 100
-        && (d.starts_with(b"embeddedupdater.") || d.starts_with(b"app.start") || d.starts_with(b"app.stage"));
+        && (d.starts_with(b"embeddedupdater.")
+            || d.starts_with(b"app.start")
+            || d.starts_with(b"app.stage"));
     yes(hello || text)
 }
 
@@ -312,7 +344,10 @@ pub(super) fn lol_wild_rift(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn netease_games(flow: &FlowCtx, d: &[u8]) -> Match {
     let _ = flow;
-    let a = d.len() == 12 && d[0] == 0x01 && d[2..4] == [0xd0, 0x01] && d[8..12] == [0x00, 0x01, 0x01, 0x01];
+    let a = d.len() == 12
+        && d[0] == 0x01
+        && d[2..4] == [0xd0, 0x01]
+        && d[8..12] == [0x00, 0x01, 0x01, 0x01];
     let b = d.len() >= 30 && be32(d, 0) == Some(0xb3af_8de8);
     let c = d.len() > 30 && d.starts_with(&[0x07, 0x08, 0x08, 0x0c]);
     yes(a || b || c)
@@ -332,7 +367,10 @@ pub(super) fn path_of_exile(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn softether_udp(_: &FlowCtx, d: &[u8]) -> Match {
     // NAT traversal: "IP=a.b.c.d,PORT=n".
-    yes(d.len() > 9 && d.len() < 30 && d.starts_with(b"IP=") && d.windows(6).any(|w| w == b",PORT="))
+    yes(d.len() > 9
+        && d.len() < 30
+        && d.starts_with(b"IP=")
+        && d.windows(6).any(|w| w == b",PORT="))
 }
 
 pub(super) fn mining(_: &FlowCtx, d: &[u8]) -> Match {
@@ -353,11 +391,22 @@ pub(super) fn mysql_greeting(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     let len = usize::from(d[0]) | usize::from(d[1]) << 8 | usize::from(d[2]) << 16;
+    if !(len + 4 == d.len() && d[3] == 0 && d[4] == 0x0a && (b'4'..=b'9').contains(&d[5])) {
+        return Match::No;
+    }
     let tail = &d[d.len().saturating_sub(32)..];
-    let plugin = [b"_password\0".as_slice(), b"_kerberos\0", b"_windows\0", b"_simple\0", b"_gssapi\0", b"_pam\0", b"_client\0"]
+    const PLUGINS: [&[u8]; 7] = [
+        b"_password\0",
+        b"_kerberos\0",
+        b"_windows\0",
+        b"_simple\0",
+        b"_gssapi\0",
+        b"_pam\0",
+        b"_client\0",
+    ];
+    yes(PLUGINS
         .iter()
-        .any(|p| tail.windows(p.len()).any(|w| w == *p));
-    yes(len + 4 == d.len() && d[3] == 0 && d[4] == 0x0a && (b'4'..=b'9').contains(&d[5]) && plugin)
+        .any(|p| tail.windows(p.len()).any(|w| w == *p)))
 }
 
 /// PostgreSQL's SSLRequest code (1234 5679).
@@ -366,8 +415,8 @@ const PG_SSL_REQUEST: u32 = 80_877_103;
 pub(super) fn postgres_client(_: &FlowCtx, d: &[u8]) -> Match {
     // SSLRequest, or a StartupMessage (protocol 3.0) with "user".
     let len_ok = d.len() > 7 && be32(d, 0) == Some(d.len());
-    let ssl = be32(d, 4) == Some(PG_SSL_REQUEST as usize);
-    let startup = be32(d, 4) == Some(0x0003_0000) && d.windows(5).any(|w| w == b"user\0");
+    let ssl = len_ok && be32(d, 4) == Some(PG_SSL_REQUEST as usize);
+    let startup = len_ok && be32(d, 4) == Some(0x0003_0000) && d.windows(5).any(|w| w == b"user\0");
     match (len_ok, ssl, startup) {
         (true, true, _) => Match::Count(2),
         (true, _, true) => Match::Yes,
@@ -377,7 +426,11 @@ pub(super) fn postgres_client(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn postgres_ssl_answer(_: &FlowCtx, d: &[u8]) -> Match {
     // The server's one-byte answer to an SSLRequest ('S' accepted, 'N' not).
-    if d.len() == 1 && matches!(d[0], b'S' | b'N') { Match::Count(2) } else { Match::No }
+    if d.len() == 1 && matches!(d[0], b'S' | b'N') {
+        Match::Count(2)
+    } else {
+        Match::No
+    }
 }
 
 pub(super) fn nomachine(_: &FlowCtx, d: &[u8]) -> Match {
@@ -390,7 +443,11 @@ pub(super) fn syslog(_: &FlowCtx, d: &[u8]) -> Match {
     if d.len() <= 20 || d[0] != b'<' {
         return Match::No;
     }
-    let digits = d[1..].iter().take(3).take_while(|b| b.is_ascii_digit()).count();
+    let digits = d[1..]
+        .iter()
+        .take(3)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     if digits == 0 || d.get(1 + digits) != Some(&b'>') {
         return Match::No;
     }
@@ -450,7 +507,9 @@ pub(super) fn amqp(_: &FlowCtx, d: &[u8]) -> Match {
     let Some(size) = be32(d, 3) else {
         return Match::No;
     };
-    yes(matches!(d[0], 1 | 2 | 3 | 8) && d.get(7 + size) == Some(&AMQP_FRAME_END) && size + 8 <= d.len())
+    yes(matches!(d[0], 1 | 2 | 3 | 8)
+        && d.get(7 + size) == Some(&AMQP_FRAME_END)
+        && size + 8 <= d.len())
 }
 
 pub(super) fn drda(_: &FlowCtx, d: &[u8]) -> Match {
@@ -459,7 +518,12 @@ pub(super) fn drda(_: &FlowCtx, d: &[u8]) -> Match {
     let (Some(dss), Some(obj)) = (be16(d, 0), be16(d, 6)) else {
         return Match::No;
     };
-    yes(d.len() >= 10 && d[2] == 0xd0 && (d[3] & 0x0f) <= 5 && dss >= 10 && dss <= d.len() && obj + 6 == dss)
+    yes(d.len() >= 10
+        && d[2] == 0xd0
+        && (d[3] & 0x0f) <= 5
+        && dss >= 10
+        && dss <= d.len()
+        && obj + 6 == dss)
 }
 
 pub(super) fn genshin(_: &FlowCtx, d: &[u8]) -> Match {
@@ -487,7 +551,8 @@ pub(super) fn teredo(_: &FlowCtx, d: &[u8]) -> Match {
     if be16(d, at) == Some(0) && d.len() > at + 8 {
         at += 8;
     }
-    yes(d.get(at).is_some_and(|b| b >> 4 == 6) && be16(d, at + 4).map(|l| l + 40 + at) == Some(d.len()))
+    yes(d.get(at).is_some_and(|b| b >> 4 == 6)
+        && be16(d, at + 4).map(|l| l + 40 + at) == Some(d.len()))
 }
 
 pub(super) fn flute_fdt(_: &FlowCtx, d: &[u8]) -> Match {
@@ -506,7 +571,9 @@ pub(super) fn vmware(flow: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn edonkey(_: &FlowCtx, d: &[u8]) -> Match {
     // Protocol marker (eDonkey, eMule extensions, compressed), LE length of the rest.
-    yes(d.len() > 5 && matches!(d[0], 0xe3 | 0xc5 | 0xd4) && le32(d, 1) == Some((d.len() - 5) as u32))
+    yes(d.len() > 5
+        && matches!(d[0], 0xe3 | 0xc5 | 0xd4)
+        && le32(d, 1) == Some((d.len() - 5) as u32))
 }
 
 pub(super) fn icecast_source(_: &FlowCtx, d: &[u8]) -> Match {
@@ -523,17 +590,27 @@ pub(super) fn among_us(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn crossfire(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() == 25 && be32(d, 0) == Some(0xc7d9_1999) && be16(d, 4) == Some(0x0200) && be16(d, 22) == Some(0x7d00))
+    yes(d.len() == 25
+        && be32(d, 0) == Some(0xc7d9_1999)
+        && be16(d, 4) == Some(0x0200)
+        && be16(d, 22) == Some(0x7d00))
 }
 
 pub(super) fn guildwars2(_: &FlowCtx, d: &[u8]) -> Match {
     // The STS preamble before TLS.
-    yes(d.len() > 50 && (d.starts_with(b"P /Sts/Connect STS/1.0") || d.starts_with(b"P /Auth/StartTls STS/1.0") || d.starts_with(b"STS/1.0 400 Success")))
+    yes(d.len() > 50
+        && (d.starts_with(b"P /Sts/Connect STS/1.0")
+            || d.starts_with(b"P /Auth/StartTls STS/1.0")
+            || d.starts_with(b"STS/1.0 400 Success")))
 }
 
 pub(super) fn afp(_: &FlowCtx, d: &[u8]) -> Match {
     // DSI header: flags 0/1, command 1-8, reserved zero, data length that fits.
-    yes((16..=128).contains(&d.len()) && d[0] <= 1 && (1..=8).contains(&d[1]) && be32(d, 12) == Some(0) && be32(d, 8).is_some_and(|l| 16 + l <= d.len()))
+    yes((16..=128).contains(&d.len())
+        && d[0] <= 1
+        && (1..=8).contains(&d[1])
+        && be32(d, 12) == Some(0)
+        && be32(d, 8).is_some_and(|l| 16 + l <= d.len()))
 }
 
 pub(super) fn hcl_notes(_: &FlowCtx, d: &[u8]) -> Match {
@@ -558,8 +635,13 @@ pub(super) fn steam_datagram_relay(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn i3d(_: &FlowCtx, d: &[u8]) -> Match {
-    let a = d.len() >= 74 && matches!(be32(d, 0), Some(0x0001_0046 | 0x0002_0046)) && be32(d, 4) == Some(0x0003_cfa8);
-    let b = d.len() >= 74 && matches!(be16(d, 0), Some(0x9078 | 0x9067)) && be32(d, 8) == Some(0x0003_cfa9) && be32(d, 12) == Some(0xbede_0003);
+    let a = d.len() >= 74
+        && matches!(be32(d, 0), Some(0x0001_0046 | 0x0002_0046))
+        && be32(d, 4) == Some(0x0003_cfa8);
+    let b = d.len() >= 74
+        && matches!(be16(d, 0), Some(0x9078 | 0x9067))
+        && be32(d, 8) == Some(0x0003_cfa9)
+        && be32(d, 12) == Some(0xbede_0003);
     yes(a || b)
 }
 
@@ -568,7 +650,12 @@ pub(super) fn tivoconnect(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn crynet(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 26 && d.len() == usize::from(d[0]) + 10 && be16(d, 3) == Some(0x08ed) && d[16] == 1 && d[20] == 7 && be16(d, 24) == Some(0x0307))
+    yes(d.len() >= 26
+        && d.len() == usize::from(d[0]) + 10
+        && be16(d, 3) == Some(0x08ed)
+        && d[16] == 1
+        && d[20] == 7
+        && be16(d, 24) == Some(0x0307))
 }
 
 pub(super) fn hp_virtgrp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -576,7 +663,11 @@ pub(super) fn hp_virtgrp(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn nest_log_sink(_: &FlowCtx, d: &[u8]) -> Match {
-    if d.len() >= 8 && d[1] <= 2 && matches!(d[2], 0x00 | 0x10) && d[3] == 0x13 { Match::Count(3) } else { Match::No }
+    if d.len() >= 8 && d[1] <= 2 && matches!(d[2], 0x00 | 0x10) && d[3] == 0x13 {
+        Match::Count(3)
+    } else {
+        Match::No
+    }
 }
 
 pub(super) fn someip(flow: &FlowCtx, d: &[u8]) -> Match {
@@ -585,7 +676,10 @@ pub(super) fn someip(flow: &FlowCtx, d: &[u8]) -> Match {
     if d.len() < 16 || be32(d, 4).map(|l| l + 8) != Some(d.len()) || d[12] != 1 || d[15] >= 0x40 {
         return Match::No;
     }
-    if !matches!(d[14], 0x00 | 0x01 | 0x02 | 0x40 | 0x41 | 0x42 | 0x80 | 0x81 | 0xc0 | 0xc1) {
+    if !matches!(
+        d[14],
+        0x00 | 0x01 | 0x02 | 0x40 | 0x41 | 0x42 | 0x80 | 0x81 | 0xc0 | 0xc1
+    ) {
         return Match::No;
     }
     let magic = matches!(be32(d, 0), Some(0xffff_0000 | 0xffff_8000));
@@ -602,10 +696,15 @@ pub(super) fn thrift(flow: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     if flow.protocol == 6 && d[0] == 0x80 {
-        return yes(d[1] <= 1 && (1..5).contains(&d[3]) && be32(d, 4).is_some_and(|l| l > 0 && 8 + l <= d.len()));
+        return yes(d[1] <= 1
+            && (1..5).contains(&d[3])
+            && be32(d, 4).is_some_and(|l| l > 0 && 8 + l <= d.len()));
     }
     if flow.protocol == 17 && d[0] == 0x82 {
-        return yes(d[1] & 0x1f <= 1 && (1..5).contains(&(d[1] >> 5)) && usize::from(d[5]) > 0 && 6 + usize::from(d[5]) <= d.len());
+        return yes(d[1] & 0x1f <= 1
+            && (1..5).contains(&(d[1] >> 5))
+            && usize::from(d[5]) > 0
+            && 6 + usize::from(d[5]) <= d.len());
     }
     Match::No
 }

@@ -94,7 +94,9 @@ pub(super) fn fins_udp(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn fins_tcp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 16 && d.starts_with(b"FINS") && be32(d, 4).map(|l| l + 8) <= Some(d.len() + 2048))
+    yes(d.len() >= 16
+        && d.starts_with(b"FINS")
+        && be32(d, 4).map(|l| l + 8) <= Some(d.len() + 2048))
 }
 
 pub(super) fn hart_ip(_: &FlowCtx, d: &[u8]) -> Match {
@@ -159,7 +161,9 @@ pub(super) fn atg_reply(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn rtps(_: &FlowCtx, d: &[u8]) -> Match {
     // DDS-RTPS: "RTPS" (or "RTPX"), protocol version 1.x or 2.x.
-    yes(d.len() >= 16 && (d.starts_with(b"RTPS") || d.starts_with(b"RTPX")) && matches!(d[4], 1 | 2))
+    yes(d.len() >= 16
+        && (d.starts_with(b"RTPS") || d.starts_with(b"RTPX"))
+        && matches!(d[4], 1 | 2))
 }
 
 pub(super) fn trdp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -186,7 +190,10 @@ pub(super) fn modbus(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn melsec(_: &FlowCtx, d: &[u8]) -> Match {
     // SLMP/MC: subheader 0x57/0xd7, network and station, LE data length.
-    yes(d.len() > 40 && matches!(d[0], 0x57 | 0xd7) && be32(d, 3) == Some(0x1111) && usize::from(u16::from_le_bytes([d[19], d[20]])) + 21 == d.len())
+    yes(d.len() > 40
+        && matches!(d[0], 0x57 | 0xd7)
+        && be32(d, 3) == Some(0x1111)
+        && usize::from(u16::from_le_bytes([d[19], d[20]])) + 21 == d.len())
 }
 
 pub(super) fn cpha(_: &FlowCtx, d: &[u8]) -> Match {
@@ -205,7 +212,11 @@ fn crc16_ccitt(d: &[u8]) -> u16 {
     for &b in d {
         crc ^= u16::from(b) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
         }
     }
     crc

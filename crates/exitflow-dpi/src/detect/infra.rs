@@ -46,7 +46,9 @@ pub(super) fn snmp(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     };
     let v = 1 + h;
-    yes(1 + h + len == d.len() && d.get(v..v + 3).is_some_and(|x| x[0] == 0x02 && x[1] == 1 && matches!(x[2], 0 | 1 | 3)))
+    yes(1 + h + len == d.len()
+        && d.get(v..v + 3)
+            .is_some_and(|x| x[0] == 0x02 && x[1] == 1 && matches!(x[2], 0 | 1 | 3)))
 }
 
 pub(super) fn ldap(_: &FlowCtx, d: &[u8]) -> Match {
@@ -81,12 +83,17 @@ pub(super) fn tftp(_: &FlowCtx, d: &[u8]) -> Match {
     };
     let mode = &rest[nul + 1..];
     yes(nul > 0
-        && (starts_ci(mode, b"octet\0") || starts_ci(mode, b"netascii\0") || starts_ci(mode, b"mail\0")))
+        && (starts_ci(mode, b"octet\0")
+            || starts_ci(mode, b"netascii\0")
+            || starts_ci(mode, b"mail\0")))
 }
 
 pub(super) fn xdmcp(_: &FlowCtx, d: &[u8]) -> Match {
     // Version 1, opcode 1-17, length of the rest.
-    yes(d.len() >= 6 && be16(d, 0) == Some(1) && be16(d, 2).is_some_and(|o| (1..=17).contains(&o)) && be16(d, 4).map(|l| l + 6) == Some(d.len()))
+    yes(d.len() >= 6
+        && be16(d, 0) == Some(1)
+        && be16(d, 2).is_some_and(|o| (1..=17).contains(&o))
+        && be16(d, 4).map(|l| l + 6) == Some(d.len()))
 }
 
 pub(super) fn coap(_: &FlowCtx, d: &[u8]) -> Match {
@@ -104,9 +111,19 @@ pub(super) fn coap(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn memcached(_: &FlowCtx, d: &[u8]) -> Match {
     // Binary (magic 0x80 request / 0x81 response, 24-byte header) or text commands.
     const TEXT: [&[u8]; 10] = [
-        b"get ", b"gets ", b"set ", b"add ", b"replace ", b"append ", b"prepend ", b"cas ", b"stats", b"VALUE ",
+        b"get ",
+        b"gets ",
+        b"set ",
+        b"add ",
+        b"replace ",
+        b"append ",
+        b"prepend ",
+        b"cas ",
+        b"stats",
+        b"VALUE ",
     ];
-    let binary = d.len() >= 24 && matches!(d[0], 0x80 | 0x81) && be32(d, 8).map(|l| l + 24) == Some(d.len());
+    let binary =
+        d.len() >= 24 && matches!(d[0], 0x80 | 0x81) && be32(d, 8).map(|l| l + 24) == Some(d.len());
     let text = d.ends_with(b"\r\n") && TEXT.iter().any(|t| d.starts_with(t));
     yes(binary || text)
 }
@@ -127,8 +144,13 @@ pub(super) fn rsync(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn resp(_: &FlowCtx, d: &[u8]) -> Match {
     // RESP arrays of bulk strings ("*2\r\n$3\r\nGET\r\n") and simple replies.
-    let array = d.len() >= 8 && d[0] == b'*' && d[1].is_ascii_digit() && d.windows(3).take(8).any(|w| w == b"\r\n$");
-    let reply = d.starts_with(b"+OK\r\n") && d.len() == 5 || d.starts_with(b"-ERR ") || d.starts_with(b"+PONG\r\n");
+    let array = d.len() >= 8
+        && d[0] == b'*'
+        && d[1].is_ascii_digit()
+        && d.windows(3).take(8).any(|w| w == b"\r\n$");
+    let reply = d.starts_with(b"+OK\r\n") && d.len() == 5
+        || d.starts_with(b"-ERR ")
+        || d.starts_with(b"+PONG\r\n");
     yes(array || reply)
 }
 
@@ -139,7 +161,10 @@ pub(super) fn cassandra(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     let v = d[0] & 0x7f;
-    yes((3..=5).contains(&v) && d[1] <= 0x1f && d[4] <= 0x10 && be32(d, 5).map(|l| l + 9) == Some(d.len()))
+    yes((3..=5).contains(&v)
+        && d[1] <= 0x1f
+        && d[4] <= 0x10
+        && be32(d, 5).map(|l| l + 9) == Some(d.len()))
 }
 
 pub(super) fn kafka(_: &FlowCtx, d: &[u8]) -> Match {
@@ -148,7 +173,10 @@ pub(super) fn kafka(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     };
     let client = be16(d, 12);
-    yes(size + 4 == d.len() && key <= 74 && ver <= 17 && client.is_some_and(|c| c + 14 <= d.len() || c == 0xffff))
+    yes(size + 4 == d.len()
+        && key <= 74
+        && ver <= 17
+        && client.is_some_and(|c| c + 14 <= d.len() || c == 0xffff))
 }
 
 pub(super) fn fastcgi(_: &FlowCtx, d: &[u8]) -> Match {
@@ -156,14 +184,25 @@ pub(super) fn fastcgi(_: &FlowCtx, d: &[u8]) -> Match {
     let Some(clen) = be16(d, 4) else {
         return Match::No;
     };
-    yes(d.len() >= 8 && d[0] == 1 && (1..=11).contains(&d[1]) && d[7] == 0 && 8 + clen + usize::from(d[6]) <= d.len())
+    yes(d.len() >= 8
+        && d[0] == 1
+        && (1..=11).contains(&d[1])
+        && d[7] == 0
+        && 8 + clen + usize::from(d[6]) <= d.len())
 }
 
 pub(super) fn ajp(_: &FlowCtx, d: &[u8]) -> Match {
     // Server to container: 0x1234, length, a prefix code (forward request 2, ...);
     // container to server: "AB", length, a prefix code 3-6.
-    let to_container = d.len() >= 5 && d[0] == 0x12 && d[1] == 0x34 && be16(d, 2).map(|l| l + 4) == Some(d.len()) && matches!(d[4], 2 | 7 | 8 | 10);
-    let to_server = d.len() >= 5 && d.starts_with(b"AB") && be16(d, 2).map(|l| l + 4) == Some(d.len()) && (3..=6).contains(&d[4]);
+    let to_container = d.len() >= 5
+        && d[0] == 0x12
+        && d[1] == 0x34
+        && be16(d, 2).map(|l| l + 4) == Some(d.len())
+        && matches!(d[4], 2 | 7 | 8 | 10);
+    let to_server = d.len() >= 5
+        && d.starts_with(b"AB")
+        && be16(d, 2).map(|l| l + 4) == Some(d.len())
+        && (3..=6).contains(&d[4]);
     yes(to_container || to_server)
 }
 
@@ -171,11 +210,18 @@ pub(super) fn ajp(_: &FlowCtx, d: &[u8]) -> Match {
 const PROXY_V2: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
 
 pub(super) fn haproxy(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"PROXY TCP4 ") || d.starts_with(b"PROXY TCP6 ") || d.starts_with(b"PROXY UNKNOWN") || d.starts_with(PROXY_V2))
+    yes(d.starts_with(b"PROXY TCP4 ")
+        || d.starts_with(b"PROXY TCP6 ")
+        || d.starts_with(b"PROXY UNKNOWN")
+        || d.starts_with(PROXY_V2))
 }
 
 pub(super) fn stomp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"CONNECT\n") || d.starts_with(b"STOMP\n") || d.starts_with(b"CONNECTED\n") || d.starts_with(b"CONNECT\r\n") || d.starts_with(b"STOMP\r\n"))
+    yes(d.starts_with(b"CONNECT\n")
+        || d.starts_with(b"STOMP\n")
+        || d.starts_with(b"CONNECTED\n")
+        || d.starts_with(b"CONNECT\r\n")
+        || d.starts_with(b"STOMP\r\n"))
 }
 
 /// MPEG transport stream packet size and sync byte.
@@ -203,7 +249,10 @@ pub(super) fn smpp(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     };
     let base = id & 0x7fff_ffff;
-    yes(len == d.len() && d.len() >= 16 && matches!(base, 0x01..=0x09 | 0x0b | 0x15 | 0x21 | 0x102 | 0x103) && be32(d, 8).is_some_and(|s| s < 0x500))
+    yes(len == d.len()
+        && d.len() >= 16
+        && matches!(base, 0x01..=0x09 | 0x0b | 0x15 | 0x21 | 0x102 | 0x103)
+        && be32(d, 8).is_some_and(|s| s < 0x500))
 }
 
 pub(super) fn netflow(_: &FlowCtx, d: &[u8]) -> Match {
@@ -223,11 +272,20 @@ pub(super) fn sflow(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn nat_pmp(_: &FlowCtx, d: &[u8]) -> Match {
     // Version 0; opcodes 0-2 requests, 128-130 answers, with their sizes.
-    yes(d.len() >= 2 && d[0] == 0 && matches!((d[1], d.len()), (0, 2) | (1 | 2, 12) | (128, 12) | (129 | 130, 16)))
+    yes(d.len() >= 2
+        && d[0] == 0
+        && matches!(
+            (d[1], d.len()),
+            (0, 2) | (1 | 2, 12) | (128, 12) | (129 | 130, 16)
+        ))
 }
 
 pub(super) fn bjnp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 16 && (d.starts_with(b"BJNP") || d.starts_with(b"BNJB") || d.starts_with(b"BJNB") || d.starts_with(b"MFNP")))
+    yes(d.len() >= 16
+        && (d.starts_with(b"BJNP")
+            || d.starts_with(b"BNJB")
+            || d.starts_with(b"BJNB")
+            || d.starts_with(b"MFNP")))
 }
 
 pub(super) fn knxnet_ip(_: &FlowCtx, d: &[u8]) -> Match {
@@ -237,7 +295,10 @@ pub(super) fn knxnet_ip(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn ptp(_: &FlowCtx, d: &[u8]) -> Match {
     // PTPv2: message type 0-3 or 8-13, version 2, length of the message.
-    yes(d.len() >= 34 && matches!(d[0] & 0x0f, 0..=3 | 8..=13) && d[1] & 0x0f == 2 && be16(d, 2) == Some(d.len()))
+    yes(d.len() >= 34
+        && matches!(d[0] & 0x0f, 0..=3 | 8..=13)
+        && d[1] & 0x0f == 2
+        && be16(d, 2) == Some(d.len()))
 }
 
 pub(super) fn bfd(_: &FlowCtx, d: &[u8]) -> Match {
@@ -252,12 +313,19 @@ pub(super) fn ldp(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn capwap(_: &FlowCtx, d: &[u8]) -> Match {
     // Preamble version 0, type 0 (1 = DTLS), header length in words.
-    yes(d.len() >= 8 && (d[0] == 0 || d[0] == 1) && ((d[1] >> 3) as usize) * 4 <= d.len() && (d[1] >> 3) >= 2)
+    yes(d.len() >= 8
+        && (d[0] == 0 || d[0] == 1)
+        && ((d[1] >> 3) as usize) * 4 <= d.len()
+        && (d[1] >> 3) >= 2)
 }
 
 pub(super) fn dicom(_: &FlowCtx, d: &[u8]) -> Match {
     // A-ASSOCIATE-RQ/AC: PDU type 1/2, length, protocol version 1.
-    yes(d.len() >= 10 && matches!(d[0], 1 | 2) && d[1] == 0 && be32(d, 2).map(|l| l + 6) == Some(d.len()) && be16(d, 6) == Some(1))
+    yes(d.len() >= 10
+        && matches!(d[0], 1 | 2)
+        && d[1] == 0
+        && be32(d, 2).map(|l| l + 6) == Some(d.len())
+        && be16(d, 6) == Some(1))
 }
 
 pub(super) fn zeromq(_: &FlowCtx, d: &[u8]) -> Match {
@@ -293,7 +361,14 @@ pub(super) fn megaco(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn iax(flow: &FlowCtx, d: &[u8]) -> Match {
     // IAX2 full control frame (type 6) opening a call: sequences 0/0-1,
     // then information elements ending at the datagram's end.
-    if !(either_port(flow, 4569) && d.len() >= 12 && d[0] & 0x80 != 0 && d[8] == 0 && d[9] <= 1 && d[10] == 6 && d[11] <= 15) {
+    if !(either_port(flow, 4569)
+        && d.len() >= 12
+        && d[0] & 0x80 != 0
+        && d[8] == 0
+        && d[9] <= 1
+        && d[10] == 6
+        && d[11] <= 15)
+    {
         return Match::No;
     }
     let mut at = 12;
@@ -311,13 +386,16 @@ pub(super) fn iax(flow: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn tuya(_: &FlowCtx, d: &[u8]) -> Match {
     // Tuya LAN protocol: prefix 0x000055aa, suffix 0x0000aa55.
-    yes(d.len() >= 24 && be32(d, 0) == Some(0x0000_55aa) && be32(d, d.len() - 4) == Some(0x0000_aa55))
+    yes(d.len() >= 24
+        && be32(d, 0) == Some(0x0000_55aa)
+        && be32(d, d.len() - 4) == Some(0x0000_aa55))
 }
 
 pub(super) fn raknet(_: &FlowCtx, d: &[u8]) -> Match {
     // The "offline message" magic, after a packet id.
     const MAGIC: [u8; 16] = [
-        0x00, 0xff, 0xff, 0x00, 0xfe, 0xfe, 0xfe, 0xfe, 0xfd, 0xfd, 0xfd, 0xfd, 0x12, 0x34, 0x56, 0x78,
+        0x00, 0xff, 0xff, 0x00, 0xfe, 0xfe, 0xfe, 0xfe, 0xfd, 0xfd, 0xfd, 0xfd, 0x12, 0x34, 0x56,
+        0x78,
     ];
     yes(d.windows(16).take(40).any(|w| w == MAGIC))
 }
@@ -329,7 +407,10 @@ pub(super) fn ceph(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn git(_: &FlowCtx, d: &[u8]) -> Match {
     // pkt-line: four hex digits of length, then a service request.
     let hex = d.len() >= 8 && d[..4].iter().all(u8::is_ascii_hexdigit);
-    yes(hex && (d[4..].starts_with(b"git-upload-pack ") || d[4..].starts_with(b"git-receive-pack ") || d[4..].starts_with(b"git-upload-archive ")))
+    yes(hex
+        && (d[4..].starts_with(b"git-upload-pack ")
+            || d[4..].starts_with(b"git-receive-pack ")
+            || d[4..].starts_with(b"git-upload-archive ")))
 }
 
 pub(super) fn zabbix(_: &FlowCtx, d: &[u8]) -> Match {
@@ -342,24 +423,35 @@ pub(super) fn checkmk(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn oracle_tns(_: &FlowCtx, d: &[u8]) -> Match {
     // TNS: packet length, checksum 0, CONNECT (1) with version 300-320.
-    yes(d.len() >= 34 && be16(d, 0) == Some(d.len()) && be16(d, 2) == Some(0) && d[4] == 1 && be16(d, 8).is_some_and(|v| (300..=320).contains(&v)))
+    yes(d.len() >= 34
+        && be16(d, 0) == Some(d.len())
+        && be16(d, 2) == Some(0)
+        && d[4] == 1
+        && be16(d, 8).is_some_and(|v| (300..=320).contains(&v)))
 }
 
 pub(super) fn wsd(_: &FlowCtx, d: &[u8]) -> Match {
     // WS-Discovery over UDP: SOAP naming the discovery namespace.
-    yes(d.starts_with(b"<?xml") && d.windows(13).any(|w| w == b"ws/2005/04/di" || w == b"ws-dd/ns/disc"))
+    yes(d.starts_with(b"<?xml")
+        && d.windows(13)
+            .any(|w| w == b"ws/2005/04/di" || w == b"ws-dd/ns/disc"))
 }
 
 pub(super) fn slp(_: &FlowCtx, d: &[u8]) -> Match {
     // SLPv2: version 2, function 1-11, 24-bit length; SLPv1: version 1.
-    let v2 = d.len() >= 16 && d[0] == 2 && (1..=11).contains(&d[1]) && (usize::from(d[2]) << 16 | be16(d, 3).unwrap_or(0)) == d.len();
+    let v2 = d.len() >= 16
+        && d[0] == 2
+        && (1..=11).contains(&d[1])
+        && (usize::from(d[2]) << 16 | be16(d, 3).unwrap_or(0)) == d.len();
     let v1 = d.len() >= 12 && d[0] == 1 && (1..=10).contains(&d[1]) && be16(d, 2) == Some(d.len());
     yes(v1 || v2)
 }
 
 pub(super) fn mikrotik(_: &FlowCtx, d: &[u8]) -> Match {
     // MNDP: 4-byte header, then TLVs (type, length) starting with MAC (1) or identity.
-    yes(d.len() >= 8 && be16(d, 4).is_some_and(|t| matches!(t, 1 | 5 | 7 | 8 | 10 | 11 | 12 | 14 | 15 | 16)) && be16(d, 6).is_some_and(|l| l + 8 <= d.len()))
+    yes(d.len() >= 8
+        && be16(d, 4).is_some_and(|t| matches!(t, 1 | 5 | 7 | 8 | 10 | 11 | 12 | 14 | 15 | 16))
+        && be16(d, 6).is_some_and(|l| l + 8 <= d.len()))
 }
 
 pub(super) fn opc_ua(_: &FlowCtx, d: &[u8]) -> Match {
@@ -373,7 +465,9 @@ pub(super) fn opc_ua(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn ethernet_ip(_: &FlowCtx, d: &[u8]) -> Match {
     // Encapsulation header: known command, LE length of the data.
-    const COMMANDS: [u16; 8] = [0x0004, 0x0063, 0x0064, 0x0065, 0x0066, 0x006f, 0x0070, 0x0001];
+    const COMMANDS: [u16; 8] = [
+        0x0004, 0x0063, 0x0064, 0x0065, 0x0066, 0x006f, 0x0070, 0x0001,
+    ];
     if d.len() < 24 {
         return Match::No;
     }
@@ -403,5 +497,8 @@ pub(super) fn openwire(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn tinc(_: &FlowCtx, d: &[u8]) -> Match {
     // ID request: "0 name 17.x\n".
-    yes(d.len() > 6 && d.starts_with(b"0 ") && d.ends_with(b"\n") && d.windows(4).any(|w| w == b" 17." || w == b" 17\n"))
+    yes(d.len() > 6
+        && d.starts_with(b"0 ")
+        && d.ends_with(b"\n")
+        && d.windows(4).any(|w| w == b" 17." || w == b" 17\n"))
 }

@@ -66,8 +66,10 @@ pub struct Detector {
     pub name: &'static str,
     /// Transport.
     pub transport: Transport,
-    /// Ports, either side; empty: any port.
+    /// Ports, either side; empty: any port (unless `range` is set).
     pub ports: &'static [u16],
+    /// A port range, either side, instead of `ports`.
+    pub range: Option<(u16, u16)>,
     /// Direction read.
     pub dir: Dir,
     /// The test.
@@ -88,10 +90,25 @@ const fn row(
         name,
         transport,
         ports,
+        range: None,
         dir,
         detect,
         sample,
     }
+}
+
+/// A row limited to a port range (either side).
+const fn row_range(
+    name: &'static str,
+    transport: Transport,
+    range: (u16, u16),
+    dir: Dir,
+    detect: fn(&FlowCtx, &[u8]) -> Match,
+    sample: &'static [u8],
+) -> Detector {
+    let mut d = row(name, transport, &[], dir, detect, sample);
+    d.range = Some(range);
+    d
 }
 
 fn yes(b: bool) -> Match {
@@ -181,8 +198,12 @@ fn smtp_client(_: &FlowCtx, d: &[u8]) -> Match {
 }
 fn xmpp(_: &FlowCtx, d: &[u8]) -> Match {
     // An XML stream opening (not any XML document: SOAP is also "<?xml").
+    if d.first() != Some(&b'<') {
+        return Match::No;
+    }
     let head = &d[..d.len().min(200)];
-    yes(head.windows(14).any(|w| w == b"<stream:stream") || (d.starts_with(b"<?xml") && head.windows(6).any(|w| w == b"jabber")))
+    yes(head.windows(14).any(|w| w == b"<stream:stream")
+        || (d.starts_with(b"<?xml") && head.windows(6).any(|w| w == b"jabber")))
 }
 fn irc_client(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"NICK ") || d.starts_with(b"USER ") || d.starts_with(b"CAP LS"))
@@ -490,96 +511,586 @@ pub static TCP: &[Detector] = &[
         telnet,
         b"\xff\xfd\x18\xff\xfd\x20",
     ),
-    row("Gnutella", Tcp, &[], Either, apps::gnutella_tcp, b"GNUTELLA CONNECT/0.6\r\n"),
-    row("AliCloud", Tcp, &[], Either, apps::alicloud, b"\xce\xfa\xbe\xba\x80\0\0\0"),
-    row("Elasticsearch", Tcp, &[], Either, apps::elasticsearch, ELASTIC_SAMPLE),
-    row("Gearman", Tcp, &[], Either, apps::gearman, b"\0REQ\0\0\0\x01\0\0\0\x02wc"),
-    row("HTTP2", Tcp, &[], Client, apps::http2, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+    row(
+        "Gnutella",
+        Tcp,
+        &[],
+        Either,
+        apps::gnutella_tcp,
+        b"GNUTELLA CONNECT/0.6\r\n",
+    ),
+    row(
+        "AliCloud",
+        Tcp,
+        &[],
+        Either,
+        apps::alicloud,
+        b"\xce\xfa\xbe\xba\x80\0\0\0",
+    ),
+    row(
+        "Elasticsearch",
+        Tcp,
+        &[],
+        Either,
+        apps::elasticsearch,
+        ELASTIC_SAMPLE,
+    ),
+    row(
+        "Gearman",
+        Tcp,
+        &[],
+        Either,
+        apps::gearman,
+        b"\0REQ\0\0\0\x01\0\0\0\x02wc",
+    ),
+    row(
+        "HTTP2",
+        Tcp,
+        &[],
+        Client,
+        apps::http2,
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ),
     row("PPTP", Tcp, &[], Either, apps::pptp, PPTP_SAMPLE),
-    row("OpenFlow", Tcp, &[6653, 6633], Either, apps::openflow, b"\x06\x00\x00\x10\0\0\0\x01\0\x01\0\x08\0\0\0\x40"),
-    row("Usenet", Tcp, &[], Client, apps::nntp_client, b"MODE READER\r\n"),
-    row("Usenet", Tcp, &[], Server, apps::nntp_server, b"200 news.example.org NNTP server ready\r\n"),
-    row("BeckhoffADS", Tcp, &[], Either, ics::beckhoff_ads, ADS_SAMPLE),
-    row("HiSLIP", Tcp, &[], Either, ics::hislip, b"HS\0\0\x01\0RS\0\0\0\0\0\0\0\x07hislip0"),
-    row("S7Comm", Tcp, &[102], Either, ics::iso_on_tcp_data, b"\x03\0\0\x0b\x02\xf0\x80\x32\x01\0\0"),
-    row("FINS", Tcp, &[], Either, ics::fins_tcp, b"FINS\0\0\0\x0c\0\0\0\0\0\0\0\0\0\0\0\0"),
-    row("HART-IP", Tcp, &[5094], Either, ics::hart_ip, b"\x01\0\0\0\0\x02\0\x0d\x01\0\0\x75\x30"),
+    row(
+        "OpenFlow",
+        Tcp,
+        &[6653, 6633],
+        Either,
+        apps::openflow,
+        b"\x06\x00\x00\x10\0\0\0\x01\0\x01\0\x08\0\0\0\x40",
+    ),
+    row(
+        "Usenet",
+        Tcp,
+        &[],
+        Client,
+        apps::nntp_client,
+        b"MODE READER\r\n",
+    ),
+    row(
+        "Usenet",
+        Tcp,
+        &[],
+        Server,
+        apps::nntp_server,
+        b"200 news.example.org NNTP server ready\r\n",
+    ),
+    row(
+        "BeckhoffADS",
+        Tcp,
+        &[],
+        Either,
+        ics::beckhoff_ads,
+        ADS_SAMPLE,
+    ),
+    row(
+        "HiSLIP",
+        Tcp,
+        &[],
+        Either,
+        ics::hislip,
+        b"HS\0\0\x01\0RS\0\0\0\0\0\0\0\x07hislip0",
+    ),
+    row(
+        "S7Comm",
+        Tcp,
+        &[102],
+        Either,
+        ics::iso_on_tcp_data,
+        b"\x03\0\0\x0b\x02\xf0\x80\x32\x01\0\0",
+    ),
+    row(
+        "FINS",
+        Tcp,
+        &[],
+        Either,
+        ics::fins_tcp,
+        b"FINS\0\0\0\x0c\0\0\0\0\0\0\0\0\0\0\0\0",
+    ),
+    row(
+        "HART-IP",
+        Tcp,
+        &[5094],
+        Either,
+        ics::hart_ip,
+        b"\x01\0\0\0\0\x02\0\x0d\x01\0\0\x75\x30",
+    ),
     row("ATG", Tcp, &[], Client, ics::atg, b"\x01I20100\r\n"),
-    row("ATG", Tcp, &[10001], Server, ics::atg_reply, b"\nI20100\n08/19/2024"),
+    row(
+        "ATG",
+        Tcp,
+        &[10001],
+        Server,
+        ics::atg_reply,
+        b"\nI20100\n08/19/2024",
+    ),
     row("RSH", Tcp, &[514], Client, apps::rsh, b"1022\0"),
-    row("Modbus", Tcp, &[502], Either, ics::modbus, b"\0\x01\0\0\0\x06\x01\x03\0\0\0\x0a"),
-    row("IEC62056", Tcp, &[], Either, ics::dlms_hdlc, DLMS_HDLC_SAMPLE),
-    row("IEC62056", Tcp, &[4059], Either, ics::dlms_wrapper, b"\0\x01\0\x10\0\x01\0\x02\x60\x1d"),
+    row(
+        "Modbus",
+        Tcp,
+        &[502],
+        Either,
+        ics::modbus,
+        b"\0\x01\0\0\0\x06\x01\x03\0\0\0\x0a",
+    ),
+    row(
+        "IEC62056",
+        Tcp,
+        &[],
+        Either,
+        ics::dlms_hdlc,
+        DLMS_HDLC_SAMPLE,
+    ),
+    row(
+        "IEC62056",
+        Tcp,
+        &[4059],
+        Either,
+        ics::dlms_wrapper,
+        b"\0\x01\0\x10\0\x01\0\x02\x60\x1d",
+    ),
     row("Xiaomi", Tcp, &[], Either, apps::xiaomi, XIAOMI_SAMPLE),
-    row("Spotify", Tcp, &[], Client, apps::spotify_tcp, SPOTIFY_SAMPLE),
+    row(
+        "Spotify",
+        Tcp,
+        &[],
+        Client,
+        apps::spotify_tcp,
+        SPOTIFY_SAMPLE,
+    ),
     row("TRDP", Tcp, &[17225], Either, ics::trdp, TRDP_SAMPLE),
     row("ANSI_C1222", Tcp, &[1153], Either, ics::c1222, C1222_SAMPLE),
-    row("LDAP", Tcp, &[], Either, infra::ldap, b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\0\x80\0"),
+    row(
+        "LDAP",
+        Tcp,
+        &[],
+        Either,
+        infra::ldap,
+        b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\0\x80\0",
+    ),
     row("RSYNC", Tcp, &[], Either, infra::rsync, b"@RSYNCD: 31.0\n"),
-    row("RESP", Tcp, &[], Either, infra::resp, b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"),
-    row("Cassandra", Tcp, &[], Either, infra::cassandra, b"\x04\0\0\x01\x05\0\0\0\0"),
-    row("Kafka", Tcp, &[], Client, infra::kafka, b"\0\0\0\x10\0\x12\0\x03\0\0\0\x01\0\x04kcat\0\0"),
-    row("FastCGI", Tcp, &[9000], Either, infra::fastcgi, b"\x01\x01\0\x01\0\x08\0\0\0\x01\0\0\0\0\0\0"),
-    row("AJP", Tcp, &[], Either, infra::ajp, b"\x12\x34\0\x02\x02\x02"),
-    row("HAProxy", Tcp, &[], Client, infra::haproxy, b"PROXY TCP4 192.0.2.1 192.0.2.2 56324 443\r\n"),
-    row("STOMP", Tcp, &[], Either, infra::stomp, b"CONNECT\naccept-version:1.2\n\n\0"),
-    row("Diameter", Tcp, &[], Either, infra::diameter, DIAMETER_SAMPLE),
-    row("SMPP", Tcp, &[], Either, infra::smpp, b"\0\0\0\x10\0\0\0\x02\0\0\0\0\0\0\0\x01"),
-    row("DICOM", Tcp, &[], Either, infra::dicom, b"\x01\0\0\0\0\x04\0\x01\0\0"),
-    row("ZeroMQ", Tcp, &[], Either, infra::zeromq, b"\xff\0\0\0\0\0\0\0\x01\x7f\x03\x00"),
-    row("Monero", Tcp, &[], Either, infra::monero, b"\x01\x21\x01\x01\x01\x01\x01\x01\xe2\0"),
+    row(
+        "RESP",
+        Tcp,
+        &[],
+        Either,
+        infra::resp,
+        b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+    ),
+    row(
+        "Cassandra",
+        Tcp,
+        &[],
+        Either,
+        infra::cassandra,
+        b"\x04\0\0\x01\x05\0\0\0\0",
+    ),
+    row(
+        "Kafka",
+        Tcp,
+        &[],
+        Client,
+        infra::kafka,
+        b"\0\0\0\x10\0\x12\0\x03\0\0\0\x01\0\x04kcat\0\0",
+    ),
+    row(
+        "FastCGI",
+        Tcp,
+        &[9000],
+        Either,
+        infra::fastcgi,
+        b"\x01\x01\0\x01\0\x08\0\0\0\x01\0\0\0\0\0\0",
+    ),
+    row(
+        "AJP",
+        Tcp,
+        &[],
+        Either,
+        infra::ajp,
+        b"\x12\x34\0\x02\x02\x02",
+    ),
+    row(
+        "HAProxy",
+        Tcp,
+        &[],
+        Client,
+        infra::haproxy,
+        b"PROXY TCP4 192.0.2.1 192.0.2.2 56324 443\r\n",
+    ),
+    row(
+        "STOMP",
+        Tcp,
+        &[],
+        Either,
+        infra::stomp,
+        b"CONNECT\naccept-version:1.2\n\n\0",
+    ),
+    row(
+        "Diameter",
+        Tcp,
+        &[],
+        Either,
+        infra::diameter,
+        DIAMETER_SAMPLE,
+    ),
+    row(
+        "SMPP",
+        Tcp,
+        &[],
+        Either,
+        infra::smpp,
+        b"\0\0\0\x10\0\0\0\x02\0\0\0\0\0\0\0\x01",
+    ),
+    row(
+        "DICOM",
+        Tcp,
+        &[],
+        Either,
+        infra::dicom,
+        b"\x01\0\0\0\0\x04\0\x01\0\0",
+    ),
+    row(
+        "ZeroMQ",
+        Tcp,
+        &[],
+        Either,
+        infra::zeromq,
+        b"\xff\0\0\0\0\0\0\0\x01\x7f\x03\x00",
+    ),
+    row(
+        "Monero",
+        Tcp,
+        &[],
+        Either,
+        infra::monero,
+        b"\x01\x21\x01\x01\x01\x01\x01\x01\xe2\0",
+    ),
     row("JRMI", Tcp, &[], Client, infra::jrmi, b"JRMI\0\x02\x4b"),
-    row("Corba", Tcp, &[], Either, infra::corba, b"GIOP\x01\x02\x01\0\0\0\0\x10"),
-    row("Megaco", Tcp, &[], Either, infra::megaco, b"MEGACO/1 [192.0.2.1]:2944\r\n"),
+    row(
+        "Corba",
+        Tcp,
+        &[],
+        Either,
+        infra::corba,
+        b"GIOP\x01\x02\x01\0\0\0\0\x10",
+    ),
+    row(
+        "Megaco",
+        Tcp,
+        &[],
+        Either,
+        infra::megaco,
+        b"MEGACO/1 [192.0.2.1]:2944\r\n",
+    ),
     row("TuyaLP", Tcp, &[], Either, infra::tuya, TUYA_SAMPLE),
     row("Ceph", Tcp, &[], Either, infra::ceph, b"ceph v027\0\0\0\0"),
-    row("Git", Tcp, &[], Client, infra::git, b"0032git-upload-pack /project.git\0host=example.org\0"),
-    row("Zabbix", Tcp, &[], Either, infra::zabbix, b"ZBXD\x01\x05\0\0\0\0\0\0\0agent"),
-    row("CHECKMK", Tcp, &[], Server, infra::checkmk, b"<<<check_mk>>>\nVersion: 2.2\n"),
+    row(
+        "Git",
+        Tcp,
+        &[],
+        Client,
+        infra::git,
+        b"0032git-upload-pack /project.git\0host=example.org\0",
+    ),
+    row(
+        "Zabbix",
+        Tcp,
+        &[],
+        Either,
+        infra::zabbix,
+        b"ZBXD\x01\x05\0\0\0\0\0\0\0agent",
+    ),
+    row(
+        "CHECKMK",
+        Tcp,
+        &[],
+        Server,
+        infra::checkmk,
+        b"<<<check_mk>>>\nVersion: 2.2\n",
+    ),
     row("Oracle", Tcp, &[], Client, infra::oracle_tns, ORACLE_SAMPLE),
-    row("OPC-UA", Tcp, &[], Either, infra::opc_ua, b"HELF\x0c\0\0\0\0\0\0\0"),
-    row("EthernetIP", Tcp, &[44818], Either, infra::ethernet_ip, ENIP_SAMPLE),
-    row("HL7", Tcp, &[], Either, infra::hl7, b"\x0bMSH|^~\\&|APP|FAC|"),
-    row("Kismet", Tcp, &[], Either, infra::kismet, b"*KISMET: 0.0.0 1 \x01Kismet\x01"),
-    row("Munin", Tcp, &[], Server, infra::munin, b"# munin node at host.example.org\n"),
-    row("OpenWire", Tcp, &[], Either, infra::openwire, b"\0\0\x01\x06\x01ActiveMQ\0\0\0\x0c"),
+    row(
+        "OPC-UA",
+        Tcp,
+        &[],
+        Either,
+        infra::opc_ua,
+        b"HELF\x0c\0\0\0\0\0\0\0",
+    ),
+    row(
+        "EthernetIP",
+        Tcp,
+        &[44818],
+        Either,
+        infra::ethernet_ip,
+        ENIP_SAMPLE,
+    ),
+    row(
+        "HL7",
+        Tcp,
+        &[],
+        Either,
+        infra::hl7,
+        b"\x0bMSH|^~\\&|APP|FAC|",
+    ),
+    row(
+        "Kismet",
+        Tcp,
+        &[],
+        Either,
+        infra::kismet,
+        b"*KISMET: 0.0.0 1 \x01Kismet\x01",
+    ),
+    row(
+        "Munin",
+        Tcp,
+        &[],
+        Server,
+        infra::munin,
+        b"# munin node at host.example.org\n",
+    ),
+    row(
+        "OpenWire",
+        Tcp,
+        &[],
+        Either,
+        infra::openwire,
+        b"\0\0\x01\x06\x01ActiveMQ\0\0\0\x0c",
+    ),
     row("TINC", Tcp, &[], Either, infra::tinc, b"0 node1 17.7\n"),
-    row("Memcached", Tcp, &[], Either, infra::memcached, b"get key1\r\n"),
-    row("LDP", Tcp, &[646], Either, infra::ldp, b"\0\x01\0\x06\x0a\0\0\x01\0\0"),
-    row("Service_Location_Protocol", Tcp, &[427], Either, infra::slp, SLP_SAMPLE),
-    row("eDonkey", Tcp, &[], Either, apps::edonkey, b"\xe3\x05\0\0\0\x01\x02\x03\x04\x05"),
-    row("IceCast", Tcp, &[], Client, apps::icecast_source, b"SOURCE /live ICE/1.0\r\nice-name: radio\r\n\r\n"),
+    row(
+        "Memcached",
+        Tcp,
+        &[],
+        Either,
+        infra::memcached,
+        b"get key1\r\n",
+    ),
+    row(
+        "LDP",
+        Tcp,
+        &[646],
+        Either,
+        infra::ldp,
+        b"\0\x01\0\x06\x0a\0\0\x01\0\0",
+    ),
+    row(
+        "Service_Location_Protocol",
+        Tcp,
+        &[427],
+        Either,
+        infra::slp,
+        SLP_SAMPLE,
+    ),
+    row(
+        "eDonkey",
+        Tcp,
+        &[],
+        Either,
+        apps::edonkey,
+        b"\xe3\x05\0\0\0\x01\x02\x03\x04\x05",
+    ),
+    row(
+        "IceCast",
+        Tcp,
+        &[],
+        Client,
+        apps::icecast_source,
+        b"SOURCE /live ICE/1.0\r\nice-name: radio\r\n\r\n",
+    ),
     row("GuildWars2", Tcp, &[], Either, apps::guildwars2, GW2_SAMPLE),
-    row("AFP", Tcp, &[], Either, apps::afp, b"\0\x04\0\x01\0\0\0\0\0\0\0\x06\0\0\0\0\x01\x04\0\0\x04\0"),
-    row("HCL_Notes", Tcp, &[], Client, apps::hcl_notes, b"\x4a\0\0\0\0\0\0\0\x02\0\0\x40\x02\x0f\0\0\0\0"),
-    row("HP_VIRTGRP", Tcp, &[], Client, apps::hp_virtgrp, b"\x16\0\x08\0\x01\x02\x03\x04"),
-    row("NestLogSink", Tcp, &[11095], Either, apps::nest_log_sink, b"\x01\x01\x10\x13\0\0\0\0"),
+    row(
+        "AFP",
+        Tcp,
+        &[],
+        Either,
+        apps::afp,
+        b"\0\x04\0\x01\0\0\0\0\0\0\0\x06\0\0\0\0\x01\x04\0\0\x04\0",
+    ),
+    row(
+        "HCL_Notes",
+        Tcp,
+        &[],
+        Client,
+        apps::hcl_notes,
+        b"\x4a\0\0\0\0\0\0\0\x02\0\0\x40\x02\x0f\0\0\0\0",
+    ),
+    row(
+        "HP_VIRTGRP",
+        Tcp,
+        &[],
+        Client,
+        apps::hp_virtgrp,
+        b"\x16\0\x08\0\x01\x02\x03\x04",
+    ),
+    row(
+        "NestLogSink",
+        Tcp,
+        &[11095],
+        Either,
+        apps::nest_log_sink,
+        b"\x01\x01\x10\x13\0\0\0\0",
+    ),
     row("SOMEIP", Tcp, &[], Either, apps::someip, SOMEIP_SAMPLE),
-    row("Thrift", Tcp, &[], Either, apps::thrift, b"\x80\x01\0\x01\0\0\0\x04ping\0\0\0\0"),
+    row(
+        "Thrift",
+        Tcp,
+        &[],
+        Either,
+        apps::thrift,
+        b"\x80\x01\0\x01\0\0\0\x04ping\0\0\0\0",
+    ),
     row("MELSEC", Tcp, &[], Either, ics::melsec, MELSEC_SAMPLE),
     row("IEEE-C37118", Tcp, &[], Either, ics::c37118, C37118_SAMPLE),
-    row("TiVoConnect", Tcp, &[], Either, apps::tivoconnect, b"tivoconnect=1\nswversion=1\n"),
-    row("SOAP", Tcp, &[], Either, apps::soap, b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ZMessage>"),
-    row("JSON-RPC", Tcp, &[], Either, apps::json_rpc, b"{\"jsonrpc\": \"2.0\", \"method\": \"echo\", \"id\": 1}"),
+    row(
+        "TiVoConnect",
+        Tcp,
+        &[],
+        Either,
+        apps::tivoconnect,
+        b"tivoconnect=1\nswversion=1\n",
+    ),
+    row(
+        "SOAP",
+        Tcp,
+        &[],
+        Either,
+        apps::soap,
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ZMessage>",
+    ),
+    row(
+        "JSON-RPC",
+        Tcp,
+        &[],
+        Either,
+        apps::json_rpc,
+        b"{\"jsonrpc\": \"2.0\", \"method\": \"echo\", \"id\": 1}",
+    ),
     row("AMQP", Tcp, &[], Either, apps::amqp, b"AMQP\0\0\x09\x01"),
-    row("DRDA", Tcp, &[], Either, apps::drda, b"\0\x0a\xd0\x41\0\x01\0\x04\x10\x41"),
-    row("Nats", Tcp, &[], Either, apps::nats, b"INFO {\"server_id\":\"x\"}\r\n"),
+    row(
+        "DRDA",
+        Tcp,
+        &[],
+        Either,
+        apps::drda,
+        b"\0\x0a\xd0\x41\0\x01\0\x04\x10\x41",
+    ),
+    row(
+        "Nats",
+        Tcp,
+        &[],
+        Either,
+        apps::nats,
+        b"INFO {\"server_id\":\"x\"}\r\n",
+    ),
     row("Nano", Tcp, &[], Either, apps::nano, NANO_SAMPLE),
-    row("AVAST", Tcp, &[], Either, apps::avast, b"NOSA\0\x08\x01\x02"),
-    row("UltraSurf", Tcp, &[], Either, apps::ultrasurf, b"\xcc\x1c\x30\x41\x5b\xa4\x38\x66"),
-    row("TencentGames", Tcp, &[], Either, apps::tencent_games, TENCENT_SAMPLE),
-    row("Threema", Tcp, &[5222], Client, apps::threema, THREEMA_SAMPLE),
-    row("PathofExile", Tcp, &[], Client, apps::path_of_exile, POE_SAMPLE),
-    row("Mining", Tcp, &[], Either, apps::mining, b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}"),
-    row("MySQL", Tcp, &[], Server, apps::mysql_greeting, MYSQL_SAMPLE),
-    row("PostgreSQL", Tcp, &[], Client, apps::postgres_client, b"\0\0\0\x08\x04\xd2\x16\x2f"),
-    row("PostgreSQL", Tcp, &[], Server, apps::postgres_ssl_answer, b"S"),
-    row("NoMachine", Tcp, &[], Either, apps::nomachine, b"NXSH-8.10.1\n"),
+    row(
+        "AVAST",
+        Tcp,
+        &[],
+        Either,
+        apps::avast,
+        b"NOSA\0\x08\x01\x02",
+    ),
+    row(
+        "UltraSurf",
+        Tcp,
+        &[],
+        Either,
+        apps::ultrasurf,
+        b"\xcc\x1c\x30\x41\x5b\xa4\x38\x66",
+    ),
+    row(
+        "TencentGames",
+        Tcp,
+        &[],
+        Either,
+        apps::tencent_games,
+        TENCENT_SAMPLE,
+    ),
+    row(
+        "Threema",
+        Tcp,
+        &[5222],
+        Client,
+        apps::threema,
+        THREEMA_SAMPLE,
+    ),
+    row(
+        "PathofExile",
+        Tcp,
+        &[],
+        Client,
+        apps::path_of_exile,
+        POE_SAMPLE,
+    ),
+    row(
+        "Mining",
+        Tcp,
+        &[],
+        Either,
+        apps::mining,
+        b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}",
+    ),
+    row(
+        "MySQL",
+        Tcp,
+        &[],
+        Server,
+        apps::mysql_greeting,
+        MYSQL_SAMPLE,
+    ),
+    row(
+        "PostgreSQL",
+        Tcp,
+        &[],
+        Client,
+        apps::postgres_client,
+        b"\0\0\0\x08\x04\xd2\x16\x2f",
+    ),
+    row(
+        "PostgreSQL",
+        Tcp,
+        &[],
+        Server,
+        apps::postgres_ssl_answer,
+        b"S",
+    ),
+    row(
+        "NoMachine",
+        Tcp,
+        &[],
+        Either,
+        apps::nomachine,
+        b"NXSH-8.10.1\n",
+    ),
     row("NFS", Tcp, &[], Client, apps::nfs_tcp, NFS_TCP_SAMPLE),
     row("H323", Tcp, &[], Either, voip::h323, H323_SAMPLE),
-    row("RTSP", Tcp, &[], Either, voip::rtsp, b"DESCRIBE rtsp://cam.example/stream RTSP/1.0\r\nCSeq: 2\r\n\r\n"),
-    row("CiscoSkinny", Tcp, &[2000], Either, voip::skinny, b"\x04\0\0\0\0\0\0\0\x00\0\0\0"),
-    row("Syslog", Tcp, &[], Client, apps::syslog, b"<34>Oct 11 22:14:15 host su: 'su root' failed"),
+    row(
+        "RTSP",
+        Tcp,
+        &[],
+        Either,
+        voip::rtsp,
+        b"DESCRIBE rtsp://cam.example/stream RTSP/1.0\r\nCSeq: 2\r\n\r\n",
+    ),
+    row(
+        "CiscoSkinny",
+        Tcp,
+        &[2000],
+        Either,
+        voip::skinny,
+        b"\x04\0\0\0\0\0\0\0\x00\0\0\0",
+    ),
+    row(
+        "Syslog",
+        Tcp,
+        &[],
+        Client,
+        apps::syslog,
+        b"<34>Oct 11 22:14:15 host su: 'su root' failed",
+    ),
 ];
 
 /// UDP detectors, in dispatch order.
@@ -721,7 +1232,7 @@ pub static UDP: &[Detector] = &[
     row("TeamSpeak", Udp, &[], Either, apps::teamspeak, b"TS3INIT1\0\x65"),
     row("Teredo", Udp, &[], Either, apps::teredo, TEREDO_SAMPLE),
     row("FLUTE", Udp, &[], Either, apps::flute_fdt, FLUTE_SAMPLE),
-    row("Telegram", Udp, &TELEGRAM_RELAY_PORTS, Either, voip::telegram_udp, TELEGRAM_SAMPLE),
+    row_range("Telegram", Udp, TELEGRAM_RELAY_PORTS, Either, voip::telegram_udp, TELEGRAM_SAMPLE),
     row("Tailscale", Udp, &[41641], Either, voip::tailscale, b"TS\xf0\x9f\x92\xac\0\x01"),
     row("Zoom", Udp, &[], Either, voip::zoom, ZOOM_P2P_SAMPLE),
     row("NoMachine", Udp, &[], Either, voip::nomachine_udp, b"\0\0\x01\0\x0c\0\0\0\0\0\x01\x02"),
@@ -801,7 +1312,8 @@ const TENCENT_SAMPLE: &[u8] = &{
     d
 };
 const THREEMA_SAMPLE: &[u8] = &[0xc1; 48];
-const POE_SAMPLE: &[u8] = b"\0\x03\0\x37\x75\x60\0\x02\0\x09nDPI_Test\xec\x8f\xec\xf2\0\0\0\0\x40\0\0\x01";
+const POE_SAMPLE: &[u8] =
+    b"\0\x03\0\x37\x75\x60\0\x02\0\x09nDPI_Test\xec\x8f\xec\xf2\0\0\0\0\x40\0\0\x01";
 const MYSQL_SAMPLE: &[u8] = b"\x4a\0\0\0\x0a8.0.36\0\x08\0\0\0abcdefgh\0\xff\xff\xff\x02\0\xff\xdf\x15\0\0\0\0\0\0\0\0\0\0ijklmnopqrst\0caching_sha2_password\0";
 const NFS_TCP_SAMPLE: &[u8] = &{
     let mut d = [0u8; 48];
@@ -839,7 +1351,8 @@ const H323_RAS_SAMPLE: &[u8] = &{
     d[8] = 0x4a;
     d
 };
-const GW2_SAMPLE: &[u8] = b"P /Sts/Connect STS/1.0\r\nl:123\r\ns:1\r\n\r\n<Connect><ConnType>400</ConnType>";
+const GW2_SAMPLE: &[u8] =
+    b"P /Sts/Connect STS/1.0\r\nl:123\r\ns:1\r\n\r\n<Connect><ConnType>400</ConnType>";
 const SOMEIP_SAMPLE: &[u8] = b"\xff\xff\0\0\0\0\0\x08\xde\xad\xbe\xef\x01\x01\x01\x00";
 const MELSEC_SAMPLE: &[u8] = &{
     let mut d = [0u8; 44];
@@ -850,7 +1363,8 @@ const MELSEC_SAMPLE: &[u8] = &{
     d
 };
 const C37118_SAMPLE: &[u8] = &[
-    0xaa, 0x41, 0x00, 0x12, 0x00, 0x01, 0x5f, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x17, 0x31,
+    0xaa, 0x41, 0x00, 0x12, 0x00, 0x01, 0x5f, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
+    0x17, 0x31,
 ];
 const VMWARE_SAMPLE: &[u8] = &{
     let mut d = [0u8; 66];
@@ -1010,15 +1524,7 @@ const ZOOM_P2P_SAMPLE: &[u8] = &{
     d
 };
 /// Telegram's call relays listen on ports 500-600.
-const TELEGRAM_RELAY_PORTS: [u16; 101] = {
-    let mut p = [0u16; 101];
-    let mut i = 0;
-    while i < 101 {
-        p[i] = 500 + i as u16;
-        i += 1;
-    }
-    p
-};
+const TELEGRAM_RELAY_PORTS: (u16, u16) = (500, 600);
 const TELEGRAM_SAMPLE: &[u8] = &{
     let mut d = [0u8; 48];
     let mut i = 16;
@@ -1162,6 +1668,17 @@ pub struct Resolved {
     pub tcp: Vec<ProtoId>,
     /// `UDP[i]`'s protocol.
     pub udp: Vec<ProtoId>,
+    /// Per transport (TCP, UDP) and direction (client, server): the rows
+    /// that read that direction, in table order, resolved.
+    lanes: [[Vec<Lane>; 2]; 2],
+}
+
+/// One row, resolved, as the scan reads it.
+struct Lane {
+    detect: fn(&FlowCtx, &[u8]) -> Match,
+    pid: ProtoId,
+    ports: &'static [u16],
+    range: Option<(u16, u16)>,
 }
 
 /// Resolves a protocol name of this crate's code; panics on a name missing
@@ -1172,13 +1689,63 @@ pub fn id(name: &str) -> ProtoId {
         .unwrap_or_else(|| panic!("{name} missing from data/protocols.txt"))
 }
 
+fn lanes(table: &'static [Detector], ids: &[ProtoId], client: bool) -> Vec<Lane> {
+    table
+        .iter()
+        .zip(ids)
+        .filter(|(d, _)| match d.dir {
+            Dir::Either => true,
+            Dir::Client => client,
+            Dir::Server => !client,
+        })
+        .map(|(d, &pid)| Lane {
+            detect: d.detect,
+            pid,
+            ports: d.ports,
+            range: d.range,
+        })
+        .collect()
+}
+
 /// The ids of every row, resolved once.
 pub fn resolved() -> &'static Resolved {
     static R: OnceLock<Resolved> = OnceLock::new();
-    R.get_or_init(|| Resolved {
-        tcp: TCP.iter().map(|d| id(d.name)).collect(),
-        udp: UDP.iter().map(|d| id(d.name)).collect(),
+    R.get_or_init(|| {
+        let tcp: Vec<ProtoId> = TCP.iter().map(|d| id(d.name)).collect();
+        let udp: Vec<ProtoId> = UDP.iter().map(|d| id(d.name)).collect();
+        let lanes = [
+            [lanes(TCP, &tcp, true), lanes(TCP, &tcp, false)],
+            [lanes(UDP, &udp, true), lanes(UDP, &udp, false)],
+        ];
+        Resolved { tcp, udp, lanes }
     })
+}
+
+/// The first row of the transport's table that recognises `d` (the same
+/// answer as [`first_match`], over rows resolved and sorted by direction
+/// once, for the per-packet path).
+pub fn scan(transport: Transport, flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<Hit> {
+    let t = usize::from(transport == Transport::Udp);
+    for lane in &resolved().lanes[t][usize::from(!src2dst)] {
+        let port_ok = match lane.range {
+            Some((lo, hi)) => {
+                (lo..=hi).contains(&flow.src_port) || (lo..=hi).contains(&flow.dst_port)
+            }
+            None => lane.ports.is_empty() || lane.ports.iter().any(|p| either_port(flow, *p)),
+        };
+        if !port_ok {
+            continue;
+        }
+        let hit = |master, app, need| Some(Hit { master, app, need });
+        match (lane.detect)(flow, d) {
+            Match::No => {}
+            Match::Yes => return hit(lane.pid, ProtoId::UNKNOWN, 1),
+            Match::As(other) => return hit(id(other), ProtoId::UNKNOWN, 1),
+            Match::WithApp(app) => return hit(lane.pid, id(app), 1),
+            Match::Count(n) => return hit(lane.pid, ProtoId::UNKNOWN, n.max(1)),
+        }
+    }
+    None
 }
 
 /// What a row found.
@@ -1206,16 +1773,16 @@ pub fn first_match(
             Dir::Client => src2dst,
             Dir::Server => !src2dst,
         };
-        if !dir_ok || !(det.ports.is_empty() || det.ports.iter().any(|p| either_port(flow, *p))) {
+        let port_ok = match det.range {
+            Some((lo, hi)) => {
+                (lo..=hi).contains(&flow.src_port) || (lo..=hi).contains(&flow.dst_port)
+            }
+            None => det.ports.is_empty() || det.ports.iter().any(|p| either_port(flow, *p)),
+        };
+        if !dir_ok || !port_ok {
             continue;
         }
-        let hit = |master, app, need| {
-            Some(Hit {
-                master,
-                app,
-                need,
-            })
-        };
+        let hit = |master, app, need| Some(Hit { master, app, need });
         match (det.detect)(flow, d) {
             Match::No => {}
             Match::Yes => return hit(pid, ProtoId::UNKNOWN, 1),
@@ -1261,12 +1828,21 @@ mod tests {
         for (table, ids, t) in [(TCP, &r.tcp, Transport::Tcp), (UDP, &r.udp, Transport::Udp)] {
             for (det, pid) in table.iter().zip(ids.iter()) {
                 assert_eq!(det.transport, t, "{}", det.name);
-                let port = det.ports.first().copied().unwrap_or(4321);
+                let port = det
+                    .ports
+                    .first()
+                    .copied()
+                    .or(det.range.map(|r| r.0))
+                    .unwrap_or(4321);
                 let f = flow(t, port);
                 let src2dst = det.dir != Dir::Server;
                 let got = first_match(table, ids, &f, det.sample, src2dst);
                 if got.map(|h| h.master) != Some(*pid) {
-                    failed.push(format!("{} sample -> {:?}", det.name, got.map(|h| h.master.name())));
+                    failed.push(format!(
+                        "{} sample -> {:?}",
+                        det.name,
+                        got.map(|h| h.master.name())
+                    ));
                     continue;
                 }
                 if det.dir != Dir::Either {
@@ -1287,6 +1863,26 @@ mod tests {
     }
 
     #[test]
+    fn the_per_packet_scan_answers_as_the_table_does() {
+        let r = resolved();
+        for (table, ids, t) in [(TCP, &r.tcp, Transport::Tcp), (UDP, &r.udp, Transport::Udp)] {
+            for det in table {
+                for port in [4321, det.ports.first().copied().unwrap_or(80)] {
+                    let f = flow(t, port);
+                    for src2dst in [true, false] {
+                        assert_eq!(
+                            scan(t, &f, det.sample, src2dst),
+                            first_match(table, ids, &f, det.sample, src2dst),
+                            "{}",
+                            det.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn port_limited_detectors_need_their_port() {
         let r = resolved();
         let off = flow(Transport::Tcp, 4321);
@@ -1300,8 +1896,15 @@ mod tests {
         // On port 102 a connection request is left to the first data TPDU,
         // whose protocol id tells S7, S7 Plus and MMS apart.
         let rdp = TCP.iter().find(|d| d.name == "RDP").unwrap().sample;
-        assert_eq!(first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), rdp, true), None);
-        for (id, name) in [(0x32, "S7Comm"), (0x72, "S7CommPlus"), (0x0d, "ISO9506-1-MMS")] {
+        assert_eq!(
+            first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), rdp, true),
+            None
+        );
+        for (id, name) in [
+            (0x32, "S7Comm"),
+            (0x72, "S7CommPlus"),
+            (0x0d, "ISO9506-1-MMS"),
+        ] {
             let dt = [3, 0, 0, 9, 2, 0xf0, 0x80, id, 0];
             let got = first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), &dt, true);
             assert_eq!(got.unwrap().master.name(), name);

@@ -11,8 +11,8 @@ const HEADER: usize = 20;
 const WHATSAPP_TYPES: [u16; 5] = [0x0800, 0x0801, 0x0802, 0x0804, 0x0805];
 /// Classic (RFC 3489) message types: binding, shared secret, allocate, send...
 const CLASSIC_TYPES: [u16; 19] = [
-    0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112, 0x0003, 0x0103, 0x0113, 0x0004, 0x0104,
-    0x0114, 0x0115, 0x0006, 0x0106, 0x0116, 0x0005, 0x0105, 0x0107,
+    0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112, 0x0003, 0x0103, 0x0113, 0x0004, 0x0104, 0x0114,
+    0x0115, 0x0006, 0x0106, 0x0116, 0x0005, 0x0105, 0x0107,
 ];
 /// Attributes.
 const ATTR_REALM: u16 = 0x0014;
@@ -152,7 +152,10 @@ mod tests {
             (msg(1, &[(0x4000, b"wa")]), "WhatsAppCall"),
             (msg(1, &[(0x8055, b"\0\0\0\x01")]), "TeamsCall"),
             (msg(1, &[(0xff03, b"g")]), "GoogleCall"),
-            (msg(0x0101, &[(ATTR_REALM, b"turn.telegram.org")]), "TelegramVoip"),
+            (
+                msg(0x0101, &[(ATTR_REALM, b"turn.telegram.org")]),
+                "TelegramVoip",
+            ),
             (msg(0x0800, &[]), "WhatsAppCall"),
         ];
         for (d, app) in cases {

@@ -43,7 +43,10 @@ pub(crate) fn rtp_kind(d: &[u8]) -> Option<Rtp> {
 
 pub(super) fn rtp_udp(flow: &FlowCtx, d: &[u8]) -> Match {
     // Not on the ports of protocols whose first byte looks alike.
-    if flow.dst_port <= 1023 || [5353, 5355, 9600].contains(&flow.dst_port) || either_port(flow, 30303) {
+    if flow.dst_port <= 1023
+        || [5353, 5355, 9600].contains(&flow.dst_port)
+        || either_port(flow, 30303)
+    {
         return Match::No;
     }
     match rtp_kind(d) {
@@ -87,9 +90,18 @@ pub(super) fn h323(flow: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn rtsp(_: &FlowCtx, d: &[u8]) -> Match {
-    // A request line ending in RTSP/1.0, or a response.
-    let line = d.split(|b| *b == b'\r' || *b == b'\n').next().unwrap_or(d);
-    yes(starts_ci(line, b"RTSP/1.0") || (line.len() > 9 && line[line.len() - 8..].eq_ignore_ascii_case(b"RTSP/1.0")))
+    // A request line ending in RTSP/1.0, or a response (methods and the
+    // version are upper-case words).
+    if !d.first().is_some_and(u8::is_ascii_uppercase) {
+        return Match::No;
+    }
+    let head = &d[..d.len().min(512)];
+    let line = head
+        .split(|b| *b == b'\r' || *b == b'\n')
+        .next()
+        .unwrap_or(head);
+    yes(starts_ci(line, b"RTSP/1.0")
+        || (line.len() > 9 && line[line.len() - 8..].eq_ignore_ascii_case(b"RTSP/1.0")))
 }
 
 pub(super) fn zoom(flow: &FlowCtx, d: &[u8]) -> Match {

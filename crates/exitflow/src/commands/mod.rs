@@ -46,6 +46,10 @@ pub fn run(cmd: Cmd, conf: &Config) -> Result<ExitCode> {
             print!("{}", exitflow_output::schema::markdown_table());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Protocols => {
+            print!("{}", exitflow_dpi::coverage::markdown());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
