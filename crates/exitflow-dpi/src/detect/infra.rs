@@ -230,7 +230,9 @@ const TS_SYNC: u8 = 0x47;
 
 pub(super) fn mpeg_ts(_: &FlowCtx, d: &[u8]) -> Match {
     // Whole 188-byte packets, each starting with the sync byte.
-    yes(!d.is_empty() && d.len() % TS_PACKET == 0 && d.chunks(TS_PACKET).all(|p| p[0] == TS_SYNC))
+    yes(!d.is_empty()
+        && d.len().is_multiple_of(TS_PACKET)
+        && d.chunks(TS_PACKET).all(|p| p[0] == TS_SYNC))
 }
 
 pub(super) fn diameter(_: &FlowCtx, d: &[u8]) -> Match {

@@ -342,7 +342,7 @@ fn wireguard(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 32
         && d[1..4] == [0, 0, 0]
         && matches!((d[0], d.len()), (1, 148) | (2, 92) | (3, 64))
-        || (d.len() >= 32 && d[..4] == [4, 0, 0, 0] && d.len() % 16 == 0))
+        || (d.len() >= 32 && d[..4] == [4, 0, 0, 0] && d.len().is_multiple_of(16)))
 }
 fn spotify(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"SpotUdp"))

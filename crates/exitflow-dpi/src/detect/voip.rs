@@ -110,7 +110,7 @@ pub(super) fn zoom(flow: &FlowCtx, d: &[u8]) -> Match {
     if sfu && d.len() > 8 && matches!(&d[..3], [1 | 2, 0, 2 | 3]) {
         return Match::Yes;
     }
-    if sfu && d.len() > 8 && matches!(d[0], 3 | 4 | 5) {
+    if sfu && d.len() > 8 && matches!(d[0], 3..=5) {
         return Match::Count(4);
     }
     // Peer to peer: 1f 02 01, an address and a UUID with their lengths, four zero bytes.
