@@ -10,7 +10,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let proto = if data[0] & 1 == 0 { 6 } else { 17 };
     let port = [443u16, 80, 53, 5353, 25, 88, 1900, 30303, 6000, 8080][usize::from(data[1]) % 10];
-    let ctx = FlowCtx { protocol: proto, src_port: 40000, dst_port: port };
+    let ctx = FlowCtx {
+        protocol: proto,
+        src_port: 40000,
+        dst_port: port,
+        ip_version: 4,
+        src: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        dst: [data[2], data[3], data[4], data[5], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
     let e = Engine::default();
     let mut st = FlowDpi::default();
     let mut seq = u32::from_be_bytes([data[2], data[3], data[4], data[5]]);

@@ -20,6 +20,7 @@ pub mod craft;
 pub mod detect;
 pub mod dns;
 pub mod http;
+pub mod iplist;
 pub mod parse;
 pub mod quic;
 pub mod registry;
@@ -44,6 +45,8 @@ pub const DEFAULT_STREAM_CAP: usize = 16 * 1024;
 pub const CONFIDENCE_PORT: u8 = 1;
 /// nDPI confidence: detected by inspection.
 pub const CONFIDENCE_DPI: u8 = 6;
+/// nDPI confidence: match by IP address.
+pub const CONFIDENCE_IP: u8 = 7;
 
 /// Inspection settings.
 #[derive(Clone, Copy, Debug)]
@@ -72,6 +75,12 @@ pub struct FlowCtx {
     pub src_port: u16,
     /// The flow's destination port.
     pub dst_port: u16,
+    /// IP version (4 or 6) of the addresses.
+    pub ip_version: u8,
+    /// The flow's source address (the first packet's sender).
+    pub src: exitflow_decode::Addr,
+    /// The flow's destination address.
+    pub dst: exitflow_decode::Addr,
 }
 
 /// Metadata found by inspection. Which of it reaches disk is the privacy
@@ -112,6 +121,7 @@ pub struct FlowDpi {
     valid: bool,
     /// The port's protocol was looked for and ruled out: no port guess.
     excluded: bool,
+
     /// TLS without a service yet: look at the server's certificate.
     want_cert: bool,
     master: ProtoId,
@@ -332,6 +342,25 @@ impl Engine {
     /// The flow's classification, at its end (or when inspection stopped).
     pub fn finish(&self, st: &mut FlowDpi, flow: &FlowCtx) -> Classification {
         let meta = st.ext.take().map(|e| e.meta).unwrap_or_default();
+        let by_ip = || {
+            iplist::lookup(flow.ip_version, &flow.dst)
+                .or_else(|| iplist::lookup(flow.ip_version, &flow.src))
+        };
+        // Telegram's TCP (MTProto) is named by its servers' addresses
+        // before anything else looks at it, as nDPI's Telegram dissector does.
+        if flow.protocol == ipproto::TCP
+            && st.valid
+            && let Some(id) = by_ip()
+            && id == known().telegram
+        {
+            return Classification {
+                master: id,
+                app: ProtoId::UNKNOWN,
+                guessed: false,
+                confidence: CONFIDENCE_IP,
+                meta,
+            };
+        }
         if !st.master.is_unknown() || !st.app.is_unknown() {
             return Classification {
                 master: st.master,
@@ -341,6 +370,14 @@ impl Engine {
                 meta,
             };
         }
+        // Nothing recognised: nDPI's guesses, by port, then by address.
+        let ip_guess = |meta| Classification {
+            master: ProtoId::UNKNOWN,
+            app: by_ip().unwrap_or(ProtoId::UNKNOWN),
+            guessed: true,
+            confidence: CONFIDENCE_IP,
+            meta,
+        };
         if st.valid
             && !st.excluded
             && let Some(id) = guess_by_port(flow)
@@ -352,6 +389,9 @@ impl Engine {
                 confidence: CONFIDENCE_PORT,
                 meta,
             };
+        }
+        if by_ip().is_some() {
+            return ip_guess(meta);
         }
         Classification {
             meta,

@@ -298,6 +298,8 @@ pub struct Known {
     pub zoom: ProtoId,
     #[allow(missing_docs)]
     pub whatsapp_call: ProtoId,
+    #[allow(missing_docs)]
+    pub telegram: ProtoId,
 }
 
 /// The well-known ids.
@@ -339,6 +341,7 @@ pub fn known() -> &'static Known {
             signal_voip: g("SignalVoip"),
             zoom: g("Zoom"),
             whatsapp_call: g("WhatsAppCall"),
+            telegram: g("Telegram"),
         }
     })
 }

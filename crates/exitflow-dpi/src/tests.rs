@@ -26,6 +26,9 @@ fn ctx(proto: u8, sp: u16, dp: u16) -> FlowCtx {
         protocol: proto,
         src_port: sp,
         dst_port: dp,
+        ip_version: 4,
+        src: [0; 16],
+        dst: [0; 16],
     }
 }
 

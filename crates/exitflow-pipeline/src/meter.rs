@@ -196,6 +196,9 @@ pub fn ctx(f: &Flow) -> FlowCtx {
         protocol: f.protocol,
         src_port: f.src_port,
         dst_port: f.dst_port,
+        ip_version: f.ip_version,
+        src: f.src,
+        dst: f.dst,
     }
 }
 

@@ -1806,6 +1806,9 @@ mod tests {
             },
             src_port: 50_000,
             dst_port: port,
+            ip_version: 4,
+            src: [0; 16],
+            dst: [0; 16],
         }
     }
 
