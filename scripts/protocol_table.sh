@@ -15,6 +15,7 @@ out=$here/docs/protocols.md
   echo "\`crates/exitflow-dpi/data/protocols.txt\`, and how exitflow recognises each:"
   echo "*content* (a detector reads the payload on any port unless the row names ports),"
   echo "*server name* (TLS/QUIC SNI, HTTP Host or DNS name in \`data/services.txt\`),"
+  echo "*address* (nDPI's IP lists in \`data/ip_lists.tsv\`, when nothing else names a flow),"
   echo "*port only* (nDPI's default ports, used when inspection finds nothing), or *missing*."
   echo
   "$exe" protocols

@@ -57,6 +57,8 @@ pub enum How {
     Content,
     /// Its server names (services.txt).
     Name,
+    /// Its servers' addresses (nDPI's IP lists), when nothing else names the flow.
+    Address,
     /// Only its default ports, when inspection finds nothing.
     Port,
     /// Not recognised.
@@ -69,6 +71,7 @@ impl How {
         match self {
             How::Content => "content",
             How::Name => "server name",
+            How::Address => "address",
             How::Port => "port only",
             How::Missing => "missing",
         }
@@ -111,6 +114,8 @@ pub fn coverage() -> Vec<Coverage> {
                 How::Content
             } else if e.has_domains {
                 How::Name
+            } else if r.id(&e.name).is_some_and(crate::iplist::has) {
+                How::Address
             } else if e.tcp_ports != "-" || e.udp_ports != "-" {
                 How::Port
             } else {
@@ -131,10 +136,11 @@ pub fn markdown() -> String {
     let count = |h: How| rows.iter().filter(|c| c.how == h).count();
     let mut out = String::new();
     out.push_str(&format!(
-        "{} protocols nDPI 5.0 defines: {} recognised by content, {} by server name, {} by port only, {} missing.\n\n",
+        "{} protocols nDPI 5.0 defines: {} recognised by content, {} by server name, {} by server address, {} by port only, {} missing.\n\n",
         rows.len(),
         count(How::Content),
         count(How::Name),
+        count(How::Address),
         count(How::Port),
         count(How::Missing)
     ));

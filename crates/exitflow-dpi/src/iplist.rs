@@ -69,10 +69,17 @@ fn lists() -> &'static Lists {
         }
         let mut v4: Vec<_> = v4.into_iter().collect();
         let mut v6: Vec<_> = v6.into_iter().collect();
-        v4.sort_by(|a, b| b.0.cmp(&a.0));
-        v6.sort_by(|a, b| b.0.cmp(&a.0));
+        v4.sort_by_key(|e| std::cmp::Reverse(e.0));
+        v6.sort_by_key(|e| std::cmp::Reverse(e.0));
         Lists { v4, v6 }
     })
+}
+
+/// Whether a protocol has prefixes in the lists.
+pub fn has(id: ProtoId) -> bool {
+    let l = lists();
+    l.v4.iter().any(|(_, m)| m.values().any(|p| *p == id))
+        || l.v6.iter().any(|(_, m)| m.values().any(|p| *p == id))
 }
 
 /// The protocol nDPI's lists give an address (IPv4 in the first four bytes

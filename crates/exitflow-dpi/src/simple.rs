@@ -306,11 +306,12 @@ fn dns_label(st: &mut FlowDpi, flow: &FlowCtx, m: &dns::parser::Message) {
 /// Google QUIC (Q0xx versions): public header with the version, and the
 /// server name from the CHLO's SNI tag when present.
 fn gquic(d: &[u8]) -> Option<Option<&str>> {
-    if d.len() < 13 || d[0] & 0x81 != 0x01 || d[0] & 0x08 == 0 {
-        return None;
-    }
-    let v = &d[9..13];
-    if v[0] != b'Q' || !v[1..].iter().all(u8::is_ascii_digit) {
+    let is_version = |v: &[u8]| v[0] == b'Q' && v[1..].iter().all(u8::is_ascii_digit);
+    // Q043 and older: public flags with the version bit, version after the
+    // 8-byte connection id. Q046: the IETF invariant long header, version first.
+    let old = d.len() >= 13 && d[0] & 0x81 == 0x01 && d[0] & 0x08 != 0 && is_version(&d[9..13]);
+    let q046 = d.len() >= 13 && d[0] & 0xc0 == 0xc0 && is_version(&d[1..5]);
+    if !old && !q046 {
         return None;
     }
     let at = d.windows(4).take(64).position(|w| w == b"CHLO")?;

@@ -113,6 +113,21 @@ fn schema_document_matches_the_binary() {
 }
 
 #[test]
+fn protocol_document_matches_the_binary() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/protocols.md"
+    ))
+    .unwrap();
+    let table = String::from_utf8(run(&["protocols"]).stdout).unwrap();
+    assert!(table.lines().count() > 400, "{table}");
+    assert!(
+        doc.contains(&table),
+        "docs/protocols.md is stale: regenerate it with scripts/protocol_table.sh"
+    );
+}
+
+#[test]
 fn configuration_file_sets_node_dataset_timeouts_and_policy() {
     let dir = tempfile::tempdir().unwrap();
     let cap = dir.path().join("c.pcap");

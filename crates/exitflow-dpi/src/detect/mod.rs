@@ -283,6 +283,25 @@ fn stun(_: &FlowCtx, d: &[u8]) -> Match {
         None => Match::No,
     }
 }
+fn netbios_session_smb(_: &FlowCtx, d: &[u8]) -> Match {
+    // A NetBIOS session message (type 0, 17-bit length) carrying SMB: nDPI
+    // names it NetBIOS with the SMB version as the application.
+    if d.len() < 8
+        || d[0] != 0
+        || (usize::from(d[1] & 1) << 16 | be16(d, 2).unwrap_or(0)) + 4 < d.len()
+    {
+        return Match::No;
+    }
+    match &d[4..8] {
+        b"\xffSMB" => Match::WithApp("SMBv1"),
+        b"\xfeSMB" | b"\xfdSMB" => Match::WithApp("SMBv23"),
+        _ => Match::No,
+    }
+}
+fn dtls(_: &FlowCtx, d: &[u8]) -> Match {
+    // A DTLS 1.0/1.2 record whose length fits the datagram.
+    yes(stun::is_dtls(d) && be16(d, 11).is_some_and(|l| l + 13 <= d.len()))
+}
 fn ssdp(flow: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"M-SEARCH ")
         || d.starts_with(b"NOTIFY * HTTP/1.1")
@@ -510,6 +529,14 @@ pub static TCP: &[Detector] = &[
         Either,
         telnet,
         b"\xff\xfd\x18\xff\xfd\x20",
+    ),
+    row(
+        "NetBIOS",
+        Tcp,
+        &[],
+        Either,
+        netbios_session_smb,
+        b"\0\0\0\x08\xfeSMB\x40\0\x01\0",
     ),
     row(
         "Gnutella",
@@ -1232,6 +1259,7 @@ pub static UDP: &[Detector] = &[
     row("TeamSpeak", Udp, &[], Either, apps::teamspeak, b"TS3INIT1\0\x65"),
     row("Teredo", Udp, &[], Either, apps::teredo, TEREDO_SAMPLE),
     row("FLUTE", Udp, &[], Either, apps::flute_fdt, FLUTE_SAMPLE),
+    row("DTLS", Udp, &[], Either, dtls, b"\x16\xfe\xfd\0\0\0\0\0\0\0\0\0\x02\x01\0"),
     row_range("Telegram", Udp, TELEGRAM_RELAY_PORTS, Either, voip::telegram_udp, TELEGRAM_SAMPLE),
     row("Tailscale", Udp, &[41641], Either, voip::tailscale, b"TS\xf0\x9f\x92\xac\0\x01"),
     row("Zoom", Udp, &[], Either, voip::zoom, ZOOM_P2P_SAMPLE),

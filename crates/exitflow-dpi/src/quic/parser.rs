@@ -23,6 +23,7 @@ pub fn initial_salt(version: u32) -> Option<(&'static [u8; 20], bool)> {
     match version {
         0x0000_0001 => Some((&V1, false)),
         0x6b33_43cf => Some((&V2, true)),
+        0xff00_0021 | 0xff00_0022 => Some((&V1, false)),
         0xff00_001d..=0xff00_0020 => Some((&D29, false)),
         0xff00_0017..=0xff00_001c => Some((&D23, false)),
         0xff00_0015 | 0xff00_0016 => Some((&D21, false)),
