@@ -1,5 +1,5 @@
 //! nDPI's IP-prefix lists (`data/ip_lists.tsv`): the service a server
-//! address belongs to (Google, AWS_EC2, Telegram, Tor relays, VPN
+//! (destination) address belongs to (Google, AWS_EC2, Telegram, Tor relays, VPN
 //! providers...), for flows that inspection could not name, as nDPI's
 //! guess by address does. Longest prefix wins; private and multicast IPv4
 //! addresses never match (nDPI skips them).

@@ -342,10 +342,10 @@ impl Engine {
     /// The flow's classification, at its end (or when inspection stopped).
     pub fn finish(&self, st: &mut FlowDpi, flow: &FlowCtx) -> Classification {
         let meta = st.ext.take().map(|e| e.meta).unwrap_or_default();
-        let by_ip = || {
-            iplist::lookup(flow.ip_version, &flow.dst)
-                .or_else(|| iplist::lookup(flow.ip_version, &flow.src))
-        };
+        // The server's address only: on an exit relay the client is the relay
+        // itself, which nDPI's lists know as Tor; naming flows by it would
+        // name every exit flow after the relay.
+        let by_ip = || iplist::lookup(flow.ip_version, &flow.dst);
         // Telegram's TCP (MTProto) is named by its servers' addresses
         // before anything else looks at it, as nDPI's Telegram dissector does.
         if flow.protocol == ipproto::TCP
