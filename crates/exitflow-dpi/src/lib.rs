@@ -106,6 +106,9 @@ struct Ext {
     streams: [Stream; 2],
     quic: quic::QuicState,
     scratch: Vec<u8>,
+    /// A protocol some packets spoke for ([`detect::Match::Count`]) and how many.
+    cand: ProtoId,
+    cand_hits: u8,
 }
 
 /// Per-flow inspection state (kept in the flow table beside each flow).
@@ -126,9 +129,6 @@ pub struct FlowDpi {
     want_cert: bool,
     master: ProtoId,
     app: ProtoId,
-    /// A protocol some packets spoke for ([`detect::Match::Count`]) and how many.
-    cand: ProtoId,
-    cand_hits: u8,
     /// Payloads the detector tables found nothing in.
     misses: u8,
     /// Sequence number after each direction's SYN, to spot a stream's first
@@ -153,7 +153,8 @@ impl FlowDpi {
     /// nDPI's dissectors exclude themselves after their first packets.
     fn missed(&mut self) {
         self.misses = self.misses.saturating_add(1);
-        if self.misses >= DEFAULT_MAX_MISSES && self.cand.is_unknown() && self.master.is_unknown() {
+        let pending = self.ext.as_ref().is_some_and(|e| !e.cand.is_unknown());
+        if self.misses >= DEFAULT_MAX_MISSES && !pending && self.master.is_unknown() {
             self.done = true;
         }
     }
@@ -164,13 +165,14 @@ impl FlowDpi {
             self.set(h.master, h.app);
             return;
         }
-        if self.cand == h.master {
-            self.cand_hits = self.cand_hits.saturating_add(1);
+        let e = self.ext();
+        if e.cand == h.master {
+            e.cand_hits = e.cand_hits.saturating_add(1);
         } else {
-            self.cand = h.master;
-            self.cand_hits = 1;
+            e.cand = h.master;
+            e.cand_hits = 1;
         }
-        if self.cand_hits >= h.need {
+        if e.cand_hits >= h.need {
             self.set(h.master, h.app);
         }
     }

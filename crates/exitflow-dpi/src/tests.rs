@@ -184,3 +184,9 @@ fn quic_client_hello_names_the_service() {
     assert_eq!(cl.application_name(), "QUIC.YouTube");
     assert!(cl.meta.client_fingerprint.unwrap().starts_with("q13d"));
 }
+
+#[test]
+fn per_flow_state_stays_small() {
+    // Kept beside every flow of the table: growing it costs every packet.
+    assert!(std::mem::size_of::<FlowDpi>() <= 40, "{}", std::mem::size_of::<FlowDpi>());
+}
