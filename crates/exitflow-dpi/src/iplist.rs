@@ -3,7 +3,6 @@
 //! providers...), for flows that inspection could not name, as nDPI's
 //! guess by address does. Longest prefix wins; private and multicast IPv4
 //! addresses never match (nDPI skips them).
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use exitflow_decode::Addr;
@@ -12,33 +11,57 @@ use crate::registry::{ProtoId, registry};
 
 const LISTS: &str = include_str!("../data/ip_lists.tsv");
 
-/// Prefix tables, one map per prefix length, longest first.
+/// Prefixes flattened into disjoint address ranges, each with the most
+/// specific prefix's protocol, sorted: a lookup is one binary search.
 struct Lists {
-    v4: Vec<(u8, HashMap<u32, ProtoId>)>,
-    v6: Vec<(u8, HashMap<u128, ProtoId>)>,
+    v4: Vec<(u128, u128, ProtoId)>,
+    v6: Vec<(u128, u128, ProtoId)>,
 }
 
-fn mask4(a: u32, len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        a & (u32::MAX << (32 - u32::from(len)))
+/// Flattens nested prefixes `(first, last, len, id)`.
+fn flatten(mut p: Vec<(u128, u128, u8, ProtoId)>) -> Vec<(u128, u128, ProtoId)> {
+    // Wider prefixes first among those starting at the same address.
+    p.sort_by_key(|&(first, _, len, _)| (first, len));
+    let mut out = Vec::with_capacity(p.len() * 2);
+    let mut open: Vec<(u128, ProtoId)> = Vec::new();
+    // First address not yet emitted; None past the end of the address space.
+    let mut cur: Option<u128> = Some(0);
+    let emit = |from: Option<u128>, to: u128, id: ProtoId, out: &mut Vec<(u128, u128, ProtoId)>| {
+        if let Some(f) = from
+            && f <= to
+        {
+            out.push((f, to, id));
+        }
+    };
+    for (first, last, _, id) in p {
+        while let Some(&(end, oid)) = open.last() {
+            if end >= first {
+                break;
+            }
+            emit(cur, end, oid, &mut out);
+            cur = end.checked_add(1);
+            open.pop();
+        }
+        if let Some(&(_, oid)) = open.last()
+            && first > 0
+        {
+            emit(cur, first - 1, oid, &mut out);
+        }
+        cur = Some(first);
+        open.push((last, id));
     }
-}
-
-fn mask6(a: u128, len: u8) -> u128 {
-    if len == 0 {
-        0
-    } else {
-        a & (u128::MAX << (128 - u32::from(len)))
+    while let Some((end, oid)) = open.pop() {
+        emit(cur, end, oid, &mut out);
+        cur = end.checked_add(1);
     }
+    out
 }
 
 fn lists() -> &'static Lists {
     static L: OnceLock<Lists> = OnceLock::new();
     L.get_or_init(|| {
-        let mut v4: HashMap<u8, HashMap<u32, ProtoId>> = HashMap::new();
-        let mut v6: HashMap<u8, HashMap<u128, ProtoId>> = HashMap::new();
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
         for line in LISTS.lines() {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
@@ -51,35 +74,39 @@ fn lists() -> &'static Lists {
             let id = registry()
                 .id(name.trim())
                 .unwrap_or_else(|| panic!("data/ip_lists.tsv: {name} missing from protocols.txt"));
-            match addr
+            let (bits, a, into) = match addr
                 .parse::<std::net::IpAddr>()
                 .expect("data/ip_lists.tsv: address")
             {
-                std::net::IpAddr::V4(a) => {
-                    v4.entry(len)
-                        .or_default()
-                        .insert(mask4(u32::from(a), len), id);
-                }
-                std::net::IpAddr::V6(a) => {
-                    v6.entry(len)
-                        .or_default()
-                        .insert(mask6(u128::from(a), len), id);
-                }
-            }
+                std::net::IpAddr::V4(a) => (32u32, u128::from(u32::from(a)), &mut v4),
+                std::net::IpAddr::V6(a) => (128u32, u128::from(a), &mut v6),
+            };
+            let host = bits - u32::from(len);
+            let span = if host >= 128 {
+                u128::MAX
+            } else {
+                (1u128 << host) - 1
+            };
+            let first = a & !span;
+            into.push((first, first | span, len, id));
         }
-        let mut v4: Vec<_> = v4.into_iter().collect();
-        let mut v6: Vec<_> = v6.into_iter().collect();
-        v4.sort_by_key(|e| std::cmp::Reverse(e.0));
-        v6.sort_by_key(|e| std::cmp::Reverse(e.0));
-        Lists { v4, v6 }
+        Lists {
+            v4: flatten(v4),
+            v6: flatten(v6),
+        }
     })
+}
+
+fn find(ranges: &[(u128, u128, ProtoId)], a: u128) -> Option<ProtoId> {
+    let i = ranges.partition_point(|r| r.0 <= a);
+    let r = ranges.get(i.checked_sub(1)?)?;
+    (a <= r.1).then_some(r.2)
 }
 
 /// Whether a protocol has prefixes in the lists.
 pub fn has(id: ProtoId) -> bool {
     let l = lists();
-    l.v4.iter().any(|(_, m)| m.values().any(|p| *p == id))
-        || l.v6.iter().any(|(_, m)| m.values().any(|p| *p == id))
+    l.v4.iter().chain(&l.v6).any(|r| r.2 == id)
 }
 
 /// The protocol nDPI's lists give an address (IPv4 in the first four bytes
@@ -87,17 +114,13 @@ pub fn has(id: ProtoId) -> bool {
 pub fn lookup(ip_version: u8, a: &Addr) -> Option<ProtoId> {
     let l = lists();
     if ip_version == 4 {
-        let v = u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
-        let ip = std::net::Ipv4Addr::from(v);
+        let ip = std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]);
         if ip.is_private() || ip.is_multicast() || ip.is_loopback() || ip.is_link_local() {
             return None;
         }
-        l.v4.iter()
-            .find_map(|(len, m)| m.get(&mask4(v, *len)).copied())
+        find(&l.v4, u128::from(u32::from(ip)))
     } else {
-        let v = u128::from_be_bytes(*a);
-        l.v6.iter()
-            .find_map(|(len, m)| m.get(&mask6(v, *len)).copied())
+        find(&l.v6, u128::from_be_bytes(*a))
     }
 }
 
@@ -124,5 +147,32 @@ mod tests {
         assert_eq!(name([192, 0, 2, 1]), None);
         let v6: std::net::Ipv6Addr = "2600:1f18::1".parse().unwrap();
         assert_eq!(lookup(6, &v6.octets()).map(|p| p.name()), Some("AWS_EC2"));
+    }
+
+    #[test]
+    fn nested_prefixes_flatten_to_the_most_specific() {
+        let (a, b, c) = (ProtoId(1), ProtoId(2), ProtoId(3));
+        // 0/0 ⊃ 16/28 ⊃ 16/30, and 32/28 beside them; the last address too.
+        let r = flatten(vec![
+            (0, u128::MAX, 0, a),
+            (16, 31, 28, b),
+            (16, 19, 30, c),
+            (32, 47, 28, b),
+            (u128::MAX, u128::MAX, 128, c),
+        ]);
+        for (addr, want) in [
+            (0, a),
+            (15, a),
+            (16, c),
+            (19, c),
+            (20, b),
+            (31, b),
+            (32, b),
+            (48, a),
+            (u128::MAX - 1, a),
+            (u128::MAX, c),
+        ] {
+            assert_eq!(find(&r, addr), Some(want), "{addr}");
+        }
     }
 }

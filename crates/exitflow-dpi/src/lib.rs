@@ -373,13 +373,6 @@ impl Engine {
             };
         }
         // Nothing recognised: nDPI's guesses, by port, then by address.
-        let ip_guess = |meta| Classification {
-            master: ProtoId::UNKNOWN,
-            app: by_ip().unwrap_or(ProtoId::UNKNOWN),
-            guessed: true,
-            confidence: CONFIDENCE_IP,
-            meta,
-        };
         if st.valid
             && !st.excluded
             && let Some(id) = guess_by_port(flow)
@@ -392,8 +385,16 @@ impl Engine {
                 meta,
             };
         }
-        if by_ip().is_some() {
-            return ip_guess(meta);
+        if st.valid
+            && let Some(id) = by_ip()
+        {
+            return Classification {
+                master: ProtoId::UNKNOWN,
+                app: id,
+                guessed: true,
+                confidence: CONFIDENCE_IP,
+                meta,
+            };
         }
         Classification {
             meta,

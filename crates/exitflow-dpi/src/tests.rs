@@ -188,5 +188,9 @@ fn quic_client_hello_names_the_service() {
 #[test]
 fn per_flow_state_stays_small() {
     // Kept beside every flow of the table: growing it costs every packet.
-    assert!(std::mem::size_of::<FlowDpi>() <= 40, "{}", std::mem::size_of::<FlowDpi>());
+    assert!(
+        std::mem::size_of::<FlowDpi>() <= 40,
+        "{}",
+        std::mem::size_of::<FlowDpi>()
+    );
 }

@@ -394,12 +394,17 @@ pub(super) fn tuya(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn raknet(_: &FlowCtx, d: &[u8]) -> Match {
-    // The "offline message" magic, after a packet id.
+    // The "offline message" magic, where each offline message puts it:
+    // after the id (connection requests and replies), after id and version
+    // (incompatible version), after id and time (ping), after id, time and
+    // server id (pong).
     const MAGIC: [u8; 16] = [
         0x00, 0xff, 0xff, 0x00, 0xfe, 0xfe, 0xfe, 0xfe, 0xfd, 0xfd, 0xfd, 0xfd, 0x12, 0x34, 0x56,
         0x78,
     ];
-    yes(d.windows(16).take(40).any(|w| w == MAGIC))
+    yes([1usize, 2, 9, 17]
+        .iter()
+        .any(|&at| d.get(at..at + 16) == Some(&MAGIC[..])))
 }
 
 pub(super) fn ceph(_: &FlowCtx, d: &[u8]) -> Match {
