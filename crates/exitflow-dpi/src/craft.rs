@@ -96,3 +96,15 @@ pub fn client_initial(version: u32, dcid: &[u8], pn: u32, frames: &[u8]) -> Vec<
     }
     pkt
 }
+
+/// A small deterministic pseudo-random byte source (xorshift64) for tests
+/// that feed arbitrary payloads; `seed` must not be zero.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}

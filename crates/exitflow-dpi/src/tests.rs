@@ -194,3 +194,63 @@ fn per_flow_state_stays_small() {
         std::mem::size_of::<FlowDpi>()
     );
 }
+
+/// Random flows through the whole engine (every stateful path: STUN and its
+/// cache, counted evidence, reassembly, the IP lists at the end) never panic,
+/// on the ports the detectors are limited to as on any other.
+#[test]
+fn random_flows_through_the_engine_never_panic() {
+    let mut next = crate::craft::xorshift(0x2545_f491_4f6c_dd1d);
+    let ports = [
+        53u16, 102, 443, 514, 1723, 2152, 3478, 5222, 8080, 19302, 40000, 543,
+    ];
+    let e = Engine::default();
+    for i in 0..3000u64 {
+        let proto = if i % 2 == 0 { 6 } else { 17 };
+        let port = ports[(next() % ports.len() as u64) as usize];
+        let mut c = ctx(proto, 40000, port);
+        c.dst = [
+            (next() as u8),
+            (next() as u8),
+            1,
+            2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        let mut st = FlowDpi::default();
+        let mut seq = next() as u32;
+        for k in 0..(next() % 12) {
+            let n = (next() % 200) as usize;
+            // Sometimes a real STUN or DTLS header in front of the noise.
+            let mut d: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+            if n >= 20 && next().is_multiple_of(3) {
+                d[0] = 0;
+                d[1] = 1;
+                d[2..4].copy_from_slice(&((n - 20) as u16).to_be_bytes());
+                d[4..8].copy_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+            }
+            let src2dst = k % 2 == 0;
+            let (sp, dp) = if src2dst {
+                (40000, port)
+            } else {
+                (port, 40000)
+            };
+            let flags = if k == 0 && proto == 6 { 0x02 } else { 0x18 };
+            let mut p = pkt(&d, proto, sp, dp, seq, flags);
+            p.dst = c.dst;
+            e.inspect(&mut st, &c, &p, src2dst);
+            seq = seq.wrapping_add(n as u32 + u32::from(k == 0));
+        }
+        let _ = e.finish(&mut st, &c).application_name();
+    }
+}

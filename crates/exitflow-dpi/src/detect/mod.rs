@@ -1913,6 +1913,25 @@ mod tests {
         }
     }
 
+    /// Every row reads any bytes safely: random payloads of every length up
+    /// to 300, and each sample with random bytes after a random prefix.
+    #[test]
+    fn every_detector_reads_arbitrary_bytes_without_panicking() {
+        let mut next = crate::craft::xorshift(0x9e37_79b9_7f4a_7c15);
+        for (table, t) in [(TCP, Transport::Tcp), (UDP, Transport::Udp)] {
+            for det in table {
+                let f = flow(t, det.ports.first().copied().unwrap_or(4321));
+                for n in 0..300usize {
+                    let mut d: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+                    let _ = (det.detect)(&f, &d);
+                    let keep = (next() as usize) % (det.sample.len() + 1);
+                    d.splice(0..keep.min(d.len()), det.sample[..keep].iter().copied());
+                    let _ = (det.detect)(&f, &d);
+                }
+            }
+        }
+    }
+
     #[test]
     fn port_limited_detectors_need_their_port() {
         let r = resolved();
