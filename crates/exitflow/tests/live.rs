@@ -1408,7 +1408,7 @@ fn capabilities_held(pid: u32) -> Vec<(String, String)> {
 #[test]
 fn no_capability_is_left_once_capturing_as_the_unit_runs_it_or_as_root_with_a_user() {
     require_root!("capabilities");
-    let (lab, dir, _servers) = with_servers("k", 86);
+    let (lab, dir, _servers) = with_servers("c", 86);
     // The test directory is root's (0700): let `nobody` in and write.
     let base = dir.path();
     sh(&["chmod", "0755", &base.display().to_string()]);
@@ -1458,4 +1458,31 @@ fn no_capability_is_left_once_capturing_as_the_unit_runs_it_or_as_root_with_a_us
         assert!(st.success(), "{name}: {st}\n{log}");
         assert!(dataset_rows(&ds) >= 6, "{name}: {log}");
     }
+}
+
+/// Each test's namespaces are named after its tag and the process id: two
+/// tests with one tag, run in parallel, delete each other's namespaces (the
+/// capability test once failed so, sharing "k" with the worker-scene test).
+#[test]
+fn every_namespace_tag_belongs_to_one_test() {
+    let mut seen = std::collections::HashMap::new();
+    for file in ["live.rs", "relay.rs", "tornet.rs"] {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/").to_owned() + file;
+        let src = std::fs::read_to_string(&path).unwrap();
+        for call in [
+            "Scene::new(\"",
+            "with_servers(\"",
+            "Lab::new(\"",
+            "SmallDisk::new(\"",
+        ] {
+            for (i, _) in src.match_indices(call) {
+                let rest = &src[i + call.len()..];
+                let tag = &rest[..rest.find('"').unwrap()];
+                if let Some(other) = seen.insert(tag.to_owned(), format!("{file}:{i}")) {
+                    panic!("namespace tag {tag:?} used twice: {other} and {file}:{i}");
+                }
+            }
+        }
+    }
+    assert!(seen.len() >= 10, "{seen:?}");
 }

@@ -220,7 +220,7 @@ fn the_debian_package_installs_with_apt_and_its_unit_captures_as_its_user() {
 
     // Started as systemd starts the unit: its ExecStart, as its user, with
     // its capabilities (no systemd runs in CI's container).
-    let (lab, _tmp, _servers) = with_servers("d", 88);
+    let (lab, _tmp, _servers) = with_servers("y", 88);
     let unit = capture_unit();
     let exec = unit_values(&unit, "ExecStart");
     let user = unit_values(&unit, "User").remove(0);
