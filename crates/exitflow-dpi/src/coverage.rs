@@ -104,7 +104,7 @@ pub fn coverage() -> Vec<Coverage> {
     r.entries()
         .iter()
         .skip(1) // Unknown
-        .filter(|e| is_protocol(e))
+        .filter(|e| e.is_protocol)
         .map(|e| Coverage {
             name: &e.name,
             category: &e.category,
@@ -123,11 +123,6 @@ pub fn coverage() -> Vec<Coverage> {
             },
         })
         .collect()
-}
-
-/// Entries of protocols.txt (services.txt may add names nDPI does not list).
-fn is_protocol(e: &crate::registry::Entry) -> bool {
-    registry().protocols_txt_names().contains(&e.name.as_str())
 }
 
 /// The table as Markdown, with a summary line.

@@ -108,3 +108,16 @@ pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
         x
     }
 }
+
+/// The flow facts inspection needs, with unspecified (all-zero) IPv4
+/// addresses: for tests that care about the transport and ports only.
+pub fn flow_ctx(protocol: u8, src_port: u16, dst_port: u16) -> crate::FlowCtx {
+    crate::FlowCtx {
+        protocol,
+        src_port,
+        dst_port,
+        ip_version: 4,
+        src: [0; 16],
+        dst: [0; 16],
+    }
+}

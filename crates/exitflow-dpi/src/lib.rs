@@ -344,61 +344,39 @@ impl Engine {
     /// The flow's classification, at its end (or when inspection stopped).
     pub fn finish(&self, st: &mut FlowDpi, flow: &FlowCtx) -> Classification {
         let meta = st.ext.take().map(|e| e.meta).unwrap_or_default();
+        let class = |master, app, guessed, confidence| Classification {
+            master,
+            app,
+            guessed,
+            confidence,
+            meta,
+        };
+        let named = !st.master.is_unknown() || !st.app.is_unknown();
         // The server's address only: on an exit relay the client is the relay
         // itself, which nDPI's lists know as Tor; naming flows by it would
-        // name every exit flow after the relay.
-        let by_ip = || iplist::lookup(flow.ip_version, &flow.dst);
+        // name every exit flow after the relay. Looked up once, and only
+        // where it can matter (TCP for Telegram, flows nothing named).
+        let by_ip = (st.valid && (flow.protocol == ipproto::TCP || !named))
+            .then(|| iplist::lookup(flow.ip_version, &flow.dst))
+            .flatten();
         // Telegram's TCP (MTProto) is named by its servers' addresses
         // before anything else looks at it, as nDPI's Telegram dissector does.
-        if flow.protocol == ipproto::TCP
-            && st.valid
-            && let Some(id) = by_ip()
-            && id == known().telegram
-        {
-            return Classification {
-                master: id,
-                app: ProtoId::UNKNOWN,
-                guessed: false,
-                confidence: CONFIDENCE_IP,
-                meta,
-            };
+        if flow.protocol == ipproto::TCP && by_ip == Some(known().telegram) {
+            return class(known().telegram, ProtoId::UNKNOWN, false, CONFIDENCE_IP);
         }
-        if !st.master.is_unknown() || !st.app.is_unknown() {
-            return Classification {
-                master: st.master,
-                app: st.app,
-                guessed: false,
-                confidence: CONFIDENCE_DPI,
-                meta,
-            };
+        if named {
+            return class(st.master, st.app, false, CONFIDENCE_DPI);
         }
         // Nothing recognised: nDPI's guesses, by port, then by address.
         if st.valid
             && !st.excluded
             && let Some(id) = guess_by_port(flow)
         {
-            return Classification {
-                master: id,
-                app: ProtoId::UNKNOWN,
-                guessed: true,
-                confidence: CONFIDENCE_PORT,
-                meta,
-            };
+            return class(id, ProtoId::UNKNOWN, true, CONFIDENCE_PORT);
         }
-        if st.valid
-            && let Some(id) = by_ip()
-        {
-            return Classification {
-                master: ProtoId::UNKNOWN,
-                app: id,
-                guessed: true,
-                confidence: CONFIDENCE_IP,
-                meta,
-            };
-        }
-        Classification {
-            meta,
-            ..Default::default()
+        match by_ip {
+            Some(id) => class(ProtoId::UNKNOWN, id, true, CONFIDENCE_IP),
+            None => class(ProtoId::UNKNOWN, ProtoId::UNKNOWN, false, 0),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Entry {
     pub udp_ports: String,
     /// Server names map to it (a line of `data/services.txt`).
     pub has_domains: bool,
+    /// Listed in `data/protocols.txt` (nDPI's table), not only in services.txt.
+    pub is_protocol: bool,
 }
 
 /// All protocols and services, with port and domain lookups.
@@ -100,6 +102,7 @@ impl Registry {
             assert!(f.len() == 4, "data/protocols.txt: bad line {line:?}");
             let id = r.add(f[0], f[1]);
             let e = &mut r.entries[usize::from(id.0)];
+            e.is_protocol = true;
             e.tcp_ports = f[2].to_owned();
             e.udp_ports = f[3].to_owned();
             parse_ports(f[2], &mut r.tcp_ports, id);
@@ -145,6 +148,7 @@ impl Registry {
             tcp_ports: "-".to_owned(),
             udp_ports: "-".to_owned(),
             has_domains: false,
+            is_protocol: false,
         });
         self.by_name.insert(name.to_owned(), id);
         id
@@ -201,19 +205,6 @@ impl Registry {
             }
         }
         best.map(|k| self.patterns[k].1)
-    }
-
-    /// The names `data/protocols.txt` lists.
-    pub fn protocols_txt_names(&self) -> &[&'static str] {
-        static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
-        NAMES.get_or_init(|| {
-            PROTOCOLS
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .filter_map(|l| l.split_whitespace().next())
-                .collect()
-        })
     }
 
     /// Every entry, in registry order (nDPI's id order, then services).

@@ -22,14 +22,7 @@ fn pkt(payload: &[u8], proto: u8, sp: u16, dp: u16, seq: u32, flags: u8) -> Pack
 }
 
 fn ctx(proto: u8, sp: u16, dp: u16) -> FlowCtx {
-    FlowCtx {
-        protocol: proto,
-        src_port: sp,
-        dst_port: dp,
-        ip_version: 4,
-        src: [0; 16],
-        dst: [0; 16],
-    }
+    craft::flow_ctx(proto, sp, dp)
 }
 
 #[test]
@@ -253,4 +246,18 @@ fn random_flows_through_the_engine_never_panic() {
         }
         let _ = e.finish(&mut st, &c).application_name();
     }
+}
+
+/// A STUN message with WhatsApp's vendor attribute names the flow's
+/// application (STUN is read before the detector table, on any port).
+#[test]
+fn stun_with_whatsapps_attribute_is_stun_whatsappcall() {
+    let e = Engine::default();
+    let mut wa = b"\x00\x01\x00\x08\x21\x12\xa4\x42abcdefghijkl".to_vec();
+    wa.extend_from_slice(b"\x40\x00\x00\x04wxyz");
+    let c = ctx(17, 50_000, 3478);
+    let mut st = FlowDpi::default();
+    e.inspect(&mut st, &c, &pkt(&wa, 17, 50_000, 3478, 0, 0), true);
+    let cl = e.finish(&mut st, &c);
+    assert_eq!((cl.master.name(), cl.app.name()), ("STUN", "WhatsAppCall"));
 }

@@ -342,8 +342,7 @@ pub(super) fn lol_wild_rift(_: &FlowCtx, d: &[u8]) -> Match {
     yes(ping || hello || answer)
 }
 
-pub(super) fn netease_games(flow: &FlowCtx, d: &[u8]) -> Match {
-    let _ = flow;
+pub(super) fn netease_games(_: &FlowCtx, d: &[u8]) -> Match {
     let a = d.len() == 12
         && d[0] == 0x01
         && d[2..4] == [0xd0, 0x01]

@@ -1,7 +1,7 @@
 //! Industrial and building-automation protocols (nDPI's IoT-Scada
 //! category), recognised from their headers as their specifications lay
 //! them out.
-use super::{Match, be16, be32, either_port, le32, yes};
+use super::{Match, be16, be32, ber_element, either_port, le32, yes};
 use crate::FlowCtx;
 
 /// BACnet/IP's BVLC type byte.
@@ -42,14 +42,8 @@ pub(super) fn beckhoff_ads(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn c1222(_: &FlowCtx, d: &[u8]) -> Match {
     // An ACSE APDU whose BER length covers the message, then a context tag.
-    if d.len() < 6 || d[0] != ACSE_APDU {
+    let Some((at, len)) = ber_element(d, ACSE_APDU).filter(|_| d.len() >= 6) else {
         return Match::No;
-    }
-    let (len, at) = match d[1] {
-        l @ 0..=0x7f => (usize::from(l), 2),
-        0x81 => (usize::from(d[2]), 3),
-        0x82 => (be16(d, 2).unwrap_or(0), 4),
-        _ => return Match::No,
     };
     yes(len + at == d.len() && d.get(at).is_some_and(|t| (0xa1..=0xbe).contains(t)))
 }

@@ -1,7 +1,7 @@
 //! Network infrastructure, management, databases and middleware,
 //! recognised from their message headers as their specifications define
 //! them.
-use super::{Match, be16, be32, either_port, le32, starts_ci, yes};
+use super::{Match, be16, be32, ber_element, either_port, le32, starts_ci, yes};
 use crate::FlowCtx;
 
 /// IP protocol numbers that name a flow by themselves, as nDPI names them.
@@ -24,43 +24,22 @@ pub const IP_PROTOCOLS: [(u8, &str); 13] = [
 /// ASN.1 BER SEQUENCE tag.
 const BER_SEQUENCE: u8 = 0x30;
 
-/// The length of a BER element at `at` (tag byte before it): (length, header bytes).
-fn ber_len(d: &[u8], at: usize) -> Option<(usize, usize)> {
-    let first = *d.get(at)?;
-    match first {
-        0..=0x7f => Some((usize::from(first), 1)),
-        0x81 => Some((usize::from(*d.get(at + 1)?), 2)),
-        0x82 => Some((be16(d, at + 1)?, 3)),
-        0x83 => Some((usize::from(*d.get(at + 1)?) << 16 | be16(d, at + 2)?, 4)),
-        0x84 => Some((be32(d, at + 1)?, 5)),
-        _ => None,
-    }
-}
-
 pub(super) fn snmp(_: &FlowCtx, d: &[u8]) -> Match {
     // SEQUENCE { INTEGER version (0, 1, 3), ... } covering the datagram.
-    if d.len() < 10 || d[0] != BER_SEQUENCE {
-        return Match::No;
-    }
-    let Some((len, h)) = ber_len(d, 1) else {
+    let Some((v, len)) = ber_element(d, BER_SEQUENCE).filter(|_| d.len() >= 10) else {
         return Match::No;
     };
-    let v = 1 + h;
-    yes(1 + h + len == d.len()
+    yes(v + len == d.len()
         && d.get(v..v + 3)
             .is_some_and(|x| x[0] == 0x02 && x[1] == 1 && matches!(x[2], 0 | 1 | 3)))
 }
 
 pub(super) fn ldap(_: &FlowCtx, d: &[u8]) -> Match {
     // LDAPMessage: SEQUENCE { messageID INTEGER, protocolOp [APPLICATION n] }.
-    if d.len() < 7 || d[0] != BER_SEQUENCE {
-        return Match::No;
-    }
-    let Some((len, h)) = ber_len(d, 1) else {
+    let Some((id, len)) = ber_element(d, BER_SEQUENCE).filter(|_| d.len() >= 7) else {
         return Match::No;
     };
-    let id = 1 + h;
-    if 1 + h + len > d.len() || d[id] != 0x02 {
+    if id + len > d.len() || d.get(id) != Some(&0x02) {
         return Match::No;
     }
     let id_len = usize::from(d.get(id + 1).copied().unwrap_or(9));

@@ -5,9 +5,9 @@
 //! Dispatch order (the first match names the flow), stated once here:
 //! - TCP ([`crate::simple::tcp`]): TLS handshakes, then HTTP requests and
 //!   responses, then [`TCP`] from top to bottom, then DNS over TCP on port 53.
-//! - UDP ([`crate::simple::udp`]): QUIC (IETF, version negotiation, Google),
-//!   DNS on its ports and DNS-shaped service queries, then [`UDP`] from top
-//!   to bottom.
+//! - UDP ([`crate::simple::udp`]): STUN (a flow-level state machine, see
+//!   [`stun`]), QUIC (IETF, version negotiation, Google), DNS on its ports
+//!   and DNS-shaped service queries, then [`UDP`] from top to bottom.
 //!
 //! Protocol names are resolved to ids once ([`resolved`]); a name missing
 //! from `data/protocols.txt` fails the unit tests, not a flow.
@@ -132,6 +132,23 @@ fn be32(d: &[u8], at: usize) -> Option<usize> {
 fn le32(d: &[u8], at: usize) -> Option<u32> {
     d.get(at..at + 4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// A BER element with tag `tag` at the start of `d`: where its contents
+/// start and how long they are (definite lengths up to four bytes).
+fn ber_element(d: &[u8], tag: u8) -> Option<(usize, usize)> {
+    if *d.first()? != tag {
+        return None;
+    }
+    let first = *d.get(1)?;
+    match first {
+        0..=0x7f => Some((2, usize::from(first))),
+        0x81 => Some((3, usize::from(*d.get(2)?))),
+        0x82 => Some((4, be16(d, 2)?)),
+        0x83 => Some((5, usize::from(*d.get(2)?) << 16 | be16(d, 3)?)),
+        0x84 => Some((6, be32(d, 2)?)),
+        _ => None,
+    }
 }
 
 fn starts_ci(d: &[u8], p: &[u8]) -> bool {
@@ -275,14 +292,6 @@ fn imap(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"* OK"))
 }
 
-fn stun(_: &FlowCtx, d: &[u8]) -> Match {
-    // (The flow-level handling, after this first message, is in crate::simple.)
-    match stun::parse(d, false) {
-        Some(stun::Stun { app: Some(app), .. }) => Match::WithApp(app),
-        Some(_) => Match::Yes,
-        None => Match::No,
-    }
-}
 fn netbios_session_smb(_: &FlowCtx, d: &[u8]) -> Match {
     // A NetBIOS session message (type 0, 17-bit length) carrying SMB: nDPI
     // names it NetBIOS with the SMB version as the application.
@@ -1123,14 +1132,6 @@ pub static TCP: &[Detector] = &[
 /// UDP detectors, in dispatch order.
 pub static UDP: &[Detector] = &[
     row(
-        "STUN",
-        Udp,
-        &[],
-        Either,
-        stun,
-        b"\x00\x01\x00\x00\x21\x12\xa4\x42abcdefghijkl",
-    ),
-    row(
         "SSDP",
         Udp,
         &[],
@@ -1755,25 +1756,35 @@ pub fn resolved() -> &'static Resolved {
 pub fn scan(transport: Transport, flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<Hit> {
     let t = usize::from(transport == Transport::Udp);
     for lane in &resolved().lanes[t][usize::from(!src2dst)] {
-        let port_ok = match lane.range {
-            Some((lo, hi)) => {
-                (lo..=hi).contains(&flow.src_port) || (lo..=hi).contains(&flow.dst_port)
-            }
-            None => lane.ports.is_empty() || lane.ports.iter().any(|p| either_port(flow, *p)),
-        };
-        if !port_ok {
-            continue;
-        }
-        let hit = |master, app, need| Some(Hit { master, app, need });
-        match (lane.detect)(flow, d) {
-            Match::No => {}
-            Match::Yes => return hit(lane.pid, ProtoId::UNKNOWN, 1),
-            Match::As(other) => return hit(id(other), ProtoId::UNKNOWN, 1),
-            Match::WithApp(app) => return hit(lane.pid, id(app), 1),
-            Match::Count(n) => return hit(lane.pid, ProtoId::UNKNOWN, n.max(1)),
+        if ports_ok(lane.ports, lane.range, flow)
+            && let Some(h) = hit(lane.pid, (lane.detect)(flow, d))
+        {
+            return Some(h);
         }
     }
     None
+}
+
+/// Whether a row limited to `ports` (or `range`) applies to the flow.
+#[inline]
+fn ports_ok(ports: &[u16], range: Option<(u16, u16)>, flow: &FlowCtx) -> bool {
+    match range {
+        Some((lo, hi)) => (lo..=hi).contains(&flow.src_port) || (lo..=hi).contains(&flow.dst_port),
+        None => ports.is_empty() || ports.iter().any(|p| either_port(flow, *p)),
+    }
+}
+
+/// What a row's answer names, for the row's protocol `pid`.
+#[inline]
+fn hit(pid: ProtoId, m: Match) -> Option<Hit> {
+    let (master, app, need) = match m {
+        Match::No => return None,
+        Match::Yes => (pid, ProtoId::UNKNOWN, 1),
+        Match::As(other) => (id(other), ProtoId::UNKNOWN, 1),
+        Match::WithApp(app) => (pid, id(app), 1),
+        Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1)),
+    };
+    Some(Hit { master, app, need })
 }
 
 /// What a row found.
@@ -1801,22 +1812,11 @@ pub fn first_match(
             Dir::Client => src2dst,
             Dir::Server => !src2dst,
         };
-        let port_ok = match det.range {
-            Some((lo, hi)) => {
-                (lo..=hi).contains(&flow.src_port) || (lo..=hi).contains(&flow.dst_port)
-            }
-            None => det.ports.is_empty() || det.ports.iter().any(|p| either_port(flow, *p)),
-        };
-        if !dir_ok || !port_ok {
-            continue;
-        }
-        let hit = |master, app, need| Some(Hit { master, app, need });
-        match (det.detect)(flow, d) {
-            Match::No => {}
-            Match::Yes => return hit(pid, ProtoId::UNKNOWN, 1),
-            Match::As(other) => return hit(id(other), ProtoId::UNKNOWN, 1),
-            Match::WithApp(app) => return hit(pid, id(app), 1),
-            Match::Count(n) => return hit(pid, ProtoId::UNKNOWN, n.max(1)),
+        if dir_ok
+            && ports_ok(det.ports, det.range, flow)
+            && let Some(h) = hit(pid, (det.detect)(flow, d))
+        {
+            return Some(h);
         }
     }
     None
@@ -1827,17 +1827,11 @@ mod tests {
     use super::*;
 
     fn flow(t: Transport, port: u16) -> FlowCtx {
-        FlowCtx {
-            protocol: match t {
-                Transport::Tcp => 6,
-                Transport::Udp => 17,
-            },
-            src_port: 50_000,
-            dst_port: port,
-            ip_version: 4,
-            src: [0; 16],
-            dst: [0; 16],
-        }
+        let proto = match t {
+            Transport::Tcp => 6,
+            Transport::Udp => 17,
+        };
+        crate::craft::flow_ctx(proto, 50_000, port)
     }
 
     #[test]
@@ -1967,11 +1961,6 @@ mod tests {
             false,
         );
         assert_eq!(smtp.unwrap().master.name(), "SMTP");
-        let mut wa = b"\x00\x01\x00\x08\x21\x12\xa4\x42abcdefghijkl".to_vec();
-        wa.extend_from_slice(b"\x40\x00\x00\x04wxyz");
-        let Hit { master: m, app, .. } =
-            first_match(UDP, &r.udp, &flow(Transport::Udp, 3478), &wa, true).unwrap();
-        assert_eq!((m.name(), app.name()), ("STUN", "WhatsAppCall"));
         let mut smb = b"\x11\x02\x00\x01\xc0\xa8\x00\x01\x00\x8a\x00\xbb\x00\x00".to_vec();
         smb.extend_from_slice(b"\xffSMB");
         let app = first_match(UDP, &r.udp, &flow(Transport::Udp, 138), &smb, true)
