@@ -31,7 +31,8 @@ fn dataset(root: &Path, n: u64) {
     use exitflow_flow::{EndReason, Flow};
     use exitflow_output::{DatasetConfig, DatasetWriter, Record};
     for (node, day) in [("a", 0u64), ("b", 1)] {
-        let mut w = DatasetWriter::open(DatasetConfig::new(root, node)).unwrap();
+        let mut p = exitflow_output::Policy::research();
+        let mut w = DatasetWriter::open(&p, DatasetConfig::new(root, node)).unwrap();
         for i in 0..n {
             let t = 1_700_000_000_000 + day * 86_400_000 + i * 1000;
             let failed = i % 3 == 0;
@@ -50,7 +51,7 @@ fn dataset(root: &Path, n: u64) {
             r.application_name = if failed { "HTTP" } else { "TLS.Google" }.into();
             r.application_category_name = "Web".into();
             r.tor_role = "exit";
-            w.write(&r).unwrap();
+            w.push(p.store(r)).unwrap();
         }
         w.close().unwrap();
     }

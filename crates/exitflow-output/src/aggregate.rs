@@ -13,7 +13,8 @@ use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 
 use crate::OutputError;
-use crate::schema::{Col, Record, Value};
+use crate::row::{Layout, Row};
+use crate::schema::Col;
 
 /// Prefix of an aggregate file.
 pub const AGG_PREFIX: &str = "agg-";
@@ -117,22 +118,113 @@ impl Bin {
 /// The aggregate tables of some records: (hour, scope, dimension, value).
 pub type Tables = BTreeMap<(u64, &'static str, &'static str, String), Bin>;
 
-fn u(v: Value<'_>) -> u64 {
-    match v {
-        Value::U(x) => x,
-        _ => 0,
-    }
-}
-
-/// Adds a record (with its policy applied, so values are what the default
-/// profile would write) to the tables of its `granularity_ms` bin. For many
-/// records, [`Accumulator`] is faster: this is the same, one at a time.
-pub fn add(t: &mut Tables, r: &Record, granularity_ms: u64) {
+/// Adds a stored row to the tables of its `granularity_ms` bin. For many
+/// rows, [`Accumulator`] is faster: this is the same, one at a time.
+pub fn add(t: &mut Tables, r: &Row, layout: &Layout, granularity_ms: u64) {
     let mut one = Accumulator::default();
-    one.add(r, granularity_ms);
+    one.add(r, layout, granularity_ms);
     for (k, bin) in one.tables() {
         t.entry(k).or_default().add(&bin);
     }
+}
+
+/// The value cells of fewer than `k` flows fold into, per dimension.
+pub const OTHER: &str = "Other";
+
+/// Folds every cell of fewer than `k` flows into its dimension's
+/// [`OTHER`] cell (the `total` dimension, one cell an hour, stays);
+/// returns the flows folded.
+pub fn fold_small(t: &mut Tables, k: usize) -> u64 {
+    let k = k as u64;
+    let small: Vec<_> = t
+        .iter()
+        .filter(|(key, b)| b.flows < k && key.2 != "total" && key.3 != OTHER)
+        .map(|(key, _)| key.clone())
+        .collect();
+    let mut folded = 0;
+    for key in small {
+        let bin = t.remove(&key).expect("listed above");
+        folded += bin.flows;
+        t.entry((key.0, key.1, key.2, OTHER.to_owned()))
+            .or_default()
+            .add(&bin);
+    }
+    folded
+}
+
+/// The tables of an aggregate file this crate wrote.
+pub fn read(path: &Path) -> Result<Tables, OutputError> {
+    use arrow_array::cast::AsArray;
+    let bad = |why: &str| OutputError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned()),
+    };
+    let pq = |source| OutputError::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(crate::io_err(path))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(pq)?
+        .build()
+        .map_err(pq)?;
+    let mut t = Tables::new();
+    for b in reader {
+        let b = b.map_err(|source| OutputError::Arrow {
+            path: path.to_owned(),
+            source,
+        })?;
+        let u = |n: &str| {
+            b.column_by_name(n)
+                .and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt64Type>())
+                .ok_or_else(|| bad(&format!("column {n} missing")))
+        };
+        let s = |n: &str| {
+            b.column_by_name(n)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| bad(&format!("column {n} missing")))
+        };
+        let (hour, scope, dim, value) = (
+            u(cols::HOUR)?,
+            s(cols::SCOPE)?,
+            s(cols::DIMENSION)?,
+            s(cols::VALUE)?,
+        );
+        let sums = [
+            u(cols::FLOWS)?,
+            u(cols::FAILED)?,
+            u(cols::PACKETS)?,
+            u(cols::BYTES)?,
+            u(cols::DURATION)?,
+            u(cols::PACKETS_CLIPPED)?,
+            u(cols::BYTES_CLIPPED)?,
+            u(cols::DURATION_CLIPPED)?,
+        ];
+        for i in 0..b.num_rows() {
+            let sc = SCOPES
+                .iter()
+                .find(|x| **x == scope.value(i))
+                .ok_or_else(|| bad("unknown scope"))?;
+            let d = DIMENSIONS
+                .iter()
+                .find(|x| **x == dim.value(i))
+                .ok_or_else(|| bad("unknown dimension"))?;
+            let bin = Bin {
+                flows: sums[0].value(i),
+                failed_flows: sums[1].value(i),
+                packets: sums[2].value(i),
+                bytes: sums[3].value(i),
+                duration_ms: sums[4].value(i),
+                packets_clipped: sums[5].value(i),
+                bytes_clipped: sums[6].value(i),
+                duration_clipped_ms: sums[7].value(i),
+            };
+            t.entry((hour.value(i), *sc, *d, value.value(i).to_owned()))
+                .or_default()
+                .add(&bin);
+        }
+    }
+    Ok(t)
 }
 
 /// "No value" in a signature (no user-agent, not HTTP).
@@ -178,17 +270,18 @@ impl Accumulator {
         i
     }
 
-    /// Adds a record to the tables of its `granularity_ms` bin.
-    pub fn add(&mut self, r: &Record, granularity_ms: u64) {
+    /// Adds a stored row to the tables of its `granularity_ms` bin.
+    pub fn add(&mut self, r: &Row, l: &Layout, granularity_ms: u64) {
         let g = granularity_ms.max(1);
         let (p, b, d) = (
-            u(r.value(Col::BiPackets)),
-            u(r.value(Col::BiBytes)),
-            u(r.value(Col::BiDuration)),
+            r.u(l, Col::BiPackets),
+            r.u(l, Col::BiBytes),
+            r.u(l, Col::BiDuration),
         );
+        let failed = r.b(l, Col::Failed);
         let one = Bin {
             flows: 1,
-            failed_flows: u64::from(r.flow.is_failed()),
+            failed_flows: u64::from(failed),
             packets: p,
             bytes: b,
             duration_ms: d,
@@ -196,29 +289,32 @@ impl Accumulator {
             bytes_clipped: b.min(BYTES_CLIP),
             duration_clipped_ms: d.min(DURATION_CLIP_MS),
         };
-        let master = r.application_name.split('.').next().unwrap_or("");
+        let app = r.s(l, Col::AppName);
+        let master = app.split('.').next().unwrap_or("");
         let http = master == "HTTP" || master == "HTTP_Proxy";
-        let opt = |a: &mut Accumulator, v: Option<&str>| match v {
-            Some(v) if http => a.intern(v),
+        let opt = |a: &mut Accumulator, c: Col| match r.value(l, c) {
+            crate::Value::S(v) if http => a.intern(v),
             _ => NONE,
         };
+        let role = r.s(l, Col::TorRole);
+        let t = r.u(l, Col::BiFirstSeen);
         let sig = Sig {
-            hour: r.flow.first_seen_ms - r.flow.first_seen_ms % g,
+            hour: t - t % g,
             scope: SCOPES
                 .iter()
-                .position(|s| *s == scope_of(r.tor_role, r.flow.is_failed()))
+                .position(|s| *s == scope_of(role, failed))
                 .unwrap_or(0) as u8,
-            app: self.intern(&r.application_name),
-            category: self.intern(&r.application_category_name),
-            dst_country: self.intern(&r.dst_country),
-            src_country: self.intern(&r.src_country),
-            role: self.intern(r.tor_role),
-            ua: opt(self, r.user_agent.as_deref()),
-            ct: opt(self, r.content_type.as_deref()),
-            port: r.flow.dst_port,
-            guessed: r.application_is_guessed,
-            src_proxy: r.src_is_proxy,
-            dst_proxy: r.dst_is_proxy,
+            app: self.intern(app),
+            category: self.intern(r.s(l, Col::AppCategory)),
+            dst_country: self.intern(r.s(l, Col::DstCountry)),
+            src_country: self.intern(r.s(l, Col::SrcCountry)),
+            role: self.intern(role),
+            ua: opt(self, Col::UserAgent),
+            ct: opt(self, Col::ContentType),
+            port: r.u(l, Col::DstPort) as u16,
+            guessed: r.b(l, Col::AppGuessed),
+            src_proxy: r.b(l, Col::SrcIsProxy),
+            dst_proxy: r.b(l, Col::DstIsProxy),
         };
         self.sigs.entry(sig).or_default().add(&one);
     }
@@ -338,6 +434,7 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Record;
     use exitflow_flow::{EndReason, Flow};
 
     /// Grouping records by signature gives the sum of every record's own
@@ -346,6 +443,8 @@ mod tests {
     fn the_accumulator_gives_the_tables_of_adding_each_record() {
         let mut by_add = Tables::new();
         let mut acc = Accumulator::default();
+        let mut policy = crate::Policy::research();
+        let l = policy.layout().clone();
         for i in 0..500u64 {
             let f = Flow::from_totals(
                 i,
@@ -367,8 +466,9 @@ mod tests {
             r.src_is_proxy = i % 11 == 0;
             r.dst_is_proxy = i % 13 == 0;
             r.application_is_guessed = i % 6 == 0;
-            add(&mut by_add, &r, 3_600_000);
-            acc.add(&r, 3_600_000);
+            let row = policy.store(r);
+            add(&mut by_add, &row, &l, 3_600_000);
+            acc.add(&row, &l, 3_600_000);
         }
         assert_eq!(acc.tables(), by_add);
         assert!(!acc.is_empty());

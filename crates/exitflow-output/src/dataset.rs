@@ -3,86 +3,85 @@
 //! each written under a temporary name (starting with `.`, so dataset readers
 //! skip it) and renamed when complete; plus per-node totals in
 //! `node=NAME/_totals.json` (readers skip `_` files too).
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
 
 use crate::layout;
-use crate::schema::{Record, Selection};
+use crate::policy::Policy;
+use crate::row::Row;
+use crate::schema::Col;
+use crate::spool::Spool;
 use crate::writers::{FlowWriter, Format};
 use crate::{OutputError, io_err};
 
 /// Bins of a part's sidecar aggregate tables: an hour, or the profile's
 /// granularity when coarser.
 pub const SIDECAR_BIN_MS: u64 = 3_600_000;
-/// A part file is closed once it holds this many rows.
+/// A research part file is closed once it holds this many rows.
 pub const DEFAULT_ROTATE_ROWS: u64 = 4_000_000;
-/// A part file is closed once it reaches about this size.
+/// A research part file is closed once it reaches about this size.
 pub const DEFAULT_ROTATE_BYTES: u64 = 256 << 20;
-/// A part file is closed once it has been open this long (live capture).
-pub const DEFAULT_ROTATE_AGE: Duration = Duration::from_secs(3600);
-/// Most date partitions open at once; the oldest is closed beyond it.
+/// Most date partitions open at once (research); the oldest is closed beyond it.
 pub const MAX_OPEN_PARTITIONS: usize = 8;
 /// How long after a time bucket ends its rows may still arrive (a flow is
 /// exported when it ends: up to the active timeout plus the idle timeout
 /// after it started), before the bucket is written.
 pub const DEFAULT_HOLD_MS: u64 = 1_800_000 + 120_000;
-/// Most rows held back for shuffling; beyond, the oldest bucket is written
-/// early (counted in [`DatasetWriter::spilled`]).
-pub const DEFAULT_MAX_HELD_ROWS: usize = 65_536;
+/// Most rows held while nothing can be spilled to disk (a full disk);
+/// beyond, rows are refused and counted as lost.
+pub const DEFAULT_MAX_HELD_ROWS: usize = 524_288;
 /// Random bytes in a part file's name (`part-<hex>.parquet`).
 pub const PART_NAME_RANDOM_BYTES: usize = 16;
 /// Version of the column layout, stored in every file's metadata.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
+/// File metadata key: the start of the time bucket a file holds (ms).
+pub const HOUR_KEY: &str = "exitflow.hour_ms";
 
-/// Dataset settings.
+/// Where and how a node's dataset is written. What is written, at which
+/// granularity and when, comes from the [`Policy`] alone
+/// ([`DatasetWriter::open`]): nothing here can make a file finer.
 #[derive(Clone, Debug)]
 pub struct DatasetConfig {
     /// Dataset root directory.
     pub root: PathBuf,
     /// Node (relay) name: the `node=` partition.
     pub node: String,
-    /// See [`DEFAULT_ROTATE_ROWS`].
+    /// See [`DEFAULT_ROTATE_ROWS`] (research).
     pub rotate_rows: u64,
-    /// See [`DEFAULT_ROTATE_BYTES`].
+    /// See [`DEFAULT_ROTATE_BYTES`] (research).
     pub rotate_bytes: u64,
-    /// See [`DEFAULT_ROTATE_AGE`].
-    pub rotate_age: Duration,
-    /// Optional column groups written.
-    pub selection: Selection,
-    /// Key/value pairs stored in every file (policy, tool version, ...).
+    /// Key/value pairs stored in every file besides the policy's (GeoIP
+    /// builds, timeouts, exit policy, ...).
     pub metadata: Vec<(String, String)>,
-    /// Completed files' modification times are rounded down to this (ms).
-    /// Above 1 ms, rows are also held per time bucket of this size and
-    /// each bucket is written, shuffled, into files of its own: neither a
-    /// file nor the order of its rows tells more than the bucket.
-    pub time_granularity_ms: u64,
     /// See [`DEFAULT_HOLD_MS`].
     pub hold_ms: u64,
+    /// Rows kept in memory before spilling (encrypted) to disk
+    /// ([`crate::spool::DEFAULT_SPOOL_MEMORY_ROWS`]).
+    pub memory_rows: usize,
     /// See [`DEFAULT_MAX_HELD_ROWS`].
-    pub max_held_rows: usize,
-    /// Write hourly aggregate tables instead of rows (the strict profile;
-    /// needs a granularity).
-    pub aggregates_only: bool,
+    pub max_rows: usize,
+    /// Offline (`ingest`): time is the data's (a bucket is complete once
+    /// a flow starts past its end and the hold), and a bucket whose end is
+    /// still ahead of the wall clock is not written at all. Live capture
+    /// passes the wall clock to [`DatasetWriter::write_complete`] instead
+    /// and writes everything when it stops.
+    pub data_clock: bool,
 }
 
 impl DatasetConfig {
-    /// Defaults for a root and node.
+    /// Defaults for a root and node (offline).
     pub fn new(root: &Path, node: &str) -> DatasetConfig {
         DatasetConfig {
             root: root.to_owned(),
             node: node.to_owned(),
             rotate_rows: DEFAULT_ROTATE_ROWS,
             rotate_bytes: DEFAULT_ROTATE_BYTES,
-            rotate_age: DEFAULT_ROTATE_AGE,
-            selection: Selection::default(),
             metadata: Vec::new(),
-            time_granularity_ms: 1,
             hold_ms: DEFAULT_HOLD_MS,
-            max_held_rows: DEFAULT_MAX_HELD_ROWS,
-            aggregates_only: false,
+            memory_rows: crate::spool::DEFAULT_SPOOL_MEMORY_ROWS,
+            max_rows: DEFAULT_MAX_HELD_ROWS,
+            data_clock: true,
         }
     }
 }
@@ -183,32 +182,67 @@ impl NodeTotals {
 
 struct Part {
     writer: FlowWriter,
-    opened: Instant,
     /// The hourly aggregate tables of the rows written (the part's sidecar).
     tables: crate::aggregate::Accumulator,
 }
 
-/// Writes records into the dataset.
+/// What one call wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Time buckets (hours) written.
+    pub buckets: u64,
+    /// Rows written (or, under strict, flows counted into tables).
+    pub rows: u64,
+    /// Of those, failed flows.
+    pub failed: u64,
+    /// Files completed.
+    pub files: u64,
+    /// Bytes of files completed.
+    pub bytes: u64,
+}
+
+impl Written {
+    fn add(&mut self, o: Written) {
+        self.buckets += o.buckets;
+        self.rows += o.rows;
+        self.failed += o.failed;
+        self.files += o.files;
+        self.bytes += o.bytes;
+    }
+}
+
+/// The one way into a node's dataset: rows go in, files come out as the
+/// policy it was opened with says. Under `default` and `strict` a time
+/// bucket (an hour) is held — in memory, past a cap in encrypted chunk
+/// files — until it is complete, then written once, whole, shuffled, in
+/// one file (and its sidecar) named at random; an hour already on disk is
+/// read back and rewritten with the new rows as one whole. Under `default`
+/// no row is written that fewer than k rows of its hour share
+/// ([`crate::kanon`]); under `strict` cells of fewer than k flows fold into
+/// `Other`. Under `research` rows stream into rotating files.
 pub struct DatasetWriter {
     cfg: DatasetConfig,
     node_dir: PathBuf,
+    policy: Policy,
+    metadata: Vec<(String, String)>,
+    /// Research: open part per date.
     open: BTreeMap<String, Part>,
-    /// Files completed by this writer.
-    pub files: u64,
-    /// Bytes of files completed by this writer.
-    pub bytes: u64,
-    /// Rows written by this writer.
-    pub rows: u64,
-    /// Rows held per time bucket (start, ms), waiting to be shuffled.
-    held: BTreeMap<u64, Vec<Record>>,
-    /// Rows of complete buckets, per date, waiting to fill a file.
-    ready: BTreeMap<String, Vec<Record>>,
-    /// Rows in `held` and `ready` (capped by `max_held_rows`).
-    held_rows: usize,
-    /// Latest first-packet time seen (ms).
-    latest_ms: u64,
-    /// Buckets written before they were complete, to stay under the cap.
-    pub spilled: u64,
+    spool: Spool,
+    /// Buckets whose earlier files were already read into the spool.
+    merged: BTreeMap<u64, Vec<PathBuf>>,
+    /// Latest bucket start seen (ms).
+    latest_bucket: u64,
+    /// Totals of everything written.
+    pub written: Written,
+    /// Buckets rewritten with rows of an earlier write.
+    pub buckets_rewritten: u64,
+    /// Rows written with a column generalised (k-anonymity).
+    pub generalised_rows: u64,
+    /// Rows not written: no k-1 other rows of their hour could share them
+    /// even fully generalised (counted in the node's totals).
+    pub suppressed_rows: u64,
+    /// Strict: flows of cells under k folded into `Other`.
+    pub folded_flows: u64,
     /// Parts whose sidecar tables could not be written (a report reads
     /// their rows instead).
     pub sidecar_errors: u64,
@@ -225,26 +259,45 @@ pub fn valid_node_name(node: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// Now, ms since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl DatasetWriter {
-    /// Opens (creating) the dataset's node directory.
-    pub fn open(cfg: DatasetConfig) -> Result<DatasetWriter, OutputError> {
+    /// Opens (creating) the dataset's node directory for rows stored by
+    /// `policy` (the same policy's [`Policy::store`]).
+    pub fn open(policy: &Policy, cfg: DatasetConfig) -> Result<DatasetWriter, OutputError> {
         if !valid_node_name(&cfg.node) {
             return Err(OutputError::BadNodeName(cfg.node.clone()));
         }
         let node_dir = layout::node_dir(&cfg.root, &cfg.node);
         std::fs::create_dir_all(&node_dir).map_err(io_err(&node_dir))?;
+        crate::spool::remove_stale_chunks(&node_dir);
+        let mut metadata = policy.file_metadata(Some(&cfg.node));
+        metadata.extend(cfg.metadata.iter().cloned());
+        let spool = Spool::new(
+            &node_dir,
+            policy.layout().cols().len(),
+            cfg.memory_rows,
+            cfg.max_rows,
+        );
         Ok(DatasetWriter {
             cfg,
             node_dir,
+            policy: policy.clone(),
+            metadata,
             open: BTreeMap::new(),
-            files: 0,
-            bytes: 0,
-            rows: 0,
-            held: BTreeMap::new(),
-            ready: BTreeMap::new(),
-            held_rows: 0,
-            latest_ms: 0,
-            spilled: 0,
+            spool,
+            merged: BTreeMap::new(),
+            latest_bucket: 0,
+            written: Written::default(),
+            buckets_rewritten: 0,
+            generalised_rows: 0,
+            suppressed_rows: 0,
+            folded_flows: 0,
             sidecar_errors: 0,
         })
     }
@@ -254,111 +307,248 @@ impl DatasetWriter {
         &self.node_dir
     }
 
-    /// Writes one record into its date partition (UTC date of its first
-    /// packet); with a granularity, once its time bucket is complete.
-    pub fn write(&mut self, r: &Record) -> Result<(), OutputError> {
-        if self.cfg.time_granularity_ms <= 1 {
-            return self.write_now(r);
-        }
-        self.push(r.clone())
+    /// The policy the writer was opened with.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
-    /// [`DatasetWriter::write`] of a record the caller gives up: no copy
-    /// when it has to be held.
-    pub fn push(&mut self, r: Record) -> Result<(), OutputError> {
-        let g = self.cfg.time_granularity_ms;
-        if g <= 1 {
+    /// Rows held, waiting for their bucket to complete.
+    pub fn pending(&self) -> usize {
+        self.spool.len()
+    }
+
+    /// Rows spilled (encrypted) to disk so far.
+    pub fn spilled_rows(&self) -> u64 {
+        self.spool.spilled_rows
+    }
+
+    fn granularity(&self) -> u64 {
+        self.policy.time_granularity_ms.max(1)
+    }
+
+    /// Takes one stored row. Under `research` it is written at once; else
+    /// it is held until its bucket is complete. An error when it can be
+    /// neither written nor held (see [`DEFAULT_MAX_HELD_ROWS`]).
+    pub fn push(&mut self, r: Row) -> Result<(), OutputError> {
+        if !self.policy.holds_hours() {
             return self.write_now(&r);
         }
-        let t = r.flow.first_seen_ms;
+        let g = self.granularity();
+        let t = r.u(self.policy.layout(), Col::BiFirstSeen);
         let bucket = t - t % g;
-        // Completion is checked when a newer bucket begins: late rows of a
-        // bucket already written wait for it (no file of one late row).
-        let newer = t > self.latest_ms && bucket > self.latest_ms - self.latest_ms % g;
-        self.latest_ms = self.latest_ms.max(t);
-        self.held.entry(bucket).or_default().push(r);
-        self.held_rows += 1;
-        if !newer && self.held_rows <= self.cfg.max_held_rows {
-            return Ok(());
+        let newer = bucket > self.latest_bucket;
+        if newer {
+            self.latest_bucket = bucket;
         }
-        while let Some(&b) = self.held.keys().next() {
-            let complete = b + g + self.cfg.hold_ms <= self.latest_ms;
-            if !complete && self.held_rows <= self.cfg.max_held_rows {
-                break;
-            }
-            self.spilled += u64::from(!complete);
-            self.make_ready(b);
-            let date = utc_date(b);
-            // Earlier dates will get no more complete hours: write them.
-            let earlier: Vec<String> = self
-                .ready
-                .range(..date.clone())
-                .map(|(d, _)| d.clone())
-                .collect();
-            for d in earlier {
-                self.write_ready(&d)?;
-            }
-            // A file holds whole hours only; several, once enough rows wait
-            // (few large files rather than one small file per hour).
-            if !complete || self.ready[&date].len() >= self.cfg.max_held_rows / 2 {
-                self.write_ready(&date)?;
-            }
+        if self.spool.push(bucket, r).is_err() {
+            return Err(OutputError::Full {
+                rows: self.spool.len(),
+            });
         }
-        // Past the cap, the oldest complete hours go to disk.
-        while self.held_rows > self.cfg.max_held_rows {
-            let Some(date) = self.ready.keys().next().cloned() else {
-                break;
-            };
-            self.write_ready(&date)?;
+        if newer && self.cfg.data_clock {
+            // A flow past a bucket's end and hold completes it.
+            self.write_complete(bucket)?;
         }
         Ok(())
     }
 
-    /// Moves a held bucket to the rows ready for its date's next file.
-    fn make_ready(&mut self, bucket: u64) {
-        if let Some(rows) = self.held.remove(&bucket) {
-            self.ready.entry(utc_date(bucket)).or_default().extend(rows);
+    /// Writes what is complete at `now_ms`: under `default`/`strict` every
+    /// held bucket whose end plus the hold is not after `now_ms`, each as
+    /// one whole; under `research` it completes every open file.
+    pub fn write_complete(&mut self, now_ms: u64) -> Result<Written, OutputError> {
+        let mut w = Written::default();
+        if !self.policy.holds_hours() {
+            let before = self.written;
+            let dates: Vec<String> = self.open.keys().cloned().collect();
+            for d in dates {
+                self.close_part(&d)?;
+            }
+            return Ok(Written {
+                buckets: 0,
+                rows: self.written.rows - before.rows,
+                failed: self.written.failed - before.failed,
+                files: self.written.files - before.files,
+                bytes: self.written.bytes - before.bytes,
+            });
         }
+        let g = self.granularity();
+        for b in self.spool.buckets() {
+            if b.saturating_add(g).saturating_add(self.cfg.hold_ms) > now_ms {
+                break;
+            }
+            w.add(self.write_bucket(b)?);
+        }
+        Ok(w)
     }
 
-    /// Writes a date's ready rows (whole buckets), shuffled, into a file of
-    /// their own: rows, or under `aggregates_only` the hourly tables.
-    fn write_ready(&mut self, date: &str) -> Result<(), OutputError> {
-        let Some(mut rows) = self.ready.remove(date) else {
-            return Ok(());
-        };
-        self.held_rows -= rows.len();
-        if self.cfg.aggregates_only {
-            let mut acc = crate::aggregate::Accumulator::default();
-            for r in &rows {
-                acc.add(r, self.cfg.time_granularity_ms);
+    /// Writes every held bucket (stopping: the one time an hour may be
+    /// written before it is over — offline, a bucket whose end is still
+    /// ahead of the wall clock is refused instead, naming it) and completes
+    /// every open file.
+    pub fn write_all(&mut self) -> Result<Written, OutputError> {
+        let mut w = self.write_complete(u64::MAX - self.cfg.hold_ms - self.granularity())?;
+        let _ = &mut w;
+        Ok(w)
+    }
+
+    fn write_bucket(&mut self, b: u64) -> Result<Written, OutputError> {
+        let g = self.granularity();
+        if self.cfg.data_clock && b + g > now_ms() {
+            return Err(OutputError::Policy(format!(
+                "flows of the hour beginning {} UTC are not written: that hour is not over yet (ingest them again once it is)",
+                utc_datetime(b)
+            )));
+        }
+        let date = utc_date(b);
+        let dir = layout::date_dir(&self.node_dir, &date);
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let l = self.policy.layout().clone();
+        let aggregates = self.policy.aggregates_only;
+        if !self.merged.contains_key(&b) {
+            let earlier = bucket_files(&dir, b, aggregates)?;
+            if !aggregates {
+                for f in &earlier {
+                    for row in crate::row::read_rows(f, &l)? {
+                        if self.spool.push(b, row).is_err() {
+                            return Err(OutputError::Full {
+                                rows: self.spool.len(),
+                            });
+                        }
+                    }
+                }
             }
-            let t = acc.tables();
-            let dir = layout::date_dir(&self.node_dir, date);
-            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            self.merged.insert(b, earlier);
+        }
+        let earlier = self.merged[&b].clone();
+        let mut meta = self.metadata.clone();
+        meta.push((HOUR_KEY.into(), b.to_string()));
+        let name = crate::files::random_hex(PART_NAME_RANDOM_BYTES);
+        let mut out = Written {
+            buckets: 1,
+            ..Written::default()
+        };
+        if aggregates {
+            let mut acc = crate::aggregate::Accumulator::default();
+            let mut failed = 0;
+            let mut n = 0;
+            self.spool.for_each(b, |r| {
+                acc.add(r, &l, g);
+                n += 1;
+                failed += u64::from(r.b(&l, Col::Failed));
+            })?;
+            let mut t = acc.tables();
+            for f in &earlier {
+                for (k, bin) in crate::aggregate::read(f)? {
+                    t.entry(k).or_default().add(&bin);
+                }
+            }
+            let folded = crate::aggregate::fold_small(&mut t, self.policy.k_anonymity);
             let path = dir.join(format!(
-                "{}{}{}",
+                "{}{name}{}",
                 crate::aggregate::AGG_PREFIX,
-                crate::files::random_hex(PART_NAME_RANDOM_BYTES),
                 layout::PART_EXT
             ));
-            crate::aggregate::write(&path, &t, &self.cfg.metadata)?;
-            crate::files::coarsen_mtime(&path, self.cfg.time_granularity_ms)?;
-            self.files += 1;
-            self.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
-            self.rows += rows.len() as u64;
-            return Ok(());
+            crate::aggregate::write(&path, &t, &meta)?;
+            crate::files::coarsen_mtime(&path, g)?;
+            self.folded_flows += folded;
+            out.rows = n;
+            out.failed = failed;
+            out.files = 1;
+            out.bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        } else {
+            let kanon = if self.policy.k_anonymity > 1 {
+                Some(crate::kanon::Generaliser::build(
+                    &self.spool,
+                    b,
+                    &l,
+                    self.policy.k_anonymity,
+                )?)
+            } else {
+                None
+            };
+            let path = dir.join(format!("{}{name}{}", layout::PART_PREFIX, layout::PART_EXT));
+            let mut w = FlowWriter::create(&path, Format::Parquet, &l, &meta)?;
+            let mut acc = crate::aggregate::Accumulator::default();
+            let (mut n, mut failed, mut generalised, mut suppressed) = (0u64, 0u64, 0u64, 0u64);
+            let res = (|| {
+                for row in self.spool.shuffled(&[b])? {
+                    let mut row = row?;
+                    if let Some(k) = &kanon {
+                        match k.map(&row) {
+                            crate::kanon::Mapped::Same => {}
+                            crate::kanon::Mapped::Generalised(r) => {
+                                row = r;
+                                generalised += 1;
+                            }
+                            crate::kanon::Mapped::Suppressed => {
+                                suppressed += 1;
+                                continue;
+                            }
+                        }
+                    }
+                    w.write(&row)?;
+                    acc.add(&row, &l, g.max(SIDECAR_BIN_MS));
+                    n += 1;
+                    failed += u64::from(row.b(&l, Col::Failed));
+                }
+                Ok::<(), OutputError>(())
+            })();
+            if let Err(e) = res {
+                w.abort();
+                return Err(e);
+            }
+            if n == 0 {
+                w.abort();
+            } else {
+                let path = w.finish()?;
+                crate::files::coarsen_mtime(&path, g)?;
+                out.files = 1;
+                out.bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                self.write_sidecar(&path, &acc.tables(), &meta);
+            }
+            out.rows = n;
+            out.failed = failed;
+            self.generalised_rows += generalised;
+            self.suppressed_rows += suppressed;
         }
-        shuffle(&mut rows);
-        self.close_part(date)?;
-        for r in &rows {
-            self.write_now(r)?;
+        // The new whole replaces the earlier files of the bucket.
+        for f in &earlier {
+            let _ = std::fs::remove_file(f);
+            if !aggregates {
+                let _ = std::fs::remove_file(layout::sidecar_of(f));
+            }
         }
-        self.close_part(date)
+        self.buckets_rewritten += u64::from(!earlier.is_empty());
+        self.merged.remove(&b);
+        self.spool.remove(b);
+        self.written.add(out);
+        Ok(out)
     }
 
-    fn write_now(&mut self, r: &Record) -> Result<(), OutputError> {
-        let date = utc_date(r.flow.first_seen_ms);
+    /// The same rows as hourly tables, beside the part: a report over them
+    /// reads a few hundred rows instead of every flow. Written after the
+    /// part, so a sidecar never describes a missing part. A sidecar that
+    /// cannot be written (a full disk) must not fail the part, or its rows
+    /// would be written twice on a retry: no sidecar only means the report
+    /// reads the rows.
+    fn write_sidecar(
+        &mut self,
+        part: &Path,
+        t: &crate::aggregate::Tables,
+        meta: &[(String, String)],
+    ) {
+        let side = layout::sidecar_of(part);
+        let written = crate::aggregate::write(&side, t, meta)
+            .and_then(|()| crate::files::coarsen_mtime(&side, self.granularity()));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&side);
+            self.sidecar_errors += 1;
+        }
+    }
+
+    fn write_now(&mut self, r: &Row) -> Result<(), OutputError> {
+        let l = self.policy.layout().clone();
+        let date = utc_date(r.u(&l, Col::BiFirstSeen));
         if !self.open.contains_key(&date) {
             if self.open.len() >= MAX_OPEN_PARTITIONS {
                 let oldest = self.open.keys().next().cloned().expect("non-empty");
@@ -373,26 +563,20 @@ impl DatasetWriter {
                 crate::files::random_hex(PART_NAME_RANDOM_BYTES),
                 layout::PART_EXT
             ));
-            let writer = FlowWriter::create(
-                &path,
-                Format::Parquet,
-                self.cfg.selection,
-                &self.cfg.metadata,
-            )?;
+            let writer = FlowWriter::create(&path, Format::Parquet, &l, &self.metadata)?;
             self.open.insert(
                 date.clone(),
                 Part {
                     writer,
-                    opened: Instant::now(),
                     tables: crate::aggregate::Accumulator::default(),
                 },
             );
         }
         let part = self.open.get_mut(&date).expect("inserted above");
         part.writer.write(r)?;
-        part.tables
-            .add(r, self.cfg.time_granularity_ms.max(SIDECAR_BIN_MS));
-        self.rows += 1;
+        part.tables.add(r, &l, SIDECAR_BIN_MS);
+        self.written.rows += 1;
+        self.written.failed += u64::from(r.b(&l, Col::Failed));
         if part.writer.rows() >= self.cfg.rotate_rows
             || (part.writer.rows().is_multiple_of(4096)
                 && part.writer.bytes() >= self.cfg.rotate_bytes)
@@ -402,94 +586,94 @@ impl DatasetWriter {
         Ok(())
     }
 
-    /// Closes parts open longer than the rotation age (call periodically).
-    pub fn rotate_aged(&mut self) -> Result<(), OutputError> {
-        let old: Vec<String> = self
-            .open
-            .iter()
-            .filter(|(_, p)| p.opened.elapsed() >= self.cfg.rotate_age)
-            .map(|(d, _)| d.clone())
-            .collect();
-        for d in old {
-            self.close_part(&d)?;
-        }
-        Ok(())
-    }
-
     fn close_part(&mut self, date: &str) -> Result<(), OutputError> {
         if let Some(p) = self.open.remove(date) {
             let path = p.writer.finish()?;
-            crate::files::coarsen_mtime(&path, self.cfg.time_granularity_ms)?;
-            // The same rows as hourly tables, beside the part: a report over
-            // them reads a few hundred rows instead of every flow. Written
-            // after the part, so a sidecar never describes a missing part.
-            // The part is complete: a sidecar that cannot be written (a full
-            // disk) must not fail it, or its rows would be written twice on
-            // a retry. No sidecar only means the report reads the rows.
-            let side = layout::sidecar_of(&path);
-            let written = crate::aggregate::write(&side, &p.tables.tables(), &self.cfg.metadata)
-                .and_then(|()| crate::files::coarsen_mtime(&side, self.cfg.time_granularity_ms));
-            if written.is_err() {
-                let _ = std::fs::remove_file(&side);
-                self.sidecar_errors += 1;
-            }
-            self.files += 1;
-            self.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+            let meta = self.metadata.clone();
+            self.write_sidecar(&path, &p.tables.tables(), &meta);
+            self.written.files += 1;
+            self.written.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
         }
         Ok(())
     }
 
-    /// Writes every held bucket and completes every open file.
+    /// Writes every held bucket and completes every open file (see
+    /// [`DatasetWriter::write_all`]); returns the files and bytes written.
     pub fn close(mut self) -> Result<(u64, u64), OutputError> {
-        let buckets: Vec<u64> = self.held.keys().copied().collect();
-        for b in buckets {
-            self.make_ready(b);
-        }
-        let dates: Vec<String> = self.ready.keys().cloned().collect();
-        for d in dates {
-            self.write_ready(&d)?;
-        }
-        let dates: Vec<String> = self.open.keys().cloned().collect();
-        for d in dates {
-            self.close_part(&d)?;
-        }
-        Ok((self.files, self.bytes))
+        self.write_all()?;
+        Ok((self.written.files, self.written.bytes))
     }
 
-    /// Abandons every open file (their temporary files are removed): after a
-    /// write error, so that nothing partial is left behind.
+    /// Abandons every open file (their temporary files are removed) and
+    /// every held row: after a write error, so that nothing partial is
+    /// left behind.
     pub fn abort(mut self) {
         for (_, p) in std::mem::take(&mut self.open) {
             p.writer.abort();
         }
     }
 
-    /// Adds `t` to the node's `_totals.json` (atomically replaced).
-    pub fn add_totals(node_dir: &Path, t: &NodeTotals) -> Result<NodeTotals, OutputError> {
+    /// Adds `t` to the node's `_totals.json` (atomically replaced; its
+    /// times no finer than `granularity_ms`).
+    pub fn add_totals(
+        node_dir: &Path,
+        t: &NodeTotals,
+        granularity_ms: u64,
+    ) -> Result<NodeTotals, OutputError> {
         let path = node_dir.join(layout::TOTALS_FILE);
         let mut all = read_totals(&path)?.unwrap_or_default();
         all.merge(t);
         all.node = t.node.clone();
         let text = serde_json::to_string_pretty(&all).expect("plain data serialises");
         crate::files::write_atomic(&path, text.as_bytes())?;
+        crate::files::coarsen_mtime(&path, granularity_ms)?;
         Ok(all)
     }
 }
 
-/// Shuffles rows in place (Fisher-Yates) with a generator seeded by the
-/// operating system: the order of rows in a file must say nothing.
-pub fn shuffle<T>(rows: &mut [T]) {
-    let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).expect("the operating system's random generator");
-    // xorshift64*: fast, and only the order depends on it.
-    let mut x = u64::from_le_bytes(seed) | 1;
-    for i in (1..rows.len()).rev() {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        rows.swap(i, (r % (i as u64 + 1)) as usize);
+/// The completed files of `dir` that hold bucket `b` (by their
+/// [`HOUR_KEY`]): aggregate files, or parts.
+fn bucket_files(dir: &Path, b: u64, aggregates: bool) -> Result<Vec<PathBuf>, OutputError> {
+    let prefix = if aggregates {
+        crate::aggregate::AGG_PREFIX
+    } else {
+        layout::PART_PREFIX
+    };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let e = e.map_err(io_err(dir))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(prefix) || !name.ends_with(layout::PART_EXT) {
+            continue;
+        }
+        let path = e.path();
+        let f = std::fs::File::open(&path).map_err(io_err(&path))?;
+        let meta = parquet::file::reader::SerializedFileReader::new(f).map_err(|source| {
+            OutputError::Parquet {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        use parquet::file::reader::FileReader;
+        let hour = meta
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .and_then(|kv| {
+                kv.iter()
+                    .find(|k| k.key == HOUR_KEY)
+                    .and_then(|k| k.value.clone())
+            });
+        if hour.as_deref() == Some(b.to_string().as_str()) {
+            out.push(path);
+        }
     }
+    Ok(out)
+}
+
+/// `YYYY-MM-DD HH:00` (UTC) of a time in ms since the epoch.
+pub fn utc_datetime(ms: u64) -> String {
+    format!("{} {:02}:00", utc_date(ms), (ms / 3_600_000) % 24)
 }
 
 /// Removes the temporary files that a killed writer left in a node's
@@ -637,153 +821,221 @@ mod tests {
         assert_eq!(crate::files::temp_pid(".other.tmp"), None);
     }
 
-    /// Review finding 1: live capture named each file after its flush time
-    /// in ms, finer than an hourly profile allows.
-    #[test]
-    fn part_names_are_random_and_mtimes_no_finer_than_the_granularity() {
-        let root = tempfile::tempdir().unwrap();
-        let mut cfg = DatasetConfig::new(root.path(), "n");
-        cfg.time_granularity_ms = 3_600_000;
-        let mut names = Vec::new();
-        for _ in 0..3 {
-            let mut w = DatasetWriter::open(cfg.clone()).unwrap();
-            w.write(&crate::Record::unlabelled(
-                exitflow_flow::Flow::from_totals(
-                    0,
-                    17,
-                    ([0; 16], 1),
-                    ([0; 16], 2),
-                    (1_000, 1_000),
-                    (1, 60),
-                    (0, 0),
-                    exitflow_flow::EndReason::Idle,
-                ),
-            ))
-            .unwrap();
-            w.close().unwrap();
-        }
-        let dir = crate::layout::date_dir(&crate::layout::node_dir(root.path(), "n"), "1970-01-01");
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(id) = name.strip_prefix(crate::layout::SIDECAR_PREFIX) {
-                // Each part's hourly tables, named after it.
-                assert!(dir.join(format!("part-{id}")).is_file(), "{name}");
-                continue;
-            }
-            let hex = name
-                .strip_prefix("part-")
-                .unwrap()
-                .strip_suffix(".parquet")
-                .unwrap();
-            assert_eq!(hex.len(), 2 * PART_NAME_RANDOM_BYTES, "{name}");
-            assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
-            let mtime = e.metadata().unwrap().modified().unwrap();
-            let ms = mtime
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis();
-            assert_eq!(ms % 3_600_000, 0, "{name}");
-            names.push(name);
-        }
-        assert_eq!(names.len(), 3);
-    }
+    const HOUR: u64 = 3_600_000;
 
-    fn flow_at(id: u64, t: u64) -> crate::Record {
+    fn flow_at(port: u16, t: u64, packets: u64) -> crate::Record {
         crate::Record::unlabelled(exitflow_flow::Flow::from_totals(
-            id,
-            17,
-            ([0; 16], 1),
-            ([0; 16], 2),
-            (t, t),
-            (1, 60),
-            (0, 0),
+            u64::from(port),
+            6,
+            ([0; 16], 40_000),
+            ([0; 16], port),
+            (t, t + 10),
+            (packets, 60 * packets),
+            (packets, 60 * packets),
             exitflow_flow::EndReason::Idle,
         ))
     }
 
-    fn ids_in(path: &Path) -> Vec<u64> {
-        use arrow_array::cast::AsArray;
-        let f = std::fs::File::open(path).unwrap();
-        let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+    /// Completed files of a node's dataset (parts, sidecars, aggregates).
+    fn files(root: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for d in std::fs::read_dir(crate::layout::node_dir(root, "n"))
             .unwrap()
-            .build()
-            .unwrap();
-        let mut ids = Vec::new();
-        for b in r {
-            let b = b.unwrap();
-            let c = b.column_by_name("id").unwrap();
-            ids.extend(
-                c.as_primitive::<arrow_array::types::UInt64Type>()
-                    .values()
-                    .iter(),
-            );
+            .flatten()
+        {
+            if d.path().is_dir() {
+                for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+                    if !f.file_name().to_string_lossy().starts_with('.') {
+                        out.push(f.path());
+                    }
+                }
+            }
         }
-        ids
+        out.sort();
+        out
     }
 
-    /// Review finding 1 (order): rows are written by whole hours (an hour
-    /// is never split across files), in an order unrelated to when the
-    /// flows came.
+    fn ports_in(path: &Path, l: &crate::Layout) -> Vec<u64> {
+        crate::row::read_rows(path, l)
+            .unwrap()
+            .iter()
+            .map(|r| r.u(l, crate::Col::DstPort))
+            .collect()
+    }
+
+    /// Random names, coarse file times, one file per hour.
     #[test]
-    fn whole_hours_are_written_shuffled() {
+    fn part_names_are_random_and_mtimes_no_finer_than_the_granularity() {
         let root = tempfile::tempdir().unwrap();
+        let mut p = Policy::default();
+        for h in 0..3 {
+            let mut w = DatasetWriter::open(&p, DatasetConfig::new(root.path(), "n")).unwrap();
+            for _ in 0..5 {
+                w.push(p.store(flow_at(443, h * HOUR + 1_000, 8))).unwrap();
+            }
+            w.close().unwrap();
+        }
+        let fs = files(root.path());
+        assert_eq!(fs.len(), 6, "{fs:?}");
+        for f in fs {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            let id = name
+                .strip_prefix("part-")
+                .or_else(|| name.strip_prefix(crate::layout::SIDECAR_PREFIX))
+                .unwrap()
+                .strip_suffix(".parquet")
+                .unwrap();
+            assert_eq!(id.len(), 2 * PART_NAME_RANDOM_BYTES, "{name}");
+            let ms = f
+                .metadata()
+                .unwrap()
+                .modified()
+                .unwrap()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            assert_eq!(ms % 3_600_000, 0, "{name}");
+        }
+    }
+
+    /// Review finding 3 of the privacy gate: above 65,536 held rows an hour
+    /// was written early in pieces. Past the memory cap rows now spill,
+    /// encrypted, and the hour is still one write, shuffled.
+    #[test]
+    fn finding_3_an_hour_beyond_the_memory_cap_is_still_one_shuffled_write() {
+        let root = tempfile::tempdir().unwrap();
+        let mut p = Policy::default();
         let mut cfg = DatasetConfig::new(root.path(), "n");
-        cfg.time_granularity_ms = 3_600_000;
-        cfg.selection.ids = true;
-        let mut w = DatasetWriter::open(cfg).unwrap();
-        // Three hours of flows in time order, a few seconds apart, ids in
-        // arrival order; an hour is written once the hold after it passed.
-        for i in 0..3000u64 {
-            w.write(&flow_at(i, i * 3600)).unwrap();
-            if i == 999 {
-                assert_eq!(w.files, 0, "nothing written before the hour is complete");
+        cfg.memory_rows = 500;
+        let mut w = DatasetWriter::open(&p, cfg).unwrap();
+        // Two hours of flows in time order; the port says which arrived when
+        // (each port 5 times, so no row is generalised).
+        for i in 0..4000u64 {
+            let port = 1000 + (i / 5) as u16;
+            w.push(p.store(flow_at(port, i * 1800, 8))).unwrap();
+            if i == 1999 {
+                assert_eq!(
+                    files(root.path()).len(),
+                    0,
+                    "nothing before the hour is complete"
+                );
             }
         }
+        assert!(w.spilled_rows() > 3000, "{}", w.spilled_rows());
         w.close().unwrap();
-        let dir = crate::layout::date_dir(&crate::layout::node_dir(root.path(), "n"), "1970-01-01");
-        let mut hours_seen = std::collections::BTreeMap::<u64, usize>::new();
+        let parts: Vec<_> = files(root.path())
+            .into_iter()
+            .filter(|f| crate::layout::is_data_file(&f.file_name().unwrap().to_string_lossy()))
+            .collect();
+        assert_eq!(parts.len(), 2, "one file per hour: {parts:?}");
+        let l = p.layout().clone();
         let mut total = 0;
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let path = e.unwrap().path();
-            if !crate::layout::is_data_file(&path.file_name().unwrap().to_string_lossy()) {
-                continue;
-            }
-            let ids = ids_in(&path);
-            total += ids.len();
-            let mut hours: Vec<u64> = ids.iter().map(|i| i / 1000).collect();
-            hours.sort();
-            hours.dedup();
-            for h in hours {
-                *hours_seen.entry(h).or_default() += 1;
-            }
-            // A random order has about half its neighbours ascending.
-            let n = ids.len() - 1;
-            let ascending = ids.windows(2).filter(|w| w[0] < w[1]).count();
+        for f in parts {
+            let ports = ports_in(&f, &l);
+            total += ports.len();
+            let n = ports.len() - 1;
+            let ascending = ports.windows(2).filter(|w| w[0] < w[1]).count();
             assert!(
                 ascending * 20 > n * 7 && ascending * 20 < n * 13,
                 "{ascending} of {n} in arrival order"
             );
         }
-        assert_eq!(total, 3000);
+        assert_eq!(total, 4000);
+        // No spool file is left behind.
+        let node = crate::layout::node_dir(root.path(), "n");
+        assert!(!std::fs::read_dir(&node).unwrap().flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(crate::spool::SPILL_PREFIX)
+        }));
+    }
+
+    /// Review finding 3 (second half): separate `ingest` calls for one hour
+    /// made one file each. A later write into an hour rewrites it whole.
+    #[test]
+    fn finding_3_a_second_ingest_into_an_hour_rewrites_it_as_one_whole() {
+        for policy in [Policy::default(), Policy::strict()] {
+            let root = tempfile::tempdir().unwrap();
+            let mut p = policy.clone();
+            for call in 0..3u16 {
+                let mut w = DatasetWriter::open(&p, DatasetConfig::new(root.path(), "n")).unwrap();
+                for _ in 0..7 {
+                    w.push(p.store(flow_at(100 + call, 5 * HOUR + 60_000, 8)))
+                        .unwrap();
+                }
+                w.close().unwrap();
+            }
+            let fs = files(root.path());
+            let expected = if policy.aggregates_only { 1 } else { 2 };
+            assert_eq!(fs.len(), expected, "{fs:?}");
+            if !policy.aggregates_only {
+                let part = fs
+                    .iter()
+                    .find(|f| {
+                        crate::layout::is_data_file(&f.file_name().unwrap().to_string_lossy())
+                    })
+                    .unwrap();
+                let mut ports = ports_in(part, p.layout());
+                ports.sort();
+                assert_eq!(ports.len(), 21);
+                assert_eq!(ports[0], 100);
+                assert_eq!(ports[20], 102);
+            } else {
+                let t = crate::aggregate::read(&fs[0]).unwrap();
+                let total: u64 = t
+                    .iter()
+                    .filter(|(k, _)| k.2 == "total")
+                    .map(|(_, b)| b.flows)
+                    .sum();
+                assert_eq!(total, 21);
+            }
+        }
+    }
+
+    /// A file of another profile's columns in the hour is refused, by name.
+    #[test]
+    fn an_hour_written_under_another_profile_is_refused_naming_the_file() {
+        let root = tempfile::tempdir().unwrap();
+        let mut r = Policy::research();
+        let mut d = Policy::default();
+        let mut w = DatasetWriter::open(&r, DatasetConfig::new(root.path(), "n")).unwrap();
+        w.push(r.store(flow_at(80, 60_000, 8))).unwrap();
+        w.close().unwrap();
+        // Give the research file an hour key as a default writer would.
+        let part = files(root.path())
+            .into_iter()
+            .find(|f| crate::layout::is_data_file(&f.file_name().unwrap().to_string_lossy()))
+            .unwrap();
+        let rows = crate::row::read_rows(&part, r.layout()).unwrap();
+        std::fs::remove_file(&part).unwrap();
+        let mut meta = r.file_metadata(Some("n"));
+        meta.push((HOUR_KEY.into(), "0".into()));
+        let mut fw = FlowWriter::create(&part, Format::Parquet, r.layout(), &meta).unwrap();
+        for row in &rows {
+            fw.write(row).unwrap();
+        }
+        fw.finish().unwrap();
+        let mut w = DatasetWriter::open(&d, DatasetConfig::new(root.path(), "n")).unwrap();
+        for _ in 0..5 {
+            w.push(d.store(flow_at(80, 60_000, 8))).unwrap();
+        }
+        let e = w.close().unwrap_err().to_string();
         assert!(
-            hours_seen.values().all(|&files| files == 1),
-            "an hour split across files: {hours_seen:?}"
+            e.contains(&part.display().to_string()) && e.contains("profile"),
+            "{e}"
         );
     }
 
+    /// Offline, an hour that is not over by the wall clock is not written.
     #[test]
-    fn beyond_the_cap_the_oldest_hour_is_written_early_and_counted() {
+    fn ingest_refuses_to_write_an_hour_that_is_not_over() {
         let root = tempfile::tempdir().unwrap();
-        let mut cfg = DatasetConfig::new(root.path(), "n");
-        cfg.time_granularity_ms = 3_600_000;
-        cfg.max_held_rows = 100;
-        let mut w = DatasetWriter::open(cfg).unwrap();
-        for i in 0..250u64 {
-            w.write(&flow_at(i, i)).unwrap();
-        }
-        assert!(w.spilled >= 2 && w.files >= 2, "{} {}", w.spilled, w.files);
-        w.close().unwrap();
+        let mut p = Policy::default();
+        let mut w = DatasetWriter::open(&p, DatasetConfig::new(root.path(), "n")).unwrap();
+        w.push(p.store(flow_at(80, now_ms(), 8))).unwrap();
+        let e = w.close().unwrap_err().to_string();
+        assert!(e.contains("not over yet"), "{e}");
+        assert!(files(root.path()).is_empty());
     }
 
     #[test]

@@ -8,16 +8,22 @@ use std::path::PathBuf;
 pub mod aggregate;
 pub mod dataset;
 pub mod files;
+pub mod flowtable;
+pub mod kanon;
 pub mod layout;
 pub mod policy;
 pub mod privacy;
+pub mod row;
 pub mod schema;
+pub mod spool;
 pub mod useragent;
 pub mod writers;
 
-pub use dataset::{DatasetConfig, DatasetWriter, ExitPolicyNote, NodeTotals};
+pub use dataset::{DatasetConfig, DatasetWriter, ExitPolicyNote, NodeTotals, Written};
+pub use flowtable::FlowTable;
 pub use policy::{AddressMode, Policy, PolicySettings, Profile, ServerNames};
 pub use privacy::{AddressPolicy, CryptoPan, Redacted};
+pub use row::{Cell, Layout, Row};
 pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Selection, Value};
 pub use writers::{FlowWriter, Format};
 
@@ -71,6 +77,13 @@ pub enum OutputError {
     /// Privacy settings that cannot be used together, or a value out of range.
     #[error("{0}")]
     Policy(String),
+    /// Rows could be neither written nor held (the disk is full and the
+    /// memory cap reached).
+    #[error("{rows} rows held and none can be spilled to disk: refusing more")]
+    Full {
+        /// Rows held.
+        rows: usize,
+    },
     /// A name given for the dataset cannot be used as a partition value.
     #[error("invalid node name {0:?}: use letters, digits, '-', '_' and '.' only")]
     BadNodeName(String),

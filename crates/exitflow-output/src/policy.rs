@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use crate::OutputError;
 use crate::privacy::{AddressPolicy, CryptoPan};
-use crate::schema::{Record, Selection};
+use crate::row::{Cell, Layout, Row};
+use crate::schema::{COLUMNS, Col, Record, Selection, Value};
 
 /// One hour: the time granularity of the default and strict profiles.
 pub const DEFAULT_TIME_GRANULARITY_MS: u64 = 3_600_000;
@@ -27,7 +28,8 @@ pub enum Profile {
     /// version, content types without parameters; source country and ASN
     /// only where the source is a relay or the relay itself.
     Default,
-    /// The default profile without user-agents.
+    /// No per-flow rows: hourly aggregate tables only, cells of fewer
+    /// than k flows folded into `Other`; no user-agents.
     Strict,
 }
 
@@ -116,6 +118,38 @@ impl ServerNames {
 /// The source country written where a policy withholds it.
 pub const WITHHELD: &str = "withheld";
 
+/// Every row of a node-hour shares its stored columns with at least this
+/// many rows (itself included) under the default profile; strict cells of
+/// fewer flows fold into `Other`. Settable upwards only.
+pub const DEFAULT_K_ANONYMITY: usize = 5;
+
+/// The columns the default profile writes: what the study's tables, the
+/// report and its abuse section read, and nothing else (docs/privacy.md
+/// gives the reason for each). One time per flow: the hour it began.
+pub const DEFAULT_COLUMNS: [Col; 16] = [
+    Col::DstPort,
+    Col::BiFirstSeen,
+    Col::BiDuration,
+    Col::BiPackets,
+    Col::BiBytes,
+    Col::AppName,
+    Col::AppCategory,
+    Col::AppGuessed,
+    Col::UserAgent,
+    Col::ContentType,
+    Col::SrcCountry,
+    Col::DstCountry,
+    Col::SrcIsProxy,
+    Col::DstIsProxy,
+    Col::TorRole,
+    Col::Failed,
+];
+
+/// The layout of a list of columns, in the schema's order.
+fn layout_of(cols: &[Col]) -> Layout {
+    Layout::new(COLUMNS.iter().filter(|c| cols.contains(&c.col)).collect())
+}
+
 /// A profile and its refinements, merged from flags and the configuration
 /// file; [`Policy::from_settings`] validates them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,6 +170,9 @@ pub struct PolicySettings {
     pub fingerprints: Option<bool>,
     /// Whether source ports are written.
     pub source_ports: Option<bool>,
+    /// k of the k-anonymity rule (default [`DEFAULT_K_ANONYMITY`]; only
+    /// larger under default and strict).
+    pub k_anonymity: Option<usize>,
 }
 
 /// The whole policy.
@@ -167,6 +204,11 @@ pub struct Policy {
     pub src_geo_relays_only: bool,
     /// No per-flow rows: hourly aggregate tables only (the strict profile).
     pub aggregates_only: bool,
+    /// Rows (default) and cells (strict) of fewer flows than this within a
+    /// node-hour are generalised (1: off, research).
+    pub k_anonymity: usize,
+    /// The columns written, in order.
+    layout: std::sync::Arc<Layout>,
     /// User-agent families already computed (capped at [`UA_CACHE_CAP`]).
     ua_cache: std::collections::HashMap<String, String>,
 }
@@ -192,6 +234,8 @@ impl Default for Policy {
             content_type_base: true,
             src_geo_relays_only: true,
             aggregates_only: false,
+            k_anonymity: DEFAULT_K_ANONYMITY,
+            layout: std::sync::Arc::new(layout_of(&DEFAULT_COLUMNS)),
             ua_cache: Default::default(),
         }
     }
@@ -200,11 +244,16 @@ impl Default for Policy {
 impl Policy {
     /// The strict profile.
     pub fn strict() -> Policy {
+        let cols: Vec<Col> = DEFAULT_COLUMNS
+            .into_iter()
+            .filter(|c| *c != Col::UserAgent)
+            .collect();
         Policy {
             profile: Profile::Strict,
             user_agents: false,
             aggregates_only: true,
             time_granularity_ms: STRICT_TIME_GRANULARITY_MS,
+            layout: std::sync::Arc::new(layout_of(&cols)),
             ..Policy::default()
         }
     }
@@ -219,6 +268,12 @@ impl Policy {
             ua_families: false,
             content_type_base: false,
             src_geo_relays_only: false,
+            k_anonymity: 1,
+            layout: std::sync::Arc::new(Layout::new(crate::schema::columns_for(Selection {
+                user_agents: true,
+                ids: true,
+                ..Selection::default()
+            }))),
             ..Policy::default()
         }
     }
@@ -258,7 +313,12 @@ impl Policy {
         p.user_agents = s.user_agents.unwrap_or(p.user_agents);
         p.fingerprints = s.fingerprints.unwrap_or(p.fingerprints);
         p.source_ports = s.source_ports.unwrap_or(p.source_ports);
+        let k_floor = p.k_anonymity;
+        if let Some(k) = s.k_anonymity {
+            p.k_anonymity = k.max(1);
+        }
         if profile == Profile::Research {
+            p.layout = std::sync::Arc::new(Layout::new(crate::schema::columns_for(p.selection())));
             return Ok(p);
         }
         let name = profile.as_str();
@@ -266,6 +326,25 @@ impl Policy {
             return Err(OutputError::Policy(format!(
                 "the {name} profile keeps times to the hour: a time granularity of {} s would be finer (only --profile research may)",
                 p.time_granularity_ms / 1000
+            )));
+        }
+        // Whole hours that tile a day: a date partition then always holds
+        // whole buckets, and a bucket's start says nothing finer.
+        const DAY_MS: u64 = 86_400_000;
+        if !p
+            .time_granularity_ms
+            .is_multiple_of(DEFAULT_TIME_GRANULARITY_MS)
+            || !DAY_MS.is_multiple_of(p.time_granularity_ms)
+        {
+            return Err(OutputError::Policy(format!(
+                "the {name} profile takes a time granularity of whole hours that divide a day (3600, 7200, 10800, 14400, 21600, 28800, 43200 or 86400 s), not {} s",
+                p.time_granularity_ms / 1000
+            )));
+        }
+        if p.k_anonymity < k_floor {
+            return Err(OutputError::Policy(format!(
+                "the {name} profile keeps no row or cell of fewer than {k_floor} flows: k = {} would be weaker (only --profile research may)",
+                p.k_anonymity
             )));
         }
         let weaker = [
@@ -309,7 +388,32 @@ impl Policy {
         m
     }
 
-    /// The columns this policy writes.
+    /// The columns this policy writes, in order.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Whether rows are held and written by whole time buckets (every
+    /// profile but research).
+    pub fn holds_hours(&self) -> bool {
+        self.time_granularity_ms > 1
+    }
+
+    /// A record as the row this policy stores: the policy applied, then
+    /// only the layout's columns kept. The one way from a flow to a file.
+    pub fn store(&mut self, mut r: Record) -> Row {
+        self.apply(&mut r);
+        let cells = self
+            .layout
+            .cols()
+            .iter()
+            .map(|c| cell_of(&r, c.col))
+            .collect();
+        Row::new(cells)
+    }
+
+    /// The optional column groups this policy writes (research's
+    /// refinements).
     pub fn selection(&self) -> Selection {
         Selection {
             addresses: self.addresses.writes_addresses(),
@@ -323,7 +427,7 @@ impl Policy {
 
     /// Applies the policy to a record: fields it does not keep are cleared
     /// (not only left out of the columns), names reduced, times rounded.
-    pub fn apply(&mut self, r: &mut Record) {
+    fn apply(&mut self, r: &mut Record) {
         r.src_ip = self.addresses.apply(&r.flow.src, r.flow.ip_version);
         r.dst_ip = self.addresses.apply(&r.flow.dst, r.flow.ip_version);
         r.requested_server_name = match self.server_names {
@@ -374,7 +478,7 @@ impl Policy {
     /// A one-line description stored in every file's metadata.
     pub fn describe(&self) -> String {
         format!(
-            "profile={} addresses={} server_names={} user_agents={} fingerprints={} source_ports={} time_granularity_ms={} ids={} coarse_counts={} ua_families={} content_type_base={} src_geo_relays_only={} aggregates_only={}",
+            "profile={} addresses={} server_names={} user_agents={} fingerprints={} source_ports={} time_granularity_ms={} ids={} coarse_counts={} ua_families={} content_type_base={} src_geo_relays_only={} aggregates_only={} k_anonymity={}",
             self.profile.as_str(),
             self.addresses.name(),
             self.server_names.as_str(),
@@ -388,7 +492,26 @@ impl Policy {
             self.content_type_base,
             self.src_geo_relays_only,
             self.aggregates_only,
+            self.k_anonymity,
         )
+    }
+}
+
+/// The stored cell of column `c` of a record the policy was applied to.
+fn cell_of(r: &Record, c: Col) -> Cell {
+    match c {
+        Col::TorRole => Cell::Static(r.tor_role),
+        Col::EndReason => Cell::Static(r.flow.end_reason.as_str()),
+        Col::ConnState => Cell::Static(r.flow.conn_state().as_str()),
+        Col::SrcCountry => Cell::S(r.src_country.clone()),
+        Col::DstCountry => Cell::S(r.dst_country.clone()),
+        Col::DstAsOrg => r.dst_as_org.clone().map_or(Cell::Null, Cell::S),
+        _ => match r.value(c) {
+            Value::U(v) => Cell::U(v),
+            Value::B(b) => Cell::B(b),
+            Value::S(s) => Cell::S(s.into()),
+            Value::Null => Cell::Null,
+        },
     }
 }
 

@@ -14,7 +14,8 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use crate::schema::{ColType, ColumnDef, Record, Selection, Value, columns_for};
+use crate::row::{Layout, Row};
+use crate::schema::{ColType, ColumnDef, Value};
 use crate::{OutputError, io_err};
 
 /// Rows buffered before an Arrow batch is handed to the Parquet writer.
@@ -62,17 +63,18 @@ enum Inner {
 pub use crate::files::temp_path;
 
 impl FlowWriter {
-    /// Creates `path` (through a temporary file). `metadata` is stored in the
-    /// Parquet footer (ignored by the text formats).
+    /// Creates `path` (through a temporary file) for rows of `layout`.
+    /// `metadata` is stored in the Parquet footer (ignored by the text
+    /// formats).
     pub fn create(
         path: &Path,
         format: Format,
-        sel: Selection,
+        layout: &Layout,
         metadata: &[(String, String)],
     ) -> Result<FlowWriter, OutputError> {
         let tmp = temp_path(path);
         let file = crate::files::create_new(&tmp)?;
-        let cols = columns_for(sel);
+        let cols = layout.cols().to_vec();
         let inner = match format {
             Format::Csv => {
                 let mut w = csv::WriterBuilder::new()
@@ -113,17 +115,20 @@ impl FlowWriter {
         }
     }
 
-    /// Writes one record.
-    pub fn write(&mut self, r: &Record) -> Result<(), OutputError> {
+    /// Writes one row (of the layout the writer was created with).
+    pub fn write(&mut self, r: &Row) -> Result<(), OutputError> {
         self.rows += 1;
+        let cells = r.cells();
+        debug_assert_eq!(cells.len(), self.cols.len(), "a row of another layout");
         match &mut self.inner {
             Inner::Csv(w) => {
                 let mut buf = itoa_buf();
-                for c in &self.cols {
-                    match r.value(c.col) {
+                let mut cell = String::new();
+                for cv in cells {
+                    match cv.value() {
                         Value::U(v) => w.write_field(fmt_u64(&mut buf, v)),
                         Value::B(b) => w.write_field(if b { "1" } else { "0" }),
-                        Value::S(s) => w.write_field(s),
+                        Value::S(s) => w.write_field(spreadsheet_safe(s, &mut cell)),
                         Value::Null => w.write_field(""),
                     }
                     .map_err(|e| csv_err(&self.tmp, e))?;
@@ -133,8 +138,8 @@ impl FlowWriter {
             }
             Inner::Jsonl(w) => {
                 let mut m = serde_json::Map::with_capacity(self.cols.len());
-                for c in &self.cols {
-                    let v = match r.value(c.col) {
+                for (c, cv) in self.cols.iter().zip(cells) {
+                    let v = match cv.value() {
                         Value::U(v) => serde_json::Value::from(v),
                         Value::B(b) => serde_json::Value::from(u8::from(b)),
                         Value::S(s) => serde_json::Value::from(s),
@@ -208,6 +213,24 @@ impl FlowWriter {
     }
 }
 
+/// First characters that make a spreadsheet read a cell as a formula
+/// (OWASP's CSV injection list: `=`, `+`, `-`, `@`, tab, carriage return).
+pub const FORMULA_PREFIXES: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell that no spreadsheet runs: one starting with a
+/// [`FORMULA_PREFIXES`] character gets a leading `'` (OWASP's rule), which
+/// spreadsheets show as text and do not evaluate.
+pub fn spreadsheet_safe<'a>(s: &'a str, buf: &'a mut String) -> &'a str {
+    if s.starts_with(FORMULA_PREFIXES) {
+        buf.clear();
+        buf.push('\'');
+        buf.push_str(s);
+        buf
+    } else {
+        s
+    }
+}
+
 fn csv_err(path: &Path, e: csv::Error) -> OutputError {
     OutputError::Csv {
         path: path.to_owned(),
@@ -273,7 +296,6 @@ pub(crate) fn parquet_properties(metadata: &[(String, String)]) -> WriterPropert
 /// Buffers records column-wise and writes Parquet row groups.
 pub(crate) struct ParquetSink {
     path: PathBuf,
-    cols: Vec<&'static ColumnDef>,
     schema: SchemaRef,
     builders: Vec<Builder>,
     buffered: usize,
@@ -294,7 +316,6 @@ impl ParquetSink {
         let builders = new_builders(&cols);
         Ok(ParquetSink {
             path: path.to_owned(),
-            cols,
             schema,
             builders,
             buffered: 0,
@@ -306,9 +327,9 @@ impl ParquetSink {
         (self.writer.bytes_written() + self.writer.in_progress_size()) as u64
     }
 
-    fn push(&mut self, r: &Record) -> Result<(), OutputError> {
-        for (c, b) in self.cols.iter().zip(self.builders.iter_mut()) {
-            match (b, r.value(c.col)) {
+    fn push(&mut self, r: &Row) -> Result<(), OutputError> {
+        for (cv, b) in r.cells().iter().zip(self.builders.iter_mut()) {
+            match (b, cv.value()) {
                 (Builder::U(b), Value::U(v)) => b.append_value(v),
                 (Builder::B(b), Value::B(v)) => b.append_value(v),
                 (Builder::S(b), Value::S(v)) => b.append_value(v),

@@ -3,12 +3,12 @@
 //!
 //! ```text
 //! frame → decode → exclusions → flow table → inspection → (flow ends) → verdict
-//!       → enrichment (GeoIP, Tor role) → policy → Record
+//!       → enrichment (GeoIP, Tor role) → policy → Row
 //! ```
 //!
 //! [`Meter`] is that path, one packet at a time; [`meter_capture`] drives it
 //! over a capture file; [`stages`] times it stage by stage for
-//! `exitflow bench`; [`to_record`] turns a finished flow into the record the
+//! `exitflow bench`; [`to_record`] turns a finished flow into the row the
 //! writers store, with the privacy policy applied.
 #![forbid(unsafe_code)]
 

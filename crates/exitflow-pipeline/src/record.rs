@@ -1,18 +1,20 @@
-//! A finished flow and its verdict as the record the writers store.
+//! A finished flow and its verdict as the row the writers store.
 use exitflow_dpi::Classification;
 use exitflow_flow::Flow;
-use exitflow_output::{Policy, Record};
+use exitflow_output::{Policy, Record, Row};
 
 use crate::Enricher;
 
-/// A flow and its classification as a record, enriched, with the policy
-/// applied: nothing the policy does not keep is left in it.
+/// A flow and its classification as the stored row, enriched, with the
+/// policy applied: the record that still holds the raw flow (addresses
+/// included) never leaves this function; the row holds only what the
+/// policy writes.
 pub fn to_record(
     flow: Flow,
     class: Classification,
     policy: &mut Policy,
     enricher: Option<&mut Enricher>,
-) -> Record {
+) -> Row {
     let mut r = Record::unlabelled(flow);
     if let Some(e) = enricher {
         e.enrich(&mut r);
@@ -27,6 +29,5 @@ pub fn to_record(
     r.server_fingerprint = m.server_fingerprint;
     r.user_agent = m.user_agent;
     r.content_type = m.content_type;
-    policy.apply(&mut r);
-    r
+    policy.store(r)
 }

@@ -164,11 +164,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
             exit_policy: Some(p.clone()),
             ..Default::default()
         };
-        exitflow_output::DatasetWriter::add_totals(&node_dir, &note)?;
-        exitflow_output::files::coarsen_mtime(
-            &node_dir.join(layout::TOTALS_FILE),
-            dataset.time_granularity_ms,
-        )?;
+        exitflow_output::DatasetWriter::add_totals(&node_dir, &note, policy.time_granularity_ms)?;
         info!(exit_policy = %p.summary, source = %p.source, "exit policy recorded");
     }
     if let Some(l) = listener {
@@ -181,10 +177,13 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     let node = dataset.node.clone();
     let root = dataset.root.clone();
     let (tx, rx) = std::sync::mpsc::sync_channel(DEFAULT_EXPORT_QUEUE_BATCHES);
+    let held_rows = dataset.memory_rows.max(dataset.max_rows);
+    let store = DatasetStore::open(&policy, dataset)?;
+    let flush_interval = writer.flush_interval;
     let writer_handle = {
         let (m, node) = (m.clone(), node.clone());
         spawn("writer".into(), move || {
-            write_loop(rx, DatasetStore::new(dataset), &node, writer, &m)
+            write_loop(rx, store, &node, writer, &m)
         })?
     };
     let mut reload_tx: Vec<SyncSender<Enricher>> = Vec::new();
@@ -210,7 +209,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         workers,
         u64::from(ring.blocks) * u64::from(ring.block_size),
         meter.flow.max_flows,
-        writer.max_pending,
+        held_rows,
     );
     info!(
         budget_mib = budget >> 20,
@@ -222,7 +221,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         workers,
         node = %node,
         dataset = %root.display(),
-        flush_interval_s = writer.flush_interval.as_secs(),
+        flush_interval_s = flush_interval.as_secs(),
         policy = %policy.describe(),
         "capture started"
     );

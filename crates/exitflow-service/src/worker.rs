@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use exitflow_capture::live::{DEFAULT_BLOCK_TIMEOUT_MS, KernelStats, LiveError, LiveSocket};
 use exitflow_dpi::Classification;
 use exitflow_flow::{Flow, FlowStats};
-use exitflow_output::{Policy, Record};
+use exitflow_output::{Policy, Row};
 use exitflow_pipeline::{Enricher, Meter, MeterOptions, to_record};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -126,7 +126,7 @@ pub struct Worker {
     /// Reloaded enrichers from the supervisor.
     pub reload: Receiver<Enricher>,
     /// The export queue.
-    pub tx: SyncSender<Vec<Record>>,
+    pub tx: SyncSender<Vec<Row>>,
     /// Shared metrics.
     pub metrics: Arc<Metrics>,
     /// Set when the service is to stop.
@@ -154,8 +154,8 @@ impl Worker {
             stop,
         } = self;
         let mut meter = Meter::new(&opts);
-        let mut batch: Vec<Record> = Vec::with_capacity(EXPORT_BATCH);
-        let mut export = |f: Flow, c: Classification, e: &mut Enricher, b: &mut Vec<Record>| {
+        let mut batch: Vec<Row> = Vec::with_capacity(EXPORT_BATCH);
+        let mut export = |f: Flow, c: Classification, e: &mut Enricher, b: &mut Vec<Row>| {
             b.push(to_record(f, c, &mut policy, Some(e)));
         };
         let mut publisher = Publisher::new(id, &m);
@@ -238,7 +238,7 @@ impl Worker {
 }
 
 /// Hands a batch to the writer, waiting (counted) when the queue is full.
-fn send(tx: &SyncSender<Vec<Record>>, batch: Vec<Record>, m: &Metrics) -> Result<(), ()> {
+fn send(tx: &SyncSender<Vec<Row>>, batch: Vec<Row>, m: &Metrics) -> Result<(), ()> {
     match tx.try_send(batch) {
         Ok(()) => Ok(()),
         Err(TrySendError::Full(batch)) => {

@@ -1,12 +1,22 @@
-//! The writer thread: collects records, completes a dataset file per date
-//! partition every flush interval (or sooner when many wait), updates the
-//! node's totals, and while the dataset cannot be written (a full disk)
-//! holds the records up to a cap, retries, and counts what it had to drop.
-use std::collections::BTreeMap;
+//! The writer thread: takes the workers' rows into the dataset's one gate
+//! ([`DatasetWriter`], built from the policy), asks it every flush interval
+//! to write what the policy lets it write by now (under `default` and
+//! `strict`, whole hours once they are over; under `research`, everything),
+//! updates the node's totals when something was written, and while the
+//! dataset cannot be written (a full disk) keeps the rows, retries, and
+//! counts what it had to drop.
+//!
+//! The writer has no time granularity or buffer policy of its own: the
+//! gate has the policy's, so a live capture cannot write finer files than
+//! `ingest` does.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use exitflow_output::{DatasetConfig, DatasetWriter, NodeTotals, OutputError, Record, layout};
+use exitflow_output::{
+    DatasetConfig, DatasetWriter, NodeTotals, OutputError, Policy, Row, Written,
+};
 use tracing::{error, info, warn};
 
 use crate::metrics::{self, Metrics};
@@ -14,11 +24,19 @@ use crate::metrics::{self, Metrics};
 /// How often the writer wakes to check its timers when no records come.
 pub const WRITER_POLL: Duration = Duration::from_millis(200);
 
-/// Where completed files go: the dataset, or a test's stand-in.
+/// Where rows go: the dataset's gate, or a test's stand-in.
 pub trait Store {
-    /// Writes the rows of one date partition into completed files, all or
-    /// nothing; returns the files and bytes completed.
-    fn write_partition(&mut self, rows: &[Record]) -> Result<(u64, u64), OutputError>;
+    /// Holds (or writes, under research) one row; an error when it can be
+    /// neither written nor held.
+    fn push(&mut self, r: Row) -> Result<(), OutputError>;
+    /// Writes what the policy lets it write at `now_ms`.
+    fn write_complete(&mut self, now_ms: u64) -> Result<Written, OutputError>;
+    /// Writes everything held (the service is stopping).
+    fn write_all(&mut self) -> Result<Written, OutputError>;
+    /// Rows held.
+    fn pending(&self) -> usize;
+    /// The policy's time granularity, ms (file times are rounded to it).
+    fn granularity_ms(&self) -> u64;
     /// Adds `delta` to the node's totals.
     fn add_totals(&mut self, delta: &NodeTotals) -> Result<(), OutputError>;
     /// Deletes partitions older than `days` days; returns how many.
@@ -27,71 +45,88 @@ pub trait Store {
     }
 }
 
-/// The node's Parquet dataset.
+/// The node's Parquet dataset, through its gate.
 pub struct DatasetStore {
-    cfg: DatasetConfig,
+    w: DatasetWriter,
+    granularity_ms: u64,
 }
 
 impl DatasetStore {
-    /// The dataset `cfg` describes.
-    pub fn new(cfg: DatasetConfig) -> DatasetStore {
-        DatasetStore { cfg }
+    /// The dataset `cfg` describes, written as `policy` says, on the wall
+    /// clock the writer loop passes.
+    pub fn open(policy: &Policy, mut cfg: DatasetConfig) -> Result<DatasetStore, OutputError> {
+        cfg.data_clock = false;
+        Ok(DatasetStore {
+            w: DatasetWriter::open(policy, cfg)?,
+            granularity_ms: policy.time_granularity_ms,
+        })
     }
 }
 
 impl Store for DatasetStore {
-    fn write_partition(&mut self, rows: &[Record]) -> Result<(u64, u64), OutputError> {
-        let mut w = DatasetWriter::open(self.cfg.clone())?;
-        for r in rows {
-            if let Err(e) = w.write(r) {
-                // Nothing partial stays behind: the rows are retried later.
-                w.abort();
-                return Err(e);
-            }
-        }
-        w.close()
+    fn push(&mut self, r: Row) -> Result<(), OutputError> {
+        self.w.push(r)
+    }
+
+    fn write_complete(&mut self, now_ms: u64) -> Result<Written, OutputError> {
+        self.w.write_complete(now_ms)
+    }
+
+    fn write_all(&mut self) -> Result<Written, OutputError> {
+        self.w.write_all()
+    }
+
+    fn pending(&self) -> usize {
+        self.w.pending()
+    }
+
+    fn granularity_ms(&self) -> u64 {
+        self.granularity_ms
     }
 
     fn add_totals(&mut self, delta: &NodeTotals) -> Result<(), OutputError> {
-        let dir = layout::node_dir(&self.cfg.root, &self.cfg.node);
-        DatasetWriter::add_totals(&dir, delta)?;
-        // The file's time must not tell the last flush finer than the profile.
-        exitflow_output::files::coarsen_mtime(
-            &dir.join(layout::TOTALS_FILE),
-            self.cfg.time_granularity_ms,
-        )
+        DatasetWriter::add_totals(self.w.node_dir(), delta, self.granularity_ms).map(|_| ())
     }
 
     fn apply_retention(&mut self, days: u32) -> Result<usize, OutputError> {
-        let dir = layout::node_dir(&self.cfg.root, &self.cfg.node);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        exitflow_output::dataset::apply_retention(&dir, days, now).map(|r| r.len())
+        let dir = self.w.node_dir().to_owned();
+        exitflow_output::dataset::apply_retention(&dir, days, exitflow_output::dataset::now_ms())
+            .map(|r| r.len())
+    }
+}
+
+/// The time the writer goes by: the system's, or one a test sets.
+#[derive(Clone, Debug, Default)]
+pub struct Clock(Option<Arc<AtomicU64>>);
+
+impl Clock {
+    /// A clock that reads `t` (ms since the epoch), which the test moves.
+    pub fn manual(t: Arc<AtomicU64>) -> Clock {
+        Clock(Some(t))
+    }
+
+    /// Now, ms since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        match &self.0 {
+            Some(t) => t.load(Ordering::Relaxed),
+            None => exitflow_output::dataset::now_ms(),
+        }
     }
 }
 
 /// The writer's settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WriterConfig {
-    /// Finished flows reach a completed file within this time.
+    /// How often the writer asks the gate to write what it may.
     pub flush_interval: Duration,
-    /// A file is completed early once this many flows wait.
+    /// Research: a file is completed early once this many rows wait.
     pub flush_rows: usize,
-    /// Most flows held while the dataset cannot be written.
-    pub max_pending: usize,
     /// Time between attempts after a failure.
     pub retry_interval: Duration,
-    /// The profile's time granularity (ms). Above 1 ms, the rows of a
-    /// granularity bucket are held until the bucket is complete (its end
-    /// plus `hold`), then written together, shuffled, into files of their
-    /// own: no file tells more than the bucket. 1: every flush writes
-    /// everything (research).
-    pub granularity_ms: u64,
-    /// How long after a bucket's end its flows may still be exported.
-    pub hold: Duration,
     /// Days of partitions kept, checked every [`RETENTION_CHECK`].
     pub retention_days: Option<u32>,
+    /// The time source.
+    pub clock: Clock,
 }
 
 /// How often the writer applies the retention setting.
@@ -102,84 +137,25 @@ impl Default for WriterConfig {
         WriterConfig {
             flush_interval: crate::DEFAULT_FLUSH_INTERVAL,
             flush_rows: crate::DEFAULT_FLUSH_ROWS,
-            max_pending: crate::DEFAULT_MAX_PENDING_FLOWS,
             retry_interval: crate::RETRY_INTERVAL,
             retention_days: None,
-            granularity_ms: 1,
-            hold: Duration::from_millis(exitflow_output::dataset::DEFAULT_HOLD_MS),
+            clock: Clock::default(),
         }
     }
 }
 
-/// Records waiting, by time bucket (a day, or the profile's granularity),
-/// within a cap.
-struct Pending {
-    by_date: BTreeMap<u64, Vec<Record>>,
-    len: usize,
-    cap: usize,
-    /// Bucket size, ms.
-    bucket_ms: u64,
-    /// The profile's granularity, ms (the last file's time is rounded to it).
-    granularity_ms: u64,
+/// `now_ms` in seconds, rounded down to `granularity_ms`.
+fn rounded_s(now_ms: u64, granularity_ms: u64) -> u64 {
+    (now_ms - now_ms % granularity_ms.max(1)) / 1000
 }
 
-/// Now, in seconds since the epoch, rounded down to `granularity_ms`.
-fn now_rounded(granularity_ms: u64) -> u64 {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    (ms - ms % granularity_ms.max(1)) / 1000
-}
-
-impl Pending {
-    /// Holds `r`, or returns false when full (the caller counts the loss).
-    fn push(&mut self, r: Record) -> bool {
-        if self.len >= self.cap {
-            return false;
-        }
-        let t = r.flow.first_seen_ms;
-        self.by_date
-            .entry(t - t % self.bucket_ms)
-            .or_default()
-            .push(r);
-        self.len += 1;
-        true
-    }
-
-    /// Writes every pending bucket that starts before `before` (all:
-    /// `u64::MAX`) into completed files of its own; the buckets written
-    /// leave (so a retry never duplicates rows).
-    fn flush(
-        &mut self,
-        store: &mut impl Store,
-        m: &Metrics,
-        before: u64,
-    ) -> Result<(), OutputError> {
-        while let Some(entry) = self.by_date.first_entry() {
-            if *entry.key() >= before {
-                break;
-            }
-            let (date, rows) = entry.remove_entry();
-            match store.write_partition(&rows) {
-                Ok((files, bytes)) => {
-                    self.len -= rows.len();
-                    m.flows_written.inc_by(rows.len() as u64);
-                    m.flows_failed_written
-                        .inc_by(rows.iter().filter(|r| r.flow.is_failed()).count() as u64);
-                    m.dataset_files.inc_by(files);
-                    m.dataset_bytes.inc_by(bytes);
-                    if files > 0 {
-                        m.last_file.set(now_rounded(self.granularity_ms) as i64);
-                    }
-                }
-                Err(e) => {
-                    m.write_errors.inc();
-                    self.by_date.insert(date, rows);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(())
+fn count_written(m: &Metrics, w: &Written, now_s: u64) {
+    m.flows_written.inc_by(w.rows);
+    m.flows_failed_written.inc_by(w.failed);
+    m.dataset_files.inc_by(w.files);
+    m.dataset_bytes.inc_by(w.bytes);
+    if w.files > 0 {
+        m.last_file.set(now_s as i64);
     }
 }
 
@@ -205,7 +181,7 @@ fn totals_now(node: &str, m: &Metrics) -> NodeTotals {
         files: m.dataset_files.get(),
         dataset_bytes: m.dataset_bytes.get(),
         lost_flows: m.flows_lost.get(),
-        exit_policy: None,
+        ..NodeTotals::default()
     }
 }
 
@@ -225,46 +201,13 @@ fn write_totals(store: &mut impl Store, node: &str, m: &Metrics, seen: &mut Node
 /// Runs the writer until every sender is gone, then writes what is left.
 /// Returns the flows lost.
 pub fn write_loop(
-    rx: Receiver<Vec<Record>>,
+    rx: Receiver<Vec<Row>>,
     mut store: impl Store,
     node: &str,
     cfg: WriterConfig,
     m: &Metrics,
 ) -> u64 {
-    /// A day: research datasets are partitioned by date only.
-    const DAY_MS: u64 = 86_400_000;
-    let coarse = cfg.granularity_ms > 1;
-    let mut pending = Pending {
-        by_date: BTreeMap::new(),
-        len: 0,
-        cap: cfg.max_pending.max(1),
-        bucket_ms: if coarse { cfg.granularity_ms } else { DAY_MS },
-        granularity_ms: cfg.granularity_ms,
-    };
-    // Buckets that may be written now: all (research), or the complete ones;
-    // past flush_rows waiting, the oldest too (counted as early).
-    let writable = |p: &Pending| -> u64 {
-        if !coarse {
-            return u64::MAX;
-        }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let complete = now
-            .saturating_sub(cfg.hold.as_millis() as u64)
-            .saturating_sub(cfg.granularity_ms);
-        if p.len >= cfg.flush_rows {
-            // Spill: the oldest bucket goes now.
-            p.by_date
-                .keys()
-                .nth(1)
-                .copied()
-                .unwrap_or(u64::MAX)
-                .max(complete)
-        } else {
-            complete
-        }
-    };
+    let g = store.granularity_ms();
     let mut last_flush = Instant::now();
     let mut failing_since: Option<Instant> = None;
     let mut last_attempt = Instant::now();
@@ -276,7 +219,7 @@ pub fn write_loop(
         match rx.recv_timeout(WRITER_POLL) {
             Ok(batch) => {
                 for r in batch {
-                    if !pending.push(r) {
+                    if store.push(r).is_err() {
                         lost += 1;
                         m.flows_lost.inc();
                     }
@@ -285,38 +228,48 @@ pub fn write_loop(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => open = false,
         }
-        m.flows_pending.set(pending.len as i64);
-        let due = last_flush.elapsed() >= cfg.flush_interval || pending.len >= cfg.flush_rows;
+        m.flows_pending.set(store.pending() as i64);
+        if !open {
+            break;
+        }
+        let due = last_flush.elapsed() >= cfg.flush_interval || store.pending() >= cfg.flush_rows;
         let may_try = failing_since.is_none() || last_attempt.elapsed() >= cfg.retry_interval;
-        if !((due && may_try) || !open) {
+        if !(due && may_try) {
             continue;
         }
         last_attempt = Instant::now();
-        let before = writable(&pending);
-        match (pending.flush(&mut store, m, before), failing_since) {
-            (Ok(()), Some(t)) => {
-                info!(
-                    after_s = t.elapsed().as_secs(),
-                    "the dataset is writable again; held flows written"
-                );
-                failing_since = None;
+        let now = cfg.clock.now_ms();
+        match (store.write_complete(now), failing_since) {
+            (Ok(w), since) => {
+                if let Some(t) = since {
+                    info!(
+                        after_s = t.elapsed().as_secs(),
+                        "the dataset is writable again; held flows written"
+                    );
+                    failing_since = None;
+                }
+                count_written(m, &w, rounded_s(now, g));
+                // The totals change only with what was written: their file
+                // tells no more than the dataset's files do.
+                if w.files > 0 || w.buckets > 0 {
+                    write_totals(&mut store, node, m, &mut seen);
+                }
             }
-            (Ok(()), None) => {}
             (Err(e), None) => {
+                m.write_errors.inc();
                 error!(
-                    "cannot write the dataset, holding up to {} flows and retrying every {} s: {e:#}",
-                    pending.cap,
+                    "cannot write the dataset, holding the flows and retrying every {} s: {e:#}",
                     cfg.retry_interval.as_secs()
                 );
                 failing_since = Some(Instant::now());
             }
-            (Err(e), Some(_)) => tracing::debug!("still cannot write the dataset: {e:#}"),
+            (Err(e), Some(_)) => {
+                m.write_errors.inc();
+                tracing::debug!("still cannot write the dataset: {e:#}");
+            }
         }
-        m.flows_pending.set(pending.len as i64);
+        m.flows_pending.set(store.pending() as i64);
         last_flush = Instant::now();
-        if failing_since.is_none() {
-            write_totals(&mut store, node, m, &mut seen);
-        }
         if let Some(days) = cfg.retention_days
             && last_retention.is_none_or(|t| t.elapsed() >= RETENTION_CHECK)
         {
@@ -328,41 +281,56 @@ pub fn write_loop(
             }
         }
     }
-    if pending.len > 0 {
-        // Shutdown with an unwritable dataset: one last try, then count the loss.
-        match pending.flush(&mut store, m, u64::MAX) {
-            Ok(()) => write_totals(&mut store, node, m, &mut seen),
-            Err(e) => {
-                error!(
-                    "{} flows could not be written at shutdown: {e:#}",
-                    pending.len
-                );
-                lost += pending.len as u64;
-                m.flows_lost.inc_by(pending.len as u64);
-            }
+    // Stopping: the one time an hour is written before it is over.
+    match store.write_all() {
+        Ok(w) => {
+            count_written(m, &w, rounded_s(cfg.clock.now_ms(), g));
+            write_totals(&mut store, node, m, &mut seen);
+        }
+        Err(e) => {
+            let n = store.pending() as u64;
+            error!("{n} flows could not be written at shutdown: {e:#}");
+            lost += n;
+            m.flows_lost.inc_by(n);
         }
     }
+    m.flows_pending.set(store.pending() as i64);
     lost
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use exitflow_output::layout;
+    use std::sync::atomic::AtomicBool;
     use std::sync::mpsc::sync_channel;
 
-    /// A store that fails while `fail` is set and counts what it took.
+    const HOUR: u64 = 3_600_000;
+
+    /// A store that fails while `fail` is set and counts what it took:
+    /// every row is held until a successful write_complete/write_all.
     #[derive(Clone, Default)]
     struct Flaky {
         fail: Arc<AtomicBool>,
+        held: Arc<AtomicU64>,
         rows: Arc<AtomicU64>,
         totals_flows: Arc<AtomicU64>,
         attempts: Arc<AtomicU64>,
+        cap: usize,
     }
 
     impl Store for Flaky {
-        fn write_partition(&mut self, rows: &[Record]) -> Result<(u64, u64), OutputError> {
+        fn push(&mut self, _: Row) -> Result<(), OutputError> {
+            if self.held.load(Ordering::Relaxed) as usize >= self.cap {
+                return Err(OutputError::Full { rows: self.cap });
+            }
+            self.held.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        fn write_complete(&mut self, _: u64) -> Result<Written, OutputError> {
+            self.write_all()
+        }
+        fn write_all(&mut self) -> Result<Written, OutputError> {
             self.attempts.fetch_add(1, Ordering::Relaxed);
             if self.fail.load(Ordering::Relaxed) {
                 return Err(OutputError::Io {
@@ -370,8 +338,20 @@ mod tests {
                     source: std::io::Error::other("no space left on device"),
                 });
             }
-            self.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
-            Ok((1, 100))
+            let n = self.held.swap(0, Ordering::Relaxed);
+            self.rows.fetch_add(n, Ordering::Relaxed);
+            Ok(Written {
+                buckets: u64::from(n > 0),
+                rows: n,
+                files: u64::from(n > 0),
+                ..Written::default()
+            })
+        }
+        fn pending(&self) -> usize {
+            self.held.load(Ordering::Relaxed) as usize
+        }
+        fn granularity_ms(&self) -> u64 {
+            1
         }
         fn add_totals(&mut self, delta: &NodeTotals) -> Result<(), OutputError> {
             self.totals_flows.fetch_add(delta.flows, Ordering::Relaxed);
@@ -379,40 +359,46 @@ mod tests {
         }
     }
 
-    fn record(day: u64) -> Record {
-        let t = day * 86_400_000;
-        Record::unlabelled(exitflow_flow::Flow::from_totals(
-            0,
-            17,
-            ([0; 16], 1),
-            ([0; 16], 2),
-            (t, t),
-            (1, 60),
-            (0, 0),
-            exitflow_flow::EndReason::Idle,
-        ))
-    }
-
-    fn config(max_pending: usize) -> WriterConfig {
+    fn config() -> WriterConfig {
         WriterConfig {
             flush_interval: Duration::from_millis(1),
             flush_rows: 1_000,
-            max_pending,
             retry_interval: Duration::from_millis(1),
             ..WriterConfig::default()
         }
     }
 
+    /// A stored row of the default profile, first seen at `t`.
+    fn row_at(policy: &mut Policy, t: u64, port: u16) -> Row {
+        policy.store(exitflow_output::Record::unlabelled(
+            exitflow_flow::Flow::from_totals(
+                0,
+                6,
+                ([0; 16], 40_000),
+                ([0; 16], port),
+                (t, t + 10),
+                (3, 200),
+                (3, 300),
+                exitflow_flow::EndReason::Idle,
+            ),
+        ))
+    }
+
     #[test]
     fn held_flows_are_written_once_the_store_recovers() {
-        let store = Flaky::default();
+        let store = Flaky {
+            cap: 100,
+            ..Flaky::default()
+        };
         store.fail.store(true, Ordering::Relaxed);
         let m = Metrics::default();
         let (tx, rx) = sync_channel(4);
         let s = store.clone();
+        let mut p = Policy::research();
         std::thread::scope(|sc| {
-            let w = sc.spawn(|| write_loop(rx, s, "n", config(100), &m));
-            tx.send((0..10).map(|i| record(i % 3)).collect()).unwrap();
+            let w = sc.spawn(|| write_loop(rx, s, "n", config(), &m));
+            tx.send((0..10).map(|i| row_at(&mut p, i, 80)).collect())
+                .unwrap();
             while store.attempts.load(Ordering::Relaxed) < 3 {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -428,67 +414,20 @@ mod tests {
         assert_eq!(store.totals_flows.load(Ordering::Relaxed), 10);
     }
 
-    /// Under an hourly profile, the rows of an hour are written together,
-    /// once the hour is complete (or at shutdown), never per flush.
-    #[test]
-    fn coarse_profiles_write_an_hour_only_once_it_is_complete() {
-        let store = Flaky::default();
-        let m = Metrics::default();
-        let (tx, rx) = sync_channel(4);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let hour = 3_600_000;
-        let rec = |t: u64| {
-            let mut r = record(0);
-            r.flow.first_seen_ms = t;
-            r
-        };
-        let cfg = WriterConfig {
-            granularity_ms: hour,
-            hold: Duration::from_secs(60),
-            ..config(1000)
-        };
-        let s = store.clone();
-        std::thread::scope(|sc| {
-            let w = sc.spawn(|| write_loop(rx, s, "n", cfg, &m));
-            // This hour's flows, and flows of three hours ago.
-            tx.send((0..5).map(|_| rec(now)).collect()).unwrap();
-            tx.send((0..3).map(|_| rec(now - 3 * hour)).collect())
-                .unwrap();
-            let t = Instant::now();
-            while store.rows.load(Ordering::Relaxed) < 3 {
-                assert!(t.elapsed() < Duration::from_secs(10));
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            std::thread::sleep(Duration::from_millis(300));
-            assert_eq!(
-                store.rows.load(Ordering::Relaxed),
-                3,
-                "the current hour waits"
-            );
-            assert_eq!(m.flows_pending.get(), 5);
-            drop(tx);
-            assert_eq!(w.join().unwrap(), 0);
-        });
-        assert_eq!(store.rows.load(Ordering::Relaxed), 8, "written at shutdown");
-        assert_eq!(
-            store.attempts.load(Ordering::Relaxed),
-            2,
-            "one write per hour"
-        );
-    }
-
     #[test]
     fn beyond_the_write_buffer_flows_are_counted_as_lost() {
-        let store = Flaky::default();
+        let store = Flaky {
+            cap: 10,
+            ..Flaky::default()
+        };
         store.fail.store(true, Ordering::Relaxed);
         let m = Metrics::default();
         let (tx, rx) = sync_channel(4);
-        tx.send((0..25).map(|_| record(1)).collect()).unwrap();
+        let mut p = Policy::research();
+        tx.send((0..25).map(|i| row_at(&mut p, i, 80)).collect())
+            .unwrap();
         drop(tx);
-        let lost = write_loop(rx, store.clone(), "n", config(10), &m);
+        let lost = write_loop(rx, store.clone(), "n", config(), &m);
         // 15 beyond the buffer, then the 10 held ones at shutdown.
         assert_eq!(lost, 25);
         assert_eq!(m.flows_lost.get(), 25);
@@ -496,40 +435,82 @@ mod tests {
         assert_eq!(store.rows.load(Ordering::Relaxed), 0);
     }
 
-    #[test]
-    fn a_partition_that_fails_is_kept_and_the_others_are_not_rewritten() {
-        /// Fails the second partition once.
-        struct SecondFailsOnce(u32, u64);
-        impl Store for SecondFailsOnce {
-            fn write_partition(&mut self, rows: &[Record]) -> Result<(u64, u64), OutputError> {
-                self.0 += 1;
-                if self.0 == 2 {
-                    return Err(OutputError::Policy("disk".into()));
+    fn data_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        let node = layout::node_dir(root, "n");
+        for d in std::fs::read_dir(&node).into_iter().flatten().flatten() {
+            if d.path().is_dir() {
+                for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    if !name.starts_with('.') {
+                        out.push(f.path());
+                    }
                 }
-                self.1 += rows.len() as u64;
-                Ok((1, 1))
-            }
-            fn add_totals(&mut self, _: &NodeTotals) -> Result<(), OutputError> {
-                Ok(())
             }
         }
-        let m = Metrics::default();
-        let mut p = Pending {
-            by_date: BTreeMap::new(),
-            len: 0,
-            cap: 100,
-            bucket_ms: 86_400_000,
-            granularity_ms: 1,
-        };
-        for d in 0..3 {
-            assert!(p.push(record(d)));
-            assert!(p.push(record(d)));
+        out
+    }
+
+    /// Review finding 1 of the privacy gate: the live writer wrote a part
+    /// every 30-s flush under `default` and `strict` (its config's own
+    /// granularity of 1 ms). The store now has the policy's: with flushes
+    /// every millisecond, nothing of an hour is on disk before the hour
+    /// and the hold are over, then the hour is one file (and its
+    /// sidecar), and the totals change only then.
+    #[test]
+    fn finding_1_live_capture_writes_each_hour_once_after_it_is_over() {
+        for policy in [Policy::default(), Policy::strict()] {
+            let root = tempfile::tempdir().unwrap();
+            let t0 = 1_790_000_000_000 - 1_790_000_000_000 % HOUR + 600_000;
+            let clock = Arc::new(AtomicU64::new(t0));
+            let cfg = WriterConfig {
+                clock: Clock::manual(clock.clone()),
+                ..config()
+            };
+            let mut dc = DatasetConfig::new(root.path(), "n");
+            dc.hold_ms = 120_000;
+            let store = DatasetStore::open(&policy, dc).unwrap();
+            let m = Metrics::default();
+            let (tx, rx) = sync_channel(4);
+            let mut p = policy.clone();
+            std::thread::scope(|sc| {
+                let w = sc.spawn(|| write_loop(rx, store, "n", cfg, &m));
+                for minute in 0..40u64 {
+                    clock.store(t0 + minute * 60_000, Ordering::Relaxed);
+                    tx.send(
+                        (0..5)
+                            .map(|_| row_at(&mut p, t0 + minute * 60_000, 31337))
+                            .collect(),
+                    )
+                    .unwrap();
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+                // Past the hour's end, within the hold: still nothing.
+                clock.store(t0 - 600_000 + HOUR + 60_000, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(300));
+                assert!(
+                    data_files(root.path()).is_empty(),
+                    "{:?}",
+                    data_files(root.path())
+                );
+                assert!(
+                    !layout::node_dir(root.path(), "n")
+                        .join(layout::TOTALS_FILE)
+                        .exists()
+                );
+                clock.store(t0 - 600_000 + HOUR + 130_000, Ordering::Relaxed);
+                let t = Instant::now();
+                while data_files(root.path()).is_empty() {
+                    assert!(t.elapsed() < Duration::from_secs(10), "the hour never came");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                drop(tx);
+                assert_eq!(w.join().unwrap(), 0);
+            });
+            let files = data_files(root.path());
+            let expected = if policy.aggregates_only { 1 } else { 2 };
+            assert_eq!(files.len(), expected, "one write of the hour: {files:?}");
+            assert_eq!(m.flows_written.get(), 200);
         }
-        let mut s = SecondFailsOnce(0, 0);
-        assert!(p.flush(&mut s, &m, u64::MAX).is_err());
-        assert_eq!((p.len, s.1), (4, 2));
-        p.flush(&mut s, &m, u64::MAX).unwrap();
-        assert_eq!((p.len, s.1), (0, 6));
-        assert_eq!(m.flows_written.get(), 6);
     }
 }

@@ -100,8 +100,9 @@ pub struct MeterArgs {
 /// Privacy-policy flags, shared by every command that writes flows.
 #[derive(Args, Debug, Clone, Default)]
 pub struct PolicyArgs {
-    /// Anonymisation profile: `default` (the study's field set) or `strict`
-    /// (no user-agents, times rounded to the hour); other flags refine it.
+    /// Anonymisation profile: `default` (hourly rows of the columns the
+    /// study's report needs, k-anonymous), `strict` (hourly aggregate tables
+    /// only) or `research` (exact values, opt-in); other flags refine it.
     #[arg(long)]
     pub profile: Option<Profile>,
     /// What to do with IP addresses: drop (default), keep or pseudonymize.
@@ -115,9 +116,14 @@ pub struct PolicyArgs {
     /// (registrable domain only) or keep.
     #[arg(long)]
     pub server_names: Option<ServerNames>,
-    /// Round timestamps down to this many seconds (0: exact).
+    /// Round timestamps down to this many seconds (research: 0 = exact;
+    /// default and strict: whole hours dividing a day, at least 3600).
     #[arg(long)]
     pub time_granularity: Option<u64>,
+    /// Every row shares its columns with at least k-1 others of its
+    /// node-hour (default 5; default and strict take only more).
+    #[arg(long)]
+    pub k_anonymity: Option<usize>,
     /// Do not write user-agents.
     #[arg(long)]
     pub no_user_agents: bool,

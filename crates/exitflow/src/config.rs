@@ -124,6 +124,8 @@ pub struct PolicySection {
     pub server_names: Option<ServerNames>,
     /// Seconds; 0 = exact.
     pub time_granularity: Option<u64>,
+    /// k of the k-anonymity rule.
+    pub k_anonymity: Option<usize>,
     /// Write user-agents.
     pub user_agents: Option<bool>,
     /// Write fingerprints.
@@ -211,7 +213,8 @@ profile = "default"           # nothing finer than an hour, counts as buckets, u
 # research also more (shown with the default profile's values).
 # addresses = "drop"            # or "keep", "pseudonymize" (needs paths.key_file)
 # server_names = "drop"         # or "domain" (registrable domain), "keep"
-# time_granularity = 3600       # seconds; research only: 0 = exact
+# time_granularity = 3600       # seconds: whole hours dividing a day; research only: 0 = exact
+# k_anonymity = 5               # rows shared by at least k in their node-hour (only more)
 # user_agents = true
 # fingerprints = false
 # source_ports = false

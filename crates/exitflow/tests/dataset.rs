@@ -45,6 +45,9 @@ fn ingest_writes_a_hive_dataset_that_pyarrow_reads() {
     }
 }
 
+/// Also the privacy gate's finding 8: cells a spreadsheet would run as a
+/// formula (`=`, `+`, `-`, `@`, tab, carriage return first) come out with a
+/// leading `'` (OWASP's rule); everything else round-trips exactly.
 #[test]
 fn csv_survives_hostile_strings_through_python_csv_and_pandas() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,8 +65,25 @@ fn csv_survives_hostile_strings_through_python_csv_and_pandas() {
         "ünïcødé ✓ 🚀",
         "tab\there",
         "=cmd|' /C calc'!A0",
+        "=HYPERLINK(\"http://x.example\",\"y\")",
+        "+cmd|' /C calc'!A0",
+        "-1+1",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "\tleading tab",
+        "\rleading return",
     ];
-    let mut w = FlowWriter::create(&path, Format::Csv, Default::default(), &[]).unwrap();
+    let safe: Vec<String> = hostile
+        .iter()
+        .map(|s| {
+            if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                format!("'{s}")
+            } else {
+                (*s).to_owned()
+            }
+        })
+        .collect();
+    let mut policy = exitflow_output::Policy::research();
+    let mut w = FlowWriter::create(&path, Format::Csv, policy.layout(), &[]).unwrap();
     let cap = corpus_pcaps()
         .into_iter()
         .find(|p| p.ends_with("dns_doh.pcap"))
@@ -83,10 +103,10 @@ fn csv_survives_hostile_strings_through_python_csv_and_pandas() {
         let mut r = Record::unlabelled(flows[i % flows.len()].clone());
         r.application_name = (*s).to_string();
         r.application_category_name = format!("{s}|{i}");
-        w.write(&r).unwrap();
+        w.write(&policy.store(r)).unwrap();
     }
     w.finish().unwrap();
-    let expected = serde_json::to_string(&hostile).unwrap();
+    let expected = serde_json::to_string(&safe).unwrap();
     let out = python("csv_roundtrip.py", &[path.to_str().unwrap(), &expected]);
     assert!(out.contains("csv ok") && out.contains("pandas ok"), "{out}");
     // And our own reader agrees.
@@ -98,7 +118,7 @@ fn csv_survives_hostile_strings_through_python_csv_and_pandas() {
         .position(|h| h == "application_name")
         .unwrap();
     let got: Vec<String> = r.records().map(|x| x.unwrap()[col].to_string()).collect();
-    assert_eq!(got, hostile);
+    assert_eq!(got, safe);
 }
 
 #[test]

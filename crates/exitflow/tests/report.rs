@@ -320,7 +320,10 @@ fn hostile_user_agents_render_as_text_in_a_real_markdown_renderer() {
     ];
     let dir = tempfile::tempdir().unwrap();
     let ds = dir.path().join("ds");
-    let mut w = DatasetWriter::open(DatasetConfig::new(&ds, "n")).unwrap();
+    // Research keeps user-agents as sent: the report must still show them
+    // as text.
+    let mut p = exitflow_output::Policy::research();
+    let mut w = DatasetWriter::open(&p, DatasetConfig::new(&ds, "n")).unwrap();
     for (i, ua) in hostile.iter().enumerate() {
         let t = 1_700_000_000_000 + i as u64;
         let f = exitflow_flow::Flow::from_totals(
@@ -338,7 +341,7 @@ fn hostile_user_agents_render_as_text_in_a_real_markdown_renderer() {
         r.application_category_name = "Web".into();
         r.user_agent = Some((*ua).into());
         r.content_type = Some(format!("text/{}", ua));
-        w.write(&r).unwrap();
+        w.push(p.store(r)).unwrap();
     }
     w.close().unwrap();
     let out = dir.path().join("report");

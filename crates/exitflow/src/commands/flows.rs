@@ -2,7 +2,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use exitflow_output::{FlowWriter, Format};
+use exitflow_output::{FlowTable, Format};
 
 use super::{capture_name, meter_file, status};
 use crate::args::{FlowsArgs, FormatArg};
@@ -13,12 +13,6 @@ use crate::settings;
 /// cannot be read gets one error line; the others are still processed.
 pub fn run(a: &FlowsArgs, conf: &Config) -> Result<ExitCode> {
     let mut policy = settings::policy(&a.pipeline.policy, conf)?;
-    if policy.aggregates_only {
-        anyhow::bail!(
-            "the {} profile writes no per-flow rows: use `exitflow ingest`, which writes its hourly aggregate tables",
-            policy.profile.as_str()
-        );
-    }
     let mut enricher = settings::enricher(&a.pipeline.enrich, conf)?;
     let opts = settings::meter(&a.pipeline.meter, conf)?;
     std::fs::create_dir_all(&a.output)
@@ -28,15 +22,14 @@ pub fn run(a: &FlowsArgs, conf: &Config) -> Result<ExitCode> {
         FormatArg::Parquet => Format::Parquet,
         FormatArg::Jsonl => Format::Jsonl,
     };
-    let meta = policy.file_metadata(None);
     let mut failed = 0usize;
     for cap in &a.captures {
         let out = a
             .output
             .join(format!("{}.{}", capture_name(cap), format.ext()));
-        let mut writer = FlowWriter::create(&out, format, policy.selection(), &meta)?;
+        let mut writer = FlowTable::create(&out, format, &policy)?;
         let (s, bad) = meter_file(cap, &opts, &mut policy, &mut enricher, &mut |r| {
-            writer.write(&r)
+            writer.push(r)
         });
         if !bad {
             writer.finish()?;

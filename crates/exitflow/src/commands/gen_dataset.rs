@@ -91,10 +91,8 @@ pub fn run(a: &GenArgs) -> Result<ExitCode> {
     let week_ms = 7 * 86_400_000u64;
     for node in 0..a.nodes.max(1) {
         let name = format!("gen-{node}");
-        let mut cfg = DatasetConfig::new(&a.dataset, &name);
-        cfg.selection = policy.selection();
-        cfg.metadata = policy.file_metadata(Some(&name));
-        let mut ds = DatasetWriter::open(cfg)?;
+        let cfg = DatasetConfig::new(&a.dataset, &name);
+        let mut ds = DatasetWriter::open(&policy, cfg)?;
         let n = a.flows / u64::from(a.nodes.max(1));
         for i in 0..n {
             let (label, cat) = *pick(&mut rng, &apps);
@@ -132,8 +130,7 @@ pub fn run(a: &GenArgs) -> Result<ExitCode> {
                 r.user_agent = Some(UAS[(i % 3) as usize].to_owned());
                 r.content_type = (i % 3 != 0).then(|| CTS[(i % 4) as usize].to_owned());
             }
-            policy.apply(&mut r);
-            ds.push(r)?;
+            ds.push(policy.store(r))?;
         }
         let (files, bytes) = ds.close()?;
         eprintln!("{name}: {n} flows, {files} files, {bytes} bytes");

@@ -17,12 +17,12 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     let mut enricher = settings::enricher(&a.pipeline.enrich, conf)?;
     let opts = settings::meter(&a.pipeline.meter, conf)?;
     let target = settings::node(&a.node, conf)?;
-    let mut cfg = target.dataset_for(&policy, &enricher, &opts);
+    let mut cfg = target.dataset_for(&enricher, &opts);
     if a.synthetic {
         cfg.metadata
             .push(("exitflow.synthetic".into(), "true".into()));
     }
-    let mut ds = DatasetWriter::open(cfg)?;
+    let mut ds = DatasetWriter::open(&policy, cfg)?;
     let node = target.node;
     let mut run = NodeTotals {
         node: node.clone(),
@@ -41,11 +41,7 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     let (files, bytes) = ds.close()?;
     run.files = files;
     run.dataset_bytes = bytes;
-    let all = DatasetWriter::add_totals(&node_dir, &run)?;
-    exitflow_output::files::coarsen_mtime(
-        &node_dir.join(exitflow_output::layout::TOTALS_FILE),
-        policy.time_granularity_ms,
-    )?;
+    let all = DatasetWriter::add_totals(&node_dir, &run, policy.time_granularity_ms)?;
     if let Some(days) = crate::settings::retention(&a.pipeline.policy, conf)? {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -71,7 +71,7 @@ fn meter_file(
     opts: &exitflow_pipeline::MeterOptions,
     policy: &mut exitflow_output::Policy,
     enricher: &mut exitflow_pipeline::Enricher,
-    write: &mut dyn FnMut(exitflow_output::Record) -> Result<(), exitflow_output::OutputError>,
+    write: &mut dyn FnMut(exitflow_output::Row) -> Result<(), exitflow_output::OutputError>,
 ) -> (exitflow_pipeline::CaptureSummary, bool) {
     let bar = progress::Progress::file(cap);
     let (s, err) = exitflow_pipeline::meter_capture(

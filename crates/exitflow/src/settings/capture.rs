@@ -75,9 +75,37 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
     if write_buffer == 0 {
         bail!("write_buffer: must be at least 1");
     }
+    let mut dataset = target.dataset_for(&enricher, &meter);
+    dataset.max_rows = write_buffer;
+    let status_interval = period(
+        "status_interval",
+        a.status_interval,
+        c.status_interval,
+        exitflow_service::DEFAULT_STATUS_INTERVAL,
+    )?;
+    // Counters in the journal are no finer than the profile's time: under
+    // default and strict, a status line per granularity bucket.
+    let status_interval = if policy.holds_hours() {
+        let g = Duration::from_millis(policy.time_granularity_ms);
+        if a.status_interval.is_some() || c.status_interval.is_some() {
+            if status_interval < g {
+                bail!(
+                    "status_interval: the {} profile logs counters at most once per {} s, not every {} s (only --profile research may)",
+                    policy.profile.as_str(),
+                    g.as_secs(),
+                    status_interval.as_secs()
+                );
+            }
+            status_interval
+        } else {
+            g
+        }
+    } else {
+        status_interval
+    };
     Ok(ServiceConfig {
         interface,
-        dataset: target.dataset_for(&policy, &enricher, &meter),
+        dataset,
         workers,
         ring,
         filter,
@@ -91,15 +119,9 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
                 c.flush_interval,
                 exitflow_service::DEFAULT_FLUSH_INTERVAL,
             )?,
-            max_pending: write_buffer,
             ..WriterConfig::default()
         },
-        status_interval: period(
-            "status_interval",
-            a.status_interval,
-            c.status_interval,
-            exitflow_service::DEFAULT_STATUS_INTERVAL,
-        )?,
+        status_interval,
         reload_interval: period(
             "reload_interval",
             a.reload_interval,

@@ -111,6 +111,7 @@ pub fn policy(a: &PolicyArgs, cfg: &Config) -> Result<Policy> {
         key_file: a.key_file.clone().or_else(|| cfg.paths.key_file.clone()),
         server_names: a.server_names.or(c.server_names),
         time_granularity_s: a.time_granularity.or(c.time_granularity),
+        k_anonymity: a.k_anonymity.or(c.k_anonymity),
         user_agents: if a.no_user_agents {
             Some(false)
         } else {
@@ -190,26 +191,17 @@ pub fn retention(a: &PolicyArgs, cfg: &Config) -> Result<Option<u32>> {
 }
 
 impl NodeTarget {
-    /// The dataset configuration for files written under `policy`.
-    pub fn dataset(&self, policy: &Policy) -> DatasetConfig {
-        let mut d = DatasetConfig::new(&self.root, &self.node);
-        d.selection = policy.selection();
-        d.metadata = policy.file_metadata(Some(&self.node));
-        d.time_granularity_ms = policy.time_granularity_ms;
-        d.aggregates_only = policy.aggregates_only;
-        d
+    /// Where the dataset is; what and when it is written comes from the
+    /// policy the writer is opened with.
+    pub fn dataset(&self) -> DatasetConfig {
+        DatasetConfig::new(&self.root, &self.node)
     }
 
     /// As [`NodeTarget::dataset`], with how the files were made in their
     /// metadata: the relay's exit policy (public: it is in the consensus),
     /// the GeoIP databases and the flow timeouts (the report states them).
-    pub fn dataset_for(
-        &self,
-        policy: &Policy,
-        enricher: &Enricher,
-        meter: &MeterOptions,
-    ) -> DatasetConfig {
-        let mut d = self.dataset(policy);
+    pub fn dataset_for(&self, enricher: &Enricher, meter: &MeterOptions) -> DatasetConfig {
+        let mut d = self.dataset();
         if let Some(p) = &enricher.exit_policy {
             d.metadata
                 .push(("exitflow.exit_policy".into(), p.summary.clone()));
@@ -227,6 +219,9 @@ impl NodeTarget {
             d.metadata.push(("exitflow.geoip".into(), geo.join("; ")));
         }
         let f = &meter.flow;
+        // A flow is exported when it ends: up to the active timeout, then
+        // the idle timeout, after it began.
+        d.hold_ms = f.active_timeout_ms.saturating_add(f.idle_timeout_ms);
         d.metadata.push((
             "exitflow.timeouts".into(),
             format!(

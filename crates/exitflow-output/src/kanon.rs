@@ -1,0 +1,287 @@
+//! k-anonymity within a node-hour: before an hour is written, every row
+//! must share all its stored columns with at least k-1 other rows of the
+//! hour. Rows of rarer combinations are generalised, column by column, the
+//! least useful column first (durations, bytes and packets to coarser
+//! power-of-two buckets; the user-agent to its family, then `Other`; the
+//! content type to `other`; countries to `ZZ`; the port to 0; the
+//! application to its master protocol, then `Unknown`), only as far as
+//! needed and only for the rows that need it (local recoding). A row that
+//! even fully generalised shares its columns with fewer than k-1 others is
+//! not written (suppressed, and counted).
+//!
+//! The work is on the hour's distinct rows and their counts, not on every
+//! row, so an hour spilled to disk is read twice (count, then write).
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::OutputError;
+use crate::row::{Cell, Layout, Row};
+use crate::schema::Col;
+use crate::spool::Spool;
+
+/// What a country becomes once generalised (ISO 3166's user-assigned
+/// "unknown or unspecified" code).
+pub const COUNTRY_GENERALISED: &str = "ZZ";
+/// What a content type becomes once generalised.
+pub const CONTENT_TYPE_GENERALISED: &str = "other";
+/// What a user-agent becomes once generalised past its family.
+pub const USER_AGENT_GENERALISED: &str = "Other";
+/// What a port becomes once generalised.
+pub const PORT_GENERALISED: u64 = 0;
+/// What an application becomes once generalised past its master protocol.
+pub const APP_GENERALISED: &str = "Unknown";
+
+/// Columns in the order they are generalised, with their number of
+/// levels beyond the stored value.
+const ORDER: [(Col, u8); 9] = [
+    (Col::BiDuration, 6),
+    (Col::BiBytes, 6),
+    (Col::BiPackets, 6),
+    (Col::UserAgent, 2),
+    (Col::ContentType, 1),
+    (Col::SrcCountry, 1),
+    (Col::DstCountry, 1),
+    (Col::DstPort, 1),
+    (Col::AppName, 2),
+];
+
+/// A power-of-two bucket at generalisation level `level`: level 1 keeps
+/// powers of 4, 2 of 16, 3 of 256, ..., 6 only 1 (or 0).
+fn coarser(v: u64, level: u8) -> u64 {
+    if v == 0 {
+        return 0;
+    }
+    let e = 63 - v.leading_zeros();
+    let step = 1u32 << level;
+    1 << (e - e % step)
+}
+
+/// The cell of column `c` at `level` (0: as stored).
+fn generalise(c: Col, cell: &Cell, level: u8) -> Cell {
+    if level == 0 {
+        return cell.clone();
+    }
+    let s = |v: &str| Cell::S(Arc::from(v));
+    match (c, cell) {
+        (Col::BiDuration | Col::BiBytes | Col::BiPackets, Cell::U(v)) => {
+            Cell::U(coarser(*v, level))
+        }
+        (_, Cell::Null) => Cell::Null,
+        (Col::UserAgent, x) if level == 1 => {
+            let v = x.as_str().unwrap_or("");
+            match v.rsplit_once(' ') {
+                Some((fam, major)) if major.bytes().all(|b| b.is_ascii_digit()) => s(fam),
+                _ => x.clone(),
+            }
+        }
+        (Col::UserAgent, _) => s(USER_AGENT_GENERALISED),
+        (Col::ContentType, _) => s(CONTENT_TYPE_GENERALISED),
+        (Col::SrcCountry, x) if x.as_str() == Some(crate::policy::WITHHELD) => x.clone(),
+        (Col::SrcCountry | Col::DstCountry, _) => s(COUNTRY_GENERALISED),
+        (Col::DstPort, _) => Cell::U(PORT_GENERALISED),
+        (Col::AppName, x) if level == 1 => {
+            let v = x.as_str().unwrap_or("");
+            s(v.split('.').next().unwrap_or(v))
+        }
+        (Col::AppName, _) => s(APP_GENERALISED),
+        (_, x) => x.clone(),
+    }
+}
+
+/// What happens to a row.
+pub enum Mapped {
+    /// Written as it is.
+    Same,
+    /// Written generalised.
+    Generalised(Row),
+    /// Not written.
+    Suppressed,
+}
+
+/// The generalisation of one hour's rows.
+pub struct Generaliser {
+    /// Distinct stored row -> its generalisation (`None`: suppressed);
+    /// rows absent are written as they are.
+    map: HashMap<Row, Option<Row>, ahash::RandomState>,
+}
+
+impl Generaliser {
+    /// Works out the generalisation of bucket `b` of `spool` for `k`.
+    pub fn build(spool: &Spool, b: u64, l: &Layout, k: usize) -> Result<Generaliser, OutputError> {
+        let mut counts: HashMap<Row, usize, ahash::RandomState> = HashMap::default();
+        spool.for_each(b, |r| {
+            if let Some(n) = counts.get_mut(r) {
+                *n += 1;
+            } else {
+                counts.insert(r.clone(), 1);
+            }
+        })?;
+        Ok(Self::from_counts(counts, l, k))
+    }
+
+    fn from_counts(
+        counts: HashMap<Row, usize, ahash::RandomState>,
+        l: &Layout,
+        k: usize,
+    ) -> Generaliser {
+        let distinct: Vec<(Row, usize)> = counts.into_iter().collect();
+        let steps: Vec<(usize, Col, u8)> = ORDER
+            .iter()
+            .filter_map(|(c, levels)| l.index(*c).map(|i| (i, *c, *levels)))
+            .flat_map(|(i, c, levels)| (1..=levels).map(move |lv| (i, c, lv)))
+            .collect();
+        let ncols = l.cols().len();
+        let mut levels = vec![vec![0u8; ncols]; distinct.len()];
+        let mut current: Vec<Row> = distinct.iter().map(|(r, _)| r.clone()).collect();
+        let class_sizes = |current: &[Row]| {
+            let mut m: HashMap<&Row, usize, ahash::RandomState> = HashMap::default();
+            for (r, (_, n)) in current.iter().zip(&distinct) {
+                *m.entry(r).or_default() += n;
+            }
+            current.iter().map(|r| m[r]).collect::<Vec<usize>>()
+        };
+        let mut sizes = class_sizes(&current);
+        for (i, c, lv) in steps {
+            let small: Vec<usize> = (0..distinct.len()).filter(|&j| sizes[j] < k).collect();
+            if small.is_empty() {
+                break;
+            }
+            for j in small {
+                levels[j][i] = lv;
+                let mut cells = current[j].cells().to_vec();
+                cells[i] = generalise(c, &distinct[j].0.cells()[i], lv);
+                // The category follows the application to its last level.
+                if c == Col::AppName
+                    && lv >= 2
+                    && let Some(ci) = l.index(Col::AppCategory)
+                {
+                    cells[ci] = Cell::Static("Unspecified");
+                }
+                current[j] = Row::new(cells);
+            }
+            sizes = class_sizes(&current);
+        }
+        let map = distinct
+            .into_iter()
+            .zip(current)
+            .zip(sizes)
+            .filter_map(|(((orig, _), general), size)| {
+                if size < k {
+                    Some((orig, None))
+                } else if general != orig {
+                    Some((orig, Some(general)))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        Generaliser { map }
+    }
+
+    /// What becomes of `r`.
+    pub fn map(&self, r: &Row) -> Mapped {
+        match self.map.get(r) {
+            None => Mapped::Same,
+            Some(Some(g)) => Mapped::Generalised(g.clone()),
+            Some(None) => Mapped::Suppressed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> Layout {
+        crate::Policy::default().layout().clone()
+    }
+
+    fn row(l: &Layout, port: u64, app: &str, ua: Option<&str>, bytes: u64) -> Row {
+        let cells = l
+            .cols()
+            .iter()
+            .map(|c| match c.col {
+                Col::DstPort => Cell::U(port),
+                Col::AppName => Cell::S(app.into()),
+                Col::UserAgent => ua.map_or(Cell::Null, |u| Cell::S(u.into())),
+                Col::BiBytes => Cell::U(bytes),
+                Col::TorRole => Cell::Static("exit"),
+                Col::Failed | Col::AppGuessed | Col::SrcIsProxy | Col::DstIsProxy => Cell::B(false),
+                Col::BiFirstSeen => Cell::U(3_600_000),
+                Col::BiDuration | Col::BiPackets => Cell::U(8),
+                _ => Cell::S("US".into()),
+            })
+            .collect();
+        Row::new(cells)
+    }
+
+    fn apply(g: &Generaliser, rows: &[Row]) -> Vec<Row> {
+        rows.iter()
+            .filter_map(|r| match g.map(r) {
+                Mapped::Same => Some(r.clone()),
+                Mapped::Generalised(x) => Some(x),
+                Mapped::Suppressed => None,
+            })
+            .collect()
+    }
+
+    fn counts(rows: &[Row]) -> HashMap<Row, usize, ahash::RandomState> {
+        let mut m = HashMap::default();
+        for r in rows {
+            *m.entry(r.clone()).or_default() += 1;
+        }
+        m
+    }
+
+    /// Every row written shares its columns with k-1 others; common rows
+    /// are untouched; a marker value (a unique port, user-agent) is gone.
+    #[test]
+    fn no_written_row_is_shared_by_fewer_than_k() {
+        let l = layout();
+        let mut rows = Vec::new();
+        for i in 0..200u64 {
+            rows.push(row(&l, 443, "TLS.Google", None, 1024));
+            rows.push(row(
+                &l,
+                [80, 443, 22][(i % 3) as usize],
+                "HTTP",
+                Some("Firefox 128"),
+                1 << (i % 12),
+            ));
+        }
+        rows.push(row(&l, 31337, "TLS.Google", Some("curl 4242"), 4096));
+        rows.push(row(&l, 443, "HTTP.Example", Some("zqxmarker"), 1 << 30));
+        let g = Generaliser::from_counts(counts(&rows), &l, 5);
+        let out = apply(&g, &rows);
+        let c = counts(&out);
+        assert!(
+            c.values().all(|&n| n >= 5),
+            "{:?}",
+            c.values().collect::<Vec<_>>()
+        );
+        let common = row(&l, 443, "TLS.Google", None, 1024);
+        assert_eq!(c[&common], 200, "common rows untouched");
+        let port = l.index(Col::DstPort).unwrap();
+        assert!(!out.iter().any(|r| r.cells()[port] == Cell::U(31337)));
+        let ua = l.index(Col::UserAgent).unwrap();
+        assert!(!out.iter().any(|r| {
+            r.cells()[ua]
+                .as_str()
+                .is_some_and(|s| s.contains("4242") || s.contains("zqx"))
+        }));
+        assert!(
+            out.len() + 2 >= rows.len(),
+            "at most the two outliers suppressed"
+        );
+    }
+
+    #[test]
+    fn coarser_buckets_stay_lower_bounds() {
+        assert_eq!(coarser(8, 1), 4);
+        assert_eq!(coarser(16, 1), 16);
+        assert_eq!(coarser(1 << 20, 2), 1 << 20);
+        assert_eq!(coarser(1 << 21, 2), 1 << 20);
+        assert_eq!(coarser(1 << 40, 6), 1);
+        assert_eq!(coarser(0, 3), 0);
+    }
+}
