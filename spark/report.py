@@ -331,7 +331,7 @@ def main(dataset, out, tz_args):
             if k in meta:
                 how[name].add(meta[k].decode())
         synthetic |= meta.get(b"exitflow.synthetic") == b"true"
-    volumes, policies = {}, {}
+    volumes, policies, anonymity = {}, {}, {}
     for node in nodes:
         path = os.path.join(dataset, f"node={node}", "_totals.json")
         if os.path.isfile(path):
@@ -339,6 +339,12 @@ def main(dataset, out, tz_args):
             volumes[node] = (tot["packets"], tot["bytes"])
             if tot.get("exit_policy"):
                 policies[node] = tot["exit_policy"]
+            anonymity[node] = {
+                "flows": tot["flows"],
+                "generalised_flows": tot.get("generalised_flows", 0),
+                "suppressed_flows": tot.get("suppressed_flows", 0),
+                "folded_flows": tot.get("folded_flows", 0),
+            }
     all_slices = [Agg() for _ in range(4)]
     for sl in nodes.values():
         for i in range(4):
@@ -381,6 +387,7 @@ def main(dataset, out, tz_args):
         "published": published,
         "publication": None,
         "exit_policies": policies,
+        "anonymity": anonymity,
     }
     with open(out, "w") as fh:
         json.dump(report, fh, indent=1)

@@ -330,6 +330,9 @@ pub struct Report {
     pub volumes: BTreeMap<String, (u64, u64)>,
     /// Each node's exit policy as recorded in its totals (public data).
     pub exit_policies: BTreeMap<String, exitflow_output::ExitPolicyNote>,
+    /// Each node's k-anonymity counts from its totals: flows taken, flows
+    /// generalised, flows withheld (suppressed), strict flows folded.
+    pub anonymity: BTreeMap<String, [u64; 4]>,
 }
 
 /// How the dataset was made, from its files' metadata: every distinct
@@ -563,7 +566,17 @@ fn exit_policies(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeEr
         for root in roots {
             let path = layout::node_dir(root, node).join(layout::TOTALS_FILE);
             let t = exitflow_output::dataset::read_totals(&path).map_err(AnalyzeError::Totals)?;
-            if let Some(p) = t.and_then(|t| t.exit_policy) {
+            let Some(t) = t else { continue };
+            let a = report.anonymity.entry(node.clone()).or_default();
+            for (x, v) in a.iter_mut().zip([
+                t.flows,
+                t.generalised_flows,
+                t.suppressed_flows,
+                t.folded_flows,
+            ]) {
+                *x += v;
+            }
+            if let Some(p) = t.exit_policy {
                 report.exit_policies.insert(node.clone(), p);
             }
         }

@@ -295,6 +295,12 @@ pub fn json(r: &Report) -> Value {
         "published": comparison,
         "publication": r.publication,
         "exit_policies": r.exit_policies,
+        "anonymity": r.anonymity.iter().map(|(n, a)| {
+            (n.clone(), json!({
+                "flows": a[0], "generalised_flows": a[1],
+                "suppressed_flows": a[2], "folded_flows": a[3],
+            }))
+        }).collect::<serde_json::Map<String, Value>>(),
     })
 }
 
@@ -502,6 +508,32 @@ fn document(j: &Value) -> (String, Vec<Section>) {
     for (n, f) in &nodes {
         how_rows.push(vec![format!("time zone of {n}"), s(&f["time_zone"])]);
     }
+    if let Some(an) = j["anonymity"].as_object() {
+        for (n, a) in an {
+            let flows = u(&a["flows"]);
+            let share = |x: u64| {
+                if flows == 0 {
+                    "0.00".to_string()
+                } else {
+                    format!("{:.2}", 100.0 * x as f64 / flows as f64)
+                }
+            };
+            let (g, sup, fo) = (
+                u(&a["generalised_flows"]),
+                u(&a["suppressed_flows"]),
+                u(&a["folded_flows"]),
+            );
+            how_rows.push(vec![
+                format!("k-anonymity on {n}"),
+                format!(
+                    "{g} of {flows} flows written with a column generalised ({} %), {sup} not written as rows ({} %), {fo} counted under Other in strict tables ({} %): no row or cell stands for fewer than k flows of its hour",
+                    share(g),
+                    share(sup),
+                    share(fo)
+                ),
+            ]);
+        }
+    }
     how_rows.push(vec!["files read".into(), j["files"].to_string()]);
     out.push(Section {
         id: "how-made".into(),
@@ -643,11 +675,17 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         })
         .collect();
     let mut port_rows = pairs(&a["dst_ports_top40"], study);
+    // Port 0: no port (ICMP, ...) or, under the default profile, a rare
+    // port generalised so that k flows share the row.
+    const NO_PORT: &str = "0 (none, or rare and generalised)";
     let mut head = vec!["port", "flows", "%"];
     if !policies.is_empty() {
         head.push("exit policy");
         for row in &mut port_rows {
-            let port: u16 = row[0].parse().unwrap_or(0);
+            let Ok(port @ 1..) = row[0].parse::<u16>() else {
+                row.push(String::new());
+                continue;
+            };
             let rejecting: Vec<&str> = policies
                 .iter()
                 .filter(|(_, p)| !p.accepts(port))
@@ -658,6 +696,11 @@ fn document(j: &Value) -> (String, Vec<Section>) {
             } else {
                 format!("rejected by {}", rejecting.join(", "))
             });
+        }
+    }
+    for row in &mut port_rows {
+        if row[0] == "0" {
+            row[0] = NO_PORT.into();
         }
     }
     let mut port_items = bar_items(&a["dst_ports_top40"]);

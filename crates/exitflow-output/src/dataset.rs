@@ -20,10 +20,6 @@ use crate::{OutputError, io_err};
 pub const SIDECAR_BIN_MS: u64 = 3_600_000;
 /// A research part file is closed once it holds this many rows.
 pub const DEFAULT_ROTATE_ROWS: u64 = 4_000_000;
-/// A research part file is closed once it reaches about this size.
-pub const DEFAULT_ROTATE_BYTES: u64 = 256 << 20;
-/// Most date partitions open at once (research); the oldest is closed beyond it.
-pub const MAX_OPEN_PARTITIONS: usize = 8;
 /// How long after a time bucket ends its rows may still arrive (a flow is
 /// exported when it ends: up to the active timeout plus the idle timeout
 /// after it started), before the bucket is written.
@@ -49,8 +45,6 @@ pub struct DatasetConfig {
     pub node: String,
     /// See [`DEFAULT_ROTATE_ROWS`] (research).
     pub rotate_rows: u64,
-    /// See [`DEFAULT_ROTATE_BYTES`] (research).
-    pub rotate_bytes: u64,
     /// Key/value pairs stored in every file besides the policy's (GeoIP
     /// builds, timeouts, exit policy, ...).
     pub metadata: Vec<(String, String)>,
@@ -76,7 +70,6 @@ impl DatasetConfig {
             root: root.to_owned(),
             node: node.to_owned(),
             rotate_rows: DEFAULT_ROTATE_ROWS,
-            rotate_bytes: DEFAULT_ROTATE_BYTES,
             metadata: Vec::new(),
             hold_ms: DEFAULT_HOLD_MS,
             memory_rows: crate::spool::DEFAULT_SPOOL_MEMORY_ROWS,
@@ -115,6 +108,17 @@ pub struct NodeTotals {
     /// not be written and the write buffer was full).
     #[serde(default)]
     pub lost_flows: u64,
+    /// Flows written with a column generalised so that k rows of their
+    /// node-hour share them (default profile).
+    #[serde(default)]
+    pub generalised_flows: u64,
+    /// Flows not written as rows: even generalised, fewer than k rows of
+    /// their node-hour shared them (counted in `flows`, `packets`, `bytes`).
+    #[serde(default)]
+    pub suppressed_flows: u64,
+    /// Strict: flows of cells under k folded into `Other`.
+    #[serde(default)]
+    pub folded_flows: u64,
     /// The relay's exit policy as last recorded (public: it is in the consensus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_policy: Option<ExitPolicyNote>,
@@ -145,6 +149,9 @@ impl NodeTotals {
         self.files += o.files;
         self.dataset_bytes += o.dataset_bytes;
         self.lost_flows += o.lost_flows;
+        self.generalised_flows += o.generalised_flows;
+        self.suppressed_flows += o.suppressed_flows;
+        self.folded_flows += o.folded_flows;
         if o.exit_policy.is_some() {
             self.exit_policy.clone_from(&o.exit_policy);
         }
@@ -175,15 +182,16 @@ impl NodeTotals {
             files: self.files.saturating_sub(earlier.files),
             dataset_bytes: self.dataset_bytes.saturating_sub(earlier.dataset_bytes),
             lost_flows: self.lost_flows.saturating_sub(earlier.lost_flows),
+            generalised_flows: self
+                .generalised_flows
+                .saturating_sub(earlier.generalised_flows),
+            suppressed_flows: self
+                .suppressed_flows
+                .saturating_sub(earlier.suppressed_flows),
+            folded_flows: self.folded_flows.saturating_sub(earlier.folded_flows),
             exit_policy: self.exit_policy.clone(),
         }
     }
-}
-
-struct Part {
-    writer: FlowWriter,
-    /// The hourly aggregate tables of the rows written (the part's sidecar).
-    tables: crate::aggregate::Accumulator,
 }
 
 /// What one call wrote.
@@ -199,10 +207,34 @@ pub struct Written {
     pub files: u64,
     /// Bytes of files completed.
     pub bytes: u64,
+    /// Rows written generalised (k-anonymity).
+    pub generalised: u64,
+    /// Rows not written (k-anonymity).
+    pub suppressed: u64,
+    /// Strict: flows folded into `Other` cells.
+    pub folded: u64,
 }
 
 impl Written {
-    fn add(&mut self, o: Written) {
+    /// What grew from `earlier` to `self`.
+    pub fn since(&self, earlier: &Written) -> Written {
+        Written {
+            buckets: self.buckets - earlier.buckets,
+            rows: self.rows - earlier.rows,
+            failed: self.failed - earlier.failed,
+            files: self.files - earlier.files,
+            bytes: self.bytes - earlier.bytes,
+            generalised: self.generalised - earlier.generalised,
+            suppressed: self.suppressed - earlier.suppressed,
+            folded: self.folded - earlier.folded,
+        }
+    }
+
+    /// Adds another's counts.
+    pub fn add(&mut self, o: Written) {
+        self.generalised += o.generalised;
+        self.suppressed += o.suppressed;
+        self.folded += o.folded;
         self.buckets += o.buckets;
         self.rows += o.rows;
         self.failed += o.failed;
@@ -219,14 +251,14 @@ impl Written {
 /// read back and rewritten with the new rows as one whole. Under `default`
 /// no row is written that fewer than k rows of its hour share
 /// ([`crate::kanon`]); under `strict` cells of fewer than k flows fold into
-/// `Other`. Under `research` rows stream into rotating files.
+/// `Other`. Under `research` rows are held per date and written at every
+/// [`DatasetWriter::write_complete`] (offline: whenever memory fills), in
+/// files of at most [`DatasetConfig::rotate_rows`] rows.
 pub struct DatasetWriter {
     cfg: DatasetConfig,
     node_dir: PathBuf,
     policy: Policy,
     metadata: Vec<(String, String)>,
-    /// Research: open part per date.
-    open: BTreeMap<String, Part>,
     spool: Spool,
     /// Buckets whose earlier files were already read into the spool.
     merged: BTreeMap<u64, Vec<PathBuf>>,
@@ -236,13 +268,6 @@ pub struct DatasetWriter {
     pub written: Written,
     /// Buckets rewritten with rows of an earlier write.
     pub buckets_rewritten: u64,
-    /// Rows written with a column generalised (k-anonymity).
-    pub generalised_rows: u64,
-    /// Rows not written: no k-1 other rows of their hour could share them
-    /// even fully generalised (counted in the node's totals).
-    pub suppressed_rows: u64,
-    /// Strict: flows of cells under k folded into `Other`.
-    pub folded_flows: u64,
     /// Parts whose sidecar tables could not be written (a report reads
     /// their rows instead).
     pub sidecar_errors: u64,
@@ -289,15 +314,11 @@ impl DatasetWriter {
             node_dir,
             policy: policy.clone(),
             metadata,
-            open: BTreeMap::new(),
             spool,
             merged: BTreeMap::new(),
             latest_bucket: 0,
             written: Written::default(),
             buckets_rewritten: 0,
-            generalised_rows: 0,
-            suppressed_rows: 0,
-            folded_flows: 0,
             sidecar_errors: 0,
         })
     }
@@ -317,6 +338,16 @@ impl DatasetWriter {
         self.spool.len()
     }
 
+    /// Everything written so far.
+    pub fn written(&self) -> Written {
+        self.written
+    }
+
+    /// Most rows held while nothing can be spilled.
+    pub fn capacity(&self) -> usize {
+        self.cfg.max_rows
+    }
+
     /// Rows spilled (encrypted) to disk so far.
     pub fn spilled_rows(&self) -> u64 {
         self.spool.spilled_rows
@@ -326,16 +357,24 @@ impl DatasetWriter {
         self.policy.time_granularity_ms.max(1)
     }
 
+    /// The bucket rows of time `t` are held in: the policy's granularity,
+    /// or a date under research (a date partition per file).
+    fn bucket_of(&self, t: u64) -> u64 {
+        const DAY_MS: u64 = 86_400_000;
+        let g = if self.policy.holds_hours() {
+            self.granularity()
+        } else {
+            DAY_MS
+        };
+        t - t % g
+    }
+
     /// Takes one stored row. Under `research` it is written at once; else
     /// it is held until its bucket is complete. An error when it can be
     /// neither written nor held (see [`DEFAULT_MAX_HELD_ROWS`]).
     pub fn push(&mut self, r: Row) -> Result<(), OutputError> {
-        if !self.policy.holds_hours() {
-            return self.write_now(&r);
-        }
-        let g = self.granularity();
         let t = r.u(self.policy.layout(), Col::BiFirstSeen);
-        let bucket = t - t % g;
+        let bucket = self.bucket_of(t);
         let newer = bucket > self.latest_bucket;
         if newer {
             self.latest_bucket = bucket;
@@ -345,9 +384,16 @@ impl DatasetWriter {
                 rows: self.spool.len(),
             });
         }
-        if newer && self.cfg.data_clock {
-            // A flow past a bucket's end and hold completes it.
-            self.write_complete(bucket)?;
+        if self.cfg.data_clock {
+            if !self.policy.holds_hours() {
+                // Research, offline: files as memory fills, nothing spilled.
+                if self.spool.mem_rows() >= self.cfg.memory_rows {
+                    self.write_complete(u64::MAX)?;
+                }
+            } else if newer {
+                // A flow past a bucket's end and hold completes it.
+                self.write_complete(bucket)?;
+            }
         }
         Ok(())
     }
@@ -358,22 +404,14 @@ impl DatasetWriter {
     pub fn write_complete(&mut self, now_ms: u64) -> Result<Written, OutputError> {
         let mut w = Written::default();
         if !self.policy.holds_hours() {
-            let before = self.written;
-            let dates: Vec<String> = self.open.keys().cloned().collect();
-            for d in dates {
-                self.close_part(&d)?;
+            for b in self.spool.buckets() {
+                w.add(self.write_research(b)?);
             }
-            return Ok(Written {
-                buckets: 0,
-                rows: self.written.rows - before.rows,
-                failed: self.written.failed - before.failed,
-                files: self.written.files - before.files,
-                bytes: self.written.bytes - before.bytes,
-            });
+            return Ok(w);
         }
         let g = self.granularity();
         for b in self.spool.buckets() {
-            if b.saturating_add(g).saturating_add(self.cfg.hold_ms) > now_ms {
+            if b.saturating_add(g).saturating_add(self.cfg.hold_ms) > now_ms && now_ms != u64::MAX {
                 break;
             }
             w.add(self.write_bucket(b)?);
@@ -386,9 +424,7 @@ impl DatasetWriter {
     /// ahead of the wall clock is refused instead, naming it) and completes
     /// every open file.
     pub fn write_all(&mut self) -> Result<Written, OutputError> {
-        let mut w = self.write_complete(u64::MAX - self.cfg.hold_ms - self.granularity())?;
-        let _ = &mut w;
-        Ok(w)
+        self.write_complete(u64::MAX)
     }
 
     fn write_bucket(&mut self, b: u64) -> Result<Written, OutputError> {
@@ -450,7 +486,7 @@ impl DatasetWriter {
             ));
             crate::aggregate::write(&path, &t, &meta)?;
             crate::files::coarsen_mtime(&path, g)?;
-            self.folded_flows += folded;
+            out.folded = folded;
             out.rows = n;
             out.failed = failed;
             out.files = 1;
@@ -508,8 +544,8 @@ impl DatasetWriter {
             }
             out.rows = n;
             out.failed = failed;
-            self.generalised_rows += generalised;
-            self.suppressed_rows += suppressed;
+            out.generalised = generalised;
+            out.suppressed = suppressed;
         }
         // The new whole replaces the earlier files of the bucket.
         for f in &earlier {
@@ -537,81 +573,92 @@ impl DatasetWriter {
         t: &crate::aggregate::Tables,
         meta: &[(String, String)],
     ) {
-        let side = layout::sidecar_of(part);
-        let written = crate::aggregate::write(&side, t, meta)
-            .and_then(|()| crate::files::coarsen_mtime(&side, self.granularity()));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&side);
+        if !write_sidecar(part, t, meta, self.granularity()) {
             self.sidecar_errors += 1;
         }
     }
 
-    fn write_now(&mut self, r: &Row) -> Result<(), OutputError> {
+    /// Research: a date's held rows into files of at most `rotate_rows`
+    /// rows, all or none (a failure removes what it completed, and the
+    /// rows stay held for the next attempt).
+    fn write_research(&mut self, b: u64) -> Result<Written, OutputError> {
         let l = self.policy.layout().clone();
-        let date = utc_date(r.u(&l, Col::BiFirstSeen));
-        if !self.open.contains_key(&date) {
-            if self.open.len() >= MAX_OPEN_PARTITIONS {
-                let oldest = self.open.keys().next().cloned().expect("non-empty");
-                self.close_part(&oldest)?;
+        let dir = layout::date_dir(&self.node_dir, &utc_date(b));
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let mut out = Written::default();
+        let mut done: Vec<PathBuf> = Vec::new();
+        let rotate = self.cfg.rotate_rows.max(1);
+        let meta = self.metadata.clone();
+        let g = self.granularity();
+        let mut sidecar_errors = 0;
+        let res = (|| {
+            let mut current: Option<(FlowWriter, crate::aggregate::Accumulator)> = None;
+            for row in self.spool.shuffled(&[b])? {
+                let row = row?;
+                if current.is_none() {
+                    let path = dir.join(format!(
+                        "{}{}{}",
+                        layout::PART_PREFIX,
+                        crate::files::random_hex(PART_NAME_RANDOM_BYTES),
+                        layout::PART_EXT
+                    ));
+                    current = Some((
+                        FlowWriter::create(&path, Format::Parquet, &l, &meta)?,
+                        crate::aggregate::Accumulator::default(),
+                    ));
+                }
+                let (w, acc) = current.as_mut().expect("opened above");
+                if let Err(e) = w.write(&row) {
+                    if let Some((w, _)) = current.take() {
+                        w.abort();
+                    }
+                    return Err(e);
+                }
+                acc.add(&row, &l, SIDECAR_BIN_MS);
+                out.rows += 1;
+                out.failed += u64::from(row.b(&l, Col::Failed));
+                if w.rows() >= rotate {
+                    let (w, acc) = current.take().expect("open");
+                    let part = w.finish()?;
+                    done.push(part.clone());
+                    done.push(layout::sidecar_of(&part));
+                    sidecar_errors += u64::from(!write_sidecar(&part, &acc.tables(), &meta, g));
+                }
             }
-            let dir = layout::date_dir(&self.node_dir, &date);
-            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            // A random name per file: names carry no time and no order.
-            let path = dir.join(format!(
-                "{}{}{}",
-                layout::PART_PREFIX,
-                crate::files::random_hex(PART_NAME_RANDOM_BYTES),
-                layout::PART_EXT
-            ));
-            let writer = FlowWriter::create(&path, Format::Parquet, &l, &self.metadata)?;
-            self.open.insert(
-                date.clone(),
-                Part {
-                    writer,
-                    tables: crate::aggregate::Accumulator::default(),
-                },
-            );
+            if let Some((w, acc)) = current.take() {
+                let part = w.finish()?;
+                done.push(part.clone());
+                done.push(layout::sidecar_of(&part));
+                sidecar_errors += u64::from(!write_sidecar(&part, &acc.tables(), &meta, g));
+            }
+            Ok::<(), OutputError>(())
+        })();
+        self.sidecar_errors += sidecar_errors;
+        if let Err(e) = res {
+            for f in &done {
+                let _ = std::fs::remove_file(f);
+            }
+            return Err(e);
         }
-        let part = self.open.get_mut(&date).expect("inserted above");
-        part.writer.write(r)?;
-        part.tables.add(r, &l, SIDECAR_BIN_MS);
-        self.written.rows += 1;
-        self.written.failed += u64::from(r.b(&l, Col::Failed));
-        if part.writer.rows() >= self.cfg.rotate_rows
-            || (part.writer.rows().is_multiple_of(4096)
-                && part.writer.bytes() >= self.cfg.rotate_bytes)
-        {
-            self.close_part(&date)?;
+        for f in done.iter().step_by(2) {
+            out.files += 1;
+            out.bytes += std::fs::metadata(f).map_or(0, |m| m.len());
         }
-        Ok(())
-    }
-
-    fn close_part(&mut self, date: &str) -> Result<(), OutputError> {
-        if let Some(p) = self.open.remove(date) {
-            let path = p.writer.finish()?;
-            let meta = self.metadata.clone();
-            self.write_sidecar(&path, &p.tables.tables(), &meta);
-            self.written.files += 1;
-            self.written.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
-        }
-        Ok(())
+        self.spool.remove(b);
+        self.written.add(out);
+        Ok(out)
     }
 
     /// Writes every held bucket and completes every open file (see
-    /// [`DatasetWriter::write_all`]); returns the files and bytes written.
-    pub fn close(mut self) -> Result<(u64, u64), OutputError> {
+    /// [`DatasetWriter::write_all`]); returns what the writer wrote in all.
+    pub fn close(mut self) -> Result<Written, OutputError> {
         self.write_all()?;
-        Ok((self.written.files, self.written.bytes))
+        Ok(self.written)
     }
 
-    /// Abandons every open file (their temporary files are removed) and
-    /// every held row: after a write error, so that nothing partial is
-    /// left behind.
-    pub fn abort(mut self) {
-        for (_, p) in std::mem::take(&mut self.open) {
-            p.writer.abort();
-        }
-    }
+    /// Abandons every held row (their spilled chunks are removed): after
+    /// a write error, so that nothing partial is left behind.
+    pub fn abort(self) {}
 
     /// Adds `t` to the node's `_totals.json` (atomically replaced; its
     /// times no finer than `granularity_ms`).
@@ -629,6 +676,22 @@ impl DatasetWriter {
         crate::files::coarsen_mtime(&path, granularity_ms)?;
         Ok(all)
     }
+}
+
+/// Writes a part's sidecar; false (and none left behind) when it cannot.
+fn write_sidecar(
+    part: &Path,
+    t: &crate::aggregate::Tables,
+    meta: &[(String, String)],
+    granularity_ms: u64,
+) -> bool {
+    let side = layout::sidecar_of(part);
+    let written = crate::aggregate::write(&side, t, meta)
+        .and_then(|()| crate::files::coarsen_mtime(&side, granularity_ms));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&side);
+    }
+    written.is_ok()
 }
 
 /// The completed files of `dir` that hold bucket `b` (by their

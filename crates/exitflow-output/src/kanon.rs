@@ -130,36 +130,74 @@ impl Generaliser {
             .filter_map(|(c, levels)| l.index(*c).map(|i| (i, *c, *levels)))
             .flat_map(|(i, c, levels)| (1..=levels).map(move |lv| (i, c, lv)))
             .collect();
-        let ncols = l.cols().len();
-        let mut levels = vec![vec![0u8; ncols]; distinct.len()];
-        let mut current: Vec<Row> = distinct.iter().map(|(r, _)| r.clone()).collect();
-        let class_sizes = |current: &[Row]| {
+        let category = l.index(Col::AppCategory);
+        // Row j with column i at level `lv` (from its stored value).
+        let raise = |row: &Row, j: usize, i: usize, c: Col, lv: u8| {
+            let mut cells = row.cells().to_vec();
+            cells[i] = generalise(c, &distinct[j].0.cells()[i], lv);
+            // The category follows the application to its last level.
+            if c == Col::AppName
+                && lv >= 2
+                && let Some(ci) = category
+            {
+                cells[ci] = Cell::Static("Unspecified");
+            }
+            Row::new(cells)
+        };
+        let sizes_of = |current: &[Row]| {
             let mut m: HashMap<&Row, usize, ahash::RandomState> = HashMap::default();
             for (r, (_, n)) in current.iter().zip(&distinct) {
                 *m.entry(r).or_default() += n;
             }
             current.iter().map(|r| m[r]).collect::<Vec<usize>>()
         };
-        let mut sizes = class_sizes(&current);
-        for (i, c, lv) in steps {
+        let rows_in_small = |sizes: &[usize]| -> usize {
+            sizes
+                .iter()
+                .zip(&distinct)
+                .filter(|(s, _)| **s < k)
+                .map(|(_, (_, n))| n)
+                .sum()
+        };
+        let mut current: Vec<Row> = distinct.iter().map(|(r, _)| r.clone()).collect();
+        let mut sizes = sizes_of(&current);
+        // Greedy, least useful column first; a step is kept only if it
+        // brings rows out of small classes (a step that only splits rare
+        // rows off a value others keep would cost without helping).
+        for &(i, c, lv) in &steps {
             let small: Vec<usize> = (0..distinct.len()).filter(|&j| sizes[j] < k).collect();
             if small.is_empty() {
                 break;
             }
-            for j in small {
-                levels[j][i] = lv;
-                let mut cells = current[j].cells().to_vec();
-                cells[i] = generalise(c, &distinct[j].0.cells()[i], lv);
-                // The category follows the application to its last level.
-                if c == Col::AppName
-                    && lv >= 2
-                    && let Some(ci) = l.index(Col::AppCategory)
-                {
-                    cells[ci] = Cell::Static("Unspecified");
-                }
-                current[j] = Row::new(cells);
+            let mut tried = current.clone();
+            for &j in &small {
+                tried[j] = raise(&current[j], j, i, c, lv);
             }
-            sizes = class_sizes(&current);
+            let tried_sizes = sizes_of(&tried);
+            if rows_in_small(&tried_sizes) < rows_in_small(&sizes) {
+                current = tried;
+                sizes = tried_sizes;
+            }
+        }
+        // What is still rare: generalised together, column by column to
+        // its last level, where the rare rows still differ in that column
+        // (a column they all share, such as the relay's own country as the
+        // source of exit flows, is left as it is). Such rows then differ
+        // only in what is never generalised: role, failed, guessed, proxy
+        // flags, hour.
+        for &(i, c, lv) in &steps {
+            let small: Vec<usize> = (0..distinct.len()).filter(|&j| sizes[j] < k).collect();
+            let Some(&s0) = small.first() else {
+                break;
+            };
+            let first = &current[s0].cells()[i];
+            if small.iter().all(|&j| current[j].cells()[i] == *first) {
+                continue;
+            }
+            for &j in &small {
+                current[j] = raise(&current[j], j, i, c, lv);
+            }
+            sizes = sizes_of(&current);
         }
         let map = distinct
             .into_iter()

@@ -420,7 +420,6 @@ pub fn columns_for(sel: Selection) -> Vec<&'static ColumnDef> {
 
 /// The schema as a Markdown table (for `exitflow schema` and the docs).
 pub fn markdown_table() -> String {
-    let default = Selection::default();
     let mut s =
         String::from("| column | type | privacy | by default | meaning |\n|---|---|---|---|---|\n");
     for c in COLUMNS {
@@ -435,7 +434,7 @@ pub fn markdown_table() -> String {
             c.name,
             ty,
             c.privacy.as_str(),
-            if default.wants(c) {
+            if crate::policy::DEFAULT_COLUMNS.contains(&c.col) {
                 "written"
             } else {
                 "not written"

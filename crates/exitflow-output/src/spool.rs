@@ -121,8 +121,9 @@ impl Spool {
             width,
             buckets: BTreeMap::new(),
             mem_rows: 0,
-            mem_cap: mem_cap.max(1),
-            hard_cap: hard_cap.max(mem_cap.max(1)),
+            // Never more in memory than may be held at all.
+            mem_cap: mem_cap.min(hard_cap).max(1),
+            hard_cap: hard_cap.max(1),
             rng: Rng::new(),
             spilled_rows: 0,
             spill_files: 0,

@@ -1,15 +1,56 @@
-//! User-agents reduced to a family and a major version ("Firefox 128",
-//! "curl 8") with uap-core's maintained data, and never to anything a
-//! client chose: a family that does not come from the data's own fixed
-//! names (a catch-all that echoes a bot's self-chosen name, say) becomes
-//! `Other`, so the values form a public vocabulary.
-use std::collections::HashSet;
+//! User-agents reduced to a family and a major version ("Firefox 128")
+//! with uap-core's maintained data, and never to anything a client chose:
+//! a family that does not come from the data's own fixed names (a
+//! catch-all that echoes a bot's self-chosen name, say) becomes `Other`,
+//! and a major version is kept only where the browser is known to have
+//! released it (MDN's browser data, `data/browser-majors.txt`; `Firefox
+//! 7341` becomes `Firefox`, `curl 4242` becomes `curl`), so the values form
+//! a public vocabulary. Content types likewise: IANA's registered media
+//! types (`data/iana-media-types.txt`), else `other`.
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use ua_parser::user_agent;
 
 /// uap-core's user-agent parsers (see `data/README.md`).
 const DATA: &str = include_str!("../data/uap-core-user-agents.json");
+
+/// Browser major versions known to exist, per uap-core family (see
+/// `scripts/vocabularies.py`).
+const BROWSER_MAJORS: &str = include_str!("../data/browser-majors.txt");
+/// IANA's media types (see `scripts/vocabularies.py`).
+const MEDIA_TYPES: &str = include_str!("../data/iana-media-types.txt");
+
+/// What a content type outside IANA's registry becomes.
+pub const OTHER_CONTENT_TYPE: &str = "other";
+
+fn data_lines(text: &'static str) -> impl Iterator<Item = &'static str> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+fn known_majors() -> &'static HashMap<&'static str, HashSet<u32>> {
+    static M: OnceLock<HashMap<&'static str, HashSet<u32>>> = OnceLock::new();
+    M.get_or_init(|| {
+        data_lines(BROWSER_MAJORS)
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(f, v)| (f, v.split(',').filter_map(|x| x.parse().ok()).collect()))
+            .collect()
+    })
+}
+
+fn media_types() -> &'static HashSet<&'static str> {
+    static M: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    M.get_or_init(|| data_lines(MEDIA_TYPES).collect())
+}
+
+/// Whether `family` is known to have released major version `major`.
+pub fn known_major(family: &str, major: &str) -> bool {
+    major
+        .parse::<u32>()
+        .ok()
+        .is_some_and(|m| known_majors().get(family).is_some_and(|s| s.contains(&m)))
+}
 
 /// What a user-agent no fixed family matches becomes.
 pub const OTHER: &str = "Other";
@@ -89,7 +130,8 @@ pub fn family(ua: &str) -> String {
         Some(m)
             if !m.is_empty()
                 && m.len() <= MAX_MAJOR_DIGITS
-                && m.bytes().all(|b| b.is_ascii_digit()) =>
+                && m.bytes().all(|b| b.is_ascii_digit())
+                && known_major(&v.family, &m) =>
         {
             format!("{} {m}", v.family)
         }
@@ -130,10 +172,21 @@ pub fn vocabulary() -> Vec<String> {
     v
 }
 
-/// A content type without its parameters, lower-cased: `text/html;
-/// charset=UTF-8` → `text/html`; anything that is not `type/subtype` of
-/// token characters becomes `other`.
+/// A content type without its parameters, lower-cased, if IANA registers
+/// it: `text/html; charset=UTF-8` → `text/html`; anything else (an
+/// unregistered or made-up type) becomes [`OTHER_CONTENT_TYPE`].
 pub fn content_type(ct: &str) -> String {
+    let base = content_type_base(ct);
+    if media_types().contains(base.as_str()) {
+        base
+    } else {
+        OTHER_CONTENT_TYPE.to_owned()
+    }
+}
+
+/// A content type without its parameters, lower-cased (any well-formed
+/// `type/subtype`; else `other`).
+pub fn content_type_base(ct: &str) -> String {
     let base = ct
         .split(';')
         .next()
@@ -167,9 +220,10 @@ mod tests {
                 "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36",
                 "Chrome 120",
             ),
-            ("curl/8.5.0", "curl 8"),
-            ("Wget/1.21.4", "Wget 1"),
-            ("python-requests/2.31.0", "Python Requests 2"),
+            // Tools: no data of their releases, the family alone.
+            ("curl/8.5.0", "curl"),
+            ("Wget/1.21.4", "Wget"),
+            ("python-requests/2.31.0", "Python Requests"),
             ("", OTHER),
             ("x", OTHER),
         ] {
@@ -223,5 +277,44 @@ mod tests {
         );
         assert_eq!(content_type("nonsense"), "other");
         assert_eq!(content_type("text/<script>"), "other");
+    }
+
+    /// Privacy gate finding 6: versions and types of any size or name
+    /// came through (`Firefox 7341`, `curl 4242`,
+    /// `zqxmarker7f3a/unique9b2c`, a vendor type naming a clinic's test).
+    /// Only versions browsers released and types IANA registers remain.
+    #[test]
+    fn finding_6_only_public_vocabularies_remain() {
+        for (ua, want) in [
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:7341.0) Gecko/20100101 Firefox/7341.0",
+                "Firefox",
+            ),
+            ("curl/4242.0.1", "curl"),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                "Firefox 128",
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/999.0.0.0 Safari/537.36",
+                "Chrome",
+            ),
+        ] {
+            assert_eq!(family(ua), want, "{ua}");
+        }
+        for (ct, want) in [
+            ("zqxmarker7f3a/unique9b2c", "other"),
+            (
+                "application/vnd.exampleclinic-hiv-test-results+json",
+                "other",
+            ),
+            ("+1+1/x", "other"),
+            ("-cmd/x", "other"),
+            ("text/html; charset=utf-8", "text/html"),
+            ("application/json", "application/json"),
+            ("image/webp", "image/webp"),
+        ] {
+            assert_eq!(content_type(ct), want, "{ct}");
+        }
     }
 }

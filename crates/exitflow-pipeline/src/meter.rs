@@ -72,6 +72,7 @@ impl CaptureSummary {
             dataset_bytes: 0,
             lost_flows: 0,
             exit_policy: None,
+            ..NodeTotals::default()
         }
     }
 }

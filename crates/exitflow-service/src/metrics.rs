@@ -52,6 +52,10 @@ pub struct Metrics {
     pub flows_failed_written: Counter,
     /// Flows lost: the write buffer was full while the dataset could not be written.
     pub flows_lost: Counter,
+    /// Flows written with a column generalised (k-anonymity).
+    pub flows_generalised: Counter,
+    /// Flows not written as rows: fewer than k rows of their hour shared them.
+    pub flows_suppressed: Counter,
     /// Flows waiting to be written.
     pub flows_pending: Gauge,
     /// Times a worker waited because the export queue was full.
@@ -140,6 +144,16 @@ impl Metrics {
             "flows_failed_written",
             "Flows written with at most 4 packets (failed connections)",
             m.flows_failed_written.clone(),
+        );
+        r.register(
+            "flows_generalised",
+            "Flows written with a column generalised so that k rows of their hour share them",
+            m.flows_generalised.clone(),
+        );
+        r.register(
+            "flows_suppressed",
+            "Flows not written as rows: fewer than k rows of their hour shared them even generalised",
+            m.flows_suppressed.clone(),
         );
         r.register(
             "flows_lost",

@@ -30,11 +30,15 @@ pub trait Store {
     /// neither written nor held.
     fn push(&mut self, r: Row) -> Result<(), OutputError>;
     /// Writes what the policy lets it write at `now_ms`.
-    fn write_complete(&mut self, now_ms: u64) -> Result<Written, OutputError>;
+    fn write_complete(&mut self, now_ms: u64) -> Result<(), OutputError>;
     /// Writes everything held (the service is stopping).
-    fn write_all(&mut self) -> Result<Written, OutputError>;
+    fn write_all(&mut self) -> Result<(), OutputError>;
+    /// Everything written so far (also by calls that then failed).
+    fn written(&self) -> Written;
     /// Rows held.
     fn pending(&self) -> usize;
+    /// Most rows held while nothing can be written.
+    fn capacity(&self) -> usize;
     /// The policy's time granularity, ms (file times are rounded to it).
     fn granularity_ms(&self) -> u64;
     /// Adds `delta` to the node's totals.
@@ -68,16 +72,24 @@ impl Store for DatasetStore {
         self.w.push(r)
     }
 
-    fn write_complete(&mut self, now_ms: u64) -> Result<Written, OutputError> {
-        self.w.write_complete(now_ms)
+    fn write_complete(&mut self, now_ms: u64) -> Result<(), OutputError> {
+        self.w.write_complete(now_ms).map(|_| ())
     }
 
-    fn write_all(&mut self) -> Result<Written, OutputError> {
-        self.w.write_all()
+    fn write_all(&mut self) -> Result<(), OutputError> {
+        self.w.write_all().map(|_| ())
+    }
+
+    fn written(&self) -> Written {
+        self.w.written()
     }
 
     fn pending(&self) -> usize {
         self.w.pending()
+    }
+
+    fn capacity(&self) -> usize {
+        self.w.capacity()
     }
 
     fn granularity_ms(&self) -> u64 {
@@ -151,6 +163,8 @@ fn rounded_s(now_ms: u64, granularity_ms: u64) -> u64 {
 
 fn count_written(m: &Metrics, w: &Written, now_s: u64) {
     m.flows_written.inc_by(w.rows);
+    m.flows_generalised.inc_by(w.generalised);
+    m.flows_suppressed.inc_by(w.suppressed);
     m.flows_failed_written.inc_by(w.failed);
     m.dataset_files.inc_by(w.files);
     m.dataset_bytes.inc_by(w.bytes);
@@ -159,13 +173,26 @@ fn count_written(m: &Metrics, w: &Written, now_s: u64) {
     }
 }
 
+/// An error and its sources, `a: b: c`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut s = e.source();
+    while let Some(x) = s {
+        out.push_str(": ");
+        out.push_str(&x.to_string());
+        s = x.source();
+    }
+    out
+}
+
 /// The node totals the metrics describe.
 fn totals_now(node: &str, m: &Metrics) -> NodeTotals {
     let workers = m.workers.get().max(0) as usize;
     NodeTotals {
         node: node.to_owned(),
         captures: 1,
-        flows: m.flows_written.get(),
+        // Every flow taken: written, or withheld by the k rule.
+        flows: m.flows_written.get() + m.flows_suppressed.get(),
         failed_flows: m.flows_failed_written.get(),
         packets: metrics::sum(&m.packets, workers),
         bytes: metrics::sum(&m.bytes, workers),
@@ -181,6 +208,9 @@ fn totals_now(node: &str, m: &Metrics) -> NodeTotals {
         files: m.dataset_files.get(),
         dataset_bytes: m.dataset_bytes.get(),
         lost_flows: m.flows_lost.get(),
+        generalised_flows: m.flows_generalised.get(),
+        suppressed_flows: m.flows_suppressed.get(),
+        folded_flows: 0,
         ..NodeTotals::default()
     }
 }
@@ -208,6 +238,7 @@ pub fn write_loop(
     m: &Metrics,
 ) -> u64 {
     let g = store.granularity_ms();
+    let mut counted = store.written();
     let mut last_flush = Instant::now();
     let mut failing_since: Option<Instant> = None;
     let mut last_attempt = Instant::now();
@@ -239,8 +270,13 @@ pub fn write_loop(
         }
         last_attempt = Instant::now();
         let now = cfg.clock.now_ms();
-        match (store.write_complete(now), failing_since) {
-            (Ok(w), since) => {
+        let result = store.write_complete(now);
+        // What was written counts even when a later hour then failed.
+        let w = store.written().since(&counted);
+        counted = store.written();
+        count_written(m, &w, rounded_s(now, g));
+        match (result, failing_since) {
+            (Ok(()), since) => {
                 if let Some(t) = since {
                     info!(
                         after_s = t.elapsed().as_secs(),
@@ -248,25 +284,26 @@ pub fn write_loop(
                     );
                     failing_since = None;
                 }
-                count_written(m, &w, rounded_s(now, g));
-                // The totals change only with what was written: their file
-                // tells no more than the dataset's files do.
-                if w.files > 0 || w.buckets > 0 {
-                    write_totals(&mut store, node, m, &mut seen);
-                }
             }
             (Err(e), None) => {
                 m.write_errors.inc();
                 error!(
-                    "cannot write the dataset, holding the flows and retrying every {} s: {e:#}",
-                    cfg.retry_interval.as_secs()
+                    "cannot write the dataset, holding up to {} flows and retrying every {} s: {}",
+                    store.capacity(),
+                    cfg.retry_interval.as_secs(),
+                    chain(&e)
                 );
                 failing_since = Some(Instant::now());
             }
             (Err(e), Some(_)) => {
                 m.write_errors.inc();
-                tracing::debug!("still cannot write the dataset: {e:#}");
+                tracing::debug!("still cannot write the dataset: {}", chain(&e));
             }
+        }
+        // The totals change only with what was written: their file tells
+        // no more than the dataset's files do.
+        if w.files > 0 || w.buckets > 0 {
+            write_totals(&mut store, node, m, &mut seen);
         }
         m.flows_pending.set(store.pending() as i64);
         last_flush = Instant::now();
@@ -282,18 +319,16 @@ pub fn write_loop(
         }
     }
     // Stopping: the one time an hour is written before it is over.
-    match store.write_all() {
-        Ok(w) => {
-            count_written(m, &w, rounded_s(cfg.clock.now_ms(), g));
-            write_totals(&mut store, node, m, &mut seen);
-        }
-        Err(e) => {
-            let n = store.pending() as u64;
-            error!("{n} flows could not be written at shutdown: {e:#}");
-            lost += n;
-            m.flows_lost.inc_by(n);
-        }
+    let result = store.write_all();
+    let w = store.written().since(&counted);
+    count_written(m, &w, rounded_s(cfg.clock.now_ms(), g));
+    if let Err(e) = result {
+        let n = store.pending() as u64;
+        error!("{n} flows could not be written at shutdown: {}", chain(&e));
+        lost += n;
+        m.flows_lost.inc_by(n);
     }
+    write_totals(&mut store, node, m, &mut seen);
     m.flows_pending.set(store.pending() as i64);
     lost
 }
@@ -314,6 +349,7 @@ mod tests {
         fail: Arc<AtomicBool>,
         held: Arc<AtomicU64>,
         rows: Arc<AtomicU64>,
+        written: Arc<std::sync::Mutex<Written>>,
         totals_flows: Arc<AtomicU64>,
         attempts: Arc<AtomicU64>,
         cap: usize,
@@ -327,10 +363,16 @@ mod tests {
             self.held.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
-        fn write_complete(&mut self, _: u64) -> Result<Written, OutputError> {
+        fn write_complete(&mut self, _: u64) -> Result<(), OutputError> {
             self.write_all()
         }
-        fn write_all(&mut self) -> Result<Written, OutputError> {
+        fn written(&self) -> Written {
+            *self.written.lock().unwrap()
+        }
+        fn capacity(&self) -> usize {
+            self.cap
+        }
+        fn write_all(&mut self) -> Result<(), OutputError> {
             self.attempts.fetch_add(1, Ordering::Relaxed);
             if self.fail.load(Ordering::Relaxed) {
                 return Err(OutputError::Io {
@@ -340,12 +382,13 @@ mod tests {
             }
             let n = self.held.swap(0, Ordering::Relaxed);
             self.rows.fetch_add(n, Ordering::Relaxed);
-            Ok(Written {
+            self.written.lock().unwrap().add(Written {
                 buckets: u64::from(n > 0),
                 rows: n,
                 files: u64::from(n > 0),
                 ..Written::default()
-            })
+            });
+            Ok(())
         }
         fn pending(&self) -> usize {
             self.held.load(Ordering::Relaxed) as usize

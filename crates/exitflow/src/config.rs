@@ -184,8 +184,9 @@ pub fn default_text() -> String {
 [capture]
 # interfaces = ["eth0"]         # one interface per process
 # workers = 2                   # default: the number of cores
-flush_interval = {flush}           # seconds within which finished flows reach a completed file
-status_interval = {status}          # seconds between status lines in the log
+flush_interval = {flush}           # seconds between writes (research); default and strict write each hour once it is over
+# status_interval = 3600        # seconds between status lines in the log; default and strict: the
+                                # time granularity (an hour) or more, research: {status} by default
 ring_mb = {ring}                   # receive ring per worker, MiB
 promiscuous = false
 metrics = "{metrics}"    # Prometheus text endpoint, or "off"

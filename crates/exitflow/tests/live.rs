@@ -557,7 +557,9 @@ fn live_capture_of_real_clients_and_servers_matches_a_tcpdump_of_the_same_traffi
 /// flags; returns the dataset's flows (`FLOW_COLS`).
 fn capture_clients(lab: &Lab, dir: &Path, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
     let ds = dir.join(format!("ds-{name}"));
-    let mut args = vec!["--metrics", "off"];
+    // Every flow as metered (the default profile generalises and withholds
+    // rare rows): research.
+    let mut args = vec!["--metrics", "off", "--profile", "research"];
     args.extend(extra);
     let cap = Capture::start(lab, &lab.a, &lab.va, &ds, &args);
     clients(lab);
@@ -637,7 +639,15 @@ fn replay_and_compare(lab: &Lab, dir: &Path, pcaps: &[PathBuf], min: &str) -> (S
             &lab.b,
             &lab.vb,
             &ds,
-            &["--metrics", "off", "--flush-interval", "60"],
+            // Flows as metered, to compare one by one: research.
+            &[
+                "--metrics",
+                "off",
+                "--flush-interval",
+                "60",
+                "--profile",
+                "research",
+            ],
         );
         let o = lab
             .exec(&lab.a)
@@ -668,6 +678,8 @@ fn replay_and_compare(lab: &Lab, dir: &Path, pcaps: &[PathBuf], min: &str) -> (S
     let never = "100000000000";
     let mut args: Vec<String> = vec![
         "flows".into(),
+        "--profile".into(),
+        "research".into(),
         "-o".into(),
         off.display().to_string(),
         "--idle-timeout".into(),

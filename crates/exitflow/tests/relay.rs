@@ -264,7 +264,17 @@ fn the_debian_package_installs_with_apt_and_its_unit_captures_as_its_user() {
     clients(&lab);
     let (st, log) = cap.stop("TERM");
     assert!(st.success(), "{st}\n{log}");
-    assert!(dataset_rows(ds) >= 6, "{log}");
+    // The package's default profile: every flow counted in the totals
+    // (rows that fewer than k flows of their hour share are withheld).
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=pkgtest/_totals.json")).unwrap())
+            .unwrap();
+    assert!(totals["flows"].as_u64().unwrap() >= 6, "{totals}\n{log}");
+    assert_eq!(
+        dataset_rows(ds) + totals["suppressed_flows"].as_u64().unwrap(),
+        totals["flows"].as_u64().unwrap(),
+        "{totals}"
+    );
     let owner =
         checked(Command::new("stat").args(["-c", "%U", "/var/lib/exitflow/dataset/node=pkgtest"]));
     assert_eq!(owner.trim(), "exitflow");

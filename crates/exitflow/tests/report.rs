@@ -371,8 +371,10 @@ fn hostile_user_agents_render_as_text_in_a_real_markdown_renderer() {
 }
 
 /// The strict profile writes no per-flow rows, only hourly aggregate
-/// tables; the report made from them shows the study's tables exactly as
-/// the report of the same traffic under the default profile.
+/// tables; the report made from them counts every flow the research
+/// profile counts, and shows the same leading values; the default
+/// profile's rows plus the rows it withheld (k-anonymity) are those flows
+/// too. Strict cells of fewer than k flows are folded into `Other`.
 #[test]
 fn a_strict_dataset_holds_only_aggregates_and_gives_the_same_study_tables() {
     let dir = tempfile::tempdir().unwrap();
@@ -405,41 +407,65 @@ fn a_strict_dataset_holds_only_aggregates_and_gives_the_same_study_tables() {
         let name = p.file_name().unwrap().to_string_lossy();
         assert!(name.starts_with("agg-"), "{name}");
     }
-    let (d, s) = (&reports[0]["all"], &reports[1]["all"]);
+    let (d, s, r) = (&reports[0]["all"], &reports[1]["all"], &reports[2]["all"]);
     for key in [
         "flows",
         "failed_flows",
         "packets",
         "bytes",
-        "mean_duration_s",
+        "flows_per_hour_utc",
+    ] {
+        assert_eq!(s[key], r[key], "strict vs research {key}");
+    }
+    for key in ["packets", "bytes"] {
+        assert_eq!(d[key], r[key], "default vs research {key}");
+    }
+    let withheld = reports[0]["anonymity"]["n"]["suppressed_flows"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        d["flows"].as_u64().unwrap() + withheld,
+        r["flows"].as_u64().unwrap(),
+        "default rows and withheld rows are every flow"
+    );
+    assert!(
+        withheld * 50 < r["flows"].as_u64().unwrap(),
+        "{withheld} withheld"
+    );
+    assert_eq!(
+        reports[1]["anonymity"]["n"]["flows"],
+        reports[2]["anonymity"]["n"]["flows"]
+    );
+    // The leading values agree: what many flows share is not generalised.
+    for key in [
         "applications_top40",
-        "categories",
-        "dst_countries",
-        "src_countries",
         "dst_ports_top40",
         "tor_roles",
-        "flows_per_hour_utc",
-        "flows_per_hour_local",
-        "tls_share",
-        "http_share",
+        "categories",
+    ] {
+        for (name, x) in [("default", d), ("strict", s)] {
+            assert_eq!(
+                x[key][0][0], r[key][0][0],
+                "{name} {key}: {} vs {}",
+                x[key], r[key]
+            );
+        }
+    }
+    // Strict: no value of fewer than k = 5 flows is shown, but Other.
+    for key in [
+        "applications_top40",
+        "dst_ports_top40",
+        "dst_countries",
         "content_types_top40",
     ] {
-        assert_eq!(d[key], s[key], "{key}");
+        for row in s[key].as_array().unwrap() {
+            assert!(
+                row[0] == "Other" || row[1].as_u64().unwrap() >= 5,
+                "strict {key}: {row}"
+            );
+        }
     }
     assert_eq!(s["user_agents"].as_array().map(Vec::len), Some(0));
-    // The research profile's report counts the same flows (its values are
-    // exact where the others are coarse).
-    let r = &reports[2]["all"];
-    for key in [
-        "flows",
-        "failed_flows",
-        "packets",
-        "bytes",
-        "applications_top40",
-        "tor_roles",
-    ] {
-        assert_eq!(d[key], r[key], "research {key}");
-    }
     // Per-flow output is refused under strict.
     let o = run(&[
         "flows",

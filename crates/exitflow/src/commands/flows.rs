@@ -13,6 +13,13 @@ use crate::settings;
 /// cannot be read gets one error line; the others are still processed.
 pub fn run(a: &FlowsArgs, conf: &Config) -> Result<ExitCode> {
     let mut policy = settings::policy(&a.pipeline.policy, conf)?;
+    if policy.aggregates_only {
+        // Refused before anything is created (the table refuses it too).
+        anyhow::bail!(
+            "the {} profile writes no per-flow rows: use `exitflow ingest`, which writes its hourly aggregate tables",
+            policy.profile.as_str()
+        );
+    }
     let mut enricher = settings::enricher(&a.pipeline.enrich, conf)?;
     let opts = settings::meter(&a.pipeline.meter, conf)?;
     std::fs::create_dir_all(&a.output)

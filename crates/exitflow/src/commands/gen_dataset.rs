@@ -132,8 +132,8 @@ pub fn run(a: &GenArgs) -> Result<ExitCode> {
             }
             ds.push(policy.store(r))?;
         }
-        let (files, bytes) = ds.close()?;
-        eprintln!("{name}: {n} flows, {files} files, {bytes} bytes");
+        let w = ds.close()?;
+        eprintln!("{name}: {n} flows, {} files, {} bytes", w.files, w.bytes);
     }
     Ok(ExitCode::SUCCESS)
 }

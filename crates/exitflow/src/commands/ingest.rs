@@ -38,9 +38,13 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
         }
     }
     let node_dir = ds.node_dir().to_owned();
-    let (files, bytes) = ds.close()?;
-    run.files = files;
-    run.dataset_bytes = bytes;
+    let w = ds.close()?;
+    let files = w.files;
+    run.files = w.files;
+    run.dataset_bytes = w.bytes;
+    run.generalised_flows = w.generalised;
+    run.suppressed_flows = w.suppressed;
+    run.folded_flows = w.folded;
     let all = DatasetWriter::add_totals(&node_dir, &run, policy.time_granularity_ms)?;
     if let Some(days) = crate::settings::retention(&a.pipeline.policy, conf)? {
         let now = std::time::SystemTime::now()
