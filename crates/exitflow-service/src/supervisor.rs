@@ -180,6 +180,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     let held_rows = dataset.memory_rows.max(dataset.max_rows);
     let store = DatasetStore::open(&policy, dataset)?;
     let flush_interval = writer.flush_interval;
+    let skew_ms = writer.clock.skew_ms();
     let writer_handle = {
         let (m, node) = (m.clone(), node.clone());
         spawn("writer".into(), move || {
@@ -201,6 +202,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
             tx: tx.clone(),
             metrics: m.clone(),
             stop: stop.clone(),
+            skew_ms,
         };
         handles.push(spawn(format!("capture-{id}"), move || w.run())?);
     }

@@ -131,12 +131,16 @@ pub struct Worker {
     pub metrics: Arc<Metrics>,
     /// Set when the service is to stop.
     pub stop: Arc<AtomicBool>,
+    /// Shift of packet times and of the clock, ms (0 but in tests: see
+    /// [`crate::writer::Clock`]).
+    pub skew_ms: i64,
 }
 
-fn now_ms() -> u64 {
+fn now_ms(skew_ms: i64) -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+        .saturating_add_signed(skew_ms)
 }
 
 impl Worker {
@@ -152,7 +156,9 @@ impl Worker {
             tx,
             metrics: m,
             stop,
+            skew_ms,
         } = self;
+        let skew_us = skew_ms.saturating_mul(1000);
         let mut meter = Meter::new(&opts);
         let mut batch: Vec<Row> = Vec::with_capacity(EXPORT_BATCH);
         let mut export = |f: Flow, c: Classification, e: &mut Enricher, b: &mut Vec<Row>| {
@@ -172,8 +178,9 @@ impl Worker {
             } else {
                 BLOCK_WAIT
             };
-            let got = sock.next_block(wait, |pkt| {
+            let got = sock.next_block(wait, |mut pkt| {
                 taken += 1;
+                pkt.ts_us = pkt.ts_us.saturating_add_signed(skew_us);
                 meter.packet(&pkt, &mut |f, c| export(f, c, &mut enricher, &mut batch));
             });
             let n = got.unwrap_or_else(|e| {
@@ -185,7 +192,7 @@ impl Worker {
             });
             let tick = last_tick.elapsed() >= TICK;
             if tick {
-                meter.expire_idle(now_ms(), &mut |f, c| {
+                meter.expire_idle(now_ms(skew_ms), &mut |f, c| {
                     export(f, c, &mut enricher, &mut batch)
                 });
                 if let Ok(e) = reload.try_recv() {

@@ -107,21 +107,42 @@ impl Store for DatasetStore {
     }
 }
 
-/// The time the writer goes by: the system's, or one a test sets.
-#[derive(Clone, Debug, Default)]
-pub struct Clock(Option<Arc<AtomicU64>>);
+/// The time the service goes by: the system's (shifted by a test's skew),
+/// or one a test sets.
+#[derive(Clone, Debug)]
+pub enum Clock {
+    /// The system's time plus this many ms (0 in production; a test puts
+    /// an hour's end a few seconds ahead).
+    System(i64),
+    /// A time (ms since the epoch) a test moves.
+    Manual(Arc<AtomicU64>),
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::System(0)
+    }
+}
 
 impl Clock {
     /// A clock that reads `t` (ms since the epoch), which the test moves.
     pub fn manual(t: Arc<AtomicU64>) -> Clock {
-        Clock(Some(t))
+        Clock::Manual(t)
     }
 
     /// Now, ms since the epoch.
     pub fn now_ms(&self) -> u64 {
-        match &self.0 {
-            Some(t) => t.load(Ordering::Relaxed),
-            None => exitflow_output::dataset::now_ms(),
+        match self {
+            Clock::Manual(t) => t.load(Ordering::Relaxed),
+            Clock::System(skew) => exitflow_output::dataset::now_ms().saturating_add_signed(*skew),
+        }
+    }
+
+    /// The skew of a system clock (0 for a manual one).
+    pub fn skew_ms(&self) -> i64 {
+        match self {
+            Clock::System(s) => *s,
+            Clock::Manual(_) => 0,
         }
     }
 }

@@ -279,6 +279,10 @@ pub struct CaptureArgs {
     /// Stop by itself after this many seconds (tests, benchmarks).
     #[arg(long)]
     pub duration: Option<u64>,
+    /// Tests only: shift packet times and the service's clock by this many
+    /// ms (a test puts an hour's end seconds ahead instead of waiting).
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    pub clock_skew_ms: Option<i64>,
     /// Metering, enrichment and policy.
     #[command(flatten)]
     pub pipeline: PipelineArgs,

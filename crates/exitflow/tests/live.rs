@@ -1498,3 +1498,155 @@ fn every_namespace_tag_belongs_to_one_test() {
     }
     assert!(seen.len() >= 10, "{seen:?}");
 }
+
+/// The dataset's completed files as an adversary holding the disk sees them
+/// (`py/hour_files.py`).
+fn hour_files(ds: &Path) -> Vec<serde_json::Value> {
+    if !ds.exists() {
+        return Vec::new();
+    }
+    python("hour_files.py", &[ds.to_str().unwrap()])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Privacy gate finding 1, live, across an hour boundary (the service's
+/// clock and packet times shifted so that an hour ends 25 s after the
+/// start): under the default profile, nothing of an hour is on disk before
+/// the hour and its hold (active + idle timeout) are over, not even the
+/// totals or a status line; then the hour is one part and its sidecar,
+/// named at random, born after the hour ended, holding the flows that
+/// began in it, with one time each — the hour — also for flows that went on
+/// past it; the next hour waits until SIGTERM (the one time an hour is
+/// written before it ends) and is then one file too.
+#[test]
+fn finding_1_a_live_capture_across_an_hour_boundary_writes_each_hour_once_after_it_ends() {
+    require_root!("live hour boundary");
+    let (lab, dir, _servers) = with_servers("b", 89);
+    let ds = dir.path().join("ds");
+    const HOUR: i64 = 3_600_000;
+    let real = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let now = real();
+    let boundary = now - now % HOUR + HOUR;
+    // The service's now: 25 s before `boundary + HOUR` (an hour ahead, so
+    // the boundary is never in the real past of the shift).
+    let skew = boundary + HOUR - 25_000 - now;
+    let end = boundary + HOUR; // the end of the hour H, in service time
+    let skew_s = skew.to_string();
+    let cap = Capture::start(
+        &lab,
+        &lab.a,
+        &lab.va,
+        &ds,
+        &[
+            "--metrics",
+            "off",
+            "--flush-interval",
+            "1",
+            "--idle-timeout",
+            "2",
+            "--active-timeout",
+            "10",
+            "--clock-skew-ms",
+            &skew_s,
+        ],
+    );
+    let service_now = || real() + skew;
+    // Hour H: the clients twice (their rows shared by k = 5 where alike).
+    clients(&lab);
+    clients(&lab);
+    // Five alike flows that begin 4 s before the hour ends and go on 4 s
+    // past it (a datagram every 0.5 s, answered by the echo server).
+    while service_now() < end - 4_500 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let server = lab.ip(2);
+    let across = format!(
+        "import socket,time\nss=[socket.socket(socket.AF_INET,socket.SOCK_DGRAM) for _ in range(5)]\nfor s in ss: s.settimeout(5)\nfor i in range(16):\n for s in ss:\n  s.sendto(b'a'*100,('{server}',7777)); s.recv(65535)\n time.sleep(0.5)"
+    );
+    let o = lab
+        .exec(&lab.a)
+        .args(["python3", "-c", &across])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Hour H+1's own flows.
+    clients(&lab);
+    clients(&lab);
+    // Within the hold after the hour: nothing on disk, no totals, no
+    // counters in the log.
+    while service_now() < end + 11_000 {
+        assert!(
+            hour_files(&ds).is_empty(),
+            "a file before the hour and its hold were over"
+        );
+        assert!(
+            !ds.join("node=live/_totals.json").exists(),
+            "totals before an hour was written"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        !cap.log().contains(" status "),
+        "counters logged within the hour:\n{}",
+        cap.log()
+    );
+    let t = Instant::now();
+    while hour_files(&ds).is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "hour H never written:\n{}",
+            cap.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let written = hour_files(&ds);
+    let h = (end - HOUR) as u64;
+    assert_eq!(written.len(), 2, "one part and its sidecar: {written:?}");
+    for f in &written {
+        assert_eq!(f["hour"], h, "{f}");
+        // Born after the hour ended (in the service's time).
+        let born = (f["ctime"].as_f64().unwrap() * 1000.0) as i64 + skew;
+        assert!(born >= end, "{f}: born {born}, hour ends {end}");
+        let mtime = (f["mtime"].as_f64().unwrap() * 1000.0) as i64;
+        assert_eq!(mtime % HOUR, 0, "{f}");
+    }
+    let part = written
+        .iter()
+        .find(|f| f["name"].as_str().unwrap().starts_with("part-"))
+        .unwrap();
+    assert_eq!(
+        part["time_columns"],
+        serde_json::json!(["bidirectional_first_seen_ms"])
+    );
+    assert_eq!(part["first_seen"], serde_json::json!([h]), "{part}");
+    assert!(
+        part["rows"].as_u64().unwrap() >= 5,
+        "the five flows across the hour: {part}"
+    );
+    // SIGTERM writes the next hour, once.
+    let (st, log) = cap.stop("TERM");
+    assert!(st.success(), "{st}\n{log}");
+    let all = hour_files(&ds);
+    let next: Vec<_> = all
+        .iter()
+        .filter(|f| f["hour"] == h + HOUR as u64)
+        .collect();
+    assert_eq!(next.len(), 2, "{all:?}");
+    assert_eq!(all.len(), 4, "each hour written once: {all:?}");
+    let totals: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ds.join("node=live/_totals.json")).unwrap()).unwrap();
+    let rows: u64 = all.iter().filter_map(|f| f["rows"].as_u64()).sum();
+    assert_eq!(
+        rows + totals["suppressed_flows"].as_u64().unwrap(),
+        totals["flows"].as_u64().unwrap(),
+        "{totals}"
+    );
+}

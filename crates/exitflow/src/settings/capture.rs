@@ -119,6 +119,7 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
                 c.flush_interval,
                 exitflow_service::DEFAULT_FLUSH_INTERVAL,
             )?,
+            clock: exitflow_service::writer::Clock::System(a.clock_skew_ms.unwrap_or(0)),
             ..WriterConfig::default()
         },
         status_interval,
