@@ -96,7 +96,7 @@ impl EndReason {
 }
 
 /// Direction-agnostic flow key: the lower endpoint first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     lo: Addr,
     hi: Addr,
@@ -223,8 +223,42 @@ impl DirStats {
     }
 }
 
+/// What a debug print shows instead of an address: addresses reach no
+/// log, whatever the profile.
+pub const REDACTED: &str = "<address>";
+
+impl std::fmt::Debug for FlowKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowKey")
+            .field("lo", &format_args!("{REDACTED}"))
+            .field("hi", &format_args!("{REDACTED}"))
+            .field("lo_port", &self.lo_port)
+            .field("hi_port", &self.hi_port)
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow")
+            .field("id", &self.id)
+            .field("src", &format_args!("{REDACTED}"))
+            .field("dst", &format_args!("{REDACTED}"))
+            .field("src_port", &self.src_port)
+            .field("dst_port", &self.dst_port)
+            .field("protocol", &self.protocol)
+            .field("first_seen_ms", &self.first_seen_ms)
+            .field("last_seen_ms", &self.last_seen_ms)
+            .field("src2dst", &self.src2dst)
+            .field("dst2src", &self.dst2src)
+            .field("end_reason", &self.end_reason)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One bidirectional flow.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Flow {
     /// Sequence number in creation order within one table (0-based).
     pub id: u64,

@@ -202,10 +202,11 @@ pub enum Value<'a> {
     Null,
 }
 
-/// A flow ready to be written: the metered flow plus labels, with the address
-/// policy already applied (`src_ip`/`dst_ip` are `None` unless the operator
-/// asked for addresses).
-#[derive(Clone, Debug)]
+/// A finished flow with its labels and enrichment, before the policy: it
+/// still holds the raw flow (addresses included). It lives only inside the
+/// pipeline's `to_record`, which hands it to [`crate::Policy::store`]; no
+/// writer takes it, and its debug print shows no address or server name.
+#[derive(Clone)]
 pub struct Record {
     /// The metered flow. Its raw addresses are never written directly.
     pub flow: Flow,
@@ -255,6 +256,17 @@ pub struct Record {
     /// The source is a relay of the consensus or the relay itself (set by
     /// enrichment): only then may a policy keep its country and ASN.
     pub src_public: bool,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("flow", &self.flow)
+            .field("application_name", &self.application_name)
+            .field("tor_role", &self.tor_role)
+            .field("dst_country", &self.dst_country)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The power-of-two bucket of a count or duration: its largest power of two
@@ -448,6 +460,48 @@ pub fn markdown_table() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A debug print of any record type (flow key, flow, record, stored
+    /// row) shows no address, server name or user-agent, whatever it holds.
+    #[test]
+    fn a_debug_print_of_a_record_shows_no_address() {
+        let f = Flow::from_totals(
+            1,
+            6,
+            (
+                [203, 0, 113, 57, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                40_000,
+            ),
+            ([198, 51, 100, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 443),
+            (1_000, 2_000),
+            (3, 300),
+            (3, 300),
+            exitflow_flow::EndReason::Idle,
+        );
+        let mut r = Record::unlabelled(f.clone());
+        r.src_ip = Some("203.0.113.57".into());
+        r.dst_ip = Some("198.51.100.7".into());
+        r.requested_server_name = Some("secret.example".into());
+        r.user_agent = Some("ZqxMarker/1".into());
+        let row = crate::Policy::research().store(r.clone());
+        for text in [
+            format!("{f:?}"),
+            format!("{r:?}"),
+            format!("{row:?}"),
+            format!("{r:#?}"),
+        ] {
+            for bad in [
+                "203, 0",
+                "198, 51",
+                "203.0.113",
+                "198.51.100",
+                "secret",
+                "Zqx",
+            ] {
+                assert!(!text.contains(bad), "{bad} in {text}");
+            }
+        }
+    }
 
     #[test]
     fn columns_are_listed_in_the_enums_order() {
