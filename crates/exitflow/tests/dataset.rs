@@ -60,7 +60,7 @@ fn ingest_writes_a_hive_dataset_that_pyarrow_reads() {
 /// formula (`=`, `+`, `-`, `@`, tab, carriage return first) come out with a
 /// leading `'` (OWASP's rule); everything else round-trips exactly.
 #[test]
-fn csv_survives_hostile_strings_through_python_csv_and_pandas() {
+fn finding_8_csv_cells_that_start_a_formula_are_neutralised_and_the_rest_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hostile.csv");
     let hostile = [

@@ -24,6 +24,26 @@ DEFAULT_COLUMNS = {
     "dst_is_proxy", "tor_role", "failed_flow",
 }
 hours_seen = collections.Counter()
+# The public vocabularies (crates/exitflow-output/data).
+data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "exitflow-output", "data")
+MEDIA = {l.strip() for l in open(os.path.join(data, "iana-media-types.txt")) if l.strip() and not l.startswith("#")}
+MAJORS = {}
+for l in open(os.path.join(data, "browser-majors.txt")):
+    if l.strip() and not l.startswith("#"):
+        fam, vs = l.rstrip("\n").split("\t")
+        MAJORS[fam] = set(vs.split(","))
+
+
+def public(col, v):
+    """Whether a user-agent or content type is of the public vocabularies."""
+    if v is None:
+        return True
+    if col == "content_type":
+        return v in MEDIA or v == "other"
+    fam, _, major = v.rpartition(" ")
+    if major.isdigit():
+        return major in MAJORS.get(fam, ())
+    return True
 TIME = [c for c in ("bidirectional_first_seen_ms", "bidirectional_last_seen_ms",
                     "src2dst_first_seen_ms", "src2dst_last_seen_ms",
                     "dst2src_first_seen_ms", "dst2src_last_seen_ms")]
@@ -82,6 +102,9 @@ for d, _, names in os.walk(root):
             hour = hours.pop()
             hours_seen[(d, hour)] += 1
             assert st.st_ctime * 1000 >= hour + g, (n, st.st_ctime, hour)
+            for c in ("user_agent", "content_type"):
+                bad = [v for v in t[c] if not public(c, v)]
+                assert not bad, (n, c, bad[:3])
             # k-anonymity: every row's stored columns shared by k rows.
             cols = sorted(t)
             rows = collections.Counter(zip(*(t[c] for c in cols)))
