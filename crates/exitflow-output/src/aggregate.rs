@@ -272,6 +272,11 @@ impl Accumulator {
 
     /// Adds a stored row to the tables of its `granularity_ms` bin.
     pub fn add(&mut self, r: &Row, l: &Layout, granularity_ms: u64) {
+        self.add_n(r, l, granularity_ms, 1);
+    }
+
+    /// Adds `n` flows stored as the same row.
+    pub fn add_n(&mut self, r: &Row, l: &Layout, granularity_ms: u64, n: u64) {
         let g = granularity_ms.max(1);
         let (p, b, d) = (
             r.u(l, Col::BiPackets),
@@ -280,14 +285,14 @@ impl Accumulator {
         );
         let failed = r.b(l, Col::Failed);
         let one = Bin {
-            flows: 1,
-            failed_flows: u64::from(failed),
-            packets: p,
-            bytes: b,
-            duration_ms: d,
-            packets_clipped: p.min(PACKETS_CLIP),
-            bytes_clipped: b.min(BYTES_CLIP),
-            duration_clipped_ms: d.min(DURATION_CLIP_MS),
+            flows: n,
+            failed_flows: n * u64::from(failed),
+            packets: n * p,
+            bytes: n * b,
+            duration_ms: n * d,
+            packets_clipped: n * p.min(PACKETS_CLIP),
+            bytes_clipped: n * b.min(BYTES_CLIP),
+            duration_clipped_ms: n * d.min(DURATION_CLIP_MS),
         };
         let app = r.s(l, Col::AppName);
         let master = app.split('.').next().unwrap_or("");
@@ -415,7 +420,7 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
             path: path.to_owned(),
             source,
         })?;
-    let props = crate::writers::parquet_properties(metadata);
+    let props = crate::writers::table_properties(metadata);
     let tmp = crate::files::temp_path(path);
     let file = crate::files::create_new(&tmp)?;
     let done = (|| {

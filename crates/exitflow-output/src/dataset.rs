@@ -262,6 +262,9 @@ pub struct DatasetWriter {
     spool: Spool,
     /// Buckets whose earlier files were already read into the spool.
     merged: BTreeMap<u64, Vec<PathBuf>>,
+    /// The files of each bucket in the date directories seen so far (each
+    /// directory read once; kept up to date as hours are written).
+    index: BTreeMap<PathBuf, HourIndex>,
     /// Latest bucket start seen (ms).
     latest_bucket: u64,
     /// Totals of everything written.
@@ -316,6 +319,7 @@ impl DatasetWriter {
             metadata,
             spool,
             merged: BTreeMap::new(),
+            index: BTreeMap::new(),
             latest_bucket: 0,
             written: Written::default(),
             buckets_rewritten: 0,
@@ -441,7 +445,15 @@ impl DatasetWriter {
         let l = self.policy.layout().clone();
         let aggregates = self.policy.aggregates_only;
         if !self.merged.contains_key(&b) {
-            let earlier = bucket_files(&dir, b, aggregates)?;
+            if !self.index.contains_key(&dir) {
+                let idx = hour_index(&dir, aggregates)?;
+                self.index.insert(dir.clone(), idx);
+            }
+            let earlier = self
+                .index
+                .get_mut(&dir)
+                .and_then(|i| i.remove(&b))
+                .unwrap_or_default();
             if !aggregates {
                 for f in &earlier {
                     for row in crate::row::read_rows(f, &l)? {
@@ -455,6 +467,7 @@ impl DatasetWriter {
             }
             self.merged.insert(b, earlier);
         }
+        let mut new_file: Option<PathBuf> = None;
         let earlier = self.merged[&b].clone();
         let mut meta = self.metadata.clone();
         meta.push((HOUR_KEY.into(), b.to_string()));
@@ -485,6 +498,7 @@ impl DatasetWriter {
                 layout::PART_EXT
             ));
             crate::aggregate::write(&path, &t, &meta)?;
+            new_file = Some(path.clone());
             crate::files::coarsen_mtime(&path, g)?;
             out.folded = folded;
             out.rows = n;
@@ -503,7 +517,8 @@ impl DatasetWriter {
                 None
             };
             let path = dir.join(format!("{}{name}{}", layout::PART_PREFIX, layout::PART_EXT));
-            let mut w = FlowWriter::create(&path, Format::Parquet, &l, &meta)?;
+            let expected = self.spool.bucket_len(b);
+            let mut w = FlowWriter::create_sized(&path, Format::Parquet, &l, &meta, expected)?;
             let mut acc = crate::aggregate::Accumulator::default();
             let (mut n, mut failed, mut generalised, mut suppressed) = (0u64, 0u64, 0u64, 0u64);
             let res = (|| {
@@ -513,7 +528,7 @@ impl DatasetWriter {
                         match k.map(&row) {
                             crate::kanon::Mapped::Same => {}
                             crate::kanon::Mapped::Generalised(r) => {
-                                row = r;
+                                row = crate::spool::HeldRow::Read(r);
                                 generalised += 1;
                             }
                             crate::kanon::Mapped::Suppressed => {
@@ -523,7 +538,9 @@ impl DatasetWriter {
                         }
                     }
                     w.write(&row)?;
-                    acc.add(&row, &l, g.max(SIDECAR_BIN_MS));
+                    if kanon.is_none() {
+                        acc.add(&row, &l, g.max(SIDECAR_BIN_MS));
+                    }
                     n += 1;
                     failed += u64::from(row.b(&l, Col::Failed));
                 }
@@ -537,9 +554,15 @@ impl DatasetWriter {
                 w.abort();
             } else {
                 let path = w.finish()?;
+                new_file = Some(path.clone());
                 crate::files::coarsen_mtime(&path, g)?;
                 out.files = 1;
                 out.bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                if let Some(k) = &kanon {
+                    for (row, count) in k.written() {
+                        acc.add_n(row, &l, g.max(SIDECAR_BIN_MS), *count);
+                    }
+                }
                 self.write_sidecar(&path, &acc.tables(), &meta);
             }
             out.rows = n;
@@ -553,6 +576,14 @@ impl DatasetWriter {
             if !aggregates {
                 let _ = std::fs::remove_file(layout::sidecar_of(f));
             }
+        }
+        if let Some(f) = new_file {
+            self.index
+                .entry(dir.clone())
+                .or_default()
+                .entry(b)
+                .or_default()
+                .push(f);
         }
         self.buckets_rewritten += u64::from(!earlier.is_empty());
         self.merged.remove(&b);
@@ -694,15 +725,21 @@ fn write_sidecar(
     written.is_ok()
 }
 
-/// The completed files of `dir` that hold bucket `b` (by their
+/// The completed files of a date directory by the bucket they hold.
+type HourIndex = BTreeMap<u64, Vec<PathBuf>>;
+
+/// The completed files of `dir` that hold each bucket (by their
 /// [`HOUR_KEY`]): aggregate files, or parts.
-fn bucket_files(dir: &Path, b: u64, aggregates: bool) -> Result<Vec<PathBuf>, OutputError> {
+fn hour_index(dir: &Path, aggregates: bool) -> Result<HourIndex, OutputError> {
     let prefix = if aggregates {
         crate::aggregate::AGG_PREFIX
     } else {
         layout::PART_PREFIX
     };
-    let mut out = Vec::new();
+    let mut out = HourIndex::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
     for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let e = e.map_err(io_err(dir))?;
         let name = e.file_name().to_string_lossy().into_owned();
@@ -727,8 +764,8 @@ fn bucket_files(dir: &Path, b: u64, aggregates: bool) -> Result<Vec<PathBuf>, Ou
                     .find(|k| k.key == HOUR_KEY)
                     .and_then(|k| k.value.clone())
             });
-        if hour.as_deref() == Some(b.to_string().as_str()) {
-            out.push(path);
+        if let Some(h) = hour.and_then(|h| h.parse::<u64>().ok()) {
+            out.entry(h).or_default().push(path);
         }
     }
     Ok(out)

@@ -105,7 +105,7 @@ impl FlowTable {
                     match k.map(&row) {
                         crate::kanon::Mapped::Same => {}
                         crate::kanon::Mapped::Generalised(r) => {
-                            row = r;
+                            row = crate::spool::HeldRow::Read(r);
                             self.generalised_rows += 1;
                         }
                         crate::kanon::Mapped::Suppressed => {

@@ -98,21 +98,137 @@ pub enum Mapped {
     Suppressed,
 }
 
+/// A row's cells as small integers (one interner per column): rows are
+/// compared and counted as these, not as strings.
+type Sig = Box<[u32]>;
+
+#[derive(Default)]
+struct Interner {
+    ids: Vec<HashMap<Cell, u32, ahash::RandomState>>,
+    cells: Vec<Vec<Cell>>,
+    /// Per column and level, stored cell id -> generalised cell id
+    /// (`u32::MAX`: not worked out yet).
+    generalised: Vec<Vec<Vec<u32>>>,
+}
+
+impl Interner {
+    fn new(ncols: usize) -> Interner {
+        Interner {
+            ids: (0..ncols).map(|_| HashMap::default()).collect(),
+            cells: vec![Vec::new(); ncols],
+            generalised: vec![Vec::new(); ncols],
+        }
+    }
+
+    fn id(&mut self, col: usize, c: &Cell) -> u32 {
+        if let Some(&i) = self.ids[col].get(c) {
+            return i;
+        }
+        let i = self.cells[col].len() as u32;
+        self.cells[col].push(c.clone());
+        self.ids[col].insert(c.clone(), i);
+        i
+    }
+
+    fn sig(&mut self, r: &Row) -> Sig {
+        r.cells()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| self.id(i, c))
+            .collect()
+    }
+
+    fn row(&self, sig: &[u32]) -> Row {
+        Row::new(
+            sig.iter()
+                .enumerate()
+                .map(|(i, &id)| self.cells[i][id as usize].clone())
+                .collect(),
+        )
+    }
+
+    /// Column `i` (column `c`) of stored cell `id` at `level`.
+    fn raise(&mut self, i: usize, c: Col, id: u32, level: u8) -> u32 {
+        let (lv, at) = (usize::from(level), id as usize);
+        if let Some(&g) = self.generalised[i].get(lv).and_then(|v| v.get(at))
+            && g != u32::MAX
+        {
+            return g;
+        }
+        let cell = generalise(c, &self.cells[i][at].clone(), level);
+        let g = self.id(i, &cell);
+        let per_level = &mut self.generalised[i];
+        if per_level.len() <= lv {
+            per_level.resize(lv + 1, Vec::new());
+        }
+        if per_level[lv].len() <= at {
+            per_level[lv].resize(at + 1, u32::MAX);
+        }
+        per_level[lv][at] = g;
+        g
+    }
+}
+
+/// Classes of equal rows (by id), their sizes, and the rows in classes of
+/// fewer than k, kept up to date as rows move between classes.
+struct Classes {
+    ids: HashMap<Sig, u32, ahash::RandomState>,
+    size: Vec<usize>,
+    k: usize,
+    /// Rows in classes smaller than k.
+    small: usize,
+}
+
+impl Classes {
+    fn id(&mut self, sig: &Sig) -> u32 {
+        if let Some(&c) = self.ids.get(sig) {
+            return c;
+        }
+        let c = self.size.len() as u32;
+        self.size.push(0);
+        self.ids.insert(sig.clone(), c);
+        c
+    }
+
+    fn small_part(&self, size: usize) -> usize {
+        if size < self.k { size } else { 0 }
+    }
+
+    fn add(&mut self, c: u32, n: usize) {
+        let s = &mut self.size[c as usize];
+        let before = *s;
+        *s += n;
+        let after = *s;
+        self.small = self.small + self.small_part(after) - self.small_part(before);
+    }
+
+    fn remove(&mut self, c: u32, n: usize) {
+        let s = &mut self.size[c as usize];
+        let before = *s;
+        *s -= n;
+        let after = *s;
+        self.small = self.small + self.small_part(after) - self.small_part(before);
+    }
+}
+
 /// The generalisation of one hour's rows.
 pub struct Generaliser {
     /// Distinct stored row -> its generalisation (`None`: suppressed);
     /// rows absent are written as they are.
     map: HashMap<Row, Option<Row>, ahash::RandomState>,
+    /// Every distinct row written and how many flows it stands for.
+    written: Vec<(Row, u64)>,
 }
 
 impl Generaliser {
     /// Works out the generalisation of bucket `b` of `spool` for `k`.
     pub fn build(spool: &Spool, b: u64, l: &Layout, k: usize) -> Result<Generaliser, OutputError> {
+        // Each row is hashed once here and once when it is written; the
+        // work itself is on the distinct rows, as small integers.
         let mut counts: HashMap<Row, usize, ahash::RandomState> = HashMap::default();
-        spool.for_each(b, |r| {
-            if let Some(n) = counts.get_mut(r) {
-                *n += 1;
-            } else {
+        spool.for_each(b, |r| match counts.get_mut(r) {
+            Some(n) => *n += 1,
+            None => {
                 counts.insert(r.clone(), 1);
             }
         })?;
@@ -124,59 +240,93 @@ impl Generaliser {
         l: &Layout,
         k: usize,
     ) -> Generaliser {
-        let distinct: Vec<(Row, usize)> = counts.into_iter().collect();
+        let mut interner = Interner::new(l.cols().len());
+        let mut sigs: HashMap<Sig, usize, ahash::RandomState> = HashMap::default();
+        for (r, n) in counts {
+            *sigs.entry(interner.sig(&r)).or_default() += n;
+        }
+        Self::solve(interner, sigs, l, k)
+    }
+
+    fn solve(
+        mut interner: Interner,
+        counts: HashMap<Sig, usize, ahash::RandomState>,
+        l: &Layout,
+        k: usize,
+    ) -> Generaliser {
+        let distinct: Vec<(Sig, usize)> = counts.into_iter().collect();
         let steps: Vec<(usize, Col, u8)> = ORDER
             .iter()
             .filter_map(|(c, levels)| l.index(*c).map(|i| (i, *c, *levels)))
             .flat_map(|(i, c, levels)| (1..=levels).map(move |lv| (i, c, lv)))
             .collect();
         let category = l.index(Col::AppCategory);
-        // Row j with column i at level `lv` (from its stored value).
-        let raise = |row: &Row, j: usize, i: usize, c: Col, lv: u8| {
-            let mut cells = row.cells().to_vec();
-            cells[i] = generalise(c, &distinct[j].0.cells()[i], lv);
+        let unspecified = category.map(|ci| interner.id(ci, &Cell::Static("Unspecified")));
+        let mut classes = Classes {
+            ids: HashMap::default(),
+            size: Vec::new(),
+            k,
+            small: 0,
+        };
+        let mut class: Vec<u32> = Vec::with_capacity(distinct.len());
+        for (sig, n) in &distinct {
+            let c = classes.id(sig);
+            classes.add(c, *n);
+            class.push(c);
+        }
+        let mut current: Vec<Sig> = distinct.iter().map(|(s, _)| s.clone()).collect();
+        // Row j with column i at `lv` (from its stored value); `None` when
+        // that changes nothing.
+        let raise = |interner: &mut Interner, cur: &Sig, j: usize, i: usize, c: Col, lv: u8| {
+            let id = interner.raise(i, c, distinct[j].0[i], lv);
             // The category follows the application to its last level.
-            if c == Col::AppName
-                && lv >= 2
-                && let Some(ci) = category
-            {
-                cells[ci] = Cell::Static("Unspecified");
+            let cat = (c == Col::AppName && lv >= 2)
+                .then_some((category, unspecified))
+                .and_then(|(ci, u)| Some((ci?, u?)));
+            if cur[i] == id && cat.is_none_or(|(ci, u)| cur[ci] == u) {
+                return None;
             }
-            Row::new(cells)
-        };
-        let sizes_of = |current: &[Row]| {
-            let mut m: HashMap<&Row, usize, ahash::RandomState> = HashMap::default();
-            for (r, (_, n)) in current.iter().zip(&distinct) {
-                *m.entry(r).or_default() += n;
+            let mut next = cur.clone();
+            next[i] = id;
+            if let Some((ci, u)) = cat {
+                next[ci] = u;
             }
-            current.iter().map(|r| m[r]).collect::<Vec<usize>>()
+            Some(next)
         };
-        let rows_in_small = |sizes: &[usize]| -> usize {
-            sizes
-                .iter()
-                .zip(&distinct)
-                .filter(|(s, _)| **s < k)
-                .map(|(_, (_, n))| n)
-                .sum()
+        let small_rows = |classes: &Classes, class: &[u32]| -> Vec<usize> {
+            (0..class.len())
+                .filter(|&j| classes.size[class[j] as usize] < k)
+                .collect()
         };
-        let mut current: Vec<Row> = distinct.iter().map(|(r, _)| r.clone()).collect();
-        let mut sizes = sizes_of(&current);
-        // Greedy, least useful column first; a step is kept only if it
-        // brings rows out of small classes (a step that only splits rare
-        // rows off a value others keep would cost without helping).
+        // Greedy, least useful column first, only for the rows in small
+        // classes; a step is kept only if it brings rows out of small
+        // classes (a step that only splits rare rows off a value others
+        // keep would cost without helping).
         for &(i, c, lv) in &steps {
-            let small: Vec<usize> = (0..distinct.len()).filter(|&j| sizes[j] < k).collect();
+            let small = small_rows(&classes, &class);
             if small.is_empty() {
                 break;
             }
-            let mut tried = current.clone();
+            let before = classes.small;
+            let mut moved = Vec::with_capacity(small.len());
             for &j in &small {
-                tried[j] = raise(&current[j], j, i, c, lv);
+                if let Some(next) = raise(&mut interner, &current[j], j, i, c, lv) {
+                    let n = distinct[j].1;
+                    let to = classes.id(&next);
+                    classes.remove(class[j], n);
+                    classes.add(to, n);
+                    moved.push((j, class[j], std::mem::replace(&mut current[j], next)));
+                    class[j] = to;
+                }
             }
-            let tried_sizes = sizes_of(&tried);
-            if rows_in_small(&tried_sizes) < rows_in_small(&sizes) {
-                current = tried;
-                sizes = tried_sizes;
+            if classes.small >= before {
+                for (j, old_class, old) in moved.into_iter().rev() {
+                    let n = distinct[j].1;
+                    classes.remove(class[j], n);
+                    classes.add(old_class, n);
+                    class[j] = old_class;
+                    current[j] = old;
+                }
             }
         }
         // What is still rare: generalised together, column by column to
@@ -186,34 +336,46 @@ impl Generaliser {
         // only in what is never generalised: role, failed, guessed, proxy
         // flags, hour.
         for &(i, c, lv) in &steps {
-            let small: Vec<usize> = (0..distinct.len()).filter(|&j| sizes[j] < k).collect();
+            let small = small_rows(&classes, &class);
             let Some(&s0) = small.first() else {
                 break;
             };
-            let first = &current[s0].cells()[i];
-            if small.iter().all(|&j| current[j].cells()[i] == *first) {
+            let first = current[s0][i];
+            if small.iter().all(|&j| current[j][i] == first) {
                 continue;
             }
             for &j in &small {
-                current[j] = raise(&current[j], j, i, c, lv);
+                let Some(next) = raise(&mut interner, &current[j], j, i, c, lv) else {
+                    continue;
+                };
+                let n = distinct[j].1;
+                let to = classes.id(&next);
+                classes.remove(class[j], n);
+                classes.add(to, n);
+                class[j] = to;
+                current[j] = next;
             }
-            sizes = sizes_of(&current);
         }
+        let mut written = Vec::new();
         let map = distinct
             .into_iter()
             .zip(current)
-            .zip(sizes)
-            .filter_map(|(((orig, _), general), size)| {
-                if size < k {
-                    Some((orig, None))
-                } else if general != orig {
-                    Some((orig, Some(general)))
-                } else {
-                    None
+            .zip(class)
+            .filter_map(|(((orig, n), general), c)| {
+                if classes.size[c as usize] < k {
+                    return Some((interner.row(&orig), None));
                 }
+                written.push((interner.row(&general), n as u64));
+                (general != orig).then(|| (interner.row(&orig), Some(interner.row(&general))))
             })
             .collect();
-        Generaliser { map }
+        Generaliser { map, written }
+    }
+
+    /// The distinct rows written and the flows each stands for (the
+    /// hour's sidecar tables are made from them, not row by row).
+    pub fn written(&self) -> &[(Row, u64)] {
+        &self.written
     }
 
     /// What becomes of `r`.

@@ -211,6 +211,9 @@ pub struct Policy {
     layout: std::sync::Arc<Layout>,
     /// User-agent families already computed (capped at [`UA_CACHE_CAP`]).
     ua_cache: std::collections::HashMap<String, String>,
+    /// Label strings already stored (capped at [`UA_CACHE_CAP`]): a row
+    /// shares them instead of copying each.
+    names: std::collections::HashMap<String, std::sync::Arc<str>, ahash::RandomState>,
 }
 
 /// Most user-agents whose family a policy remembers; the cache is cleared
@@ -237,6 +240,7 @@ impl Default for Policy {
             k_anonymity: DEFAULT_K_ANONYMITY,
             layout: std::sync::Arc::new(layout_of(&DEFAULT_COLUMNS)),
             ua_cache: Default::default(),
+            names: Default::default(),
         }
     }
 }
@@ -403,13 +407,34 @@ impl Policy {
     /// only the layout's columns kept. The one way from a flow to a file.
     pub fn store(&mut self, mut r: Record) -> Row {
         self.apply(&mut r);
-        let cells = self
-            .layout
+        let layout = self.layout.clone();
+        let cells = layout
             .cols()
             .iter()
-            .map(|c| cell_of(&r, c.col))
+            .map(|c| match c.col {
+                Col::AppName => Cell::S(self.name(&r.application_name)),
+                Col::AppCategory => Cell::S(self.name(&r.application_category_name)),
+                Col::UserAgent | Col::ContentType => match r.value(c.col) {
+                    Value::S(s) if self.profile != Profile::Research => Cell::S(self.name(s)),
+                    _ => cell_of(&r, c.col),
+                },
+                _ => cell_of(&r, c.col),
+            })
             .collect();
         Row::new(cells)
+    }
+
+    /// A shared copy of a label (labels repeat from flow to flow).
+    fn name(&mut self, s: &str) -> std::sync::Arc<str> {
+        if let Some(a) = self.names.get(s) {
+            return a.clone();
+        }
+        if self.names.len() >= UA_CACHE_CAP {
+            self.names.clear();
+        }
+        let a: std::sync::Arc<str> = s.into();
+        self.names.insert(s.to_owned(), a.clone());
+        a
     }
 
     /// The optional column groups this policy writes (research's

@@ -19,9 +19,9 @@ use crate::row::Row;
 use crate::{OutputError, io_err};
 
 /// Rows a spool keeps in memory before it spills a bucket to disk.
-pub const DEFAULT_SPOOL_MEMORY_ROWS: usize = 65_536;
+pub const DEFAULT_SPOOL_MEMORY_ROWS: usize = 32_768;
 /// Bytes of encoded rows per encrypted frame of a chunk file.
-pub const SPILL_FRAME_BYTES: usize = 1 << 20;
+pub const SPILL_FRAME_BYTES: usize = 1 << 18;
 /// Prefix of a chunk file (hidden: no dataset reader looks at it).
 pub const SPILL_PREFIX: &str = ".spill-";
 /// Bytes of an AES-GCM nonce.
@@ -267,26 +267,34 @@ impl Spool {
         Ok(())
     }
 
-    /// The rows of `buckets`, together, in a uniformly random order.
-    /// Nothing is removed: [`Spool::remove`] once they are written.
+    /// The rows of `buckets`, together, in a uniformly random order (rows
+    /// in memory are lent, not copied). Nothing is removed:
+    /// [`Spool::remove`] once they are written.
     pub fn shuffled(&mut self, buckets: &[u64]) -> Result<Shuffled<'_>, OutputError> {
-        let mut mem = Vec::new();
-        let mut chunks = Vec::new();
+        for b in buckets {
+            if let Some(b) = self.buckets.get_mut(b) {
+                self.rng.shuffle(&mut b.mem);
+            }
+        }
+        let mut sources = Vec::new();
         for b in buckets {
             if let Some(b) = self.buckets.get(b) {
-                mem.extend(b.mem.iter().cloned());
+                if !b.mem.is_empty() {
+                    sources.push((Source::Mem(b.mem.iter()), b.mem.len()));
+                }
                 for c in &b.chunks {
-                    chunks.push((ChunkReader::open(&c.path, self.width)?, c.rows));
+                    sources.push((
+                        Source::Chunk(Box::new(ChunkReader::open(&c.path, self.width)?)),
+                        c.rows,
+                    ));
                 }
             }
         }
-        self.rng.shuffle(&mut mem);
-        let left = mem.len() + chunks.iter().map(|c| c.1).sum::<usize>();
+        let left = sources.iter().map(|s| s.1).sum();
         Ok(Shuffled {
             cipher: &self.cipher,
-            rng: &mut self.rng,
-            mem,
-            chunks,
+            rng: Rng::new(),
+            sources,
             left,
         })
     }
@@ -302,14 +310,37 @@ impl Spool {
     }
 }
 
+/// A row from a [`Shuffled`] stream: lent from memory, or read back from
+/// a chunk.
+pub enum HeldRow<'a> {
+    /// A row in memory.
+    Lent(&'a Row),
+    /// A row read back from disk.
+    Read(Row),
+}
+
+impl std::ops::Deref for HeldRow<'_> {
+    type Target = Row;
+    fn deref(&self) -> &Row {
+        match self {
+            HeldRow::Lent(r) => r,
+            HeldRow::Read(r) => r,
+        }
+    }
+}
+
+enum Source<'a> {
+    Mem(std::slice::Iter<'a, Row>),
+    Chunk(Box<ChunkReader>),
+}
+
 /// A bucket's rows in a random order ([`Spool::shuffled`]).
 pub struct Shuffled<'a> {
     cipher: &'a Aes256Gcm,
-    rng: &'a mut Rng,
-    /// Rows in memory, shuffled; taken from the end.
-    mem: Vec<Row>,
-    /// Chunk readers and the rows each has left.
-    chunks: Vec<(ChunkReader, usize)>,
+    rng: Rng,
+    /// Each source (memory rows already shuffled, chunks shuffled when
+    /// written) and the rows it has left.
+    sources: Vec<(Source<'a>, usize)>,
     left: usize,
 }
 
@@ -325,33 +356,37 @@ impl Shuffled<'_> {
     }
 }
 
-impl Iterator for Shuffled<'_> {
-    type Item = Result<Row, OutputError>;
+impl<'a> Iterator for Shuffled<'a> {
+    type Item = Result<HeldRow<'a>, OutputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
-        // A source is drawn in proportion to the rows it has left.
+        // A source is drawn in proportion to the rows it has left: with
+        // each source in a uniform order, the interleaving is uniform too.
         let mut pick = self.rng.below(self.left as u64) as usize;
         self.left -= 1;
-        if pick < self.mem.len() {
-            return self.mem.pop().map(Ok);
-        }
-        pick -= self.mem.len();
-        for (reader, n) in &mut self.chunks {
-            if pick < *n {
-                *n -= 1;
-                return Some(match reader.next_row(self.cipher) {
-                    Ok(Some(r)) => Ok(r),
+        for (source, n) in &mut self.sources {
+            if pick >= *n {
+                pick -= *n;
+                continue;
+            }
+            *n -= 1;
+            return Some(match source {
+                Source::Mem(it) => it
+                    .next()
+                    .map(HeldRow::Lent)
+                    .ok_or_else(|| OutputError::Policy("spool: rows in memory ended early".into())),
+                Source::Chunk(reader) => match reader.next_row(self.cipher) {
+                    Ok(Some(r)) => Ok(HeldRow::Read(r)),
                     Ok(None) => Err(io_err(&reader.path)(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "spool chunk ended early",
                     ))),
                     Err(e) => Err(e),
-                });
-            }
-            pick -= *n;
+                },
+            });
         }
         None
     }

@@ -20,6 +20,8 @@ use crate::{OutputError, io_err};
 
 /// Rows buffered before an Arrow batch is handed to the Parquet writer.
 pub const DEFAULT_BATCH_ROWS: usize = 8192;
+/// Parquet files of fewer rows are written uncompressed.
+pub const COMPRESS_MIN_ROWS: usize = 8192;
 /// Rows per Parquet row group.
 pub const DEFAULT_ROW_GROUP_ROWS: usize = 128 * 1024;
 
@@ -72,6 +74,20 @@ impl FlowWriter {
         layout: &Layout,
         metadata: &[(String, String)],
     ) -> Result<FlowWriter, OutputError> {
+        Self::create_sized(path, format, layout, metadata, usize::MAX)
+    }
+
+    /// [`FlowWriter::create`] for about `rows` rows: a Parquet file of
+    /// fewer than [`COMPRESS_MIN_ROWS`] is not compressed (its dictionaries
+    /// already make it small, and a compressor per column costs more than
+    /// the bytes it saves — an hour's part at a quiet exit).
+    pub fn create_sized(
+        path: &Path,
+        format: Format,
+        layout: &Layout,
+        metadata: &[(String, String)],
+        rows: usize,
+    ) -> Result<FlowWriter, OutputError> {
         let tmp = temp_path(path);
         let file = crate::files::create_new(&tmp)?;
         let cols = layout.cols().to_vec();
@@ -90,7 +106,11 @@ impl FlowWriter {
                 file,
                 &tmp,
                 cols.clone(),
-                metadata,
+                if rows < COMPRESS_MIN_ROWS {
+                    table_properties(metadata)
+                } else {
+                    parquet_properties(metadata)
+                },
             )?)),
         };
         Ok(FlowWriter {
@@ -280,8 +300,20 @@ enum Builder {
 /// Every Parquet file's writer settings: zstd, dictionary-encoded strings,
 /// bounded row groups, `metadata` in the footer.
 pub(crate) fn parquet_properties(metadata: &[(String, String)]) -> WriterProperties {
+    properties(metadata, Compression::ZSTD(ZstdLevel::default()))
+}
+
+/// Properties of small files (the hourly aggregate tables, a quiet hour's
+/// part): a few hundred rows of dictionary-encoded values, for which
+/// compression saves little and costs a compressor per column (a tenth of
+/// an hourly ingest's time).
+pub(crate) fn table_properties(metadata: &[(String, String)]) -> WriterProperties {
+    properties(metadata, Compression::UNCOMPRESSED)
+}
+
+fn properties(metadata: &[(String, String)], compression: Compression) -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_compression(compression)
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(DEFAULT_ROW_GROUP_ROWS))
         .set_key_value_metadata(Some(
@@ -307,10 +339,9 @@ impl ParquetSink {
         file: File,
         path: &Path,
         cols: Vec<&'static ColumnDef>,
-        metadata: &[(String, String)],
+        props: WriterProperties,
     ) -> Result<ParquetSink, OutputError> {
         let schema = arrow_schema(&cols);
-        let props = parquet_properties(metadata);
         let writer =
             ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| pq_err(path, e))?;
         let builders = new_builders(&cols);

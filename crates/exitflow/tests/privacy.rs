@@ -622,7 +622,7 @@ fn finding_7_granularities_that_are_not_whole_hours_of_a_day_are_refused() {
 }
 
 /// Review finding 3, end to end: an hour of more rows than the memory cap
-/// (65,536, the 2021 study's relays averaged ≈ 200,000 flows an hour) is
+/// (32,768; the 2021 study's relays averaged ≈ 200,000 flows an hour) is
 /// one write — spilled encrypted meanwhile — and a second `ingest` of the
 /// same hour rewrites it as one whole.
 #[test]
