@@ -257,7 +257,62 @@ fn read_request(s: &mut TcpStream, deadline: Instant) -> Vec<u8> {
 /// Serves `GET /metrics` on `listener` until the process ends (one thread,
 /// one request at a time, each within [`CONNECTION_DEADLINE`]: a scraper
 /// every few seconds is the load).
-pub fn serve(listener: TcpListener, registry: Registry) {
+/// Families that follow flows as they start and end (counts of flows,
+/// the dataset's files, the last file's time). Under an hourly profile the
+/// endpoint shows them as they were at the last boundary of the profile's
+/// time bucket ([`FlowSnapshot`]): a scrape must not tell when a flow
+/// ended more finely than the dataset does.
+pub const FLOW_FAMILIES: [&str; 4] = [
+    "exitflow_flows_",
+    "exitflow_export_queue_full",
+    "exitflow_dataset_",
+    "exitflow_last_file",
+];
+
+/// The flow families' text as of the last bucket boundary.
+#[derive(Clone, Default)]
+pub struct FlowSnapshot(Arc<std::sync::Mutex<String>>);
+
+impl FlowSnapshot {
+    /// Takes the snapshot now (at a boundary, and once at start).
+    pub fn take(&self, registry: &Registry) {
+        let mut text = String::new();
+        if encode(&mut text, registry).is_ok() {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = text;
+        }
+    }
+
+    /// `live` with every flow-family sample taken from the snapshot (a
+    /// sample the snapshot does not have is left out).
+    pub fn merge(&self, live: &str) -> String {
+        let snap = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let is_flow = |l: &str| FLOW_FAMILIES.iter().any(|p| l.starts_with(p));
+        let key = |l: &str| l.rsplit_once(' ').map_or(l, |(k, _)| k).to_owned();
+        let old: std::collections::HashMap<String, &str> = snap
+            .lines()
+            .filter(|l| is_flow(l))
+            .map(|l| (key(l), l))
+            .collect();
+        let mut out = String::with_capacity(live.len());
+        for l in live.lines() {
+            let l = if is_flow(l) {
+                match old.get(&key(l)) {
+                    Some(o) => *o,
+                    None => continue,
+                }
+            } else {
+                l
+            };
+            out.push_str(l);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Answers `GET /metrics` until the listener fails; under an hourly
+/// profile with the flow families of `snapshot`.
+pub fn serve(listener: TcpListener, registry: Registry, snapshot: Option<FlowSnapshot>) {
     for stream in listener.incoming() {
         let Ok(mut s) = stream else { continue };
         let deadline = Instant::now() + CONNECTION_DEADLINE;
@@ -269,7 +324,10 @@ pub fn serve(listener: TcpListener, registry: Registry) {
                 Ok(()) => (
                     "200 OK",
                     "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    body,
+                    match &snapshot {
+                        Some(s) => s.merge(&body),
+                        None => body,
+                    },
                 ),
                 Err(_) => ("500 Internal Server Error", "text/plain", String::new()),
             }
@@ -310,6 +368,53 @@ pub fn bind(addr: SocketAddr, allow_remote: bool) -> Result<TcpListener, crate::
 
 #[cfg(test)]
 mod tests {
+
+    /// Privacy gate finding 7 (metrics): under an hourly profile a scrape
+    /// shows the flow families as of the last boundary, whatever flows
+    /// ended since; the rest (packets, reloads) stays live.
+    #[test]
+    fn hourly_profiles_show_flow_counts_as_of_the_last_boundary() {
+        let m = Arc::new(Metrics::default());
+        let reg = m.registry();
+        let snap = FlowSnapshot::default();
+        m.flows_written.inc_by(7);
+        snap.take(&reg);
+        m.flows_written.inc_by(5);
+        m.flows_exported.inc_by(3);
+        m.geoip_reloads.inc();
+        let mut live = String::new();
+        encode(&mut live, &reg).unwrap();
+        let shown = snap.merge(&live);
+        let value = |text: &str, name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit_once(' '))
+                .map(|(_, v)| v.to_owned())
+        };
+        assert_eq!(
+            value(&live, "exitflow_flows_written_total").as_deref(),
+            Some("12")
+        );
+        assert_eq!(
+            value(&shown, "exitflow_flows_written_total").as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            value(&shown, "exitflow_flows_exported_total").as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            value(&shown, "exitflow_geoip_reloads_total").as_deref(),
+            Some("1")
+        );
+        assert!(shown.ends_with("# EOF\n"), "{shown}");
+        snap.take(&reg);
+        assert_eq!(
+            value(&snap.merge(&live), "exitflow_flows_written_total").as_deref(),
+            Some("12")
+        );
+    }
+
     use super::*;
 
     #[test]
@@ -320,7 +425,7 @@ mod tests {
         let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
         let addr = l.local_addr().unwrap();
         let reg = m.registry();
-        std::thread::spawn(move || serve(l, reg));
+        std::thread::spawn(move || serve(l, reg, None));
         let get = |path: &str| {
             let mut s = std::net::TcpStream::connect(addr).unwrap();
             write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -346,7 +451,7 @@ mod tests {
         let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
         let addr = l.local_addr().unwrap();
         let reg = m.registry();
-        std::thread::spawn(move || serve(l, reg));
+        std::thread::spawn(move || serve(l, reg, None));
         let slow = std::thread::spawn(move || {
             let mut s = std::net::TcpStream::connect(addr).unwrap();
             let start = Instant::now();

@@ -195,7 +195,7 @@ mod tests {
         let l = bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
         let addr = l.local_addr().unwrap();
         let reg = m.registry();
-        std::thread::spawn(move || serve(l, reg));
+        std::thread::spawn(move || serve(l, reg, None));
         let s = Sample::parse(&scrape(addr).unwrap());
         assert_eq!(s.get("exitflow_packets_total"), 235_000.0);
         let screen = render("test", 1_000_000, &s, None);

@@ -167,10 +167,18 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         exitflow_output::DatasetWriter::add_totals(&node_dir, &note, policy.time_granularity_ms)?;
         info!(exit_policy = %p.summary, source = %p.source, "exit policy recorded");
     }
+    // Under an hourly profile, what follows flows is shown (endpoint) and
+    // logged (status line) as of each boundary of the profile's bucket.
+    let snapshot = policy.holds_hours().then(|| {
+        let s = metrics::FlowSnapshot::default();
+        s.take(&m.registry());
+        s
+    });
     if let Some(l) = listener {
         let addr = l.local_addr().map_err(io("metrics endpoint"))?;
         let reg = m.registry();
-        spawn("metrics".into(), move || metrics::serve(l, reg))?;
+        let snap = snapshot.clone();
+        spawn("metrics".into(), move || metrics::serve(l, reg, snap))?;
         info!(%addr, "metrics endpoint");
     }
 
@@ -240,6 +248,10 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         interval: status_interval,
         last_packets: 0,
     };
+    let bucket_ms = policy.time_granularity_ms.max(1);
+    let service_now = || exitflow_output::dataset::now_ms().saturating_add_signed(skew_ms);
+    let mut bucket = service_now() / bucket_ms;
+    let snapshot_registry = m.registry();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(SUPERVISOR_POLL);
         if duration.is_some_and(|d| started.elapsed() >= d)
@@ -250,7 +262,17 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
             stop.store(true, Ordering::Relaxed);
         }
         reloader.tick(&m, &reload_tx);
-        status.tick(&m, workers);
+        match &snapshot {
+            Some(snap) => {
+                let now = service_now() / bucket_ms;
+                if now != bucket {
+                    bucket = now;
+                    snap.take(&snapshot_registry);
+                    status_line(&m, workers, 0.0);
+                }
+            }
+            None => status.tick(&m, workers),
+        }
     }
     info!("stopping: draining the rings and exporting every active flow");
     let mut clean = true;
