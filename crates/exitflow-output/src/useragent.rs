@@ -131,7 +131,7 @@ pub fn family(ua: &str) -> String {
             if !m.is_empty()
                 && m.len() <= MAX_MAJOR_DIGITS
                 && m.bytes().all(|b| b.is_ascii_digit())
-                && known_major(&v.family, &m) =>
+                && known_major(&v.family, m) =>
         {
             format!("{} {m}", v.family)
         }

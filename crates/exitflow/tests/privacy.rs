@@ -384,6 +384,31 @@ fn finding_5_default_and_strict_datasets_keep_nothing_finer_than_an_hour_and_no_
             &["--profile", profile, "--time-granularity", "0"],
         );
         assert!(err.contains("finer"), "{err}");
+        // The report of the dataset: every value it names stands for at
+        // least k = 5 flows, and user-agents and content types are of the
+        // public vocabularies.
+        let out = dir.path().join(format!("report-{profile}"));
+        report(&ds, &out, &[]);
+        let j = report_json(&out);
+        for (node, f) in j["nodes"].as_object().unwrap() {
+            for key in [
+                "applications_top40",
+                "dst_ports_top40",
+                "dst_countries",
+                "user_agents",
+                "content_types_top40",
+            ] {
+                for row in f[key].as_array().unwrap() {
+                    let n = row[1].as_u64().unwrap();
+                    assert!(n >= 5 || row[0] == "Other", "{profile} {node} {key}: {row}");
+                    let v = row[0].as_str().unwrap_or("");
+                    assert!(
+                        !v.contains("7341") && !v.contains("zqx") && !v.contains('@'),
+                        "{profile} {node} {key}: {row}"
+                    );
+                }
+            }
+        }
     }
 }
 
