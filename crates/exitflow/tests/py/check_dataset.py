@@ -28,7 +28,9 @@ dates = sorted(set(str(d) for d in t.column("date").to_pylist()))
 for f in ds.files:
     md = pq.ParquetFile(f).metadata
     assert md.metadata[b"exitflow.address_policy"] == b"drop", md.metadata
-    assert md.row_group(0).column(0).compression == "ZSTD"
+    # zstd from 8,192 rows; a quiet hour's part is not worth a compressor.
+    want = "ZSTD" if md.num_rows >= 8192 else "UNCOMPRESSED"
+    assert md.row_group(0).column(0).compression == want, (f, md.num_rows)
     assert "/node=relay-1/date=" in f, f
 # Each flow sits in the partition of its first packet's UTC date.
 import datetime
