@@ -33,6 +33,9 @@ pub const PART_NAME_RANDOM_BYTES: usize = 16;
 pub const SCHEMA_VERSION: &str = "2";
 /// File metadata key: the start of the time bucket a file holds (ms).
 pub const HOUR_KEY: &str = "exitflow.hour_ms";
+/// File metadata key: the files of the same directory a file replaces
+/// (an hour rewritten whole), comma-separated.
+pub const REPLACES_KEY: &str = "exitflow.replaces";
 
 /// Where and how a node's dataset is written. What is written, at which
 /// granularity and when, comes from the [`Policy`] alone
@@ -471,6 +474,15 @@ impl DatasetWriter {
         let earlier = self.merged[&b].clone();
         let mut meta = self.metadata.clone();
         meta.push((HOUR_KEY.into(), b.to_string()));
+        if !earlier.is_empty() {
+            // The files this one replaces: removed right after it is
+            // complete, or by the next writer if a crash came between.
+            let names: Vec<String> = earlier
+                .iter()
+                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            meta.push((REPLACES_KEY.into(), names.join(",")));
+        }
         let name = crate::files::random_hex(PART_NAME_RANDOM_BYTES);
         let mut out = Written {
             buckets: 1,
@@ -740,6 +752,7 @@ fn hour_index(dir: &Path, aggregates: bool) -> Result<HourIndex, OutputError> {
     if !dir.exists() {
         return Ok(out);
     }
+    let mut replaced: Vec<String> = Vec::new();
     for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
         let e = e.map_err(io_err(dir))?;
         let name = e.file_name().to_string_lossy().into_owned();
@@ -755,17 +768,30 @@ fn hour_index(dir: &Path, aggregates: bool) -> Result<HourIndex, OutputError> {
             }
         })?;
         use parquet::file::reader::FileReader;
-        let hour = meta
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .and_then(|kv| {
+        let kv = meta.metadata().file_metadata().key_value_metadata();
+        let value = |key: &str| {
+            kv.and_then(|kv| {
                 kv.iter()
-                    .find(|k| k.key == HOUR_KEY)
+                    .find(|k| k.key == key)
                     .and_then(|k| k.value.clone())
-            });
-        if let Some(h) = hour.and_then(|h| h.parse::<u64>().ok()) {
+            })
+        };
+        if let Some(r) = value(REPLACES_KEY) {
+            replaced.extend(r.split(',').map(str::to_owned));
+        }
+        if let Some(h) = value(HOUR_KEY).and_then(|h| h.parse::<u64>().ok()) {
             out.entry(h).or_default().push(path);
+        }
+    }
+    // A rewrite that a crash interrupted after its new file was complete:
+    // the files it replaces go now (they would count the hour twice).
+    for name in replaced {
+        let path = dir.join(&name);
+        if std::fs::remove_file(&path).is_ok() {
+            let _ = std::fs::remove_file(layout::sidecar_of(&path));
+            for files in out.values_mut() {
+                files.retain(|f| f != &path);
+            }
         }
     }
     Ok(out)
@@ -1090,6 +1116,48 @@ mod tests {
                 assert_eq!(total, 21);
             }
         }
+    }
+
+    /// A crash between an hour's rewrite and the removal of the files it
+    /// replaces left the hour twice; the next writer removes them.
+    #[test]
+    fn files_a_rewrite_replaced_are_removed_after_a_crash() {
+        let root = tempfile::tempdir().unwrap();
+        let mut p = Policy::default();
+        let write = |p: &mut Policy, port: u16| {
+            let mut w = DatasetWriter::open(p, DatasetConfig::new(root.path(), "n")).unwrap();
+            for _ in 0..5 {
+                w.push(p.store(flow_at(port, 5 * HOUR + 60_000, 8)))
+                    .unwrap();
+            }
+            w.close().unwrap();
+        };
+        write(&mut p, 100);
+        let first: Vec<(PathBuf, Vec<u8>)> = files(root.path())
+            .into_iter()
+            .map(|f| {
+                let b = std::fs::read(&f).unwrap();
+                (f, b)
+            })
+            .collect();
+        write(&mut p, 101);
+        // As if the crash came before the earlier files were removed.
+        for (f, b) in &first {
+            std::fs::write(f, b).unwrap();
+        }
+        assert_eq!(files(root.path()).len(), 4);
+        write(&mut p, 102);
+        let fs = files(root.path());
+        assert_eq!(fs.len(), 2, "{fs:?}");
+        let part = fs
+            .iter()
+            .find(|f| crate::layout::is_data_file(&f.file_name().unwrap().to_string_lossy()))
+            .unwrap();
+        let mut ports = ports_in(part, p.layout());
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports, [100, 101, 102], "each earlier write once");
+        assert_eq!(ports_in(part, p.layout()).len(), 15);
     }
 
     /// A file of another profile's columns in the hour is refused, by name.

@@ -836,8 +836,22 @@ fn a_syn_flood_into_the_veth_stays_under_the_memory_cap_and_the_counts_add_up() 
         .find_map(|l| l.trim().strip_prefix("Successful packets:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("tcpreplay said:\n{replay}"));
-    std::thread::sleep(Duration::from_millis(1500));
-    let m = scrape(&lab);
+    // The workers take what is left in their rings (while the writer holds
+    // the flood's rows) and publish: wait until every packet the kernel
+    // offered is accounted for, rather than a fixed time.
+    let t = Instant::now();
+    let m = loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let m = scrape(&lab);
+        let accounted = metric(&m, "exitflow_packets_total")
+            + metric(&m, "exitflow_packets_ignored_total")
+            + metric(&m, "exitflow_kernel_drops_total");
+        if accounted >= metric(&m, "exitflow_kernel_packets_total")
+            || t.elapsed() > Duration::from_secs(20)
+        {
+            break m;
+        }
+    };
     let hwm_mib = vm_kib(cap.pid(), "VmHWM:") >> 10;
     let (st, log) = cap.stop("TERM");
     assert!(st.success(), "{st}\n{log}");
