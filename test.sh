@@ -31,7 +31,7 @@ log=$(mktemp)
 export EXITFLOW_SKIPPED_LOG=$(mktemp)
 trap 'rm -f "$log" "$EXITFLOW_SKIPPED_LOG"' EXIT
 status=0
-cargo test --workspace --all-targets "$@" 2>&1 | tee "$log" || status=$?
+cargo test --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 # `exitflow query` (Apache DataFusion) is behind the `sql` feature; its test
 # builds with it (long the first time).
 cargo test -p exitflow --features sql --test tests "$@" -- sql_query 2>&1 | tee -a "$log" || status=$?

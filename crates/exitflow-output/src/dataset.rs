@@ -272,8 +272,6 @@ pub struct DatasetWriter {
     latest_bucket: u64,
     /// Totals of everything written.
     pub written: Written,
-    /// Buckets rewritten with rows of an earlier write.
-    pub buckets_rewritten: u64,
     /// Parts whose sidecar tables could not be written (a report reads
     /// their rows instead).
     pub sidecar_errors: u64,
@@ -325,7 +323,6 @@ impl DatasetWriter {
             index: BTreeMap::new(),
             latest_bucket: 0,
             written: Written::default(),
-            buckets_rewritten: 0,
             sidecar_errors: 0,
         })
     }
@@ -597,7 +594,6 @@ impl DatasetWriter {
                 .or_default()
                 .push(f);
         }
-        self.buckets_rewritten += u64::from(!earlier.is_empty());
         self.merged.remove(&b);
         self.spool.remove(b);
         self.written.add(out);
@@ -698,10 +694,6 @@ impl DatasetWriter {
         self.write_all()?;
         Ok(self.written)
     }
-
-    /// Abandons every held row (their spilled chunks are removed): after
-    /// a write error, so that nothing partial is left behind.
-    pub fn abort(self) {}
 
     /// Adds `t` to the node's `_totals.json` (atomically replaced; its
     /// times no finer than `granularity_ms`).

@@ -19,7 +19,6 @@ pub struct FlowTable {
     writer: FlowWriter,
     policy: Policy,
     spool: Option<Spool>,
-    rows: u64,
     /// Rows written generalised (k-anonymity).
     pub generalised_rows: u64,
     /// Rows not written (no k-1 others shared them, even generalised).
@@ -55,20 +54,13 @@ impl FlowTable {
             writer,
             policy: policy.clone(),
             spool,
-            rows: 0,
             generalised_rows: 0,
             suppressed_rows: 0,
         })
     }
 
-    /// Rows taken so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
     /// Takes one row.
     pub fn push(&mut self, r: Row) -> Result<(), OutputError> {
-        self.rows += 1;
         let g = self.policy.time_granularity_ms.max(1);
         match &mut self.spool {
             None => self.writer.write(&r),

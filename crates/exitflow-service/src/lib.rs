@@ -107,3 +107,18 @@ pub fn memory_budget(
         + write_buffer as u64 * RECORD_BYTES
         + BASE_BYTES
 }
+
+/// Prints an error with its sources, `a: b: c`.
+pub(crate) struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut s = self.0.source();
+        while let Some(e) = s {
+            write!(f, ": {e}")?;
+            s = e.source();
+        }
+        Ok(())
+    }
+}

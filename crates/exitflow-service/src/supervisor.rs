@@ -20,7 +20,7 @@ use tracing::{error, info, warn};
 use crate::metrics::{self, Metrics, worker};
 use crate::worker::Worker;
 use crate::writer::{DatasetStore, WriterConfig, write_loop};
-use crate::{DEFAULT_EXPORT_QUEUE_BATCHES, ServiceError, memory_budget};
+use crate::{DEFAULT_EXPORT_QUEUE_BATCHES, ErrorChain, ServiceError, memory_budget};
 
 /// How often the supervisor checks the stop flag and its timers.
 pub const SUPERVISOR_POLL: Duration = Duration::from_millis(100);
@@ -300,21 +300,6 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         return Err(ServiceError::Lost(lost));
     }
     Ok(clean)
-}
-
-/// Prints an error with its sources, `a: b: c`.
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut s = self.0.source();
-        while let Some(e) = s {
-            write!(f, ": {e}")?;
-            s = e.source();
-        }
-        Ok(())
-    }
 }
 
 /// Reloads GeoIP databases and the consensus when their files change, and

@@ -19,6 +19,7 @@ use exitflow_output::{
 };
 use tracing::{error, info, warn};
 
+use crate::ErrorChain;
 use crate::metrics::{self, Metrics};
 
 /// How often the writer wakes to check its timers when no records come.
@@ -194,18 +195,6 @@ fn count_written(m: &Metrics, w: &Written, now_s: u64) {
     }
 }
 
-/// An error and its sources, `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut s = e.source();
-    while let Some(x) = s {
-        out.push_str(": ");
-        out.push_str(&x.to_string());
-        s = x.source();
-    }
-    out
-}
-
 /// The node totals the metrics describe.
 fn totals_now(node: &str, m: &Metrics) -> NodeTotals {
     let workers = m.workers.get().max(0) as usize;
@@ -312,13 +301,13 @@ pub fn write_loop(
                     "cannot write the dataset, holding up to {} flows and retrying every {} s: {}",
                     store.capacity(),
                     cfg.retry_interval.as_secs(),
-                    chain(&e)
+                    ErrorChain(&e)
                 );
                 failing_since = Some(Instant::now());
             }
             (Err(e), Some(_)) => {
                 m.write_errors.inc();
-                tracing::debug!("still cannot write the dataset: {}", chain(&e));
+                tracing::debug!("still cannot write the dataset: {}", ErrorChain(&e));
             }
         }
         // The totals change only with what was written: their file tells
@@ -345,7 +334,10 @@ pub fn write_loop(
     count_written(m, &w, rounded_s(cfg.clock.now_ms(), g));
     if let Err(e) = result {
         let n = store.pending() as u64;
-        error!("{n} flows could not be written at shutdown: {}", chain(&e));
+        error!(
+            "{n} flows could not be written at shutdown: {}",
+            ErrorChain(&e)
+        );
         lost += n;
         m.flows_lost.inc_by(n);
     }
