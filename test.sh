@@ -14,10 +14,12 @@ fi
 # The HTML report is rendered in headless Chromium (Debian's package).
 need=()
 # tor and unbound check the relay kit and run the private Tor network; sshd
-# and ssh make the administrator's session in it.
+# and ssh make the administrator's session in it. debhelper builds the Debian
+# package, lintian checks it, systemd-nspawn boots systemd to run it.
 for p in chromium:chromium ip:iproute2 tcpdump:tcpdump tcpreplay:tcpreplay curl:curl systemd-analyze:systemd \
   tor:tor tor-gencert:tor unbound:unbound unbound-checkconf:unbound sshd:openssh-server ssh:openssh-client \
-  ssh-keygen:openssh-client setpriv:util-linux openssl:openssl; do
+  ssh-keygen:openssh-client setpriv:util-linux openssl:openssl dh:debhelper lintian:lintian \
+  systemd-nspawn:systemd-container; do
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 # libpcap's headers and library for the `libpcap` feature's tests.

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the Debian package of exitflow: the binary, the systemd units, the
-# `exitflow` system user, a configuration in /etc/exitflow and the
-# documentation. dpkg-deb only (no debhelper needed).
+# Builds the Debian package of exitflow with debhelper (packaging/deb/debian):
+# the binary (stripped, its debug symbols in exitflow-dbgsym), the manual
+# page generated from the command line's definitions, the systemd units, the
+# `exitflow` system user, /var/lib/exitflow, a configuration in /etc/exitflow
+# and the documentation. Needs debhelper and dpkg-dev (.ci/run installs them).
 #
 #   packaging/deb/build.sh [--binary PATH] [--out DIR]
 #
-# Without --binary it builds the release binary first. Prints the .deb's path.
+# Without --binary it builds the release binary first. Prints the .deb's path
+# (the -dbgsym package is written beside it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 binary=""
@@ -23,56 +26,33 @@ if [ -z "$binary" ]; then
 fi
 [ -x "$binary" ] || { echo "$binary: not an executable" >&2; exit 2; }
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-arch=$(dpkg --print-architecture)
+changelog=$(dpkg-parsechangelog -l packaging/deb/debian/changelog -S Version)
+if [ "$changelog" != "$version" ]; then
+  echo "packaging/deb/debian/changelog: version $changelog, Cargo.toml says $version: add a changelog entry" >&2
+  exit 2
+fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-root="$stage/exitflow_${version}_${arch}"
-
-install -D -m 0755 "$binary" "$root/usr/bin/exitflow"
-# Debug information stays out of the package (the build keeps it).
-if command -v strip >/dev/null; then strip --strip-debug "$root/usr/bin/exitflow"; fi
+src="$stage/exitflow-$version"
+mkdir -p "$src/units" "$src/docs"
+cp -r packaging/deb/debian "$src/debian"
+install -m 0755 "$binary" "$src/exitflow"
+"$binary" manpage > "$src/exitflow.1"
 for u in exitflow-capture@.service exitflow-consensus.service exitflow-consensus.path; do
-  install -D -m 0644 "packaging/$u" "$root/lib/systemd/system/$u"
+  install -m 0644 "packaging/$u" "$src/units/$u"
 done
-install -D -m 0644 packaging/deb/sysusers.conf "$root/usr/lib/sysusers.d/exitflow.conf"
-doc="$root/usr/share/doc/exitflow"
-install -d "$doc"
-install -m 0644 README.md docs/exit-relay.md docs/privacy.md docs/live-capture.md docs/schema.md "$doc/"
-install -m 0644 packaging/deb/copyright "$doc/copyright"
+install -m 0644 README.md "$src/"
+install -m 0644 docs/exit-relay.md docs/privacy.md docs/live-capture.md docs/schema.md "$src/docs/"
 # The configuration: every default, with the relay's paths set.
-install -d "$root/etc/exitflow"
 "$binary" config \
   | sed -e 's|^# dataset = .*|dataset = "/var/lib/exitflow/dataset"|' \
         -e 's|^# consensus = .*|consensus = "/var/lib/exitflow-consensus/cached-consensus"|' \
         -e 's|^# torrc = .*|torrc = "/etc/tor/torrc"|' \
-  > "$root/etc/exitflow/exitflow.toml"
-chmod 0644 "$root/etc/exitflow/exitflow.toml"
-
-install -d "$root/DEBIAN"
-size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
-cat > "$root/DEBIAN/control" <<CONTROL
-Package: exitflow
-Version: $version
-Architecture: $arch
-Maintainer: exitflow developers <exitflow@example.invalid>
-Installed-Size: $size
-Depends: libc6, adduser
-Recommends: tor, unbound, nyx
-Section: net
-Priority: optional
-Homepage: https://example.invalid/exitflow
-Description: measure what leaves a Tor exit relay, without personal data
- exitflow captures a Tor exit relay's traffic, meters it into flows, names
- each flow's application, and writes an anonymised columnar dataset
- (nothing finer than an hour, no addresses) and the report of an
- exit-traffic study. Includes the relay kit (exitflow relay init), the
- capture service and exitflow status.
-CONTROL
-echo /etc/exitflow/exitflow.toml > "$root/DEBIAN/conffiles"
-install -m 0755 packaging/deb/postinst "$root/DEBIAN/postinst"
-install -m 0755 packaging/deb/postrm "$root/DEBIAN/postrm"
-(cd "$root" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | xargs -0 md5sum > DEBIAN/md5sums)
+  > "$src/exitflow.toml"
+(cd "$src" && dpkg-buildpackage -b -uc -us --no-pre-clean >"$stage/build.log" 2>&1) || {
+  cat "$stage/build.log" >&2
+  exit 1
+}
 mkdir -p "$out"
-deb="$out/exitflow_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
-echo "$deb"
+cp "$stage"/exitflow_*.deb "$stage"/exitflow-dbgsym_*.*deb "$out/"
+ls "$out"/exitflow_"$version"_*.deb

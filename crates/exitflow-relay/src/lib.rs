@@ -1,8 +1,9 @@
 //! The exit-relay kit: everything one node of an exit-traffic study needs
 //! besides the packages — a torrc (exit policy, bandwidth, nyx's control
 //! port, tor's metrics), the exit notice its DirPort serves, a local
-//! recursive resolver (unbound), exitflow's configuration for the node, the
-//! systemd units, an install script and the operator's checklist.
+//! recursive resolver (unbound), exitflow's configuration for the node, an
+//! install script and the operator's checklist. The systemd units are the
+//! Debian package's (a copy in /etc/systemd/system would shadow a fixed one).
 //!
 //! [`render`] builds the files from validated [`KitSettings`]; [`write`]
 //! puts them in a directory without overwriting anything.
@@ -309,12 +310,6 @@ pub struct KitFile {
     pub contents: String,
 }
 
-/// The capture unit, shipped as it is in `packaging/`.
-const CAPTURE_UNIT: &str = include_str!("../../../packaging/exitflow-capture@.service");
-/// The consensus copier and its trigger.
-const CONSENSUS_SERVICE: &str = include_str!("../../../packaging/exitflow-consensus.service");
-const CONSENSUS_PATH: &str = include_str!("../../../packaging/exitflow-consensus.path");
-
 /// Where the relay's files go, relative to the prefix.
 pub mod paths {
     /// tor's configuration.
@@ -327,8 +322,6 @@ pub mod paths {
     pub const UNBOUND: &str = "/etc/unbound/unbound.conf.d/exitflow-resolver.conf";
     /// exitflow's configuration.
     pub const EXITFLOW: &str = "/etc/exitflow/exitflow.toml";
-    /// systemd units.
-    pub const UNITS: &str = "/etc/systemd/system";
     /// tor's data directory.
     pub const TOR_DATA: &str = "/var/lib/tor";
     /// exitflow's copy of the consensus (full flavour: it has exit policies).
@@ -348,9 +341,6 @@ pub fn render(s: &KitSettings) -> Result<Vec<KitFile>, RelayError> {
             }
             "unbound-exitflow.conf" => templates::unbound(s),
             "exitflow.toml" => exitflow_toml(s),
-            "exitflow-capture@.service" => CAPTURE_UNIT.into(),
-            "exitflow-consensus.service" => CONSENSUS_SERVICE.into(),
-            "exitflow-consensus.path" => CONSENSUS_PATH.into(),
             _ => unreachable!("every installed file has its text"),
         }
     };
@@ -471,37 +461,19 @@ fn install_script(s: &KitSettings) -> String {
         let _ = writeln!(t, "put {} '{}' {:o}", f.0, f.1, f.2);
     }
     t.push_str(
-        "if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then\n  \
-         systemctl daemon-reload\nfi\n\
-         echo 'installed; next: CHECKLIST.md (restart tor and unbound, enable exitflow-consensus.path and exitflow-capture@IFACE)'\n",
+        "echo 'installed; next: CHECKLIST.md (restart tor and unbound, enable exitflow-consensus.path and exitflow-capture@IFACE)'\n",
     );
     t
 }
 
 /// (kit name, installed path, mode) of the files `install.sh` installs.
 fn installed(s: &KitSettings) -> Vec<(&'static str, String, u32)> {
-    let unit = |n: &str| s.at(&format!("{}/{n}", paths::UNITS));
     vec![
         ("torrc", s.at(paths::TORRC), 0o644),
         ("tor-exit-notice.html", s.at(paths::NOTICE), 0o644),
         ("exitflow-resolv.conf", s.at(paths::RESOLV), 0o644),
         ("unbound-exitflow.conf", s.at(paths::UNBOUND), 0o644),
         ("exitflow.toml", s.at(paths::EXITFLOW), 0o644),
-        (
-            "exitflow-capture@.service",
-            unit("exitflow-capture@.service"),
-            0o644,
-        ),
-        (
-            "exitflow-consensus.service",
-            unit("exitflow-consensus.service"),
-            0o644,
-        ),
-        (
-            "exitflow-consensus.path",
-            unit("exitflow-consensus.path"),
-            0o644,
-        ),
     ]
 }
 

@@ -133,7 +133,8 @@ pub fn checklist(s: &KitSettings) -> String {
          - [ ] `apt install tor unbound nyx` and the exitflow package.\n\
          - [ ] `sh install.sh` (as root), then `systemctl restart unbound tor`.\n\
          - [ ] `tor --verify-config` and `unbound-checkconf` print no error.\n\
-         - [ ] `systemctl enable --now exitflow-consensus.path exitflow-consensus.service`.\n\
+         - [ ] `systemctl status exitflow-consensus.path`: the package enabled it; it copies\n      \
+               tor's consensus for exitflow whenever tor writes one.\n\
          - [ ] `systemctl enable --now exitflow-capture@{iface}`.\n\
          - [ ] `exitflow status` shows packets and flows; `nyx` shows the relay.\n\
          - [ ] Once a day, the exit notice is at http://ADDRESS:{dir}/ and the relay is in\n      \

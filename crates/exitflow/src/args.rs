@@ -42,6 +42,9 @@ pub enum Cmd {
     Schema,
     /// Print every protocol nDPI 5.0 defines and how exitflow recognises it (Markdown).
     Protocols,
+    /// Print the manual page (roff), as the Debian package installs it.
+    #[command(hide = true)]
+    Manpage,
     /// Print a configuration file with every default, documented.
     Config,
     /// The study report (HTML, Markdown, JSON) from one or more datasets.

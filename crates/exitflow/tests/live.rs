@@ -335,7 +335,7 @@ pub(crate) struct Servers {
 }
 
 impl Servers {
-    fn start(lab: &Lab, dir: &Path) -> Servers {
+    pub(crate) fn start(lab: &Lab, dir: &Path) -> Servers {
         let www = dir.join("www");
         std::fs::create_dir(&www).unwrap();
         std::fs::write(www.join("blob"), vec![b'x'; 200_000]).unwrap();
@@ -1513,7 +1513,7 @@ fn no_capability_is_left_once_capturing_as_the_unit_runs_it_or_as_root_with_a_us
 #[test]
 fn every_namespace_tag_belongs_to_one_test() {
     let mut seen = std::collections::HashMap::new();
-    for file in ["live.rs", "relay.rs", "tornet.rs"] {
+    for file in ["live.rs", "relay.rs", "tornet.rs", "systemd.rs"] {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/").to_owned() + file;
         let src = std::fs::read_to_string(&path).unwrap();
         for call in [

@@ -12,4 +12,6 @@ mod relay;
 mod report;
 mod synth;
 #[cfg(target_os = "linux")]
+mod systemd;
+#[cfg(target_os = "linux")]
 mod tornet;

@@ -50,6 +50,11 @@ pub fn run(cmd: Cmd, conf: &Config) -> Result<ExitCode> {
             print!("{}", exitflow_dpi::coverage::markdown());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Manpage => {
+            let cmd = <crate::args::Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
