@@ -276,14 +276,10 @@ fn vocabularies() -> Vocabularies {
         ports: (0..=u16::MAX).map(|p| p.to_string()).collect(),
         ua_families: exitflow_output::useragent::vocabulary(),
         content_types: strings(&["text", "application", "image", "audio", "video", "other"]),
-        roles: strings(&[
-            "exit",
-            "relay",
-            "dirport",
-            "management",
-            "resolver",
-            "other",
-        ]),
+        roles: exitflow_enrich::Role::ALL
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect(),
         hours: (0..24).map(|h| h.to_string()).collect(),
     }
 }

@@ -12,7 +12,8 @@ const DNS_PORT: u16 = 53;
 /// What a flow is, from the relay's point of view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Leaves Tor: from our address to a destination that is not a relay.
+    /// Leaves Tor: TCP from our exit address (or, when none is reserved,
+    /// from any of our addresses) to a destination that is not a relay.
     Exit,
     /// Between relays (a consensus relay is the peer, or our ORPort is used).
     Relay,
@@ -24,8 +25,26 @@ pub enum Role {
     /// tor resolves names for its users, but a Tor stream is TCP, so these
     /// queries are the relay's, not its users' traffic.
     Resolver,
-    /// Anything else.
+    /// The relay machine's own traffic that is neither tor's nor its
+    /// resolver's: software and GeoIP updates, NTP, ICMP. With an address
+    /// reserved for exit traffic (tor's `OutboundBindAddressExit`), all TCP
+    /// from the machine's other addresses.
+    RelayHost,
+    /// Anything else (to the relay's unused ports, scans, broadcasts).
     Other,
+}
+
+impl Role {
+    /// Every role, in the order reports list them.
+    pub const ALL: [Role; 7] = [
+        Role::Exit,
+        Role::Relay,
+        Role::Dirport,
+        Role::Management,
+        Role::Resolver,
+        Role::RelayHost,
+        Role::Other,
+    ];
 }
 
 impl Role {
@@ -37,6 +56,7 @@ impl Role {
             Role::Dirport => "dirport",
             Role::Management => "management",
             Role::Resolver => "resolver",
+            Role::RelayHost => "relay-host",
             Role::Other => "other",
         }
     }
@@ -45,8 +65,11 @@ impl Role {
 /// The relay's own configuration.
 #[derive(Clone, Debug, Default)]
 pub struct RoleConfig {
-    /// The relay's own addresses.
+    /// The relay's own addresses (the exit addresses among them).
     pub own: Vec<IpAddr>,
+    /// Addresses reserved for exit traffic (`OutboundBindAddressExit`):
+    /// when there are any, only TCP from them is `exit`.
+    pub exit: Vec<IpAddr>,
     /// Its ORPort.
     pub or_port: Option<u16>,
     /// Its DirPort.
@@ -72,7 +95,10 @@ impl RoleConfig {
     /// The role of a flow of IP protocol `protocol` from `src` (its first
     /// packet's sender) to `dst`. Only TCP leaves Tor: a flow of another
     /// protocol from the relay is the machine's own (its resolver's
-    /// queries, NTP), never exit traffic.
+    /// queries, NTP), never exit traffic. With exit addresses reserved, the
+    /// rule holds by construction: tor's exit connections come from them
+    /// and nothing else does, so TCP from another address of the machine
+    /// (unbound's TCP queries, apt) is the machine's.
     pub fn classify(
         &self,
         protocol: u8,
@@ -105,10 +131,13 @@ impl RoleConfig {
             return Role::Relay;
         }
         if self.is_own(src.ip) && !self.is_own(dst.ip) {
+            let reserved = !self.exit.is_empty();
+            let from_exit = self.exit.contains(&src.ip);
             return match protocol {
-                TCP => Role::Exit,
-                UDP if dst.port == DNS_PORT => Role::Resolver,
-                _ => Role::Other,
+                TCP if from_exit || !reserved => Role::Exit,
+                _ if from_exit => Role::Other,
+                TCP | UDP if dst.port == DNS_PORT => Role::Resolver,
+                _ => Role::RelayHost,
             };
         }
         Role::Other
@@ -134,6 +163,7 @@ mod tests {
         .unwrap();
         let cfg = RoleConfig {
             own: vec!["192.0.2.1".parse().unwrap()],
+            exit: Vec::new(),
             or_port: Some(443),
             dir_port: Some(80),
             admin: vec![("203.0.113.9".parse().unwrap(), None)],
@@ -174,11 +204,61 @@ mod tests {
         );
         assert_eq!(
             u(e("192.0.2.1", 40000), e("93.184.216.34", 123)),
-            Role::Other
+            Role::RelayHost
         );
         assert_eq!(
             cfg.classify(1, e("192.0.2.1", 0), e("93.184.216.34", 0), None),
-            Role::Other
+            Role::RelayHost
+        );
+        // Without a reserved exit address, the relay's TCP to port 53 cannot
+        // be told from a Tor user's: it counts as exit.
+        assert_eq!(r(e("192.0.2.1", 40000), e("93.184.216.34", 53)), Role::Exit);
+    }
+
+    /// Issue 20, findings 2 and 3: with an address reserved for exit
+    /// traffic, only TCP from it is exit; the machine's own TCP (unbound's
+    /// fallback to TCP, apt, GeoIP updates) from its other address is
+    /// `resolver` or `relay-host`, also without a consensus.
+    #[test]
+    fn with_a_reserved_exit_address_only_its_tcp_is_exit() {
+        let cfg = RoleConfig {
+            own: vec![
+                "192.0.2.1".parse().unwrap(),
+                "192.0.2.2".parse().unwrap(),
+                "2001:db8::2".parse().unwrap(),
+            ],
+            exit: vec!["192.0.2.2".parse().unwrap(), "2001:db8::2".parse().unwrap()],
+            or_port: Some(443),
+            dir_port: Some(80),
+            admin: Vec::new(),
+        };
+        let cases = [
+            // Tor's exits leave from the exit address.
+            (TCP, "192.0.2.2", "93.184.216.34", 443, Role::Exit),
+            (TCP, "2001:db8::2", "2001:db8:ffff::1", 443, Role::Exit),
+            (TCP, "192.0.2.2", "93.184.216.34", 53, Role::Exit),
+            // The machine's own, from its main address.
+            (TCP, "192.0.2.1", "93.184.216.34", 53, Role::Resolver),
+            (UDP, "192.0.2.1", "93.184.216.34", 53, Role::Resolver),
+            (TCP, "192.0.2.1", "151.101.2.132", 443, Role::RelayHost),
+            (UDP, "192.0.2.1", "151.101.2.132", 123, Role::RelayHost),
+            // Relays without a consensus: tor connects from its main address.
+            (TCP, "192.0.2.1", "198.51.100.5", 9001, Role::RelayHost),
+            // Nothing but tor's TCP uses the exit address.
+            (UDP, "192.0.2.2", "93.184.216.34", 53, Role::Other),
+            // Inbound to an unused port.
+            (TCP, "93.184.216.34", "192.0.2.2", 8080, Role::Other),
+        ];
+        for (proto, src, dst, port, want) in cases {
+            let got = cfg.classify(proto, e(src, 40000), e(dst, port), None);
+            assert_eq!(got, want, "{proto} {src} → {dst}:{port}");
+        }
+        assert_eq!(
+            Role::ALL
+                .iter()
+                .filter(|r| r.as_str() == "relay-host")
+                .count(),
+            1
         );
     }
 }

@@ -19,6 +19,49 @@ pub struct Consensus {
     ports: HashMap<IpAddr, HashSet<u16>>,
     /// Exit policy summaries (`p` lines, full flavour), per address and ORPort.
     policies: HashMap<(IpAddr, u16), ExitPolicy>,
+    /// Each relay's addresses (its `r` line's and `a` lines'), by identity
+    /// as the `r` line writes it (unpadded base64 of the fingerprint).
+    identities: HashMap<String, Vec<IpAddr>>,
+}
+
+/// The unpadded base64 a consensus `r` line writes for the relay whose
+/// fingerprint (40 hex digits, as in tor's `fingerprint` file) is `hex`.
+pub fn identity_of_fingerprint(hex: &str) -> Option<String> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let hex: String = hex.chars().filter(|c| *c != ' ').collect();
+    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect::<Option<_>>()?;
+    let mut out = String::with_capacity(27);
+    for chunk in bytes.chunks(3) {
+        let v = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |v, (i, b)| v | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(v >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    Some(out)
+}
+
+/// The fingerprint in tor's `fingerprint` file (`Nickname HEX`).
+pub fn read_fingerprint_file(path: &Path) -> Result<String, EnrichError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EnrichError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.split_whitespace()
+        .nth(1)
+        .filter(|h| identity_of_fingerprint(h).is_some())
+        .map(str::to_owned)
+        .ok_or_else(|| EnrichError::Malformed {
+            path: path.to_owned(),
+            source: LineError::new(1, "expected 'Nickname FINGERPRINT' (40 hex digits)"),
+        })
 }
 
 impl Consensus {
@@ -47,6 +90,7 @@ impl Consensus {
         let mut c = Consensus::default();
         let mut seen_version = false;
         let mut last_r: Option<(IpAddr, u16)> = None;
+        let mut last_id: Option<String> = None;
         for (i, line) in text.split('\n').enumerate() {
             let n = i + 1;
             if line.contains('\r') {
@@ -104,6 +148,8 @@ impl Consensus {
                     }
                     c.relays += 1;
                     last_r = Some((ip, or));
+                    c.identities.insert(parts[1].to_owned(), vec![ip]);
+                    last_id = Some(parts[1].to_owned());
                 }
                 "p" => {
                     let Some(relay) = last_r else {
@@ -130,6 +176,9 @@ impl Consensus {
                         .parse()
                         .map_err(|_| LineError::new(n, format!("bad port in {v:?}")))?;
                     c.ports.entry(ip).or_default().insert(p);
+                    if let Some(v) = last_id.as_ref().and_then(|id| c.identities.get_mut(id)) {
+                        v.push(ip);
+                    }
                 }
                 _ => {}
             }
@@ -144,6 +193,15 @@ impl Consensus {
             ));
         }
         Ok(c)
+    }
+
+    /// The addresses of the relay whose fingerprint is `hex` (its own
+    /// entry, found by tor's `fingerprint` file); empty when it is not in
+    /// this consensus.
+    pub fn addresses_of(&self, hex: &str) -> &[IpAddr] {
+        identity_of_fingerprint(hex)
+            .and_then(|id| self.identities.get(&id))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The exit policy summary of the relay at `ip` with `or_port` (full
@@ -194,6 +252,45 @@ mod tests {
     const DOC: &str = "network-status-version 3 microdesc\nvote-status consensus\nvalid-after 2026-11-27 12:00:00\n\
         r a AAAA 2026-11-27 11:00:00 198.51.100.1 9001 9030\na [2001:db8::1]:9001\n\
         r b BBBB 2026-11-27 11:00:00 203.0.113.5 443 0\n";
+
+    #[test]
+    fn a_relay_is_found_by_the_fingerprint_in_tors_fingerprint_file() {
+        // 'AAAA' is not 27 characters: a real identity from a fingerprint.
+        let hex = "9695DFC35FFEB861329B9F1AB04C46397020CE31";
+        let id = identity_of_fingerprint(hex).unwrap();
+        assert_eq!(id, "lpXfw1/+uGEym58asExGOXAgzjE");
+        assert_eq!(
+            identity_of_fingerprint("9695 DFC3 5FFE B861 329B 9F1A B04C 4639 7020 CE31").as_deref(),
+            Some(id.as_str())
+        );
+        assert_eq!(
+            identity_of_fingerprint("9695DFC35FFEB861329B9F1AB04C46397020CE3"),
+            None
+        );
+        assert_eq!(
+            identity_of_fingerprint("X695DFC35FFEB861329B9F1AB04C46397020CE31"),
+            None
+        );
+        let doc = format!(
+            "network-status-version 3\nvote-status consensus\n\
+             r me {id} digest 2026-11-27 11:00:00 192.0.2.7 443 80\na [2001:db8::7]:443\n\
+             r other BBBB digest 2026-11-27 11:00:00 203.0.113.5 443 0\n"
+        );
+        let c = Consensus::parse(doc.as_bytes()).unwrap();
+        let want: Vec<IpAddr> = vec!["192.0.2.7".parse().unwrap(), "2001:db8::7".parse().unwrap()];
+        assert_eq!(c.addresses_of(hex), want.as_slice());
+        assert!(
+            c.addresses_of("0000000000000000000000000000000000000000")
+                .is_empty()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("fingerprint");
+        std::fs::write(&f, format!("me {hex}\n")).unwrap();
+        assert_eq!(read_fingerprint_file(&f).unwrap(), hex);
+        std::fs::write(&f, "me nothex\n").unwrap();
+        let e = read_fingerprint_file(&f).unwrap_err().to_string();
+        assert!(e.contains("fingerprint") && e.contains("40 hex"), "{e}");
+    }
 
     #[test]
     fn relays_their_ports_and_ipv6_addresses_are_read() {

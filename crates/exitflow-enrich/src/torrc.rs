@@ -14,6 +14,9 @@ pub struct Torrc {
     pub dir_port: Option<u16>,
     /// Addresses from `Address`, `ORPort ADDR:PORT`, `OutboundBindAddress*`.
     pub addresses: Vec<IpAddr>,
+    /// `OutboundBindAddressExit`: addresses tor reserves for exit traffic
+    /// (also in `addresses`).
+    pub exit_addresses: Vec<IpAddr>,
     /// `DataDirectory`.
     pub data_directory: Option<PathBuf>,
     /// `ExitRelay` as written (`0`, `1`, `auto`).
@@ -98,6 +101,9 @@ pub fn parse(text: &str) -> Result<Torrc, LineError> {
                 // Address may be a host name; only literal addresses are used.
                 if let Ok(ip) = val.parse::<IpAddr>() {
                     t.addresses.push(ip);
+                    if key.eq_ignore_ascii_case("outboundbindaddressexit") {
+                        t.exit_addresses.push(ip);
+                    }
                 }
             }
             "datadirectory" => t.data_directory = Some(PathBuf::from(val)),
@@ -116,6 +122,8 @@ pub fn parse(text: &str) -> Result<Torrc, LineError> {
     }
     t.addresses.sort();
     t.addresses.dedup();
+    t.exit_addresses.sort();
+    t.exit_addresses.dedup();
     Ok(t)
 }
 

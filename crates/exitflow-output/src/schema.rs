@@ -171,7 +171,7 @@ cols! {
     SrcAsn "src_asn" U64 Quasi "autonomous system of the source (0 unknown; needs an ASN database)";
     DstAsn "dst_asn" U64 Quasi "autonomous system of the destination";
     DstAsOrg "dst_as_org" OptStr Quasi "organisation of the destination's autonomous system";
-    TorRole "tor_role" Str Public "exit, relay, dirport, management or other";
+    TorRole "tor_role" Str Public "exit, relay, dirport, management, resolver, relay-host or other";
     EndReason "end_reason" Str Public "idle, active, end_of_input or evicted";
     ConnState "conn_state" Str Public "Zeek-style state: S0, SF, REJ, RSTO, OTH, ... (UDP: S0 one-way, SF answered)";
     Failed "failed_flow" Bool Public "1 when the flow has at most 4 packets (the study's failed flow)";

@@ -25,6 +25,11 @@ pub struct EnrichSettings {
     pub torrc: Option<PathBuf>,
     /// The relay's own addresses.
     pub own_addresses: Vec<IpAddr>,
+    /// Addresses reserved for exit traffic (tor's `OutboundBindAddressExit`).
+    pub exit_addresses: Vec<IpAddr>,
+    /// tor's `fingerprint` file: the relay's own consensus entry gives its
+    /// addresses. Looked for beside the consensus when not given.
+    pub fingerprint: Option<PathBuf>,
     /// ORPort.
     pub or_port: Option<u16>,
     /// DirPort.
@@ -54,6 +59,19 @@ pub struct Enricher {
     /// The relay's exit policy: from the torrc, or from its own entry in a
     /// full-flavour consensus.
     pub exit_policy: Option<ExitPolicyNote>,
+    /// Own addresses from the settings and the torrc (the consensus entry's
+    /// are added to them at each load).
+    configured_own: Vec<IpAddr>,
+    /// The relay's fingerprint, from tor's `fingerprint` file.
+    fingerprint: Option<String>,
+}
+
+/// `a` and `b`, sorted, without repeats.
+fn union(a: &[IpAddr], b: &[IpAddr]) -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = a.iter().chain(b).copied().collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 impl Enricher {
@@ -66,11 +84,8 @@ impl Enricher {
             Some(p) => exitflow_enrich::torrc::load(p)?,
             None => Default::default(),
         };
-        let own = if s.own_addresses.is_empty() {
-            torrc.addresses.clone()
-        } else {
-            s.own_addresses.clone()
-        };
+        let exit = union(&s.exit_addresses, &torrc.exit_addresses);
+        let configured_own = union(&union(&s.own_addresses, &torrc.addresses), &exit);
         let data_dir = s.tor_data_dir.clone().or(torrc.data_directory.clone());
         let found = data_dir
             .as_deref()
@@ -98,6 +113,18 @@ impl Enricher {
                 .and_then(|_| std::fs::metadata(&p).and_then(|m| m.modified()).ok());
             (p, t)
         });
+        // The relay's own entry in the consensus: tor's fingerprint file,
+        // given or beside the consensus (exitflow-consensus.service copies
+        // both).
+        let fp_path = s.fingerprint.clone().or_else(|| {
+            let beside = consensus_source.as_ref()?.0.parent()?.join("fingerprint");
+            beside.is_file().then_some(beside)
+        });
+        let fingerprint = match fp_path {
+            Some(p) => Some(exitflow_enrich::tor::read_fingerprint_file(&p)?),
+            None => None,
+        };
+        let own = Self::own_from(&configured_own, fingerprint.as_deref(), consensus.as_ref());
         let or_port = s.or_port.or(torrc.or_port);
         let exit_policy = if s.torrc.is_some() {
             Some(ExitPolicyNote {
@@ -120,13 +147,29 @@ impl Enricher {
             consensus,
             consensus_source,
             consensus_reloads: 0,
+            configured_own,
+            fingerprint,
             roles: RoleConfig {
                 own,
+                exit,
                 or_port,
                 dir_port: s.dir_port.or(torrc.dir_port),
                 admin: s.admin.clone(),
             },
         })
+    }
+
+    /// The configured own addresses and those of the relay's own entry in
+    /// `consensus`.
+    fn own_from(
+        configured: &[IpAddr],
+        fingerprint: Option<&str>,
+        consensus: Option<&Consensus>,
+    ) -> Vec<IpAddr> {
+        match (fingerprint, consensus) {
+            (Some(fp), Some(c)) => union(configured, c.addresses_of(fp)),
+            _ => configured.to_vec(),
+        }
     }
 
     /// Reloads GeoIP databases and the consensus whose files changed (tor
@@ -141,6 +184,12 @@ impl Enricher {
                 *seen = now;
                 match Consensus::load(path) {
                     Ok(c) => {
+                        // The relay's address may have changed.
+                        self.roles.own = Self::own_from(
+                            &self.configured_own,
+                            self.fingerprint.as_deref(),
+                            Some(&c),
+                        );
                         self.consensus = Some(c);
                         self.consensus_reloads += 1;
                     }

@@ -18,6 +18,7 @@ use exitflow_enrich::ExitPolicy;
 use exitflow_enrich::exitpolicy::{REDUCED_EXIT_PORTS, parse_rules};
 
 mod templates;
+pub mod torvalues;
 
 /// The ORPort unless asked otherwise (reachable through most firewalls).
 pub const DEFAULT_OR_PORT: u16 = 443;
@@ -145,8 +146,16 @@ pub struct KitSettings {
     pub bandwidth_burst: Option<String>,
     /// Exit to IPv6 destinations too.
     pub ipv6_exit: bool,
-    /// The relay's public addresses (tor's `Address`, exitflow's own addresses).
+    /// The relay's public addresses (tor's `Address`, exitflow's own
+    /// addresses): one IPv4, one IPv6 at most.
     pub addresses: Vec<IpAddr>,
+    /// Addresses reserved for exit traffic (tor's `OutboundBindAddressExit`,
+    /// exitflow's `exit_addresses`): only TCP from them is exit traffic, by
+    /// construction. One IPv4, one IPv6 at most; not among `addresses`.
+    pub exit_addresses: Vec<IpAddr>,
+    /// A private test network (tor's `TestingTorNetwork`): private
+    /// addresses are allowed.
+    pub test_network: bool,
     /// The interface exitflow captures on.
     pub interface: String,
     /// Hosts the operator administers the relay from (their flows are `management`).
@@ -172,6 +181,8 @@ impl KitSettings {
             bandwidth_burst: None,
             ipv6_exit: false,
             addresses: Vec::new(),
+            exit_addresses: Vec::new(),
+            test_network: false,
             interface: DEFAULT_INTERFACE.into(),
             admin: Vec::new(),
             profile: "default".into(),
@@ -207,22 +218,25 @@ impl KitSettings {
                 ),
             ));
         }
-        for (what, v) in [
-            ("bandwidth", &self.bandwidth_rate),
-            ("bandwidth burst", &self.bandwidth_burst),
-        ] {
-            if let Some(v) = v {
-                check_rate(what, v)?;
-            }
-        }
-        if self.bandwidth_burst.is_some() && self.bandwidth_rate.is_none() {
-            return Err(invalid("bandwidth burst", "needs --bandwidth as well"));
-        }
+        torvalues::check_bandwidth(
+            self.bandwidth_rate.as_deref(),
+            self.bandwidth_burst.as_deref(),
+        )
+        .map_err(|(what, why)| invalid(what, why))?;
+        self.check_addresses()?;
+        // Linux's rule for interface names; it is written quoted into
+        // exitflow.toml.
         let i = &self.interface;
-        if i.is_empty() || i.len() > 15 || !i.bytes().all(|b| b.is_ascii_graphic() && b != b'/') {
+        if i.is_empty()
+            || i.len() > 15
+            || i == "."
+            || i == ".."
+            || i.chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+        {
             return Err(invalid(
                 "interface",
-                format!("{i:?}: not an interface name"),
+                format!("{i:?}: not an interface name (1 to 15 bytes, no '/', ':' or spaces)"),
             ));
         }
         if !matches!(self.profile.as_str(), "default" | "strict") {
@@ -249,51 +263,65 @@ impl KitSettings {
         Ok(())
     }
 
+    /// The relay's addresses and its exit addresses: at least one address,
+    /// at most one of each family in each list, public (but in a test
+    /// network), and an exit address is not the relay's main one.
+    fn check_addresses(&self) -> Result<(), RelayError> {
+        if self.addresses.is_empty() {
+            return Err(invalid(
+                "address",
+                "the relay's public address is needed (--address, IPv4 and/or IPv6): without it \
+                 exitflow cannot tell exit traffic from the rest",
+            ));
+        }
+        for (what, list) in [
+            ("address", &self.addresses),
+            ("exit address", &self.exit_addresses),
+        ] {
+            for v6 in [false, true] {
+                let n = list.iter().filter(|a| a.is_ipv6() == v6).count();
+                if n > 1 {
+                    return Err(invalid(
+                        what,
+                        format!(
+                            "{n} IPv{} addresses: tor takes one of each family",
+                            if v6 { 6 } else { 4 }
+                        ),
+                    ));
+                }
+            }
+            if !self.test_network
+                && let Some((a, why)) = list
+                    .iter()
+                    .find_map(|a| torvalues::not_public(*a).map(|why| (a, why)))
+            {
+                return Err(invalid(
+                    what,
+                    format!("{a} is {why}: the Tor network cannot reach a relay there"),
+                ));
+            }
+        }
+        if let Some(a) = self
+            .exit_addresses
+            .iter()
+            .find(|a| self.addresses.contains(a))
+        {
+            return Err(invalid(
+                "exit address",
+                format!(
+                    "{a} is also the relay's address: an exit address is reserved for exit traffic"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// `prefix` joined with an absolute path of the installed system.
     fn at(&self, path: &str) -> String {
         self.prefix
             .join(path.trim_start_matches('/'))
             .display()
             .to_string()
-    }
-}
-
-/// Units tor accepts after a bandwidth figure.
-const RATE_UNITS: &[&str] = &[
-    "bytes",
-    "kbytes",
-    "kb",
-    "mbytes",
-    "mb",
-    "gbytes",
-    "gb",
-    "tbytes",
-    "tb",
-    "kbits",
-    "mbits",
-    "gbits",
-    "tbits",
-    "kilobytes",
-    "megabytes",
-    "gigabytes",
-    "terabytes",
-];
-
-fn check_rate(what: &'static str, v: &str) -> Result<(), RelayError> {
-    let mut f = v.split_whitespace();
-    let ok = match (f.next(), f.next(), f.next()) {
-        (Some(n), Some(u), None) => {
-            n.parse::<u64>().is_ok_and(|n| n > 0) && RATE_UNITS.contains(&u.to_lowercase().as_str())
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            what,
-            format!("{v:?}: a number and a unit, as \"10 MBytes\" or \"100 Mbits\""),
-        ))
     }
 }
 
@@ -389,7 +417,7 @@ fn torrc(s: &KitSettings) -> String {
          DataDirectory {data}\n",
         nick = s.nickname,
         ver = env!("CARGO_PKG_VERSION"),
-        contact = s.contact,
+        contact = torvalues::quoted(&s.contact),
         or = s.or_port,
         dir = s.dir_port,
         notice = s.at(paths::NOTICE),
@@ -401,25 +429,51 @@ fn torrc(s: &KitSettings) -> String {
         metrics = DEFAULT_TOR_METRICS_PORT,
         data = s.at(paths::TOR_DATA),
     );
-    if let Some(rate) = &s.bandwidth_rate {
-        let burst = s.bandwidth_burst.as_deref().unwrap_or(rate);
-        let _ = write!(
-            t,
-            "\n## Relayed traffic limited to what the hosting plan allows.\nRelayBandwidthRate {rate}\nRelayBandwidthBurst {burst}\n"
-        );
+    if s.bandwidth_rate.is_some() || s.bandwidth_burst.is_some() {
+        t.push_str("\n## Relayed traffic limited to what the hosting plan allows.\n");
+        if let Some(rate) = &s.bandwidth_rate {
+            let _ = writeln!(t, "RelayBandwidthRate {rate}");
+        }
+        if let Some(burst) = s.bandwidth_burst.as_ref().or(s.bandwidth_rate.as_ref()) {
+            let _ = writeln!(t, "RelayBandwidthBurst {burst}");
+        }
     }
-    if !s.addresses.is_empty() {
-        t.push_str("\n## The relay's public addresses.\n");
-        for a in &s.addresses {
-            let _ = writeln!(t, "Address {a}");
+    t.push_str("\n## The relay's public addresses.\n");
+    for a in &s.addresses {
+        let _ = writeln!(t, "Address {a}");
+    }
+    if !s.exit_addresses.is_empty() {
+        t.push_str(
+            "\n## Exit connections leave from addresses of their own, and nothing else\n\
+             ## does: exitflow tells exit traffic from the machine's own by address.\n",
+        );
+        for a in &s.exit_addresses {
+            let _ = writeln!(t, "OutboundBindAddressExit {a}");
         }
     }
     t
 }
 
 fn quoted_list<T: std::fmt::Display>(v: &[T]) -> String {
-    let items: Vec<String> = v.iter().map(|x| format!("\"{x}\"")).collect();
+    let items: Vec<String> = v.iter().map(|x| toml_string(&x.to_string())).collect();
     format!("[{}]", items.join(", "))
+}
+
+/// A TOML basic string.
+fn toml_string(v: &str) -> String {
+    let mut out = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn exitflow_toml(s: &KitSettings) -> String {
@@ -433,17 +487,20 @@ fn exitflow_toml(s: &KitSettings) -> String {
          # exitflow-consensus.service's copy (exitflow is not in tor's group).\n\
          consensus = \"{consensus}\"\n\
          # geoip = [\"/var/lib/GeoIP/GeoLite2-Country.mmdb\", \"/var/lib/GeoIP/GeoLite2-ASN.mmdb\"]\n\n\
-         [capture]\ninterfaces = [\"{iface}\"]\nmetrics = \"127.0.0.1:9477\"\n\n\
+         [capture]\ninterfaces = {iface}\nmetrics = \"127.0.0.1:9477\"\n\n\
          [policy]\n# Nothing finer than an hour on disk; see docs/privacy.md.\nprofile = \"{profile}\"\n\n\
-         [relay]\nown_addresses = {own}\nor_port = {or}\ndir_port = {dir}\n\
+         [relay]\nown_addresses = {own}\n\
+         # tor's OutboundBindAddressExit: only TCP from these is exit traffic.\n\
+         exit_addresses = {exit}\nor_port = {or}\ndir_port = {dir}\n\
          # Hosts the relay is administered from: their flows are `management`.\nadmin = {admin}\n",
         nick = s.nickname,
         dataset = DEFAULT_DATASET,
         torrc = s.at(paths::TORRC),
         consensus = s.at(paths::CONSENSUS_COPY),
-        iface = s.interface,
+        iface = quoted_list(std::slice::from_ref(&s.interface)),
         profile = s.profile,
-        own = quoted_list(&s.addresses),
+        own = quoted_list(&[s.addresses.as_slice(), s.exit_addresses.as_slice()].concat()),
+        exit = quoted_list(&s.exit_addresses),
         or = s.or_port,
         dir = s.dir_port,
         admin = quoted_list(&s.admin),

@@ -5,6 +5,14 @@ fn kit(s: &KitSettings) -> Vec<KitFile> {
     render(s).unwrap()
 }
 
+/// Settings with a public address (the one thing `new` cannot default).
+fn settings(nick: &str, contact: &str) -> KitSettings {
+    KitSettings {
+        addresses: vec!["192.0.2.10".parse().unwrap()],
+        ..KitSettings::new(nick, contact)
+    }
+}
+
 fn text<'a>(files: &'a [KitFile], name: &str) -> &'a str {
     &files.iter().find(|f| f.name == name).unwrap().contents
 }
@@ -19,7 +27,7 @@ fn the_torrc_says_what_exitflow_reads_back() {
             ExitPolicy::reduced().to_string().as_str(),
         ),
     ] {
-        let mut s = KitSettings::new("exitflowA", "research@example.org");
+        let mut s = settings("exitflowA", "research@example.org");
         s.exit_policy = choice;
         s.addresses = vec!["192.0.2.10".parse().unwrap()];
         s.bandwidth_rate = Some("10 MBytes".into());
@@ -36,7 +44,7 @@ fn the_torrc_says_what_exitflow_reads_back() {
 
 #[test]
 fn every_file_is_there_and_the_script_installs_each_under_the_prefix() {
-    let mut s = KitSettings::new("n1", "ops@example.org");
+    let mut s = settings("n1", "ops@example.org");
     s.prefix = "/tmp/kit-root".into();
     s.admin = vec!["198.51.100.7".parse().unwrap()];
     let files = kit(&s);
@@ -72,7 +80,7 @@ fn every_file_is_there_and_the_script_installs_each_under_the_prefix() {
 
 #[test]
 fn the_notice_names_the_operator_and_what_is_never_recorded_and_escapes_html() {
-    let mut s = KitSettings::new("n1", "<script>x</script> ops@example.org");
+    let mut s = settings("n1", "<script>x</script> ops@example.org");
     s.privacy_url = Some("https://example.org/privacy".into());
     let n = kit(&s);
     let page = text(&n, "tor-exit-notice.html");
@@ -84,12 +92,12 @@ fn the_notice_names_the_operator_and_what_is_never_recorded_and_escapes_html() {
 
 #[test]
 fn bad_settings_are_refused_with_the_setting_named() {
-    let base = KitSettings::new("n1", "ops@example.org");
+    let base = settings("n1", "ops@example.org");
     let cases: Vec<(KitSettings, &str)> = vec![
-        (KitSettings::new("", "x"), "nickname"),
-        (KitSettings::new("has space", "x"), "nickname"),
-        (KitSettings::new("abcdefghijklmnopqrst", "x"), "nickname"),
-        (KitSettings::new("n1", "line\nbreak"), "contact"),
+        (settings("", "x"), "nickname"),
+        (settings("has space", "x"), "nickname"),
+        (settings("abcdefghijklmnopqrst", "x"), "nickname"),
+        (settings("n1", "line\nbreak"), "contact"),
         (
             KitSettings {
                 dir_port: 443,
@@ -106,10 +114,49 @@ fn bad_settings_are_refused_with_the_setting_named() {
         ),
         (
             KitSettings {
+                bandwidth_rate: Some("2 MBytes".into()),
                 bandwidth_burst: Some("1 MBytes".into()),
                 ..base.clone()
             },
             "bandwidth burst",
+        ),
+        (
+            KitSettings {
+                addresses: Vec::new(),
+                ..base.clone()
+            },
+            "address",
+        ),
+        (
+            KitSettings {
+                addresses: vec![
+                    "192.0.2.10".parse().unwrap(),
+                    "198.51.100.3".parse().unwrap(),
+                ],
+                ..base.clone()
+            },
+            "address",
+        ),
+        (
+            KitSettings {
+                addresses: vec!["10.0.0.1".parse().unwrap()],
+                ..base.clone()
+            },
+            "address",
+        ),
+        (
+            KitSettings {
+                exit_addresses: vec!["192.0.2.10".parse().unwrap()],
+                ..base.clone()
+            },
+            "exit address",
+        ),
+        (
+            KitSettings {
+                exit_addresses: vec!["::1".parse().unwrap()],
+                ..base.clone()
+            },
+            "exit address",
         ),
         (
             KitSettings {
@@ -139,6 +186,13 @@ fn bad_settings_are_refused_with_the_setting_named() {
             },
             "interface",
         ),
+        (
+            KitSettings {
+                interface: "eth 0".into(),
+                ..base.clone()
+            },
+            "interface",
+        ),
     ];
     for (s, what) in cases {
         let e = render(&s).unwrap_err().to_string();
@@ -147,10 +201,52 @@ fn bad_settings_are_refused_with_the_setting_named() {
     assert!(ExitPolicyChoice::parse("all").is_err());
 }
 
+/// Issue 20, findings 2, 3 and 6: the exit address goes into the torrc as
+/// `OutboundBindAddressExit` and into exitflow's configuration as an exit
+/// and own address; a contact with quotes and `#` is one quoted string; an
+/// interface name with a quote stays one TOML string.
+#[test]
+fn the_exit_address_contact_and_interface_reach_tor_and_exitflow_whole() {
+    let mut s = settings("n1", r#""jane" <jane@example.org> # room 4"#);
+    s.exit_addresses = vec![
+        "192.0.2.11".parse().unwrap(),
+        "2001:db8::11".parse().unwrap(),
+    ];
+    s.interface = "en\"p1".into();
+    let files = kit(&s);
+    let torrc = text(&files, "torrc");
+    assert!(
+        torrc
+            .contains("OutboundBindAddressExit 192.0.2.11\nOutboundBindAddressExit 2001:db8::11\n"),
+        "{torrc}"
+    );
+    assert!(
+        torrc.contains(r#"ContactInfo "\"jane\" <jane@example.org> # room 4""#),
+        "{torrc}"
+    );
+    let t = torrc::parse(torrc).unwrap();
+    assert_eq!(t.exit_addresses, s.exit_addresses);
+    let toml: toml::Value = toml::from_str(text(&files, "exitflow.toml")).unwrap();
+    assert_eq!(toml["capture"]["interfaces"][0].as_str(), Some("en\"p1"));
+    let list = |k: &str| -> Vec<String> {
+        toml["relay"][k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(list("exit_addresses"), ["192.0.2.11", "2001:db8::11"]);
+    assert_eq!(
+        list("own_addresses"),
+        ["192.0.2.10", "192.0.2.11", "2001:db8::11"]
+    );
+}
+
 #[test]
 fn writing_never_replaces_a_file() {
     let dir = tempfile::tempdir().unwrap();
-    let files = kit(&KitSettings::new("n1", "ops@example.org"));
+    let files = kit(&settings("n1", "ops@example.org"));
     write(dir.path(), &files).unwrap();
     let script = dir.path().join("install.sh");
     #[cfg(unix)]

@@ -161,6 +161,10 @@ pub struct EnrichArgs {
     /// The relay's own address; repeatable.
     #[arg(long = "own-address")]
     pub own_address: Vec<IpAddr>,
+    /// An address reserved for exit traffic (tor's OutboundBindAddressExit):
+    /// only TCP from it is exit; repeatable.
+    #[arg(long = "exit-address")]
+    pub exit_address: Vec<IpAddr>,
     /// The relay's ORPort.
     #[arg(long)]
     pub or_port: Option<u16>,
@@ -497,9 +501,18 @@ pub struct RelayInitArgs {
     /// Exit to IPv6 destinations too.
     #[arg(long)]
     pub ipv6_exit: bool,
-    /// The relay's public address; repeatable.
-    #[arg(long = "address")]
+    /// The relay's public address (tor's Address): one IPv4 and/or one IPv6.
+    #[arg(long = "address", required = true)]
     pub address: Vec<IpAddr>,
+    /// An address reserved for exit traffic (tor's OutboundBindAddressExit):
+    /// one IPv4 and/or one IPv6, other than --address. With it, exit traffic
+    /// is told from the machine's own by construction (docs/exit-relay.md).
+    #[arg(long = "exit-address")]
+    pub exit_address: Vec<IpAddr>,
+    /// A private Tor test network (TestingTorNetwork): private addresses
+    /// are allowed.
+    #[arg(long, hide = true)]
+    pub test_network: bool,
     /// The interface exitflow captures on.
     #[arg(long, default_value = exitflow_relay::DEFAULT_INTERFACE)]
     pub interface: String,

@@ -53,6 +53,8 @@ pub struct PathsSection {
     pub consensus: Option<PathBuf>,
     /// The relay's torrc (ports, addresses, exit policy).
     pub torrc: Option<PathBuf>,
+    /// tor's `fingerprint` file (default: beside the consensus).
+    pub fingerprint: Option<PathBuf>,
     /// Pseudonymisation key file.
     pub key_file: Option<PathBuf>,
 }
@@ -143,6 +145,9 @@ pub struct RelaySection {
     /// The relay's own addresses.
     #[serde(default)]
     pub own_addresses: Vec<IpAddr>,
+    /// Addresses reserved for exit traffic (tor's `OutboundBindAddressExit`).
+    #[serde(default)]
+    pub exit_addresses: Vec<IpAddr>,
     /// ORPort.
     pub or_port: Option<u16>,
     /// DirPort.
@@ -179,6 +184,7 @@ pub fn default_text() -> String {
 # geoip = ["/var/lib/GeoIP/GeoLite2-Country.mmdb", "/var/lib/GeoIP/GeoLite2-ASN.mmdb"]
 # consensus = "/var/lib/tor/cached-microdesc-consensus"
 # torrc = "/etc/tor/torrc"      # ports, addresses and the exit policy are read from it
+# fingerprint = "/var/lib/exitflow-consensus/fingerprint"   # tor's; default: beside the consensus
 # key_file = "/etc/exitflow/pseudonym.key"   # only for addresses = "pseudonymize"
 
 [capture]
@@ -222,7 +228,8 @@ profile = "default"           # nothing finer than an hour, counts as buckets, u
 # retention_days = 30          # delete date partitions older than this (off by default)
 
 [relay]
-# own_addresses = ["192.0.2.1", "2001:db8::1"]
+# own_addresses = ["192.0.2.1", "2001:db8::1"]   # also read from the torrc and the relay's consensus entry
+# exit_addresses = ["192.0.2.2", "2001:db8::2"]  # tor's OutboundBindAddressExit: only their TCP is exit
 # or_port = 443
 # dir_port = 80
 # admin = ["198.51.100.7", "203.0.113.9:22"]

@@ -201,7 +201,8 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
     // the machine's own, never exit traffic.
     assert_eq!(counts.get("exit"), Some(&tcp), "{counts:?}");
     assert_eq!(counts.get("resolver"), Some(&dns), "{counts:?}");
-    assert_eq!(counts.get("other"), Some(&other), "{counts:?}");
+    assert_eq!(counts.get("relay-host"), Some(&other), "{counts:?}");
+    assert_eq!(counts.get("other"), None, "{counts:?}");
     assert!(placed > 350, "{placed} flows with a country");
     // The same from tor's own files: torrc (Address, DataDirectory) and the
     // consensus found in the data directory.
@@ -233,6 +234,94 @@ fn flows_to_consensus_relays_are_tagged_relay_the_rest_exit() {
     );
 }
 
+/// Sets a file's modification time (a reload notices the change).
+fn set_mtime(p: &std::path::Path, t: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
+/// Issue 20, finding 2: the relay's own addresses also come from its own
+/// consensus entry, found by tor's fingerprint file beside the consensus
+/// copy, and follow it when the address changes; without any, `capture`
+/// refuses to start and `ingest` says so.
+#[test]
+fn the_relays_address_comes_from_its_consensus_entry_and_without_one_capture_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let cons = dir.path().join("cached-consensus");
+    let hex = "9695DFC35FFEB861329B9F1AB04C46397020CE31";
+    let id = exitflow_enrich::tor::identity_of_fingerprint(hex).unwrap();
+    let doc = |ip: &str| {
+        format!(
+            "network-status-version 3\nvote-status consensus\nr me {id} digest 2021-06-01 00:00:00 {ip} 443 80\na [2001:db8::7]:443\nr other BBBB digest 2021-06-01 00:00:00 198.51.100.1 9001 0\n"
+        )
+    };
+    std::fs::write(&cons, doc("192.0.2.7")).unwrap();
+    std::fs::write(dir.path().join("fingerprint"), format!("me {hex}\n")).unwrap();
+    let mut e = exitflow_pipeline::Enricher::open(&exitflow_pipeline::EnrichSettings {
+        consensus: Some(cons.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(e.roles.own, vec![ip("192.0.2.7"), ip("2001:db8::7")]);
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    std::fs::write(&cons, doc("192.0.2.8")).unwrap();
+    set_mtime(&cons, later);
+    assert!(e.reload_changed().is_empty());
+    assert_eq!(e.roles.own, vec![ip("192.0.2.8"), ip("2001:db8::7")]);
+
+    // Known from nowhere: capture refuses, ingest warns.
+    let o = run(&[
+        "capture",
+        "--interface",
+        "lo",
+        "--node",
+        "n",
+        "--dataset",
+        dir.path().join("c").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no address of the relay is known"), "{err}");
+    assert!(!dir.path().join("c").exists());
+    let cap = dir.path().join("s.pcap");
+    synth_file(
+        &cap,
+        &exitflow_synth::SynthConfig {
+            flows: 20,
+            ..Default::default()
+        },
+    );
+    let o = ok(&[
+        "ingest",
+        cap.to_str().unwrap(),
+        "--node",
+        "n",
+        "--dataset",
+        dir.path().join("d").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no address of the relay is known") && err.contains("`other`"),
+        "{err}"
+    );
+    // With the consensus and the fingerprint beside it, ingest knows.
+    let o = ok(&[
+        "ingest",
+        cap.to_str().unwrap(),
+        "--node",
+        "n",
+        "--consensus",
+        cons.to_str().unwrap(),
+        "--dataset",
+        dir.path().join("d2").to_str().unwrap(),
+    ]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("no address of the relay"));
+}
+
 #[test]
 fn databases_and_consensus_are_reloaded_when_their_files_change() {
     let dir = tempfile::tempdir().unwrap();
@@ -245,34 +334,21 @@ fn databases_and_consensus_are_reloaded_when_their_files_change() {
         )
     };
     std::fs::write(&cons, doc("198.51.100.1")).unwrap();
-    let mut e = exitflow_pipeline::Enricher {
-        geo: GeoSet::open(std::slice::from_ref(&db)).unwrap(),
-        consensus: Some(Consensus::load(&cons).unwrap()),
-        consensus_source: Some((
-            cons.clone(),
-            std::fs::metadata(&cons).unwrap().modified().ok(),
-        )),
+    let mut e = exitflow_pipeline::Enricher::open(&exitflow_pipeline::EnrichSettings {
+        geoip: vec![db.clone()],
+        consensus: Some(cons.clone()),
         ..Default::default()
-    };
+    })
+    .unwrap();
     assert_eq!(e.geo.lookup(ip("8.8.8.8")).country.as_ref(), "unknown");
     assert!(e.reload_changed().is_empty());
     assert_eq!((e.geo.reloads, e.consensus_reloads), (0, 0));
     // New files, with later modification times.
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
     std::fs::copy(geo("geo-whois-asn-country.mmdb"), &db).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&db)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
+    set_mtime(&db, later);
     std::fs::write(&cons, doc("198.51.100.2")).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&cons)
-        .unwrap()
-        .set_modified(later)
-        .unwrap();
+    set_mtime(&cons, later);
     assert!(e.reload_changed().is_empty());
     assert_eq!((e.geo.reloads, e.consensus_reloads), (1, 1));
     assert_eq!(e.geo.lookup(ip("8.8.8.8")).country.as_ref(), "US");

@@ -127,6 +127,10 @@ impl Drop for Lab {
     }
 }
 
+/// An own address for captures whose tests are not about roles (a
+/// documentation address: no packet of the tests has it).
+pub(crate) const NOT_ON_THE_WIRE: &str = "192.0.2.254";
+
 /// A background process killed when dropped.
 pub(crate) struct Bg(pub(crate) Child);
 
@@ -188,6 +192,18 @@ impl Capture {
             } else {
                 &["--node", "live"][..]
             })
+            // A capture needs the relay's own address; these tests are not
+            // about roles, so one that is not on the wire unless given.
+            .args(
+                if extra
+                    .iter()
+                    .any(|a| ["--own-address", "--config", "--torrc"].contains(a))
+                {
+                    &[][..]
+                } else {
+                    &["--own-address", NOT_ON_THE_WIRE][..]
+                },
+            )
             .arg("--dataset")
             .arg(dataset)
             .args(extra)
@@ -1420,6 +1436,8 @@ fn a_filter_expression_keeps_only_the_traffic_it_matches() {
             &lab.va,
             "--node",
             "x",
+            "--own-address",
+            NOT_ON_THE_WIRE,
             "--dataset",
         ])
         .arg(dir.path().join("ds2"))

@@ -634,6 +634,8 @@ fn finding_7_granularities_that_are_not_whole_hours_of_a_day_are_refused() {
         "lo",
         "--node",
         "n",
+        "--own-address",
+        "192.0.2.1",
         "--dataset",
         dir.path().join("c").to_str().unwrap(),
         "--status-interval",

@@ -144,3 +144,187 @@ fn a_bad_setting_writes_no_kit_and_says_which() {
     assert!(err.contains("nickname"), "{err}");
     assert!(!kit.exists());
 }
+
+/// tor's C escapes (`\"`, `\\`, octal bytes) undone.
+fn c_unescape(s: &str) -> String {
+    let (b, mut out, mut i) = (s.as_bytes(), Vec::new(), 0);
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            if b[i + 1].is_ascii_digit() && i + 3 < b.len() {
+                let oct = std::str::from_utf8(&b[i + 1..i + 4]).unwrap();
+                out.push(u8::from_str_radix(oct, 8).unwrap());
+                i += 4;
+            } else {
+                out.push(b[i + 1]);
+                i += 2;
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A torrc of `lines` checked by tor itself: whether it is valid, and tor's
+/// own reading of it (`--dump-config short`).
+fn tor_reads(dir: &Path, lines: &str) -> (bool, String) {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let torrc = dir.join("torrc-case");
+    std::fs::write(
+        &torrc,
+        format!(
+            "SocksPort 0\nORPort 443\nNickname t1\nExitRelay 1\nDataDirectory {}\n{lines}\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let valid = Command::new("tor")
+        .args(["--verify-config", "-f"])
+        .arg(&torrc)
+        .output()
+        .expect("tor (see .ci/run)")
+        .status
+        .success();
+    let dump = Command::new("tor")
+        .args(["--dump-config", "short", "-f"])
+        .arg(&torrc)
+        .output()
+        .unwrap();
+    (valid, String::from_utf8_lossy(&dump.stdout).into_owned())
+}
+
+/// Issue 20, finding 6: `relay init` accepts exactly the bandwidths and
+/// contacts tor accepts — each case is put to `tor --verify-config`, and
+/// where both accept, tor's own reading (`--dump-config`) is what the kit
+/// meant: the same bytes per second, the whole contact.
+#[test]
+fn relay_init_accepts_exactly_the_bandwidths_and_contacts_tor_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = |n: usize, extra: &[&str]| {
+        let kit = dir.path().join(format!("kit{n}"));
+        let mut args = vec![
+            "relay",
+            "init",
+            "--out",
+            kit.to_str().unwrap(),
+            "--nickname",
+            "t1",
+            "--address",
+            "192.0.2.10",
+        ];
+        if !extra.contains(&"--contact") {
+            args.extend(["--contact", "ops@example.org"]);
+        }
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        (
+            o.status.success(),
+            kit,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let bandwidths: &[(&str, Option<&str>)] = &[
+        ("20 MBytes", None),
+        ("20MBytes", None),
+        ("100 mbit", None),
+        ("1.5 MBytes", Some("2 MBytes")),
+        ("75 KBytes", None),
+        ("74 KBytes", None),
+        ("20 KB", None),
+        ("2 GBytes", None),
+        ("3 GBytes", None),
+        ("20 MiB", None),
+        ("100 mb/s", None),
+        ("614400 bits", None),
+        ("20 MBytes", Some("10 MBytes")),
+        ("20 MBytes", Some("3 GBytes")),
+        ("800 kbits", Some("1 gbit")),
+    ];
+    for (n, (rate, burst)) in bandwidths.iter().enumerate() {
+        let mut extra = vec!["--bandwidth", rate];
+        if let Some(b) = burst {
+            extra.extend(["--burst", b]);
+        }
+        let (kit_ok, _, err) = init(n, &extra);
+        let case = dir.path().join(format!("bw{n}"));
+        std::fs::create_dir_all(&case).unwrap();
+        let mut lines = format!("RelayBandwidthRate {rate}\n");
+        if let Some(b) = burst {
+            lines.push_str(&format!("RelayBandwidthBurst {b}\n"));
+        }
+        let (tor_ok, dump) = tor_reads(&case, &lines);
+        assert_eq!(
+            kit_ok, tor_ok,
+            "{rate} / {burst:?}: kit {kit_ok}, tor {tor_ok}\n{err}"
+        );
+        let want = exitflow_relay::torvalues::parse_bandwidth(rate).unwrap_or(0);
+        // (At exactly 2^31 tor clamps the value and dumps no line for it.)
+        if tor_ok && want < exitflow_relay::torvalues::MAX_RELAY_BANDWIDTH {
+            assert!(
+                dump.lines()
+                    .any(|l| l == format!("RelayBandwidthRate {want}")),
+                "{rate}: tor read\n{dump}"
+            );
+        } else if !tor_ok {
+            assert!(err.contains("bandwidth"), "{err}");
+        }
+    }
+    for (n, contact) in [
+        r#""jane" <jane@example.org>"#,
+        "jane@example.org # room 4",
+        r#"a "b" c \ d"#,
+        "ünïcode <u@example.org>",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (kit_ok, kit, err) = init(100 + n, &["--contact", contact]);
+        assert!(kit_ok, "{contact}: {err}");
+        let torrc = std::fs::read_to_string(kit.join("torrc")).unwrap();
+        let case = dir.path().join(format!("c{n}"));
+        std::fs::create_dir_all(&case).unwrap();
+        let line = torrc
+            .lines()
+            .find(|l| l.starts_with("ContactInfo "))
+            .unwrap();
+        let (tor_ok, dump) = tor_reads(&case, line);
+        assert!(tor_ok, "{contact}: tor refused {line}");
+        let read = dump
+            .lines()
+            .find_map(|l| l.strip_prefix("ContactInfo "))
+            .unwrap_or_else(|| panic!("{dump}"));
+        let unquoted = match read.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            Some(r) => c_unescape(r),
+            None => read.to_owned(),
+        };
+        assert_eq!(unquoted, *contact, "tor read {read}");
+        let notice = std::fs::read_to_string(kit.join("tor-exit-notice.html")).unwrap();
+        assert!(
+            notice.contains(
+                &contact
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;")
+            )
+        );
+    }
+    // Stricter than tor, on purpose: tor takes these in its configuration,
+    // but a public exit there is unreachable (or, with two IPv4 addresses,
+    // only one is used).
+    for (n, extra) in [
+        &["--address", "10.1.2.3"][..],
+        &["--address", "198.51.100.3"][..],
+        &["--exit-address", "127.0.0.2"][..],
+        &["--exit-address", "192.0.2.10"][..],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (kit_ok, _, err) = init(200 + n, extra);
+        assert!(!kit_ok && err.contains("address"), "{extra:?}: {err}");
+    }
+}

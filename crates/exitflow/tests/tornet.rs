@@ -33,6 +33,9 @@ const TOR: u8 = 1;
 const EXIT: u8 = 2;
 const INET: u8 = 3;
 const ADMIN: u8 = 4;
+/// The exit's second address, reserved for exit traffic
+/// (`OutboundBindAddressExit`).
+const EXIT_OUT: u8 = 12;
 /// Pages fetched over HTTP and HTTPS, and mails sent, through Tor.
 const HTTP_FETCHES: usize = 3;
 const HTTPS_FETCHES: usize = 2;
@@ -75,6 +78,17 @@ impl Net {
             sh(&["ip", "-n", &ns, "addr", "add", &addr, "dev", &dev]);
             sh(&["ip", "-n", &ns, "link", "set", &dev, "up"]);
         }
+        let out = format!("{}/24", ip(EXIT_OUT));
+        sh(&[
+            "ip",
+            "-n",
+            &net.ns("exit"),
+            "addr",
+            "add",
+            &out,
+            "dev",
+            &Net::dev("exit"),
+        ]);
         net
     }
 
@@ -344,6 +358,9 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         "study",
         "--address",
         &ip(EXIT),
+        "--exit-address",
+        &ip(EXIT_OUT),
+        "--test-network",
         "--admin",
         &ip(ADMIN),
         "--interface",
@@ -411,6 +428,7 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
             "server:\n  username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"{d}/unbound.pid\"\n\
              \x20 use-syslog: no\n  logfile: \"{d}/unbound.log\"\n  do-daemonize: no\n\
              \x20 module-config: \"iterator\"\n  root-hints: \"{d}/root.hints\"\n\
+             \x20 tcp-upstream: yes\n\
              include: \"{kitconf}\"\n",
             d = exit.display(),
             kitconf = root
@@ -635,6 +653,14 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         metric(&scrape(), "exitflow_consensus_reloads_total") >= 2
     });
     let reloads = metric(&scrape(), "exitflow_consensus_reloads_total");
+    // tor's own count of the streams its users began at this exit.
+    let tor_metrics = net.run("exit", &["curl", "-s", "http://127.0.0.1:9035/metrics"]);
+    let begun: u64 = tor_metrics
+        .lines()
+        .filter(|l| l.starts_with("tor_relay_streams_total{") && l.contains("type=\"BEGIN\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|v| v as u64)
+        .sum();
     // What the operator sees: `exitflow status`, with the kit's configuration.
     let screen = net.run(
         "exit",
@@ -695,12 +721,23 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     });
     let context = format!("rows: {summary:#?}\nservers:\n{servers}\nlog:\n{log}");
 
-    // Each fetch is one exit flow with its label, as many as the servers saw.
+    // Each fetch is one exit flow with its label, as many as the servers saw
+    // and as many as tor itself counts streams begun at the exit.
     let exits = of("exit");
     assert_eq!(
         exits.len(),
         HTTP_FETCHES + HTTPS_FETCHES + SMTP_SESSIONS,
         "{context}"
+    );
+    assert_eq!(
+        exits.len() as u64,
+        begun,
+        "tor's MetricsPort:\n{}\n{context}",
+        tor_metrics
+            .lines()
+            .filter(|l| l.contains("stream"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let port = |p: u64| {
         exits
@@ -748,15 +785,23 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         }
     }
     assert!(reloads >= 2, "loaded when it appeared, then a newer one");
-    // The resolver's queries upstream: a role of their own, not exit traffic.
+    // The resolver's queries upstream — over TCP here (unbound's
+    // tcp-upstream, as its fallback for large answers): a role of their own,
+    // never exit traffic, by construction (tor's exits leave from the exit
+    // address, unbound from the relay's).
     let resolver = of("resolver");
     assert!(!resolver.is_empty(), "{context}");
+    assert!(
+        resolver.iter().any(|r| r["protocol"].as_u64() == Some(6)),
+        "{context}"
+    );
     for r in &resolver {
-        assert_eq!(
-            (r["protocol"].as_u64(), r["dst_port"].as_u64()),
-            (Some(17), Some(53))
-        );
+        assert_eq!(r["dst_port"].as_u64(), Some(53), "{context}");
     }
+    assert!(
+        !exits.iter().any(|r| r["dst_port"].as_u64() == Some(53)),
+        "{context}"
+    );
     // (tor randomises the case of the names it asks: DNS 0x20.)
     let auth_log = read(&inet.join("auth.log")).to_lowercase();
     assert!(

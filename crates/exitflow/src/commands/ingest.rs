@@ -15,6 +15,9 @@ use crate::settings;
 pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     let mut policy = settings::policy(&a.pipeline.policy, conf)?;
     let mut enricher = settings::enricher(&a.pipeline.enrich, conf)?;
+    if enricher.roles.own.is_empty() {
+        tracing::warn!("{}; every flow will be `other`", settings::NO_OWN_ADDRESS);
+    }
     let opts = settings::meter(&a.pipeline.meter, conf)?;
     let target = settings::node(&a.node, conf)?;
     let mut cfg = target.dataset_for(&enricher, &opts);

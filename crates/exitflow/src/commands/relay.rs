@@ -21,6 +21,8 @@ pub fn run(a: &RelayArgs) -> Result<ExitCode> {
         bandwidth_burst: i.burst.clone(),
         ipv6_exit: i.ipv6_exit,
         addresses: i.address.clone(),
+        exit_addresses: i.exit_address.clone(),
+        test_network: i.test_network,
         interface: i.interface.clone(),
         admin: i.admin.clone(),
         profile: i.profile.clone(),

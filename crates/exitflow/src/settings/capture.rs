@@ -103,6 +103,17 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
     } else {
         status_interval
     };
+    let reload_interval = period(
+        "reload_interval",
+        a.reload_interval,
+        c.reload_interval,
+        exitflow_service::DEFAULT_RELOAD_INTERVAL,
+    )?;
+    // Last, once every setting is known good: a capture that could not tell
+    // exit traffic from the rest does not start.
+    if enricher.roles.own.is_empty() {
+        bail!("{}", super::NO_OWN_ADDRESS);
+    }
     Ok(ServiceConfig {
         interface,
         dataset,
@@ -123,12 +134,7 @@ pub fn service(a: &CaptureArgs, cfg: &Config) -> Result<ServiceConfig> {
             ..WriterConfig::default()
         },
         status_interval,
-        reload_interval: period(
-            "reload_interval",
-            a.reload_interval,
-            c.reload_interval,
-            exitflow_service::DEFAULT_RELOAD_INTERVAL,
-        )?,
+        reload_interval,
         duration: a.duration.map(Duration::from_secs),
         meter,
         policy,

@@ -161,12 +161,25 @@ pub fn enrich(a: &EnrichArgs, cfg: &Config) -> Result<EnrichSettings> {
         } else {
             a.own_address.clone()
         },
+        exit_addresses: if a.exit_address.is_empty() {
+            r.exit_addresses.clone()
+        } else {
+            a.exit_address.clone()
+        },
+        fingerprint: cfg.paths.fingerprint.clone(),
         or_port: a.or_port.or(r.or_port),
         dir_port: a.dir_port.or(r.dir_port),
         admin,
         wait_for_consensus: false,
     })
 }
+
+/// Why no flow can be `exit` when the relay's own addresses are unknown
+/// (issue 20, finding 2: every exit flow silently became `other`).
+pub const NO_OWN_ADDRESS: &str = "no address of the relay is known, so no flow can be told to be exit traffic: \
+     set relay.own_addresses or --own-address (relay.exit_addresses for tor's OutboundBindAddressExit), \
+     paths.torrc with Address or OutboundBindAddressExit lines, \
+     or paths.consensus with tor's fingerprint file beside it (the relay's own consensus entry)";
 
 /// The enricher the flags and file describe, opened.
 pub fn enricher(a: &EnrichArgs, cfg: &Config) -> Result<Enricher> {
