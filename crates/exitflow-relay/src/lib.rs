@@ -492,6 +492,8 @@ fn exitflow_toml(s: &KitSettings) -> String {
          [relay]\nown_addresses = {own}\n\
          # tor's OutboundBindAddressExit: only TCP from these is exit traffic.\n\
          exit_addresses = {exit}\nor_port = {or}\ndir_port = {dir}\n\
+         # tor's MetricsPort: `exitflow status` shows its stream counts beside exitflow's.\n\
+         tor_metrics = \"127.0.0.1:{tm}\"\n\
          # Hosts the relay is administered from: their flows are `management`.\nadmin = {admin}\n",
         nick = s.nickname,
         dataset = DEFAULT_DATASET,
@@ -501,6 +503,7 @@ fn exitflow_toml(s: &KitSettings) -> String {
         profile = s.profile,
         own = quoted_list(&[s.addresses.as_slice(), s.exit_addresses.as_slice()].concat()),
         exit = quoted_list(&s.exit_addresses),
+        tm = DEFAULT_TOR_METRICS_PORT,
         or = s.or_port,
         dir = s.dir_port,
         admin = quoted_list(&s.admin),

@@ -81,6 +81,12 @@ pub struct Metrics {
     pub consensus_valid_after: Gauge,
     /// Build time of the oldest GeoIP database in use (seconds since the epoch).
     pub geoip_built: Gauge,
+    /// Addresses of the relay known (configuration, torrc, consensus entry).
+    pub own_addresses: Gauge,
+    /// Of those, addresses reserved for exit traffic.
+    pub exit_addresses: Gauge,
+    /// When the capture started (seconds since the epoch).
+    pub start_time: Gauge,
 }
 
 impl Metrics {
@@ -215,6 +221,29 @@ impl Metrics {
             "geoip_built_seconds",
             "Build time of the oldest GeoIP database in use",
             m.geoip_built.clone(),
+        );
+        r.register(
+            "own_addresses",
+            "Addresses of the relay known (configuration, torrc, consensus entry)",
+            m.own_addresses.clone(),
+        );
+        r.register(
+            "exit_addresses",
+            "Addresses reserved for exit traffic (OutboundBindAddressExit)",
+            m.exit_addresses.clone(),
+        );
+        r.register(
+            "start_time_seconds",
+            "When the capture started",
+            m.start_time.clone(),
+        );
+        r.register(
+            "build",
+            "The running exitflow",
+            prometheus_client::metrics::info::Info::new(vec![(
+                "version".to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            )]),
         );
         r
     }

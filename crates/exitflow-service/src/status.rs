@@ -18,12 +18,15 @@ pub const MAX_SCRAPE_BYTES: usize = 1 << 20;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sample {
     values: BTreeMap<String, f64>,
+    /// Each series (name and labels, as written) and its value.
+    series: BTreeMap<String, f64>,
 }
 
 impl Sample {
     /// Parses Prometheus/OpenMetrics text (comments and `# EOF` skipped).
     pub fn parse(text: &str) -> Sample {
         let mut values = BTreeMap::new();
+        let mut all = BTreeMap::new();
         for line in text.lines() {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
@@ -34,9 +37,33 @@ impl Sample {
             let name = series.split('{').next().unwrap_or(series);
             if let Ok(v) = value.parse::<f64>() {
                 *values.entry(name.to_owned()).or_insert(0.0) += v;
+                *all.entry(series.to_owned()).or_insert(0.0) += v;
             }
         }
-        Sample { values }
+        Sample {
+            values,
+            series: all,
+        }
+    }
+
+    /// A metric's value summed over the series that carry `label`
+    /// (`type="BEGIN"`, as written).
+    pub fn get_labelled(&self, name: &str, label: &str) -> f64 {
+        self.series
+            .iter()
+            .filter(|(k, _)| k.split('{').next() == Some(name) && k.contains(label))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// The value of label `key` of the first series of `name`.
+    pub fn label(&self, name: &str, key: &str) -> Option<String> {
+        let (series, _) = self
+            .series
+            .iter()
+            .find(|(k, _)| k.split('{').next() == Some(name))?;
+        let rest = series.split(&format!("{key}=\"")).nth(1)?;
+        Some(rest.split('"').next()?.to_owned())
     }
 
     /// A metric's value (0 when absent).
@@ -61,13 +88,35 @@ pub fn scrape(addr: SocketAddr) -> Result<String, ServiceError> {
     let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     debug_assert!(req.len() < MAX_REQUEST_BYTES);
     s.write_all(req.as_bytes()).map_err(io)?;
+    // Read to the end, or to Content-Length: tor's MetricsPort keeps the
+    // connection open after its answer.
     let mut body = Vec::new();
-    s.take(MAX_SCRAPE_BYTES as u64)
-        .read_to_end(&mut body)
-        .map_err(io)?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = s.read(&mut chunk).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+        if body.len() > MAX_SCRAPE_BYTES {
+            body.truncate(MAX_SCRAPE_BYTES);
+            break;
+        }
+        if let Some(end) = body.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&body[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|len| body.len() >= end + 4 + len) {
+                break;
+            }
+        }
+    }
     let text = String::from_utf8_lossy(&body);
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    if !head.starts_with("HTTP/1.1 200") {
+    // (tor's MetricsPort answers in HTTP/1.0.)
+    if !(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200")) {
         return Err(ServiceError::Config(format!(
             "metrics endpoint {addr}: answered {:?}, not exitflow's metrics",
             head.lines().next().unwrap_or("")
@@ -103,8 +152,15 @@ fn age(now: u64, then: u64) -> String {
 }
 
 /// The screen for `cur`, with rates over `interval` since `prev` when given
-/// (else the capture's own packets/s gauge), at time `now` (Unix seconds).
-pub fn render(source: &str, now: u64, cur: &Sample, prev: Option<(&Sample, Duration)>) -> String {
+/// (else the capture's own packets/s gauge), at time `now` (Unix seconds);
+/// with `tor`, a scrape of tor's own MetricsPort, its counts beside ours.
+pub fn render(
+    source: &str,
+    now: u64,
+    cur: &Sample,
+    prev: Option<(&Sample, Duration)>,
+    tor: Option<&Sample>,
+) -> String {
     let pps = match prev {
         Some((p, dt)) if dt.as_secs_f64() > 0.0 => {
             (cur.get("exitflow_packets_total") - p.get("exitflow_packets_total")).max(0.0)
@@ -130,15 +186,50 @@ pub fn render(source: &str, now: u64, cur: &Sample, prev: Option<(&Sample, Durat
     }
     let consensus = cur.n("exitflow_consensus_valid_after_seconds");
     let geoip = cur.n("exitflow_geoip_built_seconds");
-    if consensus != 0 && now.saturating_sub(consensus) > 3 * 3600 {
+    let own = cur.n("exitflow_own_addresses");
+    // What makes the roles and countries right: without these the data is
+    // written, but not what the study needs.
+    if consensus == 0 {
+        warnings.push("no consensus: relays count as exit or relay-host".into());
+    } else if now.saturating_sub(consensus) > 3 * 3600 {
         warnings.push("the consensus is over 3 hours old".into());
     }
+    if geoip == 0 {
+        warnings.push("no GeoIP database: every country unknown".into());
+    }
+    if own == 0 {
+        warnings.push("no address of the relay known: nothing is exit".into());
+    }
+    let started = cur.n("exitflow_start_time_seconds");
+    let relay = format!(
+        "relay        own addresses {own} (exit addresses {exit})   exitflow {ver}   up {up}\n",
+        exit = cur.n("exitflow_exit_addresses"),
+        ver = cur
+            .label("exitflow_build_info", "version")
+            .unwrap_or_else(|| "?".into()),
+        up = if started == 0 {
+            "?".to_owned()
+        } else {
+            age(now, started).trim_end_matches(" ago").to_owned()
+        },
+    );
+    let tor_line = tor.map_or_else(String::new, |t| {
+        let n = |kind: &str| {
+            thousands(t.get_labelled("tor_relay_streams_total", &format!("type=\"{kind}\"")) as u64)
+        };
+        format!(
+            "tor          streams begun {}   resolves {}   (its MetricsPort)\n",
+            n("BEGIN"),
+            n("RESOLVE")
+        )
+    });
     format!(
         "exitflow status — {source}\n\n\
          capture      {workers} workers   {pps} packets/s   {packets} packets   kernel drops {drops}\n\
          flows        active {active}   written {written} (failed {failed})   pending {pending}   evicted {evicted}   lost {lost}\n\
          dataset      {files} files   last file {last}   write errors {werr}\n\
          enrichment   consensus {cons} (reloads {creloads})   GeoIP built {geo} (reloads {greloads})   reload errors {rerr}\n\
+         {relay}{tor_line}\
          health       {health}\n",
         workers = cur.n("exitflow_workers"),
         pps = thousands(pps.round() as u64),
@@ -198,14 +289,15 @@ mod tests {
         std::thread::spawn(move || serve(l, reg, None));
         let s = Sample::parse(&scrape(addr).unwrap());
         assert_eq!(s.get("exitflow_packets_total"), 235_000.0);
-        let screen = render("test", 1_000_000, &s, None);
+        let screen = render("test", 1_000_000, &s, None, None);
         for want in [
             "2 workers   1,500 packets/s   235,000 packets",
             "active 42   written 12,345",
             "last file 3 min ago",
             "consensus valid from 4 h ago",
             "GeoIP built none",
-            "WARNING: 3 flows lost; the consensus is over 3 hours old",
+            "WARNING: 3 flows lost; the consensus is over 3 hours old; no GeoIP database: every country unknown; no address of the relay known",
+            "exitflow 0.1.0",
         ] {
             assert!(screen.contains(want), "{want:?} in\n{screen}");
         }
@@ -219,8 +311,29 @@ mod tests {
             1_000_000,
             &later,
             Some((&s, Duration::from_secs(2))),
+            None,
         );
         assert!(screen.contains("5,000 packets/s"), "{screen}");
+        // Health is OK only with a consensus, a GeoIP database and an own
+        // address; tor's counts beside ours when its MetricsPort is read.
+        m.flows_lost.inc_by(0);
+        let healthy = Sample::parse(
+            "exitflow_consensus_valid_after_seconds 999000\nexitflow_geoip_built_seconds 900000\n\
+             exitflow_own_addresses 2\nexitflow_exit_addresses 1\nexitflow_start_time_seconds 996400\n",
+        );
+        let tor = Sample::parse(
+            "tor_relay_streams_total{type=\"BEGIN\"} 6\ntor_relay_streams_total{type=\"RESOLVE\"} 2\n\
+             tor_relay_streams_total{type=\"BEGIN_DIR\"} 40\n",
+        );
+        let screen = render("test", 1_000_000, &healthy, None, Some(&tor));
+        for want in [
+            "health       OK",
+            "own addresses 2 (exit addresses 1)",
+            "up 60 min",
+            "streams begun 6   resolves 2",
+        ] {
+            assert!(screen.contains(want), "{want:?} in\n{screen}");
+        }
     }
 
     #[test]

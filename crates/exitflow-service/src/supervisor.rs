@@ -118,6 +118,11 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         )?);
     }
     let m = Arc::new(Metrics::default());
+    m.start_time.set(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    );
     m.workers.set(workers as i64);
     let listener = match metrics_addr {
         Some(a) => Some(metrics::bind(a, metrics_allow_remote)?),
@@ -349,6 +354,8 @@ fn enrichment_ages(m: &Metrics, e: &Enricher) {
     m.consensus_valid_after.set(c.unwrap_or(0) as i64);
     m.geoip_built
         .set(e.geo.oldest_build_epoch().unwrap_or(0) as i64);
+    m.own_addresses.set(e.roles.own.len() as i64);
+    m.exit_addresses.set(e.roles.exit.len() as i64);
 }
 
 /// The periodic status line.

@@ -536,6 +536,10 @@ pub struct StatusArgs {
     /// The capture's metrics endpoint (IP:PORT) [default: capture.metrics, or 127.0.0.1:9477].
     #[arg(long)]
     pub metrics: Option<String>,
+    /// tor's MetricsPort (IP:PORT), whose stream counts are shown beside
+    /// exitflow's [default: relay.tor_metrics; none].
+    #[arg(long)]
+    pub tor_metrics: Option<String>,
     /// Print one screen and exit.
     #[arg(long)]
     pub once: bool,

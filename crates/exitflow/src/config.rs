@@ -138,6 +138,10 @@ pub struct PolicySection {
     pub retention_days: Option<u32>,
 }
 
+/// The configuration the Debian package installs; `exitflow status` reads
+/// it when no `--config` is given.
+pub const SYSTEM_CONFIG: &str = "/etc/exitflow/exitflow.toml";
+
 /// `[relay]`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -155,6 +159,8 @@ pub struct RelaySection {
     /// Administration hosts, `HOST` or `HOST:PORT`.
     #[serde(default)]
     pub admin: Vec<String>,
+    /// tor's MetricsPort (IP:PORT): `exitflow status` shows its counts.
+    pub tor_metrics: Option<String>,
 }
 
 impl Config {
@@ -233,6 +239,7 @@ profile = "default"           # nothing finer than an hour, counts as buckets, u
 # or_port = 443
 # dir_port = 80
 # admin = ["198.51.100.7", "203.0.113.9:22"]
+# tor_metrics = "127.0.0.1:9035"  # tor's MetricsPort: `exitflow status` shows its stream counts
 "#,
         idle = DEFAULT_IDLE_TIMEOUT_MS / 1000,
         active = DEFAULT_ACTIVE_TIMEOUT_MS / 1000,

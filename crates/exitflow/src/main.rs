@@ -25,6 +25,13 @@ fn main() -> ExitCode {
     let run = || -> anyhow::Result<ExitCode> {
         let conf = match &cli.config {
             Some(p) => config::Config::load(p)?,
+            // `status` on the relay reads the package's configuration
+            // (where the capture's endpoint and tor's are).
+            None if matches!(cli.cmd, args::Cmd::Status(_))
+                && std::path::Path::new(config::SYSTEM_CONFIG).is_file() =>
+            {
+                config::Config::load(std::path::Path::new(config::SYSTEM_CONFIG))?
+            }
             None => config::Config::default(),
         };
         commands::run(cli.cmd, &conf)

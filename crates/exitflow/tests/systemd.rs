@@ -357,6 +357,22 @@ fn the_package_under_real_systemd_captures_unprivileged_restarts_drains_and_refr
         .unwrap_or_else(|| panic!("{metrics}"));
     assert!(valid_after > 1e9, "no consensus in use:\n{metrics}");
     clients(&lab);
+    // The operator's screen, from the package's configuration (read by
+    // default): the capture's workers and its addresses; health not OK
+    // without GeoIP. (Under the default profile its counters move once an
+    // hour: the private Tor network test checks packets under research.)
+    let screen = m.out("exitflow status --once");
+    assert!(
+        screen.contains("2 workers") && screen.contains("own addresses 1 (exit addresses 0)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("health       WARNING: ")
+            && screen.contains("no GeoIP database")
+            && !screen.contains("no consensus")
+            && !screen.contains("no address of the relay"),
+        "{screen}"
+    );
 
     // A restart: a new process, no capability either, and the first one's
     // flows kept.

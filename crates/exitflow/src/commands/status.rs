@@ -24,6 +24,15 @@ pub fn run(a: &StatusArgs, conf: &Config) -> Result<ExitCode> {
     let addr: SocketAddr = text
         .parse()
         .with_context(|| format!("metrics: {text:?}: expected IP:PORT"))?;
+    let tor: Option<SocketAddr> = a
+        .tor_metrics
+        .as_ref()
+        .or(conf.relay.tor_metrics.as_ref())
+        .map(|t| {
+            t.parse()
+                .with_context(|| format!("tor_metrics: {t:?}: expected IP:PORT"))
+        })
+        .transpose()?;
     if a.interval == 0 {
         bail!("interval: must be at least 1 second");
     }
@@ -36,11 +45,18 @@ pub fn run(a: &StatusArgs, conf: &Config) -> Result<ExitCode> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let taken = Instant::now();
+        // tor's counts are shown when its MetricsPort answers; a tor that
+        // is down is said on the screen, not an error.
+        let tor_sample = tor.map(|t| scrape(t).map(|text| Sample::parse(&text)));
+        if let Some(Err(e)) = &tor_sample {
+            tracing::warn!("tor's MetricsPort: {e}");
+        }
         let screen = render(
             &source,
             now,
             &sample,
             prev.as_ref().map(|(s, t)| (s, taken - *t)),
+            tor_sample.as_ref().and_then(|r| r.as_ref().ok()),
         );
         let mut out = std::io::stdout().lock();
         if tty && !a.once {
