@@ -28,6 +28,9 @@ pub const DEFAULT_DIR_PORT: u16 = 80;
 pub const DEFAULT_TOR_METRICS_PORT: u16 = 9035;
 /// tor's control port for nyx, on localhost with cookie authentication.
 pub const DEFAULT_CONTROL_PORT: u16 = 9051;
+/// tor's `MaxMemInQueues`, MiB: stated, so that tor and exitflow's capture
+/// (its unit's `MemoryMax=2G`) fit a small server together.
+pub const DEFAULT_MAX_MEM_IN_QUEUES_MIB: u32 = 1024;
 /// The interface exitflow captures on.
 pub const DEFAULT_INTERFACE: &str = "eth0";
 /// Where exitflow's dataset lives on the relay.
@@ -164,6 +167,11 @@ pub struct KitSettings {
     pub profile: String,
     /// Where the study's privacy policy is published, linked from the notice.
     pub privacy_url: Option<String>,
+    /// Who runs the study (named on the exit notice).
+    pub institution: Option<String>,
+    /// The ethics approval the study has (board and reference), named on
+    /// the exit notice.
+    pub ethics_approval: Option<String>,
     /// Where the files are installed: `/` on a relay; a directory for a test.
     pub prefix: PathBuf,
 }
@@ -187,6 +195,8 @@ impl KitSettings {
             admin: Vec::new(),
             profile: "default".into(),
             privacy_url: None,
+            institution: None,
+            ethics_approval: None,
             prefix: PathBuf::from("/"),
         }
     }
@@ -247,6 +257,16 @@ impl KitSettings {
                     self.profile
                 ),
             ));
+        }
+        for (what, v) in [
+            ("institution", &self.institution),
+            ("ethics approval", &self.ethics_approval),
+        ] {
+            if let Some(v) = v
+                && (v.trim().is_empty() || v.chars().any(char::is_control))
+            {
+                return Err(invalid(what, format!("{v:?}: one line, not empty")));
+            }
         }
         if let Some(u) = &self.privacy_url
             && (!(u.starts_with("https://") || u.starts_with("http://"))
@@ -414,6 +434,9 @@ fn torrc(s: &KitSettings) -> String {
          ControlPort 127.0.0.1:{control}\nCookieAuthentication 1\n\n\
          ## tor's own metrics (Prometheus), for this machine only.\n\
          MetricsPort 127.0.0.1:{metrics}\nMetricsPortPolicy accept 127.0.0.1\n\n\
+         ## An exit runs no other program (no pluggable transports), and its\n\
+         ## queues have a stated ceiling beside exitflow's (MemoryMax=2G).\n\
+         NoExec 1\nMaxMemInQueues {mem} MBytes\n\n\
          DataDirectory {data}\n",
         nick = s.nickname,
         ver = env!("CARGO_PKG_VERSION"),
@@ -428,6 +451,7 @@ fn torrc(s: &KitSettings) -> String {
         control = DEFAULT_CONTROL_PORT,
         metrics = DEFAULT_TOR_METRICS_PORT,
         data = s.at(paths::TOR_DATA),
+        mem = DEFAULT_MAX_MEM_IN_QUEUES_MIB,
     );
     if s.bandwidth_rate.is_some() || s.bandwidth_burst.is_some() {
         t.push_str("\n## Relayed traffic limited to what the hosting plan allows.\n");

@@ -21,6 +21,18 @@ pub fn notice(s: &KitSettings) -> String {
             "<p>The study's privacy policy, with the list of every field kept, is available from the operator on request.</p>",
         ),
     };
+    let who = match (&s.institution, &s.ethics_approval) {
+        (None, None) => String::new(),
+        (i, e) => format!(
+            "<p>{}{}</p>\n",
+            i.as_deref()
+                .map(|i| format!("The study is run by {}. ", html_escape(i)))
+                .unwrap_or_default(),
+            e.as_deref()
+                .map(|e| format!("It was approved by {}.", html_escape(e)))
+                .unwrap_or_default(),
+        ),
+    };
     format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -61,6 +73,16 @@ inside the measuring program, before anything is written to disk, and the
 study publishes only totals over many connections.</p>
 
 {policy}
+
+{who}
+<h2>For network operators and abuse desks</h2>
+
+<p>Whether an address was a Tor relay at a given time:
+<a href="https://metrics.torproject.org/exonerator.html">ExoneraTor</a>.
+The current list of Tor exit addresses:
+<a href="https://check.torproject.org/torbulkexitlist">the bulk exit list</a>.
+How Tor exit operators answer abuse complaints:
+<a href="https://community.torproject.org/relay/community-resources/tor-abuse-templates/">the Tor Project's abuse templates</a>.</p>
 
 <h2>Contact</h2>
 
@@ -128,6 +150,8 @@ pub fn checklist(s: &KitSettings) -> String {
          - [ ] Reverse DNS of {addresses} names it a Tor exit (e.g. `tor-exit.example.org`).\n\
          - [ ] The WHOIS entry of the address points abuse reports to {contact}.\n\
          - [ ] The exit policy is the one the study needs: {policy}.\n\
+         - [ ] The dataset's retention is set (`policy.retention_days` in exitflow.toml, as the\n      \
+               ethics review approved) and the exit notice names the institution and the approval.\n\
          - [ ] SSH is reachable only from the admin hosts (their flows are `management`).\n\n\
          ## Installing\n\n\
          - [ ] `apt install tor unbound nyx` and the exitflow package.\n\

@@ -88,6 +88,25 @@ fn the_notice_names_the_operator_and_what_is_never_recorded_and_escapes_html() {
     assert!(!page.contains("<script>"));
     assert!(page.contains("href=\"https://example.org/privacy\""));
     assert!(page.contains("<strong>never</strong> recorded"));
+    // Where an abuse desk checks an address, and who answers for the study.
+    for link in [
+        "https://metrics.torproject.org/exonerator.html",
+        "https://check.torproject.org/torbulkexitlist",
+    ] {
+        assert!(page.contains(link), "{link}");
+    }
+    assert!(!page.contains("The study is run by"));
+    s.institution = Some("Example University <CS>".into());
+    s.ethics_approval = Some("the Tor Research Safety Board (#42)".into());
+    let page = text(&kit(&s), "tor-exit-notice.html").to_owned();
+    assert!(page.contains("The study is run by Example University &lt;CS&gt;. It was approved by the Tor Research Safety Board (#42)."), "{page}");
+    s.institution = Some("two\nlines".into());
+    assert!(
+        render(&s)
+            .unwrap_err()
+            .to_string()
+            .starts_with("institution: ")
+    );
 }
 
 #[test]

@@ -525,6 +525,12 @@ pub struct RelayInitArgs {
     /// Where the study's privacy policy is published (linked from the notice).
     #[arg(long)]
     pub privacy_url: Option<String>,
+    /// Who runs the study, named on the exit notice.
+    #[arg(long)]
+    pub institution: Option<String>,
+    /// The study's ethics approval (board and reference), named on the exit notice.
+    #[arg(long)]
+    pub ethics_approval: Option<String>,
     /// Install root written into the files' paths (`/` on the relay).
     #[arg(long, default_value = "/")]
     pub prefix: PathBuf,

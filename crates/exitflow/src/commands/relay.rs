@@ -27,6 +27,8 @@ pub fn run(a: &RelayArgs) -> Result<ExitCode> {
         admin: i.admin.clone(),
         profile: i.profile.clone(),
         privacy_url: i.privacy_url.clone(),
+        institution: i.institution.clone(),
+        ethics_approval: i.ethics_approval.clone(),
         prefix: i.prefix.clone(),
         ..KitSettings::new(&i.nickname, &i.contact)
     };
