@@ -131,7 +131,9 @@ impl RoleConfig {
             return Role::Relay;
         }
         if self.is_own(src.ip) && !self.is_own(dst.ip) {
-            let reserved = !self.exit.is_empty();
+            // tor's OutboundBindAddressExit is per family: an IPv4 exit
+            // address leaves IPv6 exits on the main IPv6 address.
+            let reserved = self.exit.iter().any(|a| a.is_ipv6() == src.ip.is_ipv6());
             let from_exit = self.exit.contains(&src.ip);
             return match protocol {
                 TCP if from_exit || !reserved => Role::Exit,
@@ -249,6 +251,30 @@ mod tests {
             // Inbound to an unused port.
             (TCP, "93.184.216.34", "192.0.2.2", 8080, Role::Other),
         ];
+        // Review finding: with only an IPv4 exit address, tor's IPv6 exits
+        // leave from the main IPv6 address and are still exit traffic.
+        let v4_only = RoleConfig {
+            own: vec![
+                "192.0.2.1".parse().unwrap(),
+                "192.0.2.2".parse().unwrap(),
+                "2001:db8::1".parse().unwrap(),
+            ],
+            exit: vec!["192.0.2.2".parse().unwrap()],
+            ..cfg.clone()
+        };
+        assert_eq!(
+            v4_only.classify(
+                TCP,
+                e("2001:db8::1", 40000),
+                e("2001:db8:ffff::1", 443),
+                None
+            ),
+            Role::Exit
+        );
+        assert_eq!(
+            v4_only.classify(TCP, e("192.0.2.1", 40000), e("93.184.216.34", 443), None),
+            Role::RelayHost
+        );
         for (proto, src, dst, port, want) in cases {
             let got = cfg.classify(proto, e(src, 40000), e(dst, port), None);
             assert_eq!(got, want, "{proto} {src} → {dst}:{port}");

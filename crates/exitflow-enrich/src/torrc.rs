@@ -99,7 +99,9 @@ pub fn parse(text: &str) -> Result<Torrc, LineError> {
             | "outboundbindaddressexit"
             | "outboundbindaddressor" => {
                 // Address may be a host name; only literal addresses are used.
-                if let Ok(ip) = val.parse::<IpAddr>() {
+                // (tor also takes an IPv6 address in brackets.)
+                let bare = val.trim_start_matches('[').trim_end_matches(']');
+                if let Ok(ip) = bare.parse::<IpAddr>() {
                     t.addresses.push(ip);
                     if key.eq_ignore_ascii_case("outboundbindaddressexit") {
                         t.exit_addresses.push(ip);

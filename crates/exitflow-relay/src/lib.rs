@@ -474,6 +474,11 @@ fn torrc(s: &KitSettings) -> String {
         for a in &s.exit_addresses {
             let _ = writeln!(t, "OutboundBindAddressExit {a}");
         }
+        // Everything else of tor's leaves from the main address, whichever
+        // address the kernel would pick.
+        for a in &s.addresses {
+            let _ = writeln!(t, "OutboundBindAddress {a}");
+        }
     }
     t
 }

@@ -125,7 +125,21 @@ pub fn unbound(s: &KitSettings) -> String {
          \x20   rrset-cache-size: 128m\n",
         nick = s.nickname,
         v6 = if s.ipv6_exit { "yes" } else { "no" },
-    )
+    ) + &outgoing(s)
+}
+
+/// With an exit address reserved, unbound asks from the relay's main
+/// address, whichever address the kernel would pick: its queries are never
+/// mistaken for exit traffic.
+fn outgoing(s: &KitSettings) -> String {
+    if s.exit_addresses.is_empty() {
+        return String::new();
+    }
+    s.addresses
+        .iter()
+        .filter(|a| a.is_ipv4() || s.ipv6_exit)
+        .map(|a| format!("    outgoing-interface: {a}\n"))
+        .collect()
 }
 
 /// What the operator does besides installing the files.

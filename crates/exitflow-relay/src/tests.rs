@@ -243,8 +243,13 @@ fn the_exit_address_contact_and_interface_reach_tor_and_exitflow_whole() {
         torrc.contains(r#"ContactInfo "\"jane\" <jane@example.org> # room 4""#),
         "{torrc}"
     );
+    assert!(
+        torrc.contains("OutboundBindAddress 192.0.2.10\n"),
+        "{torrc}"
+    );
     let t = torrc::parse(torrc).unwrap();
     assert_eq!(t.exit_addresses, s.exit_addresses);
+    assert!(text(&files, "unbound-exitflow.conf").contains("    outgoing-interface: 192.0.2.10\n"));
     let toml: toml::Value = toml::from_str(text(&files, "exitflow.toml")).unwrap();
     assert_eq!(toml["capture"]["interfaces"][0].as_str(), Some("en\"p1"));
     let list = |k: &str| -> Vec<String> {

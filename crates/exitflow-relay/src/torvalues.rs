@@ -59,12 +59,17 @@ const UNITS: &[(&str, u64)] = &[
 /// optional decimal point, an optional `+`), optional spaces, a unit of
 /// [`UNITS`] (none: bytes). Fractions are cut to whole bytes.
 pub fn parse_bandwidth(v: &str) -> Result<u64, String> {
-    let v = v.trim();
+    // Only ASCII spaces and tabs around and inside: the value is written
+    // into the torrc as given.
+    let v = v.trim_matches([' ', '\t']);
     let body = v.strip_prefix('+').unwrap_or(v);
     let end = body
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(body.len());
-    let (num, unit) = (&body[..end], body[end..].trim().to_ascii_lowercase());
+    let (num, unit) = (
+        &body[..end],
+        body[end..].trim_matches([' ', '\t']).to_ascii_lowercase(),
+    );
     let bad = || {
         format!(
             "{v:?}: a number and one of tor's units, as \"20 MBytes\", \"100 Mbits\" or \"1.5 MB\""
@@ -88,7 +93,9 @@ pub fn parse_bandwidth(v: &str) -> Result<u64, String> {
         });
     }
     let n: u128 = num.parse().map_err(|_| bad())?;
-    Ok(u64::try_from(n * u128::from(mult)).unwrap_or(u64::MAX))
+    Ok(n.checked_mul(u128::from(mult))
+        .and_then(|b| u64::try_from(b).ok())
+        .unwrap_or(u64::MAX))
 }
 
 /// Checks a rate and burst pair as tor does for `RelayBandwidthRate` and
@@ -113,12 +120,19 @@ pub fn check_bandwidth(
     let burst = burst
         .map(|v| parse("bandwidth burst", v).map(|b| (v, b)))
         .transpose()?;
-    if let Some((v, b)) = rate
+    // tor takes the burst as the rate when the rate is absent or 0, and
+    // holds that to the minimum too.
+    let effective = match (rate, burst) {
+        (Some((v, b)), _) if b != 0 => Some(("bandwidth", v, b)),
+        (_, Some((v, b))) => Some(("bandwidth burst", v, b)),
+        _ => None,
+    };
+    if let Some((what, v, b)) = effective
         && b != 0
         && b < MIN_RELAY_BANDWIDTH
     {
         return Err((
-            "bandwidth",
+            what,
             format!("{v:?} is {b} bytes/s; tor wants at least {MIN_RELAY_BANDWIDTH} from a relay"),
         ));
     }
@@ -154,7 +168,14 @@ pub fn quoted(v: &str) -> String {
 /// these in its configuration, but a relay there is unreachable from the
 /// Tor network (except in a private test network).
 pub fn not_public(ip: IpAddr) -> Option<&'static str> {
-    let v6_private = |s: u16| (s & 0xfe00) == 0xfc00 || (s & 0xffc0) == 0xfe80;
+    // fc00::/7 (unique local), fe80::/10 (link-local), fec0::/10 (site-local).
+    let v6_private =
+        |s: u16| (s & 0xfe00) == 0xfc00 || (s & 0xff80) == 0xfe80 || (s & 0xffc0) == 0xfec0;
+    if let IpAddr::V6(v6) = ip
+        && let Some(v4) = v6.to_ipv4_mapped()
+    {
+        return not_public(IpAddr::V4(v4));
+    }
     match ip {
         _ if ip.is_unspecified() => Some("unspecified"),
         _ if ip.is_loopback() => Some("loopback"),
@@ -162,6 +183,8 @@ pub fn not_public(ip: IpAddr) -> Option<&'static str> {
         IpAddr::V4(v4) if v4.is_private() => Some("private (RFC 1918)"),
         IpAddr::V4(v4) if v4.is_link_local() => Some("link-local"),
         IpAddr::V4(v4) if v4.is_broadcast() => Some("broadcast"),
+        IpAddr::V4(v4) if v4.octets()[0] == 0 => Some("\"this network\" (0.0.0.0/8)"),
+        IpAddr::V4(v4) if v4.octets()[0] >= 240 => Some("reserved (240.0.0.0/4)"),
         IpAddr::V4(v4) if v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 => {
             Some("shared address space (carrier-grade NAT)")
         }
@@ -206,6 +229,26 @@ mod tests {
         }
         assert!(check_bandwidth(Some("20 MBytes"), Some("40 MBytes")).is_ok());
         assert!(check_bandwidth(None, Some("10 MBytes")).is_ok());
+        // A burst alone, or with a rate of 0, is the rate for tor.
+        assert_eq!(
+            check_bandwidth(None, Some("10 KB")).unwrap_err().0,
+            "bandwidth burst"
+        );
+        assert_eq!(
+            check_bandwidth(Some("0"), Some("10 KB")).unwrap_err().0,
+            "bandwidth burst"
+        );
+        // No overflow: too much is too much.
+        assert_eq!(
+            parse_bandwidth("309485009821345068724781056 TB"),
+            Ok(u64::MAX)
+        );
+        assert_eq!(
+            check_bandwidth(Some("309485009821345068724781056 TB"), None)
+                .unwrap_err()
+                .0,
+            "bandwidth"
+        );
         assert!(check_bandwidth(Some("0"), None).is_ok());
         assert_eq!(
             check_bandwidth(Some("74 KBytes"), None).unwrap_err().0,

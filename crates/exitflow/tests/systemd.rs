@@ -93,6 +93,22 @@ impl Machine {
             })
             .collect();
         std::fs::write(root.join("etc/machine-id"), format!("{id}\n")).unwrap();
+        // No exitflow of this machine's: units an old kit put in
+        // /etc/systemd/system would shadow the package's.
+        for leftover in [
+            "etc/exitflow",
+            "var/lib/exitflow",
+            "var/lib/exitflow-consensus",
+        ] {
+            let _ = std::fs::remove_dir_all(root.join(leftover));
+        }
+        for unit in [
+            "exitflow-capture@.service",
+            "exitflow-consensus.service",
+            "exitflow-consensus.path",
+        ] {
+            let _ = std::fs::remove_file(root.join("etc/systemd/system").join(unit));
+        }
         // A container image's policy-rc.d forbids maintainer scripts to
         // start or stop services; a relay has none.
         let _ = std::fs::remove_file(root.join("usr/sbin/policy-rc.d"));
@@ -346,6 +362,12 @@ fn the_package_under_real_systemd_captures_unprivileged_restarts_drains_and_refr
     m.until("the capture drops its capabilities", 20, &dropped);
     let pid = main_pid(&m, &unit);
     assert_ne!(pid, "0");
+    assert_eq!(
+        m.out(&format!("systemctl show -p FragmentPath --value {unit}"))
+            .trim(),
+        "/lib/systemd/system/exitflow-capture@.service",
+        "the package's unit runs"
+    );
     assert_eq!(capabilities_held(&m, &pid), "", "capabilities left");
     assert_eq!(m.out(&format!("stat -c %U /proc/{pid}")).trim(), "exitflow");
     // It reads the copied consensus (exitflow is not in tor's group).
