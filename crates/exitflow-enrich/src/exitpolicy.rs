@@ -18,7 +18,7 @@ pub const REDUCED_EXIT_PORTS: &str = "20-23,43,53,79-81,88,110,143,194,220,389,4
     531,543-544,554,563,587,636,706,749,873,902-904,981,989-995,1194,1220,1293,1500,1533,1677,\
     1723,1755,1863,2082-2083,2086-2087,2095-2096,2102-2104,3128,3389,3690,4321,4643,5050,5190,\
     5222-5223,5228,5900,6660-6669,6679,6697,8000,8008,8074,8080,8082,8087-8088,8232-8233,\
-    8332-8333,8443,8888,9418,9999-10000,11371,19294,19638,50002,64738";
+    8332-8333,8443,8888,9418,9999-10000,11371,18080-18081,18089,19294,19638,50002,64738";
 
 /// Ports an exit lets out, as sorted, disjoint, non-adjacent ranges.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -35,6 +35,10 @@ pub struct Rule {
     pub every_address: bool,
     /// First and last port.
     pub ports: (u16, u16),
+    /// For IPv6 destinations only (`accept6`/`reject6`, `*6`): not part of
+    /// the IPv4 summary (tor's `exit-policy/full` starts with `reject6 *:*`
+    /// when IPv6 exits are off).
+    pub ipv6_only: bool,
 }
 
 fn port_range(s: &str) -> Result<(u16, u16), String> {
@@ -77,6 +81,7 @@ impl Rule {
             accept,
             every_address: matches!(addr, "*" | "*4" | "*6"),
             ports,
+            ipv6_only: verb.ends_with('6') || addr == "*6",
         })
     }
 }
@@ -96,12 +101,14 @@ pub fn reduced_rules() -> Vec<Rule> {
         .expect("the reduced policy's ports parse")
         .into_iter()
         .map(|ports| Rule {
+            ipv6_only: false,
             accept: true,
             every_address: true,
             ports,
         })
         .collect();
     rules.push(Rule {
+        ipv6_only: false,
         accept: false,
         every_address: true,
         ports: (1, MAX_PORT),
@@ -142,7 +149,7 @@ impl ExitPolicy {
         // its range not yet decided by an earlier rule.
         let mut decided: Vec<(u16, u16)> = Vec::new();
         let mut accepted = Vec::new();
-        for r in rules.iter().filter(|r| r.every_address) {
+        for r in rules.iter().filter(|r| r.every_address && !r.ipv6_only) {
             let mut free = vec![r.ports];
             for &(a, b) in &decided {
                 free = free

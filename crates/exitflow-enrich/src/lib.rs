@@ -1,7 +1,8 @@
 //! Enrichment for exitflow: each flow's endpoints get a country (and ASN,
 //! and a proxy flag) from MaxMind DB files, and the flow a Tor role —
-//! `exit`, `relay`, `dirport`, `management` or `other` — from the relay's
-//! consensus and configuration.
+//! `exit`, `relay`, `dirport`, `management`, `resolver`, `relay-host` or
+//! `other` — from the relay's consensus and configuration; the exit policy
+//! from tor itself (its control port) when it can be asked.
 #![forbid(unsafe_code)]
 
 pub mod error;
@@ -9,6 +10,7 @@ pub mod exitpolicy;
 pub mod geoip;
 pub mod role;
 pub mod tor;
+pub mod torcontrol;
 pub mod torrc;
 
 pub use error::{EnrichError, LineError};

@@ -30,6 +30,9 @@ pub struct EnrichSettings {
     /// tor's `fingerprint` file: the relay's own consensus entry gives its
     /// addresses. Looked for beside the consensus when not given.
     pub fingerprint: Option<PathBuf>,
+    /// tor's own exit policy (`exitflow relay exit-policy`): preferred to
+    /// the torrc's. Looked for beside the consensus when not given.
+    pub exit_policy_file: Option<PathBuf>,
     /// ORPort.
     pub or_port: Option<u16>,
     /// DirPort.
@@ -126,7 +129,17 @@ impl Enricher {
         };
         let own = Self::own_from(&configured_own, fingerprint.as_deref(), consensus.as_ref());
         let or_port = s.or_port.or(torrc.or_port);
-        let exit_policy = if s.torrc.is_some() {
+        let policy_path = s.exit_policy_file.clone().or_else(|| {
+            let beside = consensus_source.as_ref()?.0.parent()?.join("exit-policy");
+            beside.is_file().then_some(beside)
+        });
+        let exit_policy = if let Some(p) = policy_path {
+            let (policy, version) = exitflow_enrich::torcontrol::load_policy_file(&p)?;
+            Some(ExitPolicyNote {
+                summary: policy.to_string(),
+                source: format!("tor {version}"),
+            })
+        } else if s.torrc.is_some() {
             Some(ExitPolicyNote {
                 summary: torrc.exit_policy().to_string(),
                 source: "torrc".into(),

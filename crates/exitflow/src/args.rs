@@ -455,9 +455,24 @@ pub struct RelayArgs {
 #[derive(Subcommand, Debug)]
 pub enum RelayCmd {
     /// Write a complete, commented setup for one exit relay: torrc, exit
-    /// notice, unbound, exitflow's configuration, systemd units, an install
-    /// script and the operator's checklist.
-    Init(RelayInitArgs),
+    /// notice, unbound, exitflow's configuration, an install script and the
+    /// operator's checklist.
+    Init(Box<RelayInitArgs>),
+    /// Ask the running tor for its exit policy as it expands it (GETINFO
+    /// exit-policy/full) and write it where exitflow reads it
+    /// (exitflow-consensus.service runs this as tor's user).
+    ExitPolicy(ExitPolicyArgs),
+}
+
+/// `exitflow relay exit-policy`.
+#[derive(Args, Debug)]
+pub struct ExitPolicyArgs {
+    /// tor's control port: IP:PORT, or the path of its control socket.
+    #[arg(long, default_value = "/run/tor/control")]
+    pub control: String,
+    /// Where to write the policy (replaced in one rename).
+    #[arg(long, default_value = "/var/lib/exitflow-consensus/exit-policy")]
+    pub out: PathBuf,
 }
 
 /// Exit policies of the kit.

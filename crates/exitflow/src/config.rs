@@ -55,6 +55,9 @@ pub struct PathsSection {
     pub torrc: Option<PathBuf>,
     /// tor's `fingerprint` file (default: beside the consensus).
     pub fingerprint: Option<PathBuf>,
+    /// tor's own exit policy, from `exitflow relay exit-policy` (default:
+    /// beside the consensus).
+    pub exit_policy: Option<PathBuf>,
     /// Pseudonymisation key file.
     pub key_file: Option<PathBuf>,
 }
@@ -191,6 +194,7 @@ pub fn default_text() -> String {
 # consensus = "/var/lib/tor/cached-microdesc-consensus"
 # torrc = "/etc/tor/torrc"      # ports, addresses and the exit policy are read from it
 # fingerprint = "/var/lib/exitflow-consensus/fingerprint"   # tor's; default: beside the consensus
+# exit_policy = "/var/lib/exitflow-consensus/exit-policy"   # tor's own (relay exit-policy); default: beside the consensus
 # key_file = "/etc/exitflow/pseudonym.key"   # only for addresses = "pseudonymize"
 
 [capture]

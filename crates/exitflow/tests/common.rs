@@ -87,6 +87,19 @@ pub fn synth_file(path: &Path, cfg: &exitflow_synth::SynthConfig) -> exitflow_sy
     exitflow_synth::write_capture(cfg, std::fs::File::create(path).unwrap()).unwrap()
 }
 
+/// `dir/s.pcap`: a synthetic capture of `flows` flows, otherwise default.
+pub fn small_capture(dir: &Path, flows: u64) -> PathBuf {
+    let cap = dir.join("s.pcap");
+    synth_file(
+        &cap,
+        &exitflow_synth::SynthConfig {
+            flows,
+            ..Default::default()
+        },
+    );
+    cap
+}
+
 fn ingest_args<'a>(
     cap: &'a Path,
     dataset: &'a Path,

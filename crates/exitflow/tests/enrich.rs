@@ -287,14 +287,7 @@ fn the_relays_address_comes_from_its_consensus_entry_and_without_one_capture_ref
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("no address of the relay is known"), "{err}");
     assert!(!dir.path().join("c").exists());
-    let cap = dir.path().join("s.pcap");
-    synth_file(
-        &cap,
-        &exitflow_synth::SynthConfig {
-            flows: 20,
-            ..Default::default()
-        },
-    );
+    let cap = small_capture(dir.path(), 20);
     let o = ok(&[
         "ingest",
         cap.to_str().unwrap(),

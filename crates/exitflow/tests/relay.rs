@@ -92,14 +92,7 @@ fn relay_init_kits_pass_tor_verify_config_and_unbound_checkconf_and_exitflow_rea
         assert!(t.exit_policy().to_string().starts_with(summary), "{policy}");
         // exitflow's configuration loads, and an ingest under it records the
         // policy from the kit's torrc.
-        let cap = dir.path().join("s.pcap");
-        synth_file(
-            &cap,
-            &exitflow_synth::SynthConfig {
-                flows: 50,
-                ..Default::default()
-            },
-        );
+        let cap = small_capture(dir.path(), 50);
         let ds = dir.path().join("ds");
         let conf = root.join("etc/exitflow/exitflow.toml");
         let consensus = shared()
@@ -326,5 +319,130 @@ fn relay_init_accepts_exactly_the_bandwidths_and_contacts_tor_accepts() {
     {
         let (kit_ok, _, err) = init(200 + n, extra);
         assert!(!kit_ok && err.contains("address"), "{extra:?}: {err}");
+    }
+}
+
+/// A TCP port free on loopback now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Issue 20, finding 4: the exit policy exitflow records is tor's own. For
+/// each of the kit's policies a real tor runs the kit's torrc (on loopback,
+/// not published), `exitflow relay exit-policy` asks it over its control
+/// port (cookie authentication), and `ingest` records what tor said — the
+/// same ports exitflow's own reading of the kit gives, so that a tor that
+/// changes its reduced policy (0.4.9 added 18080-18081 and 18089) fails
+/// here instead of marking accepted ports rejected in the report.
+#[test]
+fn the_exit_policy_recorded_is_the_one_tor_itself_expands_for_every_kit_policy() {
+    for (policy, choice) in [
+        ("study", exitflow_relay::ExitPolicyChoice::Study),
+        ("web", exitflow_relay::ExitPolicyChoice::Web),
+        ("reduced", exitflow_relay::ExitPolicyChoice::Reduced),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = kit_installed(dir.path(), policy, &["--address", "192.0.2.10"]);
+        let data = dir.path().join("tor-data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        // The kit's torrc with its listeners and paths moved to loopback
+        // and this test's directory; tor publishes nothing.
+        let control = free_port();
+        let kit_torrc = std::fs::read_to_string(root.join("etc/tor/torrc")).unwrap();
+        let mut torrc: String = kit_torrc
+            .lines()
+            .filter(|l| {
+                ![
+                    "ORPort",
+                    "DirPort",
+                    "ControlPort",
+                    "MetricsPort",
+                    "DataDirectory",
+                    "ServerDNSResolvConfFile",
+                    "OutboundBindAddress",
+                ]
+                .iter()
+                .any(|k| l.starts_with(k))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        torrc.push_str(&format!(
+            "ORPort 127.0.0.1:{}\nControlPort 127.0.0.1:{control}\nDataDirectory {}\n\
+             PublishServerDescriptor 0\nAssumeReachable 1\nLog notice file {}\n",
+            free_port(),
+            data.display(),
+            dir.path().join("tor.log").display()
+        ));
+        let torrc_path = dir.path().join("torrc");
+        std::fs::write(&torrc_path, &torrc).unwrap();
+        let _tor = crate::live::Bg(
+            Command::new("tor")
+                .arg("-f")
+                .arg(&torrc_path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("tor (see .ci/run)"),
+        );
+        // Asked as exitflow-consensus.service asks, once tor answers.
+        let copy = dir.path().join("consensus-copy");
+        std::fs::create_dir_all(&copy).unwrap();
+        let out = copy.join("exit-policy");
+        let start = std::time::Instant::now();
+        loop {
+            let o = run(&[
+                "relay",
+                "exit-policy",
+                "--control",
+                &format!("127.0.0.1:{control}"),
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            if o.status.success() {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "{policy}: {}\n{}",
+                String::from_utf8_lossy(&o.stderr),
+                std::fs::read_to_string(dir.path().join("tor.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        // Recorded beside the data by ingest, from the file beside the
+        // consensus copy (as on a relay), in preference to the torrc.
+        let consensus = shared()
+            .expect("../shared")
+            .join("tor/2018-06-01-00-00-00-consensus");
+        std::fs::copy(&consensus, copy.join("cached-consensus")).unwrap();
+        let cap = small_capture(dir.path(), 20);
+        let ds = dir.path().join("ds");
+        ok(&[
+            "--config",
+            root.join("etc/exitflow/exitflow.toml").to_str().unwrap(),
+            "ingest",
+            cap.to_str().unwrap(),
+            "--dataset",
+            ds.to_str().unwrap(),
+            "--consensus",
+            copy.join("cached-consensus").to_str().unwrap(),
+        ]);
+        let totals: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(ds.join("node=exitflowtest/_totals.json")).unwrap(),
+        )
+        .unwrap();
+        let source = totals["exit_policy"]["source"].as_str().unwrap();
+        assert!(source.starts_with("tor 0."), "{policy}: {source}");
+        assert_eq!(
+            totals["exit_policy"]["summary"].as_str().unwrap(),
+            choice.policy().to_string(),
+            "{policy}: tor's own policy and exitflow's reading of the kit differ"
+        );
     }
 }

@@ -167,6 +167,7 @@ pub fn enrich(a: &EnrichArgs, cfg: &Config) -> Result<EnrichSettings> {
             a.exit_address.clone()
         },
         fingerprint: cfg.paths.fingerprint.clone(),
+        exit_policy_file: cfg.paths.exit_policy.clone(),
         or_port: a.or_port.or(r.or_port),
         dir_port: a.dir_port.or(r.dir_port),
         admin,
