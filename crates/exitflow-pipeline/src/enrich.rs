@@ -67,6 +67,8 @@ pub struct Enricher {
     configured_own: Vec<IpAddr>,
     /// The relay's fingerprint, from tor's `fingerprint` file.
     fingerprint: Option<String>,
+    /// Where that file is (or will be: tor writes it once it is a relay).
+    fingerprint_path: Option<PathBuf>,
 }
 
 /// `a` and `b`, sorted, without repeats.
@@ -119,13 +121,15 @@ impl Enricher {
         // The relay's own entry in the consensus: tor's fingerprint file,
         // given or beside the consensus (exitflow-consensus.service copies
         // both).
-        let fp_path = s.fingerprint.clone().or_else(|| {
-            let beside = consensus_source.as_ref()?.0.parent()?.join("fingerprint");
-            beside.is_file().then_some(beside)
-        });
-        let fingerprint = match fp_path {
-            Some(p) => Some(exitflow_enrich::tor::read_fingerprint_file(&p)?),
-            None => None,
+        let fingerprint_path = s
+            .fingerprint
+            .clone()
+            .or_else(|| Some(consensus_source.as_ref()?.0.parent()?.join("fingerprint")));
+        let fingerprint = match &fingerprint_path {
+            Some(p) if p.is_file() || s.fingerprint.is_some() => {
+                Some(exitflow_enrich::tor::read_fingerprint_file(p)?)
+            }
+            _ => None,
         };
         let own = Self::own_from(&configured_own, fingerprint.as_deref(), consensus.as_ref());
         let or_port = s.or_port.or(torrc.or_port);
@@ -162,6 +166,7 @@ impl Enricher {
             consensus_reloads: 0,
             configured_own,
             fingerprint,
+            fingerprint_path,
             roles: RoleConfig {
                 own,
                 exit,
@@ -197,12 +202,26 @@ impl Enricher {
                 *seen = now;
                 match Consensus::load(path) {
                     Ok(c) => {
-                        // The relay's address may have changed.
-                        self.roles.own = Self::own_from(
-                            &self.configured_own,
-                            self.fingerprint.as_deref(),
-                            Some(&c),
-                        );
+                        // tor writes its fingerprint once it is a relay.
+                        if self.fingerprint.is_none()
+                            && let Some(p) = self.fingerprint_path.as_ref().filter(|p| p.is_file())
+                        {
+                            match exitflow_enrich::tor::read_fingerprint_file(p) {
+                                Ok(fp) => self.fingerprint = Some(fp),
+                                Err(e) => errors.push(e),
+                            }
+                        }
+                        // The relay's address may have changed; a consensus
+                        // without the relay (a lost flag, a late vote) keeps
+                        // the addresses last known.
+                        match self.fingerprint.as_deref() {
+                            Some(fp) if c.addresses_of(fp).is_empty() => tracing::warn!(
+                                "the relay is not in the new consensus: its addresses stay as last known"
+                            ),
+                            fp => {
+                                self.roles.own = Self::own_from(&self.configured_own, fp, Some(&c));
+                            }
+                        }
                         self.consensus = Some(c);
                         self.consensus_reloads += 1;
                     }

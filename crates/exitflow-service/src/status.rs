@@ -90,9 +90,20 @@ pub fn scrape(addr: SocketAddr) -> Result<String, ServiceError> {
     s.write_all(req.as_bytes()).map_err(io)?;
     // Read to the end, or to Content-Length: tor's MetricsPort keeps the
     // connection open after its answer.
+    // One deadline for the whole answer: an endpoint that trickles a byte
+    // per timeout does not hold `status`.
+    let deadline = std::time::Instant::now() + 2 * SCRAPE_TIMEOUT;
     let mut body = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
+    let mut scanned: usize = 0;
+    let mut header: Option<(usize, Option<usize>)> = None;
     loop {
+        if std::time::Instant::now() > deadline {
+            return Err(ServiceError::Config(format!(
+                "metrics endpoint {addr}: no whole answer within {:?}",
+                2 * SCRAPE_TIMEOUT
+            )));
+        }
         let n = s.read(&mut chunk).map_err(io)?;
         if n == 0 {
             break;
@@ -102,15 +113,25 @@ pub fn scrape(addr: SocketAddr) -> Result<String, ServiceError> {
             body.truncate(MAX_SCRAPE_BYTES);
             break;
         }
-        if let Some(end) = body.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&body[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if length.is_some_and(|len| body.len() >= end + 4 + len) {
-                break;
+        // The header's end, searched once through what is new; then its
+        // Content-Length says when the answer is whole.
+        if header.is_none() {
+            let from = scanned.saturating_sub(3);
+            scanned = body.len();
+            if let Some(i) = body[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                let end = from + i;
+                let head = String::from_utf8_lossy(&body[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                header = Some((end, length));
             }
+        }
+        if let Some((end, Some(len))) = header
+            && body.len() >= end + 4 + len
+        {
+            break;
         }
     }
     let text = String::from_utf8_lossy(&body);
@@ -334,6 +355,37 @@ mod tests {
         ] {
             assert!(screen.contains(want), "{want:?} in\n{screen}");
         }
+    }
+
+    /// tor's MetricsPort answers in HTTP/1.0 with a Content-Length and
+    /// keeps the connection open: the scrape ends at the length, at once.
+    #[test]
+    fn an_answer_on_a_connection_left_open_ends_at_its_length() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut buf = [0u8; 512];
+            let _ = c.read(&mut buf);
+            let body = "tor_relay_streams_total{type=\"BEGIN\"} 6\n";
+            c.write_all(
+                format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+            )
+            .unwrap();
+            // The body in two pieces, then nothing, the connection open.
+            c.write_all(&body.as_bytes()[..10]).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            c.write_all(&body.as_bytes()[10..]).unwrap();
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let t = std::time::Instant::now();
+        let s = Sample::parse(&scrape(addr).unwrap());
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert_eq!(
+            s.get_labelled("tor_relay_streams_total", "type=\"BEGIN\""),
+            6.0
+        );
+        drop(server);
     }
 
     #[test]

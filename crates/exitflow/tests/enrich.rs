@@ -272,6 +272,31 @@ fn the_relays_address_comes_from_its_consensus_entry_and_without_one_capture_ref
     set_mtime(&cons, later);
     assert!(e.reload_changed().is_empty());
     assert_eq!(e.roles.own, vec![ip("192.0.2.8"), ip("2001:db8::7")]);
+    // A consensus without the relay keeps the addresses last known.
+    std::fs::write(
+        &cons,
+        "network-status-version 3\nvote-status consensus\nr other BBBB digest 2021-06-01 00:00:00 198.51.100.1 9001 0\n",
+    )
+    .unwrap();
+    set_mtime(&cons, later + std::time::Duration::from_secs(60));
+    assert!(e.reload_changed().is_empty());
+    assert_eq!(e.roles.own, vec![ip("192.0.2.8"), ip("2001:db8::7")]);
+    std::fs::write(&cons, doc("192.0.2.8")).unwrap();
+    // A fingerprint that tor writes after the start is read at the next
+    // consensus.
+    let late = tempfile::tempdir().unwrap();
+    let cons2 = late.path().join("cached-consensus");
+    std::fs::write(&cons2, doc("192.0.2.9")).unwrap();
+    let mut e2 = exitflow_pipeline::Enricher::open(&exitflow_pipeline::EnrichSettings {
+        consensus: Some(cons2.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(e2.roles.own.is_empty());
+    std::fs::write(late.path().join("fingerprint"), format!("me {hex}\n")).unwrap();
+    set_mtime(&cons2, later);
+    assert!(e2.reload_changed().is_empty());
+    assert_eq!(e2.roles.own, vec![ip("192.0.2.9"), ip("2001:db8::7")]);
 
     // Known from nowhere: capture refuses, ingest warns.
     let o = run(&[

@@ -475,6 +475,7 @@ fn the_package_under_real_systemd_captures_unprivileged_restarts_drains_and_refr
         m.out("stat -c '%U %a' /var/lib/exitflow").trim(),
         "root 700"
     );
+    assert!(!m.path("/var/lib/exitflow-consensus").exists());
     assert!(m.run("getent passwd exitflow").status.success());
     assert!(
         m.path("/var/lib/exitflow/dataset/node=sdtest/_totals.json")
