@@ -40,11 +40,19 @@ const EXIT_OUT: u8 = 12;
 const HTTP_FETCHES: usize = 3;
 const HTTPS_FETCHES: usize = 2;
 const SMTP_SESSIONS: usize = 1;
+/// Pages fetched over IPv6 (an address literal: tor's exit connects over
+/// IPv6, from its IPv6 exit address).
+const HTTP6_FETCHES: usize = 1;
 /// Longest wait for the network to bootstrap (CI has two cores).
 const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(180);
 
 fn ip(host: u8) -> String {
     format!("10.{NET}.0.{host}")
+}
+
+/// A host's IPv6 address (the exit and the internet speak IPv6 too).
+fn ip6(host: u8) -> String {
+    format!("fd00:{NET}::{host}")
 }
 
 /// The namespaces, joined by a bridge; removed when dropped.
@@ -89,6 +97,24 @@ impl Net {
             "dev",
             &Net::dev("exit"),
         ]);
+        // IPv6 between the exit and the internet: global addresses only (no
+        // link-local, no router solicitations), no duplicate detection.
+        for (name, hosts) in [("exit", &[EXIT, EXIT_OUT][..]), ("inet", &[INET][..])] {
+            let ns = net.ns(name);
+            let dev = Net::dev(name);
+            for key in [
+                format!("net.ipv6.conf.{dev}.addr_gen_mode=1"),
+                format!("net.ipv6.conf.{dev}.accept_ra=0"),
+                format!("net.ipv6.conf.{dev}.router_solicitations=0"),
+                format!("net.ipv6.conf.{dev}.disable_ipv6=0"),
+            ] {
+                sh(&["ip", "netns", "exec", &ns, "sysctl", "-qw", &key]);
+            }
+            for h in hosts {
+                let a = format!("{}/64", ip6(*h));
+                sh(&["ip", "-n", &ns, "addr", "add", &a, "dev", &dev, "nodad"]);
+            }
+        }
         net
     }
 
@@ -337,6 +363,7 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
             cert.to_str().unwrap(),
             key.to_str().unwrap(),
             server_log.to_str().unwrap(),
+            &ip6(INET),
         ],
         &inet.join("servers.out"),
     ));
@@ -360,6 +387,11 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         &ip(EXIT),
         "--exit-address",
         &ip(EXIT_OUT),
+        "--address",
+        &ip6(EXIT),
+        "--exit-address",
+        &ip6(EXIT_OUT),
+        "--ipv6-exit",
         "--test-network",
         "--admin",
         &ip(ADMIN),
@@ -400,7 +432,7 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     std::fs::write(
         client.join("torrc"),
         format!(
-            "{common}DataDirectory {d}\nSocksPort 127.0.0.1:9050\nLog notice file {d}/notice.log\n",
+            "{common}DataDirectory {d}\nSocksPort 127.0.0.1:9050 IPv6Traffic\nLog notice file {d}/notice.log\n",
             d = client.display()
         ),
     )
@@ -586,6 +618,19 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         );
         assert_eq!(out, "200", "{url}");
     }
+    for i in 0..HTTP6_FETCHES {
+        let url = format!("http://[{}]/v6page{i}", ip6(INET));
+        let out = net.run(
+            "tor",
+            &[
+                &["curl"][..],
+                &socks,
+                &["-o", "/dev/null", "-w", "%{http_code}", &url],
+            ]
+            .concat(),
+        );
+        assert_eq!(out, "200", "{url}");
+    }
     for i in 0..HTTPS_FETCHES {
         let url = format!("https://secure.exitflow.example/s{i}");
         let out = net.run(
@@ -684,7 +729,7 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     for want in [
         "2 workers",
         "consensus valid from",
-        "own addresses 2 (exit addresses 1)",
+        "own addresses 4 (exit addresses 2)",
         begun_line.as_str(),
         "health       WARNING: no GeoIP database",
     ] {
@@ -713,7 +758,7 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         "rows_json.py",
         &[
             ds.to_str().unwrap(),
-            "tor_role,application_name,dst_port,protocol,user_agent",
+            "tor_role,application_name,dst_port,protocol,user_agent,ip_version",
         ],
     )
     .lines()
@@ -739,7 +784,13 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     let exits = of("exit");
     assert_eq!(
         exits.len(),
-        HTTP_FETCHES + HTTPS_FETCHES + SMTP_SESSIONS,
+        HTTP_FETCHES + HTTP6_FETCHES + HTTPS_FETCHES + SMTP_SESSIONS,
+        "{context}"
+    );
+    // The IPv6 fetch is exit traffic too: the exit address is per family.
+    assert_eq!(
+        exits.iter().filter(|r| r["ip_version"] == 6).count(),
+        HTTP6_FETCHES,
         "{context}"
     );
     assert_eq!(
@@ -759,8 +810,12 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
             .collect::<Vec<_>>()
     };
     let http = port(80);
-    assert_eq!(http.len(), logged("http GET"), "{context}");
-    assert_eq!(http.len(), HTTP_FETCHES, "{context}");
+    assert_eq!(
+        http.len(),
+        logged("http GET") + logged("http6 GET"),
+        "{context}"
+    );
+    assert_eq!(http.len(), HTTP_FETCHES + HTTP6_FETCHES, "{context}");
     for r in &http {
         assert_eq!(r["application_name"], "HTTP", "{context}");
         let ua = r["user_agent"].as_str().unwrap_or("");
@@ -828,8 +883,22 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
             .any(|r| r["dst_port"] == 22 && r["application_name"] == "SSH"),
         "{context}"
     );
+    // IPv6's own upkeep (neighbour discovery, multicast listener reports):
+    // ICMPv6, the machine's or nobody's, never exit traffic.
+    let icmp6: Vec<_> = rows.iter().filter(|r| r["protocol"] == 58).collect();
+    assert!(
+        icmp6
+            .iter()
+            .all(|r| r["tor_role"] == "relay-host" || r["tor_role"] == "other"),
+        "{context}"
+    );
     assert_eq!(
-        of("exit").len() + relay.len() + resolver.len() + mgmt.len() + of("dirport").len(),
+        of("exit").len()
+            + relay.len()
+            + resolver.len()
+            + mgmt.len()
+            + of("dirport").len()
+            + icmp6.len(),
         rows.len(),
         "every flow has one of the relay's roles\n{context}"
     );
@@ -874,7 +943,14 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     }
     let text_prefix = format!("10.{NET}.0.");
     let binary_prefix = [10u8, NET, 0];
+    let text6 = format!("fd00:{NET}:");
     for (name, bytes) in &outputs {
+        assert!(
+            !String::from_utf8_lossy(bytes)
+                .to_lowercase()
+                .contains(&text6),
+            "{name} holds an IPv6 address of the test network"
+        );
         assert!(
             !bytes
                 .windows(text_prefix.len())

@@ -3,14 +3,19 @@
 or session is logged as one line ("http GET /path", "https GET /path",
 "smtp session") to the log file: the servers' own count of what reached them.
 
-usage: tornet_servers.py ADDRESS CERT KEY LOG"""
+With ADDRESS6, HTTP is also served on [ADDRESS6]:80, logged as "http6 GET".
+
+usage: tornet_servers.py ADDRESS CERT KEY LOG [ADDRESS6]"""
 import http.server
 import socketserver
 import ssl
 import sys
 import threading
 
+import socket
+
 addr, cert, key, log_path = sys.argv[1:5]
+addr6 = sys.argv[5] if len(sys.argv) > 5 else None
 lock = threading.Lock()
 
 
@@ -37,6 +42,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class TlsHandler(Handler):
     scheme = "https"
+
+
+class Handler6(Handler):
+    scheme = "http6"
 
 
 class Smtp(socketserver.StreamRequestHandler):
@@ -76,7 +85,13 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 https_srv.socket = ctx.wrap_socket(https_srv.socket, server_side=True)
 smtp_srv = Server((addr, 25), Smtp)
-for s in (http_srv, https_srv, smtp_srv):
+servers = [http_srv, https_srv, smtp_srv]
+if addr6:
+    class Server6(Server):
+        address_family = socket.AF_INET6
+
+    servers.append(Server6((addr6, 80), Handler6))
+for s in servers:
     threading.Thread(target=s.serve_forever, daemon=True).start()
 log("ready")
 threading.Event().wait()
