@@ -342,7 +342,24 @@ fn dns_server(net: &Net, dir: &Path) -> Bg {
 #[test]
 fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_network() {
     require_root!("tornet");
+    // Each of the kit's exit policies, one network after the other.
+    for policy in ["study", "reduced", "web"] {
+        tornet_run(policy);
+    }
+}
+
+/// One private Tor network whose exit runs the kit with `policy`.
+fn tornet_run(policy: &str) {
     let started = Instant::now();
+    // Tor's reduced policy and the web-only one refuse SMTP (port 25): the
+    // client's tor finds no exit for it, and nothing leaves.
+    let smtp_sessions = if policy == "study" { SMTP_SESSIONS } else { 0 };
+    // IPv6 exits but under the reduced policy: tor 0.4.9.11 aborts on
+    // `ReducedExitPolicy 1` with `IPv6Exit 1` and `ExitPolicyRejectPrivate 0`
+    // (an assertion in policies_log_first_redundant_entry), and the test
+    // network needs the last one for its private addresses.
+    let ipv6_exit = policy != "reduced";
+    let http6_fetches = if ipv6_exit { HTTP6_FETCHES } else { 0 };
     let net = Net::new();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -372,7 +389,15 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     let exit = private_dir(&dir.join("exit"));
     let root = exit.join("root");
     let kit = exit.join("kit");
-    ok(&[
+    let (exit4, out4, exit6, out6, admin, dev) = (
+        ip(EXIT),
+        ip(EXIT_OUT),
+        ip6(EXIT),
+        ip6(EXIT_OUT),
+        ip(ADMIN),
+        Net::dev("exit"),
+    );
+    let mut kit_args = vec![
         "relay",
         "init",
         "--out",
@@ -382,24 +407,27 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         "--contact",
         "ops@exitflow.example",
         "--exit-policy",
-        "study",
+        policy,
         "--address",
-        &ip(EXIT),
+        &exit4,
         "--exit-address",
-        &ip(EXIT_OUT),
+        &out4,
         "--address",
-        &ip6(EXIT),
+        &exit6,
         "--exit-address",
-        &ip6(EXIT_OUT),
-        "--ipv6-exit",
+        &out6,
         "--test-network",
         "--admin",
-        &ip(ADMIN),
+        &admin,
         "--interface",
-        &Net::dev("exit"),
+        &dev,
         "--prefix",
         root.to_str().unwrap(),
-    ]);
+    ];
+    if ipv6_exit {
+        kit_args.push("--ipv6-exit");
+    }
+    ok(&kit_args);
     run_ok(Command::new("sh").arg(kit.join("install.sh")));
     let tor_data = private_dir(&root.join("var/lib/tor"));
     std::fs::create_dir_all(root.join("var/lib/exitflow-consensus")).unwrap();
@@ -585,11 +613,27 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     );
 
     // Bootstrapped: the client has a consensus with the exit in it, and a circuit.
-    wait_until("bootstrap", BOOTSTRAP_TIMEOUT, || {
+    let booted = || {
         read(&client.join("notice.log")).contains("Bootstrapped 100%")
             && read(&client.join("cached-microdesc-consensus")).contains("\nr exit1 ")
             && tor_data.join("cached-consensus").is_file()
-    });
+    };
+    let t = Instant::now();
+    while !booted() {
+        let tail = |p: &Path| {
+            let text = read(p);
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        };
+        assert!(
+            t.elapsed() < BOOTSTRAP_TIMEOUT,
+            "{policy}: no bootstrap within {BOOTSTRAP_TIMEOUT:?}\nclient:\n{}\nexit:\n{}\n{}",
+            tail(&client.join("notice.log")),
+            tail(&exit.join("notice.log")),
+            tail(&exit.join("tor.out"))
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     let bootstrap = started.elapsed();
 
     let copy = root.join("var/lib/exitflow-consensus/cached-consensus");
@@ -622,7 +666,7 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     for i in 0..HTTP_FETCHES {
         fetch(&format!("http://www.exitflow.example/page{i}"), &[]);
     }
-    for i in 0..HTTP6_FETCHES {
+    for i in 0..http6_fetches {
         fetch(&format!("http://[{}]/v6page{i}", ip6(INET)), &[]);
     }
     for i in 0..HTTPS_FETCHES {
@@ -634,22 +678,31 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     let mail = dir.join("mail.txt");
     std::fs::write(&mail, "Subject: test\r\n\r\nthrough Tor\r\n").unwrap();
     for _ in 0..SMTP_SESSIONS {
-        net.run(
-            "tor",
-            &[
-                &["curl"][..],
-                &socks,
-                &[
-                    "smtp://mail.exitflow.example",
-                    "--mail-from",
-                    "a@exitflow.example",
-                    "--mail-rcpt",
-                    "b@exitflow.example",
-                    "-T",
-                    mail.to_str().unwrap(),
-                ],
-            ]
-            .concat(),
+        let sent = net
+            .exec("tor")
+            .args(
+                [
+                    &["curl"][..],
+                    &socks,
+                    &[
+                        "smtp://mail.exitflow.example",
+                        "--mail-from",
+                        "a@exitflow.example",
+                        "--mail-rcpt",
+                        "b@exitflow.example",
+                        "-T",
+                        mail.to_str().unwrap(),
+                    ],
+                ]
+                .concat(),
+            )
+            .output()
+            .unwrap();
+        assert_eq!(
+            sent.status.success(),
+            smtp_sessions > 0,
+            "{policy}: SMTP through Tor: {}",
+            String::from_utf8_lossy(&sent.stderr)
         );
     }
     // The administrator's session.
@@ -718,6 +771,13 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
             cap.log()
         );
     }
+    let packets: u64 = screen
+        .split("packets/s")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(packets > 0, "{screen}");
     for not in ["no consensus", "no address of the relay"] {
         assert!(!screen.contains(not), "{not:?} in\n{screen}");
     }
@@ -763,13 +823,13 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     let exits = of("exit");
     assert_eq!(
         exits.len(),
-        HTTP_FETCHES + HTTP6_FETCHES + HTTPS_FETCHES + SMTP_SESSIONS,
+        HTTP_FETCHES + http6_fetches + HTTPS_FETCHES + smtp_sessions,
         "{context}"
     );
     // The IPv6 fetch is exit traffic too: the exit address is per family.
     assert_eq!(
         exits.iter().filter(|r| r["ip_version"] == 6).count(),
-        HTTP6_FETCHES,
+        http6_fetches,
         "{context}"
     );
     assert_eq!(
@@ -794,7 +854,7 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         logged("http GET") + logged("http6 GET"),
         "{context}"
     );
-    assert_eq!(http.len(), HTTP_FETCHES + HTTP6_FETCHES, "{context}");
+    assert_eq!(http.len(), HTTP_FETCHES + http6_fetches, "{context}");
     for r in &http {
         assert_eq!(r["application_name"], "HTTP", "{context}");
         let ua = r["user_agent"].as_str().unwrap_or("");
@@ -811,8 +871,11 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     }
     let smtp = port(25);
     assert_eq!(smtp.len(), logged("smtp session"), "{context}");
-    assert_eq!(smtp.len(), SMTP_SESSIONS, "{context}");
-    assert_eq!(smtp[0]["application_name"], "SMTP", "{context}");
+    assert_eq!(smtp.len(), smtp_sessions, "{context}");
+    assert!(
+        smtp.iter().all(|r| r["application_name"] == "SMTP"),
+        "{context}"
+    );
 
     // Between tor processes: relay, found from the exit's own consensus.
     let relay = of("relay");
@@ -893,7 +956,14 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
     );
     assert_eq!(totals["lost_flows"], 0, "{totals}");
     assert_eq!(
-        totals["exit_policy"]["summary"], "accept 1-65535",
+        totals["exit_policy"]["summary"].as_str(),
+        Some(
+            exitflow_relay::ExitPolicyChoice::parse(policy)
+                .unwrap()
+                .policy()
+                .to_string()
+                .as_str()
+        ),
         "{totals}"
     );
 
@@ -950,7 +1020,7 @@ fn tornet_exit_flows_roles_and_counts_match_the_servers_through_a_private_tor_ne
         }
     }
     eprintln!(
-        "tornet: bootstrap {bootstrap:?}, whole test {:?}, {} flows ({} exit, {} relay, {} resolver, {} management), {reloads} consensus reloads",
+        "tornet ({policy}): bootstrap {bootstrap:?}, whole run {:?}, {} flows ({} exit, {} relay, {} resolver, {} management), {reloads} consensus reloads",
         started.elapsed(),
         rows.len(),
         exits.len(),
