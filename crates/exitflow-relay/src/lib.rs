@@ -95,33 +95,43 @@ impl ExitPolicyChoice {
         }
     }
 
-    /// The torrc lines that set it.
-    fn torrc(self) -> &'static str {
+    /// The torrc lines that set it; port 25 (SMTP, spam's port) is let out
+    /// only when asked (`allow_smtp`), whatever the choice.
+    fn torrc(self, allow_smtp: bool) -> String {
+        let smtp = if allow_smtp { "accept" } else { "reject" };
         match self {
-            ExitPolicyChoice::Study => "ExitPolicy accept *:*\n",
-            ExitPolicyChoice::Reduced => "ReducedExitPolicy 1\n",
-            ExitPolicyChoice::Web => {
-                "ExitPolicy accept *:80, accept *:443\nExitPolicy reject *:*\n"
+            ExitPolicyChoice::Study => format!("ExitPolicy {smtp} *:25\nExitPolicy accept *:*\n"),
+            ExitPolicyChoice::Reduced if allow_smtp => {
+                "ExitPolicy accept *:25\nReducedExitPolicy 1\n".into()
             }
-        }
-    }
-
-    /// What it lets out, as tor summarises it.
-    pub fn policy(self) -> ExitPolicy {
-        match self {
-            ExitPolicyChoice::Study => {
-                ExitPolicy::from_rules(&parse_rules("accept *:*").expect("accept-all parses"))
-            }
-            ExitPolicyChoice::Reduced => ExitPolicy::reduced(),
-            ExitPolicyChoice::Web => ExitPolicy::from_rules(
-                &parse_rules("accept *:80, accept *:443, reject *:*").expect("web policy parses"),
+            ExitPolicyChoice::Reduced => "ReducedExitPolicy 1\n".into(),
+            ExitPolicyChoice::Web => format!(
+                "ExitPolicy {smtp} *:25, accept *:80, accept *:443\nExitPolicy reject *:*\n"
             ),
         }
     }
 
+    /// What it lets out, as tor summarises it.
+    pub fn policy(self, allow_smtp: bool) -> ExitPolicy {
+        let smtp = if allow_smtp { "accept" } else { "reject" };
+        let mut rules = parse_rules(&format!("{smtp} *:25")).expect("the SMTP rule parses");
+        match self {
+            ExitPolicyChoice::Study => {
+                rules.extend(parse_rules("accept *:*").expect("accept-all parses"))
+            }
+            ExitPolicyChoice::Reduced => rules.extend(exitflow_enrich::exitpolicy::reduced_rules()),
+            ExitPolicyChoice::Web => rules.extend(
+                parse_rules("accept *:80, accept *:443, reject *:*").expect("web policy parses"),
+            ),
+        }
+        ExitPolicy::from_rules(&rules)
+    }
+
     fn describe(self) -> String {
         match self {
-            ExitPolicyChoice::Study => "every port (the 2021 study's policy)".into(),
+            ExitPolicyChoice::Study => {
+                "every port (the 2021 study's policy) but SMTP unless --allow-smtp".into()
+            }
             ExitPolicyChoice::Reduced => {
                 format!("Tor's reduced exit policy (ports {REDUCED_EXIT_PORTS})")
             }
@@ -159,6 +169,12 @@ pub struct KitSettings {
     /// A private test network (tor's `TestingTorNetwork`): private
     /// addresses are allowed.
     pub test_network: bool,
+    /// Let port 25 (SMTP) out: off by default, as spam is most of an exit's
+    /// abuse complaints.
+    pub allow_smtp: bool,
+    /// The study's other relays (fingerprints): declared as one family
+    /// (`MyFamily`), so that no circuit uses two of them.
+    pub family: Vec<String>,
     /// The interface exitflow captures on.
     pub interface: String,
     /// Hosts the operator administers the relay from (their flows are `management`).
@@ -191,6 +207,8 @@ impl KitSettings {
             addresses: Vec::new(),
             exit_addresses: Vec::new(),
             test_network: false,
+            allow_smtp: false,
+            family: Vec::new(),
             interface: DEFAULT_INTERFACE.into(),
             admin: Vec::new(),
             profile: "default".into(),
@@ -234,6 +252,15 @@ impl KitSettings {
         )
         .map_err(|(what, why)| invalid(what, why))?;
         self.check_addresses()?;
+        if let Some(f) = self.family.iter().find(|f| {
+            let h = f.strip_prefix('$').unwrap_or(f);
+            h.len() != 40 || !h.bytes().all(|b| b.is_ascii_hexdigit())
+        }) {
+            return Err(invalid(
+                "family",
+                format!("{f:?}: a relay fingerprint, 40 hex digits (optionally after $)"),
+            ));
+        }
         // Linux's rule for interface names; it is written quoted into
         // exitflow.toml.
         let i = &self.interface;
@@ -436,7 +463,8 @@ fn torrc(s: &KitSettings) -> String {
          MetricsPort 127.0.0.1:{metrics}\nMetricsPortPolicy accept 127.0.0.1\n\n\
          ## An exit runs no other program (no pluggable transports), and its\n\
          ## queues have a stated ceiling beside exitflow's (MemoryMax=2G).\n\
-         NoExec 1\nMaxMemInQueues {mem} MBytes\n\n\
+         ## tor's system-call sandbox (Linux seccomp), as the Tor Project advises for relays.\n\
+         NoExec 1\nSandbox 1\nMaxMemInQueues {mem} MBytes\n\n\
          DataDirectory {data}\n",
         nick = s.nickname,
         ver = env!("CARGO_PKG_VERSION"),
@@ -446,7 +474,7 @@ fn torrc(s: &KitSettings) -> String {
         notice = s.at(paths::NOTICE),
         desc = s.exit_policy.describe(),
         v6 = u8::from(s.ipv6_exit),
-        policy = s.exit_policy.torrc(),
+        policy = s.exit_policy.torrc(s.allow_smtp),
         resolv = s.at(paths::RESOLV),
         control = DEFAULT_CONTROL_PORT,
         metrics = DEFAULT_TOR_METRICS_PORT,
@@ -461,6 +489,18 @@ fn torrc(s: &KitSettings) -> String {
         if let Some(burst) = s.bandwidth_burst.as_ref().or(s.bandwidth_rate.as_ref()) {
             let _ = writeln!(t, "RelayBandwidthBurst {burst}");
         }
+    }
+    if !s.family.is_empty() {
+        let fps: Vec<String> = s
+            .family
+            .iter()
+            .map(|f| format!("${}", f.trim_start_matches('$').to_ascii_uppercase()))
+            .collect();
+        let _ = write!(
+            t,
+            "\n## The study's other relays: one family, so that no circuit uses two of them.\nMyFamily {}\n",
+            fps.join(",")
+        );
     }
     t.push_str("\n## The relay's public addresses.\n");
     for a in &s.addresses {

@@ -122,7 +122,11 @@ pub fn unbound(s: &KitSettings) -> String {
          \x20   # A busy exit asks many names: a cache that keeps up.\n\
          \x20   prefetch: yes\n\
          \x20   msg-cache-size: 64m\n\
-         \x20   rrset-cache-size: 128m\n",
+         \x20   rrset-cache-size: 128m\n\
+         \x20   # Many names at once: threads, and ports and queries in flight to match.\n\
+         \x20   num-threads: 2\n\
+         \x20   outgoing-range: 8192\n\
+         \x20   num-queries-per-thread: 4096\n",
         nick = s.nickname,
         v6 = if s.ipv6_exit { "yes" } else { "no" },
     ) + &outgoing(s)

@@ -20,7 +20,7 @@ fn text<'a>(files: &'a [KitFile], name: &str) -> &'a str {
 #[test]
 fn the_torrc_says_what_exitflow_reads_back() {
     for (choice, summary) in [
-        (ExitPolicyChoice::Study, "accept 1-65535"),
+        (ExitPolicyChoice::Study, "reject 25"),
         (ExitPolicyChoice::Web, "accept 80,443"),
         (
             ExitPolicyChoice::Reduced,
@@ -35,7 +35,7 @@ fn the_torrc_says_what_exitflow_reads_back() {
         // exitflow's own torrc reader finds the policy, ports and address.
         let t = torrc::parse(text(&files, "torrc")).unwrap();
         assert_eq!(t.exit_policy().to_string(), summary, "{choice:?}");
-        assert_eq!(choice.policy().to_string(), summary);
+        assert_eq!(choice.policy(false).to_string(), summary);
         assert_eq!((t.or_port, t.dir_port), (Some(443), Some(80)));
         assert_eq!(t.addresses, s.addresses);
         assert!(text(&files, "torrc").contains("RelayBandwidthBurst 10 MBytes"));
@@ -265,6 +265,38 @@ fn the_exit_address_contact_and_interface_reach_tor_and_exitflow_whole() {
         list("own_addresses"),
         ["192.0.2.10", "192.0.2.11", "2001:db8::11"]
     );
+}
+
+/// Port 25 only when asked, whatever the policy; the study's relays as one
+/// family.
+#[test]
+fn smtp_is_let_out_only_when_asked_and_the_family_is_declared() {
+    for choice in [
+        ExitPolicyChoice::Study,
+        ExitPolicyChoice::Reduced,
+        ExitPolicyChoice::Web,
+    ] {
+        for allow in [false, true] {
+            let mut s = settings("n1", "ops@example.org");
+            s.exit_policy = choice;
+            s.allow_smtp = allow;
+            let t = torrc::parse(text(&kit(&s), "torrc")).unwrap();
+            assert_eq!(t.exit_policy().accepts(25), allow, "{choice:?} {allow}");
+            assert_eq!(
+                t.exit_policy().to_string(),
+                choice.policy(allow).to_string()
+            );
+            assert!(t.exit_policy().accepts(443));
+        }
+    }
+    let mut s = settings("n1", "ops@example.org");
+    s.family = vec![
+        "9695dfc35ffeb861329b9f1ab04c46397020ce31".into(),
+        "$9695DFC35FFEB861329B9F1AB04C46397020CE32".into(),
+    ];
+    assert!(text(&kit(&s), "torrc").contains("MyFamily $9695DFC35FFEB861329B9F1AB04C46397020CE31,$9695DFC35FFEB861329B9F1AB04C46397020CE32\n"));
+    s.family = vec!["relay2".into()];
+    assert!(render(&s).unwrap_err().to_string().starts_with("family: "));
 }
 
 #[test]

@@ -524,6 +524,13 @@ pub struct RelayInitArgs {
     /// is told from the machine's own by construction (docs/exit-relay.md).
     #[arg(long = "exit-address")]
     pub exit_address: Vec<IpAddr>,
+    /// Let port 25 (SMTP) out; without it the kit's policy rejects it (spam
+    /// brings most of an exit's abuse complaints).
+    #[arg(long)]
+    pub allow_smtp: bool,
+    /// A fingerprint of another relay of the study (MyFamily); repeatable.
+    #[arg(long = "family")]
+    pub family: Vec<String>,
     /// A private Tor test network (TestingTorNetwork): private addresses
     /// are allowed.
     #[arg(long, hide = true)]

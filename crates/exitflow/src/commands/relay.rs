@@ -58,6 +58,8 @@ fn init(i: &crate::args::RelayInitArgs) -> Result<ExitCode> {
         addresses: i.address.clone(),
         exit_addresses: i.exit_address.clone(),
         test_network: i.test_network,
+        allow_smtp: i.allow_smtp,
+        family: i.family.clone(),
         interface: i.interface.clone(),
         admin: i.admin.clone(),
         profile: i.profile.clone(),
