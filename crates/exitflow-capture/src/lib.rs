@@ -19,6 +19,8 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 
+#[cfg(unix)]
+pub mod disk;
 #[cfg(all(target_os = "linux", feature = "libpcap"))]
 pub mod filter;
 #[cfg(target_os = "linux")]

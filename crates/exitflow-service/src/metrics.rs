@@ -87,6 +87,10 @@ pub struct Metrics {
     pub exit_addresses: Gauge,
     /// When the capture started (seconds since the epoch).
     pub start_time: Gauge,
+    /// Bytes still free on the dataset's file system (a flow family: under
+    /// an hourly profile it moves with the snapshot, as spills would tell
+    /// the flow rate otherwise).
+    pub dataset_free: Gauge,
 }
 
 impl Metrics {
@@ -231,6 +235,11 @@ impl Metrics {
             "exit_addresses",
             "Addresses reserved for exit traffic (OutboundBindAddressExit)",
             m.exit_addresses.clone(),
+        );
+        r.register(
+            "dataset_free_bytes",
+            "Bytes free on the dataset's file system",
+            m.dataset_free.clone(),
         );
         r.register(
             "start_time_seconds",

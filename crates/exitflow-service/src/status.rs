@@ -11,6 +11,8 @@ use crate::metrics::MAX_REQUEST_BYTES;
 
 /// How long a scrape may take.
 pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Free space under which the health line warns.
+pub const LOW_DISK_BYTES: u64 = 1 << 30;
 /// Largest metrics answer read (a few hundred lines in practice).
 pub const MAX_SCRAPE_BYTES: usize = 1 << 20;
 
@@ -158,6 +160,22 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// Bytes as "812 KiB", "3.4 GiB".
+fn size(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v >= 100.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 /// "3 min ago", "5 h ago", "2 days ago"; "never" for 0.
 fn age(now: u64, then: u64) -> String {
     if then == 0 {
@@ -221,6 +239,10 @@ pub fn render(
     if own == 0 {
         warnings.push("no address of the relay known: nothing is exit".into());
     }
+    let free = cur.n("exitflow_dataset_free_bytes");
+    if free > 0 && free < LOW_DISK_BYTES {
+        warnings.push(format!("{} free on the dataset's disk", size(free)));
+    }
     let started = cur.n("exitflow_start_time_seconds");
     let relay = format!(
         "relay        own addresses {own} (exit addresses {exit})   exitflow {ver}   up {up}\n",
@@ -248,7 +270,7 @@ pub fn render(
         "exitflow status — {source}\n\n\
          capture      {workers} workers   {pps} packets/s   {packets} packets   kernel drops {drops}\n\
          flows        active {active}   written {written} (failed {failed})   pending {pending}   evicted {evicted}   lost {lost}\n\
-         dataset      {files} files   last file {last}   write errors {werr}\n\
+         dataset      {files} files   {dbytes} written   {free} free   last file {last}   write errors {werr}\n\
          enrichment   consensus {cons} (reloads {creloads})   GeoIP built {geo} (reloads {greloads})   reload errors {rerr}\n\
          {relay}{tor_line}\
          health       {health}\n",
@@ -263,6 +285,8 @@ pub fn render(
         evicted = thousands(cur.n("exitflow_flows_evicted_total")),
         lost = thousands(lost),
         files = thousands(cur.n("exitflow_dataset_files_total")),
+        dbytes = size(cur.n("exitflow_dataset_bytes_total")),
+        free = size(cur.n("exitflow_dataset_free_bytes")),
         last = age(now, cur.n("exitflow_last_file_seconds")),
         werr = cur.n("exitflow_write_errors_total"),
         cons = if consensus == 0 {
@@ -335,11 +359,18 @@ mod tests {
             None,
         );
         assert!(screen.contains("5,000 packets/s"), "{screen}");
+        // A disk nearly full is said.
+        let full = Sample::parse("exitflow_dataset_free_bytes 1000000\n");
+        assert!(
+            render("t", 1_000_000, &full, None, None)
+                .contains("977 KiB free on the dataset's disk")
+        );
         // Health is OK only with a consensus, a GeoIP database and an own
         // address; tor's counts beside ours when its MetricsPort is read.
         m.flows_lost.inc_by(0);
         let healthy = Sample::parse(
             "exitflow_consensus_valid_after_seconds 999000\nexitflow_geoip_built_seconds 900000\n\
+             exitflow_dataset_free_bytes 5368709120\nexitflow_dataset_bytes_total 812000\n\
              exitflow_own_addresses 2\nexitflow_exit_addresses 1\nexitflow_start_time_seconds 996400\n",
         );
         let tor = Sample::parse(
@@ -347,11 +378,14 @@ mod tests {
              tor_relay_streams_total{type=\"BEGIN_DIR\"} 40\n",
         );
         let screen = render("test", 1_000_000, &healthy, None, Some(&tor));
+        assert_eq!(size(1_536), "1.5 KiB");
+        assert_eq!(size(5 << 30), "5.0 GiB");
         for want in [
             "health       OK",
             "own addresses 2 (exit addresses 1)",
             "up 60 min",
             "streams begun 6   resolves 2",
+            "793 KiB written   5.0 GiB free",
         ] {
             assert!(screen.contains(want), "{want:?} in\n{screen}");
         }

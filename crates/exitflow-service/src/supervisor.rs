@@ -24,6 +24,8 @@ use crate::{DEFAULT_EXPORT_QUEUE_BATCHES, ErrorChain, ServiceError, memory_budge
 
 /// How often the supervisor checks the stop flag and its timers.
 pub const SUPERVISOR_POLL: Duration = Duration::from_millis(100);
+/// How often the dataset's free disk space is read.
+pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Everything the service needs, resolved and validated by the caller.
 pub struct ServiceConfig {
@@ -148,6 +150,9 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     // belong to root).
     let node_dir = layout::node_dir(&dataset.root, &dataset.node);
     std::fs::create_dir_all(&node_dir).map_err(io(format!("creating {}", node_dir.display())))?;
+    if let Ok(b) = exitflow_capture::disk::available_bytes(&node_dir) {
+        m.dataset_free.set(i64::try_from(b).unwrap_or(i64::MAX));
+    }
     let stale = remove_stale_temp_files(&node_dir)?;
     if !stale.is_empty() {
         warn!(
@@ -257,8 +262,19 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     let service_now = || exitflow_output::dataset::now_ms().saturating_add_signed(skew_ms);
     let mut bucket = service_now() / bucket_ms;
     let snapshot_registry = m.registry();
+    let free_disk = || {
+        if let Ok(b) = exitflow_capture::disk::available_bytes(&node_dir) {
+            m.dataset_free.set(i64::try_from(b).unwrap_or(i64::MAX));
+        }
+    };
+    free_disk();
+    let mut disk_checked = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(SUPERVISOR_POLL);
+        if disk_checked.elapsed() >= DISK_CHECK_INTERVAL {
+            disk_checked = Instant::now();
+            free_disk();
+        }
         if duration.is_some_and(|d| started.elapsed() >= d)
             || handles.iter().any(|h| h.is_finished())
         {
