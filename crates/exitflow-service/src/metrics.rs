@@ -87,6 +87,9 @@ pub struct Metrics {
     pub exit_addresses: Gauge,
     /// When the capture started (seconds since the epoch).
     pub start_time: Gauge,
+    /// Flows metered, by Tor role (a flow family: under an hourly profile
+    /// shown as of the last boundary).
+    pub flows_role: Family<WorkerLabel, Counter>,
     /// Bytes still free on the dataset's file system (a flow family: under
     /// an hourly profile it moves with the snapshot, as spills would tell
     /// the flow rate otherwise).
@@ -235,6 +238,11 @@ impl Metrics {
             "exit_addresses",
             "Addresses reserved for exit traffic (OutboundBindAddressExit)",
             m.exit_addresses.clone(),
+        );
+        r.register(
+            "flows_role",
+            "Flows metered, by Tor role",
+            m.flows_role.clone(),
         );
         r.register(
             "dataset_free_bytes",

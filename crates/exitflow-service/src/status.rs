@@ -256,6 +256,18 @@ pub fn render(
             age(now, started).trim_end_matches(" ago").to_owned()
         },
     );
+    let role = |r: &str| {
+        thousands(cur.get_labelled("exitflow_flows_role_total", &format!("role=\"{r}\"")) as u64)
+    };
+    let roles = format!(
+        "roles        exit {}   relay {}   resolver {}   relay-host {}   management {}   other {}\n",
+        role("exit"),
+        role("relay"),
+        role("resolver"),
+        role("relay-host"),
+        role("management"),
+        role("other"),
+    );
     let tor_line = tor.map_or_else(String::new, |t| {
         let n = |kind: &str| {
             thousands(t.get_labelled("tor_relay_streams_total", &format!("type=\"{kind}\"")) as u64)
@@ -272,7 +284,7 @@ pub fn render(
          flows        active {active}   written {written} (failed {failed})   pending {pending}   evicted {evicted}   lost {lost}\n\
          dataset      {files} files   {dbytes} written   {free} free   last file {last}   write errors {werr}\n\
          enrichment   consensus {cons} (reloads {creloads})   GeoIP built {geo} (reloads {greloads})   reload errors {rerr}\n\
-         {relay}{tor_line}\
+         {roles}{relay}{tor_line}\
          health       {health}\n",
         workers = cur.n("exitflow_workers"),
         pps = thousands(pps.round() as u64),
@@ -371,7 +383,8 @@ mod tests {
         let healthy = Sample::parse(
             "exitflow_consensus_valid_after_seconds 999000\nexitflow_geoip_built_seconds 900000\n\
              exitflow_dataset_free_bytes 5368709120\nexitflow_dataset_bytes_total 812000\n\
-             exitflow_own_addresses 2\nexitflow_exit_addresses 1\nexitflow_start_time_seconds 996400\n",
+             exitflow_own_addresses 2\nexitflow_exit_addresses 1\nexitflow_start_time_seconds 996400\n\
+             exitflow_flows_role_total{role=\"exit\"} 6\nexitflow_flows_role_total{role=\"relay\"} 40\n",
         );
         let tor = Sample::parse(
             "tor_relay_streams_total{type=\"BEGIN\"} 6\ntor_relay_streams_total{type=\"RESOLVE\"} 2\n\
@@ -386,6 +399,7 @@ mod tests {
             "up 60 min",
             "streams begun 6   resolves 2",
             "793 KiB written   5.0 GiB free",
+            "roles        exit 6   relay 40   resolver 0",
         ] {
             assert!(screen.contains(want), "{want:?} in\n{screen}");
         }

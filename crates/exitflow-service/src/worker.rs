@@ -161,8 +161,18 @@ impl Worker {
         let skew_us = skew_ms.saturating_mul(1000);
         let mut meter = Meter::new(&opts);
         let mut batch: Vec<Row> = Vec::with_capacity(EXPORT_BATCH);
+        // Flows by role for `exitflow status` (tor's exit streams beside
+        // exitflow's exit flows), read from the row the gate made.
+        let role_col = policy.layout().index(exitflow_output::Col::TorRole);
+        let roles = m.flows_role.clone();
         let mut export = |f: Flow, c: Classification, e: &mut Enricher, b: &mut Vec<Row>| {
-            b.push(to_record(f, c, &mut policy, Some(e)));
+            let row = to_record(f, c, &mut policy, Some(e));
+            if let Some(role) = role_col.and_then(|i| row.cells().get(i)?.as_str()) {
+                roles
+                    .get_or_create(&vec![("role".to_owned(), role.to_owned())])
+                    .inc();
+            }
+            b.push(row);
         };
         let mut publisher = Publisher::new(id, &m);
         let rate = m.packet_rate.get_or_create(&worker(id)).clone();
