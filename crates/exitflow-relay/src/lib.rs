@@ -31,6 +31,9 @@ pub const DEFAULT_CONTROL_PORT: u16 = 9051;
 /// tor's `MaxMemInQueues`, MiB: stated, so that tor and exitflow's capture
 /// (its unit's `MemoryMax=2G`) fit a small server together.
 pub const DEFAULT_MAX_MEM_IN_QUEUES_MIB: u32 = 1024;
+/// Days the kit keeps the dataset's date partitions (`policy.retention_days`)
+/// unless told otherwise: a study's data is not kept for ever by default.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 /// The interface exitflow captures on.
 pub const DEFAULT_INTERFACE: &str = "eth0";
 /// Where exitflow's dataset lives on the relay.
@@ -169,6 +172,8 @@ pub struct KitSettings {
     /// A private test network (tor's `TestingTorNetwork`): private
     /// addresses are allowed.
     pub test_network: bool,
+    /// Days the dataset's partitions are kept (`policy.retention_days`).
+    pub retention_days: u32,
     /// Let port 25 (SMTP) out: off by default, as spam is most of an exit's
     /// abuse complaints.
     pub allow_smtp: bool,
@@ -209,6 +214,7 @@ impl KitSettings {
             test_network: false,
             allow_smtp: false,
             family: Vec::new(),
+            retention_days: DEFAULT_RETENTION_DAYS,
             interface: DEFAULT_INTERFACE.into(),
             admin: Vec::new(),
             profile: "default".into(),
@@ -252,6 +258,12 @@ impl KitSettings {
         )
         .map_err(|(what, why)| invalid(what, why))?;
         self.check_addresses()?;
+        if self.retention_days == 0 {
+            return Err(invalid(
+                "retention",
+                "at least one day (the dataset's partitions are days)",
+            ));
+        }
         if let Some(f) = self.family.iter().find(|f| {
             let h = f.strip_prefix('$').unwrap_or(f);
             h.len() != 40 || !h.bytes().all(|b| b.is_ascii_hexdigit())
@@ -557,7 +569,9 @@ fn exitflow_toml(s: &KitSettings) -> String {
          consensus = \"{consensus}\"\n\
          # geoip = [\"/var/lib/GeoIP/GeoLite2-Country.mmdb\", \"/var/lib/GeoIP/GeoLite2-ASN.mmdb\"]\n\n\
          [capture]\ninterfaces = {iface}\nmetrics = \"127.0.0.1:9477\"\n\n\
-         [policy]\n# Nothing finer than an hour on disk; see docs/privacy.md.\nprofile = \"{profile}\"\n\n\
+         [policy]\n# Nothing finer than an hour on disk; see docs/privacy.md.\nprofile = \"{profile}\"\n\
+         # Date partitions older than this are deleted: as long as the ethics review approved.\n\
+         retention_days = {retention}\n\n\
          [relay]\nown_addresses = {own}\n\
          # tor's OutboundBindAddressExit: only TCP from these is exit traffic.\n\
          exit_addresses = {exit}\nor_port = {or}\ndir_port = {dir}\n\
@@ -573,6 +587,7 @@ fn exitflow_toml(s: &KitSettings) -> String {
         own = quoted_list(&[s.addresses.as_slice(), s.exit_addresses.as_slice()].concat()),
         exit = quoted_list(&s.exit_addresses),
         tm = DEFAULT_TOR_METRICS_PORT,
+        retention = s.retention_days,
         or = s.or_port,
         dir = s.dir_port,
         admin = quoted_list(&s.admin),

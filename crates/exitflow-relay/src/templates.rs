@@ -168,8 +168,9 @@ pub fn checklist(s: &KitSettings) -> String {
          - [ ] Reverse DNS of {addresses} names it a Tor exit (e.g. `tor-exit.example.org`).\n\
          - [ ] The WHOIS entry of the address points abuse reports to {contact}.\n\
          - [ ] The exit policy is the one the study needs: {policy}.\n\
-         - [ ] The dataset's retention is set (`policy.retention_days` in exitflow.toml, as the\n      \
-               ethics review approved) and the exit notice names the institution and the approval.\n\
+         - [ ] The dataset's retention is what the ethics review approved (`policy.retention_days`\n      \
+               in exitflow.toml: {retention} days, `--retention-days`), and the exit notice names the\n      \
+               institution and the approval.\n\
          - [ ] SSH is reachable only from the admin hosts (their flows are `management`).\n\n\
          ## Installing\n\n\
          - [ ] `apt install tor unbound nyx` and the exitflow package.\n\
@@ -204,5 +205,6 @@ pub fn checklist(s: &KitSettings) -> String {
         iface = s.interface,
         dir = s.dir_port,
         tm = DEFAULT_TOR_METRICS_PORT,
+        retention = s.retention_days,
     )
 }

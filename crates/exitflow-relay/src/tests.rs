@@ -67,6 +67,7 @@ fn every_file_is_there_and_the_script_installs_each_under_the_prefix() {
     assert!(torrc.contains("MetricsPort 127.0.0.1:9035"));
     let toml = text(&files, "exitflow.toml");
     assert!(toml.contains("admin = [\"198.51.100.7\"]"), "{toml}");
+    assert!(toml.contains("retention_days = 30\n"), "{toml}");
     assert!(toml.contains("profile = \"default\""));
     let unbound = text(&files, "unbound-exitflow.conf");
     for line in [

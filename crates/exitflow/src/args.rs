@@ -524,6 +524,9 @@ pub struct RelayInitArgs {
     /// is told from the machine's own by construction (docs/exit-relay.md).
     #[arg(long = "exit-address")]
     pub exit_address: Vec<IpAddr>,
+    /// Days the dataset's date partitions are kept on the relay.
+    #[arg(long, default_value_t = exitflow_relay::DEFAULT_RETENTION_DAYS)]
+    pub retention_days: u32,
     /// Let port 25 (SMTP) out; without it the kit's policy rejects it (spam
     /// brings most of an exit's abuse complaints).
     #[arg(long)]

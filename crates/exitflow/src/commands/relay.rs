@@ -59,6 +59,7 @@ fn init(i: &crate::args::RelayInitArgs) -> Result<ExitCode> {
         exit_addresses: i.exit_address.clone(),
         test_network: i.test_network,
         allow_smtp: i.allow_smtp,
+        retention_days: i.retention_days,
         family: i.family.clone(),
         interface: i.interface.clone(),
         admin: i.admin.clone(),
