@@ -121,10 +121,9 @@ impl Enricher {
         // The relay's own entry in the consensus: tor's fingerprint file,
         // given or beside the consensus (exitflow-consensus.service copies
         // both).
-        let fingerprint_path = s
-            .fingerprint
-            .clone()
-            .or_else(|| Some(consensus_source.as_ref()?.0.parent()?.join("fingerprint")));
+        // tor's files the consensus unit copies beside the consensus.
+        let beside = |name: &str| Some(consensus_source.as_ref()?.0.parent()?.join(name));
+        let fingerprint_path = s.fingerprint.clone().or_else(|| beside("fingerprint"));
         let fingerprint = match &fingerprint_path {
             Some(p) if p.is_file() || s.fingerprint.is_some() => {
                 Some(exitflow_enrich::tor::read_fingerprint_file(p)?)
@@ -133,10 +132,10 @@ impl Enricher {
         };
         let own = Self::own_from(&configured_own, fingerprint.as_deref(), consensus.as_ref());
         let or_port = s.or_port.or(torrc.or_port);
-        let policy_path = s.exit_policy_file.clone().or_else(|| {
-            let beside = consensus_source.as_ref()?.0.parent()?.join("exit-policy");
-            beside.is_file().then_some(beside)
-        });
+        let policy_path = s
+            .exit_policy_file
+            .clone()
+            .or_else(|| beside("exit-policy").filter(|p| p.is_file()));
         let exit_policy = if let Some(p) = policy_path {
             let (policy, version) = exitflow_enrich::torcontrol::load_policy_file(&p)?;
             Some(ExitPolicyNote {

@@ -16,36 +16,29 @@ pub const LOW_DISK_BYTES: u64 = 1 << 30;
 /// Largest metrics answer read (a few hundred lines in practice).
 pub const MAX_SCRAPE_BYTES: usize = 1 << 20;
 
-/// One scrape: each metric's value summed over its label sets.
+/// One scrape: each series (name and labels, as written) and its value; a
+/// metric's value is the sum over its series.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sample {
-    values: BTreeMap<String, f64>,
-    /// Each series (name and labels, as written) and its value.
     series: BTreeMap<String, f64>,
 }
 
 impl Sample {
     /// Parses Prometheus/OpenMetrics text (comments and `# EOF` skipped).
     pub fn parse(text: &str) -> Sample {
-        let mut values = BTreeMap::new();
-        let mut all = BTreeMap::new();
+        let mut series = BTreeMap::new();
         for line in text.lines() {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
             }
-            let Some((series, value)) = line.rsplit_once(' ') else {
+            let Some((key, value)) = line.rsplit_once(' ') else {
                 continue;
             };
-            let name = series.split('{').next().unwrap_or(series);
             if let Ok(v) = value.parse::<f64>() {
-                *values.entry(name.to_owned()).or_insert(0.0) += v;
-                *all.entry(series.to_owned()).or_insert(0.0) += v;
+                *series.entry(key.to_owned()).or_insert(0.0) += v;
             }
         }
-        Sample {
-            values,
-            series: all,
-        }
+        Sample { series }
     }
 
     /// A metric's value summed over the series that carry `label`
@@ -68,9 +61,9 @@ impl Sample {
         Some(rest.split('"').next()?.to_owned())
     }
 
-    /// A metric's value (0 when absent).
+    /// A metric's value summed over its series (0 when absent).
     pub fn get(&self, name: &str) -> f64 {
-        self.values.get(name).copied().unwrap_or(0.0)
+        self.get_labelled(name, "")
     }
 
     fn n(&self, name: &str) -> u64 {
@@ -361,7 +354,10 @@ mod tests {
         // Rates from two samples, when there are two.
         let mut later = s.clone();
         later
-            .values
+            .series
+            .retain(|k, _| !k.starts_with("exitflow_packets_total"));
+        later
+            .series
             .insert("exitflow_packets_total".into(), 245_000.0);
         let screen = render(
             "test",

@@ -150,9 +150,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     // belong to root).
     let node_dir = layout::node_dir(&dataset.root, &dataset.node);
     std::fs::create_dir_all(&node_dir).map_err(io(format!("creating {}", node_dir.display())))?;
-    if let Ok(b) = exitflow_capture::disk::available_bytes(&node_dir) {
-        m.dataset_free.set(i64::try_from(b).unwrap_or(i64::MAX));
-    }
+    record_free_disk(&m, &node_dir);
     let stale = remove_stale_temp_files(&node_dir)?;
     if !stale.is_empty() {
         warn!(
@@ -262,18 +260,12 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     let service_now = || exitflow_output::dataset::now_ms().saturating_add_signed(skew_ms);
     let mut bucket = service_now() / bucket_ms;
     let snapshot_registry = m.registry();
-    let free_disk = || {
-        if let Ok(b) = exitflow_capture::disk::available_bytes(&node_dir) {
-            m.dataset_free.set(i64::try_from(b).unwrap_or(i64::MAX));
-        }
-    };
-    free_disk();
     let mut disk_checked = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(SUPERVISOR_POLL);
         if disk_checked.elapsed() >= DISK_CHECK_INTERVAL {
             disk_checked = Instant::now();
-            free_disk();
+            record_free_disk(&m, &node_dir);
         }
         if duration.is_some_and(|d| started.elapsed() >= d)
             || handles.iter().any(|h| h.is_finished())
@@ -321,6 +313,13 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
         return Err(ServiceError::Lost(lost));
     }
     Ok(clean)
+}
+
+/// The free space of the dataset's file system, into its gauge.
+fn record_free_disk(m: &Metrics, node_dir: &std::path::Path) {
+    if let Ok(b) = exitflow_capture::disk::available_bytes(node_dir) {
+        m.dataset_free.set(i64::try_from(b).unwrap_or(i64::MAX));
+    }
 }
 
 /// Reloads GeoIP databases and the consensus when their files change, and

@@ -163,14 +163,25 @@ impl Worker {
         let mut batch: Vec<Row> = Vec::with_capacity(EXPORT_BATCH);
         // Flows by role for `exitflow status` (tor's exit streams beside
         // exitflow's exit flows), read from the row the gate made.
+        // Each role's counter is looked up in the family once, not per flow.
         let role_col = policy.layout().index(exitflow_output::Col::TorRole);
-        let roles = m.flows_role.clone();
+        let mut roles: Vec<(String, prometheus_client::metrics::counter::Counter)> = Vec::new();
         let mut export = |f: Flow, c: Classification, e: &mut Enricher, b: &mut Vec<Row>| {
             let row = to_record(f, c, &mut policy, Some(e));
             if let Some(role) = role_col.and_then(|i| row.cells().get(i)?.as_str()) {
-                roles
-                    .get_or_create(&vec![("role".to_owned(), role.to_owned())])
-                    .inc();
+                match roles.iter().find(|(r, _)| r == role) {
+                    Some((_, counter)) => {
+                        counter.inc();
+                    }
+                    None => {
+                        let counter = m
+                            .flows_role
+                            .get_or_create(&vec![("role".to_owned(), role.to_owned())])
+                            .clone();
+                        counter.inc();
+                        roles.push((role.to_owned(), counter));
+                    }
+                }
             }
             b.push(row);
         };

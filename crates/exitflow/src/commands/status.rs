@@ -46,7 +46,7 @@ pub fn run(a: &StatusArgs, conf: &Config) -> Result<ExitCode> {
             .map_or(0, |d| d.as_secs());
         let taken = Instant::now();
         // tor's counts are shown when its MetricsPort answers; a tor that
-        // is down is said on the screen, not an error.
+        // is down is logged, not an error.
         let tor_sample = tor.map(|t| scrape(t).map(|text| Sample::parse(&text)));
         if let Some(Err(e)) = &tor_sample {
             tracing::warn!("tor's MetricsPort: {e}");
