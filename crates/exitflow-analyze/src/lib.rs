@@ -61,6 +61,46 @@ pub enum AnalyzeError {
     /// A node's totals file is unreadable.
     #[error("node totals")]
     Totals(#[source] exitflow_output::OutputError),
+    /// A node's releases and ledger do not add up (`publish::store`).
+    #[error("{path}: {reason}")]
+    Ledger {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A release would spend more ε on a day than the budget allows.
+    #[error(
+        "node {node}, day {day}: releasing ε = {asked} would exceed the budget of ε = {budget} per node-day ({spent} already spent)"
+    )]
+    Budget {
+        /// The node.
+        node: String,
+        /// The day (`YYYY-MM-DD`).
+        day: String,
+        /// ε already spent on the day.
+        spent: f64,
+        /// ε the release asked for.
+        asked: f64,
+        /// The budget.
+        budget: f64,
+    },
+    /// Publication settings that would not give the guarantee.
+    #[error("{0}")]
+    Settings(String),
+}
+
+impl AnalyzeError {
+    /// Nothing under these roots.
+    pub fn empty(roots: &[PathBuf]) -> AnalyzeError {
+        AnalyzeError::Empty(
+            roots
+                .iter()
+                .map(|r| r.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
 }
 
 /// Which flows to count.
@@ -76,6 +116,9 @@ pub struct Filter {
     pub tz_minutes: BTreeMap<String, i32>,
     /// Read every flow row even where a part has its hourly tables beside it.
     pub rows: bool,
+    /// Only day directories in `[from, to)` (ms of UTC midnights), a cheap
+    /// first cut before the row times are read.
+    pub days: Option<(u64, u64)>,
 }
 
 /// A counter keyed by strings.
@@ -408,6 +451,16 @@ pub fn dataset_files(
                 if !date_dir.is_dir() {
                     continue;
                 }
+                if let Some((lo, hi)) = filter.days {
+                    let day = date_dir
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(|n| n.strip_prefix(layout::DATE_PREFIX))
+                        .and_then(exitflow_output::dataset::parse_utc_date);
+                    if day.is_none_or(|d| d < lo || d >= hi) {
+                        continue;
+                    }
+                }
                 for f in std::fs::read_dir(&date_dir).map_err(io(&date_dir))? {
                     let f = f.map_err(io(&date_dir))?.path();
                     let fname = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -455,13 +508,7 @@ pub fn scan_with_progress(
 ) -> Result<Report, AnalyzeError> {
     let files = dataset_files(roots, filter)?;
     if files.is_empty() {
-        return Err(AnalyzeError::Empty(
-            roots
-                .iter()
-                .map(|r| r.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ));
+        return Err(AnalyzeError::empty(roots));
     }
     // Files are shared out to one thread per core through an atomic index
     // (they differ in size); each thread keeps its own aggregates, merged

@@ -411,18 +411,9 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         s(&a["period"]["first_hour"]),
         s(&a["period"]["last_hour"]),
     );
-    if let Some(p) = j["publication"].as_object() {
-        let _ = writeln!(
-            intro,
-            "\nPublished with differential privacy; the unit of privacy is one flow. Total ε = {} over {} releases (ε = {} each; ledger in report.json), δ = 0. Histograms over fixed public vocabularies, noise {}; counts rounded up to multiples of {}, values under {} flows folded into Other. Not released: {}.",
-            p["epsilon_total"],
-            p["releases"],
-            p["epsilon_per_statistic"],
-            s(&p["noise"]),
-            p["rounding"],
-            p["k_threshold"],
-            s(&p["not_released"]),
-        );
+    if j["publication"].is_object() {
+        intro.push('\n');
+        intro.push_str(&publication_intro(&j["publication"]));
     }
 
     // Key findings, with the published figures beside them.
@@ -987,7 +978,99 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         title: "Compared with published studies".into(),
         blocks,
     });
+    if j["publication"].is_object() {
+        for sec in &mut out {
+            if let Some(note) = noise_note(&j["publication"], &sec.id) {
+                sec.blocks.push(Block::Para(note));
+            }
+        }
+    }
     (intro, out)
+}
+
+/// The publication paragraph of the introduction.
+fn publication_intro(p: &Value) -> String {
+    let nodes = p["nodes"].as_object().cloned().unwrap_or_default();
+    let units: usize = nodes
+        .values()
+        .map(|n| n["units"].as_array().map_or(0, Vec::len))
+        .sum();
+    let mut eps = BTreeSet::new();
+    let mut bounds = BTreeSet::new();
+    let mut budgets = BTreeSet::new();
+    for n in nodes.values() {
+        budgets.insert(n["budget_per_day"].to_string());
+        for u in n["units"].as_array().into_iter().flatten() {
+            eps.insert(u["epsilon"].to_string());
+            bounds.insert(u["action_bound"].to_string());
+        }
+    }
+    let join = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>().join(", ");
+    let covered = &p["window_covered"];
+    let mut out = format!(
+        "Published with differential privacy (δ = 0). This report is the sum of {units} stored release units (one node's UTC days each, released once with fresh noise; listed in report.json), covering {} to {} UTC: a window snaps to whole units. Each unit spent ε = {} (budget {} per node-day); the unit of privacy is up to {} flow(s) of one client per unit. A value of an open vocabulary (ports, countries, protocols, user-agent families) is shown only when its noisy count reached the unit's threshold, so that values with no flows are almost never shown (at most {} expected per table); '{}' is the noisy total minus the values shown. Each table states its noise. Not released: {}.",
+        s(&covered[0]),
+        s(&covered[1]),
+        join(eps),
+        join(budgets),
+        join(bounds),
+        p["phantom_values_per_table_and_unit"],
+        crate::publish::assemble::OTHER_ESTIMATE,
+        s(&p["not_released"]),
+    );
+    let pending = p["not_yet_complete"].as_array().map_or(0, Vec::len);
+    if pending > 0 {
+        let _ = write!(
+            out,
+            " {pending} unit(s) of the window are not over yet and were not released."
+        );
+    }
+    out
+}
+
+/// Sections and the statistic whose noise their tables carry.
+const SECTION_STATISTICS: &[(&str, &str, &str)] = &[
+    ("applications", "master_protocols", "flows per protocol"),
+    ("categories", "categories", "flows per category"),
+    ("dst-countries", "dst_countries", "flows per country"),
+    ("src-countries", "src_countries", "flows per country"),
+    ("ports", "dst_ports", "flows per port"),
+    ("user-agents", "user_agent_families", "flows per family"),
+    ("content-types", "content_type_families", "flows per family"),
+    ("hours", "hours_utc", "flows per hour"),
+    ("failed-over-time", "hours_utc", "flows per hour"),
+    ("nodes", "flows", "flows per node"),
+];
+
+/// Under --publish, a section's noise: scale, 95 % interval, threshold, or
+/// that too few flows were there to publish anything.
+fn noise_note(p: &Value, section: &str) -> Option<String> {
+    let (_, stat, what) = SECTION_STATISTICS.iter().find(|x| x.0 == section)?;
+    let t = &p["all_nodes_tables"]["exit"][stat];
+    if t.is_null() {
+        return None;
+    }
+    if t["too_few_flows"].as_bool() == Some(true) {
+        return Some(format!(
+            "Too few flows to publish: no value reached the threshold of {} flows per unit (noise scale {:.1} per unit).",
+            t["threshold_per_unit"],
+            t["noise_scale_per_unit"].as_f64().unwrap_or(0.0)
+        ));
+    }
+    let mut note = format!(
+        "Differential privacy: noise of scale {:.1} per unit, {} unit(s) summed; 95 % interval of a value over all nodes ±{} {what}",
+        t["noise_scale_per_unit"].as_f64().unwrap_or(0.0),
+        t["units"],
+        t["ci95_half_width"],
+    );
+    if let Some(th) = t["threshold_per_unit"].as_i64() {
+        let _ = write!(
+            note,
+            "; a value is shown only where it reached {th} flows in a unit"
+        );
+    }
+    note.push('.');
+    Some(note)
 }
 
 fn title(j: &Value) -> &'static str {

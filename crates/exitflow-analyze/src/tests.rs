@@ -157,34 +157,36 @@ fn http_agg(uas: &[String]) -> NodeAgg {
     n
 }
 
-fn publish(r: &mut Report, secret: u8) -> publish::Ledger {
-    publish::protect_report(
-        r,
-        &publish::PublishConfig {
-            epsilon: Some(publish::DEFAULT_EPSILON),
-            k: publish::DEFAULT_K,
-            round: publish::DEFAULT_ROUND,
-            secret: [secret; publish::SECRET_BYTES],
-        },
-    )
+/// Releases `n` as one unit and assembles it, as `report --publish` does.
+fn release_and_assemble(n: &NodeAgg) -> (publish::units::UnitRelease, Report) {
+    let mut rng = publish::noise::Rng::default();
+    let spec = publish::units::UnitSpec {
+        node: "n",
+        start_ms: 1_622_505_600_000,
+        days: 1,
+        epsilon: publish::DEFAULT_EPSILON,
+        action_bound: 1,
+    };
+    let u = publish::units::release(&spec, n, &mut rng);
+    let a = publish::assemble::assemble(&[&u], 0);
+    let mut r = Report::default();
+    r.all.merge(&a.agg);
+    r.nodes.insert("n".into(), a.agg);
+    (u, r)
 }
 
 /// Review finding 3: 1,000 HTTP flows with their own user-agents published
 /// 28-39 of them per run. Released over the family vocabulary, none is, in
-/// any run, under any secret.
+/// any run.
 #[test]
 fn unique_user_agents_are_never_published() {
     let uas: Vec<String> = (0..1000)
         .map(|i| format!("Mozilla/5.0 (compatible; Zqx{i:04}Bot/1.0)"))
         .collect();
-    for run in 0..5u8 {
-        let mut r = Report {
-            all: http_agg(&uas),
-            ..Default::default()
-        };
-        r.nodes.insert("n".into(), http_agg(&uas));
-        publish(&mut r, run);
-        let text = serde_json::to_string(&render::json(&r)).unwrap();
+    for run in 0..5 {
+        let (u, r) = release_and_assemble(&http_agg(&uas));
+        let text =
+            serde_json::to_string(&render::json(&r)).unwrap() + &serde_json::to_string(&u).unwrap();
         assert!(
             !text.contains("Zqx"),
             "run {run}: a unique user-agent was published"
@@ -192,52 +194,23 @@ fn unique_user_agents_are_never_published() {
     }
 }
 
-/// The ledger lists every noisy release, its ε adds up to the stated
-/// total, and the noise drawn is exactly the ledger's draws; a second run
-/// releases the same numbers (noise from the dataset's secret).
+/// The noise drawn is exactly the unit's draws, every statistic of every
+/// slice is there, and a published value is a released one.
 #[test]
-fn the_ledger_equals_the_draws_and_runs_repeat() {
-    let uas: Vec<String> = (0..300).map(|i| format!("curl/{}", i % 9)).collect();
-    let make = || {
-        let mut r = Report {
-            all: http_agg(&uas),
-            ..Default::default()
-        };
-        r.nodes.insert("a".into(), http_agg(&uas));
-        r.nodes.insert("b".into(), http_agg(&uas));
-        r
+fn a_unit_draws_what_it_says_and_the_report_shows_its_values() {
+    let uas: Vec<String> = (0..30_000).map(|i| format!("curl/{}", i % 3)).collect();
+    let (u, r) = release_and_assemble(&http_agg(&uas));
+    assert_eq!(u.draws, publish::units::draws_per_unit(1));
+    for scope in exitflow_output::aggregate::SCOPES {
+        assert_eq!(u.slices[scope].len(), publish::units::STATISTICS.len());
+    }
+    let publish::units::Released::Value { value, .. } = &u.slices["exit"]["flows"] else {
+        panic!()
     };
-    let (mut r1, mut r2, mut r3) = (make(), make(), make());
-    let l = publish(&mut r1, 1);
-    assert_eq!(l.drawn, l.releases.iter().map(|x| x.draws).sum::<usize>());
-    // Each node's four slices are disjoint: a statistic released for every
-    // slice of every node costs its ε once (parallel composition); the
-    // totals over nodes are sums of releases (no release of their own).
-    let stats: std::collections::BTreeSet<&str> =
-        l.releases.iter().map(|x| x.statistic.as_str()).collect();
-    let total = 0.3 * stats.len() as f64;
-    assert!((l.epsilon() - total).abs() < 1e-9);
-    let p = r1.publication.clone().unwrap();
-    assert!((p["epsilon_total"].as_f64().unwrap() - total).abs() < 1e-9);
-    assert_eq!(
-        l.releases.len(),
-        2 * 4 * stats.len(),
-        "two nodes, four slices"
-    );
-    assert!(l.releases.iter().all(|x| (x.epsilon - 0.3).abs() < 1e-12));
-    assert!(l.releases.iter().all(|x| !x.partition.starts_with("all")));
-    publish(&mut r2, 1);
-    assert_eq!(
-        render::json(&r1),
-        render::json(&r2),
-        "same secret, same numbers"
-    );
-    publish(&mut r3, 2);
-    assert_ne!(
-        render::json(&r1),
-        render::json(&r3),
-        "another secret, other noise"
-    );
-    // Nothing exact about files is published.
-    assert_eq!(r1.files, 0);
+    assert_eq!(r.nodes["n"].slices[EXIT].flows, (*value).max(0) as u64);
+    // 30,000 HTTP flows on port 80: both are published, near the truth.
+    let a = &r.nodes["n"].slices[EXIT];
+    let port80 = a.dst_ports[&80] as f64;
+    assert!((port80 - 30_000.0).abs() < 2_000.0, "{port80}");
+    assert!(a.applications.contains_key("HTTP"));
 }

@@ -382,26 +382,30 @@ pub struct ReportArgs {
     /// A node's UTC offset for its local-time hours, NODE=+HH:MM (repeatable).
     #[arg(long = "tz", value_parser = crate::settings::parse_tz)]
     pub tz: Vec<(String, i32)>,
-    /// Make the numbers safe to publish: round counts up, fold values under
-    /// k flows into Other, add Laplace noise.
+    /// Publish with differential privacy: release each complete unit
+    /// (one node × --unit-days UTC days) of the window once, with fresh
+    /// noise, into the node's `_releases/`, and assemble the report from
+    /// stored releases only (docs/privacy.md).
     #[arg(long)]
     pub publish: bool,
-    /// ε per statistic for --publish.
-    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_EPSILON)]
+    /// With --publish: ε each new unit spends (in (0, 10]).
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_EPSILON, requires = "publish")]
     pub epsilon: f64,
-    /// With --publish: rounding and threshold only, no noise.
-    #[arg(long)]
-    pub no_noise: bool,
-    /// With --publish: values under this many flows are folded into Other.
-    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_K)]
-    pub k: u64,
+    /// With --publish: ε any day of a node may spend over all releases (in
+    /// (0, 10]; recorded in the ledger, which it may lower, never raise).
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_BUDGET, requires = "publish")]
+    pub budget: f64,
+    /// With --publish: UTC days per new unit (aligned to 1970-01-01).
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_UNIT_DAYS, requires = "publish")]
+    pub unit_days: u32,
+    /// With --publish: flows of one client each new unit protects (the
+    /// sensitivity of its counts).
+    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_ACTION_BOUND, requires = "publish")]
+    pub action_bound: u32,
     /// Read every flow row, even where a part has its hourly tables beside
     /// it (`_agg-*.parquet`, written at ingest); for benchmarks and checks.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "publish")]
     pub rows: bool,
-    /// With --publish: counts are rounded up to a multiple of this.
-    #[arg(long, default_value_t = exitflow_analyze::publish::DEFAULT_ROUND)]
-    pub round: u64,
 }
 
 /// Report formats.

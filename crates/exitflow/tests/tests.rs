@@ -8,6 +8,7 @@ mod enrich;
 #[cfg(target_os = "linux")]
 mod live;
 mod privacy;
+mod publish;
 mod relay;
 mod report;
 mod synth;

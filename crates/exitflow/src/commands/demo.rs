@@ -185,9 +185,9 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
             .collect(),
         publish: false,
         epsilon: exitflow_analyze::publish::DEFAULT_EPSILON,
-        no_noise: false,
-        k: exitflow_analyze::publish::DEFAULT_K,
-        round: exitflow_analyze::publish::DEFAULT_ROUND,
+        budget: exitflow_analyze::publish::DEFAULT_BUDGET,
+        unit_days: exitflow_analyze::publish::DEFAULT_UNIT_DAYS,
+        action_bound: exitflow_analyze::publish::DEFAULT_ACTION_BOUND,
     })?;
     for l in &lines {
         println!("{l}");

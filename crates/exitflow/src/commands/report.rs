@@ -2,7 +2,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use exitflow_analyze::publish::{PublishConfig, protect_report};
+use exitflow_analyze::publish::{PublishConfig, publish};
 use exitflow_analyze::{Filter, render};
 use exitflow_pipeline::peak_rss_bytes;
 
@@ -21,34 +21,38 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
         from_ms: a.from.as_deref().map(date_ms).transpose()?,
         to_ms: a.to.as_deref().map(date_ms).transpose()?,
         rows: a.rows,
+        days: None,
     };
-    if a.publish && !(a.epsilon > 0.0 && a.epsilon.is_finite()) {
-        bail!("--epsilon must be a positive number");
-    }
     let t = std::time::Instant::now();
-    let bar = super::progress::Progress::items("files");
-    let mut r = exitflow_analyze::scan_with_progress(&a.datasets, &filter, &|done, all| {
-        bar.set_total(all as u64);
-        bar.set(done as u64);
-    })?;
-    bar.finish();
-    if a.publish {
-        let root = a.datasets.first().context("no dataset")?;
-        let ledger = protect_report(
-            &mut r,
-            &PublishConfig {
-                epsilon: (!a.no_noise).then_some(a.epsilon),
-                k: a.k.max(1),
-                round: a.round.max(1),
-                secret: exitflow_analyze::publish::dataset_secret(root)?,
-            },
-        );
-        tracing::info!(
-            releases = ledger.releases.len(),
-            epsilon_total = ledger.epsilon(),
-            "published with differential privacy"
-        );
-    }
+    let r = if a.publish {
+        let cfg = PublishConfig {
+            epsilon: a.epsilon,
+            budget: a.budget,
+            unit_days: a.unit_days,
+            action_bound: a.action_bound,
+            now_ms: exitflow_output::dataset::now_ms(),
+        };
+        let (r, outcome) = publish(&a.datasets, &filter, &cfg)?;
+        for (node, unit) in &outcome.released {
+            tracing::info!(node, unit, epsilon = cfg.epsilon, "released");
+        }
+        if !outcome.pending.is_empty() {
+            tracing::warn!(
+                units = outcome.pending.len(),
+                "units of the window are not over yet (or ended less than {} h ago): not released",
+                exitflow_analyze::publish::RELEASE_GRACE_MS / 3_600_000
+            );
+        }
+        r
+    } else {
+        let bar = super::progress::Progress::items("files");
+        let r = exitflow_analyze::scan_with_progress(&a.datasets, &filter, &|done, all| {
+            bar.set_total(all as u64);
+            bar.set(done as u64);
+        })?;
+        bar.finish();
+        r
+    };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     for f in &a.format {
         let (name, text) = match f {

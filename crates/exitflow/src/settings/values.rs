@@ -17,23 +17,8 @@ pub fn parse_admin(s: &str) -> Result<(IpAddr, Option<u16>), String> {
 
 /// Milliseconds since the epoch of a UTC date `YYYY-MM-DD`.
 pub fn date_ms(s: &str) -> Result<u64> {
-    let bad = || anyhow::anyhow!("{s:?}: expected a date YYYY-MM-DD");
-    let mut it = s.split('-');
-    let (y, m, d): (i64, i64, i64) = (
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-        it.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?,
-    );
-    if it.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) || y < 1970 {
-        return Err(bad());
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok(((era * 146_097 + doe - 719_468) as u64) * 86_400_000)
+    exitflow_output::dataset::parse_utc_date(s)
+        .ok_or_else(|| anyhow::anyhow!("{s:?}: expected a date YYYY-MM-DD"))
 }
 
 /// `NODE=+HH:MM`: a node's UTC offset in minutes.

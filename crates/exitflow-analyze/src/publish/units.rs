@@ -1,0 +1,456 @@
+//! What one release unit publishes: a fixed list of statistics, the same
+//! for every dataset, each over a fixed public vocabulary, and how one
+//! unit's flows become their noisy values.
+//!
+//! A unit is one node's flows over a fixed period of whole UTC days. Its
+//! four slices (exit, failed exit, other roles, failed other roles) are
+//! disjoint, so each slice spends the unit's whole ε (parallel
+//! composition); within a slice, the statistics share it equally
+//! (sequential composition).
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::noise::{self, Rng};
+use crate::{Agg, Counts, NodeAgg};
+
+/// Version of the unit files' format.
+pub const UNIT_FORMAT: u32 = 1;
+/// Expected number of values published with a true count of 0, per table
+/// and unit (a union bound: the threshold is derived from it).
+pub const PHANTOM_PER_TABLE: f64 = 1e-4;
+/// Destination ports whose flows are also released by destination country.
+pub const PORT_COUNTRY_PORT: u64 = 5222;
+
+/// How a statistic is computed and released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A count of flows (sensitivity: the action bound).
+    Count,
+    /// A sum of per-flow values clipped at the given value.
+    Sum(u64),
+    /// One value per hour of the UTC day, every value released.
+    Series,
+    /// Flows per value of an open vocabulary: only values whose noisy
+    /// count reaches the threshold are released.
+    Histogram,
+}
+
+/// The statistics every slice of every unit releases, in order.
+pub const STATISTICS: &[(&str, Kind)] = &[
+    ("flows", Kind::Count),
+    ("http_flows", Kind::Count),
+    ("guessed_flows", Kind::Count),
+    ("src_proxy_flows", Kind::Count),
+    ("dst_proxy_flows", Kind::Count),
+    ("packets_clipped", Kind::Sum(super::PACKETS_CLIP)),
+    ("bytes_clipped", Kind::Sum(super::BYTES_CLIP)),
+    ("duration_ms_clipped", Kind::Sum(super::DURATION_CLIP_MS)),
+    ("hours_utc", Kind::Series),
+    ("master_protocols", Kind::Histogram),
+    ("categories", Kind::Histogram),
+    ("dst_countries", Kind::Histogram),
+    ("src_countries", Kind::Histogram),
+    ("dst_ports", Kind::Histogram),
+    ("user_agent_families", Kind::Histogram),
+    ("content_type_families", Kind::Histogram),
+    ("tor_roles", Kind::Histogram),
+    ("dst_countries_of_port_5222", Kind::Histogram),
+];
+
+/// ISO 3166-1 alpha-2 codes (the 249 assigned ones).
+pub const ISO_3166_1: &[&str] = &[
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+];
+/// The values a country column holds besides ISO codes: Kosovo's
+/// user-assigned code (GeoIP databases use it) and the enricher's special
+/// values.
+pub const COUNTRY_SPECIALS: &[&str] = &[
+    "XK",
+    "private",
+    "loopback",
+    "link-local",
+    "multicast",
+    "unspecified",
+    "unknown",
+    exitflow_output::policy::WITHHELD,
+];
+/// Content-type families (`crate::content_type_family`).
+pub const CONTENT_TYPE_FAMILIES: &[&str] =
+    &["text", "application", "image", "audio", "video", "other"];
+
+/// The public vocabulary of a histogram statistic.
+pub fn vocabulary(statistic: &str) -> Vec<String> {
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match statistic {
+        "master_protocols" | "categories" => {
+            let reg = exitflow_dpi::registry();
+            let mut v: Vec<String> = (0..reg.len())
+                .map(|i| {
+                    let p = exitflow_dpi::ProtoId(i as u16);
+                    if statistic == "categories" {
+                        p.category().to_owned()
+                    } else {
+                        p.name().to_owned()
+                    }
+                })
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+        "dst_countries" | "src_countries" | "dst_countries_of_port_5222" => {
+            let mut v = strings(ISO_3166_1);
+            v.extend(strings(COUNTRY_SPECIALS));
+            v
+        }
+        "dst_ports" => (0..=u16::MAX).map(|p| p.to_string()).collect(),
+        "user_agent_families" => exitflow_output::useragent::vocabulary(),
+        "content_type_families" => strings(CONTENT_TYPE_FAMILIES),
+        "tor_roles" => exitflow_enrich::Role::ALL
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// One released statistic of one slice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Released {
+    /// A count or sum: the noisy value (not clamped: sums stay unbiased).
+    Value {
+        /// Noise scale (sensitivity / ε).
+        scale: f64,
+        /// The noisy value.
+        value: i64,
+    },
+    /// 24 noisy values, hour 0 to 23 UTC of each day of the unit, in order.
+    Series {
+        /// Noise scale.
+        scale: f64,
+        /// The noisy values.
+        values: Vec<i64>,
+    },
+    /// The values whose noisy count reached the threshold.
+    Histogram {
+        /// Noise scale.
+        scale: f64,
+        /// Values in the vocabulary (each drew noise).
+        vocabulary: usize,
+        /// The threshold a value's noisy count had to reach.
+        threshold: i64,
+        /// The released values.
+        bins: BTreeMap<String, i64>,
+    },
+}
+
+/// One unit's release, as stored in `_releases/`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitRelease {
+    /// [`UNIT_FORMAT`].
+    pub format: u32,
+    /// The node.
+    pub node: String,
+    /// First UTC day (`YYYY-MM-DD`).
+    pub unit: String,
+    /// Days in the unit.
+    pub days: u32,
+    /// Start, ms since the epoch (inclusive).
+    pub start_ms: u64,
+    /// End, ms since the epoch (exclusive).
+    pub end_ms: u64,
+    /// ε the unit spent (every slice spends it; slices are disjoint).
+    pub epsilon: f64,
+    /// Flows of one client a release protects (the sensitivity).
+    pub action_bound: u32,
+    /// ε of each statistic of a slice.
+    pub epsilon_per_statistic: f64,
+    /// Noise values drawn.
+    pub draws: u64,
+    /// By slice (`exitflow_output::aggregate::SCOPES`), by statistic.
+    pub slices: BTreeMap<String, BTreeMap<String, Released>>,
+    /// How the unit's files were made (their metadata; no flow data).
+    #[serde(default)]
+    pub made: MadeBy,
+}
+
+/// What the files of a unit say about how they were made.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MadeBy {
+    /// exitflow versions.
+    pub versions: std::collections::BTreeSet<String>,
+    /// Privacy profiles.
+    pub policies: std::collections::BTreeSet<String>,
+    /// Flow timeouts.
+    pub timeouts: std::collections::BTreeSet<String>,
+    /// Some file was written from synthetic traffic.
+    pub synthetic: bool,
+}
+
+/// Noise draws one unit takes (the same for every dataset).
+pub fn draws_per_unit(days: u32) -> u64 {
+    let per_slice: u64 = STATISTICS
+        .iter()
+        .map(|(name, kind)| match kind {
+            Kind::Count | Kind::Sum(_) => 1,
+            Kind::Series => 24 * u64::from(days),
+            Kind::Histogram => vocabulary(name).len() as u64,
+        })
+        .sum();
+    per_slice * exitflow_output::aggregate::SCOPES.len() as u64
+}
+
+/// The true values of a slice for the statistic (histograms over the
+/// vocabulary; values outside it are left to Other).
+fn truth_counts(a: &Agg, statistic: &str) -> Counts {
+    let regroup = |c: &Counts, key: &dyn Fn(&str) -> String| {
+        let mut out = Counts::default();
+        for (k, v) in c {
+            *out.entry(key(k)).or_default() += v;
+        }
+        out
+    };
+    match statistic {
+        "master_protocols" => regroup(&a.applications, &|k| {
+            k.split('.').next().unwrap_or("").to_owned()
+        }),
+        "categories" => a.categories.clone(),
+        "dst_countries" => a.dst_countries.clone(),
+        "src_countries" => a.src_countries.clone(),
+        "dst_ports" => a
+            .dst_ports
+            .iter()
+            .map(|(p, v)| (p.to_string(), *v))
+            .collect(),
+        "user_agent_families" => regroup(&a.user_agents, &|k| {
+            exitflow_output::useragent::family_only(k)
+        }),
+        "content_type_families" => regroup(&a.content_types, &crate::content_type_family),
+        "tor_roles" => a.roles.clone(),
+        "dst_countries_of_port_5222" => a
+            .port_countries
+            .get(&PORT_COUNTRY_PORT)
+            .cloned()
+            .unwrap_or_default(),
+        _ => Counts::default(),
+    }
+}
+
+/// What a release is asked for.
+#[derive(Clone, Copy, Debug)]
+pub struct UnitSpec<'a> {
+    /// The node.
+    pub node: &'a str,
+    /// First day, ms since the epoch (a UTC midnight).
+    pub start_ms: u64,
+    /// Days.
+    pub days: u32,
+    /// ε of the unit.
+    pub epsilon: f64,
+    /// Flows of one client protected.
+    pub action_bound: u32,
+}
+
+/// Releases one unit: `truth` holds its flows (one node, the unit's days,
+/// [`NodeAgg::finish`]ed so that each slice has its flows per hour).
+pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelease {
+    let eps_stat = spec.epsilon / STATISTICS.len() as f64;
+    let bound = f64::from(spec.action_bound.max(1));
+    let before = rng.drawn;
+    let mut slices = BTreeMap::new();
+    for (i, scope) in exitflow_output::aggregate::SCOPES.iter().enumerate() {
+        let a = &truth.slices[i];
+        let mut stats = BTreeMap::new();
+        for (name, kind) in STATISTICS {
+            let r = match kind {
+                Kind::Count | Kind::Sum(_) => {
+                    let (v, sens) = match (*name, kind) {
+                        ("flows", _) => (a.flows, bound),
+                        ("http_flows", _) => (a.http_flows, bound),
+                        ("guessed_flows", _) => (a.guessed, bound),
+                        ("src_proxy_flows", _) => (a.src_proxy, bound),
+                        ("dst_proxy_flows", _) => (a.dst_proxy, bound),
+                        ("packets_clipped", Kind::Sum(c)) => (a.packets_clipped, bound * *c as f64),
+                        ("bytes_clipped", Kind::Sum(c)) => (a.bytes_clipped, bound * *c as f64),
+                        ("duration_ms_clipped", Kind::Sum(c)) => {
+                            (a.duration_clipped_ms, bound * *c as f64)
+                        }
+                        _ => unreachable!("every scalar statistic is matched"),
+                    };
+                    let scale = noise::scale(sens, eps_stat);
+                    Released::Value {
+                        scale,
+                        value: v as i64 + rng.discrete_laplace(scale),
+                    }
+                }
+                Kind::Series => {
+                    let scale = noise::scale(bound, eps_stat);
+                    let n = 24 * spec.days as usize;
+                    let mut truth = vec![0u64; n];
+                    for (h, [f, _]) in &a.timeline {
+                        let i = h.saturating_sub(spec.start_ms) / super::HOUR_MS;
+                        if *h >= spec.start_ms && (i as usize) < n {
+                            truth[i as usize] += f;
+                        }
+                    }
+                    let values = truth
+                        .iter()
+                        .map(|v| *v as i64 + rng.discrete_laplace(scale))
+                        .collect();
+                    Released::Series { scale, values }
+                }
+                Kind::Histogram => {
+                    let scale = noise::scale(bound, eps_stat);
+                    let voc = vocabulary(name);
+                    let threshold = noise::threshold(voc.len(), scale, PHANTOM_PER_TABLE);
+                    let c = truth_counts(a, name);
+                    let mut bins = BTreeMap::new();
+                    for key in &voc {
+                        let v = c.get(key).copied().unwrap_or(0) as i64;
+                        let n = v + rng.discrete_laplace(scale);
+                        if n >= threshold {
+                            bins.insert(key.clone(), n);
+                        }
+                    }
+                    Released::Histogram {
+                        scale,
+                        vocabulary: voc.len(),
+                        threshold,
+                        bins,
+                    }
+                }
+            };
+            stats.insert((*name).to_owned(), r);
+        }
+        slices.insert((*scope).to_owned(), stats);
+    }
+    UnitRelease {
+        format: UNIT_FORMAT,
+        node: spec.node.to_owned(),
+        unit: exitflow_output::dataset::utc_date(spec.start_ms),
+        days: spec.days,
+        start_ms: spec.start_ms,
+        end_ms: spec.start_ms + u64::from(spec.days) * super::DAY_MS,
+        epsilon: spec.epsilon,
+        action_bound: spec.action_bound.max(1),
+        epsilon_per_statistic: eps_stat,
+        draws: rng.drawn - before,
+        slices,
+        made: MadeBy::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_country_vocabulary_is_iso_3166_and_the_special_values() {
+        assert_eq!(ISO_3166_1.len(), 249);
+        let mut v = ISO_3166_1.to_vec();
+        v.sort();
+        v.dedup();
+        assert_eq!(v.len(), 249, "no code twice");
+        assert!(
+            v.iter()
+                .all(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+        );
+        for not_iso in ["BP", "KA", "JJ", "UK", "EU"] {
+            assert!(
+                !vocabulary("dst_countries").iter().any(|c| c == not_iso),
+                "{not_iso}"
+            );
+        }
+    }
+
+    fn spec() -> UnitSpec<'static> {
+        UnitSpec {
+            node: "n",
+            start_ms: 1_622_505_600_000,
+            days: 1,
+            epsilon: 0.3,
+            action_bound: 1,
+        }
+    }
+
+    #[test]
+    fn every_dataset_releases_the_same_statistics_with_the_same_draws() {
+        let mut rng = Rng::default();
+        let empty = release(&spec(), &NodeAgg::default(), &mut rng);
+        let mut busy = NodeAgg::default();
+        let a = &mut busy.slices[crate::EXIT];
+        a.flows = 100_000;
+        a.dst_ports.insert(5222, 40_000);
+        a.port_countries
+            .entry(5222)
+            .or_default()
+            .insert("NL".into(), 40_000);
+        a.dst_countries.insert("BP".into(), 50_000);
+        let full = release(&spec(), &busy, &mut rng);
+        let keys = |u: &UnitRelease| -> Vec<(String, Vec<String>)> {
+            u.slices
+                .iter()
+                .map(|(s, m)| (s.clone(), m.keys().cloned().collect()))
+                .collect()
+        };
+        assert_eq!(keys(&empty), keys(&full));
+        assert_eq!(empty.draws, full.draws);
+        assert_eq!(empty.draws, draws_per_unit(1));
+        assert_eq!(rng.drawn, 2 * draws_per_unit(1));
+        // The busy values are there; the code outside ISO 3166 is not.
+        let Released::Histogram { bins, .. } = &full.slices["exit"]["dst_countries_of_port_5222"]
+        else {
+            panic!()
+        };
+        assert!(bins.contains_key("NL"));
+        let Released::Histogram { bins, .. } = &full.slices["exit"]["dst_countries"] else {
+            panic!()
+        };
+        assert!(!bins.contains_key("BP"));
+        // Nothing absent is published from an empty unit.
+        for m in empty.slices.values() {
+            for r in m.values() {
+                if let Released::Histogram { bins, .. } = r {
+                    assert!(bins.is_empty(), "{bins:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_action_bound_multiplies_the_noise_scale() {
+        let mut rng = Rng::default();
+        let one = release(&spec(), &NodeAgg::default(), &mut rng);
+        let ten = release(
+            &UnitSpec {
+                action_bound: 10,
+                ..spec()
+            },
+            &NodeAgg::default(),
+            &mut rng,
+        );
+        let scale = |u: &UnitRelease| match &u.slices["exit"]["flows"] {
+            Released::Value { scale, .. } => *scale,
+            _ => panic!(),
+        };
+        assert!((scale(&ten) / scale(&one) - 10.0).abs() < 1e-9);
+        assert!((scale(&one) - STATISTICS.len() as f64 / 0.3).abs() < 1e-9);
+    }
+}
