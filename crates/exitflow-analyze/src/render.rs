@@ -248,6 +248,23 @@ fn tz_label(minutes: Option<i32>) -> String {
     }
 }
 
+/// Under --publish, the sums whose 95 % interval is wider than their value
+/// are withheld (`null`, shown as [`TOO_FEW`]) rather than printed as noise.
+fn withhold_noisy(f: &mut Value, tables: &Value) {
+    let few = |stat: &str| tables["exit"][stat]["too_few_flows"].as_bool() == Some(true);
+    if few("packets_clipped") {
+        f["packets"] = Value::Null;
+    }
+    if few("bytes_clipped") {
+        for k in ["bytes", "traffic_gb", "dataset_traffic_share"] {
+            f[k] = Value::Null;
+        }
+    }
+    if few("duration_ms_clipped") {
+        f["mean_duration_s"] = Value::Null;
+    }
+}
+
 /// The whole report as JSON: everything the Markdown and HTML show.
 pub fn json(r: &Report) -> Value {
     let volume_all = (!r.nodes.is_empty() && r.nodes.keys().all(|n| r.volumes.contains_key(n)))
@@ -270,6 +287,14 @@ pub fn json(r: &Report) -> Value {
             (n.clone(), f)
         })
         .collect();
+    let mut nodes = nodes;
+    let mut all = all;
+    if let Some(p) = &r.publication {
+        withhold_noisy(&mut all, &p["all_nodes_tables"]);
+        for (n, f) in nodes.iter_mut() {
+            withhold_noisy(f, &p["nodes"][n]["tables"]);
+        }
+    }
     let comparison: Vec<Value> = published()
         .into_iter()
         .map(|p| {
@@ -348,7 +373,22 @@ fn u(v: &Value) -> u64 {
 }
 
 fn f2(v: &Value) -> String {
+    if v.is_null() {
+        return TOO_FEW.into();
+    }
     format!("{:.2}", v.as_f64().unwrap_or(0.0))
+}
+
+/// What a published value too noisy to show says instead (JSON `null`).
+pub const TOO_FEW: &str = "too few flows to publish";
+
+/// An integer cell, or [`TOO_FEW`] for a withheld value.
+fn n_or_few(v: &Value) -> String {
+    if v.is_null() {
+        TOO_FEW.into()
+    } else {
+        u(v).to_string()
+    }
 }
 
 /// (value, flows, %) rows of a JSON list of [value, flows].
@@ -544,8 +584,12 @@ fn document(j: &Value) -> (String, Vec<Section>) {
             f2(&f["failed_share"]),
             u(&f["exit_flows"]).to_string(),
             u(&f["study_flows"]).to_string(),
-            u(&f["packets"]).to_string(),
-            format!("{:.3}", f["traffic_gb"].as_f64().unwrap_or(0.0)),
+            n_or_few(&f["packets"]),
+            if f["traffic_gb"].is_null() {
+                TOO_FEW.into()
+            } else {
+                format!("{:.3}", f["traffic_gb"].as_f64().unwrap_or(0.0))
+            },
             format!("{:.2}", f["dataset_bytes"].as_f64().unwrap_or(0.0) / 1e6),
             if n == "all" {
                 "100.00".into()
@@ -598,8 +642,8 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         title: "Application protocols (Figure 5.3)".into(),
         blocks: vec![
             Block::Para(format!(
-                "TLS {}%, HTTP {}%, BitTorrent {}%, Unknown {}%; labels guessed from the port: {}%; mean flow duration {:.1} s.",
-                f2(&a["tls_share"]), f2(&a["http_share"]), f2(&a["bittorrent_share"]), f2(&a["unknown_share"]), f2(&a["guessed_share"]), a["mean_duration_s"].as_f64().unwrap_or(0.0)
+                "TLS {}%, HTTP {}%, BitTorrent {}%, Unknown {}%; labels guessed from the port: {}%; mean flow duration{}.",
+                f2(&a["tls_share"]), f2(&a["http_share"]), f2(&a["bittorrent_share"]), f2(&a["unknown_share"]), f2(&a["guessed_share"]), a["mean_duration_s"].as_f64().map_or(format!(": {TOO_FEW}"), |d| format!(" {d:.1} s"))
             )),
             Block::Chart(Chart::Bars { title: "Application protocols: top 8 and Other".into(), items: bar_items(&a["applications_top8"]), total: study, unit: "flows" }),
             table(&["application", "flows", "%"], pairs(&a["applications_top40"], study), of(study, &scope)),
@@ -1058,10 +1102,10 @@ fn noise_note(p: &Value, section: &str) -> Option<String> {
         ));
     }
     let mut note = format!(
-        "Differential privacy: noise of scale {:.1} per unit, {} unit(s) summed; 95 % interval of a value over all nodes ±{} {what}",
+        "Differential privacy: noise of scale {:.1} per unit; a value of all nodes sums {} unit(s), 95 % interval ±{:.0} {what}",
         t["noise_scale_per_unit"].as_f64().unwrap_or(0.0),
         t["units"],
-        t["ci95_half_width"],
+        t["ci95_half_width"].as_f64().unwrap_or(0.0),
     );
     if let Some(th) = t["threshold_per_unit"].as_i64() {
         let _ = write!(

@@ -119,16 +119,22 @@ fn html_report_renders_offline_in_chromium() {
     synth_ingest(dir.path(), &ds, "n1", 1, 3000);
     let out = dir.path().join("report");
     report(&ds, &out, &["--format", "html"]);
+    // The published report too: its notes and withheld values render.
+    let public = dir.path().join("public");
+    report(&ds, &public, &["--format", "html", "--publish"]);
     let (blank, _) = chromium(std::path::Path::new(""), dir.path(), "blank");
-    let (page, netlog) = chromium(&out.join("report.html"), dir.path(), "report");
-    // Charts and tables drew: far more detail than an empty page.
-    assert!(
-        page > 4 * blank && page > 40_000,
-        "screenshot {page} bytes vs blank {blank}"
-    );
-    // No request left the page (the browser's own background requests carry
-    // no page initiator; the page's would carry its opaque file origin).
-    assert_eq!(page_requests(&netlog), Vec::<String>::new());
+    for (name, page) in [("report", &out), ("published", &public)] {
+        let (png, netlog) = chromium(&page.join("report.html"), dir.path(), name);
+        // Charts and tables drew: far more detail than an empty page.
+        assert!(
+            png > 4 * blank && png > 40_000,
+            "{name}: screenshot {png} bytes vs blank {blank}"
+        );
+        // No request left the page (the browser's own background requests
+        // carry no page initiator; the page's would carry its opaque file
+        // origin).
+        assert_eq!(page_requests(&netlog), Vec::<String>::new(), "{name}");
+    }
     // The check can fail: a page that loads an image and calls fetch is caught.
     let bad = dir.path().join("bad.html");
     std::fs::write(

@@ -161,6 +161,22 @@ pub fn assemble(units: &[&UnitRelease], tz_minutes: i32) -> Assembled {
 }
 
 impl Assembled {
+    /// The assembled value of a count or sum of slice `i`.
+    fn scalar(&self, i: usize, name: &str) -> u64 {
+        let a = &self.agg.slices[i];
+        match name {
+            "flows" => a.flows,
+            "http_flows" => a.http_flows,
+            "guessed_flows" => a.guessed,
+            "src_proxy_flows" => a.src_proxy,
+            "dst_proxy_flows" => a.dst_proxy,
+            "packets_clipped" => a.packets_clipped,
+            "bytes_clipped" => a.bytes_clipped,
+            "duration_ms_clipped" => a.duration_clipped_ms,
+            _ => 0,
+        }
+    }
+
     /// Adds another node's (for the table of all nodes).
     pub fn merge(&mut self, o: &Assembled) {
         self.agg.merge(&o.agg);
@@ -186,6 +202,7 @@ impl Assembled {
                     continue;
                 };
                 let hist = matches!(kind, super::units::Kind::Histogram);
+                let scalar = matches!(kind, super::units::Kind::Count | super::units::Kind::Sum(_));
                 let per_value_units = if matches!(kind, super::units::Kind::Series) {
                     info.days
                 } else {
@@ -198,7 +215,8 @@ impl Assembled {
                         "units": info.units,
                         "ci95_half_width": noise::half_width_95(info.scale, per_value_units),
                         "threshold_per_unit": if hist { Some(info.threshold) } else { None },
-                        "too_few_flows": hist && info.published == 0,
+                        "too_few_flows": (hist && info.published == 0)
+                            || (scalar && (self.scalar(i, name) as f64) < noise::half_width_95(info.scale, per_value_units)),
                     }),
                 );
             }
