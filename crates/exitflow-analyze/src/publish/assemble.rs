@@ -64,14 +64,16 @@ pub fn assemble(units: &[&UnitRelease], tz_minutes: i32) -> Assembled {
                 match r {
                     Released::Value { scale, value } => {
                         info.scale = info.scale.max(*scale);
-                        *scalars.entry((i, name)).or_default() += value;
+                        let e = scalars.entry((i, name)).or_default();
+                        *e = e.saturating_add(*value);
                     }
                     Released::Series { scale, values } => {
                         info.scale = info.scale.max(*scale);
                         for (h, v) in values.iter().enumerate() {
-                            *series
+                            let e = series
                                 .entry((i, u.start_ms + h as u64 * super::HOUR_MS))
-                                .or_default() += v;
+                                .or_default();
+                            *e = e.saturating_add(*v);
                         }
                     }
                     Released::Histogram {
@@ -84,7 +86,8 @@ pub fn assemble(units: &[&UnitRelease], tz_minutes: i32) -> Assembled {
                         info.threshold = info.threshold.max(*threshold);
                         let h = hist.entry((i, name)).or_default();
                         for (k, v) in bins {
-                            *h.entry(k.clone()).or_default() += v;
+                            let e = h.entry(k.clone()).or_default();
+                            *e = e.saturating_add(*v);
                         }
                     }
                 }
@@ -112,12 +115,13 @@ pub fn assemble(units: &[&UnitRelease], tz_minutes: i32) -> Assembled {
             }
             let v = clamp(*v);
             let hod = ((h % super::DAY_MS) / super::HOUR_MS) as usize;
-            a.hours_utc[hod] += v;
-            a.hours_local[shift_hour(hod, tz_minutes)] += v;
+            a.hours_utc[hod] = a.hours_utc[hod].saturating_add(v);
+            let l = shift_hour(hod, tz_minutes);
+            a.hours_local[l] = a.hours_local[l].saturating_add(v);
             let e = a.timeline.entry(*h).or_default();
-            e[0] += v;
+            e[0] = e[0].saturating_add(v);
             if failed {
-                e[1] += v;
+                e[1] = e[1].saturating_add(v);
             }
         }
         let get = |n: &str| hist.get(&(i, n)).cloned().unwrap_or_default();

@@ -210,12 +210,18 @@ impl NodeStore {
                     "does not match the ledger's SHA-256: the release was changed",
                 ));
             }
-            let u: UnitRelease = serde_json::from_slice(&b)
+            let u = UnitRelease::parse(&b)
                 .map_err(|err| bad(&p, format!("not a unit release: {err}")))?;
-            if u.unit != e.unit || u.days != e.days || u.node != node || u.draws != e.draws {
+            if u.unit != e.unit
+                || u.days != e.days
+                || u.node != node
+                || u.draws != e.draws
+                || (u.start_ms, u.end_ms) != (e.start_ms, e.end_ms)
+                || u.epsilon.to_bits() != e.epsilon.to_bits()
+            {
                 return Err(bad(
                     &p,
-                    "its unit, days, node or draws differ from the ledger's",
+                    "its unit, period, node, ε or draws differ from the ledger's",
                 ));
             }
             if units.insert(e.unit.clone(), u).is_some() {

@@ -204,6 +204,96 @@ pub struct MadeBy {
     pub synthetic: bool,
 }
 
+impl UnitRelease {
+    /// Parses a stored unit and checks that it is one this code could have
+    /// written: whole UTC days, the statistic list, values in range.
+    pub fn parse(bytes: &[u8]) -> Result<UnitRelease, String> {
+        let u: UnitRelease = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        u.check()?;
+        Ok(u)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let days = u64::from(self.days);
+        if self.format != UNIT_FORMAT {
+            return Err(format!("format {} is not {UNIT_FORMAT}", self.format));
+        }
+        if !(1..=u64::from(super::MAX_UNIT_DAYS)).contains(&days)
+            || self.start_ms % super::DAY_MS != 0
+            || self.start_ms > 100_000 * 365 * super::DAY_MS
+            || self.end_ms != self.start_ms + days * super::DAY_MS
+            || self.unit != exitflow_output::dataset::utc_date(self.start_ms)
+        {
+            return Err("its period is not whole UTC days from its first day".into());
+        }
+        let eps_ok = |e: f64| e.is_finite() && e > 0.0 && e <= super::MAX_EPSILON;
+        if !eps_ok(self.epsilon) || !eps_ok(self.epsilon_per_statistic * STATISTICS.len() as f64) {
+            return Err(format!(
+                "ε {} is not in (0, {}]",
+                self.epsilon,
+                super::MAX_EPSILON
+            ));
+        }
+        if !(1..=super::MAX_ACTION_BOUND).contains(&self.action_bound) {
+            return Err(format!(
+                "action bound {} is out of range",
+                self.action_bound
+            ));
+        }
+        // Values a real release cannot exceed: a sum of clipped values over
+        // a year of a busy relay stays far below.
+        const MAX_VALUE: i64 = 1 << 56;
+        for scope in exitflow_output::aggregate::SCOPES {
+            let stats = self
+                .slices
+                .get(scope)
+                .ok_or_else(|| format!("slice {scope} is missing"))?;
+            if stats.len() != STATISTICS.len() {
+                return Err(format!(
+                    "slice {scope} has {} statistics, not {}",
+                    stats.len(),
+                    STATISTICS.len()
+                ));
+            }
+            for (name, kind) in STATISTICS {
+                let r = stats
+                    .get(*name)
+                    .ok_or_else(|| format!("{scope}/{name} is missing"))?;
+                let ok = match (kind, r) {
+                    (Kind::Count | Kind::Sum(_), Released::Value { scale, value }) => {
+                        scale.is_finite() && *scale > 0.0 && value.abs() < MAX_VALUE
+                    }
+                    (Kind::Series, Released::Series { scale, values }) => {
+                        scale.is_finite()
+                            && *scale > 0.0
+                            && values.len() as u64 == 24 * days
+                            && values.iter().all(|v| v.abs() < MAX_VALUE)
+                    }
+                    (
+                        Kind::Histogram,
+                        Released::Histogram {
+                            scale,
+                            bins,
+                            vocabulary: v,
+                            ..
+                        },
+                    ) => {
+                        scale.is_finite()
+                            && *scale > 0.0
+                            && bins.len() <= *v
+                            && bins.values().all(|v| v.abs() < MAX_VALUE)
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    return Err(format!("{scope}/{name} is not a {kind:?} release in range"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Noise draws one unit takes (the same for every dataset).
 pub fn draws_per_unit(days: u32) -> u64 {
     let per_slice: u64 = STATISTICS
@@ -452,5 +542,44 @@ mod tests {
         };
         assert!((scale(&ten) / scale(&one) - 10.0).abs() < 1e-9);
         assert!((scale(&one) - STATISTICS.len() as f64 / 0.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_stored_unit_out_of_range_is_refused() {
+        let mut rng = Rng::default();
+        let u = release(&spec(), &NodeAgg::default(), &mut rng);
+        let good = serde_json::to_value(&u).unwrap();
+        assert_eq!(UnitRelease::parse(good.to_string().as_bytes()).unwrap(), u);
+        let breaks: [(&str, &dyn Fn(&mut serde_json::Value)); 7] = [
+            ("no days", &|v| v["days"] = 0.into()),
+            ("not midnight", &|v| {
+                v["start_ms"] = (u.start_ms + 1).into();
+                v["end_ms"] = (u.end_ms + 1).into();
+            }),
+            ("ε unbounded", &|v| v["epsilon"] = 1e308.into()),
+            ("a short series", &|v| {
+                v["slices"]["exit"]["hours_utc"]["values"] = serde_json::json!([1, 2]);
+            }),
+            ("a huge value", &|v| {
+                v["slices"]["exit"]["flows"]["value"] = i64::MAX.into();
+            }),
+            ("a statistic missing", &|v| {
+                v["slices"]["exit"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("dst_ports");
+            }),
+            ("a wrong kind", &|v| {
+                v["slices"]["exit"]["flows"] = v["slices"]["exit"]["hours_utc"].clone();
+            }),
+        ];
+        for (what, f) in breaks {
+            let mut v = good.clone();
+            f(&mut v);
+            assert!(
+                UnitRelease::parse(v.to_string().as_bytes()).is_err(),
+                "{what}"
+            );
+        }
     }
 }
