@@ -219,7 +219,7 @@ impl UnitRelease {
             return Err(format!("format {} is not {UNIT_FORMAT}", self.format));
         }
         if !(1..=u64::from(super::MAX_UNIT_DAYS)).contains(&days)
-            || self.start_ms % super::DAY_MS != 0
+            || !self.start_ms.is_multiple_of(super::DAY_MS)
             || self.start_ms > 100_000 * 365 * super::DAY_MS
             || self.end_ms != self.start_ms + days * super::DAY_MS
             || self.unit != exitflow_output::dataset::utc_date(self.start_ms)
@@ -544,13 +544,16 @@ mod tests {
         assert!((scale(&one) - STATISTICS.len() as f64 / 0.3).abs() < 1e-9);
     }
 
+    /// A change made to a stored unit.
+    type Break = dyn Fn(&mut serde_json::Value);
+
     #[test]
     fn a_stored_unit_out_of_range_is_refused() {
         let mut rng = Rng::default();
         let u = release(&spec(), &NodeAgg::default(), &mut rng);
         let good = serde_json::to_value(&u).unwrap();
         assert_eq!(UnitRelease::parse(good.to_string().as_bytes()).unwrap(), u);
-        let breaks: [(&str, &dyn Fn(&mut serde_json::Value)); 7] = [
+        let breaks: [(&str, &Break); 7] = [
             ("no days", &|v| v["days"] = 0.into()),
             ("not midnight", &|v| {
                 v["start_ms"] = (u.start_ms + 1).into();
