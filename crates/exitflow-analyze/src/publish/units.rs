@@ -545,7 +545,7 @@ mod tests {
     }
 
     /// A change made to a stored unit.
-    type Break = dyn Fn(&mut serde_json::Value);
+    type Break<'a> = dyn Fn(&mut serde_json::Value) + 'a;
 
     #[test]
     fn a_stored_unit_out_of_range_is_refused() {
@@ -553,7 +553,7 @@ mod tests {
         let u = release(&spec(), &NodeAgg::default(), &mut rng);
         let good = serde_json::to_value(&u).unwrap();
         assert_eq!(UnitRelease::parse(good.to_string().as_bytes()).unwrap(), u);
-        let breaks: [(&str, &Break); 7] = [
+        let breaks: [(&str, &Break<'_>); 7] = [
             ("no days", &|v| v["days"] = 0.into()),
             ("not midnight", &|v| {
                 v["start_ms"] = (u.start_ms + 1).into();
