@@ -61,6 +61,7 @@ def main():
     ap.add_argument("--work", default="/dev/shm/exitflow-publish-utility")
     ap.add_argument("--flows-per-day", type=int, default=4_800_000)
     ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--profile", default="strict", help="the profile the rows are written under (strict: the one publication is for)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     shutil.rmtree(a.work, ignore_errors=True)
@@ -70,7 +71,7 @@ def main():
     # gen-dataset spreads its flows over one week.
     subprocess.run(
         [a.exitflow, "gen-dataset", "--dataset", ds, "--nodes", "1",
-         "--flows", str(a.flows_per_day * 7)],
+         "--flows", str(a.flows_per_day * 7), "--profile", a.profile],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     gen_s = time.time() - t
@@ -101,7 +102,7 @@ def main():
     if a.json:
         print(json.dumps({"generate_s": gen_s, "release_week_s": release_s, "days": rows, "ok": ok}, indent=1))
     else:
-        print(f"generated {a.flows_per_day * 7:,} flows in {gen_s:.0f} s; released the week in {release_s:.1f} s")
+        print(f"generated {a.flows_per_day * 7:,} flows ({a.profile} profile) in {gen_s:.0f} s; released the week in {release_s:.1f} s")
         print("day         true flows  published   apps top10/max pp   ports top10/max pp   countries top10/max pp")
         for r in rows:
             cells = "   ".join(

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(u) = exitflow_analyze::publish::units::UnitRelease::parse(data) {
         for tz in [0, -690, 840] {
-            let a = exitflow_analyze::publish::assemble::assemble(&[&u, &u], tz);
+            let a = exitflow_analyze::publish::assemble::assemble(&[(&u, tz), (&u, 0)]);
             std::hint::black_box(a.tables());
         }
     }

@@ -184,6 +184,10 @@ pub struct Agg {
     pub timeline: FastMap<u64, [u64; 2]>,
     /// Flows per hour of the measurement and destination port.
     pub hour_ports: FastMap<(u64, u64), u64>,
+    /// Flows per hour of the measurement (hour start, ms), counted from
+    /// every row or hourly total (ports folded under the strict profile
+    /// are in it too).
+    pub hour_flows: FastMap<u64, u64>,
 }
 
 /// Ports whose flows are also counted by destination country (the study's
@@ -293,6 +297,9 @@ impl Agg {
         }
         for (k, v) in &o.hour_ports {
             *self.hour_ports.entry(*k).or_default() += v;
+        }
+        for (k, v) in &o.hour_flows {
+            *self.hour_flows.entry(*k).or_default() += v;
         }
         self.packets_clipped += o.packets_clipped;
         self.bytes_clipped += o.bytes_clipped;
@@ -794,6 +801,7 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
                 agg.duration_clipped_ms += get(&duc, i);
                 agg.hours_utc[hour_of_day(t, 0)] += n;
                 agg.hours_local[hour_of_day(t, tz_ms)] += n;
+                *agg.hour_flows.entry(t - t % 3_600_000).or_default() += n;
             }
             "application" => {
                 add(&mut agg.applications);
@@ -968,6 +976,8 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
     let mut col_c: Vec<KeyCounts> = cols.iter().map(counts).collect();
     let mut unknown_app = [0u64; 4];
     let mut missing_role = [0u64; 4];
+    // Flows per hour, run-length counted (a batch rarely spans two hours).
+    let mut run: [(u64, u64); 4] = [(0, 0); 4];
     for i in 0..n {
         let t = first.as_ref().map_or(0, |a| a.value(i));
         if filter.from_ms.is_some_and(|f| t < f) || filter.to_ms.is_some_and(|to| t >= to) {
@@ -998,6 +1008,13 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
         agg.hours_utc[hour_of_day(t, 0)] += 1;
         agg.hours_local[hour_of_day(t, tz_ms)] += 1;
         let hour = t - t % 3_600_000;
+        let r = &mut run[slice];
+        if r.0 != hour && r.1 > 0 {
+            *agg.hour_flows.entry(r.0).or_default() += r.1;
+            r.1 = 0;
+        }
+        r.0 = hour;
+        r.1 += 1;
         let mut is_http = false;
         match &app {
             Some(a) if a.is_valid(i) => {
@@ -1038,6 +1055,11 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
                     col_c[j].add(slice, c.key(i));
                 }
             }
+        }
+    }
+    for (slice, (hour, n)) in run.iter().enumerate() {
+        if *n > 0 {
+            *node.slices[slice].hour_flows.entry(*hour).or_default() += n;
         }
     }
     if let Some(a) = &app {

@@ -1052,7 +1052,8 @@ fn publication_intro(p: &Value) -> String {
     let join = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>().join(", ");
     let covered = &p["window_covered"];
     let mut out = format!(
-        "Published with differential privacy (δ = 0). This report is the sum of {units} stored release units (one node's UTC days each, released once with fresh noise; listed in report.json), covering {} to {} UTC: a window snaps to whole units. Each unit spent ε = {} (budget {} per node-day); the unit of privacy is up to {} flow(s) of one client per unit. A value of an open vocabulary (ports, countries, protocols, user-agent families) is shown only when its noisy count reached the unit's threshold, so that values with no flows are almost never shown (at most {} expected per table); '{}' is the noisy total minus the values shown. Each table states its noise. Not released: {}.",
+        "Published with differential privacy (δ = {:.0e}, from the sampler's resolution). This report is the sum of {units} stored release units (one node's UTC days each, released once with fresh noise; listed in report.json), covering {} to {} UTC: a window snaps to whole units. Each unit spent ε = {} (budget {} per node-day); the unit of privacy is up to {} flow(s) of one client per unit. A value of an open vocabulary (ports, countries, protocols, user-agent families) is shown only when its noisy count reached the unit's threshold, so that values with no flows are almost never shown (at most {} expected per table of a unit); a value's sum counts the units where it reached the threshold; '{}' is the noisy total minus the values shown. Each table states its noise. Not released: {}.",
+        p["delta"].as_f64().unwrap_or(0.0),
         s(&covered[0]),
         s(&covered[1]),
         join(eps),
@@ -1082,7 +1083,6 @@ const SECTION_STATISTICS: &[(&str, &str, &str)] = &[
     ("user-agents", "user_agent_families", "flows per family"),
     ("content-types", "content_type_families", "flows per family"),
     ("hours", "hours_utc", "flows per hour"),
-    ("failed-over-time", "hours_utc", "flows per hour"),
     ("nodes", "flows", "flows per node"),
 ];
 

@@ -150,6 +150,9 @@ fn http_agg(uas: &[String]) -> NodeAgg {
         *a.applications.entry("HTTP".into()).or_default() += 1;
         *a.dst_ports.entry(80).or_default() += 1;
         a.hours_utc[i % 24] += 1;
+        *a.hour_flows
+            .entry(1_622_505_600_000 + (i as u64 % 24) * 3_600_000)
+            .or_default() += 1;
         *a.roles.entry("exit".into()).or_default() += 1;
     }
     let mut n = NodeAgg::default();
@@ -166,9 +169,10 @@ fn release_and_assemble(n: &NodeAgg) -> (publish::units::UnitRelease, Report) {
         days: 1,
         epsilon: publish::DEFAULT_EPSILON,
         action_bound: 1,
+        fold_factor: 1,
     };
     let u = publish::units::release(&spec, n, &mut rng);
-    let a = publish::assemble::assemble(&[&u], 0);
+    let a = publish::assemble::assemble(&[(&u, 0)]);
     let mut r = Report::default();
     r.all.merge(&a.agg);
     r.nodes.insert("n".into(), a.agg);

@@ -327,6 +327,10 @@ pub struct DemoArgs {
     /// Flows in the sample.
     #[arg(long, default_value_t = 20_000)]
     pub flows: u64,
+    /// Privacy profile of the demo's dataset (`strict` is the one
+    /// `report --publish` can release with differential privacy).
+    #[arg(long)]
+    pub profile: Option<Profile>,
 }
 
 /// `exitflow bench`.
@@ -434,6 +438,9 @@ pub struct GenArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Privacy profile the rows are written under (default: `default`).
+    #[arg(long)]
+    pub profile: Option<Profile>,
 }
 
 /// `exitflow query`.

@@ -119,9 +119,21 @@ fn html_report_renders_offline_in_chromium() {
     synth_ingest(dir.path(), &ds, "n1", 1, 3000);
     let out = dir.path().join("report");
     report(&ds, &out, &["--format", "html"]);
-    // The published report too: its notes and withheld values render.
+    // The published report too (from a strict dataset: the profile it can
+    // release): its notes and withheld values render.
+    let strict = dir.path().join("strict");
+    let cap = dir.path().join("n2.pcap");
+    synth_file(
+        &cap,
+        &SynthConfig {
+            seed: 2,
+            flows: 3000,
+            ..Default::default()
+        },
+    );
+    ingest(&cap, &strict, "n2", &["--profile", "strict"]);
     let public = dir.path().join("public");
-    report(&ds, &public, &["--format", "html", "--publish"]);
+    report(&strict, &public, &["--format", "html", "--publish"]);
     let (blank, _) = chromium(std::path::Path::new(""), dir.path(), "blank");
     for (name, page) in [("report", &out), ("published", &public)] {
         let (png, netlog) = chromium(&page.join("report.html"), dir.path(), name);

@@ -44,14 +44,18 @@ fn shift_hour(h: usize, tz_minutes: i32) -> usize {
     (h as i64 + i64::from(tz_minutes.div_euclid(60))).rem_euclid(24) as usize
 }
 
-/// Sums `units` (one node's) into slices; `tz_minutes` shifts local hours.
-pub fn assemble(units: &[&UnitRelease], tz_minutes: i32) -> Assembled {
+/// Sums `units` (of one node or of several) into slices; each unit's
+/// offset (minutes) shifts its local hours.
+pub fn assemble(units: &[(&UnitRelease, i32)]) -> Assembled {
     let mut out = Assembled::default();
     // Raw sums first (unclamped: sums of noisy values stay unbiased).
     let mut scalars: BTreeMap<(usize, &str), i64> = BTreeMap::new();
     let mut hist: BTreeMap<(usize, &str), BTreeMap<String, i64>> = BTreeMap::new();
     let mut series: BTreeMap<(usize, u64), i64> = BTreeMap::new();
-    for u in units {
+    // Hours of the day, UTC and local: raw sums, clamped once at the end.
+    let mut hod = [[0i64; 24]; 4];
+    let mut hod_local = [[0i64; 24]; 4];
+    for (u, tz_minutes) in units {
         for (i, scope) in exitflow_output::aggregate::SCOPES.iter().enumerate() {
             let Some(stats) = u.slices.get(*scope) else {
                 continue;
@@ -70,10 +74,13 @@ pub fn assemble(units: &[&UnitRelease], tz_minutes: i32) -> Assembled {
                     Released::Series { scale, values } => {
                         info.scale = info.scale.max(*scale);
                         for (h, v) in values.iter().enumerate() {
-                            let e = series
-                                .entry((i, u.start_ms + h as u64 * super::HOUR_MS))
-                                .or_default();
+                            let t = u.start_ms + h as u64 * super::HOUR_MS;
+                            let e = series.entry((i, t)).or_default();
                             *e = e.saturating_add(*v);
+                            let d = ((t % super::DAY_MS) / super::HOUR_MS) as usize;
+                            hod[i][d] = hod[i][d].saturating_add(*v);
+                            let l = shift_hour(d, *tz_minutes);
+                            hod_local[i][l] = hod_local[i][l].saturating_add(*v);
                         }
                     }
                     Released::Histogram {
@@ -114,15 +121,15 @@ pub fn assemble(units: &[&UnitRelease], tz_minutes: i32) -> Assembled {
                 continue;
             }
             let v = clamp(*v);
-            let hod = ((h % super::DAY_MS) / super::HOUR_MS) as usize;
-            a.hours_utc[hod] = a.hours_utc[hod].saturating_add(v);
-            let l = shift_hour(hod, tz_minutes);
-            a.hours_local[l] = a.hours_local[l].saturating_add(v);
             let e = a.timeline.entry(*h).or_default();
             e[0] = e[0].saturating_add(v);
             if failed {
                 e[1] = e[1].saturating_add(v);
             }
+        }
+        for h in 0..24 {
+            a.hours_utc[h] = clamp(hod[i][h]);
+            a.hours_local[h] = clamp(hod_local[i][h]);
         }
         let get = |n: &str| hist.get(&(i, n)).cloned().unwrap_or_default();
         let counts = |m: BTreeMap<String, i64>| -> Counts {
@@ -178,19 +185,6 @@ impl Assembled {
             "bytes_clipped" => a.bytes_clipped,
             "duration_ms_clipped" => a.duration_clipped_ms,
             _ => 0,
-        }
-    }
-
-    /// Adds another node's (for the table of all nodes).
-    pub fn merge(&mut self, o: &Assembled) {
-        self.agg.merge(&o.agg);
-        for (k, v) in &o.info {
-            let e = self.info.entry(*k).or_default();
-            e.scale = e.scale.max(v.scale);
-            e.threshold = e.threshold.max(v.threshold);
-            e.units += v.units;
-            e.days += v.days;
-            e.published = e.published.max(v.published);
         }
     }
 

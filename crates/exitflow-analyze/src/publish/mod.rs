@@ -55,6 +55,9 @@ pub const MAX_ACTION_BOUND: u32 = 1_000_000;
 /// A unit is released only once it ended this long ago: flows of its last
 /// hour are written when the hour and their timeouts are over.
 pub const RELEASE_GRACE_MS: u64 = 6 * HOUR_MS;
+/// New units one run may release: a window that asks for more (a year of
+/// days, or a stray directory from 1970) is refused, naming the count.
+pub const MAX_NEW_UNITS_PER_RUN: usize = 400;
 /// One hour, ms.
 pub const HOUR_MS: u64 = 3_600_000;
 /// One day, ms.
@@ -116,6 +119,18 @@ impl PublishConfig {
             return s(format!(
                 "--unit-days {} is not in 1..={MAX_UNIT_DAYS}",
                 self.unit_days
+            ));
+        }
+        let widest = PACKETS_CLIP.max(BYTES_CLIP).max(DURATION_CLIP_MS) as f64
+            * f64::from(self.action_bound)
+            * units::STATISTICS.len() as f64
+            / self.epsilon;
+        if widest > noise::MAX_SCALE {
+            return s(format!(
+                "--epsilon {} with --action-bound {} gives the clipped sums noise of scale {widest:.3e}, beyond the largest drawn ({:.3e}): raise ε or lower the bound",
+                self.epsilon,
+                self.action_bound,
+                noise::MAX_SCALE
             ));
         }
         if !(1..=MAX_ACTION_BOUND).contains(&self.action_bound) {
@@ -189,6 +204,35 @@ fn data_days(node_dir: &Path) -> Result<Option<(u64, u64)>, AnalyzeError> {
         .map(|(a, b)| (*a, *b)))
 }
 
+/// How many stored flows one flow can move in a folded statistic, from the
+/// profile its files were written under (`exitflow.policy`): flow rows
+/// without k-anonymity 1; the strict profile's hourly tables, whose values
+/// of fewer than k flows fold into Other, 2k − 1 (one flow lifts k − 1
+/// out of Other and adds itself). Rows k-anonymised by local recoding are
+/// refused: one flow can change how the hour's other rows are generalised,
+/// in a cascade with no bound, so no sensitivity holds.
+fn fold_factor(node: &str, start_ms: u64, made: &MadeBy) -> Result<u32, AnalyzeError> {
+    let mut factor = 1u32;
+    for p in &made.policies {
+        let get = |key: &str| {
+            p.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        };
+        let k: u32 = get("k_anonymity").and_then(|v| v.parse().ok()).unwrap_or(1);
+        let aggregates = get("aggregates_only") == Some("true");
+        if aggregates {
+            factor = factor.max(2 * k.max(1) - 1);
+        } else if k > 1 {
+            return Err(AnalyzeError::Settings(format!(
+                "node {node}, day {}: its flow rows were written k-anonymous (k = {k}, profile {}): one flow can change how the hour's other rows are generalised, without bound, so no differential privacy can be computed from them. Publish from data written under --profile strict (hourly tables) or research",
+                exitflow_output::dataset::utc_date(start_ms),
+                get("profile").unwrap_or("?"),
+            )));
+        }
+    }
+    Ok(factor)
+}
+
 /// What a publication did: the units used, released and not yet complete.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
@@ -215,7 +259,7 @@ pub fn publish(
         tz_minutes: filter.tz_minutes.clone(),
         ..Report::default()
     };
-    let mut all = assemble::Assembled::default();
+    let mut all_units: Vec<(UnitRelease, i32)> = Vec::new();
     let mut per_node = serde_json::Map::new();
     let mut window_all: Option<(u64, u64)> = None;
     for (node, dir) in node_dirs(roots, filter)? {
@@ -234,6 +278,24 @@ pub fn publish(
         let to = filter.to_ms.unwrap_or(hi);
         // New units are aligned to whole units since the epoch, snapped outward.
         let first = from - from % unit_ms;
+        let candidates = (to.saturating_sub(first)).div_ceil(unit_ms) as usize;
+        if has_data && candidates > MAX_NEW_UNITS_PER_RUN {
+            let fresh = (0..candidates as u64)
+                .map(|i| first + i * unit_ms)
+                .filter(|s0| {
+                    !st.units
+                        .values()
+                        .any(|u| u.start_ms < s0 + unit_ms && *s0 < u.end_ms)
+                })
+                .count();
+            if fresh > MAX_NEW_UNITS_PER_RUN {
+                return Err(AnalyzeError::Settings(format!(
+                    "node {node}: the window {} to {} would release {fresh} new units, more than {MAX_NEW_UNITS_PER_RUN} in one run (each is permanent): give --from/--to",
+                    exitflow_output::dataset::utc_date(first),
+                    exitflow_output::dataset::utc_date(to.saturating_sub(1)),
+                )));
+            }
+        }
         let mut start = first;
         while start < to {
             let end = start + unit_ms;
@@ -297,6 +359,7 @@ pub fn publish(
                         days: cfg.unit_days,
                         epsilon: cfg.epsilon,
                         action_bound: cfg.action_bound,
+                        fold_factor: fold_factor(&node, start, &made)?,
                     };
                     let mut u = units::release(&spec, &truth, &mut rng);
                     u.made = made;
@@ -313,8 +376,9 @@ pub fn publish(
             .filter(|u| u.start_ms < to && from < u.end_ms)
             .collect();
         let tz = filter.tz_minutes.get(&node).copied().unwrap_or(0);
-        let a = assemble::assemble(&used, tz);
-        for u in &used {
+        let used: Vec<(&UnitRelease, i32)> = used.into_iter().map(|u| (u, tz)).collect();
+        let a = assemble::assemble(&used);
+        for (u, _) in &used {
             report.how.versions.extend(u.made.versions.iter().cloned());
             report.how.policies.extend(u.made.policies.iter().cloned());
             report.how.timeouts.extend(u.made.timeouts.iter().cloned());
@@ -322,7 +386,7 @@ pub fn publish(
         }
         let covered = used
             .iter()
-            .map(|u| (u.start_ms, u.end_ms))
+            .map(|(u, _)| (u.start_ms, u.end_ms))
             .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)));
         if let Some((a0, b0)) = covered {
             window_all = Some(window_all.map_or((a0, b0), |(x, y)| (x.min(a0), y.max(b0))));
@@ -330,7 +394,7 @@ pub fn publish(
         per_node.insert(
             node.clone(),
             json!({
-                "units": used.iter().map(|u| json!({
+                "units": used.iter().map(|(u, _)| json!({
                     "unit": u.unit, "days": u.days, "epsilon": u.epsilon,
                     "action_bound": u.action_bound, "draws": u.draws,
                 })).collect::<Vec<_>>(),
@@ -340,21 +404,23 @@ pub fn publish(
                 "tables": a.tables(),
             }),
         );
-        all.merge(&a);
+        all_units.extend(used.iter().map(|(u, tz)| ((*u).clone(), *tz)));
         report.nodes.insert(node.clone(), a.agg);
     }
     outcome.drawn = rng.drawn;
-    for n in report.nodes.values() {
-        report.all.merge(n);
-    }
+    // All nodes: assembled from every unit at once, so that the sums are
+    // of raw released values, clamped once.
+    let all = assemble::assemble(&all_units.iter().map(|(u, tz)| (u, *tz)).collect::<Vec<_>>());
+    report.all = all.agg.clone();
     exit_policies_only(roots, &mut report)?;
     let asked = |t: Option<u64>| t.map(exitflow_output::dataset::utc_datetime);
     report.publication = Some(json!({
         "model": "release units: one node × whole UTC days × a fixed list of statistics, each released once with fresh noise and stored in the node's _releases/; this report is the sum of stored units",
         "unit_of_privacy": "up to action_bound flows of one client within one unit (one node's days)",
         "mechanism": "discrete Laplace (two-sided geometric), scale = sensitivity / ε per statistic; randomness from the operating system's CSPRNG",
-        "delta": 0.0,
+        "delta": outcome_delta(&all_units),
         "phantom_values_per_table_and_unit": units::PHANTOM_PER_TABLE,
+        "histogram_sums": "a value's sum over units counts the units where it reached the threshold; in the others it is in Other (estimate), so a value near the threshold is a lower bound",
         "statistics": units::STATISTICS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
         "clipping": {"packets": PACKETS_CLIP, "bytes": BYTES_CLIP, "duration_ms": DURATION_CLIP_MS},
         "window_asked": [asked(filter.from_ms), asked(filter.to_ms)],
@@ -368,6 +434,16 @@ pub fn publish(
         "not_released": "Master.App labels, raw user-agents and content types, per-hour ports (abuse tables), packet and byte totals of the node files, file counts and dataset sizes, GeoIP database names, k-anonymity counts",
     }));
     Ok((report, outcome))
+}
+
+/// δ of the units used: the sampler's uniforms have 2⁻⁵³ resolution, so
+/// each draw's noise is bounded (at about 36.7 scales): δ ≤ draws × 2⁻⁵³.
+fn outcome_delta(units: &[(UnitRelease, i32)]) -> f64 {
+    units
+        .iter()
+        .map(|(u, _)| u.draws as f64)
+        .fold(0.0, f64::max)
+        * (-53f64).exp2()
 }
 
 /// The exit policies of the nodes (public data) from their totals.

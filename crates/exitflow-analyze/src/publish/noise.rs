@@ -56,17 +56,28 @@ impl Rng {
         g.min(i64::MAX as f64 / 4.0) as i64
     }
 
-    /// One draw of discrete Laplace noise of scale `b` (`α = exp(−1/b)`).
+    /// One draw of discrete Laplace noise of scale `b` (`α = exp(−1/b)`),
+    /// `0 < b ≤` [`MAX_SCALE`].
     pub fn discrete_laplace(&mut self, b: f64) -> i64 {
+        assert!(b > 0.0 && b <= MAX_SCALE, "noise scale {b} out of range");
         self.drawn += 1;
         let ln_alpha = -1.0 / b;
         self.geometric(ln_alpha) - self.geometric(ln_alpha)
     }
 }
 
+/// The largest noise scale drawn: below it a draw never nears the
+/// sampler's cap, and stored values stay far inside `i64`.
+pub const MAX_SCALE: f64 = (1u64 << 50) as f64;
+
 /// The scale of the noise: sensitivity over ε.
 pub fn scale(sensitivity: f64, epsilon: f64) -> f64 {
     sensitivity / epsilon
+}
+
+/// `1 − α` for `α = exp(−1/b)`, precise when `b` is large.
+fn one_minus_alpha(b: f64) -> f64 {
+    -(-1.0 / b).exp_m1()
 }
 
 /// `P(X ≥ t)` for one discrete Laplace draw of scale `b`, `t ≥ 1`.
@@ -80,8 +91,8 @@ fn tail(b: f64, t: i64) -> f64 {
 /// alone reaches `t` is at most `phantom` (a union bound over the table).
 pub fn threshold(vocabulary: usize, b: f64, phantom: f64) -> i64 {
     let alpha = (-1.0 / b).exp();
-    // V · α^t / (1 + α) ≤ p  ⇔  t ≥ ln(p (1 + α) / V) / ln α.
-    let t = ((phantom * (1.0 + alpha) / vocabulary.max(1) as f64).ln() / alpha.ln()).ceil();
+    // V · α^t / (1 + α) ≤ p  ⇔  t ≥ ln(p (1 + α) / V) / ln α, ln α = −1/b.
+    let t = (-(phantom * (1.0 + alpha) / vocabulary.max(1) as f64).ln() * b).ceil();
     let t = (t.max(1.0)) as i64;
     debug_assert!(vocabulary as f64 * tail(b, t) <= phantom * 1.000_001);
     t
@@ -97,10 +108,10 @@ pub fn half_width_95(b: f64, units: usize) -> f64 {
     }
     let alpha = (-1.0 / b).exp();
     if units == 1 {
-        // P(|X| ≥ t) = 2α^t/(1+α) = 0.05.
-        return ((0.025 * (1.0 + alpha)).ln() / alpha.ln()).ceil();
+        // P(|X| ≥ t) = 2α^t/(1+α) = 0.05, ln α = −1/b.
+        return (-(0.025 * (1.0 + alpha)).ln() * b).ceil();
     }
-    let variance = units as f64 * 2.0 * alpha / (1.0 - alpha).powi(2);
+    let variance = units as f64 * 2.0 * alpha / one_minus_alpha(b).powi(2);
     (1.96 * variance.sqrt()).ceil()
 }
 

@@ -70,7 +70,7 @@ pub struct NodeStore {
     pub ledger: Ledger,
     /// The released units by their first day.
     pub units: BTreeMap<String, UnitRelease>,
-    _lock: Option<std::fs::File>,
+    _lock: std::fs::File,
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -78,6 +78,18 @@ fn sha256_hex(b: &[u8]) -> String {
         .iter()
         .map(|x| format!("{x:02x}"))
         .collect()
+}
+
+/// Where a unit waits while its release is recorded.
+fn pending_name(file: &str) -> String {
+    format!(".pending-{file}")
+}
+
+/// Makes the directory's entries (renames) durable.
+fn sync_dir(dir: &Path) -> Result<(), AnalyzeError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
 }
 
 /// The file name of a unit.
@@ -129,42 +141,45 @@ impl NodeStore {
     pub fn open(node_dir: &Path, node: &str, budget: f64) -> Result<NodeStore, AnalyzeError> {
         let dir = node_dir.join(RELEASES_DIR);
         let ledger_path = dir.join(LEDGER_FILE);
-        let marked = markers(node_dir)?;
-        if !dir.exists() {
-            if let Some((m, units)) = marked.first() {
-                return Err(bad(
-                    &ledger_path,
-                    format!(
-                        "missing, but {} says unit(s) {} of this node were released: this is a copy without its release history; copy the node's {RELEASES_DIR}/ with it",
-                        m.display(),
-                        units.join(", ")
-                    ),
-                ));
-            }
-            return Ok(NodeStore {
-                dir,
-                node_dir: node_dir.to_owned(),
-                ledger: Ledger {
-                    format: LEDGER_FORMAT,
-                    node: node.to_owned(),
-                    budget_per_day: budget,
-                    releases: Vec::new(),
-                },
-                units: BTreeMap::new(),
-                _lock: None,
-            });
-        }
+        // The lock is taken before anything is read, and held until the
+        // store is dropped: two reports cannot both find a day unreleased.
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let lock = Self::lock(&dir)?;
+        let marked = markers(node_dir)?;
         let text = match std::fs::read(&ledger_path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(bad(
-                    &ledger_path,
-                    format!(
-                        "missing while {} exists: the releases cannot be accounted for (restore the ledger from the dataset's original)",
-                        dir.display()
-                    ),
-                ));
+                if let Some((m, units)) = marked.first() {
+                    return Err(bad(
+                        &ledger_path,
+                        format!(
+                            "missing, but {} says unit(s) {} of this node were released: this is a copy without its release history; copy the node's {RELEASES_DIR}/ with it",
+                            m.display(),
+                            units.join(", ")
+                        ),
+                    ));
+                }
+                if let Some(f) = Self::release_files(&dir)?.first() {
+                    return Err(bad(
+                        &ledger_path,
+                        format!(
+                            "missing while {} exists: the releases cannot be accounted for (restore the ledger from the dataset's original)",
+                            f.display()
+                        ),
+                    ));
+                }
+                return Ok(NodeStore {
+                    dir,
+                    node_dir: node_dir.to_owned(),
+                    ledger: Ledger {
+                        format: LEDGER_FORMAT,
+                        node: node.to_owned(),
+                        budget_per_day: budget,
+                        releases: Vec::new(),
+                    },
+                    units: BTreeMap::new(),
+                    _lock: lock,
+                });
             }
             Err(e) => return Err(io(&ledger_path)(e)),
         };
@@ -201,9 +216,23 @@ impl NodeStore {
         let mut units = BTreeMap::new();
         for e in &ledger.releases {
             let p = dir.join(&e.file);
-            let b = std::fs::read(&p).map_err(|err| {
-                bad(&p, format!("listed in the ledger but unreadable ({err}): the release is lost, its budget spent"))
-            })?;
+            let b = match std::fs::read(&p) {
+                Ok(b) => b,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    // A crash between the ledger and the rename: the unit
+                    // waits under its pending name, complete and synced.
+                    let pending = dir.join(pending_name(&e.file));
+                    let b = std::fs::read(&pending).map_err(|_| {
+                        bad(&p, format!("listed in the ledger but missing ({err}): the release is lost, its budget spent"))
+                    })?;
+                    if sha256_hex(&b) == e.sha256 {
+                        std::fs::rename(&pending, &p).map_err(io(&p))?;
+                        sync_dir(&dir)?;
+                    }
+                    b
+                }
+                Err(err) => return Err(io(&p)(err)),
+            };
             if sha256_hex(&b) != e.sha256 {
                 return Err(bad(
                     &p,
@@ -231,14 +260,10 @@ impl NodeStore {
                 ));
             }
         }
-        for f in std::fs::read_dir(&dir).map_err(io(&dir))? {
-            let f = f.map_err(io(&dir))?;
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name == LEDGER_FILE || name == LOCK_FILE || name.starts_with('.') {
-                continue;
-            }
+        for f in Self::release_files(&dir)? {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if !ledger.releases.iter().any(|e| e.file == name) {
-                return Err(bad(&f.path(), "a release the ledger does not list"));
+                return Err(bad(&f, "a release the ledger does not list"));
             }
         }
         for (m, listed) in &marked {
@@ -256,7 +281,7 @@ impl NodeStore {
             node_dir: node_dir.to_owned(),
             ledger,
             units,
-            _lock: Some(lock),
+            _lock: lock,
         };
         for e in &store.ledger.releases {
             let mut d = e.start_ms;
@@ -276,6 +301,22 @@ impl NodeStore {
             }
         }
         Ok(store)
+    }
+
+    /// The files of `_releases/` that hold (or would hold) a release: all
+    /// but the ledger, the lock and pending files.
+    fn release_files(dir: &Path) -> Result<Vec<PathBuf>, AnalyzeError> {
+        let mut out = Vec::new();
+        for f in std::fs::read_dir(dir).map_err(io(dir))? {
+            let f = f.map_err(io(dir))?;
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name == LEDGER_FILE || name == LOCK_FILE || name.starts_with('.') {
+                continue;
+            }
+            out.push(f.path());
+        }
+        out.sort();
+        Ok(out)
     }
 
     fn lock(dir: &Path) -> Result<std::fs::File, AnalyzeError> {
@@ -339,10 +380,6 @@ impl NodeStore {
                 format!("unit {} is already released", u.unit),
             ));
         }
-        if self._lock.is_none() {
-            std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-            self._lock = Some(Self::lock(&self.dir)?);
-        }
         let body = serde_json::to_vec_pretty(&u).expect("a release serialises");
         let file = unit_file(&u.unit, u.days);
         self.ledger.releases.push(Entry {
@@ -361,11 +398,17 @@ impl NodeStore {
             exitflow_output::files::write_atomic(p, b)
                 .map_err(|e| bad(p, format!("not written: {e}")))
         };
+        // The unit first under a pending name, then the ledger (from then
+        // on the budget is spent), then the unit under its name: a crash
+        // anywhere leaves either no release or one the next run completes.
+        let pending = self.dir.join(pending_name(&file));
+        write(&pending, &body)?;
         write(
             &ledger_path,
             &serde_json::to_vec_pretty(&self.ledger).expect("a ledger serialises"),
         )?;
-        write(&self.dir.join(&file), &body)?;
+        std::fs::rename(&pending, self.dir.join(&file)).map_err(io(&pending))?;
+        sync_dir(&self.dir)?;
         let mut d = u.start_ms;
         while d < u.end_ms {
             let day = exitflow_output::layout::date_dir(

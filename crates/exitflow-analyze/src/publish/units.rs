@@ -180,6 +180,9 @@ pub struct UnitRelease {
     pub epsilon: f64,
     /// Flows of one client a release protects (the sensitivity).
     pub action_bound: u32,
+    /// [`UnitSpec::fold_factor`] of its data.
+    #[serde(default = "one")]
+    pub fold_factor: u32,
     /// ε of each statistic of a slice.
     pub epsilon_per_statistic: f64,
     /// Noise values drawn.
@@ -189,6 +192,10 @@ pub struct UnitRelease {
     /// How the unit's files were made (their metadata; no flow data).
     #[serde(default)]
     pub made: MadeBy,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// What the files of a unit say about how they were made.
@@ -356,6 +363,20 @@ pub struct UnitSpec<'a> {
     pub epsilon: f64,
     /// Flows of one client protected.
     pub action_bound: u32,
+    /// How many stored flows one flow can move in a statistic whose values
+    /// the profile folds (`2k − 1` under the strict profile's hourly
+    /// tables; 1 for flow rows without k-anonymity).
+    pub fold_factor: u32,
+}
+
+/// Whether the profile's folding of small values can move a statistic:
+/// every one but the flow count, the clipped sums and the flows per hour,
+/// which come from the hourly totals.
+pub fn folded(statistic: &str) -> bool {
+    !matches!(
+        statistic,
+        "flows" | "packets_clipped" | "bytes_clipped" | "duration_ms_clipped" | "hours_utc"
+    )
 }
 
 /// Releases one unit: `truth` holds its flows (one node, the unit's days,
@@ -363,6 +384,13 @@ pub struct UnitSpec<'a> {
 pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelease {
     let eps_stat = spec.epsilon / STATISTICS.len() as f64;
     let bound = f64::from(spec.action_bound.max(1));
+    let factor = |name: &str| {
+        if folded(name) {
+            f64::from(spec.fold_factor.max(1))
+        } else {
+            1.0
+        }
+    };
     let before = rng.drawn;
     let mut slices = BTreeMap::new();
     for (i, scope) in exitflow_output::aggregate::SCOPES.iter().enumerate() {
@@ -373,10 +401,10 @@ pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelea
                 Kind::Count | Kind::Sum(_) => {
                     let (v, sens) = match (*name, kind) {
                         ("flows", _) => (a.flows, bound),
-                        ("http_flows", _) => (a.http_flows, bound),
-                        ("guessed_flows", _) => (a.guessed, bound),
-                        ("src_proxy_flows", _) => (a.src_proxy, bound),
-                        ("dst_proxy_flows", _) => (a.dst_proxy, bound),
+                        ("http_flows", _) => (a.http_flows, bound * factor(name)),
+                        ("guessed_flows", _) => (a.guessed, bound * factor(name)),
+                        ("src_proxy_flows", _) => (a.src_proxy, bound * factor(name)),
+                        ("dst_proxy_flows", _) => (a.dst_proxy, bound * factor(name)),
                         ("packets_clipped", Kind::Sum(c)) => (a.packets_clipped, bound * *c as f64),
                         ("bytes_clipped", Kind::Sum(c)) => (a.bytes_clipped, bound * *c as f64),
                         ("duration_ms_clipped", Kind::Sum(c)) => {
@@ -394,7 +422,7 @@ pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelea
                     let scale = noise::scale(bound, eps_stat);
                     let n = 24 * spec.days as usize;
                     let mut truth = vec![0u64; n];
-                    for (h, [f, _]) in &a.timeline {
+                    for (h, f) in &a.hour_flows {
                         let i = h.saturating_sub(spec.start_ms) / super::HOUR_MS;
                         if *h >= spec.start_ms && (i as usize) < n {
                             truth[i as usize] += f;
@@ -407,7 +435,7 @@ pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelea
                     Released::Series { scale, values }
                 }
                 Kind::Histogram => {
-                    let scale = noise::scale(bound, eps_stat);
+                    let scale = noise::scale(bound * factor(name), eps_stat);
                     let voc = vocabulary(name);
                     let threshold = noise::threshold(voc.len(), scale, PHANTOM_PER_TABLE);
                     let c = truth_counts(a, name);
@@ -440,6 +468,7 @@ pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelea
         end_ms: spec.start_ms + u64::from(spec.days) * super::DAY_MS,
         epsilon: spec.epsilon,
         action_bound: spec.action_bound.max(1),
+        fold_factor: spec.fold_factor.max(1),
         epsilon_per_statistic: eps_stat,
         draws: rng.drawn - before,
         slices,
@@ -477,6 +506,7 @@ mod tests {
             days: 1,
             epsilon: 0.3,
             action_bound: 1,
+            fold_factor: 1,
         }
     }
 

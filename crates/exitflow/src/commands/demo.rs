@@ -144,6 +144,10 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
                 },
                 pipeline: PipelineArgs {
                     enrich: demo_enrich(&a.enrich, relay, consensus, geoip.as_deref()),
+                    policy: crate::args::PolicyArgs {
+                        profile: a.profile,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 synthetic: true,

@@ -79,7 +79,11 @@ fn pick<'a, T>(rng: &mut Rng, table: &'a [(T, u64)]) -> &'a T {
 pub fn run(a: &GenArgs) -> Result<ExitCode> {
     let mut rng = Rng(a.seed);
     let apps: Vec<((&str, &str), u64)> = APPS.iter().map(|(n, c, w)| ((*n, *c), *w)).collect();
-    let mut policy = Policy::default();
+    let mut policy = match a.profile {
+        Some(exitflow_output::Profile::Strict) => Policy::strict(),
+        Some(exitflow_output::Profile::Research) => Policy::research(),
+        _ => Policy::default(),
+    };
     let country: Vec<std::sync::Arc<str>> = COUNTRIES.iter().map(|(c, _)| (*c).into()).collect();
     let country_idx: Vec<(usize, u64)> = COUNTRIES
         .iter()
