@@ -85,6 +85,9 @@ pub enum AnalyzeError {
         /// The budget.
         budget: f64,
     },
+    /// A dataset's files could not be checked.
+    #[error("dataset")]
+    Dataset(#[source] exitflow_output::OutputError),
     /// Publication settings that would not give the guarantee.
     #[error("{0}")]
     Settings(String),

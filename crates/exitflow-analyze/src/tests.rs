@@ -169,7 +169,7 @@ fn release_and_assemble(n: &NodeAgg) -> (publish::units::UnitRelease, Report) {
         days: 1,
         epsilon: publish::DEFAULT_EPSILON,
         action_bound: 1,
-        fold_factor: 1,
+        fold_k: 1,
     };
     let u = publish::units::release(&spec, n, &mut rng);
     let a = publish::assemble::assemble(&[(&u, 0)]);

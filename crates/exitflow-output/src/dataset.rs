@@ -734,6 +734,65 @@ type HourIndex = BTreeMap<u64, Vec<PathBuf>>;
 
 /// The completed files of `dir` that hold each bucket (by their
 /// [`HOUR_KEY`]): aggregate files, or parts.
+/// The hour and the replaced files a data file's metadata names.
+fn file_hour_and_replaces(path: &Path) -> Result<(Option<u64>, Vec<String>), OutputError> {
+    let f = std::fs::File::open(path).map_err(io_err(path))?;
+    let meta = parquet::file::reader::SerializedFileReader::new(f).map_err(|source| {
+        OutputError::Parquet {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    use parquet::file::reader::FileReader;
+    let kv = meta.metadata().file_metadata().key_value_metadata();
+    let value = |key: &str| {
+        kv.and_then(|kv| {
+            kv.iter()
+                .find(|k| k.key == key)
+                .and_then(|k| k.value.clone())
+        })
+    };
+    let replaced = value(REPLACES_KEY)
+        .map(|r| r.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    Ok((
+        value(HOUR_KEY).and_then(|h| h.parse::<u64>().ok()),
+        replaced,
+    ))
+}
+
+/// The data files of `dir` (`prefix*.parquet`).
+fn data_files(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, OutputError> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let e = e.map_err(io_err(dir))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(prefix) && name.ends_with(layout::PART_EXT) {
+            out.push(e.path());
+        }
+    }
+    Ok(out)
+}
+
+/// Files of a day directory that a newer file replaces but that are still
+/// there (a rewrite interrupted by a crash, before the next writer of the
+/// node removes them): a reader would count their flows twice.
+pub fn replaced_files(dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
+    let mut out = Vec::new();
+    for prefix in [layout::PART_PREFIX, crate::aggregate::AGG_PREFIX] {
+        for path in data_files(dir, prefix)? {
+            for name in file_hour_and_replaces(&path)?.1 {
+                let p = dir.join(&name);
+                if p.is_file() && !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 fn hour_index(dir: &Path, aggregates: bool) -> Result<HourIndex, OutputError> {
     let prefix = if aggregates {
         crate::aggregate::AGG_PREFIX
@@ -745,33 +804,10 @@ fn hour_index(dir: &Path, aggregates: bool) -> Result<HourIndex, OutputError> {
         return Ok(out);
     }
     let mut replaced: Vec<String> = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let e = e.map_err(io_err(dir))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(prefix) || !name.ends_with(layout::PART_EXT) {
-            continue;
-        }
-        let path = e.path();
-        let f = std::fs::File::open(&path).map_err(io_err(&path))?;
-        let meta = parquet::file::reader::SerializedFileReader::new(f).map_err(|source| {
-            OutputError::Parquet {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        use parquet::file::reader::FileReader;
-        let kv = meta.metadata().file_metadata().key_value_metadata();
-        let value = |key: &str| {
-            kv.and_then(|kv| {
-                kv.iter()
-                    .find(|k| k.key == key)
-                    .and_then(|k| k.value.clone())
-            })
-        };
-        if let Some(r) = value(REPLACES_KEY) {
-            replaced.extend(r.split(',').map(str::to_owned));
-        }
-        if let Some(h) = value(HOUR_KEY).and_then(|h| h.parse::<u64>().ok()) {
+    for path in data_files(dir, prefix)? {
+        let (hour, r) = file_hour_and_replaces(&path)?;
+        replaced.extend(r);
+        if let Some(h) = hour {
             out.entry(h).or_default().push(path);
         }
     }
@@ -1158,7 +1194,14 @@ mod tests {
             std::fs::write(f, b).unwrap();
         }
         assert_eq!(files(root.path()).len(), 4);
+        // A reader is told which files count the hour twice (the part
+        // only: a sidecar goes with its part).
+        let day = first[0].0.parent().unwrap();
+        let twice = replaced_files(day).unwrap();
+        assert_eq!(twice.len(), 1, "{twice:?}");
+        assert!(first.iter().any(|(f, _)| f == &twice[0]));
         write(&mut p, 102);
+        assert!(replaced_files(day).unwrap().is_empty());
         let fs = files(root.path());
         assert_eq!(fs.len(), 2, "{fs:?}");
         let part = fs

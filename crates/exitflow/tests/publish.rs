@@ -388,9 +388,10 @@ fn settings_budgets_and_re_releases_are_refused() {
         assert_eq!(e["draws"], entries[0]["draws"]);
         let u = unit(&ds, "n1", e["unit"].as_str().unwrap());
         assert_eq!(u["draws"], e["draws"]);
-        let per = u["epsilon_per_statistic"].as_f64().unwrap();
-        let stats = u["slices"]["exit"].as_object().unwrap().len() as f64;
-        assert!((per * stats - 0.2).abs() < 1e-9);
+        let parts = u["epsilon_by_statistic"].as_object().unwrap();
+        assert_eq!(parts.len(), u["slices"]["exit"].as_object().unwrap().len());
+        let sum: f64 = parts.values().map(|e| e.as_f64().unwrap()).sum();
+        assert!((sum - 0.2).abs() < 1e-9);
     }
 }
 
@@ -493,7 +494,7 @@ fn the_demo_publishes_no_value_it_does_not_have() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     for says in [
         "Published with differential privacy",
-        "Differential privacy: noise of scale 540.0 per unit; a value of all nodes sums 3 unit(s)",
+        "Differential privacy: noise of scale 33.3 per unit; a value of all nodes sums 3 unit(s)",
         "too few flows to publish",
         "Other \\(estimate\\)",
     ] {

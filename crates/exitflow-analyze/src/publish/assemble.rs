@@ -60,7 +60,7 @@ pub fn assemble(units: &[(&UnitRelease, i32)]) -> Assembled {
             let Some(stats) = u.slices.get(*scope) else {
                 continue;
             };
-            for (name, _) in STATISTICS {
+            for (name, _, _) in STATISTICS {
                 let Some(r) = stats.get(*name) else { continue };
                 let info = out.info.entry((i, name)).or_default();
                 info.units += 1;
@@ -162,7 +162,7 @@ pub fn assemble(units: &[(&UnitRelease, i32)]) -> Assembled {
         if !pc.is_empty() {
             a.port_countries.insert(super::units::PORT_COUNTRY_PORT, pc);
         }
-        for (name, _) in STATISTICS {
+        for (name, _, _) in STATISTICS {
             if let Some(info) = out.info.get_mut(&(i, name)) {
                 info.published = hist.get(&(i, *name)).map_or(0, BTreeMap::len);
             }
@@ -195,7 +195,7 @@ impl Assembled {
         let mut out = serde_json::Map::new();
         for (i, scope) in exitflow_output::aggregate::SCOPES.iter().enumerate() {
             let mut m = serde_json::Map::new();
-            for (name, kind) in STATISTICS {
+            for (name, kind, _) in STATISTICS {
                 let Some(info) = self.info.get(&(i, *name)) else {
                     continue;
                 };

@@ -121,10 +121,16 @@ impl PublishConfig {
                 self.unit_days
             ));
         }
-        let widest = PACKETS_CLIP.max(BYTES_CLIP).max(DURATION_CLIP_MS) as f64
-            * f64::from(self.action_bound)
-            * units::STATISTICS.len() as f64
-            / self.epsilon;
+        let widest = units::STATISTICS
+            .iter()
+            .filter_map(|(n, k, _)| match k {
+                units::Kind::Sum(clip) => Some(
+                    *clip as f64 * f64::from(self.action_bound)
+                        / (self.epsilon * units::epsilon_share(n)),
+                ),
+                _ => None,
+            })
+            .fold(0.0, f64::max);
         if widest > noise::MAX_SCALE {
             return s(format!(
                 "--epsilon {} with --action-bound {} gives the clipped sums noise of scale {widest:.3e}, beyond the largest drawn ({:.3e}): raise ε or lower the bound",
@@ -204,14 +210,13 @@ fn data_days(node_dir: &Path) -> Result<Option<(u64, u64)>, AnalyzeError> {
         .map(|(a, b)| (*a, *b)))
 }
 
-/// How many stored flows one flow can move in a folded statistic, from the
-/// profile its files were written under (`exitflow.policy`): flow rows
-/// without k-anonymity 1; the strict profile's hourly tables, whose values
-/// of fewer than k flows fold into Other, 2k − 1 (one flow lifts k − 1
-/// out of Other and adds itself). Rows k-anonymised by local recoding are
+/// The k of the folding the unit's files were written under
+/// (`exitflow.policy`): the strict profile's hourly tables fold values of
+/// fewer than k flows into Other (`units::fold_multiplier`); flow rows
+/// without k-anonymity fold nothing (1). Rows k-anonymised by local recoding are
 /// refused: one flow can change how the hour's other rows are generalised,
 /// in a cascade with no bound, so no sensitivity holds.
-fn fold_factor(node: &str, start_ms: u64, made: &MadeBy) -> Result<u32, AnalyzeError> {
+fn fold_k(node: &str, start_ms: u64, made: &MadeBy) -> Result<u32, AnalyzeError> {
     let mut factor = 1u32;
     for p in &made.policies {
         let get = |key: &str| {
@@ -221,7 +226,7 @@ fn fold_factor(node: &str, start_ms: u64, made: &MadeBy) -> Result<u32, AnalyzeE
         let k: u32 = get("k_anonymity").and_then(|v| v.parse().ok()).unwrap_or(1);
         let aggregates = get("aggregates_only") == Some("true");
         if aggregates {
-            factor = factor.max(2 * k.max(1) - 1);
+            factor = factor.max(k.max(1));
         } else if k > 1 {
             return Err(AnalyzeError::Settings(format!(
                 "node {node}, day {}: its flow rows were written k-anonymous (k = {k}, profile {}): one flow can change how the hour's other rows are generalised, without bound, so no differential privacy can be computed from them. Publish from data written under --profile strict (hourly tables) or research",
@@ -231,6 +236,29 @@ fn fold_factor(node: &str, start_ms: u64, made: &MadeBy) -> Result<u32, AnalyzeE
         }
     }
     Ok(factor)
+}
+
+/// A unit is not released while an interrupted rewrite left one of its
+/// hours twice on disk (the flows would count twice: twice the
+/// sensitivity); the node's next writer removes the replaced files.
+fn refuse_interrupted_writes(node_dir: &Path, start: u64, end: u64) -> Result<(), AnalyzeError> {
+    let mut d = start;
+    while d < end {
+        let day =
+            exitflow_output::layout::date_dir(node_dir, &exitflow_output::dataset::utc_date(d));
+        if day.is_dir() {
+            let twice =
+                exitflow_output::dataset::replaced_files(&day).map_err(AnalyzeError::Dataset)?;
+            if let Some(f) = twice.first() {
+                return Err(AnalyzeError::Ledger {
+                    path: f.clone(),
+                    reason: "replaced by a newer file of its hour but still there (a write was interrupted): its flows would count twice; the node's next capture or ingest removes it, or remove it".into(),
+                });
+            }
+        }
+        d += DAY_MS;
+    }
+    Ok(())
 }
 
 /// What a publication did: the units used, released and not yet complete.
@@ -332,6 +360,7 @@ pub fn publish(
                         .push((node.clone(), exitflow_output::dataset::utc_date(start)));
                 } else {
                     st.check_budget(start, end, cfg.epsilon)?;
+                    refuse_interrupted_writes(&dir, start, end)?;
                     let scan_filter = Filter {
                         nodes: vec![node.clone()],
                         from_ms: Some(start),
@@ -359,7 +388,7 @@ pub fn publish(
                         days: cfg.unit_days,
                         epsilon: cfg.epsilon,
                         action_bound: cfg.action_bound,
-                        fold_factor: fold_factor(&node, start, &made)?,
+                        fold_k: fold_k(&node, start, &made)?,
                     };
                     let mut u = units::release(&spec, &truth, &mut rng);
                     u.made = made;
@@ -421,7 +450,7 @@ pub fn publish(
         "delta": outcome_delta(&all_units),
         "phantom_values_per_table_and_unit": units::PHANTOM_PER_TABLE,
         "histogram_sums": "a value's sum over units counts the units where it reached the threshold; in the others it is in Other (estimate), so a value near the threshold is a lower bound",
-        "statistics": units::STATISTICS.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        "statistics": units::STATISTICS.iter().map(|(n, ..)| *n).collect::<Vec<_>>(),
         "clipping": {"packets": PACKETS_CLIP, "bytes": BYTES_CLIP, "duration_ms": DURATION_CLIP_MS},
         "window_asked": [asked(filter.from_ms), asked(filter.to_ms)],
         "window_covered": window_all.map(|(a, b)| [exitflow_output::dataset::utc_datetime(a), exitflow_output::dataset::utc_datetime(b)]),

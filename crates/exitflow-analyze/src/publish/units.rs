@@ -36,27 +36,43 @@ pub enum Kind {
     Histogram,
 }
 
-/// The statistics every slice of every unit releases, in order.
-pub const STATISTICS: &[(&str, Kind)] = &[
-    ("flows", Kind::Count),
-    ("http_flows", Kind::Count),
-    ("guessed_flows", Kind::Count),
-    ("src_proxy_flows", Kind::Count),
-    ("dst_proxy_flows", Kind::Count),
-    ("packets_clipped", Kind::Sum(super::PACKETS_CLIP)),
-    ("bytes_clipped", Kind::Sum(super::BYTES_CLIP)),
-    ("duration_ms_clipped", Kind::Sum(super::DURATION_CLIP_MS)),
-    ("hours_utc", Kind::Series),
-    ("master_protocols", Kind::Histogram),
-    ("categories", Kind::Histogram),
-    ("dst_countries", Kind::Histogram),
-    ("src_countries", Kind::Histogram),
-    ("dst_ports", Kind::Histogram),
-    ("user_agent_families", Kind::Histogram),
-    ("content_type_families", Kind::Histogram),
-    ("tor_roles", Kind::Histogram),
-    ("dst_countries_of_port_5222", Kind::Histogram),
+/// The statistics every slice of every unit releases, in order, with the
+/// weight of each in the unit's ε (a statistic gets ε × weight / the sum
+/// of the weights): the study's main tables and the flows per hour weigh
+/// most.
+pub const STATISTICS: &[(&str, Kind, f64)] = &[
+    ("flows", Kind::Count, 2.0),
+    ("http_flows", Kind::Count, 1.0),
+    ("guessed_flows", Kind::Count, 0.5),
+    ("src_proxy_flows", Kind::Count, 0.5),
+    ("dst_proxy_flows", Kind::Count, 0.5),
+    ("packets_clipped", Kind::Sum(super::PACKETS_CLIP), 0.5),
+    ("bytes_clipped", Kind::Sum(super::BYTES_CLIP), 1.0),
+    (
+        "duration_ms_clipped",
+        Kind::Sum(super::DURATION_CLIP_MS),
+        0.5,
+    ),
+    ("hours_utc", Kind::Series, 2.0),
+    ("master_protocols", Kind::Histogram, 2.0),
+    ("categories", Kind::Histogram, 1.0),
+    ("dst_countries", Kind::Histogram, 2.0),
+    ("src_countries", Kind::Histogram, 1.0),
+    ("dst_ports", Kind::Histogram, 2.0),
+    ("user_agent_families", Kind::Histogram, 1.0),
+    ("content_type_families", Kind::Histogram, 1.0),
+    ("tor_roles", Kind::Histogram, 0.5),
+    ("dst_countries_of_port_5222", Kind::Histogram, 1.0),
 ];
+
+/// The share of a unit's ε that `statistic` gets.
+pub fn epsilon_share(statistic: &str) -> f64 {
+    let total: f64 = STATISTICS.iter().map(|s| s.2).sum();
+    STATISTICS
+        .iter()
+        .find(|s| s.0 == statistic)
+        .map_or(0.0, |s| s.2 / total)
+}
 
 /// ISO 3166-1 alpha-2 codes (the 249 assigned ones).
 pub const ISO_3166_1: &[&str] = &[
@@ -180,11 +196,11 @@ pub struct UnitRelease {
     pub epsilon: f64,
     /// Flows of one client a release protects (the sensitivity).
     pub action_bound: u32,
-    /// [`UnitSpec::fold_factor`] of its data.
+    /// [`UnitSpec::fold_k`] of its data.
     #[serde(default = "one")]
-    pub fold_factor: u32,
-    /// ε of each statistic of a slice.
-    pub epsilon_per_statistic: f64,
+    pub fold_k: u32,
+    /// ε of each statistic of a slice (they add up to `epsilon`).
+    pub epsilon_by_statistic: BTreeMap<String, f64>,
     /// Noise values drawn.
     pub draws: u64,
     /// By slice (`exitflow_output::aggregate::SCOPES`), by statistic.
@@ -234,9 +250,14 @@ impl UnitRelease {
             return Err("its period is not whole UTC days from its first day".into());
         }
         let eps_ok = |e: f64| e.is_finite() && e > 0.0 && e <= super::MAX_EPSILON;
-        if !eps_ok(self.epsilon) || !eps_ok(self.epsilon_per_statistic * STATISTICS.len() as f64) {
+        let parts: f64 = self.epsilon_by_statistic.values().sum();
+        if !eps_ok(self.epsilon)
+            || (parts - self.epsilon).abs() > 1e-9 * self.epsilon.max(1.0)
+            || self.epsilon_by_statistic.len() != STATISTICS.len()
+            || self.epsilon_by_statistic.values().any(|e| !eps_ok(*e))
+        {
             return Err(format!(
-                "ε {} is not in (0, {}]",
+                "ε {} is not in (0, {}], or its statistics' ε do not add up to it",
                 self.epsilon,
                 super::MAX_EPSILON
             ));
@@ -262,7 +283,7 @@ impl UnitRelease {
                     STATISTICS.len()
                 ));
             }
-            for (name, kind) in STATISTICS {
+            for (name, kind, _) in STATISTICS {
                 let r = stats
                     .get(*name)
                     .ok_or_else(|| format!("{scope}/{name} is missing"))?;
@@ -305,7 +326,7 @@ impl UnitRelease {
 pub fn draws_per_unit(days: u32) -> u64 {
     let per_slice: u64 = STATISTICS
         .iter()
-        .map(|(name, kind)| match kind {
+        .map(|(name, kind, _)| match kind {
             Kind::Count | Kind::Sum(_) => 1,
             Kind::Series => 24 * u64::from(days),
             Kind::Histogram => vocabulary(name).len() as u64,
@@ -363,40 +384,40 @@ pub struct UnitSpec<'a> {
     pub epsilon: f64,
     /// Flows of one client protected.
     pub action_bound: u32,
-    /// How many stored flows one flow can move in a statistic whose values
-    /// the profile folds (`2k − 1` under the strict profile's hourly
-    /// tables; 1 for flow rows without k-anonymity).
-    pub fold_factor: u32,
+    /// The k below which the profile folds a value of an hour into
+    /// `Other` (the strict profile's hourly tables); 1 when nothing is
+    /// folded (flow rows without k-anonymity).
+    pub fold_k: u32,
 }
 
-/// Whether the profile's folding of small values can move a statistic:
-/// every one but the flow count, the clipped sums and the flows per hour,
-/// which come from the hourly totals.
-pub fn folded(statistic: &str) -> bool {
-    !matches!(
-        statistic,
-        "flows" | "packets_clipped" | "bytes_clipped" | "duration_ms_clipped" | "hours_utc"
-    )
+/// How many stored flows one flow can move in `statistic` when the
+/// profile folds values of fewer than `k` flows of an hour into `Other`:
+/// one flow can lift k − 1 others out of `Other` and add itself, so a
+/// value moves by k — and `Other` by k − 1 more where the vocabulary has
+/// a bin for it (the user-agent families' `Other`, the content types'
+/// `other`). The flow count, the clipped sums and the flows per hour come
+/// from the exact hourly totals.
+pub fn fold_multiplier(statistic: &str, k: u32) -> u32 {
+    let k = k.max(1);
+    match statistic {
+        "flows" | "packets_clipped" | "bytes_clipped" | "duration_ms_clipped" | "hours_utc" => 1,
+        "user_agent_families" | "content_type_families" => 2 * k - 1,
+        _ => k,
+    }
 }
 
 /// Releases one unit: `truth` holds its flows (one node, the unit's days,
 /// [`NodeAgg::finish`]ed so that each slice has its flows per hour).
 pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelease {
-    let eps_stat = spec.epsilon / STATISTICS.len() as f64;
     let bound = f64::from(spec.action_bound.max(1));
-    let factor = |name: &str| {
-        if folded(name) {
-            f64::from(spec.fold_factor.max(1))
-        } else {
-            1.0
-        }
-    };
+    let factor = |name: &str| f64::from(fold_multiplier(name, spec.fold_k));
     let before = rng.drawn;
     let mut slices = BTreeMap::new();
     for (i, scope) in exitflow_output::aggregate::SCOPES.iter().enumerate() {
         let a = &truth.slices[i];
         let mut stats = BTreeMap::new();
-        for (name, kind) in STATISTICS {
+        for (name, kind, _) in STATISTICS {
+            let eps_stat = spec.epsilon * epsilon_share(name);
             let r = match kind {
                 Kind::Count | Kind::Sum(_) => {
                     let (v, sens) = match (*name, kind) {
@@ -468,8 +489,11 @@ pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelea
         end_ms: spec.start_ms + u64::from(spec.days) * super::DAY_MS,
         epsilon: spec.epsilon,
         action_bound: spec.action_bound.max(1),
-        fold_factor: spec.fold_factor.max(1),
-        epsilon_per_statistic: eps_stat,
+        fold_k: spec.fold_k.max(1),
+        epsilon_by_statistic: STATISTICS
+            .iter()
+            .map(|(n, ..)| ((*n).to_owned(), spec.epsilon * epsilon_share(n)))
+            .collect(),
         draws: rng.drawn - before,
         slices,
         made: MadeBy::default(),
@@ -506,7 +530,7 @@ mod tests {
             days: 1,
             epsilon: 0.3,
             action_bound: 1,
-            fold_factor: 1,
+            fold_k: 1,
         }
     }
 
@@ -571,7 +595,12 @@ mod tests {
             _ => panic!(),
         };
         assert!((scale(&ten) / scale(&one) - 10.0).abs() < 1e-9);
-        assert!((scale(&one) - STATISTICS.len() as f64 / 0.3).abs() < 1e-9);
+        assert!((scale(&one) - 1.0 / (0.3 * epsilon_share("flows"))).abs() < 1e-9);
+        // Under the strict profile (k = 5) a value moves by 5, a family
+        // whose vocabulary has Other's bin by 9; the flow count by 1.
+        assert_eq!(fold_multiplier("dst_ports", 5), 5);
+        assert_eq!(fold_multiplier("user_agent_families", 5), 9);
+        assert_eq!(fold_multiplier("flows", 5), 1);
     }
 
     /// A change made to a stored unit.
