@@ -402,6 +402,8 @@ pub struct HowMade {
     pub timeouts: std::collections::BTreeSet<String>,
     /// Some file was written from synthetic traffic (`exitflow demo`).
     pub synthetic: bool,
+    /// Some file does not say which privacy policy wrote it.
+    pub unlabelled: bool,
 }
 
 impl HowMade {
@@ -411,6 +413,7 @@ impl HowMade {
         self.geoip.extend(o.geoip);
         self.timeouts.extend(o.timeouts);
         self.synthetic |= o.synthetic;
+        self.unlabelled |= o.unlabelled;
     }
 }
 
@@ -692,6 +695,17 @@ fn scan_file(
         .map_err(pq)?
     };
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
+    let labelled = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .is_some_and(|kv| {
+            kv.iter()
+                .any(|k| k.key == meta_keys::POLICY && k.value.is_some())
+        });
+    if !labelled {
+        how.unlabelled = true;
+    }
     for kv in builder
         .metadata()
         .file_metadata()

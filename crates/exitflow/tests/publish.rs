@@ -376,6 +376,24 @@ fn settings_budgets_and_re_releases_are_refused() {
         &["--unit-days", "3", "--from", &day(0), "--to", &day(3)],
     );
     assert!(e.contains("released once"), "{e}");
+    // Review finding: the same capture ingested again under another
+    // profile put its flows in the day twice; a day of several profiles
+    // is refused.
+    let mixed = dir.path().join("mixed");
+    copy_dir(&ds, &mixed);
+    std::fs::remove_dir_all(releases(&mixed, "n1")).unwrap();
+    for m in std::fs::read_dir(mixed.join("node=n1")).unwrap() {
+        let _ = std::fs::remove_file(m.unwrap().path().join("_released"));
+    }
+    let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+    ingest(
+        &dir.path().join("n1.pcap"),
+        &mixed,
+        "n1",
+        &["--own-address", &relay, "--profile", "research"],
+    );
+    let e = publish_fails(&mixed, &[]);
+    assert!(e.contains("several profiles"), "{e}");
     // The ledger's ε and draws are the units': 0.2 on each day, and every
     // unit draws the same number of values whatever its data.
     let ledger: Value =

@@ -58,6 +58,11 @@ pub const RELEASE_GRACE_MS: u64 = 6 * HOUR_MS;
 /// New units one run may release: a window that asks for more (a year of
 /// days, or a stray directory from 1970) is refused, naming the count.
 pub const MAX_NEW_UNITS_PER_RUN: usize = 400;
+/// The largest k of the strict profile's folding a unit is released
+/// from (the noise scale grows with it): with 2k − 1 below the packet
+/// clip, a histogram's scale stays under the clipped sums' that
+/// [`PublishConfig::validate`] bounds.
+pub const MAX_FOLD_K: u32 = 1000;
 /// One hour, ms.
 pub const HOUR_MS: u64 = 3_600_000;
 /// One day, ms.
@@ -217,6 +222,32 @@ fn data_days(node_dir: &Path) -> Result<Option<(u64, u64)>, AnalyzeError> {
 /// refused: one flow can change how the hour's other rows are generalised,
 /// in a cascade with no bound, so no sensitivity holds.
 fn fold_k(node: &str, start_ms: u64, made: &MadeBy) -> Result<u32, AnalyzeError> {
+    let day = exitflow_output::dataset::utc_date(start_ms);
+    let refuse = |why: String| {
+        Err(AnalyzeError::Settings(format!(
+            "node {node}, day {day}: {why}"
+        )))
+    };
+    if made.unlabelled {
+        return refuse(
+            "a file does not say which privacy profile wrote it (exitflow.policy): the sensitivity of its flows is unknown".into(),
+        );
+    }
+    let profiles: std::collections::BTreeSet<&str> = made
+        .policies
+        .iter()
+        .map(|p| {
+            p.split_whitespace()
+                .find_map(|kv| kv.strip_prefix("profile="))
+                .unwrap_or("?")
+        })
+        .collect();
+    if profiles.len() > 1 {
+        return refuse(format!(
+            "files of several profiles ({}) hold the day: the same flows may be in two of them (ingested twice), so their sensitivity is unknown; keep one profile per node",
+            profiles.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
     let mut factor = 1u32;
     for p in &made.policies {
         let get = |key: &str| {
@@ -224,15 +255,17 @@ fn fold_k(node: &str, start_ms: u64, made: &MadeBy) -> Result<u32, AnalyzeError>
                 .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
         };
         let k: u32 = get("k_anonymity").and_then(|v| v.parse().ok()).unwrap_or(1);
+        if k > MAX_FOLD_K {
+            return refuse(format!("k = {k} is beyond {MAX_FOLD_K}"));
+        }
         let aggregates = get("aggregates_only") == Some("true");
         if aggregates {
             factor = factor.max(k.max(1));
         } else if k > 1 {
-            return Err(AnalyzeError::Settings(format!(
-                "node {node}, day {}: its flow rows were written k-anonymous (k = {k}, profile {}): one flow can change how the hour's other rows are generalised, without bound, so no differential privacy can be computed from them. Publish from data written under --profile strict (hourly tables) or research",
-                exitflow_output::dataset::utc_date(start_ms),
+            return refuse(format!(
+                "its flow rows were written k-anonymous (k = {k}, profile {}): one flow can change how the hour's other rows are generalised, without bound, so no differential privacy can be computed from them. Publish from data written under --profile strict (hourly tables) or research",
                 get("profile").unwrap_or("?"),
-            )));
+            ));
         }
     }
     Ok(factor)
@@ -376,12 +409,15 @@ pub fn publish(
                                 policies: r.how.policies.clone(),
                                 timeouts: r.how.timeouts.clone(),
                                 synthetic: r.how.synthetic,
+                                unlabelled: r.how.unlabelled,
                             };
                             (r.nodes.remove(&node).unwrap_or_default(), made)
                         }
                         Err(AnalyzeError::Empty(_)) => (NodeAgg::default(), MadeBy::default()),
                         Err(e) => return Err(e),
                     };
+                    // A rewrite that raced the scan would show now.
+                    refuse_interrupted_writes(&dir, start, end)?;
                     let spec = UnitSpec {
                         node: &node,
                         start_ms: start,

@@ -225,6 +225,9 @@ pub struct MadeBy {
     pub timeouts: std::collections::BTreeSet<String>,
     /// Some file was written from synthetic traffic.
     pub synthetic: bool,
+    /// Some file does not say which privacy policy wrote it.
+    #[serde(default)]
+    pub unlabelled: bool,
 }
 
 impl UnitRelease {
