@@ -216,6 +216,9 @@ pub struct Written {
     pub suppressed: u64,
     /// Strict: flows folded into `Other` cells.
     pub folded: u64,
+    /// Hours written into a day `report --publish` already released
+    /// ([`layout::RELEASED_MARKER`]): their flows are not in the release.
+    pub released_hours: u64,
 }
 
 impl Written {
@@ -230,6 +233,7 @@ impl Written {
             generalised: self.generalised - earlier.generalised,
             suppressed: self.suppressed - earlier.suppressed,
             folded: self.folded - earlier.folded,
+            released_hours: self.released_hours - earlier.released_hours,
         }
     }
 
@@ -238,6 +242,7 @@ impl Written {
         self.generalised += o.generalised;
         self.suppressed += o.suppressed;
         self.folded += o.folded;
+        self.released_hours += o.released_hours;
         self.buckets += o.buckets;
         self.rows += o.rows;
         self.failed += o.failed;
@@ -483,6 +488,7 @@ impl DatasetWriter {
         let name = crate::files::random_hex(PART_NAME_RANDOM_BYTES);
         let mut out = Written {
             buckets: 1,
+            released_hours: u64::from(dir.join(layout::RELEASED_MARKER).exists()),
             ..Written::default()
         };
         if aggregates {
@@ -629,7 +635,10 @@ impl DatasetWriter {
         let l = self.policy.layout().clone();
         let dir = layout::date_dir(&self.node_dir, &utc_date(b));
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let mut out = Written::default();
+        let mut out = Written {
+            released_hours: u64::from(dir.join(layout::RELEASED_MARKER).exists()),
+            ..Written::default()
+        };
         let mut done: Vec<PathBuf> = Vec::new();
         let rotate = self.cfg.rotate_rows.max(1);
         let meta = self.metadata.clone();

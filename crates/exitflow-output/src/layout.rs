@@ -15,6 +15,9 @@ pub const TOTALS_FILE: &str = "_totals.json";
 pub const PART_PREFIX: &str = "part-";
 /// Extension of a data file.
 pub const PART_EXT: &str = ".parquet";
+/// The marker `report --publish` leaves in a day directory it released:
+/// flows written there afterwards are not in the release.
+pub const RELEASED_MARKER: &str = "_released";
 
 /// `ROOT/node=NAME`.
 pub fn node_dir(root: &Path, node: &str) -> PathBuf {

@@ -254,6 +254,19 @@ fn copies_and_tampered_ledgers_are_refused() {
     std::fs::rename(r.join(&name), r.join(format!(".pending-{name}"))).unwrap();
     publish(&crashed, &dir.path().join("c"), &[]);
     assert!(r.join(&name).is_file(), "the pending release was completed");
+    // Flows ingested into a released day are not in its release: ingest
+    // says so.
+    let late = dir.path().join("late");
+    copy_dir(&ds, &late);
+    let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+    let o = ingest(
+        &dir.path().join("n1.pcap"),
+        &late,
+        "n1",
+        &["--own-address", &relay, "--profile", "strict"],
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("already released"), "{e}");
     // The data without `_releases/`.
     let bare = dir.path().join("bare");
     copy_dir(&ds, &bare);

@@ -22,7 +22,7 @@ pub const LEDGER_FILE: &str = "ledger.json";
 /// The lock taken while releasing.
 pub const LOCK_FILE: &str = ".lock";
 /// The marker in each released day's directory.
-pub const DAY_MARKER: &str = "_released";
+pub const DAY_MARKER: &str = exitflow_output::layout::RELEASED_MARKER;
 /// Version of the ledger's format.
 pub const LEDGER_FORMAT: u32 = 1;
 

@@ -48,6 +48,12 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
     run.generalised_flows = w.generalised;
     run.suppressed_flows = w.suppressed;
     run.folded_flows = w.folded;
+    if w.released_hours > 0 {
+        tracing::warn!(
+            hours = w.released_hours,
+            "flows were written into days `report --publish` already released: they are not in those releases (a day is released once)"
+        );
+    }
     let all = DatasetWriter::add_totals(&node_dir, &run, policy.time_granularity_ms)?;
     if let Some(days) = crate::settings::retention(&a.pipeline.policy, conf)? {
         let now = std::time::SystemTime::now()
