@@ -695,17 +695,7 @@ fn scan_file(
         .map_err(pq)?
     };
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
-    let labelled = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .is_some_and(|kv| {
-            kv.iter()
-                .any(|k| k.key == meta_keys::POLICY && k.value.is_some())
-        });
-    if !labelled {
-        how.unlabelled = true;
-    }
+    let mut labelled = false;
     for kv in builder
         .metadata()
         .file_metadata()
@@ -723,12 +713,14 @@ fn scan_file(
             meta_keys::TIMEOUTS => &mut how.timeouts,
             _ => continue,
         };
+        labelled |= kv.key == meta_keys::POLICY && kv.value.is_some();
         if let Some(v) = &kv.value
             && !set.contains(v)
         {
             set.insert(v.clone());
         }
     }
+    how.unlabelled |= !labelled;
     let schema = builder.parquet_schema();
     let builder = if is_agg {
         builder

@@ -746,8 +746,6 @@ fn write_sidecar(
 /// The completed files of a date directory by the bucket they hold.
 type HourIndex = BTreeMap<u64, Vec<PathBuf>>;
 
-/// The completed files of `dir` that hold each bucket (by their
-/// [`HOUR_KEY`]): aggregate files, or parts.
 /// The hour and the replaced files a data file's metadata names.
 fn file_hour_and_replaces(path: &Path) -> Result<(Option<u64>, Vec<String>), OutputError> {
     let f = std::fs::File::open(path).map_err(io_err(path))?;
@@ -807,6 +805,8 @@ pub fn replaced_files(dir: &Path) -> Result<Vec<PathBuf>, OutputError> {
     Ok(out)
 }
 
+/// The completed files of `dir` that hold each bucket (by their
+/// [`HOUR_KEY`]): aggregate files, or parts.
 fn hour_index(dir: &Path, aggregates: bool) -> Result<HourIndex, OutputError> {
     let prefix = if aggregates {
         crate::aggregate::AGG_PREFIX

@@ -327,13 +327,14 @@ pub fn publish(
         let mut st = NodeStore::open(&dir, &node, cfg.budget)?;
         // The window: as asked, or the node's days (its measurement
         // period, public: the relay was in the consensus) and stored units.
-        let mut span = data_days(&dir)?.map(|(a, b)| (a, b + DAY_MS));
+        let days = data_days(&dir)?;
+        let has_data = days.is_some();
+        let mut span = days.map(|(a, b)| (a, b + DAY_MS));
         for u in st.units.values() {
             span = Some(span.map_or((u.start_ms, u.end_ms), |(a, b)| {
                 (a.min(u.start_ms), b.max(u.end_ms))
             }));
         }
-        let has_data = data_days(&dir)?.is_some();
         let Some((lo, hi)) = span else { continue };
         let from = filter.from_ms.unwrap_or(lo);
         let to = filter.to_ms.unwrap_or(hi);
