@@ -34,6 +34,7 @@ STUDY_SCOPE = "exit flows of more than 4 packets"
 STUDY_SCOPE_NO_ROLES = ("flows of more than 4 packets, every role (no flow has the exit role: "
                         "the relay's own addresses were not given)")
 EXIT, EXIT_FAILED, OTHER, OTHER_FAILED = range(4)
+CONTENT_TYPE_FAMILIES = ["text", "application", "image", "audio", "video", "other"]
 HOUR = 3_600_000
 DAY = 86_400_000
 
@@ -126,6 +127,56 @@ def abuse(ok, failed):
     }
 
 
+DEFINITION_2021 = "flows of more than 4 packets, every Tor role (relay traffic included)"
+DEFINITION_EXIT = "exit flows of more than 4 packets"
+DEFINITION_ALL = "every flow of every role, failed ones included"
+SELF_SOURCE = "self"
+
+
+def is_country(k):
+    return len(k) == 2 and k.isascii() and k.isupper() and k.isalpha() and k != "ZZ"
+
+
+def definition(name, d, failed, attempted):
+    fam = collections.Counter()
+    with_ct = 0
+    for k, v in d.c["content_type"].items():
+        with_ct += v
+        fam[family(k)] += v
+    no_ct = max(d.http - with_ct, 0)
+    ports = d.c["dst_port"]
+    apps = d.c["application"]
+    c5222 = d.port_countries.get(5222, collections.Counter())
+    iso = sorted((v for k, v in c5222.items() if is_country(k)), reverse=True)
+
+    def fshare(f):
+        return pct(fam.get(f, 0), with_ct)
+
+    return {
+        "definition": name,
+        "flows": d.flows,
+        "failed_flows": failed,
+        "failed_share": pct(failed, attempted),
+        "tls_share": d.master_share("TLS"),
+        "tls_tor_share": pct(apps.get("TLS.Tor", 0), d.flows),
+        "http_share": d.master_share("HTTP") + d.master_share("HTTP_Proxy"),
+        "bittorrent_share": d.master_share("BitTorrent"),
+        "unknown_share": pct(apps.get("Unknown", 0), d.flows),
+        "guessed_share": pct(d.guessed, d.flows),
+        "mean_duration_s": 0.0 if d.flows == 0 else d.duration / d.flows / 1000.0,
+        "port_443_share": pct(ports.get(443, 0), d.flows),
+        "port_80_share": pct(ports.get(80, 0), d.flows),
+        "port_5222_share": pct(ports.get(5222, 0), d.flows),
+        "port_25_share": pct(ports.get(25, 0), d.flows),
+        "port_5222_top3_countries_share": pct(sum(iso[:3]), ports.get(5222, 0)),
+        "dst_proxy_share": pct(d.dst_proxy, d.flows),
+        "unique_dst_countries": sum(1 for k in d.c["dst_country"] if is_country(k)),
+        "unique_src_countries": sum(1 for k in d.c["src_country"] if is_country(k)),
+        "http_unknown_content_type_share": pct(no_ct, d.http),
+        **{f"content_type_{f}": fshare(f) for f in CONTENT_TYPE_FAMILIES},
+    }
+
+
 def figures(slices, volume):
     al = merged(slices, range(4))
     ex = merged(slices, [EXIT, EXIT_FAILED])
@@ -149,7 +200,7 @@ def figures(slices, volume):
     for p in PORT_COUNTRY_PORTS:
         c = a.port_countries.get(p, collections.Counter())
         on_port = a.c["dst_port"].get(p, 0)
-        top3 = sum(v for _, v in top(c, 3))
+        top3 = sum(v for _, v in top(collections.Counter({k: v for k, v in c.items() if is_country(k)}), 3))
         port_countries[str(p)] = {"flows": on_port, "countries": top(c, TOP_ROWS), "top3_share": pct(top3, on_port)}
     ports = a.c["dst_port"]
     apps = a.c["application"]
@@ -162,9 +213,18 @@ def figures(slices, volume):
         return pct(next((n for k, n in families if k == f), 0), with_ct)
 
     def unique(c):
-        return sum(1 for k in c if len(k) == 2 and k.isascii() and k.isupper() and k.isalpha())
+        return sum(1 for k in c if is_country(k))
 
+    d2021 = merged(slices, [EXIT, OTHER])
+    src_countries = collections.Counter(d2021.c["src_country"])
+    from_self = src_countries.pop(SELF_SOURCE, 0)
+    definitions = {
+        "study_2021": definition(DEFINITION_2021, d2021, al.failed, al.flows),
+        "exit": definition(DEFINITION_EXIT, merged(slices, [EXIT]), ex.failed, ex.flows) if has_exit else None,
+        "all": definition(DEFINITION_ALL, al, al.failed, al.flows),
+    }
     return {
+        "definitions": definitions,
         "flows": al.flows,
         "failed_flows": al.failed,
         "failed_share": pct(al.failed, al.flows),
@@ -202,9 +262,10 @@ def figures(slices, volume):
         "applications_top40": top(apps, TOP_ROWS),
         "categories": top(a.c["category"], TOP_ROWS),
         "dst_countries": top(a.c["dst_country"], TOP_ROWS),
-        "src_countries": top(a.c["src_country"], TOP_ROWS),
+        "src_countries": top(src_countries, TOP_ROWS),
+        "src_country_flows": d2021.flows - from_self,
         "unique_dst_countries": unique(a.c["dst_country"]),
-        "unique_src_countries": unique(a.c["src_country"]),
+        "unique_src_countries": unique(src_countries),
         "dst_ports_top40": [[int(k), v] for k, v in sorted(ports.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ROWS]],
         "port_countries": port_countries,
         "user_agents": top(a.c["user_agent"], TOP_ROWS),
@@ -212,12 +273,7 @@ def figures(slices, volume):
         "http_unknown_content_type_share": pct(no_ct, a.http),
         "http_flows_with_content_type": with_ct,
         "content_type_families": [[f, n, pct(n, with_ct)] for f, n in families],
-        "content_type_text": fshare("text"),
-        "content_type_application": fshare("application"),
-        "content_type_image": fshare("image"),
-        "content_type_audio": fshare("audio"),
-        "content_type_video": fshare("video"),
-        "content_type_other": fshare("other"),
+        **{f"content_type_{f}": fshare(f) for f in CONTENT_TYPE_FAMILIES},
         "content_types_top40": top(a.c["content_type"], TOP_ROWS),
         "flows_per_hour_utc": a.hours_utc,
         "flows_per_hour_local": a.hours_local,
@@ -370,6 +426,7 @@ def main(dataset, out, tz_args):
         "figures": s["figures"],
         "denominators": s.get("denominators", {}),
         "where": s.get("where", {}),
+        "figure_notes": s.get("figure_notes", {}),
     } for s in studies]
     report = {
         "report_version": 2,

@@ -1164,6 +1164,10 @@ pub struct Published {
     /// Where in the publication each figure is.
     #[serde(default, rename = "where")]
     pub place: BTreeMap<String, String>,
+    /// Where a figure does not add up with the publication's own counts or
+    /// text, shown beside the figure.
+    #[serde(default)]
+    pub figure_notes: BTreeMap<String, String>,
 }
 
 impl Published {

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use exitflow_output::SELF_SOURCE;
+
 use crate::{
     Agg, NodeAgg, PORT_COUNTRY_PORTS, Report, TOP_ROWS, content_type_families, pct, published, top,
     top_ports,
@@ -59,11 +61,76 @@ pub fn hour_label(ms: u64) -> String {
     )
 }
 
+/// Whether a country value is a country (an ISO 3166-1 alpha-2 code), not
+/// one of the special values (private, unknown, withheld, self...) nor the
+/// generalised `ZZ`.
+fn is_country(k: &str) -> bool {
+    k.len() == 2 && k.bytes().all(|b| b.is_ascii_uppercase()) && k != "ZZ"
+}
+
 /// Countries counted, without the special values (private, unknown, withheld...).
 fn unique_countries(c: &crate::Counts) -> usize {
-    c.keys()
-        .filter(|k| k.len() == 2 && k.bytes().all(|b| b.is_ascii_uppercase()))
-        .count()
+    c.keys().filter(|k| is_country(k)).count()
+}
+
+/// The 2021 study's definition of its row set, in words.
+pub const DEFINITION_2021: &str =
+    "flows of more than 4 packets, every Tor role (relay traffic included)";
+/// Exit traffic, in words.
+pub const DEFINITION_EXIT: &str = "exit flows of more than 4 packets";
+/// All flows, in words.
+pub const DEFINITION_ALL: &str = "every flow of every role, failed ones included";
+/// The three definitions' keys in the report's JSON, in the order shown.
+pub const DEFINITIONS: [&str; 3] = ["study_2021", "exit", "all"];
+
+/// The figures one definition gives, the ones set beside the published
+/// studies: `d` holds the definition's flows; failed shares are of
+/// `failed` among `attempted` (the same roles, failed flows included).
+fn definition(name: &str, d: &Agg, failed: u64, attempted: u64) -> Value {
+    let (families, no_ct) = content_type_families(d);
+    let with_ct = d.http_flows.saturating_sub(no_ct);
+    let port = |p: u64| pct(*d.dst_ports.get(&p).unwrap_or(&0), d.flows);
+    let c5222 = d.port_countries.get(&5222).cloned().unwrap_or_default();
+    let on_5222 = d.dst_ports.get(&5222).copied().unwrap_or(0);
+    let mut iso_5222: Vec<u64> = c5222
+        .iter()
+        .filter(|(k, _)| is_country(k))
+        .map(|(_, v)| *v)
+        .collect();
+    iso_5222.sort_unstable_by(|a, b| b.cmp(a));
+    let tls_tor = d.applications.get("TLS.Tor").copied().unwrap_or(0);
+    let mut v = json!({
+        "definition": name,
+        "flows": d.flows,
+        "failed_flows": failed,
+        "failed_share": pct(failed, attempted),
+        "tls_share": d.master_share("TLS"),
+        "tls_tor_share": pct(tls_tor, d.flows),
+        "http_share": d.master_share("HTTP") + d.master_share("HTTP_Proxy"),
+        "bittorrent_share": d.master_share("BitTorrent"),
+        "unknown_share": pct(*d.applications.get("Unknown").unwrap_or(&0), d.flows),
+        "guessed_share": pct(d.guessed, d.flows),
+        "mean_duration_s": if d.flows == 0 { 0.0 } else { d.duration_ms as f64 / d.flows as f64 / 1000.0 },
+        "port_443_share": port(443),
+        "port_80_share": port(80),
+        "port_5222_share": port(5222),
+        "port_25_share": port(25),
+        "port_5222_top3_countries_share": pct(iso_5222.iter().take(3).sum(), on_5222),
+        "dst_proxy_share": pct(d.dst_proxy, d.flows),
+        "unique_dst_countries": unique_countries(&d.dst_countries),
+        "unique_src_countries": unique_countries(&d.src_countries),
+        "http_unknown_content_type_share": pct(no_ct, d.http_flows),
+    });
+    with_family_shares(&mut v, &families, with_ct);
+    v
+}
+
+/// Adds each content-type family's share (`content_type_FAMILY`) of the
+/// HTTP flows with a content type.
+fn with_family_shares(v: &mut Value, families: &[(String, u64)], with_ct: u64) {
+    for f in crate::publish::units::CONTENT_TYPE_FAMILIES {
+        v[format!("content_type_{f}")] = json!(family_share(families, f, with_ct));
+    }
 }
 
 /// Failed connection attempts per hour and port, fan-out per hour, and
@@ -154,7 +221,8 @@ fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
         .map(|p| {
             let c = a.port_countries.get(p).cloned().unwrap_or_default();
             let on_port = a.dst_ports.get(p).copied().unwrap_or(0);
-            let top3: u64 = top(&c, 3).iter().map(|x| x.1).sum();
+            let iso: crate::Counts = c.iter().filter(|(k, _)| is_country(k)).map(|(k, v)| (k.clone(), *v)).collect();
+            let top3: u64 = top(&iso, 3).iter().map(|x| x.1).sum();
             (
                 p.to_string(),
                 json!({"flows": on_port, "countries": top(&c, TOP_ROWS), "top3_share": pct(top3, on_port)}),
@@ -162,7 +230,22 @@ fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
         })
         .collect();
     let port_share = |p: u64| pct(*a.dst_ports.get(&p).unwrap_or(&0), a.flows);
-    json!({
+    // Figure 5.11's row set: every role, more than 4 packets, without the
+    // flows the relay itself began (their source is the relay).
+    let d2021 = n.sum_of(&[crate::EXIT, crate::OTHER]);
+    let mut src_countries = d2021.src_countries.clone();
+    let from_self = src_countries.remove(SELF_SOURCE).unwrap_or(0);
+    let definitions = json!({
+        "study_2021": definition(DEFINITION_2021, &d2021, all.failed_flows, all.flows),
+        "exit": if has_exit {
+            definition(DEFINITION_EXIT, &n.slices[crate::EXIT], exit.failed_flows, exit.flows)
+        } else {
+            Value::Null
+        },
+        "all": definition(DEFINITION_ALL, &all, all.failed_flows, all.flows),
+    });
+    let mut f = json!({
+        "definitions": definitions,
         "flows": all.flows,
         "failed_flows": all.failed_flows,
         "failed_share": pct(all.failed_flows, all.flows),
@@ -200,9 +283,10 @@ fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
         "applications_top40": top(&a.applications, TOP_ROWS),
         "categories": top(&a.categories, TOP_ROWS),
         "dst_countries": top(&a.dst_countries, TOP_ROWS),
-        "src_countries": top(&a.src_countries, TOP_ROWS),
+        "src_countries": top(&src_countries, TOP_ROWS),
+        "src_country_flows": d2021.flows - from_self,
         "unique_dst_countries": unique_countries(&a.dst_countries),
-        "unique_src_countries": unique_countries(&a.src_countries),
+        "unique_src_countries": unique_countries(&src_countries),
         "dst_ports_top40": top_ports(&a, TOP_ROWS),
         "port_countries": port_countries,
         "user_agents": top(&a.user_agents, TOP_ROWS),
@@ -210,12 +294,6 @@ fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
         "http_unknown_content_type_share": pct(no_ct, a.http_flows),
         "http_flows_with_content_type": with_ct,
         "content_type_families": families.iter().map(|(f, n)| json!([f, n, pct(*n, with_ct)])).collect::<Vec<_>>(),
-        "content_type_text": family_share(&families, "text", with_ct),
-        "content_type_application": family_share(&families, "application", with_ct),
-        "content_type_image": family_share(&families, "image", with_ct),
-        "content_type_audio": family_share(&families, "audio", with_ct),
-        "content_type_video": family_share(&families, "video", with_ct),
-        "content_type_other": family_share(&families, "other", with_ct),
         "content_types_top40": top(&a.content_types, TOP_ROWS),
         "flows_per_hour_utc": a.hours_utc,
         "flows_per_hour_local": a.hours_local,
@@ -226,7 +304,9 @@ fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
         },
         "failed_by_hour": timeline.iter().map(|(h, [f, x])| json!([hour_label(**h), f, x, pct(*x, *f)])).collect::<Vec<_>>(),
         "abuse": abuse(&ok_slice, &failed_slice),
-    })
+    });
+    with_family_shares(&mut f, &families, with_ct);
+    f
 }
 
 fn family_share(families: &[(String, u64)], f: &str, with_ct: u64) -> f64 {
@@ -301,6 +381,7 @@ pub fn json(r: &Report) -> Value {
             json!({
                 "name": p.name, "citation": p.citation(), "notes": p.notes,
                 "figures": p.figures, "denominators": p.denominators, "where": p.place,
+                "figure_notes": p.figure_notes,
             })
         })
         .collect();
@@ -354,6 +435,9 @@ enum Chart {
 
 enum Block {
     Para(String),
+    /// A paragraph the reader must not miss (a comparison that is not like
+    /// for like).
+    Warning(String),
     Table(Table),
     Chart(Chart),
 }
@@ -379,6 +463,19 @@ fn f2(v: &Value) -> String {
     format!("{:.2}", v.as_f64().unwrap_or(0.0))
 }
 
+/// A count with thousands separators (`1,234,567`).
+pub fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::with_capacity(d.len() + d.len() / 3);
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// What a published value too noisy to show says instead (JSON `null`).
 pub const TOO_FEW: &str = "too few flows to publish";
 
@@ -387,7 +484,7 @@ fn n_or_few(v: &Value) -> String {
     if v.is_null() {
         TOO_FEW.into()
     } else {
-        u(v).to_string()
+        thousands(u(v))
     }
 }
 
@@ -398,7 +495,7 @@ fn pairs(v: &Value, total: u64) -> Vec<Vec<String>> {
             a.iter()
                 .map(|p| {
                     let n = u(&p[1]);
-                    vec![s(&p[0]), n.to_string(), format!("{:.2}", pct(n, total))]
+                    vec![s(&p[0]), thousands(n), format!("{:.2}", pct(n, total))]
                 })
                 .collect()
         })
@@ -420,7 +517,7 @@ fn table(head: &[&str], rows: Vec<Vec<String>>, note: Option<String>) -> Block {
 }
 
 fn of(n: u64, what: &str) -> Option<String> {
-    Some(format!("100 % = {n} {what}."))
+    Some(format!("100 % = {} {what}.", thousands(n)))
 }
 
 /// Builds the document from the report's JSON.
@@ -456,12 +553,17 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         intro.push_str(&publication_intro(&j["publication"]));
     }
 
-    // Key findings, with the published figures beside them.
+    // Key findings, with the published figures beside them: exit traffic
+    // (what leaves Tor) and the 2021 study's own definition beside its
+    // figures.
+    let defs = &a["definitions"];
+    let has_exit = defs["exit"].is_object();
     let key_rows: Vec<Vec<String>> = [
         ("TLS share (%)", "tls_share"),
+        ("TLS.Tor: connections to relays (%)", "tls_tor_share"),
         ("HTTP share (%)", "http_share"),
         ("Unknown share (%)", "unknown_share"),
-        ("Failed exit flows (%)", "exit_failed_share"),
+        ("Failed flows (%)", "failed_share"),
         ("Destination port 443 (%)", "port_443_share"),
         ("Destination port 80 (%)", "port_80_share"),
     ]
@@ -469,7 +571,12 @@ fn document(j: &Value) -> (String, Vec<Section>) {
     .map(|(label, k)| {
         vec![
             label.to_string(),
-            f2(&a[*k]),
+            if has_exit {
+                f2(&defs["exit"][*k])
+            } else {
+                "–".into()
+            },
+            f2(&defs["study_2021"][*k]),
             pubfig("2021", k),
             pubfig("2010", k),
         ]
@@ -480,21 +587,35 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         .unwrap_or("–")
         .to_owned();
     let top_country = a["dst_countries"][0][0].as_str().unwrap_or("–").to_owned();
+    let failed_text = if has_exit {
+        format!(
+            "{}% of exit flows failed (4 packets or fewer); over every flow of every role, the 2021 study's denominator, {}% failed.",
+            f2(&defs["exit"]["failed_share"]),
+            f2(&defs["study_2021"]["failed_share"]),
+        )
+    } else {
+        format!(
+            "No flow has the exit role (the relay's own addresses were not given), so exit traffic cannot be told apart: every figure is over every role. {}% of all flows failed (4 packets or fewer).",
+            f2(&defs["study_2021"]["failed_share"]),
+        )
+    };
     out.push(Section {
         id: "key-findings".into(),
         title: "Key findings".into(),
         blocks: vec![
             Block::Para(format!(
-                "Of {study} study flows, TLS carried {}% and HTTP {}%; {}% were not recognised. {}% of exit flows failed (4 packets or fewer). The most frequent label was {top_app}; the most frequent destination country {top_country}.",
+                "Of {} {scope}, TLS carried {}% and HTTP {}%; {}% were not recognised. {failed_text} The most frequent label was {top_app}; the most frequent destination country {top_country}.",
+                thousands(study),
                 f2(&a["tls_share"]),
                 f2(&a["http_share"]),
                 f2(&a["unknown_share"]),
-                f2(&a["exit_failed_share"]),
             )),
             table(
-                &["figure", "this dataset", "2021 study", "Chaabane 2010"],
+                &["figure", "exit traffic", "2021 definition", "2021 study", "Chaabane 2010"],
                 key_rows,
-                Some(format!("Shares of {scope}; failed of all exit flows.")),
+                Some(format!(
+                    "Exit traffic: {DEFINITION_EXIT}. 2021 definition: {DEFINITION_2021}, the row set of the 2021 study's figures. Failed: of the same roles' flows, failed ones included (the 2021 study: of every flow). The 2021 study's TLS includes its TLS.Tor relay connections."
+                )),
             ),
         ],
     });
@@ -876,9 +997,9 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         "Source countries (Figure 5.11)",
         "src_countries",
         "Source countries: top 8",
-        study,
-        of(study, &scope),
-        Some(format!("{} distinct source countries and territories (2021 study: 176). A source's country is kept only where the source is a relay or the relay itself; the others are 'withheld'.", u(&a["unique_src_countries"]))),
+        u(&a["src_country_flows"]),
+        of(u(&a["src_country_flows"]), "flows of more than 4 packets, every role, not begun by the relay"),
+        Some(format!("{} distinct source countries and territories (2021 study: 176). As the study's Figure 5.11: the sources of flows of every role (relays connecting to this one, replies), not of exit flows, whose source is the relay itself; flows the relay began are left out. Outside the research profile a source's country is kept only where the source is a relay; the others are 'withheld'.", u(&a["unique_src_countries"]))),
     ));
 
     // Failed flows over the measurement period.
@@ -891,7 +1012,7 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         id: "failed-over-time".into(),
         title: "Failed flows over the measurement period".into(),
         blocks: vec![
-            Block::Para("The 2021 study saw the share of failed flows fall after the first 36 hours, as clients learnt the new relays.".into()),
+            Block::Para("The 2021 study reported that its US and German nodes had a higher share of failed flows early in the experiment, reduced after 36 hours of running (its section 5.1); it gave no cause.".into()),
             Block::Chart(Chart::Columns {
                 title: "Failed exit flows, % per hour (UTC)".into(),
                 labels: series.iter().map(|x| s(&x[0])).collect(),
@@ -941,22 +1062,27 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         title: "All flows on the interface, every role".into(),
         blocks: vec![
             Block::Para(format!(
-                "Over all {total} flows (failed ones and the relay's own traffic included, as the 2021 study counted them): TLS {}%, HTTP {}%, Unknown {}%, failed {}%.",
-                f2(&a["all_flows"]["tls_share"]), f2(&a["all_flows"]["http_share"]), f2(&a["all_flows"]["unknown_share"]), f2(&a["failed_share"])
+                "Over all {} flows ({DEFINITION_ALL}): TLS {}%, HTTP {}%, Unknown {}%, failed {}%. Under the 2021 study's definition ({} flows of more than 4 packets, every role: its parser skipped the failed ones, and relay traffic was not separated): TLS {}%, HTTP {}%, Unknown {}%.",
+                thousands(total),
+                f2(&a["all_flows"]["tls_share"]), f2(&a["all_flows"]["http_share"]), f2(&a["all_flows"]["unknown_share"]), f2(&a["failed_share"]),
+                thousands(u(&defs["study_2021"]["flows"])),
+                f2(&defs["study_2021"]["tls_share"]), f2(&defs["study_2021"]["http_share"]), f2(&defs["study_2021"]["unknown_share"]),
             )),
             table(&["Tor role", "flows", "%"], pairs(&a["tor_roles"], total), of(total, "flows")),
             table(&["application", "flows", "%"], pairs(&a["all_flows"]["applications_top40"], total), of(total, "flows")),
         ],
     });
 
-    // Compared with published studies.
+    // Compared with published studies: the 2021 study's definition beside
+    // its figures, exit traffic beside it.
     let compared: &[(&str, &str)] = &[
         ("tls_share", "TLS share (%)"),
+        ("tls_tor_share", "TLS.Tor: connections to relays (%)"),
         ("http_share", "HTTP share (%)"),
         ("bittorrent_share", "BitTorrent share (%)"),
         ("unknown_share", "Unknown share (%)"),
         ("guessed_share", "Labels guessed from the port (%)"),
-        ("exit_failed_share", "Failed flows (%)"),
+        ("failed_share", "Failed flows (%)"),
         ("mean_duration_s", "Mean flow duration (s)"),
         ("port_443_share", "Destination port 443 (%)"),
         ("port_5222_share", "Destination port 5222 (%)"),
@@ -966,8 +1092,9 @@ fn document(j: &Value) -> (String, Vec<Section>) {
             "port_5222_top3_countries_share",
             "Port 5222: top 3 countries (%)",
         ),
+        ("dst_proxy_share", "Destination flagged as proxy (%)"),
         ("unique_dst_countries", "Destination countries"),
-        ("unique_src_countries", "Source countries"),
+        ("unique_src_countries", "Source countries (not the relay)"),
         (
             "http_unknown_content_type_share",
             "HTTP flows without content type (%)",
@@ -979,14 +1106,36 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         ("content_type_video", "Content type video (%)"),
         ("content_type_other", "Content type other (%)"),
     ];
-    let mut head = vec!["figure".to_string(), "this dataset".to_string()];
+    let mut head = vec![
+        "figure".to_string(),
+        "this dataset, 2021 definition".to_string(),
+        "this dataset, exit traffic".to_string(),
+    ];
     head.extend(studies.iter().map(|p| s(&p["name"])));
     head.push("denominator (published)".into());
+    head.push("notes on the published figure".into());
+    let count_keys = ["unique_dst_countries", "unique_src_countries"];
+    let cell = |v: &Value, k: &str| {
+        if count_keys.contains(&k) {
+            n_or_few(v)
+        } else {
+            f2(v)
+        }
+    };
     let cmp_rows = compared
         .iter()
         .map(|(k, label)| {
-            let mut r = vec![label.to_string(), f2(&a[*k])];
+            let mut r = vec![
+                label.to_string(),
+                cell(&defs["study_2021"][*k], k),
+                if has_exit {
+                    cell(&defs["exit"][*k], k)
+                } else {
+                    "–".into()
+                },
+            ];
             let mut den = BTreeSet::new();
+            let mut notes = Vec::new();
             for p in &studies {
                 r.push(
                     p["figures"][*k]
@@ -996,19 +1145,27 @@ fn document(j: &Value) -> (String, Vec<Section>) {
                 if let Some(d) = p["denominators"][*k].as_str() {
                     den.insert(format!("{}: {d} ({})", s(&p["name"]), s(&p["where"][*k])));
                 }
+                if let Some(n) = p["figure_notes"][*k].as_str() {
+                    notes.push(format!("{}: {n}", s(&p["name"])));
+                }
             }
             r.push(den.into_iter().collect::<Vec<_>>().join("; "));
+            r.push(notes.join(" "));
             r
         })
         .collect();
     let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
-    let mut blocks = vec![table(
+    let mut blocks = Vec::new();
+    if let Some(w) = timeout_warning(&h["timeouts"]) {
+        blocks.push(Block::Warning(w));
+    }
+    blocks.push(table(
         &head_refs,
         cmp_rows,
         Some(format!(
-            "This dataset: shares of {scope}; failed of all exit flows; content types of HTTP study flows with one."
+            "2021 definition: {DEFINITION_2021} (source countries: of those flows, without the ones the relay began). Exit traffic: {DEFINITION_EXIT}. Failed: of the same roles' flows, failed ones included. Content types: of HTTP flows with one."
         )),
-    )];
+    ));
     for p in &studies {
         let mut text = format!("{} — {}", s(&p["name"]), s(&p["citation"]));
         for n in p["notes"].as_array().into_iter().flatten() {
@@ -1030,6 +1187,31 @@ fn document(j: &Value) -> (String, Vec<Section>) {
         }
     }
     (intro, out)
+}
+
+/// The 2021 study's flow timeouts: NFStream's defaults but for
+/// `active_timeout=3600` (its appendix A.2).
+pub const STUDY_TIMEOUTS: &str = "idle 120 s, active 3600 s";
+
+/// A warning when the dataset's flows were not metered with the 2021
+/// study's timeouts (`how_made.timeouts`, as recorded in the files).
+fn timeout_warning(timeouts: &Value) -> Option<String> {
+    let list: Vec<String> = timeouts
+        .as_array()
+        .map(|v| v.iter().map(s).collect())
+        .unwrap_or_default();
+    let like_study = |t: &String| t.starts_with(STUDY_TIMEOUTS);
+    if !list.is_empty() && list.iter().all(like_study) {
+        return None;
+    }
+    let used = if list.is_empty() {
+        "not recorded in the files".to_string()
+    } else {
+        list.join("; ")
+    };
+    Some(format!(
+        "Flow timeouts differ from the 2021 study's: this dataset's are {used}; the study ran NFStream with {STUDY_TIMEOUTS} (its appendix A.2). A shorter active timeout cuts long flows into more, shorter ones, so flow counts, shares and mean durations are not like for like. Ingest or capture with --flow-preset study-2021 to meter as the study did."
+    ))
 }
 
 /// The publication paragraph of the introduction.
@@ -1090,22 +1272,38 @@ const SECTION_STATISTICS: &[(&str, &str, &str)] = &[
 /// that too few flows were there to publish anything.
 fn noise_note(p: &Value, section: &str) -> Option<String> {
     let (_, stat, what) = SECTION_STATISTICS.iter().find(|x| x.0 == section)?;
-    let t = &p["all_nodes_tables"]["exit"][stat];
-    if t.is_null() {
-        return None;
-    }
-    if t["too_few_flows"].as_bool() == Some(true) {
+    // Source countries are over two slices (exit and other roles, more
+    // than 4 packets): their noise adds.
+    let slices: &[&str] = if section == "src-countries" {
+        &["exit", "other"]
+    } else {
+        &["exit"]
+    };
+    let ts: Vec<&Value> = slices
+        .iter()
+        .map(|sl| &p["all_nodes_tables"][*sl][stat])
+        .filter(|t| !t.is_null())
+        .collect();
+    let t = ts.first()?;
+    if ts
+        .iter()
+        .all(|t| t["too_few_flows"].as_bool() == Some(true))
+    {
         return Some(format!(
             "Too few flows to publish: no value reached the threshold of {} flows per unit (noise scale {:.1} per unit).",
             t["threshold_per_unit"],
             t["noise_scale_per_unit"].as_f64().unwrap_or(0.0)
         ));
     }
+    let units: u64 = ts.iter().map(|t| u(&t["units"])).sum();
+    let half = ts
+        .iter()
+        .map(|t| t["ci95_half_width"].as_f64().unwrap_or(0.0).powi(2))
+        .sum::<f64>()
+        .sqrt();
     let mut note = format!(
-        "Differential privacy: noise of scale {:.1} per unit; a value of all nodes sums {} unit(s), 95 % interval ±{:.0} {what}",
+        "Differential privacy: noise of scale {:.1} per unit; a value of all nodes sums {units} unit(s), 95 % interval ±{half:.0} {what}",
         t["noise_scale_per_unit"].as_f64().unwrap_or(0.0),
-        t["units"],
-        t["ci95_half_width"].as_f64().unwrap_or(0.0),
     );
     if let Some(th) = t["threshold_per_unit"].as_i64() {
         let _ = write!(
@@ -1173,6 +1371,9 @@ pub fn markdown_from_json(j: &Value) -> String {
             match b {
                 Block::Para(p) => {
                     let _ = writeln!(out, "{}\n", md_prose(p));
+                }
+                Block::Warning(p) => {
+                    let _ = writeln!(out, "> **Warning:** {}\n", md_prose(p));
                 }
                 Block::Table(t) => md_table(&mut out, t),
                 // The table beside each chart holds its numbers.
@@ -1444,6 +1645,9 @@ pub fn html_from_json(j: &Value) -> String {
             match b {
                 Block::Para(p) => {
                     let _ = writeln!(body, "<p>{}</p>", esc(p));
+                }
+                Block::Warning(p) => {
+                    let _ = writeln!(body, "<p class=\"warning\">{}</p>", esc(p));
                 }
                 Block::Table(t) => html_table(&mut body, t),
                 Block::Chart(Chart::Bars {

@@ -218,3 +218,46 @@ fn a_unit_draws_what_it_says_and_the_report_shows_its_values() {
     assert!((port80 - 30_000.0).abs() < 2_000.0, "{port80}");
     assert!(a.applications.contains_key("HTTP"));
 }
+
+#[test]
+fn counts_get_thousands_separators() {
+    use render::thousands;
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1000), "1,000");
+    assert_eq!(thousands(67_873_100), "67,873,100");
+    assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+}
+
+/// The port 5222 "top three countries" count countries only: a
+/// pseudo-country (private, unknown, ZZ) is not one of the three, though it
+/// stays in the denominator.
+#[test]
+fn the_top_three_countries_of_a_port_are_countries() {
+    let mut n = NodeAgg::default();
+    let s = &mut n.slices[EXIT];
+    s.flows = 100;
+    s.hour_ports.insert((0, 5222), 100);
+    let c = s.port_countries.entry(5222).or_default();
+    for (k, v) in [
+        ("private", 50),
+        ("NL", 20),
+        ("ZZ", 15),
+        ("GB", 10),
+        ("CH", 3),
+        ("DE", 2),
+    ] {
+        c.insert(k.into(), v);
+    }
+    n.finish();
+    let j = render::json(&Report {
+        nodes: [("a".to_string(), n.clone())].into(),
+        all: n,
+        ..Report::default()
+    });
+    assert_eq!(j["all"]["port_5222_top3_countries_share"], 33.0);
+    assert_eq!(
+        j["all"]["definitions"]["exit"]["port_5222_top3_countries_share"],
+        33.0
+    );
+}

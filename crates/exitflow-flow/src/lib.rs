@@ -28,6 +28,54 @@ pub use table::{FlowTable, Hit};
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
 /// Active timeout (NFStream default: 1800 s).
 pub const DEFAULT_ACTIVE_TIMEOUT_MS: u64 = 1_800_000;
+/// The 2021 study's active timeout: it ran NFStream with
+/// `active_timeout=3600` (its appendix A.2), NFStream's defaults otherwise.
+pub const STUDY_2021_ACTIVE_TIMEOUT_MS: u64 = 3_600_000;
+
+/// Named flow timeouts: NFStream's defaults, or the 2021 study's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlowPreset {
+    /// NFStream's defaults (idle 120 s, active 1800 s).
+    #[default]
+    Nfstream,
+    /// The 2021 study's: idle 120 s, active 3600 s.
+    Study2021,
+}
+
+impl FlowPreset {
+    /// The preset's name, as flags and files give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowPreset::Nfstream => "nfstream",
+            FlowPreset::Study2021 => "study-2021",
+        }
+    }
+
+    /// The timeouts of the preset (the half-open timeout and the flow cap
+    /// are exitflow's: NFStream has neither).
+    pub fn config(self) -> FlowConfig {
+        let d = FlowConfig::default();
+        match self {
+            FlowPreset::Nfstream => d,
+            FlowPreset::Study2021 => FlowConfig {
+                active_timeout_ms: STUDY_2021_ACTIVE_TIMEOUT_MS,
+                ..d
+            },
+        }
+    }
+}
+
+impl std::str::FromStr for FlowPreset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<FlowPreset, String> {
+        match s {
+            "nfstream" => Ok(FlowPreset::Nfstream),
+            "study-2021" => Ok(FlowPreset::Study2021),
+            _ => Err(format!("{s:?}: expected nfstream or study-2021")),
+        }
+    }
+}
+
 /// Idle timeout for TCP connection attempts (a SYN first) that have not seen a
 /// single packet from the responder. Longer than the largest gap of the usual
 /// SYN retry schedules (Linux and Android back off up to 64 s), so the retries

@@ -76,7 +76,12 @@ fn generalise(c: Col, cell: &Cell, level: u8) -> Cell {
         }
         (Col::UserAgent, _) => s(USER_AGENT_GENERALISED),
         (Col::ContentType, _) => s(CONTENT_TYPE_GENERALISED),
-        (Col::SrcCountry, x) if x.as_str() == Some(crate::policy::WITHHELD) => x.clone(),
+        (Col::SrcCountry, x)
+            if x.as_str() == Some(crate::policy::WITHHELD)
+                || x.as_str() == Some(crate::policy::SELF_SOURCE) =>
+        {
+            x.clone()
+        }
         (Col::SrcCountry | Col::DstCountry, _) => s(COUNTRY_GENERALISED),
         (Col::DstPort, _) => Cell::U(PORT_GENERALISED),
         (Col::AppName, x) if level == 1 => {

@@ -21,7 +21,7 @@ pub mod writers;
 
 pub use dataset::{DatasetConfig, DatasetWriter, ExitPolicyNote, NodeTotals, Written};
 pub use flowtable::FlowTable;
-pub use policy::{AddressMode, Policy, PolicySettings, Profile, ServerNames};
+pub use policy::{AddressMode, Policy, PolicySettings, Profile, SELF_SOURCE, ServerNames};
 pub use privacy::{AddressPolicy, CryptoPan, Redacted};
 pub use row::{Cell, Layout, Row};
 pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Selection, Value};

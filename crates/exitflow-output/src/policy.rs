@@ -117,6 +117,10 @@ impl ServerNames {
 
 /// The source country written where a policy withholds it.
 pub const WITHHELD: &str = "withheld";
+/// The source country of a flow the relay itself began (its source is one
+/// of the relay's own addresses): the relay's country says nothing about
+/// who sent traffic to it, so Figure 5.11's countries leave these out.
+pub const SELF_SOURCE: &str = "self";
 
 /// Every row of a node-hour shares its stored columns with at least this
 /// many rows (itself included) under the default profile; strict cells of

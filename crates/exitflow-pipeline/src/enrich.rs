@@ -47,7 +47,7 @@ pub struct EnrichSettings {
 
 /// Per-flow enrichment: GeoIP and the Tor role. Clone it per worker thread:
 /// the databases are shared, the caches are not.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Enricher {
     /// Country/ASN/proxy databases (may be empty).
     pub geo: GeoSet,
@@ -69,6 +69,8 @@ pub struct Enricher {
     fingerprint: Option<String>,
     /// Where that file is (or will be: tor writes it once it is a relay).
     fingerprint_path: Option<PathBuf>,
+    /// [`exitflow_output::SELF_SOURCE`], shared by every flow from the relay.
+    self_source: std::sync::Arc<str>,
 }
 
 /// `a` and `b`, sorted, without repeats.
@@ -77,6 +79,23 @@ fn union(a: &[IpAddr], b: &[IpAddr]) -> Vec<IpAddr> {
     v.sort();
     v.dedup();
     v
+}
+
+impl Default for Enricher {
+    fn default() -> Enricher {
+        Enricher {
+            geo: GeoSet::default(),
+            consensus: None,
+            roles: RoleConfig::default(),
+            consensus_source: None,
+            consensus_reloads: 0,
+            exit_policy: None,
+            configured_own: Vec::new(),
+            fingerprint: None,
+            fingerprint_path: None,
+            self_source: exitflow_output::SELF_SOURCE.into(),
+        }
+    }
 }
 
 impl Enricher {
@@ -158,6 +177,7 @@ impl Enricher {
             })
         };
         Ok(Enricher {
+            self_source: exitflow_output::SELF_SOURCE.into(),
             exit_policy,
             geo,
             consensus,
@@ -237,7 +257,12 @@ impl Enricher {
         let (src, dst) = (to_ip(&f.src, f.ip_version), to_ip(&f.dst, f.ip_version));
         let (sp, dp) = (f.src_port, f.dst_port);
         let s = self.geo.lookup(src);
-        r.src_country = s.country.clone();
+        let own_source = self.roles.own.contains(&src);
+        r.src_country = if own_source {
+            self.self_source.clone()
+        } else {
+            s.country.clone()
+        };
         r.src_is_proxy = s.is_proxy;
         r.src_asn = s.asn;
         let d = self.geo.lookup(dst);
@@ -247,8 +272,7 @@ impl Enricher {
         r.dst_as_org = d.as_org.clone();
         // The source's country may stay only where the source is public:
         // a relay of the consensus, or the relay itself.
-        r.src_public = self.roles.own.contains(&src)
-            || self.consensus.as_ref().is_some_and(|c| c.is_relay(src));
+        r.src_public = own_source || self.consensus.as_ref().is_some_and(|c| c.is_relay(src));
         r.tor_role = self
             .roles
             .classify(

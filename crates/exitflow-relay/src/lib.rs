@@ -186,6 +186,9 @@ pub struct KitSettings {
     pub admin: Vec<IpAddr>,
     /// exitflow's privacy profile: `default` or `strict`.
     pub profile: String,
+    /// exitflow's named flow timeouts (`[flow] preset`), when not NFStream's
+    /// defaults: `study-2021` meters as the 2021 study did.
+    pub flow_preset: Option<String>,
     /// Where the study's privacy policy is published, linked from the notice.
     pub privacy_url: Option<String>,
     /// Who runs the study (named on the exit notice).
@@ -218,6 +221,7 @@ impl KitSettings {
             interface: DEFAULT_INTERFACE.into(),
             admin: Vec::new(),
             profile: "default".into(),
+            flow_preset: None,
             privacy_url: None,
             institution: None,
             ethics_approval: None,
@@ -569,7 +573,7 @@ fn exitflow_toml(s: &KitSettings) -> String {
          consensus = \"{consensus}\"\n\
          # geoip = [\"/var/lib/GeoIP/GeoLite2-Country.mmdb\", \"/var/lib/GeoIP/GeoLite2-ASN.mmdb\"]\n\n\
          [capture]\ninterfaces = {iface}\nmetrics = \"127.0.0.1:9477\"\n\n\
-         [policy]\n# Nothing finer than an hour on disk; see docs/privacy.md.\nprofile = \"{profile}\"\n\
+         {flow}[policy]\n# Nothing finer than an hour on disk; see docs/privacy.md.\nprofile = \"{profile}\"\n\
          # Date partitions older than this are deleted: as long as the ethics review approved.\n\
          retention_days = {retention}\n\n\
          [relay]\nown_addresses = {own}\n\
@@ -584,6 +588,9 @@ fn exitflow_toml(s: &KitSettings) -> String {
         consensus = s.at(paths::CONSENSUS_COPY),
         iface = quoted_list(std::slice::from_ref(&s.interface)),
         profile = s.profile,
+        flow = s.flow_preset.as_ref().map_or(String::new(), |p| format!(
+            "[flow]\n# The flow timeouts' preset (study-2021: the 2021 study's, active 3600 s).\npreset = \"{p}\"\n\n"
+        )),
         own = quoted_list(&[s.addresses.as_slice(), s.exit_addresses.as_slice()].concat()),
         exit = quoted_list(&s.exit_addresses),
         tm = DEFAULT_TOR_METRICS_PORT,

@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use std::str::FromStr as _;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use exitflow_output::{AddressMode, Profile, ServerNames};
 
@@ -74,6 +76,10 @@ pub enum FormatArg {
 /// Options of the metering pipeline shared by several commands.
 #[derive(Args, Debug, Clone, Default)]
 pub struct MeterArgs {
+    /// Named timeouts: `nfstream` (NFStream's defaults) or `study-2021`
+    /// (the 2021 study's: active 3600 s); the timeout flags refine it [default: nfstream].
+    #[arg(long, value_parser = exitflow_flow::FlowPreset::from_str)]
+    pub flow_preset: Option<exitflow_flow::FlowPreset>,
     /// Idle timeout, seconds [default: 120].
     #[arg(long)]
     pub idle_timeout: Option<u64>,
@@ -558,6 +564,10 @@ pub struct RelayInitArgs {
     /// exitflow's privacy profile: default or strict.
     #[arg(long, default_value = "default")]
     pub profile: String,
+    /// Flow timeouts written to exitflow.toml: `nfstream` or `study-2021`
+    /// (the 2021 study's active timeout, 3600 s) [default: nfstream].
+    #[arg(long, value_parser = exitflow_flow::FlowPreset::from_str)]
+    pub flow_preset: Option<exitflow_flow::FlowPreset>,
     /// Where the study's privacy policy is published (linked from the notice).
     #[arg(long)]
     pub privacy_url: Option<String>,

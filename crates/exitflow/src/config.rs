@@ -103,6 +103,8 @@ pub struct CaptureSection {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FlowSection {
+    /// Named timeouts (`nfstream`, `study-2021`); the keys below refine it.
+    pub preset: Option<String>,
     /// Idle timeout, seconds.
     pub idle_timeout: Option<u64>,
     /// Active timeout, seconds.
@@ -215,6 +217,8 @@ write_buffer = {wbuf}          # flows held while the dataset cannot be written 
 # exclude_ports = [22]
 
 [flow]
+# preset = "nfstream"           # or "study-2021": the 2021 study's timeouts (active 3600 s);
+                                # the timeouts below refine it
 idle_timeout = {idle}          # seconds without a packet before a flow ends
 active_timeout = {active}        # seconds after which a long flow is cut
 half_open_timeout = {half}       # seconds for a connection attempt without an answer

@@ -48,6 +48,12 @@ fn report_numbers_equal_an_independent_computation() {
     }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| relay-de |") && md.contains("Chaabane et al. 2010"));
+    // Metered with NFStream's timeouts (active 1800 s): the comparison
+    // warns that the 2021 study's were not used.
+    assert!(
+        md.contains("> **Warning:** Flow timeouts differ from the 2021 study's"),
+        "{md}"
+    );
     // Node and date filters.
     let only = dir.path().join("only");
     report(&ds, &only, &["--node", "relay-us", "--format", "json"]);
@@ -57,6 +63,48 @@ fn report_numbers_equal_an_independent_computation() {
     report(&ds, &none, &["--from", "2030-01-01", "--format", "json"]);
     let j = report_json(&none);
     assert_eq!(j["all"]["flows"], 0);
+}
+
+/// `--flow-preset study-2021` meters with the 2021 study's timeouts
+/// (active 3600 s): the files record them, and the report's comparison
+/// has no timeout warning; a flag refining the preset brings it back.
+#[test]
+fn the_study_2021_preset_is_recorded_and_silences_the_timeout_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("c.pcap");
+    synth_file(
+        &cap,
+        &SynthConfig {
+            seed: 5,
+            flows: 300,
+            ..Default::default()
+        },
+    );
+    let relay = std::net::IpAddr::from(exitflow_synth::RELAY).to_string();
+    for (name, extra) in [
+        ("study", vec!["--flow-preset", "study-2021"]),
+        (
+            "refined",
+            vec!["--flow-preset", "study-2021", "--active-timeout", "600"],
+        ),
+    ] {
+        let ds = dir.path().join(name);
+        let mut args = vec!["--own-address", relay.as_str()];
+        args.extend(extra);
+        ingest(&cap, &ds, "n", &args);
+        let out = dir.path().join(format!("{name}-report"));
+        report(&ds, &out, &["--format", "json,md"]);
+        let j = report_json(&out);
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        let timeouts = j["how_made"]["timeouts"].to_string();
+        if name == "study" {
+            assert!(timeouts.contains("idle 120 s, active 3600 s"), "{timeouts}");
+            assert!(!md.contains("Flow timeouts differ"), "{md}");
+        } else {
+            assert!(timeouts.contains("active 600 s"), "{timeouts}");
+            assert!(md.contains("Flow timeouts differ"));
+        }
+    }
 }
 
 /// Runs headless Chromium on a page: screenshot and network log.
@@ -327,8 +375,21 @@ fn hostile_user_agents_render_as_text_in_a_real_markdown_renderer() {
     report(&ds, &out, &["--format", "md,html"]);
     let md = out.join("report.md");
     let html = python("render_md.py", &[md.to_str().unwrap()]);
-    // Only the document's own elements: no link, image, script or other HTML.
-    let allowed = ["h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td"];
+    // Only the document's own elements (its warnings are quoted, with a
+    // bold "Warning:"): no link, image, script or other HTML.
+    let allowed = [
+        "h1",
+        "h2",
+        "p",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "blockquote",
+        "strong",
+    ];
     for tag in html.split('<').skip(1) {
         let name: String = tag
             .trim_start_matches('/')

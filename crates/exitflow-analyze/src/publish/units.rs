@@ -105,6 +105,7 @@ pub const COUNTRY_SPECIALS: &[&str] = &[
     "unspecified",
     "unknown",
     exitflow_output::policy::WITHHELD,
+    exitflow_output::policy::SELF_SOURCE,
 ];
 /// Content-type families (`crate::content_type_family`).
 pub const CONTENT_TYPE_FAMILIES: &[&str] =

@@ -64,6 +64,7 @@ fn init(i: &crate::args::RelayInitArgs) -> Result<ExitCode> {
         interface: i.interface.clone(),
         admin: i.admin.clone(),
         profile: i.profile.clone(),
+        flow_preset: i.flow_preset.map(|p| p.as_str().to_owned()),
         privacy_url: i.privacy_url.clone(),
         institution: i.institution.clone(),
         ethics_approval: i.ethics_approval.clone(),

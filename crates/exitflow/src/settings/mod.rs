@@ -2,15 +2,13 @@
 //! the documented default. Each function returns the library's typed
 //! settings, validated here, with errors naming the flag or key.
 use std::path::PathBuf;
+use std::str::FromStr as _;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use exitflow_decode::DecodeOptions;
 use exitflow_dpi::{DEFAULT_MAX_PACKETS, DpiConfig};
-use exitflow_flow::{
-    DEFAULT_ACTIVE_TIMEOUT_MS, DEFAULT_HALF_OPEN_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS,
-    DEFAULT_MAX_FLOWS, FlowConfig,
-};
+use exitflow_flow::{DEFAULT_MAX_FLOWS, FlowConfig};
 use exitflow_output::dataset::valid_node_name;
 use exitflow_output::{DatasetConfig, Policy, PolicySettings};
 use exitflow_pipeline::{EnrichSettings, Enricher, Exclusions, MeterOptions};
@@ -66,25 +64,32 @@ pub fn meter(a: &MeterArgs, cfg: &Config) -> Result<MeterOptions> {
     nets.extend(a.exclude_net.iter().cloned());
     let mut ports = cfg.capture.exclude_ports.clone();
     ports.extend(&a.exclude_port);
+    let file_preset = f
+        .preset
+        .as_deref()
+        .map(exitflow_flow::FlowPreset::from_str)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("flow.preset: {e}"))?;
+    let preset = a.flow_preset.or(file_preset).unwrap_or_default().config();
     Ok(MeterOptions {
         flow: FlowConfig {
             idle_timeout_ms: secs_to_ms(
                 "idle_timeout",
                 a.idle_timeout,
                 f.idle_timeout,
-                DEFAULT_IDLE_TIMEOUT_MS,
+                preset.idle_timeout_ms,
             )?,
             active_timeout_ms: secs_to_ms(
                 "active_timeout",
                 a.active_timeout,
                 f.active_timeout,
-                DEFAULT_ACTIVE_TIMEOUT_MS,
+                preset.active_timeout_ms,
             )?,
             half_open_timeout_ms: secs_to_ms(
                 "half_open_timeout",
                 a.half_open_timeout,
                 f.half_open_timeout,
-                DEFAULT_HALF_OPEN_TIMEOUT_MS,
+                preset.half_open_timeout_ms,
             )?,
             max_flows,
         },
@@ -270,6 +275,7 @@ pub fn node(a: &NodeArgs, cfg: &Config) -> Result<NodeTarget> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use exitflow_flow::DEFAULT_IDLE_TIMEOUT_MS;
 
     #[test]
     fn a_flag_beats_the_file_which_beats_the_default() {
@@ -293,6 +299,48 @@ mod tests {
         };
         let e = meter(&a, &Config::default()).unwrap_err().to_string();
         assert!(e.contains("active_timeout"), "{e}");
+    }
+
+    #[test]
+    fn the_study_2021_preset_sets_its_active_timeout_and_a_timeout_refines_it() {
+        use exitflow_flow::{DEFAULT_ACTIVE_TIMEOUT_MS, FlowPreset, STUDY_2021_ACTIVE_TIMEOUT_MS};
+        let mut cfg = Config::default();
+        let mut a = MeterArgs::default();
+        assert_eq!(
+            meter(&a, &cfg).unwrap().flow.active_timeout_ms,
+            DEFAULT_ACTIVE_TIMEOUT_MS
+        );
+        // The relay kit's exitflow.toml names the preset; it loads.
+        let kit = exitflow_relay::KitSettings {
+            flow_preset: Some(FlowPreset::Study2021.as_str().into()),
+            addresses: vec!["192.0.2.7".parse().unwrap()],
+            ..exitflow_relay::KitSettings::new("r1", "ops@example.org")
+        };
+        let files = exitflow_relay::render(&kit).unwrap();
+        let toml_text = &files
+            .iter()
+            .find(|f| f.name == "exitflow.toml")
+            .unwrap()
+            .contents;
+        cfg = toml::from_str(toml_text).unwrap();
+        let m = meter(&a, &cfg).unwrap();
+        assert_eq!(m.flow.active_timeout_ms, STUDY_2021_ACTIVE_TIMEOUT_MS);
+        assert_eq!(m.flow.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_MS);
+        // A timeout (file or flag) refines the preset; the flag's preset
+        // beats the file's.
+        cfg.flow.active_timeout = Some(900);
+        assert_eq!(meter(&a, &cfg).unwrap().flow.active_timeout_ms, 900_000);
+        cfg.flow.active_timeout = None;
+        a.flow_preset = Some(FlowPreset::Nfstream);
+        assert_eq!(
+            meter(&a, &cfg).unwrap().flow.active_timeout_ms,
+            DEFAULT_ACTIVE_TIMEOUT_MS
+        );
+        // A preset the file misspells is an error naming the key.
+        a.flow_preset = None;
+        cfg.flow.preset = Some("study2021".into());
+        let e = meter(&a, &cfg).unwrap_err().to_string();
+        assert!(e.contains("flow.preset") && e.contains("study-2021"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 """Recompute the report's numbers from the dataset with pyarrow and compare.
-The study's shares are over exit flows of more than 4 packets (the 2021
-study's parser skipped the others); node totals over every flow.
+The main tables' shares are over exit flows of more than 4 packets; the
+three definitions (the 2021 study's: every role, more than 4 packets; exit
+traffic; all flows) each over their own rows; node totals over every flow.
 
 usage: check_report.py DATASET REPORT_JSON
 """
@@ -89,6 +90,48 @@ for i in exits:
     per_hour[h][0] += 1
     per_hour[h][1] += t["failed_flow"][i]
 assert [[f, x] for _, (f, x) in sorted(per_hour.items())] == [[r[1], r[2]] for r in a["failed_by_hour"]]
+
+# The three definitions, each recomputed from the rows.
+failed = t["failed_flow"]
+
+
+def check_definition(d, idx, failed_n, attempted, what):
+    k = len(idx)
+    assert d["flows"] == k, (what, d["flows"], k)
+    close(d["failed_share"], 100.0 * failed_n / attempted, what + " failed")
+    apps = collections.Counter(t["application_name"][i] for i in idx)
+    share = lambda x: 100.0 * x / k
+    tls = sum(v for a_, v in apps.items() if a_.split(".")[0] == "TLS")
+    close(d["tls_share"], share(tls), what + " tls")
+    close(d["tls_tor_share"], share(apps.get("TLS.Tor", 0)), what + " tls.tor")
+    http = sum(v for a_, v in apps.items() if a_.split(".")[0] in ("HTTP", "HTTP_Proxy"))
+    close(d["http_share"], share(http), what + " http")
+    close(d["unknown_share"], share(apps.get("Unknown", 0)), what + " unknown")
+    close(d["guessed_share"], share(sum(t["application_is_guessed"][i] for i in idx)), what + " guessed")
+    ports = collections.Counter(t["dst_port"][i] for i in idx)
+    for p in (443, 80, 5222, 25):
+        close(d[f"port_{p}_share"], share(ports.get(p, 0)), f"{what} port {p}")
+    close(d["mean_duration_s"], sum(t["bidirectional_duration_ms"][i] for i in idx) / k / 1000.0, what + " duration")
+    iso = lambda c: len(c) == 2 and c.isalpha() and c.isupper() and c != "ZZ"
+    assert d["unique_dst_countries"] == len({t["dst_country"][i] for i in idx if iso(t["dst_country"][i])})
+    assert d["unique_src_countries"] == len({t["src_country"][i] for i in idx if iso(t["src_country"][i])})
+
+
+every = list(range(n))
+ok_every = [i for i in every if not failed[i]]
+defs = a["definitions"]
+# The 2021 study's: every role, more than 4 packets; failed of every flow (its 32.37 %).
+check_definition(defs["study_2021"], ok_every, sum(failed), n, "study_2021")
+check_definition(defs["exit"], S, sum(failed[i] for i in exits), len(exits), "exit")
+check_definition(defs["all"], every, sum(failed), n, "all")
+assert abs(defs["study_2021"]["failed_share"] - a["failed_share"]) < 1e-9
+# Source countries (Figure 5.11): of the 2021 row set, without the flows the
+# relay began; every exit flow is one of those.
+assert all(t["src_country"][i] == "self" for i in exits), "an exit flow's source is not marked as the relay"
+src = collections.Counter(t["src_country"][i] for i in ok_every if t["src_country"][i] != "self")
+assert ranked(src) == a["src_countries"], (ranked(src)[:5], a["src_countries"][:5])
+assert a["src_country_flows"] == sum(src.values())
+print("definitions ok")
 print("report ok", n, "flows,", m, "study flows")
 
 # Abuse: failed exit flows per hour and port, the worst first.
