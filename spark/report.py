@@ -34,6 +34,7 @@ STUDY_SCOPE = "exit flows of more than 4 packets"
 STUDY_SCOPE_NO_ROLES = ("flows of more than 4 packets, every role (no flow has the exit role: "
                         "the relay's own addresses were not given)")
 EXIT, EXIT_FAILED, OTHER, OTHER_FAILED = range(4)
+SCOPES = ["exit", "exit_failed", "other", "other_failed"]
 CONTENT_TYPE_FAMILIES = ["text", "application", "image", "audio", "video", "other"]
 HOUR = 3_600_000
 DAY = 86_400_000
@@ -57,6 +58,7 @@ class Agg:
     def __init__(self):
         self.flows = self.failed = self.packets = self.bytes = self.duration = 0
         self.guessed = self.src_proxy = self.dst_proxy = self.http = 0
+        self.bucketed = 0  # flows whose sums are power-of-two buckets
         self.dataset_bytes = 0
         self.c = collections.defaultdict(collections.Counter)  # dimension -> counter
         self.hours_utc = [0] * 24
@@ -67,7 +69,7 @@ class Agg:
 
     def merge(self, o):
         for k in ("flows", "failed", "packets", "bytes", "duration", "guessed", "src_proxy",
-                  "dst_proxy", "http", "dataset_bytes"):
+                  "dst_proxy", "http", "dataset_bytes", "bucketed"):
             setattr(self, k, getattr(self, k) + getattr(o, k))
         for d, c in o.c.items():
             self.c[d].update(c)
@@ -164,6 +166,7 @@ def definition(name, d, failed, attempted):
         "unknown_share": pct(apps.get("Unknown", 0), d.flows),
         "guessed_share": pct(d.guessed, d.flows),
         "mean_duration_s": 0.0 if d.flows == 0 else d.duration / d.flows / 1000.0,
+        "duration_bucketed_share": pct(d.bucketed, d.flows),
         "port_443_share": pct(ports.get(443, 0), d.flows),
         "port_80_share": pct(ports.get(80, 0), d.flows),
         "port_5222_share": pct(ports.get(5222, 0), d.flows),
@@ -246,6 +249,7 @@ def figures(slices, volume):
         "study_scope": STUDY_SCOPE if has_exit else STUDY_SCOPE_NO_ROLES,
         "study_flows": a.flows,
         "mean_duration_s": 0.0 if a.flows == 0 else a.duration / a.flows / 1000.0,
+        "duration_bucketed_share": pct(a.bucketed, a.flows),
         "tls_share": a.master_share("TLS"),
         "http_share": a.master_share("HTTP") + a.master_share("HTTP_Proxy"),
         "bittorrent_share": a.master_share("BitTorrent"),
@@ -285,6 +289,33 @@ def figures(slices, volume):
         "failed_by_hour": [[hour_label(h), f, x, pct(x, f)] for h, (f, x) in sorted(tl.timeline.items())],
         "abuse": abuse(ok_s, failed_s),
     }
+
+
+def exact_sums(slices, part, coarse):
+    """Where a part's hourly tables (its `_agg-` sidecar) hold a slice's
+    exact sums, exitflow's report uses them instead of the rows' power-of-two
+    buckets, scaled to the flows the rows hold: the same correction here.
+    Flows left as buckets are counted (`bucketed`)."""
+    import pyarrow.parquet as pq
+    name = os.path.basename(part)
+    side = os.path.join(os.path.dirname(part), "_agg-" + name[len("part-"):])
+    if not os.path.isfile(side):
+        if coarse:
+            t = pq.read_table(part, columns=["tor_role", "failed_flow"]).to_pydict()
+            for role, failed in zip(t["tor_role"], t["failed_flow"]):
+                slices[(0 if role == "exit" else 2) + (1 if failed else 0)].bucketed += 1
+        return
+    t = pq.read_table(side).to_pydict()
+    for i in range(len(t["scope"])):
+        if t["dimension"][i] != "total":
+            continue
+        a = slices[SCOPES.index(t["scope"][i])]
+        n, ef = t["flows"][i], t.get("exact_flows", [0] * len(t["scope"]))[i]
+        if ef > 0:
+            for attr, col in (("packets", "packets"), ("bytes", "bytes"), ("duration", "duration_ms")):
+                setattr(a, attr, getattr(a, attr) - t[col][i] + t["exact_" + col][i] * n // ef)
+        elif coarse:
+            a.bucketed += n
 
 
 def tz_label(m):
@@ -387,6 +418,8 @@ def main(dataset, out, tz_args):
             if k in meta:
                 how[name].add(meta[k].decode())
         synthetic |= meta.get(b"exitflow.synthetic") == b"true"
+        if os.path.basename(f).startswith("part-"):
+            exact_sums(nodes[node], f, b"coarse_counts=true" in meta.get(b"exitflow.policy", b"").split(b" "))
     volumes, policies, anonymity = {}, {}, {}
     for node in nodes:
         path = os.path.join(dataset, f"node={node}", "_totals.json")

@@ -143,6 +143,12 @@ pub struct Agg {
     pub bytes: u64,
     /// Sum of flow durations, ms.
     pub duration_ms: u64,
+    /// Flows whose packets, bytes and duration in the sums above are
+    /// power-of-two buckets (which read low): rows written under default,
+    /// and hourly tables of a slice without exact sums (fewer than k flows,
+    /// or older files). The others are exact: research rows, or an hour's
+    /// exact sums scaled to the flows its rows hold.
+    pub bucketed_flows: u64,
     /// Parquet bytes read.
     pub dataset_bytes: u64,
     /// Packets and bytes are the node totals' exact sums, not the rows'.
@@ -284,6 +290,7 @@ impl Agg {
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.duration_ms += o.duration_ms;
+        self.bucketed_flows += o.bucketed_flows;
         self.dataset_bytes += o.dataset_bytes;
         self.exact_volume |= o.exact_volume;
         self.guessed += o.guessed;
@@ -721,6 +728,20 @@ fn scan_file(
         }
     }
     how.unlabelled |= !labelled;
+    // Counts as power-of-two buckets (default, strict): see `Agg::bucketed_flows`.
+    let coarse = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .any(|kv| {
+            kv.key == meta_keys::POLICY
+                && kv
+                    .value
+                    .as_deref()
+                    .is_some_and(|v| v.split(' ').any(|w| w == "coarse_counts=true"))
+        });
     let schema = builder.parquet_schema();
     let builder = if is_agg {
         builder
@@ -741,9 +762,9 @@ fn scan_file(
             source,
         })?;
         if is_agg {
-            add_aggregates(&batch, filter, tz, node);
+            add_aggregates(&batch, filter, tz, coarse, node);
         } else {
-            add_batch(&batch, filter, tz, node);
+            add_batch(&batch, filter, tz, coarse, node);
         }
     }
     Ok(())
@@ -755,7 +776,7 @@ fn hour_of_day(t: u64, tz_ms: i64) -> usize {
 }
 
 /// Adds a batch of an aggregate file (scope, dimension, value, sums per hour).
-fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
+fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, coarse: bool, node: &mut NodeAgg) {
     let tz_ms = i64::from(tz) * 60_000;
     let u = |n: &str| {
         b.column_by_name(n)
@@ -783,6 +804,12 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
         u(agg_cols::BYTES_CLIPPED),
         u(agg_cols::DURATION_CLIPPED),
     );
+    let (exf, exp, exb, exd) = (
+        u(agg_cols::EXACT_FLOWS),
+        u(agg_cols::EXACT_PACKETS),
+        u(agg_cols::EXACT_BYTES),
+        u(agg_cols::EXACT_DURATION),
+    );
     for i in 0..b.num_rows() {
         let t = hour.value(i);
         if filter.from_ms.is_some_and(|f| t < f) || filter.to_ms.is_some_and(|to| t >= to) {
@@ -802,9 +829,23 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg)
             "total" => {
                 agg.flows += n;
                 agg.failed_flows += get(&failed, i);
-                agg.packets += get(&pk, i);
-                agg.bytes += get(&by, i);
-                agg.duration_ms += get(&du, i);
+                let ef = get(&exf, i);
+                if ef > 0 {
+                    // The slice's exact sums over its ef flows, scaled to
+                    // the n its rows hold (k-anonymity withheld the rest):
+                    // no bucket's bias.
+                    let scale = |x: u64| (u128::from(x) * u128::from(n) / u128::from(ef)) as u64;
+                    agg.packets += scale(get(&exp, i));
+                    agg.bytes += scale(get(&exb, i));
+                    agg.duration_ms += scale(get(&exd, i));
+                } else {
+                    agg.packets += get(&pk, i);
+                    agg.bytes += get(&by, i);
+                    agg.duration_ms += get(&du, i);
+                    if coarse {
+                        agg.bucketed_flows += n;
+                    }
+                }
                 agg.packets_clipped += get(&pkc, i);
                 agg.bytes_clipped += get(&byc, i);
                 agg.duration_clipped_ms += get(&duc, i);
@@ -935,7 +976,7 @@ impl KeyCounts {
     }
 }
 
-fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
+fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, coarse: bool, node: &mut NodeAgg) {
     let tz_ms = i64::from(tz) * 60_000;
     let n = b.num_rows();
     let u = |c: Col| {
@@ -1007,6 +1048,7 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, node: &mut NodeAgg) {
         agg.packets += p;
         agg.bytes += bb;
         agg.duration_ms += d;
+        agg.bucketed_flows += u64::from(coarse);
         agg.packets_clipped += p.min(publish::PACKETS_CLIP);
         agg.bytes_clipped += bb.min(publish::BYTES_CLIP);
         agg.duration_clipped_ms += d.min(publish::DURATION_CLIP_MS);

@@ -51,6 +51,17 @@ pub mod cols {
     pub const BYTES_CLIPPED: &str = "bytes_clipped";
     /// Sum of per-flow durations clipped at [`super::DURATION_CLIP_MS`].
     pub const DURATION_CLIPPED: &str = "duration_clipped_ms";
+    /// On a `total` row: the flows the exact sums below are over (the
+    /// slice's flows of the hour, rows withheld by k-anonymity included),
+    /// or 0 where they are not kept (a slice of fewer than k flows, or a
+    /// file older than them).
+    pub const EXACT_FLOWS: &str = "exact_flows";
+    /// On a `total` row: the exact sum of packets.
+    pub const EXACT_PACKETS: &str = "exact_packets";
+    /// On a `total` row: the exact sum of bytes.
+    pub const EXACT_BYTES: &str = "exact_bytes";
+    /// On a `total` row: the exact sum of durations, ms.
+    pub const EXACT_DURATION: &str = "exact_duration_ms";
 }
 
 /// The dimensions every hour is counted by. `total` has one value (`all`);
@@ -99,6 +110,8 @@ pub struct Bin {
     pub bytes_clipped: u64,
     /// Durations clipped per flow, ms.
     pub duration_clipped_ms: u64,
+    /// Exact sums of a `total` bin ([`cols::EXACT_FLOWS`]).
+    pub exact: crate::ExactSums,
 }
 
 impl Bin {
@@ -112,6 +125,7 @@ impl Bin {
         self.packets_clipped += o.packets_clipped;
         self.bytes_clipped += o.bytes_clipped;
         self.duration_clipped_ms += o.duration_clipped_ms;
+        self.exact.add(&o.exact);
     }
 }
 
@@ -200,6 +214,18 @@ pub fn read(path: &Path) -> Result<Tables, OutputError> {
             u(cols::BYTES_CLIPPED)?,
             u(cols::DURATION_CLIPPED)?,
         ];
+        // Files written before the exact sums have none: 0.
+        let opt = |n: &str| {
+            b.column_by_name(n)
+                .and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt64Type>())
+        };
+        let exact = [
+            opt(cols::EXACT_FLOWS),
+            opt(cols::EXACT_PACKETS),
+            opt(cols::EXACT_BYTES),
+            opt(cols::EXACT_DURATION),
+        ];
+        let ex = |j: usize, i: usize| exact[j].map_or(0, |a| a.value(i));
         for i in 0..b.num_rows() {
             let sc = SCOPES
                 .iter()
@@ -218,6 +244,12 @@ pub fn read(path: &Path) -> Result<Tables, OutputError> {
                 packets_clipped: sums[5].value(i),
                 bytes_clipped: sums[6].value(i),
                 duration_clipped_ms: sums[7].value(i),
+                exact: crate::ExactSums {
+                    flows: ex(0, i),
+                    packets: ex(1, i),
+                    bytes: ex(2, i),
+                    duration_ms: ex(3, i),
+                },
             };
             t.entry((hour.value(i), *sc, *d, value.value(i).to_owned()))
                 .or_default()
@@ -293,6 +325,7 @@ impl Accumulator {
             packets_clipped: n * p.min(PACKETS_CLIP),
             bytes_clipped: n * b.min(BYTES_CLIP),
             duration_clipped_ms: n * d.min(DURATION_CLIP_MS),
+            exact: crate::ExactSums::default(),
         };
         let app = r.s(l, Col::AppName);
         let master = app.split('.').next().unwrap_or("");
@@ -368,6 +401,22 @@ impl Accumulator {
     }
 }
 
+/// Puts the hour's exact sums per slice on its `total` rows, for the
+/// slices of at least `k` flows whose sums are complete (`None`: some of
+/// its flows came without them); a slice all of whose rows were withheld
+/// gets a `total` row of 0 flows carrying them.
+pub fn put_exact(t: &mut Tables, hour: u64, sums: &[Option<crate::ExactSums>; 4], k: usize) {
+    for (i, s) in sums.iter().enumerate() {
+        let Some(s) = s else { continue };
+        if s.flows == 0 || s.flows < k as u64 {
+            continue;
+        }
+        t.entry((hour, SCOPES[i], "total", "all".into()))
+            .or_default()
+            .exact = *s;
+    }
+}
+
 /// Writes the tables to a Parquet file (created with [`crate::files::create_new`]).
 pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(), OutputError> {
     let pq = |source| OutputError::Parquet {
@@ -386,6 +435,10 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
         cols::PACKETS_CLIPPED,
         cols::BYTES_CLIPPED,
         cols::DURATION_CLIPPED,
+        cols::EXACT_FLOWS,
+        cols::EXACT_PACKETS,
+        cols::EXACT_BYTES,
+        cols::EXACT_DURATION,
     ];
     let mut fields = vec![
         Field::new(cols::HOUR, DataType::UInt64, false),
@@ -414,6 +467,10 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
         u64s(&|b| b.packets_clipped),
         u64s(&|b| b.bytes_clipped),
         u64s(&|b| b.duration_clipped_ms),
+        u64s(&|b| b.exact.flows),
+        u64s(&|b| b.exact.packets),
+        u64s(&|b| b.exact.bytes),
+        u64s(&|b| b.exact.duration_ms),
     ];
     let batch =
         RecordBatch::try_new(schema.clone(), columns).map_err(|source| OutputError::Arrow {

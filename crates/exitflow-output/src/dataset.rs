@@ -280,6 +280,11 @@ pub struct DatasetWriter {
     /// Parts whose sidecar tables could not be written (a report reads
     /// their rows instead).
     pub sidecar_errors: u64,
+    /// Per held bucket and slice ([`crate::aggregate::SCOPES`]), the exact
+    /// sums of its flows (default and strict), in memory only; `None` once
+    /// a flow came without them. One entry per held bucket: bounded as the
+    /// spool's buckets are.
+    exact: BTreeMap<u64, [Option<crate::ExactSums>; 4]>,
 }
 
 /// Checks a node name: it becomes a directory name.
@@ -329,6 +334,7 @@ impl DatasetWriter {
             latest_bucket: 0,
             written: Written::default(),
             sidecar_errors: 0,
+            exact: BTreeMap::new(),
         })
     }
 
@@ -381,9 +387,23 @@ impl DatasetWriter {
     /// Takes one stored row. Under `research` it is written at once; else
     /// it is held until its bucket is complete. An error when it can be
     /// neither written nor held (see [`DEFAULT_MAX_HELD_ROWS`]).
-    pub fn push(&mut self, r: Row) -> Result<(), OutputError> {
-        let t = r.u(self.policy.layout(), Col::BiFirstSeen);
+    pub fn push(&mut self, mut r: Row) -> Result<(), OutputError> {
+        let l = self.policy.layout();
+        let t = r.u(l, Col::BiFirstSeen);
         let bucket = self.bucket_of(t);
+        let exact = r.take_exact();
+        if self.policy.holds_hours() {
+            let slice =
+                usize::from(r.s(l, Col::TorRole) != "exit") * 2 + usize::from(r.b(l, Col::Failed));
+            let cell = &mut self
+                .exact
+                .entry(bucket)
+                .or_insert([Some(crate::ExactSums::default()); 4])[slice];
+            match (cell.as_mut(), exact) {
+                (Some(c), Some(e)) => c.add(&e),
+                _ => *cell = None,
+            }
+        }
         let newer = bucket > self.latest_bucket;
         if newer {
             self.latest_bucket = bucket;
@@ -486,6 +506,14 @@ impl DatasetWriter {
             meta.push((REPLACES_KEY.into(), names.join(",")));
         }
         let name = crate::files::random_hex(PART_NAME_RANDOM_BYTES);
+        let mut exact = self.exact.get(&b).copied().unwrap_or([None; 4]);
+        if !aggregates {
+            // A rewritten hour: the parts it replaces were written with
+            // their slices' exact sums in their sidecars.
+            for f in &earlier {
+                earlier_exact(f, b, &mut exact);
+            }
+        }
         let mut out = Written {
             buckets: 1,
             released_hours: u64::from(dir.join(layout::RELEASED_MARKER).exists()),
@@ -507,6 +535,8 @@ impl DatasetWriter {
             // so one flow could move it by far more than k).
             let mut t = acc.tables();
             let folded = crate::aggregate::fold_small(&mut t, self.policy.k_anonymity);
+            // This write's exact sums, on its own cells (as its folding).
+            crate::aggregate::put_exact(&mut t, b, &exact, self.policy.k_anonymity);
             for f in &earlier {
                 for (k, bin) in crate::aggregate::read(f)? {
                     t.entry(k).or_default().add(&bin);
@@ -583,7 +613,9 @@ impl DatasetWriter {
                         acc.add_n(row, &l, g.max(SIDECAR_BIN_MS), *count);
                     }
                 }
-                self.write_sidecar(&path, &acc.tables(), &meta);
+                let mut t = acc.tables();
+                crate::aggregate::put_exact(&mut t, b, &exact, self.policy.k_anonymity);
+                self.write_sidecar(&path, &t, &meta);
             }
             out.rows = n;
             out.failed = failed;
@@ -606,6 +638,7 @@ impl DatasetWriter {
                 .push(f);
         }
         self.merged.remove(&b);
+        self.exact.remove(&b);
         self.spool.remove(b);
         self.written.add(out);
         Ok(out)
@@ -724,6 +757,23 @@ impl DatasetWriter {
         crate::files::write_atomic(&path, text.as_bytes())?;
         crate::files::coarsen_mtime(&path, granularity_ms)?;
         Ok(all)
+    }
+}
+
+/// Adds the exact sums a replaced part's sidecar holds for hour `b` to
+/// `exact`; a slice it has flows of without them (an older sidecar, a
+/// slice under k, no sidecar) can no longer have complete sums.
+fn earlier_exact(part: &Path, b: u64, exact: &mut [Option<crate::ExactSums>; 4]) {
+    let tables = crate::aggregate::read(&layout::sidecar_of(part)).ok();
+    for (i, scope) in crate::aggregate::SCOPES.iter().enumerate() {
+        let bin = tables
+            .as_ref()
+            .map(|t| t.get(&(b, *scope, "total", "all".to_owned())));
+        match (bin, exact[i].as_mut()) {
+            (Some(None), _) => {}
+            (Some(Some(bin)), Some(e)) if bin.exact.flows > 0 => e.add(&bin.exact),
+            _ => exact[i] = None,
+        }
     }
 }
 
@@ -1209,6 +1259,88 @@ mod tests {
         };
         assert_eq!(port_7777(4), 0, "4 + 4: each write under k");
         assert_eq!(port_7777(5), 5, "5 + 4: the second write's 4 stay in Other");
+    }
+
+    /// The hourly tables carry a slice's exact sums (flows of 10 ms,
+    /// stored as the bucket 8) only where the slice has at least k flows;
+    /// a rewritten default hour adds the sums of the part it replaces, or
+    /// has none when that part had none; each strict write has its own.
+    #[test]
+    fn exact_sums_are_kept_only_for_slices_of_k_flows_and_through_a_rewrite() {
+        let sums = |root: &Path| {
+            let mut e = crate::ExactSums::default();
+            let mut bucket_ms = 0;
+            for f in files(root) {
+                let name = f.file_name().unwrap().to_string_lossy().into_owned();
+                if !name.starts_with(crate::layout::SIDECAR_PREFIX)
+                    && !name.starts_with(crate::aggregate::AGG_PREFIX)
+                {
+                    continue;
+                }
+                for ((_, scope, dim, _), bin) in crate::aggregate::read(&f).unwrap() {
+                    if dim == "total" && scope == "other" {
+                        e.add(&bin.exact);
+                        bucket_ms += bin.duration_ms;
+                    }
+                }
+            }
+            (e.flows, e.duration_ms, bucket_ms)
+        };
+        let run = |mut p: Policy, writes: &[usize]| {
+            let root = tempfile::tempdir().unwrap();
+            for (w_i, n) in writes.iter().enumerate() {
+                let mut w = DatasetWriter::open(&p, DatasetConfig::new(root.path(), "n")).unwrap();
+                for i in 0..*n {
+                    let port = 1000 + (w_i * 100 + i) as u16;
+                    w.push(p.store(flow_at(port, 5 * HOUR + 60_000, 8)))
+                        .unwrap();
+                }
+                w.close().unwrap();
+            }
+            sums(root.path())
+        };
+        // Default: 4 flows (under k = 5) keep no sums; 5 do, exactly.
+        assert_eq!(run(Policy::default(), &[4]).0, 0);
+        let (f, d, bucket) = run(Policy::default(), &[5]);
+        assert_eq!((f, d), (5, 50));
+        assert!(bucket < d, "the rows' buckets read low: {bucket} vs {d}");
+        // A rewrite adds the replaced part's sums...
+        assert_eq!(run(Policy::default(), &[5, 5]).0, 10);
+        assert_eq!(run(Policy::default(), &[5, 5]).1, 100);
+        // ...and keeps none when that part had none (a sidecar written
+        // before exitflow kept them).
+        let root = tempfile::tempdir().unwrap();
+        let mut p = Policy::default();
+        for (round, n) in [5u16, 5].into_iter().enumerate() {
+            let mut w = DatasetWriter::open(&p, DatasetConfig::new(root.path(), "n")).unwrap();
+            for i in 0..n {
+                w.push(p.store(flow_at(2000 + round as u16 * 100 + i, 5 * HOUR + 60_000, 8)))
+                    .unwrap();
+            }
+            w.close().unwrap();
+            if round == 0 {
+                let side = files(root.path())
+                    .into_iter()
+                    .find(|f| {
+                        f.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with("_agg-")
+                    })
+                    .unwrap();
+                let mut t = crate::aggregate::read(&side).unwrap();
+                t.values_mut()
+                    .for_each(|b| b.exact = crate::ExactSums::default());
+                std::fs::remove_file(&side).unwrap();
+                crate::aggregate::write(&side, &t, &[]).unwrap();
+            }
+        }
+        assert_eq!(sums(root.path()).0, 0);
+        // Strict: each write alone, as its folding.
+        assert_eq!(run(Policy::strict(), &[5, 4]).0, 5);
+        assert_eq!(run(Policy::strict(), &[5, 5]).0, 10);
+        // Research: exact rows, no sums beside them.
+        assert_eq!(run(Policy::research(), &[5]).0, 0);
     }
 
     /// A crash between an hour's rewrite and the removal of the files it

@@ -23,7 +23,7 @@ pub use dataset::{DatasetConfig, DatasetWriter, ExitPolicyNote, NodeTotals, Writ
 pub use flowtable::FlowTable;
 pub use policy::{AddressMode, Policy, PolicySettings, Profile, SELF_SOURCE, ServerNames};
 pub use privacy::{AddressPolicy, CryptoPan, Redacted};
-pub use row::{Cell, Layout, Row};
+pub use row::{Cell, ExactSums, Layout, Row};
 pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Selection, Value};
 pub use writers::{FlowWriter, Format};
 

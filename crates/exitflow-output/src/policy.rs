@@ -410,6 +410,14 @@ impl Policy {
     /// A record as the row this policy stores: the policy applied, then
     /// only the layout's columns kept. The one way from a flow to a file.
     pub fn store(&mut self, mut r: Record) -> Row {
+        // The exact values, before the buckets replace them: summed per
+        // hour and slice by the dataset writer, never stored per flow.
+        let exact = self.coarse.then(|| crate::row::ExactSums {
+            flows: 1,
+            packets: r.flow.packets(),
+            bytes: r.flow.bytes(),
+            duration_ms: r.flow.duration_ms(),
+        });
         self.apply(&mut r);
         let layout = self.layout.clone();
         let cells = layout
@@ -425,7 +433,11 @@ impl Policy {
                 _ => cell_of(&r, c.col),
             })
             .collect();
-        Row::new(cells)
+        let row = Row::new(cells);
+        match exact {
+            Some(e) => row.with_exact(e),
+            None => row,
+        }
     }
 
     /// A shared copy of a label (labels repeat from flow to flow).

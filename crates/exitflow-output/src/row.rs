@@ -125,10 +125,54 @@ impl Layout {
     }
 }
 
+/// A flow's exact packets, bytes and duration, carried beside a row whose
+/// cells hold them as power-of-two buckets (default and strict). It never
+/// reaches a file or the spool: the dataset writer takes it off the row in
+/// memory and adds it to the hour's per-slice sums, written (as the hourly
+/// tables' `exact_*` columns) only for a slice of at least k flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExactSums {
+    /// Flows summed.
+    pub flows: u64,
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// Durations, ms.
+    pub duration_ms: u64,
+}
+
+impl ExactSums {
+    /// Adds another's sums.
+    pub fn add(&mut self, o: &ExactSums) {
+        self.flows += o.flows;
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.duration_ms += o.duration_ms;
+    }
+}
+
 /// One flow as stored: one cell per column of its policy's [`Layout`].
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// Rows are equal when their cells are (the exact sums beside them are
+/// not part of what is stored).
+#[derive(Clone)]
 pub struct Row {
     cells: Box<[Cell]>,
+    exact: Option<ExactSums>,
+}
+
+impl PartialEq for Row {
+    fn eq(&self, o: &Row) -> bool {
+        self.cells == o.cells
+    }
+}
+
+impl Eq for Row {}
+
+impl std::hash::Hash for Row {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.cells.hash(h);
+    }
 }
 
 impl std::fmt::Debug for Row {
@@ -145,7 +189,20 @@ impl Row {
     pub(crate) fn new(cells: Vec<Cell>) -> Row {
         Row {
             cells: cells.into_boxed_slice(),
+            exact: None,
         }
+    }
+
+    /// The same row with the flow's exact sums beside it.
+    pub(crate) fn with_exact(mut self, e: ExactSums) -> Row {
+        self.exact = Some(e);
+        self
+    }
+
+    /// Takes the exact sums off the row (the dataset writer, before the
+    /// row is held).
+    pub fn take_exact(&mut self) -> Option<ExactSums> {
+        self.exact.take()
     }
 
     /// The cells, in the layout's order.

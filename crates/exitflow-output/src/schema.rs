@@ -164,7 +164,7 @@ cols! {
     ServerFingerprint "server_fingerprint" OptStr Quasi "server fingerprint (none yet); only with --fingerprints";
     UserAgent "user_agent" OptStr Quasi "HTTP User-Agent: family and major version (uap-core data) by default, as sent under research, none under strict";
     ContentType "content_type" OptStr Public "HTTP response Content-Type, without parameters outside the research profile";
-    SrcCountry "src_country" Str Quasi "ISO country of the source (or private, loopback, link-local, multicast, unspecified, unknown); withheld unless the source is a relay or the relay itself (research: always)";
+    SrcCountry "src_country" Str Quasi "ISO country of the source (or private, loopback, link-local, multicast, unspecified, unknown; `self` when the source is one of the relay's own addresses: a flow the relay began); withheld unless the source is a relay or the relay itself (research: always)";
     DstCountry "dst_country" Str Quasi "ISO country of the destination (same special values)";
     SrcIsProxy "src_is_proxy" Bool Public "1 when a database flags the source as an anonymous proxy";
     DstIsProxy "dst_is_proxy" Bool Public "1 when a database flags the destination as an anonymous proxy";
