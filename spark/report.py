@@ -318,19 +318,47 @@ def exact_sums(slices, part, coarse):
             a.bucketed += n
 
 
-def tz_label(m):
-    if m is None:
-        return "UTC (no --tz given)"
+def offset_label(m):
     return f"UTC{'-' if m < 0 else '+'}{abs(m) // 60:02}:{abs(m) % 60:02}"
 
 
+def tz_label(z, hours):
+    """As exitflow's Zone::describe: a fixed offset, or an IANA zone's name
+    and the offsets in force over the node's hours."""
+    if z is None:
+        return "UTC (no --tz given)"
+    if isinstance(z, int):
+        return offset_label(z)
+    import datetime
+    import zoneinfo
+    zi = zoneinfo.ZoneInfo(z)
+    first = min(hours) if hours else 0
+    last = max(hours) if hours else first
+    offsets = []
+    h = first - first % HOUR
+    while h <= last:
+        d = datetime.datetime.fromtimestamp(h / 1000, datetime.timezone.utc).astimezone(zi)
+        o = int(d.utcoffset().total_seconds()) // 60
+        if not offsets or offsets[-1] != o:
+            offsets.append(o)
+        h += HOUR
+    labels = [offset_label(o) for o in offsets]
+    if len(labels) > 1:
+        return f"{z} ({', then '.join(labels)}: daylight saving followed)"
+    return f"{z} ({labels[0] if labels else ''})"
+
+
 def parse_tz(args):
+    """NODE=+HH:MM (minutes) or NODE=Area/City (an IANA name)."""
     out = {}
     for a in args:
         node, off = a.split("=", 1)
-        sign = -1 if off.startswith("-") else 1
-        h, m = off.lstrip("+-").split(":")
-        out[node] = sign * (int(h) * 60 + int(m))
+        if off[:1] in "+-":
+            sign = -1 if off.startswith("-") else 1
+            h, _, m = off.lstrip("+-").partition(":")
+            out[node] = sign * (int(h) * 60 + int(m or 0))
+        else:
+            out[node] = off
     return out
 
 
@@ -341,6 +369,7 @@ def main(dataset, out, tz_args):
         .master("local[2]")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
@@ -349,8 +378,16 @@ def main(dataset, out, tz_args):
     slice_ = (F.when(F.col("tor_role") == "exit", 0).otherwise(2)
               + F.when(F.col("failed_flow"), 1).otherwise(0))
     tz_ms = F.lit(0)
-    for node, minutes in tz.items():
-        tz_ms = F.when(F.col("node") == node, F.lit(minutes * 60_000)).otherwise(tz_ms)
+    t0 = F.col("bidirectional_first_seen_ms").cast("long")
+    hour_s = ((t0 - t0 % HOUR) / 1000).cast("long")
+    for node, z in tz.items():
+        if isinstance(z, int):
+            off = F.lit(z * 60_000)
+        else:
+            # The zone's offset at the start of the flow's UTC hour, as
+            # exitflow looks it up (the session's zone is UTC).
+            off = (F.unix_timestamp(F.from_utc_timestamp(F.timestamp_seconds(hour_s), z)) - hour_s) * 1000
+        tz_ms = F.when(F.col("node") == node, off).otherwise(tz_ms)
     # exitflow writes unsigned 64-bit integers, which Spark reads as decimals.
     for c in ("bidirectional_first_seen_ms", "dst_port", "bidirectional_packets",
               "bidirectional_bytes", "bidirectional_duration_ms"):
@@ -447,7 +484,7 @@ def main(dataset, out, tz_args):
         f = figures(nodes[node], volumes.get(node))
         f["dataset_flow_share"] = pct(f["flows"], a["flows"])
         f["dataset_traffic_share"] = pct(f["bytes"], a["bytes"])
-        f["time_zone"] = tz_label(tz.get(node))
+        f["time_zone"] = tz_label(tz.get(node), list(merged(nodes[node], range(4)).timeline))
         node_figs[node] = f
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "..", "crates", "exitflow-analyze", "data", "published.toml"), "rb") as fh:

@@ -6,6 +6,9 @@
 
 pub mod publish;
 pub mod render;
+pub mod zone;
+
+pub use zone::Zone;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -115,8 +118,8 @@ pub struct Filter {
     pub from_ms: Option<u64>,
     /// First packet before this time.
     pub to_ms: Option<u64>,
-    /// Each node's UTC offset in minutes, for its local-time hours (UTC when absent).
-    pub tz_minutes: BTreeMap<String, i32>,
+    /// Each node's time zone, for its local-time hours (UTC when absent).
+    pub zones: BTreeMap<String, Zone>,
     /// Read every flow row even where a part has its hourly tables beside it.
     pub rows: bool,
     /// Only day directories in `[from, to)` (ms of UTC midnights), a cheap
@@ -177,7 +180,7 @@ pub struct Agg {
     pub http_flows: u64,
     /// Flows per hour of the day, UTC.
     pub hours_utc: [u64; 24],
-    /// Flows per hour of the day in the node's local time (`Filter::tz_minutes`).
+    /// Flows per hour of the day in the node's local time (`Filter::zones`).
     pub hours_local: [u64; 24],
     /// Flows whose source is flagged as a proxy.
     pub src_proxy: u64,
@@ -383,8 +386,9 @@ pub struct Report {
     pub files: u64,
     /// How the numbers were protected for publication, if they were.
     pub publication: Option<serde_json::Value>,
-    /// Each node's UTC offset used for local hours (`Filter::tz_minutes`).
-    pub tz_minutes: BTreeMap<String, i32>,
+    /// Each node's time zone used for local hours (`Filter::zones`).
+    #[serde(skip)]
+    pub zones: BTreeMap<String, Zone>,
     /// Each node's exact packets and bytes (interface-wide), from its
     /// totals file, when no time filter applies.
     pub volumes: BTreeMap<String, (u64, u64)>,
@@ -556,7 +560,7 @@ pub fn scan_with_progress(
                             return Ok((nodes, how));
                         };
                         let agg = nodes.entry(node.clone()).or_default();
-                        let tz = filter.tz_minutes.get(node).copied().unwrap_or(0);
+                        let tz = filter.zones.get(node).cloned().unwrap_or_default();
                         // A part's sidecar holds the same flows as hourly
                         // tables: far fewer rows to read.
                         let side = layout::sidecar_of(path);
@@ -565,7 +569,7 @@ pub fn scan_with_progress(
                         } else {
                             path.as_path()
                         };
-                        if let Err(e) = scan_file(read, path, filter, tz, agg, &mut how) {
+                        if let Err(e) = scan_file(read, path, filter, &tz, agg, &mut how) {
                             // Let the other threads stop early too.
                             next.store(usize::MAX / 2, std::sync::atomic::Ordering::Relaxed);
                             return Err(e);
@@ -582,7 +586,7 @@ pub fn scan_with_progress(
             .collect()
     });
     let mut report = Report {
-        tz_minutes: filter.tz_minutes.clone(),
+        zones: filter.zones.clone(),
         files: files.len() as u64,
         ..Report::default()
     };
@@ -655,7 +659,7 @@ fn scan_file(
     path: &Path,
     data: &Path,
     filter: &Filter,
-    tz: i32,
+    tz: &Zone,
     node: &mut NodeAgg,
     how: &mut HowMade,
 ) -> Result<(), AnalyzeError> {
@@ -776,8 +780,8 @@ fn hour_of_day(t: u64, tz_ms: i64) -> usize {
 }
 
 /// Adds a batch of an aggregate file (scope, dimension, value, sums per hour).
-fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, coarse: bool, node: &mut NodeAgg) {
-    let tz_ms = i64::from(tz) * 60_000;
+fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: &Zone, coarse: bool, node: &mut NodeAgg) {
+    let mut local = zone::LocalClock::new(tz);
     let u = |n: &str| {
         b.column_by_name(n)
             .map(|c| c.as_primitive::<UInt64Type>().clone())
@@ -850,7 +854,7 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: i32, coarse: bool, node:
                 agg.bytes_clipped += get(&byc, i);
                 agg.duration_clipped_ms += get(&duc, i);
                 agg.hours_utc[hour_of_day(t, 0)] += n;
-                agg.hours_local[hour_of_day(t, tz_ms)] += n;
+                agg.hours_local[local.hour_of_day(t)] += n;
                 *agg.hour_flows.entry(t - t % 3_600_000).or_default() += n;
             }
             "application" => {
@@ -976,8 +980,8 @@ impl KeyCounts {
     }
 }
 
-fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, coarse: bool, node: &mut NodeAgg) {
-    let tz_ms = i64::from(tz) * 60_000;
+fn add_batch(b: &RecordBatch, filter: &Filter, tz: &Zone, coarse: bool, node: &mut NodeAgg) {
+    let mut local = zone::LocalClock::new(tz);
     let n = b.num_rows();
     let u = |c: Col| {
         b.column_by_name(c.name())
@@ -1057,7 +1061,7 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: i32, coarse: bool, node: &mut
         agg.dst_proxy += u64::from(dp.as_ref().is_some_and(|a| a.value(i)));
         agg.guessed += u64::from(guessed.as_ref().is_some_and(|a| a.value(i)));
         agg.hours_utc[hour_of_day(t, 0)] += 1;
-        agg.hours_local[hour_of_day(t, tz_ms)] += 1;
+        agg.hours_local[local.hour_of_day(t)] += 1;
         let hour = t - t % 3_600_000;
         let r = &mut run[slice];
         if r.0 != hour && r.1 > 0 {

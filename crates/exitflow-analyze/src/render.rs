@@ -318,16 +318,14 @@ fn family_share(families: &[(String, u64)], f: &str, with_ct: u64) -> f64 {
     )
 }
 
-fn tz_label(minutes: Option<i32>) -> String {
-    match minutes {
-        None => "UTC (no --tz given)".into(),
-        Some(m) => format!(
-            "UTC{}{:02}:{:02}",
-            if m < 0 { '-' } else { '+' },
-            m.abs() / 60,
-            m.abs() % 60
-        ),
-    }
+fn tz_label(zone: Option<&crate::Zone>, n: &NodeAgg) -> String {
+    let Some(z) = zone else {
+        return "UTC (no --tz given)".into();
+    };
+    let all = n.all();
+    let first = all.timeline.keys().min().copied().unwrap_or(0);
+    let last = all.timeline.keys().max().copied().unwrap_or(first);
+    z.describe(first, last)
 }
 
 /// Under --publish, the sums whose 95 % interval is wider than their value
@@ -365,7 +363,7 @@ pub fn json(r: &Report) -> Value {
             let mut f = figures(a, r.volumes.get(n).copied());
             f["dataset_flow_share"] = json!(pct(f["flows"].as_u64().unwrap_or(0), all_flows));
             f["dataset_traffic_share"] = json!(pct(f["bytes"].as_u64().unwrap_or(0), all_bytes));
-            f["time_zone"] = json!(tz_label(r.tz_minutes.get(n).copied()));
+            f["time_zone"] = json!(tz_label(r.zones.get(n), a));
             (n.clone(), f)
         })
         .collect();

@@ -172,7 +172,7 @@ fn release_and_assemble(n: &NodeAgg) -> (publish::units::UnitRelease, Report) {
         fold_k: 1,
     };
     let u = publish::units::release(&spec, n, &mut rng);
-    let a = publish::assemble::assemble(&[(&u, 0)]);
+    let a = publish::assemble::assemble(&[(&u, &Zone::Fixed(0))]);
     let mut r = Report::default();
     r.all.merge(&a.agg);
     r.nodes.insert("n".into(), a.agg);

@@ -389,9 +389,10 @@ pub struct ReportArgs {
     /// Only flows starting before this UTC date (YYYY-MM-DD).
     #[arg(long)]
     pub to: Option<String>,
-    /// A node's UTC offset for its local-time hours, NODE=+HH:MM (repeatable).
+    /// A node's time zone for its local-time hours (repeatable):
+    /// NODE=Area/City (IANA, daylight saving followed) or NODE=+HH:MM.
     #[arg(long = "tz", value_parser = crate::settings::parse_tz)]
-    pub tz: Vec<(String, i32)>,
+    pub tz: Vec<(String, exitflow_analyze::Zone)>,
     /// Publish with differential privacy: release each complete unit
     /// (one node × --unit-days UTC days) of the window once, with fresh
     /// noise, into the node's `_releases/`, and assemble the report from

@@ -107,6 +107,81 @@ fn the_study_2021_preset_is_recorded_and_silences_the_timeout_warning() {
     }
 }
 
+/// `--tz NODE=Europe/Berlin` follows daylight saving: flows over
+/// 2021-03-28 01:00 UTC (02:00 CET became 03:00 CEST) land in local hours
+/// with an offset of one hour before and two after, as recomputed here
+/// from the rows; the report names the zone and both offsets, and a fixed
+/// +01:00 puts the same flows an hour earlier after the change.
+#[test]
+fn local_hours_follow_daylight_saving_across_a_change_date() {
+    const SPRING_S: u64 = 1_616_893_200;
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("dst.pcap");
+    synth_file(
+        &cap,
+        &SynthConfig {
+            seed: 8,
+            flows: 600,
+            start_s: SPRING_S - 2 * 3600,
+            span_s: 4 * 3600,
+            ..Default::default()
+        },
+    );
+    let ds = dir.path().join("ds");
+    ingest(&cap, &ds, "berlin", &["--profile", "research"]);
+    let local = |zone: &str| {
+        let out = dir.path().join(format!("r{}", zone.replace('/', "-")));
+        report(
+            &ds,
+            &out,
+            &["--format", "json", "--tz", &format!("berlin={zone}")],
+        );
+        let j = report_json(&out);
+        let n = &j["nodes"]["berlin"];
+        let hours: Vec<u64> = n["flows_per_hour_local"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        (hours, n["time_zone"].as_str().unwrap().to_owned())
+    };
+    let (berlin, label) = local("Europe/Berlin");
+    assert_eq!(
+        label,
+        "Europe/Berlin (UTC+01:00, then UTC+02:00: daylight saving followed)"
+    );
+    // Recomputed from the rows: the study's flows (no relay address given:
+    // every role, more than 4 packets).
+    let rows = python(
+        "rows_json.py",
+        &[
+            ds.to_str().unwrap(),
+            "bidirectional_first_seen_ms,failed_flow",
+        ],
+    );
+    let mut want = vec![0u64; 24];
+    let mut fixed = vec![0u64; 24];
+    for line in rows.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        if r["failed_flow"] == true {
+            continue;
+        }
+        let t = r["bidirectional_first_seen_ms"].as_u64().unwrap();
+        let off_h = if t < SPRING_S * 1000 { 1 } else { 2 };
+        want[((t / 3_600_000 + off_h) % 24) as usize] += 1;
+        fixed[((t / 3_600_000 + 1) % 24) as usize] += 1;
+    }
+    assert_eq!(berlin, want);
+    // 02:00 local never was that night.
+    assert_eq!(berlin[2], 0, "{berlin:?}");
+    assert!(berlin[3] > 0 && fixed[2] > 0);
+    let (plus_one, label) = local("+01:00");
+    assert_eq!(label, "UTC+01:00");
+    assert_eq!(plus_one, fixed);
+    assert_ne!(plus_one, berlin);
+}
+
 /// Runs headless Chromium on a page: screenshot and network log.
 fn chromium(page: &std::path::Path, dir: &std::path::Path, name: &str) -> (u64, String) {
     chromium_sized(page, dir, name, (1000, 2400))
@@ -833,7 +908,14 @@ fn spark_computes_the_whole_report_and_exitflow_renders_it() {
         );
         ingest(&cap, &ds, node, &["--own-address", &relay]);
     }
-    let tz = ["--tz", "r-us=-05:00", "--tz", "r-jp=+09:00"];
+    let tz = [
+        "--tz",
+        "r-us=-05:00",
+        "--tz",
+        "r-jp=+09:00",
+        "--tz",
+        "r-de=Europe/Berlin",
+    ];
     let out = dir.path().join("report");
     report(&ds, &out, &tz);
     let mine = report_json(&out);

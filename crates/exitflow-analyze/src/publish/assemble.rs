@@ -39,14 +39,9 @@ fn clamp(v: i64) -> u64 {
     v.max(0) as u64
 }
 
-fn shift_hour(h: usize, tz_minutes: i32) -> usize {
-    // Released hours are UTC; a local offset moves them by its whole hours.
-    (h as i64 + i64::from(tz_minutes.div_euclid(60))).rem_euclid(24) as usize
-}
-
 /// Sums `units` (of one node or of several) into slices; each unit's
-/// offset (minutes) shifts its local hours.
-pub fn assemble(units: &[(&UnitRelease, i32)]) -> Assembled {
+/// time zone gives its released UTC hours' local hours.
+pub fn assemble(units: &[(&UnitRelease, &crate::Zone)]) -> Assembled {
     let mut out = Assembled::default();
     // Raw sums first (unclamped: sums of noisy values stay unbiased).
     let mut scalars: BTreeMap<(usize, &str), i64> = BTreeMap::new();
@@ -55,7 +50,8 @@ pub fn assemble(units: &[(&UnitRelease, i32)]) -> Assembled {
     // Hours of the day, UTC and local: raw sums, clamped once at the end.
     let mut hod = [[0i64; 24]; 4];
     let mut hod_local = [[0i64; 24]; 4];
-    for (u, tz_minutes) in units {
+    for (u, zone) in units {
+        let mut clock = crate::zone::LocalClock::new(zone);
         for (i, scope) in exitflow_output::aggregate::SCOPES.iter().enumerate() {
             let Some(stats) = u.slices.get(*scope) else {
                 continue;
@@ -79,7 +75,7 @@ pub fn assemble(units: &[(&UnitRelease, i32)]) -> Assembled {
                             *e = e.saturating_add(*v);
                             let d = ((t % super::DAY_MS) / super::HOUR_MS) as usize;
                             hod[i][d] = hod[i][d].saturating_add(*v);
-                            let l = shift_hour(d, *tz_minutes);
+                            let l = clock.hour_of_day(t);
                             hod_local[i][l] = hod_local[i][l].saturating_add(*v);
                         }
                     }

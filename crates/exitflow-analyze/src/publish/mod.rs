@@ -317,10 +317,10 @@ pub fn publish(
     let mut rng = noise::Rng::default();
     let mut outcome = Outcome::default();
     let mut report = Report {
-        tz_minutes: filter.tz_minutes.clone(),
+        zones: filter.zones.clone(),
         ..Report::default()
     };
-    let mut all_units: Vec<(UnitRelease, i32)> = Vec::new();
+    let mut all_units: Vec<(UnitRelease, crate::Zone)> = Vec::new();
     let mut per_node = serde_json::Map::new();
     let mut window_all: Option<(u64, u64)> = None;
     for (node, dir) in node_dirs(roots, filter)? {
@@ -399,7 +399,7 @@ pub fn publish(
                         nodes: vec![node.clone()],
                         from_ms: Some(start),
                         to_ms: Some(end),
-                        tz_minutes: BTreeMap::new(),
+                        zones: BTreeMap::new(),
                         rows: false,
                         days: Some((start.saturating_sub(DAY_MS), end + DAY_MS)),
                     };
@@ -441,8 +441,8 @@ pub fn publish(
             .values()
             .filter(|u| u.start_ms < to && from < u.end_ms)
             .collect();
-        let tz = filter.tz_minutes.get(&node).copied().unwrap_or(0);
-        let used: Vec<(&UnitRelease, i32)> = used.into_iter().map(|u| (u, tz)).collect();
+        let tz = filter.zones.get(&node).cloned().unwrap_or_default();
+        let used: Vec<(&UnitRelease, &crate::Zone)> = used.into_iter().map(|u| (u, &tz)).collect();
         let a = assemble::assemble(&used);
         for (u, _) in &used {
             report.how.versions.extend(u.made.versions.iter().cloned());
@@ -470,13 +470,13 @@ pub fn publish(
                 "tables": a.tables(),
             }),
         );
-        all_units.extend(used.iter().map(|(u, tz)| ((*u).clone(), *tz)));
+        all_units.extend(used.iter().map(|(u, tz)| ((*u).clone(), (*tz).clone())));
         report.nodes.insert(node.clone(), a.agg);
     }
     outcome.drawn = rng.drawn;
     // All nodes: assembled from every unit at once, so that the sums are
     // of raw released values, clamped once.
-    let all = assemble::assemble(&all_units.iter().map(|(u, tz)| (u, *tz)).collect::<Vec<_>>());
+    let all = assemble::assemble(&all_units.iter().map(|(u, tz)| (u, tz)).collect::<Vec<_>>());
     report.all = all.agg.clone();
     exit_policies_only(roots, &mut report)?;
     let asked = |t: Option<u64>| t.map(exitflow_output::dataset::utc_datetime);
@@ -504,7 +504,7 @@ pub fn publish(
 
 /// δ of the units used: the sampler's uniforms have 2⁻⁵³ resolution, so
 /// each draw's noise is bounded (at about 36.7 scales): δ ≤ draws × 2⁻⁵³.
-fn outcome_delta(units: &[(UnitRelease, i32)]) -> f64 {
+fn outcome_delta(units: &[(UnitRelease, crate::Zone)]) -> f64 {
     units
         .iter()
         .map(|(u, _)| u.draws as f64)

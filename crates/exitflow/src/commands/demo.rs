@@ -185,7 +185,7 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
         to: None,
         tz: NODES
             .iter()
-            .map(|(_, n, tz, _)| ((*n).to_owned(), *tz))
+            .map(|(_, n, tz, _)| ((*n).to_owned(), exitflow_analyze::Zone::Fixed(*tz)))
             .collect(),
         publish: false,
         epsilon: exitflow_analyze::publish::DEFAULT_EPSILON,

@@ -16,7 +16,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode> {
         return from_json(a, path);
     }
     let filter = Filter {
-        tz_minutes: a.tz.iter().cloned().collect(),
+        zones: a.tz.iter().cloned().collect(),
         nodes: a.node.clone(),
         from_ms: a.from.as_deref().map(date_ms).transpose()?,
         to_ms: a.to.as_deref().map(date_ms).transpose()?,

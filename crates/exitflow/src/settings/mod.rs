@@ -377,9 +377,17 @@ mod tests {
     fn dates_and_time_zones_parse() {
         assert_eq!(date_ms("1970-01-02").unwrap(), 86_400_000);
         assert!(date_ms("2026-13-01").is_err());
-        assert_eq!(parse_tz("a=+05:30").unwrap(), ("a".into(), 330));
-        assert_eq!(parse_tz("b=-8").unwrap(), ("b".into(), -480));
+        use exitflow_analyze::Zone;
+        assert_eq!(
+            parse_tz("a=+05:30").unwrap(),
+            ("a".into(), Zone::Fixed(330))
+        );
+        assert_eq!(parse_tz("b=-8").unwrap(), ("b".into(), Zone::Fixed(-480)));
         assert!(parse_tz("c=5").is_err());
+        let (n, z) = parse_tz("d=Europe/Berlin").unwrap();
+        assert_eq!(n, "d");
+        assert!(matches!(z, Zone::Named { .. }));
+        assert!(parse_tz("e=Europe/Nowhere").unwrap_err().contains("IANA"));
         assert_eq!(parse_admin("[2001:db8::1]:22").unwrap().1, Some(22));
     }
 }

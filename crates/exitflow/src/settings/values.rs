@@ -21,19 +21,11 @@ pub fn date_ms(s: &str) -> Result<u64> {
         .ok_or_else(|| anyhow::anyhow!("{s:?}: expected a date YYYY-MM-DD"))
 }
 
-/// `NODE=+HH:MM`: a node's UTC offset in minutes.
-pub fn parse_tz(s: &str) -> Result<(String, i32), String> {
-    let bad = || format!("{s:?}: expected NODE=+HH:MM or NODE=-HH:MM");
-    let (node, off) = s.split_once('=').ok_or_else(bad)?;
-    let (sign, rest) = match off.as_bytes().first() {
-        Some(b'+') => (1, &off[1..]),
-        Some(b'-') => (-1, &off[1..]),
-        _ => return Err(bad()),
-    };
-    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
-    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if h > 14 || m > 59 {
-        return Err(bad());
-    }
-    Ok((node.to_owned(), sign * (h * 60 + m)))
+/// `NODE=ZONE`: a node's time zone, a UTC offset (`+HH:MM`, `-HH:MM`) or
+/// an IANA name (`Europe/Berlin`: daylight saving followed).
+pub fn parse_tz(s: &str) -> Result<(String, exitflow_analyze::Zone), String> {
+    let (node, zone) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?}: expected NODE=+HH:MM, NODE=-HH:MM or NODE=Area/City (an IANA time zone)")
+    })?;
+    Ok((node.to_owned(), exitflow_analyze::Zone::parse(zone)?))
 }
