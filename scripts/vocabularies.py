@@ -8,11 +8,16 @@ client- and server-chosen values to (crates/exitflow-output/data/):
 - browser-majors.txt: the major versions each browser family is known to
   have released, from the pinned npm package @mdn/browser-compat-data
   (CC0-1.0), under uap-core's family names.
+- crawlers.txt: the names of well-known crawlers and bots, from the pinned
+  npm package crawler-user-agents (MIT, Martin Monperrus and contributors):
+  each pattern's leading literal name, where the pattern is that name
+  followed by nothing or a separator.
 
 usage: scripts/vocabularies.py [OUT_DIR]   (needs npm and the npm registry)
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -20,6 +25,9 @@ import tempfile
 
 MIME_DB = "mime-db@1.54.0"
 BCD = "@mdn/browser-compat-data@8.1.9"
+CRAWLERS = "crawler-user-agents@1.60.0"
+# Shorter names match too much of other user-agents.
+MIN_CRAWLER_NAME = 4
 
 # uap-core family -> MDN browser key (families not here keep no version).
 FAMILIES = {
@@ -72,6 +80,29 @@ def main():
                 majors = sorted({int(v.split(".")[0]) for v, r in bcd[key]["releases"].items()
                                  if r.get("status") in STATUSES and v.split(".")[0].isdigit()})
                 f.write(f"{family}\t{','.join(map(str, majors))}\n")
+
+        entries = json.load(open(os.path.join(unpack(CRAWLERS, tmp), "crawler-user-agents.json")))
+        with open(os.path.join(out, "crawlers.txt"), "w") as f:
+            f.write(f"# Names of well-known crawlers and bots, from {CRAWLERS} (MIT,\n")
+            f.write("# Copyright (c) 2017 Martin Monperrus). Regenerate with scripts/vocabularies.py.\n")
+            f.writelines(n + "\n" for n in crawler_names(entries))
+
+
+def crawler_names(entries):
+    """Each pattern's leading literal name (escapes undone), kept where the
+    pattern is just that name, or the name and a separator: a name a
+    user-agent holds verbatim."""
+    names = set()
+    for e in entries:
+        q = re.sub(r"\\(.)", r"\1", e["pattern"].lstrip("^"))
+        m = re.match(r"[A-Za-z0-9][A-Za-z0-9 ._\-]*", q)
+        if not m:
+            continue
+        rest = q[m.end():]
+        name = m.group(0).rstrip(" ._-")
+        if len(name) >= MIN_CRAWLER_NAME and (rest == "" or rest[0] in "/;( )$"):
+            names.add(name)
+    return sorted(names)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,23 @@ def definition(name, d, failed, attempted):
     }
 
 
+def crawler_names():
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(here, "..", "crates", "exitflow-output", "data", "crawlers.txt")
+    with open(path) as fh:
+        return [line.rstrip("\n") for line in fh if line.strip() and not line.startswith("#")]
+
+
+CRAWLERS = crawler_names()
+
+
+def crawler(ua):
+    """The longest well-known crawler name the user-agent holds (ties: the
+    first alphabetically), as exitflow's useragent::crawler."""
+    found = [n for n in CRAWLERS if n in ua]
+    return min(found, key=lambda n: (-len(n), n)) if found else None
+
+
 def figures(slices, volume):
     al = merged(slices, range(4))
     ex = merged(slices, [EXIT, EXIT_FAILED])
@@ -218,6 +235,11 @@ def figures(slices, volume):
     def unique(c):
         return sum(1 for k in c if is_country(k))
 
+    crawlers = collections.Counter()
+    for ua, n in a.c["user_agent"].items():
+        c = crawler(ua)
+        if c:
+            crawlers[c] += n
     d2021 = merged(slices, [EXIT, OTHER])
     src_countries = collections.Counter(d2021.c["src_country"])
     from_self = src_countries.pop(SELF_SOURCE, 0)
@@ -273,6 +295,9 @@ def figures(slices, volume):
         "dst_ports_top40": [[int(k), v] for k, v in sorted(ports.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ROWS]],
         "port_countries": port_countries,
         "user_agents": top(a.c["user_agent"], TOP_ROWS),
+        "crawlers": top(crawlers, TOP_ROWS),
+        "crawler_flows": sum(crawlers.values()),
+        "crawler_share": pct(sum(crawlers.values()), a.http),
         "http_flows": a.http,
         "http_unknown_content_type_share": pct(no_ct, a.http),
         "http_flows_with_content_type": with_ct,

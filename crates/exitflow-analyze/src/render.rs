@@ -236,6 +236,14 @@ fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
     let d2021 = n.sum_of(&[crate::EXIT, crate::OTHER]);
     let mut src_countries = d2021.src_countries.clone();
     let from_self = src_countries.remove(SELF_SOURCE).unwrap_or(0);
+    // User-agents that name a well-known crawler (section 5.2's finding).
+    let mut crawlers = crate::Counts::default();
+    for (ua, n) in &a.user_agents {
+        if let Some(c) = exitflow_output::useragent::crawler(ua) {
+            *crawlers.entry(c.to_owned()).or_default() += n;
+        }
+    }
+    let crawler_flows: u64 = crawlers.values().sum();
     let definitions = json!({
         "study_2021": definition(DEFINITION_2021, &d2021, all.failed_flows, all.flows),
         "exit": if has_exit {
@@ -292,6 +300,9 @@ fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
         "dst_ports_top40": top_ports(&a, TOP_ROWS),
         "port_countries": port_countries,
         "user_agents": top(&a.user_agents, TOP_ROWS),
+        "crawlers": top(&crawlers, TOP_ROWS),
+        "crawler_flows": crawler_flows,
+        "crawler_share": pct(crawler_flows, a.http_flows),
         "http_flows": a.http_flows,
         "http_unknown_content_type_share": pct(no_ct, a.http_flows),
         "http_flows_with_content_type": with_ct,
@@ -897,6 +908,23 @@ fn document(j: &Value) -> (String, Vec<Section>) {
             pairs(&a["user_agents"], http),
             of(http, "HTTP study flows"),
         )],
+    });
+    out.push(Section {
+        id: "crawlers".into(),
+        title: "Crawlers (section 5.2)".into(),
+        blocks: vec![
+            Block::Para(format!(
+                "{} of {} HTTP flows ({}%) named a well-known crawler or bot in their user-agent (the public crawler-user-agents list). The 2021 study's most frequent user-agent was Baiduspider, a search engine's crawler: part of the plain HTTP leaving Tor is not people.",
+                thousands(u(&a["crawler_flows"])),
+                thousands(http),
+                f2(&a["crawler_share"]),
+            )),
+            table(
+                &["crawler", "flows", "% of HTTP flows"],
+                pairs(&a["crawlers"], http),
+                of(http, "HTTP study flows"),
+            ),
+        ],
     });
     let with_ct = u(&a["http_flows_with_content_type"]);
     let fam_rows: Vec<Vec<String>> = a["content_type_families"]

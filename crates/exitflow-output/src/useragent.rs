@@ -1,7 +1,8 @@
 //! User-agents reduced to a family and a major version ("Firefox 128")
 //! with uap-core's maintained data, and never to anything a client chose:
 //! a family that does not come from the data's own fixed names (a
-//! catch-all that echoes a bot's self-chosen name, say) becomes `Other`,
+//! catch-all that echoes a bot's self-chosen name, say) becomes the
+//! well-known crawler it names (a public list), else `Other`,
 //! and a major version is kept only where the browser is known to have
 //! released it (MDN's browser data, `data/browser-majors.txt`; `Firefox
 //! 7341` becomes `Firefox`, `curl 4242` becomes `curl`), so the values form
@@ -20,6 +21,46 @@ const DATA: &str = include_str!("../data/uap-core-user-agents.json");
 const BROWSER_MAJORS: &str = include_str!("../data/browser-majors.txt");
 /// IANA's media types (see `scripts/vocabularies.py`).
 const MEDIA_TYPES: &str = include_str!("../data/iana-media-types.txt");
+/// Names of well-known crawlers (crawler-user-agents; see
+/// `scripts/vocabularies.py`): part of the vocabulary, so a crawler uap-core
+/// names only by echoing it (Baiduspider, the 2021 study's top user-agent)
+/// keeps its name.
+const CRAWLERS: &str = include_str!("../data/crawlers.txt");
+
+struct Crawlers {
+    names: Vec<&'static str>,
+    set: HashSet<&'static str>,
+    matcher: aho_corasick::AhoCorasick,
+}
+
+fn crawlers() -> &'static Crawlers {
+    static C: OnceLock<Crawlers> = OnceLock::new();
+    C.get_or_init(|| {
+        let names: Vec<&'static str> = data_lines(CRAWLERS).collect();
+        let matcher =
+            aho_corasick::AhoCorasick::new(&names).expect("the bundled crawler names build");
+        Crawlers {
+            set: names.iter().copied().collect(),
+            names,
+            matcher,
+        }
+    })
+}
+
+/// The well-known crawler a user-agent names: the longest crawler name it
+/// holds (ties: the first in alphabetical order), if any.
+pub fn crawler(ua: &str) -> Option<&'static str> {
+    let c = crawlers();
+    c.matcher
+        .find_overlapping_iter(ua)
+        .map(|m| c.names[m.pattern().as_usize()])
+        .min_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)))
+}
+
+/// Whether a value is a crawler's name.
+pub fn is_crawler(name: &str) -> bool {
+    crawlers().set.contains(name)
+}
 
 /// What a content type outside IANA's registry becomes.
 pub const OTHER_CONTENT_TYPE: &str = "other";
@@ -120,11 +161,12 @@ fn families() -> &'static Families {
 /// The family and major version of a user-agent, from the fixed vocabulary.
 pub fn family(ua: &str) -> String {
     let f = families();
+    let other = || crawler(ua).unwrap_or(OTHER).to_owned();
     let Some(v) = f.extractor.extract(ua) else {
-        return OTHER.to_owned();
+        return other();
     };
     if !f.fixed.contains(v.family.as_ref()) {
-        return OTHER.to_owned();
+        return other();
     }
     match v.major {
         Some(m)
@@ -143,7 +185,7 @@ pub fn family(ua: &str) -> String {
 /// wrote: one of [`vocabulary`].
 pub fn family_only(ua: &str) -> String {
     let f = families();
-    if f.fixed.contains(ua) || ua == OTHER {
+    if f.fixed.contains(ua) || ua == OTHER || is_crawler(ua) {
         return ua.to_owned();
     }
     if let Some((fam, major)) = ua.rsplit_once(' ')
@@ -166,6 +208,7 @@ pub fn family_only(ua: &str) -> String {
 /// Every family [`family_only`] can give, sorted: a public vocabulary.
 pub fn vocabulary() -> Vec<String> {
     let mut v: Vec<String> = families().fixed.iter().cloned().collect();
+    v.extend(crawlers().names.iter().map(|n| (*n).to_owned()));
     v.push(OTHER.to_owned());
     v.sort();
     v.dedup();
@@ -246,6 +289,35 @@ mod tests {
             let f = family(ua);
             assert!(!f.to_ascii_lowercase().contains("zqx"), "{ua:?} -> {f:?}");
         }
+    }
+
+    /// The 2021 study's top user-agent and the basis of its crawler
+    /// finding: uap-core names Baiduspider only by echoing it, which the
+    /// default profile turned into `Other`; the public crawler list keeps
+    /// it (and picks the most specific name), while a bot no list knows
+    /// still becomes `Other`.
+    #[test]
+    fn well_known_crawlers_keep_their_names() {
+        for (ua, want) in [
+            (
+                "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)",
+                "Baiduspider",
+            ),
+            ("Googlebot-News", "Googlebot-News"),
+            ("Googlebot-Image/1.0", "Googlebot-Image"),
+            ("ZqxSecretCrawlerBot/1.0 (+https://zqx.example/bot)", OTHER),
+        ] {
+            assert_eq!(family(ua), want, "{ua}");
+            assert_eq!(family_only(&family(ua)), want, "{ua}");
+        }
+        assert_eq!(
+            crawler("Mozilla/5.0 (compatible; bingbot/2.0)"),
+            Some("bingbot")
+        );
+        assert_eq!(crawler("Firefox/128.0"), None);
+        let voc = vocabulary();
+        assert!(voc.iter().any(|v| v == "Baiduspider"));
+        assert!(is_crawler("Baiduspider") && !is_crawler("Firefox"));
     }
 
     #[test]

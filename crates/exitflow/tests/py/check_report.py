@@ -108,6 +108,19 @@ assert a["unique_dst_countries"] == sum(1 for k in dst if len(k) == 2 and k.isup
 http_idx = [i for i in S if t["application_name"][i].split(".")[0] in ("HTTP", "HTTP_Proxy")]
 uas = collections.Counter(t["user_agent"][i] for i in http_idx if t["user_agent"][i] is not None)
 assert ranked(uas) == a["user_agents"]
+# Crawlers (section 5.2): the user-agents that hold a name of the public
+# crawler list, by its longest name there.
+here = os.path.dirname(os.path.abspath(__file__))
+names = [l.strip() for l in open(os.path.join(here, "..", "..", "..", "exitflow-output", "data", "crawlers.txt"))
+         if l.strip() and not l.startswith("#")]
+crawl = collections.Counter()
+for ua, k in uas.items():
+    found = sorted((x for x in names if x in ua), key=lambda x: (-len(x), x))
+    if found:
+        crawl[found[0]] += k
+assert ranked(crawl) == a["crawlers"], (ranked(crawl), a["crawlers"])
+assert crawl.get("Baiduspider", 0) > 0, "the synthetic Baiduspider is not a crawler"
+close(a["crawler_share"], 100.0 * sum(crawl.values()) / len(http_idx), "crawler share")
 # Port 5222 by destination country.
 c5222 = collections.Counter(t["dst_country"][i] for i in S if t["dst_port"][i] == 5222)
 assert ranked(c5222) == a["port_countries"]["5222"]["countries"], (ranked(c5222), a["port_countries"]["5222"])
