@@ -228,6 +228,13 @@ def figures(slices, volume):
     shown = sum(v for _, v in top8)
     if a.flows > shown:
         top8.append(["Other", a.flows - shown])
+    masters = collections.Counter()
+    for k, v in apps.items():
+        masters[k.split(".")[0]] += v
+    masters8 = top(masters, CHART_TOP)
+    shown = sum(v for _, v in masters8)
+    if a.flows > shown:
+        masters8.append(["Other", a.flows - shown])
 
     def fshare(f):
         return pct(next((n for k, n in families if k == f), 0), with_ct)
@@ -285,6 +292,7 @@ def figures(slices, volume):
         "src_proxy_flows": a.src_proxy,
         "dst_proxy_flows": a.dst_proxy,
         "applications_top8": top8,
+        "masters_top8": masters8,
         "applications_top40": top(apps, TOP_ROWS),
         "categories": top(a.c["category"], TOP_ROWS),
         "dst_countries": top(a.c["dst_country"], TOP_ROWS),

@@ -61,6 +61,17 @@ pub fn hour_label(ms: u64) -> String {
     )
 }
 
+/// Flows per master protocol: each label's services summed under it
+/// (`TLS.Google` and `TLS.YouTube` under `TLS`).
+fn masters(apps: &crate::Counts) -> crate::Counts {
+    let mut m = crate::Counts::default();
+    for (k, v) in apps {
+        *m.entry(k.split('.').next().unwrap_or(k).to_owned())
+            .or_default() += v;
+    }
+    m
+}
+
 /// Whether a country value is a country (an ISO 3166-1 alpha-2 code), not
 /// one of the special values (private, unknown, withheld, self...) nor the
 /// generalised `ZZ`.
@@ -290,6 +301,7 @@ fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Value {
         "src_proxy_flows": a.src_proxy,
         "dst_proxy_flows": a.dst_proxy,
         "applications_top8": top_with_other(&a.applications, CHART_TOP, a.flows),
+        "masters_top8": top_with_other(&masters(&a.applications), CHART_TOP, a.flows),
         "applications_top40": top(&a.applications, TOP_ROWS),
         "categories": top(&a.categories, TOP_ROWS),
         "dst_countries": top(&a.dst_countries, TOP_ROWS),
@@ -426,6 +438,9 @@ struct Table {
     head: Vec<String>,
     rows: Vec<Vec<String>>,
     note: Option<String>,
+    /// Past [`FOLD_ROWS`] rows, the rest folded in HTML (not for a
+    /// table of facts read whole, as how the report was made).
+    fold: bool,
 }
 
 /// A chart: bars (label, value) or columns over ordered labels.
@@ -524,6 +539,7 @@ fn table(head: &[&str], rows: Vec<Vec<String>>, note: Option<String>) -> Block {
         head: head.iter().map(|h| h.to_string()).collect(),
         rows,
         note,
+        fold: true,
     })
 }
 
@@ -658,7 +674,19 @@ fn document(j: &Value) -> (String, Vec<Section>) {
             format!("exitflow {}", join(&h["exitflow_versions"])),
         ],
         vec!["report made by".into(), s(&h["report_by"])],
-        vec!["privacy profile".into(), join(&h["privacy_policies"])],
+        vec![
+            "privacy profile".into(),
+            h["privacy_policies"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .map(|p| profile_words(&s(p)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .filter(|x| !x.is_empty())
+                .unwrap_or_else(|| "not recorded".into()),
+        ],
         vec!["GeoIP databases".into(), join(&h["geoip"])],
         vec!["flow timeouts".into(), join(&h["timeouts"])],
         vec![
@@ -701,7 +729,12 @@ fn document(j: &Value) -> (String, Vec<Section>) {
     out.push(Section {
         id: "how-made".into(),
         title: "How this report was made".into(),
-        blocks: vec![table(&["", "how"], how_rows, None)],
+        blocks: vec![Block::Table(Table {
+            head: vec![String::new(), "how".into()],
+            rows: how_rows,
+            note: None,
+            fold: false,
+        })],
     });
 
     // Nodes (Table 5.1, Figures 5.1 and 5.2).
@@ -778,7 +811,7 @@ fn document(j: &Value) -> (String, Vec<Section>) {
                 f2(&a["tls_share"]), f2(&a["http_share"]), f2(&a["bittorrent_share"]), f2(&a["unknown_share"]), f2(&a["guessed_share"]), a["mean_duration_s"].as_f64().map_or(format!(": {TOO_FEW}"), |d| format!(" {d:.1} s")),
                 duration_note(&a["duration_bucketed_share"]),
             )),
-            Block::Chart(Chart::Bars { title: "Application protocols: top 8 and Other".into(), items: bar_items(&a["applications_top8"]), total: study, unit: "flows" }),
+            Block::Chart(Chart::Bars { title: "Application protocols, each with its services summed (TLS.Google under TLS): top 8 and Other".into(), items: bar_items(&a["masters_top8"]), total: study, unit: "flows" }),
             table(&["application", "flows", "%"], pairs(&a["applications_top40"], study), of(study, &scope)),
         ],
     });
@@ -1218,6 +1251,70 @@ fn document(j: &Value) -> (String, Vec<Section>) {
     (intro, out)
 }
 
+/// A policy as the files record it (`profile=default addresses=drop ...`),
+/// in words.
+fn profile_words(policy: &str) -> String {
+    let kv: BTreeMap<&str, &str> = policy
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .collect();
+    let get = |k: &str| kv.get(k).copied().unwrap_or("?");
+    let yes = |k: &str| get(k) == "true";
+    let mut parts = Vec::new();
+    parts.push(match get("addresses") {
+        "drop" => "no addresses".to_string(),
+        a => format!("addresses {a}"),
+    });
+    parts.push(match get("server_names") {
+        "drop" => "no server names".to_string(),
+        n => format!("server names: {n}"),
+    });
+    let g = get("time_granularity_ms").parse::<u64>().unwrap_or(0);
+    parts.push(match g {
+        0 | 1 => "exact times".to_string(),
+        3_600_000 => "times to the hour".to_string(),
+        g => format!("times to {} s", g / 1000),
+    });
+    parts.push(if yes("aggregates_only") {
+        "hourly tables only, no flow rows".into()
+    } else if yes("coarse_counts") {
+        "packets, bytes and durations as power-of-two buckets".into()
+    } else {
+        "exact packets, bytes and durations".into()
+    });
+    parts.push(if !yes("user_agents") {
+        "no user-agents".into()
+    } else if yes("ua_families") {
+        "user-agents as families".into()
+    } else {
+        "user-agents as sent".into()
+    });
+    if yes("content_type_base") {
+        parts.push("content types without parameters".into());
+    }
+    if yes("src_geo_relays_only") {
+        parts.push("source countries of relays only".into());
+    }
+    if yes("fingerprints") {
+        parts.push("fingerprints".into());
+    }
+    if yes("source_ports") {
+        parts.push("source ports".into());
+    }
+    if yes("ids") {
+        parts.push("flow ids".into());
+    }
+    let k = get("k_anonymity");
+    if k != "1" && k != "?" && k != "0" {
+        parts.push(if yes("aggregates_only") {
+            format!("cells of fewer than {k} flows folded into Other")
+        } else {
+            format!("every row shared by at least {k} of its hour (k-anonymity)")
+        });
+    }
+    format!("{}: {}", get("profile"), parts.join(", "))
+}
+
 /// What a mean duration is made of, when not only of exact values.
 fn duration_note(bucketed_share: &Value) -> String {
     match bucketed_share.as_f64() {
@@ -1431,22 +1528,24 @@ pub fn markdown(r: &Report) -> String {
 
 /// Characters that can start inline Markdown (emphasis, code, links,
 /// images, autolinks, HTML, entities, strikethrough, table cells).
-const MD_INLINE: &[char] = &[
-    '\\', '`', '*', '_', '[', ']', '<', '>', '!', '|', '~', '&', ':', '(', ')', '@',
-];
+const MD_INLINE: &[char] = &['\\', '`', '*', '_', '[', ']', '<', '>', '|', '~', '&', '@'];
 
 /// Text (from traffic: user-agents, content types, labels) as literal
 /// Markdown inside a table cell: every character that can start inline
 /// Markdown is backslash-escaped (CommonMark renders an escaped punctuation
-/// character as itself), the dot of `www.` too (GitHub's autolinks), and
-/// line breaks and control characters become spaces. Nothing in it can
-/// become HTML, a link or an image.
+/// character as itself), so are the colon of `://` and the dot of `www.`
+/// (GitHub's autolinks), and line breaks and control characters become
+/// spaces. Nothing in it can become HTML, a link or an image; parentheses,
+/// `!` and other colons need no escape once `[`, `]` and `<` have one.
 pub fn md_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
         let after_www =
             out.len() >= 3 && out.as_bytes()[out.len() - 3..].eq_ignore_ascii_case(b"www");
-        if MD_INLINE.contains(&c) || (c == '.' && after_www) {
+        let scheme = c == ':' && rest.starts_with("//");
+        if MD_INLINE.contains(&c) || (c == '.' && after_www) || scheme {
             out.push('\\');
             out.push(c);
         } else if c.is_control() {
@@ -1497,6 +1596,12 @@ const CHART_W: usize = 520;
 
 /// Horizontal bars with a value axis, each bar's value and share written.
 fn bars_svg(title: &str, items: &[(String, u64)], total: u64, unit: &str) -> String {
+    if items.iter().all(|x| x.1 == 0) {
+        return format!(
+            "<figure><figcaption>{}</figcaption><p class=\"note\">No flows to chart.</p></figure>\n",
+            esc(title)
+        );
+    }
     let max = items.iter().map(|x| x.1).max().unwrap_or(0).max(1);
     let (left, width) = (150usize, 260usize);
     let h = 22 * items.len() + 50;
@@ -1555,7 +1660,19 @@ fn columns_svg(title: &str, labels: &[String], values: &[f64], unit: &str) -> St
     let max = values.iter().copied().fold(0.0, f64::max).max(1e-9);
     let (left, top, plot_h) = (48.0, 16.0, 150.0);
     let step = (CHART_W as f64 - left - 10.0) / n as f64;
-    let h = top + plot_h + 60.0;
+    // Hour labels (`YYYY-MM-DD HH:00`) as `MM-DD HH h`: the year is in the
+    // table, and long rotated labels ran off the chart.
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|l| match (l.get(5..10), l.get(11..13), l.len()) {
+            (Some(md), Some(hh), 16) if l.ends_with(":00") => format!("{md} {hh} h"),
+            _ => l.clone(),
+        })
+        .collect();
+    // Labels run level under their columns (9 px type, ≤ 5.5 px a
+    // character), every `every`-th one where they would touch.
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
+    let h = top + plot_h + 32.0;
     let mut s = format!(
         "<figure><figcaption>{}</figcaption><svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {CHART_W} {h}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">",
         esc(title),
@@ -1586,7 +1703,12 @@ fn columns_svg(title: &str, labels: &[String], values: &[f64], unit: &str) -> St
         top + plot_h / 2.0,
         esc(unit)
     );
-    let every = n.div_ceil(24).max(1);
+    // Rotated labels of adjacent columns stand 0.71 × their spacing apart:
+    // at least 10 px for 9 px type.
+    let every = ((5.5 * longest + 6.0) / step).ceil().max(1.0) as usize;
+    let values_fit = values
+        .iter()
+        .all(|v| 5.5 * fmt_value(*v, unit).chars().count() as f64 <= step - 2.0);
     for (i, v) in values.iter().enumerate() {
         let bh = plot_h * v / max;
         let x = left + 2.0 + step * i as f64;
@@ -1599,23 +1721,26 @@ fn columns_svg(title: &str, labels: &[String], values: &[f64], unit: &str) -> St
             esc(label),
             fmt_value(*v, unit)
         );
-        if n <= 24 {
+        // Values over the columns only where every one fits its column
+        // (8 px type, ≤ 5.5 px a character): never over a neighbour's.
+        let text = fmt_value(*v, unit);
+        if values_fit {
             let _ = write!(
                 s,
                 "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"8\" text-anchor=\"middle\">{}</text>",
                 x + w / 2.0,
                 base - bh - 2.0,
-                fmt_value(*v, unit)
+                text
             );
         }
-        if i % every == 0 {
+        // The last label centred on its column must stay inside the chart.
+        let half = 2.75 * label.chars().count() as f64;
+        if i % every == 0 && x + w / 2.0 + half <= CHART_W as f64 {
             let _ = write!(
                 s,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"end\" transform=\"rotate(-45 {:.1} {:.1})\">{}</text>",
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
                 x + w / 2.0,
-                base + 12.0,
-                x + w / 2.0,
-                base + 12.0,
+                base + 17.0,
                 esc(label)
             );
         }
@@ -1632,20 +1757,80 @@ fn fmt_value(v: f64, unit: &str) -> String {
     }
 }
 
+/// Rows of a table shown before the rest is folded (`<details>`).
+pub const FOLD_ROWS: usize = 10;
+
+/// Whether a cell reads as a number (right-aligned).
+fn numeric(c: &str) -> bool {
+    !c.is_empty()
+        && c.chars().any(|ch| ch.is_ascii_digit() || ch == '–')
+        && c.chars()
+            .all(|ch| ch.is_ascii_digit() || matches!(ch, '.' | ',' | '%' | '-' | '–' | '±' | ' '))
+}
+
+/// One row of cells (`td` or `th`), numeric columns right-aligned.
+fn html_cells(out: &mut String, cells: &[String], num: &[bool], tag: &str) {
+    out.push_str("<tr>");
+    for (i, c) in cells.iter().enumerate() {
+        let class = if num.get(i) == Some(&true) {
+            " class=\"n\""
+        } else {
+            ""
+        };
+        let _ = write!(out, "<{tag}{class}>{}</{tag}>", esc(c));
+    }
+    out.push_str("</tr>\n");
+}
+
+fn html_rows(out: &mut String, rows: &[Vec<String>], num: &[bool]) {
+    for r in rows {
+        html_cells(out, r, num, "td");
+    }
+}
+
+fn html_head(out: &mut String, head: &[String], num: &[bool]) {
+    out.push_str("<div class=\"scroll\"><table><thead>");
+    html_cells(out, head, num, "th");
+    out.push_str("</thead><tbody>\n");
+}
+
+/// A table: numbers right-aligned, text left; past [`FOLD_ROWS`] rows the
+/// rest folded under a `<details>` (the Markdown keeps every row).
 fn html_table(out: &mut String, t: &Table) {
-    out.push_str("<div class=\"scroll\"><table><thead><tr>");
-    for h in &t.head {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr></thead><tbody>\n");
-    for r in &t.rows {
-        out.push_str("<tr>");
-        for c in r {
-            let _ = write!(out, "<td>{}</td>", esc(c));
-        }
-        out.push_str("</tr>\n");
-    }
+    let cols = t.head.len();
+    let num: Vec<bool> = (0..cols)
+        .map(|i| {
+            let mut cells = t
+                .rows
+                .iter()
+                .filter_map(|r| r.get(i))
+                .filter(|c| !c.is_empty());
+            let mut any = false;
+            let all = cells.all(|c| {
+                any = true;
+                numeric(c)
+            });
+            any && all
+        })
+        .collect();
+    html_head(out, &t.head, &num);
+    let shown = if t.fold {
+        t.rows.len().min(FOLD_ROWS)
+    } else {
+        t.rows.len()
+    };
+    html_rows(out, &t.rows[..shown], &num);
     out.push_str("</tbody></table></div>\n");
+    if t.rows.len() > shown {
+        let _ = writeln!(
+            out,
+            "<details><summary>{} more rows</summary>",
+            t.rows.len() - shown
+        );
+        html_head(out, &t.head, &num);
+        html_rows(out, &t.rows[shown..], &num);
+        out.push_str("</tbody></table></div></details>\n");
+    }
     if let Some(n) = &t.note {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(n));
     }
@@ -1711,7 +1896,7 @@ pub fn html_from_json(j: &Value) -> String {
         body.push_str("</section>\n");
     }
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>{}</title><style>body{{font-family:sans-serif;max-width:960px;margin:1em auto;padding:0 1em;line-height:1.4}}table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}.scroll{{overflow-x:auto}}.note{{color:#555;font-size:13px}}.warning{{background:#fff3cd;border:1px solid #c9a227;padding:.5em}}figure{{margin:1em 0}}figure svg{{max-width:640px;height:auto}}figcaption{{font-weight:bold}}@media (min-width:700px){{nav ol{{columns:2}}}}</style></head><body>\n{}</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"><title>{}</title><style>body{{font-family:sans-serif;max-width:960px;margin:1em auto;padding:0 1em;line-height:1.4}}table{{border-collapse:collapse;font-size:14px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}.n{{text-align:right;white-space:nowrap}}summary{{cursor:pointer;margin:.3em 0}}.scroll{{overflow-x:auto}}.note{{color:#555;font-size:13px}}.warning{{background:#fff3cd;border:1px solid #c9a227;padding:.5em}}figure{{margin:1em 0}}figure svg{{max-width:640px;height:auto}}figcaption{{font-weight:bold}}@media (min-width:700px){{nav ol{{columns:2}}}}</style></head><body>\n{}</body></html>\n",
         esc(title(j)),
         body
     )

@@ -651,6 +651,117 @@ fn the_html_report_fits_desktop_and_phone_widths_in_chromium() {
     assert!(right > 0, "a table running off the screen was not seen");
 }
 
+/// Measures every chart's labels in Chromium (the page as rendered, fonts
+/// included): each `<text>`'s box must lie inside its chart and overlap no
+/// other. The report's own page allows no script, so a copy without its
+/// Content-Security-Policy gets one that writes what it found into the DOM,
+/// which `--dump-dom` prints.
+fn chart_label_problems(page: &std::path::Path, dir: &std::path::Path, width: u32) -> Vec<String> {
+    const CHECK: &str = r#"<script>
+window.addEventListener('load', () => {
+  const out = [];
+  document.querySelectorAll('svg').forEach((svg, si) => {
+    const box = svg.getBoundingClientRect();
+    const texts = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+    for (const [s, r] of texts) {
+      if (r.width === 0) continue;
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5)
+        out.push(`chart ${si}: "${s}" cut (${r.left.toFixed(1)}..${r.right.toFixed(1)} x ${r.top.toFixed(1)}..${r.bottom.toFixed(1)} in ${box.left.toFixed(1)}..${box.right.toFixed(1)} x ${box.top.toFixed(1)}..${box.bottom.toFixed(1)})`);
+    }
+    for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+      const [a, ra] = texts[i], [b, rb] = texts[j];
+      const w = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+      const h = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+      if (w > 0.5 && h > 0.5) out.push(`chart ${si}: "${a}" overlaps "${b}"`);
+    }
+  });
+  const pre = document.createElement('pre');
+  pre.id = 'label-check';
+  pre.textContent = 'CHECKED ' + document.querySelectorAll('svg').length + '\n' + out.join('\n');
+  document.body.appendChild(pre);
+});
+</script>"#;
+    let html = std::fs::read_to_string(page).unwrap();
+    let csp_start = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .unwrap();
+    let csp_end = csp_start + html[csp_start..].find('>').unwrap() + 1;
+    let html = format!("{}{}", &html[..csp_start], &html[csp_end..])
+        .replace("</body>", &format!("{CHECK}</body>"));
+    let copy = dir.join(format!("labels-{width}.html"));
+    std::fs::write(&copy, html).unwrap();
+    let o = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--proxy-server=127.0.0.1:9",
+            &format!("--window-size={width},4000"),
+            &format!(
+                "--user-data-dir={}",
+                dir.join(format!("labels-{width}-profile")).display()
+            ),
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            &format!("file://{}", copy.display()),
+        ])
+        .output()
+        .expect("chromium is needed for this test");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    let start = dom.find("<pre id=\"label-check\">").unwrap_or_else(|| {
+        panic!(
+            "no check in the DOM: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let text = &dom[start + "<pre id=\"label-check\">".len()..];
+    let text = &text[..text.find("</pre>").unwrap()];
+    let mut lines = text.lines();
+    let charts: usize = lines
+        .next()
+        .unwrap()
+        .trim_start_matches("CHECKED ")
+        .parse()
+        .unwrap();
+    assert!(charts >= 5, "{charts} charts measured");
+    lines.map(|l| l.replace("&quot;", "\"")).collect()
+}
+
+/// No chart label overlaps another or is cut, at desktop and phone width,
+/// as Chromium lays them out; the check finds a label pushed out of its
+/// chart and two labels drawn over each other.
+#[test]
+fn no_chart_label_overlaps_another_or_is_cut_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("demo");
+    ok(&["demo", "--dir", d.to_str().unwrap(), "--flows", "2000"]);
+    let page = d.join("report/report.html");
+    for width in [1280, 390] {
+        let problems = chart_label_problems(&page, dir.path(), width);
+        assert!(problems.is_empty(), "{width} px:\n{}", problems.join("\n"));
+    }
+    // The check can fail: one label moved out of its chart, one onto another.
+    let bad = dir.path().join("bad.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let first = html.find("<text x=\"").unwrap();
+    let html = format!(
+        "{}<text x=\"-40\" y=\"12\" font-size=\"12\">pushed out</text><text x=\"-40\" y=\"12\" font-size=\"12\">pushed out too</text>{}",
+        &html[..first],
+        &html[first..]
+    );
+    std::fs::write(&bad, html).unwrap();
+    let problems = chart_label_problems(&bad, dir.path(), 1280);
+    assert!(
+        problems.iter().any(|p| p.contains("\"pushed out\" cut")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("overlaps")),
+        "{problems:?}"
+    );
+}
+
 /// Every item the 2021 study has that the report lacked (issue: "missing
 /// from the study"), each checked in report.md and report.html by name.
 #[test]
