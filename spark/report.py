@@ -236,9 +236,6 @@ def figures(slices, volume):
     if a.flows > shown:
         masters8.append(["Other", a.flows - shown])
 
-    def fshare(f):
-        return pct(next((n for k, n in families if k == f), 0), with_ct)
-
     def unique(c):
         return sum(1 for k in c if is_country(k))
 
@@ -310,7 +307,6 @@ def figures(slices, volume):
         "http_unknown_content_type_share": pct(no_ct, a.http),
         "http_flows_with_content_type": with_ct,
         "content_type_families": [[f, n, pct(n, with_ct)] for f, n in families],
-        **{f"content_type_{f}": fshare(f) for f in CONTENT_TYPE_FAMILIES},
         "content_types_top40": top(a.c["content_type"], TOP_ROWS),
         "flows_per_hour_utc": a.hours_utc,
         "flows_per_hour_local": a.hours_local,
@@ -532,7 +528,7 @@ def main(dataset, out, tz_args):
         "figure_notes": s.get("figure_notes", {}),
     } for s in studies]
     report = {
-        "report_version": 2,
+        "report_version": 3,
         "synthetic": synthetic,
         "files": len(files),
         "how_made": {

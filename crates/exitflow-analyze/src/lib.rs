@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
+pub mod contract;
 pub mod publish;
 pub mod render;
 pub mod zone;

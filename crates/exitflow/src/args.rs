@@ -41,7 +41,7 @@ pub enum Cmd {
     /// Measure packets/s of reading, decoding and metering a capture.
     Bench(BenchArgs),
     /// Print the dataset schema as a Markdown table.
-    Schema,
+    Schema(SchemaArgs),
     /// Print every protocol nDPI 5.0 defines and how exitflow recognises it (Markdown).
     Protocols,
     /// Print the manual page (roff), as the Debian package installs it.
@@ -60,6 +60,16 @@ pub enum Cmd {
     /// SQL over a dataset (Apache DataFusion; built with `--features sql`).
     #[cfg(feature = "sql")]
     Query(QueryArgs),
+}
+
+/// Options of `schema`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SchemaArgs {
+    /// Print the report JSON's schema instead (JSON Schema, draft 2020-12;
+    /// docs/report.schema.json): what `report` writes and `report
+    /// --from-json` accepts.
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// Output formats of `flows`.

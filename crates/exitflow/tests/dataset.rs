@@ -143,6 +143,22 @@ fn schema_document_matches_the_binary() {
     );
 }
 
+/// docs/report.schema.json is the binary's `schema --report`: the
+/// contract Spark's output is held to.
+#[test]
+fn report_schema_document_matches_the_binary() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/report.schema.json"
+    ))
+    .unwrap();
+    let schema = String::from_utf8(run(&["schema", "--report"]).stdout).unwrap();
+    assert!(
+        doc == schema,
+        "docs/report.schema.json is stale: regenerate it with `exitflow schema --report > docs/report.schema.json`"
+    );
+}
+
 #[test]
 fn protocol_document_matches_the_binary() {
     let doc = std::fs::read_to_string(concat!(

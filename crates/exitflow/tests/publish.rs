@@ -527,7 +527,7 @@ fn the_demo_publishes_no_value_it_does_not_have() {
         "Published with differential privacy",
         "Differential privacy: noise of scale 33.3 per unit; a value of all nodes sums 3 unit(s)",
         "too few flows to publish",
-        "Other \\(estimate\\)",
+        "Other (estimate)",
     ] {
         assert!(md.contains(says), "report.md does not say {says:?}");
     }

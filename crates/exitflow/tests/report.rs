@@ -1055,6 +1055,52 @@ fn spark_computes_the_whole_report_and_exitflow_renders_it() {
     python(script.to_str().unwrap(), &args);
     let spark: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&spark_json).unwrap()).unwrap();
+    // Both follow the report's contract: the JSON Schema generated from
+    // exitflow's types, checked by an independent validator (jsonschema)...
+    let schema = dir.path().join("report.schema.json");
+    std::fs::write(&schema, run(&["schema", "--report"]).stdout).unwrap();
+    let mine_path = out.join("report.json");
+    let valid = python(
+        "check_schema.py",
+        &[
+            schema.to_str().unwrap(),
+            mine_path.to_str().unwrap(),
+            spark_json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(valid.matches("valid ").count(), 2, "{valid}");
+    // ...which a renamed field fails, as `report --from-json` refuses it.
+    let mut renamed = spark.clone();
+    let share = renamed["all"]["definitions"]["study_2021"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tls_share")
+        .unwrap();
+    renamed["all"]["definitions"]["study_2021"]["tls_percent"] = share;
+    let renamed_path = dir.path().join("renamed.json");
+    std::fs::write(&renamed_path, renamed.to_string()).unwrap();
+    let o = std::process::Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/check_schema.py"))
+        .args([schema.to_str().unwrap(), renamed_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !o.status.success() && said.contains("tls_percent"),
+        "{said}"
+    );
+    let refused = run(&[
+        "report",
+        "--from-json",
+        renamed_path.to_str().unwrap(),
+        "--out",
+        dir.path().join("refused").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("tls_percent"),
+        "{err}"
+    );
     let mut diffs = Vec::new();
     for key in [
         "nodes",

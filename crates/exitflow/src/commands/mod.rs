@@ -42,8 +42,12 @@ pub fn run(cmd: Cmd, conf: &Config) -> Result<ExitCode> {
             print!("{}", crate::config::default_text());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Schema => {
-            print!("{}", exitflow_output::schema::markdown_table());
+        Cmd::Schema(a) => {
+            if a.report {
+                print!("{}", exitflow_analyze::contract::schema());
+            } else {
+                print!("{}", exitflow_output::schema::markdown_table());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Protocols => {

@@ -84,12 +84,22 @@ fn from_json(a: &ReportArgs, path: &std::path::Path) -> Result<ExitCode> {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let j: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    if j["report_version"] != 2 || !j["all"].is_object() || !j["nodes"].is_object() {
+    let version = exitflow_analyze::contract::REPORT_VERSION;
+    if j["report_version"] != version {
         bail!(
-            "{}: not an exitflow report JSON (version 2, with \"all\" and \"nodes\")",
-            path.display()
+            "{}: not an exitflow report JSON of version {version} (report_version is {})",
+            path.display(),
+            j["report_version"]
         );
     }
+    // The whole contract (docs/report.schema.json): a missing, renamed or
+    // mistyped field is named, not rendered as a blank.
+    exitflow_analyze::contract::check(&j).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: does not follow the report's contract (docs/report.schema.json): {e}",
+            path.display()
+        )
+    })?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     for f in &a.format {
         let (name, text) = match f {
