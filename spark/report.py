@@ -322,9 +322,9 @@ def figures(slices, volume):
 
 def exact_sums(slices, part, coarse):
     """Where a part's hourly tables (its `_agg-` sidecar) hold a slice's
-    exact sums, exitflow's report uses them instead of the rows' power-of-two
-    buckets, scaled to the flows the rows hold: the same correction here.
-    Flows left as buckets are counted (`bucketed`)."""
+    exact durations (its exact mean times the flows it covers), exitflow's
+    report uses them instead of the rows' power-of-two buckets: the same
+    correction here. Flows left as buckets are counted (`bucketed`)."""
     import pyarrow.parquet as pq
     name = os.path.basename(part)
     side = os.path.join(os.path.dirname(part), "_agg-" + name[len("part-"):])
@@ -335,16 +335,17 @@ def exact_sums(slices, part, coarse):
                 slices[(0 if role == "exit" else 2) + (1 if failed else 0)].bucketed += 1
         return
     t = pq.read_table(side).to_pydict()
+    zeros = [0] * len(t["scope"])
     for i in range(len(t["scope"])):
         if t["dimension"][i] != "total":
             continue
         a = slices[SCOPES.index(t["scope"][i])]
-        n, ef = t["flows"][i], t.get("exact_flows", [0] * len(t["scope"]))[i]
-        if ef > 0:
-            for attr, col in (("packets", "packets"), ("bytes", "bytes"), ("duration", "duration_ms")):
-                setattr(a, attr, getattr(a, attr) - t[col][i] + t["exact_" + col][i] * n // ef)
-        elif coarse:
-            a.bucketed += n
+        n = t["flows"][i]
+        ef = min(t.get("exact_duration_flows", zeros)[i], n)
+        du = t["duration_ms"][i]
+        a.duration += t.get("exact_duration_ms", zeros)[i] + du * (n - ef) // max(n, 1) - du
+        if coarse:
+            a.bucketed += n - ef
 
 
 def offset_label(m):

@@ -147,11 +147,13 @@ pub struct Agg {
     pub bytes: u64,
     /// Sum of flow durations, ms.
     pub duration_ms: u64,
-    /// Flows whose packets, bytes and duration in the sums above are
-    /// power-of-two buckets (which read low): rows written under default,
-    /// and hourly tables of a slice without exact sums (fewer than k flows,
-    /// or older files). The others are exact: research rows, or an hour's
-    /// exact sums scaled to the flows its rows hold.
+    /// Flows whose duration in the sum above is a power-of-two bucket
+    /// (which reads low): rows written under default, and hourly tables of
+    /// a slice without exact durations (fewer than
+    /// `aggregate::EXACT_DURATION_MIN_FLOWS` flows in a write, or older
+    /// files). The others are exact: research rows, or a slice-hour's
+    /// exact mean times its rows' flows. Packets and bytes per slice stay
+    /// buckets (node totals are exact).
     pub bucketed_flows: u64,
     /// Parquet bytes read.
     pub dataset_bytes: u64,
@@ -809,10 +811,8 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: &Zone, coarse: bool, nod
         u(agg_cols::BYTES_CLIPPED),
         u(agg_cols::DURATION_CLIPPED),
     );
-    let (exf, exp, exb, exd) = (
-        u(agg_cols::EXACT_FLOWS),
-        u(agg_cols::EXACT_PACKETS),
-        u(agg_cols::EXACT_BYTES),
+    let (exf, exd) = (
+        u(agg_cols::EXACT_DURATION_FLOWS),
         u(agg_cols::EXACT_DURATION),
     );
     for i in 0..b.num_rows() {
@@ -834,22 +834,16 @@ fn add_aggregates(b: &RecordBatch, filter: &Filter, tz: &Zone, coarse: bool, nod
             "total" => {
                 agg.flows += n;
                 agg.failed_flows += get(&failed, i);
-                let ef = get(&exf, i);
-                if ef > 0 {
-                    // The slice's exact sums over its ef flows, scaled to
-                    // the n its rows hold (k-anonymity withheld the rest):
-                    // no bucket's bias.
-                    let scale = |x: u64| (u128::from(x) * u128::from(n) / u128::from(ef)) as u64;
-                    agg.packets += scale(get(&exp, i));
-                    agg.bytes += scale(get(&exb, i));
-                    agg.duration_ms += scale(get(&exd, i));
-                } else {
-                    agg.packets += get(&pk, i);
-                    agg.bytes += get(&by, i);
-                    agg.duration_ms += get(&du, i);
-                    if coarse {
-                        agg.bucketed_flows += n;
-                    }
+                agg.packets += get(&pk, i);
+                agg.bytes += get(&by, i);
+                // Durations: the exact estimate for the ef flows it covers
+                // (no bucket's bias), the buckets' share for the rest.
+                let ef = get(&exf, i).min(n);
+                let du_rows = get(&du, i);
+                agg.duration_ms += get(&exd, i)
+                    + (u128::from(du_rows) * u128::from(n - ef) / u128::from(n.max(1))) as u64;
+                if coarse {
+                    agg.bucketed_flows += n - ef;
                 }
                 agg.packets_clipped += get(&pkc, i);
                 agg.bytes_clipped += get(&byc, i);

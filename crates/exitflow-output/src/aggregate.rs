@@ -51,16 +51,13 @@ pub mod cols {
     pub const BYTES_CLIPPED: &str = "bytes_clipped";
     /// Sum of per-flow durations clipped at [`super::DURATION_CLIP_MS`].
     pub const DURATION_CLIPPED: &str = "duration_clipped_ms";
-    /// On a `total` row: the flows the exact sums below are over (the
-    /// slice's flows of the hour, rows withheld by k-anonymity included),
-    /// or 0 where they are not kept (a slice of fewer than k flows, or a
-    /// file older than them).
-    pub const EXACT_FLOWS: &str = "exact_flows";
-    /// On a `total` row: the exact sum of packets.
-    pub const EXACT_PACKETS: &str = "exact_packets";
-    /// On a `total` row: the exact sum of bytes.
-    pub const EXACT_BYTES: &str = "exact_bytes";
-    /// On a `total` row: the exact sum of durations, ms.
+    /// On a `total` row: the flows of the row whose durations
+    /// [`EXACT_DURATION`] estimates from exact values (0: none; see
+    /// [`super::put_exact_durations`]).
+    pub const EXACT_DURATION_FLOWS: &str = "exact_duration_flows";
+    /// On a `total` row: the slice's mean exact duration (over the write's
+    /// own flows, at least [`super::EXACT_DURATION_MIN_FLOWS`] of them)
+    /// times [`EXACT_DURATION_FLOWS`], ms.
     pub const EXACT_DURATION: &str = "exact_duration_ms";
 }
 
@@ -110,8 +107,12 @@ pub struct Bin {
     pub bytes_clipped: u64,
     /// Durations clipped per flow, ms.
     pub duration_clipped_ms: u64,
-    /// Exact sums of a `total` bin ([`cols::EXACT_FLOWS`]).
-    pub exact: crate::ExactSums,
+    /// On a `total` bin: flows whose durations come from exact values
+    /// ([`cols::EXACT_DURATION_FLOWS`]).
+    pub exact_duration_flows: u64,
+    /// On a `total` bin: their durations, from the slice's exact mean
+    /// ([`cols::EXACT_DURATION`]), ms.
+    pub exact_duration_ms: u64,
 }
 
 impl Bin {
@@ -125,7 +126,8 @@ impl Bin {
         self.packets_clipped += o.packets_clipped;
         self.bytes_clipped += o.bytes_clipped;
         self.duration_clipped_ms += o.duration_clipped_ms;
-        self.exact.add(&o.exact);
+        self.exact_duration_flows += o.exact_duration_flows;
+        self.exact_duration_ms += o.exact_duration_ms;
     }
 }
 
@@ -214,17 +216,12 @@ pub fn read(path: &Path) -> Result<Tables, OutputError> {
             u(cols::BYTES_CLIPPED)?,
             u(cols::DURATION_CLIPPED)?,
         ];
-        // Files written before the exact sums have none: 0.
+        // Files written before the exact durations have none: 0.
         let opt = |n: &str| {
             b.column_by_name(n)
                 .and_then(|c| c.as_primitive_opt::<arrow_array::types::UInt64Type>())
         };
-        let exact = [
-            opt(cols::EXACT_FLOWS),
-            opt(cols::EXACT_PACKETS),
-            opt(cols::EXACT_BYTES),
-            opt(cols::EXACT_DURATION),
-        ];
+        let exact = [opt(cols::EXACT_DURATION_FLOWS), opt(cols::EXACT_DURATION)];
         let ex = |j: usize, i: usize| exact[j].map_or(0, |a| a.value(i));
         for i in 0..b.num_rows() {
             let sc = SCOPES
@@ -244,12 +241,8 @@ pub fn read(path: &Path) -> Result<Tables, OutputError> {
                 packets_clipped: sums[5].value(i),
                 bytes_clipped: sums[6].value(i),
                 duration_clipped_ms: sums[7].value(i),
-                exact: crate::ExactSums {
-                    flows: ex(0, i),
-                    packets: ex(1, i),
-                    bytes: ex(2, i),
-                    duration_ms: ex(3, i),
-                },
+                exact_duration_flows: ex(0, i),
+                exact_duration_ms: ex(1, i),
             };
             t.entry((hour.value(i), *sc, *d, value.value(i).to_owned()))
                 .or_default()
@@ -325,7 +318,8 @@ impl Accumulator {
             packets_clipped: n * p.min(PACKETS_CLIP),
             bytes_clipped: n * b.min(BYTES_CLIP),
             duration_clipped_ms: n * d.min(DURATION_CLIP_MS),
-            exact: crate::ExactSums::default(),
+            exact_duration_flows: 0,
+            exact_duration_ms: 0,
         };
         let app = r.s(l, Col::AppName);
         let master = app.split('.').next().unwrap_or("");
@@ -401,19 +395,52 @@ impl Accumulator {
     }
 }
 
-/// Puts the hour's exact sums per slice on its `total` rows, for the
-/// slices of at least `k` flows whose sums are complete (`None`: some of
-/// its flows came without them); a slice all of whose rows were withheld
-/// gets a `total` row of 0 flows carrying them.
-pub fn put_exact(t: &mut Tables, hour: u64, sums: &[Option<crate::ExactSums>; 4], k: usize) {
-    for (i, s) in sums.iter().enumerate() {
-        let Some(s) = s else { continue };
-        if s.flows == 0 || s.flows < k as u64 {
+/// A slice's exact durations are written only as its mean over at least
+/// this many flows of one write (and at least k): an adversary who made
+/// all but one of them would learn the last one's duration to the ms, so
+/// the bar is far above k. A real exit's slice-hours hold thousands.
+pub const EXACT_DURATION_MIN_FLOWS: u64 = 100;
+
+/// Puts exact durations on the hour's `total` rows of `t`: for each slice,
+/// `new` (this write's own flows, in memory) where they are at least
+/// `min_flows` and complete, combined with `old` (the `(flows, ms)` the
+/// replaced files' rows had); else `old` alone. A row gets the mean times
+/// its flows, never a count of the flows the mean is over (which would
+/// give the hour's withheld rows) nor a sum that totals could complete.
+pub fn put_exact_durations(
+    t: &mut Tables,
+    hour: u64,
+    new: &[Option<crate::ExactSums>; 4],
+    old: &[(u64, u64); 4],
+    min_flows: u64,
+) {
+    for (i, scope) in SCOPES.iter().enumerate() {
+        let Some(bin) = t.get_mut(&(hour, scope, "total", "all".to_owned())) else {
+            continue;
+        };
+        if bin.flows == 0 {
             continue;
         }
-        t.entry((hour, SCOPES[i], "total", "all".into()))
-            .or_default()
-            .exact = *s;
+        let (old_flows, old_ms) = old[i];
+        let fresh = new[i].filter(|s| s.flows >= min_flows);
+        let (flows, ms) = match fresh {
+            Some(s) => {
+                // Both means, weighted by the flows each stands for.
+                let mean = (u128::from(old_ms) + u128::from(s.duration_ms))
+                    / u128::from(old_flows + s.flows).max(1);
+                (bin.flows, (mean * u128::from(bin.flows)) as u64)
+            }
+            None if old_flows > 0 => {
+                let f = old_flows.min(bin.flows);
+                (
+                    f,
+                    (u128::from(old_ms) * u128::from(f) / u128::from(old_flows)) as u64,
+                )
+            }
+            None => (0, 0),
+        };
+        bin.exact_duration_flows = flows;
+        bin.exact_duration_ms = ms;
     }
 }
 
@@ -435,9 +462,7 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
         cols::PACKETS_CLIPPED,
         cols::BYTES_CLIPPED,
         cols::DURATION_CLIPPED,
-        cols::EXACT_FLOWS,
-        cols::EXACT_PACKETS,
-        cols::EXACT_BYTES,
+        cols::EXACT_DURATION_FLOWS,
         cols::EXACT_DURATION,
     ];
     let mut fields = vec![
@@ -467,10 +492,8 @@ pub fn write(path: &Path, t: &Tables, metadata: &[(String, String)]) -> Result<(
         u64s(&|b| b.packets_clipped),
         u64s(&|b| b.bytes_clipped),
         u64s(&|b| b.duration_clipped_ms),
-        u64s(&|b| b.exact.flows),
-        u64s(&|b| b.exact.packets),
-        u64s(&|b| b.exact.bytes),
-        u64s(&|b| b.exact.duration_ms),
+        u64s(&|b| b.exact_duration_flows),
+        u64s(&|b| b.exact_duration_ms),
     ];
     let batch =
         RecordBatch::try_new(schema.clone(), columns).map_err(|source| OutputError::Arrow {

@@ -392,18 +392,8 @@ impl DatasetWriter {
         let t = r.u(l, Col::BiFirstSeen);
         let bucket = self.bucket_of(t);
         let exact = r.take_exact();
-        if self.policy.holds_hours() {
-            let slice =
-                usize::from(r.s(l, Col::TorRole) != "exit") * 2 + usize::from(r.b(l, Col::Failed));
-            let cell = &mut self
-                .exact
-                .entry(bucket)
-                .or_insert([Some(crate::ExactSums::default()); 4])[slice];
-            match (cell.as_mut(), exact) {
-                (Some(c), Some(e)) => c.add(&e),
-                _ => *cell = None,
-            }
-        }
+        let slice =
+            usize::from(r.s(l, Col::TorRole) != "exit") * 2 + usize::from(r.b(l, Col::Failed));
         let newer = bucket > self.latest_bucket;
         if newer {
             self.latest_bucket = bucket;
@@ -412,6 +402,17 @@ impl DatasetWriter {
             return Err(OutputError::Full {
                 rows: self.spool.len(),
             });
+        }
+        // Only a held row's duration counts (a refused one is lost).
+        if self.policy.holds_hours() {
+            let cell = &mut self
+                .exact
+                .entry(bucket)
+                .or_insert([Some(crate::ExactSums::default()); 4])[slice];
+            match (cell.as_mut(), exact) {
+                (Some(c), Some(e)) => c.add(&e),
+                _ => *cell = None,
+            }
         }
         if self.cfg.data_clock {
             if !self.policy.holds_hours() {
@@ -506,14 +507,18 @@ impl DatasetWriter {
             meta.push((REPLACES_KEY.into(), names.join(",")));
         }
         let name = crate::files::random_hex(PART_NAME_RANDOM_BYTES);
-        let mut exact = self.exact.get(&b).copied().unwrap_or([None; 4]);
+        // This write's own exact durations; a rewritten default hour also
+        // has those its replaced parts' sidecars hold (strict files keep
+        // theirs, added below with their tables).
+        let exact = self.exact.get(&b).copied().unwrap_or([None; 4]);
+        let mut old = [(0u64, 0u64); 4];
         if !aggregates {
-            // A rewritten hour: the parts it replaces were written with
-            // their slices' exact sums in their sidecars.
             for f in &earlier {
-                earlier_exact(f, b, &mut exact);
+                earlier_exact(f, b, &mut old);
             }
         }
+        let min_flows =
+            crate::aggregate::EXACT_DURATION_MIN_FLOWS.max(self.policy.k_anonymity as u64);
         let mut out = Written {
             buckets: 1,
             released_hours: u64::from(dir.join(layout::RELEASED_MARKER).exists()),
@@ -536,7 +541,7 @@ impl DatasetWriter {
             let mut t = acc.tables();
             let folded = crate::aggregate::fold_small(&mut t, self.policy.k_anonymity);
             // This write's exact sums, on its own cells (as its folding).
-            crate::aggregate::put_exact(&mut t, b, &exact, self.policy.k_anonymity);
+            crate::aggregate::put_exact_durations(&mut t, b, &exact, &old, min_flows);
             for f in &earlier {
                 for (k, bin) in crate::aggregate::read(f)? {
                     t.entry(k).or_default().add(&bin);
@@ -614,7 +619,7 @@ impl DatasetWriter {
                     }
                 }
                 let mut t = acc.tables();
-                crate::aggregate::put_exact(&mut t, b, &exact, self.policy.k_anonymity);
+                crate::aggregate::put_exact_durations(&mut t, b, &exact, &old, min_flows);
                 self.write_sidecar(&path, &t, &meta);
             }
             out.rows = n;
@@ -760,19 +765,16 @@ impl DatasetWriter {
     }
 }
 
-/// Adds the exact sums a replaced part's sidecar holds for hour `b` to
-/// `exact`; a slice it has flows of without them (an older sidecar, a
-/// slice under k, no sidecar) can no longer have complete sums.
-fn earlier_exact(part: &Path, b: u64, exact: &mut [Option<crate::ExactSums>; 4]) {
-    let tables = crate::aggregate::read(&layout::sidecar_of(part)).ok();
+/// Adds the exact durations a replaced part's sidecar holds for hour `b`
+/// (per slice: the flows they are for and their sum) to `old`.
+fn earlier_exact(part: &Path, b: u64, old: &mut [(u64, u64); 4]) {
+    let Ok(t) = crate::aggregate::read(&layout::sidecar_of(part)) else {
+        return;
+    };
     for (i, scope) in crate::aggregate::SCOPES.iter().enumerate() {
-        let bin = tables
-            .as_ref()
-            .map(|t| t.get(&(b, *scope, "total", "all".to_owned())));
-        match (bin, exact[i].as_mut()) {
-            (Some(None), _) => {}
-            (Some(Some(bin)), Some(e)) if bin.exact.flows > 0 => e.add(&bin.exact),
-            _ => exact[i] = None,
+        if let Some(bin) = t.get(&(b, *scope, "total", "all".to_owned())) {
+            old[i].0 += bin.exact_duration_flows;
+            old[i].1 += bin.exact_duration_ms;
         }
     }
 }
@@ -1261,15 +1263,18 @@ mod tests {
         assert_eq!(port_7777(5), 5, "5 + 4: the second write's 4 stay in Other");
     }
 
-    /// The hourly tables carry a slice's exact sums (flows of 10 ms,
-    /// stored as the bucket 8) only where the slice has at least k flows;
-    /// a rewritten default hour adds the sums of the part it replaces, or
-    /// has none when that part had none; each strict write has its own.
+    /// The hourly tables carry a slice's exact durations (flows of 10 ms,
+    /// stored as the bucket 8) only where one write has at least
+    /// EXACT_DURATION_MIN_FLOWS of the slice's flows, as the mean times the
+    /// rows' flows (no count of the flows the mean is over); a rewritten
+    /// default hour keeps the replaced part's and adds a new write's only
+    /// where that write alone reaches the bar (a review found one withheld
+    /// flow's exact duration in the difference of two sidecars); each
+    /// strict write has its own.
     #[test]
-    fn exact_sums_are_kept_only_for_slices_of_k_flows_and_through_a_rewrite() {
+    fn exact_durations_are_kept_only_for_100_flows_of_one_write() {
         let sums = |root: &Path| {
-            let mut e = crate::ExactSums::default();
-            let mut bucket_ms = 0;
+            let (mut flows, mut ms, mut bucket_ms, mut rows) = (0, 0, 0, 0);
             for f in files(root) {
                 let name = f.file_name().unwrap().to_string_lossy().into_owned();
                 if !name.starts_with(crate::layout::SIDECAR_PREFIX)
@@ -1279,19 +1284,22 @@ mod tests {
                 }
                 for ((_, scope, dim, _), bin) in crate::aggregate::read(&f).unwrap() {
                     if dim == "total" && scope == "other" {
-                        e.add(&bin.exact);
+                        flows += bin.exact_duration_flows;
+                        ms += bin.exact_duration_ms;
                         bucket_ms += bin.duration_ms;
+                        rows += bin.flows;
                     }
                 }
             }
-            (e.flows, e.duration_ms, bucket_ms)
+            (flows, ms, bucket_ms, rows)
         };
         let run = |mut p: Policy, writes: &[usize]| {
             let root = tempfile::tempdir().unwrap();
             for (w_i, n) in writes.iter().enumerate() {
                 let mut w = DatasetWriter::open(&p, DatasetConfig::new(root.path(), "n")).unwrap();
                 for i in 0..*n {
-                    let port = 1000 + (w_i * 100 + i) as u16;
+                    // Few ports: rows share their columns (k-anonymity).
+                    let port = 1000 + (w_i * 10 + i % 5) as u16;
                     w.push(p.store(flow_at(port, 5 * HOUR + 60_000, 8)))
                         .unwrap();
                 }
@@ -1299,48 +1307,57 @@ mod tests {
             }
             sums(root.path())
         };
-        // Default: 4 flows (under k = 5) keep no sums; 5 do, exactly.
-        assert_eq!(run(Policy::default(), &[4]).0, 0);
-        let (f, d, bucket) = run(Policy::default(), &[5]);
-        assert_eq!((f, d), (5, 50));
-        assert!(bucket < d, "the rows' buckets read low: {bucket} vs {d}");
-        // A rewrite adds the replaced part's sums...
-        assert_eq!(run(Policy::default(), &[5, 5]).0, 10);
-        assert_eq!(run(Policy::default(), &[5, 5]).1, 100);
-        // ...and keeps none when that part had none (a sidecar written
-        // before exitflow kept them).
+        let min = crate::aggregate::EXACT_DURATION_MIN_FLOWS as usize;
+        // Default: 99 flows keep no exact durations; 100 do, exactly.
+        assert_eq!(run(Policy::default(), &[min - 1]).0, 0);
+        let (f, ms, bucket, rows) = run(Policy::default(), &[min]);
+        assert_eq!((f, ms), (rows, 10 * rows));
+        assert!(bucket < ms, "the rows' buckets read low: {bucket} vs {ms}");
+        // A rewrite by a write of one flow keeps the first write's only...
+        let (f, ms, _, _) = run(Policy::default(), &[min, 1]);
+        assert_eq!((f, ms), (min as u64, 10 * min as u64));
+        // ...and one of 100 more covers the hour's rows.
+        let (f, ms, _, rows) = run(Policy::default(), &[min, min]);
+        assert_eq!((f, ms), (rows, 10 * rows));
+        // Strict: each write alone.
+        assert_eq!(run(Policy::strict(), &[min, 4]).0, min as u64);
+        assert_eq!(run(Policy::strict(), &[min - 1, 4]).0, 0);
+        // Research: exact rows, none beside them.
+        assert_eq!(run(Policy::research(), &[min]).0, 0);
+        // A review found exact per-slice sums of packets and bytes: with
+        // `_totals.json`'s exact totals they gave the slices left out. No
+        // such column is written, nor a count of the flows behind a mean.
         let root = tempfile::tempdir().unwrap();
         let mut p = Policy::default();
-        for (round, n) in [5u16, 5].into_iter().enumerate() {
-            let mut w = DatasetWriter::open(&p, DatasetConfig::new(root.path(), "n")).unwrap();
-            for i in 0..n {
-                w.push(p.store(flow_at(2000 + round as u16 * 100 + i, 5 * HOUR + 60_000, 8)))
-                    .unwrap();
-            }
-            w.close().unwrap();
-            if round == 0 {
-                let side = files(root.path())
-                    .into_iter()
-                    .find(|f| {
-                        f.file_name()
-                            .unwrap()
-                            .to_string_lossy()
-                            .starts_with("_agg-")
-                    })
-                    .unwrap();
-                let mut t = crate::aggregate::read(&side).unwrap();
-                t.values_mut()
-                    .for_each(|b| b.exact = crate::ExactSums::default());
-                std::fs::remove_file(&side).unwrap();
-                crate::aggregate::write(&side, &t, &[]).unwrap();
-            }
+        let mut w = DatasetWriter::open(&p, DatasetConfig::new(root.path(), "n")).unwrap();
+        for i in 0..min {
+            w.push(p.store(flow_at(3000 + (i % 5) as u16, 5 * HOUR + 60_000, 8)))
+                .unwrap();
         }
-        assert_eq!(sums(root.path()).0, 0);
-        // Strict: each write alone, as its folding.
-        assert_eq!(run(Policy::strict(), &[5, 4]).0, 5);
-        assert_eq!(run(Policy::strict(), &[5, 5]).0, 10);
-        // Research: exact rows, no sums beside them.
-        assert_eq!(run(Policy::research(), &[5]).0, 0);
+        w.close().unwrap();
+        let side = files(root.path())
+            .into_iter()
+            .find(|f| {
+                f.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("_agg-")
+            })
+            .unwrap();
+        let reader =
+            parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&side).unwrap())
+                .unwrap();
+        use parquet::file::reader::FileReader;
+        let names: Vec<String> = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let exact: Vec<&String> = names.iter().filter(|n| n.starts_with("exact")).collect();
+        assert_eq!(exact, ["exact_duration_flows", "exact_duration_ms"]);
     }
 
     /// A crash between an hour's rewrite and the removal of the files it

@@ -410,12 +410,10 @@ impl Policy {
     /// A record as the row this policy stores: the policy applied, then
     /// only the layout's columns kept. The one way from a flow to a file.
     pub fn store(&mut self, mut r: Record) -> Row {
-        // The exact values, before the buckets replace them: summed per
+        // The exact duration, before the bucket replaces it: summed per
         // hour and slice by the dataset writer, never stored per flow.
         let exact = self.coarse.then(|| crate::row::ExactSums {
             flows: 1,
-            packets: r.flow.packets(),
-            bytes: r.flow.bytes(),
             duration_ms: r.flow.duration_ms(),
         });
         self.apply(&mut r);

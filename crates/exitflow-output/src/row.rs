@@ -125,29 +125,33 @@ impl Layout {
     }
 }
 
-/// A flow's exact packets, bytes and duration, carried beside a row whose
-/// cells hold them as power-of-two buckets (default and strict). It never
-/// reaches a file or the spool: the dataset writer takes it off the row in
-/// memory and adds it to the hour's per-slice sums, written (as the hourly
-/// tables' `exact_*` columns) only for a slice of at least k flows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A flow's exact duration, carried beside a row whose cells hold it as a
+/// power-of-two bucket (default and strict). It never reaches a file or
+/// the spool: the dataset writer takes it off the row in memory and sums
+/// it per held hour and slice; only a slice's mean over at least
+/// [`crate::aggregate::EXACT_DURATION_MIN_FLOWS`] flows of one write is
+/// written (see `aggregate::put_exact_durations`). Packets and bytes are
+/// not summed: `_totals.json` holds their exact node totals, and exact
+/// sums of some slices would give the rest by subtraction.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExactSums {
     /// Flows summed.
     pub flows: u64,
-    /// Packets.
-    pub packets: u64,
-    /// Bytes.
-    pub bytes: u64,
     /// Durations, ms.
     pub duration_ms: u64,
+}
+
+impl std::fmt::Debug for ExactSums {
+    /// Never the values (one flow's exact duration is what the buckets hide).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExactSums")
+    }
 }
 
 impl ExactSums {
     /// Adds another's sums.
     pub fn add(&mut self, o: &ExactSums) {
         self.flows += o.flows;
-        self.packets += o.packets;
-        self.bytes += o.bytes;
         self.duration_ms += o.duration_ms;
     }
 }

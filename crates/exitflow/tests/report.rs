@@ -1228,9 +1228,10 @@ fn the_report_from_the_sidecar_tables_equals_the_report_from_the_rows() {
         }
         assert_eq!(f, r, "{profile}");
     }
-    // The same captures: the default profile's mean durations (every
-    // definition, every node) within 2 % of the research profile's exact
-    // ones.
+    // The same captures: the default profile's mean durations within 2 %
+    // of the research profile's exact ones wherever every slice-hour had
+    // the 100 flows exact durations need (exit traffic here); elsewhere
+    // the report says which share of flows was left to buckets.
     let (default, research) = (&means[0], &means[1]);
     let mut checked = 0;
     for (d, r) in ["x", "y"]
@@ -1243,14 +1244,26 @@ fn the_report_from_the_sidecar_tables_equals_the_report_from_the_rows() {
                 d["definitions"][def]["mean_duration_s"].as_f64().unwrap(),
                 r["definitions"][def]["mean_duration_s"].as_f64().unwrap(),
             );
-            assert!(
-                b > 0.0 && (a - b).abs() <= 0.02 * b,
-                "{def}: default {a} vs research {b}"
-            );
-            checked += 1;
+            let bucketed = d["definitions"][def]["duration_bucketed_share"]
+                .as_f64()
+                .unwrap();
+            if def == "exit" {
+                assert_eq!(bucketed, 0.0, "{def}");
+            }
+            if bucketed == 0.0 {
+                assert!(
+                    b > 0.0 && (a - b).abs() <= 0.02 * b,
+                    "{def}: default {a} vs research {b}"
+                );
+                checked += 1;
+            } else {
+                // Small slices (relay traffic, failed flows) stay buckets:
+                // said, and reading low.
+                assert!(a < b, "{def}: {a} vs {b}");
+            }
         }
     }
-    assert_eq!(checked, 9);
+    assert!(checked >= 3, "{checked}");
 }
 
 /// Removes these keys wherever they are in `v`.

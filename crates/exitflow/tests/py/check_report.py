@@ -17,9 +17,9 @@ t = ds.to_table().to_pydict()
 n = len(t["node"])
 
 
-# The hourly sidecars' exact sums (default profile): per slice, what they
-# change in the rows' duration sum (bucket sums out, exact sums scaled to
-# the rows' flows in) and the flows left as buckets.
+# The hourly sidecars' exact durations (default profile): per slice, what
+# they change in the rows' duration sum (the covered flows' bucket sums out,
+# their exact estimate in) and the flows left as buckets.
 import glob
 import os
 import pyarrow.parquet as pq
@@ -34,10 +34,10 @@ for side in glob.glob(os.path.join(sys.argv[1], "node=*", "date=*", "_agg-*.parq
         if st["dimension"][i] != "total":
             continue
         sc = st["scope"][i]
-        if st["exact_flows"][i] > 0:
-            corr[sc] += st["exact_duration_ms"][i] * st["flows"][i] // st["exact_flows"][i] - st["duration_ms"][i]
-        elif "coarse_counts=true" in policy.split(" "):
-            bucketed[sc] += st["flows"][i]
+        cell, ef, du = st["flows"][i], min(st["exact_duration_flows"][i], st["flows"][i]), st["duration_ms"][i]
+        corr[sc] += st["exact_duration_ms"][i] + du * (cell - ef) // max(cell, 1) - du
+        if "coarse_counts=true" in policy.split(" "):
+            bucketed[sc] += cell - ef
 
 
 def mean_duration(idx, scopes):
