@@ -1,5 +1,6 @@
 //! Report tests over a small dataset written with exitflow's own writer.
 use super::*;
+use std::path::Path;
 
 #[test]
 fn published_figures_load() {
