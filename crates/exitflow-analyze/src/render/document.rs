@@ -279,11 +279,11 @@ pub(super) fn node_totals(c: &Ctx) -> Vec<Section> {
     for (n, f) in nodes.iter().chain(std::iter::once((&"all".to_string(), a))) {
         rows.push(vec![
             n.clone(),
-            u(&f["flows"]).to_string(),
-            u(&f["failed_flows"]).to_string(),
+            thousands(u(&f["flows"])),
+            thousands(u(&f["failed_flows"])),
             f2(&f["failed_share"]),
-            u(&f["exit_flows"]).to_string(),
-            u(&f["study_flows"]).to_string(),
+            thousands(u(&f["exit_flows"])),
+            thousands(u(&f["study_flows"])),
             n_or_few(&f["packets"]),
             if f["traffic_gb"].is_null() {
                 TOO_FEW.into()

@@ -194,7 +194,7 @@ pub(super) fn ports_http(c: &Ctx) -> Vec<Section> {
         .map(|x| {
             vec![
                 s(&x[0]),
-                u(&x[1]).to_string(),
+                thousands(u(&x[1])),
                 f2(&x[2]),
                 pubfig("2021", &format!("content_type_{}", s(&x[0]))),
                 pubfig("2010", &format!("content_type_{}", s(&x[0]))),
@@ -324,7 +324,7 @@ pub(super) fn failed_over_time(c: &Ctx) -> Vec<Section> {
             }),
             table(
                 &["hour (UTC)", "exit flows", "failed", "failed %"],
-                series.iter().map(|x| vec![s(&x[0]), u(&x[1]).to_string(), u(&x[2]).to_string(), f2(&x[3])]).collect(),
+                series.iter().map(|x| vec![s(&x[0]), thousands(u(&x[1])), thousands(u(&x[2])), f2(&x[3])]).collect(),
                 Some("Per hour: 100 % = the exit flows that started in it.".into()),
             ),
         ],
@@ -348,17 +348,17 @@ pub(super) fn abuse_section(c: &Ctx) -> Vec<Section> {
             Block::Para("Counts only, without any identity: what an operator needs to tell whether a complaint matches what left the relay. A port scan shows as many ports with failed attempts in one hour; a SYN flood as many failed attempts on one port; brute force as many short connections to a login service.".into()),
             table(
                 &["hour (UTC)", "port", "failed attempts", "exit flows", "failed %"],
-                rows("failed_by_hour_port", &|x| vec![s(&x[0]), u(&x[1]).to_string(), u(&x[2]).to_string(), u(&x[3]).to_string(), f2(&x[4])]),
+                rows("failed_by_hour_port", &|x| vec![s(&x[0]), u(&x[1]).to_string(), thousands(u(&x[2])), thousands(u(&x[3])), f2(&x[4])]),
                 Some("The hours and ports with the most failed exit flows.".into()),
             ),
             table(
                 &["hour (UTC)", "ports with failed attempts", "failed attempts"],
-                rows("ports_per_hour", &|x| vec![s(&x[0]), u(&x[1]).to_string(), u(&x[2]).to_string()]),
+                rows("ports_per_hour", &|x| vec![s(&x[0]), thousands(u(&x[1])), thousands(u(&x[2]))]),
                 Some("Fan-out: the hours whose failed exit flows reached the most destination ports.".into()),
             ),
             table(
                 &["port", "service", "exit flows", "failed", "failed %", "busiest hour (flows)"],
-                rows("login_ports", &|x| vec![u(&x[0]).to_string(), s(&x[1]), u(&x[2]).to_string(), u(&x[3]).to_string(), f2(&x[4]), u(&x[5]).to_string()]),
+                rows("login_ports", &|x| vec![u(&x[0]).to_string(), s(&x[1]), thousands(u(&x[2])), thousands(u(&x[3])), f2(&x[4]), thousands(u(&x[5]))]),
                 Some("Login services: every exit flow to their ports.".into()),
             ),
         ],
