@@ -180,6 +180,25 @@ def definition(name, d, failed, attempted):
     }
 
 
+def content_type_base(ct):
+    """As exitflow's useragent::content_type_base: the type without its
+    parameters, ASCII lower case, or "other" when it is not type/subtype."""
+    base = "".join(ch.lower() if "A" <= ch <= "Z" else ch for ch in ct.split(";")[0].strip())
+
+    def token(x):
+        return 0 < len(x) <= 64 and all(ch.isascii() and (ch.isalnum() or ch in "!#$&-^_.+") for ch in x)
+
+    t, sep, sub = base.partition("/")
+    return base if sep and token(t) and token(sub) else "other"
+
+
+def _bases(counter):
+    out = collections.Counter()
+    for k, v in counter.items():
+        out[content_type_base(k)] += v
+    return out
+
+
 def crawler_names():
     here = os.path.dirname(os.path.abspath(__file__))
     path = os.path.join(here, "..", "crates", "exitflow-output", "data", "crawlers.txt")
@@ -307,7 +326,7 @@ def figures(slices, volume):
         "http_unknown_content_type_share": pct(no_ct, a.http),
         "http_flows_with_content_type": with_ct,
         "content_type_families": [[f, n, pct(n, with_ct)] for f, n in families],
-        "content_types_top40": top(a.c["content_type"], TOP_ROWS),
+        "content_types_top40": top(_bases(a.c["content_type"]), TOP_ROWS),
         "flows_per_hour_utc": a.hours_utc,
         "flows_per_hour_local": a.hours_local,
         "period": {

@@ -404,9 +404,10 @@ pub const EXACT_DURATION_MIN_FLOWS: u64 = 100;
 /// Puts exact durations on the hour's `total` rows of `t`: for each slice,
 /// `new` (this write's own flows, in memory) where they are at least
 /// `min_flows` and complete, combined with `old` (the `(flows, ms)` the
-/// replaced files' rows had); else `old` alone. A row gets the mean times
-/// its flows, never a count of the flows the mean is over (which would
-/// give the hour's withheld rows) nor a sum that totals could complete.
+/// replaced files' rows had); else `old`'s mean alone. A row gets a mean
+/// times all its flows, never a count of the flows the mean is over (which
+/// would give the hour's withheld rows, or where a write ended) nor a sum
+/// that totals could complete.
 pub fn put_exact_durations(
     t: &mut Tables,
     hour: u64,
@@ -430,13 +431,12 @@ pub fn put_exact_durations(
                     / u128::from(old_flows + s.flows).max(1);
                 (bin.flows, (mean * u128::from(bin.flows)) as u64)
             }
-            None if old_flows > 0 => {
-                let f = old_flows.min(bin.flows);
-                (
-                    f,
-                    (u128::from(old_ms) * u128::from(f) / u128::from(old_flows)) as u64,
-                )
-            }
+            // The replaced part's mean for every row: a count of the rows
+            // it covered would show where one write ended (a review).
+            None if old_flows > 0 => (
+                bin.flows,
+                (u128::from(old_ms) * u128::from(bin.flows) / u128::from(old_flows)) as u64,
+            ),
             None => (0, 0),
         };
         bin.exact_duration_flows = flows;

@@ -1313,9 +1313,12 @@ mod tests {
         let (f, ms, bucket, rows) = run(Policy::default(), &[min]);
         assert_eq!((f, ms), (rows, 10 * rows));
         assert!(bucket < ms, "the rows' buckets read low: {bucket} vs {ms}");
-        // A rewrite by a write of one flow keeps the first write's only...
-        let (f, ms, _, _) = run(Policy::default(), &[min, 1]);
-        assert_eq!((f, ms), (min as u64, 10 * min as u64));
+        // A rewrite by a write of 10 flows keeps the first write's mean
+        // only, for every row (a count of the rows it covered showed where
+        // one write ended)...
+        let (f, ms, _, rows) = run(Policy::default(), &[min, 10]);
+        assert!(rows > min as u64, "{rows}");
+        assert_eq!((f, ms), (rows, 10 * rows));
         // ...and one of 100 more covers the hour's rows.
         let (f, ms, _, rows) = run(Policy::default(), &[min, min]);
         assert_eq!((f, ms), (rows, 10 * rows));

@@ -24,6 +24,18 @@ pub(super) fn top_with_other(c: &crate::Counts, n: usize, total: u64) -> Vec<(St
     v
 }
 
+/// Content types without their parameters (`text/html; charset=UTF-8`
+/// counts as `text/html`, as NFStream and the 2021 study counted them; a
+/// malformed one as `other`): research rows keep them as sent.
+fn content_type_bases(c: &crate::Counts) -> crate::Counts {
+    let mut m = crate::Counts::default();
+    for (k, v) in c {
+        *m.entry(exitflow_output::useragent::content_type_base(k))
+            .or_default() += v;
+    }
+    m
+}
+
 /// Flows per master protocol: each label's services summed under it
 /// (`TLS.Google` and `TLS.YouTube` under `TLS`).
 pub(super) fn masters(apps: &crate::Counts) -> crate::Counts {
@@ -318,7 +330,7 @@ pub(super) fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Figures {
             .iter()
             .map(|(f, n)| (f.clone(), *n, pct(*n, with_ct)))
             .collect(),
-        content_types_top40: ranked(&a.content_types, TOP_ROWS),
+        content_types_top40: ranked(&content_type_bases(&a.content_types), TOP_ROWS),
         flows_per_hour_utc: a.hours_utc.to_vec(),
         flows_per_hour_local: a.hours_local.to_vec(),
         period: Period {
