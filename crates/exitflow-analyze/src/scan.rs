@@ -272,6 +272,8 @@ fn scan_file(
     };
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
     let mut labelled = false;
+    // Counts as power-of-two buckets (default, strict): see `Agg::bucketed_flows`.
+    let mut coarse = false;
     for kv in builder
         .metadata()
         .file_metadata()
@@ -290,6 +292,11 @@ fn scan_file(
             _ => continue,
         };
         labelled |= kv.key == meta_keys::POLICY && kv.value.is_some();
+        coarse |= kv.key == meta_keys::POLICY
+            && kv
+                .value
+                .as_deref()
+                .is_some_and(|v| v.split(' ').any(|w| w == "coarse_counts=true"));
         if let Some(v) = &kv.value
             && !set.contains(v)
         {
@@ -297,20 +304,6 @@ fn scan_file(
         }
     }
     how.unlabelled |= !labelled;
-    // Counts as power-of-two buckets (default, strict): see `Agg::bucketed_flows`.
-    let coarse = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .into_iter()
-        .flatten()
-        .any(|kv| {
-            kv.key == meta_keys::POLICY
-                && kv
-                    .value
-                    .as_deref()
-                    .is_some_and(|v| v.split(' ').any(|w| w == "coarse_counts=true"))
-        });
     let schema = builder.parquet_schema();
     let builder = if is_agg {
         builder
@@ -589,6 +582,8 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: &Zone, coarse: bool, node: &m
     let mut missing_role = [0u64; 4];
     // Flows per hour, run-length counted (a batch rarely spans two hours).
     let mut run: [(u64, u64); 4] = [(0, 0); 4];
+    // A coarse file's rows are all buckets: counted per batch, not per row.
+    let flows_before = node.slices.each_ref().map(|s| s.flows);
     for i in 0..n {
         let t = first.as_ref().map_or(0, |a| a.value(i));
         if filter.from_ms.is_some_and(|f| t < f) || filter.to_ms.is_some_and(|to| t >= to) {
@@ -609,7 +604,6 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: &Zone, coarse: bool, node: &m
         agg.packets += p;
         agg.bytes += bb;
         agg.duration_ms += d;
-        agg.bucketed_flows += u64::from(coarse);
         agg.packets_clipped += p.min(publish::PACKETS_CLIP);
         agg.bytes_clipped += bb.min(publish::BYTES_CLIP);
         agg.duration_clipped_ms += d.min(publish::DURATION_CLIP_MS);
@@ -667,6 +661,11 @@ fn add_batch(b: &RecordBatch, filter: &Filter, tz: &Zone, coarse: bool, node: &m
                     col_c[j].add(slice, c.key(i));
                 }
             }
+        }
+    }
+    if coarse {
+        for (s, before) in node.slices.iter_mut().zip(flows_before) {
+            s.bucketed_flows += s.flows - before;
         }
     }
     for (slice, (hour, n)) in run.iter().enumerate() {

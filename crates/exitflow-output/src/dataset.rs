@@ -392,8 +392,10 @@ impl DatasetWriter {
         let t = r.u(l, Col::BiFirstSeen);
         let bucket = self.bucket_of(t);
         let exact = r.take_exact();
-        let slice =
-            usize::from(r.s(l, Col::TorRole) != "exit") * 2 + usize::from(r.b(l, Col::Failed));
+        // Only held (default, strict) rows carry exact durations to sum.
+        let slice = self.policy.holds_hours().then(|| {
+            usize::from(r.s(l, Col::TorRole) != "exit") * 2 + usize::from(r.b(l, Col::Failed))
+        });
         let newer = bucket > self.latest_bucket;
         if newer {
             self.latest_bucket = bucket;
@@ -404,7 +406,7 @@ impl DatasetWriter {
             });
         }
         // Only a held row's duration counts (a refused one is lost).
-        if self.policy.holds_hours() {
+        if let Some(slice) = slice {
             let cell = &mut self
                 .exact
                 .entry(bucket)

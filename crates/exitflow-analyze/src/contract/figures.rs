@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use super::definition::Definitions;
+use super::definition::Definitions;
 
 /// `[value, flows]` rows, the most flows first.
 pub type Ranked = Vec<(String, u64)>;

@@ -108,8 +108,8 @@ pub const COUNTRY_SPECIALS: &[&str] = &[
     exitflow_output::policy::SELF_SOURCE,
 ];
 /// Content-type families (`crate::content_type_family`).
-pub const CONTENT_TYPE_FAMILIES: &[&str] =
-    &["text", "application", "image", "audio", "video", "other"];
+pub const CONTENT_TYPE_FAMILIES: [&str; 6] =
+    ["text", "application", "image", "audio", "video", "other"];
 
 /// The public vocabulary of a histogram statistic.
 pub fn vocabulary(statistic: &str) -> Vec<String> {
@@ -138,7 +138,7 @@ pub fn vocabulary(statistic: &str) -> Vec<String> {
         }
         "dst_ports" => (0..=u16::MAX).map(|p| p.to_string()).collect(),
         "user_agent_families" => exitflow_output::useragent::vocabulary(),
-        "content_type_families" => strings(CONTENT_TYPE_FAMILIES),
+        "content_type_families" => strings(&CONTENT_TYPE_FAMILIES),
         "tor_roles" => exitflow_enrich::Role::ALL
             .iter()
             .map(|r| r.as_str().to_owned())

@@ -62,8 +62,7 @@ pub(super) fn unique_countries(c: &crate::Counts) -> usize {
 /// Each content-type family's share of the HTTP flows with a content type:
 /// text, application, image, audio, video, other.
 pub(super) fn family_shares(families: &[(String, u64)], with_ct: u64) -> [f64; 6] {
-    ["text", "application", "image", "audio", "video", "other"]
-        .map(|f| family_share(families, f, with_ct))
+    crate::publish::units::CONTENT_TYPE_FAMILIES.map(|f| family_share(families, f, with_ct))
 }
 
 /// The figures one definition gives, the ones set beside the published
@@ -180,11 +179,6 @@ pub(super) fn abuse(ok: &Agg, failed: &Agg) -> Abuse {
     }
 }
 
-/// `[value, flows]` rows of a counter's largest entries.
-pub(super) fn ranked(c: &crate::Counts, n: usize) -> Vec<(String, u64)> {
-    top(c, n)
-}
-
 /// The figures of one node (or of all): interface-wide totals, the study's
 /// tables over [`STUDY_SCOPE`], the failed-flow series and the abuse tables.
 pub(super) fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Figures {
@@ -226,7 +220,7 @@ pub(super) fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Figures {
                 p.to_string(),
                 PortCountries {
                     flows: on_port,
-                    countries: ranked(&c, TOP_ROWS),
+                    countries: top(&c, TOP_ROWS),
                     top3_share: pct(top3, on_port),
                 },
             )
@@ -273,7 +267,7 @@ pub(super) fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Figures {
             "rows"
         }
         .into(),
-        tor_roles: ranked(&all.roles, 10),
+        tor_roles: top(&all.roles, 10),
         exit_flows: exit.flows,
         exit_failed_flows: exit.failed_flows,
         exit_failed_share: if has_exit {
@@ -282,7 +276,7 @@ pub(super) fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Figures {
             pct(all.failed_flows, all.flows)
         },
         all_flows: AllFlows {
-            applications_top40: ranked(&all.applications, TOP_ROWS),
+            applications_top40: top(&all.applications, TOP_ROWS),
             tls_share: all.master_share("TLS"),
             http_share: all.master_share("HTTP") + all.master_share("HTTP_Proxy"),
             unknown_share: pct(*all.applications.get("Unknown").unwrap_or(&0), all.flows),
@@ -310,17 +304,17 @@ pub(super) fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Figures {
         dst_proxy_flows: a.dst_proxy,
         applications_top8: top_with_other(&a.applications, CHART_TOP, a.flows),
         masters_top8: top_with_other(&masters(&a.applications), CHART_TOP, a.flows),
-        applications_top40: ranked(&a.applications, TOP_ROWS),
-        categories: ranked(&a.categories, TOP_ROWS),
-        dst_countries: ranked(&a.dst_countries, TOP_ROWS),
-        src_countries: ranked(&src_countries, TOP_ROWS),
+        applications_top40: top(&a.applications, TOP_ROWS),
+        categories: top(&a.categories, TOP_ROWS),
+        dst_countries: top(&a.dst_countries, TOP_ROWS),
+        src_countries: top(&src_countries, TOP_ROWS),
         src_country_flows: d2021.flows - from_self,
         unique_dst_countries: unique_countries(&a.dst_countries) as u64,
         unique_src_countries: unique_countries(&src_countries) as u64,
         dst_ports_top40: top_ports(&a, TOP_ROWS),
         port_countries,
-        user_agents: ranked(&a.user_agents, TOP_ROWS),
-        crawlers: ranked(&crawlers, TOP_ROWS),
+        user_agents: top(&a.user_agents, TOP_ROWS),
+        crawlers: top(&crawlers, TOP_ROWS),
         crawler_flows,
         crawler_share: pct(crawler_flows, a.http_flows),
         http_flows: a.http_flows,
@@ -330,7 +324,7 @@ pub(super) fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Figures {
             .iter()
             .map(|(f, n)| (f.clone(), *n, pct(*n, with_ct)))
             .collect(),
-        content_types_top40: ranked(&content_type_bases(&a.content_types), TOP_ROWS),
+        content_types_top40: top(&content_type_bases(&a.content_types), TOP_ROWS),
         flows_per_hour_utc: a.hours_utc.to_vec(),
         flows_per_hour_local: a.hours_local.to_vec(),
         period: Period {

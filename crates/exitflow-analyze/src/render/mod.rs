@@ -74,9 +74,6 @@ pub const DEFINITION_EXIT: &str = "exit flows of more than 4 packets";
 /// All flows, in words.
 pub const DEFINITION_ALL: &str = "every flow of every role, failed ones included";
 
-/// The three definitions' keys in the report's JSON, in the order shown.
-pub const DEFINITIONS: [&str; 3] = ["study_2021", "exit", "all"];
-
 /// A table of the document, with what 100 % is.
 pub(super) struct Table {
     pub(super) head: Vec<String>,
