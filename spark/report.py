@@ -280,7 +280,7 @@ def figures(slices, volume):
         "bytes": nbytes,
         "traffic_gb": nbytes / 1e9,
         "dataset_bytes": slices[EXIT].dataset_bytes,
-        "volume_from": "node totals (exact)" if volume else "rows",
+        "volume_from": "node totals" if volume else "rows",
         "tor_roles": top(al.c["tor_role"], 10),
         "exit_flows": ex.flows,
         "exit_failed_flows": ex.failed,

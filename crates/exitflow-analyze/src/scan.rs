@@ -166,7 +166,7 @@ pub fn scan_with_progress(
         n.finish();
     }
     if filter.from_ms.is_none() && filter.to_ms.is_none() {
-        exact_totals(roots, &mut report)?;
+        node_volumes(roots, &mut report)?;
     }
     exit_policies(roots, &mut report)?;
     for a in report.nodes.values() {
@@ -175,15 +175,16 @@ pub fn scan_with_progress(
     Ok(report)
 }
 
-/// Packets and bytes from each node's totals (`_totals.json`), which are
-/// exact, where the rows hold power-of-two buckets (the default profile).
-/// Only without a time filter: the totals cover every flow of the node.
-fn exact_totals(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeError> {
+/// Packets and bytes from each node's totals (`_totals.json`) where the
+/// rows hold power-of-two buckets (default and strict, whose totals are
+/// noisy and rounded, but unbiased: closer than sums of buckets). Only
+/// without a time filter: the totals cover every flow of the node.
+fn node_volumes(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeError> {
     for node in report.nodes.keys() {
         let mut sum: Option<(u64, u64)> = None;
         for root in roots {
             let path = layout::node_dir(root, node).join(layout::TOTALS_FILE);
-            let t = exitflow_output::dataset::read_totals(&path).map_err(AnalyzeError::Totals)?;
+            let t = exitflow_output::totals::read(&path).map_err(AnalyzeError::Totals)?;
             if let Some(t) = t {
                 let (p, b) = sum.unwrap_or((0, 0));
                 sum = Some((p + t.packets, b + t.bytes));
@@ -201,7 +202,7 @@ fn exit_policies(roots: &[PathBuf], report: &mut Report) -> Result<(), AnalyzeEr
     for node in report.nodes.keys() {
         for root in roots {
             let path = layout::node_dir(root, node).join(layout::TOTALS_FILE);
-            let t = exitflow_output::dataset::read_totals(&path).map_err(AnalyzeError::Totals)?;
+            let t = exitflow_output::totals::read(&path).map_err(AnalyzeError::Totals)?;
             let Some(t) = t else { continue };
             let a = report.anonymity.entry(node.clone()).or_default();
             for (x, v) in a.iter_mut().zip([

@@ -3,7 +3,6 @@
 //! each written under a temporary name (starting with `.`, so dataset readers
 //! skip it) and renamed when complete; plus per-node totals in
 //! `node=NAME/_totals.json` (readers skip `_` files too).
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -78,121 +77,6 @@ impl DatasetConfig {
             memory_rows: crate::spool::DEFAULT_SPOOL_MEMORY_ROWS,
             max_rows: DEFAULT_MAX_HELD_ROWS,
             data_clock: true,
-        }
-    }
-}
-
-/// Per-node totals, accumulated over every ingest into the dataset.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeTotals {
-    /// Node name.
-    pub node: String,
-    /// Captures (or capture sessions) ingested.
-    pub captures: u64,
-    /// Flows written.
-    pub flows: u64,
-    /// Flows with at most 4 packets.
-    pub failed_flows: u64,
-    /// Packets metered into flows.
-    pub packets: u64,
-    /// Bytes metered (original frame lengths).
-    pub bytes: u64,
-    /// Frames not metered, by reason.
-    pub ignored_packets: BTreeMap<String, u64>,
-    /// Flows evicted from a full table.
-    pub evicted_flows: u64,
-    /// Unanswered TCP flows expired by the half-open timeout.
-    pub half_open_expired: u64,
-    /// Parquet files completed.
-    pub files: u64,
-    /// Bytes of Parquet files completed.
-    pub dataset_bytes: u64,
-    /// Flows metered but never written (live capture: the dataset could
-    /// not be written and the write buffer was full).
-    #[serde(default)]
-    pub lost_flows: u64,
-    /// Flows written with a column generalised so that k rows of their
-    /// node-hour share them (default profile).
-    #[serde(default)]
-    pub generalised_flows: u64,
-    /// Flows not written as rows: even generalised, fewer than k rows of
-    /// their node-hour shared them (counted in `flows`, `packets`, `bytes`).
-    #[serde(default)]
-    pub suppressed_flows: u64,
-    /// Strict: flows of cells under k folded into `Other`.
-    #[serde(default)]
-    pub folded_flows: u64,
-    /// The relay's exit policy as last recorded (public: it is in the consensus).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_policy: Option<ExitPolicyNote>,
-}
-
-/// A relay's exit policy, as a tor policy summary, and where it was read.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExitPolicyNote {
-    /// `accept PORTS` or `reject PORTS` (the consensus `p` line's form).
-    pub summary: String,
-    /// `torrc` or `consensus`.
-    pub source: String,
-}
-
-impl NodeTotals {
-    /// Adds another set of totals.
-    pub fn merge(&mut self, o: &NodeTotals) {
-        self.captures += o.captures;
-        self.flows += o.flows;
-        self.failed_flows += o.failed_flows;
-        self.packets += o.packets;
-        self.bytes += o.bytes;
-        for (k, v) in &o.ignored_packets {
-            *self.ignored_packets.entry(k.clone()).or_default() += v;
-        }
-        self.evicted_flows += o.evicted_flows;
-        self.half_open_expired += o.half_open_expired;
-        self.files += o.files;
-        self.dataset_bytes += o.dataset_bytes;
-        self.lost_flows += o.lost_flows;
-        self.generalised_flows += o.generalised_flows;
-        self.suppressed_flows += o.suppressed_flows;
-        self.folded_flows += o.folded_flows;
-        if o.exit_policy.is_some() {
-            self.exit_policy.clone_from(&o.exit_policy);
-        }
-    }
-
-    /// What grew from `earlier` to `self` (counters only grow); the node
-    /// name is kept, `captures` is 0.
-    pub fn since(&self, earlier: &NodeTotals) -> NodeTotals {
-        NodeTotals {
-            node: self.node.clone(),
-            captures: self.captures.saturating_sub(earlier.captures),
-            flows: self.flows.saturating_sub(earlier.flows),
-            failed_flows: self.failed_flows.saturating_sub(earlier.failed_flows),
-            packets: self.packets.saturating_sub(earlier.packets),
-            bytes: self.bytes.saturating_sub(earlier.bytes),
-            ignored_packets: self
-                .ignored_packets
-                .iter()
-                .map(|(k, v)| {
-                    let was = earlier.ignored_packets.get(k).copied().unwrap_or(0);
-                    (k.clone(), v.saturating_sub(was))
-                })
-                .collect(),
-            evicted_flows: self.evicted_flows.saturating_sub(earlier.evicted_flows),
-            half_open_expired: self
-                .half_open_expired
-                .saturating_sub(earlier.half_open_expired),
-            files: self.files.saturating_sub(earlier.files),
-            dataset_bytes: self.dataset_bytes.saturating_sub(earlier.dataset_bytes),
-            lost_flows: self.lost_flows.saturating_sub(earlier.lost_flows),
-            generalised_flows: self
-                .generalised_flows
-                .saturating_sub(earlier.generalised_flows),
-            suppressed_flows: self
-                .suppressed_flows
-                .saturating_sub(earlier.suppressed_flows),
-            folded_flows: self.folded_flows.saturating_sub(earlier.folded_flows),
-            exit_policy: self.exit_policy.clone(),
         }
     }
 }
@@ -748,23 +632,6 @@ impl DatasetWriter {
         self.write_all()?;
         Ok(self.written)
     }
-
-    /// Adds `t` to the node's `_totals.json` (atomically replaced; its
-    /// times no finer than `granularity_ms`).
-    pub fn add_totals(
-        node_dir: &Path,
-        t: &NodeTotals,
-        granularity_ms: u64,
-    ) -> Result<NodeTotals, OutputError> {
-        let path = node_dir.join(layout::TOTALS_FILE);
-        let mut all = read_totals(&path)?.unwrap_or_default();
-        all.merge(t);
-        all.node = t.node.clone();
-        let text = serde_json::to_string_pretty(&all).expect("plain data serialises");
-        crate::files::write_atomic(&path, text.as_bytes())?;
-        crate::files::coarsen_mtime(&path, granularity_ms)?;
-        Ok(all)
-    }
 }
 
 /// Adds the exact durations a replaced part's sidecar holds for hour `b`
@@ -966,23 +833,6 @@ pub fn apply_retention(
     }
     removed.sort();
     Ok(removed)
-}
-
-/// Reads a node's totals file, `None` when absent.
-pub fn read_totals(path: &Path) -> Result<Option<NodeTotals>, OutputError> {
-    match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| OutputError::Io {
-                path: path.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(OutputError::Io {
-            path: path.to_owned(),
-            source: e,
-        }),
-    }
 }
 
 /// `YYYY-MM-DD` (UTC) of a time in ms since the epoch.

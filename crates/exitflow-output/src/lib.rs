@@ -11,20 +11,23 @@ pub mod files;
 pub mod flowtable;
 pub mod kanon;
 pub mod layout;
+pub mod noise;
 pub mod policy;
 pub mod privacy;
 pub mod row;
 pub mod schema;
 pub mod spool;
+pub mod totals;
 pub mod useragent;
 pub mod writers;
 
-pub use dataset::{DatasetConfig, DatasetWriter, ExitPolicyNote, NodeTotals, Written};
+pub use dataset::{DatasetConfig, DatasetWriter, Written};
 pub use flowtable::FlowTable;
 pub use policy::{AddressMode, Policy, PolicySettings, Profile, SELF_SOURCE, ServerNames};
 pub use privacy::{AddressPolicy, CryptoPan, Redacted};
 pub use row::{Cell, ExactSums, Layout, Row};
 pub use schema::{COLUMNS, Col, ColType, ColumnDef, PrivacyClass, Record, Selection, Value};
+pub use totals::{ExitPolicyNote, NodeTotals, TotalsRule};
 pub use writers::{FlowWriter, Format};
 
 /// Errors while writing flows.

@@ -407,6 +407,16 @@ impl Policy {
         self.time_granularity_ms > 1
     }
 
+    /// How the node's totals are written: exact under research; under an
+    /// hourly profile each write's increments noised and rounded
+    /// ([`crate::totals`]), the file's time no finer than the profile's.
+    pub fn totals_rule(&self) -> crate::TotalsRule {
+        crate::TotalsRule {
+            granularity_ms: self.time_granularity_ms,
+            noisy: self.holds_hours(),
+        }
+    }
+
     /// A record as the row this policy stores: the policy applied, then
     /// only the layout's columns kept. The one way from a flow to a file.
     pub fn store(&mut self, mut r: Record) -> Row {

@@ -44,8 +44,7 @@ pub struct CaptureSummary {
     pub bytes: u64,
 }
 
-/// The name under which excluded frames are counted in the node totals.
-pub const EXCLUDED_KEY: &str = "excluded";
+pub use exitflow_output::totals::EXCLUDED_KEY;
 
 impl CaptureSummary {
     /// These counters as dataset totals for one capture.

@@ -167,12 +167,12 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     let _ = std::fs::remove_file(&probe);
     // The exit policy in force, in the node's totals (counts unchanged).
     if let Some(p) = &enricher.exit_policy {
-        let note = exitflow_output::NodeTotals {
-            node: dataset.node.clone(),
-            exit_policy: Some(p.clone()),
-            ..Default::default()
-        };
-        exitflow_output::DatasetWriter::add_totals(&node_dir, &note, policy.time_granularity_ms)?;
+        exitflow_output::totals::note_exit_policy(
+            &node_dir,
+            &dataset.node,
+            p,
+            policy.totals_rule(),
+        )?;
         info!(exit_policy = %p.summary, source = %p.source, "exit policy recorded");
     }
     // Under an hourly profile, what follows flows is shown (endpoint) and
@@ -281,7 +281,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
                 if now != bucket {
                     bucket = now;
                     snap.take(&snapshot_registry);
-                    status_line(&m, workers, 0.0);
+                    status_line(&m, workers, None);
                 }
             }
             None => status.tick(&m, workers),
@@ -302,7 +302,7 @@ pub fn run(cfg: ServiceConfig, stop: Arc<AtomicBool>) -> Result<bool, ServiceErr
     let lost = writer_handle
         .join()
         .map_err(|_| ServiceError::Panicked("writer"))?;
-    status_line(&m, workers, 0.0);
+    status_line(&m, workers, snapshot.is_none().then_some(0.0));
     info!(
         flows = m.flows_written.get(),
         files = m.dataset_files.get(),
@@ -388,18 +388,23 @@ impl Status {
         let secs = self.last.elapsed().as_secs_f64();
         self.last = Instant::now();
         let p = metrics::sum(&m.packets, workers);
-        status_line(m, workers, (p - self.last_packets) as f64 / secs);
+        status_line(m, workers, Some((p - self.last_packets) as f64 / secs));
         self.last_packets = p;
     }
 }
 
-fn status_line(m: &Metrics, workers: usize, rate: f64) {
+/// Logs the counters; `rate` (packets per second) is `None` under an hourly
+/// profile, whose line also leaves out the packets metered: the journal
+/// keeps its lines, and hour-apart packet counts would be exact hourly
+/// traffic, finer than the node totals (`exitflow_output::totals`).
+fn status_line(m: &Metrics, workers: usize, rate: Option<f64>) {
     let active: i64 = (0..workers)
         .map(|i| m.flows_active.get_or_create(&worker(i)).get())
         .sum();
+    let packets = rate.map(|_| metrics::sum(&m.packets, workers));
     info!(
-        packets = metrics::sum(&m.packets, workers),
-        pps = rate.round() as u64,
+        packets,
+        pps = rate.map(|r| r.round() as u64),
         kernel_drops = metrics::sum(&m.kernel_drops, workers),
         flows_active = active,
         flows_exported = m.flows_exported.get(),

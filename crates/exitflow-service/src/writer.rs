@@ -53,7 +53,7 @@ pub trait Store {
 /// The node's Parquet dataset, through its gate.
 pub struct DatasetStore {
     w: DatasetWriter,
-    granularity_ms: u64,
+    totals: exitflow_output::TotalsRule,
 }
 
 impl DatasetStore {
@@ -63,7 +63,7 @@ impl DatasetStore {
         cfg.data_clock = false;
         Ok(DatasetStore {
             w: DatasetWriter::open(policy, cfg)?,
-            granularity_ms: policy.time_granularity_ms,
+            totals: policy.totals_rule(),
         })
     }
 }
@@ -94,11 +94,11 @@ impl Store for DatasetStore {
     }
 
     fn granularity_ms(&self) -> u64 {
-        self.granularity_ms
+        self.totals.granularity_ms
     }
 
     fn add_totals(&mut self, delta: &NodeTotals) -> Result<(), OutputError> {
-        DatasetWriter::add_totals(self.w.node_dir(), delta, self.granularity_ms).map(|_| ())
+        exitflow_output::totals::add(self.w.node_dir(), delta, self.totals).map(|_| ())
     }
 
     fn apply_retention(&mut self, days: u32) -> Result<usize, OutputError> {

@@ -191,3 +191,42 @@ pub fn skipped(test: &str, why: &str) {
         }
     }
 }
+
+/// Checks a noisy total of an hourly profile's `_totals.json`
+/// (exitflow_output::totals) against the exact count behind it: a multiple
+/// of its grid, within eight grid steps per √write of it (the noise of one
+/// write exceeds that once in about 10⁷).
+pub fn assert_noisy(got: &serde_json::Value, exact: u64, grid: u64, writes: u64, what: &str) {
+    let got = got
+        .as_u64()
+        .unwrap_or_else(|| panic!("{what}: {got} is not a count"));
+    assert_eq!(got % grid, 0, "{what}: {got} is not on its grid of {grid}");
+    let bound = 8.0 * grid as f64 * (writes.max(1) as f64).sqrt();
+    assert!(
+        (got as f64 - exact as f64).abs() <= bound,
+        "{what}: {got} is more than {bound} from the exact {exact}"
+    );
+}
+
+/// Flows exported in every run a log holds: each run's last status line
+/// (`flows_exported=N`) before its `capture stopped` line, summed. Exact:
+/// the number a node's noisy totals stand for.
+pub fn exported_flows(log: &str) -> u64 {
+    let (mut sum, mut last) = (0, None);
+    for l in log.lines() {
+        if l.contains("status")
+            && let Some(n) = l
+                .split("flows_exported=")
+                .nth(1)
+                .and_then(|s| s.split(' ').next()?.parse::<u64>().ok())
+        {
+            last = Some(n);
+        }
+        if l.contains("capture stopped") {
+            sum += last
+                .take()
+                .unwrap_or_else(|| panic!("a run without a status line:\n{log}"));
+        }
+    }
+    sum
+}

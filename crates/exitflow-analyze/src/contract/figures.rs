@@ -30,7 +30,7 @@ pub struct Figures {
     pub traffic_gb: Option<f64>,
     /// Parquet bytes read.
     pub dataset_bytes: u64,
-    /// `node totals (exact)` or `rows`.
+    /// `node totals` (every flow; noisy and rounded under default and strict) or `rows`.
     pub volume_from: String,
     /// Flows per Tor role.
     pub tor_roles: Ranked,

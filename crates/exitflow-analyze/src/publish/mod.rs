@@ -518,7 +518,7 @@ fn exit_policies_only(roots: &[PathBuf], report: &mut Report) -> Result<(), Anal
         for root in roots {
             let path = exitflow_output::layout::node_dir(root, node)
                 .join(exitflow_output::layout::TOTALS_FILE);
-            let t = exitflow_output::dataset::read_totals(&path).map_err(AnalyzeError::Totals)?;
+            let t = exitflow_output::totals::read(&path).map_err(AnalyzeError::Totals)?;
             if let Some(p) = t.and_then(|t| t.exit_policy) {
                 report.exit_policies.insert(node.clone(), p);
             }

@@ -10,65 +10,7 @@
 //! to be kept, and a value is never drawn twice (each unit is released
 //! once, see `store`).
 
-/// Uniform bits from the operating system, fetched in blocks.
-pub struct Rng {
-    buf: Vec<u8>,
-    pos: usize,
-    /// Noise values drawn (the ledger's `draws` is checked against it).
-    pub drawn: u64,
-}
-
-/// Bytes fetched from the operating system at a time.
-const RNG_BLOCK: usize = 64 * 1024;
-
-impl Default for Rng {
-    fn default() -> Rng {
-        Rng {
-            buf: vec![0; RNG_BLOCK],
-            pos: RNG_BLOCK,
-            drawn: 0,
-        }
-    }
-}
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        if self.pos + 8 > self.buf.len() {
-            getrandom::fill(&mut self.buf).expect("the operating system provides random numbers");
-            self.pos = 0;
-        }
-        let b: [u8; 8] = self.buf[self.pos..self.pos + 8]
-            .try_into()
-            .expect("8 bytes");
-        self.pos += 8;
-        u64::from_le_bytes(b)
-    }
-
-    /// Uniform in (0, 1].
-    fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A geometric count of failures before a success, `P(k) = (1−α)α^k`.
-    fn geometric(&mut self, ln_alpha: f64) -> i64 {
-        let g = (self.unit().ln() / ln_alpha).floor();
-        // ln(u) ≤ 0 and ln α < 0: g ≥ 0; the cap only matters for α → 1.
-        g.min(i64::MAX as f64 / 4.0) as i64
-    }
-
-    /// One draw of discrete Laplace noise of scale `b` (`α = exp(−1/b)`),
-    /// `0 < b ≤` [`MAX_SCALE`].
-    pub fn discrete_laplace(&mut self, b: f64) -> i64 {
-        assert!(b > 0.0 && b <= MAX_SCALE, "noise scale {b} out of range");
-        self.drawn += 1;
-        let ln_alpha = -1.0 / b;
-        self.geometric(ln_alpha) - self.geometric(ln_alpha)
-    }
-}
-
-/// The largest noise scale drawn: below it a draw never nears the
-/// sampler's cap, and stored values stay far inside `i64`.
-pub const MAX_SCALE: f64 = (1u64 << 50) as f64;
+pub use exitflow_output::noise::{MAX_SCALE, Rng};
 
 /// The scale of the noise: sensitivity over ε.
 pub fn scale(sensitivity: f64, epsilon: f64) -> f64 {

@@ -244,7 +244,7 @@ pub(super) fn how_made(c: &Ctx) -> Vec<Section> {
             how_rows.push(vec![
                 format!("k-anonymity on {n}"),
                 format!(
-                    "{g} of {flows} flows written with a column generalised ({} %), {sup} not written as rows ({} %), {fo} counted under Other in strict tables ({} %): no row or cell stands for fewer than k flows of its hour",
+                    "{g} of {flows} flows written with a column generalised ({} %), {sup} not written as rows ({} %), {fo} counted under Other in strict tables ({} %): no row or cell stands for fewer than k flows of its hour (counts from the node totals, which default and strict keep noisy, to 16 flows per write)",
                     share(g),
                     share(sup),
                     share(fo)
@@ -314,7 +314,7 @@ pub(super) fn node_totals(c: &Ctx) -> Vec<Section> {
             table(
                 &["node", "flows", "failed flows", "failed %", "exit flows", "study flows", "packets", "traffic GB", "dataset MB", "% of flows", "% of traffic"],
                 rows,
-                Some("Every flow on each node's interface, every role; failed: 4 packets or fewer. Packets and bytes from the node totals when exact.".into()),
+                Some("Every flow on each node's interface, every role; failed: 4 packets or fewer. Packets and bytes from the node totals where the rows hold buckets (under default and strict noisy, to 1,024 packets and 1 MiB).".into()),
             ),
             Block::Chart(Chart::Bars { title: "Packets per node (Figure 5.1)".into(), total: pk.iter().map(|x| x.1).sum(), items: pk, unit: "packets" }),
             Block::Chart(Chart::Bars { title: "Flows per node (Figure 5.2)".into(), total: fl.iter().map(|x| x.1).sum(), items: fl, unit: "flows" }),

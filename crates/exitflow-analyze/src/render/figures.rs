@@ -262,7 +262,7 @@ pub(super) fn figures(n: &NodeAgg, volume: Option<(u64, u64)>) -> Figures {
         traffic_gb: Some(bytes as f64 / 1e9),
         dataset_bytes: n.slices[crate::EXIT].dataset_bytes,
         volume_from: if volume.is_some() {
-            "node totals (exact)"
+            "node totals"
         } else {
             "rows"
         }

@@ -196,6 +196,11 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
     for l in &lines {
         println!("{l}");
     }
+    if a.profile != Some(exitflow_output::Profile::Research) {
+        println!(
+            "(node totals as the profile writes them: flows to 16, packets to 1,024 and bytes to 1 MiB, with noise; docs/privacy.md)"
+        );
+    }
     println!("synthetic traffic: the report says so on its first line");
     println!("dataset: {}", dataset.display());
     println!("report:  {}", report_dir.join("report.html").display());

@@ -54,7 +54,7 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
             "flows were written into days `report --publish` already released: they are not in those releases (a day is released once)"
         );
     }
-    let all = DatasetWriter::add_totals(&node_dir, &run, policy.time_granularity_ms)?;
+    let all = exitflow_output::totals::add(&node_dir, &run, policy.totals_rule())?;
     if let Some(days) = crate::settings::retention(&a.pipeline.policy, conf)? {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -68,14 +68,23 @@ pub fn run(a: &IngestArgs, conf: &Config) -> Result<(ExitCode, NodeTotals)> {
             );
         }
     }
+    // Under an hourly profile the log is no finer than the totals file:
+    // the node's noisy, rounded totals, not this run's exact counts (one
+    // run over one hour's capture would give the hour's).
+    let shown = if policy.totals_rule().noisy {
+        &all
+    } else {
+        &run
+    };
     tracing::info!(
         node = %node,
-        flows = run.flows,
-        failed_flows = run.failed_flows,
-        packets = run.packets,
-        evicted = run.evicted_flows,
+        flows = shown.flows,
+        failed_flows = shown.failed_flows,
+        packets = shown.packets,
+        evicted = shown.evicted_flows,
         files,
         peak_rss_mib = peak_rss_bytes() >> 20,
+        counts = if policy.totals_rule().noisy { "node totals, noisy and rounded" } else { "this run, exact" },
         "ingested"
     );
     Ok((status(failed), all))
