@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates crates/exitflow-dpi/data/protocols.txt from the nDPI library
+"""Regenerates crates/exitflow-dpi/data/ndpi/protocols.txt from the nDPI library
 NFStream 6.6.0 links (nDPI 5.0): every protocol's name, category and default
 TCP/UDP ports, read from the library itself at run time.
 
@@ -51,7 +51,7 @@ def ports(fields, base):
 
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(__file__), "..", "crates", "exitflow-dpi", "data", "protocols.txt")
+        os.path.dirname(__file__), "..", "crates", "exitflow-dpi", "data", "ndpi", "protocols.txt")
     with tempfile.TemporaryDirectory() as tmp:
         lib = load_library(tmp)
         lib.ndpi_revision.restype = C.c_char_p

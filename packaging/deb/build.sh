@@ -2,8 +2,8 @@
 # Builds the Debian package of exitflow with debhelper (packaging/deb/debian):
 # the binary (stripped, its debug symbols in exitflow-dbgsym), the manual
 # page generated from the command line's definitions, the systemd units, the
-# `exitflow` system user, /var/lib/exitflow, a configuration in /etc/exitflow
-# and the documentation. Needs debhelper and dpkg-dev (.ci/run installs them).
+# `exitflow` system user, /var/lib/exitflow, a configuration in /etc/exitflow,
+# nDPI's tables in /usr/share/exitflow/ndpi and the documentation. Needs debhelper and dpkg-dev (.ci/run installs them).
 #
 #   packaging/deb/build.sh [--binary PATH] [--out DIR]
 #
@@ -34,13 +34,16 @@ fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 src="$stage/exitflow-$version"
-mkdir -p "$src/units" "$src/docs"
+mkdir -p "$src/units" "$src/docs" "$src/ndpi"
 cp -r packaging/deb/debian "$src/debian"
 install -m 0755 "$binary" "$src/exitflow"
 "$binary" manpage > "$src/exitflow.1"
 for u in exitflow-capture@.service exitflow-consensus.service exitflow-consensus.path; do
   install -m 0644 "packaging/$u" "$src/units/$u"
 done
+# nDPI's tables (LGPL-3.0-or-later), read at run time from
+# /usr/share/exitflow/ndpi: data beside the program, replaceable.
+install -m 0644 crates/exitflow-dpi/data/ndpi/* "$src/ndpi/"
 install -m 0644 README.md "$src/"
 install -m 0644 docs/exit-relay.md docs/privacy.md docs/live-capture.md docs/schema.md "$src/docs/"
 # The configuration: every default, with the relay's paths set.

@@ -1,6 +1,6 @@
 //! How exitflow recognises each protocol nDPI defines: by content (a
 //! detector reads the payload), by server name (a TLS/QUIC/HTTP/DNS name in
-//! `data/services.txt`), by port only (nDPI's default ports, at give-up),
+//! `services.txt`), by port only (nDPI's default ports, at give-up),
 //! or not at all. `exitflow protocols` prints it; `docs/protocols.md` is
 //! its output.
 use crate::detect::{self, TCP, UDP};
@@ -93,7 +93,7 @@ pub struct Coverage {
     pub how: How,
 }
 
-/// Every protocol of `data/protocols.txt` (nDPI 5.0's list), in order.
+/// Every protocol of `protocols.txt` (nDPI 5.0's list), in order.
 pub fn coverage() -> Vec<Coverage> {
     let r = registry();
     let by_content = |name: &str| {

@@ -1,4 +1,4 @@
-//! nDPI's IP-prefix lists (`data/ip_lists.tsv`): the service a server
+//! nDPI's IP-prefix lists (`ip_lists.tsv`, [`crate::data`]): the service a server
 //! (destination) address belongs to (Google, AWS_EC2, Telegram, Tor relays, VPN
 //! providers...), for flows that inspection could not name, as nDPI's
 //! guess by address does. Longest prefix wins; private and multicast IPv4
@@ -8,8 +8,6 @@ use std::sync::OnceLock;
 use exitflow_decode::Addr;
 
 use crate::registry::{ProtoId, registry};
-
-const LISTS: &str = include_str!("../data/ip_lists.tsv");
 
 /// Prefixes flattened into disjoint address ranges, each with the most
 /// specific prefix's protocol, sorted: a lookup is one binary search.
@@ -57,38 +55,70 @@ fn flatten(mut p: Vec<(u128, u128, u8, ProtoId)>) -> Vec<(u128, u128, ProtoId)> 
     out
 }
 
+/// One line of the lists: `(first, last, prefix length, id)`, IPv4 or not;
+/// `None` for a comment or blank line.
+type Prefix = (bool, (u128, u128, u8, ProtoId));
+
+fn parse_line(line: &str, r: &crate::registry::Registry) -> Result<Option<Prefix>, String> {
+    if line.starts_with('#') || line.trim().is_empty() {
+        return Ok(None);
+    }
+    let (cidr, name) = line
+        .split_once('\t')
+        .ok_or_else(|| format!("{line:?}: want prefix<TAB>name"))?;
+    let (addr, len) = cidr
+        .split_once('/')
+        .ok_or_else(|| format!("{cidr:?}: want address/length"))?;
+    let id = r
+        .id(name.trim())
+        .ok_or_else(|| format!("{name} is not in the protocol table"))?;
+    let addr: std::net::IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an address"))?;
+    let (bits, a) = match addr {
+        std::net::IpAddr::V4(a) => (32u32, u128::from(u32::from(a))),
+        std::net::IpAddr::V6(a) => (128u32, u128::from(a)),
+    };
+    let len: u8 = len
+        .parse()
+        .ok()
+        .filter(|l| u32::from(*l) <= bits)
+        .ok_or_else(|| format!("{len:?} is not a prefix length of {addr}"))?;
+    let host = bits - u32::from(len);
+    let span = if host >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << host) - 1
+    };
+    let first = a & !span;
+    Ok(Some((bits == 32, (first, first | span, len, id))))
+}
+
+/// Checks every line of the lists against registry `r`.
+pub(crate) fn check(
+    t: &crate::data::Tables,
+    r: &crate::registry::Registry,
+) -> Result<(), crate::data::DataError> {
+    for (n, line) in t.ip_lists.lines().enumerate() {
+        parse_line(line, r).map_err(|what| crate::data::DataError::Bad {
+            path: t.dir.join(crate::data::IP_LISTS_FILE),
+            line: n + 1,
+            what,
+        })?;
+    }
+    Ok(())
+}
+
 fn lists() -> &'static Lists {
     static L: OnceLock<Lists> = OnceLock::new();
     L.get_or_init(|| {
         let mut v4 = Vec::new();
         let mut v6 = Vec::new();
-        for line in LISTS.lines() {
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
+        for line in crate::data::tables().ip_lists.lines() {
+            let parsed = parse_line(line, registry()).expect("checked when the tables were loaded");
+            if let Some((is_v4, p)) = parsed {
+                if is_v4 { v4.push(p) } else { v6.push(p) }
             }
-            let (cidr, name) = line
-                .split_once('\t')
-                .expect("data/ip_lists.tsv: prefix<TAB>name");
-            let (addr, len) = cidr.split_once('/').expect("data/ip_lists.tsv: a/len");
-            let len: u8 = len.parse().expect("data/ip_lists.tsv: prefix length");
-            let id = registry()
-                .id(name.trim())
-                .unwrap_or_else(|| panic!("data/ip_lists.tsv: {name} missing from protocols.txt"));
-            let (bits, a, into) = match addr
-                .parse::<std::net::IpAddr>()
-                .expect("data/ip_lists.tsv: address")
-            {
-                std::net::IpAddr::V4(a) => (32u32, u128::from(u32::from(a)), &mut v4),
-                std::net::IpAddr::V6(a) => (128u32, u128::from(a), &mut v6),
-            };
-            let host = bits - u32::from(len);
-            let span = if host >= 128 {
-                u128::MAX
-            } else {
-                (1u128 << host) - 1
-            };
-            let first = a & !span;
-            into.push((first, first | span, len, id));
         }
         Lists {
             v4: flatten(v4),

@@ -17,6 +17,7 @@
 pub mod cache;
 pub mod coverage;
 pub mod craft;
+pub mod data;
 pub mod detect;
 pub mod dns;
 pub mod http;

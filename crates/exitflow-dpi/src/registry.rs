@@ -1,5 +1,5 @@
-//! The protocol registry and the service map, read from the data files in
-//! `data/` (compiled in; easy to read and to update).
+//! The protocol registry and the service map, built from nDPI's tables
+//! ([`crate::data`], read at run time).
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -33,13 +33,13 @@ pub struct Entry {
     pub name: String,
     /// Category as nDPI prints it.
     pub category: String,
-    /// Default TCP ports as written in `data/protocols.txt` (`-`: none).
+    /// Default TCP ports as written in `protocols.txt` (`-`: none).
     pub tcp_ports: String,
     /// Default UDP ports, likewise.
     pub udp_ports: String,
-    /// Server names map to it (a line of `data/services.txt`).
+    /// Server names map to it (a line of `services.txt`).
     pub has_domains: bool,
-    /// Listed in `data/protocols.txt` (nDPI's table), not only in services.txt.
+    /// Listed in `protocols.txt` (nDPI's table), not only in services.txt.
     pub is_protocol: bool,
 }
 
@@ -58,32 +58,44 @@ pub struct Registry {
     by_first: Vec<Vec<usize>>,
 }
 
-const PROTOCOLS: &str = include_str!("../data/protocols.txt");
-const SERVICES: &str = include_str!("../data/services.txt");
-
-fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) {
+fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) -> Result<(), String> {
     if field == "-" {
-        return;
+        return Ok(());
     }
     for part in field.split(',') {
         let (a, b) = match part.split_once('-') {
             Some((a, b)) => (a, b),
             None => (part, part),
         };
-        let (a, b): (u16, u16) = (
-            a.parse().expect("port in data/protocols.txt"),
-            b.parse().expect("port in data/protocols.txt"),
-        );
+        let port = |x: &str| {
+            x.parse::<u16>()
+                .map_err(|_| format!("{x:?} is not a port (0-65535) in {field:?}"))
+        };
+        let (a, b) = (port(a)?, port(b)?);
+        if a > b {
+            return Err(format!("port range {part:?} runs backwards"));
+        }
         for p in a..=b {
             // Of protocols sharing a port, nDPI guesses the one registered
             // last (HTTP_Proxy over HTTP_Connect, SMBv23 over SMBv1).
             into.insert(p, id);
         }
     }
+    Ok(())
+}
+
+/// A malformed line of one of the tables.
+fn bad(t: &crate::data::Tables, file: &str, line: usize, what: String) -> crate::data::DataError {
+    crate::data::DataError::Bad {
+        path: t.dir.join(file),
+        line,
+        what,
+    }
 }
 
 impl Registry {
-    fn load() -> Registry {
+    fn load(t: &crate::data::Tables) -> Result<Registry, crate::data::DataError> {
+        use crate::data::{PROTOCOLS_FILE, SERVICES_FILE};
         let mut r = Registry {
             entries: Vec::new(),
             by_name: HashMap::new(),
@@ -93,31 +105,51 @@ impl Registry {
             patterns: Vec::new(),
             by_first: vec![Vec::new(); 256],
         };
-        for line in PROTOCOLS.lines() {
+        for (n, line) in t.protocols.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let f: Vec<&str> = line.split_whitespace().collect();
-            assert!(f.len() == 4, "data/protocols.txt: bad line {line:?}");
-            let id = r.add(f[0], f[1]);
+            if f.len() != 4 {
+                return Err(bad(
+                    t,
+                    PROTOCOLS_FILE,
+                    n + 1,
+                    format!("{line:?}: want 4 fields (name, category, TCP ports, UDP ports)"),
+                ));
+            }
+            let id = r
+                .add(f[0], f[1])
+                .map_err(|w| bad(t, PROTOCOLS_FILE, n + 1, w))?;
             let e = &mut r.entries[usize::from(id.0)];
             e.is_protocol = true;
             e.tcp_ports = f[2].to_owned();
             e.udp_ports = f[3].to_owned();
-            parse_ports(f[2], &mut r.tcp_ports, id);
-            parse_ports(f[3], &mut r.udp_ports, id);
+            parse_ports(f[2], &mut r.tcp_ports, id)
+                .map_err(|w| bad(t, PROTOCOLS_FILE, n + 1, w))?;
+            parse_ports(f[3], &mut r.udp_ports, id)
+                .map_err(|w| bad(t, PROTOCOLS_FILE, n + 1, w))?;
         }
-        for line in SERVICES.lines() {
+        for (n, line) in t.services.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let mut f = line.split_whitespace();
-            let (name, cat) = (f.next().expect("name"), f.next().expect("category"));
+            let (Some(name), Some(cat)) = (f.next(), f.next()) else {
+                return Err(bad(
+                    t,
+                    SERVICES_FILE,
+                    n + 1,
+                    format!("{line:?}: want a name, a category and domains"),
+                ));
+            };
             let id = match r.by_name.get(name) {
                 Some(&id) => id,
-                None => r.add(name, cat),
+                None => r
+                    .add(name, cat)
+                    .map_err(|w| bad(t, SERVICES_FILE, n + 1, w))?,
             };
             r.entries[usize::from(id.0)].has_domains = true;
             for d in f {
@@ -134,14 +166,17 @@ impl Registry {
                 r.by_first[usize::from(b)].push(k);
             }
         }
-        r
+        Ok(r)
     }
 
-    fn add(&mut self, name: &str, category: &str) -> ProtoId {
+    fn add(&mut self, name: &str, category: &str) -> Result<ProtoId, String> {
         if let Some(&id) = self.by_name.get(name) {
-            return id;
+            return Ok(id);
         }
-        let id = ProtoId(u16::try_from(self.entries.len()).expect("fewer than 65536 protocols"));
+        let id = ProtoId(
+            u16::try_from(self.entries.len())
+                .map_err(|_| "more than 65,535 protocols".to_owned())?,
+        );
         self.entries.push(Entry {
             name: name.to_owned(),
             category: category.to_owned(),
@@ -151,7 +186,7 @@ impl Registry {
             is_protocol: false,
         });
         self.by_name.insert(name.to_owned(), id);
-        id
+        Ok(id)
     }
 
     /// The protocol of a name, if registered.
@@ -223,10 +258,38 @@ impl Registry {
     }
 }
 
-/// The registry, loaded on first use.
+/// The registry, built on first use from the tables [`crate::data::load`]
+/// read and checked.
 pub fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(Registry::load)
+    R.get_or_init(|| {
+        Registry::load(crate::data::tables()).expect("the tables were checked when loaded")
+    })
+}
+
+/// Checks tables before they are used: every line parses, and every
+/// protocol the code and the address lists name is in the protocol table.
+pub(crate) fn check(t: &crate::data::Tables) -> Result<(), crate::data::DataError> {
+    let r = Registry::load(t)?;
+    let missing: Vec<&str> = KNOWN_NAMES
+        .iter()
+        .copied()
+        .chain(crate::detect::TCP.iter().map(|d| d.name))
+        .chain(crate::detect::UDP.iter().map(|d| d.name))
+        .filter(|n| r.id(n).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(
+            t,
+            crate::data::PROTOCOLS_FILE,
+            0,
+            format!(
+                "protocols the inspection names are missing: {}",
+                missing.join(", ")
+            ),
+        ));
+    }
+    crate::iplist::check(t, &r)
 }
 
 /// Well-known protocol ids, looked up once.
@@ -293,6 +356,40 @@ pub struct Known {
     pub telegram: ProtoId,
 }
 
+/// The names [`known`] resolves.
+const KNOWN_NAMES: &[&str] = &[
+    "HTTP",
+    "HTTP_Proxy",
+    "TLS",
+    "QUIC",
+    "DNS",
+    "MDNS",
+    "LLMNR",
+    "DoH_DoT",
+    "ICMP",
+    "ICMPV6",
+    "IGMP",
+    "ESP",
+    "GRE",
+    "OSPF",
+    "SMTPS",
+    "IMAPS",
+    "POPS",
+    "ApplePush",
+    "Tor",
+    "DNScrypt",
+    "AVASTSecureDNS",
+    "STUN",
+    "DTLS",
+    "SRTP",
+    "RTP",
+    "GoogleCall",
+    "SignalVoip",
+    "Zoom",
+    "WhatsAppCall",
+    "Telegram",
+];
+
 /// The well-known ids.
 pub fn known() -> &'static Known {
     static K: OnceLock<Known> = OnceLock::new();
@@ -300,7 +397,7 @@ pub fn known() -> &'static Known {
         let r = registry();
         let g = |n: &str| {
             r.id(n)
-                .unwrap_or_else(|| panic!("{n} missing from data/protocols.txt"))
+                .expect("checked when the tables were loaded (KNOWN_NAMES)")
         };
         Known {
             http: g("HTTP"),

@@ -22,6 +22,11 @@ pub struct Cli {
     /// Configuration file (TOML; `exitflow config` prints one with the defaults).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+    /// Directory of nDPI's tables (protocols.txt, services.txt,
+    /// ip_lists.tsv); default: $EXITFLOW_DATA_DIR, `ndpi/` beside the
+    /// executable, /usr/share/exitflow/ndpi, or the source tree's.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The commands.

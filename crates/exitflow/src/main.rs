@@ -34,6 +34,10 @@ fn main() -> ExitCode {
             }
             None => config::Config::default(),
         };
+        if commands::needs_dpi(&cli.cmd) {
+            let dir = exitflow_dpi::data::load(cli.data_dir.as_deref())?;
+            tracing::debug!(dir = %dir.display(), "nDPI's tables loaded");
+        }
         commands::run(cli.cmd, &conf)
     };
     match run() {

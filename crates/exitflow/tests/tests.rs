@@ -3,6 +3,7 @@
 
 mod common;
 mod corpus;
+mod data;
 mod dataset;
 mod enrich;
 #[cfg(target_os = "linux")]

@@ -9,8 +9,9 @@
 //!   [`stun`]), QUIC (IETF, version negotiation, Google), DNS on its ports
 //!   and DNS-shaped service queries, then [`UDP`] from top to bottom.
 //!
-//! Protocol names are resolved to ids once ([`resolved`]); a name missing
-//! from `data/protocols.txt` fails the unit tests, not a flow.
+//! Protocol names are resolved to ids once ([`resolved`]); a table's name
+//! missing from `protocols.txt` is an error when the tables load
+//! ([`crate::data::load`]), not a flow's panic.
 use std::sync::OnceLock;
 
 use crate::FlowCtx;
@@ -62,7 +63,7 @@ pub enum Match {
 
 /// One detector.
 pub struct Detector {
-    /// Protocol named (as in `data/protocols.txt`).
+    /// Protocol named (as in `protocols.txt`).
     pub name: &'static str,
     /// Transport.
     pub transport: Transport,
@@ -1711,11 +1712,12 @@ struct Lane {
 }
 
 /// Resolves a protocol name of this crate's code; panics on a name missing
-/// from `data/protocols.txt` (caught by the unit tests).
+/// from `protocols.txt` (the tables' names are checked when they load;
+/// `Match::As` names by the unit tests).
 pub fn id(name: &str) -> ProtoId {
-    registry()
-        .id(name)
-        .unwrap_or_else(|| panic!("{name} missing from data/protocols.txt"))
+    registry().id(name).unwrap_or_else(|| {
+        panic!("{name} missing from protocols.txt (checked when the tables load)")
+    })
 }
 
 fn lanes(table: &'static [Detector], ids: &[ProtoId], client: bool) -> Vec<Lane> {

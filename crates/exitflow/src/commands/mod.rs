@@ -22,6 +22,18 @@ use anyhow::Result;
 use crate::args::Cmd;
 use crate::config::Config;
 
+/// Whether a command inspects flows or names protocols (and so reads
+/// nDPI's tables, [`exitflow_dpi::data`]).
+pub fn needs_dpi(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Flows(_) | Cmd::Ingest(_) | Cmd::Demo(_) | Cmd::Bench(_) | Cmd::Protocols => true,
+        #[cfg(target_os = "linux")]
+        Cmd::Capture(_) => true,
+        Cmd::Report(a) => a.publish,
+        _ => false,
+    }
+}
+
 /// Runs one command.
 pub fn run(cmd: Cmd, conf: &Config) -> Result<ExitCode> {
     match cmd {
