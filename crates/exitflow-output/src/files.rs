@@ -57,35 +57,61 @@ pub fn random_hex(bytes: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Sets a completed file's modification time down to the granularity, so
-/// the filesystem does not keep a finer time than the rows do.
-pub fn coarsen_mtime(path: &Path, granularity_ms: u64) -> Result<(), OutputError> {
+/// The current time rounded down to `granularity_ms`; `None` when exact.
+fn coarse_now(granularity_ms: u64) -> Option<std::time::SystemTime> {
     if granularity_ms <= 1 {
-        return Ok(());
+        return None;
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(now - now % granularity_ms);
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_millis(now - now % granularity_ms))
+}
+
+fn set_times(f: &std::fs::File, path: &Path, t: std::time::SystemTime) -> Result<(), OutputError> {
+    f.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t))
+        .map_err(io_err(path))
+}
+
+/// Sets a completed file's modification time down to the granularity, so
+/// the filesystem does not keep a finer time than the rows do.
+pub fn coarsen_mtime(path: &Path, granularity_ms: u64) -> Result<(), OutputError> {
+    let Some(t) = coarse_now(granularity_ms) else {
+        return Ok(());
+    };
     let f = std::fs::File::options()
         .write(true)
         .open(path)
         .map_err(io_err(path))?;
-    f.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t))
-        .map_err(io_err(path))
+    set_times(&f, path, t)
 }
 
 /// Writes `bytes` to `path` whole or not at all: a new temporary file
 /// ([`create_new`]), synced, then renamed over `path` (a rename replaces a
 /// symlink at `path` rather than following it).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
+    write_atomic_coarse(path, bytes, 1)
+}
+
+/// [`write_atomic`], the file's times rounded down to `granularity_ms`
+/// before the rename (which keeps them): once `path` is replaced nothing
+/// can fail, so a caller never retries what was already written.
+pub fn write_atomic_coarse(
+    path: &Path,
+    bytes: &[u8],
+    granularity_ms: u64,
+) -> Result<(), OutputError> {
     let tmp = temp_path(path);
     let mut f = create_new(&tmp)?;
     let done = f
         .write_all(bytes)
         .and_then(|()| f.sync_all())
-        .map_err(io_err(&tmp));
+        .map_err(io_err(&tmp))
+        .and_then(|()| match coarse_now(granularity_ms) {
+            Some(t) => set_times(&f, &tmp, t),
+            None => Ok(()),
+        });
     if let Err(e) = done {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);

@@ -87,6 +87,13 @@ pub struct NodeTotals {
     /// Strict: flows of cells under k folded into `Other`.
     #[serde(default)]
     pub folded_flows: u64,
+    /// Writes whose increments were noised and rounded (hourly profiles):
+    /// a counter's noise is about `grid × √noisy_writes`.
+    #[serde(default)]
+    pub noisy_writes: u64,
+    /// What noisy sums owe below zero, by counter (shown as 0 meanwhile).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub noise_below_zero: BTreeMap<String, u64>,
     /// The relay's exit policy as last recorded (public: it is in the consensus).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_policy: Option<ExitPolicyNote>,
@@ -120,6 +127,7 @@ impl NodeTotals {
         self.generalised_flows += o.generalised_flows;
         self.suppressed_flows += o.suppressed_flows;
         self.folded_flows += o.folded_flows;
+        self.noisy_writes += o.noisy_writes;
         if o.exit_policy.is_some() {
             self.exit_policy.clone_from(&o.exit_policy);
         }
@@ -157,6 +165,8 @@ impl NodeTotals {
                 .suppressed_flows
                 .saturating_sub(earlier.suppressed_flows),
             folded_flows: self.folded_flows.saturating_sub(earlier.folded_flows),
+            noisy_writes: self.noisy_writes.saturating_sub(earlier.noisy_writes),
+            noise_below_zero: BTreeMap::new(),
             exit_policy: self.exit_policy.clone(),
         }
     }
@@ -166,24 +176,63 @@ impl NodeTotals {
     /// noised and rounded to its grid; the counts the files show and the
     /// exit policy exactly.
     pub fn merge_noisy(&mut self, o: &NodeTotals, rng: &mut Rng) {
-        let mut add = |total: &mut u64, inc: u64, grid: u64| {
+        // A noisy sum may dip below zero (a counter that stays 0, noised
+        // at every write). The file shows 0 and keeps what is owed, so that
+        // the stored sum stays unbiased instead of drifting up.
+        let mut owed = std::mem::take(&mut self.noise_below_zero);
+        let mut add = |key: &str, total: &mut u64, inc: u64, grid: u64| {
             let scale = (grid / NOISE_PER_GRID).max(1) as f64;
             let noisy =
                 (inc.min(i64::MAX as u64 / 2) as i64).saturating_add(rng.discrete_laplace(scale));
-            let steps = rng.round_to(noisy, grid);
-            // Clamped at 0: a total of noisy increments never goes negative.
-            *total = total.saturating_add_signed(steps.saturating_mul(grid as i64));
+            let step = i128::from(rng.round_to(noisy, grid)) * i128::from(grid);
+            let sum = i128::from(*total) - i128::from(owed.remove(key).unwrap_or(0)) + step;
+            if sum >= 0 {
+                *total = u64::try_from(sum).unwrap_or(u64::MAX);
+            } else {
+                *total = 0;
+                owed.insert(key.to_owned(), u64::try_from(-sum).unwrap_or(u64::MAX));
+            }
         };
-        add(&mut self.flows, o.flows, COUNT_GRID);
-        add(&mut self.failed_flows, o.failed_flows, COUNT_GRID);
-        add(&mut self.packets, o.packets, PACKET_GRID);
-        add(&mut self.bytes, o.bytes, BYTE_GRID);
-        add(&mut self.evicted_flows, o.evicted_flows, COUNT_GRID);
-        add(&mut self.half_open_expired, o.half_open_expired, COUNT_GRID);
-        add(&mut self.lost_flows, o.lost_flows, COUNT_GRID);
-        add(&mut self.generalised_flows, o.generalised_flows, COUNT_GRID);
-        add(&mut self.suppressed_flows, o.suppressed_flows, COUNT_GRID);
-        add(&mut self.folded_flows, o.folded_flows, COUNT_GRID);
+        add("flows", &mut self.flows, o.flows, COUNT_GRID);
+        add(
+            "failed_flows",
+            &mut self.failed_flows,
+            o.failed_flows,
+            COUNT_GRID,
+        );
+        add("packets", &mut self.packets, o.packets, PACKET_GRID);
+        add("bytes", &mut self.bytes, o.bytes, BYTE_GRID);
+        add(
+            "evicted_flows",
+            &mut self.evicted_flows,
+            o.evicted_flows,
+            COUNT_GRID,
+        );
+        add(
+            "half_open_expired",
+            &mut self.half_open_expired,
+            o.half_open_expired,
+            COUNT_GRID,
+        );
+        add("lost_flows", &mut self.lost_flows, o.lost_flows, COUNT_GRID);
+        add(
+            "generalised_flows",
+            &mut self.generalised_flows,
+            o.generalised_flows,
+            COUNT_GRID,
+        );
+        add(
+            "suppressed_flows",
+            &mut self.suppressed_flows,
+            o.suppressed_flows,
+            COUNT_GRID,
+        );
+        add(
+            "folded_flows",
+            &mut self.folded_flows,
+            o.folded_flows,
+            COUNT_GRID,
+        );
         // Every reason, occurred or not: a key that appeared only when its
         // frames did would tell the hour of the first one.
         let mut reasons: std::collections::BTreeSet<String> = exitflow_decode::Skip::ALL
@@ -195,8 +244,16 @@ impl NodeTotals {
         reasons.extend(o.ignored_packets.keys().cloned());
         for k in reasons {
             let inc = o.ignored_packets.get(&k).copied().unwrap_or(0);
-            add(self.ignored_packets.entry(k).or_default(), inc, COUNT_GRID);
+            let key = format!("ignored_packets.{k}");
+            add(
+                &key,
+                self.ignored_packets.entry(k).or_default(),
+                inc,
+                COUNT_GRID,
+            );
         }
+        self.noise_below_zero = owed;
+        self.noisy_writes += 1;
         self.captures += o.captures;
         self.files += o.files;
         self.dataset_bytes += o.dataset_bytes;
@@ -238,8 +295,9 @@ pub fn note_exit_policy(
 
 fn write(path: &Path, all: &NodeTotals, rule: TotalsRule) -> Result<(), OutputError> {
     let text = serde_json::to_string_pretty(all).expect("plain data serialises");
-    crate::files::write_atomic(path, text.as_bytes())?;
-    crate::files::coarsen_mtime(path, rule.granularity_ms)
+    // Times set before the rename: an error after it would make the caller
+    // add the same increment again, with fresh noise (two readings of it).
+    crate::files::write_atomic_coarse(path, text.as_bytes(), rule.granularity_ms)
 }
 
 /// Reads a node's totals file, `None` when absent.
@@ -361,6 +419,36 @@ mod tests {
         assert!(distinct(|k| k.0) >= 3);
         assert!(distinct(|k| k.1) >= 2);
         assert!(distinct(|k| k.2) >= 2);
+    }
+
+    /// Review finding: clamping each noisy sum at zero made counters that
+    /// stay 0 drift up write after write. What is owed below zero is kept,
+    /// so the stored sum stays a zero-mean walk.
+    #[test]
+    fn a_counter_that_stays_zero_does_not_drift_up() {
+        let mut rng = Rng::default();
+        let (runs, writes) = (400, 200);
+        let mut signed = 0f64;
+        let mut shown = 0f64;
+        for _ in 0..runs {
+            let mut all = NodeTotals::default();
+            for _ in 0..writes {
+                all.merge_noisy(&hour(100, 0, 0, 0), &mut rng);
+            }
+            let owed = all.noise_below_zero.get("lost_flows").copied().unwrap_or(0);
+            signed += all.lost_flows as f64 - owed as f64;
+            shown += all.lost_flows as f64;
+            assert_eq!(all.noisy_writes, writes);
+            assert!(all.lost_flows == 0 || owed == 0);
+        }
+        // One write's noise has a standard deviation under a grid step; a
+        // walk of 200 about 14 steps (224 flows); the mean of 400 walks is
+        // within about a step of 0.
+        let (signed, shown) = (signed / runs as f64, shown / runs as f64);
+        assert!(signed.abs() < 2.0 * COUNT_GRID as f64, "{signed}");
+        // What is shown (never negative) is about half the walk's spread,
+        // where clamping the stored sum gave about the whole of it.
+        assert!(shown < 120.0, "{shown}");
     }
 
     #[test]

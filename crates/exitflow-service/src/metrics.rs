@@ -56,6 +56,8 @@ pub struct Metrics {
     pub flows_generalised: Counter,
     /// Flows not written as rows: fewer than k rows of their hour shared them.
     pub flows_suppressed: Counter,
+    /// Strict: flows counted under `Other` (cells of fewer than k flows).
+    pub flows_folded: Counter,
     /// Flows waiting to be written.
     pub flows_pending: Gauge,
     /// Times a worker waited because the export queue was full.
@@ -167,6 +169,11 @@ impl Metrics {
             "flows_suppressed",
             "Flows not written as rows: fewer than k rows of their hour shared them even generalised",
             m.flows_suppressed.clone(),
+        );
+        r.register(
+            "flows_folded",
+            "Strict profile: flows counted under Other, their cell holding fewer than k flows of its hour",
+            m.flows_folded.clone(),
         );
         r.register(
             "flows_lost",
@@ -315,6 +322,21 @@ pub const FLOW_FAMILIES: [&str; 4] = [
     "exitflow_last_file",
 ];
 
+/// Of the flow families, those an hourly profile shows at all: what the
+/// dataset's files show anyway (rows and files written) and flows lost (an
+/// operator must see a loss). The others — flows exported, active,
+/// pending, evicted, per role, generalised, withheld — would give, hour
+/// against hour, each hour's exact count of withheld rows (exported less
+/// written), finer than the node totals (`exitflow_output::totals`).
+pub const HOURLY_SHOWN: [&str; 6] = [
+    "exitflow_flows_written_total",
+    "exitflow_flows_failed_written_total",
+    "exitflow_flows_lost_total",
+    "exitflow_export_queue_full",
+    "exitflow_dataset_",
+    "exitflow_last_file",
+];
+
 /// The flow families' text as of the last bucket boundary.
 #[derive(Clone, Default)]
 pub struct FlowSnapshot(Arc<std::sync::Mutex<String>>);
@@ -329,10 +351,12 @@ impl FlowSnapshot {
     }
 
     /// `live` with every flow-family sample taken from the snapshot (a
-    /// sample the snapshot does not have is left out).
+    /// sample the snapshot does not have is left out), and only those of
+    /// [`HOURLY_SHOWN`].
     pub fn merge(&self, live: &str) -> String {
         let snap = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let is_flow = |l: &str| FLOW_FAMILIES.iter().any(|p| l.starts_with(p));
+        let shown = |l: &str| HOURLY_SHOWN.iter().any(|p| l.starts_with(p));
         let key = |l: &str| l.rsplit_once(' ').map_or(l, |(k, _)| k).to_owned();
         let old: std::collections::HashMap<String, &str> = snap
             .lines()
@@ -342,6 +366,9 @@ impl FlowSnapshot {
         let mut out = String::with_capacity(live.len());
         for l in live.lines() {
             let l = if is_flow(l) {
+                if !shown(l) {
+                    continue;
+                }
                 match old.get(&key(l)) {
                     Some(o) => *o,
                     None => continue,
@@ -445,8 +472,24 @@ mod tests {
             value(&shown, "exitflow_flows_written_total").as_deref(),
             Some("7")
         );
+        // Exported flows (less written: the hour's withheld rows) are not
+        // shown at all, nor flows per role, active or pending.
         assert_eq!(
-            value(&shown, "exitflow_flows_exported_total").as_deref(),
+            value(&live, "exitflow_flows_exported_total").as_deref(),
+            Some("3")
+        );
+        for hidden in [
+            "exitflow_flows_exported_total",
+            "exitflow_flows_suppressed_total",
+            "exitflow_flows_generalised_total",
+            "exitflow_flows_active",
+            "exitflow_flows_pending",
+            "exitflow_flows_evicted_total",
+        ] {
+            assert_eq!(value(&shown, hidden), None, "{hidden}:\n{shown}");
+        }
+        assert_eq!(
+            value(&shown, "exitflow_flows_lost_total").as_deref(),
             Some("0")
         );
         assert_eq!(

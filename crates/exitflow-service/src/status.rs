@@ -69,6 +69,20 @@ impl Sample {
     fn n(&self, name: &str) -> u64 {
         self.get(name).max(0.0) as u64
     }
+
+    /// `n` with thousands separators, or `–` when the endpoint does not
+    /// show the metric (flow counts an hourly profile hides).
+    fn shown(&self, name: &str) -> String {
+        if self
+            .series
+            .keys()
+            .any(|k| k.split('{').next() == Some(name))
+        {
+            thousands(self.n(name))
+        } else {
+            "–".to_owned()
+        }
+    }
 }
 
 /// Fetches the metrics text from the endpoint at `addr`.
@@ -250,6 +264,9 @@ pub fn render(
         },
     );
     let role = |r: &str| {
+        if cur.label("exitflow_flows_role_total", "role").is_none() {
+            return "–".to_owned();
+        }
         thousands(cur.get_labelled("exitflow_flows_role_total", &format!("role=\"{r}\"")) as u64)
     };
     let roles = format!(
@@ -283,11 +300,11 @@ pub fn render(
         pps = thousands(pps.round() as u64),
         packets = thousands(cur.n("exitflow_packets_total")),
         drops = thousands(drops),
-        active = thousands(cur.n("exitflow_flows_active")),
+        active = cur.shown("exitflow_flows_active"),
         written = thousands(cur.n("exitflow_flows_written_total")),
         failed = thousands(cur.n("exitflow_flows_failed_written_total")),
-        pending = thousands(cur.n("exitflow_flows_pending")),
-        evicted = thousands(cur.n("exitflow_flows_evicted_total")),
+        pending = cur.shown("exitflow_flows_pending"),
+        evicted = cur.shown("exitflow_flows_evicted_total"),
         lost = thousands(lost),
         files = thousands(cur.n("exitflow_dataset_files_total")),
         dbytes = size(cur.n("exitflow_dataset_bytes_total")),

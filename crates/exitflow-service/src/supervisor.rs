@@ -393,18 +393,29 @@ impl Status {
     }
 }
 
-/// Logs the counters; `rate` (packets per second) is `None` under an hourly
-/// profile, whose line also leaves out the packets metered: the journal
-/// keeps its lines, and hour-apart packet counts would be exact hourly
-/// traffic, finer than the node totals (`exitflow_output::totals`).
+/// Logs the counters. `rate` (packets per second) is `None` under an hourly
+/// profile, whose line shows only what [`metrics::HOURLY_SHOWN`] lets the
+/// endpoint show: the journal keeps its lines, and hour-apart counts of
+/// packets, or of flows exported against flows written, would give each
+/// hour's exact traffic and withheld rows, finer than the node totals.
 fn status_line(m: &Metrics, workers: usize, rate: Option<f64>) {
+    let Some(rate) = rate else {
+        info!(
+            kernel_drops = metrics::sum(&m.kernel_drops, workers),
+            flows_written = m.flows_written.get(),
+            flows_lost = m.flows_lost.get(),
+            files = m.dataset_files.get(),
+            dataset_bytes = m.dataset_bytes.get(),
+            "status"
+        );
+        return;
+    };
     let active: i64 = (0..workers)
         .map(|i| m.flows_active.get_or_create(&worker(i)).get())
         .sum();
-    let packets = rate.map(|_| metrics::sum(&m.packets, workers));
     info!(
-        packets,
-        pps = rate.map(|r| r.round() as u64),
+        packets = metrics::sum(&m.packets, workers),
+        pps = rate.round() as u64,
         kernel_drops = metrics::sum(&m.kernel_drops, workers),
         flows_active = active,
         flows_exported = m.flows_exported.get(),

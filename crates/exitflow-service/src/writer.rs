@@ -187,6 +187,7 @@ fn count_written(m: &Metrics, w: &Written, now_s: u64) {
     m.flows_written.inc_by(w.rows);
     m.flows_generalised.inc_by(w.generalised);
     m.flows_suppressed.inc_by(w.suppressed);
+    m.flows_folded.inc_by(w.folded);
     m.flows_failed_written.inc_by(w.failed);
     m.dataset_files.inc_by(w.files);
     m.dataset_bytes.inc_by(w.bytes);
@@ -220,7 +221,7 @@ fn totals_now(node: &str, m: &Metrics) -> NodeTotals {
         lost_flows: m.flows_lost.get(),
         generalised_flows: m.flows_generalised.get(),
         suppressed_flows: m.flows_suppressed.get(),
-        folded_flows: 0,
+        folded_flows: m.flows_folded.get(),
         ..NodeTotals::default()
     }
 }

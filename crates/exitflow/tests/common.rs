@@ -208,25 +208,36 @@ pub fn assert_noisy(got: &serde_json::Value, exact: u64, grid: u64, writes: u64,
     );
 }
 
-/// Flows exported in every run a log holds: each run's last status line
-/// (`flows_exported=N`) before its `capture stopped` line, summed. Exact:
-/// the number a node's noisy totals stand for.
-pub fn exported_flows(log: &str) -> u64 {
-    let (mut sum, mut last) = (0, None);
-    for l in log.lines() {
-        if l.contains("status")
-            && let Some(n) = l
-                .split("flows_exported=")
+/// Rows written in every run a log holds: the `flows=N` of each
+/// `capture stopped` line, summed.
+pub fn written_flows(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("capture stopped"))
+        .map(|l| {
+            l.split(" flows=")
                 .nth(1)
                 .and_then(|s| s.split(' ').next()?.parse::<u64>().ok())
-        {
-            last = Some(n);
-        }
-        if l.contains("capture stopped") {
-            sum += last
-                .take()
-                .unwrap_or_else(|| panic!("a run without a status line:\n{log}"));
-        }
-    }
-    sum
+                .unwrap_or_else(|| panic!("no flows= in {l:?}"))
+        })
+        .sum()
+}
+
+/// Checks an hourly profile's noisy totals against the rows the dataset
+/// holds: the flows less the withheld ones, each noisy and rounded, stand
+/// for those rows (the exact withheld count is written nowhere).
+pub fn assert_totals_stand_for_rows(totals: &serde_json::Value, rows: u64, writes: u64) {
+    let grid = exitflow_output::totals::COUNT_GRID;
+    let n = |k: &str| {
+        let v = totals[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} in {totals}"));
+        assert_eq!(v % grid, 0, "{k} is not on its grid of {grid}: {totals}");
+        v as f64
+    };
+    let bound = 8.0 * grid as f64 * (2.0 * writes.max(1) as f64).sqrt();
+    let d = n("flows") - n("suppressed_flows") - rows as f64;
+    assert!(
+        d.abs() <= bound,
+        "flows less withheld is {d} from the {rows} rows (bound {bound}): {totals}"
+    );
 }

@@ -107,6 +107,7 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
     }
     let mut code = ExitCode::SUCCESS;
     let mut lines = Vec::new();
+    let mut noisy = false;
     let geoip = if a.enrich.geoip.is_empty() {
         find_geoip()
     } else {
@@ -157,6 +158,7 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
         if c != ExitCode::SUCCESS {
             code = c;
         }
+        noisy |= t.noisy_writes > 0;
         let share = if t.flows > 0 {
             100.0 * t.failed_flows as f64 / t.flows as f64
         } else {
@@ -196,7 +198,7 @@ pub fn run(a: &DemoArgs, conf: &Config) -> Result<ExitCode> {
     for l in &lines {
         println!("{l}");
     }
-    if a.profile != Some(exitflow_output::Profile::Research) {
+    if noisy {
         println!(
             "(node totals as the profile writes them: flows to 16, packets to 1,024 and bytes to 1 MiB, with noise; docs/privacy.md)"
         );

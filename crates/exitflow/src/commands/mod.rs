@@ -102,13 +102,18 @@ fn meter_file(
         &mut |b| bar.set(b),
     );
     bar.finish();
-    tracing::debug!(
-        capture = %capture_name(cap),
-        packets = s.flows.packets,
-        flows = s.flows.flows_exported,
-        ignored = ?s.ignored.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
-        "metered"
-    );
+    // Exact per-capture counts only where the profile keeps exact totals: a
+    // flag (`--log debug`) never weakens a profile, and one capture may
+    // be one hour.
+    if !policy.totals_rule().noisy {
+        tracing::debug!(
+            capture = %capture_name(cap),
+            packets = s.flows.packets,
+            flows = s.flows.flows_exported,
+            ignored = ?s.ignored.iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>(),
+            "metered"
+        );
+    }
     match &err {
         None => {}
         Some(exitflow_pipeline::MeterError::Capture(e)) => eprintln!("error: {}", chain(e)),

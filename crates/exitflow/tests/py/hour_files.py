@@ -1,7 +1,7 @@
 """An adversary's inventory of a dataset's completed files, one JSON object
 a line: name, the hour key in its metadata, birth/change/modify times (s),
-and for part files the rows, the distinct first-seen times and the time
-columns.
+for part files the rows, the distinct first-seen times and the time
+columns, and for strict aggregate files the flows they count.
 
 usage: hour_files.py DATASET
 """
@@ -26,4 +26,7 @@ for d, _, names in os.walk(sys.argv[1]):
             out["rows"] = len(t["bidirectional_first_seen_ms"])
             out["first_seen"] = sorted(set(t["bidirectional_first_seen_ms"]))
             out["time_columns"] = sorted(c for c in t if c.endswith("_seen_ms"))
+        elif n.startswith("agg-"):
+            t = f.read().to_pydict()
+            out["flows"] = sum(fl for dim, fl in zip(t["dimension"], t["flows"]) if dim == "total")
         print(json.dumps(out))
