@@ -36,7 +36,7 @@ pub const TOP_ROWS: usize = 40;
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzeError {
     /// A file or directory could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path.
         path: PathBuf,

@@ -85,7 +85,7 @@ pub struct Packet<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// The file could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The capture's path.
         path: PathBuf,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
     /// A file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -22,7 +22,7 @@ pub enum EnrichError {
         reason: String,
     },
     /// A consensus or torrc that does not follow its format.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Malformed {
         /// The file.
         path: PathBuf,

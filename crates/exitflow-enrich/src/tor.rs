@@ -288,8 +288,15 @@ mod tests {
         std::fs::write(&f, format!("me {hex}\n")).unwrap();
         assert_eq!(read_fingerprint_file(&f).unwrap(), hex);
         std::fs::write(&f, "me nothex\n").unwrap();
-        let e = read_fingerprint_file(&f).unwrap_err().to_string();
-        assert!(e.contains("fingerprint") && e.contains("40 hex"), "{e}");
+        let e = read_fingerprint_file(&f).unwrap_err();
+        // The message names the file; its source says what is wrong.
+        let cause = std::error::Error::source(&e)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.to_string().contains("fingerprint") && cause.contains("40 hex"),
+            "{e}: {cause}"
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub enum ControlError {
         reply: String,
     },
     /// The authentication cookie could not be read.
-    #[error("tor's authentication cookie {path}: {source}")]
+    #[error("tor's authentication cookie {path}")]
     Cookie {
         /// The cookie file.
         path: PathBuf,

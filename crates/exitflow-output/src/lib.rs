@@ -34,7 +34,7 @@ pub use writers::{FlowWriter, Format};
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// A file or directory could not be created, written or renamed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or directory concerned.
         path: PathBuf,

@@ -56,7 +56,7 @@ pub enum RelayError {
     #[error("{0}: exists already; choose an empty --out directory")]
     Exists(PathBuf),
     /// Writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

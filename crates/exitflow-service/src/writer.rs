@@ -235,7 +235,7 @@ fn write_totals(store: &mut impl Store, node: &str, m: &Metrics, seen: &mut Node
     }
     match store.add_totals(&delta) {
         Ok(()) => *seen = now,
-        Err(e) => warn!("updating the node totals: {e}"),
+        Err(e) => warn!("updating the node totals: {}", crate::ErrorChain(&e)),
     }
 }
 

@@ -194,7 +194,7 @@ pub struct EnrichArgs {
     pub dir_port: Option<u16>,
     /// An administration host, optionally with a port (HOST or HOST:PORT,
     /// [V6]:PORT); repeatable.
-    #[arg(long = "admin", value_parser = crate::settings::parse_admin)]
+    #[arg(long = "admin", value_parser = crate::values::parse_admin)]
     pub admin: Vec<(IpAddr, Option<u16>)>,
 }
 
@@ -406,7 +406,7 @@ pub struct ReportArgs {
     pub to: Option<String>,
     /// A node's time zone for its local-time hours (repeatable):
     /// NODE=Area/City (IANA, daylight saving followed) or NODE=+HH:MM.
-    #[arg(long = "tz", value_parser = crate::settings::parse_tz)]
+    #[arg(long = "tz", value_parser = crate::values::parse_tz)]
     pub tz: Vec<(String, exitflow_analyze::Zone)>,
     /// Publish with differential privacy: release each complete unit
     /// (one node × --unit-days UTC days) of the window once, with fresh

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod config;
 mod settings;
+mod values;
 
 use std::process::ExitCode;
 

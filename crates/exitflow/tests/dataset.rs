@@ -292,3 +292,53 @@ fn retention_deletes_old_partitions_after_ingest() {
     assert!(node.join("_totals.json").is_file(), "totals are kept");
     ingest_fails(&cap, &ds, "n", &["--retention-days", "0"]);
 }
+
+/// Regression (design review): six error variants printed
+/// `"{path}: {source}"` and also exposed the source, so the chain the binary
+/// prints gave the cause twice (`No such file or directory (os error 2): No
+/// such file or directory (os error 2)`).
+#[test]
+fn an_error_names_its_file_and_prints_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pcap");
+    let out = dir.path().join("out");
+    for args in [
+        vec![
+            "flows",
+            missing.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        vec![
+            "report",
+            missing.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        vec![
+            "ingest",
+            missing.to_str().unwrap(),
+            "--dataset",
+            "/proc/exitflow-nowhere",
+            "--node",
+            "n",
+        ],
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?}");
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{args:?}: {err}"));
+        assert!(
+            line.contains("missing.pcap") || line.contains("exitflow-nowhere"),
+            "{line}"
+        );
+        assert_eq!(
+            line.matches("No such file or directory").count(),
+            1,
+            "{line}"
+        );
+    }
+}

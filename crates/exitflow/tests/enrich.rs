@@ -116,10 +116,14 @@ fn real_consensuses_parse_and_the_malformed_one_is_rejected() {
     assert_eq!(md.valid_after, "2019-05-01 01:00:00");
     let test = Consensus::load(&tor("test-network-cached-consensus")).unwrap();
     assert!(test.is_relay_port(ip("127.0.0.1"), 5002));
-    let e = Consensus::load(&tor("bad-cached-microdesc-consensus-with-carriage-returns"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("line 1") && e.contains("carriage return"), "{e}");
+    let e =
+        Consensus::load(&tor("bad-cached-microdesc-consensus-with-carriage-returns")).unwrap_err();
+    // The message names the file; its source says where and what.
+    let e = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+    assert!(
+        e.contains("carriage-returns: line 1") && e.contains("carriage return"),
+        "{e}"
+    );
 }
 
 #[test]

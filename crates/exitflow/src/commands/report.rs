@@ -7,7 +7,7 @@ use exitflow_analyze::{Filter, render};
 use exitflow_pipeline::peak_rss_bytes;
 
 use crate::args::{ReportArgs, ReportFormat};
-use crate::settings::date_ms;
+use crate::values::date_ms;
 
 /// Scans the datasets and writes each format asked for (each file
 /// completed under a temporary name, then renamed).

@@ -49,7 +49,7 @@ pub fn run(a: &StatusArgs, conf: &Config) -> Result<ExitCode> {
         // is down is logged, not an error.
         let tor_sample = tor.map(|t| scrape(t).map(|text| Sample::parse(&text)));
         if let Some(Err(e)) = &tor_sample {
-            tracing::warn!("tor's MetricsPort: {e}");
+            tracing::warn!("tor's MetricsPort: {}", super::chain(e));
         }
         let screen = render(
             &source,

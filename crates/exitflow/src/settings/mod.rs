@@ -18,11 +18,10 @@ use crate::config::Config;
 
 #[cfg(target_os = "linux")]
 mod capture;
-mod values;
 
+use crate::values::parse_admin;
 #[cfg(target_os = "linux")]
 pub use capture::service;
-pub use values::{date_ms, parse_admin, parse_tz};
 
 /// A flag, else the file's value, else the default.
 pub fn pick<T>(flag: Option<T>, file: Option<T>, default: T) -> T {
@@ -275,6 +274,7 @@ pub fn node(a: &NodeArgs, cfg: &Config) -> Result<NodeTarget> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::{date_ms, parse_tz};
     use exitflow_flow::DEFAULT_IDLE_TIMEOUT_MS;
 
     #[test]
