@@ -1291,7 +1291,7 @@ mod tests {
         for _ in 0..5 {
             w.push(d.store(flow_at(80, 60_000, 8))).unwrap();
         }
-        let e = w.close().unwrap_err().to_string();
+        let e = crate::error_chain(&w.close().unwrap_err());
         assert!(
             e.contains(&part.display().to_string()) && e.contains("profile"),
             "{e}"

@@ -98,3 +98,16 @@ pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> O
         source,
     }
 }
+
+/// An error and its sources, `a: b: c` (as the binary prints it).
+#[cfg(test)]
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut s = e.source();
+    while let Some(x) = s {
+        out.push_str(": ");
+        out.push_str(&x.to_string());
+        s = x.source();
+    }
+    out
+}

@@ -570,7 +570,7 @@ mod tests {
             b[n - 1] ^= 1;
             std::fs::write(&p, b).unwrap();
         }
-        let err = s.for_each(0, |_| {}).unwrap_err().to_string();
+        let err = crate::error_chain(&s.for_each(0, |_| {}).unwrap_err());
         assert!(
             err.contains(SPILL_PREFIX) && err.contains("authenticate"),
             "{err}"
