@@ -99,9 +99,9 @@ pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> O
     }
 }
 
-/// An error and its sources, `a: b: c` (as the binary prints it).
-#[cfg(test)]
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, `a: b: c`: how errors are printed (their
+/// messages never repeat their source).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut s = e.source();
     while let Some(x) = s {

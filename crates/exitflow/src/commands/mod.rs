@@ -135,12 +135,5 @@ fn status(failed: usize) -> ExitCode {
 
 /// An error and its sources, `a: b: c`.
 fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut s = e.source();
-    while let Some(x) = s {
-        out.push_str(": ");
-        out.push_str(&x.to_string());
-        s = x.source();
-    }
-    out
+    exitflow_output::error_chain(e)
 }
