@@ -154,14 +154,27 @@ fn huge_block_length_is_an_error_not_an_allocation() {
     bytes.extend_from_slice(&0x7fff_fff0u32.to_le_bytes());
     bytes.extend_from_slice(&0x7fff_fff0u32.to_le_bytes());
     bytes.extend_from_slice(&[0u8; 64]);
-    // The claimed length runs past the end: either a truncated tail or an error, never a panic.
-    let _ = collect(bytes);
+    // The claimed length runs past the end: a truncated tail and no packet,
+    // or an error naming the capture; never a panic nor a 2 GiB allocation.
+    match collect(bytes) {
+        Ok((pkts, stats)) => assert!(pkts.is_empty() && stats.truncated_tail, "{stats:?}"),
+        Err(e) => assert!(e.to_string().starts_with("mem.pcap"), "{e}"),
+    }
 }
 
 #[test]
 fn every_truncation_of_a_pcapng_is_handled() {
     let full = pcapng_two_interfaces();
+    let (all, _) = collect(full.clone()).unwrap();
+    assert!(!all.is_empty());
     for n in 0..full.len() {
-        let _ = collect(full[..n].to_vec());
+        // Every prefix: no panic, and what is read is the whole file's
+        // first packets (a truncated tail loses the rest, never alters them).
+        if let Ok((pkts, _)) = collect(full[..n].to_vec()) {
+            assert!(
+                pkts.len() <= all.len() && pkts[..] == all[..pkts.len()],
+                "prefix {n}"
+            );
+        }
     }
 }
