@@ -10,6 +10,7 @@ use exitflow_decode::PacketInfo;
 use crate::cache::StunCache;
 
 use crate::detect;
+use crate::detect::either_port;
 use crate::parse::Parse;
 use crate::registry::{ProtoId, known};
 use crate::tls::parser::{
@@ -17,10 +18,6 @@ use crate::tls::parser::{
     first_handshake, looks_like_record, walk_handshakes,
 };
 use crate::{FlowCtx, FlowDpi, Need, dns, http, quic, service_of, tls};
-
-fn either_port(flow: &FlowCtx, port: u16) -> bool {
-    flow.src_port == port || flow.dst_port == port
-}
 
 /// The master protocol of TLS on a port that wraps another protocol in TLS
 /// (nDPI 5 names those flows by the wrapped protocol).

@@ -383,7 +383,7 @@ fn the_exit_policy_recorded_is_the_one_tor_itself_expands_for_every_kit_policy()
         ));
         let torrc_path = dir.path().join("torrc");
         std::fs::write(&torrc_path, &torrc).unwrap();
-        let _tor = crate::live::Bg(
+        let _tor = crate::support::netns::Bg(
             Command::new("tor")
                 .arg("-f")
                 .arg(&torrc_path)

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::common::{assert_totals_stand_for_rows, shared, written_flows};
-use crate::live::{Lab, Servers, clients, require_root, sh};
+use crate::support::netns::{Lab, Servers, clients, require_root, sh};
 
 /// The package built once per test run with `packaging/deb/build.sh` from
 /// the binary under test: (the .deb, the -dbgsym package).

@@ -8,10 +8,16 @@ mod dataset;
 mod enrich;
 #[cfg(target_os = "linux")]
 mod live;
+#[cfg(target_os = "linux")]
+mod live_faults;
 mod privacy;
 mod publish;
 mod relay;
 mod report;
+mod report_browser;
+mod report_crosscheck;
+#[cfg(target_os = "linux")]
+mod support;
 mod synth;
 #[cfg(target_os = "linux")]
 mod systemd;

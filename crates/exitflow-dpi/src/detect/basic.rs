@@ -1,0 +1,225 @@
+//! Detectors of protocols recognised by one short test, used by the
+//! tables ([`super::TCP`], [`super::UDP`]).
+use super::*;
+use crate::FlowCtx;
+
+pub(super) fn ssh(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"SSH-"))
+}
+pub(super) fn bittorrent_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 20 && d[0] == 19 && &d[1..20] == b"BitTorrent protocol")
+}
+pub(super) fn kerberos_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    // A 4-byte record length, then an ASN.1 application tag.
+    yes(d.len() > 4 && KRB_TAGS.contains(&d[4]) && be32(d, 0) == Some(d.len() - 4))
+}
+pub(super) fn mssql(_: &FlowCtx, d: &[u8]) -> Match {
+    // TDS: type 1-0x12, status 0/1, total length.
+    yes(d.len() >= 8 && matches!(d[0], 0x01..=0x12) && d[1] <= 1 && be16(d, 2) == Some(d.len()))
+}
+pub(super) fn mongodb(_: &FlowCtx, d: &[u8]) -> Match {
+    // Little-endian message length, then an opcode (OP_REPLY, OP_MSG family).
+    let (Some(len), Some(op)) = (le32(d, 0), le32(d, 12)) else {
+        return Match::No;
+    };
+    yes(len as usize == d.len() && matches!(op, 1 | 2001..=2013))
+}
+pub(super) fn dnp3(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 10 && d[0] == 0x05 && d[1] == 0x64)
+}
+pub(super) fn iec104(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 6 && d[0] == 0x68 && usize::from(d[1]) + 2 <= d.len())
+}
+pub(super) fn whatsapp(_: &FlowCtx, d: &[u8]) -> Match {
+    // "WA" and a version, or "ED" (the Noise handshake).
+    yes(d.len() >= 4 && (d.starts_with(b"WA") && d[2] <= 9 || d.starts_with(b"ED\x00\x01")))
+}
+pub(super) fn fix(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"8=FIX"))
+}
+pub(super) fn bitcoin(_: &FlowCtx, d: &[u8]) -> Match {
+    // Main and test network magics.
+    yes(d.starts_with(&[0xf9, 0xbe, 0xb4, 0xd9]) || d.starts_with(&[0x0b, 0x11, 0x09, 0x07]))
+}
+pub(super) fn bgp(_: &FlowCtx, d: &[u8]) -> Match {
+    // A 16-byte all-ones marker.
+    yes(d.len() >= 19 && d[..16].iter().all(|b| *b == 0xff))
+}
+pub(super) fn mqtt(_: &FlowCtx, d: &[u8]) -> Match {
+    // CONNECT with the protocol name within its first bytes.
+    yes(d.len() >= 10
+        && d[0] == 0x10
+        && d.windows(4).take(12).any(|w| w == b"MQTT" || w == b"MQIs"))
+}
+pub(super) fn smtp_client(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(starts_ci(d, b"EHLO ") || starts_ci(d, b"HELO "))
+}
+pub(super) fn xmpp(_: &FlowCtx, d: &[u8]) -> Match {
+    // An XML stream opening (not any XML document: SOAP is also "<?xml").
+    if d.first() != Some(&b'<') {
+        return Match::No;
+    }
+    let head = &d[..d.len().min(200)];
+    yes(head.windows(14).any(|w| w == b"<stream:stream")
+        || (d.starts_with(b"<?xml") && head.windows(6).any(|w| w == b"jabber")))
+}
+pub(super) fn irc_client(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"NICK ") || d.starts_with(b"USER ") || d.starts_with(b"CAP LS"))
+}
+pub(super) fn whois(_: &FlowCtx, d: &[u8]) -> Match {
+    // One short printable query line.
+    yes(d.len() < 256
+        && d.ends_with(b"\r\n")
+        && d.iter()
+            .all(|b| b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n')))
+}
+pub(super) fn tpkt_x224_connect(d: &[u8]) -> bool {
+    // TPKT version 3, length, then an X.224 connection request.
+    d.len() >= 11 && d[0] == 3 && d[1] == 0 && be16(d, 2) == Some(d.len()) && d[5] == 0xe0
+}
+pub(super) fn rdp(flow: &FlowCtx, d: &[u8]) -> Match {
+    match tpkt_x224_connect(d) {
+        // On port 102 the same framing carries S7, S7 Plus and MMS: the
+        // first data TPDU tells them apart (ics::iso_on_tcp_data).
+        true if either_port(flow, 102) => Match::No,
+        true => Match::Yes,
+        false => Match::No,
+    }
+}
+pub(super) fn socks(_: &FlowCtx, d: &[u8]) -> Match {
+    // SOCKS 5 greeting (methods count) or SOCKS 4 CONNECT/BIND.
+    yes(d.len() >= 3
+        && ((d[0] == 5 && usize::from(d[1]) + 2 == d.len())
+            || (d[0] == 4 && matches!(d[1], 1 | 2))))
+}
+pub(super) fn openvpn_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    // Length, then a hard-reset opcode (v1 client, v2 client, v3 client).
+    yes(d.len() >= 16
+        && be16(d, 0).map(|l| l + 2) == Some(d.len())
+        && matches!(d[2] >> 3, 1 | 7 | 10))
+}
+pub(super) fn telnet(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 3 && d[0] == TELNET_IAC && matches!(d[1], 0xfb..=0xfe))
+}
+pub(super) fn banner_220(flow: &FlowCtx, d: &[u8]) -> Match {
+    // "220 " greets both FTP and SMTP clients: the text or the port tells.
+    if !(d.starts_with(b"220") && d.get(3).is_some_and(|c| *c == b' ' || *c == b'-')) {
+        return Match::No;
+    }
+    let text = &d[..d.len().min(200)];
+    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
+    if either_port(flow, 21) || has(b"FTP") {
+        Match::Yes
+    } else if has(b"SMTP") || has(b"mail") || either_port(flow, 25) || either_port(flow, 587) {
+        Match::As("SMTP")
+    } else {
+        Match::No
+    }
+}
+pub(super) fn pop3(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"+OK"))
+}
+pub(super) fn vnc(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"RFB 00"))
+}
+pub(super) fn irc_server(_: &FlowCtx, d: &[u8]) -> Match {
+    // A prefixed server line: the welcome (001) or a notice.
+    yes(d.starts_with(b":")
+        && d.windows(5)
+            .take(80)
+            .any(|w| w == b" 001 " || w == b"NOTIC"))
+}
+pub(super) fn imap(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"* OK"))
+}
+
+pub(super) fn netbios_session_smb(_: &FlowCtx, d: &[u8]) -> Match {
+    // A NetBIOS session message (type 0, 17-bit length) carrying SMB: nDPI
+    // names it NetBIOS with the SMB version as the application.
+    if d.len() < 8
+        || d[0] != 0
+        || (usize::from(d[1] & 1) << 16 | be16(d, 2).unwrap_or(0)) + 4 < d.len()
+    {
+        return Match::No;
+    }
+    match &d[4..8] {
+        b"\xffSMB" => Match::WithApp("SMBv1"),
+        b"\xfeSMB" | b"\xfdSMB" => Match::WithApp("SMBv23"),
+        _ => Match::No,
+    }
+}
+pub(super) fn dtls(_: &FlowCtx, d: &[u8]) -> Match {
+    // A DTLS 1.0/1.2 record whose length fits the datagram.
+    yes(stun::is_dtls(d) && be16(d, 11).is_some_and(|l| l + 13 <= d.len()))
+}
+pub(super) fn ssdp(flow: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"M-SEARCH ")
+        || d.starts_with(b"NOTIFY * HTTP/1.1")
+        || (either_port(flow, 1900) && d.starts_with(b"HTTP/1.1 200")))
+}
+pub(super) fn dhcp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 240 && d[236..240] == DHCP_COOKIE)
+}
+pub(super) fn dhcpv6(_: &FlowCtx, d: &[u8]) -> Match {
+    // Message types 1 (SOLICIT) to 13 (RELAY-REPL).
+    yes(d.first().is_some_and(|t| (1..=13).contains(t)))
+}
+pub(super) fn ntp(_: &FlowCtx, d: &[u8]) -> Match {
+    // Version 1-4 in the first byte.
+    yes(d.len() >= 48 && (1..=4).contains(&((d[0] >> 3) & 7)))
+}
+pub(super) fn netbios_ns(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() >= 12)
+}
+pub(super) fn netbios_dgm(_: &FlowCtx, d: &[u8]) -> Match {
+    // Datagram types 0x10-0x16; one carrying SMB (browser announcements) is SMBv1.
+    if !(d.len() >= 14 && (0x10..=0x16).contains(&d[0])) {
+        return Match::No;
+    }
+    if d.windows(4).any(|w| w == b"\xffSMB") {
+        Match::WithApp("SMBv1")
+    } else {
+        Match::Yes
+    }
+}
+pub(super) fn kerberos_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.first().is_some_and(|t| KRB_TAGS.contains(t)))
+}
+pub(super) fn bittorrent_dht(_: &FlowCtx, d: &[u8]) -> Match {
+    // A bencoded dictionary with a message type or an announce.
+    yes(d.starts_with(b"d1:")
+        && (d.windows(3).any(|w| w == b"1:y") || d.windows(4).any(|w| w == b"1:ad")))
+}
+pub(super) fn dropbox(_: &FlowCtx, d: &[u8]) -> Match {
+    // LAN sync discovery: JSON with a host id.
+    yes(d.starts_with(b"{") && d.windows(10).any(|w| w == b"\"host_int\""))
+}
+pub(super) fn sip(_: &FlowCtx, d: &[u8]) -> Match {
+    const METHODS: [&[u8]; 7] = [
+        b"INVITE sip:",
+        b"REGISTER sip:",
+        b"OPTIONS sip:",
+        b"BYE sip:",
+        b"ACK sip:",
+        b"NOTIFY sip:",
+        b"SUBSCRIBE sip:",
+    ];
+    yes(d.starts_with(b"SIP/2.0 ") || METHODS.iter().any(|m| d.starts_with(m)))
+}
+pub(super) fn wireguard(_: &FlowCtx, d: &[u8]) -> Match {
+    // Message type 1-4, three reserved zero bytes, fixed sizes for 1-3.
+    yes(d.len() >= 32
+        && d[1..4] == [0, 0, 0]
+        && matches!((d[0], d.len()), (1, 148) | (2, 92) | (3, 64))
+        || (d.len() >= 32 && d[..4] == [4, 0, 0, 0] && d.len().is_multiple_of(16)))
+}
+pub(super) fn spotify(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(b"SpotUdp"))
+}
+pub(super) fn eaq(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() == 16)
+}
+pub(super) fn ethereum(_: &FlowCtx, d: &[u8]) -> Match {
+    // Node discovery v4: hash, signature, then a packet type 1-6.
+    yes(d.len() >= 98 && (1..=6).contains(&d[97]))
+}

@@ -1,0 +1,54 @@
+//! Byte readers and small tests the detectors share.
+use super::Match;
+use crate::FlowCtx;
+
+pub(super) fn yes(b: bool) -> Match {
+    if b { Match::Yes } else { Match::No }
+}
+
+pub(crate) fn either_port(flow: &FlowCtx, port: u16) -> bool {
+    flow.src_port == port || flow.dst_port == port
+}
+
+pub(super) fn be16(d: &[u8], at: usize) -> Option<usize> {
+    d.get(at..at + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+}
+
+pub(super) fn be32(d: &[u8], at: usize) -> Option<usize> {
+    d.get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+}
+
+pub(super) fn le32(d: &[u8], at: usize) -> Option<u32> {
+    d.get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// A BER element with tag `tag` at the start of `d`: where its contents
+/// start and how long they are (definite lengths up to four bytes).
+pub(super) fn ber_element(d: &[u8], tag: u8) -> Option<(usize, usize)> {
+    if *d.first()? != tag {
+        return None;
+    }
+    let first = *d.get(1)?;
+    match first {
+        0..=0x7f => Some((2, usize::from(first))),
+        0x81 => Some((3, usize::from(*d.get(2)?))),
+        0x82 => Some((4, be16(d, 2)?)),
+        0x83 => Some((5, usize::from(*d.get(2)?) << 16 | be16(d, 3)?)),
+        0x84 => Some((6, be32(d, 2)?)),
+        _ => None,
+    }
+}
+
+pub(super) fn starts_ci(d: &[u8], p: &[u8]) -> bool {
+    d.len() >= p.len() && d[..p.len()].eq_ignore_ascii_case(p)
+}
+
+/// Kerberos message tags (AS-REQ, AS-REP, TGS-REQ, TGS-REP, KRB-ERROR).
+pub(super) const KRB_TAGS: [u8; 5] = [0x6a, 0x6b, 0x6c, 0x6d, 0x7e];
+/// DHCP's magic cookie (RFC 2131).
+pub(super) const DHCP_COOKIE: [u8; 4] = [0x63, 0x82, 0x53, 0x63];
+/// Telnet IAC followed by WILL/WONT/DO/DONT.
+pub(super) const TELNET_IAC: u8 = 0xff;

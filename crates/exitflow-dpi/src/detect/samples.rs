@@ -1,0 +1,389 @@
+//! Real protocol messages, one per table row that needs more than a
+//! literal: each row is tested on its sample (see the tests in `mod.rs`).
+use super::*;
+
+pub(super) const DHCP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 244];
+    d[0] = 1;
+    d[236] = DHCP_COOKIE[0];
+    d[237] = DHCP_COOKIE[1];
+    d[238] = DHCP_COOKIE[2];
+    d[239] = DHCP_COOKIE[3];
+    d
+};
+pub(super) const NTP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    d[0] = 0x23; // version 4, client
+    d
+};
+pub(super) const WIREGUARD_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 148];
+    d[0] = 1;
+    d
+};
+pub(super) const ETHEREUM_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 120];
+    d[97] = 1;
+    d
+};
+
+pub(super) const TENCENT_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 60];
+    d[0] = 0x33;
+    d[1] = 0x66;
+    d[3] = 0x0b;
+    d[5] = 0x0b;
+    d
+};
+pub(super) const THREEMA_SAMPLE: &[u8] = &[0xc1; 48];
+pub(super) const POE_SAMPLE: &[u8] =
+    b"\0\x03\0\x37\x75\x60\0\x02\0\x09nDPI_Test\xec\x8f\xec\xf2\0\0\0\0\x40\0\0\x01";
+pub(super) const MYSQL_SAMPLE: &[u8] = b"\x4a\0\0\0\x0a8.0.36\0\x08\0\0\0abcdefgh\0\xff\xff\xff\x02\0\xff\xdf\x15\0\0\0\0\0\0\0\0\0\0ijklmnopqrst\0caching_sha2_password\0";
+pub(super) const NFS_TCP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    d[0] = 0x80;
+    d[3] = 44;
+    d[4 + 11] = 2; // RPC version
+    d[4 + 13] = 0x01;
+    d[4 + 14] = 0x86;
+    d[4 + 15] = 0xa3; // NFS
+    d[4 + 19] = 3;
+    d
+};
+pub(super) const NFS_UDP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 44];
+    d[11] = 2;
+    d[13] = 0x01;
+    d[14] = 0x86;
+    d[15] = 0xa3;
+    d[19] = 3;
+    d
+};
+pub(super) const H323_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[0] = 3;
+    d[3] = 24;
+    d[4] = 0x08; // Q.931
+    d[5] = 0x02;
+    d
+};
+pub(super) const H323_RAS_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[4] = 0x06;
+    d[6] = 0x08;
+    d[7] = 0x91;
+    d[8] = 0x4a;
+    d
+};
+pub(super) const GW2_SAMPLE: &[u8] =
+    b"P /Sts/Connect STS/1.0\r\nl:123\r\ns:1\r\n\r\n<Connect><ConnType>400</ConnType>";
+pub(super) const SOMEIP_SAMPLE: &[u8] = b"\xff\xff\0\0\0\0\0\x08\xde\xad\xbe\xef\x01\x01\x01\x00";
+pub(super) const MELSEC_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 44];
+    d[0] = 0x57;
+    d[5] = 0x11;
+    d[6] = 0x11;
+    d[19] = 23; // data length: 44 - 21
+    d
+};
+pub(super) const C37118_SAMPLE: &[u8] = &[
+    0xaa, 0x41, 0x00, 0x12, 0x00, 0x01, 0x5f, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05,
+    0x17, 0x31,
+];
+pub(super) const VMWARE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 66];
+    d[0] = 0xa4;
+    d
+};
+pub(super) const CPHA_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[0] = 0x1a;
+    d[1] = 0x90;
+    d
+};
+pub(super) const CROSSFIRE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 25];
+    d[0] = 0xc7;
+    d[1] = 0xd9;
+    d[2] = 0x19;
+    d[3] = 0x99;
+    d[4] = 0x02;
+    d[22] = 0x7d;
+    d
+};
+pub(super) const SDRTN_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[6] = 0x21;
+    d[12] = 0x04;
+    d[13] = b'S';
+    d[14] = b'N';
+    d[15] = b'I';
+    d[17] = 4;
+    d
+};
+pub(super) const SDR_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 100];
+    let p = b"sdping";
+    let mut i = 0;
+    while i < 6 {
+        d[2 + i] = p[i];
+        i += 1;
+    }
+    d
+};
+pub(super) const I3D_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 80];
+    d[1] = 0x01;
+    d[3] = 0x46;
+    d[5] = 0x03;
+    d[6] = 0xcf;
+    d[7] = 0xa8;
+    d
+};
+pub(super) const CRYNET_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 30];
+    d[0] = 20;
+    d[3] = 0x08;
+    d[4] = 0xed;
+    d[16] = 1;
+    d[20] = 7;
+    d[24] = 0x03;
+    d[25] = 0x07;
+    d
+};
+pub(super) const DIAMETER_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 20];
+    d[0] = 1;
+    d[3] = 20;
+    d[4] = 0x80;
+    d[6] = 0x01;
+    d[7] = 0x01; // capabilities exchange (257)
+    d
+};
+pub(super) const TUYA_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[2] = 0x55;
+    d[3] = 0xaa;
+    d[26] = 0xaa;
+    d[27] = 0x55;
+    d
+};
+pub(super) const ORACLE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 40];
+    d[1] = 40;
+    d[4] = 1; // CONNECT
+    d[8] = 0x01;
+    d[9] = 0x3c; // version 316
+    d
+};
+pub(super) const ENIP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[0] = 0x65; // register session
+    d[2] = 4;
+    d
+};
+pub(super) const SLP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 20];
+    d[0] = 2;
+    d[1] = 1; // service request
+    d[4] = 20;
+    d
+};
+pub(super) const VXLAN_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 30];
+    d[0] = 0x08;
+    d[6] = 1;
+    d
+};
+pub(super) const RADIUS_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 20];
+    d[0] = 1;
+    d[3] = 20;
+    d
+};
+pub(super) const NETFLOW_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 72];
+    d[1] = 5;
+    d[3] = 1;
+    d
+};
+pub(super) const SFLOW_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[3] = 5;
+    d[7] = 1;
+    d
+};
+pub(super) const PTP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 44];
+    d[1] = 2;
+    d[3] = 44;
+    d
+};
+pub(super) const BFD_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[0] = 0x20;
+    d[2] = 3;
+    d[3] = 24;
+    d
+};
+pub(super) const MPEGTS_SAMPLE: &[u8] = &{
+    let mut d = [0xffu8; 188];
+    d[0] = 0x47;
+    d
+};
+pub(super) const HSRP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 42];
+    d[0] = 1; // group state TLV
+    d[1] = 40;
+    d[2] = 2; // version 2
+    d
+};
+pub(super) const ZOOM_P2P_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 44];
+    d[0] = 0x1f;
+    d[1] = 0x02;
+    d[2] = 0x01;
+    d[27] = 4; // address length
+    d[35] = 4; // UUID length
+    d
+};
+/// Telegram's call relays listen on ports 500-600.
+pub(super) const TELEGRAM_RELAY_PORTS: (u16, u16) = (500, 600);
+pub(super) const TELEGRAM_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    let mut i = 16;
+    while i < 28 {
+        d[i] = 0xff;
+        i += 1;
+    }
+    d
+};
+pub(super) const LOL_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 22];
+    d[0] = 0x01;
+    d[1] = 0x02;
+    d[2] = 0xc8;
+    d[3] = 0x41;
+    d[18] = b'A';
+    d[19] = b'0';
+    d[20] = b'B';
+    d[21] = b'1';
+    d
+};
+pub(super) const GAIJIN_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 52];
+    d[0] = 0x8f;
+    d[1] = 0xff;
+    d[4] = 0x82;
+    d[5] = 0xff;
+    d[7] = 0x01;
+    d
+};
+pub(super) const HOTS_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 24];
+    d[2] = 0x34;
+    d[14] = 0x40;
+    d
+};
+pub(super) const EPIC_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 50];
+    d[0] = 0x47;
+    d[1] = 0x1a;
+    d[2] = 0x20;
+    d
+};
+pub(super) const RTP_SAMPLE: &[u8] =
+    b"\x80\x00\x12\x34\0\0\x01\x00\xde\xad\xbe\xef\x55\x55\x55\x55";
+pub(super) const NANO_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 40];
+    d[0] = b'R';
+    d[1] = b'C';
+    d[2] = 20;
+    d[3] = 19;
+    d[4] = 18;
+    d[5] = 0x0a;
+    d
+};
+pub(super) const GENSHIN_SAMPLE: &[u8] = &{
+    let mut d = [0xffu8; 20];
+    d[0] = 0;
+    d[1] = 0;
+    d[2] = 0;
+    d
+};
+pub(super) const TEREDO_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    d[8] = 0x60; // IPv6 after an origin indication
+    d
+};
+pub(super) const FLUTE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 260];
+    d[0] = 0x10;
+    d[2] = 4; // header of 16 bytes
+    let x = b"<?xml";
+    let mut i = 0;
+    while i < 5 {
+        d[20 + i] = x[i];
+        i += 1;
+    }
+    let f = b"<FDT";
+    i = 0;
+    while i < 4 {
+        d[59 + i] = f[i];
+        i += 1;
+    }
+    d
+};
+pub(super) const ELASTIC_SAMPLE: &[u8] =
+    b"ES\0\0\0\x34\0\0\0\0\0\0\0\x01\x08\0\x5c\xc6\x63\0\0\x01\x06x-pack";
+pub(super) const PPTP_SAMPLE: &[u8] = b"\0\x10\0\x01\x1a\x2b\x3c\x4d\0\x01\0\0\x01\0\0\0";
+pub(super) const ADS_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 38];
+    d[2] = 32; // AMS length
+    d[6 + 16] = 4; // command: read state
+    d
+};
+pub(super) const DLMS_HDLC_SAMPLE: &[u8] = b"\x7e\xa0\x07\x03\x21\x93\x0f\x01\x7e";
+pub(super) const XIAOMI_SAMPLE: &[u8] = b"\xc2\xfe\0\x05\0\0\0\x04\0\x02\0\x16\x08\0\x1a\x0a";
+pub(super) const SPOTIFY_SAMPLE: &[u8] = b"\0\x04\0\0\0\x10\x52\x0f\x50\x02\xa0\x01\0\xf0\x01\x06";
+pub(super) const TRDP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 48];
+    d[4] = 1;
+    d[6] = b'M';
+    d[7] = b'r';
+    d
+};
+pub(super) const C1222_SAMPLE: &[u8] = b"\x60\x09\xa2\x07\x06\x05\x60\x7c\x86\xf7\x54";
+pub(super) const GNUTELLA_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[17] = 1; // TTL
+    d[19] = 5; // payload length
+    d
+};
+pub(super) const CNP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[1] = 28;
+    d[2] = 1;
+    d[3] = 1;
+    d
+};
+pub(super) const EGD_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 40];
+    d[0] = 0x0d;
+    d[1] = 0x01;
+    d
+};
+pub(super) const KCP_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 28];
+    d[0] = 10;
+    d[4] = 81;
+    d[20] = 4;
+    d
+};
+pub(super) const DCERPC_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 96];
+    d[0] = 4;
+    d[1] = 0;
+    d[2] = 8;
+    d
+};

@@ -1,0 +1,139 @@
+//! The scan: the tables resolved to protocol ids once, split by transport
+//! and direction, and a payload run down its lane.
+use std::sync::OnceLock;
+
+use super::*;
+use crate::FlowCtx;
+use crate::registry::{ProtoId, registry};
+
+/// The table's names resolved to registry ids, row for row.
+pub struct Resolved {
+    /// `TCP[i]`'s protocol.
+    pub tcp: Vec<ProtoId>,
+    /// `UDP[i]`'s protocol.
+    pub udp: Vec<ProtoId>,
+    /// Per transport (TCP, UDP) and direction (client, server): the rows
+    /// that read that direction, in table order, resolved.
+    lanes: [[Vec<Lane>; 2]; 2],
+}
+
+/// One row, resolved, as the scan reads it.
+struct Lane {
+    detect: fn(&FlowCtx, &[u8]) -> Match,
+    pid: ProtoId,
+    ports: &'static [u16],
+    range: Option<(u16, u16)>,
+}
+
+/// Resolves a protocol name of this crate's code; panics on a name missing
+/// from `protocols.txt` (the tables' names are checked when they load;
+/// `Match::As` names by the unit tests).
+pub fn id(name: &str) -> ProtoId {
+    registry().id(name).unwrap_or_else(|| {
+        panic!("{name} missing from protocols.txt (checked when the tables load)")
+    })
+}
+
+fn lanes(table: &'static [Detector], ids: &[ProtoId], client: bool) -> Vec<Lane> {
+    table
+        .iter()
+        .zip(ids)
+        .filter(|(d, _)| match d.dir {
+            Dir::Either => true,
+            Dir::Client => client,
+            Dir::Server => !client,
+        })
+        .map(|(d, &pid)| Lane {
+            detect: d.detect,
+            pid,
+            ports: d.ports,
+            range: d.range,
+        })
+        .collect()
+}
+
+/// The ids of every row, resolved once.
+pub fn resolved() -> &'static Resolved {
+    static R: OnceLock<Resolved> = OnceLock::new();
+    R.get_or_init(|| {
+        let tcp: Vec<ProtoId> = TCP.iter().map(|d| id(d.name)).collect();
+        let udp: Vec<ProtoId> = UDP.iter().map(|d| id(d.name)).collect();
+        let lanes = [
+            [lanes(TCP, &tcp, true), lanes(TCP, &tcp, false)],
+            [lanes(UDP, &udp, true), lanes(UDP, &udp, false)],
+        ];
+        Resolved { tcp, udp, lanes }
+    })
+}
+
+/// The first row of the transport's table that recognises `d` (the same
+/// answer as [`first_match`], over rows resolved and sorted by direction
+/// once, for the per-packet path).
+pub fn scan(transport: Transport, flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<Hit> {
+    let t = usize::from(transport == Transport::Udp);
+    for lane in &resolved().lanes[t][usize::from(!src2dst)] {
+        if ports_ok(lane.ports, lane.range, flow)
+            && let Some(h) = hit(lane.pid, (lane.detect)(flow, d))
+        {
+            return Some(h);
+        }
+    }
+    None
+}
+
+/// Whether a row limited to `ports` (or `range`) applies to the flow.
+#[inline]
+fn ports_ok(ports: &[u16], range: Option<(u16, u16)>, flow: &FlowCtx) -> bool {
+    match range {
+        Some((lo, hi)) => (lo..=hi).contains(&flow.src_port) || (lo..=hi).contains(&flow.dst_port),
+        None => ports.is_empty() || ports.iter().any(|p| either_port(flow, *p)),
+    }
+}
+
+/// What a row's answer names, for the row's protocol `pid`.
+#[inline]
+fn hit(pid: ProtoId, m: Match) -> Option<Hit> {
+    let (master, app, need) = match m {
+        Match::No => return None,
+        Match::Yes => (pid, ProtoId::UNKNOWN, 1),
+        Match::As(other) => (id(other), ProtoId::UNKNOWN, 1),
+        Match::WithApp(app) => (pid, id(app), 1),
+        Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1)),
+    };
+    Some(Hit { master, app, need })
+}
+
+/// What a row found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// Master protocol.
+    pub master: ProtoId,
+    /// Application, or Unknown.
+    pub app: ProtoId,
+    /// Packets of the flow that must say so before the label holds (1: this one).
+    pub need: u8,
+}
+
+/// The first row of `table` that recognises `d`.
+pub fn first_match(
+    table: &'static [Detector],
+    ids: &[ProtoId],
+    flow: &FlowCtx,
+    d: &[u8],
+    src2dst: bool,
+) -> Option<Hit> {
+    for (det, &pid) in table.iter().zip(ids) {
+        let dir_ok = match det.dir {
+            Dir::Either => true,
+            Dir::Client => src2dst,
+            Dir::Server => !src2dst,
+        };
+        if dir_ok
+            && ports_ok(det.ports, det.range, flow)
+            && let Some(h) = hit(pid, (det.detect)(flow, d))
+        {
+            return Some(h);
+        }
+    }
+    None
+}
