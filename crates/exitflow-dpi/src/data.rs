@@ -197,15 +197,18 @@ mod tests {
         write_tables(&d, &format!("{shipped}Broken Web 99999 -\n"));
         let e = read_dir(&d).err().expect("refused").to_string();
         assert!(e.contains("99999"), "{e}");
-        // A protocol the code needs, missing.
-        let without: String = shipped
-            .lines()
-            .filter(|l| !l.starts_with("QUIC "))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        write_tables(&d, &without);
-        let e = read_dir(&d).err().expect("refused").to_string();
-        assert!(e.contains("QUIC"), "{e}");
+        // A protocol the code needs, missing: a known id (QUIC), a
+        // table row's (SSH), a detector's alternate (UMAS, `Match::WithApp`).
+        for name in ["QUIC", "SSH", "UMAS"] {
+            let without: String = shipped
+                .lines()
+                .filter(|l| l.split_whitespace().next() != Some(name))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            write_tables(&d, &without);
+            let e = read_dir(&d).err().expect("refused").to_string();
+            assert!(e.contains(name) && e.contains("missing"), "{e}");
+        }
         // A directory without the tables.
         let e = read_dir(&d.join("nowhere"))
             .err()

@@ -276,6 +276,7 @@ pub(crate) fn check(t: &crate::data::Tables) -> Result<(), crate::data::DataErro
         .copied()
         .chain(crate::detect::TCP.iter().map(|d| d.name))
         .chain(crate::detect::UDP.iter().map(|d| d.name))
+        .chain(crate::detect::ALT_NAMES.iter().copied())
         .filter(|n| r.id(n).is_none())
         .collect();
     if !missing.is_empty() {

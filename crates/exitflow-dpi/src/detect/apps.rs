@@ -1,6 +1,6 @@
 //! Applications, games, peer-to-peer, messaging, cloud and network
 //! services, recognised from their message headers.
-use super::{Match, be16, be32, either_port, le32, starts_ci, yes};
+use super::{Alt, Match, be16, be32, either_port, le32, starts_ci, yes};
 use crate::FlowCtx;
 
 /// Gnutella 0.6 descriptor header: 16-byte GUID, type, TTL, hops, LE length.
@@ -159,11 +159,11 @@ pub(super) fn gtp(flow: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     if !pt && version < 2 {
-        Match::WithApp("GTP_PRIME")
+        Match::WithApp(Alt::GtpPrime)
     } else if either_port(flow, 2152) {
-        Match::WithApp("GTP_U")
+        Match::WithApp(Alt::GtpU)
     } else if either_port(flow, 2123) {
-        Match::WithApp("GTP_C")
+        Match::WithApp(Alt::GtpC)
     } else {
         Match::Yes
     }
@@ -258,7 +258,7 @@ pub(super) fn dcerpc_udp(_: &FlowCtx, d: &[u8]) -> Match {
         .iter()
         .any(|&at| d[at..at + 8] == PNIO_UUID_TAIL);
     if pnio {
-        Match::WithApp("PROFINET_IO")
+        Match::WithApp(Alt::ProfinetIo)
     } else {
         Match::Yes
     }

@@ -111,7 +111,7 @@ pub(super) fn banner_220(flow: &FlowCtx, d: &[u8]) -> Match {
     if either_port(flow, 21) || has(b"FTP") {
         Match::Yes
     } else if has(b"SMTP") || has(b"mail") || either_port(flow, 25) || either_port(flow, 587) {
-        Match::As("SMTP")
+        Match::As(Alt::Smtp)
     } else {
         Match::No
     }
@@ -143,8 +143,8 @@ pub(super) fn netbios_session_smb(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     match &d[4..8] {
-        b"\xffSMB" => Match::WithApp("SMBv1"),
-        b"\xfeSMB" | b"\xfdSMB" => Match::WithApp("SMBv23"),
+        b"\xffSMB" => Match::WithApp(Alt::SmbV1),
+        b"\xfeSMB" | b"\xfdSMB" => Match::WithApp(Alt::SmbV23),
         _ => Match::No,
     }
 }
@@ -177,7 +177,7 @@ pub(super) fn netbios_dgm(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     if d.windows(4).any(|w| w == b"\xffSMB") {
-        Match::WithApp("SMBv1")
+        Match::WithApp(Alt::SmbV1)
     } else {
         Match::Yes
     }

@@ -1,7 +1,7 @@
 //! Industrial and building-automation protocols (nDPI's IoT-Scada
 //! category), recognised from their headers as their specifications lay
 //! them out.
-use super::{Match, be16, be32, ber_element, either_port, le32, yes};
+use super::{Alt, Match, be16, be32, ber_element, either_port, le32, yes};
 use crate::FlowCtx;
 
 /// BACnet/IP's BVLC type byte.
@@ -123,8 +123,8 @@ pub(super) fn iso_on_tcp_data(_: &FlowCtx, d: &[u8]) -> Match {
     // The first data TPDU tells S7, S7 Plus and MMS (a session SPDU) apart.
     match cotp_data_id(d) {
         Some(S7_PROTOCOL_ID) => Match::Yes,
-        Some(S7PLUS_PROTOCOL_ID) => Match::As("S7CommPlus"),
-        Some(id) if SESSION_SPDUS.contains(&id) => Match::As("ISO9506-1-MMS"),
+        Some(S7PLUS_PROTOCOL_ID) => Match::As(Alt::S7CommPlus),
+        Some(id) if SESSION_SPDUS.contains(&id) => Match::As(Alt::Mms),
         _ => Match::No,
     }
 }
@@ -176,7 +176,7 @@ pub(super) fn modbus(_: &FlowCtx, d: &[u8]) -> Match {
     // MBAP: protocol id 0, length of the rest, a function code (UMAS rides on 0x5a).
     let mbap = d.len() >= 8 && be16(d, 2) == Some(0) && be16(d, 4).map(|l| l + 6) == Some(d.len());
     match (mbap, d.get(7).map(|f| f & 0x7f)) {
-        (true, Some(UMAS_FUNCTION)) => Match::WithApp("UMAS"),
+        (true, Some(UMAS_FUNCTION)) => Match::WithApp(Alt::Umas),
         (true, Some(f)) if f != 0 && f <= 0x2b => Match::Yes,
         _ => Match::No,
     }

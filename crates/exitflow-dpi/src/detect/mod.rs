@@ -46,6 +46,41 @@ pub enum Dir {
     Either,
 }
 
+/// Declares the protocols a detector can name other than its row's, as
+/// [`Alt`] variants and their names in [`ALT_NAMES`] (same order).
+macro_rules! alternates {
+    ($($variant:ident = $name:literal),* $(,)?) => {
+        /// nDPI's names of the [`Alt`] protocols, in variant order: resolved
+        /// to ids with the tables ([`Resolved`]), checked when they load.
+        pub const ALT_NAMES: &[&str] = &[$($name),*];
+
+        /// A protocol a detector names other than its row's (`Match::As`,
+        /// `Match::WithApp`): typed, so that no name is looked up on the
+        /// packet path.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Alt {
+            $(
+                #[doc = $name]
+                $variant,
+            )*
+        }
+    };
+}
+
+alternates! {
+    Smtp = "SMTP",
+    S7CommPlus = "S7CommPlus",
+    Mms = "ISO9506-1-MMS",
+    GtpC = "GTP_C",
+    GtpPrime = "GTP_PRIME",
+    GtpU = "GTP_U",
+    ProfinetIo = "PROFINET_IO",
+    SmbV1 = "SMBv1",
+    SmbV23 = "SMBv23",
+    Umas = "UMAS",
+}
+
 /// What a detector says of a payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Match {
@@ -54,9 +89,9 @@ pub enum Match {
     /// The row's protocol.
     Yes,
     /// Another protocol than the row's (a variant on a port, say).
-    As(&'static str),
+    As(Alt),
     /// The row's protocol, with this application (service) name.
-    WithApp(&'static str),
+    WithApp(Alt),
     /// Evidence for the row's protocol: it is named once this many packets
     /// of the flow (either direction, any row of the same protocol) said so.
     /// For protocols whose single packet is too weak a sign (RTP) or that

@@ -12,6 +12,8 @@ pub struct Resolved {
     pub tcp: Vec<ProtoId>,
     /// `UDP[i]`'s protocol.
     pub udp: Vec<ProtoId>,
+    /// [`ALT_NAMES`]' protocols, by [`Alt`].
+    pub alt: Vec<ProtoId>,
     /// Per transport (TCP, UDP) and direction (client, server): the rows
     /// that read that direction, in table order, resolved.
     lanes: [[Vec<Lane>; 2]; 2],
@@ -25,9 +27,9 @@ struct Lane {
     range: Option<(u16, u16)>,
 }
 
-/// Resolves a protocol name of this crate's code; panics on a name missing
-/// from `protocols.txt` (the tables' names are checked when they load;
-/// `Match::As` names by the unit tests).
+/// Resolves a protocol name of this crate's code, never on the packet path;
+/// panics on a name missing from `protocols.txt` (the tables' and
+/// [`ALT_NAMES`]' names are checked when the tables load).
 pub fn id(name: &str) -> ProtoId {
     registry().id(name).unwrap_or_else(|| {
         panic!("{name} missing from protocols.txt (checked when the tables load)")
@@ -62,7 +64,13 @@ pub fn resolved() -> &'static Resolved {
             [lanes(TCP, &tcp, true), lanes(TCP, &tcp, false)],
             [lanes(UDP, &udp, true), lanes(UDP, &udp, false)],
         ];
-        Resolved { tcp, udp, lanes }
+        let alt = ALT_NAMES.iter().map(|n| id(n)).collect();
+        Resolved {
+            tcp,
+            udp,
+            alt,
+            lanes,
+        }
     })
 }
 
@@ -71,9 +79,10 @@ pub fn resolved() -> &'static Resolved {
 /// once, for the per-packet path).
 pub fn scan(transport: Transport, flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<Hit> {
     let t = usize::from(transport == Transport::Udp);
-    for lane in &resolved().lanes[t][usize::from(!src2dst)] {
+    let r = resolved();
+    for lane in &r.lanes[t][usize::from(!src2dst)] {
         if ports_ok(lane.ports, lane.range, flow)
-            && let Some(h) = hit(lane.pid, (lane.detect)(flow, d))
+            && let Some(h) = hit(r, lane.pid, (lane.detect)(flow, d))
         {
             return Some(h);
         }
@@ -92,12 +101,12 @@ fn ports_ok(ports: &[u16], range: Option<(u16, u16)>, flow: &FlowCtx) -> bool {
 
 /// What a row's answer names, for the row's protocol `pid`.
 #[inline]
-fn hit(pid: ProtoId, m: Match) -> Option<Hit> {
+fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
     let (master, app, need) = match m {
         Match::No => return None,
         Match::Yes => (pid, ProtoId::UNKNOWN, 1),
-        Match::As(other) => (id(other), ProtoId::UNKNOWN, 1),
-        Match::WithApp(app) => (pid, id(app), 1),
+        Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1),
+        Match::WithApp(app) => (pid, r.alt[app as usize], 1),
         Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1)),
     };
     Some(Hit { master, app, need })
@@ -122,6 +131,7 @@ pub fn first_match(
     d: &[u8],
     src2dst: bool,
 ) -> Option<Hit> {
+    let r = resolved();
     for (det, &pid) in table.iter().zip(ids) {
         let dir_ok = match det.dir {
             Dir::Either => true,
@@ -130,7 +140,7 @@ pub fn first_match(
         };
         if dir_ok
             && ports_ok(det.ports, det.range, flow)
-            && let Some(h) = hit(pid, (det.detect)(flow, d))
+            && let Some(h) = hit(r, pid, (det.detect)(flow, d))
         {
             return Some(h);
         }
