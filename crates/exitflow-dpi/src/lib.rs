@@ -288,11 +288,7 @@ impl Engine {
                 }
             }
             other => {
-                let id = detect::infra::IP_PROTOCOLS
-                    .iter()
-                    .find(|(n, _)| *n == other)
-                    .map(|(_, name)| detect::id(name))
-                    .unwrap_or(ProtoId::UNKNOWN);
+                let id = detect::ip_protocol(other);
                 if !id.is_unknown() {
                     st.set(id, ProtoId::UNKNOWN);
                 } else {

@@ -277,6 +277,7 @@ pub(crate) fn check(t: &crate::data::Tables) -> Result<(), crate::data::DataErro
         .chain(crate::detect::TCP.iter().map(|d| d.name))
         .chain(crate::detect::UDP.iter().map(|d| d.name))
         .chain(crate::detect::ALT_NAMES.iter().copied())
+        .chain(crate::detect::infra::IP_PROTOCOLS.iter().map(|(_, n)| *n))
         .filter(|n| r.id(n).is_none())
         .collect();
     if !missing.is_empty() {

@@ -10,6 +10,7 @@ use exitflow_decode::PacketInfo;
 use crate::cache::StunCache;
 
 use crate::detect;
+use crate::detect::Alt;
 use crate::detect::either_port;
 use crate::parse::Parse;
 use crate::registry::{ProtoId, known};
@@ -214,46 +215,46 @@ fn tls_certificate(st: &mut FlowDpi, data: &[u8]) -> Need {
 /// host: WebSocket upgrades, SOAP and JSON-RPC calls, OCSP, BitTorrent
 /// trackers, Gnutella downloads (nDPI's HTTP sub-protocols).
 fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> ProtoId {
-    let name = if req.websocket {
-        "WebSocket"
+    let a = if req.websocket {
+        Alt::WebSocket
     } else if req.soap_action {
-        "SOAP"
+        Alt::Soap
     } else if req
         .content_type
         .is_some_and(|c| c.starts_with("application/ocsp-request"))
     {
-        "OCSP"
+        Alt::Ocsp
     } else if req.path.contains("info_hash=")
         && (req.path.starts_with("/announce") || req.path.starts_with("/scrape"))
     {
-        "BitTorrent"
+        Alt::BitTorrent
     } else if req.path.starts_with("/uri-res/")
         || req.path.starts_with("/gnutella/")
         || req
             .user_agent
             .is_some_and(|u| u.contains("gnutella") || u.contains("Gnutella"))
     {
-        "Gnutella"
+        Alt::Gnutella
     } else if data
         .windows(10)
         .any(|w| w == b"\"jsonrpc\":" || w == b"\"jsonrpc\" ")
     {
-        "JSON-RPC"
+        Alt::JsonRpc
     } else {
         return ProtoId::UNKNOWN;
     };
-    detect::id(name)
+    detect::alt(a)
 }
 
 /// The application a response names: OCSP answers and ntopng's pages (nDPI
 /// lets these override the host's service).
-fn http_response_app(r: &http::parser::Response<'_>) -> Option<&'static str> {
+fn http_response_app(r: &http::parser::Response<'_>) -> Option<Alt> {
     if r.content_type
         .is_some_and(|c| c.starts_with("application/ocsp-response"))
     {
-        Some("OCSP")
+        Some(Alt::Ocsp)
     } else if r.server.is_some_and(|s| s.starts_with("ntopng")) {
-        Some("ntop")
+        Some(Alt::Ntop)
     } else {
         None
     }
@@ -264,7 +265,7 @@ fn http_response(st: &mut FlowDpi, data: &[u8]) -> Need {
         Parse::Done(r) => {
             st.want_http_response = false;
             if let Some(app) = http_response_app(&r) {
-                st.app = detect::id(app);
+                st.app = detect::alt(app);
             }
             if let Some(ct) = r.content_type {
                 st.meta().content_type = Some(ct.to_owned());
@@ -342,11 +343,11 @@ fn stun_found(
     st: &mut FlowDpi,
     flow: &FlowCtx,
     p: &PacketInfo<'_>,
-    app: Option<&'static str>,
+    app: Option<Alt>,
     mapped: bool,
 ) {
     let k = known();
-    let mut id = app.map(detect::id).unwrap_or(ProtoId::UNKNOWN);
+    let mut id = app.map(detect::alt).unwrap_or(ProtoId::UNKNOWN);
     let google_port = |port: u16| port == 3478 || GOOGLE_STUN_PORTS.contains(&port);
     if id.is_unknown()
         && (google_port(flow.src_port) || google_port(flow.dst_port))
@@ -403,7 +404,7 @@ fn stun_again(st: &mut FlowDpi, flow: &FlowCtx, d: &[u8]) {
         0..=3 => {
             if let Some(s) = detect::stun::parse(d, false) {
                 if let Some(app) = s.app {
-                    st.app = detect::id(app);
+                    st.app = detect::alt(app);
                 }
                 stun_settled(st, s.mapped);
             }

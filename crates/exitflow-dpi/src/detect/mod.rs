@@ -79,6 +79,23 @@ alternates! {
     SmbV1 = "SMBv1",
     SmbV23 = "SMBv23",
     Umas = "UMAS",
+    // HTTP's sub-protocols (by what a request asks for, or a response says).
+    WebSocket = "WebSocket",
+    Soap = "SOAP",
+    Ocsp = "OCSP",
+    BitTorrent = "BitTorrent",
+    Gnutella = "Gnutella",
+    JsonRpc = "JSON-RPC",
+    Ntop = "ntop",
+    // Applications a STUN message names.
+    WhatsAppCall = "WhatsAppCall",
+    Zoom = "Zoom",
+    TeamsCall = "TeamsCall",
+    GoogleCall = "GoogleCall",
+    SignalVoip = "SignalVoip",
+    FacebookVoip = "FacebookVoip",
+    TelegramVoip = "TelegramVoip",
+    ViberVoip = "ViberVoip",
 }
 
 /// What a detector says of a payload.
@@ -154,7 +171,7 @@ use basic::*;
 pub(crate) use bytes::either_port;
 use bytes::*;
 use samples::*;
-pub use scan::{Hit, Resolved, first_match, id, resolved, scan};
+pub use scan::{Hit, Resolved, alt, first_match, id, ip_protocol, resolved, scan};
 pub use table_tcp::TCP;
 pub use table_udp::UDP;
 
@@ -303,5 +320,19 @@ mod tests {
             .unwrap()
             .app;
         assert_eq!(app.name(), "SMBv1");
+    }
+
+    #[test]
+    fn every_alternate_and_ip_protocol_is_resolved_to_its_own_name() {
+        let r = resolved();
+        assert_eq!(r.alt.len(), ALT_NAMES.len());
+        for (i, n) in ALT_NAMES.iter().enumerate() {
+            assert_eq!(r.alt[i].name(), *n);
+        }
+        assert_eq!(alt(Alt::Umas).name(), "UMAS");
+        for (number, name) in infra::IP_PROTOCOLS {
+            assert_eq!(ip_protocol(number).name(), name);
+        }
+        assert!(ip_protocol(255).is_unknown());
     }
 }

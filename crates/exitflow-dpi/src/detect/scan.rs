@@ -14,6 +14,8 @@ pub struct Resolved {
     pub udp: Vec<ProtoId>,
     /// [`ALT_NAMES`]' protocols, by [`Alt`].
     pub alt: Vec<ProtoId>,
+    /// The protocols named by their IP protocol number ([`infra::IP_PROTOCOLS`]).
+    pub ip: Vec<(u8, ProtoId)>,
     /// Per transport (TCP, UDP) and direction (client, server): the rows
     /// that read that direction, in table order, resolved.
     lanes: [[Vec<Lane>; 2]; 2],
@@ -65,13 +67,33 @@ pub fn resolved() -> &'static Resolved {
             [lanes(UDP, &udp, true), lanes(UDP, &udp, false)],
         ];
         let alt = ALT_NAMES.iter().map(|n| id(n)).collect();
+        let ip = infra::IP_PROTOCOLS
+            .iter()
+            .map(|&(number, name)| (number, id(name)))
+            .collect();
         Resolved {
             tcp,
             udp,
             alt,
+            ip,
             lanes,
         }
     })
+}
+
+/// The protocol of an alternate ([`Alt`]), resolved with the tables.
+#[inline]
+pub fn alt(a: Alt) -> ProtoId {
+    resolved().alt[a as usize]
+}
+
+/// The protocol named by an IP protocol number, or Unknown.
+pub fn ip_protocol(number: u8) -> ProtoId {
+    resolved()
+        .ip
+        .iter()
+        .find(|(n, _)| *n == number)
+        .map_or(ProtoId::UNKNOWN, |(_, id)| *id)
 }
 
 /// The first row of the transport's table that recognises `d` (the same

@@ -1,7 +1,7 @@
 //! STUN (RFC 5389 and the classic RFC 3489 form) and the application a
 //! STUN message names: attributes and realms that Zoom, Teams, WhatsApp,
 //! Google, Signal, Facebook, Telegram and Viber calls carry.
-use super::be16;
+use super::{Alt, be16};
 
 /// The magic cookie of RFC 5389 messages.
 pub(crate) const COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
@@ -26,20 +26,20 @@ const TEAMS_ATTRS: [u16; 9] = [
     0x8054, 0x24df, 0x3802, 0x8036, 0x8095, 0x0800, 0x8006, 0x8070, 0x8055,
 ];
 /// Realm texts naming the service.
-const REALMS: [(&str, &str); 6] = [
-    ("google.com", "GoogleCall"),
-    ("whispersystems.org", "SignalVoip"),
-    ("signal.org", "SignalVoip"),
-    ("facebook", "FacebookVoip"),
-    ("telegram", "TelegramVoip"),
-    ("viber", "ViberVoip"),
+const REALMS: [(&str, Alt); 6] = [
+    ("google.com", Alt::GoogleCall),
+    ("whispersystems.org", Alt::SignalVoip),
+    ("signal.org", Alt::SignalVoip),
+    ("facebook", Alt::FacebookVoip),
+    ("telegram", Alt::TelegramVoip),
+    ("viber", Alt::ViberVoip),
 ];
 
 /// A STUN message: whether it is one, and the application it names.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Stun {
-    /// nDPI name of the application, if the message names one.
-    pub app: Option<&'static str>,
+    /// The application, if the message names one.
+    pub app: Option<Alt>,
     /// It carries the client's mapped address (a binding answer).
     pub mapped: bool,
 }
@@ -62,7 +62,7 @@ pub(crate) fn parse(d: &[u8], tcp: bool) -> Option<Stun> {
     }
     if WHATSAPP_TYPES.contains(&t) {
         return Some(Stun {
-            app: Some("WhatsAppCall"),
+            app: Some(Alt::WhatsAppCall),
             mapped: false,
         });
     }
@@ -81,21 +81,21 @@ pub(crate) fn parse(d: &[u8], tcp: bool) -> Option<Stun> {
         let v = d.get(at + 4..(at + 4 + l).min(d.len()))?;
         if ZOOM_ATTRS.contains(&a) {
             return Some(Stun {
-                app: Some("Zoom"),
+                app: Some(Alt::Zoom),
                 mapped,
             });
         }
         mapped |= MAPPED_ATTRS.contains(&a);
         if WHATSAPP_ATTRS.contains(&a) {
-            app = Some("WhatsAppCall");
+            app = Some(Alt::WhatsAppCall);
         } else if TEAMS_ATTRS.contains(&a) {
-            app = Some("TeamsCall");
+            app = Some(Alt::TeamsCall);
         } else if a == ATTR_GOOGLE {
-            app = Some("GoogleCall");
+            app = Some(Alt::GoogleCall);
         } else if a == ATTR_REALM {
             let realm = String::from_utf8_lossy(v).to_ascii_lowercase();
             if let Some((_, name)) = REALMS.iter().find(|(t, _)| realm.contains(t)) {
-                app = Some(name);
+                app = Some(*name);
             }
         }
         at += 4 + l.div_ceil(4) * 4;
@@ -147,16 +147,16 @@ mod tests {
                 mapped: false
             })
         );
-        let cases: [(Vec<u8>, &str); 6] = [
-            (msg(1, &[(0x0101, b"zoom")]), "Zoom"),
-            (msg(1, &[(0x4000, b"wa")]), "WhatsAppCall"),
-            (msg(1, &[(0x8055, b"\0\0\0\x01")]), "TeamsCall"),
-            (msg(1, &[(0xff03, b"g")]), "GoogleCall"),
+        let cases: [(Vec<u8>, Alt); 6] = [
+            (msg(1, &[(0x0101, b"zoom")]), Alt::Zoom),
+            (msg(1, &[(0x4000, b"wa")]), Alt::WhatsAppCall),
+            (msg(1, &[(0x8055, b"\0\0\0\x01")]), Alt::TeamsCall),
+            (msg(1, &[(0xff03, b"g")]), Alt::GoogleCall),
             (
                 msg(0x0101, &[(ATTR_REALM, b"turn.telegram.org")]),
-                "TelegramVoip",
+                Alt::TelegramVoip,
             ),
-            (msg(0x0800, &[]), "WhatsAppCall"),
+            (msg(0x0800, &[]), Alt::WhatsAppCall),
         ];
         for (d, app) in cases {
             assert_eq!(parse(&d, false).and_then(|s| s.app), Some(app));
