@@ -27,6 +27,7 @@ pub mod quic;
 pub mod registry;
 mod simple;
 mod stream;
+mod stun_flow;
 pub mod tls;
 
 use exitflow_decode::{PacketInfo, ipproto, tcp_flags};

@@ -1,2 +1,3 @@
 //! DNS, mDNS and LLMNR: the query name names the service (DNS.Google, ...).
+pub(crate) mod naming;
 pub mod parser;

@@ -1,6 +1,7 @@
 //! QUIC: the client's Initial packets are decrypted (their keys derive from
 //! public values) to read the TLS ClientHello inside CRYPTO frames — split
 //! over packets and reordered, as current browsers send them.
+pub(crate) mod gquic;
 pub mod parser;
 
 use crate::parse::Parse;

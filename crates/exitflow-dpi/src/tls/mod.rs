@@ -1,5 +1,6 @@
 //! TLS: the ClientHello names the server (SNI) and fingerprints the client
 //! (JA4); the ServerHello fingerprints the server (JA4S-like summary).
+pub(crate) mod naming;
 pub mod parser;
 
 use sha2::{Digest, Sha256};

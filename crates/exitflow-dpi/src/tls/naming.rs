@@ -1,0 +1,104 @@
+//! What a TLS flow is named: the master by port (TLS that wraps SMTP,
+//! IMAP, POP3, Apple push), the service by server name (SNI, else the
+//! certificate's names), DNS over TLS, public DoH resolvers, Tor's links.
+use crate::detect::either_port;
+use crate::parse::Parse;
+use crate::registry::{ProtoId, known};
+use crate::tls::parser::{HS_CERTIFICATE, certificate_names, walk_handshakes};
+use crate::{FlowCtx, FlowDpi, Need, service_of};
+
+/// The master protocol of TLS on a port that wraps another protocol in TLS
+/// (nDPI 5 names those flows by the wrapped protocol).
+pub(crate) fn tls_master(flow: &FlowCtx) -> ProtoId {
+    let k = known();
+    for (port, id) in [
+        (465, k.smtps),
+        (993, k.imaps),
+        (995, k.pops),
+        (5223, k.apple_push),
+    ] {
+        if either_port(flow, port) {
+            return id;
+        }
+    }
+    k.tls
+}
+
+/// The service of a TLS/QUIC server name, with DNS-over-TLS by port.
+pub(crate) fn tls_app(flow: &FlowCtx, sni: Option<&str>) -> ProtoId {
+    if either_port(flow, 853) {
+        return known().doh_dot;
+    }
+    match sni {
+        Some(n) => {
+            let s = service_of(n);
+            if !s.is_unknown() {
+                s
+            } else if resolver_name(n) {
+                known().doh_dot
+            } else if tor_link_name(n) {
+                known().tor
+            } else {
+                s
+            }
+        }
+        None => ProtoId::UNKNOWN,
+    }
+}
+
+/// The server names Tor relays put in their link handshakes: `www.` and a
+/// random base32-looking label under `.com` or `.net`.
+fn tor_link_name(n: &str) -> bool {
+    let Some(rest) = n.strip_prefix("www.") else {
+        return false;
+    };
+    let Some(label) = rest
+        .strip_suffix(".com")
+        .or_else(|| rest.strip_suffix(".net"))
+    else {
+        return false;
+    };
+    let digits = label.bytes().filter(|b| (b'2'..=b'7').contains(b)).count();
+    (8..=32).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+        && digits >= 2
+}
+
+/// Server names public DNS-over-HTTPS resolvers use: a first label `doh`,
+/// `doh-N`, `dns` or `dnsN`.
+fn resolver_name(n: &str) -> bool {
+    let first = n.split('.').next().unwrap_or("");
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    n.contains('.')
+        && (first == "doh"
+            || first.strip_prefix("doh-").is_some_and(digits)
+            || first.strip_prefix("dns").is_some_and(digits))
+}
+
+pub(crate) fn tls_certificate(st: &mut FlowDpi, data: &[u8]) -> Need {
+    let mut scratch = std::mem::take(&mut st.ext().scratch);
+    let mut found = ProtoId::UNKNOWN;
+    let r = walk_handshakes(data, &mut scratch, |t, body| {
+        if t != HS_CERTIFICATE {
+            return false;
+        }
+        certificate_names(body, |name| {
+            found = service_of(name.trim_start_matches("*."));
+            !found.is_unknown()
+        });
+        true
+    });
+    st.ext().scratch = scratch;
+    match r {
+        Parse::Incomplete(_) => Need::More,
+        _ => {
+            st.want_cert = false;
+            if !found.is_unknown() {
+                st.app = found;
+            }
+            Need::Nothing
+        }
+    }
+}
