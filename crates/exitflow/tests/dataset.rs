@@ -342,3 +342,44 @@ fn an_error_names_its_file_and_prints_its_cause_once() {
         );
     }
 }
+
+/// Issue 24: a capture whose every frame is ignored (here, 802.11 frames
+/// with their radio header, a link type exitflow does not decode) says so
+/// at the default log level, with the reason and the count — exact under
+/// research, to the nearest 16 otherwise.
+#[test]
+fn a_capture_whose_every_frame_is_ignored_says_why_at_the_default_log_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("radio.pcap");
+    let mut b = Vec::new();
+    // pcap global header: magic, version 2.4, zone, sigfigs, snaplen,
+    // link type 127 (IEEE 802.11 with a radiotap header).
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 127] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    for i in 0..3u32 {
+        let frame = [0u8; 40];
+        for v in [1_622_505_600 + i, 0, frame.len() as u32, frame.len() as u32] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&frame);
+    }
+    std::fs::write(&cap, &b).unwrap();
+    for (profile, count) in [("research", "(3)"), ("default", "(fewer than 16)")] {
+        let out = dir.path().join(profile);
+        let o = flows(&cap, &out, &["--profile", profile]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.contains("every frame was ignored"))
+            .unwrap_or_else(|| panic!("{profile}: {err}"));
+        assert!(
+            line.contains("radio.pcap") && line.contains(&format!("unsupported_link_type {count}")),
+            "{line}"
+        );
+    }
+    // A capture with flows says nothing of the kind.
+    let ok = small_capture(dir.path(), 20);
+    let o = flows(&ok, &dir.path().join("ok"), &[]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("every frame was ignored"));
+}

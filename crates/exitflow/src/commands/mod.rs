@@ -114,6 +114,15 @@ fn meter_file(
             "metered"
         );
     }
+    if err.is_none()
+        && s.flows.packets == 0
+        && let Some(why) = all_ignored(&s, !policy.totals_rule().noisy)
+    {
+        tracing::warn!(
+            "{}: every frame was ignored, no flow metered: {why}",
+            cap.display()
+        );
+    }
     match &err {
         None => {}
         Some(exitflow_pipeline::MeterError::Capture(e)) => eprintln!("error: {}", chain(e)),
@@ -122,6 +131,35 @@ fn meter_file(
         }
     }
     (s, err.is_some())
+}
+
+/// Why every frame of a capture was ignored: each reason with its count
+/// (exact under research; else to the nearest 16, as the node totals keep
+/// counts), or `None` when no frame was ignored (an empty capture).
+fn all_ignored(s: &exitflow_pipeline::CaptureSummary, exact: bool) -> Option<String> {
+    let grid = exitflow_output::totals::COUNT_GRID;
+    let count = |n: u64| {
+        if exact {
+            n.to_string()
+        } else if n < grid {
+            format!("fewer than {grid}")
+        } else {
+            format!("about {}", (n + grid / 2) / grid * grid)
+        }
+    };
+    let mut reasons: Vec<String> = s
+        .ignored
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| format!("{r} ({})", count(n)))
+        .collect();
+    if s.excluded > 0 {
+        reasons.push(format!(
+            "excluded by the configuration ({})",
+            count(s.excluded)
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join(", "))
 }
 
 /// Exit status of a command over several inputs: 1 when any failed.
