@@ -44,6 +44,8 @@ pub mod ipproto {
     pub const ESP: u8 = 50;
     /// ICMPv6.
     pub const ICMPV6: u8 = 58;
+    /// IPv6 "no next header".
+    pub const NO_NEXT_HEADER: u8 = 59;
     /// OSPF.
     pub const OSPF: u8 = 89;
 }
@@ -448,15 +450,23 @@ pub(crate) fn decode_ip<'a>(
             info.dst.copy_from_slice(&p[24..40]);
             let plen = usize::from(be16(p, 4));
             info.ip_len = plen as u32 + 40;
-            if plen == 0 || 40 + plen > p.len() {
-                // Truncated IPv6 is dropped (NFStream does the same); jumbograms too.
+            if 40 + plen > p.len() {
+                // Truncated IPv6 is dropped (NFStream does the same). An
+                // empty payload is a packet of its next header's protocol.
                 return Err(Skip::BadIpHeader);
             }
             let end = 40 + plen;
             let mut next = p[6];
             let mut off = 40;
-            // Walk the extension headers to the transport protocol.
+            // Walk the extension headers to the transport protocol, as
+            // nDPI does: only while more than one byte is left, so that a
+            // packet that ends after its headers (a Mobility Header with no
+            // next header, say) is a packet of the last next header; "no
+            // next header" (59) followed by bytes is malformed.
             loop {
+                if end - off <= 1 {
+                    break;
+                }
                 match next {
                     0 | 43 | 60 | 135 => {
                         if end < off + 2 {
@@ -477,7 +487,7 @@ pub(crate) fn decode_ip<'a>(
                         next = p[off];
                         off += 8;
                     }
-                    59 => return Err(Skip::BadIpHeader),
+                    ipproto::NO_NEXT_HEADER => return Err(Skip::BadIpHeader),
                     _ => break,
                 }
                 if off > end {

@@ -184,6 +184,37 @@ fn ipv6_with_extension_headers_and_fragments() {
     );
 }
 
+/// Issue 24, measured against NFStream 6.6.0 on crafted captures: a
+/// Mobility Header (135) or hop-by-hop header that ends the packet, and an
+/// empty payload, are packets of the last next header (59, or the
+/// transport's with ports 0); "no next header" followed by more than one
+/// byte, or a header longer than what is left, is malformed.
+#[test]
+fn ipv6_mobility_no_next_header_and_empty_payloads_follow_ndpi() {
+    let v6 = |next: u8, rest: &[u8]| {
+        let mut p = ip6_udp(b"")[..40].to_vec();
+        p[6] = next;
+        p[4..6].copy_from_slice(&(rest.len() as u16).to_be_bytes());
+        p.extend_from_slice(rest);
+        p
+    };
+    let proto = |p: &[u8]| decode(LinkType::RAW, p, &opts()).map(|i| (i.protocol, i.src_port));
+    let mobility = [59, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    assert_eq!(proto(&v6(135, &mobility)), Ok((59, 0)));
+    assert_eq!(proto(&v6(0, &[59, 0, 0, 0, 0, 0, 0, 0])), Ok((59, 0)));
+    assert_eq!(proto(&v6(59, &[])), Ok((59, 0)));
+    assert_eq!(proto(&v6(59, &[0])), Ok((59, 0)));
+    assert_eq!(proto(&v6(17, &[])), Ok((17, 0)));
+    assert_eq!(proto(&v6(6, &[])), Ok((6, 0)));
+    assert_eq!(proto(&v6(59, &[0; 8])), Err(Skip::BadIpHeader));
+    let mut more = mobility.to_vec();
+    more.extend_from_slice(&[0; 8]);
+    assert_eq!(proto(&v6(135, &more)), Err(Skip::BadIpHeader));
+    let mut long = mobility;
+    long[1] = 3; // 32 bytes claimed, 16 there
+    assert_eq!(proto(&v6(135, &long)), Err(Skip::BadIpHeader));
+}
+
 #[test]
 fn ipv4_fragments() {
     let mut p = ip_udp(1000, 53, b"0123456789abcdef");
