@@ -309,8 +309,45 @@ fn link_to_ip<'a>(link: LinkType, f: &'a [u8], vlan: &mut u16) -> Result<&'a [u8
             }
             ethertype_to_ip(be16(f, 2), &f[4..], vlan, 0)
         }
+        LinkType::IEEE802_11_RADIOTAP => radiotap_to_ip(f, vlan),
         _ => Err(Skip::UnsupportedLinkType),
     }
+}
+
+/// 802.11 frame type "data" (frame control bits 2-3).
+const WIFI_TYPE_DATA: u8 = 2;
+/// The 802.11 header length NFStream (and nDPI's reader) assume for a data
+/// frame to or from the distribution system: a QoS data frame's.
+const WIFI_DATA_HEADER: usize = 26;
+/// LLC DSAP of a SNAP header, which carries an ethertype.
+const LLC_SNAP: u8 = 0xaa;
+/// LLC + SNAP header length; the ethertype is its last two bytes.
+const LLC_SNAP_LEN: usize = 8;
+
+/// 802.11 behind radiotap, as NFStream reads it (measured on crafted
+/// captures): data frames with exactly one of To DS / From DS, a 26-byte
+/// header, then LLC/SNAP and its ethertype; other frames are not IP.
+fn radiotap_to_ip<'a>(f: &'a [u8], vlan: &mut u16) -> Result<&'a [u8], Skip> {
+    if f.len() < 4 {
+        return Err(Skip::TruncatedLink);
+    }
+    let radiotap = usize::from(u16::from_le_bytes([f[2], f[3]]));
+    let w = f.get(radiotap..).ok_or(Skip::TruncatedLink)?;
+    if w.len() < 2 {
+        return Err(Skip::TruncatedLink);
+    }
+    let (to_ds, from_ds) = (w[1] & 1 != 0, w[1] & 2 != 0);
+    if (w[0] >> 2) & 3 != WIFI_TYPE_DATA || to_ds == from_ds {
+        return Err(Skip::NotIp);
+    }
+    let llc = w.get(WIFI_DATA_HEADER..).ok_or(Skip::TruncatedLink)?;
+    if llc.len() < LLC_SNAP_LEN {
+        return Err(Skip::TruncatedLink);
+    }
+    if llc[0] != LLC_SNAP {
+        return Err(Skip::NotIp);
+    }
+    ethertype_to_ip(be16(llc, 6), &llc[LLC_SNAP_LEN..], vlan, 0)
 }
 
 fn ppp_to_ip(proto: u16, rest: &[u8]) -> Result<&[u8], Skip> {

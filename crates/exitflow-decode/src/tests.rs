@@ -215,6 +215,55 @@ fn ipv6_mobility_no_next_header_and_empty_payloads_follow_ndpi() {
     assert_eq!(proto(&v6(135, &long)), Err(Skip::BadIpHeader));
 }
 
+/// Issue 24, measured against NFStream 6.6.0 on crafted captures: 802.11
+/// behind radiotap is decoded for data frames to or from the distribution
+/// system (a 26-byte header, then LLC/SNAP); management frames, frames
+/// between access points and non-SNAP LLC are not IP.
+#[test]
+fn radiotap_wifi_data_frames_are_decoded_as_nfstream_does() {
+    let ip = ip_udp(5000, 6000, b"hello");
+    let frame = |radiotap_len: u16, fc: [u8; 2], dsap: u8, ethertype: [u8; 2]| {
+        let mut f = vec![0, 0];
+        f.extend_from_slice(&radiotap_len.to_le_bytes());
+        f.resize(usize::from(radiotap_len), 0);
+        f.extend_from_slice(&fc);
+        f.extend_from_slice(&[0; 24]); // duration, addresses, sequence, QoS
+        f.extend_from_slice(&[dsap, 0xaa, 3, 0, 0, 0, ethertype[0], ethertype[1]]);
+        f.extend_from_slice(&ip);
+        f
+    };
+    let radio = LinkType::IEEE802_11_RADIOTAP;
+    let ports = |f: &[u8]| decode(radio, f, &opts()).map(|i| (i.protocol, i.src_port, i.dst_port));
+    assert_eq!(
+        ports(&frame(8, [0x88, 0x01], 0xaa, [8, 0])),
+        Ok((17, 5000, 6000))
+    );
+    assert_eq!(
+        ports(&frame(18, [0x88, 0x02], 0xaa, [8, 0])),
+        Ok((17, 5000, 6000))
+    );
+    assert_eq!(
+        ports(&frame(8, [0x88, 0x03], 0xaa, [8, 0])),
+        Err(Skip::NotIp)
+    );
+    assert_eq!(
+        ports(&frame(8, [0x80, 0x00], 0xaa, [8, 0])),
+        Err(Skip::NotIp)
+    );
+    assert_eq!(
+        ports(&frame(8, [0x88, 0x01], 0x42, [8, 0])),
+        Err(Skip::NotIp)
+    );
+    assert_eq!(
+        ports(&frame(8, [0x88, 0x01], 0xaa, [8, 6])),
+        Err(Skip::NotIp)
+    );
+    let f = frame(8, [0x88, 0x01], 0xaa, [8, 0]);
+    for n in 0..f.len() {
+        let _ = decode(radio, &f[..n], &opts());
+    }
+}
+
 #[test]
 fn ipv4_fragments() {
     let mut p = ip_udp(1000, 53, b"0123456789abcdef");
