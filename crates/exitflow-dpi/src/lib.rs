@@ -141,6 +141,9 @@ pub struct FlowDpi {
 
     /// TLS without a service yet: look at the server's certificate.
     want_cert: bool,
+    /// A TLS record that does not parse was seen: a later application-data
+    /// record does not make the flow TLS (nDPI excludes TLS for it).
+    not_tls: bool,
     master: ProtoId,
     app: ProtoId,
     /// Payloads the detector tables found nothing in.

@@ -17,7 +17,7 @@ use crate::parse::Parse;
 use crate::quic::gquic::gquic;
 use crate::registry::{ProtoId, known};
 use crate::stun_flow::{stun_again, stun_cache, stun_found};
-use crate::tls::naming::{tls_app, tls_certificate, tls_master};
+use crate::tls::naming::{tls_app, tls_certificate, tls_master, tls_master_mid_stream};
 use crate::tls::parser::{
     HS_CLIENT_HELLO, HS_SERVER_HELLO, client_hello, first_handshake, looks_like_record,
 };
@@ -63,12 +63,23 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
             }
             Parse::Done(_) => Need::Nothing,
             Parse::Incomplete(_) => Need::More,
-            Parse::NotMine | Parse::Error => Need::Nothing,
+            Parse::NotMine | Parse::Error => {
+                st.not_tls = true;
+                Need::Nothing
+            }
         };
         if let Some(e) = st.ext.as_mut() {
             e.scratch = scratch;
         }
         return r;
+    }
+    // A TLS stream met after its handshake (the capture began mid-flow):
+    // an application-data record names it TLS by content, as nDPI does,
+    // its master by port (IMAPS on 993...), unless a record before it did
+    // not parse (Skype's look-alike records).
+    if !st.not_tls && tls::parser::application_data_record(data) {
+        st.set(tls_master_mid_stream(flow), tls_app(flow, None));
+        return Need::Nothing;
     }
     if src2dst || http::parser::could_be_request(data) {
         match http::parser::request(data) {

@@ -261,3 +261,41 @@ fn stun_with_whatsapps_attribute_is_stun_whatsappcall() {
     let cl = e.finish(&mut st, &c);
     assert_eq!((cl.master.name(), cl.app.name()), ("STUN", "WhatsAppCall"));
 }
+
+/// Issue 24 (mid-stream TLS), measured on NFStream's corpus: a flow whose
+/// capture began after the handshake is TLS by content from its first
+/// application-data record (not a port guess), named by the mail ports but
+/// not Apple's push port; after a TLS-looking record that does not parse
+/// (Skype's look-alikes), an application-data record does not make it TLS.
+#[test]
+fn a_tls_stream_met_after_its_handshake_is_tls_by_content() {
+    let e = Engine::default();
+    let data = b"\x17\x03\x03\x00\x2a0123456789012345678901234567890123456789ab";
+    let label = |port: u16, first: &[u8]| {
+        let c = ctx(6, 54341, port);
+        let mut st = FlowDpi::default();
+        e.inspect(&mut st, &c, &pkt(first, 6, 54341, port, 1, 0x18), true);
+        e.inspect(&mut st, &c, &pkt(data, 6, 54341, port, 100, 0x18), true);
+        let cl = e.finish(&mut st, &c);
+        (cl.application_name(), cl.guessed)
+    };
+    assert_eq!(label(993, data), ("IMAPS".to_owned(), false));
+    assert_eq!(label(443, data), ("TLS".to_owned(), false));
+    assert_eq!(label(5223, data), ("TLS".to_owned(), false));
+    // A zero-length handshake record first: TLS is ruled out.
+    assert_ne!(label(13392, b"\x16\x03\x01\x00\x00").0, "TLS");
+    // Every prefix of the record, and a zero-length or oversized one, is not a record.
+    for n in 0..5 {
+        assert!(!tls::parser::application_data_record(&data[..n]));
+    }
+    assert!(tls::parser::application_data_record(data));
+    assert!(!tls::parser::application_data_record(
+        b"\x17\x03\x03\x00\x00"
+    ));
+    assert!(!tls::parser::application_data_record(
+        b"\x17\x03\x03\xff\xff"
+    ));
+    assert!(!tls::parser::application_data_record(
+        b"\x17\x02\x03\x00\x10"
+    ));
+}

@@ -10,16 +10,24 @@ use crate::{FlowCtx, FlowDpi, Need, service_of};
 /// The master protocol of TLS on a port that wraps another protocol in TLS
 /// (nDPI 5 names those flows by the wrapped protocol).
 pub(crate) fn tls_master(flow: &FlowCtx) -> ProtoId {
+    master_by_port(flow, true)
+}
+
+/// [`tls_master`] for a stream met after its handshake: nDPI names it by
+/// the mail ports, not Apple's push port (measured on NFStream's corpus).
+pub(crate) fn tls_master_mid_stream(flow: &FlowCtx) -> ProtoId {
+    master_by_port(flow, false)
+}
+
+fn master_by_port(flow: &FlowCtx, apple_push: bool) -> ProtoId {
     let k = known();
-    for (port, id) in [
-        (465, k.smtps),
-        (993, k.imaps),
-        (995, k.pops),
-        (5223, k.apple_push),
-    ] {
+    for (port, id) in [(465, k.smtps), (993, k.imaps), (995, k.pops)] {
         if either_port(flow, port) {
             return id;
         }
+    }
+    if apple_push && either_port(flow, 5223) {
+        return k.apple_push;
     }
     k.tls
 }

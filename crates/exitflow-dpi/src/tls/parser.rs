@@ -4,6 +4,10 @@ use crate::parse::{Parse, Reader};
 
 /// Content type of handshake records.
 pub const RECORD_HANDSHAKE: u8 = 22;
+/// TLS record content type: application data.
+pub const RECORD_APPLICATION_DATA: u8 = 23;
+/// Largest TLS ciphertext record (2^14 plus the expansion RFC 8446 allows).
+pub const MAX_CIPHERTEXT: usize = (1 << 14) + 256;
 /// Handshake type ClientHello.
 pub const HS_CLIENT_HELLO: u8 = 1;
 /// Handshake type ServerHello.
@@ -43,6 +47,16 @@ pub struct ServerHello {
 /// Whether `b` starts like a TLS record (handshake, SSL 3.0 to TLS 1.3).
 pub fn looks_like_record(b: &[u8]) -> bool {
     b.len() >= 3 && b[0] == RECORD_HANDSHAKE && b[1] == 3 && b[2] <= 4
+}
+
+/// Whether `b` starts with an application-data record of SSL 3.0 to TLS 1.3
+/// whose length a record may have: a TLS stream met after its handshake.
+pub fn application_data_record(b: &[u8]) -> bool {
+    b.len() >= 5
+        && b[0] == RECORD_APPLICATION_DATA
+        && b[1] == 3
+        && b[2] <= 4
+        && (1..=MAX_CIPHERTEXT).contains(&usize::from(u16::from_be_bytes([b[3], b[4]])))
 }
 
 /// Extracts the first handshake message from a TLS record stream: returns
