@@ -7,9 +7,9 @@
 //! The directory is the first of: the one a command names (`--data-dir`),
 //! `$EXITFLOW_DATA_DIR`, `ndpi/` beside the executable,
 //! `../share/exitflow/ndpi` from it (a prefix install), [`INSTALLED_DIR`]
-//! (the Debian package), and the source tree's `data/ndpi` (a build from
-//! the repository). A named directory must hold the tables; the others are
-//! searched.
+//! (the Debian package), and the source tree's `data/ndpi` (only for a
+//! binary run from inside the tree it was built from). A named directory
+//! must hold the tables; the others are searched.
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -81,15 +81,22 @@ pub fn search_path() -> Vec<PathBuf> {
         v.push(PathBuf::from(d));
         return v;
     }
-    if let Some(exe) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_owned))
-    {
-        v.push(exe.join("ndpi"));
-        v.push(exe.join("../share/exitflow/ndpi"));
+    let exe = std::env::current_exe().ok();
+    if let Some(dir) = exe.as_deref().and_then(Path::parent) {
+        v.push(dir.join("ndpi"));
+        v.push(dir.join("../share/exitflow/ndpi"));
     }
     v.push(PathBuf::from(INSTALLED_DIR));
-    v.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ndpi"));
+    // A build run from inside the source tree it was built from (`cargo
+    // run`, the tests, the fuzzers): that tree's tables. An installed copy
+    // never looks there, so a directory someone recreates at the build's
+    // path cannot supply its tables.
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if let (Some(exe), Some(tree)) = (&exe, crate_dir.parent().and_then(Path::parent))
+        && exe.starts_with(tree)
+    {
+        v.push(crate_dir.join("data/ndpi"));
+    }
     v
 }
 
@@ -159,7 +166,8 @@ pub fn tables() -> &'static Tables {
         return t;
     }
     if let Err(e) = load(None) {
-        panic!("{e}");
+        let cause = std::error::Error::source(&e).map(|s| format!(": {s}"));
+        panic!("{e}{}", cause.unwrap_or_default());
     }
     TABLES.get().expect("loaded")
 }
@@ -209,6 +217,16 @@ mod tests {
             let e = read_dir(&d).err().expect("refused").to_string();
             assert!(e.contains(name) && e.contains("missing"), "{e}");
         }
+        // Unknown not first.
+        let unknown_last: String = shipped
+            .lines()
+            .filter(|l| !l.starts_with("Unknown "))
+            .chain(shipped.lines().filter(|l| l.starts_with("Unknown ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        write_tables(&d, &unknown_last);
+        let e = read_dir(&d).err().expect("refused").to_string();
+        assert!(e.contains("must be Unknown"), "{e}");
         // A directory without the tables.
         let e = read_dir(&d.join("nowhere"))
             .err()

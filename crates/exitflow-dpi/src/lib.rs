@@ -425,3 +425,10 @@ pub(crate) fn service_of(name: &str) -> ProtoId {
 
 #[cfg(test)]
 mod tests;
+
+/// The template for a new stateful protocol (`template/`), compiled and
+/// tested here so that it stays true to the crate's API.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../template/mod.rs"]
+mod template;

@@ -271,6 +271,16 @@ pub fn registry() -> &'static Registry {
 /// protocol the code and the address lists name is in the protocol table.
 pub(crate) fn check(t: &crate::data::Tables) -> Result<(), crate::data::DataError> {
     let r = Registry::load(t)?;
+    // Id 0 is Unknown everywhere (`ProtoId::UNKNOWN`): another first row
+    // would label every unknown flow with that protocol's category.
+    if r.entries.first().map(|e| e.name.as_str()) != Some("Unknown") {
+        return Err(bad(
+            t,
+            crate::data::PROTOCOLS_FILE,
+            0,
+            "its first protocol must be Unknown (id 0)".into(),
+        ));
+    }
     let missing: Vec<&str> = KNOWN_NAMES
         .iter()
         .copied()

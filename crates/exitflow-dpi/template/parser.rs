@@ -17,7 +17,11 @@ pub struct Message<'a> {
 /// Parses one message at the start of `d`.
 pub fn message(d: &[u8]) -> Parse<Message<'_>> {
     if d.len() < MAGIC.len() {
-        return if MAGIC.starts_with(d) { Parse::Incomplete(HEADER_LEN) } else { Parse::NotMine };
+        return if MAGIC.starts_with(d) {
+            Parse::Incomplete(HEADER_LEN)
+        } else {
+            Parse::NotMine
+        };
     }
     if d[..MAGIC.len()] != MAGIC {
         return Parse::NotMine;

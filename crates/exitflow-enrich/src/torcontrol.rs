@@ -20,7 +20,7 @@ pub const COOKIE_LEN: usize = 32;
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     /// Talking to tor failed.
-    #[error("tor's control port: {0}")]
+    #[error("tor's control port")]
     Io(#[from] std::io::Error),
     /// tor answered something else than the protocol says.
     #[error("tor's control port: {0}")]

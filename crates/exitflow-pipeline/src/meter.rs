@@ -83,7 +83,7 @@ pub enum MeterError {
     #[error(transparent)]
     Capture(#[from] CaptureError),
     /// The sink failed to write a flow.
-    #[error("writing flows: {0}")]
+    #[error("writing flows")]
     Sink(#[source] OutputError),
 }
 

@@ -325,7 +325,7 @@ pub fn write_loop(
             match store.apply_retention(days) {
                 Ok(0) => {}
                 Ok(n) => info!(partitions = n, days, "retention: old partitions deleted"),
-                Err(e) => warn!("applying the retention: {e:#}"),
+                Err(e) => warn!("applying the retention: {}", crate::ErrorChain(&e)),
             }
         }
     }

@@ -552,6 +552,11 @@ fn the_package_holds_a_stripped_binary_its_manual_and_a_changelog_and_depends_on
         "./usr/lib/tmpfiles.d/exitflow.conf",
         "./lib/systemd/system/exitflow-capture@.service",
         "./etc/exitflow/exitflow.toml",
+        // nDPI's tables, read at run time: the packaged binary, outside any
+        // source tree, finds them nowhere else.
+        "./usr/share/exitflow/ndpi/protocols.txt",
+        "./usr/share/exitflow/ndpi/services.txt",
+        "./usr/share/exitflow/ndpi/ip_lists.tsv",
     ] {
         assert!(list.lines().any(|l| l.ends_with(f)), "{f} missing:\n{list}");
     }

@@ -395,8 +395,12 @@ impl NodeStore {
         });
         let ledger_path = self.dir.join(LEDGER_FILE);
         let write = |p: &Path, b: &[u8]| {
-            exitflow_output::files::write_atomic(p, b)
-                .map_err(|e| bad(p, format!("not written: {e}")))
+            exitflow_output::files::write_atomic(p, b).map_err(|e| {
+                bad(
+                    p,
+                    format!("not written: {}", exitflow_output::error_chain(&e)),
+                )
+            })
         };
         // The unit first under a pending name, then the ledger (from then
         // on the budget is spent), then the unit under its name: a crash
