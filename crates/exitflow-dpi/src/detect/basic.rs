@@ -223,3 +223,13 @@ pub(super) fn ethereum(_: &FlowCtx, d: &[u8]) -> Match {
     // Node discovery v4: hash, signature, then a packet type 1-6.
     yes(d.len() >= 98 && (1..=6).contains(&d[97]))
 }
+
+/// Ethereum's RLPx handshake (devp2p over TCP): an ECIES-encrypted auth
+/// message (EIP-8: a 2-byte size, then the ephemeral key's 0x04 marker) of
+/// 301 to 599 bytes, sent to an Ethereum port (30300-30305), as nDPI
+/// requires: the marker alone is too weak a sign elsewhere.
+pub(super) fn ethereum_rlpx(flow: &FlowCtx, d: &[u8]) -> Match {
+    yes((301..600).contains(&d.len())
+        && d[2] == ECIES_KEY_MARKER
+        && (ETHEREUM_TCP_PORTS.0..=ETHEREUM_TCP_PORTS.1).contains(&flow.dst_port))
+}

@@ -52,3 +52,8 @@ pub(super) const KRB_TAGS: [u8; 5] = [0x6a, 0x6b, 0x6c, 0x6d, 0x7e];
 pub(super) const DHCP_COOKIE: [u8; 4] = [0x63, 0x82, 0x53, 0x63];
 /// Telnet IAC followed by WILL/WONT/DO/DONT.
 pub(super) const TELNET_IAC: u8 = 0xff;
+
+/// The first byte of an uncompressed elliptic-curve public key (SEC 1).
+pub(super) const ECIES_KEY_MARKER: u8 = 0x04;
+/// The ports Ethereum nodes listen on for RLPx (nDPI's range).
+pub(super) const ETHEREUM_TCP_PORTS: (u16, u16) = (30300, 30305);

@@ -279,6 +279,23 @@ mod tests {
         }
     }
 
+    /// Issue 24: the RLPx rule's negative samples — a TLS ClientHello on
+    /// Ethereum's port, and the auth message on another port or from the
+    /// server — are refused.
+    #[test]
+    fn ethereum_rlpx_needs_its_marker_its_size_and_its_port() {
+        let on = flow(Transport::Tcp, 30303);
+        assert_eq!(basic::ethereum_rlpx(&on, ETHEREUM_RLPX_SAMPLE), Match::Yes);
+        let hello = crate::craft::client_hello_record("node.example", 400);
+        assert_eq!(basic::ethereum_rlpx(&on, &hello), Match::No);
+        assert_eq!(
+            basic::ethereum_rlpx(&on, &ETHEREUM_RLPX_SAMPLE[..300]),
+            Match::No
+        );
+        let off = flow(Transport::Tcp, 443);
+        assert_eq!(basic::ethereum_rlpx(&off, ETHEREUM_RLPX_SAMPLE), Match::No);
+    }
+
     #[test]
     fn port_limited_detectors_need_their_port() {
         let r = resolved();

@@ -27,6 +27,16 @@ pub(super) const ETHEREUM_SAMPLE: &[u8] = &{
     d
 };
 
+/// An RLPx auth message as it starts on the wire (EIP-8): its size (427),
+/// then the ECIES ciphertext, whose first byte is the key marker.
+pub(super) const ETHEREUM_RLPX_SAMPLE: &[u8] = &{
+    let mut d = [0x5au8; 429];
+    d[0] = 0x01;
+    d[1] = 0xab;
+    d[2] = 0x04;
+    d
+};
+
 pub(super) const TENCENT_SAMPLE: &[u8] = &{
     let mut d = [0u8; 60];
     d[0] = 0x33;

@@ -744,4 +744,12 @@ pub static TCP: &[Detector] = &[
         apps::syslog,
         b"<34>Oct 11 22:14:15 host su: 'su root' failed",
     ),
+    row_range(
+        "ETHEREUM",
+        Tcp,
+        ETHEREUM_TCP_PORTS,
+        Client,
+        ethereum_rlpx,
+        ETHEREUM_RLPX_SAMPLE,
+    ),
 ];
