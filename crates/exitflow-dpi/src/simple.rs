@@ -74,10 +74,11 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         return r;
     }
     // A TLS stream met after its handshake (the capture began mid-flow):
-    // an application-data record names it TLS by content, as nDPI does,
+    // a record that follows a handshake (application data, an alert, a
+    // change of cipher spec) names it TLS by content, as nDPI does,
     // its master by port (IMAPS on 993...), unless a record before it did
     // not parse (Skype's look-alike records).
-    if !st.not_tls && tls::parser::application_data_record(data) {
+    if !st.not_tls && tls::parser::after_handshake_record(data) {
         st.set(tls_master_mid_stream(flow), tls_app(flow, None));
         return Need::Nothing;
     }

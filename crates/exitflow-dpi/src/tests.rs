@@ -286,16 +286,25 @@ fn a_tls_stream_met_after_its_handshake_is_tls_by_content() {
     assert_ne!(label(13392, b"\x16\x03\x01\x00\x00").0, "TLS");
     // Every prefix of the record, and a zero-length or oversized one, is not a record.
     for n in 0..5 {
-        assert!(!tls::parser::application_data_record(&data[..n]));
+        assert!(!tls::parser::after_handshake_record(&data[..n]));
     }
-    assert!(tls::parser::application_data_record(data));
-    assert!(!tls::parser::application_data_record(
+    assert!(tls::parser::after_handshake_record(data));
+    assert!(!tls::parser::after_handshake_record(
         b"\x17\x03\x03\x00\x00"
     ));
-    assert!(!tls::parser::application_data_record(
+    assert!(!tls::parser::after_handshake_record(
         b"\x17\x03\x03\xff\xff"
     ));
-    assert!(!tls::parser::application_data_record(
+    assert!(!tls::parser::after_handshake_record(
         b"\x17\x02\x03\x00\x10"
+    ));
+    // An alert, and a change of cipher spec, met mid-stream too; not other types.
+    let alert = b"\x15\x03\x03\x00\x1a01234567890123456789abcdef";
+    assert_eq!(label(443, alert).0, "TLS");
+    assert!(tls::parser::after_handshake_record(
+        b"\x14\x03\x03\x00\x01\x01"
+    ));
+    assert!(!tls::parser::after_handshake_record(
+        b"\x18\x03\x03\x00\x01\x01"
     ));
 }

@@ -4,6 +4,10 @@ use crate::parse::{Parse, Reader};
 
 /// Content type of handshake records.
 pub const RECORD_HANDSHAKE: u8 = 22;
+/// TLS record content type: change cipher spec.
+pub const RECORD_CHANGE_CIPHER_SPEC: u8 = 20;
+/// TLS record content type: alert.
+pub const RECORD_ALERT: u8 = 21;
 /// TLS record content type: application data.
 pub const RECORD_APPLICATION_DATA: u8 = 23;
 /// Largest TLS ciphertext record (2^14 plus the expansion RFC 8446 allows).
@@ -49,11 +53,15 @@ pub fn looks_like_record(b: &[u8]) -> bool {
     b.len() >= 3 && b[0] == RECORD_HANDSHAKE && b[1] == 3 && b[2] <= 4
 }
 
-/// Whether `b` starts with an application-data record of SSL 3.0 to TLS 1.3
-/// whose length a record may have: a TLS stream met after its handshake.
-pub fn application_data_record(b: &[u8]) -> bool {
+/// Whether `b` starts with a record of SSL 3.0 to TLS 1.3 that follows the
+/// handshake — application data, an alert, a change of cipher spec — whose
+/// length a record may have: a TLS stream met after its handshake.
+pub fn after_handshake_record(b: &[u8]) -> bool {
     b.len() >= 5
-        && b[0] == RECORD_APPLICATION_DATA
+        && matches!(
+            b[0],
+            RECORD_APPLICATION_DATA | RECORD_ALERT | RECORD_CHANGE_CIPHER_SPEC
+        )
         && b[1] == 3
         && b[2] <= 4
         && (1..=MAX_CIPHERTEXT).contains(&usize::from(u16::from_be_bytes([b[3], b[4]])))
