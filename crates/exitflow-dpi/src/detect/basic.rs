@@ -14,8 +14,14 @@ pub(super) fn kerberos_tcp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() > 4 && KRB_TAGS.contains(&d[4]) && be32(d, 0) == Some(d.len() - 4))
 }
 pub(super) fn mssql(_: &FlowCtx, d: &[u8]) -> Match {
-    // TDS: type 1-0x12, status 0/1, total length.
-    yes(d.len() >= 8 && matches!(d[0], 0x01..=0x12) && d[1] <= 1 && be16(d, 2) == Some(d.len()))
+    // TDS (nDPI's conditions): a packet type of 1-8 or 14-18, a status of
+    // end of message, ignore or a connection reset (0x00, 0x01, 0x02,
+    // 0x04, 0x08, 0x09, 0x10), the header's length the payload's, window 0.
+    yes(d.len() >= 8
+        && matches!(d[0], 1..=8 | 14..=18)
+        && matches!(d[1], 0x00 | 0x01 | 0x02 | 0x04 | 0x08 | 0x09 | 0x10)
+        && be16(d, 2) == Some(d.len())
+        && d[7] == 0)
 }
 pub(super) fn mongodb(_: &FlowCtx, d: &[u8]) -> Match {
     // Little-endian message length, then an opcode (OP_REPLY, OP_MSG family).

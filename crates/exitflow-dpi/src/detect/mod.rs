@@ -296,6 +296,21 @@ mod tests {
         assert_eq!(basic::ethereum_rlpx(&off, ETHEREUM_RLPX_SAMPLE), Match::No);
     }
 
+    /// Issue 24: TDS as nDPI checks it — an RPC with a connection reset
+    /// (status 0x09) is TDS; a window other than 0, or a length that is not
+    /// the payload's, is not.
+    #[test]
+    fn tds_follows_ndpis_type_status_length_and_window() {
+        let f = flow(Transport::Tcp, 1433);
+        let rpc = b"\x03\x09\x00\x0c\x00\x00\x01\x00abcd";
+        assert_eq!(basic::mssql(&f, rpc), Match::Yes);
+        let mut windowed = *rpc;
+        windowed[7] = 1;
+        assert_eq!(basic::mssql(&f, &windowed), Match::No);
+        assert_eq!(basic::mssql(&f, &rpc[..11]), Match::No);
+        assert_eq!(basic::mssql(&f, b"GET / HTTP/1.1\r\n\r\n"), Match::No);
+    }
+
     #[test]
     fn port_limited_detectors_need_their_port() {
         let r = resolved();
