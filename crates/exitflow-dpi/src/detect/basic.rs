@@ -196,9 +196,19 @@ pub(super) fn bittorrent_dht(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"d1:")
         && (d.windows(3).any(|w| w == b"1:y") || d.windows(4).any(|w| w == b"1:ad")))
 }
-pub(super) fn dropbox(_: &FlowCtx, d: &[u8]) -> Match {
-    // LAN sync discovery: JSON with a host id.
-    yes(d.starts_with(b"{") && d.windows(10).any(|w| w == b"\"host_int\""))
+pub(super) fn dropbox(flow: &FlowCtx, d: &[u8]) -> Match {
+    // LAN sync, as nDPI checks it: to port 17500; from 17500 too, the
+    // discovery broadcast names a host id; from another port, the sync
+    // bus's messages name their channel.
+    if d.len() <= 10 || flow.dst_port != DROPBOX_LAN_SYNC_PORT {
+        return Match::No;
+    }
+    let needle: &[u8] = if flow.src_port == DROPBOX_LAN_SYNC_PORT {
+        b"\"host_int\""
+    } else {
+        b"Bus17Cmd"
+    };
+    yes(d.windows(needle.len()).any(|w| w == needle))
 }
 pub(super) fn sip(_: &FlowCtx, d: &[u8]) -> Match {
     const METHODS: [&[u8]; 7] = [

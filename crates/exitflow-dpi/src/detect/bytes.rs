@@ -57,3 +57,5 @@ pub(super) const TELNET_IAC: u8 = 0xff;
 pub(super) const ECIES_KEY_MARKER: u8 = 0x04;
 /// The ports Ethereum nodes listen on for RLPx (nDPI's range).
 pub(super) const ETHEREUM_TCP_PORTS: (u16, u16) = (30300, 30305);
+/// Dropbox's LAN sync port.
+pub(super) const DROPBOX_LAN_SYNC_PORT: u16 = 17500;

@@ -311,6 +311,24 @@ mod tests {
         assert_eq!(basic::mssql(&f, b"GET / HTTP/1.1\r\n\r\n"), Match::No);
     }
 
+    /// Issue 24: Dropbox's LAN sync as nDPI checks it — the discovery
+    /// broadcast (17500 to 17500) by its host id, the sync bus (another port
+    /// to 17500) by its channel name; not the other way round, nor to
+    /// another port.
+    #[test]
+    fn dropbox_lan_sync_by_its_ports_and_messages() {
+        let broadcast = crate::craft::flow_ctx(17, 17500, 17500);
+        let bus = crate::craft::flow_ctx(17, 50311, 17500);
+        let hello = b"{\"host_int\": 274363570036934823360341409051841573579, \"version\": [2, 0]}";
+        let sync = b"C\x035\x01oRMrD\\Ar\x08Bus17Cmd\x112\xff{\"messageType\":\"UPDATE\"}";
+        assert_eq!(basic::dropbox(&broadcast, hello), Match::Yes);
+        assert_eq!(basic::dropbox(&bus, sync), Match::Yes);
+        assert_eq!(basic::dropbox(&bus, hello), Match::No);
+        assert_eq!(basic::dropbox(&broadcast, sync), Match::No);
+        let elsewhere = crate::craft::flow_ctx(17, 17500, 50311);
+        assert_eq!(basic::dropbox(&elsewhere, sync), Match::No);
+    }
+
     #[test]
     fn port_limited_detectors_need_their_port() {
         let r = resolved();

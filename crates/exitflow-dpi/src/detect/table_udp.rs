@@ -58,10 +58,10 @@ pub static UDP: &[Detector] = &[
     row(
         "Dropbox",
         Udp,
-        &[17500],
-        Either,
+        &[DROPBOX_LAN_SYNC_PORT],
+        Client,
         dropbox,
-        b"{\"host_int\": 1234, \"version\": [2, 0]}",
+        b"C\x035\x01oRMrD\\Ar\x08Bus17Cmd\x112\xff{\"messageType\":\"UPDATE\"}",
     ),
     row(
         "SIP",
