@@ -226,9 +226,11 @@ impl Classification {
         }
     }
 
-    /// nDPI category: the application's if any, else the master's.
+    /// nDPI category: the application's if any, else the master's; a DNS
+    /// query keeps DNS's own (`Network`) whatever service it names, as
+    /// NFStream 6.6 reports every `DNS.<service>` flow of both corpora.
     pub fn category(&self) -> &'static str {
-        if !self.app.is_unknown() {
+        if !self.app.is_unknown() && self.master != known().dns {
             self.app.category()
         } else {
             self.master.category()

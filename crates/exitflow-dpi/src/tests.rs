@@ -60,6 +60,20 @@ fn http_request_and_response() {
     assert_eq!(cl.meta.content_type.as_deref(), Some("text/html"));
 }
 
+/// Issue 24: a DNS query that names a service keeps DNS's category, as
+/// NFStream 6.6 reports all 229 `DNS.<service>` flows of both corpora.
+#[test]
+fn a_dns_query_naming_a_service_keeps_the_dns_category() {
+    let e = Engine::default();
+    let c = ctx(17, 40000, 53);
+    let mut st = FlowDpi::default();
+    let q = dns::parser::tests::query("www.facebook.com");
+    e.inspect(&mut st, &c, &pkt(&q, 17, 40000, 53, 0, 0), true);
+    let cl = e.finish(&mut st, &c);
+    assert_eq!(cl.application_name(), "DNS.Facebook");
+    assert_eq!(cl.category(), "Network");
+}
+
 #[test]
 fn dns_query_names_the_service_and_mdns_does_not() {
     let e = Engine::default();
