@@ -63,13 +63,21 @@ pub enum DataError {
     AlreadyLoaded(PathBuf),
 }
 
-/// The three tables' text and where they came from.
-pub struct Tables {
-    /// The directory they were read from.
-    pub dir: PathBuf,
+/// The three tables' text and where it was read (kept only while the
+/// tables are built).
+pub(crate) struct Text {
+    pub(crate) dir: PathBuf,
     pub(crate) protocols: String,
     pub(crate) services: String,
     pub(crate) ip_lists: String,
+}
+
+/// The tables, built and checked once, and where they came from.
+pub struct Tables {
+    /// The directory they were read from.
+    pub dir: PathBuf,
+    pub(crate) registry: crate::registry::Registry,
+    pub(crate) lists: crate::iplist::Lists,
 }
 
 static TABLES: OnceLock<Tables> = OnceLock::new();
@@ -122,14 +130,19 @@ fn read(dir: &Path, name: &str) -> Result<String, DataError> {
 
 /// Reads and checks the tables of `dir`.
 fn read_dir(dir: &Path) -> Result<Tables, DataError> {
-    let t = Tables {
+    let text = Text {
         dir: dir.to_owned(),
         protocols: read(dir, PROTOCOLS_FILE)?,
         services: read(dir, SERVICES_FILE)?,
         ip_lists: read(dir, IP_LISTS_FILE)?,
     };
-    crate::registry::check(&t)?;
-    Ok(t)
+    let registry = crate::registry::build(&text)?;
+    let lists = crate::iplist::build(&text, &registry)?;
+    Ok(Tables {
+        dir: text.dir,
+        registry,
+        lists,
+    })
 }
 
 /// Loads the tables from `dir`, or from the first directory of

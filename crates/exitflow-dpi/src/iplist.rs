@@ -3,15 +3,13 @@
 //! providers...), for flows that inspection could not name, as nDPI's
 //! guess by address does. Longest prefix wins; private and multicast IPv4
 //! addresses never match (nDPI skips them).
-use std::sync::OnceLock;
-
 use exitflow_decode::Addr;
 
-use crate::registry::{ProtoId, registry};
+use crate::registry::ProtoId;
 
 /// Prefixes flattened into disjoint address ranges, each with the most
 /// specific prefix's protocol, sorted: a lookup is one binary search.
-struct Lists {
+pub(crate) struct Lists {
     v4: Vec<(u128, u128, ProtoId)>,
     v6: Vec<(u128, u128, ProtoId)>,
 }
@@ -94,37 +92,33 @@ fn parse_line(line: &str, r: &crate::registry::Registry) -> Result<Option<Prefix
     Ok(Some((bits == 32, (first, first | span, len, id))))
 }
 
-/// Checks every line of the lists against registry `r`.
-pub(crate) fn check(
-    t: &crate::data::Tables,
+/// Builds the lists from the tables' text, every line checked against
+/// registry `r`.
+pub(crate) fn build(
+    t: &crate::data::Text,
     r: &crate::registry::Registry,
-) -> Result<(), crate::data::DataError> {
+) -> Result<Lists, crate::data::DataError> {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for (n, line) in t.ip_lists.lines().enumerate() {
-        parse_line(line, r).map_err(|what| crate::data::DataError::Bad {
+        let parsed = parse_line(line, r).map_err(|what| crate::data::DataError::Bad {
             path: t.dir.join(crate::data::IP_LISTS_FILE),
             line: n + 1,
             what,
         })?;
+        match parsed {
+            Some((true, p)) => v4.push(p),
+            Some((false, p)) => v6.push(p),
+            None => {}
+        }
     }
-    Ok(())
+    Ok(Lists {
+        v4: flatten(v4),
+        v6: flatten(v6),
+    })
 }
 
 fn lists() -> &'static Lists {
-    static L: OnceLock<Lists> = OnceLock::new();
-    L.get_or_init(|| {
-        let mut v4 = Vec::new();
-        let mut v6 = Vec::new();
-        for line in crate::data::tables().ip_lists.lines() {
-            let parsed = parse_line(line, registry()).expect("checked when the tables were loaded");
-            if let Some((is_v4, p)) = parsed {
-                if is_v4 { v4.push(p) } else { v6.push(p) }
-            }
-        }
-        Lists {
-            v4: flatten(v4),
-            v6: flatten(v6),
-        }
-    })
+    &crate::data::tables().lists
 }
 
 fn find(ranges: &[(u128, u128, ProtoId)], a: u128) -> Option<ProtoId> {

@@ -85,7 +85,7 @@ fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) -> Re
 }
 
 /// A malformed line of one of the tables.
-fn bad(t: &crate::data::Tables, file: &str, line: usize, what: String) -> crate::data::DataError {
+fn bad(t: &crate::data::Text, file: &str, line: usize, what: String) -> crate::data::DataError {
     crate::data::DataError::Bad {
         path: t.dir.join(file),
         line,
@@ -94,7 +94,7 @@ fn bad(t: &crate::data::Tables, file: &str, line: usize, what: String) -> crate:
 }
 
 impl Registry {
-    fn load(t: &crate::data::Tables) -> Result<Registry, crate::data::DataError> {
+    fn load(t: &crate::data::Text) -> Result<Registry, crate::data::DataError> {
         use crate::data::{PROTOCOLS_FILE, SERVICES_FILE};
         let mut r = Registry {
             entries: Vec::new(),
@@ -258,18 +258,15 @@ impl Registry {
     }
 }
 
-/// The registry, built on first use from the tables [`crate::data::load`]
-/// read and checked.
+/// The registry [`crate::data::load`] built and checked with the tables.
 pub fn registry() -> &'static Registry {
-    static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(|| {
-        Registry::load(crate::data::tables()).expect("the tables were checked when loaded")
-    })
+    &crate::data::tables().registry
 }
 
-/// Checks tables before they are used: every line parses, and every
-/// protocol the code and the address lists name is in the protocol table.
-pub(crate) fn check(t: &crate::data::Tables) -> Result<(), crate::data::DataError> {
+/// Builds the registry from the tables' text, checked before it is used:
+/// every line parses, and every protocol the code names is in the protocol
+/// table.
+pub(crate) fn build(t: &crate::data::Text) -> Result<Registry, crate::data::DataError> {
     let r = Registry::load(t)?;
     // Id 0 is Unknown everywhere (`ProtoId::UNKNOWN`): another first row
     // would label every unknown flow with that protocol's category.
@@ -301,7 +298,7 @@ pub(crate) fn check(t: &crate::data::Tables) -> Result<(), crate::data::DataErro
             ),
         ));
     }
-    crate::iplist::check(t, &r)
+    Ok(r)
 }
 
 /// Well-known protocol ids, looked up once.
