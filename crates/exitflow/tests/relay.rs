@@ -333,6 +333,102 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Starts a real tor on the kit's torrc, with its listeners and paths moved
+/// to loopback and `dir` (tor publishes nothing), and asks it for its exit
+/// policy as exitflow-consensus.service does, into `out`. tor's own output
+/// is kept: a tor that exits names its reason in the failure, and one whose
+/// loopback port was taken by another test between `free_port` and its bind
+/// is started again on fresh ports (the only retry; any other exit fails).
+fn tor_answering_exit_policy(
+    dir: &Path,
+    root: &Path,
+    data: &Path,
+    out: &Path,
+    policy: &str,
+) -> crate::support::netns::Bg {
+    let kit_torrc = std::fs::read_to_string(root.join("etc/tor/torrc")).unwrap();
+    let kept: String = kit_torrc
+        .lines()
+        .filter(|l| {
+            ![
+                "ORPort",
+                "DirPort",
+                "ControlPort",
+                "MetricsPort",
+                "DataDirectory",
+                "ServerDNSResolvConfFile",
+                "OutboundBindAddress",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let tor_log = dir.join("tor.log");
+    let tor_out = dir.join("tor.out");
+    for attempt in 1..=3 {
+        let control = free_port();
+        let torrc = format!(
+            "{kept}ORPort 127.0.0.1:{}\nControlPort 127.0.0.1:{control}\nDataDirectory {}\n\
+             PublishServerDescriptor 0\nAssumeReachable 1\nLog notice file {}\n",
+            free_port(),
+            data.display(),
+            tor_log.display()
+        );
+        let torrc_path = dir.join("torrc");
+        std::fs::write(&torrc_path, &torrc).unwrap();
+        let output = std::fs::File::create(&tor_out).unwrap();
+        let mut tor = crate::support::netns::Bg(
+            Command::new("tor")
+                .arg("-f")
+                .arg(&torrc_path)
+                .stdout(output.try_clone().unwrap())
+                .stderr(output)
+                .spawn()
+                .expect("tor (see .ci/run)"),
+        );
+        let said = || {
+            format!(
+                "tor's output:\n{}\ntor's log:\n{}",
+                std::fs::read_to_string(&tor_out).unwrap_or_default(),
+                std::fs::read_to_string(&tor_log).unwrap_or_default()
+            )
+        };
+        // Generous: on two cores tor starts beside the private Tor network
+        // of another test.
+        let start = std::time::Instant::now();
+        loop {
+            let o = run(&[
+                "relay",
+                "exit-policy",
+                "--control",
+                &format!("127.0.0.1:{control}"),
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            if o.status.success() {
+                return tor;
+            }
+            if let Some(status) = tor.0.try_wait().unwrap() {
+                let said = said();
+                assert!(
+                    said.contains("Address already in use") && attempt < 3,
+                    "{policy}: tor exited ({status}) before answering\n{said}"
+                );
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(120),
+                "{policy}: {}\n{}",
+                String::from_utf8_lossy(&o.stderr),
+                said()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+    unreachable!("the third attempt either answers or fails above")
+}
+
 /// Issue 20, finding 4: the exit policy exitflow records is tor's own. For
 /// each of the kit's policies a real tor runs the kit's torrc (on loopback,
 /// not published), `exitflow relay exit-policy` asks it over its control
@@ -353,70 +449,10 @@ fn the_exit_policy_recorded_is_the_one_tor_itself_expands_for_every_kit_policy()
         std::fs::create_dir_all(&data).unwrap();
         std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .unwrap();
-        // The kit's torrc with its listeners and paths moved to loopback
-        // and this test's directory; tor publishes nothing.
-        let control = free_port();
-        let kit_torrc = std::fs::read_to_string(root.join("etc/tor/torrc")).unwrap();
-        let mut torrc: String = kit_torrc
-            .lines()
-            .filter(|l| {
-                ![
-                    "ORPort",
-                    "DirPort",
-                    "ControlPort",
-                    "MetricsPort",
-                    "DataDirectory",
-                    "ServerDNSResolvConfFile",
-                    "OutboundBindAddress",
-                ]
-                .iter()
-                .any(|k| l.starts_with(k))
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        torrc.push_str(&format!(
-            "ORPort 127.0.0.1:{}\nControlPort 127.0.0.1:{control}\nDataDirectory {}\n\
-             PublishServerDescriptor 0\nAssumeReachable 1\nLog notice file {}\n",
-            free_port(),
-            data.display(),
-            dir.path().join("tor.log").display()
-        ));
-        let torrc_path = dir.path().join("torrc");
-        std::fs::write(&torrc_path, &torrc).unwrap();
-        let _tor = crate::support::netns::Bg(
-            Command::new("tor")
-                .arg("-f")
-                .arg(&torrc_path)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("tor (see .ci/run)"),
-        );
-        // Asked as exitflow-consensus.service asks, once tor answers.
         let copy = dir.path().join("consensus-copy");
         std::fs::create_dir_all(&copy).unwrap();
         let out = copy.join("exit-policy");
-        let start = std::time::Instant::now();
-        loop {
-            let o = run(&[
-                "relay",
-                "exit-policy",
-                "--control",
-                &format!("127.0.0.1:{control}"),
-                "--out",
-                out.to_str().unwrap(),
-            ]);
-            if o.status.success() {
-                break;
-            }
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(30),
-                "{policy}: {}\n{}",
-                String::from_utf8_lossy(&o.stderr),
-                std::fs::read_to_string(dir.path().join("tor.log")).unwrap_or_default()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(300));
-        }
+        let _tor = tor_answering_exit_policy(dir.path(), &root, &data, &out, policy);
         // Recorded beside the data by ingest, from the file beside the
         // consensus copy (as on a relay), in preference to the torrc.
         let consensus = shared()
