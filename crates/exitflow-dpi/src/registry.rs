@@ -85,6 +85,11 @@ fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) -> Re
 }
 
 /// A malformed line of one of the tables.
+/// exitflow's own service lines (the project's, not nDPI's), compiled in.
+const OWN_SERVICES: &str = include_str!("own_services.txt");
+/// How errors in [`OWN_SERVICES`] name it.
+const OWN_SERVICES_NAME: &str = "crates/exitflow-dpi/src/own_services.txt (built in)";
+
 fn bad(t: &crate::data::Text, file: &str, line: usize, what: String) -> crate::data::DataError {
     crate::data::DataError::Bad {
         path: t.dir.join(file),
@@ -131,42 +136,59 @@ impl Registry {
             parse_ports(f[3], &mut r.udp_ports, id)
                 .map_err(|w| bad(t, PROTOCOLS_FILE, n + 1, w))?;
         }
-        for (n, line) in t.services.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mut f = line.split_whitespace();
-            let (Some(name), Some(cat)) = (f.next(), f.next()) else {
-                return Err(bad(
-                    t,
-                    SERVICES_FILE,
-                    n + 1,
-                    format!("{line:?}: want a name, a category and domains"),
-                ));
-            };
-            let id = match r.by_name.get(name) {
-                Some(&id) => id,
-                None => r
-                    .add(name, cat)
-                    .map_err(|w| bad(t, SERVICES_FILE, n + 1, w))?,
-            };
-            r.entries[usize::from(id.0)].has_domains = true;
-            for d in f {
-                match d.strip_prefix('~') {
-                    Some(p) => r.patterns.push((p.to_ascii_lowercase(), id)),
-                    None => {
-                        r.domains.insert(d.to_ascii_lowercase(), id);
-                    }
-                }
-            }
-        }
+        // exitflow's own lines first: of two equal domains or patterns the
+        // first wins, as nDPI keeps the first of a duplicate in its lists.
+        r.add_services(OWN_SERVICES)
+            .map_err(|(n, w)| crate::data::DataError::Bad {
+                path: std::path::PathBuf::from(OWN_SERVICES_NAME),
+                line: n,
+                what: w,
+            })?;
+        r.add_services(&t.services)
+            .map_err(|(n, w)| bad(t, SERVICES_FILE, n, w))?;
         for (k, (p, _)) in r.patterns.iter().enumerate() {
             if let Some(&b) = p.as_bytes().first() {
                 r.by_first[usize::from(b)].push(k);
             }
         }
         Ok(r)
+    }
+
+    /// The lines of a service map (`name category domain...`); an error is
+    /// the 1-based line and what is wrong.
+    fn add_services(&mut self, text: &str) -> Result<(), (usize, String)> {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut f = line.split_whitespace();
+            let (Some(name), Some(cat)) = (f.next(), f.next()) else {
+                return Err((
+                    n + 1,
+                    format!("{line:?}: want a name, a category and domains"),
+                ));
+            };
+            let id = match self.by_name.get(name) {
+                Some(&id) => id,
+                None => self.add(name, cat).map_err(|w| (n + 1, w))?,
+            };
+            self.entries[usize::from(id.0)].has_domains = true;
+            for d in f {
+                match d.strip_prefix('~') {
+                    Some(p) => {
+                        let p = p.to_ascii_lowercase();
+                        if !self.patterns.iter().any(|(q, _)| *q == p) {
+                            self.patterns.push((p, id));
+                        }
+                    }
+                    None => {
+                        self.domains.entry(d.to_ascii_lowercase()).or_insert(id);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn add(&mut self, name: &str, category: &str) -> Result<ProtoId, String> {
@@ -473,5 +495,45 @@ mod tests {
         );
         assert_eq!(r.service(""), None);
         known();
+    }
+
+    /// exitflow's own lines come before nDPI's, and of two equal domains or
+    /// patterns the first wins (nDPI keeps the first of a duplicate): an
+    /// own line overrides nDPI's, and nDPI's own duplicates keep their first.
+    #[test]
+    fn own_lines_come_first_and_the_first_of_a_duplicate_wins() {
+        let own_google = OWN_SERVICES
+            .lines()
+            .find(|l| l.starts_with("Google "))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .expect("an own Google line with a domain");
+        let t = crate::data::Text {
+            dir: std::path::PathBuf::from("fixture"),
+            protocols: "Unknown Unspecified - -\nA Web - -\nB Web - -\n".to_owned(),
+            services: format!(
+                "A Web {own_google} dup.example ~pat-\nB Web dup.example ~pat- b.example\n"
+            ),
+            ip_lists: String::new(),
+        };
+        let r = Registry::load(&t).unwrap();
+        let name = |h: &str| {
+            r.service(h)
+                .map(|id| r.entries[usize::from(id.0)].name.clone())
+        };
+        assert_eq!(name(own_google).as_deref(), Some("Google"));
+        assert_eq!(name("www.dup.example").as_deref(), Some("A"));
+        assert_eq!(name("x.pat-y.net").as_deref(), Some("A"));
+        assert_eq!(name("b.example").as_deref(), Some("B"));
+        // No own line names a domain or a pattern twice (a second would be
+        // dead, and reading the file would not tell which one acts).
+        let mut seen = std::collections::HashSet::new();
+        for l in OWN_SERVICES.lines().filter(|l| !l.starts_with('#')) {
+            for d in l.split_whitespace().skip(2) {
+                assert!(
+                    seen.insert(d.to_ascii_lowercase()),
+                    "{d} twice in own_services.txt"
+                );
+            }
+        }
     }
 }
