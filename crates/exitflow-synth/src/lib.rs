@@ -131,7 +131,7 @@ const TLS_NAMES: &[(&str, &str)] = &[
 /// HTTP hosts, user agents (commas and quotes included) and content types.
 const HTTP_HOSTS: &[(&str, &str)] = &[
     ("www.amazon.com", "HTTP.Amazon"),
-    ("download.windowsupdate.com", "HTTP.Microsoft"),
+    ("download.windowsupdate.com", "HTTP.WindowsUpdate"),
     ("example.net", "HTTP"),
     ("www.baidu.com", "HTTP"),
 ];
