@@ -2,7 +2,7 @@
 """Checks crates/exitflow-dpi/src/own_services.txt against nDPI 5.0's own
 host matcher: every exact domain of an own line must be one that
 ndpi_match_string_subprotocol (in the library of the pinned nfstream 6.6.0
-wheel) gives that line's service. CI runs it (scripts/check_vendored.sh).
+wheel) gives that line's service and category. CI runs it (scripts/check_vendored.sh).
 
 Usage: scripts/check_own_services.py   (needs pip and network access to PyPI)
 """
@@ -30,6 +30,8 @@ def main():
         lib.ndpi_finalize_initialization.argtypes = [C.c_void_p]
         lib.ndpi_get_proto_name.restype = C.c_char_p
         lib.ndpi_get_proto_name.argtypes = [C.c_void_p, C.c_uint16]
+        lib.ndpi_category_get_name.restype = C.c_char_p
+        lib.ndpi_category_get_name.argtypes = [C.c_void_p, C.c_int]
         lib.ndpi_match_string_subprotocol.argtypes = [C.c_void_p, C.c_char_p, C.c_uint,
                                                       C.POINTER(MatchResult)]
         module = lib.ndpi_init_detection_module(None)
@@ -46,13 +48,15 @@ def main():
                     r = MatchResult()
                     lib.ndpi_match_string_subprotocol(module, domain.encode(), len(domain),
                                                       C.byref(r))
-                    got = lib.ndpi_get_proto_name(module, r.protocol_id).decode()
+                    got = (lib.ndpi_get_proto_name(module, r.protocol_id).decode(),
+                           lib.ndpi_category_get_name(module, r.category).decode())
                     checked += 1
-                    if got != fields[0]:
-                        bad.append(f"own_services.txt:{n}: {domain} is {got} to nDPI, not {fields[0]}")
+                    if got != (fields[0], fields[1]):
+                        bad.append(f"own_services.txt:{n}: {domain} is {' '.join(got)} to nDPI, "
+                                   f"not {fields[0]} {fields[1]}")
     if bad:
         sys.exit("\n".join(bad))
-    print(f"own_services.txt: {checked} domains named as nDPI 5.0 names them")
+    print(f"own_services.txt: {checked} domains named and categorised as nDPI 5.0 does")
 
 
 if __name__ == "__main__":

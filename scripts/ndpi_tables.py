@@ -49,7 +49,9 @@ PROTOCOLS_HEADER = """# exitflow protocol registry: every protocol nDPI 5.0 defi
 SERVICES_HEADER = """# nDPI 5.0's host-name lists (the library NFStream 6.6 links: nDPI {rev}):
 # host_match and the generated lists, in the order nDPI loads them. A server
 # name (TLS/QUIC SNI, HTTP Host, DNS query) ending in one of a line's domains
-# gets that line's service, named as nDPI names it; the longest domain wins,
+# gets that line's service, named as nDPI names it, with the line's category
+# (nDPI gives a host match its list entry's category, which may not be the
+# protocol's: Google's ad servers are Advertisement); the longest domain wins,
 # and of two equal domains the first (nDPI keeps the first of a duplicate).
 # A domain written `~text` matches any name containing that text (nDPI's
 # patterns that end in a dot or a dash, or begin with a dash).

@@ -41,12 +41,19 @@ pub struct Entry {
     pub has_domains: bool,
     /// Listed in `protocols.txt` (nDPI's table), not only in services.txt.
     pub is_protocol: bool,
+    /// The entry this one is a category variant of: a service line whose
+    /// category differs from its protocol's (nDPI gives a host match the
+    /// category of its own list entry, `Google` as `Advertisement` for
+    /// ad servers), named as the protocol but with its own category.
+    pub variant_of: Option<ProtoId>,
 }
 
 /// All protocols and services, with port and domain lookups.
 pub struct Registry {
     entries: Vec<Entry>,
     by_name: HashMap<String, ProtoId>,
+    /// Category variants by (protocol, category).
+    variants: HashMap<(ProtoId, String), ProtoId>,
     tcp_ports: HashMap<u16, ProtoId>,
     udp_ports: HashMap<u16, ProtoId>,
     domains: HashMap<String, ProtoId>,
@@ -104,6 +111,7 @@ impl Registry {
         let mut r = Registry {
             entries: Vec::new(),
             by_name: HashMap::new(),
+            variants: HashMap::new(),
             tcp_ports: HashMap::new(),
             udp_ports: HashMap::new(),
             domains: HashMap::new(),
@@ -169,11 +177,16 @@ impl Registry {
                     format!("{line:?}: want a name, a category and domains"),
                 ));
             };
-            let id = match self.by_name.get(name) {
+            let base = match self.by_name.get(name) {
                 Some(&id) => id,
                 None => self.add(name, cat).map_err(|w| (n + 1, w))?,
             };
-            self.entries[usize::from(id.0)].has_domains = true;
+            self.entries[usize::from(base.0)].has_domains = true;
+            let id = if self.entries[usize::from(base.0)].category == cat {
+                base
+            } else {
+                self.variant(base, cat).map_err(|w| (n + 1, w))?
+            };
             for d in f {
                 match d.strip_prefix('~') {
                     Some(p) => {
@@ -191,6 +204,29 @@ impl Registry {
         Ok(())
     }
 
+    /// The entry for `base` under another category, made on first use.
+    fn variant(&mut self, base: ProtoId, category: &str) -> Result<ProtoId, String> {
+        if let Some(&id) = self.variants.get(&(base, category.to_owned())) {
+            return Ok(id);
+        }
+        let id = ProtoId(
+            u16::try_from(self.entries.len())
+                .map_err(|_| "more than 65,535 protocols".to_owned())?,
+        );
+        let b = &self.entries[usize::from(base.0)];
+        self.entries.push(Entry {
+            name: b.name.clone(),
+            category: category.to_owned(),
+            tcp_ports: "-".to_owned(),
+            udp_ports: "-".to_owned(),
+            has_domains: true,
+            is_protocol: false,
+            variant_of: Some(base),
+        });
+        self.variants.insert((base, category.to_owned()), id);
+        Ok(id)
+    }
+
     fn add(&mut self, name: &str, category: &str) -> Result<ProtoId, String> {
         if let Some(&id) = self.by_name.get(name) {
             return Ok(id);
@@ -206,6 +242,7 @@ impl Registry {
             udp_ports: "-".to_owned(),
             has_domains: false,
             is_protocol: false,
+            variant_of: None,
         });
         self.by_name.insert(name.to_owned(), id);
         Ok(id)
@@ -501,7 +538,7 @@ mod tests {
     /// patterns the first wins (nDPI keeps the first of a duplicate): an
     /// own line overrides nDPI's, and nDPI's own duplicates keep their first.
     #[test]
-    fn own_lines_come_first_and_the_first_of_a_duplicate_wins() {
+    fn own_lines_come_first_the_first_of_a_duplicate_wins_and_a_line_keeps_its_category() {
         let own_google = OWN_SERVICES
             .lines()
             .find(|l| l.starts_with("Google "))
@@ -524,6 +561,24 @@ mod tests {
         assert_eq!(name("www.dup.example").as_deref(), Some("A"));
         assert_eq!(name("x.pat-y.net").as_deref(), Some("A"));
         assert_eq!(name("b.example").as_deref(), Some("B"));
+        // A line whose category is not its protocol's names the protocol
+        // with the line's category (nDPI gives a host match its list
+        // entry's category); the protocol itself keeps its own.
+        let t = crate::data::Text {
+            services: "A Advertisement ads.example\n".to_owned(),
+            ..t
+        };
+        let r = Registry::load(&t).unwrap();
+        let ad = r.service("x.ads.example").unwrap();
+        let e = &r.entries[usize::from(ad.0)];
+        let a = r.id("A").unwrap();
+        assert_eq!(
+            (e.name.as_str(), e.category.as_str()),
+            ("A", "Advertisement")
+        );
+        assert_eq!(e.variant_of, Some(a));
+        assert_eq!(r.entries[usize::from(a.0)].category, "Web");
+        assert!(r.entries[usize::from(a.0)].has_domains);
         // No own line names a domain or a pattern twice (a second would be
         // dead, and reading the file would not tell which one acts).
         let mut seen = std::collections::HashSet::new();
