@@ -35,6 +35,7 @@ DEFAULTS_RECORD = 128
 MATCH_RECORD = 32
 NETWORK_RECORD = 8
 NETWORK6_RECORD = 16
+CATEGORY_RECORD = 16
 SHT_SYMTAB = 2
 
 PROTOCOLS_HEADER = """# exitflow protocol registry: every protocol nDPI 5.0 defines (the
@@ -59,6 +60,12 @@ SERVICES_HEADER = """# nDPI 5.0's host-name lists (the library NFStream 6.6 link
 # Regenerate with scripts/ndpi_tables.py.
 #
 # service           category         domains
+"""
+
+CATEGORIES_HEADER = """
+# nDPI's host categories (category_match): a server name matching one of
+# these takes the line's category whatever its service, before any other
+# category (nDPI's custom categories). The name '-' marks them.
 """
 
 IP_HEADER = """# nDPI 5.0's IP-prefix lists (the library NFStream 6.6 links: nDPI {rev}),
@@ -208,6 +215,21 @@ def main():
                     run = (key, [])
                     services.append(run)
                 run[1].append(as_domain(C.string_at(text).decode()))
+        # nDPI's host categories (category_match): a category alone, which
+        # overrides any other; lines named '-'.
+        services.append(CATEGORIES_HEADER)
+        run = None
+        value, size = syms["category_match"]
+        for k in range(size // CATEGORY_RECORD):
+            text, cat = struct.unpack(
+                "<Qi4x", C.string_at(base + value + CATEGORY_RECORD * k, CATEGORY_RECORD))
+            if not text:
+                break
+            key = ("-", category(cat))
+            if run is None or run[0] != key:
+                run = (key, [])
+                services.append(run)
+            run[1].append(as_domain(C.string_at(text).decode()))
         services = [s if isinstance(s, str) else
                     f"{s[0][0]:<19} {s[0][1]:<16} {' '.join(s[1])}\n" for s in services]
 
@@ -242,7 +264,7 @@ def main():
                         ("ip_lists.tsv", ip_text)):
         with open(os.path.join(out_dir, file), "w") as f:
             f.write("".join(lines))
-    print(f"{out_dir}: {len(protocols) - 1} protocols, {len(services) - 1} service lines, "
+    print(f"{out_dir}: {len(protocols) - 1} protocols, {len(services) - 2} service lines, "
           f"{len(order)} prefixes from nDPI {revision}")
 
 

@@ -22,6 +22,7 @@ pub mod detect;
 pub mod dns;
 pub mod http;
 pub mod iplist;
+pub mod namemap;
 pub mod parse;
 pub mod quic;
 pub mod registry;
@@ -229,8 +230,37 @@ impl Classification {
     /// nDPI category: the application's if any, else the master's; a DNS
     /// query keeps DNS's own (`Network`) whatever service it names, as
     /// NFStream 6.6 reports every `DNS.<service>` flow of both corpora.
+    ///
+    /// As nDPI fills it: a server name on nDPI's host-category list gives
+    /// that category whatever else is known; an HTTP flow's content type
+    /// (archives and executables Download, audio and video Media) comes
+    /// next; then the service's or protocol's own.
     pub fn category(&self) -> &'static str {
-        if !self.app.is_unknown() && self.master != known().dns {
+        if self.master.is_unknown() && self.app.is_unknown() {
+            return self.master.category();
+        }
+        let k = known();
+        if self.master == k.dns {
+            return self.master.category();
+        }
+        if let Some(c) = self
+            .meta
+            .server_name
+            .as_deref()
+            .and_then(|n| registry().name_category(n))
+        {
+            return c;
+        }
+        if (self.master == k.http || self.master == k.http_proxy || self.app == k.http)
+            && let Some(c) = self
+                .meta
+                .content_type
+                .as_deref()
+                .and_then(http::naming::content_category)
+        {
+            return c;
+        }
+        if !self.app.is_unknown() {
             self.app.category()
         } else {
             self.master.category()

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use crate::namemap::NameMap;
+
 /// A protocol or service: an index into the registry. Unknown is 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProtoId(pub u16);
@@ -56,13 +58,13 @@ pub struct Registry {
     variants: HashMap<(ProtoId, String), ProtoId>,
     tcp_ports: HashMap<u16, ProtoId>,
     udp_ports: HashMap<u16, ProtoId>,
-    domains: HashMap<String, ProtoId>,
-    /// Patterns matched anywhere in a name (`~pattern` in services.txt), for
-    /// services whose names sit under someone else's domain (CDNs).
-    patterns: Vec<(String, ProtoId)>,
-    /// `patterns` indexes by first byte, so a lookup compares only the
-    /// patterns that can start at each position.
-    by_first: Vec<Vec<usize>>,
+    /// Server names to services (`services.txt`).
+    names: NameMap<ProtoId>,
+    /// Server names to categories alone (`services.txt` lines named `-`:
+    /// nDPI's host categories, which override any other category).
+    name_categories: NameMap<u16>,
+    /// The categories `name_categories` points into.
+    categories: Vec<String>,
 }
 
 fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) -> Result<(), String> {
@@ -92,6 +94,9 @@ fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) -> Re
 }
 
 /// A malformed line of one of the tables.
+/// The name of `services.txt` lines that give a category alone.
+pub const CATEGORY_ONLY: &str = "-";
+
 /// exitflow's own service lines (the project's, not nDPI's), compiled in.
 const OWN_SERVICES: &str = include_str!("own_services.txt");
 /// How errors in [`OWN_SERVICES`] name it.
@@ -114,9 +119,9 @@ impl Registry {
             variants: HashMap::new(),
             tcp_ports: HashMap::new(),
             udp_ports: HashMap::new(),
-            domains: HashMap::new(),
-            patterns: Vec::new(),
-            by_first: vec![Vec::new(); 256],
+            names: NameMap::new(),
+            name_categories: NameMap::new(),
+            categories: Vec::new(),
         };
         for (n, line) in t.protocols.lines().enumerate() {
             let line = line.trim();
@@ -154,11 +159,6 @@ impl Registry {
             })?;
         r.add_services(&t.services)
             .map_err(|(n, w)| bad(t, SERVICES_FILE, n, w))?;
-        for (k, (p, _)) in r.patterns.iter().enumerate() {
-            if let Some(&b) = p.as_bytes().first() {
-                r.by_first[usize::from(b)].push(k);
-            }
-        }
         Ok(r)
     }
 
@@ -177,6 +177,20 @@ impl Registry {
                     format!("{line:?}: want a name, a category and domains"),
                 ));
             };
+            if name == CATEGORY_ONLY {
+                let k = match self.categories.iter().position(|c| c == cat) {
+                    Some(k) => k,
+                    None => {
+                        self.categories.push(cat.to_owned());
+                        self.categories.len() - 1
+                    }
+                };
+                let k = u16::try_from(k).map_err(|_| (n + 1, "too many categories".to_owned()))?;
+                for d in f {
+                    self.name_categories.insert(d, k);
+                }
+                continue;
+            }
             let base = match self.by_name.get(name) {
                 Some(&id) => id,
                 None => self.add(name, cat).map_err(|w| (n + 1, w))?,
@@ -188,17 +202,7 @@ impl Registry {
                 self.variant(base, cat).map_err(|w| (n + 1, w))?
             };
             for d in f {
-                match d.strip_prefix('~') {
-                    Some(p) => {
-                        let p = p.to_ascii_lowercase();
-                        if !self.patterns.iter().any(|(q, _)| *q == p) {
-                            self.patterns.push((p, id));
-                        }
-                    }
-                    None => {
-                        self.domains.entry(d.to_ascii_lowercase()).or_insert(id);
-                    }
-                }
+                self.names.insert(d, id);
             }
         }
         Ok(())
@@ -266,39 +270,15 @@ impl Registry {
     /// the name itself or one of its parents. Case-insensitive; a trailing
     /// dot is ignored.
     pub fn service(&self, host: &str) -> Option<ProtoId> {
-        let host = host.trim_end_matches('.');
-        if host.is_empty() || host.len() > 253 {
-            return None;
-        }
-        let mut buf = [0u8; 253];
-        let lower = &mut buf[..host.len()];
-        lower.copy_from_slice(host.as_bytes());
-        lower.make_ascii_lowercase();
-        let lower = std::str::from_utf8(lower).ok()?;
-        let mut s = lower;
-        loop {
-            if let Some(&id) = self.domains.get(s) {
-                return Some(id);
-            }
-            match s.find('.') {
-                Some(i) => s = &s[i + 1..],
-                None => break,
-            }
-        }
-        // The first pattern (in file order) found anywhere in the name.
-        let b = lower.as_bytes();
-        let mut best: Option<usize> = None;
-        for i in 0..b.len() {
-            for &k in &self.by_first[usize::from(b[i])] {
-                if best.is_some_and(|m| m <= k) {
-                    break;
-                }
-                if b[i..].starts_with(self.patterns[k].0.as_bytes()) {
-                    best = Some(k);
-                }
-            }
-        }
-        best.map(|k| self.patterns[k].1)
+        self.names.get(host)
+    }
+
+    /// The category nDPI's host categories give a server name, whatever
+    /// its service (they override every other category, as in nDPI).
+    pub fn name_category(&self, host: &str) -> Option<&str> {
+        self.name_categories
+            .get(host)
+            .map(|k| self.categories[usize::from(k)].as_str())
     }
 
     /// Every entry, in registry order (nDPI's id order, then services).

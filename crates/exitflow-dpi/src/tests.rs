@@ -322,3 +322,87 @@ fn a_tls_stream_met_after_its_handshake_is_tls_by_content() {
         b"\x18\x03\x03\x00\x01\x01"
     ));
 }
+
+/// The category follows nDPI's order: a DNS query keeps DNS's; a name on
+/// nDPI's host-category list gives its category whatever the service; an
+/// HTTP content type (archive, executable, audio, video) comes next; then
+/// the service's own.
+#[test]
+fn category_order_dns_then_host_list_then_http_content_then_service() {
+    let r = registry();
+    let k = known();
+    let id = |n: &str| r.id(n).unwrap();
+    let (host, category) = ("detectportal.firefox.com", "ConnCheck");
+    assert_eq!(r.name_category(host), Some(category));
+    let cl = |master: ProtoId, app: ProtoId, name: Option<&str>, ct: Option<&str>| Classification {
+        master,
+        app,
+        meta: Meta {
+            server_name: name.map(str::to_owned),
+            content_type: ct.map(str::to_owned),
+            ..Meta::default()
+        },
+        ..Classification::default()
+    };
+    let google = id("Google");
+    assert_eq!(cl(k.dns, google, Some(host), None).category(), "Network");
+    assert_eq!(cl(k.tls, google, Some(host), None).category(), category);
+    assert_eq!(
+        cl(k.http, google, Some(host), Some("application/octet-stream")).category(),
+        category
+    );
+    assert_eq!(
+        cl(
+            k.http,
+            google,
+            Some("www.google.com"),
+            Some("application/octet-stream")
+        )
+        .category(),
+        "Download"
+    );
+    assert_eq!(
+        cl(k.http, google, Some("www.google.com"), Some("text/html")).category(),
+        "Web"
+    );
+    // Content types count only for HTTP.
+    assert_eq!(
+        cl(k.tls, google, Some("www.google.com"), Some("video/mp4")).category(),
+        "Web"
+    );
+    assert_eq!(
+        cl(ProtoId::UNKNOWN, ProtoId::UNKNOWN, Some(host), None).category(),
+        "Unspecified"
+    );
+}
+
+/// nDPI reads the subtype `sizeof("application")` bytes in, compared up to
+/// the length sent; audio and video by their first five bytes.
+#[test]
+fn http_content_types_give_ndpis_categories() {
+    use crate::http::naming::content_category as c;
+    for (t, want) in [
+        ("application/octet-stream", Some("Download")),
+        ("Application/Octet-Stream", Some("Download")),
+        ("application/octe", Some("Download")),
+        ("application/oct", None),
+        ("application/octet-stream; x", None),
+        ("application/x-dosexec", Some("Download")),
+        (
+            "application/vnd.microsoft.portable-executable",
+            Some("Download"),
+        ),
+        ("application/bz2", None),
+        ("application/x-bzip", Some("Download")),
+        ("application/mpeg", Some("Streaming")),
+        ("application/mp", Some("Streaming")),
+        ("video/mp4", Some("Media")),
+        ("audio/ogg", Some("Media")),
+        ("vid", Some("Media")),
+        ("text/html", None),
+        ("application/json", None),
+        ("", None),
+    ] {
+        assert_eq!(c(t), want, "{t:?}");
+    }
+}

@@ -75,3 +75,53 @@ pub(crate) fn http_response(st: &mut FlowDpi, data: &[u8]) -> Need {
         }
     }
 }
+
+/// The part of a content type nDPI reads as the `application/` subtype: it
+/// skips `sizeof("application")` bytes (the word and its terminator) of
+/// whatever type was sent.
+const APPLICATION_SKIP: usize = "application".len() + 1;
+
+/// Subtypes that make a transfer a download (nDPI's download and
+/// executable MIME lists).
+const DOWNLOAD_SUBTYPES: &[&str] = &[
+    "bz",
+    "bz2",
+    "octet-stream",
+    "x-tar",
+    "x-zip",
+    "x-bzip",
+    "exe",
+    "java-vm",
+    "vnd.ms-cab-compressed",
+    "vnd.microsoft.portable-executable",
+    "x-msdownload",
+    "x-dosexec",
+];
+
+/// The category nDPI's HTTP dissector gives a flow from a content type:
+/// `application/mpeg` Streaming, archives and executables Download, audio
+/// and video Media. nDPI compares the subtype with `strncasecmp` up to the
+/// length sent, so a subtype matches when it is a listed one or the first
+/// part of one (four bytes at least for the download lists).
+pub fn content_category(content_type: &str) -> Option<&'static str> {
+    let b = content_type.as_bytes();
+    if let Some(sub) = b.get(APPLICATION_SKIP..).filter(|s| !s.is_empty()) {
+        let is = |want: &str| {
+            want.len() >= sub.len() && want.as_bytes()[..sub.len()].eq_ignore_ascii_case(sub)
+        };
+        if is("mpeg") {
+            return Some("Streaming");
+        }
+        if sub.len() > 3 && DOWNLOAD_SUBTYPES.iter().any(|w| is(w)) {
+            return Some("Download");
+        }
+    }
+    let head = &b[..b.len().min(5)];
+    let starts =
+        |w: &str| !head.is_empty() && w.as_bytes()[..head.len()].eq_ignore_ascii_case(head);
+    match b.first().copied() {
+        Some(b'a') if starts("audio") => Some("Media"),
+        Some(b'v') if starts("video") => Some("Media"),
+        _ => None,
+    }
+}
