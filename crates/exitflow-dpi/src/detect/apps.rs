@@ -707,3 +707,24 @@ pub(super) fn thrift(flow: &FlowCtx, d: &[u8]) -> Match {
     }
     Match::No
 }
+
+/// DNSCrypt's resolver magic, at the start of every encrypted answer.
+const DNSCRYPT_RESOLVER_MAGIC: &[u8] = b"r6fnvWj8";
+/// nDPI's floor for an encrypted DNSCrypt answer.
+const DNSCRYPT_MIN_ANSWER: usize = 64;
+/// Where a DNS query's first label starts (12-byte header, length byte).
+const DNS_FIRST_LABEL_AT: usize = 13;
+/// A DNSCrypt certificate query's first labels (`2.dnscrypt-cert.…`), as
+/// sent: `2`, then the next label's length (13) and its first letters.
+const DNSCRYPT_CERT_LABELS: &[u8] = b"2\rdnscrypt";
+
+/// DNSCrypt, as nDPI knows it on any port: an answer that starts with the
+/// resolver magic, or the plain DNS query for the resolver's certificate
+/// (a "resolver ping"), which both protocol versions send.
+pub(crate) fn dnscrypt(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(
+        (d.len() >= DNSCRYPT_MIN_ANSWER && d.starts_with(DNSCRYPT_RESOLVER_MAGIC))
+            || (d.len() > DNS_FIRST_LABEL_AT + DNSCRYPT_CERT_LABELS.len()
+                && starts_ci(&d[DNS_FIRST_LABEL_AT..], DNSCRYPT_CERT_LABELS)),
+    )
+}

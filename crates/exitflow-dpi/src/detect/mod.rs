@@ -296,6 +296,22 @@ mod tests {
         assert_eq!(basic::ethereum_rlpx(&off, ETHEREUM_RLPX_SAMPLE), Match::No);
     }
 
+    /// Issue 24: DNSCrypt on any port as nDPI knows it — the resolver's
+    /// magic opening an answer of 64 bytes or more, or the certificate
+    /// query (`2.dnscrypt-cert…`, any case) — and nothing shorter.
+    #[test]
+    fn dnscrypt_by_its_resolver_magic_or_its_certificate_query() {
+        let f = flow(Transport::Udp, 443);
+        assert_eq!(apps::dnscrypt(&f, DNSCRYPT_SAMPLE), Match::Yes);
+        assert_eq!(apps::dnscrypt(&f, &DNSCRYPT_SAMPLE[..63]), Match::No);
+        let ping = b"\x7fG\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x012\rDNSCrypt-cert";
+        assert_eq!(apps::dnscrypt(&f, ping), Match::Yes);
+        assert_eq!(apps::dnscrypt(&f, &ping[..23]), Match::No);
+        let mut other = *ping;
+        other[13] = b'3';
+        assert_eq!(apps::dnscrypt(&f, &other), Match::No);
+    }
+
     /// Issue 24: TDS as nDPI checks it — an RPC with a connection reset
     /// (status 0x09) is TDS; a window other than 0, or a length that is not
     /// the payload's, is not.

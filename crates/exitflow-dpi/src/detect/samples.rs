@@ -397,3 +397,14 @@ pub(super) const DCERPC_SAMPLE: &[u8] = &{
     d[2] = 8;
     d
 };
+/// DNSCrypt's encrypted answer: the resolver magic, then nonce, MAC and box.
+pub(super) const DNSCRYPT_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 64];
+    let m = *b"r6fnvWj8";
+    let mut i = 0;
+    while i < m.len() {
+        d[i] = m[i];
+        i += 1;
+    }
+    d
+};

@@ -165,6 +165,14 @@ pub static TCP: &[Detector] = &[
         b"\0\0\0\x08\xfeSMB\x40\0\x01\0",
     ),
     row(
+        "DNScrypt",
+        Tcp,
+        &[],
+        Either,
+        apps::dnscrypt,
+        b"\x00\x00\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x012\rdnscrypt-cert",
+    ),
+    row(
         "Gnutella",
         Tcp,
         &[],

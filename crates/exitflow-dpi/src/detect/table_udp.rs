@@ -13,6 +13,7 @@ pub static UDP: &[Detector] = &[
         ssdp,
         b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n",
     ),
+    row("DNScrypt", Udp, &[], Either, apps::dnscrypt, DNSCRYPT_SAMPLE),
     row("DHCP", Udp, &[67, 68], Either, dhcp, DHCP_SAMPLE),
     row(
         "DHCPV6",
