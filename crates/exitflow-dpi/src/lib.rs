@@ -27,6 +27,7 @@ pub mod parse;
 pub mod quic;
 pub mod registry;
 mod simple;
+mod starttls;
 mod stream;
 mod stun_flow;
 pub mod tls;
@@ -142,6 +143,8 @@ pub struct FlowDpi {
 
     /// TLS without a service yet: look at the server's certificate.
     want_cert: bool,
+    /// A mail or FTP session that may turn into TLS ([`starttls`]).
+    want_starttls: bool,
     /// A TLS record that does not parse was seen: a later application-data
     /// record does not make the flow TLS (nDPI excludes TLS for it).
     not_tls: bool,
@@ -227,9 +230,10 @@ impl Classification {
         }
     }
 
-    /// nDPI category: the application's if any, else the master's; a DNS
-    /// query keeps DNS's own (`Network`) whatever service it names, as
-    /// NFStream 6.6 reports every `DNS.<service>` flow of both corpora.
+    /// nDPI category: the application's if any, else the master's; DNS and
+    /// the mail protocols keep their own (`Network`, `Email`) whatever
+    /// service they carry, as nDPI's category rule says and NFStream 6.6
+    /// reports every `DNS.<service>` flow of both corpora.
     ///
     /// As nDPI fills it: a server name on nDPI's host-category list gives
     /// that category whatever else is known; an HTTP flow's content type
@@ -240,7 +244,9 @@ impl Classification {
             return self.master.category();
         }
         let k = known();
-        if self.master == k.dns {
+        // nDPI: the category of DNS and of the mail protocols is theirs,
+        // whatever service they carry (`SMTPS.Google` is Email).
+        if [k.dns, k.smtp, k.smtps, k.imap, k.imaps, k.pop3, k.pops].contains(&self.master) {
             return self.master.category();
         }
         if let Some(c) = self
@@ -301,7 +307,7 @@ impl Engine {
     /// Inspects one packet of a flow.
     #[inline]
     pub fn inspect(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
-        if st.done && !st.want_http_response && !st.want_cert {
+        if st.done && !st.want_http_response && !st.want_cert && !st.want_starttls {
             return;
         }
         st.packets += 1;
@@ -309,6 +315,7 @@ impl Engine {
             st.done = true;
             st.want_http_response = false;
             st.want_cert = false;
+            st.want_starttls = false;
             return;
         }
         if p.truncated {

@@ -373,6 +373,16 @@ pub struct Known {
     #[allow(missing_docs)]
     pub smtps: ProtoId,
     #[allow(missing_docs)]
+    pub smtp: ProtoId,
+    #[allow(missing_docs)]
+    pub imap: ProtoId,
+    #[allow(missing_docs)]
+    pub pop3: ProtoId,
+    #[allow(missing_docs)]
+    pub ftp_control: ProtoId,
+    #[allow(missing_docs)]
+    pub ftps: ProtoId,
+    #[allow(missing_docs)]
     pub imaps: ProtoId,
     #[allow(missing_docs)]
     pub pops: ProtoId,
@@ -423,6 +433,11 @@ const KNOWN_NAMES: &[&str] = &[
     "SMTPS",
     "IMAPS",
     "POPS",
+    "SMTP",
+    "IMAP",
+    "POP3",
+    "FTP_CONTROL",
+    "FTPS",
     "ApplePush",
     "Tor",
     "DNScrypt",
@@ -463,6 +478,11 @@ pub fn known() -> &'static Known {
             gre: g("GRE"),
             ospf: g("OSPF"),
             smtps: g("SMTPS"),
+            smtp: g("SMTP"),
+            imap: g("IMAP"),
+            pop3: g("POP3"),
+            ftp_control: g("FTP_CONTROL"),
+            ftps: g("FTPS"),
             imaps: g("IMAPS"),
             pops: g("POPS"),
             apple_push: g("ApplePush"),

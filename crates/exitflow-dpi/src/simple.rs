@@ -21,7 +21,7 @@ use crate::tls::naming::{tls_app, tls_certificate, tls_master, tls_master_mid_st
 use crate::tls::parser::{
     HS_CLIENT_HELLO, HS_SERVER_HELLO, client_hello, first_handshake, looks_like_record,
 };
-use crate::{FlowCtx, FlowDpi, Need, dns, http, quic, service_of, tls};
+use crate::{FlowCtx, FlowDpi, Need, dns, http, quic, service_of, starttls, tls};
 
 /// TCP: looks at the first bytes of one direction's stream.
 pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) -> Need {
@@ -32,6 +32,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         }
         if st.want_cert && !src2dst {
             return tls_certificate(st, data);
+        }
+        if st.want_starttls && src2dst {
+            return starttls::client_packet(st, flow, data);
         }
         return Need::Nothing;
     }
@@ -113,6 +116,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
     }
     if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst) {
         st.hit(hit);
+        st.want_starttls = st.done && starttls::secure_form(st.master).is_some();
         return Need::Nothing;
     }
     st.missed();

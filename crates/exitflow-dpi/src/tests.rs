@@ -406,3 +406,51 @@ fn http_content_types_give_ndpis_categories() {
         assert_eq!(c(t), want, "{t:?}");
     }
 }
+
+/// Issue 24: a mail or FTP session that asks for TLS is named by the
+/// protocol's TLS form from the command on (IMAPS with no ClientHello
+/// seen), and by the ClientHello's service after it (`SMTPS.Google`), with
+/// the mail category; a session that never asks stays plain.
+#[test]
+fn starttls_names_the_tls_form_and_the_service_after_it() {
+    let e = Engine::default();
+    let run = |port: u16, banner: &[u8], cmds: &[&[u8]], hello: Option<&str>| {
+        let c = ctx(6, 50000, port);
+        let mut st = FlowDpi::default();
+        let (mut cs, mut ss) = (1u32, 1u32);
+        e.inspect(&mut st, &c, &pkt(banner, 6, port, 50000, ss, 0x18), false);
+        ss += banner.len() as u32;
+        for cmd in cmds {
+            e.inspect(&mut st, &c, &pkt(cmd, 6, 50000, port, cs, 0x18), true);
+            cs += cmd.len() as u32;
+            let ok = b"220 go ahead\r\n";
+            e.inspect(&mut st, &c, &pkt(ok, 6, port, 50000, ss, 0x18), false);
+            ss += ok.len() as u32;
+        }
+        if let Some(sni) = hello {
+            let rec = craft::client_hello_record(sni, 100);
+            e.inspect(&mut st, &c, &pkt(&rec, 6, 50000, port, cs, 0x18), true);
+        }
+        let cl = e.finish(&mut st, &c);
+        (cl.application_name(), cl.category())
+    };
+    let smtp = b"220 mx.example ESMTP ready\r\n";
+    assert_eq!(
+        run(
+            25,
+            smtp,
+            &[b"EHLO me\r\n", b"STARTTLS\r\n"],
+            Some("mx.google.com")
+        ),
+        ("SMTPS.Google".to_owned(), "Email")
+    );
+    assert_eq!(
+        run(25, smtp, &[b"EHLO me\r\n"], Some("mx.google.com")).0,
+        "SMTP"
+    );
+    let imap = b"* OK IMAP4rev1 ready\r\n";
+    assert_eq!(run(143, imap, &[b"a1 STARTTLS\r\n"], None).0, "IMAPS");
+    let pop = b"+OK POP3 server ready\r\n";
+    assert_eq!(run(110, pop, &[b"STLS\r\n"], None).0, "POPS");
+    assert_eq!(run(110, pop, &[b"USER x\r\n"], None).0, "POP3");
+}
