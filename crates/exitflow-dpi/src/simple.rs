@@ -85,6 +85,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.set(tls_master_mid_stream(flow), tls_app(flow, None));
         return Need::Nothing;
     }
+    // A server's bytes that could begin a request wait for more only if no
+    // detector row knows them (PostgreSQL's one-byte `S`, say).
+    let mut request_pending = false;
     if src2dst || http::parser::could_be_request(data) {
         match http::parser::request(data) {
             Parse::Done(req) => {
@@ -105,7 +108,8 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 m.user_agent = ua;
                 return Need::Nothing;
             }
-            Parse::Incomplete(_) => return Need::More,
+            Parse::Incomplete(_) if src2dst => return Need::More,
+            Parse::Incomplete(_) => request_pending = true,
             Parse::NotMine | Parse::Error => {}
         }
     }
@@ -118,6 +122,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.hit(hit);
         st.want_starttls = st.done && starttls::secure_form(st.master).is_some();
         return Need::Nothing;
+    }
+    if request_pending {
+        return Need::More;
     }
     st.missed();
     if either_port(flow, 53) && data.len() >= 2 {

@@ -454,3 +454,19 @@ fn starttls_names_the_tls_form_and_the_service_after_it() {
     assert_eq!(run(110, pop, &[b"STLS\r\n"], None).0, "POPS");
     assert_eq!(run(110, pop, &[b"USER x\r\n"], None).0, "POP3");
 }
+
+/// Issue 24 (nDPI's pgsql2 capture): PostgreSQL's SSLRequest and the
+/// server's one-byte `S` name the flow before its TLS does; the `S` (which
+/// could begin an HTTP request such as `SEARCH`) does not wait for more.
+#[test]
+fn postgres_ssl_request_and_its_one_byte_answer_come_before_tls() {
+    let e = Engine::default();
+    let c = ctx(6, 58574, 60102);
+    let mut st = FlowDpi::default();
+    let req = b"\0\0\0\x08\x04\xd2\x16\x2f";
+    e.inspect(&mut st, &c, &pkt(req, 6, 58574, 60102, 1, 0x18), true);
+    e.inspect(&mut st, &c, &pkt(b"S", 6, 60102, 58574, 1, 0x18), false);
+    let rec = craft::client_hello_record("db.example", 100);
+    e.inspect(&mut st, &c, &pkt(&rec, 6, 58574, 60102, 9, 0x18), true);
+    assert_eq!(e.finish(&mut st, &c).application_name(), "PostgreSQL");
+}
