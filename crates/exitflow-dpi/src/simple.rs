@@ -19,7 +19,8 @@ use crate::registry::{ProtoId, known};
 use crate::stun_flow::{stun_again, stun_cache, stun_found};
 use crate::tls::naming::{tls_app, tls_certificate, tls_master, tls_master_mid_stream};
 use crate::tls::parser::{
-    HS_CLIENT_HELLO, HS_SERVER_HELLO, client_hello, first_handshake, looks_like_record,
+    HS_CLIENT_HELLO, HS_SERVER_HELLO, RECORD_HANDSHAKE, client_hello, first_handshake,
+    looks_like_record,
 };
 use crate::{FlowCtx, FlowDpi, Need, dns, http, quic, service_of, starttls, tls};
 
@@ -30,8 +31,11 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         if st.want_http_response && !src2dst {
             return http_response(st, data);
         }
-        if st.want_cert && !src2dst {
-            return tls_certificate(st, data);
+        // The server's certificate; or one in the flow's first direction
+        // when that is a handshake (a capture of the server's side only,
+        // a client's certificate), as nDPI reads certificates either way.
+        if st.want_cert && (!src2dst || data.first() == Some(&RECORD_HANDSHAKE)) {
+            return tls_certificate(st, data, !src2dst);
         }
         if st.want_starttls && src2dst {
             return starttls::client_packet(st, flow, data);
@@ -62,7 +66,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 if let Some(e) = st.ext.as_mut() {
                     e.scratch = std::mem::take(&mut scratch);
                 }
-                return tls_certificate(st, data);
+                return tls_certificate(st, data, !src2dst);
             }
             Parse::Done(_) => Need::Nothing,
             Parse::Incomplete(_) => Need::More,

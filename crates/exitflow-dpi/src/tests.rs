@@ -470,3 +470,52 @@ fn postgres_ssl_request_and_its_one_byte_answer_come_before_tls() {
     e.inspect(&mut st, &c, &pkt(&rec, 6, 58574, 60102, 9, 0x18), true);
     assert_eq!(e.finish(&mut st, &c).application_name(), "PostgreSQL");
 }
+
+/// A handshake record holding a ServerHello and a Certificate whose
+/// subjectAltName lists `name`.
+fn server_hello_and_certificate(name: &str) -> Vec<u8> {
+    let mut hs = vec![2u8, 0, 0, 38, 3, 3];
+    hs.extend_from_slice(&[7; 32]);
+    hs.extend_from_slice(&[0, 0x13, 0x01, 0]);
+    let n = name.as_bytes();
+    let mut cert = vec![0x30, 0x00, 0x06, 0x03, 0x55, 0x1d, 0x11, 0x04];
+    cert.push((n.len() + 4) as u8);
+    cert.extend_from_slice(&[0x30, (n.len() + 2) as u8, 0x82, n.len() as u8]);
+    cert.extend_from_slice(n);
+    cert.extend_from_slice(&[0u8; 1500]); // a certificate spans segments
+    let c = cert.len() as u32;
+    let mut body = (c + 3).to_be_bytes()[1..].to_vec();
+    body.extend_from_slice(&c.to_be_bytes()[1..]);
+    body.extend_from_slice(&cert);
+    hs.push(11);
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![22u8, 3, 3];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+/// Issue 24 (nDPI's tls_1.2_unidirectional_server and client-certificate
+/// captures): a certificate in the flow's first direction — a capture of
+/// the server's side only — names the service, over several segments, as
+/// nDPI reads certificates in either direction.
+#[test]
+fn a_certificate_in_the_first_direction_names_the_service() {
+    let e = Engine::default();
+    let rec = server_hello_and_certificate("www.youtube.com");
+    let c = ctx(6, 443, 43854);
+    let mut st = FlowDpi::default();
+    let (a, b) = rec.split_at(900);
+    e.inspect(&mut st, &c, &pkt(a, 6, 443, 43854, 1, 0x18), true);
+    e.inspect(&mut st, &c, &pkt(b, 6, 443, 43854, 901, 0x18), true);
+    assert_eq!(e.finish(&mut st, &c).application_name(), "TLS.YouTube");
+    // From the server, as before.
+    let c = ctx(6, 43854, 443);
+    let mut st = FlowDpi::default();
+    let hello = craft::client_hello_record("", 0);
+    e.inspect(&mut st, &c, &pkt(&hello, 6, 43854, 443, 1, 0x18), true);
+    e.inspect(&mut st, &c, &pkt(a, 6, 443, 43854, 1, 0x18), false);
+    e.inspect(&mut st, &c, &pkt(b, 6, 443, 43854, 901, 0x18), false);
+    assert_eq!(e.finish(&mut st, &c).application_name(), "TLS.YouTube");
+}

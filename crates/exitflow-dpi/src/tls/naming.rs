@@ -85,7 +85,10 @@ fn resolver_name(n: &str) -> bool {
             || first.strip_prefix("dns").is_some_and(digits))
 }
 
-pub(crate) fn tls_certificate(st: &mut FlowDpi, data: &[u8]) -> Need {
+/// Names the service from a certificate's names, once the handshake that
+/// holds it is whole. `from_server`: the server's stream settles the question either way; the
+/// other direction's only when it holds a certificate that names a service.
+pub(crate) fn tls_certificate(st: &mut FlowDpi, data: &[u8], from_server: bool) -> Need {
     let mut scratch = std::mem::take(&mut st.ext().scratch);
     let mut found = ProtoId::UNKNOWN;
     let r = walk_handshakes(data, &mut scratch, |t, body| {
@@ -102,9 +105,11 @@ pub(crate) fn tls_certificate(st: &mut FlowDpi, data: &[u8]) -> Need {
     match r {
         Parse::Incomplete(_) => Need::More,
         _ => {
-            st.want_cert = false;
             if !found.is_unknown() {
                 st.app = found;
+                st.want_cert = false;
+            } else if from_server {
+                st.want_cert = false;
             }
             Need::Nothing
         }
