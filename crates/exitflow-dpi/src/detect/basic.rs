@@ -155,8 +155,8 @@ pub(super) fn netbios_session_smb(_: &FlowCtx, d: &[u8]) -> Match {
     }
 }
 pub(super) fn dtls(_: &FlowCtx, d: &[u8]) -> Match {
-    // A DTLS 1.0/1.2 record whose length fits the datagram.
-    yes(stun::is_dtls(d) && be16(d, 11).is_some_and(|l| l + 13 <= d.len()))
+    // A DTLS record, not empty, whose length fits the datagram.
+    yes(stun::is_dtls(d) && be16(d, 11).is_some_and(|l| l > 0 && l + 13 <= d.len()))
 }
 pub(super) fn ssdp(flow: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"M-SEARCH ")

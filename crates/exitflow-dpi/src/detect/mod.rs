@@ -312,6 +312,24 @@ mod tests {
         assert_eq!(apps::dnscrypt(&f, &other), Match::No);
     }
 
+    /// Issue 24 (nDPI's dtls_mid_sessions capture): a DTLS record of any
+    /// version nDPI accepts, OpenSSL's pre-standard 0x0100 included, met
+    /// mid-session; an empty record, a 13-byte header alone or another
+    /// version is not DTLS.
+    #[test]
+    fn dtls_records_of_every_version_ndpi_accepts() {
+        let f = flow(Transport::Udp, 443);
+        for v in [[0xfe, 0xff], [0xfe, 0xfd], [0xfe, 0xfc], [0x01, 0x00]] {
+            let mut r = vec![0x17, v[0], v[1], 0, 1, 0, 0, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4];
+            assert_eq!(basic::dtls(&f, &r), Match::Yes, "{v:?}");
+            r[12] = 0;
+            assert_eq!(basic::dtls(&f, &r), Match::No, "empty {v:?}");
+            assert_eq!(basic::dtls(&f, &r[..13]), Match::No);
+        }
+        let r = [0x17, 0x03, 0x03, 0, 1, 0, 0, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4];
+        assert_eq!(basic::dtls(&f, &r), Match::No);
+    }
+
     /// Issue 24: TDS as nDPI checks it — an RPC with a connection reset
     /// (status 0x09) is TDS; a window other than 0, or a length that is not
     /// the payload's, is not.

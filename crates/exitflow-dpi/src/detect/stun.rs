@@ -113,9 +113,14 @@ fn attrs_fit(d: &[u8]) -> bool {
     at == d.len()
 }
 
-/// A DTLS record header (content types 20-23, version 1.0 or 1.2).
+/// DTLS record versions nDPI accepts: 1.0, 1.2, 1.3 and OpenSSL's
+/// pre-standard 1.0 (`DTLS1_BAD_VER`, 0x0100).
+const DTLS_VERSIONS: [[u8; 2]; 4] = [[0xfe, 0xff], [0xfe, 0xfd], [0xfe, 0xfc], [0x01, 0x00]];
+
+/// A DTLS record header (content types 20-23, a version nDPI accepts) with
+/// more than its 13 bytes, as nDPI's check wants.
 pub(crate) fn is_dtls(d: &[u8]) -> bool {
-    d.len() >= 13 && (20..=23).contains(&d[0]) && d[1] == 0xfe && matches!(d[2], 0xff | 0xfd)
+    d.len() > 13 && (20..=23).contains(&d[0]) && DTLS_VERSIONS.contains(&[d[1], d[2]])
 }
 
 #[cfg(test)]
