@@ -227,9 +227,13 @@ pub(super) fn ripe_atlas(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"MGLNDD_"))
 }
 
+/// ZUG consensus messages' fixed opening, then the byte nDPI requires.
+const ZUG_MAGIC: &[u8] = b"\0zUG";
+const ZUG_FIFTH: u8 = 0x10;
+
 pub(super) fn zug(_: &FlowCtx, d: &[u8]) -> Match {
-    // ZUG consensus messages: length of the datagram, then "UG".
-    yes(d.len() >= 8 && be16(d, 0) == Some(d.len()) && &d[2..4] == b"UG")
+    // nDPI's test: the four bytes "\0zUG" (a constant, not a length), then 0x10.
+    yes(d.len() > ZUG_MAGIC.len() && d.starts_with(ZUG_MAGIC) && d[4] == ZUG_FIFTH)
 }
 
 pub(super) fn xiaomi(_: &FlowCtx, d: &[u8]) -> Match {

@@ -330,6 +330,20 @@ mod tests {
         assert_eq!(basic::dtls(&f, &r), Match::No);
     }
 
+    /// Issue 24 (nDPI's zug capture): ZUG's opening is the constant
+    /// "\0zUG" then 0x10, not a length: a 410-byte "\x01\x9aUG" answer is
+    /// not ZUG.
+    #[test]
+    fn zug_needs_its_constant_opening() {
+        let f = flow(Transport::Udp, 19000);
+        assert_eq!(apps::zug(&f, b"\0zUG\x10\xae\xa0\x41\0\x6e"), Match::Yes);
+        assert_eq!(apps::zug(&f, b"\0zUG\x11\xae"), Match::No);
+        assert_eq!(apps::zug(&f, b"\0zUG"), Match::No);
+        let mut long = vec![0x01, 0x9a, b'U', b'G', 0x10];
+        long.resize(410, 0);
+        assert_eq!(apps::zug(&f, &long), Match::No);
+    }
+
     /// Issue 24: TDS as nDPI checks it — an RPC with a connection reset
     /// (status 0x09) is TDS; a window other than 0, or a length that is not
     /// the payload's, is not.
