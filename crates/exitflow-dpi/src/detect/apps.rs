@@ -732,3 +732,16 @@ pub(crate) fn dnscrypt(_: &FlowCtx, d: &[u8]) -> Match {
                 && starts_ci(&d[DNS_FIRST_LABEL_AT..], DNSCRYPT_CERT_LABELS)),
     )
 }
+
+/// The client name iQIYI's (PPS) UDP messages carry.
+const IQIYI_MARK: &[u8] = b"PPStream";
+/// The sizes of those messages nDPI looks in (exclusive bounds).
+const IQIYI_SIZES: (usize, usize) = (120, 300);
+
+/// iQIYI over UDP, as nDPI knows it: a datagram of 121 to 299 bytes that
+/// names "PPStream".
+pub(super) fn iqiyi_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() > IQIYI_SIZES.0
+        && d.len() < IQIYI_SIZES.1
+        && d.windows(IQIYI_MARK.len()).any(|w| w == IQIYI_MARK))
+}

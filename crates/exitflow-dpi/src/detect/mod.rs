@@ -344,6 +344,19 @@ mod tests {
         assert_eq!(apps::zug(&f, &long), Match::No);
     }
 
+    /// Issue 24 (nDPI's iqiyi capture): iQIYI over UDP is a datagram of
+    /// 121 to 299 bytes that names PPStream; outside those sizes it is not.
+    #[test]
+    fn iqiyi_udp_names_ppstream_within_ndpis_sizes() {
+        let f = flow(Transport::Udp, 16600);
+        assert_eq!(apps::iqiyi_udp(&f, IQIYI_SAMPLE), Match::Yes);
+        let mut big = IQIYI_SAMPLE.to_vec();
+        big.resize(300, 0);
+        assert_eq!(apps::iqiyi_udp(&f, &big), Match::No);
+        assert_eq!(apps::iqiyi_udp(&f, &IQIYI_SAMPLE[..120]), Match::No);
+        assert_eq!(apps::iqiyi_udp(&f, &[0u8; 135]), Match::No);
+    }
+
     /// Issue 24: TDS as nDPI checks it — an RPC with a connection reset
     /// (status 0x09) is TDS; a window other than 0, or a length that is not
     /// the payload's, is not.

@@ -408,3 +408,14 @@ pub(super) const DNSCRYPT_SAMPLE: &[u8] = &{
     }
     d
 };
+/// iQIYI's UDP message: 135 bytes naming PPStream.
+pub(super) const IQIYI_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 135];
+    let m = *b"PPStream";
+    let mut i = 0;
+    while i < m.len() {
+        d[64 + i] = m[i];
+        i += 1;
+    }
+    d
+};

@@ -172,6 +172,7 @@ pub static UDP: &[Detector] = &[
     row("RipeAtlas", Udp, &[], Either, apps::ripe_atlas, b"MGLNDD_192.0.2.1_1114"),
     row("RMCP", Udp, &[623], Either, apps::rmcp, b"\x06\0\xff\x06\0\0\x11\xbe\x80\0\0\0"),
     row("Discord", Udp, &[], Either, apps::discord_udp, b"\x13\x37\xca\xfe\x0e\0\0\0"),
+    row("iQIYI", Udp, &[], Either, apps::iqiyi_udp, IQIYI_SAMPLE),
     row("ZUG", Udp, &[], Either, apps::zug, b"\0zUG\x10\xae\xa0\x41\0\x6e"),
     row("DCERPC", Udp, &[], Either, apps::dcerpc_udp, DCERPC_SAMPLE),
     row("EpicGames", Udp, &[], Either, apps::epic_games, EPIC_SAMPLE),
