@@ -24,6 +24,8 @@ pub const CONTENT_OUTSIDE_TABLES: &[&str] = &[
     "SMTPS",
     "IMAPS",
     "POPS",
+    "FTPS",
+    "HTTP_Connect",
     "ApplePush",
     "Tor",
     "STUN",

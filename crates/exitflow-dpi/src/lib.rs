@@ -257,7 +257,7 @@ impl Classification {
         {
             return c;
         }
-        if (self.master == k.http || self.master == k.http_proxy || self.app == k.http)
+        if ([k.http, k.http_proxy, k.http_connect].contains(&self.master) || self.app == k.http)
             && let Some(c) = self
                 .meta
                 .content_type

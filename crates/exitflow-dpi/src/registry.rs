@@ -347,6 +347,8 @@ pub struct Known {
     #[allow(missing_docs)]
     pub http_proxy: ProtoId,
     #[allow(missing_docs)]
+    pub http_connect: ProtoId,
+    #[allow(missing_docs)]
     pub tls: ProtoId,
     #[allow(missing_docs)]
     pub quic: ProtoId,
@@ -418,6 +420,7 @@ pub struct Known {
 const KNOWN_NAMES: &[&str] = &[
     "HTTP",
     "HTTP_Proxy",
+    "HTTP_Connect",
     "TLS",
     "QUIC",
     "DNS",
@@ -465,6 +468,7 @@ pub fn known() -> &'static Known {
         Known {
             http: g("HTTP"),
             http_proxy: g("HTTP_Proxy"),
+            http_connect: g("HTTP_Connect"),
             tls: g("TLS"),
             quic: g("QUIC"),
             dns: g("DNS"),

@@ -96,9 +96,16 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         match http::parser::request(data) {
             Parse::Done(req) => {
                 let k = known();
-                // nDPI's HTTP_Proxy is a request for a proxy (absolute URI or
-                // CONNECT), not any request on a proxy port.
-                let master = if req.proxy { k.http_proxy } else { k.http };
+                // nDPI's HTTP_Connect is a CONNECT and its
+                // HTTP_Proxy a request with an absolute URI, not any request
+                // on a proxy port.
+                let master = if req.method.eq_ignore_ascii_case("CONNECT") {
+                    k.http_connect
+                } else if req.proxy {
+                    k.http_proxy
+                } else {
+                    k.http
+                };
                 let host = req.host.map(http::parser::host_name);
                 let mut app = host.map(service_of).unwrap_or(ProtoId::UNKNOWN);
                 if app.is_unknown() {

@@ -519,3 +519,29 @@ fn a_certificate_in_the_first_direction_names_the_service() {
     e.inspect(&mut st, &c, &pkt(b, 6, 443, 43854, 901, 0x18), false);
     assert_eq!(e.finish(&mut st, &c).application_name(), "TLS.YouTube");
 }
+
+/// Issue 24: a CONNECT is HTTP_Connect and a request with an
+/// absolute URI HTTP_Proxy, as nDPI names them; a plain request on a proxy
+/// port is HTTP.
+#[test]
+fn connect_is_http_connect_and_an_absolute_uri_http_proxy() {
+    let e = Engine::default();
+    let label = |req: &[u8]| {
+        let c = ctx(6, 50000, 8080);
+        let mut st = FlowDpi::default();
+        e.inspect(&mut st, &c, &pkt(req, 6, 50000, 8080, 1, 0x18), true);
+        e.finish(&mut st, &c).application_name()
+    };
+    assert_eq!(
+        label(b"CONNECT example.org:443 HTTP/1.1\r\n\r\n"),
+        "HTTP_Connect"
+    );
+    assert_eq!(
+        label(b"GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\n\r\n"),
+        "HTTP_Proxy"
+    );
+    assert_eq!(
+        label(b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"),
+        "HTTP"
+    );
+}

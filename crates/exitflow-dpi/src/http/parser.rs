@@ -103,7 +103,7 @@ pub fn request(b: &[u8]) -> Parse<Request<'_>> {
             r.user_agent = std::str::from_utf8(h.value).ok().map(str::trim);
         }
     }
-    if method == "CONNECT" {
+    if method.eq_ignore_ascii_case("CONNECT") {
         r.proxy = true;
         if r.host.is_none() {
             r.host = Some(path);
