@@ -44,6 +44,9 @@ def main():
                     continue
                 for domain in fields[2:]:
                     if domain.startswith("~"):
+                        # nDPI's matcher cannot vouch for a pattern, and an
+                        # own one would shadow nDPI's (own lines come first).
+                        bad.append(f"own_services.txt:{n}: {domain}: no patterns in own lines")
                         continue
                     r = MatchResult()
                     lib.ndpi_match_string_subprotocol(module, domain.encode(), len(domain),

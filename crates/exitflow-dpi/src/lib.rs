@@ -125,6 +125,8 @@ struct Ext {
     /// A protocol some packets spoke for ([`detect::Match::Count`]) and how many.
     cand: ProtoId,
     cand_hits: u8,
+    /// A mail or FTP client asked for TLS; the server's yes is awaited.
+    starttls_asked: bool,
 }
 
 /// Per-flow inspection state (kept in the flow table beside each flow).
@@ -235,10 +237,10 @@ impl Classification {
     /// service they carry, as nDPI's category rule says and NFStream 6.6
     /// reports every `DNS.<service>` flow of both corpora.
     ///
-    /// As nDPI fills it: a server name on nDPI's host-category list gives
-    /// that category whatever else is known; an HTTP flow's content type
-    /// (archives and executables Download, audio and video Media) comes
-    /// next; then the service's or protocol's own.
+    /// As nDPI fills it: an HTTP flow's content type (archives and
+    /// executables Download, audio and video Media) first; then a server
+    /// name on nDPI's host-category list, whatever the service; then the
+    /// service's or protocol's own.
     pub fn category(&self) -> &'static str {
         if self.master.is_unknown() && self.app.is_unknown() {
             return self.master.category();
@@ -249,20 +251,20 @@ impl Classification {
         if [k.dns, k.smtp, k.smtps, k.imap, k.imaps, k.pop3, k.pops].contains(&self.master) {
             return self.master.category();
         }
-        if let Some(c) = self
-            .meta
-            .server_name
-            .as_deref()
-            .and_then(|n| registry().name_category(n))
-        {
-            return c;
-        }
         if ([k.http, k.http_proxy, k.http_connect].contains(&self.master) || self.app == k.http)
             && let Some(c) = self
                 .meta
                 .content_type
                 .as_deref()
                 .and_then(http::naming::content_category)
+        {
+            return c;
+        }
+        if let Some(c) = self
+            .meta
+            .server_name
+            .as_deref()
+            .and_then(|n| registry().name_category(n))
         {
             return c;
         }

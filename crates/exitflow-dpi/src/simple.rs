@@ -37,8 +37,12 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         if st.want_cert && (!src2dst || data.first() == Some(&RECORD_HANDSHAKE)) {
             return tls_certificate(st, data, !src2dst);
         }
-        if st.want_starttls && src2dst {
-            return starttls::client_packet(st, flow, data);
+        if st.want_starttls {
+            return if src2dst {
+                starttls::client_packet(st, flow, data)
+            } else {
+                starttls::server_packet(st, data)
+            };
         }
         return Need::Nothing;
     }

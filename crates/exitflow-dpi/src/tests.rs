@@ -323,12 +323,12 @@ fn a_tls_stream_met_after_its_handshake_is_tls_by_content() {
     ));
 }
 
-/// The category follows nDPI's order: a DNS query keeps DNS's; a name on
-/// nDPI's host-category list gives its category whatever the service; an
-/// HTTP content type (archive, executable, audio, video) comes next; then
-/// the service's own.
+/// The category follows nDPI's order (checked against nDPI 5.0 itself): a
+/// DNS query keeps DNS's; an HTTP content type (archive, executable,
+/// audio, video) comes next; then a name on nDPI's host-category list,
+/// whatever the service; then the service's own.
 #[test]
-fn category_order_dns_then_host_list_then_http_content_then_service() {
+fn category_order_dns_then_http_content_then_host_list_then_service() {
     let r = registry();
     let k = known();
     let id = |n: &str| r.id(n).unwrap();
@@ -348,8 +348,13 @@ fn category_order_dns_then_host_list_then_http_content_then_service() {
     assert_eq!(cl(k.dns, google, Some(host), None).category(), "Network");
     assert_eq!(cl(k.tls, google, Some(host), None).category(), category);
     assert_eq!(
-        cl(k.http, google, Some(host), Some("application/octet-stream")).category(),
+        cl(k.http, google, Some(host), Some("text/html")).category(),
         category
+    );
+    // The content type comes first (nDPI: Download, not ConnCheck).
+    assert_eq!(
+        cl(k.http, google, Some(host), Some("application/octet-stream")).category(),
+        "Download"
     );
     assert_eq!(
         cl(
@@ -383,7 +388,9 @@ fn http_content_types_give_ndpis_categories() {
     use crate::http::naming::content_category as c;
     for (t, want) in [
         ("application/octet-stream", Some("Download")),
-        ("Application/Octet-Stream", Some("Download")),
+        ("application/Octet-Stream", None),
+        ("application/oCTET-STREAM", Some("Download")),
+        ("Video/mp4", None),
         ("application/octe", Some("Download")),
         ("application/oct", None),
         ("application/octet-stream; x", None),
@@ -407,52 +414,58 @@ fn http_content_types_give_ndpis_categories() {
     }
 }
 
-/// Issue 24: a mail or FTP session that asks for TLS is named by the
-/// protocol's TLS form from the command on (IMAPS with no ClientHello
-/// seen), and by the ClientHello's service after it (`SMTPS.Google`), with
-/// the mail category; a session that never asks stays plain.
+/// Issue 24: a mail or FTP session whose client asks for TLS and whose
+/// server says yes is named by the protocol's TLS form (IMAPS with no
+/// ClientHello seen), and by the ClientHello's service after it, even over
+/// two segments (`SMTPS.Google`), with the mail category; a refusal (SMTP
+/// 454, FTP 500) or no request leaves it plain — as nDPI 5.0 does.
 #[test]
-fn starttls_names_the_tls_form_and_the_service_after_it() {
+fn starttls_names_the_tls_form_once_the_server_agrees_and_the_service_after_it() {
     let e = Engine::default();
-    let run = |port: u16, banner: &[u8], cmds: &[&[u8]], hello: Option<&str>| {
+    let run = |port: u16, banner: &[u8], talk: &[(&[u8], &[u8])], hello: Option<&str>| {
         let c = ctx(6, 50000, port);
         let mut st = FlowDpi::default();
         let (mut cs, mut ss) = (1u32, 1u32);
         e.inspect(&mut st, &c, &pkt(banner, 6, port, 50000, ss, 0x18), false);
         ss += banner.len() as u32;
-        for cmd in cmds {
+        for (cmd, reply) in talk {
             e.inspect(&mut st, &c, &pkt(cmd, 6, 50000, port, cs, 0x18), true);
             cs += cmd.len() as u32;
-            let ok = b"220 go ahead\r\n";
-            e.inspect(&mut st, &c, &pkt(ok, 6, port, 50000, ss, 0x18), false);
-            ss += ok.len() as u32;
+            e.inspect(&mut st, &c, &pkt(reply, 6, port, 50000, ss, 0x18), false);
+            ss += reply.len() as u32;
         }
         if let Some(sni) = hello {
-            let rec = craft::client_hello_record(sni, 100);
-            e.inspect(&mut st, &c, &pkt(&rec, 6, 50000, port, cs, 0x18), true);
+            let rec = craft::client_hello_record(sni, 1800);
+            let (a, b) = rec.split_at(1200);
+            e.inspect(&mut st, &c, &pkt(a, 6, 50000, port, cs, 0x18), true);
+            e.inspect(&mut st, &c, &pkt(b, 6, 50000, port, cs + 1200, 0x18), true);
         }
         let cl = e.finish(&mut st, &c);
         (cl.application_name(), cl.category())
     };
     let smtp = b"220 mx.example ESMTP ready\r\n";
+    let ehlo: (&[u8], &[u8]) = (b"EHLO me\r\n", b"250 mx.example\r\n");
+    let go: (&[u8], &[u8]) = (b"STARTTLS\r\n", b"220 2.0.0 Ready to start TLS\r\n");
     assert_eq!(
-        run(
-            25,
-            smtp,
-            &[b"EHLO me\r\n", b"STARTTLS\r\n"],
-            Some("mx.google.com")
-        ),
+        run(25, smtp, &[ehlo, go], Some("mx.google.com")),
         ("SMTPS.Google".to_owned(), "Email")
     );
-    assert_eq!(
-        run(25, smtp, &[b"EHLO me\r\n"], Some("mx.google.com")).0,
-        "SMTP"
-    );
+    let no: (&[u8], &[u8]) = (b"STARTTLS\r\n", b"454 4.7.0 TLS not available\r\n");
+    assert_eq!(run(25, smtp, &[ehlo, no], None).0, "SMTP");
+    assert_eq!(run(25, smtp, &[ehlo], Some("mx.google.com")).0, "SMTP");
     let imap = b"* OK IMAP4rev1 ready\r\n";
-    assert_eq!(run(143, imap, &[b"a1 STARTTLS\r\n"], None).0, "IMAPS");
+    let imap_go: (&[u8], &[u8]) = (b"a1 STARTTLS\r\n", b"a1 OK Begin TLS negotiation\r\n");
+    assert_eq!(run(143, imap, &[imap_go], None).0, "IMAPS");
     let pop = b"+OK POP3 server ready\r\n";
-    assert_eq!(run(110, pop, &[b"STLS\r\n"], None).0, "POPS");
-    assert_eq!(run(110, pop, &[b"USER x\r\n"], None).0, "POP3");
+    let stls: (&[u8], &[u8]) = (b"STLS\r\n", b"+OK Begin TLS\r\n");
+    assert_eq!(run(110, pop, &[stls], None).0, "POPS");
+    let user: (&[u8], &[u8]) = (b"USER x\r\n", b"+OK\r\n");
+    assert_eq!(run(110, pop, &[user], None).0, "POP3");
+    let ftp = b"220 FTP server ready\r\n";
+    let auth_no: (&[u8], &[u8]) = (b"AUTH TLS\r\n", b"500 not understood\r\n");
+    assert_eq!(run(21, ftp, &[auth_no], None).0, "FTP_CONTROL");
+    let auth: (&[u8], &[u8]) = (b"AUTH TLS\r\n", b"234 AUTH TLS OK\r\n");
+    assert_eq!(run(21, ftp, &[auth], None).0, "FTPS");
 }
 
 /// Issue 24 (nDPI's pgsql2 capture): PostgreSQL's SSLRequest and the

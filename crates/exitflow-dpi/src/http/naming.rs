@@ -100,9 +100,11 @@ const DOWNLOAD_SUBTYPES: &[&str] = &[
 
 /// The category nDPI's HTTP dissector gives a flow from a content type:
 /// `application/mpeg` Streaming, archives and executables Download, audio
-/// and video Media. nDPI compares the subtype with `strncasecmp` up to the
-/// length sent, so a subtype matches when it is a listed one or the first
-/// part of one (four bytes at least for the download lists).
+/// and video Media. nDPI picks a list by the subtype's first byte as sent
+/// (lower case only) and then compares with `strncasecmp` up to the length
+/// sent, so a subtype matches when it is a listed one or the first part of
+/// one (four bytes at least for the download lists); `audio` and `video`
+/// likewise by the type's first byte.
 pub fn content_category(content_type: &str) -> Option<&'static str> {
     let b = content_type.as_bytes();
     if let Some(sub) = b.get(APPLICATION_SKIP..).filter(|s| !s.is_empty()) {
@@ -112,13 +114,16 @@ pub fn content_category(content_type: &str) -> Option<&'static str> {
         if is("mpeg") {
             return Some("Streaming");
         }
-        if sub.len() > 3 && DOWNLOAD_SUBTYPES.iter().any(|w| is(w)) {
+        if sub.len() > 3
+            && DOWNLOAD_SUBTYPES
+                .iter()
+                .any(|w| w.as_bytes()[0] == sub[0] && is(w))
+        {
             return Some("Download");
         }
     }
     let head = &b[..b.len().min(5)];
-    let starts =
-        |w: &str| !head.is_empty() && w.as_bytes()[..head.len()].eq_ignore_ascii_case(head);
+    let starts = |w: &str| w.as_bytes()[..head.len()].eq_ignore_ascii_case(head);
     match b.first().copied() {
         Some(b'a') if starts("audio") => Some("Media"),
         Some(b'v') if starts("video") => Some("Media"),
