@@ -5,64 +5,83 @@
 //! the flow plain), and the service by the ClientHello that follows
 //! (`SMTPS.Google`, `FTPS.Huawei`).
 use crate::parse::Parse;
-use crate::registry::{ProtoId, known};
+use crate::registry::{Known, ProtoId, known};
 use crate::tls::naming::tls_app;
 use crate::tls::parser::{HS_CLIENT_HELLO, client_hello, first_handshake, looks_like_record};
 use crate::{FlowCtx, FlowDpi, Need};
 
+/// How a plain protocol asks for TLS and how its server says yes: the
+/// commands (any case), whether they follow a tag (IMAP), and the reply.
+struct Upgrade {
+    plain: fn(&Known) -> ProtoId,
+    secure: fn(&Known) -> ProtoId,
+    asks: &'static [&'static [u8]],
+    tagged: bool,
+    yes: &'static [u8],
+}
+
+const UPGRADES: [Upgrade; 4] = [
+    Upgrade {
+        plain: |k| k.smtp,
+        secure: |k| k.smtps,
+        asks: &[b"STARTTLS"],
+        tagged: false,
+        yes: b"220",
+    },
+    Upgrade {
+        plain: |k| k.imap,
+        secure: |k| k.imaps,
+        asks: &[b"STARTTLS"],
+        tagged: true,
+        yes: b"OK ",
+    },
+    Upgrade {
+        plain: |k| k.pop3,
+        secure: |k| k.pops,
+        asks: &[b"STLS"],
+        tagged: false,
+        yes: b"+OK",
+    },
+    Upgrade {
+        plain: |k| k.ftp_control,
+        secure: |k| k.ftps,
+        asks: &[b"AUTH TLS", b"AUTH SSL"],
+        tagged: false,
+        yes: b"234",
+    },
+];
+
+fn upgrade(plain: ProtoId) -> Option<&'static Upgrade> {
+    let k = known();
+    UPGRADES.iter().find(|u| (u.plain)(k) == plain)
+}
+
+/// Whether `d` (after its tag, for tagged protocols) starts with `word`.
+fn says(u: &Upgrade, d: &[u8], word: &[u8]) -> bool {
+    let d = if u.tagged {
+        match d.iter().position(|&b| b == b' ') {
+            Some(i) => &d[i + 1..],
+            None => return false,
+        }
+    } else {
+        d
+    };
+    d.len() >= word.len() && d[..word.len()].eq_ignore_ascii_case(word)
+}
+
 /// The TLS form of a protocol that can turn into TLS, if it is one.
 pub(crate) fn secure_form(master: ProtoId) -> Option<ProtoId> {
-    let k = known();
-    [
-        (k.smtp, k.smtps),
-        (k.imap, k.imaps),
-        (k.pop3, k.pops),
-        (k.ftp_control, k.ftps),
-    ]
-    .into_iter()
-    .find_map(|(plain, secure)| (plain == master).then_some(secure))
+    upgrade(master).map(|u| (u.secure)(known()))
 }
 
 /// Whether a client's command asks for TLS, for the plain protocol `plain`.
 pub(crate) fn asks_for_tls(plain: ProtoId, d: &[u8]) -> bool {
-    let k = known();
-    let starts = |w: &[u8]| d.len() >= w.len() && d[..w.len()].eq_ignore_ascii_case(w);
-    if plain == k.smtp {
-        starts(b"STARTTLS")
-    } else if plain == k.imap {
-        // `<tag> STARTTLS`.
-        d.iter().position(|&b| b == b' ').is_some_and(|i| {
-            let c = &d[i + 1..];
-            c.len() >= 8 && c[..8].eq_ignore_ascii_case(b"STARTTLS")
-        })
-    } else if plain == k.pop3 {
-        starts(b"STLS")
-    } else if plain == k.ftp_control {
-        starts(b"AUTH TLS") || starts(b"AUTH SSL")
-    } else {
-        false
-    }
+    upgrade(plain).is_some_and(|u| u.asks.iter().any(|w| says(u, d, w)))
 }
 
 /// Whether a server's reply accepts the request for TLS, for `plain`.
 pub(crate) fn accepts_tls(plain: ProtoId, d: &[u8]) -> bool {
-    let k = known();
-    let starts = |w: &[u8]| d.len() >= w.len() && d[..w.len()].eq_ignore_ascii_case(w);
-    if plain == k.smtp {
-        starts(b"220")
-    } else if plain == k.imap {
-        // `<tag> OK`.
-        d.iter().position(|&b| b == b' ').is_some_and(|i| {
-            let c = &d[i + 1..];
-            c.len() >= 3 && c[..3].eq_ignore_ascii_case(b"OK ")
-        })
-    } else if plain == k.pop3 {
-        starts(b"+OK")
-    } else if plain == k.ftp_control {
-        starts(b"234")
-    } else {
-        false
-    }
+    upgrade(plain).is_some_and(|u| says(u, d, u.yes))
 }
 
 /// A client packet of a labelled mail or FTP session: the command that
