@@ -281,6 +281,12 @@ impl Registry {
             .map(|k| self.categories[usize::from(k)].as_str())
     }
 
+    /// The categories nDPI's host-category list gives (lines named `-`),
+    /// which no protocol of the registry need have (`AdultContent`).
+    pub fn name_categories(&self) -> &[String] {
+        &self.categories
+    }
+
     /// Every entry, in registry order (nDPI's id order, then services).
     pub fn entries(&self) -> &[Entry] {
         &self.entries

@@ -156,7 +156,7 @@ cols! {
     Rst "bidirectional_rst_packets" U64 Public "TCP packets with RST";
     Fin "bidirectional_fin_packets" U64 Public "TCP packets with FIN";
     AppName "application_name" Str Quasi "nDPI-style label, Master.App (Unknown until classified)";
-    AppCategory "application_category_name" Str Public "nDPI category of the label";
+    AppCategory "application_category_name" Str Public "nDPI category: of the HTTP content type, the server name (nDPI's host categories) or the label, as nDPI fills it";
     AppGuessed "application_is_guessed" Bool Public "1 when the label was guessed from ports/addresses";
     AppConfidence "application_confidence" U64 Public "nDPI confidence (0 unknown, 1 port, 6 DPI, ...)";
     ServerName "requested_server_name" OptStr Sensitive "TLS/QUIC SNI, HTTP Host or DNS query name; only with --server-names domain (registrable domain) or keep";

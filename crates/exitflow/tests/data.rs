@@ -22,7 +22,7 @@ fn column(csv: &Path, column: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_dpi_reads_a_replaced_data_directory_and_the_binary_holds_no_table() {
+fn the_dpi_reads_a_replaced_data_directory_and_the_binary_holds_none_of_ndpis_tables() {
     let dir = tempfile::tempdir().unwrap();
     let cap = small_capture(dir.path(), 400);
     // The shipped tables, with every category replaced.

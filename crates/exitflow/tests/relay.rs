@@ -377,6 +377,9 @@ fn tor_answering_exit_policy(
         );
         let torrc_path = dir.join("torrc");
         std::fs::write(&torrc_path, &torrc).unwrap();
+        // Each attempt's own words only: an earlier attempt's "Address
+        // already in use" must not send this one round again.
+        let _ = std::fs::remove_file(&tor_log);
         let output = std::fs::File::create(&tor_out).unwrap();
         let mut tor = crate::support::netns::Bg(
             Command::new("tor")

@@ -127,6 +127,10 @@ pub fn vocabulary(statistic: &str) -> Vec<String> {
                     }
                 })
                 .collect();
+            if statistic == "categories" {
+                // A server name can give a category no protocol has.
+                v.extend(reg.name_categories().iter().cloned());
+            }
             v.sort();
             v.dedup();
             v
@@ -507,6 +511,25 @@ pub fn release(spec: &UnitSpec<'_>, truth: &NodeAgg, rng: &mut Rng) -> UnitRelea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review finding: a category only nDPI's host-category list gives
+    /// (AdultContent, ArtifIntelligence) and the HTTP content-type ones are
+    /// in the public vocabulary, so a published histogram can show them
+    /// instead of folding them into Other.
+    #[test]
+    fn every_category_a_flow_can_get_is_in_the_vocabulary() {
+        let v = vocabulary("categories");
+        let reg = exitflow_dpi::registry();
+        assert!(!reg.name_categories().is_empty());
+        for c in reg.name_categories().iter().map(String::as_str).chain([
+            "Download",
+            "Media",
+            "Streaming",
+            "Unspecified",
+        ]) {
+            assert!(v.iter().any(|x| x == c), "{c}");
+        }
+    }
 
     #[test]
     fn the_country_vocabulary_is_iso_3166_and_the_special_values() {
