@@ -24,6 +24,7 @@ import ctypes as C
 import glob
 import ipaddress
 import os
+import platform
 import struct
 import subprocess
 import sys
@@ -78,12 +79,21 @@ IP_HEADER = """# nDPI 5.0's IP-prefix lists (the library NFStream 6.6 links: nDP
 
 
 def fetch_library(tmp):
+    # The library is loaded into this process and its x86-64 loader code
+    # is read: another machine would get another wheel.
+    if platform.machine() != "x86_64":
+        sys.exit(f"{PIN}'s tables are read from its x86-64 library; this is {platform.machine()}")
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                     "-d", tmp, PIN], check=True, stdout=subprocess.DEVNULL)
-    wheel = glob.glob(os.path.join(tmp, "nfstream-6.6.0-*.whl"))[0]
-    with zipfile.ZipFile(wheel) as z:
+    wheels = glob.glob(os.path.join(tmp, "nfstream-6.6.0-*.whl"))
+    if not wheels:
+        sys.exit(f"pip gave no wheel of {PIN} in {tmp}")
+    with zipfile.ZipFile(wheels[0]) as z:
         z.extractall(os.path.join(tmp, "x"))
-    return glob.glob(os.path.join(tmp, "x", "**", "_lib_engine*.so"), recursive=True)[0]
+    libs = glob.glob(os.path.join(tmp, "x", "**", "_lib_engine*.so"), recursive=True)
+    if not libs:
+        sys.exit(f"{wheels[0]} holds no _lib_engine library: its layout has changed")
+    return libs[0]
 
 
 def sections(image):
@@ -205,6 +215,8 @@ def main():
         run = None
         for sym in referred_in_order(image, syms, "ndpi_init_detection_module", host_lists):
             value, size = syms[sym]
+            if size % MATCH_RECORD:
+                sys.exit(f"{sym} is {size} bytes, not whole {MATCH_RECORD}-byte records")
             for k in range(size // MATCH_RECORD):
                 text, _, pid, cat, _, _ = struct.unpack(
                     "<QQH2xIIi", C.string_at(base + value + MATCH_RECORD * k, MATCH_RECORD))
@@ -220,6 +232,8 @@ def main():
         services.append(CATEGORIES_HEADER)
         run = None
         value, size = syms["category_match"]
+        if size % CATEGORY_RECORD:
+            sys.exit(f"category_match is {size} bytes, not whole {CATEGORY_RECORD}-byte records")
         for k in range(size // CATEGORY_RECORD):
             text, cat = struct.unpack(
                 "<Qi4x", C.string_at(base + value + CATEGORY_RECORD * k, CATEGORY_RECORD))
@@ -243,6 +257,8 @@ def main():
             value, size = syms[sym]
             v6 = sym.endswith("_6")
             record = NETWORK6_RECORD if v6 else NETWORK_RECORD
+            if size % record:
+                sys.exit(f"{sym} is {size} bytes, not whole {record}-byte records")
             for k in range(size // record):
                 raw = C.string_at(base + value + record * k, record)
                 if v6:

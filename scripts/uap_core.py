@@ -32,6 +32,9 @@ def parsers(source):
     calls.sort(key=lambda n: (n.lineno, n.col_offset))
     out = []
     for call in calls:
+        if len(call.args) > len(KEYS):
+            sys.exit(f"a UserAgentMatcher at line {call.lineno} has {len(call.args)} arguments, "
+                     f"more than the {len(KEYS)} known: the layout has changed")
         entry = {k: ast.literal_eval(a) for k, a in zip(KEYS, call.args)}
         entry.update({kw.arg: ast.literal_eval(kw.value) for kw in call.keywords})
         out.append({k: v for k, v in entry.items() if v is not None})
