@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ndpi_tables import fetch_library  # noqa: E402
+from ndpi_tables import fetch_library, open_module  # noqa: E402
 
 
 class MatchResult(C.Structure):
@@ -24,18 +24,9 @@ def main():
     own = os.path.join(os.path.dirname(__file__), "..", "crates", "exitflow-dpi", "src",
                        "own_services.txt")
     with tempfile.TemporaryDirectory() as tmp:
-        lib = C.CDLL(fetch_library(tmp))
-        lib.ndpi_init_detection_module.restype = C.c_void_p
-        lib.ndpi_init_detection_module.argtypes = [C.c_void_p]
-        lib.ndpi_finalize_initialization.argtypes = [C.c_void_p]
-        lib.ndpi_get_proto_name.restype = C.c_char_p
-        lib.ndpi_get_proto_name.argtypes = [C.c_void_p, C.c_uint16]
-        lib.ndpi_category_get_name.restype = C.c_char_p
-        lib.ndpi_category_get_name.argtypes = [C.c_void_p, C.c_int]
+        lib, module = open_module(fetch_library(tmp))
         lib.ndpi_match_string_subprotocol.argtypes = [C.c_void_p, C.c_char_p, C.c_uint,
                                                       C.POINTER(MatchResult)]
-        module = lib.ndpi_init_detection_module(None)
-        lib.ndpi_finalize_initialization(module)
         bad, checked = [], 0
         with open(own) as f:
             for n, line in enumerate(f, 1):

@@ -96,6 +96,26 @@ def fetch_library(tmp):
     return libs[0]
 
 
+def open_module(so):
+    """The library at `so`, loaded, and a finalised detection module of it,
+    with the signatures of the calls these scripts make declared."""
+    lib = C.CDLL(so)
+    lib.ndpi_revision.restype = C.c_char_p
+    lib.ndpi_init_detection_module.restype = C.c_void_p
+    lib.ndpi_init_detection_module.argtypes = [C.c_void_p]
+    lib.ndpi_finalize_initialization.argtypes = [C.c_void_p]
+    lib.ndpi_get_num_protocols.argtypes = [C.c_void_p]
+    lib.ndpi_get_proto_defaults.restype = C.c_void_p
+    lib.ndpi_get_proto_defaults.argtypes = [C.c_void_p]
+    lib.ndpi_get_proto_name.restype = C.c_char_p
+    lib.ndpi_get_proto_name.argtypes = [C.c_void_p, C.c_uint16]
+    lib.ndpi_category_get_name.restype = C.c_char_p
+    lib.ndpi_category_get_name.argtypes = [C.c_void_p, C.c_int]
+    module = lib.ndpi_init_detection_module(None)
+    lib.ndpi_finalize_initialization(module)
+    return lib, module
+
+
 def sections(image):
     """ELF64 little-endian section headers (name, type, flags, addr, offset, size, ...)."""
     shoff, = struct.unpack_from("<Q", image, 0x28)
@@ -173,19 +193,8 @@ def main():
         with open(so, "rb") as f:
             image = f.read()
         syms = symbols(image)
-        lib = C.CDLL(so)
+        lib, module = open_module(so)
         base = C.cast(lib.ndpi_revision, C.c_void_p).value - syms["ndpi_revision"][0]
-        lib.ndpi_revision.restype = C.c_char_p
-        lib.ndpi_init_detection_module.restype = C.c_void_p
-        lib.ndpi_init_detection_module.argtypes = [C.c_void_p]
-        lib.ndpi_finalize_initialization.argtypes = [C.c_void_p]
-        lib.ndpi_get_num_protocols.argtypes = [C.c_void_p]
-        lib.ndpi_get_proto_defaults.restype = C.c_void_p
-        lib.ndpi_get_proto_defaults.argtypes = [C.c_void_p]
-        lib.ndpi_category_get_name.restype = C.c_char_p
-        lib.ndpi_category_get_name.argtypes = [C.c_void_p, C.c_int]
-        module = lib.ndpi_init_detection_module(None)
-        lib.ndpi_finalize_initialization(module)
         revision = lib.ndpi_revision().decode()
 
         def category(c):

@@ -93,7 +93,6 @@ fn parse_ports(field: &str, into: &mut HashMap<u16, ProtoId>, id: ProtoId) -> Re
     Ok(())
 }
 
-/// A malformed line of one of the tables.
 /// The name of `services.txt` lines that give a category alone.
 pub const CATEGORY_ONLY: &str = "-";
 
@@ -102,6 +101,7 @@ const OWN_SERVICES: &str = include_str!("own_services.txt");
 /// How errors in [`OWN_SERVICES`] name it.
 const OWN_SERVICES_NAME: &str = "crates/exitflow-dpi/src/own_services.txt (built in)";
 
+/// A malformed line of one of the tables.
 fn bad(t: &crate::data::Text, file: &str, line: usize, what: String) -> crate::data::DataError {
     crate::data::DataError::Bad {
         path: t.dir.join(file),

@@ -4,6 +4,7 @@
 //! server has said yes (`220`, `<tag> OK`, `+OK`, `234`; a refusal leaves
 //! the flow plain), and the service by the ClientHello that follows
 //! (`SMTPS.Google`, `FTPS.Huawei`).
+use crate::detect::starts_ci;
 use crate::parse::Parse;
 use crate::registry::{Known, ProtoId, known};
 use crate::tls::naming::tls_app;
@@ -66,7 +67,7 @@ fn says(u: &Upgrade, d: &[u8], word: &[u8]) -> bool {
     } else {
         d
     };
-    d.len() >= word.len() && d[..word.len()].eq_ignore_ascii_case(word)
+    starts_ci(d, word)
 }
 
 /// The TLS form of a protocol that can turn into TLS, if it is one.

@@ -42,7 +42,7 @@ pub(super) fn ber_element(d: &[u8], tag: u8) -> Option<(usize, usize)> {
     }
 }
 
-pub(super) fn starts_ci(d: &[u8], p: &[u8]) -> bool {
+pub(crate) fn starts_ci(d: &[u8], p: &[u8]) -> bool {
     d.len() >= p.len() && d[..p.len()].eq_ignore_ascii_case(p)
 }
 

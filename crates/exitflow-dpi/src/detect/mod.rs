@@ -168,8 +168,8 @@ const fn row_range(
 }
 
 use basic::*;
-pub(crate) use bytes::either_port;
 use bytes::*;
+pub(crate) use bytes::{either_port, starts_ci};
 use samples::*;
 pub use scan::{Hit, Resolved, alt, first_match, id, ip_protocol, resolved, scan};
 pub use table_tcp::TCP;

@@ -86,8 +86,9 @@ fn resolver_name(n: &str) -> bool {
 }
 
 /// Names the service from a certificate's names, once the handshake that
-/// holds it is whole. `from_server`: the server's stream settles the question either way; the
-/// other direction's only when it holds a certificate that names a service.
+/// holds it is whole. `from_server`: the server's stream settles the
+/// question either way; the other direction's only when it holds a
+/// certificate that names a service.
 pub(crate) fn tls_certificate(st: &mut FlowDpi, data: &[u8], from_server: bool) -> Need {
     let mut scratch = std::mem::take(&mut st.ext().scratch);
     let mut found = ProtoId::UNKNOWN;
