@@ -52,6 +52,12 @@ pub const CONTENT_OUTSIDE_TABLES: &[&str] = &[
     "ntop",
 ];
 
+/// Protocols nDPI 5.0 defines but has no dissector, host-name or address
+/// list for (its library has no `init_*_dissector` for them and its sources
+/// set them nowhere but in the defaults table): nDPI names them by default
+/// port at give-up, or never. Not gaps here, and so not counted missing.
+pub const NDPI_HAS_NO_RULE: &[&str] = &["OSPF", "SAP", "TargusDataspeed"];
+
 /// How a protocol is recognised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum How {
@@ -63,6 +69,12 @@ pub enum How {
     Address,
     /// Only its default ports, when inspection finds nothing.
     Port,
+    /// Only its default ports, as in nDPI: nDPI 5.0 has no content rule,
+    /// name or address list for it either ([`NDPI_HAS_NO_RULE`]).
+    NdpiPort,
+    /// Not recognised, as in nDPI: nDPI 5.0 defines it without any rule,
+    /// name, address or port ([`NDPI_HAS_NO_RULE`]).
+    NdpiNone,
     /// Not recognised.
     Missing,
 }
@@ -75,6 +87,8 @@ impl How {
             How::Name => "server name",
             How::Address => "address",
             How::Port => "port only",
+            How::NdpiPort => "port only, as nDPI",
+            How::NdpiNone => "nothing, as nDPI",
             How::Missing => "missing",
         }
     }
@@ -101,6 +115,7 @@ pub fn coverage() -> Vec<Coverage> {
     let by_content = |name: &str| {
         TCP.iter().chain(UDP.iter()).any(|d| d.name == name)
             || CONTENT_OUTSIDE_TABLES.contains(&name)
+            || detect::ALT_NAMES.contains(&name)
             || detect::infra::IP_PROTOCOLS.iter().any(|(_, n)| *n == name)
     };
     r.entries()
@@ -118,10 +133,14 @@ pub fn coverage() -> Vec<Coverage> {
                 How::Name
             } else if r.id(&e.name).is_some_and(crate::iplist::has) {
                 How::Address
-            } else if e.tcp_ports != "-" || e.udp_ports != "-" {
-                How::Port
             } else {
-                How::Missing
+                let ports = e.tcp_ports != "-" || e.udp_ports != "-";
+                match (NDPI_HAS_NO_RULE.contains(&e.name.as_str()), ports) {
+                    (true, true) => How::NdpiPort,
+                    (true, false) => How::NdpiNone,
+                    (false, true) => How::Port,
+                    (false, false) => How::Missing,
+                }
             },
         })
         .collect()
@@ -133,13 +152,15 @@ pub fn markdown() -> String {
     let count = |h: How| rows.iter().filter(|c| c.how == h).count();
     let mut out = String::new();
     out.push_str(&format!(
-        "{} protocols nDPI 5.0 defines: {} recognised by content, {} by server name, {} by server address, {} by port only, {} missing.\n\n",
+        "{} protocols nDPI 5.0 defines: {} recognised by content, {} by server name, {} by server address, {} by port only, {} missing; {} by port only and {} not at all because nDPI 5.0 has no rule for them either.\n\n",
         rows.len(),
         count(How::Content),
         count(How::Name),
         count(How::Address),
         count(How::Port),
-        count(How::Missing)
+        count(How::Missing),
+        count(How::NdpiPort),
+        count(How::NdpiNone)
     ));
     out.push_str(
         "| Protocol | Category | TCP ports | UDP ports | Recognised by |\n|---|---|---|---|---|\n",
@@ -152,6 +173,38 @@ pub fn markdown() -> String {
             c.tcp_ports,
             c.udp_ports,
             c.how.as_str()
+        ));
+    }
+    out
+}
+
+/// Every detector row's sample as a line of tab-separated fields: protocol,
+/// transport (`tcp`/`udp`), ports (`-`: any; `a-b`: a range; else a comma
+/// list), direction read (`client`, `server`, `either`) and the sample in
+/// hex. `scripts/check_samples.py` replays each through nDPI and exitflow.
+pub fn samples_tsv() -> String {
+    let mut out = String::from("# protocol\ttransport\tports\tdirection\tsample\n");
+    for d in TCP.iter().chain(UDP.iter()) {
+        let ports = match (d.range, d.ports) {
+            (Some((a, b)), _) => format!("{a}-{b}"),
+            (None, []) => "-".into(),
+            (None, p) => p.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
+        };
+        let hex: String = d.sample.iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\n",
+            d.name,
+            match d.transport {
+                detect::Transport::Tcp => "tcp",
+                detect::Transport::Udp => "udp",
+            },
+            ports,
+            match d.dir {
+                detect::Dir::Client => "client",
+                detect::Dir::Server => "server",
+                detect::Dir::Either => "either",
+            },
+            hex
         ));
     }
     out
@@ -173,5 +226,20 @@ mod tests {
         assert_eq!(find("Gnutella"), Some(How::Content));
         assert_eq!(find("ICMP"), Some(How::Content));
         assert!(markdown().lines().count() > rows.len());
+        // A detector's other names (SMBv23 from the SMB row) are content.
+        assert_eq!(find("SMBv23"), Some(How::Content));
+    }
+
+    #[test]
+    fn protocols_ndpi_has_no_rule_for_are_defined_and_not_recognised_here_by_content() {
+        let rows = coverage();
+        for n in NDPI_HAS_NO_RULE {
+            let c = rows.iter().find(|c| c.name == *n).expect(n);
+            assert!(
+                matches!(c.how, How::NdpiPort | How::NdpiNone),
+                "{n}: {:?}",
+                c.how
+            );
+        }
     }
 }

@@ -125,6 +125,8 @@ struct Ext {
     /// A protocol some packets spoke for ([`detect::Match::Count`]) and how many.
     cand: ProtoId,
     cand_hits: u8,
+    /// The directions (bit 0: the client's, bit 1: the server's) that spoke for `cand`.
+    cand_dirs: u8,
     /// A mail or FTP client asked for TLS; the server's yes is awaited.
     starttls_asked: bool,
 }
@@ -183,19 +185,36 @@ impl FlowDpi {
     }
 
     /// A detector's finding: final, or one more packet of evidence.
-    fn hit(&mut self, h: detect::Hit) {
+    fn hit(&mut self, h: detect::Hit, src2dst: bool) {
+        if h.need == 0 {
+            // A first-payload rule: a later payload is not evidence.
+            if self.misses == 0 && self.ext.as_ref().is_none_or(|e| e.cand.is_unknown()) {
+                self.set(h.master, h.app);
+            } else {
+                self.missed();
+            }
+            return;
+        }
         if h.need <= 1 {
             self.set(h.master, h.app);
             return;
         }
+        if h.both_ways && self.misses > 0 {
+            // A request-and-answer rule holds from the flow's first payload.
+            self.missed();
+            return;
+        }
         let e = self.ext();
+        let dir = if src2dst { 1 } else { 2 };
         if e.cand == h.master {
             e.cand_hits = e.cand_hits.saturating_add(1);
+            e.cand_dirs |= dir;
         } else {
             e.cand = h.master;
             e.cand_hits = 1;
+            e.cand_dirs = dir;
         }
-        if e.cand_hits >= h.need {
+        if e.cand_hits >= h.need && (!h.both_ways || e.cand_dirs == 3) {
             self.set(h.master, h.app);
         }
     }

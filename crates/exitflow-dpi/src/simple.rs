@@ -12,7 +12,7 @@ use crate::cache::StunCache;
 use crate::detect;
 use crate::detect::either_port;
 use crate::dns::naming::{dns_label, special_dns};
-use crate::http::naming::{http_request_app, http_response};
+use crate::http::naming::{http_method_app, http_request_app, http_response};
 use crate::parse::Parse;
 use crate::quic::gquic::gquic;
 use crate::registry::{ProtoId, known};
@@ -111,7 +111,10 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                     k.http
                 };
                 let host = req.host.map(http::parser::host_name);
-                let mut app = host.map(service_of).unwrap_or(ProtoId::UNKNOWN);
+                let mut app = http_method_app(&req);
+                if app.is_unknown() {
+                    app = host.map(service_of).unwrap_or(ProtoId::UNKNOWN);
+                }
                 if app.is_unknown() {
                     app = http_request_app(&req, data);
                 }
@@ -134,7 +137,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         return http_response(st, data);
     }
     if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst) {
-        st.hit(hit);
+        st.hit(hit, src2dst);
         st.want_starttls = st.done && starttls::secure_form(st.master).is_some();
         return Need::Nothing;
     }
@@ -240,7 +243,7 @@ pub(crate) fn udp(
         return;
     }
     if let Some(hit) = detect::scan(detect::Transport::Udp, flow, d, src2dst) {
-        st.hit(hit);
+        st.hit(hit, src2dst);
     } else {
         st.missed();
     }

@@ -558,3 +558,84 @@ fn connect_is_http_connect_and_an_absolute_uri_http_proxy() {
         "HTTP"
     );
 }
+
+/// nDPI's HTTP sub-protocols, each checked with nDPI 5.0 itself: WebDAV's
+/// and RPC over HTTP's methods (which outrank the host and the answer),
+/// IPP's printer POSTs, MPEG-DASH segments, HLS playlists (only the
+/// vnd.apple type: nDPI compares 29 bytes), and methods nDPI does not know.
+#[test]
+fn http_sub_protocols_by_method_path_and_content_type() {
+    let e = Engine::default();
+    let label = |req: &[u8], resp: &[u8]| {
+        let c = ctx(6, 50000, 8080);
+        let mut st = FlowDpi::default();
+        e.inspect(&mut st, &c, &pkt(req, 6, 50000, 8080, 1, 0x18), true);
+        if !resp.is_empty() {
+            e.inspect(&mut st, &c, &pkt(resp, 6, 8080, 50000, 1, 0x18), false);
+        }
+        e.finish(&mut st, &c).application_name()
+    };
+    let hls = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.apple.mpegurl\r\n\r\n#EXTM3U\n";
+    let cases: &[(&[u8], &[u8], &str)] = &[
+        (b"PROPFIND /dav/ HTTP/1.1\r\nHost: www.facebook.com\r\nDepth: 1\r\n\r\n", b"", "HTTP.WebDAV"),
+        (b"PROPFIND /dav/ HTTP/1.1\r\nHost: example.org\r\n\r\n", hls, "HTTP.WebDAV"),
+        (b"RPC_IN_DATA /rpc/rpcproxy.dll?mail:6001 HTTP/1.1\r\nHost: example.org\r\n\r\n", b"", "HTTP.MS-RPCH"),
+        (b"GET / HTTP/1.1\r\nHost: example.org\r\nUser-Agent: MSRPC\r\n\r\n", b"", "HTTP.MS-RPCH"),
+        (b"POST /ipp/print HTTP/1.1\r\nHost: printer:631\r\nContent-Type: application/ipp\r\n\r\n", b"", "HTTP.IPP"),
+        (b"GET /ipp/print HTTP/1.1\r\nHost: printer:631\r\n\r\n", b"", "HTTP"),
+        (b"GET /vod/seg-1.m4s HTTP/1.1\r\nHost: media.example.org\r\n\r\n", b"", "HTTP.MpegDash"),
+        (b"GET /vod/seg-1.m4s HTTP/1.0\r\nHost: media.example.org\r\n\r\n", b"", "HTTP"),
+        (b"GET /live/index.m3u8 HTTP/1.1\r\nHost: media.example.org\r\n\r\n", hls, "HTTP.HLS"),
+        (
+            b"GET /live/index.m3u8 HTTP/1.1\r\nHost: media.example.org\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/x-mpegURL\r\n\r\n",
+            "HTTP",
+        ),
+        // Not HTTP to nDPI: only port 8080's guess names it.
+        (b"TRACE / HTTP/1.1\r\nHost: example.org\r\n\r\n", b"", "HTTP_Proxy"),
+    ];
+    for (req, resp, want) in cases {
+        assert_eq!(label(req, resp), *want, "{}", String::from_utf8_lossy(req));
+    }
+}
+
+/// Rx (AFS) is named only once both directions sent a header, as nDPI
+/// pairs a call with its answer; two packets one way are not enough.
+#[test]
+fn rx_wants_a_header_from_each_direction() {
+    let e = Engine::default();
+    let mut data = [0u8; 28];
+    data[20] = 1; // DATA
+    data[21] = 0x21;
+    let run = |dirs: &[bool]| {
+        let c = ctx(17, 7001, 7003);
+        let mut st = FlowDpi::default();
+        for d in dirs {
+            let (sp, dp) = if *d { (7001, 7003) } else { (7003, 7001) };
+            e.inspect(&mut st, &c, &pkt(&data, 17, sp, dp, 0, 0), *d);
+        }
+        e.finish(&mut st, &c).application_name()
+    };
+    assert_eq!(run(&[true, false]), "RX");
+    assert_ne!(run(&[true, true, true]), "RX");
+}
+
+/// TruPhone is Jabber to TruPhone's XMPP domain (nDPI's only rule for it).
+#[test]
+fn an_xmpp_stream_to_truphone_is_jabber_truphone() {
+    let e = Engine::default();
+    let label = |msg: &[u8]| {
+        let c = ctx(6, 50000, 5222);
+        let mut st = FlowDpi::default();
+        e.inspect(&mut st, &c, &pkt(msg, 6, 50000, 5222, 1, 0x18), true);
+        e.finish(&mut st, &c).application_name()
+    };
+    assert_eq!(
+        label(b"<?xml version='1.0'?><stream:stream to='im.truphone.com' xmlns='jabber:client'>"),
+        "Jabber.TruPhone"
+    );
+    assert_eq!(
+        label(b"<?xml version='1.0'?><stream:stream to='example.org' xmlns='jabber:client'>"),
+        "Jabber"
+    );
+}

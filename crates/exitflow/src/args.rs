@@ -48,7 +48,7 @@ pub enum Cmd {
     /// Print the dataset schema as a Markdown table.
     Schema(SchemaArgs),
     /// Print every protocol nDPI 5.0 defines and how exitflow recognises it (Markdown).
-    Protocols,
+    Protocols(ProtocolsArgs),
     /// Print the manual page (roff), as the Debian package installs it.
     #[command(hide = true)]
     Manpage,
@@ -65,6 +65,16 @@ pub enum Cmd {
     /// SQL over a dataset (Apache DataFusion; built with `--features sql`).
     #[cfg(feature = "sql")]
     Query(QueryArgs),
+}
+
+/// Options of `protocols`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ProtocolsArgs {
+    /// Print each detector's sample message instead, one per line (TSV:
+    /// protocol, transport, ports, direction, hex), for checking the rules
+    /// against nDPI itself (scripts/check_samples.py).
+    #[arg(long)]
+    pub samples: bool,
 }
 
 /// Options of `schema`.

@@ -1,6 +1,6 @@
 //! Applications, games, peer-to-peer, messaging, cloud and network
 //! services, recognised from their message headers.
-use super::{Alt, Match, be16, be32, either_port, le32, starts_ci, yes};
+use super::{Alt, Match, be16, be32, either_port, first, le32, starts_ci, yes};
 use crate::FlowCtx;
 
 /// Gnutella 0.6 descriptor header: 16-byte GUID, type, TTL, hops, LE length.
@@ -744,4 +744,218 @@ pub(super) fn iqiyi_udp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() > IQIYI_SIZES.0
         && d.len() < IQIYI_SIZES.1
         && d.windows(IQIYI_MARK.len()).any(|w| w == IQIYI_MARK))
+}
+
+/// netcode.io's connection-request prefix (Yojimbo): a zero byte and the
+/// protocol's name with its trailing space.
+const NETCODE_REQUEST: &[u8] = b"\0NETCODE ";
+
+pub(super) fn yojimbo(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(NETCODE_REQUEST))
+}
+
+/// Armagetron's message descriptors nDPI accepts (login, big_server,
+/// big_request), each with message id 0.
+const ARMAGETRON_OPENINGS: [[u8; 4]; 3] = [[0, 0x0b, 0, 0], [0, 0x33, 0, 0], [0, 0x35, 0, 0]];
+
+pub(super) fn armagetron(_: &FlowCtx, d: &[u8]) -> Match {
+    // One message: descriptor, id, data length in 16-bit words, data, and a
+    // sender id of 0 at the end.
+    first(
+        d.len() >= 8
+            && ARMAGETRON_OPENINGS.iter().any(|o| d.starts_with(o))
+            && be16(d, 4).map(|w| w * 2 + 8) == Some(d.len())
+            && d.ends_with(&[0, 0]),
+    )
+}
+
+/// Mudfish's ping: one byte, 'P', answered or repeated.
+const MUDFISH_PING: u8 = b'P';
+/// Mudfish's TCP discovery request.
+const MUDFISH_DISCOVERY: &[u8] = b"UN v2\r\n";
+
+/// Mudfish's ping ports (either side); the row holds them.
+pub(super) const MUDFISH_PORTS: (u16, u16) = (10000, 10010);
+
+pub(super) fn mudfish_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    // Two pings, either direction, before it is Mudfish.
+    if d == [MUDFISH_PING] {
+        Match::Count(2)
+    } else {
+        Match::No
+    }
+}
+
+pub(super) fn mudfish_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d == MUDFISH_DISCOVERY)
+}
+
+/// Cisco VPN client's UDP encapsulation magic.
+const CISCOVPN_MAGIC: &[u8] = &[0xfe, 0x57, 0x7e, 0x2b];
+/// Cisco VPN client's UDP port, required on both sides.
+pub(super) const CISCOVPN_PORT: u16 = 10000;
+
+pub(super) fn ciscovpn(flow: &FlowCtx, d: &[u8]) -> Match {
+    yes(flow.src_port == CISCOVPN_PORT
+        && flow.dst_port == CISCOVPN_PORT
+        && d.starts_with(CISCOVPN_MAGIC))
+}
+
+/// MSDO's (Windows Delivery Optimization) peer handshake: the length of
+/// the protocol's name, then the name.
+const MSDO_HANDSHAKE: &[u8] = b"\x0eSwarm protocol";
+
+pub(super) fn msdo(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.len() > 16 && d.starts_with(MSDO_HANDSHAKE))
+}
+
+/// Raft's message types (canonical/raft framing): AppendEntries ..
+/// TimeoutNow.
+const RAFT_TYPES: std::ops::RangeInclusive<u64> = 1..=6;
+
+pub(super) fn raft(_: &FlowCtx, d: &[u8]) -> Match {
+    // A little-endian 64-bit type and body length; the body is the rest of
+    // the segment. (nDPI also names three packets of valid types without the
+    // length; one exact message is the form kept here.)
+    let le64 = |at: usize| {
+        d.get(at..at + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+    };
+    yes(d.len() >= 16
+        && le64(0).is_some_and(|t| RAFT_TYPES.contains(&t))
+        && le64(8) == Some(d.len() as u64 - 16))
+}
+
+/// ISAKMP's fixed header length.
+const ISAKMP_HEADER: usize = 28;
+/// NAT-T's non-ESP marker in front of IKE on port 4500.
+const NAT_T_MARKER: &[u8] = &[0, 0, 0, 0];
+/// IKE's ports: a header that fails the sanity checks still counts there.
+const IKE_PORTS: [u16; 2] = [500, 4500];
+
+pub(super) fn ipsec(flow: &FlowCtx, d: &[u8]) -> Match {
+    // ISAKMP (IKEv1 or v2), maybe behind the NAT-T marker: version 0x10 or
+    // 0x20 and the length the datagram's; then the next-payload, exchange
+    // and flag fields each version allows.
+    let o = if d.starts_with(NAT_T_MARKER) { 4 } else { 0 };
+    if d.len() < ISAKMP_HEADER + o {
+        return Match::No;
+    }
+    let h = &d[o..];
+    if !matches!(h[17], 0x10 | 0x20) || be32(h, 24) != Some(h.len()) {
+        return Match::No;
+    }
+    let (next, exchange, flags) = (h[16], h[18], h[19]);
+    let sane = if h[17] == 0x20 {
+        matches!(next, 0 | 33..=48 | 128..)
+            && matches!(exchange, 34..=37 | 240..)
+            && flags & 0xc7 == 0
+    } else {
+        matches!(next, 0..=13 | 128..) && matches!(exchange, 0..=5 | 31..) && flags <= 7
+    };
+    first(sane || IKE_PORTS.iter().any(|p| either_port(flow, *p)))
+}
+
+/// Radmin's message opening.
+const RADMIN_OPENING: &[u8] = &[1, 0, 0, 0];
+
+pub(super) fn radmin(_: &FlowCtx, d: &[u8]) -> Match {
+    // The client's 10-byte hello and the server's 46-byte answer, or two
+    // 14-byte messages: two of them name the flow.
+    let m = |len: usize, kind: u8| d.len() == len && d.starts_with(RADMIN_OPENING) && d[4] == kind;
+    let hello = m(10, 0x01) && d[8..10] == [8, 8];
+    let answer = m(46, 0x25) && d[7..11] == [2, 0x12, 8, 2] && d[13] == 0x0a;
+    let message = m(14, 0x05) && d[8..10] == [0x27, 0x27];
+    if hello || answer || message {
+        Match::Count(2)
+    } else {
+        Match::No
+    }
+}
+
+/// The Rx (AFS) header length.
+const RX_HEADER: usize = 28;
+/// Rx flag combinations nDPI accepts.
+const RX_FLAGS: [u8; 10] = [0, 1, 2, 3, 4, 5, 6, 9, 33, 34];
+
+pub(super) fn rx(_: &FlowCtx, d: &[u8]) -> Match {
+    // Type 1-13 but 12, known flags, security index 0-3; nDPI names it once
+    // both directions sent one (of the same connection).
+    if d.len() >= RX_HEADER
+        && matches!(d[20], 1..=11 | 13)
+        && RX_FLAGS.contains(&d[21])
+        && d[23] <= 3
+    {
+        Match::BothWays
+    } else {
+        Match::No
+    }
+}
+
+/// File openings nDPI 5.0 takes for an FTP data connection's first bytes
+/// (a payload of 256 bytes at least): media, archives, documents, images,
+/// markup. (`<?xm` only without "jabber" in the payload.)
+const FTP_DATA_MAGICS: &[&[u8]] = &[
+    b"RIFF",
+    b"OggS",
+    b"PK\x03\x04",
+    b"\0\0\x01\xba",
+    b"Rar!",
+    b"\x1a\x45\xdf\xa3",
+    b"\xff\xd8",
+    b"GIF8",
+    b"<?ph",
+    b"%PDF",
+    b"\x89PNG",
+    b"<htm",
+    b"\n<!D",
+    b"\x37\x7a\xbc\xaf",
+    b"\x1f\x8b\x08",
+    b"<!DO",
+    b"fLaC",
+    b"ID3\x03",
+    b"\xff\xfb\x90\xc0",
+    b"\xed\xab\xee\xdb",
+    b"WzPa",
+    b"FLV\x01",
+    b"TAPE",
+    b"\xd0\xcf\x11\xe0",
+    b"<%@ ",
+    b"<!--",
+    b"!<ar",
+    b"<?xm",
+    b"<iq ",
+    b"SPFI",
+    b"ABIF",
+    b"BZh9",
+    b"<cf",
+    b"<CF",
+    b".tem",
+    b".ite",
+    b".lef",
+];
+/// The shortest payload nDPI looks for a file opening in.
+const FTP_DATA_MIN_FILE: usize = 256;
+/// FTP's active-mode data port.
+pub(super) const FTP_DATA_PORT: u16 = 20;
+
+pub(super) fn ftp_data(_: &FlowCtx, d: &[u8]) -> Match {
+    // A file's opening, or a Unix directory listing line (type, then three
+    // rwx triplets), as a connection's first bytes.
+    let file = d.len() >= FTP_DATA_MIN_FILE
+        && FTP_DATA_MAGICS.iter().any(|m| d.starts_with(m))
+        && !(d.starts_with(b"<?xm") && d.windows(6).any(|w| w == b"jabber"));
+    let listing = d.len() > 10
+        && matches!(d[0], b'-' | b'd')
+        && d[1..10].chunks(3).all(|t| {
+            matches!(t[0], b'r' | b'-')
+                && matches!(t[1], b'w' | b'-')
+                && matches!(t[2], b'x' | b'-')
+        });
+    first(file || listing)
+}
+
+pub(super) fn ftp_data_port(_: &FlowCtx, _: &[u8]) -> Match {
+    // nDPI names any first payload on port 20 FTP_DATA.
+    Match::First
 }

@@ -66,9 +66,24 @@ pub(super) fn xmpp(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     let head = &d[..d.len().min(200)];
-    yes(head.windows(14).any(|w| w == b"<stream:stream")
+    if !(head.windows(14).any(|w| w == b"<stream:stream")
         || (d.starts_with(b"<?xml") && head.windows(6).any(|w| w == b"jabber")))
+    {
+        return Match::No;
+    }
+    // TruPhone's XMPP service, by the domain its stream is addressed to.
+    if TRUPHONE_DOMAINS
+        .iter()
+        .any(|t| d.windows(t.len()).any(|w| w == *t))
+    {
+        Match::WithApp(Alt::TruPhone)
+    } else {
+        Match::Yes
+    }
 }
+
+/// TruPhone's XMPP domain as a quoted attribute value, as nDPI looks for it.
+const TRUPHONE_DOMAINS: [&[u8]; 2] = [b"='im.truphone.com'", b"=\"im.truphone.com\""];
 pub(super) fn irc_client(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"NICK ") || d.starts_with(b"USER ") || d.starts_with(b"CAP LS"))
 }

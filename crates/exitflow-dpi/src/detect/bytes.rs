@@ -59,3 +59,12 @@ pub(super) const ECIES_KEY_MARKER: u8 = 0x04;
 pub(super) const ETHEREUM_TCP_PORTS: (u16, u16) = (30300, 30305);
 /// Dropbox's LAN sync port.
 pub(super) const DROPBOX_LAN_SYNC_PORT: u16 = 17500;
+/// Teredo's server port (RFC 4380); nDPI checks Teredo only with it on
+/// either side, so that ONC-RPC or Geneve carrying IPv6 is not Teredo.
+pub(super) const TEREDO_PORT: u16 = 3544;
+
+/// [`Match::First`] if `b`: for nDPI's rules that judge a flow's first
+/// payload only.
+pub(super) fn first(b: bool) -> Match {
+    if b { Match::First } else { Match::No }
+}

@@ -1,7 +1,7 @@
 //! Industrial and building-automation protocols (nDPI's IoT-Scada
 //! category), recognised from their headers as their specifications lay
 //! them out.
-use super::{Alt, Match, be16, be32, ber_element, either_port, le32, yes};
+use super::{Alt, Match, be16, be32, ber_element, either_port, first, le32, yes};
 use crate::FlowCtx;
 
 /// BACnet/IP's BVLC type byte.
@@ -223,4 +223,68 @@ pub(super) fn c37118(_: &FlowCtx, d: &[u8]) -> Match {
         && d[1] >> 4 < 6
         && be16(d, 2) == Some(d.len())
         && be16(d, d.len() - 2) == Some(usize::from(crc16_ccitt(&d[..d.len() - 2]))))
+}
+
+/// TP-Link Smart Home's autokey cipher: the first key byte.
+const TPLINK_KEY: u8 = 171;
+
+pub(super) fn tplink_shp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // JSON under the autokey XOR, after a 4-byte length on TCP: the first
+    // two bytes decrypt to `{"` or `{}`.
+    let o = if flow.protocol == 6 { 4 } else { 0 };
+    let (Some(&a), Some(&b)) = (d.get(o), d.get(o + 1)) else {
+        return Match::No;
+    };
+    first(a ^ TPLINK_KEY == b'{' && matches!(b ^ a, b'"' | b'}'))
+}
+
+pub(super) fn tristation(_: &FlowCtx, d: &[u8]) -> Match {
+    // Opcode, channel, little-endian length of the data after the 6-byte
+    // header, direction 0-1, connection id.
+    first(d.len() >= 6 && d[4] <= 1 && usize::from(u16::from_le_bytes([d[2], d[3]])) == d.len() - 6)
+}
+
+/// EtherNet/IP implicit I/O's port, on both sides.
+pub(super) const CIP_IO_PORT: u16 = 2222;
+
+pub(super) fn cip_io(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Common Packet Format: an item count, then (type, length, data) items
+    // that fill the datagram. nDPI sums the offset in 8 bits; so does this,
+    // so that the same datagrams pass.
+    if !(flow.src_port == CIP_IO_PORT
+        && flow.dst_port == CIP_IO_PORT
+        && (12..64).contains(&d.len())
+        && d[1] == 0)
+    {
+        return Match::No;
+    }
+    let (mut off, mut items) = (2u8, d[0]);
+    while items > 0 && d.len() > usize::from(off) + 4 {
+        let at = usize::from(off);
+        let len = u16::from_le_bytes([d[at + 2], d[at + 3]]);
+        off = off.wrapping_add(4).wrapping_add(len as u8);
+        items -= 1;
+    }
+    first(usize::from(off) == d.len())
+}
+
+/// Matter's UDP ports (either side).
+pub(super) const MATTER_PORTS: [u16; 2] = [5540, 5542];
+
+pub(super) fn matter(flow: &FlowCtx, d: &[u8]) -> Match {
+    // IPv6 only. Message flags: version 0-1, reserved bit clear, DSIZ 0-2;
+    // security flags: reserved bits clear, session type 0-2; an unsecured
+    // session (type 0) has session id 0, a group or CASE one not.
+    if flow.ip_version != 6 || !MATTER_PORTS.iter().any(|p| either_port(flow, *p)) || d.len() < 16 {
+        return Match::No;
+    }
+    let (flags, security) = (d[0], d[3]);
+    let session_type = security & 0x03;
+    let session_zero = d[1] == 0 && d[2] == 0;
+    yes(flags >> 4 <= 1
+        && flags & 0x08 == 0
+        && flags & 0x03 <= 2
+        && security & 0x1c == 0
+        && session_type <= 2
+        && (session_type == 0) == session_zero)
 }

@@ -1,7 +1,7 @@
 //! Network infrastructure, management, databases and middleware,
 //! recognised from their message headers as their specifications define
 //! them.
-use super::{Match, be16, be32, ber_element, either_port, le32, starts_ci, yes};
+use super::{Match, be16, be32, ber_element, either_port, first, le32, starts_ci, yes};
 use crate::FlowCtx;
 
 /// IP protocol numbers that name a flow by themselves, as nDPI names them.
@@ -14,7 +14,7 @@ pub const IP_PROTOCOLS: [(u8, &str); 13] = [
     (50, "ESP"),
     (51, "AH"),
     (58, "ICMPV6"),
-    (89, "OSPF"),
+    (89, "IP_OSPF"),
     (103, "IP_PIM"),
     (112, "VRRP"),
     (113, "PGM"),
@@ -487,4 +487,120 @@ pub(super) fn tinc(_: &FlowCtx, d: &[u8]) -> Match {
         && d.starts_with(b"0 ")
         && d.ends_with(b"\n")
         && d.windows(4).any(|w| w == b" 17." || w == b" 17\n"))
+}
+
+/// Ecowitt/Fine Offset gateway API: header 0xffff, CMD_BROADCAST (0x12),
+/// the size's high byte 0.
+const EASYWEATHER_BROADCAST: &[u8] = &[0xff, 0xff, 0x12, 0x00];
+
+pub(super) fn easyweather(_: &FlowCtx, d: &[u8]) -> Match {
+    first(d.len() >= 5 && d.starts_with(EASYWEATHER_BROADCAST))
+}
+
+/// CAN frames over IP (CAN-ETH): the header's ASCII magic.
+const CAN_ETH_MAGIC: &[u8] = b"ISO11898";
+
+pub(super) fn can(_: &FlowCtx, d: &[u8]) -> Match {
+    // Magic, version and frame count (the version is not required to be 1).
+    yes(d.len() >= 10 && d.starts_with(CAN_ETH_MAGIC))
+}
+
+/// LISP's data-plane and control-plane UDP ports.
+pub(super) const LISP_DATA_PORT: u16 = 4341;
+/// LISP's control-plane port (UDP, and TCP for reliable transport).
+pub(super) const LISP_CONTROL_PORT: u16 = 4342;
+/// The end marker of a LISP reliable-transport message.
+const LISP_END_MARKER: &[u8] = &[0x9f, 0xac, 0xad, 0xe9];
+
+pub(super) fn lisp_udp(flow: &FlowCtx, _: &[u8]) -> Match {
+    // nDPI decides by the port pair alone: both sides 4341, or both 4342.
+    yes(flow.src_port == flow.dst_port
+        && matches!(flow.src_port, LISP_DATA_PORT | LISP_CONTROL_PORT))
+}
+
+pub(super) fn lisp_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    // Reliable transport: a message length covering the segment, the end marker last.
+    yes(d.len() >= 8 && be16(d, 2).is_some_and(|l| l >= d.len()) && d.ends_with(LISP_END_MARKER))
+}
+
+/// collectd's part types (host .. interval-hr, message, severity,
+/// signature, encryption).
+const COLLECTD_PARTS: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x100, 0x101, 0x200, 0x210];
+/// collectd's encrypted part (AES-256), which must cover the datagram.
+const COLLECTD_ENCRYPTED: usize = 0x210;
+
+pub(super) fn collectd(_: &FlowCtx, d: &[u8]) -> Match {
+    // Up to five type-length parts from the start; three valid ones, or one
+    // encrypted part that is the whole datagram.
+    let (mut at, mut valid) = (0, 0);
+    for _ in 0..5 {
+        let (Some(t), Some(len)) = (be16(d, at), be16(d, at + 2)) else {
+            break;
+        };
+        if len == 0 || at + len > d.len() || !COLLECTD_PARTS.contains(&t) {
+            break;
+        }
+        if t == COLLECTD_ENCRYPTED {
+            let user = be16(d, 4).unwrap_or(usize::MAX);
+            return yes(len == d.len() && len >= 6 && d.len() >= 22 && user <= d.len() - 22);
+        }
+        valid += 1;
+        at += len;
+    }
+    yes(valid >= 3)
+}
+
+/// Samsung's service discovery request (BSDP).
+const SAMSUNG_SDP_SEARCH: &[u8] = b"SEARCH BSDP/";
+
+pub(super) fn samsung_sdp(_: &FlowCtx, d: &[u8]) -> Match {
+    yes(d.starts_with(SAMSUNG_SDP_SEARCH))
+}
+
+/// DLEP's (RFC 8175) session port, required on TCP.
+pub(super) const DLEP_PORT: u16 = 854;
+
+pub(super) fn dlep_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    // A discovery signal: "DLEP", then a signal header and data items.
+    yes(d.len() > 27 && d.starts_with(b"DLEP"))
+}
+
+pub(super) fn dlep_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    // One session message: type below 17, length the rest of the segment.
+    first(d.len() > 8 && be16(d, 0).is_some_and(|t| t < 0x11) && be16(d, 2) == Some(d.len() - 4))
+}
+
+/// GLBP's port, on both sides.
+pub(super) const GLBP_PORT: u16 = 3222;
+
+pub(super) fn glbp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Version 0-1 and a group number below 1024.
+    yes(flow.src_port == GLBP_PORT
+        && flow.dst_port == GLBP_PORT
+        && d.len() >= 12
+        && d[0] <= 1
+        && be16(d, 2).is_some_and(|g| g <= 1023))
+}
+
+/// LNet's acceptor magic and its protocol magic ("Eric"), little-endian.
+const LNET_MAGICS: [u32; 2] = [0xacce_7100, 0x4572_6963];
+/// A socklnd LNet message's opening word (little-endian).
+const LNET_MESSAGE: u32 = 0xc1;
+
+pub(super) fn lustre(flow: &FlowCtx, d: &[u8]) -> Match {
+    // IPv4: an LNet hello whose NID (little-endian at 8) is the address the
+    // packet is sent to, or a mid-stream message whose NID (at 24) is and
+    // whose length (at 52) is the rest after 96 bytes. The packet's
+    // destination is the flow's server or, for an answer, its client.
+    if flow.ip_version != 4 {
+        return Match::No;
+    }
+    let addr = |a: &exitflow_decode::Addr| u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
+    let to = |at: usize| le32(d, at).is_some_and(|v| v == addr(&flow.dst) || v == addr(&flow.src));
+    let hello = d.len() >= 16 && le32(d, 0).is_some_and(|m| LNET_MAGICS.contains(&m)) && to(8);
+    let message = d.len() >= 96
+        && le32(d, 0) == Some(LNET_MESSAGE)
+        && to(24)
+        && le32(d, 52).is_some_and(|l| l as usize == d.len() - 96);
+    yes(hello || message)
 }

@@ -86,7 +86,14 @@ alternates! {
     BitTorrent = "BitTorrent",
     Gnutella = "Gnutella",
     JsonRpc = "JSON-RPC",
+    WebDav = "WebDAV",
+    MsRpch = "MS-RPCH",
+    Hls = "HLS",
+    MpegDash = "MpegDash",
+    Ipp = "IPP",
     Ntop = "ntop",
+    // XMPP services.
+    TruPhone = "TruPhone",
     // Applications a STUN message names.
     WhatsAppCall = "WhatsAppCall",
     Zoom = "Zoom",
@@ -114,6 +121,14 @@ pub enum Match {
     /// For protocols whose single packet is too weak a sign (RTP) or that
     /// nDPI confirms on a request and its answer.
     Count(u8),
+    /// The row's protocol if this is the first payload the flow's inspection
+    /// looked at (nDPI's rules that judge only a flow's first packet and
+    /// exclude themselves after it); otherwise nothing.
+    First,
+    /// Evidence for the row's protocol that counts once per direction: it is
+    /// named once both directions said so, every payload before included
+    /// (nDPI's rules that pair a request with its answer, as Rx's).
+    BothWays,
 }
 
 /// One detector.
@@ -212,8 +227,19 @@ mod tests {
                     .copied()
                     .or(det.range.map(|r| r.0))
                     .unwrap_or(4321);
-                let f = flow(t, port);
                 let src2dst = det.dir != Dir::Server;
+                // The flow contexts rules ask for: an ephemeral client; the
+                // port on both sides (CiscoVPN, LISP, GLBP, CIP); IPv6
+                // (Matter); a server in KakaoTalk's network.
+                let plain = flow(t, port);
+                let mut contexts = [plain; 4];
+                contexts[1].src_port = port;
+                contexts[2].ip_version = 6;
+                contexts[3].dst[..4].copy_from_slice(&[1, 201, 10, 20]);
+                let found = contexts.iter().find(|f| {
+                    first_match(table, ids, f, det.sample, src2dst).map(|h| h.master) == Some(*pid)
+                });
+                let f = *found.unwrap_or(&contexts[0]);
                 let got = first_match(table, ids, &f, det.sample, src2dst);
                 if got.map(|h| h.master) != Some(*pid) {
                     failed.push(format!(
@@ -238,6 +264,327 @@ mod tests {
             }
         }
         assert!(failed.is_empty(), "{failed:#?}");
+    }
+
+    /// A row limited to ports is nDPI's precondition: off them its sample
+    /// is not its protocol (unless another row of it takes any port).
+    #[test]
+    fn a_port_limited_row_refuses_its_sample_off_its_ports() {
+        let r = resolved();
+        for (table, ids, t) in [(TCP, &r.tcp, Transport::Tcp), (UDP, &r.udp, Transport::Udp)] {
+            for (det, pid) in table.iter().zip(ids.iter()) {
+                let unlimited = table
+                    .iter()
+                    .any(|o| o.name == det.name && o.ports.is_empty() && o.range.is_none());
+                if unlimited {
+                    continue;
+                }
+                let f = flow(t, 4321);
+                let got = first_match(table, ids, &f, det.sample, det.dir != Dir::Server);
+                assert_ne!(
+                    got.map(|h| h.master),
+                    Some(*pid),
+                    "{} off its ports",
+                    det.name
+                );
+            }
+        }
+    }
+
+    /// (protocol, transport, client port, server port, IPv6, server address, payload)
+    type Refusal<'a> = (&'a str, Transport, u16, u16, bool, [u8; 4], &'a [u8]);
+
+    /// Messages of other protocols (or of the same one, where nDPI's
+    /// precondition does not hold) that each rule with a precondition must
+    /// refuse, as nDPI 5.0 refuses them (each checked with its library).
+    #[test]
+    fn rules_refuse_what_ndpi_refuses() {
+        let r = resolved();
+        let v4 = |a: [u8; 4]| {
+            let mut x = [0u8; 16];
+            x[..4].copy_from_slice(&a);
+            x
+        };
+        let cases: &[Refusal<'_>] = &[
+            (
+                "Yojimbo",
+                Transport::Udp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\x01NETCODE 1.02\0",
+            ),
+            (
+                "EasyWeather",
+                Transport::Udp,
+                40000,
+                46000,
+                false,
+                [0; 4],
+                b"\xff\xff\x27\0\x03\x2a",
+            ),
+            (
+                "Armagetron",
+                Transport::Udp,
+                40000,
+                4534,
+                false,
+                [0; 4],
+                b"\0\x0b\0\0\0\x04\x07\xd0\0\0\0\0\0\x01\0\x01",
+            ),
+            (
+                "NOE",
+                Transport::Udp,
+                32512,
+                32513,
+                false,
+                [0; 4],
+                b"\x07\0\0\0\0",
+            ),
+            ("NOE", Transport::Tcp, 32512, 32513, false, [0; 4], b"\x05"),
+            (
+                "Controller_Area_Network",
+                Transport::Udp,
+                40000,
+                11898,
+                false,
+                [0; 4],
+                b"ISO11898\x01",
+            ),
+            (
+                "BFCP",
+                Transport::Udp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\x20\x01\0\x02\0\0\0\x01\0\x01\0\x02\x05\x04\0\x01",
+            ),
+            (
+                "BFCP",
+                Transport::Tcp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\x40\x01\0\x01\0\0\0\x01\0\x01\0\x02\x05\x04\0\x01",
+            ),
+            ("Mudfish", Transport::Udp, 40000, 10011, false, [0; 4], b"P"),
+            (
+                "CiscoVPN",
+                Transport::Udp,
+                40000,
+                10000,
+                false,
+                [0; 4],
+                b"\xfe\x57\x7e\x2b\0\0\0\x14",
+            ),
+            (
+                "TPLINK_SHP",
+                Transport::Udp,
+                40000,
+                9999,
+                false,
+                [0; 4],
+                b"{\"system\":{\"get_sysinfo\":{}}}",
+            ),
+            (
+                "TPLINK_SHP",
+                Transport::Tcp,
+                40000,
+                9999,
+                false,
+                [0; 4],
+                TPLINK_SAMPLE,
+            ),
+            (
+                "LISP",
+                Transport::Udp,
+                40000,
+                4342,
+                false,
+                [0; 4],
+                LISP_MAP_REQUEST_SAMPLE,
+            ),
+            (
+                "LISP",
+                Transport::Tcp,
+                40000,
+                4342,
+                false,
+                [0; 4],
+                b"\0\x05\0\x14\0\0\0\x01\x0a\0\0\x01\0\0\0\0\x9f\xac\xad\0",
+            ),
+            (
+                "collectd",
+                Transport::Udp,
+                40000,
+                45826,
+                false,
+                [0; 4],
+                b"\0\0\0\x0bmyhost\0\0\x08\0\x0c\x19\x54\xfc\x40\0\0\0\0",
+            ),
+            ("IPSec", Transport::Udp, 40000, 40500, false, [0; 4], &{
+                let mut d = [0u8; 28];
+                d[17] = 0x21;
+                d[27] = 28;
+                d
+            }),
+            ("IPSec", Transport::Udp, 40000, 40500, false, [0; 4], &{
+                let mut d = [0u8; 28];
+                d[17] = 0x20;
+                d[18] = 99; // no IKEv2 exchange, off IKE's ports
+                d[27] = 28;
+                d
+            }),
+            (
+                "SamsungSDP",
+                Transport::Udp,
+                40000,
+                15600,
+                false,
+                [0; 4],
+                b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n",
+            ),
+            (
+                "DLEP",
+                Transport::Udp,
+                40000,
+                854,
+                false,
+                [0; 4],
+                b"DLEP\0\x01\0\x18\0\x04\0\x14\0edge-rout",
+            ),
+            (
+                "DLEP",
+                Transport::Tcp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\0\x01\0\x10\0\x05\0\x0c\0\x0apeer-north",
+            ),
+            (
+                "GLBP",
+                Transport::Udp,
+                40000,
+                3222,
+                false,
+                [0; 4],
+                GLBP_SAMPLE,
+            ),
+            (
+                "CIP",
+                Transport::Udp,
+                40000,
+                2222,
+                false,
+                [0; 4],
+                b"\x02\0\x02\x80\x08\0\x01\x0a\0\0\x05\0\0\0\xb1\0\x06\0\x05\0\0\0\0\0",
+            ),
+            (
+                "TriStation",
+                Transport::Udp,
+                40000,
+                1502,
+                false,
+                [0; 4],
+                b"\x05\0\x0c\0\0\x01\0\x02\0\0\x0c\0\x14\0\0\0\0",
+            ),
+            (
+                "MSDO",
+                Transport::Tcp,
+                40000,
+                7680,
+                false,
+                [0; 4],
+                b"\x0eSwarm protocol\0"[..16].as_ref(),
+            ),
+            ("Raft", Transport::Tcp, 40000, 7001, false, [0; 4], &{
+                let mut d = [0u8; 56];
+                d[7] = 1; // big-endian type 1
+                d[15] = 40;
+                d
+            }),
+            (
+                "Matter",
+                Transport::Udp,
+                40000,
+                5540,
+                false,
+                [0; 4],
+                MATTER_SAMPLE,
+            ),
+            ("Matter", Transport::Udp, 40000, 5540, true, [0; 4], &{
+                let mut d = [0u8; 24];
+                d[1] = 0x12; // a session id on an unsecured session
+                d
+            }),
+            (
+                "Lustre",
+                Transport::Tcp,
+                1023,
+                988,
+                false,
+                [93, 184, 216, 34],
+                b"\0\x71\xce\xac\x01\0\0\0\x01\0\0\x0a\0\0\x02\0",
+            ),
+            (
+                "KakaoTalk_Voice",
+                Transport::Udp,
+                45012,
+                20012,
+                false,
+                [1, 202, 10, 20],
+                b"\x81\xc8\0\x06\x5a\x3c\x0f\x11",
+            ),
+            (
+                "Radmin",
+                Transport::Tcp,
+                40000,
+                4899,
+                false,
+                [0; 4],
+                b"\x01\0\0\0\x02\0\0\0\x08\x08",
+            ),
+            ("RX", Transport::Udp, 7001, 7003, false, [0; 4], &{
+                let mut d = [0u8; 28];
+                d[20] = 12; // PARAMS_4, which nDPI refuses
+                d
+            }),
+        ];
+        for (name, t, sp, dp, v6, server, payload) in cases {
+            let (table, ids) = match t {
+                Transport::Tcp => (TCP, &r.tcp),
+                Transport::Udp => (UDP, &r.udp),
+            };
+            let mut f = flow(*t, *dp);
+            f.src_port = *sp;
+            f.dst = v4(*server);
+            if *v6 {
+                f.ip_version = 6;
+            }
+            let got = first_match(table, ids, &f, payload, true).map(|h| h.master.name());
+            assert_ne!(got, Some(*name), "{name}: {payload:02x?}");
+        }
+    }
+
+    #[test]
+    fn teredo_is_only_checked_with_its_port_on_either_side() {
+        // Regression: IPv6 carried in ONC-RPC or Geneve datagrams was Teredo.
+        let r = resolved();
+        let teredo = id("Teredo");
+        for (port, want) in [(TEREDO_PORT, true), (6081, false), (2049, false)] {
+            let got = first_match(
+                UDP,
+                &r.udp,
+                &flow(Transport::Udp, port),
+                TEREDO_SAMPLE,
+                true,
+            );
+            assert_eq!(got.map(|h| h.master) == Some(teredo), want, "port {port}");
+        }
     }
 
     #[test]

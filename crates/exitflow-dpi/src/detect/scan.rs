@@ -124,14 +124,21 @@ fn ports_ok(ports: &[u16], range: Option<(u16, u16)>, flow: &FlowCtx) -> bool {
 /// What a row's answer names, for the row's protocol `pid`.
 #[inline]
 fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
-    let (master, app, need) = match m {
+    let (master, app, need, both_ways) = match m {
         Match::No => return None,
-        Match::Yes => (pid, ProtoId::UNKNOWN, 1),
-        Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1),
-        Match::WithApp(app) => (pid, r.alt[app as usize], 1),
-        Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1)),
+        Match::Yes => (pid, ProtoId::UNKNOWN, 1, false),
+        Match::First => (pid, ProtoId::UNKNOWN, 0, false),
+        Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1, false),
+        Match::WithApp(app) => (pid, r.alt[app as usize], 1, false),
+        Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1), false),
+        Match::BothWays => (pid, ProtoId::UNKNOWN, 2, true),
     };
-    Some(Hit { master, app, need })
+    Some(Hit {
+        master,
+        app,
+        need,
+        both_ways,
+    })
 }
 
 /// What a row found.
@@ -141,8 +148,11 @@ pub struct Hit {
     pub master: ProtoId,
     /// Application, or Unknown.
     pub app: ProtoId,
-    /// Packets of the flow that must say so before the label holds (1: this one).
+    /// Packets of the flow that must say so before the label holds (1: this
+    /// one; 0: this one, if it is the first payload inspected).
     pub need: u8,
+    /// Those packets must include one of each direction.
+    pub both_ways: bool,
 }
 
 /// The first row of `table` that recognises `d`.

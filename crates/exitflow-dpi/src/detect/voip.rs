@@ -1,6 +1,6 @@
 //! Voice, video and streaming: RTP/RTCP, Skinny, H.323, RTSP, Zoom,
 //! Telegram calls, Tailscale's discovery.
-use super::{Match, be16, be32, either_port, starts_ci, yes};
+use super::{Match, be16, be32, either_port, first, starts_ci, yes};
 use crate::FlowCtx;
 
 /// RTP version 2 in the top bits of the first byte.
@@ -143,4 +143,46 @@ pub(super) fn tailscale(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn nomachine_udp(_: &FlowCtx, d: &[u8]) -> Match {
     let le16 = |at: usize| u16::from_le_bytes([d[at], d[at + 1]]);
     yes(d.len() > 9 && le16(2) == 1 && usize::from(le16(4)) == d.len() && d[8] == 0 && d[9] == 0)
+}
+
+/// BFCP's common header length; its payload length counts 4-byte words after it.
+const BFCP_HEADER: usize = 12;
+
+pub(super) fn bfcp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // One message per packet: version 1 (2 on UDP, RFC 8855), reserved bits
+    // 0, primitive 1-18, and a length that is exactly the packet's.
+    let version = d.first().map(|b| b >> 5);
+    let version_ok = version == Some(1) || (version == Some(2) && flow.protocol == 17);
+    first(
+        d.len() >= BFCP_HEADER
+            && version_ok
+            && d[0] & 0x03 == 0
+            && (1..=18).contains(&d[1])
+            && be16(d, 2).map(|w| BFCP_HEADER + 4 * w) == Some(d.len()),
+    )
+}
+
+/// NOE's (Alcatel-Lucent IP phones) long-message opening: 0x0006 and "bl".
+const NOE_OPENING: &[u8] = &[0x00, 0x06, 0x62, 0x6c];
+
+pub(super) fn noe(_: &FlowCtx, d: &[u8]) -> Match {
+    // A one-byte keep-alive (4 or 5), a 5- or 12-byte 07 00 xx 00 message,
+    // or a long message with its opening.
+    first(
+        matches!(d, [4] | [5])
+            || (matches!(d.len(), 5 | 12) && d[0] == 7 && d[1] == 0 && d[2] != 0 && d[3] == 0)
+            || (d.len() >= 25 && d.starts_with(NOE_OPENING)),
+    )
+}
+
+/// KakaoTalk's call servers (KINX, 1.201.0.0/16), as nDPI requires.
+const KAKAOTALK_CALL_NET: [u8; 2] = [1, 201];
+
+pub(super) fn kakaotalk_voice(flow: &FlowCtx, d: &[u8]) -> Match {
+    // An RTCP sender report's opening (81 c8 00 0c), of which nDPI asks any
+    // one byte, to or from KakaoTalk's network.
+    yes(flow.ip_version == 4
+        && (flow.src.starts_with(&KAKAOTALK_CALL_NET) || flow.dst.starts_with(&KAKAOTALK_CALL_NET))
+        && d.len() >= 4
+        && (d[0] == 0x81 || d[1] == 0xc8 || d[2] == 0 || d[3] == 0x0c))
 }

@@ -11,7 +11,16 @@ use crate::{FlowDpi, Need};
 /// host: WebSocket upgrades, SOAP and JSON-RPC calls, OCSP, BitTorrent
 /// trackers, Gnutella downloads (nDPI's HTTP sub-protocols).
 pub(crate) fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> ProtoId {
-    let a = if req.websocket {
+    let a = if req
+        .user_agent
+        .is_some_and(|u| u.contains(MS_RPCH_USER_AGENT))
+    {
+        Alt::MsRpch
+    } else if req.method == "POST" && starts_ci(req.path, IPP_PATH) {
+        Alt::Ipp
+    } else if mpeg_dash(req) {
+        Alt::MpegDash
+    } else if req.websocket {
         Alt::WebSocket
     } else if req.soap_action {
         Alt::Soap
@@ -42,13 +51,61 @@ pub(crate) fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> 
     detect::alt(a)
 }
 
-/// The application a response names: OCSP answers and ntopng's pages (nDPI
-/// lets these override the host's service).
+/// A user agent naming RPC over HTTP (Outlook Anywhere's).
+const MS_RPCH_USER_AGENT: &str = "MSRPC";
+/// The path prefix of IPP's printer requests (POST).
+const IPP_PATH: &str = "/ipp/";
+/// HLS's playlist type. nDPI compares 29 bytes, the length of this one, so
+/// its two shorter types (`application/x-mpegURL`) never match in practice.
+const HLS_CONTENT_TYPE: &str = "application/vnd.apple.mpegurl";
+
+fn starts_ci(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+fn ends_ci(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len()
+        && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+/// MPEG-DASH by its request: an HTTP/1.1 request for an `.mp4` or `.m4s`
+/// segment, a `video/mp4` body, or a DASH header.
+fn mpeg_dash(req: &http::parser::Request<'_>) -> bool {
+    (req.http11 && (ends_ci(req.path, ".mp4") || ends_ci(req.path, ".m4s")))
+        || req.content_type.is_some_and(|c| ends_ci(c, "video/mp4"))
+        || req.dash_header
+}
+
+/// The application a request's method names: RPC over HTTP's and WebDAV's
+/// methods (nDPI lets these override the host's service).
+pub(crate) fn http_method_app(req: &http::parser::Request<'_>) -> ProtoId {
+    match req.method {
+        "RPC_CONNECT" | "RPC_IN_DATA" | "RPC_OUT_DATA" => detect::alt(Alt::MsRpch),
+        "MKCOL" | "MOVE" | "COPY" | "LOCK" | "UNLOCK" | "PROPFIND" | "PROPPATCH" => {
+            detect::alt(Alt::WebDav)
+        }
+        _ if req
+            .content_type
+            .is_some_and(|c| c.starts_with(HLS_CONTENT_TYPE)) =>
+        {
+            detect::alt(Alt::Hls)
+        }
+        _ => ProtoId::UNKNOWN,
+    }
+}
+
+/// The application a response names: OCSP answers, HLS playlists and
+/// ntopng's pages (nDPI lets these override the host's service).
 fn http_response_app(r: &http::parser::Response<'_>) -> Option<Alt> {
     if r.content_type
         .is_some_and(|c| c.starts_with("application/ocsp-response"))
     {
         Some(Alt::Ocsp)
+    } else if r
+        .content_type
+        .is_some_and(|c| c.starts_with(HLS_CONTENT_TYPE))
+    {
+        Some(Alt::Hls)
     } else if r.server.is_some_and(|s| s.starts_with("ntopng")) {
         Some(Alt::Ntop)
     } else {
@@ -60,7 +117,11 @@ pub(crate) fn http_response(st: &mut FlowDpi, data: &[u8]) -> Need {
     match http::parser::response(data) {
         Parse::Done(r) => {
             st.want_http_response = false;
-            if let Some(app) = http_response_app(&r) {
+            // A WebDAV or RPC-over-HTTP method outranks what the answer says.
+            let by_method = [Alt::WebDav, Alt::MsRpch]
+                .map(detect::alt)
+                .contains(&st.app);
+            if let Some(app) = http_response_app(&r).filter(|_| !by_method) {
                 st.app = detect::alt(app);
             }
             if let Some(ct) = r.content_type {

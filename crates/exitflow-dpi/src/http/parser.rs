@@ -5,26 +5,28 @@ use crate::parse::Parse;
 /// Headers looked at per message.
 pub const MAX_HEADERS: usize = 64;
 
+/// The request methods nDPI 5.0's HTTP dissector knows (WebDAV's and
+/// RPC over HTTP's among them); others are not HTTP to it.
 const METHODS: &[&[u8]] = &[
     b"GET ",
     b"POST ",
+    b"OPTIONS ",
     b"HEAD ",
     b"PUT ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"CONNECT ",
     b"PATCH ",
-    b"TRACE ",
+    b"DELETE ",
+    b"CONNECT ",
     b"PROPFIND ",
+    b"PROPPATCH ",
     b"MKCOL ",
     b"MOVE ",
     b"COPY ",
     b"LOCK ",
     b"UNLOCK ",
-    b"SEARCH ",
-    b"NOTIFY ",
-    b"SUBSCRIBE ",
     b"REPORT ",
+    b"RPC_CONNECT ",
+    b"RPC_IN_DATA ",
+    b"RPC_OUT_DATA ",
 ];
 
 /// The fields of a request exitflow uses.
@@ -46,6 +48,10 @@ pub struct Request<'a> {
     pub websocket: bool,
     /// A SOAPAction header.
     pub soap_action: bool,
+    /// HTTP/1.1 (not 1.0).
+    pub http11: bool,
+    /// A header whose name begins with `DASH` (MPEG-DASH's).
+    pub dash_header: bool,
 }
 
 /// The fields of a response exitflow uses.
@@ -88,9 +94,13 @@ pub fn request(b: &[u8]) -> Parse<Request<'_>> {
     let mut r = Request {
         method,
         path,
+        http11: req.version == Some(1),
         ..Default::default()
     };
     for h in req.headers.iter() {
+        if h.name.len() >= 4 && h.name[..4].eq_ignore_ascii_case("dash") {
+            r.dash_header = true;
+        }
         if h.name.eq_ignore_ascii_case("content-type") {
             r.content_type = std::str::from_utf8(h.value).ok().map(str::trim);
         } else if h.name.eq_ignore_ascii_case("upgrade") {

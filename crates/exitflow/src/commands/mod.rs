@@ -26,7 +26,7 @@ use crate::config::Config;
 /// nDPI's tables, [`exitflow_dpi::data`]).
 pub fn needs_dpi(cmd: &Cmd) -> bool {
     match cmd {
-        Cmd::Flows(_) | Cmd::Ingest(_) | Cmd::Demo(_) | Cmd::Bench(_) | Cmd::Protocols => true,
+        Cmd::Flows(_) | Cmd::Ingest(_) | Cmd::Demo(_) | Cmd::Bench(_) | Cmd::Protocols(_) => true,
         #[cfg(target_os = "linux")]
         Cmd::Capture(_) => true,
         Cmd::Report(a) => a.publish,
@@ -62,8 +62,12 @@ pub fn run(cmd: Cmd, conf: &Config) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Protocols => {
-            print!("{}", exitflow_dpi::coverage::markdown());
+        Cmd::Protocols(a) => {
+            if a.samples {
+                print!("{}", exitflow_dpi::coverage::samples_tsv());
+            } else {
+                print!("{}", exitflow_dpi::coverage::markdown());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Manpage => {
