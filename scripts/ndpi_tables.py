@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Regenerates nDPI's three tables in crates/exitflow-dpi/data/ndpi/ from the
+"""Regenerates nDPI's four tables in crates/exitflow-dpi/data/ndpi/ from the
 nDPI library NFStream 6.6.0 links (nDPI 5.0), read at run time:
 
   protocols.txt  every protocol's name, category and default TCP/UDP ports
   services.txt   nDPI's host-name lists (host_match and the generated lists)
   ip_lists.tsv   nDPI's address-prefix lists
+  certificates.tsv  texts of a TLS certificate's subject that name a service
 
 Usage: scripts/ndpi_tables.py [OUTDIR]   (needs pip and network access to PyPI)
 
@@ -37,7 +38,16 @@ MATCH_RECORD = 32
 NETWORK_RECORD = 8
 NETWORK6_RECORD = 16
 CATEGORY_RECORD = 16
+CERT_RECORD = 16
 SHT_SYMTAB = 2
+
+CERTIFICATES_HEADER = """# nDPI 5.0's certificate subjects (the library NFStream 6.6 links: nDPI {rev}):
+# tls_certificate_match, in its order. A TLS server certificate whose subject,
+# written as nDPI writes it (`C=.., ST=.., L=.., O=.., OU=.., CN=..`, in the
+# certificate's order, joined by ", "), contains a line's text gets the line's
+# service, when the server name named none; the first line found wins.
+# service<TAB>subject text. Regenerate with scripts/ndpi_tables.py.
+"""
 
 PROTOCOLS_HEADER = """# exitflow protocol registry: every protocol nDPI 5.0 defines (the
 # library NFStream 6.6 links), in nDPI's id order, with the name and
@@ -285,12 +295,27 @@ def main():
         order = sorted(prefixes, key=lambda n: (n.version, int(n.network_address), n.prefixlen))
         ip_text = [IP_HEADER.format(rev=revision)] + [f"{n}\t{prefixes[n]}\n" for n in order]
 
+        # certificates.tsv: tls_certificate_match, in its order (the first
+        # text found in a subject wins).
+        value, size = syms["tls_certificate_match"]
+        if size % CERT_RECORD:
+            sys.exit(f"tls_certificate_match is {size} bytes, not whole {CERT_RECORD}-byte records")
+        cert_text = [CERTIFICATES_HEADER.format(rev=revision)]
+        for k in range(size // CERT_RECORD):
+            text, pid = struct.unpack("<QH6x", C.string_at(base + value + CERT_RECORD * k, CERT_RECORD))
+            if not text:
+                break
+            subject = C.string_at(text).decode()
+            if "\t" in subject or "\n" in subject:
+                sys.exit(f"tls_certificate_match: {subject!r} holds a tab or a line break")
+            cert_text.append(f"{name_of(pid)}\t{subject}\n")
+
     for file, lines in (("protocols.txt", protocols), ("services.txt", services),
-                        ("ip_lists.tsv", ip_text)):
+                        ("ip_lists.tsv", ip_text), ("certificates.tsv", cert_text)):
         with open(os.path.join(out_dir, file), "w") as f:
             f.write("".join(lines))
     print(f"{out_dir}: {len(protocols) - 1} protocols, {len(services) - 2} service lines, "
-          f"{len(order)} prefixes from nDPI {revision}")
+          f"{len(order)} prefixes, {len(cert_text) - 1} certificate subjects from nDPI {revision}")
 
 
 if __name__ == "__main__":

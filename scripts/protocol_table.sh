@@ -16,6 +16,7 @@ out=$here/docs/protocols.md
   echo "*content* (a detector reads the payload on any port unless the row names ports),"
   echo "*server name* (TLS/QUIC SNI, HTTP Host or DNS name in \`data/ndpi/services.txt\`),"
   echo "*address* (nDPI's IP lists in \`data/ndpi/ip_lists.tsv\`, when nothing else names a flow),"
+  echo "*certificate subject* (a text of a TLS server certificate's subject in \`data/ndpi/certificates.tsv\`),"
   echo "*port only* (nDPI's default ports, used when inspection finds nothing), *port only, as nDPI*"
   echo "and *nothing, as nDPI* (nDPI 5.0 has no content rule, name or address list for them either:"
   echo "no dissector in its library), or *missing*."

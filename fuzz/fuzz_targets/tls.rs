@@ -1,4 +1,4 @@
-//! TLS record, ClientHello, handshake walk and certificate name parsing.
+//! TLS record, ClientHello, handshake walk and certificate name and subject parsing.
 #![no_main]
 use exitflow_dpi::parse::Parse;
 use exitflow_dpi::tls::parser::*;
@@ -15,9 +15,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = server_hello(body);
     }
     let _ = client_hello(data);
+    let _ = certificate_subject(data);
     let _ = walk_handshakes(data, &mut scratch, |t, body| {
         if t == HS_CERTIFICATE {
             certificate_names(body, |n| n.is_empty());
+            let _ = certificate_subject(body);
         }
         false
     });

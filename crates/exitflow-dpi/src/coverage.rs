@@ -67,6 +67,8 @@ pub enum How {
     Name,
     /// Its servers' addresses (nDPI's IP lists), when nothing else names the flow.
     Address,
+    /// Its servers' certificate subjects (certificates.tsv).
+    Certificate,
     /// Only its default ports, when inspection finds nothing.
     Port,
     /// Only its default ports, as in nDPI: nDPI 5.0 has no content rule,
@@ -86,6 +88,7 @@ impl How {
             How::Content => "content",
             How::Name => "server name",
             How::Address => "address",
+            How::Certificate => "certificate subject",
             How::Port => "port only",
             How::NdpiPort => "port only, as nDPI",
             How::NdpiNone => "nothing, as nDPI",
@@ -133,6 +136,8 @@ pub fn coverage() -> Vec<Coverage> {
                 How::Name
             } else if r.id(&e.name).is_some_and(crate::iplist::has) {
                 How::Address
+            } else if r.id(&e.name).is_some_and(crate::tls::subjects::has) {
+                How::Certificate
             } else {
                 let ports = e.tcp_ports != "-" || e.udp_ports != "-";
                 match (NDPI_HAS_NO_RULE.contains(&e.name.as_str()), ports) {
@@ -152,11 +157,12 @@ pub fn markdown() -> String {
     let count = |h: How| rows.iter().filter(|c| c.how == h).count();
     let mut out = String::new();
     out.push_str(&format!(
-        "{} protocols nDPI 5.0 defines: {} recognised by content, {} by server name, {} by server address, {} by port only, {} missing; {} by port only and {} not at all because nDPI 5.0 has no rule for them either.\n\n",
+        "{} protocols nDPI 5.0 defines: {} recognised by content, {} by server name, {} by server address, {} by certificate subject, {} by port only, {} missing; {} by port only and {} not at all because nDPI 5.0 has no rule for them either.\n\n",
         rows.len(),
         count(How::Content),
         count(How::Name),
         count(How::Address),
+        count(How::Certificate),
         count(How::Port),
         count(How::Missing),
         count(How::NdpiPort),

@@ -1,6 +1,7 @@
 //! nDPI's tables, read at run time: protocol names, categories and default
-//! ports (`protocols.txt`), the host-name map (`services.txt`) and the
-//! address lists (`ip_lists.tsv`). They come from nDPI (LGPL-3.0-or-later),
+//! ports (`protocols.txt`), the host-name map (`services.txt`), the
+//! address lists (`ip_lists.tsv`) and the certificate subjects
+//! (`certificates.tsv`). They come from nDPI (LGPL-3.0-or-later),
 //! so they are data beside the program, not part of it: replaceable and
 //! updatable without a rebuild (THIRD-PARTY.md).
 //!
@@ -23,6 +24,8 @@ pub const PROTOCOLS_FILE: &str = "protocols.txt";
 pub const SERVICES_FILE: &str = "services.txt";
 /// Address prefixes of services.
 pub const IP_LISTS_FILE: &str = "ip_lists.tsv";
+/// Texts in a TLS server certificate's subject that name a service.
+pub const CERTIFICATES_FILE: &str = "certificates.tsv";
 /// Largest table file read (the shipped ones are under 1 MiB).
 pub const MAX_TABLE_BYTES: u64 = 16 << 20;
 
@@ -31,7 +34,7 @@ pub const MAX_TABLE_BYTES: u64 = 16 << 20;
 pub enum DataError {
     /// No directory searched holds the tables.
     #[error(
-        "nDPI's tables ({PROTOCOLS_FILE}, {SERVICES_FILE}, {IP_LISTS_FILE}) were not found in any of: {}; install them there or name their directory with --data-dir or {DATA_DIR_ENV}",
+        "nDPI's tables ({PROTOCOLS_FILE}, {SERVICES_FILE}, {IP_LISTS_FILE}, {CERTIFICATES_FILE}) were not found in any of: {}; install them there or name their directory with --data-dir or {DATA_DIR_ENV}",
         .0.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NotFound(Vec<PathBuf>),
@@ -63,13 +66,14 @@ pub enum DataError {
     AlreadyLoaded(PathBuf),
 }
 
-/// The three tables' text and where it was read (kept only while the
-/// tables are built).
+/// The tables' text and where it was read (kept only while the tables
+/// are built).
 pub(crate) struct Text {
     pub(crate) dir: PathBuf,
     pub(crate) protocols: String,
     pub(crate) services: String,
     pub(crate) ip_lists: String,
+    pub(crate) certificates: String,
 }
 
 /// The tables, built and checked once, and where they came from.
@@ -78,6 +82,7 @@ pub struct Tables {
     pub dir: PathBuf,
     pub(crate) registry: crate::registry::Registry,
     pub(crate) lists: crate::iplist::Lists,
+    pub(crate) certificates: crate::tls::subjects::Subjects,
 }
 
 static TABLES: OnceLock<Tables> = OnceLock::new();
@@ -135,13 +140,16 @@ fn read_dir(dir: &Path) -> Result<Tables, DataError> {
         protocols: read(dir, PROTOCOLS_FILE)?,
         services: read(dir, SERVICES_FILE)?,
         ip_lists: read(dir, IP_LISTS_FILE)?,
+        certificates: read(dir, CERTIFICATES_FILE)?,
     };
     let registry = crate::registry::build(&text)?;
     let lists = crate::iplist::build(&text, &registry)?;
+    let certificates = crate::tls::subjects::build(&text, &registry)?;
     Ok(Tables {
         dir: text.dir,
         registry,
         lists,
+        certificates,
     })
 }
 
@@ -191,7 +199,7 @@ mod tests {
 
     fn write_tables(dir: &Path, protocols: &str) {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ndpi");
-        for f in [SERVICES_FILE, IP_LISTS_FILE] {
+        for f in [SERVICES_FILE, IP_LISTS_FILE, CERTIFICATES_FILE] {
             std::fs::copy(src.join(f), dir.join(f)).unwrap();
         }
         std::fs::write(dir.join(PROTOCOLS_FILE), protocols).unwrap();

@@ -129,6 +129,9 @@ struct Ext {
     cand_dirs: u8,
     /// A mail or FTP client asked for TLS; the server's yes is awaited.
     starttls_asked: bool,
+    /// The server sent a TLS handshake: a client's certificate after it is
+    /// read as nDPI reads it (its subject too).
+    tls_server_spoke: bool,
 }
 
 /// Per-flow inspection state (kept in the flow table beside each flow).

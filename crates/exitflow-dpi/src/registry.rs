@@ -561,6 +561,7 @@ mod tests {
                 "A Web {own_google} dup.example ~pat-\nB Web dup.example ~pat- b.example\n"
             ),
             ip_lists: String::new(),
+            certificates: String::new(),
         };
         let r = Registry::load(&t).unwrap();
         let name = |h: &str| {

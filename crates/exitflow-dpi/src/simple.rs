@@ -35,6 +35,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         // when that is a handshake (a capture of the server's side only,
         // a client's certificate), as nDPI reads certificates either way.
         if st.want_cert && (!src2dst || data.first() == Some(&RECORD_HANDSHAKE)) {
+            if !src2dst {
+                st.ext().tls_server_spoke = true;
+            }
             return tls_certificate(st, data, !src2dst);
         }
         if st.want_starttls {
@@ -67,6 +70,8 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 // certificate may still name the service.
                 st.set(tls_master(flow), tls_app(flow, None));
                 st.want_cert = st.app.is_unknown();
+                // A ServerHello is the server's, whichever way the capture saw it.
+                st.ext().tls_server_spoke = true;
                 if let Some(e) = st.ext.as_mut() {
                     e.scratch = std::mem::take(&mut scratch);
                 }
@@ -141,7 +146,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.want_starttls = st.done && starttls::secure_form(st.master).is_some();
         return Need::Nothing;
     }
-    if request_pending {
+    if request_pending || detect::rtmp_handshake_pending(st.misses, data) {
         return Need::More;
     }
     st.missed();

@@ -487,19 +487,25 @@ fn postgres_ssl_request_and_its_one_byte_answer_come_before_tls() {
 /// A handshake record holding a ServerHello and a Certificate whose
 /// subjectAltName lists `name`.
 fn server_hello_and_certificate(name: &str) -> Vec<u8> {
-    let mut hs = vec![2u8, 0, 0, 38, 3, 3];
-    hs.extend_from_slice(&[7; 32]);
-    hs.extend_from_slice(&[0, 0x13, 0x01, 0]);
     let n = name.as_bytes();
     let mut cert = vec![0x30, 0x00, 0x06, 0x03, 0x55, 0x1d, 0x11, 0x04];
     cert.push((n.len() + 4) as u8);
     cert.extend_from_slice(&[0x30, (n.len() + 2) as u8, 0x82, n.len() as u8]);
     cert.extend_from_slice(n);
     cert.extend_from_slice(&[0u8; 1500]); // a certificate spans segments
+    server_flight(&cert)
+}
+
+/// A handshake record: a ServerHello, then a Certificate message holding
+/// `cert` alone.
+fn server_flight(cert: &[u8]) -> Vec<u8> {
+    let mut hs = vec![2u8, 0, 0, 38, 3, 3];
+    hs.extend_from_slice(&[7; 32]);
+    hs.extend_from_slice(&[0, 0x13, 0x01, 0]);
     let c = cert.len() as u32;
     let mut body = (c + 3).to_be_bytes()[1..].to_vec();
     body.extend_from_slice(&c.to_be_bytes()[1..]);
-    body.extend_from_slice(&cert);
+    body.extend_from_slice(cert);
     hs.push(11);
     hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
     hs.extend_from_slice(&body);
@@ -638,4 +644,185 @@ fn an_xmpp_stream_to_truphone_is_jabber_truphone() {
         label(b"<?xml version='1.0'?><stream:stream to='example.org' xmlns='jabber:client'>"),
         "Jabber"
     );
+}
+
+/// A DER element.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    match content.len() {
+        n @ 0..=0x7f => v.push(n as u8),
+        n @ 0x80..=0xff => v.extend_from_slice(&[0x81, n as u8]),
+        n => v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]),
+    }
+    v.extend_from_slice(content);
+    v
+}
+
+/// An X.501 Name of (2.5.4.x, value) attributes, one per RDN.
+fn dn(attrs: &[(u8, &str)]) -> Vec<u8> {
+    let mut rdns = Vec::new();
+    for (kind, value) in attrs {
+        let mut atv = der(0x06, &[0x55, 0x04, *kind]);
+        atv.extend(der(0x0c, value.as_bytes()));
+        rdns.extend(der(0x31, &der(0x30, &atv)));
+    }
+    der(0x30, &rdns)
+}
+
+/// A handshake record: ServerHello and a Certificate (RFC 5280 layout:
+/// version, serial, algorithm, issuer, validity, subject, key) with these
+/// issuer and subject names.
+fn server_hello_and_certificate_from(issuer: &[(u8, &str)], subject: &[(u8, &str)]) -> Vec<u8> {
+    let sha256_rsa = der(
+        0x30,
+        &der(
+            0x06,
+            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b],
+        ),
+    );
+    let mut tbs = der(0xa0, &der(0x02, &[2]));
+    tbs.extend(der(0x02, &[0x1f, 0x42]));
+    tbs.extend(&sha256_rsa);
+    tbs.extend(dn(issuer));
+    let mut validity = der(0x17, b"250101000000Z");
+    validity.extend(der(0x17, b"351231000000Z"));
+    tbs.extend(der(0x30, &validity));
+    tbs.extend(dn(subject));
+    tbs.extend(der(0x30, &[0u8; 40]));
+    let mut cert = der(0x30, &tbs);
+    cert.extend(&sha256_rsa);
+    cert.extend(der(0x03, &[0u8; 33]));
+    let cert = der(0x30, &cert);
+    server_flight(&cert)
+}
+
+/// nDPI's certificate subjects (certificates.tsv): a text in the server
+/// certificate's subject names the service when the server name did not
+/// (FortiGate's `OU=FortiGate` is FortiClient, AnyDesk's company is AnyDesk);
+/// the same text in the issuer only does not.
+#[test]
+fn a_certificate_subject_names_the_service_and_its_issuer_does_not() {
+    let e = Engine::default();
+    let label = |rec: &[u8]| {
+        let c = ctx(6, 43854, 10443);
+        let mut st = FlowDpi::default();
+        let hello = craft::client_hello_record("", 0);
+        e.inspect(&mut st, &c, &pkt(&hello, 6, 43854, 10443, 1, 0x18), true);
+        e.inspect(&mut st, &c, &pkt(rec, 6, 10443, 43854, 1, 0x18), false);
+        e.finish(&mut st, &c).application_name()
+    };
+    let forti = [
+        (6, "US"),
+        (8, "California"),
+        (10, "Fortinet"),
+        (11, "FortiGate"),
+        (3, "FGVM01TM19000000"),
+    ];
+    let plain = [(6, "US"), (10, "Example Corp"), (3, "vpn.example.org")];
+    assert_eq!(
+        label(&server_hello_and_certificate_from(&forti, &forti)),
+        "TLS.FortiClient"
+    );
+    assert_eq!(
+        label(&server_hello_and_certificate_from(&forti, &plain)),
+        "TLS"
+    );
+    let anydesk = [(10, "philandro Software GmbH"), (3, "AnyDesk Client")];
+    assert_eq!(
+        label(&server_hello_and_certificate_from(&plain, &anydesk)),
+        "TLS.AnyDesk"
+    );
+}
+
+#[test]
+fn a_certificate_subject_is_written_as_ndpi_writes_it() {
+    let rec = server_hello_and_certificate_from(
+        &[(3, "Example CA")],
+        &[
+            (6, "US"),
+            (8, "California"),
+            (7, "Sunnyvale"),
+            (10, "Riot Games, Inc."),
+            (11, "Ops"),
+            (3, "x"),
+        ],
+    );
+    // The Certificate message's body starts after the ServerHello (42
+    // bytes) and its own 4-byte header, inside the 5-byte record header.
+    let body = &rec[5 + 42 + 4..];
+    assert_eq!(
+        tls::parser::certificate_subject(body).as_deref(),
+        Some("C=US, ST=California, L=Sunnyvale, O=Riot Games, Inc., OU=Ops, CN=x")
+    );
+    // Every prefix is safe to read.
+    for n in 0..body.len() {
+        let _ = tls::parser::certificate_subject(&body[..n]);
+    }
+}
+
+/// RTMP as nDPI names it: the opening speaker's C0+C1 is exactly 1537
+/// bytes from version 3 (held until whole when split over segments), and
+/// the other side answers with version 3; no answer, or a C1 of another
+/// length, is not RTMP.
+#[test]
+fn rtmp_wants_a_whole_c0_c1_and_an_answer() {
+    let e = Engine::default();
+    let mut c0c1 = vec![3u8];
+    c0c1.extend((0..1536).map(|i| (i * 7) as u8));
+    let s0s1 = {
+        let mut v = vec![3u8];
+        v.extend([0u8; 1000]);
+        v
+    };
+    let run = |client: &[&[u8]], server: Option<&[u8]>| {
+        let c = ctx(6, 50000, 41935);
+        let mut st = FlowDpi::default();
+        let mut seq = 1u32;
+        for seg in client {
+            e.inspect(&mut st, &c, &pkt(seg, 6, 50000, 41935, seq, 0x18), true);
+            seq += seg.len() as u32;
+        }
+        if let Some(s) = server {
+            e.inspect(&mut st, &c, &pkt(s, 6, 41935, 50000, 1, 0x18), false);
+        }
+        e.finish(&mut st, &c).application_name()
+    };
+    let (a, b) = c0c1.split_at(1460);
+    assert_eq!(run(&[a, b], Some(&s0s1)), "RTMP");
+    assert_eq!(run(&[&c0c1], Some(&s0s1)), "RTMP");
+    assert_ne!(run(&[&c0c1], None), "RTMP");
+    assert_ne!(run(&[&c0c1[..1200]], Some(&s0s1)), "RTMP");
+    assert_ne!(run(&[&c0c1[..1400], &c0c1[..200]], Some(&s0s1)), "RTMP");
+}
+
+/// Regression (nDPI's tls_client_certificate_with_missing_server_one
+/// capture): a client's certificate names the service by its subject only
+/// once the server has answered; a client certificate alone does not.
+#[test]
+fn a_client_certificate_subject_counts_only_after_the_server_spoke() {
+    let e = Engine::default();
+    let anydesk = [(10, "philandro Software GmbH"), (3, "AnyDesk Client")];
+    let cert = server_hello_and_certificate_from(&anydesk, &anydesk);
+    let run = |server_first: bool| {
+        let c = ctx(6, 59754, 7070);
+        let mut st = FlowDpi::default();
+        let hello = craft::client_hello_record("", 0);
+        e.inspect(&mut st, &c, &pkt(&hello, 6, 59754, 7070, 1, 0x18), true);
+        if server_first {
+            // The server's flight, its certificate cut short (the capture
+            // lost the rest).
+            let plain = [(3, "server.example.org")];
+            let flight = server_hello_and_certificate_from(&plain, &plain);
+            e.inspect(
+                &mut st,
+                &c,
+                &pkt(&flight[..120], 6, 7070, 59754, 1, 0x18),
+                false,
+            );
+        }
+        e.inspect(&mut st, &c, &pkt(&cert, 6, 59754, 7070, 1000, 0x18), true);
+        e.finish(&mut st, &c).application_name()
+    };
+    assert_eq!(run(false), "TLS");
+    assert_eq!(run(true), "TLS.AnyDesk");
 }

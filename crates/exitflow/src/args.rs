@@ -23,7 +23,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// Directory of nDPI's tables (protocols.txt, services.txt,
-    /// ip_lists.tsv); default: $EXITFLOW_DATA_DIR, `ndpi/` beside the
+    /// ip_lists.tsv, certificates.tsv); default: $EXITFLOW_DATA_DIR, `ndpi/` beside the
     /// executable, /usr/share/exitflow/ndpi, or the source tree's.
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

@@ -28,9 +28,14 @@ fn the_dpi_reads_a_replaced_data_directory_and_the_binary_holds_none_of_ndpis_ta
     // The shipped tables, with every category replaced.
     let data = dir.path().join("tables");
     std::fs::create_dir(&data).unwrap();
-    for f in ["protocols.txt", "services.txt", "ip_lists.tsv"] {
+    for f in [
+        "protocols.txt",
+        "services.txt",
+        "ip_lists.tsv",
+        "certificates.tsv",
+    ] {
         let text = std::fs::read_to_string(shipped().join(f)).unwrap();
-        let text = if f == "ip_lists.tsv" {
+        let text = if f == "ip_lists.tsv" || f == "certificates.tsv" {
             text
         } else {
             text.lines()
@@ -125,7 +130,12 @@ fn the_dpi_reads_a_replaced_data_directory_and_the_binary_holds_none_of_ndpis_ta
     let contains = |needle: &str| bin.contains(needle);
     // (The search finds what the binary does hold.)
     assert!(contains("EXITFLOW_DATA_DIR") && contains("/usr/share/exitflow/ndpi"));
-    for f in ["protocols.txt", "services.txt", "ip_lists.tsv"] {
+    for f in [
+        "protocols.txt",
+        "services.txt",
+        "ip_lists.tsv",
+        "certificates.tsv",
+    ] {
         let text = std::fs::read_to_string(shipped().join(f)).unwrap();
         let lines: Vec<&str> = text
             .lines()

@@ -557,6 +557,7 @@ fn the_package_holds_a_stripped_binary_its_manual_and_a_changelog_and_depends_on
         "./usr/share/exitflow/ndpi/protocols.txt",
         "./usr/share/exitflow/ndpi/services.txt",
         "./usr/share/exitflow/ndpi/ip_lists.tsv",
+        "./usr/share/exitflow/ndpi/certificates.tsv",
     ] {
         assert!(list.lines().any(|l| l.ends_with(f)), "{f} missing:\n{list}");
     }

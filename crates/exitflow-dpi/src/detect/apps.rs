@@ -959,3 +959,33 @@ pub(super) fn ftp_data_port(_: &FlowCtx, _: &[u8]) -> Match {
     // nDPI names any first payload on port 20 FTP_DATA.
     Match::First
 }
+
+/// RTMP's handshake: the version byte (C0/S0) and the 1536-byte C1.
+const RTMP_VERSION: u8 = 3;
+/// C0 and C1 together, which the first speaker sends before any answer.
+pub(crate) const RTMP_C0_C1: usize = 1 + 1536;
+
+pub(super) fn rtmp_c0_c1(_: &FlowCtx, d: &[u8]) -> Match {
+    // The opening speaker's C0+C1, whole (reassembled: [`rtmp_handshake_pending`]);
+    // the flow is RTMP once the other side answers with its own version byte.
+    if d.len() == RTMP_C0_C1 && d[0] == RTMP_VERSION {
+        Match::BothWays
+    } else {
+        Match::No
+    }
+}
+
+pub(super) fn rtmp_s0(_: &FlowCtx, d: &[u8]) -> Match {
+    if d.first() == Some(&RTMP_VERSION) {
+        Match::BothWays
+    } else {
+        Match::No
+    }
+}
+
+/// Whether a client's opening that nothing recognised may be RTMP's C0+C1
+/// still arriving: its version byte, fewer bytes than C0+C1, and nothing
+/// inspected before. The stream is then held until C0+C1 is whole.
+pub(crate) fn rtmp_handshake_pending(misses: u8, d: &[u8]) -> bool {
+    misses == 0 && d.first() == Some(&RTMP_VERSION) && d.len() < RTMP_C0_C1
+}

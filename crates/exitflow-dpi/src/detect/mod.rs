@@ -182,6 +182,7 @@ const fn row_range(
     d
 }
 
+pub(crate) use apps::rtmp_handshake_pending;
 use basic::*;
 use bytes::*;
 pub(crate) use bytes::{either_port, starts_ci};

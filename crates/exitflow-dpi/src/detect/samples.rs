@@ -451,3 +451,16 @@ pub(super) const MATTER_SAMPLE: &[u8] = b"\x04\x00\x00\x00\x5a\x3c\x1f\x0b\x11\x
 /// An Rx (AFS) DATA packet from the client: epoch, connection, call,
 /// sequence, serial, type 1, flags client-initiated and last, service 52.
 pub(super) const RX_SAMPLE: &[u8] = b"\x5f\x3a\x1b\x2c\x8a\x3c\x10\x04\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x01\x21\x00\x00\x00\x00\x00\x34\x00\x00\x02\x09\x00\x00\x00\x00";
+/// RTMP's C0 and C1 (version 3; time, zero, 1528 bytes of its random data).
+pub(super) const RTMP_C0_C1_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 1537];
+    d[0] = 3;
+    let mut i = 9;
+    while i < d.len() {
+        d[i] = (i * 7) as u8;
+        i += 1;
+    }
+    d
+};
+/// RTMP's S0 and the opening of S1.
+pub(super) const RTMP_S0_S1_SAMPLE: &[u8] = b"\x03\0\0\x12\x34\0\0\0\0\x5a\xa5";

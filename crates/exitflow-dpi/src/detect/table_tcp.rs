@@ -828,6 +828,15 @@ pub static TCP: &[Detector] = &[
         ETHEREUM_RLPX_SAMPLE,
     ),
     row(
+        "RTMP",
+        Tcp,
+        &[],
+        Either,
+        apps::rtmp_c0_c1,
+        RTMP_C0_C1_SAMPLE,
+    ),
+    row("RTMP", Tcp, &[], Server, apps::rtmp_s0, RTMP_S0_S1_SAMPLE),
+    row(
         "FTP_DATA",
         Tcp,
         &[apps::FTP_DATA_PORT],

@@ -2,6 +2,7 @@
 //! (JA4); the ServerHello fingerprints the server (JA4S-like summary).
 pub(crate) mod naming;
 pub mod parser;
+pub mod subjects;
 
 use sha2::{Digest, Sha256};
 

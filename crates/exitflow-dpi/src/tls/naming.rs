@@ -4,7 +4,7 @@
 use crate::detect::either_port;
 use crate::parse::Parse;
 use crate::registry::{ProtoId, known};
-use crate::tls::parser::{HS_CERTIFICATE, certificate_names, walk_handshakes};
+use crate::tls::parser::{HS_CERTIFICATE, certificate_names, certificate_subject, walk_handshakes};
 use crate::{FlowCtx, FlowDpi, Need, service_of};
 
 /// The master protocol of TLS on a port that wraps another protocol in TLS
@@ -91,10 +91,22 @@ fn resolver_name(n: &str) -> bool {
 /// certificate that names a service.
 pub(crate) fn tls_certificate(st: &mut FlowDpi, data: &[u8], from_server: bool) -> Need {
     let mut scratch = std::mem::take(&mut st.ext().scratch);
+    // A client's certificate subject counts once the server has spoken (a
+    // client certificate alone names nothing in nDPI).
+    let subject_counts = from_server || st.ext().tls_server_spoke;
     let mut found = ProtoId::UNKNOWN;
     let r = walk_handshakes(data, &mut scratch, |t, body| {
         if t != HS_CERTIFICATE {
             return false;
+        }
+        // nDPI matches the subject's text first; a match skips the names.
+        if let Some(id) = certificate_subject(body)
+            .filter(|_| subject_counts)
+            .as_deref()
+            .and_then(super::subjects::service)
+        {
+            found = id;
+            return true;
         }
         certificate_names(body, |name| {
             found = service_of(name.trim_start_matches("*."));

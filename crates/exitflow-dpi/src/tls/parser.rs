@@ -326,6 +326,63 @@ pub fn certificate_names(body: &[u8], mut f: impl FnMut(&str) -> bool) {
     }
 }
 
+/// DN attribute types nDPI writes into a certificate's subject text, by
+/// the last byte of their OID (2.5.4.x).
+const DN_ATTRIBUTES: [(u8, &str); 6] = [
+    (3, "CN"),
+    (6, "C"),
+    (7, "L"),
+    (8, "ST"),
+    (10, "O"),
+    (11, "OU"),
+];
+
+/// The subject of the first certificate of a Certificate message body, as
+/// nDPI writes it: its attributes in order, `KEY=value`, joined by `, `
+/// (attributes of other types left out).
+pub fn certificate_subject(body: &[u8]) -> Option<String> {
+    let list = Reader::new(body).vec(3)?;
+    let cert = Reader::new(list).vec(3)?;
+    let (_, c) = der(cert, 0)?;
+    let (_, tbs) = der(c, 0)?;
+    // [0] version (optional), serial, signature algorithm, issuer, validity.
+    let mut at = 0;
+    if tbs.first() == Some(&0xa0) {
+        at += der(tbs, at)?.0;
+    }
+    for _ in 0..4 {
+        at += der(tbs, at)?.0;
+    }
+    if tbs.get(at) != Some(&0x30) {
+        return None;
+    }
+    let (_, mut rdns) = der(tbs, at)?;
+    let mut out = String::new();
+    while !rdns.is_empty() {
+        let (used, mut set) = der(rdns, 0)?;
+        while !set.is_empty() {
+            let (u, atv) = der(set, 0)?;
+            if atv.first() == Some(&0x06)
+                && let Some((n, oid)) = der(atv, 0)
+                && let [0x55, 0x04, kind] = oid
+                && let Some((_, key)) = DN_ATTRIBUTES.iter().find(|(k, _)| k == kind)
+                && let Some((_, value)) = der(atv, n)
+                && let Ok(value) = std::str::from_utf8(value)
+            {
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str(key);
+                out.push('=');
+                out.push_str(value);
+            }
+            set = &set[u..];
+        }
+        rdns = &rdns[used..];
+    }
+    Some(out)
+}
+
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
