@@ -202,8 +202,8 @@ impl FlowDpi {
             self.set(h.master, h.app);
             return;
         }
-        if h.both_ways && self.misses > 0 {
-            // A request-and-answer rule holds from the flow's first payload.
+        if h.from_first && self.misses > 0 {
+            // The rule holds from the flow's first payload, or not at all.
             self.missed();
             return;
         }

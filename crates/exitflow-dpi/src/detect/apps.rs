@@ -886,7 +886,7 @@ pub(super) fn rx(_: &FlowCtx, d: &[u8]) -> Match {
         && RX_FLAGS.contains(&d[21])
         && d[23] <= 3
     {
-        Match::BothWays
+        Match::BothWays(2)
     } else {
         Match::No
     }
@@ -969,7 +969,7 @@ pub(super) fn rtmp_c0_c1(_: &FlowCtx, d: &[u8]) -> Match {
     // The opening speaker's C0+C1, whole (reassembled: [`rtmp_handshake_pending`]);
     // the flow is RTMP once the other side answers with its own version byte.
     if d.len() == RTMP_C0_C1 && d[0] == RTMP_VERSION {
-        Match::BothWays
+        Match::BothWays(2)
     } else {
         Match::No
     }
@@ -977,7 +977,7 @@ pub(super) fn rtmp_c0_c1(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn rtmp_s0(_: &FlowCtx, d: &[u8]) -> Match {
     if d.first() == Some(&RTMP_VERSION) {
-        Match::BothWays
+        Match::BothWays(2)
     } else {
         Match::No
     }
@@ -988,4 +988,67 @@ pub(super) fn rtmp_s0(_: &FlowCtx, d: &[u8]) -> Match {
 /// inspected before. The stream is then held until C0+C1 is whole.
 pub(crate) fn rtmp_handshake_pending(misses: u8, d: &[u8]) -> bool {
     misses == 0 && d.first() == Some(&RTMP_VERSION) && d.len() < RTMP_C0_C1
+}
+
+/// Protobuf fields read per packet, at most.
+const PROTOBUF_MAX_FIELDS: usize = 32;
+/// Fields (one of them length-delimited) that make one packet Protobuf.
+const PROTOBUF_FIELDS_AT_ONCE: usize = 8;
+/// The largest field number.
+const PROTOBUF_MAX_FIELD: u64 = 0x1fff_ffff;
+
+/// A base-128 varint of at most nine bytes at `at`: value and end.
+fn varint(d: &[u8], at: usize) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for i in 0..9 {
+        let b = *d.get(at + i)?;
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, at + i + 1));
+        }
+    }
+    None
+}
+
+/// Walks a packet as Protobuf fields: (fields, length-delimited fields), or
+/// None when a field is malformed or not even one tag could be read.
+fn protobuf_fields(d: &[u8]) -> Option<(usize, usize)> {
+    let (mut at, mut fields, mut lens) = (0, 0, 0);
+    while fields < PROTOBUF_MAX_FIELDS {
+        let Some((tag, next)) = varint(d, at) else {
+            break; // the packet ends: the walk stops
+        };
+        let (kind, number) = (tag & 7, tag >> 3);
+        if number == 0 || number > PROTOBUF_MAX_FIELD {
+            return None;
+        }
+        at = match kind {
+            0 => varint(d, next)?.1,
+            1 => Some(next + 8).filter(|e| *e <= d.len())?,
+            5 => Some(next + 4).filter(|e| *e <= d.len())?,
+            2 => match varint(d, next) {
+                // A length cut short: counted; the next tag ends the walk.
+                None => d.len(),
+                Some((0, _)) => return None,
+                Some((l, _)) if l > i32::MAX as u64 => return None,
+                Some((l, e)) => {
+                    lens += 1;
+                    e.saturating_add(l as usize)
+                }
+            },
+            _ => return None,
+        };
+        fields += 1;
+    }
+    (at > 0).then_some((fields, lens))
+}
+
+pub(super) fn protobuf(_: &FlowCtx, d: &[u8]) -> Match {
+    // Eight fields, one length-delimited, in one packet; or two fields in
+    // each of four packets.
+    match protobuf_fields(d) {
+        Some((f, l)) if f >= PROTOBUF_FIELDS_AT_ONCE && l >= 1 => Match::Yes,
+        Some((f, _)) if f >= 2 => Match::Run(4),
+        _ => Match::No,
+    }
 }

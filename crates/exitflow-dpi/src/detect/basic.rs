@@ -52,10 +52,51 @@ pub(super) fn bgp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 19 && d[..16].iter().all(|b| *b == 0xff))
 }
 pub(super) fn mqtt(_: &FlowCtx, d: &[u8]) -> Match {
-    // CONNECT with the protocol name within its first bytes.
-    yes(d.len() >= 10
-        && d[0] == 0x10
-        && d.windows(4).take(12).any(|w| w == b"MQTT" || w == b"MQIs"))
+    // One control packet filling the segment (nDPI's conditions): type
+    // 1-14, a remaining length (a varint of up to four bytes) that is the
+    // rest, the flags each type must carry, and each type's least size.
+    if d.len() < 2 {
+        return Match::No;
+    }
+    let (mut rest, mut used, mut scale) = (0usize, 0usize, 1usize);
+    for &b in d[1..].iter().take(4) {
+        used += 1;
+        rest += usize::from(b & 0x7f) * scale;
+        if b & 0x80 == 0 {
+            break;
+        }
+        scale *= 128;
+    }
+    if d.len() != 1 + used + rest {
+        return Match::No;
+    }
+    let (kind, flags) = (d[0] >> 4, d[0] & 0x0f);
+    let (qos, dup) = ((flags >> 1) & 3, flags >> 3);
+    yes(match kind {
+        // CONNECT
+        1 => flags == 0,
+        // PUBLISH: QoS 0-2; QoS 0 without DUP and a topic; else a packet id too.
+        3 => {
+            qos <= 2
+                && if qos == 0 {
+                    dup == 0 && d.len() >= 5
+                } else {
+                    d.len() >= 7
+                }
+        }
+        // CONNACK, PUBACK, PUBREC, PUBCOMP, UNSUBACK: four bytes.
+        2 | 4 | 5 | 7 | 11 => flags == 0 && d.len() == 4,
+        // PUBREL
+        6 => flags == 2 && d.len() == 4,
+        // SUBSCRIBE, UNSUBSCRIBE: a topic filter.
+        8 => flags == 2 && d.len() >= 8,
+        10 => flags == 2 && d.len() >= 7,
+        // SUBACK
+        9 => flags == 0 && d.len() >= 5,
+        // PINGREQ, PINGRESP, DISCONNECT: two bytes.
+        12..=14 => flags == 0 && d.len() == 2,
+        _ => false,
+    })
 }
 pub(super) fn smtp_client(_: &FlowCtx, d: &[u8]) -> Match {
     yes(starts_ci(d, b"EHLO ") || starts_ci(d, b"HELO "))

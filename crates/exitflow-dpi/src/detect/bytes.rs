@@ -68,3 +68,6 @@ pub(super) const TEREDO_PORT: u16 = 3544;
 pub(super) fn first(b: bool) -> Match {
     if b { Match::First } else { Match::No }
 }
+
+/// git-daemon's port: nDPI looks for git's pkt-lines only there.
+pub(super) const GIT_PORT: u16 = 9418;

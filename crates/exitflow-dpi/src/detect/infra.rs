@@ -604,3 +604,39 @@ pub(super) fn lustre(flow: &FlowCtx, d: &[u8]) -> Match {
         && le32(d, 52).is_some_and(|l| l as usize == d.len() - 96);
     yes(hello || message)
 }
+
+/// Z39.50 APDU tags nDPI accepts, after its 5-bit mask (initRequest 20 ..).
+const Z3950_PDUS: std::ops::RangeInclusive<u8> = 20..=31;
+/// Simple BER elements a Z39.50 packet must open with to count.
+const Z3950_ELEMENTS: usize = 6;
+
+pub(super) fn z3950(_: &FlowCtx, d: &[u8]) -> Match {
+    // An APDU (its tag's low five bits 20-31) whose contents open with six
+    // short-form elements, or end before; four such packets, both ways.
+    if d.len() < 6 || !Z3950_PDUS.contains(&(d[0] & 0x1f)) {
+        return Match::No;
+    }
+    let (mut off, mut n) = (2, 0);
+    while n < Z3950_ELEMENTS {
+        if off + 2 >= d.len() {
+            return Match::No;
+        }
+        n += 1;
+        if d[off] & 0x1f == 0x1f {
+            break;
+        }
+        let len = usize::from(d[off + 1]);
+        if len > d.len() - off {
+            return Match::No;
+        }
+        off += len + 2;
+        if off == d.len() {
+            break;
+        }
+    }
+    if n >= Z3950_ELEMENTS {
+        Match::BothWays(4)
+    } else {
+        Match::No
+    }
+}

@@ -125,10 +125,15 @@ pub enum Match {
     /// looked at (nDPI's rules that judge only a flow's first packet and
     /// exclude themselves after it); otherwise nothing.
     First,
-    /// Evidence for the row's protocol that counts once per direction: it is
-    /// named once both directions said so, every payload before included
-    /// (nDPI's rules that pair a request with its answer, as Rx's).
-    BothWays,
+    /// Evidence for the row's protocol: it is named once this many packets
+    /// said so, every payload before included (nDPI's rules that exclude
+    /// themselves on the first packet that does not fit, as Protobuf's).
+    Run(u8),
+    /// Evidence for the row's protocol, from both directions: it is named
+    /// once this many packets said so, one of each direction among them,
+    /// every payload before included (nDPI's rules that pair a request with
+    /// its answer, as Rx's).
+    BothWays(u8),
 }
 
 /// One detector.
@@ -231,12 +236,13 @@ mod tests {
                 let src2dst = det.dir != Dir::Server;
                 // The flow contexts rules ask for: an ephemeral client; the
                 // port on both sides (CiscoVPN, LISP, GLBP, CIP); IPv6
-                // (Matter); a server in KakaoTalk's network.
+                // (Matter); a server in KakaoTalk's network; one of LINE's.
                 let plain = flow(t, port);
-                let mut contexts = [plain; 4];
+                let mut contexts = [plain; 5];
                 contexts[1].src_port = port;
                 contexts[2].ip_version = 6;
                 contexts[3].dst[..4].copy_from_slice(&[1, 201, 10, 20]);
+                contexts[4].dst[..4].copy_from_slice(&[147, 92, 200, 10]);
                 let found = contexts.iter().find(|f| {
                     first_match(table, ids, f, det.sample, src2dst).map(|h| h.master) == Some(*pid)
                 });
@@ -548,6 +554,42 @@ mod tests {
                 false,
                 [0; 4],
                 b"\x01\0\0\0\x02\0\0\0\x08\x08",
+            ),
+            (
+                "LineCall",
+                Transport::Udp,
+                40000,
+                41000,
+                false,
+                [93, 184, 216, 34],
+                b"\xb6\x07\0\x04\0\0\0\x01",
+            ),
+            (
+                "Z3950",
+                Transport::Tcp,
+                40000,
+                210,
+                false,
+                [0; 4],
+                b"\xb4\x0b\x82\x04ref1\x83\x02\x05\xe0",
+            ),
+            (
+                "Protobuf",
+                Transport::Udp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\x0b\x96\x01\x12\x07testing",
+            ),
+            (
+                "Protobuf",
+                Transport::Tcp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\x08\x96\x01\x4b\x01",
             ),
             ("RX", Transport::Udp, 7001, 7003, false, [0; 4], &{
                 let mut d = [0u8; 28];

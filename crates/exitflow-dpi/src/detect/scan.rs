@@ -124,20 +124,22 @@ fn ports_ok(ports: &[u16], range: Option<(u16, u16)>, flow: &FlowCtx) -> bool {
 /// What a row's answer names, for the row's protocol `pid`.
 #[inline]
 fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
-    let (master, app, need, both_ways) = match m {
+    let (master, app, need, both_ways, from_first) = match m {
         Match::No => return None,
-        Match::Yes => (pid, ProtoId::UNKNOWN, 1, false),
-        Match::First => (pid, ProtoId::UNKNOWN, 0, false),
-        Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1, false),
-        Match::WithApp(app) => (pid, r.alt[app as usize], 1, false),
-        Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1), false),
-        Match::BothWays => (pid, ProtoId::UNKNOWN, 2, true),
+        Match::Yes => (pid, ProtoId::UNKNOWN, 1, false, false),
+        Match::First => (pid, ProtoId::UNKNOWN, 0, false, true),
+        Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1, false, false),
+        Match::WithApp(app) => (pid, r.alt[app as usize], 1, false, false),
+        Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1), false, false),
+        Match::Run(n) => (pid, ProtoId::UNKNOWN, n.max(2), false, true),
+        Match::BothWays(n) => (pid, ProtoId::UNKNOWN, n.max(2), true, true),
     };
     Some(Hit {
         master,
         app,
         need,
         both_ways,
+        from_first,
     })
 }
 
@@ -153,6 +155,8 @@ pub struct Hit {
     pub need: u8,
     /// Those packets must include one of each direction.
     pub both_ways: bool,
+    /// Every payload inspected before must have been evidence too.
+    pub from_first: bool,
 }
 
 /// The first row of `table` that recognises `d`.

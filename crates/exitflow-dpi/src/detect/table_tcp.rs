@@ -80,14 +80,6 @@ pub static TCP: &[Detector] = &[
         b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x13\x04",
     ),
     row(
-        "MQTT",
-        Tcp,
-        &[],
-        Either,
-        mqtt,
-        b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c",
-    ),
-    row(
         "SMTP",
         Tcp,
         &[],
@@ -449,7 +441,7 @@ pub static TCP: &[Detector] = &[
     row(
         "Git",
         Tcp,
-        &[],
+        &[GIT_PORT],
         Client,
         infra::git,
         b"0032git-upload-pack /project.git\0host=example.org\0",
@@ -793,6 +785,14 @@ pub static TCP: &[Detector] = &[
         apps::ftp_data,
         b"-rw-r--r--    1 ftp      ftp          1024 Jan 01 12:00 readme.txt\r\n",
     ),
+    row(
+        "Z3950",
+        Tcp,
+        &[],
+        Either,
+        infra::z3950,
+        Z3950_INIT_REQUEST_SAMPLE,
+    ),
     row("NFS", Tcp, &[], Client, apps::nfs_tcp, NFS_TCP_SAMPLE),
     row("H323", Tcp, &[], Either, voip::h323, H323_SAMPLE),
     row(
@@ -826,6 +826,22 @@ pub static TCP: &[Detector] = &[
         Client,
         ethereum_rlpx,
         ETHEREUM_RLPX_SAMPLE,
+    ),
+    row(
+        "MQTT",
+        Tcp,
+        &[],
+        Either,
+        mqtt,
+        b"\x10\x10\x00\x04MQTT\x04\x02\x00\x3c\x00\x04test",
+    ),
+    row(
+        "Protobuf",
+        Tcp,
+        &[],
+        Either,
+        apps::protobuf,
+        PROTOBUF_SAMPLE,
     ),
     row(
         "RTMP",

@@ -196,9 +196,11 @@ pub static UDP: &[Detector] = &[
     row("Matter", Udp, &ics::MATTER_PORTS, Either, ics::matter, MATTER_SAMPLE),
     row("KakaoTalk_Voice", Udp, &[], Either, voip::kakaotalk_voice, b"\x81\xc8\0\x06\x5a\x3c\x0f\x11\xe9\xa1\xb2\xc3\xd4\xe5\xf6\x07\0\x01\xe2\x40\0\0\0\x64\0\0\xfa\0"),
     row("RX", Udp, &[], Either, apps::rx, RX_SAMPLE),
+    row("LineCall", Udp, &[], Either, voip::line_call, b"\xb6\x07\0\x04\0\0\0\x01"),
     row("EAQ", Udp, &[6000], Either, eaq, b"0123456789abcdef"),
     row("RTP", Udp, &[], Either, voip::rtp_udp, RTP_SAMPLE),
     row("RTCP", Udp, &[], Either, voip::rtcp_udp, b"\x80\xc8\0\x06\x01\x02\x03\x04\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"),
 
     row("ETHEREUM", Udp, &[30303], Either, ethereum, ETHEREUM_SAMPLE),
+    row("Protobuf", Udp, &[], Either, apps::protobuf, PROTOBUF_SAMPLE),
 ];

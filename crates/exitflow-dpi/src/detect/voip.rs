@@ -186,3 +186,32 @@ pub(super) fn kakaotalk_voice(flow: &FlowCtx, d: &[u8]) -> Match {
         && d.len() >= 4
         && (d[0] == 0x81 || d[1] == 0xc8 || d[2] == 0 || d[3] == 0x0c))
 }
+
+/// Whether a datagram is one of the call messages nDPI knows LINE's relays
+/// by (lengths and openings, or the first word of the short ones).
+fn line_call_message(d: &[u8]) -> bool {
+    let word = be32(d, 0);
+    (d.len() == 110 && d.starts_with(&[0xb6, 0x18, 0x00, 0x6a]))
+        || (d.len() >= 738 && matches!(d[0], 0xda | 0xdb) && d[4] == 6 && d[5] == 2)
+        || (d.len() >= 150
+            && matches!(d[0], 0xd8 | 0xd9)
+            && matches!(d[1] & 0xf0, 0x90 | 0xd0 | 0xe0)
+            && d[4] == 6
+            && d[5] == 2)
+        || (d.len() == 46 && word == Some(0xb613_0006))
+        || (d.len() == 8 && word == Some(0xb607_0004))
+        || (d.len() == 16 && word == Some(0xb609_000c))
+        || (d.len() >= 2 && d[0] == 0xd0 && matches!(d[1], 0xb3 | 0xb4 | 0xda | 0xdb))
+}
+
+pub(super) fn line_call(flow: &FlowCtx, d: &[u8]) -> Match {
+    // One of LINE's call messages to or from an address nDPI lists as
+    // LINE's (IPv4). (nDPI's other way, consecutive counters in byte 3 of
+    // eight datagrams, is not followed here.)
+    if flow.ip_version != 4 || !line_call_message(d) {
+        return Match::No;
+    }
+    let line = super::id("Line");
+    let listed = |a: &exitflow_decode::Addr| crate::iplist::lookup(4, a) == Some(line);
+    yes(listed(&flow.dst) || listed(&flow.src))
+}
