@@ -14,11 +14,14 @@ pub(super) fn kerberos_tcp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() > 4 && KRB_TAGS.contains(&d[4]) && be32(d, 0) == Some(d.len() - 4))
 }
 pub(super) fn mssql(_: &FlowCtx, d: &[u8]) -> Match {
-    // TDS (nDPI's conditions): a packet type of 1-8 or 14-18, a status of
-    // end of message, ignore or a connection reset (0x00, 0x01, 0x02,
-    // 0x04, 0x08, 0x09, 0x10), the header's length the payload's, window 0.
+    // TDS (nDPI 5.0's conditions, measured with its library): a packet
+    // type of 14-18 (TDS 7's login, SSPI and pre-login), or 1-8 with a
+    // packet id other than 0 (a TPKT connection request, 03 00 .. with id
+    // 0, is not TDS), a status of end of message, ignore or a connection
+    // reset (0x00, 0x01, 0x02, 0x04, 0x08, 0x09, 0x10), the header's length
+    // the payload's, window 0.
     yes(d.len() >= 8
-        && matches!(d[0], 1..=8 | 14..=18)
+        && (matches!(d[0], 14..=18) || (matches!(d[0], 1..=8) && d[6] != 0))
         && matches!(d[1], 0x00 | 0x01 | 0x02 | 0x04 | 0x08 | 0x09 | 0x10)
         && be16(d, 2) == Some(d.len())
         && d[7] == 0)
@@ -34,7 +37,15 @@ pub(super) fn dnp3(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 10 && d[0] == 0x05 && d[1] == 0x64)
 }
 pub(super) fn iec104(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 6 && d[0] == 0x68 && usize::from(d[1]) + 2 <= d.len())
+    // APCIs (0x68, length of the rest) that fill the segment exactly.
+    let mut at = 0;
+    while at < d.len() {
+        if d[at] != 0x68 || at + 1 >= d.len() {
+            return Match::No;
+        }
+        at += 2 + usize::from(d[at + 1]);
+    }
+    yes(d.len() >= 6 && at == d.len())
 }
 pub(super) fn whatsapp(_: &FlowCtx, d: &[u8]) -> Match {
     // "WA" and a version, or "ED" (the Noise handshake).

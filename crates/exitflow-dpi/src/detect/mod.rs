@@ -760,6 +760,15 @@ mod tests {
         assert_eq!(basic::mssql(&f, &windowed), Match::No);
         assert_eq!(basic::mssql(&f, &rpc[..11]), Match::No);
         assert_eq!(basic::mssql(&f, b"GET / HTTP/1.1\r\n\r\n"), Match::No);
+        // A TPKT connection request (RDP's, S7's) has the shape of a type-3
+        // packet with id 0, which nDPI does not take for TDS.
+        assert_eq!(
+            basic::mssql(
+                &f,
+                b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00"
+            ),
+            Match::No
+        );
     }
 
     /// Issue 24: Dropbox's LAN sync as nDPI checks it — the discovery

@@ -25,7 +25,7 @@ pub static TCP: &[Detector] = &[
     row(
         "MsSQL-TDS",
         Tcp,
-        &[1433],
+        &[],
         Either,
         mssql,
         b"\x12\x01\x00\x0a\x00\x00\x00\x00\x00\x00",
@@ -45,14 +45,6 @@ pub static TCP: &[Detector] = &[
         Either,
         dnp3,
         b"\x05\x64\x05\xc9\x01\x00\x00\x04\xe9\x21",
-    ),
-    row(
-        "IEC60870",
-        Tcp,
-        &[2404],
-        Either,
-        iec104,
-        b"\x68\x04\x07\x00\x00\x00",
     ),
     row(
         "WhatsApp",
@@ -205,14 +197,6 @@ pub static TCP: &[Detector] = &[
         b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     ),
     row("PPTP", Tcp, &[], Either, apps::pptp, PPTP_SAMPLE),
-    row(
-        "OpenFlow",
-        Tcp,
-        &[6653, 6633],
-        Either,
-        apps::openflow,
-        b"\x06\x00\x00\x10\0\0\0\x01\0\x01\0\x08\0\0\0\x40",
-    ),
     row(
         "Usenet",
         Tcp,
@@ -826,6 +810,22 @@ pub static TCP: &[Detector] = &[
         Client,
         ethereum_rlpx,
         ETHEREUM_RLPX_SAMPLE,
+    ),
+    row(
+        "OpenFlow",
+        Tcp,
+        &[],
+        Either,
+        apps::openflow,
+        b"\x06\x00\x00\x10\0\0\0\x01\0\x01\0\x08\0\0\0\x40",
+    ),
+    row(
+        "IEC60870",
+        Tcp,
+        &[],
+        Either,
+        iec104,
+        b"\x68\x04\x07\x00\x00\x00",
     ),
     row(
         "MQTT",
