@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The test command: installs what the cross-checks use if it is missing
 # (pyarrow, pandas and pyspark, markdown-it to render report.md, jsonschema to
-# hold Spark's report to the report's schema, from pip; Chromium, and iproute2, tcpdump,
+# hold Spark's report to the report's schema, NFStream 6.6.0 to ask nDPI 5.0
+# itself about every detector's sample, from pip; Chromium, and iproute2, tcpdump,
 # tcpreplay and curl for the live-capture tests, from Debian when run as
 # root), then runs every test of the workspace and prints one closing line
 # with the totals. The live-capture tests need root (network namespaces);
 # EXITFLOW_SKIP_ROOT_TESTS=1 skips them elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! python3 -c 'import pyarrow, pandas, pyspark, markdown_it, linkify_it, PIL, jsonschema' 2>/dev/null; then
+if ! python3 -c 'import pyarrow, pandas, pyspark, markdown_it, linkify_it, PIL, jsonschema, nfstream' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'pyarrow>=14' 'pandas>=2' 'pyspark>=3.5' \
-    'markdown-it-py>=3' 'linkify-it-py>=2' 'pillow>=9' 'jsonschema>=4.18'
+    'markdown-it-py>=3' 'linkify-it-py>=2' 'pillow>=9' 'jsonschema>=4.18' 'nfstream==6.6.0'
 fi
 # The HTML report is rendered in headless Chromium (Debian's package).
 need=()
