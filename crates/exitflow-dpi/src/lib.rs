@@ -132,6 +132,9 @@ struct Ext {
     /// The server sent a TLS handshake: a client's certificate after it is
     /// read as nDPI reads it (its subject too).
     tls_server_spoke: bool,
+    /// The HTTP request's method named the application (WebDAV, RPC over
+    /// HTTP): what the answer says does not override it.
+    http_app_by_method: bool,
 }
 
 /// Per-flow inspection state (kept in the flow table beside each flow).
@@ -184,6 +187,14 @@ impl FlowDpi {
         let pending = self.ext.as_ref().is_some_and(|e| !e.cand.is_unknown());
         if self.misses >= DEFAULT_MAX_MISSES && !pending && self.master.is_unknown() {
             self.done = true;
+        }
+    }
+
+    /// What inspection saw before this payload ([`detect::Before`]).
+    fn before(&self) -> detect::Before {
+        detect::Before {
+            clean: self.misses == 0,
+            cand: self.ext.as_ref().map_or(ProtoId::UNKNOWN, |e| e.cand),
         }
     }
 

@@ -420,6 +420,8 @@ pub struct Known {
     pub whatsapp_call: ProtoId,
     #[allow(missing_docs)]
     pub telegram: ProtoId,
+    #[allow(missing_docs)]
+    pub line: ProtoId,
 }
 
 /// The names [`known`] resolves.
@@ -460,6 +462,7 @@ const KNOWN_NAMES: &[&str] = &[
     "Zoom",
     "WhatsAppCall",
     "Telegram",
+    "Line",
 ];
 
 /// The well-known ids.
@@ -508,6 +511,7 @@ pub fn known() -> &'static Known {
             zoom: g("Zoom"),
             whatsapp_call: g("WhatsAppCall"),
             telegram: g("Telegram"),
+            line: g("Line"),
         }
     })
 }

@@ -116,7 +116,10 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                     k.http
                 };
                 let host = req.host.map(http::parser::host_name);
-                let mut app = http_method_app(&req);
+                let (mut app, by_method) = http_method_app(&req);
+                if by_method {
+                    st.ext().http_app_by_method = true;
+                }
                 if app.is_unknown() {
                     app = host.map(service_of).unwrap_or(ProtoId::UNKNOWN);
                 }
@@ -141,12 +144,14 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.want_http_response = true;
         return http_response(st, data);
     }
-    if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst) {
+    if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst, st.before()) {
         st.hit(hit, src2dst);
         st.want_starttls = st.done && starttls::secure_form(st.master).is_some();
         return Need::Nothing;
     }
-    if request_pending || detect::rtmp_handshake_pending(st.misses, data) {
+    if request_pending
+        || (src2dst && !either_port(flow, 53) && detect::rtmp_handshake_pending(st.misses, data))
+    {
         return Need::More;
     }
     st.missed();
@@ -247,7 +252,7 @@ pub(crate) fn udp(
     {
         return;
     }
-    if let Some(hit) = detect::scan(detect::Transport::Udp, flow, d, src2dst) {
+    if let Some(hit) = detect::scan(detect::Transport::Udp, flow, d, src2dst, st.before()) {
         st.hit(hit, src2dst);
     } else {
         st.missed();

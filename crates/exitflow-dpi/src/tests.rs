@@ -599,6 +599,13 @@ fn http_sub_protocols_by_method_path_and_content_type() {
         ),
         // Not HTTP to nDPI: only port 8080's guess names it.
         (b"TRACE / HTTP/1.1\r\nHost: example.org\r\n\r\n", b"", "HTTP_Proxy"),
+        // nDPI's order (its library asked): MPEG-DASH before the host and
+        // the MSRPC agent; an answer overrides an application the agent
+        // named, not one the method named.
+        (b"GET /a/seg.m4s HTTP/1.1\r\nHost: www.netflix.com\r\n\r\n", b"", "HTTP.MpegDash"),
+        (b"GET /a/seg.m4s HTTP/1.1\r\nHost: a.example\r\nUser-Agent: MSRPC\r\n\r\n", b"", "HTTP.MpegDash"),
+        (b"PROPFIND /x.mp4 HTTP/1.1\r\nHost: a.example\r\n\r\n", b"", "HTTP.WebDAV"),
+        (b"GET / HTTP/1.1\r\nHost: a.example\r\nUser-Agent: MSRPC\r\n\r\n", hls, "HTTP.HLS"),
     ];
     for (req, resp, want) in cases {
         assert_eq!(label(req, resp), *want, "{}", String::from_utf8_lossy(req));
@@ -825,4 +832,23 @@ fn a_client_certificate_subject_counts_only_after_the_server_spoke() {
     };
     assert_eq!(run(false), "TLS");
     assert_eq!(run(true), "TLS.AnyDesk");
+}
+
+/// Rules nDPI judges on a flow's first payload only: after a payload they
+/// did not take, a later one of theirs is not theirs (collectd after junk);
+/// and a first-payload rule that cannot hold lets the rows after it look
+/// (a 256-byte JPEG-like opening mid-flow does not hide an RTP stream).
+#[test]
+fn first_payload_rules_hold_only_from_the_first_payload() {
+    let e = Engine::default();
+    let collectd: &[u8] =
+        b"\0\0\0\x0bmyhost\0\0\x08\0\x0c\x19\x54\xfc\x40\0\0\0\0\0\x09\0\x0c\0\0\0\x02\x80\0\0\0";
+    let c = ctx(17, 40000, 45826);
+    let mut st = FlowDpi::default();
+    e.inspect(&mut st, &c, &pkt(&[0x5a; 15], 17, 40000, 45826, 0, 0), true);
+    e.inspect(&mut st, &c, &pkt(collectd, 17, 40000, 45826, 0, 0), true);
+    assert_ne!(e.finish(&mut st, &c).application_name(), "collectd");
+    let mut st = FlowDpi::default();
+    e.inspect(&mut st, &c, &pkt(collectd, 17, 40000, 45826, 0, 0), true);
+    assert_eq!(e.finish(&mut st, &c).application_name(), "collectd");
 }

@@ -752,7 +752,7 @@ pub(super) fn iqiyi_udp(_: &FlowCtx, d: &[u8]) -> Match {
 const NETCODE_REQUEST: &[u8] = b"\0NETCODE ";
 
 pub(super) fn yojimbo(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(NETCODE_REQUEST))
+    first(d.starts_with(NETCODE_REQUEST))
 }
 
 /// Armagetron's message descriptors nDPI accepts (login, big_server,
@@ -781,14 +781,14 @@ pub(super) const MUDFISH_PORTS: (u16, u16) = (10000, 10010);
 pub(super) fn mudfish_udp(_: &FlowCtx, d: &[u8]) -> Match {
     // Two pings, either direction, before it is Mudfish.
     if d == [MUDFISH_PING] {
-        Match::Count(2)
+        Match::Run(2)
     } else {
         Match::No
     }
 }
 
 pub(super) fn mudfish_tcp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d == MUDFISH_DISCOVERY)
+    first(d == MUDFISH_DISCOVERY)
 }
 
 /// Cisco VPN client's UDP encapsulation magic.
@@ -807,7 +807,7 @@ pub(super) fn ciscovpn(flow: &FlowCtx, d: &[u8]) -> Match {
 const MSDO_HANDSHAKE: &[u8] = b"\x0eSwarm protocol";
 
 pub(super) fn msdo(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() > 16 && d.starts_with(MSDO_HANDSHAKE))
+    first(d.len() > 16 && d.starts_with(MSDO_HANDSHAKE))
 }
 
 /// Raft's message types (canonical/raft framing): AppendEntries ..
@@ -868,7 +868,7 @@ pub(super) fn radmin(_: &FlowCtx, d: &[u8]) -> Match {
     let answer = m(46, 0x25) && d[7..11] == [2, 0x12, 8, 2] && d[13] == 0x0a;
     let message = m(14, 0x05) && d[8..10] == [0x27, 0x27];
     if hello || answer || message {
-        Match::Count(2)
+        Match::Run(2)
     } else {
         Match::No
     }
@@ -985,11 +985,19 @@ pub(super) fn rtmp_s0(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 /// Whether a client's opening that nothing recognised may be RTMP's C0+C1
-/// still arriving: its version byte, fewer bytes than C0+C1, and nothing
-/// inspected before. The stream is then held until C0+C1 is whole.
+/// still arriving: its version byte, at least [`RTMP_MIN_SEGMENT`] but
+/// fewer bytes than C0+C1, and nothing inspected before. The stream is then
+/// held until C0+C1 is whole.
 pub(crate) fn rtmp_handshake_pending(misses: u8, d: &[u8]) -> bool {
-    misses == 0 && d.first() == Some(&RTMP_VERSION) && d.len() < RTMP_C0_C1
+    misses == 0
+        && d.first() == Some(&RTMP_VERSION)
+        && (RTMP_MIN_SEGMENT..RTMP_C0_C1).contains(&d.len())
 }
+
+/// The least of C0+C1 its first segment carries (a TCP segment of any
+/// usual size holds this much): shorter openings from version byte 3 are
+/// other protocols' (a TPKT connection request), not held.
+const RTMP_MIN_SEGMENT: usize = 512;
 
 /// Protobuf fields read per packet, at most.
 const PROTOBUF_MAX_FIELDS: usize = 32;
@@ -1011,9 +1019,10 @@ fn varint(d: &[u8], at: usize) -> Option<(u64, usize)> {
     None
 }
 
-/// Walks a packet as Protobuf fields: (fields, length-delimited fields), or
-/// None when a field is malformed or not even one tag could be read.
-fn protobuf_fields(d: &[u8]) -> Option<(usize, usize)> {
+/// Walks a packet as Protobuf fields: (fields, length-delimited fields,
+/// where the walk ended), or None when a field is malformed or not even one
+/// tag could be read.
+fn protobuf_fields(d: &[u8]) -> Option<(usize, usize, usize)> {
     let (mut at, mut fields, mut lens) = (0, 0, 0);
     while fields < PROTOBUF_MAX_FIELDS {
         let Some((tag, next)) = varint(d, at) else {
@@ -1041,15 +1050,16 @@ fn protobuf_fields(d: &[u8]) -> Option<(usize, usize)> {
         };
         fields += 1;
     }
-    (at > 0).then_some((fields, lens))
+    (at > 0).then_some((fields, lens, at))
 }
 
 pub(super) fn protobuf(_: &FlowCtx, d: &[u8]) -> Match {
     // Eight fields, one length-delimited, in one packet; or two fields in
     // each of four packets.
+    // A field running past the packet only counts in the first form.
     match protobuf_fields(d) {
-        Some((f, l)) if f >= PROTOBUF_FIELDS_AT_ONCE && l >= 1 => Match::Yes,
-        Some((f, _)) if f >= 2 => Match::Run(4),
+        Some((f, l, _)) if f >= PROTOBUF_FIELDS_AT_ONCE && l >= 1 => Match::Yes,
+        Some((f, _, end)) if f >= 2 && end <= d.len() => Match::Run(4),
         _ => Match::No,
     }
 }

@@ -40,7 +40,7 @@ pub(super) fn iec104(_: &FlowCtx, d: &[u8]) -> Match {
     // APCIs (0x68, length of the rest) that fill the segment exactly.
     let mut at = 0;
     while at < d.len() {
-        if d[at] != 0x68 || at + 1 >= d.len() {
+        if d[at] != 0x68 || at + 1 >= d.len() || d[at + 1] == 0 {
             return Match::No;
         }
         at += 2 + usize::from(d[at + 1]);
@@ -69,16 +69,18 @@ pub(super) fn mqtt(_: &FlowCtx, d: &[u8]) -> Match {
     if d.len() < 2 {
         return Match::No;
     }
-    let (mut rest, mut used, mut scale) = (0usize, 0usize, 1usize);
+    let (mut rest, mut used, mut scale, mut ended) = (0usize, 0usize, 1usize, false);
     for &b in d[1..].iter().take(4) {
         used += 1;
         rest += usize::from(b & 0x7f) * scale;
         if b & 0x80 == 0 {
+            ended = true;
             break;
         }
         scale *= 128;
     }
-    if d.len() != 1 + used + rest {
+    // A length cut short by the segment is no length (four bytes always end it).
+    if !(ended || used == 4) || d.len() != 1 + used + rest {
         return Match::No;
     }
     let (kind, flags) = (d[0] >> 4, d[0] & 0x0f);

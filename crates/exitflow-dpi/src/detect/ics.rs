@@ -281,10 +281,12 @@ pub(super) fn matter(flow: &FlowCtx, d: &[u8]) -> Match {
     let (flags, security) = (d[0], d[3]);
     let session_type = security & 0x03;
     let session_zero = d[1] == 0 && d[2] == 0;
-    yes(flags >> 4 <= 1
-        && flags & 0x08 == 0
-        && flags & 0x03 <= 2
-        && security & 0x1c == 0
-        && session_type <= 2
-        && (session_type == 0) == session_zero)
+    first(
+        flags >> 4 <= 1
+            && flags & 0x08 == 0
+            && flags & 0x03 <= 2
+            && security & 0x1c == 0
+            && session_type <= 2
+            && (session_type == 0) == session_zero,
+    )
 }

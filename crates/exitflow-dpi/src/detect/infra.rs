@@ -502,7 +502,7 @@ const CAN_ETH_MAGIC: &[u8] = b"ISO11898";
 
 pub(super) fn can(_: &FlowCtx, d: &[u8]) -> Match {
     // Magic, version and frame count (the version is not required to be 1).
-    yes(d.len() >= 10 && d.starts_with(CAN_ETH_MAGIC))
+    first(d.len() >= 10 && d.starts_with(CAN_ETH_MAGIC))
 }
 
 /// LISP's data-plane and control-plane UDP ports.
@@ -520,7 +520,7 @@ pub(super) fn lisp_udp(flow: &FlowCtx, _: &[u8]) -> Match {
 
 pub(super) fn lisp_tcp(_: &FlowCtx, d: &[u8]) -> Match {
     // Reliable transport: a message length covering the segment, the end marker last.
-    yes(d.len() >= 8 && be16(d, 2).is_some_and(|l| l >= d.len()) && d.ends_with(LISP_END_MARKER))
+    first(d.len() >= 8 && be16(d, 2).is_some_and(|l| l >= d.len()) && d.ends_with(LISP_END_MARKER))
 }
 
 /// collectd's part types (host .. interval-hr, message, severity,
@@ -542,19 +542,19 @@ pub(super) fn collectd(_: &FlowCtx, d: &[u8]) -> Match {
         }
         if t == COLLECTD_ENCRYPTED {
             let user = be16(d, 4).unwrap_or(usize::MAX);
-            return yes(len == d.len() && len >= 6 && d.len() >= 22 && user <= d.len() - 22);
+            return first(len == d.len() && len >= 6 && d.len() >= 22 && user <= d.len() - 22);
         }
         valid += 1;
         at += len;
     }
-    yes(valid >= 3)
+    first(valid >= 3)
 }
 
 /// Samsung's service discovery request (BSDP).
 const SAMSUNG_SDP_SEARCH: &[u8] = b"SEARCH BSDP/";
 
 pub(super) fn samsung_sdp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(SAMSUNG_SDP_SEARCH))
+    first(d.starts_with(SAMSUNG_SDP_SEARCH))
 }
 
 /// DLEP's (RFC 8175) session port, required on TCP.
@@ -562,7 +562,7 @@ pub(super) const DLEP_PORT: u16 = 854;
 
 pub(super) fn dlep_udp(_: &FlowCtx, d: &[u8]) -> Match {
     // A discovery signal: "DLEP", then a signal header and data items.
-    yes(d.len() > 27 && d.starts_with(b"DLEP"))
+    first(d.len() > 27 && d.starts_with(b"DLEP"))
 }
 
 pub(super) fn dlep_tcp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -575,11 +575,13 @@ pub(super) const GLBP_PORT: u16 = 3222;
 
 pub(super) fn glbp(flow: &FlowCtx, d: &[u8]) -> Match {
     // Version 0-1 and a group number below 1024.
-    yes(flow.src_port == GLBP_PORT
-        && flow.dst_port == GLBP_PORT
-        && d.len() >= 12
-        && d[0] <= 1
-        && be16(d, 2).is_some_and(|g| g <= 1023))
+    first(
+        flow.src_port == GLBP_PORT
+            && flow.dst_port == GLBP_PORT
+            && d.len() >= 12
+            && d[0] <= 1
+            && be16(d, 2).is_some_and(|g| g <= 1023),
+    )
 }
 
 /// LNet's acceptor magic and its protocol magic ("Eric"), little-endian.
@@ -602,7 +604,7 @@ pub(super) fn lustre(flow: &FlowCtx, d: &[u8]) -> Match {
         && le32(d, 0) == Some(LNET_MESSAGE)
         && to(24)
         && le32(d, 52).is_some_and(|l| l as usize == d.len() - 96);
-    yes(hello || message)
+    first(hello || message)
 }
 
 /// Z39.50 APDU tags nDPI accepts, after its 5-bit mask (initRequest 20 ..).

@@ -192,7 +192,9 @@ use basic::*;
 use bytes::*;
 pub(crate) use bytes::{either_port, starts_ci};
 use samples::*;
-pub use scan::{Hit, Resolved, alt, first_match, id, ip_protocol, resolved, scan};
+pub use scan::{
+    Before, Hit, Resolved, alt, first_match, first_match_after, id, ip_protocol, resolved, scan,
+};
 pub use table_tcp::TCP;
 pub use table_udp::UDP;
 
@@ -591,6 +593,34 @@ mod tests {
                 [0; 4],
                 b"\x08\x96\x01\x4b\x01",
             ),
+            // A remaining length cut short, a zero-length APCI.
+            (
+                "MQTT",
+                Transport::Tcp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\xc0\x80",
+            ),
+            (
+                "MQTT",
+                Transport::Tcp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\x20\x80\x80",
+            ),
+            (
+                "IEC60870",
+                Transport::Tcp,
+                40000,
+                41000,
+                false,
+                [0; 4],
+                b"\x68\x00\x68\x04\x07\x00\x00\x00",
+            ),
             ("RX", Transport::Udp, 7001, 7003, false, [0; 4], &{
                 let mut d = [0u8; 28];
                 d[20] = 12; // PARAMS_4, which nDPI refuses
@@ -639,8 +669,15 @@ mod tests {
                     let f = flow(t, port);
                     for src2dst in [true, false] {
                         assert_eq!(
-                            scan(t, &f, det.sample, src2dst),
-                            first_match(table, ids, &f, det.sample, src2dst),
+                            scan(t, &f, det.sample, src2dst, Before::FIRST),
+                            first_match_after(
+                                table,
+                                ids,
+                                &f,
+                                det.sample,
+                                src2dst,
+                                Some(Before::FIRST)
+                            ),
                             "{}",
                             det.name
                         );

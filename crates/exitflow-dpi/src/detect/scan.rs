@@ -99,17 +99,54 @@ pub fn ip_protocol(number: u8) -> ProtoId {
 /// The first row of the transport's table that recognises `d` (the same
 /// answer as [`first_match`], over rows resolved and sorted by direction
 /// once, for the per-packet path).
-pub fn scan(transport: Transport, flow: &FlowCtx, d: &[u8], src2dst: bool) -> Option<Hit> {
+pub fn scan(
+    transport: Transport,
+    flow: &FlowCtx,
+    d: &[u8],
+    src2dst: bool,
+    before: Before,
+) -> Option<Hit> {
     let t = usize::from(transport == Transport::Udp);
     let r = resolved();
     for lane in &r.lanes[t][usize::from(!src2dst)] {
         if ports_ok(lane.ports, lane.range, flow)
             && let Some(h) = hit(r, lane.pid, (lane.detect)(flow, d))
+            && before.allows(&h, src2dst)
         {
             return Some(h);
         }
     }
     None
+}
+
+/// What a flow's inspection saw before this payload, for the rows that
+/// hold only from the flow's first payload on ([`Match::First`],
+/// [`Match::Run`], [`Match::BothWays`]): when such a row cannot hold, the
+/// scan goes on to the next row, as nDPI goes on to its next dissector.
+#[derive(Clone, Copy, Debug)]
+pub struct Before {
+    /// Every payload before was evidence (none was missed).
+    pub clean: bool,
+    /// The protocol earlier payloads spoke for, if any.
+    pub cand: ProtoId,
+}
+
+impl Before {
+    /// A flow's first payload.
+    pub const FIRST: Before = Before {
+        clean: true,
+        cand: ProtoId::UNKNOWN,
+    };
+
+    fn allows(self, h: &Hit, src2dst: bool) -> bool {
+        if !h.from_first {
+            return true;
+        }
+        let fresh = self.cand.is_unknown();
+        // A request-and-answer rule starts with the flow's first direction.
+        let opens = !h.both_ways || !fresh || src2dst;
+        self.clean && opens && (fresh || (h.need > 0 && self.cand == h.master))
+    }
 }
 
 /// Whether a row limited to `ports` (or `range`) applies to the flow.
@@ -167,6 +204,19 @@ pub fn first_match(
     d: &[u8],
     src2dst: bool,
 ) -> Option<Hit> {
+    first_match_after(table, ids, flow, d, src2dst, None)
+}
+
+/// [`first_match`], for a payload that comes after what `before` says
+/// (None: any row's answer counts, as for a row's own sample).
+pub fn first_match_after(
+    table: &'static [Detector],
+    ids: &[ProtoId],
+    flow: &FlowCtx,
+    d: &[u8],
+    src2dst: bool,
+    before: Option<Before>,
+) -> Option<Hit> {
     let r = resolved();
     for (det, &pid) in table.iter().zip(ids) {
         let dir_ok = match det.dir {
@@ -177,6 +227,7 @@ pub fn first_match(
         if dir_ok
             && ports_ok(det.ports, det.range, flow)
             && let Some(h) = hit(r, pid, (det.detect)(flow, d))
+            && before.is_none_or(|b| b.allows(&h, src2dst))
         {
             return Some(h);
         }

@@ -181,10 +181,13 @@ const KAKAOTALK_CALL_NET: [u8; 2] = [1, 201];
 pub(super) fn kakaotalk_voice(flow: &FlowCtx, d: &[u8]) -> Match {
     // An RTCP sender report's opening (81 c8 00 0c), of which nDPI asks any
     // one byte, to or from KakaoTalk's network.
-    yes(flow.ip_version == 4
-        && (flow.src.starts_with(&KAKAOTALK_CALL_NET) || flow.dst.starts_with(&KAKAOTALK_CALL_NET))
-        && d.len() >= 4
-        && (d[0] == 0x81 || d[1] == 0xc8 || d[2] == 0 || d[3] == 0x0c))
+    first(
+        flow.ip_version == 4
+            && (flow.src.starts_with(&KAKAOTALK_CALL_NET)
+                || flow.dst.starts_with(&KAKAOTALK_CALL_NET))
+            && d.len() >= 4
+            && (d[0] == 0x81 || d[1] == 0xc8 || d[2] == 0 || d[3] == 0x0c),
+    )
 }
 
 /// Whether a datagram is one of the call messages nDPI knows LINE's relays
@@ -211,7 +214,7 @@ pub(super) fn line_call(flow: &FlowCtx, d: &[u8]) -> Match {
     if flow.ip_version != 4 || !line_call_message(d) {
         return Match::No;
     }
-    let line = super::id("Line");
+    let line = crate::registry::known().line;
     let listed = |a: &exitflow_decode::Addr| crate::iplist::lookup(4, a) == Some(line);
     yes(listed(&flow.dst) || listed(&flow.src))
 }

@@ -18,8 +18,6 @@ pub(crate) fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> 
         Alt::MsRpch
     } else if req.method == "POST" && starts_ci(req.path, IPP_PATH) {
         Alt::Ipp
-    } else if mpeg_dash(req) {
-        Alt::MpegDash
     } else if req.websocket {
         Alt::WebSocket
     } else if req.soap_action {
@@ -70,28 +68,38 @@ fn ends_ci(s: &str, suffix: &str) -> bool {
 
 /// MPEG-DASH by its request: an HTTP/1.1 request for an `.mp4` or `.m4s`
 /// segment, a `video/mp4` body, or a DASH header.
-fn mpeg_dash(req: &http::parser::Request<'_>) -> bool {
+pub(crate) fn mpeg_dash(req: &http::parser::Request<'_>) -> bool {
     (req.http11 && (ends_ci(req.path, ".mp4") || ends_ci(req.path, ".m4s")))
         || req.content_type.is_some_and(|c| ends_ci(c, "video/mp4"))
         || req.dash_header
 }
 
-/// The application a request's method names: RPC over HTTP's and WebDAV's
-/// methods (nDPI lets these override the host's service).
-pub(crate) fn http_method_app(req: &http::parser::Request<'_>) -> ProtoId {
-    match req.method {
-        "RPC_CONNECT" | "RPC_IN_DATA" | "RPC_OUT_DATA" => detect::alt(Alt::MsRpch),
+/// The application a request names before its host, in nDPI's order:
+/// RPC over HTTP's and WebDAV's methods, then MPEG-DASH, then an HLS
+/// playlist sent; and whether it came from the method (which the answer
+/// cannot override).
+pub(crate) fn http_method_app(req: &http::parser::Request<'_>) -> (ProtoId, bool) {
+    let by_method = match req.method {
+        "RPC_CONNECT" | "RPC_IN_DATA" | "RPC_OUT_DATA" => Some(Alt::MsRpch),
         "MKCOL" | "MOVE" | "COPY" | "LOCK" | "UNLOCK" | "PROPFIND" | "PROPPATCH" => {
-            detect::alt(Alt::WebDav)
+            Some(Alt::WebDav)
         }
-        _ if req
-            .content_type
-            .is_some_and(|c| c.starts_with(HLS_CONTENT_TYPE)) =>
-        {
-            detect::alt(Alt::Hls)
-        }
-        _ => ProtoId::UNKNOWN,
+        _ => None,
+    };
+    if let Some(a) = by_method {
+        return (detect::alt(a), true);
     }
+    let a = if mpeg_dash(req) {
+        Alt::MpegDash
+    } else if req
+        .content_type
+        .is_some_and(|c| c.starts_with(HLS_CONTENT_TYPE))
+    {
+        Alt::Hls
+    } else {
+        return (ProtoId::UNKNOWN, false);
+    };
+    (detect::alt(a), false)
 }
 
 /// The application a response names: OCSP answers, HLS playlists and
@@ -118,9 +126,7 @@ pub(crate) fn http_response(st: &mut FlowDpi, data: &[u8]) -> Need {
         Parse::Done(r) => {
             st.want_http_response = false;
             // A WebDAV or RPC-over-HTTP method outranks what the answer says.
-            let by_method = [Alt::WebDav, Alt::MsRpch]
-                .map(detect::alt)
-                .contains(&st.app);
+            let by_method = st.ext.as_ref().is_some_and(|e| e.http_app_by_method);
             if let Some(app) = http_response_app(&r).filter(|_| !by_method) {
                 st.app = detect::alt(app);
             }
