@@ -1,10 +1,13 @@
-//! The whole inspection engine over a flow of arbitrary TCP or UDP packets.
+//! The whole inspection engine over a flow of arbitrary TCP or UDP packets,
+//! and the stateful protocols' parsers (TFTP requests, Z39.50 APDUs) alone.
 #![no_main]
 use exitflow_decode::{PacketInfo, Tunnel};
 use exitflow_dpi::{Engine, FlowCtx, FlowDpi};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    let _ = exitflow_dpi::tftp::request(data);
+    let _ = exitflow_dpi::z3950::elements(data);
     if data.len() < 6 {
         return;
     }

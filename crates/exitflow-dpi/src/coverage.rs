@@ -50,6 +50,7 @@ pub const CONTENT_OUTSIDE_TABLES: &[&str] = &[
     "OCSP",
     "WebSocket",
     "ntop",
+    "Z3950",
 ];
 
 /// Protocols nDPI 5.0 defines but has no dissector, host-name or address

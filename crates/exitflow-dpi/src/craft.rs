@@ -121,3 +121,29 @@ pub fn flow_ctx(protocol: u8, src_port: u16, dst_port: u16) -> crate::FlowCtx {
         dst: [0; 16],
     }
 }
+
+/// A packet of one IPv4 flow (addresses zero), for tests through the
+/// engine: UDP, or a TCP segment with sequence 1 and no flags.
+pub fn packet(
+    payload: &[u8],
+    protocol: u8,
+    src_port: u16,
+    dst_port: u16,
+) -> exitflow_decode::PacketInfo<'_> {
+    exitflow_decode::PacketInfo {
+        ip_version: 4,
+        src: [0; 16],
+        dst: [0; 16],
+        protocol,
+        src_port,
+        dst_port,
+        vlan_id: 0,
+        tunnel_id: 0,
+        tunnel: exitflow_decode::Tunnel::None,
+        tcp_flags: 0,
+        tcp_seq: 1,
+        ip_len: 0,
+        truncated: false,
+        payload,
+    }
+}

@@ -30,7 +30,9 @@ mod simple;
 mod starttls;
 mod stream;
 mod stun_flow;
+pub mod tftp;
 pub mod tls;
+pub mod z3950;
 
 use exitflow_decode::{PacketInfo, ipproto, tcp_flags};
 pub use registry::{ProtoId, known, registry};
@@ -135,6 +137,10 @@ struct Ext {
     /// The HTTP request's method named the application (WebDAV, RPC over
     /// HTTP): what the answer says does not override it.
     http_app_by_method: bool,
+    /// A TFTP transfer's sequence ([`tftp::transfer`]).
+    tftp: tftp::Transfer,
+    /// A Z39.50 session's evidence ([`z3950::session`]).
+    z3950: z3950::Session,
 }
 
 /// Per-flow inspection state (kept in the flow table beside each flow).
@@ -188,6 +194,11 @@ impl FlowDpi {
         if self.misses >= DEFAULT_MAX_MISSES && !pending && self.master.is_unknown() {
             self.done = true;
         }
+    }
+
+    /// No payload was inspected yet.
+    fn untouched(&self) -> bool {
+        self.misses == 0 && self.master.is_unknown() && self.ext.is_none()
     }
 
     /// What inspection saw before this payload ([`detect::Before`]).
@@ -309,11 +320,20 @@ impl Classification {
     }
 }
 
-/// The inspection engine: configuration, and the STUN cache its flows share.
-#[derive(Debug, Default)]
+/// The inspection engine: configuration, and the caches its flows share.
+#[derive(Debug)]
 pub struct Engine {
     cfg: DpiConfig,
     stun_cache: std::sync::Mutex<cache::StunCache>,
+    tinc_cache: std::sync::Mutex<cache::TincCache>,
+}
+
+impl Default for Engine {
+    /// Default settings, and caches of their default sizes (a derived
+    /// default would give caches of size 0, which remember nothing).
+    fn default() -> Engine {
+        Engine::new(DpiConfig::default())
+    }
 }
 
 impl Clone for Engine {
@@ -331,12 +351,45 @@ impl Engine {
         Engine {
             cfg,
             stun_cache: std::sync::Mutex::new(cache::StunCache::new(cache::DEFAULT_STUN_CACHE_CAP)),
+            tinc_cache: std::sync::Mutex::new(cache::TincCache::new(cache::DEFAULT_TINC_CACHE_CAP)),
         }
     }
 
     /// Endpoints the STUN cache dropped to stay within its cap.
     pub fn stun_cache_evicted(&self) -> u64 {
         self.stun_cache.lock().map(|c| c.evicted()).unwrap_or(0)
+    }
+
+    /// tinc meta connections the TINC cache dropped to stay within its cap.
+    pub fn tinc_cache_evicted(&self) -> u64 {
+        self.tinc_cache.lock().map(|c| c.evicted()).unwrap_or(0)
+    }
+
+    /// A tinc meta connection just named: its UDP flow is awaited (IPv4,
+    /// as nDPI keys its cache).
+    fn tinc_named(&self, flow: &FlowCtx) {
+        if flow.ip_version == 4
+            && let Ok(mut c) = self.tinc_cache.lock()
+        {
+            c.put((flow.src, flow.dst, flow.dst_port), ());
+        }
+    }
+
+    /// A UDP flow's first payload: TINC if it joins the two hosts of a
+    /// tinc meta connection on its server's port (either way round); the
+    /// connection's entry is spent, as in nDPI.
+    fn tinc_udp(&self, flow: &FlowCtx) -> bool {
+        if flow.ip_version != 4 {
+            return false;
+        }
+        let Ok(mut c) = self.tinc_cache.lock() else {
+            return false;
+        };
+        if c.is_empty() {
+            return false;
+        }
+        c.take(&(flow.src, flow.dst, flow.dst_port)).is_some()
+            || c.take(&(flow.dst, flow.src, flow.src_port)).is_some()
     }
 
     /// Inspects one packet of a flow.
@@ -359,9 +412,19 @@ impl Engine {
         }
         st.valid = true;
         match flow.protocol {
-            ipproto::TCP => self.tcp(st, flow, p, src2dst),
+            ipproto::TCP => {
+                let was = st.done;
+                self.tcp(st, flow, p, src2dst);
+                if !was && st.done && st.master == known().tinc {
+                    self.tinc_named(flow);
+                }
+            }
             ipproto::UDP => {
                 if !p.payload.is_empty() && !st.done {
+                    if st.untouched() && self.tinc_udp(flow) {
+                        st.set(known().tinc, ProtoId::UNKNOWN);
+                        return;
+                    }
                     simple::udp(st, flow, p, src2dst, &self.stun_cache);
                 }
             }

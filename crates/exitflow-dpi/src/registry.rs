@@ -422,6 +422,12 @@ pub struct Known {
     pub telegram: ProtoId,
     #[allow(missing_docs)]
     pub line: ProtoId,
+    #[allow(missing_docs)]
+    pub tftp: ProtoId,
+    #[allow(missing_docs)]
+    pub z3950: ProtoId,
+    #[allow(missing_docs)]
+    pub tinc: ProtoId,
 }
 
 /// The names [`known`] resolves.
@@ -463,6 +469,9 @@ const KNOWN_NAMES: &[&str] = &[
     "WhatsAppCall",
     "Telegram",
     "Line",
+    "TFTP",
+    "Z3950",
+    "TINC",
 ];
 
 /// The well-known ids.
@@ -512,6 +521,9 @@ pub fn known() -> &'static Known {
             whatsapp_call: g("WhatsAppCall"),
             telegram: g("Telegram"),
             line: g("Line"),
+            tftp: g("TFTP"),
+            z3950: g("Z3950"),
+            tinc: g("TINC"),
         }
     })
 }

@@ -22,7 +22,7 @@ use crate::tls::parser::{
     HS_CLIENT_HELLO, HS_SERVER_HELLO, RECORD_HANDSHAKE, client_hello, first_handshake,
     looks_like_record,
 };
-use crate::{FlowCtx, FlowDpi, Need, dns, http, quic, service_of, starttls, tls};
+use crate::{FlowCtx, FlowDpi, Need, dns, http, quic, service_of, starttls, tftp, tls, z3950};
 
 /// TCP: looks at the first bytes of one direction's stream.
 pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) -> Need {
@@ -144,9 +144,19 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.want_http_response = true;
         return http_response(st, data);
     }
+    // Z39.50's APDUs: evidence, or not yet a miss, until the fourth full one.
+    let session = z3950::session(st, data, src2dst);
+    if session == z3950::Step::Named {
+        st.set(known().z3950, ProtoId::UNKNOWN);
+        return Need::Nothing;
+    }
     if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst, st.before()) {
         st.hit(hit, src2dst);
         st.want_starttls = st.done && starttls::secure_form(st.master).is_some();
+        return Need::Nothing;
+    }
+    if session == z3950::Step::Alive {
+        st.misses = st.misses.saturating_add(1);
         return Need::Nothing;
     }
     if request_pending
@@ -252,8 +262,17 @@ pub(crate) fn udp(
     {
         return;
     }
+    // A TFTP transfer's packets are no row's, but do not give the flow up
+    // until one is not TFTP's; the fourth in sequence names it.
+    let transfer = tftp::transfer(st, d);
+    if transfer == tftp::Step::Named {
+        st.set(k.tftp, ProtoId::UNKNOWN);
+        return;
+    }
     if let Some(hit) = detect::scan(detect::Transport::Udp, flow, d, src2dst, st.before()) {
         st.hit(hit, src2dst);
+    } else if transfer == tftp::Step::Alive {
+        st.misses = st.misses.saturating_add(1);
     } else {
         st.missed();
     }

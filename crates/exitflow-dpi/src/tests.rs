@@ -852,3 +852,73 @@ fn first_payload_rules_hold_only_from_the_first_payload() {
     e.inspect(&mut st, &c, &pkt(collectd, 17, 40000, 45826, 0, 0), true);
     assert_eq!(e.finish(&mut st, &c).application_name(), "collectd");
 }
+
+/// A tinc meta connection (two ID requests, two METAKEYs) is TINC, and the
+/// one UDP flow between its hosts on the server's port that follows is too
+/// (either way round), as nDPI names it through its cache; a second UDP
+/// flow, one on another port, or one after an unfinished meta connection
+/// is not (each checked with nDPI 5.0's library).
+#[test]
+fn a_tinc_meta_connection_names_the_udp_flow_between_its_hosts() {
+    let (client, server) = ([131, 114, 168, 27], [185, 83, 218, 112]);
+    let flow = |proto: u8, a: [u8; 4], sp: u16, b: [u8; 4], dp: u16| {
+        let mut c = ctx(proto, sp, dp);
+        c.src[..4].copy_from_slice(&a);
+        c.dst[..4].copy_from_slice(&b);
+        c
+    };
+    let meta = |e: &Engine, msgs: &[&[u8]]| {
+        let c = flow(6, client, 59244, server, 55655);
+        let mut st = FlowDpi::default();
+        let mut seq = [1u32, 1];
+        for (i, m) in msgs.iter().enumerate() {
+            let src2dst = i % 2 == 0;
+            let (sp, dp) = if src2dst {
+                (59244, 55655)
+            } else {
+                (55655, 59244)
+            };
+            let s = &mut seq[usize::from(!src2dst)];
+            e.inspect(&mut st, &c, &pkt(m, 6, sp, dp, *s, 0x18), src2dst);
+            *s += m.len() as u32;
+        }
+        e.finish(&mut st, &c).application_name()
+    };
+    let udp = |e: &Engine, a: [u8; 4], sp: u16, b: [u8; 4], dp: u16| {
+        let c = flow(17, a, sp, b, dp);
+        let mut st = FlowDpi::default();
+        e.inspect(
+            &mut st,
+            &c,
+            &pkt(b"\0\0\0\x01\x02\x03\x04\x05", 17, sp, dp, 0, 0),
+            true,
+        );
+        e.finish(&mut st, &c).application_name()
+    };
+    let full: &[&[u8]] = &[
+        b"0 think 17\n",
+        b"0 iniz 17\n",
+        b"1 429 672 0 0 8A3F\n",
+        b"1 94 64 0 0 77B0\n",
+    ];
+    let e = Engine::default();
+    assert_eq!(meta(&e, full), "TINC");
+    assert_eq!(udp(&e, client, 41000, server, 55657), "Unknown");
+    assert_eq!(udp(&e, server, 55655, client, 33333), "TINC");
+    assert_eq!(udp(&e, client, 55666, server, 55655), "Unknown");
+    let e = Engine::default();
+    assert_eq!(meta(&e, full), "TINC");
+    assert_eq!(udp(&e, client, 55655, server, 55655), "TINC");
+
+    let e = Engine::default();
+    assert_ne!(meta(&e, &full[..3]), "TINC");
+    assert_eq!(udp(&e, client, 55655, server, 55655), "Unknown");
+    for refused in [
+        &b"0 think 17.7\n"[..],
+        b"1 429 672 0 0 8a3f\n",
+        b"1 4 6 0 0 \n",
+    ] {
+        let e = Engine::default();
+        assert_ne!(meta(&e, &[refused, refused, refused, refused]), "TINC");
+    }
+}

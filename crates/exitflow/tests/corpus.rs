@@ -66,15 +66,16 @@ fn at_least(a: &serde_json::Value, key: &str, min: f64) {
 #[test]
 fn flows_and_labels_agree_with_nfstream_on_its_corpus() {
     let a = score("nfstream");
-    // Floors a little under the figures measured (flows 99.81, app 99.04,
-    // master 99.43, category 99.31, guessed 99.10; per capture app 94.28):
-    // a change that loses agreement fails here.
+    // Floors a little under the figures measured (flows 99.81, app 99.27,
+    // master 99.66, category 99.54, guessed 99.12; per capture app 95.17,
+    // master 99.04): a change that loses agreement fails here.
     at_least(&a, "flows", 99.7);
-    at_least(&a, "app", 98.8);
-    at_least(&a, "master", 99.2);
-    at_least(&a, "category", 99.1);
+    at_least(&a, "app", 99.1);
+    at_least(&a, "master", 99.5);
+    at_least(&a, "category", 99.35);
     at_least(&a, "guessed", 98.9);
-    at_least(&a, "macro_app", 93.8);
+    at_least(&a, "macro_app", 94.8);
+    at_least(&a, "macro_master", 98.7);
 }
 
 /// nDPI's protocol test captures (the shared half): breadth of protocols

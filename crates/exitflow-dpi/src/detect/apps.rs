@@ -19,6 +19,16 @@ const MGCP_VERBS: [&[u8]; 9] = [
     b"AUEP ", b"AUCX ", b"CRCX ", b"DLCX ", b"EPCF ", b"MDCX ", b"NTFY ", b"RQNT ", b"RSIP ",
 ];
 
+/// Nintendo's PIA datagrams: magic and version 2.
+pub(super) const NINTENDO_MAGIC: &[u8] = &[0x32, 0xab, 0x98, 0x64, 0x02];
+/// nDPI wants a PIA datagram longer than this.
+const NINTENDO_MIN_LEN: usize = 48;
+
+pub(super) fn nintendo(_: &FlowCtx, d: &[u8]) -> Match {
+    // nDPI 5.0: the flow's first payload only, either direction, any port.
+    first(d.len() > NINTENDO_MIN_LEN && d.starts_with(NINTENDO_MAGIC))
+}
+
 pub(super) fn gnutella_tcp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"GNUTELLA CONNECT/")
         || d.starts_with(b"GNUTELLA/")

@@ -26,12 +26,27 @@ pub(super) fn mssql(_: &FlowCtx, d: &[u8]) -> Match {
         && be16(d, 2) == Some(d.len())
         && d[7] == 0)
 }
+/// MongoDB's OP_REPLY, the one answer nDPI names.
+const MONGO_OP_REPLY: u32 = 1;
+/// The largest message length nDPI accepts in a MongoDB header.
+const MONGO_MAX_LEN: u32 = 1_000_000;
+
 pub(super) fn mongodb(_: &FlowCtx, d: &[u8]) -> Match {
-    // Little-endian message length, then an opcode (OP_REPLY, OP_MSG family).
+    // nDPI 5.0: the first payload, over 16 bytes, a length field in bounds
+    // (not compared with the segment's: a message may span segments) and
+    // a request opcode (OP_UPDATE..OP_KILL_CURSORS, OP_MSG), or an OP_REPLY
+    // with a body and no reserved flag set.
     let (Some(len), Some(op)) = (le32(d, 0), le32(d, 12)) else {
         return Match::No;
     };
-    yes(len as usize == d.len() && matches!(op, 1 | 2001..=2013))
+    if d.len() <= 16 || !(4..=MONGO_MAX_LEN).contains(&len) {
+        return Match::No;
+    }
+    match op {
+        2001..=2007 | 2013 => Match::First,
+        MONGO_OP_REPLY => first(d.len() > 36 && le32(d, 16).is_some_and(|f| f & 0xffff_fff0 == 0)),
+        _ => Match::No,
+    }
 }
 pub(super) fn dnp3(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 10 && d[0] == 0x05 && d[1] == 0x64)

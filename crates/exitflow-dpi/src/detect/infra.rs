@@ -52,19 +52,9 @@ pub(super) fn ldap(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn tftp(_: &FlowCtx, d: &[u8]) -> Match {
-    // Read/write request: opcode 1/2, file name, NUL, mode, NUL.
-    if d.len() < 6 || d[0] != 0 || !matches!(d[1], 1 | 2) {
-        return Match::No;
-    }
-    let rest = &d[2..];
-    let Some(nul) = rest.iter().position(|b| *b == 0) else {
-        return Match::No;
-    };
-    let mode = &rest[nul + 1..];
-    yes(nul > 0
-        && (starts_ci(mode, b"octet\0")
-            || starts_ci(mode, b"netascii\0")
-            || starts_ci(mode, b"mail\0")))
+    // A request or option acknowledgement, from either side, while every
+    // payload before was TFTP's (a transfer's are: see `crate::tftp`).
+    first(crate::tftp::request(d))
 }
 
 pub(super) fn xdmcp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -481,12 +471,51 @@ pub(super) fn openwire(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 14 && d[4] == 1 && &d[5..13] == b"ActiveMQ")
 }
 
-pub(super) fn tinc(_: &FlowCtx, d: &[u8]) -> Match {
-    // ID request: "0 name 17.x\n".
-    yes(d.len() > 6
+/// The tinc protocol version nDPI 5.0 accepts in an ID message.
+const TINC_VERSION: &[u8] = b"17\n";
+
+/// tinc's ID request: `0 <name> 17\n`.
+fn tinc_id(d: &[u8]) -> bool {
+    d.len() > 6
         && d.starts_with(b"0 ")
-        && d.ends_with(b"\n")
-        && d.windows(4).any(|w| w == b" 17." || w == b" 17\n"))
+        && d[2] != b' '
+        && d[3..]
+            .iter()
+            .position(|b| *b == b' ')
+            .is_some_and(|at| &d[3 + at + 1..] == TINC_VERSION)
+}
+
+/// tinc's METAKEY request: `1 <cipher> <digest> <maclength> <compression>
+/// <KEY in upper-case hex>\n`.
+fn tinc_metakey(d: &[u8]) -> bool {
+    if d.len() <= 11 || !d.starts_with(b"1 ") || d[2] == b' ' {
+        return false;
+    }
+    let mut at = 3;
+    for _ in 0..4 {
+        while d.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        if d.get(at) != Some(&b' ') {
+            return false;
+        }
+        at += 1;
+    }
+    let Some((b'\n', key)) = d[at..].split_last() else {
+        return false;
+    };
+    key.iter()
+        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+}
+
+pub(super) fn tinc(_: &FlowCtx, d: &[u8]) -> Match {
+    // nDPI: both ID requests and both METAKEYs, the flow's first four
+    // payloads; the engine then awaits the UDP flow between the two hosts.
+    if tinc_id(d) || tinc_metakey(d) {
+        Match::Run(4)
+    } else {
+        Match::No
+    }
 }
 
 /// Ecowitt/Fine Offset gateway API: header 0xffff, CMD_BROADCAST (0x12),
@@ -605,40 +634,4 @@ pub(super) fn lustre(flow: &FlowCtx, d: &[u8]) -> Match {
         && to(24)
         && le32(d, 52).is_some_and(|l| l as usize == d.len() - 96);
     first(hello || message)
-}
-
-/// Z39.50 APDU tags nDPI accepts, after its 5-bit mask (initRequest 20 ..).
-const Z3950_PDUS: std::ops::RangeInclusive<u8> = 20..=31;
-/// Simple BER elements a Z39.50 packet must open with to count.
-const Z3950_ELEMENTS: usize = 6;
-
-pub(super) fn z3950(_: &FlowCtx, d: &[u8]) -> Match {
-    // An APDU (its tag's low five bits 20-31) whose contents open with six
-    // short-form elements, or end before; four such packets, both ways.
-    if d.len() < 6 || !Z3950_PDUS.contains(&(d[0] & 0x1f)) {
-        return Match::No;
-    }
-    let (mut off, mut n) = (2, 0);
-    while n < Z3950_ELEMENTS {
-        if off + 2 >= d.len() {
-            return Match::No;
-        }
-        n += 1;
-        if d[off] & 0x1f == 0x1f {
-            break;
-        }
-        let len = usize::from(d[off + 1]);
-        if len > d.len() - off {
-            return Match::No;
-        }
-        off += len + 2;
-        if off == d.len() {
-            break;
-        }
-    }
-    if n >= Z3950_ELEMENTS {
-        Match::BothWays(4)
-    } else {
-        Match::No
-    }
 }

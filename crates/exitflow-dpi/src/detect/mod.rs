@@ -567,15 +567,6 @@ mod tests {
                 b"\xb6\x07\0\x04\0\0\0\x01",
             ),
             (
-                "Z3950",
-                Transport::Tcp,
-                40000,
-                210,
-                false,
-                [0; 4],
-                b"\xb4\x0b\x82\x04ref1\x83\x02\x05\xe0",
-            ),
-            (
                 "Protobuf",
                 Transport::Udp,
                 40000,

@@ -464,9 +464,23 @@ pub(super) const RTMP_C0_C1_SAMPLE: &[u8] = &{
 };
 /// RTMP's S0 and the opening of S1.
 pub(super) const RTMP_S0_S1_SAMPLE: &[u8] = b"\x03\0\0\x12\x34\0\0\0\0\x5a\xa5";
-/// A Z39.50 initRequest (Z39.50-2003 section 3.2.1.1): reference id,
-/// protocol version, options, message sizes, authentication, implementation.
-pub(super) const Z3950_INIT_REQUEST_SAMPLE: &[u8] = b"\xb4\x3b\x82\x04\x72\x65\x66\x31\x83\x02\x05\xe0\x84\x02\x04\xf0\x85\x03\x01\x00\x00\x86\x03\x01\x00\x00\xa7\x0b\x1a\x09\x61\x6e\x6f\x6e\x79\x6d\x6f\x75\x73\x9f\x6e\x02\x38\x31\x9f\x6f\x06\x79\x61\x7a\x2d\x63\x6c\x9f\x70\x05\x35\x2e\x30\x2e\x30";
 /// A Protobuf message of eight fields (varints, strings, fixed32 1.0,
 /// fixed64 2.0).
 pub(super) const PROTOBUF_SAMPLE: &[u8] = b"\x08\x96\x01\x12\x07\x74\x65\x73\x74\x69\x6e\x67\x18\x01\x25\x00\x00\x80\x3f\x2a\x10\x75\x73\x65\x72\x40\x65\x78\x61\x6d\x70\x6c\x65\x2e\x63\x6f\x6d\x30\x80\xe2\xcf\xaa\x06\x39\x00\x00\x00\x00\x00\x00\x00\x40\x40\x01";
+
+/// A MongoDB OP_MSG `{ping: 1}` (header: length 36, request id 1, opcode
+/// 2013; flag bits 0; a body section holding one BSON document).
+pub(super) const MONGODB_PING_SAMPLE: &[u8] =
+    b"\x24\0\0\0\x01\0\0\0\0\0\0\0\xdd\x07\0\0\0\0\0\0\0\x0f\0\0\0\x10ping\0\x01\0\0\0\0";
+
+/// A Nintendo (PIA) datagram as nDPI recognises it: the magic, version 2,
+/// and 44 more bytes (nDPI wants more than 48 in all).
+pub(super) const NINTENDO_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 49];
+    let mut i = 0;
+    while i < apps::NINTENDO_MAGIC.len() {
+        d[i] = apps::NINTENDO_MAGIC[i];
+        i += 1;
+    }
+    d
+};
