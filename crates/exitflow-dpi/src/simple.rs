@@ -144,6 +144,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.want_http_response = true;
         return http_response(st, data);
     }
+    if starttls::candidate_packet(st, data, src2dst) {
+        return Need::Nothing;
+    }
     // Z39.50's APDUs: evidence, or not yet a miss, until the fourth full one.
     let session = z3950::session(st, data, src2dst);
     if session == z3950::Step::Named {

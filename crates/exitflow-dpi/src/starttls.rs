@@ -85,6 +85,32 @@ pub(crate) fn accepts_tls(plain: ProtoId, d: &[u8]) -> bool {
     upgrade(plain).is_some_and(|u| says(u, d, u.yes))
 }
 
+/// A packet of a session whose protocol is still a candidate (POP3 wants
+/// three answers): a request for TLS is noted, and the server's yes to it
+/// names the TLS form at once, as nDPI 5.0 names POPS. Whether the packet
+/// was taken.
+pub(crate) fn candidate_packet(st: &mut FlowDpi, d: &[u8], src2dst: bool) -> bool {
+    let Some(cand) = st.ext.as_ref().map(|e| e.cand) else {
+        return false;
+    };
+    let Some(secure) = secure_form(cand) else {
+        return false;
+    };
+    let e = st.ext();
+    if src2dst {
+        e.starttls_asked |= asks_for_tls(cand, d);
+        return e.starttls_asked;
+    }
+    if e.starttls_asked && accepts_tls(cand, d) {
+        e.starttls_asked = false;
+        st.set(secure, ProtoId::UNKNOWN);
+        // The ClientHello that follows names the service.
+        st.want_starttls = true;
+        return true;
+    }
+    false
+}
+
 /// A client packet of a labelled mail or FTP session: the command that
 /// asks for TLS is noted; once the server said yes, the ClientHello names
 /// the service (or leaves it to the server's certificate).

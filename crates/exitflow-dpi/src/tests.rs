@@ -922,3 +922,95 @@ fn a_tinc_meta_connection_names_the_udp_flow_between_its_hosts() {
         assert_ne!(meta(&e, &[refused, refused, refused, refused]), "TINC");
     }
 }
+
+/// Issue 24, from a review that replayed other protocols' messages through
+/// both engines: each flow below was named by a rule looser than nDPI
+/// 5.0's (one packet where nDPI wants its answer or more, a port nDPI asks
+/// for); nDPI names none of them so (each checked with its library).
+#[test]
+fn other_protocols_messages_are_not_taken_by_rules_looser_than_ndpis() {
+    let e = Engine::default();
+    // (transport, server port, payloads with `true` for the client's, a name it must not get)
+    let label = |proto: u8, port: u16, msgs: &[(bool, &[u8])]| {
+        let c = ctx(proto, 40000, port);
+        let mut st = FlowDpi::default();
+        let mut seq = [1u32, 1];
+        for (client, m) in msgs {
+            let (sp, dp) = if *client {
+                (40000, port)
+            } else {
+                (port, 40000)
+            };
+            let s = &mut seq[usize::from(!client)];
+            e.inspect(&mut st, &c, &pkt(m, proto, sp, dp, *s, 0x18), *client);
+            *s += m.len() as u32;
+        }
+        e.finish(&mut st, &c).application_name()
+    };
+    // A DNS query over TCP whose id reads as an OpenVPN client reset, and its answer.
+    let query = b"\0\x1d\x3a\x12\x01\0\0\x01\0\0\0\0\0\0\x07example\x03com\0\0\x01\0\x01";
+    let mut answer = query.to_vec();
+    answer[1] = 0x2d;
+    answer[4] = 0x81;
+    answer[5] = 0x80;
+    answer[9] = 1;
+    answer.extend(b"\xc0\x0c\0\x01\0\x01\0\0\x0e\x10\0\x04\x5d\xb8\xd8\x22");
+    assert_eq!(label(6, 53, &[(true, query), (false, &answer)]), "DNS");
+    // An OpenVPN client reset alone, then answered by the server's.
+    let reset = b"\0\x0e\x38\x01\x02\x03\x04\x05\x06\x07\x08\0\0\0\0\0";
+    let server = b"\0\x1a\x40\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\x01\0\0\0\0\x01\x02\x03\x04\x05\x06\x07\x08\0\0\0\0";
+    assert_ne!(label(6, 41000, &[(true, reset)]), "OpenVPN");
+    assert_eq!(
+        label(6, 41000, &[(true, reset), (false, server)]),
+        "OpenVPN"
+    );
+    // CLDAP's netlogon ping (an LDAP search over UDP 389) is not SNMP.
+    let cldap = b"\x30\x25\x02\x01\x01\x63\x20\x04\0\x0a\x01\0\x0a\x01\0\x02\x01\0\x02\x01\0\x01\x01\0\x87\x0bobjectClass\x30\0";
+    assert_ne!(label(17, 389, &[(true, cldap)]), "SNMP");
+    // Redis: its +OK is not POP3's, its `get` not Memcached's.
+    assert_ne!(label(6, 41000, &[(false, b"+OK\r\n")]), "POP3");
+    assert_ne!(label(6, 41000, &[(true, b"get key1\r\n")]), "Memcached");
+    // A lone USER is not an IRC registration.
+    assert_ne!(label(6, 41000, &[(true, b"USER x\r\n")]), "IRC");
+    // Datagrams that merely open like NetFlow v9, DCE/RPC or WireGuard data.
+    let mut v9 = vec![0u8; 32];
+    v9[1] = 9;
+    assert_ne!(label(17, 41000, &[(true, &v9)]), "NetFlow");
+    let mut dce = vec![0u8; 84];
+    dce[0] = 4;
+    assert_ne!(label(17, 41000, &[(true, &dce)]), "DCERPC");
+    let mut wg = vec![0u8; 48];
+    wg[0] = 4;
+    assert_ne!(label(17, 41000, &[(true, &wg)]), "WireGuard");
+    // ... while the protocols themselves still are.
+    let ok = b"+OK\r\n";
+    assert_eq!(
+        label(6, 41000, &[(false, ok), (false, ok), (false, ok)]),
+        "POP3"
+    );
+    assert_eq!(
+        label(6, 41000, &[(true, b"get key1\r\n"), (false, b"END\r\n")]),
+        "Memcached"
+    );
+    assert_eq!(
+        label(6, 41000, &[(true, b"NICK al\r\nUSER al 0 * :Al\r\n")]),
+        "IRC"
+    );
+    assert_eq!(
+        label(
+            17,
+            41000,
+            &[(true, &wg), (false, &wg), (true, &wg), (false, &wg)]
+        ),
+        "WireGuard"
+    );
+    // TunnelBear's WireGuard: a 204-byte initiation, a 100-byte response.
+    let mut init = vec![0u8; 204];
+    init[0] = 1;
+    let mut response = vec![0u8; 100];
+    response[0] = 2;
+    assert_eq!(
+        label(17, 41000, &[(true, &init), (false, &response)]),
+        "WireGuard.TunnelBear"
+    );
+}

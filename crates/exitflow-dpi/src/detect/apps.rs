@@ -1,6 +1,6 @@
 //! Applications, games, peer-to-peer, messaging, cloud and network
 //! services, recognised from their message headers.
-use super::{Alt, Match, be16, be32, either_port, first, le32, starts_ci, yes};
+use super::{Alt, Match, be16, be32, either_port, first, le16, le32, starts_ci, yes};
 use crate::FlowCtx;
 
 /// Gnutella 0.6 descriptor header: 16-byte GUID, type, TTL, hops, LE length.
@@ -261,18 +261,37 @@ pub(super) fn spotify_tcp(_: &FlowCtx, d: &[u8]) -> Match {
 
 /// DCE/RPC connectionless (version 4) request/response/ping.
 const DCERPC_CL_VERSION: u8 = 4;
-/// PROFINET IO's object/interface UUIDs (DEA0xxxx-6C97-11D1-8271-...) in
-/// little-endian order, after their first two bytes.
-const PNIO_UUID_TAIL: [u8; 8] = [0xa0, 0xde, 0x97, 0x6c, 0xd1, 0x11, 0x82, 0x71];
+/// The connectionless header's size; its fragment length is at 74.
+const DCERPC_CL_HEADER: usize = 80;
+/// PROFINET IO's object UUIDs (DEA00000-6C97-11D1-...): their first eight
+/// bytes, in each integer representation.
+const PNIO_OBJECT_LE: [u8; 8] = [0x00, 0x00, 0xa0, 0xde, 0x97, 0x6c, 0xd1, 0x11];
+const PNIO_OBJECT_BE: [u8; 8] = [0xde, 0xa0, 0x00, 0x00, 0x6c, 0x97, 0x11, 0xd1];
 
 pub(super) fn dcerpc_udp(_: &FlowCtx, d: &[u8]) -> Match {
-    if !(d.len() >= 80 && d[0] == DCERPC_CL_VERSION && d[1] <= 10 && d[3] == 0) {
+    // nDPI 5.0: version 4, a data representation it knows (integers in
+    // either order, ASCII or EBCDIC; IEEE to IBM floats), the fragment
+    // length (in that order) filling the datagram.
+    if !(d.len() >= DCERPC_CL_HEADER
+        && d[0] == DCERPC_CL_VERSION
+        && d[1] <= 10
+        && d[3] <= 3
+        && d[4] & 0xee == 0
+        && d[5] <= 3)
+    {
         return Match::No;
     }
-    let pnio = [10usize, 26]
-        .iter()
-        .any(|&at| d[at..at + 8] == PNIO_UUID_TAIL);
-    if pnio {
+    let little = d[4] & 0x10 != 0;
+    let frag = if little { le16(d, 74) } else { be16(d, 74) };
+    if frag.map(|f| f + DCERPC_CL_HEADER) != Some(d.len()) {
+        return Match::No;
+    }
+    let object = if little {
+        PNIO_OBJECT_LE
+    } else {
+        PNIO_OBJECT_BE
+    };
+    if d[8..16] == object {
         Match::WithApp(Alt::ProfinetIo)
     } else {
         Match::Yes

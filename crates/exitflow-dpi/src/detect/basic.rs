@@ -154,7 +154,15 @@ pub(super) fn xmpp(_: &FlowCtx, d: &[u8]) -> Match {
 /// TruPhone's XMPP domain as a quoted attribute value, as nDPI looks for it.
 const TRUPHONE_DOMAINS: [&[u8]; 2] = [b"='im.truphone.com'", b"=\"im.truphone.com\""];
 pub(super) fn irc_client(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"NICK ") || d.starts_with(b"USER ") || d.starts_with(b"CAP LS"))
+    // nDPI 5.0: a registration (NICK and USER, a PASS before them) in one
+    // packet of whole lines; a lone USER is POP3's or FTP's word too.
+    let line = |w: &[u8]| d.split(|b| *b == b'\n').any(|l| l.starts_with(w));
+    yes(d.ends_with(b"\r\n")
+        && [&b"NICK "[..], b"USER ", b"PASS "]
+            .iter()
+            .any(|w| d.starts_with(w))
+        && line(b"NICK ")
+        && line(b"USER "))
 }
 pub(super) fn whois(_: &FlowCtx, d: &[u8]) -> Match {
     // One short printable query line.
@@ -182,11 +190,25 @@ pub(super) fn socks(_: &FlowCtx, d: &[u8]) -> Match {
         && ((d[0] == 5 && usize::from(d[1]) + 2 == d.len())
             || (d[0] == 4 && matches!(d[1], 1 | 2))))
 }
-pub(super) fn openvpn_tcp(_: &FlowCtx, d: &[u8]) -> Match {
-    // Length, then a hard-reset opcode (v1 client, v2 client, v3 client).
-    yes(d.len() >= 16
+/// OpenVPN's hard-reset opcodes: the client's (v1, v2, v3), the server's (v1, v2).
+const OPENVPN_CLIENT_RESETS: [u8; 3] = [1, 7, 10];
+const OPENVPN_SERVER_RESETS: [u8; 2] = [2, 8];
+
+/// A hard reset of key 0 framed for TCP (its length first), of one of `ops`.
+fn openvpn_reset(d: &[u8], ops: &[u8]) -> Match {
+    // nDPI 5.0 names OpenVPN on the server's reset that answers the
+    // client's (it also matches the session ids, which this does not).
+    let ok = d.len() >= 16
         && be16(d, 0).map(|l| l + 2) == Some(d.len())
-        && matches!(d[2] >> 3, 1 | 7 | 10))
+        && d[2] & 0x07 == 0
+        && ops.contains(&(d[2] >> 3));
+    if ok { Match::BothWays(2) } else { Match::No }
+}
+pub(super) fn openvpn_tcp(_: &FlowCtx, d: &[u8]) -> Match {
+    openvpn_reset(d, &OPENVPN_CLIENT_RESETS)
+}
+pub(super) fn openvpn_tcp_server(_: &FlowCtx, d: &[u8]) -> Match {
+    openvpn_reset(d, &OPENVPN_SERVER_RESETS)
 }
 pub(super) fn telnet(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 3 && d[0] == TELNET_IAC && matches!(d[1], 0xfb..=0xfe))
@@ -206,8 +228,24 @@ pub(super) fn banner_220(flow: &FlowCtx, d: &[u8]) -> Match {
         Match::No
     }
 }
+/// The server's `+OK` answers nDPI 5.0 wants before it names POP3 (a
+/// Redis server answers `+OK` too).
+const POP3_OKS: u8 = 3;
+pub(super) fn pop3_pass(_: &FlowCtx, d: &[u8]) -> Match {
+    // The password counts with the answers (nDPI: three answers, or fewer
+    // with the client's commands once it sent PASS).
+    if starts_ci(d, b"PASS ") && d.ends_with(b"\r\n") {
+        Match::Count(POP3_OKS)
+    } else {
+        Match::No
+    }
+}
 pub(super) fn pop3(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"+OK"))
+    if d.starts_with(b"+OK") {
+        Match::Count(POP3_OKS)
+    } else {
+        Match::No
+    }
 }
 pub(super) fn vnc(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"RFB 00"))
@@ -306,12 +344,24 @@ pub(super) fn sip(_: &FlowCtx, d: &[u8]) -> Match {
     ];
     yes(d.starts_with(b"SIP/2.0 ") || METHODS.iter().any(|m| d.starts_with(m)))
 }
+/// Handshake messages nDPI wants (an initiation and its response, or a
+/// retried initiation), and transport messages (from both sides).
+const WIREGUARD_HANDSHAKES: u8 = 2;
+const WIREGUARD_TRANSPORTS: u8 = 4;
+
 pub(super) fn wireguard(_: &FlowCtx, d: &[u8]) -> Match {
     // Message type 1-4, three reserved zero bytes, fixed sizes for 1-3.
-    yes(d.len() >= 32
-        && d[1..4] == [0, 0, 0]
-        && matches!((d[0], d.len()), (1, 148) | (2, 92) | (3, 64))
-        || (d.len() >= 32 && d[..4] == [4, 0, 0, 0] && d.len().is_multiple_of(16)))
+    if d.len() < 32 || d[1..4] != [0, 0, 0] {
+        return Match::No;
+    }
+    // nDPI 5.0 also takes TunnelBear's larger initiation (204 bytes) and
+    // names its larger response (100) TunnelBear's.
+    match (d[0], d.len()) {
+        (2, 100) => Match::WithApp(Alt::TunnelBear),
+        (1, 148 | 204) | (2, 92) | (3, 64) => Match::Count(WIREGUARD_HANDSHAKES),
+        (4, n) if n.is_multiple_of(16) => Match::BothWays(WIREGUARD_TRANSPORTS),
+        _ => Match::No,
+    }
 }
 pub(super) fn spotify(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"SpotUdp"))

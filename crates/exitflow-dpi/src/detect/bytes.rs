@@ -20,6 +20,11 @@ pub(super) fn be32(d: &[u8], at: usize) -> Option<usize> {
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
 }
 
+pub(super) fn le16(d: &[u8], at: usize) -> Option<usize> {
+    d.get(at..at + 2)
+        .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+}
+
 pub(super) fn le32(d: &[u8], at: usize) -> Option<u32> {
     d.get(at..at + 4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))

@@ -79,22 +79,57 @@ pub(super) fn coap(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn memcached(_: &FlowCtx, d: &[u8]) -> Match {
     // Binary (magic 0x80 request / 0x81 response, 24-byte header) or text commands.
-    const TEXT: [&[u8]; 10] = [
+    // Commands and replies of the text protocol (memcached's protocol.txt).
+    const TEXT: [&[u8]; 26] = [
         b"get ",
         b"gets ",
+        b"gat ",
+        b"gats ",
         b"set ",
         b"add ",
         b"replace ",
         b"append ",
         b"prepend ",
         b"cas ",
+        b"delete ",
+        b"incr ",
+        b"decr ",
+        b"touch ",
         b"stats",
         b"VALUE ",
+        b"STAT ",
+        b"END\r\n",
+        b"STORED\r\n",
+        b"NOT_STORED\r\n",
+        b"EXISTS\r\n",
+        b"NOT_FOUND\r\n",
+        b"DELETED\r\n",
+        b"TOUCHED\r\n",
+        b"CLIENT_ERROR ",
+        b"SERVER_ERROR ",
     ];
     let binary =
         d.len() >= 24 && matches!(d[0], 0x80 | 0x81) && be32(d, 8).map(|l| l + 24) == Some(d.len());
     let text = d.ends_with(b"\r\n") && TEXT.iter().any(|t| d.starts_with(t));
-    yes(binary || text)
+    // nDPI 5.0: two messages of the flow (a Redis `get` alone is not one).
+    if binary || text {
+        Match::Count(MEMCACHED_MESSAGES)
+    } else {
+        Match::No
+    }
+}
+
+/// Memcached messages nDPI wants before it names the flow.
+const MEMCACHED_MESSAGES: u8 = 2;
+/// Memcached's UDP frame header: request id, sequence, datagram count, reserved.
+const MEMCACHED_UDP_HEADER: usize = 8;
+
+pub(super) fn memcached_udp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // The frame header (a datagram count, reserved zero) before a message.
+    if d.len() <= MEMCACHED_UDP_HEADER || be16(d, 4) == Some(0) || be16(d, 6) != Some(0) {
+        return Match::No;
+    }
+    memcached(flow, &d[MEMCACHED_UDP_HEADER..])
 }
 
 pub(super) fn vxlan(_: &FlowCtx, d: &[u8]) -> Match {
@@ -226,12 +261,29 @@ pub(super) fn smpp(_: &FlowCtx, d: &[u8]) -> Match {
         && be32(d, 8).is_some_and(|s| s < 0x500))
 }
 
+/// The earliest export time nDPI accepts in a NetFlow header (2000-01-01).
+const NETFLOW_EPOCH: usize = 946_684_800;
+
+/// An export time between 2000 and now, as nDPI checks it.
+fn netflow_time(t: Option<usize>) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(u64::MAX, |d| d.as_secs());
+    t.is_some_and(|t| t >= NETFLOW_EPOCH && t as u64 <= now)
+}
+
 pub(super) fn netflow(_: &FlowCtx, d: &[u8]) -> Match {
-    // Export packets: v5 (24-byte header + 48-byte records), v9 and IPFIX (10).
+    // Export packets: v5 (24-byte header + 48-byte records), v9 and IPFIX
+    // (10), with an export time nDPI believes (the header's seconds).
     match be16(d, 0) {
-        Some(5) => yes(be16(d, 2).is_some_and(|n| (1..=30).contains(&n) && 24 + 48 * n == d.len())),
-        Some(9) => yes(d.len() >= 20 && be16(d, 2).is_some_and(|n| n <= 512)),
-        Some(10) => yes(d.len() >= 16 && be16(d, 2) == Some(d.len())),
+        Some(5) => yes(
+            be16(d, 2).is_some_and(|n| (1..=30).contains(&n) && 24 + 48 * n == d.len())
+                && netflow_time(be32(d, 8)),
+        ),
+        Some(9) => yes(d.len() >= 20
+            && be16(d, 2).is_some_and(|n| (1..=512).contains(&n))
+            && netflow_time(be32(d, 8))),
+        Some(10) => yes(d.len() >= 16 && be16(d, 2) == Some(d.len()) && netflow_time(be32(d, 4))),
         _ => Match::No,
     }
 }

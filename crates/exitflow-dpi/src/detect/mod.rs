@@ -94,6 +94,8 @@ alternates! {
     Ntop = "ntop",
     // XMPP services.
     TruPhone = "TruPhone",
+    // WireGuard's variants.
+    TunnelBear = "TunnelBear",
     // Applications a STUN message names.
     WhatsAppCall = "WhatsAppCall",
     Zoom = "Zoom",

@@ -215,6 +215,10 @@ pub(super) const NETFLOW_SAMPLE: &[u8] = &{
     let mut d = [0u8; 72];
     d[1] = 5;
     d[3] = 1;
+    // Exported at 2023-11-14 22:13:20 UTC.
+    d[8] = 0x65;
+    d[9] = 0x53;
+    d[10] = 0xf1;
     d
 };
 pub(super) const SFLOW_SAMPLE: &[u8] = &{
@@ -390,11 +394,14 @@ pub(super) const KCP_SAMPLE: &[u8] = &{
     d[20] = 4;
     d
 };
+/// A DCE/RPC request over UDP: version 4, little-endian, 16 bytes of stub.
 pub(super) const DCERPC_SAMPLE: &[u8] = &{
     let mut d = [0u8; 96];
     d[0] = 4;
     d[1] = 0;
     d[2] = 8;
+    d[4] = 0x10;
+    d[74] = 16;
     d
 };
 /// DNSCrypt's encrypted answer: the resolver magic, then nonce, MAC and box.
@@ -484,3 +491,8 @@ pub(super) const NINTENDO_SAMPLE: &[u8] = &{
     }
     d
 };
+
+/// OpenVPN's P_CONTROL_HARD_RESET_SERVER_V2 over TCP: length 26, opcode 8
+/// key 0, the server's session id, one ack (packet 0), the client's session
+/// id, packet id 0.
+pub(super) const OPENVPN_SERVER_RESET_SAMPLE: &[u8] = b"\x00\x1a\x40\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\x01\0\0\0\0\x01\x02\x03\x04\x05\x06\x07\x08\0\0\0\0";

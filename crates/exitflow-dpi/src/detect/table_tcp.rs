@@ -107,6 +107,14 @@ pub static TCP: &[Detector] = &[
         b"\x00\x0e\x38\x01\x02\x03\x04\x05\x06\x07\x08\x00\x00\x00\x00\x00",
     ),
     row(
+        "OpenVPN",
+        Tcp,
+        &[],
+        Server,
+        openvpn_tcp_server,
+        OPENVPN_SERVER_RESET_SAMPLE,
+    ),
+    row(
         "FTP_CONTROL",
         Tcp,
         &[],
@@ -115,6 +123,7 @@ pub static TCP: &[Detector] = &[
         b"220 ProFTPD Server ready.\r\n",
     ),
     row("POP3", Tcp, &[], Server, pop3, b"+OK POP3 server ready\r\n"),
+    row("POP3", Tcp, &[], Client, pop3_pass, b"PASS secret\r\n"),
     row("VNC", Tcp, &[], Server, vnc, b"RFB 003.008\n"),
     row(
         "IRC",
