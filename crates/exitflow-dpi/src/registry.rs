@@ -428,6 +428,8 @@ pub struct Known {
     pub z3950: ProtoId,
     #[allow(missing_docs)]
     pub tinc: ProtoId,
+    #[allow(missing_docs)]
+    pub rdp: ProtoId,
 }
 
 /// The names [`known`] resolves.
@@ -472,6 +474,7 @@ const KNOWN_NAMES: &[&str] = &[
     "TFTP",
     "Z3950",
     "TINC",
+    "RDP",
 ];
 
 /// The well-known ids.
@@ -524,6 +527,7 @@ pub fn known() -> &'static Known {
             tftp: g("TFTP"),
             z3950: g("Z3950"),
             tinc: g("TINC"),
+            rdp: g("RDP"),
         }
     })
 }

@@ -155,7 +155,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
     }
     if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst, st.before()) {
         st.hit(hit, src2dst);
-        st.want_starttls = st.done && starttls::secure_form(st.master).is_some();
+        st.want_starttls = st.done
+            && (starttls::secure_form(st.master).is_some()
+                || starttls::rdp_then_tls(st.master, flow, data));
         return Need::Nothing;
     }
     if session == z3950::Step::Alive {

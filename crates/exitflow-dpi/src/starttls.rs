@@ -70,6 +70,27 @@ fn says(u: &Upgrade, d: &[u8], word: &[u8]) -> bool {
     starts_ci(d, word)
 }
 
+/// The port on which nDPI 5.0 watches an RDP connection for the TLS that
+/// follows its negotiation.
+pub const RDP_PORT: u16 = 3389;
+
+/// Where nDPI 5.0 reads the requested protocols of a connection request
+/// (right for one that carries a cookie), and the bit asking for TLS.
+const RDP_REQUESTED_AT: usize = 43;
+const RDP_PROTOCOL_SSL: u8 = 0x01;
+
+/// An RDP connection request to its port that nDPI names at once (a cookie,
+/// then a negotiation asking for TLS): a ClientHello after it makes the flow
+/// TLS carrying RDP, whatever the server name. A shorter request is named
+/// on the answer and stays RDP (both measured with nDPI's library).
+pub(crate) fn rdp_then_tls(master: ProtoId, flow: &FlowCtx, request: &[u8]) -> bool {
+    master == known().rdp
+        && flow.dst_port == RDP_PORT
+        && request
+            .get(RDP_REQUESTED_AT)
+            .is_some_and(|b| b & RDP_PROTOCOL_SSL != 0)
+}
+
 /// The TLS form of a protocol that can turn into TLS, if it is one.
 pub(crate) fn secure_form(master: ProtoId) -> Option<ProtoId> {
     upgrade(master).map(|u| (u.secure)(known()))
@@ -128,11 +149,17 @@ pub(crate) fn client_packet(st: &mut FlowDpi, flow: &FlowCtx, d: &[u8]) -> Need 
     let r = match first_handshake(d, &mut scratch) {
         Parse::Done((HS_CLIENT_HELLO, body)) => {
             if let Parse::Done(ch) = client_hello(body) {
-                let app = tls_app(flow, ch.sni);
-                st.app = app;
-                st.want_starttls = false;
-                st.want_cert = app.is_unknown();
                 let sni = ch.sni.map(str::to_owned);
+                if st.master == known().rdp {
+                    st.master = known().tls;
+                    st.app = known().rdp;
+                    st.want_cert = false;
+                } else {
+                    let app = tls_app(flow, ch.sni);
+                    st.app = app;
+                    st.want_cert = app.is_unknown();
+                }
+                st.want_starttls = false;
                 st.meta().server_name = sni;
             }
             Need::Nothing

@@ -923,6 +923,25 @@ fn a_tinc_meta_connection_names_the_udp_flow_between_its_hosts() {
     }
 }
 
+/// The label of one flow (client port 40000) of these payloads, `true`
+/// for the client's; TCP segments in sequence per direction.
+fn one_flow(e: &Engine, proto: u8, port: u16, msgs: &[(bool, &[u8])]) -> String {
+    let c = ctx(proto, 40000, port);
+    let mut st = FlowDpi::default();
+    let mut seq = [1u32, 1];
+    for (client, m) in msgs {
+        let (sp, dp) = if *client {
+            (40000, port)
+        } else {
+            (port, 40000)
+        };
+        let s = &mut seq[usize::from(!client)];
+        e.inspect(&mut st, &c, &pkt(m, proto, sp, dp, *s, 0x18), *client);
+        *s += m.len() as u32;
+    }
+    e.finish(&mut st, &c).application_name()
+}
+
 /// Issue 24, from a review that replayed other protocols' messages through
 /// both engines: each flow below was named by a rule looser than nDPI
 /// 5.0's (one packet where nDPI wants its answer or more, a port nDPI asks
@@ -930,23 +949,7 @@ fn a_tinc_meta_connection_names_the_udp_flow_between_its_hosts() {
 #[test]
 fn other_protocols_messages_are_not_taken_by_rules_looser_than_ndpis() {
     let e = Engine::default();
-    // (transport, server port, payloads with `true` for the client's, a name it must not get)
-    let label = |proto: u8, port: u16, msgs: &[(bool, &[u8])]| {
-        let c = ctx(proto, 40000, port);
-        let mut st = FlowDpi::default();
-        let mut seq = [1u32, 1];
-        for (client, m) in msgs {
-            let (sp, dp) = if *client {
-                (40000, port)
-            } else {
-                (port, 40000)
-            };
-            let s = &mut seq[usize::from(!client)];
-            e.inspect(&mut st, &c, &pkt(m, proto, sp, dp, *s, 0x18), *client);
-            *s += m.len() as u32;
-        }
-        e.finish(&mut st, &c).application_name()
-    };
+    let label = |proto: u8, port: u16, msgs: &[(bool, &[u8])]| one_flow(&e, proto, port, msgs);
     // A DNS query over TCP whose id reads as an OpenVPN client reset, and its answer.
     let query = b"\0\x1d\x3a\x12\x01\0\0\x01\0\0\0\0\0\0\x07example\x03com\0\0\x01\0\x01";
     let mut answer = query.to_vec();
@@ -1012,5 +1015,48 @@ fn other_protocols_messages_are_not_taken_by_rules_looser_than_ndpis() {
     assert_eq!(
         label(17, 41000, &[(true, &init), (false, &response)]),
         "WireGuard.TunnelBear"
+    );
+}
+
+/// Issue 24, from nDPI's rdp_over_tls, gnutella and websocket captures (each
+/// case checked with nDPI 5.0's library): TLS after an RDP negotiation to
+/// port 3389 is TLS.RDP whatever the name; gtk-gnutella's request with a
+/// folded header line is HTTP.Gnutella (a path alone is not); a capture
+/// begun after a WebSocket upgrade is WebSocket by its first frame.
+#[test]
+fn rdp_then_tls_gnutella_over_http_and_websocket_frames_as_ndpi_names_them() {
+    let e = Engine::default();
+    let label = |port: u16, msgs: &[(bool, &[u8])]| one_flow(&e, 6, port, msgs);
+    // A connection request with a cookie, asking for TLS (nDPI's capture).
+    let cr = b"\x03\0\0\x2f\x2a\xe0\0\0\0\0\0Cookie: mstshash=WDeployAd\r\n\x01\0\x08\0\x03\0\0\0";
+    let cc = b"\x03\0\0\x13\x0e\xd0\0\0\x12\x34\0\x02\0\x08\0\x01\0\0\0";
+    let hello = craft::client_hello_record("www.google.com", 0);
+    assert_eq!(
+        label(3389, &[(true, cr), (false, cc), (true, &hello)]),
+        "TLS.RDP"
+    );
+    assert_eq!(
+        label(4000, &[(true, cr), (false, cc), (true, &hello)]),
+        "RDP"
+    );
+    // Without the cookie nDPI names RDP on the answer and stays there
+    // (NFStream's rdp capture).
+    let short = b"\x03\0\0\x13\x0e\xe0\0\0\0\0\0\x01\0\x08\0\x03\0\0\0";
+    assert_eq!(
+        label(3389, &[(true, short), (false, cc), (true, &hello)]),
+        "RDP"
+    );
+
+    let gtk = b"GET /uri-res/N2R?urn:sha1:ABC HTTP/1.1\r\nHost: 192.0.2.1:6346\r\nUser-Agent: gtk-gnutella/1.2.2\r\nX-FW-Node-Info: 1;\r\n\t192.0.2.9:1185\r\n\r\n";
+    assert_eq!(label(6346, &[(true, gtk)]), "HTTP.Gnutella");
+    let path = b"GET /uri-res/N2R?urn:sha1:ABC HTTP/1.1\r\nHost: 192.0.2.1:6346\r\n\r\n";
+    assert_eq!(label(6346, &[(true, path)]), "HTTP");
+
+    assert_eq!(label(50999, &[(false, b"\x81\x05Hello")]), "WebSocket");
+    let masked = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+    assert_ne!(label(50999, &[(true, masked)]), "WebSocket");
+    assert_ne!(
+        label(50999, &[(true, b"junk!"), (false, b"\x81\x05Hello")]),
+        "WebSocket"
     );
 }

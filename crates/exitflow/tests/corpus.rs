@@ -66,16 +66,16 @@ fn at_least(a: &serde_json::Value, key: &str, min: f64) {
 #[test]
 fn flows_and_labels_agree_with_nfstream_on_its_corpus() {
     let a = score("nfstream");
-    // Floors a little under the figures measured (flows 99.81, app 99.31,
-    // master 99.66, category 99.58, guessed 99.12; per capture app 95.40,
-    // master 99.04): a change that loses agreement fails here.
+    // Floors a little under the figures measured (flows 99.81, app 99.33,
+    // master 99.67, category 99.60, guessed 99.12; per capture app 95.85,
+    // master 99.50): a change that loses agreement fails here.
     at_least(&a, "flows", 99.7);
-    at_least(&a, "app", 99.15);
+    at_least(&a, "app", 99.2);
     at_least(&a, "master", 99.5);
-    at_least(&a, "category", 99.4);
+    at_least(&a, "category", 99.45);
     at_least(&a, "guessed", 98.9);
-    at_least(&a, "macro_app", 95.0);
-    at_least(&a, "macro_master", 98.7);
+    at_least(&a, "macro_app", 95.5);
+    at_least(&a, "macro_master", 99.2);
 }
 
 /// nDPI's protocol test captures (the shared half): breadth of protocols
@@ -83,13 +83,13 @@ fn flows_and_labels_agree_with_nfstream_on_its_corpus() {
 #[test]
 fn labels_agree_with_nfstream_on_ndpis_protocol_captures() {
     let a = score("ndpi");
-    // Measured: flows 99.84, app 98.60, category 99.02, per capture app
-    // 96.77 and master 97.87.
+    // Measured: flows 99.84, app 99.05, category 99.35, per capture app
+    // 97.42 and master 98.52.
     at_least(&a, "flows", 99.7);
-    at_least(&a, "app", 98.4);
-    at_least(&a, "category", 98.8);
-    at_least(&a, "macro_app", 96.5);
-    at_least(&a, "macro_master", 97.5);
+    at_least(&a, "app", 98.85);
+    at_least(&a, "category", 99.15);
+    at_least(&a, "macro_app", 97.1);
+    at_least(&a, "macro_master", 98.2);
 }
 
 #[test]

@@ -5,8 +5,6 @@ use crate::FlowCtx;
 
 /// Gnutella 0.6 descriptor header: 16-byte GUID, type, TTL, hops, LE length.
 const GNUTELLA_HEADER: usize = 23;
-/// Gnutella descriptor types (ping, pong, bye, RUDP, push, vendor, query, query hit).
-const GNUTELLA_TYPES: [u8; 10] = [0x00, 0x01, 0x02, 0x31, 0x32, 0x40, 0x41, 0x44, 0x80, 0x81];
 /// PPTP's magic cookie.
 const PPTP_COOKIE: u32 = 0x1a2b_3c4d;
 /// KCP segment header and commands (push, ack, window probe, window tell).
@@ -29,21 +27,28 @@ pub(super) fn nintendo(_: &FlowCtx, d: &[u8]) -> Match {
     first(d.len() > NINTENDO_MIN_LEN && d.starts_with(NINTENDO_MAGIC))
 }
 
+/// The handshake a Gnutella servent opens a connection with.
+const GNUTELLA_CONNECT: &[u8] = b"GNUTELLA CONNECT/";
+/// Gnutella 2 over UDP: "GND" and the flags nDPI 5.0 accepts (deflate).
+const GNUTELLA2_UDP: &[u8] = b"GND\x10";
+/// gtk-gnutella's vendor code in its DHT messages, and the GGEP query-key
+/// ("QK") extension a ping may end with.
+const GNUTELLA_GTKG: &[u8] = b"GTKG";
+const GNUTELLA_GGEP_QK: &[u8] = &[0x82, 0x51, 0x4b, 0x40];
+
 pub(super) fn gnutella_tcp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"GNUTELLA CONNECT/")
-        || d.starts_with(b"GNUTELLA/")
-        || d.starts_with(b"GND\x01"))
+    // nDPI 5.0: the client's CONNECT only (an answer alone is not named).
+    yes(d.len() > GNUTELLA_CONNECT.len() && d.starts_with(GNUTELLA_CONNECT))
 }
 
 pub(super) fn gnutella_udp(_: &FlowCtx, d: &[u8]) -> Match {
-    // Gnutella 2: "GND", flags, sequence, part n of count (1 <= n <= count).
-    let g2 = d.len() >= 8 && d.starts_with(b"GND") && d[6] >= 1 && d[6] <= d[7];
-    // Gnutella 0.6 over UDP: a descriptor whose length is the rest of the datagram.
+    // nDPI 5.0: Gnutella 2's compressed packets; a Gnutella 0.6 descriptor
+    // whose length is the rest of the datagram, from gtk-gnutella's DHT or
+    // a ping asking for a query key.
     let g1 = d.len() >= GNUTELLA_HEADER
-        && GNUTELLA_TYPES.contains(&d[16])
-        && u16::from(d[17]) + u16::from(d[18]) <= 16
-        && le32(d, 19) == Some((d.len() - GNUTELLA_HEADER) as u32);
-    yes(g2 || g1)
+        && le32(d, 19) == Some((d.len() - GNUTELLA_HEADER) as u32)
+        && (d.get(24..28) == Some(GNUTELLA_GTKG) || d.ends_with(GNUTELLA_GGEP_QK));
+    yes(d.starts_with(GNUTELLA2_UDP) || g1)
 }
 
 pub(super) fn alicloud(_: &FlowCtx, d: &[u8]) -> Match {
@@ -1091,4 +1096,19 @@ pub(super) fn protobuf(_: &FlowCtx, d: &[u8]) -> Match {
         Some((f, _, end)) if f >= 2 && end <= d.len() => Match::Run(4),
         _ => Match::No,
     }
+}
+
+/// WebSocket frame opcodes nDPI takes, with and without FIN: continuation is
+/// not among them; text, binary, close, ping, pong are.
+const WEBSOCKET_OPCODES: [u8; 10] = [0x01, 0x02, 0x08, 0x09, 0x0a, 0x81, 0x82, 0x88, 0x89, 0x8a];
+
+pub(super) fn websocket(_: &FlowCtx, d: &[u8]) -> Match {
+    // nDPI 5.0: the flow's first payload (a capture begun after the HTTP
+    // upgrade) is one frame whose 7-bit length fills the segment; it does
+    // not add a mask's four bytes, so a masked client frame is not one.
+    first(
+        d.len() >= 2
+            && WEBSOCKET_OPCODES.contains(&d[0])
+            && d.len() == 2 + usize::from(d[1] & 0x7f),
+    )
 }

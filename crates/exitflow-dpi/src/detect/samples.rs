@@ -368,10 +368,17 @@ pub(super) const TRDP_SAMPLE: &[u8] = &{
     d
 };
 pub(super) const C1222_SAMPLE: &[u8] = b"\x60\x09\xa2\x07\x06\x05\x60\x7c\x86\xf7\x54";
+/// A Gnutella 0.6 ping over UDP asking for a query key: GUID, type 0, TTL
+/// 1, payload length 5; a GGEP block with the "QK" extension, no data.
 pub(super) const GNUTELLA_SAMPLE: &[u8] = &{
     let mut d = [0u8; 28];
-    d[17] = 1; // TTL
-    d[19] = 5; // payload length
+    d[17] = 1;
+    d[19] = 5;
+    d[23] = 0xc3;
+    d[24] = 0x82;
+    d[25] = b'Q';
+    d[26] = b'K';
+    d[27] = 0x40;
     d
 };
 pub(super) const CNP_SAMPLE: &[u8] = &{

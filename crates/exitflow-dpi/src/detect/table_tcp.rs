@@ -854,4 +854,13 @@ pub static TCP: &[Detector] = &[
         apps::ftp_data_port,
         b"\x00\x01\x02\x03",
     ),
+    // Two bytes can open many streams: after every other rule.
+    row(
+        "WebSocket",
+        Tcp,
+        &[],
+        Either,
+        apps::websocket,
+        b"\x81\x05Hello",
+    ),
 ];

@@ -31,12 +31,8 @@ pub(crate) fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> 
         && (req.path.starts_with("/announce") || req.path.starts_with("/scrape"))
     {
         Alt::BitTorrent
-    } else if req.path.starts_with("/uri-res/")
-        || req.path.starts_with("/gnutella/")
-        || req
-            .user_agent
-            .is_some_and(|u| u.contains("gnutella") || u.contains("Gnutella"))
-    {
+    } else if req.user_agent.is_some_and(|u| u.contains("gtk-gnutella")) {
+        // nDPI 5.0: gtk-gnutella's agent, as written; not a path.
         Alt::Gnutella
     } else if data
         .windows(10)

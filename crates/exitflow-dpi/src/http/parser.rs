@@ -84,7 +84,11 @@ pub fn request(b: &[u8]) -> Parse<Request<'_>> {
     }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    match req.parse(b) {
+    // A line that is no header (a folded continuation, say) is skipped, as
+    // nDPI's line reader skips it, rather than failing the request.
+    let mut config = httparse::ParserConfig::default();
+    config.ignore_invalid_headers_in_requests(true);
+    match config.parse_request(&mut req, b) {
         Ok(httparse::Status::Complete(_)) | Err(httparse::Error::TooManyHeaders) => {}
         Ok(httparse::Status::Partial) => return Parse::Incomplete(b.len() + 1),
         Err(_) => return Parse::Error,
