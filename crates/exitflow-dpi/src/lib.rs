@@ -326,6 +326,9 @@ pub struct Engine {
     cfg: DpiConfig,
     stun_cache: std::sync::Mutex<cache::StunCache>,
     tinc_cache: std::sync::Mutex<cache::TincCache>,
+    /// Whether the TINC cache holds anything: every UDP flow asks, almost
+    /// always of an empty cache, and need not lock it to learn that.
+    tinc_waiting: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Engine {
@@ -352,6 +355,7 @@ impl Engine {
             cfg,
             stun_cache: std::sync::Mutex::new(cache::StunCache::new(cache::DEFAULT_STUN_CACHE_CAP)),
             tinc_cache: std::sync::Mutex::new(cache::TincCache::new(cache::DEFAULT_TINC_CACHE_CAP)),
+            tinc_waiting: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -372,6 +376,8 @@ impl Engine {
             && let Ok(mut c) = self.tinc_cache.lock()
         {
             c.put((flow.src, flow.dst, flow.dst_port), ());
+            self.tinc_waiting
+                .store(!c.is_empty(), std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -379,17 +385,17 @@ impl Engine {
     /// tinc meta connection on its server's port (either way round); the
     /// connection's entry is spent, as in nDPI.
     fn tinc_udp(&self, flow: &FlowCtx) -> bool {
-        if flow.ip_version != 4 {
+        use std::sync::atomic::Ordering::Relaxed;
+        if flow.ip_version != 4 || !self.tinc_waiting.load(Relaxed) {
             return false;
         }
         let Ok(mut c) = self.tinc_cache.lock() else {
             return false;
         };
-        if c.is_empty() {
-            return false;
-        }
-        c.take(&(flow.src, flow.dst, flow.dst_port)).is_some()
-            || c.take(&(flow.dst, flow.src, flow.src_port)).is_some()
+        let hit = c.take(&(flow.src, flow.dst, flow.dst_port)).is_some()
+            || c.take(&(flow.dst, flow.src, flow.src_port)).is_some();
+        self.tinc_waiting.store(!c.is_empty(), Relaxed);
+        hit
     }
 
     /// Inspects one packet of a flow.
