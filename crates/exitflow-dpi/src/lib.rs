@@ -321,7 +321,6 @@ impl Classification {
 }
 
 /// The inspection engine: configuration, and the caches its flows share.
-#[derive(Debug)]
 pub struct Engine {
     cfg: DpiConfig,
     stun_cache: std::sync::Mutex<cache::StunCache>,
@@ -329,6 +328,24 @@ pub struct Engine {
     /// Whether the TINC cache holds anything: every UDP flow asks, almost
     /// always of an empty cache, and need not lock it to learn that.
     tinc_waiting: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Engine {
+    /// The settings and how full the caches are; never their entries, which
+    /// are addresses: they reach no log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("cfg", &self.cfg)
+            .field(
+                "stun_cache_len",
+                &self.stun_cache.lock().ok().map(|c| c.len()),
+            )
+            .field(
+                "tinc_cache_len",
+                &self.tinc_cache.lock().ok().map(|c| c.len()),
+            )
+            .finish()
+    }
 }
 
 impl Default for Engine {
