@@ -24,12 +24,22 @@ pub type TincKey = (Addr, Addr, u16);
 
 /// A bounded map, oldest entry out first, with a count of what it dropped.
 /// The standard hasher is randomly keyed: keys come from the network.
-#[derive(Debug)]
 pub struct Bounded<K, V> {
     map: HashMap<K, V>,
     order: VecDeque<K>,
     cap: usize,
     evicted: u64,
+}
+
+impl<K, V> std::fmt::Debug for Bounded<K, V> {
+    /// How full it is, never its keys: they are addresses, which reach no log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bounded")
+            .field("len", &self.map.len())
+            .field("cap", &self.cap)
+            .field("evicted", &self.evicted)
+            .finish()
+    }
 }
 
 /// The call application last seen with each endpoint.

@@ -444,11 +444,15 @@ impl Engine {
             }
             ipproto::UDP => {
                 if !p.payload.is_empty() && !st.done {
-                    if st.untouched() && self.tinc_udp(flow) {
-                        st.set(known().tinc, ProtoId::UNKNOWN);
-                        return;
-                    }
+                    let first = st.untouched();
                     simple::udp(st, flow, p, src2dst, &self.stun_cache);
+                    // A tinc connection's UDP flow, if nothing else named
+                    // its first payload (a DNS query between the same hosts
+                    // stays DNS, as in nDPI).
+                    if first && st.master.is_unknown() && st.app.is_unknown() && self.tinc_udp(flow)
+                    {
+                        st.set(known().tinc, ProtoId::UNKNOWN);
+                    }
                 }
             }
             other => {

@@ -119,11 +119,14 @@ pub(crate) fn candidate_packet(st: &mut FlowDpi, d: &[u8], src2dst: bool) -> boo
     };
     let e = st.ext();
     if src2dst {
-        e.starttls_asked |= asks_for_tls(cand, d);
-        return e.starttls_asked;
+        let asks = asks_for_tls(cand, d);
+        e.starttls_asked |= asks;
+        return asks;
     }
-    if e.starttls_asked && accepts_tls(cand, d) {
-        e.starttls_asked = false;
+    // The server's next answer decides, whatever it says (a refusal, and
+    // the session goes on in the clear).
+    let asked = std::mem::take(&mut e.starttls_asked);
+    if asked && accepts_tls(cand, d) {
         st.set(secure, ProtoId::UNKNOWN);
         // The ClientHello that follows names the service.
         st.want_starttls = true;

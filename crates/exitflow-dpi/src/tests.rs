@@ -914,6 +914,35 @@ fn a_tinc_meta_connection_names_the_udp_flow_between_its_hosts() {
     assert_eq!(meta(&e, full), "TINC");
     assert_eq!(udp(&e, client, 55655, server, 55655), "TINC");
 
+    // A DNS query between the two hosts on the server's port stays DNS.
+    let e = Engine::default();
+    let dns_flow = |e: &Engine| {
+        let c = flow(17, client, 55655, server, 53);
+        let mut st = FlowDpi::default();
+        let q = b"\x12\x34\x01\0\0\x01\0\0\0\0\0\0\x07example\x03com\0\0\x01\0\x01";
+        e.inspect(&mut st, &c, &pkt(q, 17, 55655, 53, 0, 0), true);
+        e.finish(&mut st, &c).application_name()
+    };
+    let meta53 = {
+        let c = flow(6, client, 59244, server, 53);
+        let mut st = FlowDpi::default();
+        let mut seq = [1u32, 1];
+        for (i, m) in full.iter().enumerate() {
+            let src2dst = i % 2 == 0;
+            let (sp, dp) = if src2dst { (59244, 53) } else { (53, 59244) };
+            let s = &mut seq[usize::from(!src2dst)];
+            e.inspect(&mut st, &c, &pkt(m, 6, sp, dp, *s, 0x18), src2dst);
+            *s += m.len() as u32;
+        }
+        e.finish(&mut st, &c).application_name()
+    };
+    assert_eq!(meta53, "TINC");
+    assert_eq!(dns_flow(&e), "DNS");
+    // A METAKEY sharing its segment with the next message.
+    let e = Engine::default();
+    let shared: &[&[u8]] = &[full[0], full[1], b"1 429 672 0 0 8A3F\n4 0\n", full[3]];
+    assert_eq!(meta(&e, shared), "TINC");
+
     let e = Engine::default();
     assert_ne!(meta(&e, &full[..3]), "TINC");
     assert_eq!(udp(&e, client, 55655, server, 55655), "Unknown");
@@ -1063,4 +1092,54 @@ fn rdp_then_tls_gnutella_over_http_and_websocket_frames_as_ndpi_names_them() {
         label(50999, &[(true, b"junk!"), (false, b"\x81\x05Hello")]),
         "WebSocket"
     );
+}
+
+/// Issue 24, from the adversarial review of this session's rules (each case
+/// checked with nDPI 5.0's library): a POP3 server's `-ERR` is an answer
+/// too; a refused STLS leaves POP3 in the clear and the session's later
+/// commands are read; an option acknowledgement mid-transfer names TFTP;
+/// NetFlow v9 has at most 30 records.
+#[test]
+fn review_findings_pop3_errors_refused_stls_tftp_oack_and_netflow_counts() {
+    let e = Engine::default();
+    let flow = |msgs: &[(bool, &[u8])]| one_flow(&e, 6, 41000, msgs);
+    let (c, s) = (true, false);
+    assert_eq!(
+        flow(&[
+            (s, b"+OK ready\r\n"),
+            (c, b"CAPA\r\n"),
+            (s, b"-ERR no\r\n"),
+            (c, b"USER x\r\n"),
+            (s, b"+OK\r\n")
+        ]),
+        "POP3"
+    );
+    assert_eq!(
+        flow(&[
+            (s, b"+OK ready\r\n"),
+            (c, b"STLS\r\n"),
+            (s, b"-ERR no\r\n"),
+            (c, b"USER x\r\n"),
+            (s, b"+OK\r\n")
+        ]),
+        "POP3"
+    );
+    let mut data = vec![0, 3, 0, 5];
+    data.extend([b'A'; 512]);
+    assert_eq!(
+        one_flow(
+            &e,
+            17,
+            41000,
+            &[(s, &data), (s, b"\0\x06blksize\x001428\0")]
+        ),
+        "TFTP"
+    );
+    let mut v9 = vec![0u8; 40];
+    v9[1] = 9;
+    v9[3] = 31;
+    v9[8..12].copy_from_slice(&1_700_000_000u32.to_be_bytes());
+    assert_ne!(one_flow(&e, 17, 41000, &[(c, &v9)]), "NetFlow");
+    v9[3] = 1;
+    assert_eq!(one_flow(&e, 17, 41000, &[(c, &v9)]), "NetFlow");
 }

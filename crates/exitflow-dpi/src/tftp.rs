@@ -97,7 +97,9 @@ impl Transfer {
         // Whether the packet continues the sequence (counted in u32, as
         // nDPI does: block 0 does not follow 65535).
         let counts = match d[1] {
-            OP_RRQ | OP_WRQ | OP_OACK => return if request(d) { Step::Alive } else { Step::Out },
+            // A request or option acknowledgement names TFTP at once (the
+            // row does for a flow's first payload; this, mid-transfer).
+            OP_RRQ | OP_WRQ | OP_OACK => return if request(d) { Step::Named } else { Step::Out },
             OP_DATA if d.len() > 4 => {
                 let next = u32::from(block) == u32::from(self.data) + 1
                     || (block == self.data && self.data != 0);

@@ -228,8 +228,8 @@ pub(super) fn banner_220(flow: &FlowCtx, d: &[u8]) -> Match {
         Match::No
     }
 }
-/// The server's `+OK` answers nDPI 5.0 wants before it names POP3 (a
-/// Redis server answers `+OK` too).
+/// The server's answers (`+OK`, `-ERR`) nDPI 5.0 wants before it names
+/// POP3 (a Redis server answers `+OK` too).
 const POP3_OKS: u8 = 3;
 pub(super) fn pop3_pass(_: &FlowCtx, d: &[u8]) -> Match {
     // The password counts with the answers (nDPI: three answers, or fewer
@@ -241,7 +241,8 @@ pub(super) fn pop3_pass(_: &FlowCtx, d: &[u8]) -> Match {
     }
 }
 pub(super) fn pop3(_: &FlowCtx, d: &[u8]) -> Match {
-    if d.starts_with(b"+OK") {
+    // Either status indicator, in any case, is an answer to nDPI.
+    if starts_ci(d, b"+OK") || starts_ci(d, b"-ERR") {
         Match::Count(POP3_OKS)
     } else {
         Match::No

@@ -261,6 +261,9 @@ pub(super) fn smpp(_: &FlowCtx, d: &[u8]) -> Match {
         && be32(d, 8).is_some_and(|s| s < 0x500))
 }
 
+/// The shortest export packet nDPI takes, and the most records (v5, v9).
+const NETFLOW_MIN_LEN: usize = 24;
+const NETFLOW_MAX_RECORDS: usize = 30;
 /// The earliest export time nDPI accepts in a NetFlow header (2000-01-01).
 const NETFLOW_EPOCH: usize = 946_684_800;
 
@@ -276,14 +279,15 @@ pub(super) fn netflow(_: &FlowCtx, d: &[u8]) -> Match {
     // Export packets: v5 (24-byte header + 48-byte records), v9 and IPFIX
     // (10), with an export time nDPI believes (the header's seconds).
     match be16(d, 0) {
-        Some(5) => yes(
-            be16(d, 2).is_some_and(|n| (1..=30).contains(&n) && 24 + 48 * n == d.len())
-                && netflow_time(be32(d, 8)),
-        ),
-        Some(9) => yes(d.len() >= 20
-            && be16(d, 2).is_some_and(|n| (1..=512).contains(&n))
+        Some(5) => yes(be16(d, 2)
+            .is_some_and(|n| (1..=NETFLOW_MAX_RECORDS).contains(&n) && 24 + 48 * n == d.len())
             && netflow_time(be32(d, 8))),
-        Some(10) => yes(d.len() >= 16 && be16(d, 2) == Some(d.len()) && netflow_time(be32(d, 4))),
+        Some(9) => yes(d.len() >= NETFLOW_MIN_LEN
+            && be16(d, 2).is_some_and(|n| (1..=NETFLOW_MAX_RECORDS).contains(&n))
+            && netflow_time(be32(d, 8))),
+        Some(10) => yes(d.len() >= NETFLOW_MIN_LEN
+            && be16(d, 2) == Some(d.len())
+            && netflow_time(be32(d, 4))),
         _ => Match::No,
     }
 }
@@ -553,11 +557,11 @@ fn tinc_metakey(d: &[u8]) -> bool {
         }
         at += 1;
     }
-    let Some((b'\n', key)) = d[at..].split_last() else {
-        return false;
-    };
-    key.iter()
-        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    // The key runs to the line's end; another message may follow it.
+    d[at..]
+        .iter()
+        .find(|b| !(b.is_ascii_digit() || b.is_ascii_uppercase()))
+        == Some(&b'\n')
 }
 
 pub(super) fn tinc(_: &FlowCtx, d: &[u8]) -> Match {
