@@ -147,3 +147,26 @@ pub fn packet(
         payload,
     }
 }
+
+/// The label the engine gives one IPv4 flow (client port 40000, server
+/// `port`) of these payloads, `true` for the client's; TCP segments in
+/// sequence per direction.
+pub fn flow_label(e: &crate::Engine, protocol: u8, port: u16, msgs: &[(bool, &[u8])]) -> String {
+    let c = flow_ctx(protocol, 40000, port);
+    let mut st = crate::FlowDpi::default();
+    let mut seq = [1u32, 1];
+    for (client, m) in msgs {
+        let (sp, dp) = if *client {
+            (40000, port)
+        } else {
+            (port, 40000)
+        };
+        let s = &mut seq[usize::from(!client)];
+        let mut p = packet(m, protocol, sp, dp);
+        p.tcp_seq = *s;
+        p.tcp_flags = 0x18;
+        e.inspect(&mut st, &c, &p, *client);
+        *s = s.wrapping_add(m.len() as u32);
+    }
+    e.finish(&mut st, &c).application_name()
+}

@@ -189,11 +189,25 @@ impl FlowDpi {
     /// (and no evidence pending) the flow is left to the port guess, as
     /// nDPI's dissectors exclude themselves after their first packets.
     fn missed(&mut self) {
-        self.misses = self.misses.saturating_add(1);
+        self.held();
         let pending = self.ext.as_ref().is_some_and(|e| !e.cand.is_unknown());
         if self.misses >= DEFAULT_MAX_MISSES && !pending && self.master.is_unknown() {
             self.done = true;
         }
+    }
+
+    /// A payload no row took while a multi-packet rule (TFTP's transfer,
+    /// Z39.50's session) still holds the flow open: counted as a miss for
+    /// the rows that judge the first payload, but the flow is not given up.
+    fn held(&mut self) {
+        self.misses = self.misses.saturating_add(1);
+    }
+
+    /// Earlier payloads were missed or spoke for a protocol: a rule that
+    /// must hold from the flow's first payload cannot start here.
+    fn began_otherwise(&self) -> bool {
+        let b = self.before();
+        !b.clean || !b.cand.is_unknown()
     }
 
     /// No payload was inspected yet.

@@ -161,7 +161,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         return Need::Nothing;
     }
     if session == z3950::Step::Alive {
-        st.misses = st.misses.saturating_add(1);
+        st.held();
         return Need::Nothing;
     }
     if request_pending
@@ -277,7 +277,7 @@ pub(crate) fn udp(
     if let Some(hit) = detect::scan(detect::Transport::Udp, flow, d, src2dst, st.before()) {
         st.hit(hit, src2dst);
     } else if transfer == tftp::Step::Alive {
-        st.misses = st.misses.saturating_add(1);
+        st.held();
     } else {
         st.missed();
     }

@@ -1,24 +1,11 @@
 //! Engine tests: packets through `inspect`, labels out of `finish`.
 use super::*;
-use exitflow_decode::Tunnel;
 
 fn pkt(payload: &[u8], proto: u8, sp: u16, dp: u16, seq: u32, flags: u8) -> PacketInfo<'_> {
-    PacketInfo {
-        ip_version: 4,
-        src: [0; 16],
-        dst: [0; 16],
-        protocol: proto,
-        src_port: sp,
-        dst_port: dp,
-        vlan_id: 0,
-        tunnel_id: 0,
-        tunnel: Tunnel::None,
-        tcp_flags: flags,
-        tcp_seq: seq,
-        ip_len: 0,
-        truncated: false,
-        payload,
-    }
+    let mut p = craft::packet(payload, proto, sp, dp);
+    p.tcp_seq = seq;
+    p.tcp_flags = flags;
+    p
 }
 
 fn ctx(proto: u8, sp: u16, dp: u16) -> FlowCtx {
@@ -956,25 +943,6 @@ fn a_tinc_meta_connection_names_the_udp_flow_between_its_hosts() {
     }
 }
 
-/// The label of one flow (client port 40000) of these payloads, `true`
-/// for the client's; TCP segments in sequence per direction.
-fn one_flow(e: &Engine, proto: u8, port: u16, msgs: &[(bool, &[u8])]) -> String {
-    let c = ctx(proto, 40000, port);
-    let mut st = FlowDpi::default();
-    let mut seq = [1u32, 1];
-    for (client, m) in msgs {
-        let (sp, dp) = if *client {
-            (40000, port)
-        } else {
-            (port, 40000)
-        };
-        let s = &mut seq[usize::from(!client)];
-        e.inspect(&mut st, &c, &pkt(m, proto, sp, dp, *s, 0x18), *client);
-        *s += m.len() as u32;
-    }
-    e.finish(&mut st, &c).application_name()
-}
-
 /// Issue 24, from a review that replayed other protocols' messages through
 /// both engines: each flow below was named by a rule looser than nDPI
 /// 5.0's (one packet where nDPI wants its answer or more, a port nDPI asks
@@ -982,7 +950,8 @@ fn one_flow(e: &Engine, proto: u8, port: u16, msgs: &[(bool, &[u8])]) -> String 
 #[test]
 fn other_protocols_messages_are_not_taken_by_rules_looser_than_ndpis() {
     let e = Engine::default();
-    let label = |proto: u8, port: u16, msgs: &[(bool, &[u8])]| one_flow(&e, proto, port, msgs);
+    let label =
+        |proto: u8, port: u16, msgs: &[(bool, &[u8])]| craft::flow_label(&e, proto, port, msgs);
     // A DNS query over TCP whose id reads as an OpenVPN client reset, and its answer.
     let query = b"\0\x1d\x3a\x12\x01\0\0\x01\0\0\0\0\0\0\x07example\x03com\0\0\x01\0\x01";
     let mut answer = query.to_vec();
@@ -1059,7 +1028,7 @@ fn other_protocols_messages_are_not_taken_by_rules_looser_than_ndpis() {
 #[test]
 fn rdp_then_tls_gnutella_over_http_and_websocket_frames_as_ndpi_names_them() {
     let e = Engine::default();
-    let label = |port: u16, msgs: &[(bool, &[u8])]| one_flow(&e, 6, port, msgs);
+    let label = |port: u16, msgs: &[(bool, &[u8])]| craft::flow_label(&e, 6, port, msgs);
     // A connection request with a cookie, asking for TLS (nDPI's capture).
     let cr = b"\x03\0\0\x2f\x2a\xe0\0\0\0\0\0Cookie: mstshash=WDeployAd\r\n\x01\0\x08\0\x03\0\0\0";
     let cc = b"\x03\0\0\x13\x0e\xd0\0\0\x12\x34\0\x02\0\x08\0\x01\0\0\0";
@@ -1102,7 +1071,7 @@ fn rdp_then_tls_gnutella_over_http_and_websocket_frames_as_ndpi_names_them() {
 #[test]
 fn review_findings_pop3_errors_refused_stls_tftp_oack_and_netflow_counts() {
     let e = Engine::default();
-    let flow = |msgs: &[(bool, &[u8])]| one_flow(&e, 6, 41000, msgs);
+    let flow = |msgs: &[(bool, &[u8])]| craft::flow_label(&e, 6, 41000, msgs);
     let (c, s) = (true, false);
     assert_eq!(
         flow(&[
@@ -1127,11 +1096,11 @@ fn review_findings_pop3_errors_refused_stls_tftp_oack_and_netflow_counts() {
     let mut data = vec![0, 3, 0, 5];
     data.extend([b'A'; 512]);
     assert_eq!(
-        one_flow(
+        craft::flow_label(
             &e,
             17,
             41000,
-            &[(s, &data), (s, b"\0\x06blksize\x001428\0")]
+            &[(s, &data[..]), (s, b"\0\x06blksize\x001428\0")]
         ),
         "TFTP"
     );
@@ -1139,7 +1108,7 @@ fn review_findings_pop3_errors_refused_stls_tftp_oack_and_netflow_counts() {
     v9[1] = 9;
     v9[3] = 31;
     v9[8..12].copy_from_slice(&1_700_000_000u32.to_be_bytes());
-    assert_ne!(one_flow(&e, 17, 41000, &[(c, &v9)]), "NetFlow");
+    assert_ne!(craft::flow_label(&e, 17, 41000, &[(c, &v9)]), "NetFlow");
     v9[3] = 1;
-    assert_eq!(one_flow(&e, 17, 41000, &[(c, &v9)]), "NetFlow");
+    assert_eq!(craft::flow_label(&e, 17, 41000, &[(c, &v9)]), "NetFlow");
 }

@@ -137,7 +137,7 @@ pub(crate) fn transfer(st: &mut FlowDpi, d: &[u8]) -> Step {
     let t = match st.ext.as_mut() {
         Some(e) if e.tftp.started => &mut e.tftp,
         _ => {
-            let earlier = st.misses > 0 || st.ext.as_ref().is_some_and(|e| !e.cand.is_unknown());
+            let earlier = st.began_otherwise();
             // A request names the flow through its detector row, with no
             // state; only a transfer's packets are worth a box.
             if earlier || d.len() < 4 || d[0] != 0 || !matches!(d[1], OP_DATA..=OP_ERROR) {
@@ -179,19 +179,12 @@ mod tests {
     /// Whether the engine names a UDP flow of these payloads TFTP (the
     /// client's and the server's in turn, on ports no rule knows).
     fn named(payloads: &[Vec<u8>]) -> bool {
-        let e = crate::Engine::default();
-        let c = crate::craft::flow_ctx(17, 50618, 3445);
-        let mut st = FlowDpi::default();
-        for (i, d) in payloads.iter().enumerate() {
-            let src2dst = i % 2 == 0;
-            let (sp, dp) = if src2dst {
-                (50618, 3445)
-            } else {
-                (3445, 50618)
-            };
-            e.inspect(&mut st, &c, &crate::craft::packet(d, 17, sp, dp), src2dst);
-        }
-        e.finish(&mut st, &c).application_name() == "TFTP"
+        let msgs: Vec<(bool, &[u8])> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i % 2 == 0, d.as_slice()))
+            .collect();
+        crate::craft::flow_label(&crate::Engine::default(), 17, 3445, &msgs) == "TFTP"
     }
 
     /// Each case checked with nDPI 5.0's library (NFStream 6.6.0): a

@@ -92,7 +92,7 @@ pub(crate) fn session(st: &mut FlowDpi, d: &[u8], src2dst: bool) -> Step {
     let s = match st.ext.as_mut() {
         Some(e) if e.z3950.started => &mut e.z3950,
         _ => {
-            let earlier = st.misses > 0 || st.ext.as_ref().is_some_and(|e| !e.cand.is_unknown());
+            let earlier = st.began_otherwise();
             if earlier || elements(d).is_none() {
                 return Step::Out;
             }
@@ -125,24 +125,7 @@ mod tests {
     /// Whether the engine names a TCP flow of these payloads (`true` for
     /// the client's) Z3950.
     fn named(payloads: &[(bool, &[u8])]) -> bool {
-        let e = crate::Engine::default();
-        let c = crate::craft::flow_ctx(6, 40000, 9991);
-        let mut st = FlowDpi::default();
-        let mut seq = [1u32, 1];
-        for (client, d) in payloads {
-            let (sp, dp) = if *client {
-                (40000, 9991)
-            } else {
-                (9991, 40000)
-            };
-            let s = &mut seq[usize::from(!client)];
-            let mut p = crate::craft::packet(d, 6, sp, dp);
-            p.tcp_seq = *s;
-            p.tcp_flags = 0x18;
-            *s = s.wrapping_add(d.len() as u32);
-            e.inspect(&mut st, &c, &p, *client);
-        }
-        e.finish(&mut st, &c).application_name() == "Z3950"
+        crate::craft::flow_label(&crate::Engine::default(), 6, 9991, payloads) == "Z3950"
     }
 
     #[test]
