@@ -377,6 +377,16 @@ impl Clone for Engine {
     }
 }
 
+/// Entries the engine's bounded caches dropped to stay within their caps
+/// ([`cache::DEFAULT_STUN_CACHE_CAP`], [`cache::DEFAULT_TINC_CACHE_CAP`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheEvictions {
+    /// STUN endpoints dropped.
+    pub stun: u64,
+    /// tinc meta connections dropped.
+    pub tinc: u64,
+}
+
 impl Engine {
     /// An engine with these settings.
     pub fn new(cfg: DpiConfig) -> Engine {
@@ -398,6 +408,14 @@ impl Engine {
     /// tinc meta connections the TINC cache dropped to stay within its cap.
     pub fn tinc_cache_evicted(&self) -> u64 {
         self.tinc_cache.lock().map(|c| c.evicted()).unwrap_or(0)
+    }
+
+    /// Both caches' evictions, for the metrics.
+    pub fn cache_evictions(&self) -> CacheEvictions {
+        CacheEvictions {
+            stun: self.stun_cache_evicted(),
+            tinc: self.tinc_cache_evicted(),
+        }
     }
 
     /// A tinc meta connection just named: its UDP flow is awaited (IPv4,

@@ -179,6 +179,11 @@ impl Meter {
         self.table.stats()
     }
 
+    /// Entries the DPI engine's caches evicted so far.
+    pub fn dpi_cache_evicted(&self) -> exitflow_dpi::CacheEvictions {
+        self.engine.cache_evictions()
+    }
+
     /// Flows in the table.
     pub fn active(&self) -> usize {
         self.table.active()

@@ -46,6 +46,12 @@ pub struct Metrics {
     pub flows_evicted: Counter,
     /// Unanswered connection attempts ended by the half-open timeout.
     pub flows_half_open: Counter,
+    /// STUN flows forgotten by the DPI engine's full STUN cache (a later
+    /// flow between the same peers is then named from its own packets).
+    pub flows_dpi_stun_cache_evicted: Counter,
+    /// tinc connections forgotten by the DPI engine's full tinc cache (their
+    /// UDP flow is then named from its own packets).
+    pub flows_dpi_tinc_cache_evicted: Counter,
     /// Flows written into completed dataset files.
     pub flows_written: Counter,
     /// Flows written with at most 4 packets (the study's failed connections).
@@ -149,6 +155,16 @@ impl Metrics {
             "flows_half_open_expired",
             "Unanswered connection attempts ended by the half-open timeout",
             m.flows_half_open.clone(),
+        );
+        r.register(
+            "flows_dpi_stun_cache_evicted",
+            "STUN flows the DPI engine's full STUN cache forgot",
+            m.flows_dpi_stun_cache_evicted.clone(),
+        );
+        r.register(
+            "flows_dpi_tinc_cache_evicted",
+            "tinc connections the DPI engine's full tinc cache forgot",
+            m.flows_dpi_tinc_cache_evicted.clone(),
         );
         r.register(
             "flows_written",
@@ -485,6 +501,8 @@ mod tests {
             "exitflow_flows_active",
             "exitflow_flows_pending",
             "exitflow_flows_evicted_total",
+            "exitflow_flows_dpi_stun_cache_evicted_total",
+            "exitflow_flows_dpi_tinc_cache_evicted_total",
         ] {
             assert_eq!(value(&shown, hidden), None, "{hidden}:\n{shown}");
         }

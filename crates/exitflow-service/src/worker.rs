@@ -55,6 +55,8 @@ pub struct Snapshot {
     pub flows: FlowStats,
     /// Flows in the table.
     pub active: u64,
+    /// Entries the DPI engine's STUN and tinc caches evicted.
+    pub dpi_cache_evicted: exitflow_dpi::CacheEvictions,
     /// The socket's kernel counters, when readable.
     pub kernel: Option<KernelStats>,
 }
@@ -96,6 +98,9 @@ impl Publisher {
         m.flows_evicted.inc_by(now.flows.evicted - l.flows.evicted);
         m.flows_half_open
             .inc_by(now.flows.expired_half_open - l.flows.expired_half_open);
+        let (e, was) = (now.dpi_cache_evicted, l.dpi_cache_evicted);
+        m.flows_dpi_stun_cache_evicted.inc_by(e.stun - was.stun);
+        m.flows_dpi_tinc_cache_evicted.inc_by(e.tinc - was.tinc);
         self.active.set(now.active as i64);
         let mut now = now;
         match now.kernel {
@@ -240,6 +245,7 @@ impl Worker {
                         excluded: meter.excluded,
                         flows: *meter.stats(),
                         active: meter.active() as u64,
+                        dpi_cache_evicted: meter.dpi_cache_evicted(),
                         kernel: sock.kernel_stats().ok(),
                     },
                     &m,
@@ -299,8 +305,10 @@ mod tests {
             ..Default::default()
         };
         s.flows.flows_exported = 5;
+        s.dpi_cache_evicted.stun = 3;
         p.publish(s, &m);
         p.publish(s, &m);
+        s.dpi_cache_evicted.tinc = 1;
         s.metered = 25;
         s.kernel = None;
         p.publish(s, &m);
@@ -318,5 +326,12 @@ mod tests {
         assert_eq!((m.ignored.get(), m.excluded.get()), (2, 1));
         assert_eq!(m.flows_exported.get(), 5);
         assert_eq!(m.flows_active.get_or_create(&w).get(), 4);
+        assert_eq!(
+            (
+                m.flows_dpi_stun_cache_evicted.get(),
+                m.flows_dpi_tinc_cache_evicted.get()
+            ),
+            (3, 1)
+        );
     }
 }

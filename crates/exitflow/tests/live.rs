@@ -452,6 +452,11 @@ fn a_syn_flood_into_the_veth_stays_under_the_memory_cap_and_the_counts_add_up() 
     // hour against hour they would give the withheld rows.
     assert_eq!(shown_evicted, 0, "{m}");
     assert!(!m.contains("exitflow_flows_exported_total "), "{m}");
+    // Nor the DPI caches' evictions: they grow as STUN and tinc flows start.
+    assert!(
+        !m.contains("exitflow_flows_dpi_stun_cache_evicted_total "),
+        "{m}"
+    );
     // Every metered SYN became a flow of one packet, and every flow is in
     // the dataset (evicted ones too): nothing metered was lost.
     let csvs = dir.path().join("csv");
