@@ -631,11 +631,11 @@ fn an_xmpp_stream_to_truphone_is_jabber_truphone() {
         e.finish(&mut st, &c).application_name()
     };
     assert_eq!(
-        label(b"<?xml version='1.0'?><stream:stream to='im.truphone.com' xmlns='jabber:client'>"),
+        label(b"<?xml version='1.0'?><stream:stream to='im.truphone.com' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"),
         "Jabber.TruPhone"
     );
     assert_eq!(
-        label(b"<?xml version='1.0'?><stream:stream to='example.org' xmlns='jabber:client'>"),
+        label(b"<?xml version='1.0'?><stream:stream to='example.org' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"),
         "Jabber"
     );
 }
@@ -1111,4 +1111,107 @@ fn review_findings_pop3_errors_refused_stls_tftp_oack_and_netflow_counts() {
     assert_ne!(craft::flow_label(&e, 17, 41000, &[(c, &v9)]), "NetFlow");
     v9[3] = 1;
     assert_eq!(craft::flow_label(&e, 17, 41000, &[(c, &v9)]), "NetFlow");
+}
+
+/// Issue 24, from the own corpus (real servers and clients,
+/// scripts/own_captures.py) and nDPI 5.0's library: git's pkt-line split
+/// from its command is RSH to nDPI, on any port, as a real rsh session is
+/// (the port alone, or both parts in one segment, is not); an IMAP
+/// AUTHENTICATE is IMAPS at once, and a session named IMAP before it turns
+/// IMAPS; IMAP's greeting alone is not IMAP; VNC and NNTP are their first
+/// two payloads; SOCKS and Mumble are named on the answer, on any port;
+/// AMQP's protocol header alone names nothing.
+#[test]
+fn own_corpus_rsh_imap_authenticate_and_request_answer_rules_as_ndpi() {
+    let e = Engine::default();
+    let tcp = |port: u16, msgs: &[(bool, &[u8])]| craft::flow_label(&e, 6, port, msgs);
+    let (c, s) = (true, false);
+    let git = b"git-upload-pack /repo\0host=10.77.0.2\0\0version=2\0";
+    assert_eq!(tcp(9418, &[(c, b"0034"), (c, git)]), "RSH");
+    assert_eq!(
+        tcp(4000, &[(c, b"1022\0"), (c, b"alice\0alice\0ls -l\0")]),
+        "RSH"
+    );
+    assert_ne!(tcp(4000, &[(c, b"1022\0")]), "RSH");
+    assert_ne!(tcp(4000, &[(c, b"1022\0alice\0alice\0ls -l\0")]), "RSH");
+    assert_ne!(tcp(4000, &[(c, b"alice\0x\0"), (c, b"alice\0x\0")]), "RSH");
+    let mut one = b"0034".to_vec();
+    one.extend_from_slice(git);
+    assert_eq!(tcp(9418, &[(c, &one)]), "Git");
+
+    let greeting: &[u8] = b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] Dovecot ready.\r\n";
+    let caps: &[u8] =
+        b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nA001 OK Pre-login capabilities listed.\r\n";
+    assert_eq!(
+        tcp(
+            1143,
+            &[(s, greeting), (c, b"A001 CAPABILITY\r\n"), (s, caps)]
+        ),
+        "IMAP"
+    );
+    assert_eq!(
+        tcp(
+            1143,
+            &[
+                (s, greeting),
+                (c, b"A001 CAPABILITY\r\n"),
+                (s, caps),
+                (c, b"A002 AUTHENTICATE PLAIN AGFsaWNlAHNlY3JldA==\r\n")
+            ]
+        ),
+        "IMAPS"
+    );
+    assert_eq!(
+        tcp(1143, &[(s, greeting), (c, b"a1 authenticate plain\r\n")]),
+        "IMAPS"
+    );
+    assert_ne!(tcp(1143, &[(s, greeting)]), "IMAP");
+
+    let rfb: &[u8] = b"RFB 003.008\n";
+    assert_eq!(tcp(5999, &[(s, rfb), (c, b"RFB 003.007\n")]), "VNC");
+    assert_ne!(tcp(5999, &[(s, rfb)]), "VNC");
+    assert_ne!(
+        tcp(5999, &[(s, b"RFB 005.000\n"), (c, b"RFB 005.000\n")]),
+        "VNC"
+    );
+
+    let nntp: &[u8] = b"200 news.example.com InterNetNews NNRP server ready\r\n";
+    assert_eq!(tcp(1119, &[(s, nntp), (c, b"MODE READER\r\n")]), "Usenet");
+    assert_ne!(tcp(1119, &[(s, nntp), (c, b"CAPABILITIES\r\n")]), "Usenet");
+    assert_ne!(
+        tcp(
+            1119,
+            &[(c, b"MODE READER\r\n"), (s, b"200 Posting allowed\r\n")]
+        ),
+        "Usenet"
+    );
+
+    assert_eq!(
+        tcp(1999, &[(c, b"\x05\x01\x00"), (s, b"\x05\x00")]),
+        "SOCKS"
+    );
+    assert_ne!(
+        tcp(1999, &[(c, b"\x05\x02\x00\x02"), (s, b"\x05\x02")]),
+        "SOCKS"
+    );
+
+    let ping = b"\0\0\0\0\x11\x22\x33\x44\x55\x66\x77\x88";
+    let pong = b"\0\x01\x04\x03\x11\x22\x33\x44\x55\x66\x77\x88\0\0\0\x03\0\0\0\x19\0\x01\xf4\0";
+    assert_eq!(
+        craft::flow_label(&e, 17, 4000, &[(c, ping), (s, pong)]),
+        "Mumble"
+    );
+    assert_ne!(craft::flow_label(&e, 17, 64738, &[(c, ping)]), "Mumble");
+
+    assert_ne!(tcp(5999, &[(c, b"AMQP\0\0\x09\x01")]), "AMQP");
+
+    // OpenVPN over UDP (openvpn 2.6, no tls-auth): the client's reset and
+    // the server's, which acknowledges it, on any port.
+    let reset = b"\x38\xa0\x95\x39\x89\xe2\x4c\x1b\x65\0\0\0\0\0";
+    let answer =
+        b"\x40\x4b\xd1\x2d\x17\xe6\x28\xe0\x03\x01\0\0\0\0\xa0\x95\x39\x89\xe2\x4c\x1b\x65\0\0\0\0";
+    let udp = |msgs: &[(bool, &[u8])]| craft::flow_label(&e, 17, 5000, msgs);
+    assert_eq!(udp(&[(c, reset), (s, answer)]), "OpenVPN");
+    assert_ne!(udp(&[(c, reset)]), "OpenVPN");
+    assert_ne!(udp(&[(c, reset), (s, &answer[..22])]), "OpenVPN");
 }

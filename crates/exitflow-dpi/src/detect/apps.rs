@@ -61,10 +61,13 @@ pub(super) fn alicloud(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn elasticsearch(_: &FlowCtx, d: &[u8]) -> Match {
-    // Transport protocol: "ES", a message length, then request id and status.
-    yes(d.len() >= 19
-        && d.starts_with(b"ES")
-        && be32(d, 2).is_some_and(|l| l + 6 <= d.len() + 65_536 && l >= 13))
+    // Transport protocol: "ES", then a message length the segment holds
+    // (nDPI 5.0 adds the header in 32 bits: the ping's length, all ones,
+    // wraps to the header alone).
+    let Some(len) = be32(d, 2) else {
+        return Match::No;
+    };
+    yes(d.starts_with(b"ES") && (len as u32).wrapping_add(6) as usize <= d.len())
 }
 
 pub(super) fn gearman(_: &FlowCtx, d: &[u8]) -> Match {
@@ -104,12 +107,22 @@ pub(super) fn mgcp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(MGCP_VERBS.iter().any(|v| d.starts_with(v)) && has_version)
 }
 
-pub(super) fn mumble_ping(flow: &FlowCtx, d: &[u8]) -> Match {
-    // Server list ping: 4 zero bytes and an 8-byte ident; the answer is the
-    // version (1.x.y), the ident and three counters.
-    let ping = d.len() == 12 && be32(d, 0) == Some(0);
-    let pong = d.len() == 24 && d[0] == 0 && d[1] == 1;
-    yes((ping || pong) && either_port(flow, 64738))
+pub(super) fn mumble_ping(_: &FlowCtx, d: &[u8]) -> Match {
+    // Server list ping (any port): 4 zero bytes and an 8-byte ident, named
+    // on the 24-byte answer (version, the ident, three counters), as nDPI
+    // 5.0 (which also compares the idents).
+    if d.len() == 12 && be32(d, 0) == Some(0) {
+        Match::BothWays(2)
+    } else {
+        Match::No
+    }
+}
+pub(super) fn mumble_pong(_: &FlowCtx, d: &[u8]) -> Match {
+    if d.len() == 24 {
+        Match::BothWays(2)
+    } else {
+        Match::No
+    }
 }
 
 pub(super) fn nano(_: &FlowCtx, d: &[u8]) -> Match {
@@ -141,10 +154,12 @@ pub(super) fn openflow(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn pfcp(_: &FlowCtx, d: &[u8]) -> Match {
-    // Version 1, message type (node 1-15, session 50-57), length after 4 bytes.
-    yes(d.len() >= 8
-        && d[0] >> 5 == 1
-        && matches!(d[1], 1..=15 | 50..=57)
+    // nDPI 5.0: a session message (its SEID flag set, no other low flag),
+    // a type up to 57, the length after 4 bytes (node messages such as
+    // heartbeats it does not name).
+    yes(d.len() > 12
+        && d[0] & 0x0f == 1
+        && d[1] <= 57
         && be16(d, 2).map(|l| l + 4) == Some(d.len()))
 }
 
@@ -190,20 +205,25 @@ pub(super) fn http2(_: &FlowCtx, d: &[u8]) -> Match {
     yes(n >= 16 && d[..n] == HTTP2_PREFACE[..n])
 }
 
+/// The shortest NNTP greeting and `AUTHINFO USER` command nDPI 5.0 reads
+/// (a greeting with some text; a user name of five characters or more).
+const NNTP_GREETING_MIN: usize = 11;
+const NNTP_AUTHINFO_MIN: usize = 21;
+
 pub(super) fn nntp_client(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(starts_ci(d, b"MODE READER")
-        || starts_ci(d, b"AUTHINFO USER")
-        || starts_ci(d, b"ARTICLE <"))
+    // nDPI 5.0: the client's first command after the greeting, exactly
+    // (in capitals); a client that asks for CAPABILITIES first is not named.
+    let first = d == b"MODE READER\r\n"
+        || d == b"HELP\r\n"
+        || (d.starts_with(b"AUTHINFO USER ") && d.len() >= NNTP_AUTHINFO_MIN);
+    if first { Match::Continue(2) } else { Match::No }
 }
 
-pub(super) fn nntp_server(flow: &FlowCtx, d: &[u8]) -> Match {
-    // Greeting 200 (posting allowed) or 201, naming NNTP or news, or on the NNTP ports.
-    if !(d.starts_with(b"200 ") || d.starts_with(b"201 ")) {
-        return Match::No;
-    }
-    let text = &d[..d.len().min(200)];
-    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
-    yes(has(b"NNTP") || has(b"news") || either_port(flow, 119) || either_port(flow, 563))
+pub(super) fn nntp_server(_: &FlowCtx, d: &[u8]) -> Match {
+    // The greeting, 200 (posting allowed) or 201, as the flow's first payload.
+    let greeting =
+        (d.starts_with(b"200 ") || d.starts_with(b"201 ")) && d.len() >= NNTP_GREETING_MIN;
+    if greeting { Match::Run(2) } else { Match::No }
 }
 
 pub(super) fn source_engine(_: &FlowCtx, d: &[u8]) -> Match {
@@ -224,23 +244,35 @@ pub(super) fn discord_udp(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn rsh(_: &FlowCtx, d: &[u8]) -> Match {
-    // rsh/rexec: the client's first bytes are an ASCII port number for
-    // stderr (or nothing) ended by NUL.
-    let Some(nul) = d.iter().position(|b| *b == 0) else {
-        return Match::No;
-    };
-    yes(nul <= 5 && d[..nul].iter().all(u8::is_ascii_digit))
+    // nDPI 5.0, any port: the first payload is the stderr port in ASCII
+    // (its last byte, normally NUL, unread), the next the user names and
+    // command, each ended by NUL (git's split pkt-line is RSH to it too).
+    let port = (2..=6).contains(&d.len()) && d[..d.len() - 1].iter().all(u8::is_ascii_digit);
+    if port { Match::Run(2) } else { Match::No }
+}
+pub(super) fn rsh_users(_: &FlowCtx, d: &[u8]) -> Match {
+    let fields = d.iter().filter(|b| **b == 0).count();
+    let printable = d.iter().all(|b| *b == 0 || (0x20..0x7f).contains(b));
+    if d.len() >= 3 && d.ends_with(b"\0") && fields >= 2 && printable {
+        Match::Continue(2)
+    } else {
+        Match::No
+    }
 }
 
 pub(super) fn uftp(_: &FlowCtx, d: &[u8]) -> Match {
-    // UFTP: version 0x40 or 0x50 (4.x, 5.x), a message function 1-17, then a
-    // header length in 32-bit words.
-    yes(d.len() >= 16 && matches!(d[0], 0x30 | 0x40 | 0x50) && (1..=17).contains(&d[1]))
+    // UFTP 4.x or 5.x: a message function under 22, repeated as the body's
+    // first byte after the 16-byte header (nDPI 5.0's checks).
+    yes(d.len() > 23 && matches!(d[0], 0x40 | 0x50) && d[1] < 22 && d[15] == 0 && d[16] == d[1])
 }
 
+/// The length of an Atlas probe's tagged UDP measurement payload.
+const RIPE_ATLAS_LEN: usize = 25;
+
 pub(super) fn ripe_atlas(_: &FlowCtx, d: &[u8]) -> Match {
-    // Atlas probes' UDP measurements start with this tag.
-    yes(d.starts_with(b"MGLNDD_"))
+    // Atlas probes' UDP measurements start with this tag (nDPI 5.0 wants
+    // exactly 25 bytes).
+    yes(d.len() == RIPE_ATLAS_LEN && d.starts_with(b"MGLNDD"))
 }
 
 /// ZUG consensus messages' fixed opening, then the byte nDPI requires.
@@ -533,21 +565,22 @@ pub(super) fn json_rpc(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"{\"jsonrpc\"") || d.starts_with(b"{ \"jsonrpc\""))
 }
 
-/// AMQP 0-9-1 frame end octet.
-const AMQP_FRAME_END: u8 = 0xce;
+/// The largest AMQP frame size nDPI 5.0 accepts.
+const AMQP_MAX_FRAME: usize = 32_768;
 
 pub(super) fn amqp(_: &FlowCtx, d: &[u8]) -> Match {
-    // The protocol header, or a frame: type (method, header, body,
-    // heartbeat), channel, size, payload, frame-end.
-    if d.starts_with(b"AMQP") && d.len() == 8 {
-        return Match::Yes;
-    }
-    let Some(size) = be32(d, 3) else {
+    // nDPI 5.0: one frame (method, header or body; a frame may be cut by
+    // the segment, two frames may not share it) with a class of 10-110
+    // and a method up to 120. The protocol header names nothing.
+    let (Some(size), Some(class), Some(method)) = (be32(d, 3), be16(d, 7), be16(d, 9)) else {
         return Match::No;
     };
-    yes(matches!(d[0], 1 | 2 | 3 | 8)
-        && d.get(7 + size) == Some(&AMQP_FRAME_END)
-        && size + 8 <= d.len())
+    yes(d.len() > 11
+        && d[0] <= 3
+        && size < AMQP_MAX_FRAME
+        && size + 8 >= d.len()
+        && (10..=110).contains(&class)
+        && method <= 120)
 }
 
 pub(super) fn drda(_: &FlowCtx, d: &[u8]) -> Match {
@@ -564,11 +597,19 @@ pub(super) fn drda(_: &FlowCtx, d: &[u8]) -> Match {
         && obj + 6 == dss)
 }
 
+/// The connect message's words nDPI 5.0 checks (KCP's connect with
+/// Genshin's own constant in its fourth word).
+const GENSHIN_CONNECT: u32 = 0xff;
+const GENSHIN_MAGIC: u32 = 0x4996_02d2;
+
 pub(super) fn genshin(_: &FlowCtx, d: &[u8]) -> Match {
-    // The 20-byte connect and its answer (magic words at both ends).
-    yes(d.len() == 20
-        && ((be32(d, 0) == Some(0xff) && be32(d, 16) == Some(0xffff_ffff))
-            || (be32(d, 0) == Some(0x145) && be32(d, 16) == Some(0x1451_4545))))
+    // The connect, as the flow's first payload.
+    let connect = d.len() >= 20
+        && be32(d, 0) == Some(GENSHIN_CONNECT as usize)
+        && be32(d, 4) == Some(0)
+        && be32(d, 12) == Some(GENSHIN_MAGIC as usize)
+        && be32(d, 16) == Some(0xffff_ffff);
+    if connect { Match::First } else { Match::No }
 }
 
 pub(super) fn nats(_: &FlowCtx, d: &[u8]) -> Match {
@@ -576,7 +617,8 @@ pub(super) fn nats(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn teamspeak(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"TS3INIT1"))
+    // The client's init packet, 20 bytes or more.
+    yes(d.len() >= 20 && d.starts_with(b"TS3INIT1"))
 }
 
 pub(super) fn teredo(_: &FlowCtx, d: &[u8]) -> Match {
@@ -687,10 +729,12 @@ pub(super) fn tivoconnect(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 12 && starts_ci(d, b"tivoconnect="))
 }
 
+/// The one CryEngine message length nDPI 5.0 names (its first byte plus 10).
+const CRYNET_LEN: usize = 70;
+
 pub(super) fn crynet(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 26
-        && d.len() == usize::from(d[0]) + 10
-        && be16(d, 3) == Some(0x08ed)
+    yes(d.len() == CRYNET_LEN
+        && usize::from(d[0]) + 10 == d.len()
         && d[16] == 1
         && d[20] == 7
         && be16(d, 24) == Some(0x0307))

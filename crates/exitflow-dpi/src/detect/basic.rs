@@ -63,15 +63,29 @@ pub(super) fn iec104(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 6 && at == d.len())
 }
 pub(super) fn whatsapp(_: &FlowCtx, d: &[u8]) -> Match {
-    // "WA" and a version, or "ED" (the Noise handshake).
-    yes(d.len() >= 4 && (d.starts_with(b"WA") && d[2] <= 9 || d.starts_with(b"ED\x00\x01")))
+    // nDPI 5.0's two prologues: "WA" 1.5 with more after it, or the
+    // "ED" Noise prologue of version 0.1 with its 4.8 or 2.8 header.
+    yes((d.starts_with(b"WA\x01\x05") && d.len() > 4)
+        || d.starts_with(b"ED\0\x01\0\0\x04\x08")
+        || d.starts_with(b"ED\0\x01\0\0\x02\x08"))
 }
 pub(super) fn fix(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"8=FIX"))
 }
+/// The network magics nDPI 5.0 knows (main, regtest, testnet3, signet,
+/// and one more of its list), on the node port.
+const BITCOIN_MAGICS: [[u8; 4]; 5] = [
+    [0xf9, 0xbe, 0xb4, 0xd9],
+    [0xfa, 0xbf, 0xb5, 0xda],
+    [0x0b, 0x11, 0x09, 0x07],
+    [0x0a, 0x03, 0xcf, 0x40],
+    [0xf9, 0xbe, 0xb4, 0xfe],
+];
+/// Bitcoin's node port: nDPI 5.0 reads the magic there only.
+pub(super) const BITCOIN_PORT: u16 = 8333;
+
 pub(super) fn bitcoin(_: &FlowCtx, d: &[u8]) -> Match {
-    // Main and test network magics.
-    yes(d.starts_with(&[0xf9, 0xbe, 0xb4, 0xd9]) || d.starts_with(&[0x0b, 0x11, 0x09, 0x07]))
+    yes(BITCOIN_MAGICS.iter().any(|m| d.starts_with(m)))
 }
 pub(super) fn bgp(_: &FlowCtx, d: &[u8]) -> Match {
     // A 16-byte all-ones marker.
@@ -129,14 +143,25 @@ pub(super) fn mqtt(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn smtp_client(_: &FlowCtx, d: &[u8]) -> Match {
     yes(starts_ci(d, b"EHLO ") || starts_ci(d, b"HELO "))
 }
+/// The stream namespace declaration nDPI 5.0 wants in an XMPP opening,
+/// in either quotes.
+const JABBER_STREAMS_NS: [&[u8]; 2] = [
+    b"xmlns:stream='http://etherx.jabber.org/streams'",
+    b"xmlns:stream=\"http://etherx.jabber.org/streams\"",
+];
+/// Where nDPI starts looking for it.
+const JABBER_NS_FROM: usize = 13;
+
 pub(super) fn xmpp(_: &FlowCtx, d: &[u8]) -> Match {
-    // An XML stream opening (not any XML document: SOAP is also "<?xml").
-    if d.first() != Some(&b'<') {
-        return Match::No;
-    }
-    let head = &d[..d.len().min(200)];
-    if !(head.windows(14).any(|w| w == b"<stream:stream")
-        || (d.starts_with(b"<?xml") && head.windows(6).any(|w| w == b"jabber")))
+    // An XML stream opening (not any XML document: SOAP is also "<?xml"),
+    // with the streams namespace, as nDPI 5.0 wants it.
+    let opens = (d.starts_with(b"<?xml version=") && d.len() > JABBER_NS_FROM)
+        || d.starts_with(b"<stream:stream ");
+    let rest = d.get(JABBER_NS_FROM..).unwrap_or(&[]);
+    if !(opens
+        && JABBER_STREAMS_NS
+            .iter()
+            .any(|ns| rest.windows(ns.len()).any(|w| w == *ns)))
     {
         return Match::No;
     }
@@ -185,10 +210,26 @@ pub(super) fn rdp(flow: &FlowCtx, d: &[u8]) -> Match {
     }
 }
 pub(super) fn socks(_: &FlowCtx, d: &[u8]) -> Match {
-    // SOCKS 5 greeting (methods count) or SOCKS 4 CONNECT/BIND.
-    yes(d.len() >= 3
-        && ((d[0] == 5 && usize::from(d[1]) + 2 == d.len())
-            || (d[0] == 4 && matches!(d[1], 1 | 2))))
+    // nDPI 5.0, any port: a SOCKS 5 greeting offering no authentication
+    // (alone, or with GSSAPI), or a SOCKS 4 CONNECT/BIND with its user id;
+    // named on the server's yes.
+    let v5 = d == b"\x05\x01\x00" || d == b"\x05\x02\x00\x01";
+    let v4 = d.len() >= 9 && d[0] == 4 && matches!(d[1], 1 | 2) && d.ends_with(b"\0");
+    if v5 || v4 {
+        Match::BothWays(2)
+    } else {
+        Match::No
+    }
+}
+pub(super) fn socks_reply(_: &FlowCtx, d: &[u8]) -> Match {
+    // SOCKS 5 "no authentication"; SOCKS 4 granted or refused (0x5a-0x5d).
+    let v5 = d == b"\x05\x00";
+    let v4 = d.len() == 8 && d[0] == 0 && (0x5a..=0x5d).contains(&d[1]);
+    if v5 || v4 {
+        Match::BothWays(2)
+    } else {
+        Match::No
+    }
 }
 /// OpenVPN's hard-reset opcodes: the client's (v1, v2, v3), the server's (v1, v2).
 const OPENVPN_CLIENT_RESETS: [u8; 3] = [1, 7, 10];
@@ -203,6 +244,38 @@ fn openvpn_reset(d: &[u8], ops: &[u8]) -> Match {
         && d[2] & 0x07 == 0
         && ops.contains(&(d[2] >> 3));
     if ok { Match::BothWays(2) } else { Match::No }
+}
+/// OpenVPN's HMAC sizes (none, SHA-1, SHA-256, SHA-512) for `tls-auth`,
+/// which puts the HMAC and a replay id (8 bytes) before the acknowledgements.
+const OPENVPN_HMAC_SIZES: [usize; 4] = [0, 20, 32, 64];
+/// A hard reset over UDP: opcode, session id (8), an acknowledgement
+/// array (its length, then 4-byte ids), a packet id (4).
+const OPENVPN_UDP_RESET_MIN: usize = 14;
+/// Where a reset's acknowledgement array starts, without `tls-auth`.
+const OPENVPN_ACK_AT: usize = 9;
+
+/// A hard reset of key 0 over UDP, of one of `ops`. The server's
+/// acknowledges the client's reset and names the client's session (nDPI
+/// 5.0 also compares that id with the client's).
+fn openvpn_udp_reset(d: &[u8], ops: &[u8], answer: bool) -> Match {
+    let shape = d.len() >= OPENVPN_UDP_RESET_MIN && d[0] & 0x07 == 0 && ops.contains(&(d[0] >> 3));
+    let acks_session = |h: usize| {
+        let at = OPENVPN_ACK_AT + h + if h > 0 { 8 } else { 0 };
+        d.get(at).is_some_and(|&n| {
+            (1..=8).contains(&n) && d.len() >= at + 1 + 4 * usize::from(n) + 8 + 4
+        })
+    };
+    if shape && (!answer || OPENVPN_HMAC_SIZES.iter().any(|&h| acks_session(h))) {
+        Match::BothWays(2)
+    } else {
+        Match::No
+    }
+}
+pub(super) fn openvpn_udp(_: &FlowCtx, d: &[u8]) -> Match {
+    openvpn_udp_reset(d, &OPENVPN_CLIENT_RESETS, false)
+}
+pub(super) fn openvpn_udp_server(_: &FlowCtx, d: &[u8]) -> Match {
+    openvpn_udp_reset(d, &OPENVPN_SERVER_RESETS, true)
 }
 pub(super) fn openvpn_tcp(_: &FlowCtx, d: &[u8]) -> Match {
     openvpn_reset(d, &OPENVPN_CLIENT_RESETS)
@@ -248,8 +321,16 @@ pub(super) fn pop3(_: &FlowCtx, d: &[u8]) -> Match {
         Match::No
     }
 }
+/// The length of an RFB protocol version message ("RFB 003.008\n").
+const RFB_VERSION_LEN: usize = 12;
+
 pub(super) fn vnc(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"RFB 00"))
+    // nDPI 5.0: the first two payloads are both version messages of RFB 3
+    // or 4 (the server's, then the client's answer).
+    let version = d.len() == RFB_VERSION_LEN
+        && (d.starts_with(b"RFB 003") || d.starts_with(b"RFB 004"))
+        && d[RFB_VERSION_LEN - 1] == b'\n';
+    if version { Match::Run(2) } else { Match::No }
 }
 pub(super) fn irc_server(_: &FlowCtx, d: &[u8]) -> Match {
     // A prefixed server line: the welcome (001) or a notice.
@@ -258,51 +339,243 @@ pub(super) fn irc_server(_: &FlowCtx, d: &[u8]) -> Match {
             .take(80)
             .any(|w| w == b" 001 " || w == b"NOTIC"))
 }
-pub(super) fn imap(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"* OK"))
+/// The words nDPI 5.0 counts in an IMAP line, after its tag (and a
+/// message number in untagged data), in any case.
+const IMAP_WORDS: [&[u8]; 19] = [
+    b"OK ",
+    b"NO ",
+    b"UID",
+    b"CAPABILITY",
+    b"STARTTLS",
+    b"LOGIN",
+    b"FETCH",
+    b"FLAGS",
+    b"CHECK",
+    b"STORE",
+    b"AUTHENTICATE",
+    b"NAMESPACE",
+    b"LSUB",
+    b"LIST",
+    b"NOOP",
+    b"IDLE",
+    b"SELECT",
+    b"EXISTS",
+    b"APPEND",
+];
+/// The command that makes nDPI name an IMAP session IMAPS at once (the
+/// SASL exchange that follows is not read).
+const IMAP_AUTHENTICATE: &[u8] = b"AUTHENTICATE";
+/// Packets with IMAP words nDPI wants before it names IMAP.
+const IMAP_LINES: u8 = 3;
+
+/// The first line of an IMAP packet from its word on: a tag (letters,
+/// digits, `*`, `.`), a space, a message number and a space for untagged
+/// data; the packet ends its line.
+fn imap_word(d: &[u8]) -> Option<&[u8]> {
+    if d.len() < 4 || !d.ends_with(b"\r\n") {
+        return None;
+    }
+    let tag = d
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'.'))
+        .count();
+    if tag == 0 || d.get(tag) != Some(&b' ') {
+        return None;
+    }
+    let mut rest = &d[tag + 1..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits > 0 && rest.get(digits) == Some(&b' ') {
+        rest = &rest[digits + 1..];
+    }
+    Some(rest)
 }
 
+/// Whether a client's IMAP command is AUTHENTICATE (IMAPS to nDPI 5.0).
+pub(crate) fn imap_authenticates(d: &[u8]) -> bool {
+    imap_word(d).is_some_and(|w| starts_ci(w, IMAP_AUTHENTICATE))
+}
+
+pub(super) fn imap(_: &FlowCtx, d: &[u8]) -> Match {
+    // nDPI 5.0 counts packets whose first line carries one of its words
+    // (either side); AUTHENTICATE names IMAPS at once.
+    let Some(w) = imap_word(d) else {
+        return Match::No;
+    };
+    if starts_ci(w, IMAP_AUTHENTICATE) {
+        Match::As(Alt::Imaps)
+    } else if IMAP_WORDS.iter().any(|x| starts_ci(w, x)) {
+        Match::Count(IMAP_LINES)
+    } else {
+        Match::No
+    }
+}
+
+/// SMB1's Negotiate command: a client offering SMB1 and SMB2 dialects
+/// sends it, and nDPI 5.0 does not name the session by it.
+const SMB1_NEGOTIATE: u8 = 0x72;
+/// The shortest SMB message nDPI reads (the session header, then more
+/// than SMB's own 32-byte header).
+const SMB_MIN: usize = 41;
+
 pub(super) fn netbios_session_smb(_: &FlowCtx, d: &[u8]) -> Match {
-    // A NetBIOS session message (type 0, 17-bit length) carrying SMB: nDPI
-    // names it NetBIOS with the SMB version as the application.
-    if d.len() < 8
+    // A NetBIOS session message (type 0, 17-bit length) carrying SMB, on
+    // port 445: nDPI names it NetBIOS with the SMB version as the
+    // application.
+    if d.len() < SMB_MIN
         || d[0] != 0
         || (usize::from(d[1] & 1) << 16 | be16(d, 2).unwrap_or(0)) + 4 < d.len()
     {
         return Match::No;
     }
     match &d[4..8] {
-        b"\xffSMB" => Match::WithApp(Alt::SmbV1),
+        b"\xffSMB" if d[8] != SMB1_NEGOTIATE => Match::WithApp(Alt::SmbV1),
         b"\xfeSMB" | b"\xfdSMB" => Match::WithApp(Alt::SmbV23),
         _ => Match::No,
     }
 }
+
+/// A NetBIOS session request (RFC 1002: type 0x81, the called and calling
+/// names, 68 bytes), which nDPI 5.0 names on port 139.
+const NBSS_SESSION_REQUEST: &[u8] = b"\x81\0\0\x44";
+const NBSS_SESSION_REQUEST_LEN: usize = 72;
+
+pub(super) fn netbios_session_request(flow: &FlowCtx, d: &[u8]) -> Match {
+    yes(flow.dst_port == NBSS_PORT
+        && d.len() == NBSS_SESSION_REQUEST_LEN
+        && d.starts_with(NBSS_SESSION_REQUEST))
+}
+/// The NetBIOS session service's port.
+pub(super) const NBSS_PORT: u16 = 139;
+/// SMB over TCP's port, the only one nDPI 5.0 reads SMB on.
+pub(super) const SMB_PORT: u16 = 445;
+/// DTLS's content types nDPI 5.0 names a datagram by, its record and
+/// handshake headers, and the hellos it reads whole.
+const DTLS_HANDSHAKE: u8 = 22;
+const DTLS_APPLICATION_DATA: u8 = 23;
+const DTLS_RECORD_HEADER: usize = 13;
+const DTLS_HANDSHAKE_HEADER: usize = 12;
+const DTLS_HELLOS: [u8; 2] = [1, 2];
+
 pub(super) fn dtls(_: &FlowCtx, d: &[u8]) -> Match {
-    // A DTLS record, not empty, whose length fits the datagram.
-    yes(stun::is_dtls(d) && be16(d, 11).is_some_and(|l| l > 0 && l + 13 <= d.len()))
+    // A record whose length fits the datagram: application data (met
+    // mid-session), or a ClientHello or ServerHello in one fragment. A
+    // change of cipher spec, an alert, other handshake messages or a
+    // fragment name nothing alone (all measured with nDPI's library).
+    let h = DTLS_RECORD_HEADER;
+    let Some(rec) = be16(d, 11).filter(|r| *r > 0 && h + r <= d.len()) else {
+        return Match::No;
+    };
+    let hello = || {
+        let (Some(len), Some(off), Some(frag)) = (be24(d, h + 1), be24(d, h + 6), be24(d, h + 9))
+        else {
+            return false;
+        };
+        DTLS_HELLOS.contains(&d[h])
+            && off == 0
+            && frag == len
+            && DTLS_HANDSHAKE_HEADER + frag <= rec
+    };
+    yes(stun::is_dtls(d)
+        && match d[0] {
+            DTLS_APPLICATION_DATA => true,
+            DTLS_HANDSHAKE => hello(),
+            _ => false,
+        })
 }
 pub(super) fn ssdp(flow: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"M-SEARCH ")
         || d.starts_with(b"NOTIFY * HTTP/1.1")
         || (either_port(flow, 1900) && d.starts_with(b"HTTP/1.1 200")))
 }
-pub(super) fn dhcp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 240 && d[236..240] == DHCP_COOKIE)
+/// DHCP's ports: nDPI 5.0 wants both of a flow's among them.
+pub(super) const DHCP_PORTS: [u16; 2] = [67, 68];
+/// DHCPv6's client and server ports (IPv6 only).
+pub(super) const DHCPV6_PORTS: [u16; 2] = [546, 547];
+/// DHCP's message type option, its pad and end options.
+const DHCP_MESSAGE_TYPE: u8 = 53;
+const DHCP_PAD: u8 = 0;
+const DHCP_END: u8 = 255;
+/// The BOOTP header and the magic cookie, before the options.
+const DHCP_OPTIONS_AT: usize = 240;
+
+/// The DHCP message type (option 53) among a message's options.
+fn dhcp_message_type(d: &[u8]) -> Option<u8> {
+    let mut at = DHCP_OPTIONS_AT;
+    while let Some(&code) = d.get(at) {
+        match code {
+            DHCP_PAD => at += 1,
+            DHCP_END => return None,
+            _ => {
+                let len = usize::from(*d.get(at + 1)?);
+                if code == DHCP_MESSAGE_TYPE && len >= 1 {
+                    return d.get(at + 2).copied();
+                }
+                at += 2 + len;
+            }
+        }
+    }
+    None
 }
-pub(super) fn dhcpv6(_: &FlowCtx, d: &[u8]) -> Match {
-    // Message types 1 (SOLICIT) to 13 (RELAY-REPL).
-    yes(d.first().is_some_and(|t| (1..=13).contains(t)))
+
+pub(super) fn dhcp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Between DHCP's ports, the cookie, and a message type (1-8) among
+    // the options, as nDPI 5.0 wants.
+    yes(both_ports_in(flow, &DHCP_PORTS)
+        && d.len() >= 244
+        && d[236..240] == DHCP_COOKIE
+        && dhcp_message_type(d).is_some_and(|t| (1..=8).contains(&t)))
+}
+pub(super) fn dhcpv6(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Over IPv6, between its client and server ports: message types 1
+    // (SOLICIT) to 13 (RELAY-REPL).
+    yes(flow.ip_version == 6
+        && both_ports_in(flow, &DHCPV6_PORTS)
+        && flow.src_port != flow.dst_port
+        && d.first().is_some_and(|t| (1..=13).contains(t)))
 }
 pub(super) fn ntp(_: &FlowCtx, d: &[u8]) -> Match {
     // Version 1-4 in the first byte.
     yes(d.len() >= 48 && (1..=4).contains(&((d[0] >> 3) & 7)))
 }
-pub(super) fn netbios_ns(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 12)
+/// The NetBIOS name and datagram services' ports.
+const NBNS_PORT: u16 = 137;
+const NBDS_PORT: u16 = 138;
+/// The shortest name service message nDPI 5.0 reads (a header and a
+/// 34-byte encoded name with its type and class).
+const NBNS_MIN: usize = 50;
+
+pub(super) fn netbios_ns(flow: &FlowCtx, d: &[u8]) -> Match {
+    // To the name service's port, a message whose flags and record counts
+    // are a query, a registration, a release or an answer nDPI 5.0 knows.
+    let (Some(flags), Some(qd), Some(an), Some(ns), Some(ar)) =
+        (be16(d, 2), be16(d, 4), be16(d, 6), be16(d, 8), be16(d, 10))
+    else {
+        return Match::No;
+    };
+    let counts = (qd, an, ns, ar);
+    let known = match flags {
+        // Queries (broadcast or not), name registrations and refreshes.
+        0x0000 | 0x0010 | 0x0100 | 0x0110 => counts == (1, 0, 0, 0),
+        0x2810 | 0x2910 | 0x2900 | 0x4000 | 0x4010 | 0x3000 | 0x3010 => counts == (1, 0, 0, 1),
+        f if f & 0xff00 == 0x8000 => counts == (1, 0, 0, 1),
+        // Positive answers.
+        0x8400 | 0x8500 | 0xad86 | 0x8580 | 0x8480 => counts == (0, 1, 0, 0),
+        _ => false,
+    };
+    yes(flow.dst_port == NBNS_PORT && d.len() >= NBNS_MIN && known)
 }
-pub(super) fn netbios_dgm(_: &FlowCtx, d: &[u8]) -> Match {
-    // Datagram types 0x10-0x16; one carrying SMB (browser announcements) is SMBv1.
-    if !(d.len() >= 14 && (0x10..=0x16).contains(&d[0])) {
+pub(super) fn netbios_dgm(flow: &FlowCtx, d: &[u8]) -> Match {
+    // To the datagram service's port: datagram types 0x10-0x16, the
+    // length of what follows the header, and the source address field the
+    // packet's own (nDPI 5.0's checks). One carrying SMB (browser
+    // announcements) is SMBv1.
+    let from_itself = src_v4(flow).is_some_and(|a| d.get(4..8) == Some(&a[..]));
+    if !(flow.dst_port == NBDS_PORT
+        && d.len() >= 14
+        && (0x10..=0x16).contains(&d[0])
+        && be16(d, 10).map(|l| l + 14) == Some(d.len())
+        && from_itself)
+    {
         return Match::No;
     }
     if d.windows(4).any(|w| w == b"\xffSMB") {
@@ -364,11 +637,22 @@ pub(super) fn wireguard(_: &FlowCtx, d: &[u8]) -> Match {
         _ => Match::No,
     }
 }
-pub(super) fn spotify(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"SpotUdp"))
+/// Spotify's LAN discovery port, on both sides of its datagrams.
+pub(super) const SPOTIFY_PORT: u16 = 57621;
+
+pub(super) fn spotify(flow: &FlowCtx, d: &[u8]) -> Match {
+    yes(flow.src_port == SPOTIFY_PORT && flow.dst_port == SPOTIFY_PORT && d.starts_with(b"SpotUdp"))
 }
+/// EAQ datagrams nDPI 5.0 wants (each 16 bytes) before it names the flow.
+const EAQ_DATAGRAMS: u8 = 4;
+
 pub(super) fn eaq(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() == 16)
+    // (nDPI also wants each sequence number the last one or the next.)
+    if d.len() == 16 {
+        Match::Run(EAQ_DATAGRAMS)
+    } else {
+        Match::No
+    }
 }
 pub(super) fn ethereum(_: &FlowCtx, d: &[u8]) -> Match {
     // Node discovery v4: hash, signature, then a packet type 1-6.

@@ -10,6 +10,30 @@ pub(crate) fn either_port(flow: &FlowCtx, port: u16) -> bool {
     flow.src_port == port || flow.dst_port == port
 }
 
+/// Both of the flow's ports are among `ports` (nDPI's rules for protocols
+/// spoken between two daemons on their well-known ports).
+pub(super) fn both_ports_in(flow: &FlowCtx, ports: &[u16]) -> bool {
+    ports.contains(&flow.src_port) && ports.contains(&flow.dst_port)
+}
+
+/// The flow's IPv4 source address, if it is IPv4.
+pub(super) fn src_v4(flow: &FlowCtx) -> Option<[u8; 4]> {
+    (flow.ip_version == 4).then(|| [flow.src[0], flow.src[1], flow.src[2], flow.src[3]])
+}
+
+/// The flow's destination is a multicast group (224.0.0.0/4, ff00::/8).
+pub(super) fn dst_multicast(flow: &FlowCtx) -> bool {
+    match flow.ip_version {
+        4 => flow.dst[0] & 0xf0 == 0xe0,
+        _ => flow.dst[0] == 0xff,
+    }
+}
+
+pub(super) fn be24(d: &[u8], at: usize) -> Option<usize> {
+    d.get(at..at + 3)
+        .map(|b| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]))
+}
+
 pub(super) fn be16(d: &[u8], at: usize) -> Option<usize> {
     d.get(at..at + 2)
         .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))

@@ -1,7 +1,7 @@
 //! Industrial and building-automation protocols (nDPI's IoT-Scada
 //! category), recognised from their headers as their specifications lay
 //! them out.
-use super::{Alt, Match, be16, be32, ber_element, either_port, first, le32, yes};
+use super::{Alt, Match, be16, be32, either_port, first, le32, yes};
 use crate::FlowCtx;
 
 /// BACnet/IP's BVLC type byte.
@@ -28,24 +28,38 @@ pub(super) fn bacnet(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn beckhoff_ads(_: &FlowCtx, d: &[u8]) -> Match {
-    // AMS/TCP: reserved 0, LE length; AMS: command 1-9, LE data length.
-    let (Some(len), Some(data)) = (le32(d, 2), le32(d, AMS_TCP_HEADER + 26)) else {
+    // AMS/TCP: reserved 0, LE length; AMS: command up to 9, state flags of
+    // an ADS request or response over TCP (4, 5), an error code nDPI 5.0
+    // knows, LE data length.
+    let (Some(len), Some(data), Some(error)) = (
+        le32(d, 2),
+        le32(d, AMS_TCP_HEADER + 20),
+        le32(d, AMS_TCP_HEADER + 24),
+    ) else {
         return Match::No;
     };
-    let cmd = u16::from_le_bytes([d[AMS_TCP_HEADER + 16], d[AMS_TCP_HEADER + 17]]);
+    let le16 = |at: usize| u16::from_le_bytes([d[at], d[at + 1]]);
+    let (cmd, flags) = (le16(AMS_TCP_HEADER + 16), le16(AMS_TCP_HEADER + 18));
     yes(d[0] == 0
         && d[1] == 0
         && len as usize == d.len() - AMS_TCP_HEADER
-        && (1..=9).contains(&cmd)
+        && cmd <= 9
+        && matches!(flags, 4 | 5)
+        && error <= 0x1e
         && data as usize + AMS_HEADER + AMS_TCP_HEADER == d.len())
 }
 
+/// The shortest C12.22 message nDPI 5.0 reads.
+const C1222_MIN: usize = 50;
+
 pub(super) fn c1222(_: &FlowCtx, d: &[u8]) -> Match {
-    // An ACSE APDU whose BER length covers the message, then a context tag.
-    let Some((at, len)) = ber_element(d, ACSE_APDU).filter(|_| d.len() >= 6) else {
-        return Match::No;
-    };
-    yes(len + at == d.len() && d.get(at).is_some_and(|t| (0xa1..=0xbe).contains(t)))
+    // An ACSE APDU whose one-byte length is the rest, opening with the
+    // called AP title (a2 .. 06), as nDPI 5.0 reads it.
+    yes(d.len() >= C1222_MIN
+        && d[0] == ACSE_APDU
+        && usize::from(d[1]) == (d.len() - 2) & 0xff
+        && d[2] == 0xa2
+        && d[4] == 0x06)
 }
 
 pub(super) fn cnp_ip(_: &FlowCtx, d: &[u8]) -> Match {
@@ -54,23 +68,55 @@ pub(super) fn cnp_ip(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn dlms_hdlc(_: &FlowCtx, d: &[u8]) -> Match {
-    // HDLC frame format type 3 ("1010"), an 11-bit length of the frame, flags
-    // at both ends.
-    yes(d.len() >= 9
+    // HDLC frame format type 3 ("1010", no segmentation, a short frame),
+    // flags at both ends, and the frame check sequence over what lies
+    // between them (nDPI 5.0 checks it; the 62056-47 wrapper it does not
+    // name).
+    let n = d.len();
+    yes(n > 8
         && d[0] == HDLC_FLAG
-        && d[d.len() - 1] == HDLC_FLAG
-        && d[1] & 0xf0 == 0xa0
-        && (usize::from(d[1] & 0x07) << 8 | usize::from(d[2])) + 2 == d.len())
+        && d[n - 1] == HDLC_FLAG
+        && d[1] == 0xa0
+        && u16::from_le_bytes([d[n - 3], d[n - 2]]) == crc16_x25(&d[1..n - 3]))
 }
 
-pub(super) fn dlms_wrapper(_: &FlowCtx, d: &[u8]) -> Match {
-    // IEC 62056-47 wrapper: version 1, source and destination wPort, length.
-    yes(d.len() > 8 && be16(d, 0) == Some(1) && be16(d, 6).map(|l| l + 8) == Some(d.len()))
+/// A reflected CRC with all-ones initial value and final XOR: `poly`
+/// reversed, `mask` its width.
+fn crc_reflected(d: &[u8], poly: u32, mask: u32) -> u32 {
+    let mut crc = mask;
+    for &b in d {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ poly
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc & mask
 }
 
-pub(super) fn egd(_: &FlowCtx, d: &[u8]) -> Match {
-    // EGD production data: PDU type 13, version 1, a 32-byte header.
-    yes(d.len() >= 32 && d[0] == 0x0d && d[1] == 0x01)
+/// CRC-16/X.25 (HDLC's frame check sequence).
+fn crc16_x25(d: &[u8]) -> u16 {
+    crc_reflected(d, 0x8408, 0xffff) as u16
+}
+
+/// CRC-32 (IEEE 802.3, zlib's): TRDP's header check sequence.
+fn crc32(d: &[u8]) -> u32 {
+    crc_reflected(d, 0xedb8_8320, 0xffff_ffff)
+}
+
+pub(super) fn egd(flow: &FlowCtx, d: &[u8]) -> Match {
+    // EGD production data: PDU type 13, version 1, the producer id the
+    // sender's own address, a status nDPI 5.0 knows, reserved zero.
+    let own = super::src_v4(flow).is_some_and(|a| d.get(4..8) == Some(&a[..]));
+    yes(d.len() > 32
+        && d[0] == 0x0d
+        && d[1] == 0x01
+        && own
+        && be32(d, 24).is_some_and(|s| s < 31)
+        && be32(d, 28) == Some(0))
 }
 
 pub(super) fn ether_s_bus(_: &FlowCtx, d: &[u8]) -> Match {
@@ -79,7 +125,7 @@ pub(super) fn ether_s_bus(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn ethersio(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 8 && d.starts_with(b"ESIO") && d[4] == 0)
+    yes(d.len() >= 20 && d.starts_with(b"ESIO") && d[4] == 0 && d[5] <= 2 && d[6] == 0)
 }
 
 pub(super) fn fins_udp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -119,38 +165,60 @@ fn cotp_data_id(d: &[u8]) -> Option<u8> {
         .then(|| d[7])
 }
 
+/// The shortest S7 message nDPI 5.0 reads (TPKT, COTP, the S7 header).
+const S7_MIN: usize = 18;
+
 pub(super) fn iso_on_tcp_data(_: &FlowCtx, d: &[u8]) -> Match {
     // The first data TPDU tells S7, S7 Plus and MMS (a session SPDU) apart.
+    // S7: a job, an acknowledgement or user data (ROSCTR 1-3, 7) with
+    // reserved zero, as nDPI 5.0 wants.
     match cotp_data_id(d) {
-        Some(S7_PROTOCOL_ID) => Match::Yes,
+        Some(S7_PROTOCOL_ID) => {
+            yes(d.len() >= S7_MIN && matches!(d[8], 1..=3 | 7) && d[9] == 0 && d[10] == 0)
+        }
         Some(S7PLUS_PROTOCOL_ID) => Match::As(Alt::S7CommPlus),
         Some(id) if SESSION_SPDUS.contains(&id) => Match::As(Alt::Mms),
         _ => Match::No,
     }
 }
 
+/// HSRP's ports (IPv4; IPv6's) and groups (version 0, version 2, IPv6).
+pub(super) const HSRP_PORT: u16 = 1985;
+pub(super) const HSRP_V6_PORT: u16 = 2029;
+const HSRP_V0_GROUP: [u8; 4] = [224, 0, 0, 2];
+const HSRP_V2_GROUP: [u8; 4] = [224, 0, 0, 102];
+const HSRP_V6_GROUP: [u8; 16] = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x66];
+
 pub(super) fn hsrp(flow: &FlowCtx, d: &[u8]) -> Match {
-    // Version 1 (port 1985): version 0, opcode 0-2, 20 bytes. Version 2
-    // (port 2029 or 1985 on IPv4): TLVs, the first a group-state TLV.
-    let v1 = d.len() == 20 && d[0] == 0 && d[1] <= 2;
-    let v2 = d.len() >= 6 && (1..=4).contains(&d[0]) && usize::from(d[1]) + 2 <= d.len();
-    yes(v1 || (v2 && (either_port(flow, 2029) || either_port(flow, 1985))))
+    // Between two routers on HSRP's port, to its group, as nDPI 5.0 wants:
+    // version 0 (a 20-byte hello), version 2 (a group state TLV of
+    // version 2), IPv6 (version 2's TLVs on its own port and group).
+    if flow.src_port != flow.dst_port {
+        return Match::No;
+    }
+    let group = &flow.dst[..4];
+    yes(match (flow.ip_version, flow.dst_port) {
+        (4, HSRP_PORT) => {
+            (group == HSRP_V0_GROUP && d.len() >= 20 && d[0] == 0 && d[7] == 0)
+                || (group == HSRP_V2_GROUP && d.len() >= 42 && d[2] == 2 && d[5] == 4)
+        }
+        (6, HSRP_V6_PORT) => flow.dst == HSRP_V6_GROUP && d.first().is_some_and(|v| *v <= 4),
+        _ => false,
+    })
 }
+
+/// The port Veeder-Root tank gauges listen on (nDPI 5.0 wants it).
+pub(super) const ATG_PORT: u16 = 10001;
 
 pub(super) fn atg(_: &FlowCtx, d: &[u8]) -> Match {
-    // Veeder-Root tank gauges: SOH, a command letter (I/S/i/s), digits.
-    yes(d.len() >= 6
+    // Veeder-Root tank gauges: SOH, a command letter (I/S/i/s), the
+    // command, CRLF, as the flow's first payload (nDPI 5.0 rules ATG out
+    // on any other first payload, the gauge's answer included).
+    let request = d.len() >= 8
         && d[0] == 0x01
         && matches!(d[1], b'I' | b'S' | b'i' | b's')
-        && d[2..6].iter().all(u8::is_ascii_digit))
-}
-
-pub(super) fn atg_reply(_: &FlowCtx, d: &[u8]) -> Match {
-    // The gauge echoes the command after a line feed or SOH.
-    yes(d.len() >= 7
-        && matches!(d[0], 0x01 | b'\n')
-        && matches!(d[1], b'I' | b'S' | b'i' | b's')
-        && d[2..7].iter().all(u8::is_ascii_digit))
+        && d.ends_with(b"\r\n");
+    if request { Match::First } else { Match::No }
 }
 
 pub(super) fn rtps(_: &FlowCtx, d: &[u8]) -> Match {
@@ -160,13 +228,34 @@ pub(super) fn rtps(_: &FlowCtx, d: &[u8]) -> Match {
         && matches!(d[4], 1 | 2))
 }
 
-pub(super) fn trdp(_: &FlowCtx, d: &[u8]) -> Match {
-    // IEC 61375-2-3: sequence counter, protocol version 1.x, message type
-    // as two letters ("Pd", "Pr", "Pp", "Pe", "Mn", "Mr", "Mp", "Mq", "Mc", "Me").
-    const TYPES: [&[u8; 2]; 10] = [
-        b"Pd", b"Pr", b"Pp", b"Pe", b"Mn", b"Mr", b"Mp", b"Mq", b"Mc", b"Me",
-    ];
-    yes(d.len() >= 40 && d[4] == 1 && TYPES.iter().any(|t| &d[6..8] == *t))
+/// TRDP's process data and message data headers, each ended by its
+/// CRC-32 (little endian).
+const TRDP_PD_HEADER: usize = 40;
+const TRDP_MD_HEADER: usize = 116;
+
+pub(super) fn trdp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // IEC 61375-2-3, as nDPI 5.0 checks it: process data (UDP) or message
+    // data, the dataset length the rest (message data pad it to 4 bytes),
+    // and the header's check sequence.
+    let fcs = |n: usize| le32(d, n - 4) == Some(crc32(&d[..n - 4]));
+    let Some(dataset) = be32(d, 20) else {
+        return Match::No;
+    };
+    yes(match d.get(6) {
+        Some(b'P') => {
+            flow.protocol == 17
+                && d.len() >= TRDP_PD_HEADER
+                && dataset + TRDP_PD_HEADER == d.len()
+                && be32(d, 24) == Some(0)
+                && fcs(TRDP_PD_HEADER)
+        }
+        Some(b'M') => {
+            d.len() >= TRDP_MD_HEADER
+                && TRDP_MD_HEADER + dataset + (4 - dataset % 4) % 4 == d.len()
+                && fcs(TRDP_MD_HEADER)
+        }
+        _ => false,
+    })
 }
 
 /// Modbus function code of Schneider's UMAS.
@@ -190,9 +279,18 @@ pub(super) fn melsec(_: &FlowCtx, d: &[u8]) -> Match {
         && usize::from(u16::from_le_bytes([d[19], d[20]])) + 21 == d.len())
 }
 
-pub(super) fn cpha(_: &FlowCtx, d: &[u8]) -> Match {
-    // Check Point cluster sync (port 8116): magic 0x1a90.
-    yes(d.len() > 20 && d[0] == 0x1a && d[1] == 0x90)
+/// Check Point's cluster protocol port (on both sides of its datagrams).
+pub(super) const CPHA_PORT: u16 = 8116;
+
+pub(super) fn cpha(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Check Point cluster sync: magic 0x1a90, between members' CPHA ports,
+    // sent from 0.0.0.0 as nDPI 5.0 wants.
+    yes(d.len() > 20
+        && d[0] == 0x1a
+        && d[1] == 0x90
+        && flow.src_port == CPHA_PORT
+        && flow.dst_port == CPHA_PORT
+        && super::src_v4(flow) == Some([0; 4]))
 }
 
 pub(super) fn ubntac2(_: &FlowCtx, d: &[u8]) -> Match {
@@ -289,4 +387,15 @@ pub(super) fn matter(flow: &FlowCtx, d: &[u8]) -> Match {
             && session_type <= 2
             && (session_type == 0) == session_zero,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// The catalogued check values ("123456789") of the two CRCs the TRDP
+    /// and HDLC rules verify.
+    #[test]
+    fn crcs_give_their_catalogued_check_values() {
+        assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
+        assert_eq!(super::crc16_x25(b"123456789"), 0x906e);
+    }
 }

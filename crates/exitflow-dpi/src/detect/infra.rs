@@ -1,7 +1,9 @@
 //! Network infrastructure, management, databases and middleware,
 //! recognised from their message headers as their specifications define
 //! them.
-use super::{Match, be16, be32, ber_element, either_port, first, le32, starts_ci, yes};
+use super::{
+    Match, be16, be32, ber_element, dst_multicast, either_port, first, le32, starts_ci, yes,
+};
 use crate::FlowCtx;
 
 /// IP protocol numbers that name a flow by themselves, as nDPI names them.
@@ -78,8 +80,9 @@ pub(super) fn coap(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn memcached(_: &FlowCtx, d: &[u8]) -> Match {
-    // Binary (magic 0x80 request / 0x81 response, 24-byte header) or text commands.
-    // Commands and replies of the text protocol (memcached's protocol.txt).
+    // The commands and replies of the text protocol nDPI 5.0 counts (not
+    // VALUE, not VERSION, not the binary protocol), at the start of a
+    // payload of five bytes or more.
     const TEXT: [&[u8]; 26] = [
         b"get ",
         b"gets ",
@@ -96,8 +99,8 @@ pub(super) fn memcached(_: &FlowCtx, d: &[u8]) -> Match {
         b"decr ",
         b"touch ",
         b"stats",
-        b"VALUE ",
         b"STAT ",
+        b"ERROR\r\n",
         b"END\r\n",
         b"STORED\r\n",
         b"NOT_STORED\r\n",
@@ -108,11 +111,8 @@ pub(super) fn memcached(_: &FlowCtx, d: &[u8]) -> Match {
         b"CLIENT_ERROR ",
         b"SERVER_ERROR ",
     ];
-    let binary =
-        d.len() >= 24 && matches!(d[0], 0x80 | 0x81) && be32(d, 8).map(|l| l + 24) == Some(d.len());
-    let text = d.ends_with(b"\r\n") && TEXT.iter().any(|t| d.starts_with(t));
     // nDPI 5.0: two messages of the flow (a Redis `get` alone is not one).
-    if binary || text {
+    if d.len() >= MEMCACHED_MIN && TEXT.iter().any(|t| d.starts_with(t)) {
         Match::Count(MEMCACHED_MESSAGES)
     } else {
         Match::No
@@ -121,6 +121,8 @@ pub(super) fn memcached(_: &FlowCtx, d: &[u8]) -> Match {
 
 /// Memcached messages nDPI wants before it names the flow.
 const MEMCACHED_MESSAGES: u8 = 2;
+/// The shortest payload nDPI reads as a memcached message.
+const MEMCACHED_MIN: usize = 5;
 /// Memcached's UDP frame header: request id, sequence, datagram count, reserved.
 const MEMCACHED_UDP_HEADER: usize = 8;
 
@@ -158,17 +160,18 @@ pub(super) fn resp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(array || reply)
 }
 
+/// Where nDPI 5.0 looks for a CQL STARTUP's version key (its value, seven
+/// characters long, ends the message), and the internode magic.
+const CQL_VERSION_FROM_END: usize = 20;
+const CASSANDRA_INTERNODE_MAGIC: &[u8] = b"\xca\x55\x2d\xfa";
+const CASSANDRA_INTERNODE_LEN: usize = 19;
+
 pub(super) fn cassandra(_: &FlowCtx, d: &[u8]) -> Match {
-    // CQL binary protocol v3-v5: version (0x8x for responses), flags,
-    // stream, opcode 0-0x10, body length.
-    if d.len() < 9 {
-        return Match::No;
-    }
-    let v = d[0] & 0x7f;
-    yes((3..=5).contains(&v)
-        && d[1] <= 0x1f
-        && d[4] <= 0x10
-        && be32(d, 5).map(|l| l + 9) == Some(d.len()))
+    // A CQL STARTUP whose map ends with CQL_VERSION, or a node's 19-byte
+    // greeting to another (nDPI 5.0's only two forms).
+    let startup = d.len() > 60 && d[d.len() - CQL_VERSION_FROM_END..].starts_with(b"CQL_VERSION");
+    let internode = d.len() == CASSANDRA_INTERNODE_LEN && d.starts_with(CASSANDRA_INTERNODE_MAGIC);
+    yes(startup || internode)
 }
 
 pub(super) fn kafka(_: &FlowCtx, d: &[u8]) -> Match {
@@ -183,16 +186,27 @@ pub(super) fn kafka(_: &FlowCtx, d: &[u8]) -> Match {
         && client.is_some_and(|c| c + 14 <= d.len() || c == 0xffff))
 }
 
+/// FastCGI's PARAMS record type.
+const FCGI_PARAMS: u8 = 4;
+/// FastCGI records nDPI 5.0 wants, each a whole payload, unless one is a
+/// PARAMS record with content.
+const FCGI_RECORDS: u8 = 3;
+
 pub(super) fn fastcgi(_: &FlowCtx, d: &[u8]) -> Match {
-    // Version 1, record type 1-11, content length + padding within the segment.
+    // Each payload exactly one record: version 1, type 1-11, the header's
+    // content length and padding the rest.
     let Some(clen) = be16(d, 4) else {
         return Match::No;
     };
-    yes(d.len() >= 8
+    let record = d.len() >= 8
         && d[0] == 1
         && (1..=11).contains(&d[1])
-        && d[7] == 0
-        && 8 + clen + usize::from(d[6]) <= d.len())
+        && 8 + clen + usize::from(d[6]) == d.len();
+    match (record, d[1]) {
+        (true, FCGI_PARAMS) if clen > 0 => Match::Yes,
+        (true, _) => Match::Run(FCGI_RECORDS),
+        _ => Match::No,
+    }
 }
 
 pub(super) fn ajp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -210,22 +224,36 @@ pub(super) fn ajp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(to_container || to_server)
 }
 
-/// PROXY protocol version 2 signature.
-const PROXY_V2: &[u8] = b"\r\n\r\n\0\r\nQUIT\n";
-
 pub(super) fn haproxy(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"PROXY TCP4 ")
-        || d.starts_with(b"PROXY TCP6 ")
-        || d.starts_with(b"PROXY UNKNOWN")
-        || d.starts_with(PROXY_V2))
+    // nDPI 5.0 knows version 1's TCP lines only, followed in the same
+    // segment by the proxied bytes (version 2's binary header it does not).
+    let after_line = d
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .is_some_and(|i| i + 2 < d.len());
+    yes(d.starts_with(b"PROXY TCP") && after_line)
 }
 
+/// The shortest STOMP frame and CONNECTED answer nDPI 5.0 reads.
+const STOMP_FRAME_MIN: usize = 27;
+const STOMP_CONNECTED_MIN: usize = 101;
+
 pub(super) fn stomp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"CONNECT\n")
-        || d.starts_with(b"STOMP\n")
-        || d.starts_with(b"CONNECTED\n")
-        || d.starts_with(b"CONNECT\r\n")
-        || d.starts_with(b"STOMP\r\n"))
+    // nDPI 5.0: the client's STOMP frame (not CONNECT) as the flow's first
+    // payload.
+    if d.len() >= STOMP_FRAME_MIN && d.starts_with(b"STOMP") {
+        Match::First
+    } else {
+        Match::No
+    }
+}
+pub(super) fn stomp_connected(_: &FlowCtx, d: &[u8]) -> Match {
+    // The broker's CONNECTED answer, when it is the first payload seen.
+    if d.len() >= STOMP_CONNECTED_MIN && d.starts_with(b"CONNECTED") {
+        Match::First
+    } else {
+        Match::No
+    }
 }
 
 /// MPEG transport stream packet size and sync byte.
@@ -249,16 +277,51 @@ pub(super) fn diameter(_: &FlowCtx, d: &[u8]) -> Match {
     yes(len == d.len() && d[4] & 0x0f == 0 && (257..=8_388_607).contains(&cmd) && cmd < 0x0100_0000)
 }
 
+/// SMPP's header length, and the response bit of a command id.
+const SMPP_HEADER: usize = 16;
+const SMPP_RESPONSE: usize = 0x8000_0000;
+
+/// Each SMPP command nDPI 5.0 knows: its id, the least length of its
+/// request and of its response (`SMPP_HEADER` alone: exactly that).
+const SMPP_COMMANDS: [(usize, usize, usize); 15] = [
+    (0x01, 26, 18),  // bind_receiver
+    (0x02, 26, 18),  // bind_transmitter
+    (0x03, 20, 21),  // query_sm
+    (0x04, 33, 17),  // submit_sm
+    (0x05, 33, 17),  // deliver_sm
+    (0x06, 16, 16),  // unbind
+    (0x07, 25, 16),  // replace_sm
+    (0x08, 24, 16),  // cancel_sm
+    (0x09, 26, 18),  // bind_transceiver
+    (0x0b, 20, 20),  // outbind
+    (0x15, 16, 16),  // enquire_link
+    (0x21, 33, 26),  // submit_multi
+    (0x102, 22, 22), // alert_notification
+    (0x103, 26, 17), // data_sm
+    (0x00, 16, 16),  // generic_nack (a response only)
+];
+
 pub(super) fn smpp(_: &FlowCtx, d: &[u8]) -> Match {
-    // Command length, a known command id (bind, submit, deliver, ... and their responses).
-    let (Some(len), Some(id)) = (be32(d, 0), be32(d, 4)) else {
+    // One PDU filling the segment: its length, a known command, the least
+    // length of that command (exactly the header for the bare ones), and
+    // no error status in a request.
+    let (Some(len), Some(id), Some(status)) = (be32(d, 0), be32(d, 4), be32(d, 8)) else {
         return Match::No;
     };
-    let base = id & 0x7fff_ffff;
-    yes(len == d.len()
-        && d.len() >= 16
-        && matches!(base, 0x01..=0x09 | 0x0b | 0x15 | 0x21 | 0x102 | 0x103)
-        && be32(d, 8).is_some_and(|s| s < 0x500))
+    let response = id & SMPP_RESPONSE != 0;
+    let Some(&(_, req_min, resp_min)) = SMPP_COMMANDS
+        .iter()
+        .find(|c| c.0 == id & !SMPP_RESPONSE && (response || c.0 != 0))
+    else {
+        return Match::No;
+    };
+    let min = if response { resp_min } else { req_min };
+    let size_ok = if min == SMPP_HEADER {
+        len == SMPP_HEADER
+    } else {
+        len >= min
+    };
+    yes(len == d.len() && size_ok && (response || status == 0))
 }
 
 /// The shortest export packet nDPI takes, and the most records (v5, v9).
@@ -293,8 +356,10 @@ pub(super) fn netflow(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn sflow(_: &FlowCtx, d: &[u8]) -> Match {
-    // Version 5, agent address type 1 (IPv4) or 2 (IPv6).
-    yes(d.len() >= 28 && be32(d, 0) == Some(5) && matches!(be32(d, 4), Some(1 | 2)))
+    // Version 5, agent address type 1 (IPv4) or 2 (IPv6), on any port:
+    // nDPI 5.0 names the flow's second such datagram.
+    let v5 = d.len() >= 24 && be32(d, 0) == Some(5) && matches!(be32(d, 4), Some(1 | 2));
+    if v5 { Match::Run(2) } else { Match::No }
 }
 
 pub(super) fn nat_pmp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -320,12 +385,12 @@ pub(super) fn knxnet_ip(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 6 && d[0] == 0x06 && d[1] == 0x10 && be16(d, 4) == Some(d.len()))
 }
 
-pub(super) fn ptp(_: &FlowCtx, d: &[u8]) -> Match {
-    // PTPv2: message type 0-3 or 8-13, version 2, length of the message.
-    yes(d.len() >= 34
-        && matches!(d[0] & 0x0f, 0..=3 | 8..=13)
-        && d[1] & 0x0f == 2
-        && be16(d, 2) == Some(d.len()))
+/// PTP's event and general ports: nDPI 5.0 wants the same one on both sides.
+pub(super) const PTP_PORTS: [u16; 2] = [319, 320];
+
+pub(super) fn ptp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // PTPv2 between two clocks on the same port: a message type, version 2.
+    yes(flow.src_port == flow.dst_port && d.len() > 34 && d[0] & 0x0f < 0x0f && d[1] == 0x02)
 }
 
 pub(super) fn bfd(_: &FlowCtx, d: &[u8]) -> Match {
@@ -333,17 +398,52 @@ pub(super) fn bfd(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 24 && d[0] >> 5 == 1 && d[2] > 0 && usize::from(d[3]) == d.len())
 }
 
-pub(super) fn ldp(_: &FlowCtx, d: &[u8]) -> Match {
-    // Version 1, PDU length (the rest), LSR id and label space.
-    yes(d.len() >= 10 && be16(d, 0) == Some(1) && be16(d, 2).map(|l| l + 4) == Some(d.len()))
+/// LDP's Hello message (the one nDPI 5.0 names over UDP).
+const LDP_HELLO: usize = 0x0100;
+
+pub(super) fn ldp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // Version 1, PDU length (the rest), LSR id and label space, then a
+    // message: a Hello over UDP; over TCP a session message (initialization,
+    // keepalive, notification, address, label mapping...) or a vendor's.
+    if d.len() < 20 || be16(d, 0) != Some(1) || be16(d, 2).map(|l| l + 4) != Some(d.len()) {
+        return Match::No;
+    }
+    let Some(t) = be16(d, 10) else {
+        return Match::No;
+    };
+    yes(if flow.protocol == 17 {
+        t == LDP_HELLO
+    } else {
+        matches!(
+            t,
+            0x0200..=0x0202 | 0x0300 | 0x0301 | 0x0400..=0x0404 | 0x0500 | 0x0501 | 0x0700..=0x0703
+                | 0x3e00..=0x3eff
+        )
+    })
 }
 
-pub(super) fn capwap(_: &FlowCtx, d: &[u8]) -> Match {
-    // Preamble version 0, type 0 (1 = DTLS), header length in words.
-    yes(d.len() >= 8
-        && (d[0] == 0 || d[0] == 1)
-        && ((d[1] >> 3) as usize) * 4 <= d.len()
-        && (d[1] >> 3) >= 2)
+/// CAPWAP's control and data ports.
+pub(super) const CAPWAP_CONTROL_PORT: u16 = 5246;
+pub(super) const CAPWAP_DATA_PORT: u16 = 5247;
+
+pub(super) fn capwap(flow: &FlowCtx, d: &[u8]) -> Match {
+    // nDPI 5.0: on the control port, a message whose element length fits
+    // the datagram (plain, or after a DTLS preamble); a discovery request
+    // broadcast or sent to CAPWAP's group; on the data port, a frame of a
+    // known wireless binding.
+    let (Some(plain), Some(dtls)) = (be16(d, 13), be16(d, 15)) else {
+        return Match::No;
+    };
+    let control = either_port(flow, CAPWAP_CONTROL_PORT)
+        && ((d[0] == 0 && plain + 13 == d.len()) || (d[0] == 1 && dtls + 17 == d.len()));
+    let group = flow.ip_version == 4
+        && (flow.dst[..4] == [255, 255, 255, 255] || flow.dst[..4] == [224, 0, 1, 140]);
+    let discovery = flow.dst_port == CAPWAP_CONTROL_PORT && group && d[0] == 0 && d[8] == 6;
+    let data = d[0] == 0
+        && ((flow.src_port == CAPWAP_DATA_PORT && (d[9] & 0x0c) >> 2 == 2)
+            || (flow.dst_port == CAPWAP_DATA_PORT
+                && (matches!(d[8], 1 | 4 | 6) || plain + 15 == d.len())));
+    yes(d.len() >= 16 && (discovery || data) || control)
 }
 
 pub(super) fn dicom(_: &FlowCtx, d: &[u8]) -> Match {
@@ -365,8 +465,34 @@ pub(super) fn monero(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(&[0x01, 0x21, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01]))
 }
 
+/// The tags nDPI 5.0 knows in a Roughtime message (little endian).
+const ROUGHTIME_TAGS: [&[u8; 4]; 22] = [
+    b"PAD\0", b"SIG\0", b"VER\0", b"DUT1", b"NONC", b"DELE", b"PATH", b"DTAI", b"RADI", b"PUBK",
+    b"LEAP", b"MIDP", b"SREP", b"MINT", b"ROOT", b"CERT", b"MAXT", b"INDX", b"PAD\xff", b"SIG\xff",
+    b"VER\xff", b"ZZZZ",
+];
+
 pub(super) fn roughtime(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"ROUGHTIM"))
+    // A bare tagged message (nDPI 5.0 does not know the IETF framing): a
+    // tag count, its offsets and tags, every tag a known one.
+    let Some(n) = le32(d, 0)
+        .map(|n| n as usize)
+        .filter(|n| (1..=22).contains(n))
+    else {
+        return Match::No;
+    };
+    let tags_at = 4 + (n - 1) * 4;
+    if d.len() < tags_at + n * 4 {
+        return Match::No;
+    }
+    let last_fits =
+        n == 1 || le32(d, 4 + (n - 2) * 4).is_some_and(|o| d.len() >= tags_at + o as usize);
+    let known = (0..n).all(|i| {
+        ROUGHTIME_TAGS
+            .iter()
+            .any(|t| d[tags_at + i * 4..][..4] == t[..])
+    });
+    yes(last_fits && known)
 }
 
 pub(super) fn jrmi(_: &FlowCtx, d: &[u8]) -> Match {
@@ -378,7 +504,7 @@ pub(super) fn corba(flow: &FlowCtx, d: &[u8]) -> Match {
     if flow.protocol == 17 {
         return yes(d.len() > 32 && d.starts_with(b"MIOP"));
     }
-    yes(d.len() >= 12 && (d.starts_with(b"GIOP") || d.starts_with(b"ZIOP")))
+    yes(d.len() >= 24 && (d.starts_with(b"GIOP") || d.starts_with(b"ZIOP")))
 }
 
 pub(super) fn megaco(_: &FlowCtx, d: &[u8]) -> Match {
@@ -453,20 +579,24 @@ pub(super) fn checkmk(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"<<<check_mk>>>"))
 }
 
+/// The Oracle listener's port (nDPI 5.0 reads TNS there only).
+pub(super) const ORACLE_PORT: u16 = 1521;
+
 pub(super) fn oracle_tns(_: &FlowCtx, d: &[u8]) -> Match {
-    // TNS: packet length, checksum 0, CONNECT (1) with version 300-320.
-    yes(d.len() >= 34
-        && be16(d, 0) == Some(d.len())
-        && be16(d, 2) == Some(0)
-        && d[4] == 1
-        && be16(d, 8).is_some_and(|v| (300..=320).contains(&v)))
+    // TNS: packet length, checksum 0, CONNECT (1).
+    yes(d.len() >= 8 && be16(d, 0) == Some(d.len()) && be16(d, 2) == Some(0) && d[4] == 1)
 }
 
-pub(super) fn wsd(_: &FlowCtx, d: &[u8]) -> Match {
-    // WS-Discovery over UDP: SOAP naming the discovery namespace.
-    yes(d.starts_with(b"<?xml")
-        && d.windows(13)
-            .any(|w| w == b"ws/2005/04/di" || w == b"ws-dd/ns/disc"))
+/// WS-Discovery's port, and the shortest message nDPI 5.0 reads.
+pub(super) const WSD_PORT: u16 = 3702;
+const WSD_MIN: usize = 40;
+
+pub(super) fn wsd(flow: &FlowCtx, d: &[u8]) -> Match {
+    // WS-Discovery: an XML message to its port on a multicast group.
+    yes(flow.dst_port == WSD_PORT
+        && dst_multicast(flow)
+        && d.len() >= WSD_MIN
+        && d.starts_with(b"<?xml"))
 }
 
 pub(super) fn slp(_: &FlowCtx, d: &[u8]) -> Match {
@@ -479,20 +609,26 @@ pub(super) fn slp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(v1 || v2)
 }
 
-pub(super) fn mikrotik(_: &FlowCtx, d: &[u8]) -> Match {
-    // MNDP: 4-byte header, then TLVs (type, length) starting with MAC (1) or identity.
-    yes(d.len() >= 8
-        && be16(d, 4).is_some_and(|t| matches!(t, 1 | 5 | 7 | 8 | 10 | 11 | 12 | 14 | 15 | 16))
-        && be16(d, 6).is_some_and(|l| l + 8 <= d.len()))
+/// MNDP's port.
+pub(super) const MNDP_PORT: u16 = 5678;
+
+pub(super) fn mikrotik(flow: &FlowCtx, d: &[u8]) -> Match {
+    // MNDP announcements, to MNDP's port on the broadcast address (IPv6:
+    // a link-local group), as nDPI 5.0 wants them.
+    let broadcast = match flow.ip_version {
+        4 => flow.dst[..4] == [255, 255, 255, 255],
+        _ => flow.dst[..2] == [0xff, 0x02],
+    };
+    yes(d.len() >= 8 && flow.dst_port == MNDP_PORT && broadcast)
 }
 
 pub(super) fn opc_ua(_: &FlowCtx, d: &[u8]) -> Match {
-    // OPC UA binary: message type, chunk type F/C/A, LE size.
-    const TYPES: [&[u8; 3]; 6] = [b"HEL", b"ACK", b"OPN", b"MSG", b"CLO", b"ERR"];
-    yes(d.len() >= 8
-        && TYPES.iter().any(|t| &d[..3] == *t)
-        && matches!(d[3], b'F' | b'C' | b'A')
-        && le32(d, 4) == Some(d.len() as u32))
+    // OPC UA binary, as nDPI 5.0 reads it: a final chunk of a known
+    // message type, 16 bytes or more.
+    const TYPES: [&[u8; 4]; 7] = [
+        b"HELF", b"ACKF", b"RHEF", b"OPNF", b"MSGF", b"ERRF", b"CLOF",
+    ];
+    yes(d.len() >= 16 && TYPES.iter().any(|t| &d[..4] == *t))
 }
 
 pub(super) fn ethernet_ip(_: &FlowCtx, d: &[u8]) -> Match {
@@ -508,10 +644,13 @@ pub(super) fn ethernet_ip(_: &FlowCtx, d: &[u8]) -> Match {
     yes(COMMANDS.contains(&cmd) && len + 24 == d.len())
 }
 
+/// The shortest HL7 message nDPI 5.0 reads.
+const HL7_MIN: usize = 101;
+
 pub(super) fn hl7(_: &FlowCtx, d: &[u8]) -> Match {
-    // MLLP framing (0x0b) around a message starting with its header segment.
-    let m = d.strip_prefix(b"\x0b").unwrap_or(d);
-    yes(m.starts_with(b"MSH|^~\\&"))
+    // MLLP's start byte, then the message header segment with its
+    // delimiters (nDPI 5.0 reads it at offset 1 only).
+    yes(d.len() >= HL7_MIN && d[1..].starts_with(b"MSH|^~\\&|"))
 }
 
 pub(super) fn kismet(_: &FlowCtx, d: &[u8]) -> Match {
@@ -523,8 +662,12 @@ pub(super) fn munin(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn openwire(_: &FlowCtx, d: &[u8]) -> Match {
-    // ActiveMQ: size, WireFormatInfo (1), "ActiveMQ" magic.
-    yes(d.len() >= 14 && d[4] == 1 && &d[5..13] == b"ActiveMQ")
+    // ActiveMQ: the command's size (the rest of the segment),
+    // WireFormatInfo (1), the "ActiveMQ" magic.
+    yes(d.len() > 22
+        && be32(d, 0).map(|l| l + 4) == Some(d.len())
+        && d[4] == 1
+        && &d[5..13] == b"ActiveMQ")
 }
 
 /// The tinc protocol version nDPI 5.0 accepts in an ID message.

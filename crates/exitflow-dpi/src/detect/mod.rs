@@ -70,6 +70,7 @@ macro_rules! alternates {
 
 alternates! {
     Smtp = "SMTP",
+    Imaps = "IMAPS",
     S7CommPlus = "S7CommPlus",
     Mms = "ISO9506-1-MMS",
     GtpC = "GTP_C",
@@ -131,6 +132,10 @@ pub enum Match {
     /// said so, every payload before included (nDPI's rules that exclude
     /// themselves on the first packet that does not fit, as Protobuf's).
     Run(u8),
+    /// [`Match::Run`]'s evidence that cannot open the run: only a payload
+    /// after the run's first (nDPI's rules whose later packets have another
+    /// shape than the first, as RSH's user names after its port).
+    Continue(u8),
     /// Evidence for the row's protocol, from both directions: it is named
     /// once this many packets said so, one of each direction among them,
     /// every payload before included (nDPI's rules that pair a request with
@@ -190,6 +195,7 @@ const fn row_range(
 }
 
 pub(crate) use apps::rtmp_handshake_pending;
+pub(crate) use basic::imap_authenticates;
 use basic::*;
 use bytes::*;
 pub(crate) use bytes::{either_port, starts_ci};
@@ -239,14 +245,25 @@ mod tests {
                     .unwrap_or(4321);
                 let src2dst = det.dir != Dir::Server;
                 // The flow contexts rules ask for: an ephemeral client; the
-                // port on both sides (CiscoVPN, LISP, GLBP, CIP); IPv6
-                // (Matter); a server in KakaoTalk's network; one of LINE's.
+                // port on both sides, from 0.0.0.0 (CiscoVPN, LISP, GLBP,
+                // CIP, DHCP, CPHA); IPv6 (Matter); a server in KakaoTalk's
+                // network; one of LINE's; the port on both sides from
+                // 10.0.0.1 to a multicast group (NetBIOS datagrams, HSRP,
+                // WSD); the same over IPv6 (DHCPv6); a broadcast (Mikrotik).
                 let plain = flow(t, port);
-                let mut contexts = [plain; 5];
+                let mut contexts = [plain; 8];
                 contexts[1].src_port = port;
                 contexts[2].ip_version = 6;
                 contexts[3].dst[..4].copy_from_slice(&[1, 201, 10, 20]);
                 contexts[4].dst[..4].copy_from_slice(&[147, 92, 200, 10]);
+                contexts[5].src_port = port;
+                contexts[5].src[..4].copy_from_slice(&[10, 0, 0, 1]);
+                contexts[5].dst[..4].copy_from_slice(&[224, 0, 0, 2]);
+                contexts[6] = contexts[5];
+                contexts[6].ip_version = 6;
+                contexts[6].dst[0] = 0xff;
+                contexts[6].src_port = det.ports.get(1).copied().unwrap_or(port);
+                contexts[7].dst[..4].copy_from_slice(&[255, 255, 255, 255]);
                 let found = contexts.iter().find(|f| {
                     first_match(table, ids, f, det.sample, src2dst).map(|h| h.master) == Some(*pid)
                 });
@@ -304,6 +321,146 @@ mod tests {
 
     /// (protocol, transport, client port, server port, IPv6, server address, payload)
     type Refusal<'a> = (&'a str, Transport, u16, u16, bool, [u8; 4], &'a [u8]);
+
+    /// Issue 24, nDPI 5.0's single-packet preconditions (each case checked
+    /// with its library): a message one condition short of the rule, or
+    /// sent where nDPI does not read it, names nothing; the rule's own
+    /// sample is named where nDPI reads it.
+    #[test]
+    fn one_condition_short_of_ndpis_rule_names_nothing() {
+        let r = resolved();
+        // (protocol, transport, client port, server port, IPv6, client,
+        // server, payload)
+        type Case<'a> = (
+            &'a str,
+            Transport,
+            u16,
+            u16,
+            bool,
+            [u8; 4],
+            [u8; 4],
+            &'a [u8],
+        );
+        let (c, s, bcast, group) = ([10, 0, 0, 1], [93, 184, 216, 34], [255; 4], [224, 0, 0, 2]);
+        let (tcp, udp) = (Transport::Tcp, Transport::Udp);
+        let mut smb1_negotiate = vec![0u8, 0, 0, 0x2f, 0xff, b'S', b'M', b'B', 0x72];
+        smb1_negotiate.resize(0x33, 0);
+        let mut dhcp_no_type = DHCP_SAMPLE.to_vec();
+        dhcp_no_type[240] = 0xff;
+        let mut trdp_bad_fcs = TRDP_PD_SAMPLE.to_vec();
+        trdp_bad_fcs[36] ^= 1;
+        let mut hdlc_bad_fcs = DLMS_HDLC_SAMPLE.to_vec();
+        hdlc_bad_fcs[6] ^= 1;
+        let mut ads_no_flags = ADS_SAMPLE.to_vec();
+        ads_no_flags[24] = 0;
+        let mut egd_other = EGD_SAMPLE.to_vec();
+        egd_other[4..8].copy_from_slice(&[192, 168, 0, 1]);
+        let refused: &[Case<'_>] = &[
+            ("WhatsApp", tcp, 40000, 5222, false, c, s, b"WA\x05\x02\0\0"),
+            ("Jabber", tcp, 40000, 5999, false, c, s, b"<?xml version='1.0'?><stream:stream to='example.org'>"),
+            ("Elasticsearch", tcp, 40000, 9300, false, c, s, b"ES\0\0\0\x34\0\0\0\0\0\0\0\x01\x08\0\x5c\xc6\x63\0\0\x01\x06x-pack"),
+            ("HAProxy", tcp, 40000, 8080, false, c, s, b"PROXY TCP4 192.0.2.1 192.0.2.2 56324 443\r\n"),
+            ("STOMP", tcp, 40000, 61613, false, c, s, b"CONNECT\naccept-version:1.2\nhost:example.org\n\n\0"),
+            ("SMPP", tcp, 40000, 2775, false, c, s, b"\0\0\0\x10\0\0\0\x02\0\0\0\0\0\0\0\x01"),
+            ("Corba", tcp, 40000, 2809, false, c, s, b"GIOP\x01\x02\x01\0\0\0\0\x10"),
+            ("OPC-UA", tcp, 40000, 4840, false, c, s, b"HELF\x0c\0\0\0\0\0\0\0"),
+            ("HL7", tcp, 40000, 2575, false, c, s, &HL7_ADT_SAMPLE[1..]),
+            ("OpenWire", tcp, 40000, 61616, false, c, s, b"\0\0\x01\x06\x01ActiveMQ\0\0\0\x0c"),
+            ("LDP", tcp, 40000, 646, false, c, s, b"\0\x01\0\x1e\x0a\0\0\x01\0\0\x01\0\0\x14\0\0\0\x01\x04\0\0\x04\0\x0f\0\0\x04\x01\0\x04\x0a\0\0\x01"),
+            ("Megaco", tcp, 40000, 2944, false, c, s, b"MEGACO/1 [192.0.2.1]:2944\r\n"),
+            ("BITCOIN", tcp, 40000, 5000, false, c, s, b"\xf9\xbe\xb4\xd9version\0\0\0\0\0"),
+            ("ATG", tcp, 40000, 10001, false, c, s, b"\nI20100\n08/19/2024"),
+            ("Oracle", tcp, 40000, 5000, false, c, s, ORACLE_SAMPLE),
+            ("Cassandra", tcp, 40000, 9042, false, c, s, b"\x04\0\0\x01\x05\0\0\0\0"),
+            ("BeckhoffADS", tcp, 40000, 48898, false, c, s, &ads_no_flags),
+            ("S7Comm", tcp, 40000, 102, false, c, s, b"\x03\0\0\x0b\x02\xf0\x80\x32\x01\0\0"),
+            ("IEC62056", tcp, 40000, 4059, false, c, s, b"\0\x01\0\x10\0\x01\0\x02\x60\x1d"),
+            ("IEC62056", udp, 40000, 4059, false, c, s, &hdlc_bad_fcs),
+            ("NetBIOS", tcp, 40000, 445, false, c, s, &smb1_negotiate),
+            ("NetBIOS", tcp, 40000, 5000, false, c, s, SMB2_NEGOTIATE_SAMPLE),
+            ("NetBIOS", udp, 40000, 137, false, c, s, b"\x82\x28\0\x10\0\x01\0\0\0\0\0\0"),
+            ("NetBIOS", udp, 138, 138, false, [192, 168, 0, 2], bcast, NBDS_SAMPLE),
+            ("Roughtime", udp, 40000, 2002, false, c, s, b"ROUGHTIM\x10\0\0\0"),
+            ("GenshinImpact", udp, 40000, 22101, false, c, s, &[0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            ("TeamSpeak", udp, 40000, 9987, false, c, s, b"TS3INIT1\0\x65"),
+            ("DTLS", udp, 40000, 4433, false, c, s, b"\x14\xfe\xfd\0\x01\0\0\0\0\0\x09\0\x01\x01"),
+            ("DTLS", udp, 40000, 4433, false, c, s, b"\x16\xfe\xfd\0\0\0\0\0\0\0\0\0\x02\x01\0"),
+            ("ANSI_C1222", udp, 40000, 1153, false, c, s, b"\x60\x09\xa2\x07\x06\x05\x60\x7c\x86\xf7\x54"),
+            ("EthernetGlobalData", udp, 40000, 18246, false, c, s, &egd_other),
+            ("EtherSIO", udp, 40000, 6060, false, c, s, b"ESIO\0\x01\0\0\0\x31"),
+            ("PFCP", udp, 40000, 8805, false, c, s, b"\x20\x01\0\x0c\0\0\x01\0\0\x60\0\x04\x5f\xf3\xb1\xf1"),
+            ("UFTP", udp, 40000, 1044, false, c, s, &UFTP_ANNOUNCE_SAMPLE[..16]),
+            ("RipeAtlas", udp, 40000, 33000, false, c, s, b"MGLNDD_192.0.2.1_1114"),
+            ("CryNetwork", udp, 40000, 64090, false, c, s, &CRYNET_SAMPLE[..30]),
+            ("TRDP", udp, 40000, 17224, false, c, s, &trdp_bad_fcs),
+            ("DHCP", udp, 68, 67, false, c, bcast, &dhcp_no_type),
+            ("DHCP", udp, 40000, 67, false, c, s, DHCP_SAMPLE),
+            ("DHCPV6", udp, 546, 547, false, c, s, b"\x01\x12\x34\x56"),
+            ("Spotify", udp, 40000, 57621, false, c, bcast, b"SpotUdp0\0\x01\0\x04"),
+            ("PTPv2", udp, 319, 320, false, c, group, PTP_SAMPLE),
+            ("CPHA", udp, 8116, 8116, false, c, s, CPHA_SAMPLE),
+            ("Mikrotik", udp, 5678, 5678, false, c, s, b"\0\0\0\0\0\x01\0\x06\x00\x0c\x42\x01\x02\x03"),
+            ("WSD", udp, 40000, 3702, false, c, s, b"<?xml version=\"1.0\"?><soap:Envelope xmlns:wsd=\"http://schemas.xmlsoap.org/ws/2005/04/discovery\">"),
+            ("HSRP", udp, 1985, 1985, false, c, s, HSRP_SAMPLE),
+            ("HSRP", udp, 1985, 1985, false, c, [224, 0, 0, 102], HSRP_SAMPLE),
+        ];
+        let named = |t: Transport, sp, dp, v6: bool, cl: [u8; 4], sv: [u8; 4], d: &[u8]| {
+            let (table, ids) = match t {
+                Transport::Tcp => (TCP, &r.tcp),
+                Transport::Udp => (UDP, &r.udp),
+            };
+            let mut f = flow(t, dp);
+            f.src_port = sp;
+            f.src[..4].copy_from_slice(&cl);
+            f.dst[..4].copy_from_slice(&sv);
+            if v6 {
+                f.ip_version = 6;
+            }
+            first_match(table, ids, &f, d, true).map(|h| h.master.name())
+        };
+        for &(name, t, sp, dp, v6, cl, sv, d) in refused {
+            assert_ne!(
+                named(t, sp, dp, v6, cl, sv, d),
+                Some(name),
+                "{name}: {d:02x?}"
+            );
+        }
+        // Where nDPI reads them, the rules' samples are named.
+        let accepted: &[Case<'_>] = &[
+            ("NetBIOS", udp, 138, 138, false, c, bcast, NBDS_SAMPLE),
+            ("DHCPV6", udp, 546, 547, true, c, s, b"\x01\x12\x34\x56"),
+            ("CPHA", udp, 8116, 8116, false, [0; 4], s, CPHA_SAMPLE),
+            (
+                "Mikrotik",
+                udp,
+                40000,
+                5678,
+                false,
+                c,
+                bcast,
+                b"\0\0\0\0\0\x01\0\x06\x00\x0c\x42\x01\x02\x03",
+            ),
+            ("HSRP", udp, 1985, 1985, false, c, group, HSRP_SAMPLE),
+            ("PTPv2", udp, 319, 319, false, c, group, PTP_SAMPLE),
+            (
+                "EthernetGlobalData",
+                udp,
+                40000,
+                5000,
+                false,
+                c,
+                s,
+                EGD_SAMPLE,
+            ),
+        ];
+        for &(name, t, sp, dp, v6, cl, sv, d) in accepted {
+            assert_eq!(
+                named(t, sp, dp, v6, cl, sv, d),
+                Some(name),
+                "{name}: {d:02x?}"
+            );
+        }
+    }
 
     /// Messages of other protocols (or of the same one, where nDPI's
     /// precondition does not hold) that each rule with a precondition must
@@ -842,7 +999,10 @@ mod tests {
             (0x72, "S7CommPlus"),
             (0x0d, "ISO9506-1-MMS"),
         ] {
-            let dt = [3, 0, 0, 9, 2, 0xf0, 0x80, id, 0];
+            // A data TPDU with an 11-byte header after the protocol id (an
+            // S7 job's, for S7).
+            let mut dt = [0u8; 19];
+            dt[..9].copy_from_slice(&[3, 0, 0, 19, 2, 0xf0, 0x80, id, 1]);
             let got = first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), &dt, true);
             assert_eq!(got.unwrap().master.name(), name);
         }
@@ -854,8 +1014,12 @@ mod tests {
             false,
         );
         assert_eq!(smtp.unwrap().master.name(), "SMTP");
-        let mut smb = b"\x11\x02\x00\x01\xc0\xa8\x00\x01\x00\x8a\x00\xbb\x00\x00".to_vec();
+        // A browser announcement from the flow's own source (0.0.0.0 here).
+        let mut smb = NBDS_SAMPLE.to_vec();
+        smb[4..8].fill(0);
         smb.extend_from_slice(b"\xffSMB");
+        let rest = u16::try_from(smb.len() - 14).unwrap().to_be_bytes();
+        smb[10..12].copy_from_slice(&rest);
         let app = first_match(UDP, &r.udp, &flow(Transport::Udp, 138), &smb, true)
             .unwrap()
             .app;

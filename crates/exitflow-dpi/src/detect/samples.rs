@@ -3,8 +3,13 @@
 use super::*;
 
 pub(super) const DHCP_SAMPLE: &[u8] = &{
+    // A DISCOVER: BOOTREQUEST, the cookie, option 53 = 1, end.
     let mut d = [0u8; 244];
     d[0] = 1;
+    d[240] = 53;
+    d[241] = 1;
+    d[242] = 1;
+    d[243] = 255;
     d[236] = DHCP_COOKIE[0];
     d[237] = DHCP_COOKIE[1];
     d[238] = DHCP_COOKIE[2];
@@ -105,12 +110,7 @@ pub(super) const VMWARE_SAMPLE: &[u8] = &{
     d[0] = 0xa4;
     d
 };
-pub(super) const CPHA_SAMPLE: &[u8] = &{
-    let mut d = [0u8; 24];
-    d[0] = 0x1a;
-    d[1] = 0x90;
-    d
-};
+pub(super) const CPHA_SAMPLE: &[u8] = b"\x1a\x90\x00\x02\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
 pub(super) const CROSSFIRE_SAMPLE: &[u8] = &{
     let mut d = [0u8; 25];
     d[0] = 0xc7;
@@ -151,10 +151,8 @@ pub(super) const I3D_SAMPLE: &[u8] = &{
     d
 };
 pub(super) const CRYNET_SAMPLE: &[u8] = &{
-    let mut d = [0u8; 30];
-    d[0] = 20;
-    d[3] = 0x08;
-    d[4] = 0xed;
+    let mut d = [0u8; 70];
+    d[0] = 0x3c;
     d[16] = 1;
     d[20] = 7;
     d[24] = 0x03;
@@ -245,13 +243,9 @@ pub(super) const MPEGTS_SAMPLE: &[u8] = &{
     d[0] = 0x47;
     d
 };
-pub(super) const HSRP_SAMPLE: &[u8] = &{
-    let mut d = [0u8; 42];
-    d[0] = 1; // group state TLV
-    d[1] = 40;
-    d[2] = 2; // version 2
-    d
-};
+/// An HSRP version 0 hello (20 bytes, group 10, priority 100).
+pub(super) const HSRP_SAMPLE: &[u8] =
+    b"\x00\x00\x10\x03\x0ad\x01\x00cisco\x00\x00\x00\x0a\x00\x00\x01";
 pub(super) const ZOOM_P2P_SAMPLE: &[u8] = &{
     let mut d = [0u8; 44];
     d[0] = 0x1f;
@@ -318,13 +312,8 @@ pub(super) const NANO_SAMPLE: &[u8] = &{
     d[5] = 0x0a;
     d
 };
-pub(super) const GENSHIN_SAMPLE: &[u8] = &{
-    let mut d = [0xffu8; 20];
-    d[0] = 0;
-    d[1] = 0;
-    d[2] = 0;
-    d
-};
+pub(super) const GENSHIN_SAMPLE: &[u8] =
+    b"\x00\x00\x00\xff\x00\x00\x00\x00\x00\x00\x00\x00I\x96\x02\xd2\xff\xff\xff\xff";
 pub(super) const TEREDO_SAMPLE: &[u8] = &{
     let mut d = [0u8; 48];
     d[8] = 0x60; // IPv6 after an origin indication
@@ -348,26 +337,20 @@ pub(super) const FLUTE_SAMPLE: &[u8] = &{
     }
     d
 };
+/// An Elasticsearch transport handshake request (a 23-byte message).
 pub(super) const ELASTIC_SAMPLE: &[u8] =
-    b"ES\0\0\0\x34\0\0\0\0\0\0\0\x01\x08\0\x5c\xc6\x63\0\0\x01\x06x-pack";
+    b"ES\0\0\0\x17\0\0\0\0\0\0\0\x01\x08\0\x5c\xc6\x63\0\0\x01\x06x-pack";
 pub(super) const PPTP_SAMPLE: &[u8] = b"\0\x10\0\x01\x1a\x2b\x3c\x4d\0\x01\0\0\x01\0\0\0";
-pub(super) const ADS_SAMPLE: &[u8] = &{
-    let mut d = [0u8; 38];
-    d[2] = 32; // AMS length
-    d[6 + 16] = 4; // command: read state
-    d
-};
-pub(super) const DLMS_HDLC_SAMPLE: &[u8] = b"\x7e\xa0\x07\x03\x21\x93\x0f\x01\x7e";
+/// An ADS Read Device Info request (38 bytes).
+pub(super) const ADS_SAMPLE: &[u8] = b"\x00\x00 \x00\x00\x00\xc0\xa8\x01\x0a\x01\x01S\x03\xc0\xa8\x01d\x01\x01\x00\x80\x01\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00";
+pub(super) const DLMS_HDLC_SAMPLE: &[u8] = b"~\xa0\x07\x03!\x93\x0f\x01~";
 pub(super) const XIAOMI_SAMPLE: &[u8] = b"\xc2\xfe\0\x05\0\0\0\x04\0\x02\0\x16\x08\0\x1a\x0a";
 pub(super) const SPOTIFY_SAMPLE: &[u8] = b"\0\x04\0\0\0\x10\x52\x0f\x50\x02\xa0\x01\0\xf0\x01\x06";
-pub(super) const TRDP_SAMPLE: &[u8] = &{
-    let mut d = [0u8; 48];
-    d[4] = 1;
-    d[6] = b'M';
-    d[7] = b'r';
-    d
-};
-pub(super) const C1222_SAMPLE: &[u8] = b"\x60\x09\xa2\x07\x06\x05\x60\x7c\x86\xf7\x54";
+/// TRDP process data (48 bytes: an 8-byte dataset) with its check sequence.
+pub(super) const TRDP_PD_SAMPLE: &[u8] = b"\x00\x00\x00\x01\x01\x00Pd\x00\x00\x03\xe8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00>\xe4\xfa\x10\x00\x01\x02\x03\x04\x05\x06\x07";
+/// TRDP message data (120 bytes: a 4-byte dataset) with its check sequence.
+pub(super) const TRDP_MD_SAMPLE: &[u8] = b"\x00\x00\x00\x01\x01\x00Mr\x00\x00\x03\xe8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x11\x00\x0fB@dev1@example\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00dev2@example\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00d\xdef.\x01\x02\x03\x04";
+pub(super) const C1222_SAMPLE: &[u8] = b"\x60:\xa2\x07\x06\x05\x60|\x86\xf7T\xa6\x06\x06\x04*\x03\x04\x05\xa8\x03\x02\x01\x01\xbe\x22( \x81\x1e\x000\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
 /// A Gnutella 0.6 ping over UDP asking for a query key: GUID, type 0, TTL
 /// 1, payload length 5; a GGEP block with the "QK" extension, no data.
 pub(super) const GNUTELLA_SAMPLE: &[u8] = &{
@@ -388,10 +371,13 @@ pub(super) const CNP_SAMPLE: &[u8] = &{
     d[3] = 1;
     d
 };
+/// EGD production data from 10.0.0.1 (its producer id).
 pub(super) const EGD_SAMPLE: &[u8] = &{
     let mut d = [0u8; 40];
     d[0] = 0x0d;
     d[1] = 0x01;
+    d[4] = 10;
+    d[7] = 1;
     d
 };
 pub(super) const KCP_SAMPLE: &[u8] = &{
@@ -503,3 +489,86 @@ pub(super) const NINTENDO_SAMPLE: &[u8] = &{
 /// key 0, the server's session id, one ack (packet 0), the client's session
 /// id, packet id 0.
 pub(super) const OPENVPN_SERVER_RESET_SAMPLE: &[u8] = b"\x00\x1a\x40\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\x01\0\0\0\0\x01\x02\x03\x04\x05\x06\x07\x08\0\0\0\0";
+
+/// A FastCGI PARAMS record (REQUEST_METHOD GET, SCRIPT_URL, HTTP_HOST).
+pub(super) const FASTCGI_PARAMS_SAMPLE: &[u8] =
+    b"\x01\x04\0\x01\0\x43\0\0\x0e\x03REQUEST_METHODGET\x0a\x0aSCRIPT_URL/index.php\x09\x0fHTTP_HOSTwww.example.org";
+
+/// An AMQP 0-9-1 Connection.Start frame (RabbitMQ's, trimmed).
+pub(super) const AMQP_START_SAMPLE: &[u8] = b"\x01\0\0\0\0\0\x4d\0\x0a\0\x0a\0\x09\0\0\0\x28\x07productS\0\0\0\x08RabbitMQ\x07versionS\0\0\0\x063.12.0\0\0\0\x0ePLAIN AMQPLAIN\0\0\0\x05en_US\xce";
+
+/// An XMPP client's stream opening (RFC 6120).
+pub(super) const JABBER_STREAM_SAMPLE: &[u8] = b"<?xml version='1.0'?><stream:stream to='example.org' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+
+/// An SMB2 Negotiate request in its NetBIOS session message (108 bytes).
+pub(super) const SMB2_NEGOTIATE_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 108];
+    d[3] = 0x68;
+    d[4] = 0xfe;
+    d[5] = b'S';
+    d[6] = b'M';
+    d[7] = b'B';
+    d[8] = 0x40;
+    d[36] = 0xff;
+    d[37] = 0xfe;
+    // The Negotiate request: structure size 36, two dialects, signing.
+    d[68] = 0x24;
+    d[70] = 0x02;
+    d[72] = 0x01;
+    let mut i = 0;
+    while i < 15 {
+        d[81 + i] = (i + 1) as u8;
+        i += 1;
+    }
+    d[104] = 0x02;
+    d[105] = 0x02;
+    d[106] = 0x10;
+    d[107] = 0x02;
+    d
+};
+/// A NetBIOS session request to *SMBSERVER from a workstation (72 bytes).
+pub(super) const NBSS_SESSION_REQUEST_SAMPLE: &[u8] =
+    b"\x81\0\0\x44 FDEFFCFGEFFCCACACACACACACACACACA\0 EDEMEJEFEOFECACACACACACACACACAAA\0";
+
+/// A NetBIOS name query for WORKGROUP<00> (RFC 1002, 50 bytes).
+pub(super) const NBNS_QUERY_SAMPLE: &[u8] =
+    b"\x82(\x01\x10\0\x01\0\0\0\0\0\0 FHEPFCELEHFCEPFFFACACACACACACAAA\0\0 \0\x01";
+/// A NetBIOS direct group datagram from 10.0.0.1 (RFC 1002, 82 bytes).
+pub(super) const NBDS_SAMPLE: &[u8] = b"\x11\x02\x124\x0a\0\0\x01\0\x8a\0D\0\0 EIEPFDFEDBCACACACACACACACACACAAA\0 FHEPFCELEHFCEPFFFACACACACACACABN\0";
+/// A DTLS 1.2 ClientHello in one record (79 bytes).
+pub(super) const DTLS_CLIENT_HELLO_SAMPLE: &[u8] = b"\x16\xfe\xfd\0\0\0\0\0\0\0\0\0B\x01\0\x006\0\0\0\0\0\0\x006\xfe\xfd\0\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\0\0\0\x04\xc0+\xc0/\x01\0\0\x08\0\x0a\0\x04\0\x02\0\x17";
+
+/// An HL7 v2.5 ADT^A01 message in MLLP framing (119 bytes).
+pub(super) const HL7_ADT_SAMPLE: &[u8] = b"\x0bMSH|^~\x5c&|APP|FAC|RCVAPP|RCVFAC|20240101120000||ADT^A01|MSG00001|P|2.5\x0dPID|1||123456^^^HOSP^MR||DOE^JOHN||19700101|M\x0d\x1c\x0d";
+/// A CQL v4 STARTUP (driver name and version, CQL_VERSION last).
+pub(super) const CASSANDRA_STARTUP_SAMPLE: &[u8] = b"\x04\x00\x00\x01\x01\x00\x00\x00U\x00\x03\x00\x0bDRIVER_NAME\x00\x16DataStax Python Driver\x00\x0eDRIVER_VERSION\x00\x063.25.0\x00\x0bCQL_VERSION\x00\x073.4.5.1";
+/// A Roughtime request as Google's servers take it: two tags (NONC, PAD),
+/// a 64-byte nonce, padding to 1024 bytes.
+pub(super) const ROUGHTIME_REQUEST_SAMPLE: &[u8] = &{
+    let mut d = [0u8; 1024];
+    d[0] = 2;
+    d[4] = 64;
+    d[8] = b'N';
+    d[9] = b'O';
+    d[10] = b'N';
+    d[11] = b'C';
+    d[12] = b'P';
+    d[13] = b'A';
+    d[14] = b'D';
+    d[15] = 0xff;
+    let mut i = 0;
+    while i < 64 {
+        d[16 + i] = i as u8;
+        i += 1;
+    }
+    d
+};
+
+/// An S7 Setup Communication job (25 bytes).
+pub(super) const S7_SETUP_SAMPLE: &[u8] = b"\x03\x00\x00\x19\x02\xf0\x802\x01\x00\x00\x00\x00\x00\x08\x00\x00\xf0\x00\x00\x01\x00\x01\x01\xe0";
+/// TeamSpeak 3's first init packet (34 bytes).
+pub(super) const TEAMSPEAK_INIT_SAMPLE: &[u8] = b"TS3INIT1\x00e\x00\x00\x88\x0e~\xa2\xb6\x00e\xa1\xb2\xc3\x11\x223D\x00\x00\x00\x00\x00\x00\x00\x00";
+/// A PFCP Session Establishment Request (40 bytes).
+pub(super) const PFCP_SESSION_SAMPLE: &[u8] = b"!2\x00\x24\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00<\x00\x05\x00\x0a\x00\x00\x01\x009\x00\x0d\x02\x00\x00\x00\x00\x00\x00\x00\x01\x0a\x00\x00\x01";
+/// A UFTP 4 ANNOUNCE (32 bytes).
+pub(super) const UFTP_ANNOUNCE_SAMPLE: &[u8] = b"@\x01\x00\x00\x0a\x00\x00\x01\x96\xf4\xc3\x04\x00\x9d\x00\x00\x01\x06\x00\x14\x00\x00\x05x\x00\x00\x00\x00e_\x00\x00";

@@ -143,6 +143,9 @@ impl Before {
             return true;
         }
         let fresh = self.cand.is_unknown();
+        if h.continues && fresh {
+            return false;
+        }
         // A request-and-answer rule starts with the flow's first direction.
         let opens = !h.both_ways || !fresh || src2dst;
         self.clean && opens && (fresh || (h.need > 0 && self.cand == h.master))
@@ -168,7 +171,7 @@ fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
         Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1, false, false),
         Match::WithApp(app) => (pid, r.alt[app as usize], 1, false, false),
         Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1), false, false),
-        Match::Run(n) => (pid, ProtoId::UNKNOWN, n.max(2), false, true),
+        Match::Run(n) | Match::Continue(n) => (pid, ProtoId::UNKNOWN, n.max(2), false, true),
         Match::BothWays(n) => (pid, ProtoId::UNKNOWN, n.max(2), true, true),
     };
     Some(Hit {
@@ -177,6 +180,7 @@ fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
         need,
         both_ways,
         from_first,
+        continues: matches!(m, Match::Continue(_)),
     })
 }
 
@@ -194,6 +198,8 @@ pub struct Hit {
     pub both_ways: bool,
     /// Every payload inspected before must have been evidence too.
     pub from_first: bool,
+    /// It cannot be the first of that evidence ([`Match::Continue`]).
+    pub continues: bool,
 }
 
 /// The first row of `table` that recognises `d`.

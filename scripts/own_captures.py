@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Records captures of real servers and clients talking, one protocol
+scenario per capture, for the DPI's own corpus (corpus/own/): labels are
+judged on what real implementations send, not on the rules' own samples.
+
+Two network namespaces joined by a veth pair (offloads off, so the capture
+holds the segments as sent); each scenario starts a real server in one (a
+Debian package's daemon), records its side with tcpdump, runs a real client
+from the other, and keeps the capture. Needs root and the Debian packages
+listed in PACKAGES. Reference labels come from NFStream 6.6.0:
+
+    scripts/own_captures.py corpus/own/pcap
+    python3 ../shared/tools/nfstream_ref.py corpus/own/pcap corpus/own/results
+
+Usage: scripts/own_captures.py OUT_DIR [--only NAME ...]
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+PACKAGES = (
+    "swaks python3-aiosmtpd python3-pyftpdlib dovecot-imapd dovecot-pop3d ngircd "
+    "dante-server mosquitto mosquitto-clients redis-server memcached libmemcached-tools "
+    "snmpd snmp rsync tftpd-hpa tftp-hpa openvpn dnsutils unbound netcat-openbsd "
+    "openssh-server openssh-client curl tcpdump ethtool openssl git tinyproxy dnsmasq-base "
+    "isc-dhcp-client chrony socat whois bsdutils"
+)
+CNS, SNS = "efown-c", "efown-s"
+C, S = "10.77.0.1", "10.77.0.2"
+PY = "/usr/bin/python3"  # Debian's, with the packaged server modules
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, **kw)
+
+
+def netns_up():
+    netns_down()
+    for cmd in [
+        f"ip netns add {CNS}", f"ip netns add {SNS}",
+        f"ip link add efown0 netns {CNS} type veth peer name efown1 netns {SNS}",
+        f"ip -n {CNS} addr add {C}/24 dev efown0", f"ip -n {SNS} addr add {S}/24 dev efown1",
+        f"ip -n {CNS} link set efown0 up", f"ip -n {SNS} link set efown1 up",
+        f"ip -n {CNS} link set lo up", f"ip -n {SNS} link set lo up",
+    ]:
+        sh(cmd)
+    for ns, dev in [(CNS, "efown0"), (SNS, "efown1")]:
+        sh(f"ip netns exec {ns} ethtool -K {dev} tso off gso off gro off tx off rx off",
+           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def netns_down():
+    for ns in (CNS, SNS):
+        subprocess.run(f"ip netns del {ns}", shell=True, stderr=subprocess.DEVNULL)
+
+
+class Proc:
+    """A process in a namespace, in its own process group."""
+
+    def __init__(self, ns, cmd, log):
+        self.p = subprocess.Popen(["ip", "netns", "exec", ns, "sh", "-c", cmd],
+                                  stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+
+    def stop(self):
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, signal.SIGTERM)
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+
+
+def wait_port(port, udp=False, timeout=10.0):
+    flag = "-u" if udp else "-t"
+    t = time.time()
+    while time.time() - t < timeout:
+        out = subprocess.run(["ip", "netns", "exec", SNS, "ss", "-lnH", flag],
+                             capture_output=True, text=True).stdout
+        if any(f":{port} " in line for line in out.splitlines()):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def files(w):
+    """Configurations, content, keys and certificates the servers use."""
+    os.makedirs(f"{w}/root/pub", exist_ok=True)
+    with open(f"{w}/root/hello.txt", "w") as f:
+        f.write("hello from the own corpus\n" * 40)
+    with open(f"{w}/root/pub/readme.txt", "w") as f:
+        f.write("readme\n")
+    sh(f"openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=own.example "
+       f"-keyout {w}/key.pem -out {w}/cert.pem", stdout=subprocess.DEVNULL,
+       stderr=subprocess.DEVNULL)
+    os.makedirs(f"{w}/mail", exist_ok=True)
+    shutil.chown(f"{w}/mail", "nobody", "nogroup")
+    conf = {
+        "dovecot.conf": f"""protocols = imap pop3
+listen = {S}
+base_dir = {w}/dovecot-run
+ssl = yes
+ssl_cert = <{w}/cert.pem
+ssl_key = <{w}/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {w}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={w}/mail/%u
+}}
+mail_location = maildir:~/Maildir
+log_path = {w}/dovecot.log
+""",
+        "passwd": "alice:{PLAIN}secret\n",
+        "tinyproxy.conf": f"Port 8888\nListen {S}\nAllow {C}\nConnectPort 443\nPidFile \"{w}/tinyproxy.pid\"\n",
+        "chrony.conf": f"allow all\nlocal stratum 8\nbindaddress {S}\ncmdport 0\npidfile {w}/chronyd.pid\n"
+                       f"driftfile {w}/chrony.drift\n",
+        "ngircd.conf": f"""[Global]
+Name = irc.own.example
+Info = own corpus
+Listen = {S}
+Ports = 6667
+PidFile = {w}/ngircd.pid
+[Options]
+PAM = no
+Ident = no
+DNS = no
+[Limits]
+MaxConnectionsIP = 0
+""",
+        "danted.conf": f"""logoutput: stderr
+internal: {S} port = 1080
+external: {S}
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass {{ from: 0.0.0.0/0 to: 0.0.0.0/0 }}
+socks pass {{ from: 0.0.0.0/0 to: 0.0.0.0/0 }}
+""",
+        "mosquitto.conf": f"listener 1883 {S}\nallow_anonymous true\npersistence false\n",
+        "snmpd.conf": f"agentAddress udp:{S}:161\nrocommunity public default\n",
+        "rsyncd.conf": f"pid file = {w}/rsyncd.pid\nuse chroot = no\n[data]\npath = {w}/root\nread only = yes\n",
+        "unbound.conf": f"""server:
+  interface: {S}
+  port: 53
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  pidfile: ""
+  use-syslog: no
+  access-control: 0.0.0.0/0 allow
+  local-zone: "own.example." static
+  local-data: "www.own.example. A {S}"
+  local-data: "own.example. MX 10 mail.own.example."
+  local-data: "own.example. TXT \\"own corpus\\""
+""",
+        "sshd_config": f"""ListenAddress {S}
+HostKey {w}/ssh_host_ed25519_key
+PermitRootLogin yes
+AuthorizedKeysFile {w}/authorized_keys
+PidFile {w}/sshd.pid
+StrictModes no
+UsePAM no
+""",
+    }
+    for name, text in conf.items():
+        with open(f"{w}/{name}", "w") as f:
+            f.write(text)
+    sh(f"ssh-keygen -q -t ed25519 -N '' -f {w}/ssh_host_ed25519_key")
+    sh(f"ssh-keygen -q -t ed25519 -N '' -f {w}/client_key")
+    shutil.copy(f"{w}/client_key.pub", f"{w}/authorized_keys")
+    os.makedirs(f"{w}/dovecot-run", exist_ok=True)
+    sh(f"git init -q {w}/repo && git -C {w}/repo -c user.email=a@own.example "
+       f"-c user.name=own commit -q --allow-empty -m first")
+
+
+# IRC: a scripted client against the real server (no packaged client runs
+# unattended): registration, a channel, a message, quit.
+IRC_CLIENT = f"""{PY} - <<'EOF'
+import socket, time
+s = socket.create_connection(("{S}", 6667))
+s.sendall(b"NICK alice\\r\\nUSER alice 0 * :Alice\\r\\n")
+time.sleep(0.5); s.recv(65536)
+s.sendall(b"JOIN #own\\r\\n"); time.sleep(0.3); s.recv(65536)
+s.sendall(b"PRIVMSG #own :hello\\r\\n"); time.sleep(0.2)
+s.sendall(b"QUIT :bye\\r\\n"); time.sleep(0.3); s.close()
+EOF"""
+
+
+def scenarios(w):
+    """(name, server command, server port (udp?), client command)."""
+    smtp = f"swaks --silent 2 --to bob@own.example --from alice@own.example --body hello"
+    ftp = f"{PY} -m pyftpdlib -i {S} -d {w}/root"
+    dovecot = f"dovecot -F -c {w}/dovecot.conf"
+    # Point to point over TLS, the certificate its own CA; the client stops
+    # once the tunnel is up (the grep says whether it came up).
+    ovpn = (f"--dev tun --ca {w}/cert.pem --cert {w}/cert.pem --key {w}/key.pem "
+            f"--verb 3 --ping 1")
+    return [
+        ("smtp", f"{PY} -m aiosmtpd -n -l {S}:25", (25, False), f"{smtp} --server {S}:25"),
+        ("smtp_port2525", f"{PY} -m aiosmtpd -n -l {S}:2525", (2525, False),
+         f"{smtp} --server {S}:2525"),
+        ("smtp_starttls", f"{PY} -m aiosmtpd -n -l {S}:587 --tlscert {w}/cert.pem "
+         f"--tlskey {w}/key.pem", (587, False), f"{smtp} -tls --server {S}:587"),
+        ("ftp_passive", f"{ftp} -p 21", (21, False),
+         f"curl -sS ftp://{S}/hello.txt -o /dev/null && curl -sS ftp://{S}/pub/ -o /dev/null"),
+        ("ftp_active", f"{ftp} -p 21", (21, False),
+         f"curl -sS -P {C} ftp://{S}/hello.txt -o /dev/null"),
+        ("ftp_port2121", f"{ftp} -p 2121", (2121, False),
+         f"curl -sS ftp://{S}:2121/hello.txt -o /dev/null"),
+        ("imap", dovecot, (143, False), f"curl -sS imap://alice:secret@{S}/INBOX -X 'EXAMINE INBOX'"),
+        ("imap_starttls", dovecot, (143, False),
+         f"curl -sS -k --ssl-reqd imap://alice:secret@{S}/INBOX -X 'EXAMINE INBOX'"),
+        ("imaps", dovecot, (993, False), f"curl -sS -k imaps://alice:secret@{S}/INBOX -X 'EXAMINE INBOX'"),
+        ("pop3", dovecot, (110, False), f"curl -sS pop3://alice:secret@{S}/"),
+        ("pop3_starttls", dovecot, (110, False), f"curl -sS -k --ssl-reqd pop3://alice:secret@{S}/"),
+        ("irc", f"ngircd -n -f {w}/ngircd.conf", (6667, False), IRC_CLIENT),
+        ("socks5", f"danted -f {w}/danted.conf", (1080, False),
+         f"curl -sS --socks5 {S}:1080 http://{S}:8080/hello.txt -o /dev/null"),
+        ("socks4", f"danted -f {w}/danted.conf", (1080, False),
+         f"curl -sS --socks4 {S}:1080 http://{S}:8080/hello.txt -o /dev/null"),
+        ("mqtt", f"mosquitto -c {w}/mosquitto.conf", (1883, False),
+         f"mosquitto_pub -h {S} -t own/t -r -m hello && mosquitto_sub -h {S} -t own/t -C 1"),
+        ("redis", f"redis-server --bind {S} --save '' --protected-mode no", (6379, False),
+         f"redis-cli -h {S} set k v && redis-cli -h {S} get k && redis-cli -h {S} ping"),
+        ("memcached", f"memcached -u nobody -l {S} -p 11211", (11211, False),
+         f"memccp --servers={S} {w}/root/hello.txt && memccat --servers={S} hello.txt"),
+        ("snmp", f"snmpd -f -Lo -C -c {w}/snmpd.conf", (161, True),
+         f"snmpget -m '' -v2c -c public {S} 1.3.6.1.2.1.1.1.0 && snmpwalk -m '' -v1 -c public {S} 1.3.6.1.2.1.1"),
+        ("rsync", f"rsync --daemon --no-detach --address={S} --config={w}/rsyncd.conf", (873, False),
+         f"rsync -r rsync://{S}/data/ {w}/rsync-copy/"),
+        ("tftp", f"in.tftpd -L -s {w}/root -a {S}:69", (69, True),
+         f"tftp {S} -c get hello.txt {w}/tftp-copy.txt"),
+        ("dns", f"unbound -d -c {w}/unbound.conf", (53, True),
+         f"dig +short @{S} www.own.example A && dig +short @{S} own.example MX "
+         f"&& dig +tcp +short @{S} own.example TXT"),
+        ("ssh", f"/usr/sbin/sshd -D -e -f {w}/sshd_config", (22, False),
+         f"ssh -i {w}/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+         f"root@{S} true"),
+        ("http", f"{PY} -m http.server 80 --bind {S} --directory {w}/root", (80, False),
+         f"curl -sS http://{S}/hello.txt -o /dev/null -A 'curl/8.0 own'"),
+        ("https_sni", f"openssl s_server -quiet -accept {S}:443 -www -cert {w}/cert.pem "
+         f"-key {w}/key.pem", (443, False),
+         f"curl -sS -k --resolve www.own.example:443:{S} https://www.own.example/ -o /dev/null"),
+        ("smtps", f"{PY} -m aiosmtpd -n -l {S}:465 --smtpscert {w}/cert.pem "
+         f"--smtpskey {w}/key.pem", (465, False), f"{smtp} --tlsc --server {S}:465"),
+        ("pop3s", dovecot, (995, False), f"curl -sS -k pop3s://alice:secret@{S}/"),
+        ("http_connect", f"openssl s_server -quiet -accept {S}:443 -www -cert {w}/cert.pem "
+         f"-key {w}/key.pem & tinyproxy -d -c {w}/tinyproxy.conf", (8888, False),
+         f"curl -sS -k -x http://{S}:8888 --connect-to www.own.example:443:{S}:443 "
+         f"https://www.own.example/ -o /dev/null"),
+        ("dhcp", f"dnsmasq -d --port=0 --interface=efown1 --bind-interfaces "
+         f"--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0 --dhcp-leasefile={w}/dnsmasq.leases",
+         (67, True), f"timeout 8 dhclient -d -1 -sf /bin/true -lf {w}/dhclient.leases "
+         f"-pf {w}/dhclient.pid efown0; grep -q fixed-address {w}/dhclient.leases"),
+        ("ntp", f"chronyd -d -x -f {w}/chrony.conf", (123, True),
+         f"timeout 30 chronyd -Q -t 25 'server {S} iburst maxsamples 2'"),
+        ("syslog", f"socat -u UDP-RECV:514,bind={S} -", (514, True),
+         f"logger -d -n {S} -P 514 'own corpus: a test message'"),
+        ("whois", f"socat TCP-LISTEN:43,bind={S},fork,reuseaddr "
+         f"SYSTEM:'read q; echo \"Domain Name: OWN.EXAMPLE\"'", (43, False),
+         f"whois -h {S} own.example"),
+        ("openvpn_udp", f"openvpn {ovpn} --tls-server --dh none --proto udp --local {S} "
+         f"--lport 1194 --ifconfig 10.8.0.1 10.8.0.2", (1194, True),
+         f"timeout 15 openvpn {ovpn} --tls-client --proto udp --remote {S} 1194 --nobind "
+         f"--ifconfig 10.8.0.2 10.8.0.1 --log {w}/ovpn-udp.log; "
+         f"grep -q 'Initialization Sequence Completed' {w}/ovpn-udp.log"),
+        ("openvpn_tcp", f"openvpn {ovpn} --tls-server --dh none --proto tcp-server "
+         f"--local {S} --lport 1194 --ifconfig 10.8.0.1 10.8.0.2", (1194, False),
+         f"timeout 15 openvpn {ovpn} --tls-client --proto tcp-client --remote {S} 1194 "
+         f"--ifconfig 10.8.0.2 10.8.0.1 --log {w}/ovpn-tcp.log; "
+         f"grep -q 'Initialization Sequence Completed' {w}/ovpn-tcp.log"),
+        ("git", f"git daemon --reuseaddr --base-path={w} --export-all --listen={S} {w}/repo",
+         (9418, False), f"git clone -q git://{S}/repo {w}/git-copy-$$"),
+    ]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out")
+    ap.add_argument("--only", nargs="*")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    w = tempfile.mkdtemp(prefix="efown-")
+    os.chmod(w, 0o755)
+    files(w)
+    netns_up()
+    failed = []
+    try:
+        # A web server the SOCKS proxy fetches from.
+        web = Proc(SNS, f"{PY} -m http.server 8080 --bind {S} --directory {w}/root",
+                   subprocess.DEVNULL)
+        wait_port(8080)
+        for name, server, (port, udp), client in scenarios(w):
+            if a.only and name not in a.only:
+                continue
+            log = open(f"{w}/{name}.log", "w")
+            srv = Proc(SNS, server, log)
+            pcap = os.path.join(a.out, f"{name}.pcap")
+            dump = None
+            try:
+                wait_port(port, udp)
+                dump = Proc(SNS, f"tcpdump -i efown1 -s 0 -U -w {pcap} not port 8080",
+                            log)
+                time.sleep(1.0)
+                r = subprocess.run(["ip", "netns", "exec", CNS, "sh", "-c", client],
+                                   stdout=log, stderr=subprocess.STDOUT, timeout=60)
+                time.sleep(1.0)
+                if r.returncode != 0:
+                    raise RuntimeError(f"client exited {r.returncode}")
+                print(f"{name}: ok")
+            except Exception as e:  # a scenario's failure leaves the others
+                failed.append(name)
+                print(f"{name}: FAILED ({e}); log {w}/{name}.log", file=sys.stderr)
+            finally:
+                if dump:
+                    dump.stop()
+                srv.stop()
+                time.sleep(0.3)
+        web.stop()
+    finally:
+        netns_down()
+    if failed:
+        print(f"failed: {' '.join(failed)}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
