@@ -28,7 +28,9 @@ PACKAGES = (
     "dante-server mosquitto mosquitto-clients redis-server memcached libmemcached-tools "
     "snmpd snmp rsync tftpd-hpa tftp-hpa openvpn dnsutils unbound netcat-openbsd "
     "openssh-server openssh-client curl tcpdump ethtool openssl git tinyproxy dnsmasq-base "
-    "isc-dhcp-client chrony socat whois bsdutils"
+    "isc-dhcp-client chrony socat whois bsdutils postgresql slapd ldap-utils samba smbclient "
+    "coturn krb5-kdc krb5-user knot-dnsutils mariadb-server mariadb-client inetutils-inetd "
+    "inetutils-telnetd inetutils-telnet"
 )
 CNS, SNS = "efown-c", "efown-s"
 C, S = "10.77.0.1", "10.77.0.2"
@@ -77,7 +79,7 @@ class Proc:
                 self.p.wait()
 
 
-def wait_port(port, udp=False, timeout=10.0):
+def wait_port(port, udp=False, timeout=40.0):
     flag = "-u" if udp else "-t"
     t = time.time()
     while time.time() - t < timeout:
@@ -165,6 +167,64 @@ socks pass {{ from: 0.0.0.0/0 to: 0.0.0.0/0 }}
   local-data: "own.example. MX 10 mail.own.example."
   local-data: "own.example. TXT \\"own corpus\\""
 """,
+        "smb.conf": f"""[global]
+interfaces = {S}
+bind interfaces only = yes
+smb ports = 445
+server role = standalone server
+map to guest = bad user
+lock directory = {w}/samba
+state directory = {w}/samba
+cache directory = {w}/samba
+pid directory = {w}/samba
+private dir = {w}/samba
+log file = {w}/samba/log
+[pub]
+path = {w}/root
+guest ok = yes
+read only = yes
+""",
+        "krb5.conf": f"""[libdefaults]
+default_realm = OWN.EXAMPLE
+udp_preference_limit = 2000
+[realms]
+OWN.EXAMPLE = {{
+  kdc = {S}
+}}
+""",
+        "krb5-tcp.conf": f"""[libdefaults]
+default_realm = OWN.EXAMPLE
+udp_preference_limit = 1
+[realms]
+OWN.EXAMPLE = {{
+  kdc = {S}
+}}
+""",
+        "kdc.conf": f"""[kdcdefaults]
+kdc_listen = {S}:88
+kdc_tcp_listen = {S}:88
+[realms]
+OWN.EXAMPLE = {{
+  database_name = {w}/krb/principal
+  key_stash_file = {w}/krb/stash
+  acl_file = {w}/krb/kadm5.acl
+}}
+""",
+        "inetd.conf": "telnet stream tcp nowait root /usr/sbin/telnetd telnetd\n",
+        "unbound-tls.conf": f"""server:
+  interface: {S}@853
+  tls-service-key: "{w}/key.pem"
+  tls-service-pem: "{w}/cert.pem"
+  tls-port: 853
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  pidfile: ""
+  use-syslog: no
+  access-control: 0.0.0.0/0 allow
+  local-zone: "own.example." static
+  local-data: "www.own.example. A {S}"
+""",
         "sshd_config": f"""ListenAddress {S}
 HostKey {w}/ssh_host_ed25519_key
 PermitRootLogin yes
@@ -181,6 +241,27 @@ UsePAM no
     sh(f"ssh-keygen -q -t ed25519 -N '' -f {w}/client_key")
     shutil.copy(f"{w}/client_key.pub", f"{w}/authorized_keys")
     os.makedirs(f"{w}/dovecot-run", exist_ok=True)
+    os.makedirs(f"{w}/samba", exist_ok=True)
+    os.makedirs(f"{w}/krb", exist_ok=True)
+    # PostgreSQL's cluster, its own key (it wants it private), trust from the lab.
+    os.makedirs(f"{w}/pg", exist_ok=True)
+    shutil.chown(f"{w}/pg", "postgres", "postgres")
+    sh(f"runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -A trust -D {w}/pg/data",
+       stdout=subprocess.DEVNULL)
+    for name in ("cert.pem", "key.pem"):
+        shutil.copy(f"{w}/{name}", f"{w}/pg/{name}")
+        shutil.chown(f"{w}/pg/{name}", "postgres", "postgres")
+        os.chmod(f"{w}/pg/{name}", 0o600)
+    with open(f"{w}/pg/data/pg_hba.conf", "a") as f:
+        f.write("host all all 10.77.0.0/24 trust\nhostssl all all 10.77.0.0/24 trust\n")
+    # MariaDB's data directory.
+    sh(f"mariadb-install-db --no-defaults --datadir={w}/my --user=mysql --auth-root-authentication-method=normal",
+       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The KDC's database with one principal.
+    env = f"KRB5_CONFIG={w}/krb5.conf KRB5_KDC_PROFILE={w}/kdc.conf"
+    sh(f"{env} kdb5_util create -s -P master -r OWN.EXAMPLE", stdout=subprocess.DEVNULL)
+    sh(f"{env} kadmin.local -q 'addprinc -pw secret alice'", stdout=subprocess.DEVNULL,
+       stderr=subprocess.DEVNULL)
     sh(f"git init -q {w}/repo && git -C {w}/repo -c user.email=a@own.example "
        f"-c user.name=own commit -q --allow-empty -m first")
 
@@ -281,6 +362,32 @@ def scenarios(w):
          f"timeout 15 openvpn {ovpn} --tls-client --proto tcp-client --remote {S} 1194 "
          f"--ifconfig 10.8.0.2 10.8.0.1 --log {w}/ovpn-tcp.log; "
          f"grep -q 'Initialization Sequence Completed' {w}/ovpn-tcp.log"),
+        ("postgresql", f"runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D {w}/pg/data "
+         f"-h {S} -k {w}/pg -c ssl=on -c ssl_cert_file={w}/pg/cert.pem "
+         f"-c ssl_key_file={w}/pg/key.pem", (5432, False),
+         f"psql 'host={S} user=postgres sslmode=disable' -c 'select 1'"),
+        ("postgresql_tls", f"runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D {w}/pg/data "
+         f"-h {S} -k {w}/pg -c ssl=on -c ssl_cert_file={w}/pg/cert.pem "
+         f"-c ssl_key_file={w}/pg/key.pem", (5432, False),
+         f"psql 'host={S} user=postgres sslmode=require' -c 'select 1'"),
+        ("mysql", f"mariadbd --no-defaults --datadir={w}/my --bind-address={S} "
+         f"--socket={w}/my/my.sock --user=mysql --skip-grant-tables", (3306, False),
+         f"mariadb --no-defaults -h {S} -u root -e 'select 1'"),
+        ("ldap", f"slapd -d 0 -h ldap://{S}/ -u openldap -g openldap", (389, False),
+         f"ldapsearch -x -H ldap://{S} -b '' -s base namingContexts"),
+        ("smb", f"smbd -F --no-process-group -s {w}/smb.conf", (445, False),
+         f"smbclient -N -s /dev/null //{S}/pub -c 'get hello.txt /dev/null'"),
+        ("stun", f"turnserver -n --listening-ip={S} --no-tls --no-dtls --lt-cred-mech "
+         f"--user=alice:secret --realm=own.example --no-cli", (3478, True),
+         f"turnutils_stunclient {S}"),
+        ("kerberos_udp", f"KRB5_CONFIG={w}/krb5.conf KRB5_KDC_PROFILE={w}/kdc.conf krb5kdc -n",
+         (88, True), f"echo secret | KRB5_CONFIG={w}/krb5.conf KRB5CCNAME={w}/krb/cc1 kinit alice"),
+        ("kerberos_tcp", f"KRB5_CONFIG={w}/krb5.conf KRB5_KDC_PROFILE={w}/kdc.conf krb5kdc -n",
+         (88, False), f"echo secret | KRB5_CONFIG={w}/krb5-tcp.conf KRB5CCNAME={w}/krb/cc2 kinit alice"),
+        ("dns_tls", f"unbound -d -c {w}/unbound-tls.conf", (853, False),
+         f"kdig +tls +short @{S} www.own.example A"),
+        ("telnet", f"inetutils-inetd -d {w}/inetd.conf", (23, False),
+         f"(sleep 2; printf 'alice\\r\\n'; sleep 1) | telnet {S}; true"),
         ("git", f"git daemon --reuseaddr --base-path={w} --export-all --listen={S} {w}/repo",
          (9418, False), f"git clone -q git://{S}/repo {w}/git-copy-$$"),
     ]

@@ -1214,4 +1214,9 @@ fn own_corpus_rsh_imap_authenticate_and_request_answer_rules_as_ndpi() {
     assert_eq!(udp(&[(c, reset), (s, answer)]), "OpenVPN");
     assert_ne!(udp(&[(c, reset)]), "OpenVPN");
     assert_ne!(udp(&[(c, reset), (s, &answer[..22])]), "OpenVPN");
+
+    // DNS over TLS to a resolver nDPI does not know by name (kdig to
+    // unbound): TLS, port 853 alone names no service.
+    let hello = craft::client_hello_record("www.own.example", 0);
+    assert_eq!(tcp(853, &[(c, &hello)]), "TLS");
 }

@@ -32,9 +32,11 @@ fn master_by_port(flow: &FlowCtx, apple_push: bool) -> ProtoId {
     k.tls
 }
 
-/// The service of a TLS/QUIC server name, with DNS-over-TLS by port.
+/// The service of a TLS/QUIC server name; DNS over QUIC by its port (DNS
+/// over TLS is named by the resolver's name or certificate, as nDPI 5.0
+/// does: a ClientHello to port 853 alone is TLS).
 pub(crate) fn tls_app(flow: &FlowCtx, sni: Option<&str>) -> ProtoId {
-    if either_port(flow, 853) {
+    if flow.protocol == 17 && either_port(flow, 853) {
         return known().doh_dot;
     }
     match sni {
