@@ -251,9 +251,13 @@ pub(super) fn rsh(_: &FlowCtx, d: &[u8]) -> Match {
     if port { Match::Run(2) } else { Match::No }
 }
 pub(super) fn rsh_users(_: &FlowCtx, d: &[u8]) -> Match {
+    // (The whole payload is read only once its end fits.)
+    if d.len() < 3 || !d.ends_with(b"\0") {
+        return Match::No;
+    }
     let fields = d.iter().filter(|b| **b == 0).count();
     let printable = d.iter().all(|b| *b == 0 || (0x20..0x7f).contains(b));
-    if d.len() >= 3 && d.ends_with(b"\0") && fields >= 2 && printable {
+    if fields >= 2 && printable {
         Match::Continue(2)
     } else {
         Match::No

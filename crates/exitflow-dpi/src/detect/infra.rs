@@ -79,40 +79,46 @@ pub(super) fn coap(_: &FlowCtx, d: &[u8]) -> Match {
     yes(tkl <= 8 && code_ok && d.len() >= 4 + usize::from(tkl) && !(d[1] == 0 && tkl != 0))
 }
 
+/// The memcached commands and replies nDPI 5.0 counts.
+pub(super) const MEMCACHED_WORDS: [&[u8]; 26] = [
+    b"get ",
+    b"gets ",
+    b"gat ",
+    b"gats ",
+    b"set ",
+    b"add ",
+    b"replace ",
+    b"append ",
+    b"prepend ",
+    b"cas ",
+    b"delete ",
+    b"incr ",
+    b"decr ",
+    b"touch ",
+    b"stats",
+    b"STAT ",
+    b"ERROR\r\n",
+    b"END\r\n",
+    b"STORED\r\n",
+    b"NOT_STORED\r\n",
+    b"EXISTS\r\n",
+    b"NOT_FOUND\r\n",
+    b"DELETED\r\n",
+    b"TOUCHED\r\n",
+    b"CLIENT_ERROR ",
+    b"SERVER_ERROR ",
+];
+/// Their first bytes, to rule most payloads out at once.
+const MEMCACHED_INITIALS: &[u8] = b"gsarpcditSENDTC";
+
 pub(super) fn memcached(_: &FlowCtx, d: &[u8]) -> Match {
     // The commands and replies of the text protocol nDPI 5.0 counts (not
     // VALUE, not VERSION, not the binary protocol), at the start of a
     // payload of five bytes or more.
-    const TEXT: [&[u8]; 26] = [
-        b"get ",
-        b"gets ",
-        b"gat ",
-        b"gats ",
-        b"set ",
-        b"add ",
-        b"replace ",
-        b"append ",
-        b"prepend ",
-        b"cas ",
-        b"delete ",
-        b"incr ",
-        b"decr ",
-        b"touch ",
-        b"stats",
-        b"STAT ",
-        b"ERROR\r\n",
-        b"END\r\n",
-        b"STORED\r\n",
-        b"NOT_STORED\r\n",
-        b"EXISTS\r\n",
-        b"NOT_FOUND\r\n",
-        b"DELETED\r\n",
-        b"TOUCHED\r\n",
-        b"CLIENT_ERROR ",
-        b"SERVER_ERROR ",
-    ];
     // nDPI 5.0: two messages of the flow (a Redis `get` alone is not one).
-    if d.len() >= MEMCACHED_MIN && TEXT.iter().any(|t| d.starts_with(t)) {
+    // The first byte rules most payloads out before the words are compared.
+    let initial = d.first().is_some_and(|b| MEMCACHED_INITIALS.contains(b));
+    if d.len() >= MEMCACHED_MIN && initial && MEMCACHED_WORDS.iter().any(|t| d.starts_with(t)) {
         Match::Count(MEMCACHED_MESSAGES)
     } else {
         Match::No
@@ -227,11 +233,10 @@ pub(super) fn ajp(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn haproxy(_: &FlowCtx, d: &[u8]) -> Match {
     // nDPI 5.0 knows version 1's TCP lines only, followed in the same
     // segment by the proxied bytes (version 2's binary header it does not).
-    let after_line = d
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .is_some_and(|i| i + 2 < d.len());
-    yes(d.starts_with(b"PROXY TCP") && after_line)
+    yes(d.starts_with(b"PROXY TCP")
+        && d.windows(2)
+            .position(|w| w == b"\r\n")
+            .is_some_and(|i| i + 2 < d.len()))
 }
 
 /// The shortest STOMP frame and CONNECTED answer nDPI 5.0 reads.
@@ -308,6 +313,9 @@ pub(super) fn smpp(_: &FlowCtx, d: &[u8]) -> Match {
     let (Some(len), Some(id), Some(status)) = (be32(d, 0), be32(d, 4), be32(d, 8)) else {
         return Match::No;
     };
+    if len != d.len() {
+        return Match::No;
+    }
     let response = id & SMPP_RESPONSE != 0;
     let Some(&(_, req_min, resp_min)) = SMPP_COMMANDS
         .iter()
@@ -321,7 +329,7 @@ pub(super) fn smpp(_: &FlowCtx, d: &[u8]) -> Match {
     } else {
         len >= min
     };
-    yes(len == d.len() && size_ok && (response || status == 0))
+    yes(size_ok && (response || status == 0))
 }
 
 /// The shortest export packet nDPI takes, and the most records (v5, v9).

@@ -159,6 +159,18 @@ pub struct Detector {
     pub detect: fn(&FlowCtx, &[u8]) -> Match,
     /// A payload it recognises (unit tests; documentation of the rule).
     pub sample: &'static [u8],
+    /// It only ever answers [`Match::First`], [`Match::Run`],
+    /// [`Match::BothWays`] or [`Match::Continue`]: after a payload no row
+    /// took, or one another protocol's rule took, the scan skips it.
+    pub from_first: bool,
+}
+
+impl Detector {
+    /// Marks a row whose rule holds from the flow's first payload only.
+    const fn from_first(mut self) -> Detector {
+        self.from_first = true;
+        self
+    }
 }
 
 const fn row(
@@ -177,6 +189,7 @@ const fn row(
         dir,
         detect,
         sample,
+        from_first: false,
     }
 }
 
@@ -277,6 +290,11 @@ mod tests {
                     ));
                     continue;
                 }
+                // A row the scan skips after a miss must hold from the
+                // first payload only.
+                if det.from_first && got.is_some_and(|h| !h.from_first) {
+                    failed.push(format!("{} is marked from_first", det.name));
+                }
                 if det.dir != Dir::Either {
                     let other = first_match(table, ids, &f, det.sample, !src2dst);
                     assert_ne!(
@@ -321,6 +339,17 @@ mod tests {
 
     /// (protocol, transport, client port, server port, IPv6, server address, payload)
     type Refusal<'a> = (&'a str, Transport, u16, u16, bool, [u8; 4], &'a [u8]);
+
+    /// Every memcached word passes the first-byte filter before it.
+    #[test]
+    fn every_memcached_word_is_counted() {
+        let f = flow(Transport::Tcp, 11311);
+        for w in infra::MEMCACHED_WORDS {
+            let mut d = w.to_vec();
+            d.extend_from_slice(b"k 0 0 1\r\n");
+            assert_eq!(infra::memcached(&f, &d), Match::Count(2), "{w:?}");
+        }
+    }
 
     /// Issue 24, nDPI 5.0's single-packet preconditions (each case checked
     /// with its library): a message one condition short of the rule, or

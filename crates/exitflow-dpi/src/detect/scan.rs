@@ -27,6 +27,7 @@ struct Lane {
     pid: ProtoId,
     ports: &'static [u16],
     range: Option<(u16, u16)>,
+    from_first: bool,
 }
 
 /// Resolves a protocol name of this crate's code, never on the packet path;
@@ -52,6 +53,7 @@ fn lanes(table: &'static [Detector], ids: &[ProtoId], client: bool) -> Vec<Lane>
             pid,
             ports: d.ports,
             range: d.range,
+            from_first: d.from_first,
         })
         .collect()
 }
@@ -109,10 +111,17 @@ pub fn scan(
     let t = usize::from(transport == Transport::Udp);
     let r = resolved();
     for lane in &r.lanes[t][usize::from(!src2dst)] {
+        // A rule that holds from the first payload only cannot hold after
+        // a payload that was not its evidence: not asked (most payloads an
+        // inspection sees come after a miss).
+        if lane.from_first && !before.may_continue(lane.pid) {
+            continue;
+        }
         if ports_ok(lane.ports, lane.range, flow)
             && let Some(h) = hit(r, lane.pid, (lane.detect)(flow, d))
             && before.allows(&h, src2dst)
         {
+            debug_assert!(!lane.from_first || h.from_first, "{:?}", lane.pid);
             return Some(h);
         }
     }
@@ -137,6 +146,12 @@ impl Before {
         clean: true,
         cand: ProtoId::UNKNOWN,
     };
+
+    /// Whether a rule of `pid` that holds from the first payload only may
+    /// still hold: every payload before was evidence, for `pid` if any.
+    fn may_continue(self, pid: ProtoId) -> bool {
+        self.clean && (self.cand.is_unknown() || self.cand == pid)
+    }
 
     fn allows(self, h: &Hit, src2dst: bool) -> bool {
         if !h.from_first {
