@@ -167,7 +167,7 @@ pub struct Detector {
 
 impl Detector {
     /// Marks a row whose rule holds from the flow's first payload only.
-    const fn from_first(mut self) -> Detector {
+    const fn only_from_first(mut self) -> Detector {
         self.from_first = true;
         self
     }

@@ -30,7 +30,7 @@ pub static TCP: &[Detector] = &[
         mssql,
         b"\x12\x01\x00\x0a\x00\x00\x00\x00\x00\x00",
     ),
-    row("MongoDB", Tcp, &[], Either, mongodb, MONGODB_PING_SAMPLE).from_first(),
+    row("MongoDB", Tcp, &[], Either, mongodb, MONGODB_PING_SAMPLE).only_from_first(),
     row(
         "DNP3",
         Tcp,
@@ -83,8 +83,8 @@ pub static TCP: &[Detector] = &[
         rdp,
         b"\x03\x00\x00\x0b\x06\xe0\x00\x00\x00\x00\x00",
     ),
-    row("SOCKS", Tcp, &[], Client, socks, b"\x05\x01\x00").from_first(),
-    row("SOCKS", Tcp, &[], Server, socks_reply, b"\x05\x00").from_first(),
+    row("SOCKS", Tcp, &[], Client, socks, b"\x05\x01\x00").only_from_first(),
+    row("SOCKS", Tcp, &[], Server, socks_reply, b"\x05\x00").only_from_first(),
     row(
         "OpenVPN",
         Tcp,
@@ -92,7 +92,7 @@ pub static TCP: &[Detector] = &[
         Client,
         openvpn_tcp,
         b"\x00\x0e\x38\x01\x02\x03\x04\x05\x06\x07\x08\x00\x00\x00\x00\x00",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "OpenVPN",
         Tcp,
@@ -100,7 +100,7 @@ pub static TCP: &[Detector] = &[
         Server,
         openvpn_tcp_server,
         OPENVPN_SERVER_RESET_SAMPLE,
-    ).from_first(),
+    ).only_from_first(),
     row(
         "FTP_CONTROL",
         Tcp,
@@ -111,7 +111,7 @@ pub static TCP: &[Detector] = &[
     ),
     row("POP3", Tcp, &[], Server, pop3, b"+OK POP3 server ready\r\n"),
     row("POP3", Tcp, &[], Client, pop3_pass, b"PASS secret\r\n"),
-    row("VNC", Tcp, &[], Either, vnc, b"RFB 003.008\n").from_first(),
+    row("VNC", Tcp, &[], Either, vnc, b"RFB 003.008\n").only_from_first(),
     row(
         "IRC",
         Tcp,
@@ -201,7 +201,7 @@ pub static TCP: &[Detector] = &[
         Client,
         apps::nntp_client,
         b"MODE READER\r\n",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "Usenet",
         Tcp,
@@ -209,7 +209,7 @@ pub static TCP: &[Detector] = &[
         Server,
         apps::nntp_server,
         b"200 news.example.org NNTP server ready\r\n",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "BeckhoffADS",
         Tcp,
@@ -257,7 +257,7 @@ pub static TCP: &[Detector] = &[
         Either,
         ics::atg,
         b"\x01I20100\r\n",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "Modbus",
         Tcp,
@@ -341,7 +341,7 @@ pub static TCP: &[Detector] = &[
         Client,
         infra::stomp,
         b"STOMP\naccept-version:1.2\nhost:example.org\n\n\0",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "STOMP",
         Tcp,
@@ -349,7 +349,7 @@ pub static TCP: &[Detector] = &[
         Server,
         infra::stomp_connected,
         b"CONNECTED\nversion:1.2\nsession:ID:broker-12345-1700000000000-3:1\nserver:ActiveMQ/5.18.3\nheart-beat:0,0\n\n\0",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "Diameter",
         Tcp,
@@ -473,7 +473,7 @@ pub static TCP: &[Detector] = &[
         infra::openwire,
         b"\x00\x00\x00\x22\x01ActiveMQ\x00\x00\x00\x0c\x01\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00",
     ),
-    row("TINC", Tcp, &[], Either, infra::tinc, b"0 node1 17\n").from_first(),
+    row("TINC", Tcp, &[], Either, infra::tinc, b"0 node1 17\n").only_from_first(),
     row(
         "Memcached",
         Tcp,
@@ -680,7 +680,7 @@ pub static TCP: &[Detector] = &[
         apps::nomachine,
         b"NXSH-8.10.1\n",
     ),
-    row("Mudfish", Tcp, &[], Either, apps::mudfish_tcp, b"UN v2\r\n").from_first(),
+    row("Mudfish", Tcp, &[], Either, apps::mudfish_tcp, b"UN v2\r\n").only_from_first(),
     row(
         "LISP",
         Tcp,
@@ -688,7 +688,7 @@ pub static TCP: &[Detector] = &[
         Either,
         infra::lisp_tcp,
         b"\0\x05\0\x14\0\0\0\x01\x0a\0\0\x01\0\0\0\0\x9f\xac\xad\xe9",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "Controller_Area_Network",
         Tcp,
@@ -696,8 +696,8 @@ pub static TCP: &[Detector] = &[
         Either,
         infra::can,
         CAN_ETH_SAMPLE,
-    ).from_first(),
-    row("BFCP", Tcp, &[], Either, voip::bfcp, BFCP_SAMPLE).from_first(),
+    ).only_from_first(),
+    row("BFCP", Tcp, &[], Either, voip::bfcp, BFCP_SAMPLE).only_from_first(),
     row(
         "TPLINK_SHP",
         Tcp,
@@ -705,8 +705,8 @@ pub static TCP: &[Detector] = &[
         Either,
         ics::tplink_shp,
         TPLINK_TCP_SAMPLE,
-    ).from_first(),
-    row("MSDO", Tcp, &[], Either, apps::msdo, MSDO_SAMPLE).from_first(),
+    ).only_from_first(),
+    row("MSDO", Tcp, &[], Either, apps::msdo, MSDO_SAMPLE).only_from_first(),
     row(
         "DLEP",
         Tcp,
@@ -714,7 +714,7 @@ pub static TCP: &[Detector] = &[
         Either,
         infra::dlep_tcp,
         b"\0\x01\0\x10\0\x05\0\x0c\0\x0apeer-north",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "Raft",
         Tcp,
@@ -730,7 +730,7 @@ pub static TCP: &[Detector] = &[
         Either,
         infra::lustre,
         b"\0\x71\xce\xac\x01\0\0\0\0\0\0\0\0\0\x02\0",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "Radmin",
         Tcp,
@@ -738,7 +738,7 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::radmin,
         b"\x01\0\0\0\x01\0\0\0\x08\x08",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "FTP_DATA",
         Tcp,
@@ -746,7 +746,7 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::ftp_data,
         b"-rw-r--r--    1 ftp      ftp          1024 Jan 01 12:00 readme.txt\r\n",
-    ).from_first(),
+    ).only_from_first(),
     row("NFS", Tcp, &[], Client, apps::nfs_tcp, NFS_TCP_SAMPLE),
     row("H323", Tcp, &[], Either, voip::h323, H323_SAMPLE),
     row(
@@ -820,8 +820,8 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::rtmp_c0_c1,
         RTMP_C0_C1_SAMPLE,
-    ).from_first(),
-    row("RTMP", Tcp, &[], Server, apps::rtmp_s0, RTMP_S0_S1_SAMPLE).from_first(),
+    ).only_from_first(),
+    row("RTMP", Tcp, &[], Server, apps::rtmp_s0, RTMP_S0_S1_SAMPLE).only_from_first(),
     row(
         "FTP_DATA",
         Tcp,
@@ -829,10 +829,10 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::ftp_data_port,
         b"\x00\x01\x02\x03",
-    ).from_first(),
+    ).only_from_first(),
     // After every row that reads the same shapes in one payload (Git's
     // pkt-line, NestLogSink's header): these rules are runs.
-    row("RSH", Tcp, &[], Either, apps::rsh, b"1022\0").from_first(),
+    row("RSH", Tcp, &[], Either, apps::rsh, b"1022\0").only_from_first(),
     row(
         "RSH",
         Tcp,
@@ -840,7 +840,7 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::rsh_users,
         b"alice\0alice\0ls -l\0",
-    ).from_first(),
+    ).only_from_first(),
     row(
         "FastCGI",
         Tcp,
@@ -857,5 +857,5 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::websocket,
         b"\x81\x05Hello",
-    ).from_first(),
+    ).only_from_first(),
 ];
