@@ -1,5 +1,6 @@
 //! The whole inspection engine over a flow of arbitrary TCP or UDP packets,
-//! and the stateful protocols' parsers (TFTP requests, Z39.50 APDUs) alone.
+//! and the stateful protocols' parsers (TFTP requests, Z39.50 APDUs, SMTP
+//! lines, FTP commands) alone.
 #![no_main]
 use exitflow_decode::{PacketInfo, Tunnel};
 use exitflow_dpi::{Engine, FlowCtx, FlowDpi};
@@ -8,6 +9,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let _ = exitflow_dpi::tftp::request(data);
     let _ = exitflow_dpi::z3950::elements(data);
+    let _ = exitflow_dpi::smtp::words(data);
+    let _ = exitflow_dpi::ftp::command(data);
     if data.len() < 6 {
         return;
     }

@@ -20,6 +20,7 @@ pub mod craft;
 pub mod data;
 pub mod detect;
 pub mod dns;
+pub mod ftp;
 pub mod http;
 pub mod iplist;
 pub mod namemap;
@@ -27,6 +28,7 @@ pub mod parse;
 pub mod quic;
 pub mod registry;
 mod simple;
+pub mod smtp;
 mod starttls;
 mod stream;
 mod stun_flow;
@@ -141,6 +143,10 @@ struct Ext {
     tftp: tftp::Transfer,
     /// A Z39.50 session's evidence ([`z3950::session`]).
     z3950: z3950::Session,
+    /// An SMTP session's words ([`smtp::session`]).
+    smtp: smtp::Session,
+    /// An FTP control session's commands and replies ([`ftp::session`]).
+    ftp: ftp::Session,
 }
 
 /// Per-flow inspection state (kept in the flow table beside each flow).
@@ -190,7 +196,10 @@ impl FlowDpi {
     /// nDPI's dissectors exclude themselves after their first packets.
     fn missed(&mut self) {
         self.held();
-        let pending = self.ext.as_ref().is_some_and(|e| !e.cand.is_unknown());
+        let pending = self
+            .ext
+            .as_ref()
+            .is_some_and(|e| !e.cand.is_unknown() || e.smtp.live() || e.ftp.live());
         if self.misses >= DEFAULT_MAX_MISSES && !pending && self.master.is_unknown() {
             self.done = true;
         }

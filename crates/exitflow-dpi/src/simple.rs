@@ -22,7 +22,9 @@ use crate::tls::parser::{
     HS_CLIENT_HELLO, HS_SERVER_HELLO, RECORD_HANDSHAKE, client_hello, first_handshake,
     looks_like_record,
 };
-use crate::{FlowCtx, FlowDpi, Need, dns, http, quic, service_of, starttls, tftp, tls, z3950};
+use crate::{
+    FlowCtx, FlowDpi, Need, dns, ftp, http, quic, service_of, smtp, starttls, tftp, tls, z3950,
+};
 
 /// TCP: looks at the first bytes of one direction's stream.
 pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) -> Need {
@@ -153,6 +155,24 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.set(known().z3950, ProtoId::UNKNOWN);
         return Need::Nothing;
     }
+    // SMTP's words and FTP's commands with their replies: evidence kept
+    // beside the rows' (a reply code can be both).
+    let mail = smtp::session(st, data);
+    if let smtp::Step::Named(app) = mail {
+        st.set(known().smtp, app);
+        st.want_starttls = true;
+        return Need::Nothing;
+    }
+    let file = ftp::session(st, flow, data, src2dst);
+    if let ftp::Step::Named { secure } = file {
+        let k = known();
+        st.set(
+            if secure { k.ftps } else { k.ftp_control },
+            ProtoId::UNKNOWN,
+        );
+        st.want_starttls = !secure;
+        return Need::Nothing;
+    }
     if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst, st.before()) {
         st.hit(hit, src2dst);
         st.want_starttls = st.done
@@ -160,7 +180,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 || starttls::rdp_then_tls(st.master, flow, data));
         return Need::Nothing;
     }
-    if session == z3950::Step::Alive {
+    if session == z3950::Step::Alive || mail == smtp::Step::Alive || file == ftp::Step::Alive {
         st.held();
         return Need::Nothing;
     }

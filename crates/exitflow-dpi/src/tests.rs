@@ -1220,3 +1220,44 @@ fn own_corpus_rsh_imap_authenticate_and_request_answer_rules_as_ndpi() {
     let hello = craft::client_hello_record("www.own.example", 0);
     assert_eq!(tcp(853, &[(c, &hello)]), "TLS");
 }
+
+/// Issue 24, IRC as nDPI 5.0 names it (each case checked with its
+/// library): a registration in one payload; three payloads of its words; a
+/// server's burst of seven prefixed lines (six are not enough); an IRCv3
+/// client's CAP first is no registration. Mail and FTP sessions keep their
+/// own words (USER, PASS) out of IRC's count.
+#[test]
+fn irc_registrations_words_and_welcome_bursts_as_ndpi() {
+    let e = Engine::default();
+    let tcp = |msgs: &[(bool, &[u8])]| craft::flow_label(&e, 6, 6999, msgs);
+    let (c, s) = (true, false);
+    assert_eq!(
+        tcp(&[(c, b"NICK alice\r\nUSER alice 0 * :Alice\r\n")]),
+        "IRC"
+    );
+    assert_ne!(
+        tcp(&[(c, b"CAP LS 302\r\nNICK alice\r\nUSER alice 0 * :Alice\r\n")]),
+        "IRC"
+    );
+    assert_eq!(
+        tcp(&[
+            (c, b"NICK alice\r\n"),
+            (
+                s,
+                b":irc.example.net NOTICE * :*** Looking up your hostname...\r\n"
+            ),
+            (s, b"PING :12345\r\n")
+        ]),
+        "IRC"
+    );
+    assert_ne!(
+        tcp(&[(c, b"NICK alice\r\n"), (s, b"PING :12345\r\n")]),
+        "IRC"
+    );
+    let burst: Vec<u8> = (1..=7)
+        .flat_map(|i| format!(":irc.example.net 00{i} alice :line\r\n").into_bytes())
+        .collect();
+    assert_eq!(tcp(&[(s, &burst)]), "IRC");
+    let six = &burst[..burst.len() / 7 * 6];
+    assert_ne!(tcp(&[(s, six)]), "IRC");
+}

@@ -140,9 +140,6 @@ pub(super) fn mqtt(_: &FlowCtx, d: &[u8]) -> Match {
         _ => false,
     })
 }
-pub(super) fn smtp_client(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(starts_ci(d, b"EHLO ") || starts_ci(d, b"HELO "))
-}
 /// The stream namespace declaration nDPI 5.0 wants in an XMPP opening,
 /// in either quotes.
 const JABBER_STREAMS_NS: [&[u8]; 2] = [
@@ -178,16 +175,56 @@ pub(super) fn xmpp(_: &FlowCtx, d: &[u8]) -> Match {
 
 /// TruPhone's XMPP domain as a quoted attribute value, as nDPI looks for it.
 const TRUPHONE_DOMAINS: [&[u8]; 2] = [b"='im.truphone.com'", b"=\"im.truphone.com\""];
+/// The words nDPI 5.0 counts at the start of an IRC payload (in capitals),
+/// but USER, PASS and MODE: they are POP3's, FTP's and NNTP's words too,
+/// and a flow keeps one protocol's count at a time here (nDPI one per
+/// dissector), so IRC's would wipe theirs. A registration still names IRC
+/// with them.
+const IRC_WORDS: [&[u8]; 7] = [
+    b"NICK ",
+    b"PONG ",
+    b"PING ",
+    b"JOIN ",
+    b"NOTICE ",
+    b"PRIVMSG ",
+    b"VERSION ",
+];
+/// The words a registration's first line may start with.
+const IRC_REGISTRATION: [&[u8]; 3] = [b"NICK ", b"USER ", b"PASS "];
+/// IRC payloads with its words nDPI wants, and the lines a server's
+/// prefixed payloads must add up to, before it names IRC.
+const IRC_WORD_PAYLOADS: u8 = 3;
+const IRC_PREFIXED_LINES: usize = 7;
+
+/// A payload nDPI reads for IRC: 8 bytes or more, ending a line.
+fn irc_payload(d: &[u8]) -> bool {
+    d.len() >= 8 && (d.ends_with(b"\n") || d.ends_with(b"\n\0"))
+}
+/// A payload starting with an IRC word, or a prefixed message or notice.
+fn irc_words(d: &[u8]) -> bool {
+    let has = |w: &[u8]| d.windows(w.len()).any(|x| x == w);
+    IRC_WORDS.iter().any(|w| d.starts_with(w))
+        || (d.starts_with(b":") && (has(b"NOTICE") || has(b"PRIVMSG")))
+}
+
 pub(super) fn irc_client(_: &FlowCtx, d: &[u8]) -> Match {
-    // nDPI 5.0: a registration (NICK and USER, a PASS before them) in one
-    // packet of whole lines; a lone USER is POP3's or FTP's word too.
-    let line = |w: &[u8]| d.split(|b| *b == b'\n').any(|l| l.starts_with(w));
-    yes(d.ends_with(b"\r\n")
-        && [&b"NICK "[..], b"USER ", b"PASS "]
-            .iter()
-            .any(|w| d.starts_with(w))
-        && line(b"NICK ")
-        && line(b"USER "))
+    // nDPI 5.0: a registration (NICK or USER after the first line of a
+    // payload of IRC words) names the flow at once; otherwise three
+    // payloads of words.
+    if !irc_payload(d) {
+        return Match::No;
+    }
+    let later = d
+        .split(|b| *b == b'\n')
+        .skip(1)
+        .any(|l| l.starts_with(b"NICK ") || l.starts_with(b"USER "));
+    if later && IRC_REGISTRATION.iter().any(|w| d.starts_with(w)) {
+        Match::Yes
+    } else if irc_words(d) {
+        Match::Count(IRC_WORD_PAYLOADS)
+    } else {
+        Match::No
+    }
 }
 pub(super) fn whois(_: &FlowCtx, d: &[u8]) -> Match {
     // One short printable query line.
@@ -286,21 +323,6 @@ pub(super) fn openvpn_tcp_server(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn telnet(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.len() >= 3 && d[0] == TELNET_IAC && matches!(d[1], 0xfb..=0xfe))
 }
-pub(super) fn banner_220(flow: &FlowCtx, d: &[u8]) -> Match {
-    // "220 " greets both FTP and SMTP clients: the text or the port tells.
-    if !(d.starts_with(b"220") && d.get(3).is_some_and(|c| *c == b' ' || *c == b'-')) {
-        return Match::No;
-    }
-    let text = &d[..d.len().min(200)];
-    let has = |w: &[u8]| text.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
-    if either_port(flow, 21) || has(b"FTP") {
-        Match::Yes
-    } else if has(b"SMTP") || has(b"mail") || either_port(flow, 25) || either_port(flow, 587) {
-        Match::As(Alt::Smtp)
-    } else {
-        Match::No
-    }
-}
 /// The server's answers (`+OK`, `-ERR`) nDPI 5.0 wants before it names
 /// POP3 (a Redis server answers `+OK` too).
 const POP3_OKS: u8 = 3;
@@ -333,11 +355,17 @@ pub(super) fn vnc(_: &FlowCtx, d: &[u8]) -> Match {
     if version { Match::Run(2) } else { Match::No }
 }
 pub(super) fn irc_server(_: &FlowCtx, d: &[u8]) -> Match {
-    // A prefixed server line: the welcome (001) or a notice.
-    yes(d.starts_with(b":")
-        && d.windows(5)
-            .take(80)
-            .any(|w| w == b" 001 " || w == b"NOTIC"))
+    // A server's prefixed lines: seven in one payload name the flow (nDPI
+    // also adds them up over payloads); a notice or message counts as a
+    // payload of words, as a PING does.
+    if !irc_payload(d) {
+        return Match::No;
+    }
+    let prefixed = d
+        .split(|b| *b == b'\n')
+        .filter(|l| l.starts_with(b":"))
+        .count();
+    yes(d.starts_with(b":") && prefixed >= IRC_PREFIXED_LINES)
 }
 /// The words nDPI 5.0 counts in an IMAP line, after its tag (and a
 /// message number in untagged data), in any case.

@@ -1035,14 +1035,6 @@ mod tests {
             let got = first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), &dt, true);
             assert_eq!(got.unwrap().master.name(), name);
         }
-        let smtp = first_match(
-            TCP,
-            &r.tcp,
-            &flow(Transport::Tcp, 25),
-            b"220 mx.example.org ESMTP\r\n",
-            false,
-        );
-        assert_eq!(smtp.unwrap().master.name(), "SMTP");
         // A browser announcement from the flow's own source (0.0.0.0 here).
         let mut smb = NBDS_SAMPLE.to_vec();
         smb[4..8].fill(0);

@@ -572,3 +572,13 @@ pub(super) const TEAMSPEAK_INIT_SAMPLE: &[u8] = b"TS3INIT1\x00e\x00\x00\x88\x0e~
 pub(super) const PFCP_SESSION_SAMPLE: &[u8] = b"!2\x00\x24\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00<\x00\x05\x00\x0a\x00\x00\x01\x009\x00\x0d\x02\x00\x00\x00\x00\x00\x00\x00\x01\x0a\x00\x00\x01";
 /// A UFTP 4 ANNOUNCE (32 bytes).
 pub(super) const UFTP_ANNOUNCE_SAMPLE: &[u8] = b"@\x01\x00\x00\x0a\x00\x00\x01\x96\xf4\xc3\x04\x00\x9d\x00\x00\x01\x06\x00\x14\x00\x00\x05x\x00\x00\x00\x00e_\x00\x00";
+
+/// An IRC server's welcome burst (RFC 2812 replies 001-005, 251, 375).
+pub(super) const IRC_WELCOME_SAMPLE: &[u8] =
+    b":irc.example.net 001 alice :Welcome to ExampleNet alice\r\n\
+:irc.example.net 002 alice :Your host is irc.example.net\r\n\
+:irc.example.net 003 alice :This server was created 2024\r\n\
+:irc.example.net 004 alice irc.example.net ircd-2.11 aoOirw abeiIklmnoOpqrRstv\r\n\
+:irc.example.net 005 alice CHANTYPES=#& PREFIX=(ov)@+ :are supported\r\n\
+:irc.example.net 251 alice :There are 5 users\r\n\
+:irc.example.net 375 alice :- irc.example.net Message of the Day -\r\n";
