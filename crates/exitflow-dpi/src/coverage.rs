@@ -51,6 +51,10 @@ pub const CONTENT_OUTSIDE_TABLES: &[&str] = &[
     "WebSocket",
     "ntop",
     "Z3950",
+    // Their sessions (smtp.rs, ftp.rs, imap.rs).
+    "SMTP",
+    "FTP_CONTROL",
+    "IMAP",
 ];
 
 /// Protocols nDPI 5.0 defines but has no dissector, host-name or address

@@ -22,6 +22,7 @@ pub mod detect;
 pub mod dns;
 pub mod ftp;
 pub mod http;
+pub mod imap;
 pub mod iplist;
 pub mod namemap;
 pub mod parse;
@@ -147,6 +148,8 @@ struct Ext {
     smtp: smtp::Session,
     /// An FTP control session's commands and replies ([`ftp::session`]).
     ftp: ftp::Session,
+    /// An IMAP session's words ([`imap::session`]).
+    imap: imap::Session,
 }
 
 /// Per-flow inspection state (kept in the flow table beside each flow).
@@ -196,10 +199,9 @@ impl FlowDpi {
     /// nDPI's dissectors exclude themselves after their first packets.
     fn missed(&mut self) {
         self.held();
-        let pending = self
-            .ext
-            .as_ref()
-            .is_some_and(|e| !e.cand.is_unknown() || e.smtp.live() || e.ftp.live());
+        let pending = self.ext.as_ref().is_some_and(|e| {
+            !e.cand.is_unknown() || e.smtp.live() || e.ftp.live() || e.imap.live()
+        });
         if self.misses >= DEFAULT_MAX_MISSES && !pending && self.master.is_unknown() {
             self.done = true;
         }

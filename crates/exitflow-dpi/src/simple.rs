@@ -23,7 +23,8 @@ use crate::tls::parser::{
     looks_like_record,
 };
 use crate::{
-    FlowCtx, FlowDpi, Need, dns, ftp, http, quic, service_of, smtp, starttls, tftp, tls, z3950,
+    FlowCtx, FlowDpi, Need, dns, ftp, http, imap, quic, service_of, smtp, starttls, tftp, tls,
+    z3950,
 };
 
 /// TCP: looks at the first bytes of one direction's stream.
@@ -163,6 +164,15 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.want_starttls = true;
         return Need::Nothing;
     }
+    let post = imap::session(st, data);
+    if let imap::Step::Named { secure } = post {
+        let k = known();
+        st.set(if secure { k.imaps } else { k.imap }, ProtoId::UNKNOWN);
+        // After a STARTTLS the ClientHello names the service; a session
+        // named in the clear is not read further (nDPI's either).
+        st.want_starttls = secure;
+        return Need::Nothing;
+    }
     let file = ftp::session(st, flow, data, src2dst);
     if let ftp::Step::Named { secure } = file {
         let k = known();
@@ -170,7 +180,8 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
             if secure { k.ftps } else { k.ftp_control },
             ProtoId::UNKNOWN,
         );
-        st.want_starttls = !secure;
+        // FTPS: the ClientHello that follows names the service (FTPS.Huawei).
+        st.want_starttls = true;
         return Need::Nothing;
     }
     if let Some(hit) = detect::scan(detect::Transport::Tcp, flow, data, src2dst, st.before()) {
@@ -180,7 +191,11 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 || starttls::rdp_then_tls(st.master, flow, data));
         return Need::Nothing;
     }
-    if session == z3950::Step::Alive || mail == smtp::Step::Alive || file == ftp::Step::Alive {
+    if session == z3950::Step::Alive
+        || mail == smtp::Step::Alive
+        || post == imap::Step::Alive
+        || file == ftp::Step::Alive
+    {
         st.held();
         return Need::Nothing;
     }

@@ -4,7 +4,7 @@
 //! server has said yes (`220`, `<tag> OK`, `+OK`, `234`; a refusal leaves
 //! the flow plain), and the service by the ClientHello that follows
 //! (`SMTPS.Google`, `FTPS.Huawei`).
-use crate::detect::{imap_authenticates, starts_ci};
+use crate::detect::starts_ci;
 use crate::parse::Parse;
 use crate::registry::{Known, ProtoId, known};
 use crate::tls::naming::tls_app;
@@ -142,10 +142,6 @@ pub(crate) fn client_packet(st: &mut FlowDpi, flow: &FlowCtx, d: &[u8]) -> Need 
     if secure_form(st.master).is_some() {
         if asks_for_tls(st.master, d) {
             st.ext().starttls_asked = true;
-        } else if st.master == known().imap && imap_authenticates(d) {
-            // nDPI 5.0 names an IMAP session IMAPS on its AUTHENTICATE.
-            st.master = known().imaps;
-            st.want_starttls = false;
         }
         return Need::Nothing;
     }

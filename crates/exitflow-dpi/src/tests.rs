@@ -1142,7 +1142,8 @@ fn own_corpus_rsh_imap_authenticate_and_request_answer_rules_as_ndpi() {
     let greeting: &[u8] = b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] Dovecot ready.\r\n";
     let caps: &[u8] =
         b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nA001 OK Pre-login capabilities listed.\r\n";
-    assert_eq!(
+    // Three payloads of words without a user are not IMAP yet.
+    assert_ne!(
         tcp(
             1143,
             &[(s, greeting), (c, b"A001 CAPABILITY\r\n"), (s, caps)]
@@ -1260,4 +1261,23 @@ fn irc_registrations_words_and_welcome_bursts_as_ndpi() {
     assert_eq!(tcp(&[(s, &burst)]), "IRC");
     let six = &burst[..burst.len() / 7 * 6];
     assert_ne!(tcp(&[(s, six)]), "IRC");
+}
+
+/// Issue 24, from this session's adversarial review (each case checked
+/// with nDPI 5.0's library): two short digit payloads are no RSH (the
+/// stderr port only opens it); a server's XMPP stream header is Jabber;
+/// nothing after an IMAP session's naming renames it.
+#[test]
+fn review_findings_rsh_opens_only_jabber_either_side() {
+    let e = Engine::default();
+    let tcp = |msgs: &[(bool, &[u8])]| craft::flow_label(&e, 6, 4000, msgs);
+    let (c, s) = (true, false);
+    assert_ne!(tcp(&[(c, b"12\n"), (c, b"34\n")]), "RSH");
+    assert_ne!(tcp(&[(c, b"1022\0"), (c, b"200 ")]), "RSH");
+    assert_eq!(tcp(&[(s, detect_jabber_stream())]), "Jabber");
+}
+
+/// An XMPP server's stream header (RFC 6120, 4.2).
+fn detect_jabber_stream() -> &'static [u8] {
+    b"<?xml version='1.0'?><stream:stream from='example.org' id='++TR84Sm6A3hnt3Q065SnAbbk3Y=' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 }

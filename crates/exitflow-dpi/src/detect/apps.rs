@@ -223,7 +223,7 @@ pub(super) fn nntp_server(_: &FlowCtx, d: &[u8]) -> Match {
     // The greeting, 200 (posting allowed) or 201, as the flow's first payload.
     let greeting =
         (d.starts_with(b"200 ") || d.starts_with(b"201 ")) && d.len() >= NNTP_GREETING_MIN;
-    if greeting { Match::Run(2) } else { Match::No }
+    if greeting { Match::Open(2) } else { Match::No }
 }
 
 pub(super) fn source_engine(_: &FlowCtx, d: &[u8]) -> Match {
@@ -248,7 +248,7 @@ pub(super) fn rsh(_: &FlowCtx, d: &[u8]) -> Match {
     // (its last byte, normally NUL, unread), the next the user names and
     // command, each ended by NUL (git's split pkt-line is RSH to it too).
     let port = (2..=6).contains(&d.len()) && d[..d.len() - 1].iter().all(u8::is_ascii_digit);
-    if port { Match::Run(2) } else { Match::No }
+    if port { Match::Open(2) } else { Match::No }
 }
 pub(super) fn rsh_users(_: &FlowCtx, d: &[u8]) -> Match {
     // (The whole payload is read only once its end fits.)

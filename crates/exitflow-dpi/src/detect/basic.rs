@@ -367,76 +367,6 @@ pub(super) fn irc_server(_: &FlowCtx, d: &[u8]) -> Match {
         .count();
     yes(d.starts_with(b":") && prefixed >= IRC_PREFIXED_LINES)
 }
-/// The words nDPI 5.0 counts in an IMAP line, after its tag (and a
-/// message number in untagged data), in any case.
-const IMAP_WORDS: [&[u8]; 19] = [
-    b"OK ",
-    b"NO ",
-    b"UID",
-    b"CAPABILITY",
-    b"STARTTLS",
-    b"LOGIN",
-    b"FETCH",
-    b"FLAGS",
-    b"CHECK",
-    b"STORE",
-    b"AUTHENTICATE",
-    b"NAMESPACE",
-    b"LSUB",
-    b"LIST",
-    b"NOOP",
-    b"IDLE",
-    b"SELECT",
-    b"EXISTS",
-    b"APPEND",
-];
-/// The command that makes nDPI name an IMAP session IMAPS at once (the
-/// SASL exchange that follows is not read).
-const IMAP_AUTHENTICATE: &[u8] = b"AUTHENTICATE";
-/// Packets with IMAP words nDPI wants before it names IMAP.
-const IMAP_LINES: u8 = 3;
-
-/// The first line of an IMAP packet from its word on: a tag (letters,
-/// digits, `*`, `.`), a space, a message number and a space for untagged
-/// data; the packet ends its line.
-fn imap_word(d: &[u8]) -> Option<&[u8]> {
-    if d.len() < 4 || !d.ends_with(b"\r\n") {
-        return None;
-    }
-    let tag = d
-        .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'.'))
-        .count();
-    if tag == 0 || d.get(tag) != Some(&b' ') {
-        return None;
-    }
-    let mut rest = &d[tag + 1..];
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits > 0 && rest.get(digits) == Some(&b' ') {
-        rest = &rest[digits + 1..];
-    }
-    Some(rest)
-}
-
-/// Whether a client's IMAP command is AUTHENTICATE (IMAPS to nDPI 5.0).
-pub(crate) fn imap_authenticates(d: &[u8]) -> bool {
-    imap_word(d).is_some_and(|w| starts_ci(w, IMAP_AUTHENTICATE))
-}
-
-pub(super) fn imap(_: &FlowCtx, d: &[u8]) -> Match {
-    // nDPI 5.0 counts packets whose first line carries one of its words
-    // (either side); AUTHENTICATE names IMAPS at once.
-    let Some(w) = imap_word(d) else {
-        return Match::No;
-    };
-    if starts_ci(w, IMAP_AUTHENTICATE) {
-        Match::As(Alt::Imaps)
-    } else if IMAP_WORDS.iter().any(|x| starts_ci(w, x)) {
-        Match::Count(IMAP_LINES)
-    } else {
-        Match::No
-    }
-}
 
 /// SMB1's Negotiate command: a client offering SMB1 and SMB2 dialects
 /// sends it, and nDPI 5.0 does not name the session by it.
@@ -519,39 +449,47 @@ pub(super) fn ssdp(flow: &FlowCtx, d: &[u8]) -> Match {
 pub(super) const DHCP_PORTS: [u16; 2] = [67, 68];
 /// DHCPv6's client and server ports (IPv6 only).
 pub(super) const DHCPV6_PORTS: [u16; 2] = [546, 547];
-/// DHCP's message type option, its pad and end options.
+/// DHCP's message type option and its end option.
 const DHCP_MESSAGE_TYPE: u8 = 53;
-const DHCP_PAD: u8 = 0;
 const DHCP_END: u8 = 255;
 /// The BOOTP header and the magic cookie, before the options.
 const DHCP_OPTIONS_AT: usize = 240;
 
-/// The DHCP message type (option 53) among a message's options.
+/// The options nDPI 5.0 walks (at most this many bytes of them).
+const DHCP_OPTIONS_MAX: usize = 308;
+
+/// The DHCP message type (option 53) among a message's options, walked
+/// as nDPI 5.0 walks them: every code has a length (0 too), an empty
+/// option or the end option stops the walk, and only the first
+/// [`DHCP_OPTIONS_MAX`] bytes are read; a type above 8 does not stop it.
 fn dhcp_message_type(d: &[u8]) -> Option<u8> {
-    let mut at = DHCP_OPTIONS_AT;
-    while let Some(&code) = d.get(at) {
-        match code {
-            DHCP_PAD => at += 1,
-            DHCP_END => return None,
-            _ => {
-                let len = usize::from(*d.get(at + 1)?);
-                if code == DHCP_MESSAGE_TYPE && len >= 1 {
-                    return d.get(at + 2).copied();
-                }
-                at += 2 + len;
-            }
+    let opts = d.get(DHCP_OPTIONS_AT..)?;
+    let max = opts.len().min(DHCP_OPTIONS_MAX);
+    let mut at = 0;
+    while at + 1 < max {
+        let code = opts[at];
+        if code == DHCP_END {
+            return None;
         }
+        let len = usize::from(opts[at + 1]).min(max - (at + 2));
+        if len == 0 {
+            return None;
+        }
+        if code == DHCP_MESSAGE_TYPE && opts[at + 2] <= 8 {
+            return Some(opts[at + 2]);
+        }
+        at += 2 + len;
     }
     None
 }
 
 pub(super) fn dhcp(flow: &FlowCtx, d: &[u8]) -> Match {
-    // Between DHCP's ports, the cookie, and a message type (1-8) among
-    // the options, as nDPI 5.0 wants.
+    // Between DHCP's ports, the cookie, and a message type (up to 8)
+    // among the options, as nDPI 5.0 wants.
     yes(both_ports_in(flow, &DHCP_PORTS)
         && d.len() >= 244
         && d[236..240] == DHCP_COOKIE
-        && dhcp_message_type(d).is_some_and(|t| (1..=8).contains(&t)))
+        && dhcp_message_type(d).is_some())
 }
 pub(super) fn dhcpv6(flow: &FlowCtx, d: &[u8]) -> Match {
     // Over IPv6, between its client and server ports: message types 1
@@ -574,23 +512,42 @@ const NBNS_MIN: usize = 50;
 
 pub(super) fn netbios_ns(flow: &FlowCtx, d: &[u8]) -> Match {
     // To the name service's port, a message whose flags and record counts
-    // are a query, a registration, a release or an answer nDPI 5.0 knows.
+    // are one of the forms nDPI 5.0 knows (queries, registrations,
+    // releases, answers, and the exact query or answer of one name).
     let (Some(flags), Some(qd), Some(an), Some(ns), Some(ar)) =
         (be16(d, 2), be16(d, 4), be16(d, 6), be16(d, 8), be16(d, 10))
     else {
         return Match::No;
     };
+    if flow.dst_port != NBNS_PORT || d.len() < NBNS_MIN {
+        return Match::No;
+    }
+    // The type after the first name (its length byte, the name, its end).
+    let name_end = 12 + 1 + usize::from(d[12]);
+    let rr_type = be16(d, name_end + 1);
     let counts = (qd, an, ns, ar);
-    let known = match flags {
-        // Queries (broadcast or not), name registrations and refreshes.
-        0x0000 | 0x0010 | 0x0100 | 0x0110 => counts == (1, 0, 0, 0),
-        0x2810 | 0x2910 | 0x2900 | 0x4000 | 0x4010 | 0x3000 | 0x3010 => counts == (1, 0, 0, 1),
-        f if f & 0xff00 == 0x8000 => counts == (1, 0, 0, 1),
-        // Positive answers.
-        0x8400 | 0x8500 | 0xad86 | 0x8580 | 0x8480 => counts == (0, 1, 0, 0),
-        _ => false,
-    };
-    yes(flow.dst_port == NBNS_PORT && d.len() >= NBNS_MIN && known)
+    let one_query = counts == (1, 0, 0, 0);
+    yes((flags == 0 && one_query)
+        || (flags & 0x8710 == 0x10 && (qd, an, ns) == (1, 0, 0))
+        || (flags >> 8 == 0x80 && counts == (1, 0, 0, 1))
+        || (flags == 0x4000 && counts == (1, 0, 0, 1))
+        || (matches!(flags, 0x8400 | 0x8500) && counts == (0, 1, 0, 0))
+        || (matches!(flags, 0x2900 | 0x2910) && counts == (1, 0, 0, 1))
+        || (flags == 0xad86 && counts == (0, 1, 0, 0))
+        || (flags == 0x0110 && one_query)
+        || (flags & 0xf800 == 0
+            && one_query
+            && d.len() == name_end + 1 + 4
+            && d.get(name_end) == Some(&0)
+            && rr_type == Some(0x20)
+            && be16(d, name_end + 3) == Some(1))
+        || (flags & 0xf800 == 0x8000
+            && match counts {
+                (0, 1, 0, 0) => rr_type == Some(0x20) && be16(d, name_end + 3) == Some(1),
+                (0, 0, 0, 0) => rr_type == Some(0x0a),
+                (0, 0, 1, 1) => rr_type == Some(0x02),
+                _ => false,
+            }))
 }
 pub(super) fn netbios_dgm(flow: &FlowCtx, d: &[u8]) -> Match {
     // To the datagram service's port: datagram types 0x10-0x16, the

@@ -70,7 +70,6 @@ macro_rules! alternates {
 
 alternates! {
     Smtp = "SMTP",
-    Imaps = "IMAPS",
     S7CommPlus = "S7CommPlus",
     Mms = "ISO9506-1-MMS",
     GtpC = "GTP_C",
@@ -132,6 +131,10 @@ pub enum Match {
     /// said so, every payload before included (nDPI's rules that exclude
     /// themselves on the first packet that does not fit, as Protobuf's).
     Run(u8),
+    /// [`Match::Run`]'s evidence that can only open the run: the flow's
+    /// first payload (nDPI's rules whose first packet has another shape
+    /// than the next, as RSH's port before its user names).
+    Open(u8),
     /// [`Match::Run`]'s evidence that cannot open the run: only a payload
     /// after the run's first (nDPI's rules whose later packets have another
     /// shape than the first, as RSH's user names after its port).
@@ -208,7 +211,6 @@ const fn row_range(
 }
 
 pub(crate) use apps::rtmp_handshake_pending;
-pub(crate) use basic::imap_authenticates;
 use basic::*;
 use bytes::*;
 pub(crate) use bytes::{either_port, starts_ci};
@@ -382,6 +384,20 @@ mod tests {
         hdlc_bad_fcs[6] ^= 1;
         let mut ads_no_flags = ADS_SAMPLE.to_vec();
         ads_no_flags[24] = 0;
+        // A name service message with these flags and counts.
+        let nbns = |flags: u16, counts: [u16; 4]| {
+            let mut d = NBNS_QUERY_SAMPLE.to_vec();
+            d[2..4].copy_from_slice(&flags.to_be_bytes());
+            for (i, n) in counts.iter().enumerate() {
+                d[4 + 2 * i..6 + 2 * i].copy_from_slice(&n.to_be_bytes());
+            }
+            d
+        };
+        let (nbns_3000, nbns_4810) = (nbns(0x3000, [1, 0, 0, 1]), nbns(0x4810, [1, 0, 0, 1]));
+        // DHCP's options as nDPI walks them: a zero byte is an option with
+        // a length, not a pad.
+        let mut dhcp_pad = DHCP_SAMPLE.to_vec();
+        dhcp_pad.splice(240..240, [0u8]);
         let mut egd_other = EGD_SAMPLE.to_vec();
         egd_other[4..8].copy_from_slice(&[192, 168, 0, 1]);
         let refused: &[Case<'_>] = &[
@@ -409,6 +425,8 @@ mod tests {
             ("NetBIOS", tcp, 40000, 5000, false, c, s, SMB2_NEGOTIATE_SAMPLE),
             ("NetBIOS", udp, 40000, 137, false, c, s, b"\x82\x28\0\x10\0\x01\0\0\0\0\0\0"),
             ("NetBIOS", udp, 138, 138, false, [192, 168, 0, 2], bcast, NBDS_SAMPLE),
+            ("NetBIOS", udp, 137, 137, false, c, bcast, &nbns_3000),
+            ("DHCP", udp, 68, 67, false, c, bcast, &dhcp_pad),
             ("Roughtime", udp, 40000, 2002, false, c, s, b"ROUGHTIM\x10\0\0\0"),
             ("GenshinImpact", udp, 40000, 22101, false, c, s, &[0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
             ("TeamSpeak", udp, 40000, 9987, false, c, s, b"TS3INIT1\0\x65"),
@@ -456,6 +474,7 @@ mod tests {
         }
         // Where nDPI reads them, the rules' samples are named.
         let accepted: &[Case<'_>] = &[
+            ("NetBIOS", udp, 137, 137, false, c, bcast, &nbns_4810),
             ("NetBIOS", udp, 138, 138, false, c, bcast, NBDS_SAMPLE),
             ("DHCPV6", udp, 546, 547, true, c, s, b"\x01\x12\x34\x56"),
             ("CPHA", udp, 8116, 8116, false, [0; 4], s, CPHA_SAMPLE),

@@ -158,7 +158,7 @@ impl Before {
             return true;
         }
         let fresh = self.cand.is_unknown();
-        if h.continues && fresh {
+        if (h.continues && fresh) || (h.opens && !fresh) {
             return false;
         }
         // A request-and-answer rule starts with the flow's first direction.
@@ -186,7 +186,9 @@ fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
         Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1, false, false),
         Match::WithApp(app) => (pid, r.alt[app as usize], 1, false, false),
         Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1), false, false),
-        Match::Run(n) | Match::Continue(n) => (pid, ProtoId::UNKNOWN, n.max(2), false, true),
+        Match::Run(n) | Match::Continue(n) | Match::Open(n) => {
+            (pid, ProtoId::UNKNOWN, n.max(2), false, true)
+        }
         Match::BothWays(n) => (pid, ProtoId::UNKNOWN, n.max(2), true, true),
     };
     Some(Hit {
@@ -196,6 +198,7 @@ fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
         both_ways,
         from_first,
         continues: matches!(m, Match::Continue(_)),
+        opens: matches!(m, Match::Open(_)),
     })
 }
 
@@ -215,6 +218,8 @@ pub struct Hit {
     pub from_first: bool,
     /// It cannot be the first of that evidence ([`Match::Continue`]).
     pub continues: bool,
+    /// It can only be the first of that evidence ([`Match::Open`]).
+    pub opens: bool,
 }
 
 /// The first row of `table` that recognises `d`.

@@ -57,7 +57,7 @@ pub static TCP: &[Detector] = &[
         bgp,
         b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x13\x04",
     ),
-    row("Jabber", Tcp, &[], Client, xmpp, JABBER_STREAM_SAMPLE),
+    row("Jabber", Tcp, &[], Either, xmpp, JABBER_STREAM_SAMPLE),
     row(
         "IRC",
         Tcp,
@@ -104,7 +104,6 @@ pub static TCP: &[Detector] = &[
         irc_server,
         IRC_WELCOME_SAMPLE,
     ),
-    row("IMAP", Tcp, &[], Either, imap, b"* OK IMAP4rev1 ready\r\n"),
     row(
         "Telnet",
         Tcp,
