@@ -33,7 +33,12 @@ fn says(d: &[u8], word: &[u8]) -> bool {
 
 /// The command a client's payload starts with, if nDPI knows it.
 pub fn command(d: &[u8]) -> Option<&'static [u8]> {
-    COMMANDS.iter().copied().find(|w| says(d, w))
+    // The first letter picks the candidates (most payloads have none).
+    let first = d.first()?.to_ascii_uppercase();
+    COMMANDS
+        .iter()
+        .copied()
+        .find(|w| w[0] == first && says(d, w))
 }
 
 /// A flow's FTP evidence so far (in the flow's boxed extension).
