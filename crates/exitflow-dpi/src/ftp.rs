@@ -17,6 +17,16 @@ const COMMANDS: [&[u8]; 61] = [
     b"SYST", b"TYPE", b"XCUP", b"XMKD", b"XPWD", b"XRCP", b"XRMD", b"XRSQ", b"XSEM", b"XSEN",
     b"HOST",
 ];
+/// The first letters of [`COMMANDS`], a bit each from A.
+const FIRST_LETTERS: u32 = {
+    let mut bits = 0u32;
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        bits |= 1 << (COMMANDS[i][0] - b'A');
+        i += 1;
+    }
+    bits
+};
 /// nDPI reads a flow's first payloads only.
 pub const WINDOW: u8 = 8;
 /// SMTP's port, on which nDPI never names FTP.
@@ -35,6 +45,9 @@ fn says(d: &[u8], word: &[u8]) -> bool {
 pub fn command(d: &[u8]) -> Option<&'static [u8]> {
     // The first letter picks the candidates (most payloads have none).
     let first = d.first()?.to_ascii_uppercase();
+    if !first.is_ascii_uppercase() || FIRST_LETTERS & (1 << (first - b'A')) == 0 {
+        return None;
+    }
     COMMANDS
         .iter()
         .copied()
