@@ -356,8 +356,8 @@ pub(super) fn vnc(_: &FlowCtx, d: &[u8]) -> Match {
 }
 pub(super) fn irc_server(_: &FlowCtx, d: &[u8]) -> Match {
     // A server's prefixed lines: seven in one payload name the flow (nDPI
-    // also adds them up over payloads); a notice or message counts as a
-    // payload of words, as a PING does.
+    // also adds them up over payloads; its notices, messages and PINGs are
+    // irc_client's words, from either side).
     if !irc_payload(d) {
         return Match::No;
     }

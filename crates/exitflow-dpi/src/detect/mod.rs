@@ -69,7 +69,6 @@ macro_rules! alternates {
 }
 
 alternates! {
-    Smtp = "SMTP",
     S7CommPlus = "S7CommPlus",
     Mms = "ISO9506-1-MMS",
     GtpC = "GTP_C",
