@@ -57,14 +57,13 @@ pub fn command(d: &[u8]) -> Option<&'static [u8]> {
 /// A flow's FTP evidence so far (in the flow's boxed extension).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Session {
-    payloads: u8,
+    pub(crate) watch: crate::Watch,
     /// A command awaits its reply.
     pending: bool,
     /// A password that is not empty was sent.
     password: bool,
     /// An AUTH was sent.
     auth: bool,
-    out: bool,
 }
 
 /// What one payload says of an FTP session.
@@ -79,11 +78,6 @@ pub(crate) enum Step {
 }
 
 impl Session {
-    /// A command was seen and the session is still read.
-    pub(crate) fn live(&self) -> bool {
-        self.payloads > 0 && !self.out
-    }
-
     fn client(&mut self, d: &[u8]) -> Step {
         let Some(cmd) = command(d) else {
             return Step::Nothing;
@@ -127,20 +121,15 @@ pub(crate) fn session(st: &mut crate::FlowDpi, flow: &FlowCtx, d: &[u8], src2dst
     // it count towards the window).
     let before = st.misses;
     let s = match st.ext.as_mut() {
-        Some(e) if e.ftp.payloads > 0 => &mut e.ftp,
+        Some(e) if e.ftp.watch.payloads > 0 => &mut e.ftp,
         _ if !src2dst || command(d).is_none() => return Step::Nothing,
         _ => {
             let s = &mut st.ext().ftp;
-            s.payloads = before;
+            s.watch.payloads = before;
             s
         }
     };
-    if s.out {
-        return Step::Nothing;
-    }
-    s.payloads += 1;
-    if s.payloads > WINDOW {
-        s.out = true;
+    if !s.watch.next(WINDOW) {
         return Step::Nothing;
     }
     if src2dst { s.client(d) } else { s.server(d) }

@@ -65,14 +65,13 @@ pub fn word(d: &[u8]) -> Option<&[u8]> {
 /// A flow's IMAP evidence so far (in the flow's boxed extension).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Session {
-    payloads: u8,
+    pub(crate) watch: crate::Watch,
     /// Payloads with a word.
     stage: u8,
     /// A LOGIN gave a user name.
     user: bool,
     /// A STARTTLS awaits the server's answer.
     starttls: bool,
-    out: bool,
 }
 
 /// What one payload says of an IMAP session.
@@ -87,16 +86,15 @@ pub(crate) enum Step {
 }
 
 impl Session {
-    /// Words were seen and the session is still read.
-    pub(crate) fn live(&self) -> bool {
-        self.payloads > 0 && !self.out
-    }
-
     fn step(&mut self, d: &[u8]) -> Step {
-        self.payloads = self.payloads.saturating_add(1);
+        // Words count whenever they come; lines without one are borne
+        // within the window only.
+        if !self.watch.next(u8::MAX) {
+            return Step::Nothing;
+        }
         let Some(w) = word(d) else {
-            // A line without a word is borne for a while.
-            self.out |= self.payloads >= WINDOW || !d.ends_with(b"\r\n");
+            let w = &mut self.watch;
+            w.out |= w.payloads >= WINDOW || !d.ends_with(b"\r\n");
             return Step::Nothing;
         };
         if starts_ci(w, AUTHENTICATE) || (self.starttls && starts_ci(w, OK)) {
@@ -124,7 +122,7 @@ impl Session {
 /// out on any other first payload).
 pub(crate) fn session(st: &mut crate::FlowDpi, d: &[u8]) -> Step {
     let s = match st.ext.as_mut() {
-        Some(e) if e.imap.payloads > 0 => &mut e.imap,
+        Some(e) if e.imap.watch.payloads > 0 => &mut e.imap,
         _ => {
             if st.began_otherwise() || word(d).is_none() {
                 return Step::Nothing;
@@ -132,9 +130,6 @@ pub(crate) fn session(st: &mut crate::FlowDpi, d: &[u8]) -> Step {
             &mut st.ext().imap
         }
     };
-    if s.out {
-        return Step::Nothing;
-    }
     s.step(d)
 }
 

@@ -120,6 +120,32 @@ pub struct Meta {
     pub server_fingerprint: Option<String>,
 }
 
+/// A session rule's view of a flow's payloads ([`smtp`], [`ftp`],
+/// [`imap`]): how many it counted, and whether it gave the flow up.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Watch {
+    payloads: u8,
+    out: bool,
+}
+
+impl Watch {
+    /// The rule started on this flow and still reads it.
+    pub(crate) fn live(&self) -> bool {
+        self.payloads > 0 && !self.out
+    }
+
+    /// Counts one more payload: false once the rule gave up, or when the
+    /// payload is past `window` (the rule then gives up).
+    pub(crate) fn next(&mut self, window: u8) -> bool {
+        if self.out {
+            return false;
+        }
+        self.payloads = self.payloads.saturating_add(1);
+        self.out = self.payloads > window;
+        !self.out
+    }
+}
+
 /// Per-flow state that only some flows need, boxed to keep the common case small.
 #[derive(Default)]
 struct Ext {
@@ -200,7 +226,7 @@ impl FlowDpi {
     fn missed(&mut self) {
         self.held();
         let pending = self.ext.as_ref().is_some_and(|e| {
-            !e.cand.is_unknown() || e.smtp.live() || e.ftp.live() || e.imap.live()
+            !e.cand.is_unknown() || e.smtp.watch.live() || e.ftp.watch.live() || e.imap.watch.live()
         });
         if self.misses >= DEFAULT_MAX_MISSES && !pending && self.master.is_unknown() {
             self.done = true;

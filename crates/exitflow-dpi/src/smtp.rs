@@ -73,15 +73,7 @@ fn greeting_service(d: &[u8]) -> ProtoId {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Session {
     bits: u16,
-    payloads: u8,
-    out: bool,
-}
-
-impl Session {
-    /// Words were seen and the session is still read.
-    pub(crate) fn live(&self) -> bool {
-        self.payloads > 0 && !self.out
-    }
+    pub(crate) watch: crate::Watch,
 }
 
 /// What one payload says of an SMTP session.
@@ -101,16 +93,11 @@ pub(crate) enum Step {
 pub(crate) fn session(st: &mut FlowDpi, d: &[u8]) -> Step {
     let found = words(d).unwrap_or(0);
     let s = match st.ext.as_mut() {
-        Some(e) if e.smtp.payloads > 0 => &mut e.smtp,
+        Some(e) if e.smtp.watch.payloads > 0 => &mut e.smtp,
         _ if found == 0 => return Step::Nothing,
         _ => &mut st.ext().smtp,
     };
-    if s.out {
-        return Step::Nothing;
-    }
-    s.payloads += 1;
-    if s.payloads > WINDOW {
-        s.out = true;
+    if !s.watch.next(WINDOW) {
         return Step::Nothing;
     }
     let app = greeting_service(d);
