@@ -50,5 +50,7 @@ if [ "$skipped" -gt 0 ]; then
   echo "skipped tests:"
   sed 's/^/  /' "$EXITFLOW_SKIPPED_LOG"
 fi
+# A full disk shows up as a linker killed by SIGBUS: say how much was left.
+echo "disk: $(du -sh target 2>/dev/null | cut -f1) in target/, $(df -h --output=avail . | tail -1 | tr -d ' ') free"
 echo "summary: $((passed - skipped)) passed, ${failed} failed, ${skipped} skipped"
 exit "$status"

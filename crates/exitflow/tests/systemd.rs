@@ -19,7 +19,10 @@ use crate::support::netns::{Lab, Servers, clients, require_root, sh};
 fn package() -> &'static (PathBuf, PathBuf) {
     static DEB: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     DEB.get_or_init(|| {
-        let out = std::env::temp_dir().join(format!("exitflow-deb-{}", std::process::id()));
+        // Under the target directory, one per checkout: the package is built
+        // once per run and a run cannot remove it at exit (a static), so a
+        // name per process would leave 50 MB in /tmp after every run.
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("exitflow-deb");
         let _ = std::fs::remove_dir_all(&out);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/deb/build.sh");
         let o = Command::new("bash")
