@@ -30,7 +30,11 @@ PACKAGES = (
     "openssh-server openssh-client curl tcpdump ethtool openssl git tinyproxy dnsmasq-base "
     "isc-dhcp-client chrony socat whois bsdutils postgresql slapd ldap-utils samba smbclient "
     "coturn krb5-kdc krb5-user knot-dnsutils mariadb-server mariadb-client inetutils-inetd "
-    "inetutils-telnetd inetutils-telnet"
+    "inetutils-telnetd inetutils-telnet sip-tester nghttp2-client nghttp2-server "
+    "python3-libtorrent gnutls-bin freeradius freeradius-utils cups cups-ipp-utils yaz "
+    "libcoap3-bin python3-pymodbus python3-zmq python3-websockets collectd softflowd "
+    "nginx libnginx-mod-rtmp ffmpeg bird2 tinc linuxptp snmptrapd rabbitmq-server amqp-tools "
+    "prosody python3-slixmpp"
 )
 CNS, SNS = "efown-c", "efown-s"
 C, S = "10.77.0.1", "10.77.0.2"
@@ -264,6 +268,132 @@ UsePAM no
        stderr=subprocess.DEVNULL)
     sh(f"git init -q {w}/repo && git -C {w}/repo -c user.email=a@own.example "
        f"-c user.name=own commit -q --allow-empty -m first")
+    more_files(w)
+
+
+def more_files(w):
+    """The second set of servers: media, routing, peer to peer, industrial."""
+    conf = {
+        "nginx-rtmp.conf": f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+daemon off;
+pid {w}/nginx.pid;
+error_log stderr;
+events {{}}
+rtmp {{
+  server {{
+    listen {S}:1935;
+    application live {{
+      live on;
+    }}
+  }}
+}}
+""",
+        "bird-s.conf": f"""router id {S};
+protocol device {{}}
+protocol static {{ ipv4; route 192.0.2.0/24 blackhole; }}
+protocol bgp peer {{
+  local {S} as 65002;
+  neighbor {C} as 65001;
+  ipv4 {{ import all; export all; }};
+}}
+""",
+        "bird-c.conf": f"""router id {C};
+protocol device {{}}
+protocol static {{ ipv4; route 198.51.100.0/24 blackhole; }}
+protocol bgp peer {{
+  local {C} as 65001;
+  neighbor {S} as 65002;
+  ipv4 {{ import all; export all; }};
+}}
+""",
+        "snmptrapd.conf": "disableAuthorization yes\n",
+        "cupsd.conf": f"""Listen {S}:631
+LogLevel warn
+DefaultAuthType None
+Browsing Off
+<Location />
+  Order allow,deny
+  Allow all
+</Location>
+""",
+        "cups-files.conf": f"""ServerRoot {w}/cups
+RequestRoot {w}/cups/spool
+TempDir {w}/cups/tmp
+CacheDir {w}/cups/cache
+StateDir {w}/cups/state
+ErrorLog {w}/cups/error_log
+AccessLog {w}/cups/access_log
+PageLog {w}/cups/page_log
+""",
+        "collectd.conf": f"""Interval 1
+LoadPlugin load
+LoadPlugin memory
+LoadPlugin network
+<Plugin network>
+  Server "{S}" "25826"
+</Plugin>
+""",
+        "rabbitmq.conf": f"listeners.tcp.1 = {S}:5672\nloopback_users = none\n",
+        "prosody.cfg.lua": f"""pidfile = "{w}/prosody/prosody.pid"
+data_path = "{w}/prosody"
+interfaces = {{ "{S}" }}
+c2s_ports = {{ 5222 }}
+s2s_ports = {{ }}
+log = {{ info = "{w}/prosody/prosody.log" }}
+authentication = "internal_plain"
+c2s_require_encryption = true
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix" }}
+daemonize = false
+ssl = {{ key = "{w}/prosody/key.pem"; certificate = "{w}/prosody/cert.pem" }}
+VirtualHost "own.example"
+""",
+    }
+    for name, text in conf.items():
+        with open(f"{w}/{name}", "w") as f:
+            f.write(text)
+    for d in ("cups/spool", "cups/tmp", "cups/cache", "cups/state", "rabbit", "prosody"):
+        os.makedirs(f"{w}/{d}", exist_ok=True)
+    # RADIUS: Debian's configuration with the lab as a client and one user.
+    shutil.copytree("/etc/freeradius/3.0", f"{w}/raddb", symlinks=True)
+    with open(f"{w}/raddb/clients.conf", "a") as f:
+        f.write("client lab {\n  ipaddr = 10.77.0.0/24\n  secret = testing123\n}\n")
+    with open(f"{w}/raddb/mods-config/files/authorize", "r+") as f:
+        body = f.read()
+        f.seek(0)
+        f.write('alice Cleartext-Password := "secret"\n' + body)
+    sh(f"chown -R freerad:freerad {w}/raddb")
+    # XMPP: prosody reads its key as its own user.
+    for name in ("cert.pem", "key.pem"):
+        shutil.copy(f"{w}/{name}", f"{w}/prosody/{name}")
+    sh(f"chown -R rabbitmq:rabbitmq {w}/rabbit")
+    sh(f"chown -R prosody:prosody {w}/prosody")
+    sh(f"prosodyctl --config {w}/prosody.cfg.lua register alice own.example secret",
+       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sh(f"chown -R prosody:prosody {w}/prosody")
+    # tinc: two nodes, each with the other's host file.
+    for node, addr in (("s", S), ("c", C)):
+        d = f"{w}/tinc-{node}"
+        os.makedirs(f"{d}/hosts", exist_ok=True)
+        with open(f"{d}/tinc.conf", "w") as f:
+            f.write(f"Name = {node}\nAddressFamily = ipv4\nDeviceType = dummy\n"
+                    + (f"BindToAddress = {S}\n" if node == "s" else "ConnectTo = s\n"))
+        with open(f"{d}/hosts/{node}", "w") as f:
+            f.write((f"Address = {S}\n" if node == "s" else "") + f"Subnet = 10.9.0.{1 if node == 'c' else 2}/32\n")
+        sh(f"tincd -c {d} -K 2048 </dev/null", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.copy(f"{w}/tinc-s/hosts/s", f"{w}/tinc-c/hosts/s")
+    shutil.copy(f"{w}/tinc-c/hosts/c", f"{w}/tinc-s/hosts/c")
+    # NetFlow/IPFIX: the exporter reads flows from one of this corpus's captures.
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../corpus/own/pcaps/http.pcap"),
+                f"{w}/flows-src.pcap")
+    # BitTorrent: a torrent of hello.txt, seeded by the server.
+    os.makedirs(f"{w}/bt", exist_ok=True)
+    shutil.copy(f"{w}/root/hello.txt", f"{w}/bt/hello.txt")
+    sh(f"""{PY} - <<'EOF'
+import libtorrent as lt
+fs = lt.file_storage(); lt.add_files(fs, "{w}/bt/hello.txt")
+t = lt.create_torrent(fs, 16384); lt.set_piece_hashes(t, "{w}/bt")
+open("{w}/bt/hello.torrent", "wb").write(lt.bencode(t.generate()))
+EOF""")
 
 
 # IRC: a scripted client against the real server (no packaged client runs
@@ -279,6 +409,95 @@ s.sendall(b"QUIT :bye\\r\\n"); time.sleep(0.3); s.close()
 EOF"""
 
 
+# Python servers and clients from Debian's packaged libraries.
+def py(body):
+    return f"{PY} - <<'EOF'\n{body}\nEOF"
+
+
+MODBUS_SERVER = py(f"""
+from pymodbus.server import StartTcpServer
+from pymodbus.datastore import ModbusSequentialDataBlock, ModbusSlaveContext, ModbusServerContext
+block = ModbusSequentialDataBlock(0, [7] * 100)
+ctx = ModbusServerContext(slaves=ModbusSlaveContext(hr=block, ir=block), single=True)
+StartTcpServer(context=ctx, address=("{S}", 502))""")
+MODBUS_CLIENT = py(f"""
+from pymodbus.client import ModbusTcpClient
+c = ModbusTcpClient("{S}", port=502); c.connect()
+assert not c.read_holding_registers(0, 4).isError()
+c.write_register(1, 9); c.read_input_registers(0, 2); c.close()""")
+ZMQ_SERVER = py(f"""
+import zmq
+s = zmq.Context().socket(zmq.REP); s.bind("tcp://{S}:5555")
+while True:
+    s.send(b"pong " + s.recv())""")
+ZMQ_CLIENT = py(f"""
+import zmq
+s = zmq.Context().socket(zmq.REQ); s.connect("tcp://{S}:5555")
+for i in range(3):
+    s.send(b"ping"); s.recv()
+s.close(linger=0)""")
+WS_SERVER = py(f"""
+import asyncio, websockets
+async def echo(ws, path=None):
+    async for m in ws:
+        await ws.send(m)
+async def main():
+    async with websockets.serve(echo, "{S}", 8765):
+        await asyncio.Future()
+asyncio.run(main())""")
+WS_CLIENT = py(f"""
+import asyncio, websockets
+async def main():
+    async with websockets.connect("ws://{S}:8765/chat") as ws:
+        for m in ("hello", "again"):
+            await ws.send(m); await ws.recv()
+asyncio.run(main())""")
+XMPP_CLIENT = py(f"""
+import asyncio, slixmpp
+class C(slixmpp.ClientXMPP):
+    def __init__(self):
+        super().__init__("alice@own.example", "secret")
+        self.add_event_handler("session_start", self.start)
+        self.ok = False
+    async def start(self, e):
+        self.send_presence(); await self.get_roster()
+        self.send_message(mto="alice@own.example", mbody="hello", mtype="chat")
+        self.ok = True; self.disconnect()
+c = C()
+c.ssl_context.check_hostname = False
+import ssl; c.ssl_context.verify_mode = ssl.CERT_NONE
+c.connect(("{S}", 5222))
+c.loop.run_until_complete(c.disconnected)
+assert c.ok""")
+
+
+def sink(port):
+    """A UDP receiver for one-way senders (RTP, exporters)."""
+    return f"socat -u UDP-RECV:{port},bind={S} - >/dev/null"
+
+
+def bt(w, role, utp):
+    """A libtorrent session: the seed listens, the peer fetches from it."""
+    addr = S if role == "seed" else C
+    save = f"{w}/bt" if role == "seed" else f"{w}/bt-get-{'utp' if utp else 'tcp'}"
+    tcp, utp_on = ("False", "True") if utp else ("True", "False")
+    return py(f"""
+import libtorrent as lt, time
+s = lt.session({{"listen_interfaces": "{addr}:6881", "enable_dht": False, "enable_lsd": False,
+    "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_tcp": {tcp},
+    "enable_incoming_tcp": {tcp}, "enable_outgoing_utp": {utp_on}, "enable_incoming_utp": {utp_on},
+    "allow_multiple_connections_per_ip": True}})
+h = s.add_torrent({{"ti": lt.torrent_info("{w}/bt/hello.torrent"), "save_path": "{save}"}})
+if "{role}" == "seed":
+    while True:
+        time.sleep(1)
+h.connect_peer(("{S}", 6881))
+t = time.time()
+while not h.status().is_seeding and time.time() - t < 30:
+    time.sleep(0.2)
+assert h.status().is_seeding""")
+
+
 def scenarios(w):
     """(name, server command, server port (udp?), client command)."""
     smtp = f"swaks --silent 2 --to bob@own.example --from alice@own.example --body hello"
@@ -288,6 +507,7 @@ def scenarios(w):
     # once the tunnel is up (the grep says whether it came up).
     ovpn = (f"--dev tun --ca {w}/cert.pem --cert {w}/cert.pem --key {w}/key.pem "
             f"--verb 3 --ping 1")
+    rtsp = f"ffmpeg -loglevel error -rtsp_flags listen -i rtsp://{S}:8554/live -f null -"
     return [
         ("smtp", f"{PY} -m aiosmtpd -n -l {S}:25", (25, False), f"{smtp} --server {S}:25"),
         ("smtp_port2525", f"{PY} -m aiosmtpd -n -l {S}:2525", (2525, False),
@@ -390,6 +610,75 @@ def scenarios(w):
          f"(sleep 2; printf 'alice\\r\\n'; sleep 1) | telnet {S}; true"),
         ("git", f"git daemon --reuseaddr --base-path={w} --export-all --listen={S} {w}/repo",
          (9418, False), f"git clone -q git://{S}/repo {w}/git-copy-$$"),
+        ("http2_tls", f"nghttpd -a {S} -d {w}/root 443 {w}/key.pem {w}/cert.pem", (443, False),
+         f"nghttp -n https://{S}/hello.txt"),
+        ("http2_cleartext", f"nghttpd -a {S} --no-tls -d {w}/root 80", (80, False),
+         f"nghttp -n http://{S}/hello.txt && nghttp -nu http://{S}/hello.txt"),
+        ("sip_udp", f"sipp -sn uas -i {S} -p 5060 -nostdin", (5060, True),
+         f"sipp -sn uac {S}:5060 -i {C} -m 1 -nostdin -timeout 15s"),
+        ("sip_tcp", f"sipp -sn uas -t t1 -i {S} -p 5060 -nostdin", (5060, False),
+         f"sipp -sn uac -t t1 {S}:5060 -i {C} -m 1 -nostdin -timeout 15s"),
+        ("rtp", sink(5004), (5004, True),
+         f"ffmpeg -loglevel error -re -f lavfi -i sine=d=3 -c:a pcm_mulaw -ar 8000 -ac 1 "
+         f"-f rtp rtp://{S}:5004"),
+        ("mpegts_udp", sink(1234), (1234, True),
+         f"ffmpeg -loglevel error -re -f lavfi -i testsrc=d=3:s=160x120 -f mpegts "
+         f"'udp://{S}:1234?pkt_size=1316'"),
+        ("rtmp", f"nginx -c {w}/nginx-rtmp.conf", (1935, False),
+         f"ffmpeg -loglevel error -re -f lavfi -i testsrc=d=3:s=160x120 -c:v libx264 -f flv "
+         f"rtmp://{S}/live/own"),
+        ("rtsp_tcp", rtsp,
+         (8554, False), f"ffmpeg -loglevel error -re -f lavfi -i sine=d=3 -c:a pcm_mulaw -f rtsp "
+         f"-rtsp_transport tcp rtsp://{S}:8554/live"),
+        ("rtsp_udp", rtsp,
+         (8554, False), f"ffmpeg -loglevel error -re -f lavfi -i sine=d=3 -c:a pcm_mulaw -f rtsp "
+         f"-rtsp_transport udp rtsp://{S}:8554/live"),
+        ("radius", f"freeradius -f -d {w}/raddb -l stdout", (1812, True),
+         f"radtest alice secret {S} 0 testing123"),
+        ("ipp", f"cupsd -f -c {w}/cupsd.conf -s {w}/cups-files.conf", (631, False),
+         f"ipptool -t ipp://{S}:631/ get-printers.test; ipptool -t ipp://{S}:631/ "
+         f"get-printers.test | grep -q -v FAIL"),
+        ("z3950", f"yaz-ztest tcp:{S}:210", (210, False),
+         f"printf 'open tcp:{S}:210\\nfind computer\\nshow 1\\nquit\\n' | yaz-client"),
+        ("coap", f"coap-server-notls -A {S}", (5683, True),
+         f"coap-client-notls -m get coap://{S}/.well-known/core && coap-client-notls -m get coap://{S}/time"),
+        ("modbus", MODBUS_SERVER, (502, False), MODBUS_CLIENT),
+        ("zeromq", ZMQ_SERVER, (5555, False), ZMQ_CLIENT),
+        ("websocket", WS_SERVER, (8765, False), WS_CLIENT),
+        ("collectd", sink(25826), (25826, True),
+         f"timeout 4 collectd -f -C {w}/collectd.conf; true"),
+        ("netflow_v5", sink(2055), (2055, True),
+         f"softflowd -d -r {w}/flows-src.pcap -n {S}:2055 -v 5"),
+        ("netflow_v9", sink(2055), (2055, True),
+         f"softflowd -d -r {w}/flows-src.pcap -n {S}:2055 -v 9"),
+        ("ipfix", sink(4739), (4739, True),
+         f"softflowd -d -r {w}/flows-src.pcap -n {S}:4739 -v 10"),
+        ("bgp", f"bird -f -c {w}/bird-s.conf -s {w}/bird-s.ctl", (179, False),
+         f"timeout 8 bird -f -c {w}/bird-c.conf -s {w}/bird-c.ctl; true"),
+        ("tinc", f"tincd -c {w}/tinc-s --pidfile={w}/tinc-s.pid -D -d1", (655, False),
+         f"timeout 8 tincd -c {w}/tinc-c --pidfile={w}/tinc-c.pid -D -d1; true"),
+        ("ptp", f"ptp4l -4 -S -i efown1 -m", (319, True),
+         f"timeout 8 ptp4l -4 -S -s -i efown0 -m; true"),
+        ("snmp_trap", f"snmptrapd -f -Lo -C -c {w}/snmptrapd.conf {S}:162", (162, True),
+         f"snmptrap -v2c -c public {S}:162 '' 1.3.6.1.6.3.1.1.5.1 && "
+         f"snmpinform -v2c -c public {S}:162 '' 1.3.6.1.6.3.1.1.5.1"),
+        ("amqp", f"HOME={w}/rabbit RABBITMQ_CONFIG_FILE={w}/rabbitmq.conf "
+         f"RABBITMQ_MNESIA_BASE={w}/rabbit RABBITMQ_LOG_BASE={w}/rabbit "
+         f"RABBITMQ_NODENAME=own@localhost rabbitmq-server", (5672, False),
+         f"amqp-declare-queue -u amqp://guest:guest@{S} -q own && "
+         f"amqp-publish -u amqp://guest:guest@{S} -r own -b hello && "
+         f"amqp-get -u amqp://guest:guest@{S} -q own"),
+        ("xmpp", f"runuser -u prosody -- prosody --config {w}/prosody.cfg.lua", (5222, False),
+         XMPP_CLIENT),
+        ("bittorrent_tcp", bt(w, "seed", False), (6881, False), bt(w, "peer", False)),
+        ("bittorrent_utp", bt(w, "seed", True), (6881, True), bt(w, "peer", True)),
+        ("tls_gnutls", f"gnutls-serv --http -a -p 443 --x509certfile {w}/cert.pem "
+         f"--x509keyfile {w}/key.pem", (443, False),
+         f"gnutls-cli --insecure --sni-hostname www.own.example -p 443 {S} </dev/null"),
+        ("dtls", f"openssl s_server -quiet -dtls -accept {S}:4433 -cert {w}/cert.pem "
+         f"-key {w}/key.pem", (4433, True),
+         f"(echo hello; sleep 1) | timeout 5 openssl s_client -quiet -dtls -connect {S}:4433 "
+         f"-servername www.own.example; true"),
     ]
 
 

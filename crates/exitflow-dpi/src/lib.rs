@@ -50,6 +50,15 @@ pub const DEFAULT_MAX_MISSES: u8 = 4;
 /// post-quantum key shares spans two segments; HTTP headers a few).
 pub const DEFAULT_STREAM_CAP: usize = 16 * 1024;
 
+/// Payloads after which nDPI 5.0 has no dissector left for a TCP flow
+/// that none recognised: it then names the flow by port as a finished
+/// detection, not a guess (measured with nDPI through NFStream on text,
+/// random and zero payloads, either direction).
+pub const TCP_PAYLOADS_ALL_EXCLUDED: u8 = 11;
+/// The same for UDP (nine datagrams from one side; a few alternating
+/// binary exchanges run out sooner, which is left to the guess).
+pub const UDP_PAYLOADS_ALL_EXCLUDED: u8 = 9;
+
 /// nDPI confidence: match by port.
 pub const CONFIDENCE_PORT: u8 = 1;
 /// nDPI confidence: detected by inspection.
@@ -196,9 +205,9 @@ pub struct FlowDpi {
     want_cert: bool,
     /// A mail or FTP session that may turn into TLS ([`starttls`]).
     want_starttls: bool,
-    /// A TLS record that does not parse was seen: a later application-data
-    /// record does not make the flow TLS (nDPI excludes TLS for it).
-    not_tls: bool,
+    /// What earlier payloads ruled out ([`Seen`]), one byte for three flags
+    /// to keep the state within its 40 bytes.
+    seen: Seen,
     master: ProtoId,
     app: ProtoId,
     /// Payloads the detector tables found nothing in.
@@ -207,6 +216,29 @@ pub struct FlowDpi {
     /// segment arriving late.
     syn_next: [Option<u32>; 2],
     ext: Option<Box<Ext>>,
+}
+
+/// Flags about the payloads a TCP flow's inspection has already judged.
+#[derive(Clone, Copy, Default)]
+struct Seen(u8);
+
+impl Seen {
+    /// A payload was judged.
+    const PAYLOAD: u8 = 1;
+    /// A TLS record that does not parse was seen: a later application-data
+    /// record does not make the flow TLS (nDPI excludes TLS for it).
+    const NOT_TLS: u8 = 2;
+    /// The flow's first payload was neither a request nor a response: a
+    /// later one does not make it HTTP (nDPI excludes HTTP on it).
+    const NOT_HTTP: u8 = 4;
+
+    fn has(self, f: u8) -> bool {
+        self.0 & f != 0
+    }
+
+    fn add(&mut self, f: u8) {
+        self.0 |= f;
+    }
 }
 
 impl FlowDpi {
@@ -488,6 +520,22 @@ impl Engine {
     #[inline]
     pub fn inspect(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
         if st.done && !st.want_http_response && !st.want_cert && !st.want_starttls {
+            // A flow nothing named still counts its payloads, within the
+            // packets NFStream hands nDPI: enough of them and nDPI has
+            // excluded every dissector, which ends detection by port.
+            if st.master.is_unknown() && st.app.is_unknown() && st.packets < self.cfg.max_packets {
+                st.packets += 1;
+                if !p.payload.is_empty() && !p.truncated {
+                    st.misses = st.misses.saturating_add(1);
+                    // BitTorrent's rule outlives the rows' window.
+                    if flow.protocol == ipproto::TCP
+                        && st.misses <= detect::BITTORRENT_TCP_PAYLOADS
+                        && detect::bittorrent_handshake(p.payload)
+                    {
+                        st.set(known().bittorrent, ProtoId::UNKNOWN);
+                    }
+                }
+            }
             return;
         }
         st.packets += 1;
@@ -589,7 +637,16 @@ impl Engine {
 
     /// The flow's classification, at its end (or when inspection stopped).
     pub fn finish(&self, st: &mut FlowDpi, flow: &FlowCtx) -> Classification {
-        let meta = st.ext.take().map(|e| e.meta).unwrap_or_default();
+        let ext = st.ext.take();
+        // The client's bytes still waiting for more (a request head cut short).
+        let pending = ext
+            .as_ref()
+            .map(|e| e.streams[0].buf.as_slice())
+            .filter(|b| !b.is_empty());
+        let pending_http = flow.protocol == ipproto::TCP
+            && !st.seen.has(Seen::NOT_HTTP)
+            && pending.is_some_and(http::parser::method_and_more);
+        let meta = ext.map(|e| e.meta).unwrap_or_default();
         let class = |master, app, guessed, confidence| Classification {
             master,
             app,
@@ -613,12 +670,21 @@ impl Engine {
         if named {
             return class(st.master, st.app, false, CONFIDENCE_DPI);
         }
+        // A request whose head never completed (the flow ended first) is
+        // HTTP all the same: nDPI names it on its method.
+        if pending_http {
+            return class(known().http, ProtoId::UNKNOWN, false, CONFIDENCE_DPI);
+        }
         // Nothing recognised: nDPI's guesses, by port, then by address.
         if st.valid
             && !st.excluded
             && let Some(id) = guess_by_port(flow)
         {
-            return class(id, ProtoId::UNKNOWN, true, CONFIDENCE_PORT);
+            let all_excluded = match flow.protocol {
+                ipproto::TCP => st.misses >= TCP_PAYLOADS_ALL_EXCLUDED,
+                _ => st.misses >= UDP_PAYLOADS_ALL_EXCLUDED,
+            };
+            return class(id, ProtoId::UNKNOWN, !all_excluded, CONFIDENCE_PORT);
         }
         match by_ip {
             Some(id) => class(ProtoId::UNKNOWN, id, true, CONFIDENCE_IP),

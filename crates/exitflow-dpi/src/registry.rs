@@ -430,6 +430,8 @@ pub struct Known {
     pub tinc: ProtoId,
     #[allow(missing_docs)]
     pub rdp: ProtoId,
+    #[allow(missing_docs)]
+    pub bittorrent: ProtoId,
 }
 
 /// The names [`known`] resolves.
@@ -475,6 +477,7 @@ const KNOWN_NAMES: &[&str] = &[
     "Z3950",
     "TINC",
     "RDP",
+    "BitTorrent",
 ];
 
 /// The well-known ids.
@@ -528,6 +531,7 @@ pub fn known() -> &'static Known {
             z3950: g("Z3950"),
             tinc: g("TINC"),
             rdp: g("RDP"),
+            bittorrent: g("BitTorrent"),
         }
     })
 }

@@ -9,6 +9,7 @@ use exitflow_decode::PacketInfo;
 
 use crate::cache::StunCache;
 
+use crate::Seen;
 use crate::detect;
 use crate::detect::either_port;
 use crate::dns::naming::{dns_label, special_dns};
@@ -52,7 +53,13 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         }
         return Need::Nothing;
     }
+    // The flow's first payload decides whether it can be HTTP.
+    let first = !st.seen.has(Seen::PAYLOAD);
+    st.seen.add(Seen::PAYLOAD);
     if looks_like_record(data) || (data.len() < 3 && data.first() == Some(&22)) {
+        if first {
+            st.seen.add(Seen::NOT_HTTP);
+        }
         let mut scratch = std::mem::take(&mut st.ext().scratch);
         let r = match first_handshake(data, &mut scratch) {
             Parse::Done((HS_CLIENT_HELLO, body)) => match client_hello(body) {
@@ -83,7 +90,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
             Parse::Done(_) => Need::Nothing,
             Parse::Incomplete(_) => Need::More,
             Parse::NotMine | Parse::Error => {
-                st.not_tls = true;
+                st.seen.add(Seen::NOT_TLS);
                 Need::Nothing
             }
         };
@@ -97,14 +104,14 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
     // change of cipher spec) names it TLS by content, as nDPI does,
     // its master by port (IMAPS on 993...), unless a record before it did
     // not parse (Skype's look-alike records).
-    if !st.not_tls && tls::parser::after_handshake_record(data) {
+    if !st.seen.has(Seen::NOT_TLS) && tls::parser::after_handshake_record(data) {
         st.set(tls_master_mid_stream(flow), tls_app(flow, None));
         return Need::Nothing;
     }
     // A server's bytes that could begin a request wait for more only if no
     // detector row knows them (PostgreSQL's one-byte `S`, say).
     let mut request_pending = false;
-    if src2dst || http::parser::could_be_request(data) {
+    if !st.seen.has(Seen::NOT_HTTP) && (src2dst || http::parser::could_be_request(data)) {
         match http::parser::request(data) {
             Parse::Done(req) => {
                 let k = known();
@@ -137,15 +144,40 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
                 m.user_agent = ua;
                 return Need::Nothing;
             }
-            Parse::Incomplete(_) if src2dst => return Need::More,
+            Parse::Incomplete(_) if src2dst && http::parser::method_and_more(data) => {
+                return Need::More;
+            }
+            Parse::Incomplete(_) if src2dst => {}
             Parse::Incomplete(_) => request_pending = true,
+            // A request line of no HTTP version (HTTP/0.9, SIP's OPTIONS)
+            // is still HTTP to nDPI, which reads the method and what
+            // follows; RTSP's version makes it RTSP's.
+            Parse::Error
+                if src2dst
+                    && http::parser::method_and_more(data)
+                    && !http::parser::rtsp_request_line(data) =>
+            {
+                let k = known();
+                let master = if data.starts_with(b"CONNECT ") {
+                    k.http_connect
+                } else {
+                    k.http
+                };
+                st.set(master, ProtoId::UNKNOWN);
+                st.want_http_response = true;
+                return Need::Nothing;
+            }
             Parse::NotMine | Parse::Error => {}
         }
     }
-    if !src2dst && data.starts_with(b"HTTP/1.") {
+    if !st.seen.has(Seen::NOT_HTTP) && !src2dst && data.starts_with(b"HTTP/1.") {
         st.set(known().http, ProtoId::UNKNOWN);
         st.want_http_response = true;
         return http_response(st, data);
+    }
+    // Neither a request nor a response opened the flow: it is not HTTP.
+    if first && !request_pending {
+        st.seen.add(Seen::NOT_HTTP);
     }
     if starttls::candidate_packet(st, data, src2dst) {
         return Need::Nothing;

@@ -68,13 +68,14 @@ fn at_least(a: &serde_json::Value, key: &str, min: f64) {
 fn flows_and_labels_agree_with_nfstream_on_its_corpus() {
     let a = score("nfstream");
     // Floors a little under the figures measured (flows 99.81, app 99.37,
-    // master 99.71, category 99.64; per capture app 96.16, master 99.80):
+    // master 99.71, category 99.64, guessed 99.54; per capture app 96.16,
+    // master 99.80):
     // a change that loses agreement fails here.
     at_least(&a, "flows", 99.7);
     at_least(&a, "app", 99.25);
     at_least(&a, "master", 99.6);
     at_least(&a, "category", 99.5);
-    at_least(&a, "guessed", 98.9);
+    at_least(&a, "guessed", 99.4);
     at_least(&a, "macro_app", 95.9);
     at_least(&a, "macro_master", 99.6);
 }
@@ -84,10 +85,11 @@ fn flows_and_labels_agree_with_nfstream_on_its_corpus() {
 #[test]
 fn labels_agree_with_nfstream_on_ndpis_protocol_captures() {
     let a = score("ndpi");
-    // Measured: flows 99.84, app 99.05, category 99.35, per capture app
-    // 97.42 and master 98.52.
+    // Measured: flows 99.84, app 99.09, category 99.35, guessed 99.22, per
+    // capture app 97.42 and master 98.52.
     at_least(&a, "flows", 99.7);
-    at_least(&a, "app", 98.85);
+    at_least(&a, "app", 98.9);
+    at_least(&a, "guessed", 99.0);
     at_least(&a, "category", 99.15);
     at_least(&a, "macro_app", 97.1);
     at_least(&a, "macro_master", 98.2);
@@ -101,12 +103,12 @@ fn labels_agree_with_nfstream_on_ndpis_protocol_captures() {
 fn labels_agree_with_nfstream_on_real_servers_and_clients() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus/own");
     let a = score_dir(&root, "own");
-    // Measured: 44 captures, 111 flows, every figure 100.
+    // Measured: 74 captures, 186 flows, every figure 100.
     at_least(&a, "flows", 100.0);
     at_least(&a, "app", 99.9);
     at_least(&a, "master", 99.9);
     at_least(&a, "category", 99.9);
-    at_least(&a, "guessed", 99.0);
+    at_least(&a, "guessed", 99.4);
     at_least(&a, "macro_app", 99.9);
 }
 

@@ -201,8 +201,13 @@ pub(super) fn gtp(flow: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn http2(_: &FlowCtx, d: &[u8]) -> Match {
-    let n = d.len().min(HTTP2_PREFACE.len());
-    yes(n >= 16 && d[..n] == HTTP2_PREFACE[..n])
+    // nDPI: the whole preface, as the flow's first payload (a server that
+    // speaks first, as with h2c, leaves the flow to HTTP's port guess).
+    if d.starts_with(HTTP2_PREFACE) {
+        Match::First
+    } else {
+        Match::No
+    }
 }
 
 /// The shortest NNTP greeting and `AUTHINFO USER` command nDPI 5.0 reads

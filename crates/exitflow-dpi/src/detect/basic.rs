@@ -6,8 +6,19 @@ use crate::FlowCtx;
 pub(super) fn ssh(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"SSH-"))
 }
+/// Payloads of a TCP flow nDPI 5.0's BitTorrent rule reads (six, measured
+/// through NFStream, pure ACKs aside): more than the rows' window, so an
+/// encrypted (MSE) negotiation that settles on plaintext still shows its
+/// handshake to it.
+pub(crate) const BITTORRENT_TCP_PAYLOADS: u8 = 6;
+
+/// The peer wire handshake: its length byte and protocol string, and more.
+pub(crate) fn bittorrent_handshake(d: &[u8]) -> bool {
+    d.len() > 20 && d[0] == 19 && &d[1..20] == b"BitTorrent protocol"
+}
+
 pub(super) fn bittorrent_tcp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 20 && d[0] == 19 && &d[1..20] == b"BitTorrent protocol")
+    yes(bittorrent_handshake(d))
 }
 pub(super) fn kerberos_tcp(_: &FlowCtx, d: &[u8]) -> Match {
     // A 4-byte record length, then an ASN.1 application tag.
@@ -572,10 +583,112 @@ pub(super) fn netbios_dgm(flow: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn kerberos_udp(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.first().is_some_and(|t| KRB_TAGS.contains(t)))
 }
-pub(super) fn bittorrent_dht(_: &FlowCtx, d: &[u8]) -> Match {
-    // A bencoded dictionary with a message type or an announce.
-    yes(d.starts_with(b"d1:")
-        && (d.windows(3).any(|w| w == b"1:y") || d.windows(4).any(|w| w == b"1:ad")))
+/// BitTorrent's handshake string, which nDPI also looks for inside UDP.
+const BITTORRENT_PROTOCOL: &[u8] = b"BitTorrent protocol";
+/// UDP ports nDPI's BitTorrent rule leaves to others: Teredo, CAPWAP.
+const BITTORRENT_UDP_OTHERS: [u16; 3] = [3544, 5246, 5247];
+/// Keys of the DHT's bencoded messages (BEP 5) nDPI looks for, by their
+/// first byte (one pass over the payload finds them all).
+const BITTORRENT_DHT_COLON_KEYS: [&[u8]; 4] =
+    [b":target20:", b":find_node1:", b":info_hash20:", b":filter64"];
+const BITTORRENT_DHT_DICT_KEYS: [&[u8]; 2] = [b"d1:ad2:id20:", b"d1:rd2:id20:"];
+/// uTP (BEP 29): header length, version, and the types nDPI reads.
+const UTP_HEADER_LEN: usize = 20;
+const UTP_VERSION: u8 = 1;
+const UTP_ST_DATA: u8 = 0;
+const UTP_ST_SYN: u8 = 4;
+/// uTP DATA is a weak sign: nDPI names it from the flow's third packet on.
+const UTP_DATA_PACKETS: u8 = 3;
+
+/// `d` up to its first zero byte: nDPI's substring search (`ndpi_strnstr`)
+/// reads a payload as a C string.
+fn c_str(d: &[u8]) -> &[u8] {
+    d.iter().position(|b| *b == 0).map_or(d, |n| &d[..n])
+}
+
+/// The handshake's protocol string in `d` read as a C string.
+fn bittorrent_string(d: &[u8]) -> bool {
+    c_str(d).windows(BITTORRENT_PROTOCOL.len()).any(|w| w == BITTORRENT_PROTOCOL)
+}
+
+/// A DHT key or the handshake's string in `d` read as a C string.
+fn bittorrent_dht_key(d: &[u8]) -> bool {
+    let s = c_str(d);
+    (0..s.len()).any(|i| {
+        let rest = &s[i..];
+        match s[i] {
+            b':' => BITTORRENT_DHT_COLON_KEYS.iter().any(|k| rest.starts_with(k)),
+            b'd' => BITTORRENT_DHT_DICT_KEYS.iter().any(|k| rest.starts_with(k)),
+            b'B' => rest.starts_with(BITTORRENT_PROTOCOL),
+            _ => false,
+        }
+    })
+}
+
+/// A uTP version 1 packet as nDPI checks it: `Some(true)` for DATA.
+fn utp_v1(d: &[u8]) -> Option<bool> {
+    if d.len() < UTP_HEADER_LEN {
+        return None;
+    }
+    let (kind, version, first_ext) = (d[0] >> 4, d[0] & 0x0f, d[1]);
+    if version != UTP_VERSION || kind > UTP_ST_SYN || first_ext > 2 {
+        return None;
+    }
+    // Extensions: a type byte (at most 2, at most 4 of them) and a length.
+    let (mut at, mut ext, mut count) = (UTP_HEADER_LEN, first_ext, 0);
+    while ext != 0 && at + 1 < d.len() {
+        ext = d[at];
+        count += 1;
+        if ext > 2 || count > 4 {
+            return None;
+        }
+        at += 2 + usize::from(d[at + 1]);
+    }
+    if ext != 0 {
+        return None;
+    }
+    let header_only = d.len() == at;
+    let (conn, ts, tdiff, window) = (be16(d, 2)?, be32(d, 4)?, be32(d, 8)?, be32(d, 12)?);
+    let bad = (kind == UTP_ST_SYN && (tdiff != 0 || !header_only))
+        || (kind == UTP_ST_DATA && header_only)
+        || conn == 0
+        || ts == 0
+        || (window == 0 && !header_only);
+    (!bad).then_some(kind == UTP_ST_DATA)
+}
+
+pub(super) fn bittorrent_udp(flow: &FlowCtx, d: &[u8]) -> Match {
+    // nDPI 5.0: high ports only, not Teredo's or CAPWAP's, not broadcast.
+    if flow.src_port < 1024
+        || flow.dst_port < 1024
+        || BITTORRENT_UDP_OTHERS.contains(&flow.src_port)
+        || BITTORRENT_UDP_OTHERS.contains(&flow.dst_port)
+        || (flow.ip_version == 4 && flow.dst[..4] == [255, 255, 255, 255])
+    {
+        return Match::No;
+    }
+    if (d.len() > 22 && d.starts_with(b"BT-SEARCH * HTTP/1.1\r\n"))
+        || (d.len() > 12 && d.starts_with(b"d1:ad2:id20:"))
+    {
+        return Match::Yes;
+    }
+    if d.len() >= UTP_HEADER_LEN {
+        match utp_v1(d) {
+            Some(false) => return Match::Yes,
+            Some(true) if bittorrent_string(&d[UTP_HEADER_LEN..]) => {
+                return Match::Yes;
+            }
+            Some(true) => return Match::Count(UTP_DATA_PACKETS),
+            None => {}
+        }
+        // nDPI's uTP version 0 check compares a timestamp with the
+        // packet's time, which rules do not see; version 0 left 2011's
+        // clients.
+        if d[..5] == [0x60, 0, 0, 0, 0] || bittorrent_string(&d[UTP_HEADER_LEN..]) {
+            return Match::Yes;
+        }
+    }
+    yes(d.len() > 19 && bittorrent_dht_key(d))
 }
 pub(super) fn dropbox(flow: &FlowCtx, d: &[u8]) -> Match {
     // LAN sync, as nDPI checks it: to port 17500; from 17500 too, the
@@ -591,17 +704,41 @@ pub(super) fn dropbox(flow: &FlowCtx, d: &[u8]) -> Match {
     };
     yes(d.windows(needle.len()).any(|w| w == needle))
 }
+/// SIP request methods nDPI 5.0 names, each followed by a space and a
+/// `sip` URI (`sip:`, `sips:`), letter case aside.
+const SIP_METHODS: [&[u8]; 13] = [
+    b"INVITE",
+    b"REGISTER",
+    b"OPTIONS",
+    b"BYE",
+    b"ACK",
+    b"CANCEL",
+    b"NOTIFY",
+    b"SUBSCRIBE",
+    b"PUBLISH",
+    b"MESSAGE",
+    b"INFO",
+    b"REFER",
+    b"PRACK",
+];
+/// The shortest message nDPI 5.0 reads as SIP.
+const SIP_MIN_LEN: usize = 30;
+/// First letters (upper case) of the methods and of `SIP/2.0`: most
+/// payloads are refused on their first byte.
+const SIP_INITIALS: &[u8] = b"IROBACNSPM";
+
 pub(super) fn sip(_: &FlowCtx, d: &[u8]) -> Match {
-    const METHODS: [&[u8]; 7] = [
-        b"INVITE sip:",
-        b"REGISTER sip:",
-        b"OPTIONS sip:",
-        b"BYE sip:",
-        b"ACK sip:",
-        b"NOTIFY sip:",
-        b"SUBSCRIBE sip:",
-    ];
-    yes(d.starts_with(b"SIP/2.0 ") || METHODS.iter().any(|m| d.starts_with(m)))
+    // nDPI 5.0, over UDP and TCP alike: a status line or a request line of
+    // a known method with a sip URI, at least 30 bytes, letter case aside.
+    if d.len() < SIP_MIN_LEN || !SIP_INITIALS.contains(&d[0].to_ascii_uppercase()) {
+        return Match::No;
+    }
+    let request = |m: &[u8]| {
+        d[..m.len()].eq_ignore_ascii_case(m)
+            && d[m.len()] == b' '
+            && d[m.len() + 1..m.len() + 4].eq_ignore_ascii_case(b"sip")
+    };
+    yes(d[..8].eq_ignore_ascii_case(b"SIP/2.0 ") || SIP_METHODS.iter().any(|m| request(m)))
 }
 /// Handshake messages nDPI wants (an initiation and its response, or a
 /// retried initiation), and transport messages (from both sides).

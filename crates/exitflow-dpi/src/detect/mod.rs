@@ -211,6 +211,7 @@ const fn row_range(
 
 pub(crate) use apps::rtmp_handshake_pending;
 use basic::*;
+pub(crate) use basic::{BITTORRENT_TCP_PAYLOADS, bittorrent_handshake};
 use bytes::*;
 pub(crate) use bytes::{either_port, starts_ci};
 use samples::*;

@@ -175,6 +175,15 @@ pub static TCP: &[Detector] = &[
         Client,
         apps::http2,
         b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    )
+    .only_from_first(),
+    row(
+        "SIP",
+        Tcp,
+        &[],
+        Either,
+        sip,
+        b"INVITE sip:alice@example.org SIP/2.0\r\n",
     ),
     row("PPTP", Tcp, &[], Either, apps::pptp, PPTP_SAMPLE),
     row(

@@ -53,7 +53,7 @@ pub static UDP: &[Detector] = &[
         Udp,
         &[],
         Either,
-        bittorrent_dht,
+        bittorrent_udp,
         b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe",
     ),
     row(

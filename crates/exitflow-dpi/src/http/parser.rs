@@ -74,6 +74,24 @@ pub fn could_be_request(b: &[u8]) -> bool {
     })
 }
 
+/// Whether `b` opens with a known method, its space and at least one byte
+/// more: what nDPI 5.0 wants in a flow's first payload to call it HTTP (a
+/// shorter first segment leaves the flow to other protocols).
+pub fn method_and_more(b: &[u8]) -> bool {
+    METHODS
+        .iter()
+        .any(|m| b.len() > m.len() && b.starts_with(m))
+}
+
+/// Whether the request line ends with RTSP's version: RTSP's methods
+/// include HTTP's OPTIONS and GET, and nDPI names those RTSP.
+pub fn rtsp_request_line(b: &[u8]) -> bool {
+    let line = b.split(|c| *c == b'\n').next().unwrap_or(b);
+    line.strip_suffix(b"\r")
+        .unwrap_or(line)
+        .ends_with(b" RTSP/1.0")
+}
+
 /// Parses a request head.
 pub fn request(b: &[u8]) -> Parse<Request<'_>> {
     if b.is_empty() {
