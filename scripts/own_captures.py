@@ -34,7 +34,7 @@ PACKAGES = (
     "python3-libtorrent gnutls-bin freeradius freeradius-utils cups cups-ipp-utils yaz "
     "libcoap3-bin python3-pymodbus python3-zmq python3-websockets collectd softflowd "
     "nginx libnginx-mod-rtmp ffmpeg bird2 tinc linuxptp snmptrapd rabbitmq-server amqp-tools "
-    "prosody python3-slixmpp"
+    "prosody python3-slixmpp avahi-daemon squid iperf3 python3-grpcio iputils-ping"
 )
 CNS, SNS = "efown-c", "efown-s"
 C, S = "10.77.0.1", "10.77.0.2"
@@ -348,10 +348,45 @@ ssl = {{ key = "{w}/prosody/key.pem"; certificate = "{w}/prosody/cert.pem" }}
 VirtualHost "own.example"
 """,
     }
+    conf.update({
+        "avahi.conf": """[server]
+host-name=own-s
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=efown1
+enable-dbus=no
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-addresses=yes
+""",
+        "nmb.conf": f"""[global]
+netbios name = OWNSRV
+workgroup = OWNLAB
+interfaces = {S}/24
+bind interfaces only = yes
+lock directory = {w}/samba
+state directory = {w}/samba
+cache directory = {w}/samba
+pid directory = {w}/samba
+private dir = {w}/samba
+log file = {w}/samba/nmb.log
+""",
+        "squid.conf": f"""http_port {S}:3128
+http_access allow all
+cache deny all
+pid_filename {w}/squid/squid.pid
+access_log none
+cache_log {w}/squid/cache.log
+coredump_dir {w}/squid
+""",
+        "mosquitto-tls.conf": f"listener 8883 {S}\nallow_anonymous true\npersistence false\n"
+                              f"certfile {w}/cert.pem\nkeyfile {w}/key.pem\n",
+    })
     for name, text in conf.items():
         with open(f"{w}/{name}", "w") as f:
             f.write(text)
-    for d in ("cups/spool", "cups/tmp", "cups/cache", "cups/state", "rabbit", "prosody"):
+    for d in ("cups/spool", "cups/tmp", "cups/cache", "cups/state", "rabbit", "prosody", "squid"):
         os.makedirs(f"{w}/{d}", exist_ok=True)
     # RADIUS: Debian's configuration with the lab as a client and one user.
     shutil.copytree("/etc/freeradius/3.0", f"{w}/raddb", symlinks=True)
@@ -366,6 +401,8 @@ VirtualHost "own.example"
     for name in ("cert.pem", "key.pem"):
         shutil.copy(f"{w}/{name}", f"{w}/prosody/{name}")
     sh(f"chown -R rabbitmq:rabbitmq {w}/rabbit")
+    sh(f"chown -R proxy:proxy {w}/squid")
+    os.chmod(f"{w}/key.pem", 0o644)  # mosquitto reads it as its own user
     sh(f"chown -R prosody:prosody {w}/prosody")
     sh(f"prosodyctl --config {w}/prosody.cfg.lua register alice own.example secret",
        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -469,6 +506,36 @@ import ssl; c.ssl_context.verify_mode = ssl.CERT_NONE
 c.connect(("{S}", 5222))
 c.loop.run_until_complete(c.disconnected)
 assert c.ok""")
+
+
+GRPC_SERVER = py(f"""
+import grpc, concurrent.futures as cf
+echo = grpc.unary_unary_rpc_method_handler(lambda req, ctx: req)
+s = grpc.server(cf.ThreadPoolExecutor(2))
+s.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("own.Echo", {{"Say": echo}}),))
+s.add_insecure_port("{S}:50051"); s.start(); s.wait_for_termination()""")
+GRPC_CLIENT = py(f"""
+import grpc
+ch = grpc.insecure_channel("{S}:50051")
+assert ch.unary_unary("/own.Echo/Say")(b"hello", timeout=10) == b"hello"
+ch.close()""")
+
+
+def tunnel(kind, name, inner, outer_local, outer_remote, extra=""):
+    """A kernel tunnel device and its inner address."""
+    return (f"ip link add {name} type {kind} local {outer_local} remote {outer_remote} {extra} && "
+            f"ip addr add {inner} dev {name} && ip link set {name} up")
+
+
+def tunnel_scenario(kind, extra="", v6=False):
+    """(server, port, client) for a tunnel: the client pings across it."""
+    name = f"own{kind[:3]}"
+    a, b = ("fd00:77::2/64", "fd00:77::1/64") if v6 else ("192.168.77.2/24", "192.168.77.1/24")
+    target = a.split("/")[0]
+    server = tunnel(kind, name, a, S, C, extra) + " && exec sleep 600"
+    client = (tunnel(kind, name, b, C, S, extra) + f" && sleep 1 && ping -c 3 -i 0.3 -W 2 {target}; "
+              f"rc=$?; ip link del {name}; ip -n {SNS} link del {name}; exit $rc")
+    return server, None, client
 
 
 def sink(port):
@@ -679,6 +746,22 @@ def scenarios(w):
          f"-key {w}/key.pem", (4433, True),
          f"(echo hello; sleep 1) | timeout 5 openssl s_client -quiet -dtls -connect {S}:4433 "
          f"-servername www.own.example; true"),
+        ("mdns", f"avahi-daemon --no-drop-root --no-chroot --no-rlimits -f {w}/avahi.conf",
+         (5353, True), f"dig +short -p 5353 @{S} own-s.local A | grep -q {S}"),
+        ("netbios_ns", f"nmbd -F --no-process-group -s {w}/nmb.conf", (137, True),
+         f"nmblookup -U {S} OWNSRV"),
+        ("http_proxy_squid", f"squid -N -f {w}/squid.conf", (3128, False),
+         f"curl -sS -x http://{S}:3128 http://{S}:8080/hello.txt -o /dev/null"),
+        ("syslog_tcp", f"socat -u TCP-LISTEN:514,bind={S},reuseaddr - >/dev/null", (514, False),
+         f"logger -T -n {S} -P 514 'own corpus: a message over TCP'"),
+        ("mqtt_tls", f"mosquitto -c {w}/mosquitto-tls.conf", (8883, False),
+         f"mosquitto_pub -h {S} -p 8883 --insecure --cafile {w}/cert.pem -t own/t -m hello"),
+        ("grpc", GRPC_SERVER, (50051, False), GRPC_CLIENT),
+        ("iperf3_tcp", f"iperf3 -s -1 -B {S}", (5201, False), f"iperf3 -c {S} -n 200K"),
+        ("iperf3_udp", f"iperf3 -s -1 -B {S}", (5201, False), f"iperf3 -u -c {S} -n 100K -b 1M"),
+        # GRE, IPIP, SIT and Geneve need kernel modules this kind of
+        # machine does not have; VXLAN is built in.
+        ("vxlan", *tunnel_scenario("vxlan", "id 42 dstport 4789")),
     ]
 
 
@@ -698,7 +781,8 @@ def main():
         web = Proc(SNS, f"{PY} -m http.server 8080 --bind {S} --directory {w}/root",
                    subprocess.DEVNULL)
         wait_port(8080)
-        for name, server, (port, udp), client in scenarios(w):
+        for name, server, where, client in scenarios(w):
+            port, udp = where or (None, False)
             if a.only and name not in a.only:
                 continue
             log = open(f"{w}/{name}.log", "w")
@@ -706,7 +790,10 @@ def main():
             pcap = os.path.join(a.out, f"{name}.pcap")
             dump = None
             try:
-                wait_port(port, udp)
+                if port is None:  # a kernel tunnel: nothing listens
+                    time.sleep(1.5)
+                else:
+                    wait_port(port, udp)
                 dump = Proc(SNS, f"tcpdump -i efown1 -s 0 -U -w {pcap} not port 8080",
                             log)
                 time.sleep(1.0)

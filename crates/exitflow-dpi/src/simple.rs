@@ -251,6 +251,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
     Need::Nothing
 }
 
+/// The DNS header's query/response bit.
+const DNS_QR: u16 = 0x8000;
+
 /// UDP: one datagram.
 pub(crate) fn udp(
     st: &mut FlowDpi,
@@ -313,6 +316,17 @@ pub(crate) fn udp(
     }
     for port in [53u16, 5353, 5355] {
         if either_port(flow, port) {
+            // nDPI 5.0: an mDNS or LLMNR query has no flag set, and an
+            // LLMNR flow does not open with a response; otherwise (m)DNS
+            // is ruled out for the flow, the port's guess left.
+            if port != 53 && d.len() >= 4 {
+                let flags = u16::from_be_bytes([d[2], d[3]]);
+                let response = flags & DNS_QR != 0;
+                if (!response && flags != 0) || (response && port == 5355 && st.untouched()) {
+                    st.done = true;
+                    return;
+                }
+            }
             match dns::parser::message(d) {
                 Parse::Done(m) => {
                     if !special_dns(st, &m) {

@@ -1509,3 +1509,61 @@ fn a_bittorrent_handshake_after_an_encrypted_negotiation_is_named() {
     assert_eq!(label(5), "BitTorrent");
     assert_eq!(label(6), "Unknown");
 }
+
+/// Own corpus (dig asking avahi on 5353): nDPI 5.0 takes an mDNS or LLMNR
+/// query only with no flag set (dig sets RD) and no LLMNR flow that opens
+/// with a response — the (m)DNS rule is then out and the port's guess
+/// stays; on port 53 any opcode and the Z bit are DNS. Checked with nDPI
+/// 5.0 through NFStream.
+#[test]
+fn mdns_and_llmnr_queries_with_flags_are_left_to_the_port_guess() {
+    let e = Engine::default();
+    let msg = |flags: u16, answer: bool| {
+        let mut m = vec![0xfb, 0x72];
+        m.extend_from_slice(&flags.to_be_bytes());
+        m.extend_from_slice(&[0, 1, 0, u8::from(answer), 0, 0, 0, 0]);
+        m.extend_from_slice(b"\x05own-s\x05local\0\0\x01\0\x01");
+        if answer {
+            m.extend_from_slice(b"\xc0\x0c\0\x01\0\x01\0\0\0\x0a\0\x04\x0a\x4d\0\x02");
+        }
+        m
+    };
+    let run = |port: u16, msgs: &[(bool, Vec<u8>)]| {
+        let c = ctx(17, 53502, port);
+        let mut st = FlowDpi::default();
+        for (client, m) in msgs {
+            let (sp, dp) = if *client {
+                (53502, port)
+            } else {
+                (port, 53502)
+            };
+            e.inspect(&mut st, &c, &pkt(m, 17, sp, dp, 0, 0), *client);
+        }
+        let cl = e.finish(&mut st, &c);
+        (cl.application_name(), cl.guessed)
+    };
+    let named = |n: &str, guessed| (n.to_string(), guessed);
+    assert_eq!(run(5353, &[(true, msg(0, false))]), named("MDNS", false));
+    assert_eq!(
+        run(
+            5353,
+            &[(true, msg(0x0100, false)), (false, msg(0x8400, true))]
+        ),
+        named("MDNS", true)
+    );
+    assert_eq!(
+        run(5353, &[(false, msg(0x8180, true))]),
+        named("MDNS", false)
+    );
+    assert_eq!(
+        run(5355, &[(true, msg(0, false)), (false, msg(0x8000, true))]),
+        named("LLMNR", false)
+    );
+    assert_eq!(
+        run(5355, &[(false, msg(0x8000, true))]),
+        named("LLMNR", true)
+    );
+    // Port 53: an unusual opcode or the Z bit is still DNS.
+    assert_eq!(run(53, &[(true, msg(7 << 11, false))]), named("DNS", false));
+    assert_eq!(run(53, &[(true, msg(0x0140, false))]), named("DNS", false));
+}

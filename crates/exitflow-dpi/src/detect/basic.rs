@@ -589,8 +589,12 @@ const BITTORRENT_PROTOCOL: &[u8] = b"BitTorrent protocol";
 const BITTORRENT_UDP_OTHERS: [u16; 3] = [3544, 5246, 5247];
 /// Keys of the DHT's bencoded messages (BEP 5) nDPI looks for, by their
 /// first byte (one pass over the payload finds them all).
-const BITTORRENT_DHT_COLON_KEYS: [&[u8]; 4] =
-    [b":target20:", b":find_node1:", b":info_hash20:", b":filter64"];
+const BITTORRENT_DHT_COLON_KEYS: [&[u8]; 4] = [
+    b":target20:",
+    b":find_node1:",
+    b":info_hash20:",
+    b":filter64",
+];
 const BITTORRENT_DHT_DICT_KEYS: [&[u8]; 2] = [b"d1:ad2:id20:", b"d1:rd2:id20:"];
 /// uTP (BEP 29): header length, version, and the types nDPI reads.
 const UTP_HEADER_LEN: usize = 20;
@@ -608,7 +612,9 @@ fn c_str(d: &[u8]) -> &[u8] {
 
 /// The handshake's protocol string in `d` read as a C string.
 fn bittorrent_string(d: &[u8]) -> bool {
-    c_str(d).windows(BITTORRENT_PROTOCOL.len()).any(|w| w == BITTORRENT_PROTOCOL)
+    c_str(d)
+        .windows(BITTORRENT_PROTOCOL.len())
+        .any(|w| w == BITTORRENT_PROTOCOL)
 }
 
 /// A DHT key or the handshake's string in `d` read as a C string.
@@ -617,7 +623,9 @@ fn bittorrent_dht_key(d: &[u8]) -> bool {
     (0..s.len()).any(|i| {
         let rest = &s[i..];
         match s[i] {
-            b':' => BITTORRENT_DHT_COLON_KEYS.iter().any(|k| rest.starts_with(k)),
+            b':' => BITTORRENT_DHT_COLON_KEYS
+                .iter()
+                .any(|k| rest.starts_with(k)),
             b'd' => BITTORRENT_DHT_DICT_KEYS.iter().any(|k| rest.starts_with(k)),
             b'B' => rest.starts_with(BITTORRENT_PROTOCOL),
             _ => false,
