@@ -646,6 +646,7 @@ impl Engine {
         let pending_http = flow.protocol == ipproto::TCP
             && !st.seen.has(Seen::NOT_HTTP)
             && pending.is_some_and(http::parser::method_and_more);
+        let pending_connect = pending.is_some_and(|b| b.starts_with(b"CONNECT "));
         let meta = ext.map(|e| e.meta).unwrap_or_default();
         let class = |master, app, guessed, confidence| Classification {
             master,
@@ -673,7 +674,13 @@ impl Engine {
         // A request whose head never completed (the flow ended first) is
         // HTTP all the same: nDPI names it on its method.
         if pending_http {
-            return class(known().http, ProtoId::UNKNOWN, false, CONFIDENCE_DPI);
+            let k = known();
+            let master = if pending_connect {
+                k.http_connect
+            } else {
+                k.http
+            };
+            return class(master, ProtoId::UNKNOWN, false, CONFIDENCE_DPI);
         }
         // Nothing recognised: nDPI's guesses, by port, then by address.
         if st.valid

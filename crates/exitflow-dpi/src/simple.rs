@@ -175,8 +175,9 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
         st.want_http_response = true;
         return http_response(st, data);
     }
-    // Neither a request nor a response opened the flow: it is not HTTP.
-    if first && !request_pending {
+    // Neither a request nor a response opened the flow: it is not HTTP (a
+    // server's bytes that could begin a request are no request of a client).
+    if first {
         st.seen.add(Seen::NOT_HTTP);
     }
     if starttls::candidate_packet(st, data, src2dst) {
@@ -323,6 +324,7 @@ pub(crate) fn udp(
                 let flags = u16::from_be_bytes([d[2], d[3]]);
                 let response = flags & DNS_QR != 0;
                 if (!response && flags != 0) || (response && port == 5355 && st.untouched()) {
+                    st.held(); // a payload nothing recognised, as counted for every flow
                     st.done = true;
                     return;
                 }

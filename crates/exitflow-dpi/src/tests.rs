@@ -1344,6 +1344,12 @@ fn http_and_http2_are_named_only_from_the_flows_first_payload() {
         label(&[(true, b"GET /index.html"), (false, b"xyz")]),
         "HTTP"
     );
+    assert_eq!(
+        label(&[(true, b"CONNECT example.org:443 HTTP/1.1\r\nHost: exa")]),
+        "HTTP_Connect"
+    );
+    // A server's first bytes that could begin a request: not HTTP after.
+    assert_eq!(label(&[(false, b"P"), (true, get), (false, ok)]), "Unknown");
     // HTTP/2: the whole preface first; after the server's SETTINGS, not.
     assert_eq!(label(&[(true, preface), (false, settings)]), "HTTP2");
     assert_eq!(label(&[(false, settings), (true, preface)]), "Unknown");
@@ -1375,6 +1381,11 @@ fn sip_is_named_over_tcp_and_udp_with_ndpis_methods_and_length() {
             label(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1\r\n\r\n"),
             "SIP"
         );
+        // ACK, CANCEL and OPTIONS take a tel URI too; the keep-alive.
+        assert_eq!(label(msg("ACK tel:+12345").as_bytes()), "SIP");
+        assert_eq!(label(msg("Cancel TEL:+12345").as_bytes()), "SIP");
+        assert_eq!(label(b"hello"), "SIP");
+        assert_ne!(label(msg("BYE tel:+12345").as_bytes()), "SIP");
         // Not SIP: UPDATE, a tel URI, a message under 30 bytes.
         for d in [
             msg("UPDATE sip:"),

@@ -671,7 +671,8 @@ pub(super) fn bittorrent_udp(flow: &FlowCtx, d: &[u8]) -> Match {
         || flow.dst_port < 1024
         || BITTORRENT_UDP_OTHERS.contains(&flow.src_port)
         || BITTORRENT_UDP_OTHERS.contains(&flow.dst_port)
-        || (flow.ip_version == 4 && flow.dst[..4] == [255, 255, 255, 255])
+        || (flow.ip_version == 4
+            && (flow.dst[..4] == [255, 255, 255, 255] || flow.src[..4] == [255, 255, 255, 255]))
     {
         return Match::No;
     }
@@ -689,6 +690,8 @@ pub(super) fn bittorrent_udp(flow: &FlowCtx, d: &[u8]) -> Match {
             Some(true) => return Match::Count(UTP_DATA_PACKETS),
             None => {}
         }
+        // (DATA as three packets of evidence: nDPI names any DATA packet
+        // once the flow has more than two, whatever the earlier ones were.)
         // nDPI's uTP version 0 check compares a timestamp with the
         // packet's time, which rules do not see; version 0 left 2011's
         // clients.
@@ -729,24 +732,34 @@ const SIP_METHODS: [&[u8]; 13] = [
     b"REFER",
     b"PRACK",
 ];
+/// The methods nDPI 5.0 also takes with a `tel` URI.
+const SIP_TEL_METHODS: [&[u8]; 3] = [b"ACK", b"CANCEL", b"OPTIONS"];
 /// The shortest message nDPI 5.0 reads as SIP.
 const SIP_MIN_LEN: usize = 30;
+/// A keep-alive nDPI 5.0 names SIP on its own.
+const SIP_HELLO: &[u8] = b"hello";
 /// First letters (upper case) of the methods and of `SIP/2.0`: most
 /// payloads are refused on their first byte.
 const SIP_INITIALS: &[u8] = b"IROBACNSPM";
 
 pub(super) fn sip(_: &FlowCtx, d: &[u8]) -> Match {
     // nDPI 5.0, over UDP and TCP alike: a status line or a request line of
-    // a known method with a sip URI, at least 30 bytes, letter case aside.
+    // a known method with a sip URI (ACK, CANCEL, OPTIONS also tel), at
+    // least 30 bytes, letter case aside; or its five-byte keep-alive.
+    if d == SIP_HELLO {
+        return Match::Yes;
+    }
     if d.len() < SIP_MIN_LEN || !SIP_INITIALS.contains(&d[0].to_ascii_uppercase()) {
         return Match::No;
     }
-    let request = |m: &[u8]| {
+    let request = |m: &[u8], scheme: &[u8]| {
         d[..m.len()].eq_ignore_ascii_case(m)
             && d[m.len()] == b' '
-            && d[m.len() + 1..m.len() + 4].eq_ignore_ascii_case(b"sip")
+            && d[m.len() + 1..m.len() + 4].eq_ignore_ascii_case(scheme)
     };
-    yes(d[..8].eq_ignore_ascii_case(b"SIP/2.0 ") || SIP_METHODS.iter().any(|m| request(m)))
+    yes(d[..7].eq_ignore_ascii_case(b"SIP/2.0")
+        || SIP_METHODS.iter().any(|m| request(m, b"sip"))
+        || SIP_TEL_METHODS.iter().any(|m| request(m, b"tel")))
 }
 /// Handshake messages nDPI wants (an initiation and its response, or a
 /// retried initiation), and transport messages (from both sides).
