@@ -813,6 +813,10 @@ def main():
                 time.sleep(0.3)
         web.stop()
     finally:
+        # RabbitMQ's port mapper daemonises out of its scenario's process
+        # group: stop it before its namespace goes.
+        subprocess.run(["ip", "netns", "exec", SNS, "epmd", "-kill"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         netns_down()
     if failed:
         print(f"failed: {' '.join(failed)}", file=sys.stderr)
