@@ -67,15 +67,7 @@ pub(crate) struct Session {
 }
 
 /// What one payload says of an FTP session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// FTP_CONTROL (false) or, after an AUTH, FTPS (true).
-    Named { secure: bool },
-    /// A command or a reply (not a detector miss).
-    Alive,
-    /// Nothing FTP said here.
-    Nothing,
-}
+pub(crate) use crate::SessionStep as Step;
 
 impl Session {
     fn client(&mut self, d: &[u8]) -> Step {

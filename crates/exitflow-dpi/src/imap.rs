@@ -75,15 +75,7 @@ pub(crate) struct Session {
 }
 
 /// What one payload says of an IMAP session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// IMAP (false) or IMAPS (true).
-    Named { secure: bool },
-    /// A word (not a detector miss).
-    Alive,
-    /// Nothing IMAP said here.
-    Nothing,
-}
+pub(crate) use crate::SessionStep as Step;
 
 impl Session {
     fn step(&mut self, d: &[u8]) -> Step {

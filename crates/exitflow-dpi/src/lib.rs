@@ -129,6 +129,18 @@ pub struct Meta {
     pub server_fingerprint: Option<String>,
 }
 
+/// What one payload says of a session that may turn into TLS ([`ftp`],
+/// [`imap`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SessionStep {
+    /// The protocol in the clear (false) or its TLS form (true).
+    Named { secure: bool },
+    /// The protocol's word (not a detector miss).
+    Alive,
+    /// Nothing the protocol said here.
+    Nothing,
+}
+
 /// A session rule's view of a flow's payloads ([`smtp`], [`ftp`],
 /// [`imap`]): how many it counted, and whether it gave the flow up.
 #[derive(Clone, Copy, Debug, Default)]
