@@ -152,6 +152,16 @@ pub fn packet(
 /// `port`) of these payloads, `true` for the client's; TCP segments in
 /// sequence per direction.
 pub fn flow_label(e: &crate::Engine, protocol: u8, port: u16, msgs: &[(bool, &[u8])]) -> String {
+    flow_result(e, protocol, port, msgs).0
+}
+
+/// [`flow_label`] and whether the label is a guess.
+pub fn flow_result(
+    e: &crate::Engine,
+    protocol: u8,
+    port: u16,
+    msgs: &[(bool, &[u8])],
+) -> (String, bool) {
     let c = flow_ctx(protocol, 40000, port);
     let mut st = crate::FlowDpi::default();
     let mut seq = [1u32, 1];
@@ -168,5 +178,6 @@ pub fn flow_label(e: &crate::Engine, protocol: u8, port: u16, msgs: &[(bool, &[u
         e.inspect(&mut st, &c, &p, *client);
         *s = s.wrapping_add(m.len() as u32);
     }
-    e.finish(&mut st, &c).application_name()
+    let cl = e.finish(&mut st, &c);
+    (cl.application_name(), cl.guessed)
 }

@@ -55,9 +55,40 @@ pub const DEFAULT_STREAM_CAP: usize = 16 * 1024;
 /// detection, not a guess (measured with nDPI through NFStream on text,
 /// random and zero payloads, either direction).
 pub const TCP_PAYLOADS_ALL_EXCLUDED: u8 = 11;
-/// The same for UDP (nine datagrams from one side; a few alternating
-/// binary exchanges run out sooner, which is left to the guess).
+/// The same for UDP datagrams from one side only.
 pub const UDP_PAYLOADS_ALL_EXCLUDED: u8 = 9;
+/// The same for UDP datagrams when both sides sent some (measured on every
+/// split of up to 13 datagrams between the two sides), unless one of the
+/// long-lived dissectors is still looking ([`Seen::linger`]).
+pub const UDP_PAYLOADS_ALL_EXCLUDED_BOTH_WAYS: u8 = 7;
+
+/// The lowest RTP header (version 2, no CSRC).
+const RTP_HEADER: usize = 12;
+/// RTP payload types nDPI takes for RTP (static ones up to 34, dynamic from
+/// 96), the marker bit aside.
+const RTP_MAX_STATIC_TYPE: u8 = 34;
+const RTP_MIN_DYNAMIC_TYPE: u8 = 96;
+
+/// An RTP header as nDPI's RTP dissector accepts one: version 2, its CSRC
+/// list inside the datagram, a payload type RTP uses.
+fn rtp_like(d: &[u8]) -> bool {
+    let [b0, b1, ..] = *d else { return false };
+    let pt = b1 & 0x7f;
+    b0 >> 6 == 2
+        && d.len() >= RTP_HEADER + 4 * usize::from(b0 & 0x0f)
+        && (pt <= RTP_MAX_STATIC_TYPE || pt >= RTP_MIN_DYNAMIC_TYPE)
+}
+
+/// A UDP datagram, recognised or not: which sides spoke, and what the
+/// long-lived dissectors make of it.
+fn udp_payload_seen(st: &mut FlowDpi, payload: &[u8], src2dst: bool) {
+    if payload.is_empty() {
+        return;
+    }
+    let first = !st.seen.has(Seen::DIR_PAYLOAD[0]) && !st.seen.has(Seen::DIR_PAYLOAD[1]);
+    st.seen.add(Seen::DIR_PAYLOAD[usize::from(!src2dst)]);
+    st.seen.linger(first, payload);
+}
 
 /// nDPI confidence: match by port.
 pub const CONFIDENCE_PORT: u8 = 1;
@@ -217,39 +248,88 @@ pub struct FlowDpi {
     want_cert: bool,
     /// A mail or FTP session that may turn into TLS ([`starttls`]).
     want_starttls: bool,
-    /// What earlier payloads ruled out ([`Seen`]), one byte for three flags
-    /// to keep the state within its 40 bytes.
+    /// What earlier payloads ruled out or showed ([`Seen`]), flags in two
+    /// bytes to keep the state within its 40.
     seen: Seen,
     master: ProtoId,
     app: ProtoId,
     /// Payloads the detector tables found nothing in.
     misses: u8,
-    /// Sequence number after each direction's SYN, to spot a stream's first
-    /// segment arriving late.
-    syn_next: [Option<u32>; 2],
+    /// Retransmitted payloads since the last new one: no detector sees
+    /// them, but they count (as in nDPI's packet counter) once a new payload
+    /// comes for the detectors to judge.
+    retransmitted: u8,
+    /// Each direction's next sequence number, 0 while unknown (as nDPI
+    /// tracks it): tells retransmissions, which no detector sees, and a
+    /// stream's first segment arriving after a later one.
+    next_seq: [u32; 2],
     ext: Option<Box<Ext>>,
 }
 
-/// Flags about the payloads a TCP flow's inspection has already judged.
+/// Flags about the payloads a flow's inspection has already judged.
 #[derive(Clone, Copy, Default)]
-struct Seen(u8);
+struct Seen(u16);
 
 impl Seen {
     /// A payload was judged.
-    const PAYLOAD: u8 = 1;
+    const PAYLOAD: u16 = 1;
     /// A TLS record that does not parse was seen: a later application-data
     /// record does not make the flow TLS (nDPI excludes TLS for it).
-    const NOT_TLS: u8 = 2;
+    const NOT_TLS: u16 = 2;
     /// The flow's first payload was neither a request nor a response: a
     /// later one does not make it HTTP (nDPI excludes HTTP on it).
-    const NOT_HTTP: u8 = 4;
+    const NOT_HTTP: u16 = 4;
+    /// The flow's first payload did not begin like a TLS record: no later
+    /// record makes it TLS (nDPI has excluded its TLS dissector).
+    const TLS_EXCLUDED: u16 = 32;
+    /// A TCP payload was seen from the client ([0]) or the server ([1]).
+    const DIR_PAYLOAD: [u16; 2] = [8, 16];
+    /// UDP: the flow opened with text, and how many datagrams since were
+    /// not text (none, or one); the RTP-like rule saw one datagram that was
+    /// not RTP-like, or two ([`Seen::linger`]).
+    const TEXT_OPENED: u16 = 64;
+    const TEXT_MISSED: u16 = 128;
+    const RTP_MISSED: u16 = 256;
+    const RTP_GONE: u16 = 512;
 
-    fn has(self, f: u8) -> bool {
+    fn has(self, f: u16) -> bool {
         self.0 & f != 0
     }
 
-    fn add(&mut self, f: u8) {
+    fn add(&mut self, f: u16) {
         self.0 |= f;
+    }
+
+    /// Two of nDPI 5.0's UDP dissectors look past the datagram count after
+    /// which the others have given up (measured through NFStream on
+    /// arrangements of text, RTP-like and binary datagrams up to nine): one
+    /// while the flow opened with text (a printable first byte) and no more
+    /// than one datagram since was not text, the other while no more than
+    /// one datagram was not RTP-like.
+    fn linger(&mut self, first: bool, payload: &[u8]) {
+        let text = payload.first().is_some_and(|b| (0x20..0x7f).contains(b));
+        if first && text {
+            self.add(Self::TEXT_OPENED);
+        } else if !first && !text && self.text_lingers() {
+            if self.has(Self::TEXT_MISSED) {
+                self.0 &= !Self::TEXT_OPENED;
+            }
+            self.add(Self::TEXT_MISSED);
+        }
+        if !rtp_like(payload) {
+            if self.has(Self::RTP_MISSED) {
+                self.add(Self::RTP_GONE);
+            }
+            self.add(Self::RTP_MISSED);
+        }
+    }
+
+    fn text_lingers(self) -> bool {
+        self.has(Self::TEXT_OPENED)
+    }
+
+    fn rtp_lingers(self) -> bool {
+        !self.has(Self::RTP_GONE)
     }
 }
 
@@ -270,7 +350,11 @@ impl FlowDpi {
     fn missed(&mut self) {
         self.held();
         let pending = self.ext.as_ref().is_some_and(|e| {
-            !e.cand.is_unknown() || e.smtp.watch.live() || e.ftp.watch.live() || e.imap.watch.live()
+            !e.cand.is_unknown()
+                || e.smtp.watch.live()
+                || e.ftp.watch.live()
+                || e.imap.watch.live()
+                || e.quic.short.alive()
         });
         if self.misses >= DEFAULT_MAX_MISSES && !pending && self.master.is_unknown() {
             self.done = true;
@@ -537,7 +621,13 @@ impl Engine {
             // excluded every dissector, which ends detection by port.
             if st.master.is_unknown() && st.app.is_unknown() && st.packets < self.cfg.max_packets {
                 st.packets += 1;
-                if !p.payload.is_empty() && !p.truncated {
+                let seg = if flow.protocol == ipproto::TCP {
+                    track_tcp(st, p, src2dst)
+                } else {
+                    udp_payload_seen(st, p.payload, src2dst);
+                    Segment::New
+                };
+                if !p.payload.is_empty() && !p.truncated && !matches!(seg, Segment::Retransmitted) {
                     st.misses = st.misses.saturating_add(1);
                     // BitTorrent's rule outlives the rows' window.
                     if flow.protocol == ipproto::TCP
@@ -572,6 +662,7 @@ impl Engine {
                 }
             }
             ipproto::UDP => {
+                udp_payload_seen(st, p.payload, src2dst);
                 if !p.payload.is_empty() && !st.done {
                     let first = st.untouched();
                     simple::udp(st, flow, p, src2dst, &self.stun_cache);
@@ -597,23 +688,19 @@ impl Engine {
 
     fn tcp(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
         let dir = usize::from(!src2dst);
-        if p.tcp_flags & tcp_flags::SYN != 0 {
-            // SYN: the stream starts after it.
-            st.syn_next[dir] = Some(p.tcp_seq.wrapping_add(1));
-            return;
+        let cap = self.cfg.stream_cap;
+        match track_tcp(st, p, src2dst) {
+            Segment::New => {}
+            Segment::Retransmitted => return,
+            Segment::AheadOfFirst(first) => {
+                // The stream's first bytes are still missing: hold this segment.
+                let s = &mut st.ext().streams[dir];
+                s.start(first);
+                s.push(p.tcp_seq, p.payload, cap);
+                return;
+            }
         }
         if p.payload.is_empty() {
-            return;
-        }
-        let cap = self.cfg.stream_cap;
-        if let Some(first) = st.syn_next[dir].take()
-            && first != p.tcp_seq
-            && (p.tcp_seq.wrapping_sub(first) as i32) > 0
-        {
-            // The stream's first bytes are still missing: hold this segment.
-            let s = &mut st.ext().streams[dir];
-            s.start(first);
-            s.push(p.tcp_seq, p.payload, cap);
             return;
         }
         // Fast path: nothing buffered in this direction; decide on this segment.
@@ -694,22 +781,108 @@ impl Engine {
             };
             return class(master, ProtoId::UNKNOWN, false, CONFIDENCE_DPI);
         }
-        // Nothing recognised: nDPI's guesses, by port, then by address.
+        // Nothing recognised: nDPI's guesses, by port, then by address; a
+        // guess only while some dissector was still looking.
+        let both_ways = st.seen.has(Seen::DIR_PAYLOAD[0]) && st.seen.has(Seen::DIR_PAYLOAD[1]);
+        let all_excluded = match flow.protocol {
+            ipproto::TCP => st.misses >= TCP_PAYLOADS_ALL_EXCLUDED,
+            _ if st.seen.rtp_lingers() => false,
+            _ if both_ways && !st.seen.text_lingers() => {
+                st.misses >= UDP_PAYLOADS_ALL_EXCLUDED_BOTH_WAYS
+            }
+            _ => st.misses >= UDP_PAYLOADS_ALL_EXCLUDED,
+        };
         if st.valid
             && !st.excluded
             && let Some(id) = guess_by_port(flow)
         {
-            let all_excluded = match flow.protocol {
-                ipproto::TCP => st.misses >= TCP_PAYLOADS_ALL_EXCLUDED,
-                _ => st.misses >= UDP_PAYLOADS_ALL_EXCLUDED,
-            };
             return class(id, ProtoId::UNKNOWN, !all_excluded, CONFIDENCE_PORT);
         }
         match by_ip {
-            Some(id) => class(ProtoId::UNKNOWN, id, true, CONFIDENCE_IP),
+            Some(id) => class(ProtoId::UNKNOWN, id, !all_excluded, CONFIDENCE_IP),
             None => class(ProtoId::UNKNOWN, ProtoId::UNKNOWN, false, 0),
         }
     }
+}
+
+/// How far ahead of the expected sequence number a segment may start and
+/// still be new data (nDPI's `tcp_max_retransmission_window_size`); behind
+/// it, or further ahead, it is a retransmission.
+pub const TCP_RETRANSMISSION_WINDOW: u32 = 0x10000;
+
+/// What a TCP packet is to the sequence tracking.
+#[derive(Debug, PartialEq, Eq)]
+enum Segment {
+    /// New bytes (or no payload): inspected.
+    New,
+    /// Bytes already seen: nDPI hands them to no dissector, so they count
+    /// in no window here either.
+    Retransmitted,
+    /// A direction's first payload arriving ahead of the sequence number
+    /// after its SYN (given): held until the missing bytes come.
+    AheadOfFirst(u32),
+}
+
+/// Follows each direction's next sequence number, as nDPI does: the first
+/// SYN sets it, a payload moves it to its end; a payload that starts behind it
+/// (or beyond the window ahead of it) and brings no new byte is a
+/// retransmission. Unlike nDPI, a payload that re-sends some bytes and adds
+/// new ones is new data (the stream keeps only its new tail). The
+/// retransmissions are counted among the misses when the next new payload
+/// comes: nDPI's dissectors exclude themselves by a packet count that
+/// includes them, but only when they are handed a packet.
+fn track_tcp(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool) -> Segment {
+    let dir = usize::from(!src2dst);
+    if p.tcp_flags & tcp_flags::SYN != 0 {
+        // Only the first: a stray SYN-ACK of another sequence space does not
+        // make the data that follows retransmissions (nor does it in nDPI).
+        if st.next_seq[dir] == 0 {
+            st.next_seq[dir] = p.tcp_seq.wrapping_add(1);
+        }
+        return Segment::New;
+    }
+    if p.payload.is_empty() {
+        return Segment::New;
+    }
+    let seg = classify_segment(st, p, dir);
+    if seg == Segment::Retransmitted {
+        st.retransmitted = st.retransmitted.saturating_add(1);
+    } else {
+        st.misses = st
+            .misses
+            .saturating_add(std::mem::take(&mut st.retransmitted));
+    }
+    seg
+}
+
+fn classify_segment(st: &mut FlowDpi, p: &PacketInfo<'_>, dir: usize) -> Segment {
+    let len = p.payload.len() as u32;
+    let end = p.tcp_seq.wrapping_add(len);
+    let next = st.next_seq[dir];
+    let first = !st.seen.has(Seen::DIR_PAYLOAD[dir]);
+    st.seen.add(Seen::DIR_PAYLOAD[dir]);
+    if next == 0 {
+        st.next_seq[dir] = end;
+        return Segment::New;
+    }
+    let ahead = p.tcp_seq.wrapping_sub(next);
+    if ahead <= TCP_RETRANSMISSION_WINDOW {
+        if first && ahead > 0 {
+            // The late first segment will start at `next`: keep it expected.
+            return Segment::AheadOfFirst(next);
+        }
+        // While the stream holds segments for a gap, the gap's bytes are
+        // still expected.
+        if !st.ext.as_ref().is_some_and(|e| e.streams[dir].waiting()) {
+            st.next_seq[dir] = end;
+        }
+        return Segment::New;
+    }
+    if (end.wrapping_sub(next) as i32) > 0 && next.wrapping_sub(p.tcp_seq) < len {
+        st.next_seq[dir] = end;
+        return Segment::New;
+    }
+    Segment::Retransmitted
 }
 
 /// What the TCP detector wants next for a direction.

@@ -56,7 +56,11 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
     // The flow's first payload decides whether it can be HTTP.
     let first = !st.seen.has(Seen::PAYLOAD);
     st.seen.add(Seen::PAYLOAD);
-    if looks_like_record(data) || (data.len() < 3 && data.first() == Some(&22)) {
+    if first && !tls::parser::first_payload_allows_tls(data) {
+        st.seen.add(Seen::TLS_EXCLUDED);
+    }
+    let tls_excluded = st.seen.has(Seen::TLS_EXCLUDED);
+    if !tls_excluded && (looks_like_record(data) || (data.len() < 3 && data.first() == Some(&22))) {
         if first {
             st.seen.add(Seen::NOT_HTTP);
         }
@@ -104,7 +108,7 @@ pub(crate) fn tcp(st: &mut FlowDpi, flow: &FlowCtx, data: &[u8], src2dst: bool) 
     // change of cipher spec) names it TLS by content, as nDPI does,
     // its master by port (IMAPS on 993...), unless a record before it did
     // not parse (Skype's look-alike records).
-    if !st.seen.has(Seen::NOT_TLS) && tls::parser::after_handshake_record(data) {
+    if !tls_excluded && !st.seen.has(Seen::NOT_TLS) && tls::parser::after_handshake_record(data) {
         st.set(tls_master_mid_stream(flow), tls_app(flow, None));
         return Need::Nothing;
     }
@@ -359,7 +363,23 @@ pub(crate) fn udp(
     }
     if let Some(hit) = detect::scan(detect::Transport::Udp, flow, d, src2dst, st.before()) {
         st.hit(hit, src2dst);
-    } else if transfer == tftp::Step::Alive {
+        return;
+    }
+    // QUIC met after its handshake: short headers to the server's port.
+    if p.dst_port == quic::SHORT_HEADER_PORT {
+        match st.ext().quic.short.to_server(d) {
+            quic::ShortHeader::Named => {
+                st.set(k.quic, ProtoId::UNKNOWN);
+                return;
+            }
+            quic::ShortHeader::Alive => {
+                st.held();
+                return;
+            }
+            quic::ShortHeader::Gone => {}
+        }
+    }
+    if transfer == tftp::Step::Alive {
         st.held();
     } else {
         st.missed();

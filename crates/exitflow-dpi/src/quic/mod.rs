@@ -13,9 +13,76 @@ pub const MAX_CRYPTO: usize = MAX_HANDSHAKE;
 /// Distinct CRYPTO ranges tracked per flow (counter: `QuicState::overflows`).
 pub const MAX_RANGES: usize = 32;
 
+/// The server port nDPI 5.0 watches for QUIC met after its handshake
+/// (short-header packets only).
+pub const SHORT_HEADER_PORT: u16 = 443;
+/// The bytes after the first that must repeat in each short-header packet
+/// (the destination connection id, whatever its length).
+pub const SHORT_HEADER_DCID: usize = 8;
+/// The shortest datagram the short-header rule looks at.
+pub const SHORT_HEADER_MIN_LEN: usize = 10;
+/// Matching datagrams to the server that name the flow QUIC.
+pub const SHORT_HEADER_PACKETS: u8 = 3;
+/// QUIC's fixed bit (RFC 9000 §17): set in every packet of versions 1 and 2.
+pub const FIXED_BIT: u8 = 0x40;
+
+/// What the short-header rule made of a datagram to the server.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ShortHeader {
+    /// The third datagram with the first one's connection id: QUIC.
+    Named,
+    /// So far every datagram agrees.
+    Alive,
+    /// A datagram did not: the rule is out for the flow.
+    Gone,
+}
+
+/// nDPI's rule for QUIC met after its handshake (the capture began late,
+/// or the Initials were lost): each datagram the client sends to port 443
+/// has the fixed bit and the same eight bytes after the first; the third
+/// such names the flow. Any other datagram to the server ends the rule
+/// (measured with nDPI 5.0 through NFStream).
+#[derive(Default)]
+pub struct ShortHeaders {
+    dcid: [u8; SHORT_HEADER_DCID],
+    /// Datagrams that agreed; `u8::MAX` once the rule is out.
+    seen: u8,
+}
+
+impl ShortHeaders {
+    /// One datagram sent to the server's port.
+    pub fn to_server(&mut self, d: &[u8]) -> ShortHeader {
+        if self.seen == u8::MAX {
+            return ShortHeader::Gone;
+        }
+        let fits = d.len() >= SHORT_HEADER_MIN_LEN && d[0] & FIXED_BIT != 0;
+        let dcid = &d[1.min(d.len())..d.len().min(1 + SHORT_HEADER_DCID)];
+        if !fits || (self.seen > 0 && dcid != self.dcid) {
+            self.seen = u8::MAX;
+            return ShortHeader::Gone;
+        }
+        if self.seen == 0 {
+            self.dcid.copy_from_slice(dcid);
+        }
+        self.seen += 1;
+        if self.seen >= SHORT_HEADER_PACKETS {
+            ShortHeader::Named
+        } else {
+            ShortHeader::Alive
+        }
+    }
+
+    /// Still waiting for its third datagram.
+    pub fn alive(&self) -> bool {
+        self.seen > 0 && self.seen != u8::MAX
+    }
+}
+
 /// Per-flow QUIC state: the client's CRYPTO stream as it arrives.
 #[derive(Default)]
 pub struct QuicState {
+    /// The short-header rule's state.
+    pub short: ShortHeaders,
     dcid: Option<([u8; 20], u8)>,
     crypto: Vec<u8>,
     ranges: Vec<(usize, usize)>,

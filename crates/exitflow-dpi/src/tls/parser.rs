@@ -53,6 +53,18 @@ pub fn looks_like_record(b: &[u8]) -> bool {
     b.len() >= 3 && b[0] == RECORD_HANDSHAKE && b[1] == 3 && b[2] <= 4
 }
 
+/// The first bytes nDPI's TLS dissector accepts from a TCP flow's first
+/// payload (record types 20 to 26, measured with nDPI 5.0): a flow that
+/// begins with anything else never becomes TLS by its later records.
+pub const FIRST_BYTES_TLS_ACCEPTS: std::ops::RangeInclusive<u8> = 20..=26;
+
+/// Whether a TCP flow whose first payload is `b` can still turn out to be
+/// TLS (by a handshake or a record met later).
+pub fn first_payload_allows_tls(b: &[u8]) -> bool {
+    b.first()
+        .is_some_and(|x| FIRST_BYTES_TLS_ACCEPTS.contains(x))
+}
+
 /// Whether `b` starts with a record of SSL 3.0 to TLS 1.3 that follows the
 /// handshake — application data, an alert, a change of cipher spec — whose
 /// length a record may have: a TLS stream met after its handshake.
