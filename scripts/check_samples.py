@@ -122,12 +122,18 @@ def main():
         elif name in ours.split(".") and not guessed:
             # exitflow names it by content (a port's guess is nDPI's too).
             looser.append(f"{key}: nDPI names nothing from this one packet")
+    finish(looser, failed, f"{len(rows)} sample flows ({len(SKIP)} rules skipped): {len(failed)} "
+           f"contradicted by nDPI, {len(looser)} named from one packet where nDPI wants more; "
+           f"replays in {out}")
+
+
+def finish(looser, failed, summary):
+    """Prints the lines and the summary; exits 1 if any line failed."""
     for line in looser:
         print(f"looser  {line}")
     for line in failed:
         print(f"FAILED  {line}")
-    print(f"{len(rows)} sample flows ({len(SKIP)} rules skipped): {len(failed)} contradicted by nDPI, "
-          f"{len(looser)} named from one packet where nDPI wants more; replays in {out}")
+    print(summary)
     sys.exit(1 if failed else 0)
 
 

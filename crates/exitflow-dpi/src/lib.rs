@@ -259,6 +259,9 @@ pub struct FlowDpi {
     /// them, but they count (as in nDPI's packet counter) once a new payload
     /// comes for the detectors to judge.
     retransmitted: u8,
+    /// Retransmissions so counted: with the misses, they tell when nDPI
+    /// would have no dissector left.
+    retransmissions_counted: u8,
     /// Each direction's next sequence number, 0 while unknown (as nDPI
     /// tracks it): tells retransmissions, which no detector sees, and a
     /// stream's first segment arriving after a later one.
@@ -384,6 +387,7 @@ impl FlowDpi {
     fn before(&self) -> detect::Before {
         detect::Before {
             clean: self.misses == 0,
+            misses: self.misses,
             cand: self.ext.as_ref().map_or(ProtoId::UNKNOWN, |e| e.cand),
         }
     }
@@ -689,7 +693,12 @@ impl Engine {
     fn tcp(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
         let dir = usize::from(!src2dst);
         let cap = self.cfg.stream_cap;
-        match track_tcp(st, p, src2dst) {
+        let seg = track_tcp(st, p, src2dst);
+        if p.tcp_flags & tcp_flags::SYN != 0 {
+            // A SYN's bytes (padding, TCP Fast Open) are no payload to read.
+            return;
+        }
+        match seg {
             Segment::New => {}
             Segment::Retransmitted => return,
             Segment::AheadOfFirst(first) => {
@@ -785,7 +794,9 @@ impl Engine {
         // guess only while some dissector was still looking.
         let both_ways = st.seen.has(Seen::DIR_PAYLOAD[0]) && st.seen.has(Seen::DIR_PAYLOAD[1]);
         let all_excluded = match flow.protocol {
-            ipproto::TCP => st.misses >= TCP_PAYLOADS_ALL_EXCLUDED,
+            ipproto::TCP => {
+                st.misses.saturating_add(st.retransmissions_counted) >= TCP_PAYLOADS_ALL_EXCLUDED
+            }
             _ if st.seen.rtp_lingers() => false,
             _ if both_ways && !st.seen.text_lingers() => {
                 st.misses >= UDP_PAYLOADS_ALL_EXCLUDED_BOTH_WAYS
@@ -828,9 +839,10 @@ enum Segment {
 /// (or beyond the window ahead of it) and brings no new byte is a
 /// retransmission. Unlike nDPI, a payload that re-sends some bytes and adds
 /// new ones is new data (the stream keeps only its new tail). The
-/// retransmissions are counted among the misses when the next new payload
-/// comes: nDPI's dissectors exclude themselves by a packet count that
-/// includes them, but only when they are handed a packet.
+/// retransmissions count towards nDPI's give-up when the next new payload
+/// comes: its dissectors exclude themselves by a packet count that
+/// includes them, but only when they are handed a packet (and no rule
+/// takes a retransmission for a payload that was not its own).
 fn track_tcp(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool) -> Segment {
     let dir = usize::from(!src2dst);
     if p.tcp_flags & tcp_flags::SYN != 0 {
@@ -848,8 +860,8 @@ fn track_tcp(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool) -> Segment {
     if seg == Segment::Retransmitted {
         st.retransmitted = st.retransmitted.saturating_add(1);
     } else {
-        st.misses = st
-            .misses
+        st.retransmissions_counted = st
+            .retransmissions_counted
             .saturating_add(std::mem::take(&mut st.retransmitted));
     }
     seg

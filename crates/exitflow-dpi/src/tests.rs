@@ -1778,3 +1778,117 @@ fn quic_short_headers_to_port_443_name_the_flow_on_the_third() {
         guessed
     );
 }
+
+/// Most of nDPI's dissectors exclude themselves on the first payload that
+/// is not theirs: a foreign payload from either side before a rule's own
+/// message leaves the flow unnamed (measured per rule with nDPI 5.0, and
+/// on NFStream's corpus, where mid-stream Kerberos, LDAP and SMB flows are
+/// guesses). A few read on: BitTorrent's, NTP's, AMQP's, and rules whose
+/// protocol has preambles of its own (a TPKT connection request before
+/// S7's first data, SMB's multi-protocol negotiate, ZeroMQ's greeting in
+/// two parts, SoftEther's one-byte "A").
+#[test]
+fn most_rules_hold_only_from_the_flows_first_payload() {
+    let e = Engine::default();
+    let junk = [0x8f, 0x13, 0, 7, 0x8f, 0x13, 0, 7];
+    let first =
+        |proto: u8, port: u16, msgs: &[(bool, &[u8])]| craft::flow_label(&e, proto, port, msgs);
+    let ssh = b"SSH-2.0-OpenSSH_9.6\r\n";
+    assert_eq!(first(6, 50022, &[(true, ssh)]), "SSH");
+    assert_eq!(first(6, 50022, &[(true, &junk), (true, ssh)]), "Unknown");
+    assert_eq!(first(6, 50022, &[(false, &junk), (true, ssh)]), "Unknown");
+    let mut bt = b"\x13BitTorrent protocol".to_vec();
+    bt.extend_from_slice(&[0; 48]);
+    assert_eq!(first(6, 50881, &[(true, &junk), (true, &bt)]), "BitTorrent");
+    // S7: the connection request and confirm are read past, junk is not.
+    let cr = b"\x03\0\0\x16\x11\xe0\0\0\0\x07\0\xc1\x02\x01\0\xc2\x02\x01\x02\xc0\x01\x0a";
+    let cc = b"\x03\0\0\x16\x11\xd0\0\x07\0\x03\0\xc0\x01\x0a\xc1\x02\x01\0\xc2\x02\x01\x02";
+    let s7 = b"\x03\x00\x00\x19\x02\xf0\x802\x01\x00\x00\x00\x00\x00\x08\x00\x00\xf0\x00\x00\x01\x00\x01\x01\xe0";
+    assert_eq!(
+        first(6, 102, &[(true, cr), (false, cc), (true, s7)]),
+        "S7Comm"
+    );
+    assert_ne!(first(6, 102, &[(true, &junk), (true, s7)]), "S7Comm");
+    // SMB: the SMB1 negotiate names nothing, its answer names SMBv1.
+    let smb1 = |flags: u8| {
+        let mut m = b"\0\0\0\x2f\xffSMB\x72".to_vec();
+        m.extend_from_slice(&[0, 0, 0, 0, flags]);
+        m.resize(51, 0);
+        m
+    };
+    let smb1 = |command: u8, flags: u8| {
+        let mut m = smb1(flags);
+        m[8] = command;
+        m
+    };
+    let (req, resp, setup) = (smb1(0x72, 0x18), smb1(0x72, 0x98), smb1(0x73, 0x18));
+    let smb = [(true, req.as_slice()), (false, &resp), (true, &setup)];
+    assert_eq!(first(6, 445, &smb), "NetBIOS.SMBv1");
+    assert_eq!(first(6, 445, &smb[..2]), "SMBv23", "the port's guess");
+    // ZeroMQ's greeting, its first ten bytes alone first.
+    let sig = b"\xff\0\0\0\0\0\0\0\x01\x7f";
+    assert_eq!(
+        first(
+            6,
+            50555,
+            &[(false, sig), (true, b"\xff\0\0\0\0\0\0\0\x01\x7f\x03")]
+        ),
+        "ZeroMQ"
+    );
+    // SoftEther's "A", then its address answer.
+    let answer = b"IP=192.0.2.1,PORT=5004";
+    assert_eq!(
+        first(17, 5004, &[(true, b"A"), (false, answer)]),
+        "Softether"
+    );
+    assert_ne!(
+        first(17, 5004, &[(true, b"Z"), (false, answer)]),
+        "Softether"
+    );
+    // FIX wants a sixth byte after "8=FIX", or FIXT's "8=O" with BodyLength.
+    assert_eq!(first(6, 50123, &[(true, b"8=FIXT")]), "FIX");
+    assert_eq!(first(6, 50123, &[(true, b"8=O\x019=")]), "FIX");
+    assert_eq!(first(6, 50123, &[(true, b"8=FIX")]), "Unknown");
+}
+
+/// SoftEther's PACK messages over UDP name the flow (nDPI 5.0 reads them
+/// from 99 bytes, their values ending exactly with the datagram); a byte
+/// more or less, or a type out of range, does not.
+#[test]
+fn softether_pack_messages_over_udp() {
+    let e = Engine::default();
+    let value = |t: u32, v: &[u8]| {
+        // A data value's length counts one byte more than it holds.
+        let n = v.len() as u32 + u32::from(t == 1);
+        let mut b = n.to_be_bytes().to_vec();
+        b.extend_from_slice(v);
+        b
+    };
+    let pack = |t2: u32| {
+        let mut m = 2u32.to_be_bytes().to_vec();
+        m.extend(value(1, b"host_name"));
+        m.extend(2u32.to_be_bytes());
+        m.extend(1u32.to_be_bytes());
+        m.extend(value(2, b"vpn-gateway-0001.corp.example"));
+        m.extend(value(1, b"ddns_fqdn"));
+        m.extend(2u32.to_be_bytes());
+        m.extend(t2.to_be_bytes());
+        m.extend(value(2, b"gw1.softether.example.net"));
+        m.extend(7u32.to_be_bytes());
+        m
+    };
+    let m = pack(0);
+    assert!(m.len() >= 99, "{}", m.len());
+    let label = |d: &[u8]| craft::flow_label(&e, 17, 50004, &[(true, d)]);
+    assert_eq!(label(&m), "Softether");
+    assert_ne!(label(&pack(5)), "Softether");
+    let mut longer = m.clone();
+    longer.push(0);
+    assert_ne!(label(&longer), "Softether");
+    // Shorter than 99 bytes, or cut inside a value, it is not read; a last
+    // value missing whole is (nDPI reads a value that does not fit as none).
+    for n in (0..99).chain(m.len() - 3..m.len()) {
+        assert_ne!(label(&m[..n]), "Softether", "{n} bytes");
+    }
+    assert_eq!(label(&m[..m.len() - 4]), "Softether");
+}

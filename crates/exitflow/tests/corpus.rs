@@ -222,3 +222,28 @@ fn every_rule_sample_is_named_as_ndpi_itself_names_it() {
     );
     assert!(text.contains(" 0 contradicted by nDPI"), "{text}");
 }
+
+/// Every rule's sample after payloads that are not its protocol's (from
+/// the client, the server, both), through nDPI 5.0 and through exitflow
+/// (scripts/check_windows.py): where nDPI still names the flow by content,
+/// exitflow names it the same — a rule reads on exactly where nDPI's
+/// dissector does not exclude itself.
+#[test]
+fn every_rule_reads_past_foreign_payloads_where_ndpi_does() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check_windows.py");
+    let out = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_exitflow"))
+        .arg(out.path())
+        .output()
+        .expect("python3 is needed for the cross-checks (see .ci/run)");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains(" 0 contradicted by nDPI"), "{text}");
+}

@@ -445,11 +445,70 @@ pub(super) fn path_of_exile(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn softether_udp(_: &FlowCtx, d: &[u8]) -> Match {
-    // NAT traversal: "IP=a.b.c.d,PORT=n".
-    yes(d.len() > 9
+    // The one-byte "A" a client sends first is read past; then NAT
+    // traversal's "IP=a.b.c.d,PORT=n", or a PACK message (as nDPI 5.0).
+    if d == b"A" {
+        return Match::Wait;
+    }
+    yes((d.len() > 9
         && d.len() < 30
         && d.starts_with(b"IP=")
         && d.windows(6).any(|w| w == b",PORT="))
+        || softether_pack(d))
+}
+
+/// The shortest PACK message nDPI 5.0 reads.
+const SOFTETHER_PACK_MIN: usize = 99;
+/// PACK's value types: int, data, string, Unicode string, int64.
+const PACK_INT: usize = 0;
+const PACK_DATA: usize = 1;
+const PACK_UNISTR: usize = 3;
+const PACK_INT64: usize = 4;
+
+/// The bytes of one PACK value of type `t` at the start of `d`; 0 when it
+/// does not fit. A data value's length counts one byte more than it holds,
+/// as nDPI reads it.
+fn pack_value(t: usize, d: &[u8]) -> usize {
+    let n = match t {
+        PACK_INT => 4,
+        PACK_INT64 => 8,
+        PACK_DATA..=PACK_UNISTR => match be32(d, 0) {
+            Some(siz) if siz != 0 && d.len() >= siz + 3 => siz - usize::from(t == PACK_DATA) + 4,
+            _ => return 0,
+        },
+        _ => return 0,
+    };
+    if n > d.len() { 0 } else { n }
+}
+
+/// SoftEther's PACK serialisation as nDPI 5.0 takes it: an element count,
+/// the first element's name, then that many pairs of value types and
+/// values that end exactly with the datagram.
+fn softether_pack(d: &[u8]) -> bool {
+    if d.len() < SOFTETHER_PACK_MIN {
+        return false;
+    }
+    let Some(mut left) = be32(d, 0).filter(|&n| n != 0 && n.saturating_mul(8) <= d.len()) else {
+        return false;
+    };
+    let name = pack_value(PACK_DATA, &d[4..]);
+    if name == 0 {
+        return false;
+    }
+    let mut rest = &d[4 + name..];
+    while left > 0 {
+        let (Some(t1), Some(t2)) = (be32(rest, 0), be32(rest, 4)) else {
+            break;
+        };
+        if t1 > PACK_INT64 || t2 > PACK_INT64 {
+            break;
+        }
+        let a = pack_value(t1, &rest[8..]);
+        let b = pack_value(t2, &rest[8 + a..]);
+        rest = &rest[8 + a + b..];
+        left -= 1;
+    }
+    rest.is_empty() && left == 0
 }
 
 pub(super) fn mining(_: &FlowCtx, d: &[u8]) -> Match {

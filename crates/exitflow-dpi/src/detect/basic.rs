@@ -81,7 +81,9 @@ pub(super) fn whatsapp(_: &FlowCtx, d: &[u8]) -> Match {
         || d.starts_with(b"ED\0\x01\0\0\x02\x08"))
 }
 pub(super) fn fix(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"8=FIX"))
+    // BeginString FIX (a sixth byte after it) or FIXT's "O" then BodyLength,
+    // as nDPI 5.0 reads them.
+    yes((d.len() > 5 && d.starts_with(b"8=FIX")) || d.starts_with(b"8=O\x019="))
 }
 /// The network magics nDPI 5.0 knows (main, regtest, testnet3, signet,
 /// and one more of its list), on the node port.
@@ -397,7 +399,10 @@ pub(super) fn netbios_session_smb(_: &FlowCtx, d: &[u8]) -> Match {
         return Match::No;
     }
     match &d[4..8] {
-        b"\xffSMB" if d[8] != SMB1_NEGOTIATE => Match::WithApp(Alt::SmbV1),
+        // The multi-protocol negotiate names nothing (nDPI skips it) but is
+        // SMB's own: the rule reads on.
+        b"\xffSMB" if d[8] == SMB1_NEGOTIATE => Match::Wait,
+        b"\xffSMB" => Match::WithApp(Alt::SmbV1),
         b"\xfeSMB" | b"\xfdSMB" => Match::WithApp(Alt::SmbV23),
         _ => Match::No,
     }

@@ -178,8 +178,17 @@ pub(super) fn iso_on_tcp_data(_: &FlowCtx, d: &[u8]) -> Match {
         }
         Some(S7PLUS_PROTOCOL_ID) => Match::As(Alt::S7CommPlus),
         Some(id) if SESSION_SPDUS.contains(&id) => Match::As(Alt::Mms),
-        _ => Match::No,
+        Some(_) => Match::No,
+        // Any other TPKT (a connection request or confirm): nDPI's rule
+        // reads on to the first data TPDU; anything else ends it.
+        None if tpkt_whole(d) && d.get(5) != Some(&COTP_DT) => Match::Wait,
+        None => Match::No,
     }
+}
+
+/// A TPKT header whose length is the payload's.
+fn tpkt_whole(d: &[u8]) -> bool {
+    d.len() >= 4 && d[0] == TPKT_VERSION && d[1] == 0 && be16(d, 2) == Some(d.len())
 }
 
 /// HSRP's ports (IPv4; IPv6's) and groups (version 0, version 2, IPv6).

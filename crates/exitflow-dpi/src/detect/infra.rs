@@ -464,7 +464,11 @@ pub(super) fn dicom(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn zeromq(_: &FlowCtx, d: &[u8]) -> Match {
-    // ZMTP 3 greeting: 0xff, padding, 0x7f, version 3.
+    // ZMTP 3 greeting: 0xff, padding, 0x7f, version 3; its first ten bytes
+    // alone (a peer sends them before the rest) are read past.
+    if d.len() == 10 && d[0] == 0xff && d[9] == 0x7f {
+        return Match::Wait;
+    }
     yes(d.len() >= 11 && d[0] == 0xff && d[9] == 0x7f && (d.len() < 11 || d[10] == 3 || d[10] == 1))
 }
 

@@ -138,6 +138,9 @@ pub enum Match {
     /// after the run's first (nDPI's rules whose later packets have another
     /// shape than the first, as RSH's user names after its port).
     Continue(u8),
+    /// The protocol's own message that names nothing (a preamble): the
+    /// row reads on, where a payload not its protocol's would end it.
+    Wait,
     /// Evidence for the row's protocol, from both directions: it is named
     /// once this many packets said so, one of each direction among them,
     /// every payload before included (nDPI's rules that pair a request with
@@ -165,9 +168,27 @@ pub struct Detector {
     /// [`Match::BothWays`] or [`Match::Continue`]: after a payload no row
     /// took, or one another protocol's rule took, the scan skips it.
     pub from_first: bool,
+    /// Payloads before that no row of its protocol took (misses, or
+    /// another protocol's evidence) after which the row no longer reads:
+    /// 0 for most, as most of nDPI's dissectors exclude themselves on the
+    /// first packet that is not theirs; [`ANY_MISSES`] for the few that go
+    /// on looking (measured per rule with nDPI 5.0: a foreign payload from
+    /// either side before the rule's sample).
+    pub misses_allowed: u8,
 }
 
+/// [`Detector::misses_allowed`] of a rule that reads every payload the
+/// engine inspects.
+pub const ANY_MISSES: u8 = u8::MAX;
+
 impl Detector {
+    /// Marks a row that still reads after `n` payloads that were not its
+    /// protocol's.
+    const fn after_misses(mut self, n: u8) -> Detector {
+        self.misses_allowed = n;
+        self
+    }
+
     /// Marks a row whose rule holds from the flow's first payload only.
     const fn only_from_first(mut self) -> Detector {
         self.from_first = true;
@@ -192,6 +213,7 @@ const fn row(
         detect,
         sample,
         from_first: false,
+        misses_allowed: 0,
     }
 }
 
@@ -463,7 +485,10 @@ mod tests {
             if v6 {
                 f.ip_version = 6;
             }
-            first_match(table, ids, &f, d, true).map(|h| h.master.name())
+            // A preamble the rule reads past ([`Match::Wait`]) names nothing.
+            first_match(table, ids, &f, d, true)
+                .filter(|h| h.need != u8::MAX)
+                .map(|h| h.master.name())
         };
         for &(name, t, sp, dp, v6, cl, sv, d) in refused {
             assert_ne!(
@@ -1039,8 +1064,9 @@ mod tests {
         // whose protocol id tells S7, S7 Plus and MMS apart.
         let rdp = TCP.iter().find(|d| d.name == "RDP").unwrap().sample;
         assert_eq!(
-            first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), rdp, true),
-            None
+            first_match(TCP, &r.tcp, &flow(Transport::Tcp, 102), rdp, true).map(|h| h.need),
+            Some(u8::MAX),
+            "read past (Match::Wait)"
         );
         for (id, name) in [
             (0x32, "S7Comm"),

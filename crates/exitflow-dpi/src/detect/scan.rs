@@ -28,6 +28,7 @@ struct Lane {
     ports: &'static [u16],
     range: Option<(u16, u16)>,
     from_first: bool,
+    misses_allowed: u8,
 }
 
 /// Resolves a protocol name of this crate's code, never on the packet path;
@@ -54,6 +55,7 @@ fn lanes(table: &'static [Detector], ids: &[ProtoId], client: bool) -> Vec<Lane>
             ports: d.ports,
             range: d.range,
             from_first: d.from_first,
+            misses_allowed: d.misses_allowed,
         })
         .collect()
 }
@@ -117,6 +119,11 @@ pub fn scan(
         if lane.from_first && !before.may_continue(lane.pid) {
             continue;
         }
+        // nDPI's dissector has seen a payload that was not its own and
+        // excluded itself.
+        if !before.still_read(lane.misses_allowed, lane.pid) {
+            continue;
+        }
         if ports_ok(lane.ports, lane.range, flow)
             && let Some(h) = hit(r, lane.pid, (lane.detect)(flow, d))
             && before.allows(&h, src2dst)
@@ -136,6 +143,8 @@ pub fn scan(
 pub struct Before {
     /// Every payload before was evidence (none was missed).
     pub clean: bool,
+    /// Payloads before that no row took.
+    pub misses: u8,
     /// The protocol earlier payloads spoke for, if any.
     pub cand: ProtoId,
 }
@@ -144,6 +153,7 @@ impl Before {
     /// A flow's first payload.
     pub const FIRST: Before = Before {
         clean: true,
+        misses: 0,
         cand: ProtoId::UNKNOWN,
     };
 
@@ -151,6 +161,17 @@ impl Before {
     /// still hold: every payload before was evidence, for `pid` if any.
     fn may_continue(self, pid: ProtoId) -> bool {
         self.clean && (self.cand.is_unknown() || self.cand == pid)
+    }
+
+    /// Whether a row of `pid` that reads after `allowed` foreign payloads
+    /// still reads: with none allowed, every payload before was its
+    /// protocol's evidence.
+    fn still_read(self, allowed: u8, pid: ProtoId) -> bool {
+        if allowed == 0 {
+            self.may_continue(pid)
+        } else {
+            self.misses <= allowed
+        }
     }
 
     fn allows(self, h: &Hit, src2dst: bool) -> bool {
@@ -186,6 +207,7 @@ fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
         Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1, false, false),
         Match::WithApp(app) => (pid, r.alt[app as usize], 1, false, false),
         Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1), false, false),
+        Match::Wait => (pid, ProtoId::UNKNOWN, u8::MAX, false, false),
         Match::Run(n) | Match::Continue(n) | Match::Open(n) => {
             (pid, ProtoId::UNKNOWN, n.max(2), false, true)
         }

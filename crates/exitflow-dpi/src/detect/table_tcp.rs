@@ -13,7 +13,7 @@ pub static TCP: &[Detector] = &[
         Either,
         bittorrent_tcp,
         b"\x13BitTorrent protocol\0\0\0\0\0\0\0\0",
-    ),
+    ).after_misses(ANY_MISSES),
     row(
         "Kerberos",
         Tcp,
@@ -65,7 +65,7 @@ pub static TCP: &[Detector] = &[
         Either,
         irc_client,
         b"NICK alice\r\nUSER alice 0 * :Alice\r\n",
-    ),
+    ).after_misses(ANY_MISSES),
     row("Whois-DAS", Tcp, &[43], Client, whois, b"example.org\r\n"),
     row(
         "RDP",
@@ -93,8 +93,8 @@ pub static TCP: &[Detector] = &[
         openvpn_tcp_server,
         OPENVPN_SERVER_RESET_SAMPLE,
     ).only_from_first(),
-    row("POP3", Tcp, &[], Server, pop3, b"+OK POP3 server ready\r\n"),
-    row("POP3", Tcp, &[], Client, pop3_pass, b"PASS secret\r\n"),
+    row("POP3", Tcp, &[], Server, pop3, b"+OK POP3 server ready\r\n").after_misses(ANY_MISSES),
+    row("POP3", Tcp, &[], Client, pop3_pass, b"PASS secret\r\n").after_misses(ANY_MISSES),
     row("VNC", Tcp, &[], Either, vnc, b"RFB 003.008\n").only_from_first(),
     row(
         "IRC",
@@ -103,7 +103,7 @@ pub static TCP: &[Detector] = &[
         Server,
         irc_server,
         IRC_WELCOME_SAMPLE,
-    ),
+    ).after_misses(ANY_MISSES),
     row(
         "Telnet",
         Tcp,
@@ -135,7 +135,7 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::dnscrypt,
         b"\x00\x00\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01\x012\rdnscrypt-cert",
-    ),
+    ).after_misses(ANY_MISSES),
     row(
         "Gnutella",
         Tcp,
@@ -151,7 +151,7 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::alicloud,
         b"\xce\xfa\xbe\xba\x80\0\0\0",
-    ),
+    ).after_misses(ANY_MISSES),
     row(
         "Elasticsearch",
         Tcp,
@@ -285,7 +285,7 @@ pub static TCP: &[Detector] = &[
         infra::ldap,
         b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\0\x80\0",
     ),
-    row("RSYNC", Tcp, &[], Either, infra::rsync, b"@RSYNCD: 31.0\n"),
+    row("RSYNC", Tcp, &[], Either, infra::rsync, b"@RSYNCD: 31.0\n").after_misses(ANY_MISSES),
     row(
         "RESP",
         Tcp,
@@ -301,7 +301,7 @@ pub static TCP: &[Detector] = &[
         Either,
         infra::cassandra,
         CASSANDRA_STARTUP_SAMPLE,
-    ),
+    ).after_misses(2),
     row(
         "Kafka",
         Tcp,
@@ -357,7 +357,7 @@ pub static TCP: &[Detector] = &[
         Either,
         infra::smpp,
         b"\0\0\0\x2a\0\0\0\x02\0\0\0\0\0\0\0\x01smppclient1\0password\0\0\x34\0\0\0",
-    ),
+    ).after_misses(2),
     row(
         "DICOM",
         Tcp,
@@ -473,7 +473,7 @@ pub static TCP: &[Detector] = &[
         Either,
         infra::memcached,
         b"get key1\r\n",
-    ),
+    ).after_misses(ANY_MISSES),
     row(
         "LDP",
         Tcp,
@@ -505,7 +505,7 @@ pub static TCP: &[Detector] = &[
         Client,
         apps::icecast_source,
         b"SOURCE /live ICE/1.0\r\nice-name: radio\r\n\r\n",
-    ),
+    ).after_misses(ANY_MISSES),
     row("GuildWars2", Tcp, &[], Either, apps::guildwars2, GW2_SAMPLE),
     row(
         "AFP",
@@ -548,7 +548,7 @@ pub static TCP: &[Detector] = &[
         apps::thrift,
         b"\x80\x01\0\x01\0\0\0\x04ping\0\0\0\0",
     ),
-    row("MELSEC", Tcp, &[], Either, ics::melsec, MELSEC_SAMPLE),
+    row("MELSEC", Tcp, &[], Either, ics::melsec, MELSEC_SAMPLE).after_misses(2),
     row("IEEE-C37118", Tcp, &[], Either, ics::c37118, C37118_SAMPLE),
     row(
         "TiVoConnect",
@@ -565,7 +565,7 @@ pub static TCP: &[Detector] = &[
         Either,
         apps::soap,
         b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ZMessage>",
-    ),
+    ).after_misses(ANY_MISSES),
     row(
         "JSON-RPC",
         Tcp,
@@ -574,7 +574,7 @@ pub static TCP: &[Detector] = &[
         apps::json_rpc,
         b"{\"jsonrpc\": \"2.0\", \"method\": \"echo\", \"id\": 1}",
     ),
-    row("AMQP", Tcp, &[], Either, apps::amqp, AMQP_START_SAMPLE),
+    row("AMQP", Tcp, &[], Either, apps::amqp, AMQP_START_SAMPLE).after_misses(ANY_MISSES),
     row(
         "DRDA",
         Tcp,
