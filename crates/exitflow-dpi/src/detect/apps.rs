@@ -104,7 +104,9 @@ pub(super) fn mgcp(_: &FlowCtx, d: &[u8]) -> Match {
     }
     let line = d.split(|b| *b == b'\n').next().unwrap_or(d);
     let has_version = line.windows(5).any(|w| w == b"MGCP ");
-    yes(MGCP_VERBS.iter().any(|v| d.starts_with(v)) && has_version)
+    // The message ends with its line (nDPI 5.0 wants the last byte CR or LF).
+    let line_end = matches!(d.last(), Some(b'\r' | b'\n'));
+    yes(MGCP_VERBS.iter().any(|v| d.starts_with(v)) && has_version && line_end)
 }
 
 pub(super) fn mumble_ping(_: &FlowCtx, d: &[u8]) -> Match {
@@ -137,11 +139,9 @@ pub(super) fn nano(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn oicq(_: &FlowCtx, d: &[u8]) -> Match {
-    // QQ's UDP protocol: 0x02, version, command, sequence, ..., 0x03.
-    yes(d.len() >= 12
-        && d[0] == 0x02
-        && d[d.len() - 1] == 0x03
-        && be16(d, 3).is_some_and(|c| c > 0 && c < 0x1000))
+    // QQ's UDP protocol: 0x02, version, command, sequence (nDPI 5.0 does
+    // not look for the 0x03 that ends the message).
+    yes(d.len() >= 12 && d[0] == 0x02 && be16(d, 3).is_some_and(|c| c > 0 && c < 0x1000))
 }
 
 /// The one OpenFlow version byte nDPI 5.0 accepts (measured with its
@@ -245,7 +245,7 @@ pub(super) fn discord_udp(_: &FlowCtx, d: &[u8]) -> Match {
     // Voice: the 74-byte IP discovery (type 1 request / 2 response, length 70),
     // and the keep-alive magic of its media relays.
     let discovery = d.len() == 74 && matches!(be16(d, 0), Some(1 | 2)) && be16(d, 2) == Some(70);
-    yes(discovery || (d.len() >= 8 && d.starts_with(&[0x13, 0x37, 0xca, 0xfe])))
+    yes(discovery || (d.len() == 8 && d.starts_with(&[0x13, 0x37, 0xca, 0xfe])))
 }
 
 pub(super) fn rsh(_: &FlowCtx, d: &[u8]) -> Match {
@@ -681,13 +681,18 @@ pub(super) fn genshin(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn nats(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"INFO {") || d.starts_with(b"CONNECT {"))
+    // A whole line (nDPI 5.0 looks for its CRLF).
+    yes((d.starts_with(b"INFO {") || d.starts_with(b"CONNECT {"))
+        && d.windows(2).any(|w| w == b"\r\n"))
 }
 
 pub(super) fn teamspeak(_: &FlowCtx, d: &[u8]) -> Match {
     // The client's init packet, 20 bytes or more.
     yes(d.len() >= 20 && d.starts_with(b"TS3INIT1"))
 }
+
+/// An IPv6 header's length.
+const IPV6_HEADER: usize = 40;
 
 pub(super) fn teredo(_: &FlowCtx, d: &[u8]) -> Match {
     // RFC 4380: optional authentication (type 1) and origin (type 0)
@@ -699,8 +704,8 @@ pub(super) fn teredo(_: &FlowCtx, d: &[u8]) -> Match {
     if be16(d, at) == Some(0) && d.len() > at + 8 {
         at += 8;
     }
-    yes(d.get(at).is_some_and(|b| b >> 4 == 6)
-        && be16(d, at + 4).map(|l| l + 40 + at) == Some(d.len()))
+    // (nDPI 5.0 does not compare the IPv6 length with the datagram's.)
+    yes(d.get(at).is_some_and(|b| b >> 4 == 6) && d.len() >= IPV6_HEADER)
 }
 
 pub(super) fn flute_fdt(_: &FlowCtx, d: &[u8]) -> Match {
@@ -738,10 +743,8 @@ pub(super) fn among_us(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn crossfire(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() == 25
-        && be32(d, 0) == Some(0xc7d9_1999)
-        && be16(d, 4) == Some(0x0200)
-        && be16(d, 22) == Some(0x7d00))
+    // The magic and 0x0200, from eight bytes (as nDPI 5.0 reads it).
+    yes(d.len() >= 8 && be32(d, 0) == Some(0xc7d9_1999) && be16(d, 4) == Some(0x0200))
 }
 
 pub(super) fn guildwars2(_: &FlowCtx, d: &[u8]) -> Match {

@@ -151,7 +151,12 @@ pub(super) fn hart_ip(_: &FlowCtx, d: &[u8]) -> Match {
 
 pub(super) fn hislip(_: &FlowCtx, d: &[u8]) -> Match {
     // "HS", message type 0-25, a 64-bit payload length that fits.
-    yes(d.len() >= 16 && d.starts_with(b"HS") && d[2] <= 25 && be32(d, 8) == Some(0))
+    // (the length the segment's rest, as nDPI 5.0 wants.)
+    yes(d.len() >= 16
+        && d.starts_with(b"HS")
+        && d[2] <= 25
+        && be32(d, 8) == Some(0)
+        && be32(d, 12).map(|n| n + 16) == Some(d.len()))
 }
 
 /// TPKT + COTP data: the protocol id that follows, if any.

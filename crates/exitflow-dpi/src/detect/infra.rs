@@ -218,15 +218,10 @@ pub(super) fn fastcgi(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn ajp(_: &FlowCtx, d: &[u8]) -> Match {
     // Server to container: 0x1234, length, a prefix code (forward request 2, ...);
     // container to server: "AB", length, a prefix code 3-6.
-    let to_container = d.len() >= 5
-        && d[0] == 0x12
-        && d[1] == 0x34
-        && be16(d, 2).map(|l| l + 4) == Some(d.len())
-        && matches!(d[4], 2 | 7 | 8 | 10);
-    let to_server = d.len() >= 5
-        && d.starts_with(b"AB")
-        && be16(d, 2).map(|l| l + 4) == Some(d.len())
-        && (3..=6).contains(&d[4]);
+    // (nDPI 5.0 does not compare the length with the segment's.)
+    let to_container =
+        d.len() >= 5 && d[0] == 0x12 && d[1] == 0x34 && matches!(d[4], 2 | 7 | 8 | 10);
+    let to_server = d.len() >= 5 && d.starts_with(b"AB") && (3..=6).contains(&d[4]);
     yes(to_container || to_server)
 }
 
@@ -277,9 +272,10 @@ pub(super) fn diameter(_: &FlowCtx, d: &[u8]) -> Match {
     if d.len() < 20 || d[0] != 1 {
         return Match::No;
     }
+    // A length within the segment (nDPI 5.0 takes more bytes after it).
     let len = usize::from(d[1]) << 16 | be16(d, 2).unwrap_or(0);
     let cmd = usize::from(d[5]) << 16 | be16(d, 6).unwrap_or(0);
-    yes(len == d.len() && d[4] & 0x0f == 0 && (257..=8_388_607).contains(&cmd) && cmd < 0x0100_0000)
+    yes((20..=d.len()).contains(&len) && d[4] & 0x0f == 0 && (257..=8_388_607).contains(&cmd))
 }
 
 /// SMPP's header length, and the response bit of a command id.
@@ -381,7 +377,7 @@ pub(super) fn nat_pmp(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn bjnp(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 16
+    yes(d.len() > 4
         && (d.starts_with(b"BJNP")
             || d.starts_with(b"BNJB")
             || d.starts_with(b"BJNB")
@@ -584,11 +580,13 @@ pub(super) fn git(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn zabbix(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.len() >= 13 && d.starts_with(b"ZBXD") && matches!(d[4], 1 | 3 | 5))
+    // The header's magic and a flags byte (any, as nDPI 5.0 reads it).
+    yes(d.len() >= 5 && d.starts_with(b"ZBXD"))
 }
 
 pub(super) fn checkmk(_: &FlowCtx, d: &[u8]) -> Match {
-    yes(d.starts_with(b"<<<check_mk>>>"))
+    // The banner and at least its newline.
+    yes(d.len() > 14 && d.starts_with(b"<<<check_mk>>>"))
 }
 
 /// The Oracle listener's port (nDPI 5.0 reads TNS there only).

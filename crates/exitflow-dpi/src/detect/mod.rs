@@ -423,6 +423,16 @@ mod tests {
         let mut egd_other = EGD_SAMPLE.to_vec();
         egd_other[4..8].copy_from_slice(&[192, 168, 0, 1]);
         let refused: &[Case<'_>] = &[
+            // One condition short of nDPI's reading of a length or a line
+            // end (each measured with nDPI 5.0).
+            ("HiSLIP", tcp, 40000, 4880, false, c, s, b"HS\0\0\x01\0RS\0\0\0\0\0\0\0\x07hislip0\0"),
+            ("Discord", udp, 40000, 50004, false, c, s, b"\x13\x37\xca\xfe\x0e\0\0\0\0"),
+            ("MGCP", udp, 40000, 2427, false, c, s, b"RSIP 1 *@gw.example.org MGCP 1.0"),
+            ("Nats", tcp, 40000, 4222, false, c, s, b"INFO {\"server_id\":\"x\"}\n"),
+            ("CHECKMK", tcp, 40000, 6556, false, c, s, b"<<<check_mk>>>"),
+            ("Crossfire", udp, 40000, 50005, false, c, s, b"\xc7\xd9\x19\x99\x02\0\0"),
+            ("BJNP", udp, 40000, 8611, false, c, s, b"BJNP"),
+            ("Diameter", tcp, 40000, 3868, false, c, s, b"\x01\0\0\x15\x80\0\x01\x01\0\0\0\0\0\0\0\0\0\0\0\0"),
             ("WhatsApp", tcp, 40000, 5222, false, c, s, b"WA\x05\x02\0\0"),
             ("Jabber", tcp, 40000, 5999, false, c, s, b"<?xml version='1.0'?><stream:stream to='example.org'>"),
             ("Elasticsearch", tcp, 40000, 9300, false, c, s, b"ES\0\0\0\x34\0\0\0\0\0\0\0\x01\x08\0\x5c\xc6\x63\0\0\x01\x06x-pack"),
@@ -499,6 +509,51 @@ mod tests {
         }
         // Where nDPI reads them, the rules' samples are named.
         let accepted: &[Case<'_>] = &[
+            // What nDPI 5.0 takes though a length does not fit the payload,
+            // or the message is short.
+            ("AJP", tcp, 40000, 8009, false, c, s, b"\x12\x34\0\x02\x02"),
+            (
+                "Diameter",
+                tcp,
+                40000,
+                3868,
+                false,
+                c,
+                s,
+                b"\x01\0\0\x14\x80\0\x01\x01\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            ),
+            (
+                "OICQ",
+                udp,
+                40000,
+                8000,
+                false,
+                c,
+                s,
+                b"\x02\x3b\x0b\0\x01\0\x17\x56\x1f\x0c\x7b\0\0",
+            ),
+            (
+                "Crossfire",
+                udp,
+                40000,
+                50005,
+                false,
+                c,
+                s,
+                b"\xc7\xd9\x19\x99\x02\0\0\0",
+            ),
+            ("BJNP", udp, 40000, 8611, false, c, s, b"BJNP\x01"),
+            ("Zabbix", tcp, 40000, 10051, false, c, s, b"ZBXD\x02"),
+            (
+                "MGCP",
+                udp,
+                40000,
+                2427,
+                false,
+                c,
+                s,
+                b"RSIP 1 *@gw.example.org MGCP 1.0\r",
+            ),
             ("NetBIOS", udp, 137, 137, false, c, bcast, &nbns_4810),
             ("NetBIOS", udp, 138, 138, false, c, bcast, NBDS_SAMPLE),
             ("DHCPV6", udp, 546, 547, true, c, s, b"\x01\x12\x34\x56"),
