@@ -89,8 +89,9 @@ def main():
     with open(pcap, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
         for k, (_, _, transport, port, msgs) in enumerate(cases):
-            cip = (10, 64 | (k >> 16) & 63, (k >> 8) & 255, (k & 255) or 1)
-            sip = (198, 51, (k >> 8) & 255, (k & 255) or 1)
+            # Addresses of their own per flow (the last byte 1-64).
+            cip = (10, 64 | (k >> 14) & 63, (k >> 6) & 255, (k & 63) + 1)
+            sip = (198, 18 | (k >> 14) & 1, (k >> 6) & 255, (k & 63) + 1)
             by_addr[".".join(map(str, cip))] = k
             first_ms[BASE * 1000 + n] = k
             for fr in frames(transport, cip, sip, 20000 + k % 40000, port, msgs):

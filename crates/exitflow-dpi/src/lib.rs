@@ -285,7 +285,7 @@ impl Seen {
     /// The flow's first payload did not begin like a TLS record: no later
     /// record makes it TLS (nDPI has excluded its TLS dissector).
     const TLS_EXCLUDED: u16 = 32;
-    /// A TCP payload was seen from the client ([0]) or the server ([1]).
+    /// A payload (TCP or UDP) was seen from the client ([0]) or the server ([1]).
     const DIR_PAYLOAD: [u16; 2] = [8, 16];
     /// UDP: the flow opened with text, and how many datagrams since were
     /// not text (none, or one); the RTP-like rule saw one datagram that was
@@ -294,6 +294,8 @@ impl Seen {
     const TEXT_MISSED: u16 = 128;
     const RTP_MISSED: u16 = 256;
     const RTP_GONE: u16 = 512;
+    /// UDP: QUIC's short-header rule is out for the flow.
+    const QUIC_SHORT_GONE: u16 = 1024;
 
     fn has(self, f: u16) -> bool {
         self.0 & f != 0
@@ -422,7 +424,11 @@ impl FlowDpi {
             e.cand_hits = 1;
             e.cand_dirs = dir;
         }
-        if e.cand_hits >= h.need && (!h.both_ways || e.cand_dirs == 3) {
+        // A preamble ([`detect::Match::Wait`]) never names, however many.
+        if h.need != detect::WAIT_NEED
+            && e.cand_hits >= h.need
+            && (!h.both_ways || e.cand_dirs == 3)
+        {
             self.set(h.master, h.app);
         }
     }
@@ -625,7 +631,10 @@ impl Engine {
             // excluded every dissector, which ends detection by port.
             if st.master.is_unknown() && st.app.is_unknown() && st.packets < self.cfg.max_packets {
                 st.packets += 1;
-                let seg = if flow.protocol == ipproto::TCP {
+                // Packets cut by the snap length are none of nDPI's.
+                let seg = if p.truncated {
+                    Segment::New
+                } else if flow.protocol == ipproto::TCP {
                     track_tcp(st, p, src2dst)
                 } else {
                     udp_payload_seen(st, p.payload, src2dst);
@@ -727,7 +736,15 @@ impl Engine {
             return;
         }
         let mut ext = st.ext.take().expect("buffered implies ext");
+        let was_waiting = ext.streams[dir].waiting();
         ext.streams[dir].push(p.tcp_seq, p.payload, cap);
+        if was_waiting
+            && !ext.streams[dir].waiting()
+            && let Some(next) = ext.streams[dir].expected()
+        {
+            // The gap closed: the bytes reassembled are no longer new.
+            st.next_seq[dir] = next;
+        }
         if ext.streams[dir].is_empty() {
             // Still waiting for the first bytes.
             st.ext = Some(ext);
@@ -835,10 +852,12 @@ enum Segment {
 }
 
 /// Follows each direction's next sequence number, as nDPI does: the first
-/// SYN sets it, a payload moves it to its end; a payload that starts behind it
-/// (or beyond the window ahead of it) and brings no new byte is a
+/// SYN sets it, a payload moves it to its end; a payload that starts behind
+/// it and brings no new byte, or starts beyond the window ahead of it, is a
 /// retransmission. Unlike nDPI, a payload that re-sends some bytes and adds
-/// new ones is new data (the stream keeps only its new tail). The
+/// new ones is new data (read whole, or its new tail when the direction is
+/// being reassembled), and while a gap is open nothing ahead of it is a
+/// retransmission. The
 /// retransmissions count towards nDPI's give-up when the next new payload
 /// comes: its dissectors exclude themselves by a packet count that
 /// includes them, but only when they are handed a packet (and no rule
@@ -878,14 +897,17 @@ fn classify_segment(st: &mut FlowDpi, p: &PacketInfo<'_>, dir: usize) -> Segment
         return Segment::New;
     }
     let ahead = p.tcp_seq.wrapping_sub(next);
-    if ahead <= TCP_RETRANSMISSION_WINDOW {
+    let waiting = st.ext.as_ref().is_some_and(|e| e.streams[dir].waiting());
+    // While a gap is open, anything not behind it is new (however far
+    // ahead): the stream decides what it keeps.
+    if ahead <= TCP_RETRANSMISSION_WINDOW || (waiting && (ahead as i32) >= 0) {
         if first && ahead > 0 {
             // The late first segment will start at `next`: keep it expected.
             return Segment::AheadOfFirst(next);
         }
         // While the stream holds segments for a gap, the gap's bytes are
         // still expected.
-        if !st.ext.as_ref().is_some_and(|e| e.streams[dir].waiting()) {
+        if !waiting {
             st.next_seq[dir] = end;
         }
         return Segment::New;

@@ -366,8 +366,16 @@ pub(crate) fn udp(
         return;
     }
     // QUIC met after its handshake: short headers to the server's port.
-    if p.dst_port == quic::SHORT_HEADER_PORT {
-        match st.ext().quic.short.to_server(d) {
+    // (A flow's state is made only for a datagram the rule could read;
+    // one it cannot ends the rule, a flag.)
+    if p.dst_port == quic::SHORT_HEADER_PORT && !st.seen.has(Seen::QUIC_SHORT_GONE) {
+        let alive = st.ext.as_ref().is_some_and(|e| e.quic.short.alive());
+        let step = if alive || quic::short_header_shaped(d) {
+            st.ext().quic.short.to_server(d)
+        } else {
+            quic::ShortHeader::Gone
+        };
+        match step {
             quic::ShortHeader::Named => {
                 st.set(k.quic, ProtoId::UNKNOWN);
                 return;
@@ -376,7 +384,7 @@ pub(crate) fn udp(
                 st.held();
                 return;
             }
-            quic::ShortHeader::Gone => {}
+            quic::ShortHeader::Gone => st.seen.add(Seen::QUIC_SHORT_GONE),
         }
     }
     if transfer == tftp::Step::Alive {

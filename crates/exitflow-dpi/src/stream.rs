@@ -33,6 +33,11 @@ impl Stream {
         }
     }
 
+    /// The sequence number expected next, once one is known.
+    pub(crate) fn expected(&self) -> Option<u32> {
+        self.next
+    }
+
     pub(crate) fn full(&self, cap: usize) -> bool {
         self.buf.len() >= cap
     }

@@ -1809,7 +1809,8 @@ fn most_rules_hold_only_from_the_flows_first_payload() {
         "S7Comm"
     );
     assert_ne!(first(6, 102, &[(true, &junk), (true, s7)]), "S7Comm");
-    // SMB: the SMB1 negotiate names nothing, its answer names SMBv1.
+    // SMB: the SMB1 negotiate and its answer name nothing, the session
+    // setup after them names SMBv1.
     let smb1 = |flags: u8| {
         let mut m = b"\0\0\0\x2f\xffSMB\x72".to_vec();
         m.extend_from_slice(&[0, 0, 0, 0, flags]);
@@ -1891,4 +1892,37 @@ fn softether_pack_messages_over_udp() {
         assert_ne!(label(&m[..n]), "Softether", "{n} bytes");
     }
     assert_eq!(label(&m[..m.len() - 4]), "Softether");
+}
+
+/// Review finding: once the bytes missing before a held first segment
+/// arrive, the sequence tracking continues after what was reassembled, so
+/// the missing segment sent again is a retransmission, not a new payload
+/// (ten of them would otherwise leave the flow no dissector).
+#[test]
+fn a_first_segment_held_for_its_gap_is_not_read_again_when_resent() {
+    let e = Engine::default();
+    let c = ctx(6, 40000, 6379);
+    let mut st = FlowDpi::default();
+    let (a, b) = (
+        [0x8fu8, 0x13, 1, 7, 7, 7, 7, 7, 7, 7],
+        [0x8fu8, 0x13, 2, 7, 7, 7, 7, 7, 7, 7],
+    );
+    e.inspect(&mut st, &c, &pkt(b"", 6, 40000, 6379, 1000, 0x02), true);
+    e.inspect(&mut st, &c, &pkt(&b, 6, 40000, 6379, 1011, 0x18), true);
+    e.inspect(&mut st, &c, &pkt(&a, 6, 40000, 6379, 1001, 0x18), true);
+    for _ in 0..10 {
+        e.inspect(&mut st, &c, &pkt(&a, 6, 40000, 6379, 1001, 0x18), true);
+    }
+    // The reassembled bytes were read once; the ten copies wait as
+    // retransmissions.
+    assert_eq!((st.misses, st.retransmitted), (1, 10));
+    let cl = e.finish(&mut st, &c);
+    assert_eq!((cl.application_name().as_str(), cl.guessed), ("RESP", true));
+    // ZeroMQ: each peer's first ten bytes of greeting, and nothing else.
+    let sig: &[u8] = b"\xff\0\0\0\0\0\0\0\x01\x7f";
+    assert_eq!(
+        craft::flow_label(&e, 6, 50555, &[(true, sig), (false, sig)]),
+        "ZeroMQ"
+    );
+    assert_eq!(craft::flow_label(&e, 6, 50555, &[(true, sig)]), "Unknown");
 }

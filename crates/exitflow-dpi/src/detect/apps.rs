@@ -473,7 +473,9 @@ fn pack_value(t: usize, d: &[u8]) -> usize {
         PACK_INT => 4,
         PACK_INT64 => 8,
         PACK_DATA..=PACK_UNISTR => match be32(d, 0) {
-            Some(siz) if siz != 0 && d.len() >= siz + 3 => siz - usize::from(t == PACK_DATA) + 4,
+            Some(siz) if siz != 0 && d.len() >= siz.saturating_add(3) => {
+                siz - usize::from(t == PACK_DATA) + 4
+            }
             _ => return 0,
         },
         _ => return 0,

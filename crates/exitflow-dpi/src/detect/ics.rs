@@ -156,7 +156,7 @@ pub(super) fn hislip(_: &FlowCtx, d: &[u8]) -> Match {
         && d.starts_with(b"HS")
         && d[2] <= 25
         && be32(d, 8) == Some(0)
-        && be32(d, 12).map(|n| n + 16) == Some(d.len()))
+        && be32(d, 12).and_then(|n| n.checked_add(16)) == Some(d.len()))
 }
 
 /// TPKT + COTP data: the protocol id that follows, if any.

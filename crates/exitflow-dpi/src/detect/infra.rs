@@ -460,10 +460,11 @@ pub(super) fn dicom(_: &FlowCtx, d: &[u8]) -> Match {
 }
 
 pub(super) fn zeromq(_: &FlowCtx, d: &[u8]) -> Match {
-    // ZMTP 3 greeting: 0xff, padding, 0x7f, version 3; its first ten bytes
-    // alone (a peer sends them before the rest) are read past.
+    // ZMTP 3 greeting: 0xff, padding, 0x7f, version 3. Its first ten bytes
+    // alone (each peer sends them before the rest): two name the flow, as
+    // in nDPI, or one before a whole greeting.
     if d.len() == 10 && d[0] == 0xff && d[9] == 0x7f {
-        return Match::Wait;
+        return Match::Count(2);
     }
     yes(d.len() >= 11 && d[0] == 0xff && d[9] == 0x7f && (d.len() < 11 || d[10] == 3 || d[10] == 1))
 }

@@ -168,18 +168,22 @@ pub struct Detector {
     /// [`Match::BothWays`] or [`Match::Continue`]: after a payload no row
     /// took, or one another protocol's rule took, the scan skips it.
     pub from_first: bool,
-    /// Payloads before that no row of its protocol took (misses, or
-    /// another protocol's evidence) after which the row no longer reads:
-    /// 0 for most, as most of nDPI's dissectors exclude themselves on the
-    /// first packet that is not theirs; [`ANY_MISSES`] for the few that go
-    /// on looking (measured per rule with nDPI 5.0: a foreign payload from
-    /// either side before the rule's sample).
+    /// How many payloads no row took the row still reads after: 0 for
+    /// most, as most of nDPI's dissectors exclude themselves on the first
+    /// packet that is not theirs (with 0, another protocol's evidence
+    /// before ends the row too); [`ANY_MISSES`] for the few that go on
+    /// looking (measured per rule with nDPI 5.0: foreign payloads from
+    /// either side before the rule's sample, `scripts/check_windows.py`).
     pub misses_allowed: u8,
 }
 
 /// [`Detector::misses_allowed`] of a rule that reads every payload the
 /// engine inspects.
 pub const ANY_MISSES: u8 = u8::MAX;
+
+/// The packets a [`Match::Wait`] asks for: never reached, a preamble names
+/// nothing by itself.
+pub const WAIT_NEED: u8 = u8::MAX;
 
 impl Detector {
     /// Marks a row that still reads after `n` payloads that were not its

@@ -207,7 +207,7 @@ fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
         Match::As(other) => (r.alt[other as usize], ProtoId::UNKNOWN, 1, false, false),
         Match::WithApp(app) => (pid, r.alt[app as usize], 1, false, false),
         Match::Count(n) => (pid, ProtoId::UNKNOWN, n.max(1), false, false),
-        Match::Wait => (pid, ProtoId::UNKNOWN, u8::MAX, false, false),
+        Match::Wait => (pid, ProtoId::UNKNOWN, super::WAIT_NEED, false, false),
         Match::Run(n) | Match::Continue(n) | Match::Open(n) => {
             (pid, ProtoId::UNKNOWN, n.max(2), false, true)
         }

@@ -37,6 +37,12 @@ pub enum ShortHeader {
     Gone,
 }
 
+/// Whether a datagram could be a short-header packet the rule reads (not
+/// worth the flow's state otherwise).
+pub fn short_header_shaped(d: &[u8]) -> bool {
+    d.len() >= SHORT_HEADER_MIN_LEN && d[0] & FIXED_BIT != 0
+}
+
 /// nDPI's rule for QUIC met after its handshake (the capture began late,
 /// or the Initials were lost): each datagram the client sends to port 443
 /// has the fixed bit and the same eight bytes after the first; the third
