@@ -47,23 +47,29 @@ def frame(src, dst, proto, l4):
     return b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + ip + l4
 
 
-def flow(transport, sport, dport, from_client, data):
-    """A flow's frames: a TCP handshake then the sample, or one datagram."""
-    c, s = CLIENT, SERVER
+def flow(transport, sport, dport, msgs, c=CLIENT, s=SERVER):
+    """A flow's frames: a TCP handshake then the payloads, or datagrams;
+    `msgs` is a list of (from the client, bytes)."""
+    out = []
     if transport == "udp":
-        if from_client:
-            return [frame(c, s, 17, struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data)]
-        return [frame(s, c, 17, struct.pack("!HHHH", dport, sport, 8 + len(data), 0) + data)]
+        for from_client, data in msgs:
+            src, dst, sp, dp = (c, s, sport, dport) if from_client else (s, c, dport, sport)
+            out.append(frame(src, dst, 17, struct.pack("!HHHH", sp, dp, 8 + len(data), 0) + data))
+        return out
 
     def seg(src, dst, sp, dp, seq, ack, flags, payload=b""):
         return frame(src, dst, 6, struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 0x50, flags,
                                               65535, 0, 0) + payload)
-    out = [seg(c, s, sport, dport, 1000, 0, 0x02), seg(s, c, dport, sport, 5000, 1001, 0x12),
-           seg(c, s, sport, dport, 1001, 5001, 0x10)]
-    if from_client:
-        out.append(seg(c, s, sport, dport, 1001, 5001, 0x18, data))
-    else:
-        out.append(seg(s, c, dport, sport, 5001, 1001, 0x18, data))
+    cs, ss = 1001, 5001
+    out += [seg(c, s, sport, dport, 1000, 0, 0x02), seg(s, c, dport, sport, 5000, 1001, 0x12),
+            seg(c, s, sport, dport, cs, ss, 0x10)]
+    for from_client, data in msgs:
+        if from_client:
+            out.append(seg(c, s, sport, dport, cs, ss, 0x18, data))
+            cs += len(data)
+        else:
+            out.append(seg(s, c, dport, sport, ss, cs, 0x18, data))
+            ss += len(data)
     return out
 
 
@@ -104,7 +110,7 @@ def main():
     rows = list(cases(tsv))
     os.makedirs(f"{out}/pcaps", exist_ok=True)
     for key, _, _, transport, sport, dport, from_client, data in rows:
-        write_pcap(f"{out}/pcaps/{key}.pcap", flow(transport, sport, dport, from_client, data))
+        write_pcap(f"{out}/pcaps/{key}.pcap", flow(transport, sport, dport, [(from_client, data)]))
     subprocess.run([exe, "flows", "--profile", "research", "--output", f"{out}/exitflow"]
                    + [f"{out}/pcaps/{r[0]}.pcap" for r in rows], check=True, capture_output=True)
     failed, looser = [], []

@@ -34,32 +34,6 @@ SHAPES = {
 BASE = 1_700_000_000
 
 
-def frames(transport, cip, sip, sport, dport, msgs):
-    """A flow's frames: a TCP handshake then the payloads, or datagrams."""
-    out = []
-    if transport == "udp":
-        for client, d in msgs:
-            src, dst, sp, dp = (cip, sip, sport, dport) if client else (sip, cip, dport, sport)
-            out.append(cs.frame(src, dst, 17, struct.pack("!HHHH", sp, dp, 8 + len(d), 0) + d))
-        return out
-
-    def seg(src, dst, sp, dp, seq, ack, flags, payload=b""):
-        return cs.frame(src, dst, 6, struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 0x50, flags,
-                                                 65535, 0, 0) + payload)
-    c, s = 1000, 5000
-    out += [seg(cip, sip, sport, dport, c, 0, 0x02), seg(sip, cip, dport, sport, s, c + 1, 0x12)]
-    c, s = c + 1, s + 1
-    out.append(seg(cip, sip, sport, dport, c, s, 0x10))
-    for client, d in msgs:
-        if client:
-            out.append(seg(cip, sip, sport, dport, c, s, 0x18, d))
-            c += len(d)
-        else:
-            out.append(seg(sip, cip, dport, sport, s, c, 0x18, d))
-            s += len(d)
-    return out
-
-
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -94,7 +68,7 @@ def main():
             sip = (198, 18 | (k >> 14) & 1, (k >> 6) & 255, (k & 63) + 1)
             by_addr[".".join(map(str, cip))] = k
             first_ms[BASE * 1000 + n] = k
-            for fr in frames(transport, cip, sip, 20000 + k % 40000, port, msgs):
+            for fr in cs.flow(transport, 20000 + k % 40000, port, msgs, cip, sip):
                 f.write(struct.pack("<IIII", BASE + n // 1000, (n % 1000) * 1000, len(fr), len(fr)) + fr)
                 n += 1
     subprocess.run([exe, "flows", "--profile", "research", "--output", f"{out}/exitflow", pcap],

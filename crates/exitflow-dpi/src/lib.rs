@@ -857,11 +857,10 @@ enum Segment {
 /// retransmission. Unlike nDPI, a payload that re-sends some bytes and adds
 /// new ones is new data (read whole, or its new tail when the direction is
 /// being reassembled), and while a gap is open nothing ahead of it is a
-/// retransmission. The
-/// retransmissions count towards nDPI's give-up when the next new payload
-/// comes: its dissectors exclude themselves by a packet count that
-/// includes them, but only when they are handed a packet (and no rule
-/// takes a retransmission for a payload that was not its own).
+/// retransmission. The retransmissions count towards nDPI's give-up when
+/// the next new payload comes: its dissectors exclude themselves by a
+/// packet count that includes them, but only when they are handed a packet
+/// (and no rule takes a retransmission for a payload that was not its own).
 fn track_tcp(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool) -> Segment {
     let dir = usize::from(!src2dst);
     if p.tcp_flags & tcp_flags::SYN != 0 {

@@ -49,7 +49,11 @@ fn lanes(table: &'static [Detector], ids: &[ProtoId], client: bool) -> Vec<Lane>
             Dir::Client => client,
             Dir::Server => !client,
         })
-        .map(|(d, &pid)| Lane {
+        .map(|(d, &pid)| {
+            debug_assert!(!d.from_first || d.misses_allowed == 0, "{}", d.name);
+            (d, pid)
+        })
+        .map(|(d, pid)| Lane {
             detect: d.detect,
             pid,
             ports: d.ports,
@@ -113,14 +117,10 @@ pub fn scan(
     let t = usize::from(transport == Transport::Udp);
     let r = resolved();
     for lane in &r.lanes[t][usize::from(!src2dst)] {
-        // A rule that holds from the first payload only cannot hold after
-        // a payload that was not its evidence: not asked (most payloads an
-        // inspection sees come after a miss).
-        if lane.from_first && !before.may_continue(lane.pid) {
-            continue;
-        }
         // nDPI's dissector has seen a payload that was not its own and
-        // excluded itself.
+        // excluded itself: not asked (most payloads an inspection sees come
+        // after a miss). Rows that hold from the first payload only are
+        // among these (their `misses_allowed` is 0, checked below).
         if !before.still_read(lane.misses_allowed, lane.pid) {
             continue;
         }

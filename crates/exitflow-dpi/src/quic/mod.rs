@@ -47,28 +47,29 @@ pub fn short_header_shaped(d: &[u8]) -> bool {
 /// or the Initials were lost): each datagram the client sends to port 443
 /// has the fixed bit and the same eight bytes after the first; the third
 /// such names the flow. Any other datagram to the server ends the rule
-/// (measured with nDPI 5.0 through NFStream).
+/// (measured with nDPI 5.0 through NFStream); the caller keeps that end
+/// (after [`ShortHeader::Gone`] it asks no more).
 #[derive(Default)]
 pub struct ShortHeaders {
     dcid: [u8; SHORT_HEADER_DCID],
-    /// Datagrams that agreed; `u8::MAX` once the rule is out.
+    /// Datagrams that agreed.
     seen: u8,
 }
 
 impl ShortHeaders {
     /// One datagram sent to the server's port.
     pub fn to_server(&mut self, d: &[u8]) -> ShortHeader {
-        if self.seen == u8::MAX {
-            return ShortHeader::Gone;
-        }
-        let fits = d.len() >= SHORT_HEADER_MIN_LEN && d[0] & FIXED_BIT != 0;
-        let dcid = &d[1.min(d.len())..d.len().min(1 + SHORT_HEADER_DCID)];
-        if !fits || (self.seen > 0 && dcid != self.dcid) {
-            self.seen = u8::MAX;
-            return ShortHeader::Gone;
-        }
-        if self.seen == 0 {
-            self.dcid.copy_from_slice(dcid);
+        let dcid = d
+            .get(1..1 + SHORT_HEADER_DCID)
+            .filter(|_| short_header_shaped(d));
+        match dcid {
+            Some(id) if self.seen == 0 => self.dcid.copy_from_slice(id),
+            Some(id) if id == self.dcid => {}
+            _ => {
+                // Out: no longer alive (the pending check reads `seen`).
+                self.seen = 0;
+                return ShortHeader::Gone;
+            }
         }
         self.seen += 1;
         if self.seen >= SHORT_HEADER_PACKETS {
@@ -78,9 +79,9 @@ impl ShortHeaders {
         }
     }
 
-    /// Still waiting for its third datagram.
+    /// Datagrams agreed and the third is awaited.
     pub fn alive(&self) -> bool {
-        self.seen > 0 && self.seen != u8::MAX
+        self.seen > 0
     }
 }
 
