@@ -49,10 +49,13 @@ def frame(src, dst, proto, l4):
 
 def flow(transport, sport, dport, msgs, c=CLIENT, s=SERVER):
     """A flow's frames: a TCP handshake then the payloads, or datagrams;
-    `msgs` is a list of (from the client, bytes)."""
+    `msgs` is a list of (from the client, bytes), or for TCP (from the
+    client, bytes, how): how is "gap" (100 bytes of that side lost before
+    it), "resend" (at the sequence number of that side's last payload) or
+    "ack" (a pure ACK from that side; the bytes are ignored)."""
     out = []
     if transport == "udp":
-        for from_client, data in msgs:
+        for from_client, data, *_ in msgs:
             src, dst, sp, dp = (c, s, sport, dport) if from_client else (s, c, dport, sport)
             out.append(frame(src, dst, 17, struct.pack("!HHHH", sp, dp, 8 + len(data), 0) + data))
         return out
@@ -60,16 +63,22 @@ def flow(transport, sport, dport, msgs, c=CLIENT, s=SERVER):
     def seg(src, dst, sp, dp, seq, ack, flags, payload=b""):
         return frame(src, dst, 6, struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 0x50, flags,
                                               65535, 0, 0) + payload)
-    cs, ss = 1001, 5001
+    nxt, last = [1001, 5001], [1001, 5001]
     out += [seg(c, s, sport, dport, 1000, 0, 0x02), seg(s, c, dport, sport, 5000, 1001, 0x12),
-            seg(c, s, sport, dport, cs, ss, 0x10)]
-    for from_client, data in msgs:
-        if from_client:
-            out.append(seg(c, s, sport, dport, cs, ss, 0x18, data))
-            cs += len(data)
-        else:
-            out.append(seg(s, c, dport, sport, ss, cs, 0x18, data))
-            ss += len(data)
+            seg(c, s, sport, dport, 1001, 5001, 0x10)]
+    for from_client, data, *how in msgs:
+        how = how[0] if how else None
+        me = 0 if from_client else 1
+        src, dst, sp, dp = (c, s, sport, dport) if from_client else (s, c, dport, sport)
+        if how == "ack":
+            out.append(seg(src, dst, sp, dp, nxt[me], nxt[1 - me], 0x10))
+            continue
+        if how == "gap":
+            nxt[me] += 100
+        seq = last[me] if how == "resend" else nxt[me]
+        out.append(seg(src, dst, sp, dp, seq, nxt[1 - me], 0x18, data))
+        last[me] = seq
+        nxt[me] = max(nxt[me], seq + len(data))
     return out
 
 

@@ -94,6 +94,9 @@ fn udp_payload_seen(st: &mut FlowDpi, payload: &[u8], src2dst: bool) {
 pub const CONFIDENCE_PORT: u8 = 1;
 /// nDPI confidence: detected by inspection.
 pub const CONFIDENCE_DPI: u8 = 6;
+/// nDPI's confidence for a label its dissector gave at give-up, not on a
+/// match (`NDPI_CONFIDENCE_DPI_PARTIAL`): NFStream reports it guessed.
+pub const CONFIDENCE_DPI_PARTIAL: u8 = 3;
 /// nDPI confidence: match by IP address.
 pub const CONFIDENCE_IP: u8 = 7;
 
@@ -256,9 +259,12 @@ pub struct FlowDpi {
     /// Payloads the detector tables found nothing in.
     misses: u8,
     /// Retransmitted payloads since the last new one: no detector sees
-    /// them, but they count (as in nDPI's packet counter) once a new payload
-    /// comes for the detectors to judge.
+    /// them, but they count (as in nDPI's packet counter) once two new
+    /// payloads have come after them for the detectors to judge.
     retransmitted: u8,
+    /// Retransmissions between the last two new payloads: they count when
+    /// the next new payload comes.
+    retransmissions_staged: u8,
     /// Retransmissions so counted: with the misses, they tell when nDPI
     /// would have no dissector left.
     retransmissions_counted: u8,
@@ -285,7 +291,7 @@ impl Seen {
     /// The flow's first payload did not begin like a TLS record: no later
     /// record makes it TLS (nDPI has excluded its TLS dissector).
     const TLS_EXCLUDED: u16 = 32;
-    /// A payload (TCP or UDP) was seen from the client ([0]) or the server ([1]).
+    /// UDP: a payload was seen from the client ([0]) or the server ([1]).
     const DIR_PAYLOAD: [u16; 2] = [8, 16];
     /// UDP: the flow opened with text, and how many datagrams since were
     /// not text (none, or one); the RTP-like rule saw one datagram that was
@@ -296,6 +302,17 @@ impl Seen {
     const RTP_GONE: u16 = 512;
     /// UDP: QUIC's short-header rule is out for the flow.
     const QUIC_SHORT_GONE: u16 = 1024;
+    /// TCP: SSH named on the server's banner, which nDPI's dissector takes
+    /// for a partial match until the client's first payload is a banner
+    /// too (measured with nDPI 5.0: any other first payload, or none, and
+    /// the flow is SSH guessed at confidence "DPI partial").
+    const SSH_PARTIAL: u16 = 2048;
+    /// TCP: the client's first payload after the server's SSH banner came.
+    const SSH_SETTLED: u16 = 4096;
+    /// TCP: the flow's last packet (either way) carried a payload. nDPI
+    /// takes a payload behind the expected sequence for a retransmission
+    /// only then: after a pure ACK it is read like any other.
+    const PREV_PAYLOAD: u16 = 8192;
 
     fn has(self, f: u16) -> bool {
         self.0 & f != 0
@@ -303,6 +320,14 @@ impl Seen {
 
     fn add(&mut self, f: u16) {
         self.0 |= f;
+    }
+
+    fn put(&mut self, f: u16, on: bool) {
+        if on {
+            self.0 |= f;
+        } else {
+            self.0 &= !f;
+        }
     }
 
     /// Two of nDPI 5.0's UDP dissectors look past the datagram count after
@@ -501,6 +526,24 @@ impl Classification {
         {
             return c;
         }
+        // nDPI: a SOAP call or an MPEG-DASH request to a known service has
+        // that service's category (measured: HTTP.SOAP to Facebook is
+        // SocialNetwork); OCSP, HLS and WebDAV keep their own.
+        let http_master = [k.http, k.http_proxy, k.http_connect].contains(&self.master);
+        if http_master
+            && [
+                detect::alt(detect::Alt::Soap),
+                detect::alt(detect::Alt::MpegDash),
+            ]
+            .contains(&self.app)
+            && let Some(service) = self
+                .meta
+                .server_name
+                .as_deref()
+                .and_then(|n| registry().service(n))
+        {
+            return service.category();
+        }
         if !self.app.is_unknown() {
             self.app.category()
         } else {
@@ -626,6 +669,10 @@ impl Engine {
     #[inline]
     pub fn inspect(&self, st: &mut FlowDpi, flow: &FlowCtx, p: &PacketInfo<'_>, src2dst: bool) {
         if st.done && !st.want_http_response && !st.want_cert && !st.want_starttls {
+            if st.seen.has(Seen::SSH_PARTIAL) && !st.seen.has(Seen::SSH_SETTLED) {
+                ssh_client_after_banner(st, p, src2dst, self.cfg.max_packets);
+                return;
+            }
             // A flow nothing named still counts its payloads, within the
             // packets NFStream hands nDPI: enough of them and nDPI has
             // excluded every dissector, which ends detection by port.
@@ -673,6 +720,9 @@ impl Engine {
                 if !was && st.done && st.master == known().tinc {
                     self.tinc_named(flow);
                 }
+                if !was && st.done && !src2dst && st.master == known().ssh {
+                    st.seen.add(Seen::SSH_PARTIAL);
+                }
             }
             ipproto::UDP => {
                 udp_payload_seen(st, p.payload, src2dst);
@@ -707,16 +757,8 @@ impl Engine {
             // A SYN's bytes (padding, TCP Fast Open) are no payload to read.
             return;
         }
-        match seg {
-            Segment::New => {}
-            Segment::Retransmitted => return,
-            Segment::AheadOfFirst(first) => {
-                // The stream's first bytes are still missing: hold this segment.
-                let s = &mut st.ext().streams[dir];
-                s.start(first);
-                s.push(p.tcp_seq, p.payload, cap);
-                return;
-            }
+        if seg == Segment::Retransmitted {
+            return;
         }
         if p.payload.is_empty() {
             return;
@@ -794,6 +836,9 @@ impl Engine {
             return class(known().telegram, ProtoId::UNKNOWN, false, CONFIDENCE_IP);
         }
         if named {
+            if st.seen.has(Seen::SSH_PARTIAL) {
+                return class(st.master, st.app, true, CONFIDENCE_DPI_PARTIAL);
+            }
             return class(st.master, st.app, false, CONFIDENCE_DPI);
         }
         // A request whose head never completed (the flow ended first) is
@@ -846,23 +891,27 @@ enum Segment {
     /// Bytes already seen: nDPI hands them to no dissector, so they count
     /// in no window here either.
     Retransmitted,
-    /// A direction's first payload arriving ahead of the sequence number
-    /// after its SYN (given): held until the missing bytes come.
-    AheadOfFirst(u32),
 }
 
 /// Follows each direction's next sequence number, as nDPI does: the first
-/// SYN sets it, a payload moves it to its end; a payload that starts behind
-/// it and brings no new byte, or starts beyond the window ahead of it, is a
-/// retransmission. Unlike nDPI, a payload that re-sends some bytes and adds
-/// new ones is new data (read whole, or its new tail when the direction is
-/// being reassembled), and while a gap is open nothing ahead of it is a
-/// retransmission. The retransmissions count towards nDPI's give-up when
-/// the next new payload comes: its dissectors exclude themselves by a
-/// packet count that includes them, but only when they are handed a packet
-/// (and no rule takes a retransmission for a payload that was not its own).
+/// SYN sets it, a payload moves it to its end. A payload ahead of it within
+/// the window is read at once, as nDPI reads it: a segment that went
+/// missing (capture loss) or comes late (reordering) is not waited for
+/// (measured with nDPI 5.0: a request whose first segment comes second is
+/// not named; a message after lost bytes is). A payload that starts behind
+/// it, or beyond the window ahead, is a retransmission if the flow's last
+/// packet carried a payload, and is read otherwise (nDPI flags it only
+/// then: after a pure ACK a re-sent request is read again); one that adds
+/// bytes past the expected sequence moves it to its end either way.
+/// Retransmissions reach no rule, but count towards nDPI's give-up once two
+/// new payloads have come after them (its dissectors exclude themselves by
+/// a packet count that includes them, but only when handed a packet; the
+/// count at the second-to-last one decides, measured on every placement of
+/// up to ten re-sends among twelve payloads).
 fn track_tcp(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool) -> Segment {
     let dir = usize::from(!src2dst);
+    let prev_payload = st.seen.has(Seen::PREV_PAYLOAD);
+    st.seen.put(Seen::PREV_PAYLOAD, !p.payload.is_empty());
     if p.tcp_flags & tcp_flags::SYN != 0 {
         // Only the first: a stray SYN-ACK of another sequence space does not
         // make the data that follows retransmissions (nor does it in nDPI).
@@ -874,48 +923,60 @@ fn track_tcp(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool) -> Segment {
     if p.payload.is_empty() {
         return Segment::New;
     }
-    let seg = classify_segment(st, p, dir);
+    let seg = classify_segment(st, p, dir, prev_payload);
     if seg == Segment::Retransmitted {
         st.retransmitted = st.retransmitted.saturating_add(1);
     } else {
         st.retransmissions_counted = st
             .retransmissions_counted
-            .saturating_add(std::mem::take(&mut st.retransmitted));
+            .saturating_add(std::mem::take(&mut st.retransmissions_staged));
+        st.retransmissions_staged = std::mem::take(&mut st.retransmitted);
     }
     seg
 }
 
-fn classify_segment(st: &mut FlowDpi, p: &PacketInfo<'_>, dir: usize) -> Segment {
+fn classify_segment(
+    st: &mut FlowDpi,
+    p: &PacketInfo<'_>,
+    dir: usize,
+    prev_payload: bool,
+) -> Segment {
     let len = p.payload.len() as u32;
     let end = p.tcp_seq.wrapping_add(len);
     let next = st.next_seq[dir];
-    let first = !st.seen.has(Seen::DIR_PAYLOAD[dir]);
-    st.seen.add(Seen::DIR_PAYLOAD[dir]);
-    if next == 0 {
+    if next == 0 || p.tcp_seq.wrapping_sub(next) <= TCP_RETRANSMISSION_WINDOW {
         st.next_seq[dir] = end;
         return Segment::New;
     }
-    let ahead = p.tcp_seq.wrapping_sub(next);
-    let waiting = st.ext.as_ref().is_some_and(|e| e.streams[dir].waiting());
-    // While a gap is open, anything not behind it is new (however far
-    // ahead): the stream decides what it keeps.
-    if ahead <= TCP_RETRANSMISSION_WINDOW || (waiting && (ahead as i32) >= 0) {
-        if first && ahead > 0 {
-            // The late first segment will start at `next`: keep it expected.
-            return Segment::AheadOfFirst(next);
-        }
-        // While the stream holds segments for a gap, the gap's bytes are
-        // still expected.
-        if !waiting {
-            st.next_seq[dir] = end;
-        }
-        return Segment::New;
-    }
-    if (end.wrapping_sub(next) as i32) > 0 && next.wrapping_sub(p.tcp_seq) < len {
+    if next.wrapping_sub(p.tcp_seq) < len {
+        // Some bytes re-sent, some new.
         st.next_seq[dir] = end;
-        return Segment::New;
     }
-    Segment::Retransmitted
+    if prev_payload {
+        Segment::Retransmitted
+    } else {
+        Segment::New
+    }
+}
+
+/// After the server's SSH banner named the flow: the client's first new
+/// payload settles it, a banner of its own making the match whole.
+fn ssh_client_after_banner(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool, max: u32) {
+    if st.packets >= max || p.truncated {
+        return;
+    }
+    st.packets += 1;
+    if track_tcp(st, p, src2dst) == Segment::Retransmitted
+        || !src2dst
+        || p.payload.is_empty()
+        || p.tcp_flags & tcp_flags::SYN != 0
+    {
+        return;
+    }
+    st.seen.add(Seen::SSH_SETTLED);
+    if p.payload.starts_with(b"SSH-") {
+        st.seen.0 &= !Seen::SSH_PARTIAL;
+    }
 }
 
 /// What the TCP detector wants next for a direction.

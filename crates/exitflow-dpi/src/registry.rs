@@ -432,6 +432,8 @@ pub struct Known {
     pub rdp: ProtoId,
     #[allow(missing_docs)]
     pub bittorrent: ProtoId,
+    #[allow(missing_docs)]
+    pub ssh: ProtoId,
 }
 
 /// The names [`known`] resolves.
@@ -478,6 +480,7 @@ const KNOWN_NAMES: &[&str] = &[
     "TINC",
     "RDP",
     "BitTorrent",
+    "SSH",
 ];
 
 /// The well-known ids.
@@ -532,6 +535,7 @@ pub fn known() -> &'static Known {
             tinc: g("TINC"),
             rdp: g("RDP"),
             bittorrent: g("BitTorrent"),
+            ssh: g("SSH"),
         }
     })
 }

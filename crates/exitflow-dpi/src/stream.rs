@@ -22,15 +22,9 @@ impl Stream {
         self.buf.is_empty()
     }
 
-    /// Segments are held for a gap before the first bytes.
+    /// Segments are held for a gap.
     pub(crate) fn waiting(&self) -> bool {
         !self.ooo.is_empty()
-    }
-
-    pub(crate) fn start(&mut self, seq: u32) {
-        if self.buf.is_empty() {
-            self.next = Some(seq);
-        }
     }
 
     /// The sequence number expected next, once one is known.
@@ -99,10 +93,10 @@ mod tests {
     #[test]
     fn in_order_out_of_order_and_overlap() {
         let mut s = Stream::default();
-        s.start(1000);
+        s.push(1000, b"hel", 100);
         s.push(1005, b"world", 100);
-        assert!(s.is_empty());
-        s.push(1000, b"hello", 100);
+        assert_eq!(s.buf, b"hel");
+        s.push(1003, b"lo", 100);
         assert_eq!(s.buf, b"helloworld");
         s.push(1008, b"ldXY", 100); // overlaps the last 2 bytes
         assert_eq!(s.buf, b"helloworldXY");

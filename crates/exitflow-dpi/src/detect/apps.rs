@@ -631,6 +631,21 @@ pub(super) fn soap(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"<?xml version=\"1.0\""))
 }
 
+/// A header line (at the payload's start or after a CRLF) that begins with
+/// `SOAPAction`, in any case: nDPI's line reader names SOAP on it in a TCP
+/// flow's first four payloads, HTTP or not (measured with nDPI 5.0: no
+/// colon needed, a last line without its CRLF counts, a bare LF ends no
+/// line).
+pub(super) fn soap_action(_: &FlowCtx, d: &[u8]) -> Match {
+    const NAME: &[u8] = b"soapaction";
+    let starts =
+        |i: usize| d.len() >= i + NAME.len() && d[i..i + NAME.len()].eq_ignore_ascii_case(NAME);
+    yes(starts(0)
+        || d.windows(2)
+            .enumerate()
+            .any(|(i, w)| w == b"\r\n" && starts(i + 2)))
+}
+
 pub(super) fn json_rpc(_: &FlowCtx, d: &[u8]) -> Match {
     yes(d.starts_with(b"{\"jsonrpc\"") || d.starts_with(b"{ \"jsonrpc\""))
 }

@@ -566,6 +566,16 @@ pub static TCP: &[Detector] = &[
         apps::soap,
         b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ZMessage>",
     ).after_misses(ANY_MISSES),
+    // The SOAP 1.1 specification's request (section 6.1.1), met where HTTP
+    // is not read (after a first payload of another kind).
+    row(
+        "SOAP",
+        Tcp,
+        &[],
+        Either,
+        apps::soap_action,
+        b"POST /StockQuote HTTP/1.1\r\nHost: www.stockquoteserver.com\r\nContent-Type: text/xml; charset=\"utf-8\"\r\nContent-Length: 0\r\nSOAPAction: \"Some-URI\"\r\n\r\n",
+    ).after_misses(3),
     row(
         "JSON-RPC",
         Tcp,

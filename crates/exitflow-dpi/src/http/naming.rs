@@ -8,7 +8,7 @@ use crate::registry::ProtoId;
 use crate::{FlowDpi, Need};
 
 /// The application a request names by what it asks for rather than by its
-/// host: WebSocket upgrades, SOAP and JSON-RPC calls, OCSP, BitTorrent
+/// host: WebSocket upgrades, JSON-RPC calls, BitTorrent
 /// trackers, Gnutella downloads (nDPI's HTTP sub-protocols).
 pub(crate) fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> ProtoId {
     let a = if req
@@ -20,13 +20,6 @@ pub(crate) fn http_request_app(req: &http::parser::Request<'_>, data: &[u8]) -> 
         Alt::Ipp
     } else if req.websocket {
         Alt::WebSocket
-    } else if req.soap_action {
-        Alt::Soap
-    } else if req
-        .content_type
-        .is_some_and(|c| c.starts_with("application/ocsp-request"))
-    {
-        Alt::Ocsp
     } else if req.path.contains("info_hash=")
         && (req.path.starts_with("/announce") || req.path.starts_with("/scrape"))
     {
@@ -71,7 +64,7 @@ pub(crate) fn mpeg_dash(req: &http::parser::Request<'_>) -> bool {
 }
 
 /// The application a request names before its host, in nDPI's order:
-/// RPC over HTTP's and WebDAV's methods, then MPEG-DASH, then an HLS
+/// RPC over HTTP's and WebDAV's methods, then SOAP, OCSP, MPEG-DASH, an HLS
 /// playlist sent; and whether it came from the method (which the answer
 /// cannot override).
 pub(crate) fn http_method_app(req: &http::parser::Request<'_>) -> (ProtoId, bool) {
@@ -85,7 +78,16 @@ pub(crate) fn http_method_app(req: &http::parser::Request<'_>) -> (ProtoId, bool
     if let Some(a) = by_method {
         return (detect::alt(a), true);
     }
-    let a = if mpeg_dash(req) {
+    // A SOAPAction header names SOAP as nDPI's line reader meets it, before
+    // the host is looked up (measured: HTTP.SOAP whatever the host).
+    let a = if req.soap_action {
+        Alt::Soap
+    } else if req
+        .content_type
+        .is_some_and(|c| c.starts_with("application/ocsp-request"))
+    {
+        Alt::Ocsp
+    } else if mpeg_dash(req) {
         Alt::MpegDash
     } else if req
         .content_type
