@@ -2095,3 +2095,39 @@ fn an_http_request_app_against_its_host_is_named_and_filed_as_in_ndpi() {
         want("HTTP.Facebook", "SocialNetwork")
     );
 }
+
+/// Request-and-answer rules found looser than nDPI 5.0 by replaying their
+/// samples twice from one side (measured): EpicGames wants the other
+/// side's answer to its request (and a client port above the server's),
+/// PostgreSQL's SSLRequest the server's one-byte answer, Radmin's hello the
+/// server's 46-byte answer (two of its 14-byte messages still name it).
+#[test]
+fn request_and_answer_rules_want_the_answer_from_the_other_side() {
+    let e = Engine::default();
+    let label =
+        |proto: u8, port: u16, msgs: &[(bool, &[u8])]| craft::flow_label(&e, proto, port, msgs);
+    let (c, s) = (true, false);
+    let mut req = vec![0x47u8, 0x1a, 0x20, 0x00, 0x08, 0x98, 0x22, 0x65, 0x74, 0x04];
+    req.extend([0u8; 40]);
+    let ans: &[u8] = b"\x47\x1a\x20\x08\x08\x98\x22\x65\x74\x04\0\0\x40\x62";
+    assert_eq!(label(17, 9011, &[(c, &req), (s, ans)]), "EpicGames");
+    assert_eq!(
+        label(17, 9011, &[(c, &req), (c, &req), (c, &req), (s, ans)]),
+        "EpicGames"
+    );
+    assert_ne!(label(17, 9011, &[(c, &req), (c, &req)]), "EpicGames");
+    assert_ne!(label(17, 9011, &[(c, &req), (s, &req)]), "EpicGames");
+    assert_ne!(label(17, 50123, &[(c, &req), (s, ans)]), "EpicGames");
+    let ssl: &[u8] = b"\0\0\0\x08\x04\xd2\x16\x2f";
+    assert_eq!(label(6, 50123, &[(c, ssl), (s, b"N")]), "PostgreSQL");
+    assert_ne!(label(6, 50123, &[(c, ssl), (c, ssl)]), "PostgreSQL");
+    let hello: &[u8] = b"\x01\0\0\0\x01\0\0\0\x08\x08";
+    let mut answer = b"\x01\0\0\0\x25\0\0\x02\x12\x08\x02\0\0\x0a".to_vec();
+    answer.extend([0u8; 32]);
+    let msg: &[u8] = b"\x01\0\0\0\x05\0\0\0\x27\x27\0\0\0\0";
+    assert_eq!(label(6, 50123, &[(c, hello), (s, &answer)]), "Radmin");
+    assert_ne!(label(6, 50123, &[(c, hello), (c, hello)]), "Radmin");
+    assert_ne!(label(6, 50123, &[(c, hello), (s, hello)]), "Radmin");
+    assert_eq!(label(6, 50123, &[(c, msg), (c, msg)]), "Radmin");
+    assert_eq!(label(6, 50123, &[(c, msg), (s, msg)]), "Radmin");
+}

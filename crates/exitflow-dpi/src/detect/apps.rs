@@ -379,13 +379,31 @@ pub(super) fn threema(_: &FlowCtx, d: &[u8]) -> Match {
     yes(matches!(d.len(), 48 | 80) && !d.is_ascii())
 }
 
-pub(super) fn epic_games(_: &FlowCtx, d: &[u8]) -> Match {
-    // Connection request and its answer: a 32-bit word (the answer sets bit
-    // 3), then 24 zero bytes from offset 10; both must be seen.
-    let shaped = d.len() >= 34 && d[10..34].iter().all(|b| *b == 0) && d[1..4] != [0, 0, 0];
+pub(super) fn epic_games(flow: &FlowCtx, d: &[u8]) -> Match {
+    // nDPI 5.0: the flow's first datagram, a 32-bit word with bit 3 clear
+    // then 24 zero bytes from offset 10, names EpicGames with the server's
+    // answer (epic_games_answer). One side's datagrams alone name nothing,
+    // nor a pair whose client port is the lower (measured: 2000 -> 1000 is
+    // EpicGames, 1000 -> 2000 nothing; nDPI orders a flow's directions by
+    // port).
+    let request = d.len() >= 34
+        && d[3] & 0x08 == 0
+        && d[10..34].iter().all(|b| *b == 0)
+        && d[1..4] != [0, 0, 0];
     let discord = d.len() == 74 && be16(d, 2) == Some(70);
-    if shaped && !discord {
-        Match::Count(2)
+    if request && !discord && flow.src_port >= flow.dst_port {
+        Match::BothWays(2)
+    } else {
+        Match::No
+    }
+}
+
+pub(super) fn epic_games_answer(_: &FlowCtx, d: &[u8]) -> Match {
+    // The answer's word is the request's with bit 3 set (nDPI compares the
+    // two; here any datagram longer than four bytes with that bit, after a
+    // request).
+    if d.len() > 4 && d[3] & 0x08 != 0 {
+        Match::Answer(2)
     } else {
         Match::No
     }
@@ -553,12 +571,14 @@ pub(super) fn mysql_greeting(_: &FlowCtx, d: &[u8]) -> Match {
 const PG_SSL_REQUEST: u32 = 80_877_103;
 
 pub(super) fn postgres_client(_: &FlowCtx, d: &[u8]) -> Match {
-    // SSLRequest, or a StartupMessage (protocol 3.0) with "user".
+    // SSLRequest, or a StartupMessage (protocol 3.0) with "user". The
+    // request names the flow with the server's answer, next (two requests
+    // name nothing, measured).
     let len_ok = d.len() > 7 && be32(d, 0) == Some(d.len());
     let ssl = len_ok && be32(d, 4) == Some(PG_SSL_REQUEST as usize);
     let startup = len_ok && be32(d, 4) == Some(0x0003_0000) && d.windows(5).any(|w| w == b"user\0");
     match (len_ok, ssl, startup) {
-        (true, true, _) => Match::Count(2),
+        (true, true, _) => Match::BothWays(2),
         (true, _, true) => Match::Yes,
         _ => Match::No,
     }
@@ -567,7 +587,7 @@ pub(super) fn postgres_client(_: &FlowCtx, d: &[u8]) -> Match {
 pub(super) fn postgres_ssl_answer(_: &FlowCtx, d: &[u8]) -> Match {
     // The server's one-byte answer to an SSLRequest ('S' accepted, 'N' not).
     if d.len() == 1 && matches!(d[0], b'S' | b'N') {
-        Match::Count(2)
+        Match::BothWays(2)
     } else {
         Match::No
     }
@@ -1026,14 +1046,33 @@ pub(super) fn ipsec(flow: &FlowCtx, d: &[u8]) -> Match {
 /// Radmin's message opening.
 const RADMIN_OPENING: &[u8] = &[1, 0, 0, 0];
 
-pub(super) fn radmin(_: &FlowCtx, d: &[u8]) -> Match {
-    // The client's 10-byte hello and the server's 46-byte answer, or two
-    // 14-byte messages: two of them name the flow.
-    let m = |len: usize, kind: u8| d.len() == len && d.starts_with(RADMIN_OPENING) && d[4] == kind;
-    let hello = m(10, 0x01) && d[8..10] == [8, 8];
-    let answer = m(46, 0x25) && d[7..11] == [2, 0x12, 8, 2] && d[13] == 0x0a;
-    let message = m(14, 0x05) && d[8..10] == [0x27, 0x27];
-    if hello || answer || message {
+/// Radmin's 14-byte message, from either side: two name the flow.
+fn radmin_message(d: &[u8]) -> bool {
+    d.len() == 14 && d.starts_with(RADMIN_OPENING) && d[4] == 0x05 && d[8..10] == [0x27, 0x27]
+}
+
+pub(super) fn radmin_client(_: &FlowCtx, d: &[u8]) -> Match {
+    // nDPI 5.0: the client's 10-byte hello opens, the server's answer
+    // (radmin_server) names; or two messages.
+    if d.len() == 10 && d.starts_with(RADMIN_OPENING) && d[4] == 0x01 && d[8..10] == [8, 8] {
+        Match::Open(2)
+    } else if radmin_message(d) {
+        Match::Run(2)
+    } else {
+        Match::No
+    }
+}
+
+pub(super) fn radmin_server(_: &FlowCtx, d: &[u8]) -> Match {
+    // The server's 46-byte answer to the hello (only after it), or a message.
+    let answer = d.len() == 46
+        && d.starts_with(RADMIN_OPENING)
+        && d[4] == 0x25
+        && d[7..11] == [2, 0x12, 8, 2]
+        && d[13] == 0x0a;
+    if answer {
+        Match::Continue(2)
+    } else if radmin_message(d) {
         Match::Run(2)
     } else {
         Match::No

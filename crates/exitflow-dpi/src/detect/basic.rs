@@ -361,7 +361,8 @@ const RFB_VERSION_LEN: usize = 12;
 
 pub(super) fn vnc(_: &FlowCtx, d: &[u8]) -> Match {
     // nDPI 5.0: the first two payloads are both version messages of RFB 3
-    // or 4 (the server's, then the client's answer).
+    // or 4 (the server's, then the client's answer; nDPI wants one from
+    // each side, which no real server breaks by sending two).
     let version = d.len() == RFB_VERSION_LEN
         && (d.starts_with(b"RFB 003") || d.starts_with(b"RFB 004"))
         && d[RFB_VERSION_LEN - 1] == b'\n';

@@ -146,6 +146,10 @@ pub enum Match {
     /// every payload before included (nDPI's rules that pair a request with
     /// its answer, as Rx's).
     BothWays(u8),
+    /// [`Match::BothWays`]'s evidence that cannot open the run: only an
+    /// answer to it (nDPI's rules whose answer is judged by the request,
+    /// as EpicGames' word with one more bit).
+    Answer(u8),
 }
 
 /// One detector.
@@ -306,10 +310,12 @@ mod tests {
                 contexts[6].src_port = det.ports.get(1).copied().unwrap_or(port);
                 contexts[7].dst[..4].copy_from_slice(&[255, 255, 255, 255]);
                 let found = contexts.iter().find(|f| {
-                    first_match(table, ids, f, det.sample, src2dst).map(|h| h.master) == Some(*pid)
+                    scan::first_match_in_run_of(table, ids, f, det.sample, src2dst, *pid)
+                        .map(|h| h.master)
+                        == Some(*pid)
                 });
                 let f = *found.unwrap_or(&contexts[0]);
-                let got = first_match(table, ids, &f, det.sample, src2dst);
+                let got = scan::first_match_in_run_of(table, ids, &f, det.sample, src2dst, *pid);
                 if got.map(|h| h.master) != Some(*pid) {
                     failed.push(format!(
                         "{} sample -> {:?}",

@@ -211,7 +211,7 @@ fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
         Match::Run(n) | Match::Continue(n) | Match::Open(n) => {
             (pid, ProtoId::UNKNOWN, n.max(2), false, true)
         }
-        Match::BothWays(n) => (pid, ProtoId::UNKNOWN, n.max(2), true, true),
+        Match::BothWays(n) | Match::Answer(n) => (pid, ProtoId::UNKNOWN, n.max(2), true, true),
     };
     Some(Hit {
         master,
@@ -219,7 +219,7 @@ fn hit(r: &Resolved, pid: ProtoId, m: Match) -> Option<Hit> {
         need,
         both_ways,
         from_first,
-        continues: matches!(m, Match::Continue(_)),
+        continues: matches!(m, Match::Continue(_) | Match::Answer(_)),
         opens: matches!(m, Match::Open(_)),
     })
 }
@@ -253,6 +253,26 @@ pub fn first_match(
     src2dst: bool,
 ) -> Option<Hit> {
     first_match_after(table, ids, flow, d, src2dst, None)
+}
+
+/// The row that names `d` as a flow's first payload, or else as a payload
+/// of a run of `pid`'s evidence (a row's own sample that only answers).
+#[cfg(test)]
+pub(crate) fn first_match_in_run_of(
+    table: &'static [Detector],
+    ids: &[ProtoId],
+    flow: &FlowCtx,
+    d: &[u8],
+    src2dst: bool,
+    pid: ProtoId,
+) -> Option<Hit> {
+    let own = Before {
+        clean: true,
+        misses: 0,
+        cand: pid,
+    };
+    first_match_after(table, ids, flow, d, src2dst, Some(Before::FIRST))
+        .or_else(|| first_match_after(table, ids, flow, d, src2dst, Some(own)))
 }
 
 /// [`first_match`], for a payload that comes after what `before` says
