@@ -99,21 +99,32 @@ def cases(tsv):
         data, from_client = bytes.fromhex(sample), direction != "server"
         if ports == "-":
             yield f"{i:03d}_{name}_any", name, False, transport, 40000 + i, 50000 + i, from_client, data
+            # The client's port above the server's, as an ephemeral port is
+            # above a service's: nDPI orders a flow's sides by port, and some
+            # of its dissectors read the order (EpicGames).
+            yield f"{i:03d}_{name}_anyhigh", name, False, transport, 60000 + i, 50000 + i, from_client, data
         else:
             first = int(ports.split(",")[0].split("-")[0])
             yield f"{i:03d}_{name}_port", name, False, transport, 40000 + i, first, from_client, data
             yield f"{i:03d}_{name}_offport", name, True, transport, 40000 + i, 50000 + i, from_client, data
 
 
-def main():
+def start(doc, script):
+    """The cross-checks' common start: (EXITFLOW, OUT_DIR, NFStreamer) from
+    the command line, or the usage (`doc`) and an exit."""
     if len(sys.argv) < 2:
-        sys.exit(__doc__)
+        sys.exit(doc)
     exe = sys.argv[1]
-    out = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="check_samples.")
+    out = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix=f"{script}.")
     try:
         from nfstream import NFStreamer
     except ImportError:
-        sys.exit("check_samples.py needs nfstream==6.6.0 (pip install nfstream==6.6.0)")
+        sys.exit(f"{script}.py needs nfstream==6.6.0 (pip install nfstream==6.6.0)")
+    return exe, out, NFStreamer
+
+
+def main():
+    exe, out, NFStreamer = start(__doc__, "check_samples")
     tsv = subprocess.run([exe, "protocols", "--samples"], check=True, capture_output=True,
                          text=True).stdout
     rows = list(cases(tsv))

@@ -22,7 +22,6 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_samples as cs  # noqa: E402
@@ -48,14 +47,7 @@ BASE = 1_700_000_000
 
 
 def main():
-    if len(sys.argv) < 2:
-        sys.exit(__doc__)
-    exe = sys.argv[1]
-    out = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="check_windows.")
-    try:
-        from nfstream import NFStreamer
-    except ImportError:
-        sys.exit("check_windows.py needs nfstream==6.6.0 (pip install nfstream==6.6.0)")
+    exe, out, NFStreamer = cs.start(__doc__, "check_windows")
     tsv = subprocess.run([exe, "protocols", "--samples"], check=True, capture_output=True,
                          text=True).stdout
     cases = []  # (rule, shape, transport, port, payloads, row)

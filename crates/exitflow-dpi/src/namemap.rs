@@ -1,9 +1,13 @@
-//! Server names to values, as nDPI's host lists match them: a name ending
-//! in a listed domain (the domain itself or a parent of the name) takes the
-//! longest such domain's value; failing that, the first pattern (`~text`,
-//! nDPI's entries that end in a dot or a dash or begin with a dash) found
-//! anywhere in the name. Of two equal domains or patterns the first wins,
-//! as nDPI keeps the first of a duplicate.
+//! Server names to values, as nDPI's host lists match them (measured with
+//! nDPI 5.0 on every listed domain and variants of it): a listed domain
+//! matches the name itself or a name ending in `.` and the domain; a
+//! pattern (`~text`, nDPI's entries that end in a dot or a dash or begin
+//! with a dash) matches where it starts the name or a label — anywhere if
+//! it begins with a dash — and is followed, if it ends in a dot, by exactly
+//! one more label; if it ends in a dash, by anything; otherwise (it begins
+//! with a dash) by nothing. Of all that match, the longest wins (a domain
+//! over a pattern of its length); of two equal ones the first listed, as
+//! nDPI keeps the first of a duplicate.
 use std::collections::HashMap;
 
 /// The longest server name looked up (DNS's limit).
@@ -60,30 +64,49 @@ impl<T: Copy> NameMap<T> {
         lower.copy_from_slice(host.as_bytes());
         lower.make_ascii_lowercase();
         let lower = std::str::from_utf8(lower).ok()?;
+        // The longest listed domain the name ends in (label-aligned).
         let mut s = lower;
+        let mut domain = None;
         loop {
             if let Some(&v) = self.domains.get(s) {
-                return Some(v);
+                domain = Some((s.len(), v));
+                break;
             }
             match s.find('.') {
                 Some(i) => s = &s[i + 1..],
                 None => break,
             }
         }
-        // The first pattern (in insertion order) found anywhere in the name.
+        // A longer pattern, the first listed of the longest.
         let b = lower.as_bytes();
-        let mut best: Option<usize> = None;
+        let mut best: Option<(usize, usize)> = None; // (length, index)
         for i in 0..b.len() {
+            let label_start = i == 0 || b[i - 1] == b'.';
             for &k in &self.by_first[usize::from(b[i])] {
-                if best.is_some_and(|m| m <= k) {
-                    break;
+                let p = self.patterns[k].0.as_bytes();
+                let longer = |len: usize| {
+                    best.is_none_or(|(l, j)| len > l || (len == l && k < j))
+                        && domain.is_none_or(|(l, _)| len > l)
+                };
+                if !longer(p.len()) || !b[i..].starts_with(p) {
+                    continue;
                 }
-                if b[i..].starts_with(self.patterns[k].0.as_bytes()) {
-                    best = Some(k);
+                let rest = &b[i + p.len()..];
+                let start_ok = label_start || p[0] == b'-';
+                let end_ok = match p[p.len() - 1] {
+                    b'.' => !rest.is_empty() && !rest.contains(&b'.'),
+                    b'-' => true,
+                    _ => rest.is_empty(),
+                };
+                if start_ok && end_ok {
+                    best = Some((p.len(), k));
                 }
             }
         }
-        best.map(|k| self.patterns[k].1)
+        match best {
+            Some((_, k)) => Some(self.patterns[k].1),
+            None => domain.map(|(_, v)| v),
+        }
     }
 }
 
@@ -107,5 +130,41 @@ mod tests {
         assert_eq!(m.get("dn-7.net"), Some(6));
         assert_eq!(m.get(""), None);
         assert_eq!(m.get(&"a.".repeat(200)), None);
+    }
+
+    /// nDPI 5.0's pattern semantics, measured on its own patterns with DNS
+    /// queries through NFStream: `ebay.` names `www.ebay.de` but not
+    /// `ebay.co.uk` nor `xebay.de`; `-buy.itunes.apple.com` ends a name;
+    /// `igcdn-photos-` starts a label; the longest match wins over a
+    /// shorter domain (`maps.google.com` is GoogleMaps, not Google).
+    #[test]
+    fn patterns_match_where_ndpi_matches_them_and_the_longest_wins() {
+        let mut m = NameMap::new();
+        m.insert("~ebay.", 1);
+        m.insert("~-buy.itunes.apple.com", 2);
+        m.insert("itunes.apple.com", 3);
+        m.insert("~igcdn-photos-", 4);
+        m.insert("google.com", 5);
+        m.insert("~maps.google.", 6);
+        m.insert("~-speedtest.", 7);
+        let got = |n: &str| m.get(n);
+        assert_eq!(got("ebay.de"), Some(1));
+        assert_eq!(got("www.ebay.de"), Some(1));
+        assert_eq!(got("ebay.co.uk"), None);
+        assert_eq!(got("ebay.com.zz"), None);
+        assert_eq!(got("xebay.de"), None);
+        assert_eq!(got("x-ebay.de"), None);
+        assert_eq!(got("p52-buy.itunes.apple.com"), Some(2));
+        assert_eq!(got("x.itunes.apple.com"), Some(3));
+        assert_eq!(got("p52-buy.itunes.apple.com.zz"), None);
+        assert_eq!(got("igcdn-photos-e-a.akamaihd.net"), Some(4));
+        assert_eq!(got("x.igcdn-photos-a.b"), Some(4));
+        assert_eq!(got("xigcdn-photos-a.b"), None);
+        assert_eq!(got("maps.google.com"), Some(6));
+        assert_eq!(got("www.google.com"), Some(5));
+        assert_eq!(got("maps.google.co.uk"), None);
+        assert_eq!(got("a-speedtest.net"), Some(7));
+        assert_eq!(got("x.a-speedtest.net"), Some(7));
+        assert_eq!(got("a-speedtest.net.zz"), None);
     }
 }

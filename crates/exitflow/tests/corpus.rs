@@ -67,16 +67,16 @@ fn at_least(a: &serde_json::Value, key: &str, min: f64) {
 #[test]
 fn flows_and_labels_agree_with_nfstream_on_its_corpus() {
     let a = score("nfstream");
-    // Floors a little under the figures measured (flows 99.81, app 99.48,
-    // master 99.81, category 99.67, guessed 99.87; per capture app 96.70,
+    // Floors a little under the figures measured (flows 99.81, app 99.58,
+    // master 99.81, category 99.71, guessed 99.87; per capture app 96.81,
     // master 99.89):
     // a change that loses agreement fails here.
     at_least(&a, "flows", 99.7);
-    at_least(&a, "app", 99.35);
+    at_least(&a, "app", 99.45);
     at_least(&a, "master", 99.7);
-    at_least(&a, "category", 99.55);
+    at_least(&a, "category", 99.6);
     at_least(&a, "guessed", 99.75);
-    at_least(&a, "macro_app", 96.4);
+    at_least(&a, "macro_app", 96.5);
     at_least(&a, "macro_master", 99.7);
 }
 
@@ -85,8 +85,8 @@ fn flows_and_labels_agree_with_nfstream_on_its_corpus() {
 #[test]
 fn labels_agree_with_nfstream_on_ndpis_protocol_captures() {
     let a = score("ndpi");
-    // Measured: flows 99.84, app 99.25, category 99.41, guessed 99.38, per
-    // capture app 98.21 and master 99.10.
+    // Measured: flows 99.84, app 99.28, category 99.41, guessed 99.38, per
+    // capture app 98.22 and master 99.10.
     at_least(&a, "flows", 99.7);
     at_least(&a, "app", 99.1);
     at_least(&a, "guessed", 99.2);
@@ -239,4 +239,13 @@ fn every_rule_sample_is_named_as_ndpi_itself_names_it() {
 #[test]
 fn every_rule_reads_past_foreign_payloads_where_ndpi_does() {
     cross_check("check_windows.py");
+}
+
+/// Every domain and pattern of the host lists, and variants of each (a
+/// subdomain, glued to a longer label, a label after it, behind a dash),
+/// asked as DNS queries of nDPI 5.0 itself and of exitflow
+/// (scripts/check_names.py): every name finds the same service, or none.
+#[test]
+fn every_listed_name_finds_its_service_as_ndpi_finds_it() {
+    cross_check("check_names.py");
 }
