@@ -8,6 +8,11 @@
 //! with a dash) by nothing. Of all that match, the longest wins (a domain
 //! over a pattern of its length); of two equal ones the first listed, as
 //! nDPI keeps the first of a duplicate.
+//!
+//! nDPI's category-only lists (host categories) read their patterns
+//! otherwise ([`NameMap::for_categories`]): a pattern matches at the
+//! name's start only, followed by anything, and one with a dot inside
+//! (`iptv.sky.`) never.
 use std::collections::HashMap;
 
 /// The longest server name looked up (DNS's limit).
@@ -20,6 +25,8 @@ pub(crate) struct NameMap<T> {
     /// `patterns` indexed by first byte, so a lookup compares only the
     /// patterns that can start at each position.
     by_first: Vec<Vec<usize>>,
+    /// Patterns as nDPI's host-category lists read them.
+    categories: bool,
 }
 
 impl<T: Copy> NameMap<T> {
@@ -28,6 +35,17 @@ impl<T: Copy> NameMap<T> {
             domains: HashMap::new(),
             patterns: Vec::new(),
             by_first: vec![Vec::new(); 256],
+            categories: false,
+        }
+    }
+
+    /// A map whose patterns match as nDPI's host-category lists match them
+    /// (measured with TLS server names through NFStream: `xvideos.` files
+    /// `xvideos.com.br` but not `www.xvideos.com`; `iptv.sky.` nothing).
+    pub(crate) fn for_categories() -> NameMap<T> {
+        NameMap {
+            categories: true,
+            ..NameMap::new()
         }
     }
 
@@ -92,6 +110,12 @@ impl<T: Copy> NameMap<T> {
                     continue;
                 }
                 let rest = &b[i + p.len()..];
+                if self.categories {
+                    if i == 0 && !p[..p.len() - 1].contains(&b'.') {
+                        best = Some((p.len(), k));
+                    }
+                    continue;
+                }
                 let start_ok = label_start || p[0] == b'-';
                 let end_ok = match p[p.len() - 1] {
                     b'.' => !rest.is_empty() && !rest.contains(&b'.'),
@@ -166,5 +190,18 @@ mod tests {
         assert_eq!(got("a-speedtest.net"), Some(7));
         assert_eq!(got("x.a-speedtest.net"), Some(7));
         assert_eq!(got("a-speedtest.net.zz"), None);
+    }
+
+    #[test]
+    fn category_patterns_match_at_the_start_only_and_none_with_a_dot_inside() {
+        let mut m = NameMap::for_categories();
+        m.insert("~xvideos.", 1);
+        m.insert("~iptv.sky.", 2);
+        m.insert("pornhub.com", 3);
+        assert_eq!(m.get("xvideos.com"), Some(1));
+        assert_eq!(m.get("xvideos.com.br"), Some(1));
+        assert_eq!(m.get("www.xvideos.com"), None);
+        assert_eq!(m.get("iptv.sky.com"), None);
+        assert_eq!(m.get("a.pornhub.com"), Some(3));
     }
 }

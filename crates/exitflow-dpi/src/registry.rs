@@ -120,7 +120,7 @@ impl Registry {
             tcp_ports: HashMap::new(),
             udp_ports: HashMap::new(),
             names: NameMap::new(),
-            name_categories: NameMap::new(),
+            name_categories: NameMap::for_categories(),
             categories: Vec::new(),
         };
         for (n, line) in t.protocols.lines().enumerate() {

@@ -243,8 +243,9 @@ fn every_rule_reads_past_foreign_payloads_where_ndpi_does() {
 
 /// Every domain and pattern of the host lists, and variants of each (a
 /// subdomain, glued to a longer label, a label after it, behind a dash),
-/// asked as DNS queries of nDPI 5.0 itself and of exitflow
-/// (scripts/check_names.py): every name finds the same service, or none.
+/// asked as DNS queries and TLS server names of nDPI 5.0 itself and of
+/// exitflow (scripts/check_names.py): every name finds the same service and
+/// category, or none.
 #[test]
 fn every_listed_name_finds_its_service_as_ndpi_finds_it() {
     cross_check("check_names.py");

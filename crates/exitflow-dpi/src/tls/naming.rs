@@ -44,8 +44,6 @@ pub(crate) fn tls_app(flow: &FlowCtx, sni: Option<&str>) -> ProtoId {
             let s = service_of(n);
             if !s.is_unknown() {
                 s
-            } else if resolver_name(n) {
-                known().doh_dot
             } else if tor_link_name(n) {
                 known().tor
             } else {
@@ -74,17 +72,6 @@ fn tor_link_name(n: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
         && digits >= 2
-}
-
-/// Server names public DNS-over-HTTPS resolvers use: a first label `doh`,
-/// `doh-N`, `dns` or `dnsN`.
-fn resolver_name(n: &str) -> bool {
-    let first = n.split('.').next().unwrap_or("");
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    n.contains('.')
-        && (first == "doh"
-            || first.strip_prefix("doh-").is_some_and(digits)
-            || first.strip_prefix("dns").is_some_and(digits))
 }
 
 /// Names the service from a certificate's names, once the handshake that
