@@ -250,3 +250,12 @@ fn every_rule_reads_past_foreign_payloads_where_ndpi_does() {
 fn every_listed_name_finds_its_service_as_ndpi_finds_it() {
     cross_check("check_names.py");
 }
+
+/// A flow nothing else names, to the first and last address of every
+/// prefix of the address lists and to the two just outside it (IPv4 and
+/// IPv6), through nDPI 5.0 itself and exitflow
+/// (scripts/check_addresses.py): every address falls in the same list.
+#[test]
+fn every_listed_prefix_names_its_edges_as_ndpi_does() {
+    cross_check("check_addresses.py");
+}
