@@ -52,7 +52,8 @@ def main():
         for kind, a in (("first", first), ("last", last), ("below", first - 1), ("above", last + 1)):
             if 0 < a < top - 1:
                 edges.setdefault((net.version, a), (kind, prefix, name))
-    cases = [(ipaddress.ip_address(a), info) for (_, a), info in edges.items()]
+    version = {4: ipaddress.IPv4Address, 6: ipaddress.IPv6Address}
+    cases = [(version[v](a), info) for (v, a), info in edges.items()]
     os.makedirs(out, exist_ok=True)
     pcap = f"{out}/addresses.pcap"
     with open(pcap, "wb") as f:

@@ -269,8 +269,7 @@ pub struct FlowDpi {
     /// would have no dissector left.
     retransmissions_counted: u8,
     /// Each direction's next sequence number, 0 while unknown (as nDPI
-    /// tracks it): tells retransmissions, which no detector sees, and a
-    /// stream's first segment arriving after a later one.
+    /// tracks it): tells retransmissions, which no detector sees.
     next_seq: [u32; 2],
     ext: Option<Box<Ext>>,
 }
@@ -764,41 +763,52 @@ impl Engine {
             return;
         }
         // Fast path: nothing buffered in this direction; decide on this segment.
-        let buffered = st
-            .ext
-            .as_ref()
-            .is_some_and(|e| !e.streams[dir].is_empty() || e.streams[dir].waiting());
-        if !buffered {
-            match simple::tcp(st, flow, p.payload, src2dst) {
-                Need::More => {
-                    st.ext().streams[dir].push(p.tcp_seq, p.payload, cap);
+        let buffered = st.ext.as_ref().is_some_and(|e| !e.streams[dir].is_empty());
+        if buffered {
+            let mut ext = st.ext.take().expect("buffered implies ext");
+            match ext.streams[dir].push(p.tcp_seq, p.payload, cap) {
+                stream::Pushed::Appended => {
+                    let data = std::mem::take(&mut ext.streams[dir].buf);
+                    st.ext = Some(ext);
+                    let r = simple::tcp(st, flow, &data, src2dst);
+                    let ext = st.ext();
+                    ext.streams[dir].buf = data;
+                    if matches!(r, Need::Nothing) || ext.streams[dir].full(cap) {
+                        ext.streams[dir].clear();
+                    }
+                    return;
                 }
-                Need::Nothing => {}
+                stream::Pushed::Nothing => {
+                    st.ext = Some(ext);
+                    return;
+                }
+                stream::Pushed::Gap => {
+                    // Bytes of the message are missing: nDPI does not wait
+                    // for them (measured: a ClientHello whose middle comes
+                    // last is no TLS it names, even read after an ACK). A
+                    // request head cut so is HTTP on its method, as at the
+                    // flow's end; this segment is read afresh.
+                    let gathered = std::mem::take(&mut ext.streams[dir].buf);
+                    ext.streams[dir].clear();
+                    st.ext = Some(ext);
+                    if src2dst
+                        && !st.seen.has(Seen::NOT_HTTP)
+                        && http::parser::method_and_more(&gathered)
+                    {
+                        let k = known();
+                        let connect = gathered.starts_with(b"CONNECT ");
+                        st.set(
+                            if connect { k.http_connect } else { k.http },
+                            ProtoId::UNKNOWN,
+                        );
+                        st.want_http_response = true;
+                        return;
+                    }
+                }
             }
-            return;
         }
-        let mut ext = st.ext.take().expect("buffered implies ext");
-        let was_waiting = ext.streams[dir].waiting();
-        ext.streams[dir].push(p.tcp_seq, p.payload, cap);
-        if was_waiting
-            && !ext.streams[dir].waiting()
-            && let Some(next) = ext.streams[dir].expected()
-        {
-            // The gap closed: the bytes reassembled are no longer new.
-            st.next_seq[dir] = next;
-        }
-        if ext.streams[dir].is_empty() {
-            // Still waiting for the first bytes.
-            st.ext = Some(ext);
-            return;
-        }
-        let data = std::mem::take(&mut ext.streams[dir].buf);
-        st.ext = Some(ext);
-        let r = simple::tcp(st, flow, &data, src2dst);
-        let ext = st.ext();
-        ext.streams[dir].buf = data;
-        if matches!(r, Need::Nothing) || ext.streams[dir].full(cap) {
-            ext.streams[dir].clear();
+        if let Need::More = simple::tcp(st, flow, p.payload, src2dst) {
+            st.ext().streams[dir].push(p.tcp_seq, p.payload, cap);
         }
     }
 
@@ -880,7 +890,8 @@ impl Engine {
 
 /// How far ahead of the expected sequence number a segment may start and
 /// still be new data (nDPI's `tcp_max_retransmission_window_size`); behind
-/// it, or further ahead, it is a retransmission.
+/// it, or further ahead, it is a retransmission if the flow's last packet
+/// carried a payload ([`track_tcp`]).
 pub const TCP_RETRANSMISSION_WINDOW: u32 = 0x10000;
 
 /// What a TCP packet is to the sequence tracking.
@@ -898,8 +909,10 @@ enum Segment {
 /// the window is read at once, as nDPI reads it: a segment that went
 /// missing (capture loss) or comes late (reordering) is not waited for
 /// (measured with nDPI 5.0: a request whose first segment comes second is
-/// not named; a message after lost bytes is). A payload that starts behind
-/// it, or beyond the window ahead, is a retransmission if the flow's last
+/// not named; a message after lost bytes is; only a direction already
+/// gathering a message over segments holds one beyond a gap). A payload
+/// that starts behind it, or beyond the window ahead, is a retransmission
+/// if the flow's last
 /// packet carried a payload, and is read otherwise (nDPI flags it only
 /// then: after a pure ACK a re-sent request is read again); one that adds
 /// bytes past the expected sequence moves it to its end either way.
@@ -962,10 +975,14 @@ fn classify_segment(
 /// After the server's SSH banner named the flow: the client's first new
 /// payload settles it, a banner of its own making the match whole.
 fn ssh_client_after_banner(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool, max: u32) {
-    if st.packets >= max || p.truncated {
+    if st.packets >= max {
         return;
     }
+    // Counted like every packet within the limit, read unless cut short.
     st.packets += 1;
+    if p.truncated {
+        return;
+    }
     if track_tcp(st, p, src2dst) == Segment::Retransmitted
         || !src2dst
         || p.payload.is_empty()

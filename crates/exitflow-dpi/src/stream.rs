@@ -1,35 +1,34 @@
-//! Just enough TCP reassembly for detection: the first bytes of each
-//! direction, in sequence order, up to a cap.
+//! Just enough TCP reassembly for detection: the first bytes of a message
+//! that spans segments, in sequence order, up to a cap. Like nDPI, it does
+//! not wait across a gap: a segment beyond one ends the message.
 
-/// Out-of-order segments held per direction (counter: [`Stream::dropped`]).
-pub const MAX_OOO_SEGMENTS: usize = 8;
-
-/// One direction's byte stream.
+/// One direction's bytes being gathered (counter of what a cap cut:
+/// [`Stream::dropped`]).
 #[derive(Default)]
 pub(crate) struct Stream {
-    /// Contiguous bytes from the start (or from the first segment seen).
+    /// Contiguous bytes from the first segment gathered.
     pub(crate) buf: Vec<u8>,
     /// Sequence number expected after `buf`.
     next: Option<u32>,
-    /// Segments that arrived ahead of a gap.
-    ooo: Vec<(u32, Vec<u8>)>,
-    /// Segments dropped because a cap was hit.
+    /// Segments the cap cut short.
     pub(crate) dropped: u32,
+}
+
+/// What a segment did to a stream.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// New bytes were appended.
+    Appended,
+    /// Nothing new (bytes already gathered).
+    Nothing,
+    /// The segment starts beyond the expected sequence: bytes are missing,
+    /// nothing was appended.
+    Gap,
 }
 
 impl Stream {
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
-    }
-
-    /// Segments are held for a gap.
-    pub(crate) fn waiting(&self) -> bool {
-        !self.ooo.is_empty()
-    }
-
-    /// The sequence number expected next, once one is known.
-    pub(crate) fn expected(&self) -> Option<u32> {
-        self.next
     }
 
     pub(crate) fn full(&self, cap: usize) -> bool {
@@ -38,51 +37,33 @@ impl Stream {
 
     pub(crate) fn clear(&mut self) {
         self.buf = Vec::new();
-        self.ooo = Vec::new();
         self.next = None;
     }
 
-    /// Adds a segment at `seq`.
-    pub(crate) fn push(&mut self, seq: u32, data: &[u8], cap: usize) {
+    /// Adds a segment at `seq`: its bytes past what was gathered.
+    pub(crate) fn push(&mut self, seq: u32, data: &[u8], cap: usize) -> Pushed {
         let next = *self.next.get_or_insert(seq);
         let ahead = seq.wrapping_sub(next) as i32;
         if ahead > 0 {
-            if self.ooo.len() < MAX_OOO_SEGMENTS && (ahead as usize) < cap {
-                self.ooo.push((seq, data.to_vec()));
-            } else {
-                self.dropped += 1;
-            }
-            return;
+            return Pushed::Gap;
         }
-        // At or before the expected sequence: keep only the new tail.
-        let skip = (-ahead) as usize;
-        if skip < data.len() {
-            self.append(&data[skip..], cap);
+        let skip = ahead.unsigned_abs() as usize;
+        if skip >= data.len() {
+            return Pushed::Nothing;
         }
-        // Drain segments that now fit.
-        while let Some(next) = self.next {
-            let Some(i) = self.ooo.iter().position(|(s, d)| {
-                let a = s.wrapping_sub(next) as i32;
-                a <= 0 && (-a) as usize <= d.len()
-            }) else {
-                break;
-            };
-            let (s, d) = self.ooo.swap_remove(i);
-            let skip = next.wrapping_sub(s) as usize;
-            if skip < d.len() {
-                self.append(&d[skip..], cap);
-            }
-        }
-    }
-
-    fn append(&mut self, data: &[u8], cap: usize) {
+        let new = &data[skip..];
         let room = cap.saturating_sub(self.buf.len());
-        let n = data.len().min(room);
-        if n < data.len() {
+        let n = new.len().min(room);
+        if n < new.len() {
             self.dropped += 1;
         }
-        self.buf.extend_from_slice(&data[..n]);
-        self.next = self.next.map(|x| x.wrapping_add(data.len() as u32));
+        self.buf.extend_from_slice(&new[..n]);
+        self.next = Some(next.wrapping_add(new.len() as u32));
+        if n == 0 {
+            Pushed::Nothing
+        } else {
+            Pushed::Appended
+        }
     }
 }
 
@@ -91,16 +72,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn in_order_out_of_order_and_overlap() {
+    fn in_order_overlap_and_a_gap() {
         let mut s = Stream::default();
-        s.push(1000, b"hel", 100);
-        s.push(1005, b"world", 100);
+        assert_eq!(s.push(1000, b"hel", 100), Pushed::Appended);
+        assert_eq!(s.push(1005, b"world", 100), Pushed::Gap);
         assert_eq!(s.buf, b"hel");
-        s.push(1003, b"lo", 100);
+        assert_eq!(s.push(1003, b"lo", 100), Pushed::Appended);
+        assert_eq!(s.push(1005, b"world", 100), Pushed::Appended);
         assert_eq!(s.buf, b"helloworld");
-        s.push(1008, b"ldXY", 100); // overlaps the last 2 bytes
+        assert_eq!(s.push(1008, b"ldXY", 100), Pushed::Appended); // overlaps 2 bytes
         assert_eq!(s.buf, b"helloworldXY");
-        s.push(1000, b"hello", 100); // retransmission
+        assert_eq!(s.push(1000, b"hello", 100), Pushed::Nothing); // retransmission
         assert_eq!(s.buf, b"helloworldXY");
     }
 

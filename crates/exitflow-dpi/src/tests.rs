@@ -2131,3 +2131,66 @@ fn request_and_answer_rules_want_the_answer_from_the_other_side() {
     assert_eq!(label(6, 50123, &[(c, msg), (c, msg)]), "Radmin");
     assert_eq!(label(6, 50123, &[(c, msg), (s, msg)]), "Radmin");
 }
+
+/// nDPI 5.0 names NTP on port 123 by the version bits of the first byte
+/// alone (0-4), whatever the length: measured on every version and lengths
+/// 1-60 (the rule wanted 48 bytes and version 1-4 before).
+#[test]
+fn ntp_on_its_port_is_named_by_its_version_bits_alone() {
+    let e = Engine::default();
+    let label = |d: &[u8]| craft::flow_result(&e, 17, 123, &[(true, d)]);
+    for version in 0..=4u8 {
+        for len in [1usize, 2, 12, 48] {
+            let mut d = vec![0u8; len];
+            d[0] = version << 3 | 3;
+            assert_eq!(
+                label(&d),
+                ("NTP".to_string(), false),
+                "v{version} len {len}"
+            );
+        }
+    }
+    for version in 5..=7u8 {
+        assert!(label(&[version << 3]).1, "v{version} is a guess");
+    }
+}
+
+/// Review finding: a direction gathering a message over segments used to
+/// hold a segment beyond a gap for the missing bytes, which a retransmission
+/// could then never bring (and re-judged the same bytes on every packet).
+/// nDPI does not wait: a ClientHello whose middle comes last is no TLS it
+/// names, even when the middle is read after a pure ACK (measured); a
+/// request head cut so is HTTP on its method.
+#[test]
+fn a_message_gathered_over_segments_ends_at_a_gap() {
+    let e = Engine::default();
+    let rec = craft::client_hello_record("mail.google.com", 300);
+    let run = |port: u16, segs: &[(u32, &[u8])], ack_before_last: bool| {
+        let c = ctx(6, 40000, port);
+        let mut st = FlowDpi::default();
+        e.inspect(&mut st, &c, &pkt(b"", 6, 40000, port, 999, 0x02), true);
+        for (i, (off, d)) in segs.iter().enumerate() {
+            if ack_before_last && i + 1 == segs.len() {
+                e.inspect(&mut st, &c, &pkt(b"", 6, port, 40000, 1, 0x10), false);
+            }
+            e.inspect(&mut st, &c, &pkt(d, 6, 40000, port, 1000 + off, 0x18), true);
+        }
+        let cl = e.finish(&mut st, &c);
+        (cl.application_name(), cl.guessed)
+    };
+    let (a, b, c) = (&rec[..100], &rec[100..200], &rec[200..]);
+    for ack in [false, true] {
+        assert_eq!(
+            run(443, &[(0, a), (200, c), (100, b)], ack),
+            ("TLS".to_string(), true)
+        );
+    }
+    assert_eq!(
+        run(443, &[(0, a), (100, b), (200, c)], false).0,
+        "TLS.GMail"
+    );
+    let head: &[u8] = b"GET /x HTTP/1.1\r\n";
+    let rest: &[u8] = b"Host: www.facebook.com\r\n\r\n";
+    let (name, guessed) = run(8080, &[(0, head), (100, rest)], false);
+    assert!(name.starts_with("HTTP") && !guessed, "{name}");
+}

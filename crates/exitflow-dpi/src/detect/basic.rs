@@ -517,8 +517,10 @@ pub(super) fn dhcpv6(flow: &FlowCtx, d: &[u8]) -> Match {
         && d.first().is_some_and(|t| (1..=13).contains(t)))
 }
 pub(super) fn ntp(_: &FlowCtx, d: &[u8]) -> Match {
-    // Version 1-4 in the first byte.
-    yes(d.len() >= 48 && (1..=4).contains(&((d[0] >> 3) & 7)))
+    // nDPI 5.0 (on the row's port 123): a version of 0-4 in the first byte,
+    // whatever the length (measured: one byte is enough; version 5-7 is
+    // not NTP).
+    yes(d.first().is_some_and(|b| (b >> 3) & 7 <= 4))
 }
 /// The NetBIOS name and datagram services' ports.
 const NBNS_PORT: u16 = 137;
