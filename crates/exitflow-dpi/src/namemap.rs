@@ -100,6 +100,14 @@ impl<T: Copy> NameMap<T> {
         let mut best: Option<(usize, usize)> = None; // (length, index)
         for i in 0..b.len() {
             let label_start = i == 0 || b[i - 1] == b'.';
+            // A pattern starts a label, or begins with a dash: other
+            // positions hold none (and category patterns only the first).
+            if self.categories && i > 0 {
+                break;
+            }
+            if !label_start && b[i] != b'-' {
+                continue;
+            }
             for &k in &self.by_first[usize::from(b[i])] {
                 let p = self.patterns[k].0.as_bytes();
                 let longer = |len: usize| {
