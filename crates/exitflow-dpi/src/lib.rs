@@ -508,7 +508,8 @@ impl Classification {
         if [k.dns, k.smtp, k.smtps, k.imap, k.imaps, k.pop3, k.pops].contains(&self.master) {
             return self.master.category();
         }
-        if ([k.http, k.http_proxy, k.http_connect].contains(&self.master) || self.app == k.http)
+        let http_master = [k.http, k.http_proxy, k.http_connect].contains(&self.master);
+        if (http_master || self.app == k.http)
             && let Some(c) = self
                 .meta
                 .content_type
@@ -528,7 +529,6 @@ impl Classification {
         // nDPI: a SOAP call or an MPEG-DASH request to a known service has
         // that service's category (measured: HTTP.SOAP to Facebook is
         // SocialNetwork); OCSP, HLS and WebDAV keep their own.
-        let http_master = [k.http, k.http_proxy, k.http_connect].contains(&self.master);
         if http_master
             && [
                 detect::alt(detect::Alt::Soap),
@@ -791,16 +791,8 @@ impl Engine {
                     let gathered = std::mem::take(&mut ext.streams[dir].buf);
                     ext.streams[dir].clear();
                     st.ext = Some(ext);
-                    if src2dst
-                        && !st.seen.has(Seen::NOT_HTTP)
-                        && http::parser::method_and_more(&gathered)
-                    {
-                        let k = known();
-                        let connect = gathered.starts_with(b"CONNECT ");
-                        st.set(
-                            if connect { k.http_connect } else { k.http },
-                            ProtoId::UNKNOWN,
-                        );
+                    if let Some(master) = cut_request_master(st, &gathered).filter(|_| src2dst) {
+                        st.set(master, ProtoId::UNKNOWN);
                         st.want_http_response = true;
                         return;
                     }
@@ -816,14 +808,10 @@ impl Engine {
     pub fn finish(&self, st: &mut FlowDpi, flow: &FlowCtx) -> Classification {
         let ext = st.ext.take();
         // The client's bytes still waiting for more (a request head cut short).
-        let pending = ext
+        let cut_request = ext
             .as_ref()
-            .map(|e| e.streams[0].buf.as_slice())
-            .filter(|b| !b.is_empty());
-        let pending_http = flow.protocol == ipproto::TCP
-            && !st.seen.has(Seen::NOT_HTTP)
-            && pending.is_some_and(http::parser::method_and_more);
-        let pending_connect = pending.is_some_and(|b| b.starts_with(b"CONNECT "));
+            .filter(|_| flow.protocol == ipproto::TCP)
+            .and_then(|e| cut_request_master(st, &e.streams[0].buf));
         let meta = ext.map(|e| e.meta).unwrap_or_default();
         let class = |master, app, guessed, confidence| Classification {
             master,
@@ -853,13 +841,7 @@ impl Engine {
         }
         // A request whose head never completed (the flow ended first) is
         // HTTP all the same: nDPI names it on its method.
-        if pending_http {
-            let k = known();
-            let master = if pending_connect {
-                k.http_connect
-            } else {
-                k.http
-            };
+        if let Some(master) = cut_request {
             return class(master, ProtoId::UNKNOWN, false, CONFIDENCE_DPI);
         }
         // Nothing recognised: nDPI's guesses, by port, then by address; a
@@ -972,6 +954,20 @@ fn classify_segment(
     }
 }
 
+/// The master a client's request head that never completed still names, as
+/// nDPI names it on its method: HTTP (HTTP_Connect for a CONNECT), unless
+/// the flow's first payload ruled HTTP out.
+fn cut_request_master(st: &FlowDpi, head: &[u8]) -> Option<ProtoId> {
+    (!st.seen.has(Seen::NOT_HTTP) && http::parser::method_and_more(head)).then(|| {
+        let k = known();
+        if head.starts_with(b"CONNECT ") {
+            k.http_connect
+        } else {
+            k.http
+        }
+    })
+}
+
 /// After the server's SSH banner named the flow: the client's first new
 /// payload settles it, a banner of its own making the match whole.
 fn ssh_client_after_banner(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool, max: u32) {
@@ -991,9 +987,8 @@ fn ssh_client_after_banner(st: &mut FlowDpi, p: &PacketInfo<'_>, src2dst: bool, 
         return;
     }
     st.seen.add(Seen::SSH_SETTLED);
-    if p.payload.starts_with(b"SSH-") {
-        st.seen.0 &= !Seen::SSH_PARTIAL;
-    }
+    st.seen
+        .put(Seen::SSH_PARTIAL, !p.payload.starts_with(b"SSH-"));
 }
 
 /// What the TCP detector wants next for a direction.

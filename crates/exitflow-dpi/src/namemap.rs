@@ -55,6 +55,12 @@ impl<T: Copy> NameMap<T> {
         match domain.strip_prefix('~') {
             Some(p) => {
                 let p = p.to_ascii_lowercase();
+                // A category pattern with a dot inside matches nothing in
+                // nDPI: not kept.
+                let inner_dot = p.len() > 1 && p[..p.len() - 1].contains('.');
+                if self.categories && inner_dot {
+                    return;
+                }
                 if !self.patterns.iter().any(|(q, _)| *q == p) {
                     if let Some(&b) = p.as_bytes().first() {
                         self.by_first[usize::from(b)].push(self.patterns.len());
@@ -118,18 +124,15 @@ impl<T: Copy> NameMap<T> {
                     continue;
                 }
                 let rest = &b[i + p.len()..];
-                if self.categories {
-                    if i == 0 && !p[..p.len() - 1].contains(&b'.') {
-                        best = Some((p.len(), k));
-                    }
-                    continue;
-                }
                 let start_ok = label_start || p[0] == b'-';
-                let end_ok = match p[p.len() - 1] {
-                    b'.' => !rest.is_empty() && !rest.contains(&b'.'),
-                    b'-' => true,
-                    _ => rest.is_empty(),
-                };
+                // (A category pattern is at the name's start, followed by
+                // anything.)
+                let end_ok = self.categories
+                    || match p[p.len() - 1] {
+                        b'.' => !rest.is_empty() && !rest.contains(&b'.'),
+                        b'-' => true,
+                        _ => rest.is_empty(),
+                    };
                 if start_ok && end_ok {
                     best = Some((p.len(), k));
                 }
